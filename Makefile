@@ -1,0 +1,77 @@
+# Oja — every target is listed by `make help`.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+RUN := $(UV) run --frozen --no-sync
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+# uv lives in its own small venv so that `uv sync` (which removes what the lock does not name) never
+# removes it from under itself.
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+.PHONY: install
+install: $(UV) ## Install Oja and its development tools from the lock file into .venv
+	$(UV) sync --frozen --quiet
+
+.PHONY: run
+run: install ## Install, migrate and start Oja on embedded defaults (API :8000 + worker + beat)
+	$(RUN) oja serve
+
+.PHONY: test
+test: install ## Install and run the whole test suite
+	$(RUN) pytest
+
+.PHONY: fmt
+fmt: install ## Format the code
+	$(RUN) ruff format src tests bench
+	$(RUN) ruff check --fix src tests bench
+
+.PHONY: lint
+lint: install ## Format check, lint and import layers
+	$(RUN) ruff format --check src tests bench
+	$(RUN) ruff check src tests bench
+	$(RUN) lint-imports
+
+.PHONY: types
+types: install ## mypy (strict on src/)
+	$(RUN) mypy
+
+.PHONY: migrations-check
+migrations-check: install ## Migrations apply from scratch and match the models (alembic check)
+	rm -rf var/check && mkdir -p var/check
+	$(RUN) alembic -x url=sqlite+aiosqlite:///var/check/check.db upgrade head
+	$(RUN) alembic -x url=sqlite+aiosqlite:///var/check/check.db check
+
+.PHONY: check
+check: lint types migrations-check test ## Everything CI checks: format, lint, layers, types, migrations, tests
+
+.PHONY: migrate
+migrate: install ## Apply migrations to OJA_DATABASE_URL (default: SQLite under ./var)
+	$(RUN) oja migrate
+
+.PHONY: migration
+migration: install ## New migration from model changes: make migration m="what changed"
+	rm -rf var/autogen && mkdir -p var/autogen
+	$(RUN) alembic -x url=sqlite+aiosqlite:///var/autogen/a.db upgrade head
+	$(RUN) alembic -x url=sqlite+aiosqlite:///var/autogen/a.db revision --autogenerate -m "$(m)"
+	$(RUN) ruff format src/oja/migrations
+
+.PHONY: openapi
+openapi: install ## Write the OpenAPI document to docs/openapi.json
+	mkdir -p docs
+	$(RUN) oja openapi --output docs/openapi.json
+
+.PHONY: bench
+bench: install ## Run the benchmarks and print their tables
+	@for script in bench/*.py; do echo "== $$script"; $(RUN) python $$script || exit 1; done
+
+.PHONY: clean
+clean: ## Remove local state (./var) and caches
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,141 @@
+"""The ``oja`` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+import oja
+
+app = typer.Typer(
+    help="Oja: run the API, the worker, beat and operations.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+    worker: Annotated[
+        bool, typer.Option(help="Also run a worker (with beat) as a child process.")
+    ] = True,
+    migrate: Annotated[
+        bool | None, typer.Option(help="Migrate first (default: on outside production).")
+    ] = None,
+) -> None:
+    """Run the API (and, on embedded defaults, a worker with beat beside it)."""
+    import uvicorn
+
+    from oja.core.config import get_settings
+    from oja.core.migrate import upgrade
+
+    settings = get_settings()
+    if migrate if migrate is not None else not settings.is_production:
+        upgrade(settings.database_url)
+    child = None
+    if worker:
+        child = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "oja.cli", "worker", "--beat"], start_new_session=True
+        )
+    try:
+        uvicorn.run(
+            "oja.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            proxy_headers=True,
+        )
+    finally:
+        if child is not None:
+            os.killpg(child.pid, signal.SIGTERM)
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(help="Worker processes (default OJA_WORKER_CONCURRENCY).")
+    ] = None,
+    beat: Annotated[bool, typer.Option(help="Run beat (the sweeper's clock) inside.")] = False,
+    queues: Annotated[str, typer.Option(help="Comma-separated queues to consume.")] = "default",
+) -> None:
+    """Run a Celery worker for every declared job kind."""
+    from oja.worker import app as celery_app
+    from oja.worker import settings
+
+    argv = [
+        "worker",
+        "--loglevel=INFO",
+        f"--concurrency={concurrency or settings.queue.worker_concurrency}",
+        f"--queues={queues}",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if settings.broker_url.startswith("filesystem://"):
+        argv.append("--without-heartbeat")
+    if beat:
+        argv += ["--beat", f"--schedule={settings.app.var_dir / 'celerybeat-schedule'}"]
+    celery_app.worker_main(argv)
+
+
+@app.command()
+def beat() -> None:
+    """Run Celery beat alone (exactly one per deployment): it drives the sweeper."""
+    from oja.worker import app as celery_app
+    from oja.worker import settings
+
+    celery_app.start(
+        ["beat", "--loglevel=INFO", f"--schedule={settings.app.var_dir / 'celerybeat-schedule'}"]
+    )
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Apply database migrations."""
+    from oja.core.config import get_settings
+    from oja.core.migrate import upgrade
+
+    upgrade(get_settings().database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@app.command()
+def openapi(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default stdout).")
+    ] = None,
+) -> None:
+    """Print or write the OpenAPI document."""
+    from oja.main import create_app
+
+    document = json.dumps(create_app().openapi(), indent=2, sort_keys=False) + "\n"
+    if output is None:
+        typer.echo(document, nl=False)
+    else:
+        output.write_text(document)
+
+
+@app.command()
+def version() -> None:
+    """Print Oja's version."""
+    typer.echo(oja.__version__)
+
+
+if __name__ == "__main__":
+    app()

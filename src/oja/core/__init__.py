@@ -1,0 +1,1 @@
+"""The kernel every feature module stands on. It imports no feature module."""

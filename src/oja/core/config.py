@@ -1,0 +1,207 @@
+"""Typed settings, split per concern, every field documented.
+
+Every variable carries the ``OJA_`` prefix. In production (``OJA_ENV=production``) :func:`get_settings`
+refuses unsafe defaults and names the variable to set; in development a random secret key is created once
+and kept under ``OJA_VAR_DIR`` so tokens survive restarts.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class _Section(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="OJA_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        use_attribute_docstrings=True,
+    )
+
+
+class AppSettings(_Section):
+    env: Literal["development", "test", "production"] = "development"
+    """Deployment environment; `production` refuses unsafe defaults at start-up."""
+    debug: bool = False
+    """Verbose errors and SQL echo. Never on in production."""
+    secret_key: str | None = None
+    """Signing key for tokens and signed URLs (at least 32 bytes). Development generates one under OJA_VAR_DIR."""
+    var_dir: Path = Path("./var")
+    """Folder for embedded state: SQLite database, queue, storage, generated secret."""
+    public_url: str = "http://127.0.0.1:8000"
+    """Base URL clients use to reach the API; used to build links such as signed download URLs."""
+    cors_origins: list[str] = Field(default_factory=list)
+    """Origins allowed by CORS (JSON list). `["*"]` is refused in production together with credentials."""
+    cors_allow_credentials: bool = True
+    """Whether CORS responses allow credentials."""
+    max_body_bytes: int = 1_048_576
+    """Largest request body accepted by ordinary (non-upload) routes; larger bodies get 413."""
+    log_level: str = "INFO"
+    """Root log level."""
+    log_json: bool = True
+    """JSON log lines (otherwise a console renderer for local reading)."""
+
+
+class DatabaseSettings(_Section):
+    database_url: str | None = None
+    """SQLAlchemy async URL. Default: SQLite in OJA_VAR_DIR; production: `postgresql+asyncpg://…`."""
+    database_pool_size: int = 10
+    """Connections kept per process (PostgreSQL)."""
+    database_echo: bool = False
+    """Log every SQL statement."""
+
+
+class QueueSettings(_Section):
+    broker_url: str | None = None
+    """Celery broker: `filesystem://` (default, under OJA_VAR_DIR/queue), `redis://…` or `amqp://…`."""
+    broker_polling_interval: float = 0.05
+    """Seconds between polls of the filesystem broker."""
+    job_default_timeout: float = 300.0
+    """Seconds a job may run before it is stopped, unless its kind sets its own."""
+    job_max_attempts: int = 5
+    """Attempts before a job is marked failed."""
+    job_retry_base_delay: float = 2.0
+    """First retry delay in seconds; doubles each attempt, with full jitter."""
+    job_retry_max_delay: float = 300.0
+    """Upper bound for a retry delay in seconds."""
+    job_requeue_after: float = 30.0
+    """A queued job not started after this many seconds is published again by the sweeper."""
+    sweeper_interval: float = 10.0
+    """Seconds between sweeper runs (beat)."""
+    worker_concurrency: int = 2
+    """Worker processes started by `oja worker` / `oja serve`."""
+    worker_imports: list[str] = Field(default_factory=list)
+    """Extra modules the worker imports for their job definitions (JSON list)."""
+
+
+class RedisSettings(_Section):
+    redis_url: str | None = None
+    """Redis for cache, rate limits, quotas and streams. Unset: in-process equivalents."""
+
+
+class StorageSettings(_Section):
+    storage_url: str | None = None
+    """`file:///path` (default: OJA_VAR_DIR/storage) or `s3://bucket/prefix`."""
+    s3_endpoint_url: str | None = None
+    """S3-compatible endpoint (MinIO, moto); unset for AWS."""
+    s3_region: str = "us-east-1"
+    """S3 region."""
+    s3_access_key_id: str | None = None
+    """S3 access key id (else the default AWS credential chain)."""
+    s3_secret_access_key: str | None = None
+    """S3 secret access key."""
+    signed_url_ttl: int = 900
+    """Seconds a signed download URL stays valid."""
+
+
+class HttpSettings(_Section):
+    http_timeout: float = 10.0
+    """Default timeout in seconds for outbound HTTP calls."""
+    http_retries: int = 2
+    """Retries for idempotent outbound calls on connection errors, 429 and 5xx."""
+    http_allow_private_hosts: list[str] = Field(default_factory=list)
+    """Hosts a user-supplied URL may name even though they resolve to a private address (the sandbox)."""
+
+
+class Settings:
+    """All sections together; read once per process through :func:`get_settings`."""
+
+    def __init__(self, **overrides: Any) -> None:
+        def pick(cls: type[_Section]) -> Any:
+            return cls(**{k: v for k, v in overrides.items() if k in cls.model_fields})
+
+        self.app: AppSettings = pick(AppSettings)
+        self.db: DatabaseSettings = pick(DatabaseSettings)
+        self.queue: QueueSettings = pick(QueueSettings)
+        self.redis: RedisSettings = pick(RedisSettings)
+        self.storage: StorageSettings = pick(StorageSettings)
+        self.http: HttpSettings = pick(HttpSettings)
+
+    @property
+    def sections(self) -> list[_Section]:
+        return [self.app, self.db, self.queue, self.redis, self.storage, self.http]
+
+    @property
+    def is_production(self) -> bool:
+        return self.app.env == "production"
+
+    @property
+    def database_url(self) -> str:
+        if self.db.database_url:
+            return self.db.database_url
+        return f"sqlite+aiosqlite:///{(self.app.var_dir / 'oja.db').resolve()}"
+
+    @property
+    def broker_url(self) -> str:
+        return self.queue.broker_url or "filesystem://"
+
+    @property
+    def queue_dir(self) -> Path:
+        return self.app.var_dir / "queue"
+
+    @property
+    def storage_url(self) -> str:
+        if self.storage.storage_url:
+            return self.storage.storage_url
+        return (self.app.var_dir / "storage").resolve().as_uri()
+
+    @property
+    def secret_key(self) -> str:
+        assert self.app.secret_key is not None, "validate() fills the secret key"
+        return self.app.secret_key
+
+    def validate(self) -> None:
+        """Refuse unsafe production defaults; in development make and keep a secret key."""
+        if self.is_production:
+            problems = []
+            if not self.app.secret_key:
+                problems.append("OJA_SECRET_KEY must be set in production")
+            elif len(self.app.secret_key.encode()) < 32:
+                problems.append("OJA_SECRET_KEY must be at least 32 bytes")
+            if self.app.debug:
+                problems.append("OJA_DEBUG must be off in production")
+            if "*" in self.app.cors_origins and self.app.cors_allow_credentials:
+                problems.append(
+                    "OJA_CORS_ORIGINS must not be '*' while OJA_CORS_ALLOW_CREDENTIALS is on"
+                )
+            if problems:
+                raise UnsafeSettingsError("; ".join(problems))
+            return
+        if not self.app.secret_key:
+            self.app.secret_key = _development_secret(self.app.var_dir)
+        elif len(self.app.secret_key.encode()) < 32:
+            raise UnsafeSettingsError("OJA_SECRET_KEY must be at least 32 bytes")
+
+
+class UnsafeSettingsError(RuntimeError):
+    """Raised at start-up when production settings are unsafe."""
+
+
+def _development_secret(var_dir: Path) -> str:
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process (API or worker) won the race
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+@functools.cache
+def get_settings() -> Settings:
+    settings = Settings()
+    settings.validate()
+    return settings

@@ -1,0 +1,222 @@
+"""Typed job declarations and transactional enqueue."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import typing
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec
+
+import structlog
+from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel, create_model
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oja.core.clock import utcnow
+from oja.core.db import after_commit, current_session
+from oja.core.ids import uuid7
+from oja.core.jobs.models import Job, JobStatus
+
+if TYPE_CHECKING:
+    from oja.core.runtime import Runtime
+
+P = ParamSpec("P")
+log = structlog.get_logger("oja.jobs")
+
+
+class PermanentJobError(Exception):
+    """Raised by a job when retrying cannot help (bad input, corrupt file): the job fails at once."""
+
+
+@dataclass
+class JobContext:
+    """What a running job gets besides its arguments."""
+
+    job_id: uuid.UUID
+    attempt: int
+    session: AsyncSession
+    runtime: Runtime
+    _progress_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def progress(self, percent: int, message: str | None = None) -> None:
+        """Record progress in its own short transaction so pollers see it while the job runs.
+
+        Best effort: on SQLite the job's own transaction may hold the write lock, and progress is not
+        worth failing a job over.
+        """
+        percent = max(0, min(100, percent))
+        async with self._progress_lock:
+            try:
+                async with self.runtime.database.sessionmaker() as session:
+                    await session.execute(
+                        update(Job)
+                        .where(Job.id == self.job_id, Job.attempts == self.attempt)
+                        .values(progress=percent, message=message, updated_at=utcnow())
+                    )
+                    await session.commit()
+            except Exception as exc:
+                log.warning("jobs.progress.skipped", error=type(exc).__name__)
+
+
+@dataclass(frozen=True)
+class EnqueueOptions:
+    dedupe_key: str | None = None
+    delay: timedelta | None = None
+
+
+JobFunc = Callable[Concatenate[JobContext, P], Awaitable[dict[str, Any] | None]]
+
+
+class JobDefinition(Generic[P]):
+    """A declared kind of job. ``enqueue`` takes exactly the job function's keyword arguments."""
+
+    def __init__(
+        self,
+        kind: str,
+        func: JobFunc[P],
+        *,
+        timeout: float | None,
+        max_attempts: int | None,
+        subject: tuple[str, str] | None,
+        queue: str,
+    ) -> None:
+        self.kind = kind
+        self.func = func
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.subject = subject
+        self.queue = queue
+        self._signature = inspect.signature(func)
+        self._arguments = _arguments_model(kind, func)
+
+    @property
+    def task_name(self) -> str:
+        return f"oja.job.{self.kind}"
+
+    def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job:
+        """Add the job to the current unit of work; it is published once that work commits."""
+        return self.enqueue_with(EnqueueOptions(), *args, **kwargs)
+
+    def enqueue_with(self, options: EnqueueOptions, *args: P.args, **kwargs: P.kwargs) -> Job:
+        """``enqueue`` with a dedupe key (unique among all jobs) or a start delay."""
+        dedupe_key, delay = options.dedupe_key, options.delay
+        if args:
+            raise TypeError("job arguments are keyword-only (they are stored as JSON)")
+        self._signature.bind(None, **kwargs)  # fail now, in the caller, on a wrong argument
+        from oja.core.runtime import get_runtime
+
+        settings = get_runtime().settings
+        session = current_session()
+        now = utcnow()
+        subject_type, subject_id = None, None
+        if self.subject is not None:
+            subject_type, key = self.subject
+            subject_id = str(kwargs[key])
+        row = Job(
+            id=uuid7(),
+            kind=self.kind,
+            payload=jsonable_encoder(kwargs),
+            status=JobStatus.queued,
+            attempts=0,
+            max_attempts=self.max_attempts or settings.queue.job_max_attempts,
+            progress=0,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            dedupe_key=dedupe_key,
+            run_after=now + (delay or timedelta()),
+            published_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        _schedule_publication(session, self, row.id, delay)
+        return row
+
+    async def run(self, ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any] | None:
+        # The payload is JSON: the model restores UUIDs, datetimes… to the declared types.
+        arguments = self._arguments.model_validate(payload)
+        func = typing.cast(Callable[..., Awaitable[dict[str, Any] | None]], self.func)
+        return await func(ctx, **{name: getattr(arguments, name) for name in payload})
+
+
+def _arguments_model(kind: str, func: Callable[..., Any]) -> type[BaseModel]:
+    hints = typing.get_type_hints(func)
+    fields: dict[str, Any] = {}
+    for name, parameter in list(inspect.signature(func).parameters.items())[1:]:
+        default = ... if parameter.default is inspect.Parameter.empty else parameter.default
+        fields[name] = (hints.get(name, Any), default)
+    return create_model(f"JobArguments[{kind}]", **fields)
+
+
+_PENDING = "oja.jobs.pending"
+
+
+def _schedule_publication(
+    session: AsyncSession,
+    definition: JobDefinition[Any],
+    job_id: uuid.UUID,
+    delay: timedelta | None,
+) -> None:
+    pending: list[tuple[str, uuid.UUID, float]] | None = session.info.get(_PENDING)
+    if pending is None:
+        pending = []
+        session.info[_PENDING] = pending
+
+        async def publish_all() -> None:
+            from oja.core.jobs.publisher import publish
+
+            batch = session.info.pop(_PENDING, [])
+            for task_name, pending_id, countdown in batch:
+                await publish(task_name, pending_id, countdown=countdown)
+
+        after_commit(session, publish_all)
+    pending.append((definition.task_name, job_id, delay.total_seconds() if delay else 0.0))
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._definitions: dict[str, JobDefinition[Any]] = {}
+
+    def add(self, definition: JobDefinition[Any]) -> None:
+        existing = self._definitions.get(definition.kind)
+        if existing is not None and existing.func is not definition.func:
+            raise ValueError(f"job kind {definition.kind!r} is declared twice")
+        self._definitions[definition.kind] = definition
+
+    def get(self, kind: str) -> JobDefinition[Any] | None:
+        return self._definitions.get(kind)
+
+    def all(self) -> list[JobDefinition[Any]]:
+        return list(self._definitions.values())
+
+
+registry = Registry()
+
+
+def job(
+    kind: str,
+    *,
+    timeout: float | None = None,
+    max_attempts: int | None = None,
+    subject: tuple[str, str] | None = None,
+    queue: str = "default",
+) -> Callable[[JobFunc[P]], JobDefinition[P]]:
+    """Declare a job kind: ``@job("files.process_upload", subject=("file", "file_id"))``.
+
+    The function receives a :class:`JobContext` and keyword arguments that must be JSON-serialisable
+    ids or small values; it runs inside one transaction that also records its completion.
+    """
+
+    def wrap(func: JobFunc[P]) -> JobDefinition[P]:
+        definition = JobDefinition(
+            kind, func, timeout=timeout, max_attempts=max_attempts, subject=subject, queue=queue
+        )
+        registry.add(definition)
+        return definition
+
+    return wrap

@@ -1,0 +1,92 @@
+"""Structured JSON logs with request and job context, scrubbed of secrets.
+
+Context (``request_id``, ``user_id``, ``job_id``) travels in contextvars bound by the request middleware
+and the job runner. :func:`redact` runs on every event: keys that name a secret are masked, and values
+that look like a bearer token, JWT or Oja API key are masked wherever they appear.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import structlog
+
+SECRET_KEYS = re.compile(
+    r"pass(word)?|passwd|secret|token|otp|api[_-]?key|authorization|cookie|"
+    r"signature|credential|recovery[_-]?code|private[_-]?key|client[_-]?secret|^code$",
+    re.IGNORECASE,
+)
+SECRET_VALUES = re.compile(
+    r"eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*"  # JWT
+    r"|oja_(live|test|sk)_[A-Za-z0-9_-]{8,}"  # Oja API keys
+    r"|(?i:bearer)\s+[\w.~+/=-]{8,}"  # bearer credentials
+    r"|sk_(live|test)_[A-Za-z0-9]{8,}"  # provider secret keys
+)
+MASK = "***"
+
+
+def _scrub(value: Any, depth: int = 0) -> Any:
+    if depth > 6:
+        return value
+    if isinstance(value, str):
+        return SECRET_VALUES.sub(MASK, value)
+    if isinstance(value, Mapping):
+        return {
+            k: (MASK if isinstance(k, str) and SECRET_KEYS.search(k) else _scrub(v, depth + 1))
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_scrub(v, depth + 1) for v in value]
+    return value
+
+
+def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
+    for key in list(event_dict):
+        if key == "event":
+            event_dict[key] = _scrub(event_dict[key])
+        elif SECRET_KEYS.search(key):
+            event_dict[key] = MASK
+        else:
+            event_dict[key] = _scrub(event_dict[key])
+    return event_dict
+
+
+_configured = False
+
+
+def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
+    """Route structlog and the standard library through one JSON renderer on stderr."""
+    global _configured
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact,
+    ]
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("uvicorn.access", "httpx", "httpcore", "botocore", "urllib3", "aiosqlite"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("uvicorn.error").handlers.clear()
+    logging.getLogger("uvicorn").handlers.clear()
+    _configured = True

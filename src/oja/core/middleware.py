@@ -1,0 +1,140 @@
+"""Pure ASGI middleware: request id, access log, metrics, body-size limit, last-resort errors.
+
+Written as raw ASGI rather than ``BaseHTTPMiddleware`` so streaming uploads pass through untouched and
+the per-request overhead stays small.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from oja.core.errors import error_response, is_unavailable
+from oja.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
+log = structlog.get_logger("oja.http")
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (bounded metric labels), or `unmatched`."""
+    route = scope.get("route")
+    return str(getattr(route, "path", "unmatched")) if route is not None else "unmatched"
+
+
+class RequestContextMiddleware:
+    """Binds a request id, enforces the body limit, logs once per request and records metrics.
+
+    ``large_body_paths`` maps exact paths to their own limit: upload routes stream and enforce theirs
+    while reading, so the default small limit does not apply to them.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, large_body_paths: dict[str, int]
+    ) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.large_body_paths = large_body_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+        limit = self.large_body_paths.get(scope["path"], self.max_body_bytes)
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        received = 0
+
+        async def receive_wrapper() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge
+            return message
+
+        try:
+            declared = int(headers.get(b"content-length", b"0") or 0)
+        except ValueError:
+            declared = 0
+        try:
+            if declared > limit:
+                raise BodyTooLarge
+            await self.app(scope, receive_wrapper, send_wrapper)
+        except BodyTooLarge:
+            if not response_started:
+                response = error_response(
+                    413,
+                    "payload_too_large",
+                    f"The request body is larger than {limit} bytes.",
+                    {"max_bytes": limit},
+                )
+                await response(scope, receive, send_wrapper)
+        except Exception as exc:  # last resort: the envelope, never a bare 500 page
+            if response_started:
+                raise
+            if is_unavailable(exc):
+                log.warning("request.backend_unavailable", error=type(exc).__name__)
+                response = error_response(
+                    503,
+                    "service_unavailable",
+                    "A backing service is unavailable; try again shortly.",
+                    {"request_id": request_id},
+                    headers={"Retry-After": "5"},
+                )
+            else:
+                log.exception("request.unhandled_error", error=type(exc).__name__)
+                response = error_response(
+                    500,
+                    "internal_error",
+                    "Something went wrong on our side. Quote the request id when reporting it.",
+                    {"request_id": request_id},
+                )
+            await response(scope, receive, send_wrapper)
+        finally:
+            duration = time.perf_counter() - started
+            route = route_template(scope)
+            method = scope["method"]
+            HTTP_REQUESTS.labels(route, method, str(status)).inc()
+            HTTP_LATENCY.labels(route, method).observe(duration)
+            state: dict[str, Any] = scope.get("state", {})
+            log.info(
+                "http.request",
+                method=method,
+                path=scope["path"],
+                route=route,
+                status=status,
+                duration_ms=round(duration * 1000, 2),
+                user_id=state.get("user_id"),
+                client=(scope.get("client") or ("", 0))[0],
+            )
+            structlog.contextvars.clear_contextvars()

@@ -1,0 +1,73 @@
+"""The per-process runtime: settings plus the long-lived clients built from them.
+
+The API builds one in its lifespan; each worker process builds its own after fork (engines and sockets
+must never cross a fork). Feature code reaches it through dependencies or :func:`get_runtime`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from oja.core.config import Settings, get_settings
+from oja.core.db import Database
+
+Check = Callable[["Runtime"], Awaitable[None]]
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+    redis: aioredis.Redis | None
+
+    @classmethod
+    def create(cls, settings: Settings) -> Runtime:
+        database = Database(
+            settings.database_url,
+            echo=settings.db.database_echo,
+            pool_size=settings.db.database_pool_size,
+        )
+        redis = None
+        if settings.redis.redis_url:
+            redis = aioredis.from_url(
+                settings.redis.redis_url,
+                socket_connect_timeout=2,
+                socket_timeout=2,
+                health_check_interval=10,
+            )
+        return cls(settings=settings, database=database, redis=redis)
+
+    def extra_checks(self) -> dict[str, Check]:
+        """Readiness checks for the optional backing services this runtime uses."""
+        checks: dict[str, Check] = {}
+        if self.redis is not None:
+            checks["redis"] = _check_redis
+        return checks
+
+    async def close(self) -> None:
+        await self.database.dispose()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
+async def _check_redis(runtime: Runtime) -> None:
+    assert runtime.redis is not None
+    await runtime.redis.ping()
+
+
+_runtime: Runtime | None = None
+
+
+def set_runtime(runtime: Runtime | None) -> None:
+    global _runtime
+    _runtime = runtime
+
+
+def get_runtime() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime.create(get_settings())
+    return _runtime

@@ -1,0 +1,65 @@
+"""The ASGI application: ``create_app()`` wires middleware, error handlers, routers and lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+import oja
+from oja.core.config import Settings, get_settings
+from oja.core.errors import install_error_handlers
+from oja.core.health import router as health_router
+from oja.core.logging import configure_logging
+from oja.core.middleware import RequestContextMiddleware
+from oja.core.runtime import Runtime, set_runtime
+
+DESCRIPTION = """
+Oja is one backend for identity, files, documents, retrieval, chat, billing and a multi-vendor
+marketplace. Every error has the shape `{"error": {"code", "message", "details"}}`.
+"""
+
+# Routes that stream their own bodies and enforce their own limit while reading.
+LARGE_BODY_PATHS: dict[str, int] = {}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    if settings is None:
+        settings = get_settings()
+    else:
+        settings.validate()
+    configure_logging(settings.app.log_level, json=settings.app.log_json)
+    runtime = Runtime.create(settings)
+    set_runtime(runtime)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await runtime.close()
+
+    app = FastAPI(
+        title="Oja",
+        version=oja.__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        debug=False,
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    if settings.app.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.app.cors_origins,
+            allow_credentials=settings.app.cors_allow_credentials,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.app.max_body_bytes,
+        large_body_paths=LARGE_BODY_PATHS,
+    )
+    app.include_router(health_router)
+    return app

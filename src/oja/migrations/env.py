@@ -1,0 +1,73 @@
+"""Alembic environment: one linear history that runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from oja.core.db import Base, create_engine, is_sqlite
+
+# Every module that declares tables; Alembic compares this metadata with the database.
+MODEL_MODULES = [
+    "oja.core.jobs.models",
+]
+for module in MODEL_MODULES:
+    importlib.import_module(module)
+
+target_metadata = Base.metadata
+
+
+def _url() -> str:
+    url = context.config.attributes.get("url") or context.get_x_argument(as_dictionary=True).get(
+        "url"
+    )
+    if url:
+        return str(url)
+    from oja.core.config import get_settings
+
+    return get_settings().database_url
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_async(url: str) -> None:
+    engine = create_engine(url)
+    async with engine.connect() as connection:
+        await connection.run_sync(_run)
+        await connection.commit()
+    await engine.dispose()
+
+
+def run_migrations_online() -> None:
+    url = _url()
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    if is_sqlite(url):
+        from pathlib import Path
+
+        path = url.split(":///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    asyncio.run(_run_async(url))
+
+
+if context.is_offline_mode():
+    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    run_migrations_online()

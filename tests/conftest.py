@@ -1,0 +1,135 @@
+"""Shared fixtures: a migrated database per backend, settings, the app and an HTTP client.
+
+SQLite always runs. PostgreSQL, Redis and RabbitMQ run when ``OJA_TEST_POSTGRES_URL``,
+``OJA_TEST_REDIS_URL`` and ``OJA_TEST_RABBITMQ_URL`` are set; with ``OJA_TEST_REQUIRE_SERVICES=1``
+(set by ``.ci/run``) a missing service fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from oja.core.config import Settings
+from oja.core.db import Base, Database
+from oja.core.migrate import upgrade
+from oja.core.runtime import set_runtime
+
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+def service_url(name: str) -> str:
+    """The URL of a real service for integration tests, or skip (fail under .ci/run)."""
+    variable = f"OJA_TEST_{name.upper()}_URL"
+    url = os.environ.get(variable)
+    if url:
+        return url
+    if os.environ.get("OJA_TEST_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{variable} is required (OJA_TEST_REQUIRE_SERVICES=1)")
+    pytest.skip(f"{variable} not set")
+
+
+def asyncpg_url(url: str) -> str:
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise ValueError(f"not a PostgreSQL URL: {url}")
+
+
+async def _admin_execute(server_url: str, statement: str) -> None:
+    import asyncpg
+
+    dsn = server_url.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "oja.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh database on the test server, migrated once for the session, dropped at the end."""
+    server = asyncpg_url(service_url("postgres"))
+    name = f"oja_test_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin_execute(server, f'CREATE DATABASE "{name}"'))
+    base, _, _ = server.rpartition("/")
+    url = f"{base}/{name}"
+    upgrade(url)
+    yield url
+    asyncio.run(_admin_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[str]:
+    """Each test gets an empty, migrated database on every backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "oja.db"
+        shutil.copy(sqlite_template, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    url: str = request.getfixturevalue("postgres_database")
+    asyncio.run(_truncate_all(url))
+    yield url
+
+
+async def _truncate_all(url: str) -> None:
+    database = Database(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    async with database.engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+    await database.dispose()
+
+
+def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "env": "test",
+        "secret_key": TEST_SECRET,
+        "var_dir": tmp_path / "var",
+        "database_url": database_url,
+        "log_json": True,
+    }
+    values.update(overrides)
+    settings = Settings(**values)
+    settings.validate()
+    return settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    from oja.main import create_app
+
+    application = create_app(settings)
+    yield application
+    await application.state.runtime.close()
+    set_runtime(None)
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c

@@ -17,7 +17,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class _Section(BaseSettings):
+class SettingsSection(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="OJA_",
         env_file=".env",
@@ -27,7 +27,7 @@ class _Section(BaseSettings):
     )
 
 
-class AppSettings(_Section):
+class AppSettings(SettingsSection):
     env: Literal["development", "test", "production"] = "development"
     """Deployment environment; `production` refuses unsafe defaults at start-up."""
     debug: bool = False
@@ -50,7 +50,7 @@ class AppSettings(_Section):
     """JSON log lines (otherwise a console renderer for local reading)."""
 
 
-class DatabaseSettings(_Section):
+class DatabaseSettings(SettingsSection):
     database_url: str | None = None
     """SQLAlchemy async URL. Default: SQLite in OJA_VAR_DIR; production: `postgresql+asyncpg://…`."""
     database_pool_size: int = 10
@@ -59,7 +59,7 @@ class DatabaseSettings(_Section):
     """Log every SQL statement."""
 
 
-class QueueSettings(_Section):
+class QueueSettings(SettingsSection):
     broker_url: str | None = None
     """Celery broker: `filesystem://` (default, under OJA_VAR_DIR/queue), `redis://…` or `amqp://…`."""
     broker_polling_interval: float = 0.05
@@ -82,12 +82,12 @@ class QueueSettings(_Section):
     """Extra modules the worker imports for their job definitions (JSON list)."""
 
 
-class RedisSettings(_Section):
+class RedisSettings(SettingsSection):
     redis_url: str | None = None
     """Redis for cache, rate limits, quotas and streams. Unset: in-process equivalents."""
 
 
-class StorageSettings(_Section):
+class StorageSettings(SettingsSection):
     storage_url: str | None = None
     """`file:///path` (default: OJA_VAR_DIR/storage) or `s3://bucket/prefix`."""
     s3_endpoint_url: str | None = None
@@ -102,7 +102,7 @@ class StorageSettings(_Section):
     """Seconds a signed download URL stays valid."""
 
 
-class HttpSettings(_Section):
+class HttpSettings(SettingsSection):
     http_timeout: float = 10.0
     """Default timeout in seconds for outbound HTTP calls."""
     http_retries: int = 2
@@ -115,7 +115,7 @@ class Settings:
     """All sections together; read once per process through :func:`get_settings`."""
 
     def __init__(self, **overrides: Any) -> None:
-        def pick(cls: type[_Section]) -> Any:
+        def pick(cls: type[SettingsSection]) -> Any:
             return cls(**{k: v for k, v in overrides.items() if k in cls.model_fields})
 
         self.app: AppSettings = pick(AppSettings)
@@ -126,7 +126,7 @@ class Settings:
         self.http: HttpSettings = pick(HttpSettings)
 
     @property
-    def sections(self) -> list[_Section]:
+    def sections(self) -> list[SettingsSection]:
         return [self.app, self.db, self.queue, self.redis, self.storage, self.http]
 
     @property

@@ -9,9 +9,9 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 import oja
+from oja.api import include_routers
 from oja.core.config import Settings, get_settings
 from oja.core.errors import install_error_handlers
-from oja.core.health import router as health_router
 from oja.core.logging import configure_logging
 from oja.core.middleware import RequestContextMiddleware
 from oja.core.runtime import Runtime, set_runtime
@@ -61,5 +61,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.app.max_body_bytes,
         large_body_paths=LARGE_BODY_PATHS,
     )
-    app.include_router(health_router)
+    include_routers(app)
     return app

@@ -43,7 +43,7 @@ def serve(
         upgrade(settings.database_url)
     child = None
     if worker:
-        child = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        child = subprocess.Popen(
             [sys.executable, "-m", "oja.cli", "worker", "--beat"], start_new_session=True
         )
     try:
@@ -88,7 +88,7 @@ def worker(
     if settings.broker_url.startswith("filesystem://"):
         argv.append("--without-heartbeat")
     if beat:
-        argv += ["--beat", f"--schedule={settings.app.var_dir / 'celerybeat-schedule'}"]
+        argv.append("--beat")
     celery_app.worker_main(argv)
 
 
@@ -96,11 +96,8 @@ def worker(
 def beat() -> None:
     """Run Celery beat alone (exactly one per deployment): it drives the sweeper."""
     from oja.worker import app as celery_app
-    from oja.worker import settings
 
-    celery_app.start(
-        ["beat", "--loglevel=INFO", f"--schedule={settings.app.var_dir / 'celerybeat-schedule'}"]
-    )
+    celery_app.start(["beat", "--loglevel=INFO"])
 
 
 @app.command()

@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         debug=False,
     )
     app.state.runtime = runtime
+    app.state.storage = runtime.storage
     install_error_handlers(app)
     if settings.app.cors_origins:
         app.add_middleware(

@@ -72,6 +72,8 @@ class QueueSettings(SettingsSection):
     """First retry delay in seconds; doubles each attempt, with full jitter."""
     job_retry_max_delay: float = 300.0
     """Upper bound for a retry delay in seconds."""
+    job_lease_grace: float = 30.0
+    """Seconds past a job's timeout before its lease expires and another worker may take it over."""
     job_requeue_after: float = 30.0
     """A queued job not started after this many seconds is published again by the sweeper."""
     sweeper_interval: float = 10.0

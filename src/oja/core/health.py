@@ -60,8 +60,16 @@ async def _check_broker(runtime: Runtime) -> None:
     await asyncio.to_thread(_check_broker_sync, settings.broker_url, broker_options(settings))
 
 
+async def _check_storage(runtime: Runtime) -> None:
+    await runtime.storage.check()
+
+
 async def run_checks(runtime: Runtime) -> dict[str, str]:
-    checks: dict[str, Check] = {"database": _check_database, "broker": _check_broker}
+    checks: dict[str, Check] = {
+        "database": _check_database,
+        "broker": _check_broker,
+        "storage": _check_storage,
+    }
     checks.update(runtime.extra_checks())
 
     async def one(name: str) -> tuple[str, str]:

@@ -11,8 +11,11 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
+from oja.core.cache import Cache, create_cache
 from oja.core.config import Settings, get_settings
 from oja.core.db import Database
+from oja.core.ratelimit import RateLimiter, create_rate_limiter
+from oja.core.storage import Storage, create_storage
 
 Check = Callable[["Runtime"], Awaitable[None]]
 
@@ -22,6 +25,9 @@ class Runtime:
     settings: Settings
     database: Database
     redis: aioredis.Redis | None
+    cache: Cache
+    storage: Storage
+    rate_limiter: RateLimiter
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -38,7 +44,14 @@ class Runtime:
                 socket_timeout=2,
                 health_check_interval=10,
             )
-        return cls(settings=settings, database=database, redis=redis)
+        return cls(
+            settings=settings,
+            database=database,
+            redis=redis,
+            cache=create_cache(redis),
+            storage=create_storage(settings),
+            rate_limiter=create_rate_limiter(settings.redis.redis_url),
+        )
 
     def extra_checks(self) -> dict[str, Check]:
         """Readiness checks for the optional backing services this runtime uses."""
@@ -49,6 +62,8 @@ class Runtime:
 
     async def close(self) -> None:
         await self.database.dispose()
+        await self.rate_limiter.aclose()
+        await self.storage.close()
         if self.redis is not None:
             await self.redis.aclose()
 

@@ -27,6 +27,7 @@ def broker_options(settings: Settings) -> dict[str, Any]:
             "data_folder_in": str(folder / "messages"),
             "data_folder_out": str(folder / "messages"),
             "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
             "store_processed": False,
             "polling_interval": settings.queue.broker_polling_interval,
         }
@@ -57,7 +58,9 @@ def create_celery(settings: Settings) -> Celery:
         beat_schedule={
             "oja-sweep": {"task": SWEEP_TASK, "schedule": settings.queue.sweeper_interval}
         },
-        beat_schedule_filename=str(settings.app.var_dir / "celerybeat-schedule"),
+        # In-memory schedule: the sweeper's interval is all there is to remember, and the default
+        # shelve file is corrupted by a SIGKILL and then stops beat from starting.
+        beat_scheduler="celery.beat:Scheduler",
         timezone="UTC",
     )
     return app

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec
 import structlog
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, create_model
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.clock import utcnow
@@ -53,6 +53,9 @@ class JobContext:
         async with self._progress_lock:
             try:
                 async with self.runtime.database.sessionmaker() as session:
+                    if self.runtime.database.url.startswith("sqlite"):
+                        # The job's own transaction may hold SQLite's single write lock: give up fast.
+                        await session.execute(text("PRAGMA busy_timeout=200"))
                     await session.execute(
                         update(Job)
                         .where(Job.id == self.job_id, Job.attempts == self.attempt)

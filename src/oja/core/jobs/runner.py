@@ -24,7 +24,6 @@ from oja.core.jobs.publisher import publish
 from oja.core.runtime import Runtime, get_runtime
 
 log = structlog.get_logger("oja.jobs")
-LEASE_GRACE = 30.0
 
 
 class LeaseLost(Exception):
@@ -53,7 +52,8 @@ async def claim(runtime: Runtime, job_id: uuid.UUID, timeout: float) -> Job | No
                 status=JobStatus.running,
                 attempts=Job.attempts + 1,
                 started_at=now,
-                lease_expires_at=now + timedelta(seconds=timeout + LEASE_GRACE),
+                lease_expires_at=now
+                + timedelta(seconds=timeout + runtime.settings.queue.job_lease_grace),
                 updated_at=now,
                 last_error=None,
             )

@@ -1,0 +1,153 @@
+"""Rate limits: one :class:`RateLimiter`, in-process, or on Redis when ``OJA_REDIS_URL`` is set.
+
+Built on ``limits``' async moving-window strategy: exact (never more than ``amount`` hits in any
+``period``), atomic per key (a Lua script on Redis, a per-key lock in process). Redis goes through
+``limits``' redis-py bridge (``implementation="redispy"``), so coredis is not needed.
+Hit timestamps come from each process's own clock, so replicas sharing a Redis need synced clocks.
+
+A limiter whose Redis is down raises redis' ``ConnectionError`` (the app answers 503): an outage
+never turns into "allow everything".
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import limits
+import redis.asyncio as aioredis
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from oja.core.errors import TooManyRequests
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``amount`` hits per ``period`` seconds."""
+
+    amount: int
+    period: int
+
+    def __post_init__(self) -> None:
+        if self.amount < 1 or self.period < 1:
+            raise ValueError("a rate needs amount >= 1 and period >= 1 second")
+
+    @classmethod
+    def parse(cls, text: str) -> Rate:
+        """``"5/hour"``, ``"10 per minute"``, ``"100/2 hours"`` (``limits`` notation)."""
+        item = limits.parse(text)
+        return cls(item.amount, item.get_expiry())
+
+    def __str__(self) -> str:
+        return f"{self.amount}/{self.period}s"
+
+    def _item(self) -> limits.RateLimitItem:
+        # Per-second granularity keys the same rate identically however it was written.
+        return limits.RateLimitItemPerSecond(self.amount, self.period)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one hit.
+
+    ``remaining`` counts hits still allowed now; ``reset_after_seconds`` is when the oldest counted
+    hit leaves the window (and ``remaining`` grows). A refused decision always has
+    ``retry_after_seconds > 0``; an allowed one has ``0``.
+    """
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_after_seconds: float
+    retry_after_seconds: float
+
+
+class RateLimiter:
+    """Counts hits per ``(scope, key, rate)``; scopes are code constants like ``"auth.login"``."""
+
+    def __init__(
+        self, storage: Storage, *, owned_pool: aioredis.ConnectionPool | None = None
+    ) -> None:
+        self._strategy = MovingWindowRateLimiter(storage)
+        self._owned_pool = owned_pool
+
+    @classmethod
+    def in_memory(cls) -> RateLimiter:
+        """Counts in this process only: right for one API process, wrong behind N replicas."""
+        return cls(MemoryStorage())
+
+    @classmethod
+    def redis(cls, url: str, *, key_prefix: str = "oja:ratelimit") -> RateLimiter:
+        """Counts in Redis at ``url`` (``redis://``, ``rediss://``, ``unix://``), shared."""
+        pool = aioredis.ConnectionPool.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        # Our own pool, so aclose() can release it; limits builds its client on top of it.
+        storage = RedisStorage(
+            "async+redis+unix://" + url.removeprefix("unix://")
+            if url.startswith("unix://")
+            else "async+" + url,
+            implementation="redispy",
+            key_prefix=key_prefix,
+            connection_pool=pool,  # type: ignore[arg-type]  # limits types options as scalars
+        )
+        return cls(storage, owned_pool=pool)
+
+    async def hit(self, scope: str, key: str, limit: Rate) -> Decision:
+        """Count one hit unless it would exceed ``limit``; say whether it was allowed."""
+        if "/" in scope:
+            # limits joins identifiers with "/": a slash in a scope could alias another scope.
+            raise ValueError("a rate-limit scope must not contain '/'")
+        item = limit._item()
+        allowed = await self._strategy.hit(item, scope, key)
+        # A second round trip, not atomic with the hit: it only informs headers, never the verdict.
+        stats = await self._strategy.get_window_stats(item, scope, key)
+        reset_after = max(0.0, stats.reset_time - time.time())
+        return Decision(
+            allowed=allowed,
+            limit=limit.amount,
+            remaining=max(0, min(limit.amount, stats.remaining)),
+            reset_after_seconds=reset_after,
+            retry_after_seconds=0.0 if allowed else max(reset_after, 0.001),
+        )
+
+    async def reset(self, scope: str, key: str, limit: Rate) -> None:
+        """Forget the hits counted for ``(scope, key, limit)`` (after a successful login, say)."""
+        await self._strategy.clear(limit._item(), scope, key)
+
+    async def aclose(self) -> None:
+        if self._owned_pool is not None:
+            await self._owned_pool.aclose()
+
+
+def create_rate_limiter(redis_url: str | None) -> RateLimiter:
+    return RateLimiter.redis(redis_url) if redis_url else RateLimiter.in_memory()
+
+
+def rate_limit_headers(decision: Decision) -> dict[str, str]:
+    """``RateLimit-Limit``, ``-Remaining``, ``-Reset`` (IETF draft, delta seconds), and
+    ``Retry-After`` when refused. Seconds round up so a client that waits as told is never early."""
+    headers = {
+        "RateLimit-Limit": str(decision.limit),
+        "RateLimit-Remaining": str(decision.remaining),
+        "RateLimit-Reset": str(math.ceil(decision.reset_after_seconds)),
+    }
+    if not decision.allowed:
+        headers["Retry-After"] = str(max(1, math.ceil(decision.retry_after_seconds)))
+    return headers
+
+
+def enforce(decision: Decision) -> None:
+    """Raise :class:`TooManyRequests` (429, with the headers above) if ``decision`` is a refusal."""
+    if decision.allowed:
+        return
+    retry_after = max(1, math.ceil(decision.retry_after_seconds))
+    raise TooManyRequests(
+        f"Too many requests. Try again in {retry_after} seconds.",
+        details={
+            "limit": decision.limit,
+            "remaining": decision.remaining,
+            "retry_after": retry_after,
+        },
+        headers=rate_limit_headers(decision),
+    )

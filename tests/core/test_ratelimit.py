@@ -1,0 +1,163 @@
+"""One behavioural suite over both rate-limit backends, plus parsing, headers and enforcement."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+import redis.exceptions
+
+from oja.core.errors import TooManyRequests
+from oja.core.ratelimit import (
+    Decision,
+    Rate,
+    RateLimiter,
+    create_rate_limiter,
+    enforce,
+    rate_limit_headers,
+)
+from tests.conftest import service_url
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+async def limiter(request: pytest.FixtureRequest) -> AsyncIterator[RateLimiter]:
+    if request.param == "memory":
+        yield RateLimiter.in_memory()
+        return
+    url = service_url("redis")
+    prefix = f"oja:test:{uuid.uuid4().hex}"
+    limiter = RateLimiter.redis(url, key_prefix=prefix)
+    try:
+        yield limiter
+    finally:
+        await limiter.aclose()
+        client = aioredis.from_url(url)
+        leftovers = [key async for key in client.scan_iter(match=prefix + ":*")]
+        if leftovers:
+            await client.delete(*leftovers)
+        await client.aclose()
+
+
+async def test_five_per_minute_allows_exactly_five(limiter: RateLimiter) -> None:
+    rate = Rate.parse("5/minute")
+    decisions = [await limiter.hit("auth.login", "203.0.113.9", rate) for _ in range(6)]
+    assert [d.allowed for d in decisions] == [True] * 5 + [False]
+    assert [d.remaining for d in decisions] == [4, 3, 2, 1, 0, 0]
+    assert {d.limit for d in decisions} == {5}
+    assert [d.retry_after_seconds for d in decisions[:5]] == [0.0] * 5
+    refused = decisions[5]
+    assert 0 < refused.retry_after_seconds <= 60
+    assert 0 < refused.reset_after_seconds <= 60
+
+
+async def test_concurrent_hits_allow_exactly_the_limit(limiter: RateLimiter) -> None:
+    rate = Rate(10, 60)
+    decisions = await asyncio.gather(*(limiter.hit("chat.send", "u1", rate) for _ in range(100)))
+    assert sum(d.allowed for d in decisions) == 10
+    assert sum(not d.allowed for d in decisions) == 90
+    assert all(d.retry_after_seconds > 0 for d in decisions if not d.allowed)
+
+
+async def test_keys_scopes_and_rates_are_counted_apart(limiter: RateLimiter) -> None:
+    one = Rate(1, 60)
+    assert (await limiter.hit("auth.login", "a", one)).allowed
+    assert not (await limiter.hit("auth.login", "a", one)).allowed
+    assert (await limiter.hit("auth.login", "b", one)).allowed
+    assert (await limiter.hit("auth.otp", "a", one)).allowed
+    assert (await limiter.hit("auth.login", "a", Rate(1, 3600))).allowed
+
+
+async def test_reset_forgets_the_hits(limiter: RateLimiter) -> None:
+    rate = Rate(1, 60)
+    assert (await limiter.hit("auth.login", "a", rate)).allowed
+    assert not (await limiter.hit("auth.login", "a", rate)).allowed
+    await limiter.reset("auth.login", "a", rate)
+    assert (await limiter.hit("auth.login", "a", rate)).allowed
+
+
+async def test_enforce_raises_429_with_headers_and_details(limiter: RateLimiter) -> None:
+    rate = Rate.parse("2/hour")
+    enforce(await limiter.hit("files.upload", "u1", rate))
+    enforce(await limiter.hit("files.upload", "u1", rate))
+    refused = await limiter.hit("files.upload", "u1", rate)
+    with pytest.raises(TooManyRequests) as caught:
+        enforce(refused)
+    error = caught.value
+    assert error.status_code == 429
+    assert error.code == "rate_limited"
+    retry_after = error.details["retry_after"]
+    assert 3500 < retry_after <= 3600
+    assert error.details == {"limit": 2, "remaining": 0, "retry_after": retry_after}
+    assert error.headers == {
+        "RateLimit-Limit": "2",
+        "RateLimit-Remaining": "0",
+        "RateLimit-Reset": str(retry_after),
+        "Retry-After": str(retry_after),
+    }
+
+
+async def test_scope_with_a_slash_is_refused(limiter: RateLimiter) -> None:
+    with pytest.raises(ValueError):
+        await limiter.hit("auth/login", "a", Rate(1, 60))
+
+
+async def test_redis_down_raises_connection_error() -> None:
+    limiter = create_rate_limiter("redis://127.0.0.1:1/0")
+    try:
+        with pytest.raises(redis.exceptions.ConnectionError):
+            await limiter.hit("auth.login", "a", Rate(5, 60))
+    finally:
+        await limiter.aclose()
+
+
+async def test_no_redis_url_means_in_process() -> None:
+    limiter = create_rate_limiter(None)
+    assert (await limiter.hit("auth.login", "a", Rate(1, 60))).allowed
+    assert not (await limiter.hit("auth.login", "a", Rate(1, 60))).allowed
+
+
+@pytest.mark.parametrize(
+    ("text", "rate"),
+    [
+        ("5/hour", Rate(5, 3600)),
+        ("10 per minute", Rate(10, 60)),
+        ("100/2 hours", Rate(100, 7200)),
+        ("1/second", Rate(1, 1)),
+        ("3/day", Rate(3, 86400)),
+    ],
+)
+def test_rate_parse(text: str, rate: Rate) -> None:
+    assert Rate.parse(text) == rate
+
+
+@pytest.mark.parametrize("text", ["", "five/hour", "5/fortnight", "0/hour"])
+def test_rate_parse_refuses_nonsense(text: str) -> None:
+    with pytest.raises(ValueError):
+        Rate.parse(text)
+
+
+def test_headers_for_an_allowed_hit() -> None:
+    decision = Decision(
+        allowed=True, limit=5, remaining=3, reset_after_seconds=41.2, retry_after_seconds=0.0
+    )
+    assert rate_limit_headers(decision) == {
+        "RateLimit-Limit": "5",
+        "RateLimit-Remaining": "3",
+        "RateLimit-Reset": "42",
+    }
+    enforce(decision)  # an allowed hit passes silently
+
+
+def test_headers_for_a_refused_hit_round_up_and_never_say_zero() -> None:
+    decision = Decision(
+        allowed=False, limit=5, remaining=0, reset_after_seconds=0.2, retry_after_seconds=0.2
+    )
+    assert rate_limit_headers(decision) == {
+        "RateLimit-Limit": "5",
+        "RateLimit-Remaining": "0",
+        "RateLimit-Reset": "1",
+        "Retry-After": "1",
+    }

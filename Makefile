@@ -68,9 +68,12 @@ openapi: install ## Write the OpenAPI document to docs/openapi.json
 	mkdir -p docs
 	$(RUN) oja openapi --output docs/openapi.json
 
+# Every bench/*.py that is a benchmark (run as modules: bench/http.py must not shadow stdlib http).
+BENCHES := $(filter-out __init__ common %_fixture,$(basename $(notdir $(wildcard bench/*.py))))
+
 .PHONY: bench
-bench: install ## Run the benchmarks and print their tables
-	@for script in bench/*.py; do echo "== $$script"; $(RUN) python $$script || exit 1; done
+bench: install ## Run every benchmark and print its table (bench/*.py)
+	@for name in $(BENCHES); do echo "== bench/$$name.py"; $(RUN) python -m bench.$$name || exit 1; done
 
 .PHONY: clean
 clean: ## Remove local state (./var) and caches

@@ -133,3 +133,35 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
+
+
+class LogCapture:
+    """What Oja's own JSON log handler wrote (after redaction), as text."""
+
+    def __init__(self) -> None:
+        import io
+
+        self.buffer = io.StringIO()
+
+    @property
+    def text(self) -> str:
+        return self.buffer.getvalue()
+
+    def events(self) -> list[dict[str, Any]]:
+        import json
+
+        return [json.loads(line) for line in self.text.splitlines() if line.startswith("{")]
+
+
+@pytest.fixture
+def log_output(app: Any) -> Iterator[LogCapture]:
+    """Redirects the root JSON handler installed by ``create_app`` into a buffer."""
+    import logging
+
+    capture = LogCapture()
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler)]
+    previous = [h.setStream(capture.buffer) for h in handlers]
+    yield capture
+    for handler, stream in zip(handlers, previous, strict=True):
+        if stream is not None:
+            handler.setStream(stream)

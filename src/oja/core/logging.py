@@ -26,6 +26,11 @@ SECRET_VALUES = re.compile(
     r"|(?i:bearer)\s+[\w.~+/=-]{8,}"  # bearer credentials
     r"|sk_(live|test)_[A-Za-z0-9]{8,}"  # provider secret keys
 )
+# `password=hunter2`, `"token": "abc"` inside free text (exception messages, tracebacks).
+SECRET_ASSIGNMENTS = re.compile(
+    r"(?i)(pass(?:word)?|passwd|secret|token|otp|api[_-]?key|authorization|signature)"
+    r"(\"?\s*[=:]\s*\"?)([^\s\"',;&]+)"
+)
 MASK = "***"
 
 
@@ -33,7 +38,7 @@ def _scrub(value: Any, depth: int = 0) -> Any:
     if depth > 6:
         return value
     if isinstance(value, str):
-        return SECRET_VALUES.sub(MASK, value)
+        return SECRET_ASSIGNMENTS.sub(rf"\1\2{MASK}", SECRET_VALUES.sub(MASK, value))
     if isinstance(value, Mapping):
         return {
             k: (MASK if isinstance(k, str) and SECRET_KEYS.search(k) else _scrub(v, depth + 1))

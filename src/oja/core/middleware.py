@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 import structlog
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oja.core.errors import error_response, is_unavailable
@@ -29,6 +30,39 @@ def route_template(scope: Scope) -> str:
     """The matched route's path template (bounded metric labels), or `unmatched`."""
     route = scope.get("route")
     return str(getattr(route, "path", "unmatched")) if route is not None else "unmatched"
+
+
+def _declared_length(headers: dict[bytes, bytes]) -> int:
+    try:
+        return int(headers.get(b"content-length", b"0") or 0)
+    except ValueError:
+        return 0
+
+
+def _answer_for(exc: Exception, request_id: str) -> Response:
+    if is_unavailable(exc):
+        log.warning("request.backend_unavailable", error=type(exc).__name__)
+        return error_response(
+            503,
+            "service_unavailable",
+            "A backing service is unavailable; try again shortly.",
+            {"request_id": request_id},
+            headers={"Retry-After": "5"},
+        )
+    log.exception("request.unhandled_error", error=type(exc).__name__)
+    return error_response(
+        500,
+        "internal_error",
+        "Something went wrong on our side. Quote the request id when reporting it.",
+        {"request_id": request_id},
+    )
+
+
+async def _send(scope: Scope, send: Send, response: Response) -> None:
+    async def no_body() -> Message:
+        return {"type": "http.disconnect"}
+
+    await response(scope, no_body, send)
 
 
 class RequestContextMiddleware:
@@ -58,10 +92,13 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
         response_started = False
+        too_large = False
         limit = self.large_body_paths.get(scope["path"], self.max_body_bytes)
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status, response_started
+            if too_large:
+                return  # whatever the app answers to a cut-off body, the answer is 413
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
@@ -74,52 +111,37 @@ class RequestContextMiddleware:
         received = 0
 
         async def receive_wrapper() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    too_large = True
                     raise BodyTooLarge
             return message
 
         try:
-            declared = int(headers.get(b"content-length", b"0") or 0)
-        except ValueError:
-            declared = 0
-        try:
-            if declared > limit:
-                raise BodyTooLarge
-            await self.app(scope, receive_wrapper, send_wrapper)
-        except BodyTooLarge:
-            if not response_started:
-                response = error_response(
+            answer: Response | None = None
+            try:
+                if _declared_length(headers) > limit:
+                    too_large = True
+                else:
+                    await self.app(scope, receive_wrapper, send_wrapper)
+            except Exception as exc:  # last resort: the envelope, never a bare 500 page
+                if response_started:
+                    raise
+                if not too_large:
+                    answer = _answer_for(exc, request_id)
+            if too_large and not response_started:
+                too_large = False  # let our own answer through
+                answer = error_response(
                     413,
                     "payload_too_large",
                     f"The request body is larger than {limit} bytes.",
                     {"max_bytes": limit},
                 )
-                await response(scope, receive, send_wrapper)
-        except Exception as exc:  # last resort: the envelope, never a bare 500 page
-            if response_started:
-                raise
-            if is_unavailable(exc):
-                log.warning("request.backend_unavailable", error=type(exc).__name__)
-                response = error_response(
-                    503,
-                    "service_unavailable",
-                    "A backing service is unavailable; try again shortly.",
-                    {"request_id": request_id},
-                    headers={"Retry-After": "5"},
-                )
-            else:
-                log.exception("request.unhandled_error", error=type(exc).__name__)
-                response = error_response(
-                    500,
-                    "internal_error",
-                    "Something went wrong on our side. Quote the request id when reporting it.",
-                    {"request_id": request_id},
-                )
-            await response(scope, receive, send_wrapper)
+            if answer is not None:
+                await _send(scope, send_wrapper, answer)
         finally:
             duration = time.perf_counter() - started
             route = route_template(scope)

@@ -18,7 +18,7 @@ from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.clock import utcnow
-from oja.core.db import after_commit, current_session
+from oja.core.db import SQLITE_BUSY_TIMEOUT_MS, after_commit, current_session
 from oja.core.ids import uuid7
 from oja.core.jobs.models import Job, JobStatus
 
@@ -53,15 +53,23 @@ class JobContext:
         async with self._progress_lock:
             try:
                 async with self.runtime.database.sessionmaker() as session:
-                    if self.runtime.database.url.startswith("sqlite"):
+                    sqlite = self.runtime.database.url.startswith("sqlite")
+                    if sqlite:
                         # The job's own transaction may hold SQLite's single write lock: give up fast.
                         await session.execute(text("PRAGMA busy_timeout=200"))
-                    await session.execute(
-                        update(Job)
-                        .where(Job.id == self.job_id, Job.attempts == self.attempt)
-                        .values(progress=percent, message=message, updated_at=utcnow())
-                    )
-                    await session.commit()
+                    try:
+                        await session.execute(
+                            update(Job)
+                            .where(Job.id == self.job_id, Job.attempts == self.attempt)
+                            .values(progress=percent, message=message, updated_at=utcnow())
+                        )
+                        await session.commit()
+                    finally:
+                        if sqlite:  # pooled connection: restore the normal patience
+                            await session.rollback()
+                            await session.execute(
+                                text(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+                            )
             except Exception as exc:
                 log.warning("jobs.progress.skipped", error=type(exc).__name__)
 

@@ -14,7 +14,7 @@ import uuid
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, update
 
 from oja.core.clock import utcnow
 from oja.core.db import unit_of_work
@@ -35,10 +35,19 @@ def retry_delay(attempt: int, base: float, cap: float) -> float:
     return random.uniform(0, min(cap, base * (2 ** max(0, attempt - 1))))  # noqa: S311
 
 
-async def claim(runtime: Runtime, job_id: uuid.UUID, timeout: float) -> Job | None:
-    now = utcnow()
+async def claim(runtime: Runtime, job_id: uuid.UUID) -> Job | None:
+    """Take the job for one attempt, in one short transaction; None when it is not runnable."""
     async with runtime.database.sessionmaker() as session:
-        result = await session.execute(
+        row = await session.get(Job, job_id)
+        if row is None:
+            return None
+        definition = registry.get(row.kind)
+        if definition is None:
+            log.error("jobs.unknown_kind", job_id=str(job_id), kind=row.kind)
+            return None
+        timeout = definition.timeout or runtime.settings.queue.job_default_timeout
+        now = utcnow()
+        claimed = await session.execute(
             update(Job)
             .where(
                 Job.id == job_id,
@@ -57,31 +66,28 @@ async def claim(runtime: Runtime, job_id: uuid.UUID, timeout: float) -> Job | No
                 updated_at=now,
                 last_error=None,
             )
+            .returning(Job.attempts)
+            .execution_options(synchronize_session=False)
         )
+        attempt = claimed.scalar_one_or_none()
         await session.commit()
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if attempt is None:
             return None
-        return (await session.execute(select(Job).where(Job.id == job_id))).scalar_one()
+        row.attempts = attempt
+        row.status = JobStatus.running
+        return row
 
 
 async def execute(job_id_text: str, runtime: Runtime | None = None) -> str:
     """Run the job if it is runnable; returns what happened (for logs and tests)."""
     runtime = runtime or get_runtime()
-    job_id = uuid.UUID(job_id_text)
-    settings = runtime.settings
-    async with runtime.database.sessionmaker() as session:
-        row = await session.get(Job, job_id)
-        if row is None:
-            return "missing"
-        kind = row.kind
-    definition = registry.get(kind)
-    if definition is None:
-        log.error("jobs.unknown_kind", job_id=job_id_text, kind=kind)
-        return "unknown_kind"
-    timeout = definition.timeout or settings.queue.job_default_timeout
-    claimed = await claim(runtime, job_id, timeout)
+    claimed = await claim(runtime, uuid.UUID(job_id_text))
     if claimed is None:
         return "not_claimed"
+    job_id, kind = claimed.id, claimed.kind
+    definition = registry.get(kind)
+    assert definition is not None
+    timeout = definition.timeout or runtime.settings.queue.job_default_timeout
     attempt = claimed.attempts
     structlog.contextvars.bind_contextvars(job_id=job_id_text, job_kind=kind, attempt=attempt)
     started = time.perf_counter()

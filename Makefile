@@ -26,7 +26,7 @@ run: install ## Install, migrate and start Oja on embedded defaults (API :8000 +
 
 .PHONY: test
 test: install ## Install and run the whole test suite
-	$(RUN) pytest
+	$(RUN) pytest $(PYTEST_ARGS)
 
 .PHONY: fmt
 fmt: install ## Format the code

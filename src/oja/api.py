@@ -4,8 +4,26 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from oja.core.config import Settings
 from oja.core.health import router as health_router
+from oja.core.storage_endpoints import router as storage_router
+from oja.identity.api_keys.endpoints import router as api_keys_router
+from oja.identity.endpoints import admin_router as identity_admin_router
+from oja.identity.endpoints import auth_router as identity_auth_router
+from oja.identity.endpoints import examples_router as identity_examples_router
+from oja.identity.endpoints import user_router as identity_user_router
+
+
+def large_body_paths(settings: Settings) -> dict[str, int]:
+    """Routes that stream their bodies and enforce their own, larger limit while reading."""
+    return {}
 
 
 def include_routers(app: FastAPI) -> None:
     app.include_router(health_router)
+    app.include_router(storage_router)
+    app.include_router(identity_auth_router)
+    app.include_router(identity_user_router)
+    app.include_router(identity_admin_router)
+    app.include_router(api_keys_router)
+    app.include_router(identity_examples_router)

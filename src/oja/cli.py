@@ -128,6 +128,16 @@ def openapi(
         output.write_text(document)
 
 
+@app.command("settings")
+def settings_command() -> None:
+    """Print every OJA_ environment variable as a markdown table (the README's table)."""
+    import oja.api  # noqa: F401 - imports every module's endpoints and their settings
+    import oja.worker  # noqa: F401 - imports every module's jobs
+    from oja.core.config import all_sections, settings_markdown
+
+    typer.echo(settings_markdown(all_sections()), nl=False)
+
+
 @app.command()
 def version() -> None:
     """Print Oja's version."""

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 import oja
-from oja.api import include_routers
+from oja.api import include_routers, large_body_paths
 from oja.core.config import Settings, get_settings
 from oja.core.errors import install_error_handlers
 from oja.core.logging import configure_logging
@@ -20,10 +20,6 @@ DESCRIPTION = """
 Oja is one backend for identity, files, documents, retrieval, chat, billing and a multi-vendor
 marketplace. Every error has the shape `{"error": {"code", "message", "details"}}`.
 """
-
-# Routes that stream their own bodies and enforce their own limit while reading.
-LARGE_BODY_PATHS: dict[str, int] = {}
-
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     if settings is None:
@@ -60,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.app.max_body_bytes,
-        large_body_paths=LARGE_BODY_PATHS,
+        large_body_paths=large_body_paths(settings),
     )
     include_routers(app)
     return app

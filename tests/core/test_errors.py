@@ -115,9 +115,7 @@ async def test_unhandled_exception_is_500_with_request_id_and_no_internals(
     assert "hunter2" not in logged  # … with the secret scrubbed
 
 
-async def test_backend_failure_is_503_not_500(
-    test_app: FastAPI, client: httpx.AsyncClient
-) -> None:
+async def test_backend_failure_is_503_not_500(test_app: FastAPI, client: httpx.AsyncClient) -> None:
     response = await client.get("/_test/db-down")
     assert_envelope(response, 503, "service_unavailable")
     assert response.headers["retry-after"] == "5"

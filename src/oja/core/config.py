@@ -207,3 +207,31 @@ def get_settings() -> Settings:
     settings = Settings()
     settings.validate()
     return settings
+
+
+def all_sections() -> list[type[SettingsSection]]:
+    """Every settings class declared so far (kernel and imported feature modules), by name."""
+    found: dict[str, type[SettingsSection]] = {}
+    pending = list(SettingsSection.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        found[f"{cls.__module__}.{cls.__qualname__}"] = cls
+        pending.extend(cls.__subclasses__())
+    return [found[name] for name in sorted(found)]
+
+
+def settings_markdown(sections: list[type[SettingsSection]]) -> str:
+    """The environment-variable table of the README, generated from the field docstrings."""
+    lines = ["| Variable | Default | What it does |", "| --- | --- | --- |"]
+    seen: set[str] = set()
+    for cls in sections:
+        for name, field in cls.model_fields.items():
+            variable = f"OJA_{name.upper()}"
+            if variable in seen:
+                continue
+            seen.add(variable)
+            default = field.get_default(call_default_factory=True)
+            shown = "—" if default in (None, [], {}) else f"`{default}`"
+            description = (field.description or "").replace("|", "\\|")
+            lines.append(f"| `{variable}` | {shown} | {description} |")
+    return "\n".join(lines) + "\n"

@@ -13,6 +13,8 @@ from oja.core.db import Base, create_engine, is_sqlite
 # Every module that declares tables; Alembic compares this metadata with the database.
 MODEL_MODULES = [
     "oja.core.jobs.models",
+    "oja.identity.models",
+    "oja.identity.api_keys.models",
 ]
 for module in MODEL_MODULES:
     importlib.import_module(module)

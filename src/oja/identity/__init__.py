@@ -1,0 +1,1 @@
+"""Identity: users, passwords, sessions with access/refresh tokens, roles, API keys."""

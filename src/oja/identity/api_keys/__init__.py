@@ -1,0 +1,1 @@
+"""API keys for service-to-service access: hashed, scoped, expiring, rotatable."""

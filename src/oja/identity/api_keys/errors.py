@@ -1,0 +1,17 @@
+"""API key errors (401s for the credential itself live in ``oja.identity.errors``)."""
+
+from __future__ import annotations
+
+from oja.core.errors import BadRequest, Conflict, NotFound
+
+
+class ApiKeyNotFound(NotFound):
+    code = "api_key_not_found"
+
+
+class ApiKeyNotRotatable(Conflict):
+    code = "api_key_not_rotatable"
+
+
+class InvalidExpiry(BadRequest):
+    code = "invalid_expiry"

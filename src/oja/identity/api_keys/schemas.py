@@ -1,0 +1,86 @@
+"""Request and response bodies of the API key routes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, model_validator
+
+from oja.identity.scopes import Scope
+
+_KEY_EXAMPLE: dict[str, JsonValue] = {
+    "id": "01936f4e-7c1a-7000-8000-1234567890ac",
+    "name": "reporting job",
+    "prefix": "oja_sk_Q2x1c3Rl",
+    "scopes": ["files:read", "examples:read"],
+    "status": "active",
+    "created_at": "2026-11-25T12:00:00Z",
+    "expires_at": "2027-02-23T12:00:00Z",
+    "last_used_at": None,
+    "revoked_at": None,
+    "replaced_by_id": None,
+}
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"name": "reporting job", "scopes": ["files:read"], "expires_in_days": 90},
+                {
+                    "name": "nightly import",
+                    "scopes": ["documents:write"],
+                    "expires_at": "2027-01-01T00:00:00Z",
+                },
+            ]
+        },
+    )
+
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[Scope] = Field(min_length=1, max_length=32)
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+    expires_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _one_expiry(self) -> ApiKeyCreate:
+        if self.expires_in_days is not None and self.expires_at is not None:
+            raise ValueError("give expires_in_days or expires_at, not both")
+        return self
+
+
+class ApiKeyOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_KEY_EXAMPLE]})
+
+    id: uuid.UUID
+    name: str
+    prefix: str = Field(description="The first characters of the key, to recognise it.")
+    scopes: list[str]
+    status: Literal["active", "revoked", "expired"]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    replaced_by_id: uuid.UUID | None = Field(
+        description="The key that replaced this one (rotation)."
+    )
+
+
+class ApiKeyCreated(ApiKeyOut):
+    """A new key. ``key`` is shown this once; only its hash is kept."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{**_KEY_EXAMPLE, "key": "oja_sk_Q2x1c3RlcnMgb2YgcmFuZG9tIGJ5dGVzIGhlcmU"}]
+        }
+    )
+
+    key: str
+
+
+class ApiKeyList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_KEY_EXAMPLE]}]})
+
+    items: list[ApiKeyOut]

@@ -1,0 +1,51 @@
+"""Identity settings (``OJA_`` prefix), read once per process."""
+
+from __future__ import annotations
+
+import functools
+
+from oja.core.config import SettingsSection
+
+
+class IdentitySettings(SettingsSection):
+    access_token_ttl: int = 900
+    """Seconds an access token stays valid (OJA_ACCESS_TOKEN_TTL)."""
+    refresh_token_ttl: int = 30 * 24 * 3600
+    """Seconds a refresh token stays valid; renewed on each refresh (OJA_REFRESH_TOKEN_TTL)."""
+    refresh_reuse_grace: float = 10.0
+    """Seconds during which a refresh token presented again returns the same new pair instead of
+    counting as reuse (two tabs refreshing at once)."""
+    jwt_issuer: str = "oja"
+    """`iss` claim written into and required from every token."""
+    jwt_audience: str = "oja-api"
+    """`aud` claim written into and required from every token."""
+    default_phone_region: str = "NG"
+    """ISO country whose national format is assumed for a mobile number without a leading +."""
+    password_min_length: int = 8
+    """Shortest password accepted at signup and password change."""
+    argon2_memory_cost: int = 19_456
+    """argon2id memory in KiB (OWASP minimum: 19 MiB). Raising it rehashes passwords on login."""
+    argon2_time_cost: int = 2
+    """argon2id iterations (OWASP minimum: 2)."""
+    argon2_parallelism: int = 1
+    """argon2id lanes (OWASP: 1)."""
+    password_hash_threads: int = 0
+    """Threads that hash passwords, bounding CPU and memory (0: one per core)."""
+    login_max_failures: int = 10
+    """Consecutive failed logins allowed per account and per client IP before a lockout."""
+    login_lockout_base: float = 60.0
+    """First lockout in seconds; each further failure after a lockout doubles it."""
+    login_lockout_max: float = 24 * 3600.0
+    """Longest lockout in seconds."""
+    login_failure_window: int = 24 * 3600
+    """Seconds without a failure after which the failure counter is forgotten."""
+
+
+@functools.cache
+def _load() -> IdentitySettings:
+    return IdentitySettings()
+
+
+def get_identity_settings() -> IdentitySettings:
+    """The process-wide identity settings; a FastAPI dependency tests may override."""
+    return _load()

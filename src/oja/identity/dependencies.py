@@ -1,0 +1,198 @@
+"""Who is calling: a :class:`Principal` from a user JWT or an API key, and the checks on it.
+
+Accepted credentials: ``Authorization: Bearer <jwt>``, ``Authorization: Bearer oja_sk_…`` and
+``X-API-Key: oja_sk_…``. Every access token's session is looked up on every request (one primary-key
+select), so logout, password change and reuse detection take effect on the next request.
+
+Named dependencies: :data:`CurrentPrincipal` (user or key), :data:`CurrentUser` (user tokens only,
+gives the :class:`User`), :data:`UserPrincipal`, :data:`ServicePrincipal` (keys only),
+:func:`RequireRole` and :func:`RequireScopes`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import structlog
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+
+from oja.core.dependencies import RuntimeDep, SessionDep
+from oja.identity import repository, tokens
+from oja.identity.api_keys import service as api_key_service
+from oja.identity.api_keys.config import ApiKeySettings, get_api_key_settings
+from oja.identity.api_keys.service import KEY_PREFIX
+from oja.identity.config import IdentitySettings, get_identity_settings
+from oja.identity.errors import (
+    AccountDisabled,
+    InsufficientScope,
+    InvalidToken,
+    MissingCredentials,
+    SessionRevoked,
+    WrongPrincipal,
+)
+from oja.identity.models import User
+from oja.identity.passwords import Passwords, get_passwords
+from oja.identity.scopes import scopes_of_roles
+from oja.identity.service import TokenContext
+from oja.identity.throttle import LoginThrottle, MemoryThrottleStore, RedisThrottleStore
+
+IdentitySettingsDep = Annotated[IdentitySettings, Depends(get_identity_settings)]
+ApiKeySettingsDep = Annotated[ApiKeySettings, Depends(get_api_key_settings)]
+
+oauth2_scheme = OAuth2PasswordBearer(
+    tokenUrl="/auth/login",
+    auto_error=False,
+    description="A user access token from `/auth/login`, or an API key (`oja_sk_…`).",
+)
+api_key_scheme = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="An API key from `/keys/create`."
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: Literal["user", "service"]
+    user_id: uuid.UUID
+    roles: frozenset[str]
+    scopes: frozenset[str]
+    session_id: uuid.UUID | None = None
+    api_key_id: uuid.UUID | None = None
+
+
+def get_token_context(runtime: RuntimeDep, settings: IdentitySettingsDep) -> TokenContext:
+    return TokenContext(settings=settings, secret=runtime.settings.secret_key)
+
+
+TokenContextDep = Annotated[TokenContext, Depends(get_token_context)]
+
+
+def get_passwords_dep(settings: IdentitySettingsDep) -> Passwords:
+    return get_passwords(settings)
+
+
+PasswordsDep = Annotated[Passwords, Depends(get_passwords_dep)]
+
+
+def get_login_throttle(
+    request: Request, runtime: RuntimeDep, settings: IdentitySettingsDep
+) -> LoginThrottle:
+    if runtime.redis is not None:
+        return LoginThrottle(RedisThrottleStore(runtime.redis), settings)
+    state = request.app.state
+    store: MemoryThrottleStore | None = getattr(state, "identity_login_throttle", None)
+    if store is None:
+        store = MemoryThrottleStore()
+        state.identity_login_throttle = store
+    return LoginThrottle(store, settings)
+
+
+LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]
+
+
+def _remember(request: Request, principal: Principal) -> Principal:
+    request.scope.setdefault("state", {})["user_id"] = str(principal.user_id)
+    structlog.contextvars.bind_contextvars(user_id=str(principal.user_id))
+    return principal
+
+
+async def get_principal(  # noqa: PLR0917 - FastAPI injects by parameter
+    request: Request,
+    db: SessionDep,
+    ctx: TokenContextDep,
+    key_settings: ApiKeySettingsDep,
+    bearer: Annotated[str | None, Depends(oauth2_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
+) -> Principal:
+    if api_key or (bearer and bearer.startswith(KEY_PREFIX)):
+        key = api_key or bearer or ""
+        identity = await api_key_service.authenticate(db, key, key_settings)
+        principal = Principal(
+            kind="service",
+            user_id=identity.user_id,
+            roles=frozenset(),
+            scopes=identity.scopes,
+            api_key_id=identity.api_key_id,
+        )
+        return _remember(request, principal)
+    if not bearer:
+        raise MissingCredentials("Send `Authorization: Bearer <token>` or `X-API-Key`.")
+    claims = tokens.decode(bearer, expected="access", secret=ctx.secret, settings=ctx.settings)
+    state = await repository.session_state(db, claims.session_id)
+    if state is None or state.user_id != claims.user_id:
+        raise InvalidToken("The token is not valid.")
+    if state.revoked_at is not None:
+        raise SessionRevoked("This session has been signed out.")
+    roles = frozenset(claims.roles)
+    principal = Principal(
+        kind="user",
+        user_id=claims.user_id,
+        roles=roles,
+        scopes=scopes_of_roles(roles),
+        session_id=claims.session_id,
+    )
+    return _remember(request, principal)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require_user_principal(principal: CurrentPrincipal) -> Principal:
+    if principal.kind != "user":
+        raise WrongPrincipal("This route needs a user token, not an API key.")
+    return principal
+
+
+UserPrincipal = Annotated[Principal, Depends(require_user_principal)]
+
+
+async def get_current_user(principal: UserPrincipal, db: SessionDep) -> User:
+    user = await repository.user_by_id(db, principal.user_id)
+    if user is None:
+        raise InvalidToken("The token is not valid.")
+    if not user.is_active:
+        raise AccountDisabled("This account is disabled.")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_service_principal(principal: CurrentPrincipal) -> Principal:
+    if principal.kind != "service":
+        raise WrongPrincipal("This route needs an API key, not a user token.")
+    return principal
+
+
+ServicePrincipal = Annotated[Principal, Depends(require_service_principal)]
+
+
+def RequireRole(*roles: str) -> Any:
+    """Depends on a user holding one of ``roles``. Roles are re-read from the database, so granting
+    or revoking a role takes effect at once on the routes that check it."""
+
+    async def check(principal: UserPrincipal, db: SessionDep) -> Principal:
+        current = frozenset(await repository.roles_of(db, principal.user_id))
+        if not current & set(roles):
+            raise WrongPrincipal(
+                f"This route needs the role {' or '.join(roles)}.", details={"roles": list(roles)}
+            )
+        return principal
+
+    return Depends(check)
+
+
+def RequireScopes(*scopes: str) -> Any:
+    """Depends on a principal holding every one of ``scopes`` (a user: the scopes of its roles)."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        missing = sorted(set(scopes) - principal.scopes)
+        if missing:
+            raise InsufficientScope(
+                f"Missing scope: {', '.join(missing)}.", details={"missing_scopes": missing}
+            )
+        return principal
+
+    return Depends(check)

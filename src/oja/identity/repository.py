@@ -1,0 +1,161 @@
+"""SQL for users, roles, sessions and refresh tokens. Hot paths use Core, not ORM loads."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Row, Table, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oja.identity.models import AuthSession, RefreshToken, User, UserRole
+
+_session = cast(Table, AuthSession.__table__)
+_refresh = cast(Table, RefreshToken.__table__)
+
+
+async def user_by_id(db: AsyncSession, user_id: uuid.UUID) -> User | None:
+    return await db.get(User, user_id)
+
+
+async def user_by_email(db: AsyncSession, email: str) -> User | None:
+    return (await db.execute(select(User).where(User.email == email))).scalar_one_or_none()
+
+
+async def user_by_mobile(db: AsyncSession, mobile: str) -> User | None:
+    return (await db.execute(select(User).where(User.mobile == mobile))).scalar_one_or_none()
+
+
+async def roles_of(db: AsyncSession, user_id: uuid.UUID) -> list[str]:
+    rows = await db.execute(
+        select(UserRole.role).where(UserRole.user_id == user_id).order_by(UserRole.role)
+    )
+    return list(rows.scalars())
+
+
+async def roles_of_many(
+    db: AsyncSession, user_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[str]]:
+    ids = list(user_ids)
+    result: dict[uuid.UUID, list[str]] = {i: [] for i in ids}
+    if not ids:
+        return result
+    rows = await db.execute(
+        select(UserRole.user_id, UserRole.role)
+        .where(UserRole.user_id.in_(ids))
+        .order_by(UserRole.role)
+    )
+    for user_id, role in rows:
+        result[user_id].append(role)
+    return result
+
+
+async def add_role(db: AsyncSession, user_id: uuid.UUID, role: str) -> None:
+    if role in await roles_of(db, user_id):
+        return
+    await db.execute(insert(UserRole).values(user_id=user_id, role=role))
+
+
+async def remove_role(db: AsyncSession, user_id: uuid.UUID, role: str) -> None:
+    await db.execute(delete(UserRole).where(UserRole.user_id == user_id, UserRole.role == role))
+
+
+async def count_role(db: AsyncSession, role: str) -> int:
+    return int((await db.execute(select(func.count()).where(UserRole.role == role))).scalar_one())
+
+
+async def page_users(db: AsyncSession, *, offset: int, limit: int) -> tuple[Sequence[User], int]:
+    total = int((await db.execute(select(func.count()).select_from(User))).scalar_one())
+    users = (
+        await db.execute(
+            select(User)
+            .order_by(User.created_at.desc(), User.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+    ).scalars()
+    return list(users), total
+
+
+async def session_state(db: AsyncSession, session_id: uuid.UUID) -> Row[*tuple[Any, ...]] | None:
+    """``(user_id, revoked_at)`` of a session: one primary-key lookup, checked on every request."""
+    statement = select(_session.c.user_id, _session.c.revoked_at).where(_session.c.id == session_id)
+    return (await db.execute(statement)).first()
+
+
+async def revoke_session(
+    db: AsyncSession, session_id: uuid.UUID, *, reason: str, now: datetime
+) -> bool:
+    result = await db.execute(
+        update(_session)
+        .where(_session.c.id == session_id, _session.c.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason=reason)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def touch_session(db: AsyncSession, session_id: uuid.UUID, *, now: datetime) -> None:
+    await db.execute(
+        update(_session).where(_session.c.id == session_id).values(last_refreshed_at=now)
+    )
+
+
+async def revoke_other_sessions(
+    db: AsyncSession, user_id: uuid.UUID, *, keep: uuid.UUID | None, reason: str, now: datetime
+) -> int:
+    statement = (
+        update(_session)
+        .where(_session.c.user_id == user_id, _session.c.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason=reason)
+    )
+    if keep is not None:
+        statement = statement.where(_session.c.id != keep)
+    result = await db.execute(statement)
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def claim_refresh_token(
+    db: AsyncSession, token_id: uuid.UUID, session_id: uuid.UUID, *, now: datetime
+) -> bool:
+    """Mark an unused refresh token used; True for exactly one caller however many race.
+
+    The conditional UPDATE is the lock: on PostgreSQL concurrent callers wait on the row and
+    then see ``used_at`` set; on SQLite the statement takes the database write lock first.
+    """
+    result = await db.execute(
+        update(_refresh)
+        .where(
+            _refresh.c.id == token_id,
+            _refresh.c.session_id == session_id,
+            _refresh.c.used_at.is_(None),
+        )
+        .values(used_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def refresh_token_state(
+    db: AsyncSession, token_id: uuid.UUID
+) -> Row[*tuple[Any, ...]] | None:
+    """The refresh token joined with its session's owner and revocation."""
+    statement = (
+        select(
+            _refresh.c.id,
+            _refresh.c.session_id,
+            _refresh.c.used_at,
+            _refresh.c.expires_at,
+            _session.c.user_id,
+            _session.c.revoked_at,
+        )
+        .join(_session, _session.c.id == _refresh.c.session_id)
+        .where(_refresh.c.id == token_id)
+    )
+    return (await db.execute(statement)).first()
+
+
+async def child_of(db: AsyncSession, token_id: uuid.UUID) -> RefreshToken | None:
+    return (
+        await db.execute(select(RefreshToken).where(RefreshToken.parent_id == token_id))
+    ).scalar_one_or_none()

@@ -1,0 +1,252 @@
+"""Request and response bodies of the identity API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import phonenumbers
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    HttpUrl,
+    model_validator,
+)
+
+from oja.identity.config import get_identity_settings
+from oja.identity.scopes import Role
+
+MAX_PASSWORD = 1024  # argon2 accepts more, but a megabyte "password" is a CPU attack
+
+
+def normalize_mobile(value: str) -> str:
+    """E.164 form of a mobile number; national numbers use the configured default region."""
+    region = get_identity_settings().default_phone_region
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError("not a phone number") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _lower(value: str) -> str:
+    return value.lower()
+
+
+Email = Annotated[EmailStr, AfterValidator(_lower)]
+Mobile = Annotated[str, Field(min_length=3, max_length=32), AfterValidator(normalize_mobile)]
+Password = Annotated[str, Field(max_length=MAX_PASSWORD)]
+
+
+class SignupRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"email": "ada@example.com", "password": "correct horse battery", "name": "Ada"},
+                {"mobile": "+2348031234567", "name": "Chidi"},
+            ]
+        },
+    )
+
+    email: Email | None = None
+    mobile: Mobile | None = None
+    password: Password | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    avatar_url: HttpUrl | None = None
+    locale: str | None = Field(default=None, min_length=2, max_length=35)
+
+    @model_validator(mode="after")
+    def _reachable(self) -> SignupRequest:
+        if self.email is None and self.mobile is None:
+            raise ValueError("give an email, a mobile number or both")
+        if self.password is None and self.email is not None:
+            raise ValueError("a password is required when signing up with an email")
+        minimum = get_identity_settings().password_min_length
+        if self.password is not None and len(self.password) < minimum:
+            raise ValueError(f"the password must have at least {minimum} characters")
+        return self
+
+
+class LoginRequest(BaseModel):
+    """JSON login; the OAuth2 password form (``username``, ``password``) is accepted too."""
+
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {"email": "ada@example.com", "password": "correct horse battery"},
+                {"mobile": "+2348031234567", "password": "correct horse battery"},
+                {"username": "ada@example.com", "password": "correct horse battery"},
+            ]
+        },
+    )
+
+    email: str | None = Field(default=None, max_length=320)
+    mobile: str | None = Field(default=None, max_length=32)
+    username: str | None = Field(default=None, max_length=320)
+    password: Password = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_identifier(self) -> LoginRequest:
+        if not (self.email or self.mobile or self.username):
+            raise ValueError("give an email, a mobile number or a username")
+        return self
+
+    @property
+    def identifier(self) -> str:
+        return self.email or self.mobile or self.username or ""
+
+
+class TokenPair(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJIUzI1NiIs.eyJzdWIiOiIuLi4ifQ.sig",
+                    "refresh_token": "eyJhbGciOiJIUzI1NiIs.eyJ0eXAiOiJyZWZyZXNoIn0.sig",
+                    "token_type": "bearer",
+                    "expires_in": 900,
+                }
+            ]
+        }
+    )
+
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type
+    expires_in: int = Field(description="Seconds until the access token expires.")
+
+
+class RefreshRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"refresh_token": "eyJhbGciOiJIUzI1NiIs..."}]}
+    )
+
+    refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+class ChangePasswordRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"current_password": "correct horse battery", "new_password": "new horse staple"}
+            ]
+        }
+    )
+
+    current_password: Password | None = Field(
+        default=None, description="Required when the account has a password."
+    )
+    new_password: Password
+
+    @model_validator(mode="after")
+    def _long_enough(self) -> ChangePasswordRequest:
+        minimum = get_identity_settings().password_min_length
+        if len(self.new_password) < minimum:
+            raise ValueError(f"the new password must have at least {minimum} characters")
+        return self
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "01936f4e-7c1a-7000-8000-1234567890ab",
+                    "user_id": "01936f4e-7c1a-7000-8000-1234567890ab",
+                    "email": "ada@example.com",
+                    "mobile": "+2348031234567",
+                    "name": "Ada",
+                    "avatar_url": None,
+                    "locale": "en-NG",
+                    "roles": ["buyer"],
+                    "is_active": True,
+                    "has_password": True,
+                    "email_verified_at": None,
+                    "mobile_verified_at": None,
+                    "created_at": "2026-11-25T12:00:00Z",
+                    "updated_at": "2026-11-25T12:00:00Z",
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID
+    user_id: uuid.UUID = Field(
+        description="Same as `id` (the Google sign-in contract names it so)."
+    )
+    email: str | None
+    mobile: str | None
+    name: str | None
+    avatar_url: str | None
+    locale: str | None
+    roles: list[Role]
+    is_active: bool
+    has_password: bool
+    email_verified_at: datetime | None
+    mobile_verified_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [], "total": 0, "page": 1, "per_page": 20}]}
+    )
+
+    items: list[UserOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class ExampleAnswer(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "route": "either",
+                    "kind": "service",
+                    "user_id": "01936f4e-7c1a-7000-8000-1234567890ab",
+                    "scopes": ["examples:read"],
+                    "api_key_id": "01936f4e-7c1a-7000-8000-1234567890ac",
+                }
+            ]
+        }
+    )
+
+    route: str
+    kind: Literal["user", "service"]
+    user_id: uuid.UUID
+    scopes: list[str]
+    api_key_id: uuid.UUID | None = None
+
+
+def login_openapi_body() -> dict[str, Any]:
+    """OpenAPI request body for the login route: JSON or the OAuth2 password form."""
+    form = {
+        "type": "object",
+        "required": ["username", "password"],
+        "properties": {
+            "grant_type": {"type": "string", "enum": ["password"]},
+            "username": {"type": "string", "description": "Email or mobile number."},
+            "password": {"type": "string", "format": "password"},
+            "scope": {"type": "string"},
+        },
+    }
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": LoginRequest.model_json_schema()},
+                "application/x-www-form-urlencoded": {"schema": form},
+            },
+        }
+    }

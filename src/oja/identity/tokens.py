@@ -1,0 +1,94 @@
+"""JWT access and refresh tokens: HS256 with the runtime secret, pinned, every claim required.
+
+Claims: ``iss aud sub sid typ iat nbf exp jti`` (+ ``roles`` on access tokens). Tokens carry no
+``kid``; a token that names one was not made here and is refused. Encoding is deterministic (fixed
+claim order, integer times), which is what lets a refresh replay within the grace window return
+the identical pair.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import jwt
+
+from oja.identity.config import IdentitySettings
+from oja.identity.errors import InvalidToken, TokenExpired
+
+ALGORITHM = "HS256"
+REQUIRED_CLAIMS = ["iss", "aud", "sub", "sid", "typ", "iat", "nbf", "exp", "jti"]
+TokenType = Literal["access", "refresh"]
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    typ: TokenType
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    jti: uuid.UUID
+    issued_at: datetime
+    expires_at: datetime
+    roles: tuple[str, ...] = ()
+
+
+def _ts(value: datetime) -> int:
+    return int(value.timestamp())
+
+
+def encode(claims: TokenClaims, *, secret: str, settings: IdentitySettings) -> str:
+    payload: dict[str, Any] = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": str(claims.user_id),
+        "sid": str(claims.session_id),
+        "typ": claims.typ,
+        "iat": _ts(claims.issued_at),
+        "nbf": _ts(claims.issued_at),
+        "exp": _ts(claims.expires_at),
+        "jti": str(claims.jti),
+    }
+    if claims.typ == "access":
+        payload["roles"] = sorted(claims.roles)
+    return jwt.encode(payload, secret, algorithm=ALGORITHM)
+
+
+def decode(
+    token: str, *, expected: TokenType, secret: str, settings: IdentitySettings
+) -> TokenClaims:
+    """Verified claims of a token of the expected type; else InvalidToken or TokenExpired."""
+    try:
+        header = jwt.get_unverified_header(token)
+        if header.get("alg") != ALGORITHM or "kid" in header:
+            raise InvalidToken("The token was not issued by this service.")
+        payload = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": REQUIRED_CLAIMS},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenExpired("The token has expired.") from exc
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("The token is not valid.") from exc
+    if payload["typ"] != expected:
+        raise InvalidToken(f"An {expected} token is required here.")
+    roles = payload.get("roles", [])
+    try:
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise ValueError("roles")
+        return TokenClaims(
+            typ=expected,
+            user_id=uuid.UUID(str(payload["sub"])),
+            session_id=uuid.UUID(str(payload["sid"])),
+            jti=uuid.UUID(str(payload["jti"])),
+            issued_at=datetime.fromtimestamp(int(payload["iat"]), UTC),
+            expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),
+            roles=tuple(roles),
+        )
+    except (ValueError, TypeError) as exc:
+        raise InvalidToken("The token is not valid.") from exc

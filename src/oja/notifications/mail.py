@@ -1,0 +1,179 @@
+"""Email adapters: the console (development) and SMTP, plus the factory that picks one."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import smtplib
+import ssl
+from collections import deque
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+
+import structlog
+
+from oja.core.config import UnsafeSettingsError
+from oja.notifications.config import NotificationSettings
+from oja.notifications.errors import DeliveryFailed
+from oja.notifications.ports import DeliveryReceipt, EmailSender
+
+log = structlog.get_logger("oja.notifications")
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleEmailMessage:
+    to: str
+    subject: str
+    text: str
+    html: str | None
+    message_id: str
+
+
+class ConsoleEmail:
+    """Logs each email, body included, and keeps the last ``keep`` in memory (development only)."""
+
+    provider = "console"
+
+    def __init__(self, *, keep: int = 50) -> None:
+        self._outbox: deque[ConsoleEmailMessage] = deque(maxlen=keep)
+
+    @property
+    def messages(self) -> list[ConsoleEmailMessage]:
+        """Emails sent so far, oldest first (at most ``keep``)."""
+        return list(self._outbox)
+
+    async def send(
+        self, to: str, subject: str, text: str, html: str | None = None
+    ) -> DeliveryReceipt:
+        message_id = make_msgid(domain="console.oja.local")
+        self._outbox.append(
+            ConsoleEmailMessage(to=to, subject=subject, text=text, html=html, message_id=message_id)
+        )
+        log.info(
+            "notifications.email.console", to=to, subject=subject, text=text, message_id=message_id
+        )
+        return DeliveryReceipt(provider=self.provider, recipient=to, message_id=message_id)
+
+    async def aclose(self) -> None:
+        return None
+
+
+class SmtpEmail:
+    """Sends through an SMTP server with the standard library, in a worker thread.
+
+    One connection per message: notification email is low volume, and a fresh connection never
+    trips over a server that closed an idle one. With ``use_tls`` the session is upgraded with
+    STARTTLS (certificate verified against ``ssl_context``, the system store by default) before
+    any credentials are sent.
+    """
+
+    provider = "smtp"
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        sender: str,
+        username: str | None = None,
+        password: str | None = None,
+        use_tls: bool = True,
+        timeout: float = 10.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self._host = host
+        self._port = port
+        self._sender = sender
+        self._username = username
+        self._password = password
+        self._use_tls = use_tls
+        self._timeout = timeout
+        self._ssl_context = ssl_context
+
+    def build_message(
+        self, to: str, subject: str, text: str, html: str | None = None
+    ) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self._sender
+        message["To"] = to
+        message["Subject"] = subject
+        message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
+        message["Message-ID"] = make_msgid(domain=_domain_of(self._sender))
+        message.set_content(text)
+        if html is not None:
+            message.add_alternative(html, subtype="html")
+        return message
+
+    async def send(
+        self, to: str, subject: str, text: str, html: str | None = None
+    ) -> DeliveryReceipt:
+        message = self.build_message(to, subject, text, html)
+        await asyncio.to_thread(self._deliver, message)
+        message_id = message["Message-ID"]
+        log.info("notifications.email.sent", provider=self.provider, message_id=message_id)
+        return DeliveryReceipt(provider=self.provider, recipient=to, message_id=message_id)
+
+    def _deliver(self, message: EmailMessage) -> None:
+        try:
+            with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
+                if self._use_tls:
+                    smtp.starttls(context=self._ssl_context or ssl.create_default_context())
+                if self._username:
+                    smtp.login(self._username, self._password or "")
+                smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            refused = "; ".join(
+                f"{rcpt}: {code} {_decode(reply)}" for rcpt, (code, reply) in exc.recipients.items()
+            )
+            raise DeliveryFailed(self.provider, f"recipient refused ({refused})") from exc
+        except smtplib.SMTPResponseException as exc:
+            raise DeliveryFailed(
+                self.provider,
+                f"{exc.smtp_code} {_decode(exc.smtp_error)}",
+                provider_status=exc.smtp_code,
+                retryable=400 <= exc.smtp_code < 500,
+            ) from exc
+        except smtplib.SMTPNotSupportedError as exc:  # e.g. STARTTLS required but not offered
+            raise DeliveryFailed(self.provider, str(exc)) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            # Connection refused, TLS failure, timeout, server hung up.
+            raise DeliveryFailed(
+                self.provider, f"{type(exc).__name__}: {exc}", retryable=True
+            ) from exc
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _decode(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+
+
+def _domain_of(sender: str) -> str:
+    address = parseaddr(sender)[1]
+    try:
+        domain = Address(addr_spec=address).domain
+    except (ValueError, IndexError):
+        return "oja.local"
+    return domain or "oja.local"
+
+
+def create_email_sender(settings: NotificationSettings, *, production: bool = False) -> EmailSender:
+    """The configured email adapter; refuses the console adapter in production."""
+    if settings.email_provider == "smtp":
+        return SmtpEmail(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.email_from,
+            username=settings.smtp_username,
+            password=(
+                settings.smtp_password.get_secret_value() if settings.smtp_password else None
+            ),
+            use_tls=settings.smtp_use_tls,
+            timeout=settings.smtp_timeout,
+        )
+    if production:
+        raise UnsafeSettingsError("OJA_EMAIL_PROVIDER must not be 'console' in production")
+    return ConsoleEmail()

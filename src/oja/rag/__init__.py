@@ -1,0 +1,1 @@
+"""Retrieval: chunking, embeddings, vector and keyword indexes, and answering questions with citations."""

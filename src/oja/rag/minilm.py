@@ -36,7 +36,7 @@ def _model_dir() -> Path:
 def _layer_norm(x: Vector, weight: Vector, bias: Vector, eps: float) -> Vector:
     mean = x.mean(axis=-1, keepdims=True)
     var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
-    return ((x - mean) / np.sqrt(var + eps)) * weight + bias
+    return np.asarray(((x - mean) / np.sqrt(var + eps)) * weight + bias, dtype=np.float32)
 
 
 def _erf(x: Vector) -> Vector:
@@ -47,11 +47,11 @@ def _erf(x: Vector) -> Vector:
     poly = t * (
         0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
     )
-    return (sign * (1.0 - poly * np.exp(-a * a))).astype(np.float32)
+    return np.asarray(sign * (1.0 - poly * np.exp(-a * a)), dtype=np.float32)
 
 
 def _gelu(x: Vector) -> Vector:
-    return (0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))).astype(np.float32)
+    return np.asarray(0.5 * x * (1.0 + _erf(x / math.sqrt(2.0))), dtype=np.float32)
 
 
 class MiniLM:
@@ -81,7 +81,9 @@ class MiniLM:
         }
 
     def _linear(self, x: Vector, name: str) -> Vector:
-        return x @ self._dense[f"{name}.weight"] + self.weights[f"{name}.bias"]
+        return np.asarray(
+            x @ self._dense[f"{name}.weight"] + self.weights[f"{name}.bias"], dtype=np.float32
+        )
 
     def _forward(self, ids: NDArray[np.int64], mask: NDArray[np.int64]) -> Vector:
         w = self.weights
@@ -128,7 +130,7 @@ class MiniLM:
         weights = mask[:, :, None].astype(np.float32)
         pooled = (x * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return np.asarray(pooled / np.maximum(norms, 1e-12), dtype=np.float32)
 
     def token_count(self, text: str) -> int:
         """Word-piece tokens of ``text`` without the [CLS]/[SEP] pair (untruncated)."""
@@ -187,7 +189,7 @@ class MiniLM:
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         np.add.at(out, np.array(owners, dtype=np.int64), vectors)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return (out / np.maximum(norms, 1e-12)).astype(np.float32)
+        return np.asarray(out / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
 @cache

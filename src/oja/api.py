@@ -7,6 +7,8 @@ from fastapi import FastAPI
 from oja.core.config import Settings
 from oja.core.health import router as health_router
 from oja.core.storage_endpoints import router as storage_router
+from oja.files.config import upload_body_limit
+from oja.files.endpoints import router as files_router
 from oja.identity.api_keys.endpoints import router as api_keys_router
 from oja.identity.endpoints import admin_router as identity_admin_router
 from oja.identity.endpoints import auth_router as identity_auth_router
@@ -16,7 +18,7 @@ from oja.identity.endpoints import user_router as identity_user_router
 
 def large_body_paths(settings: Settings) -> dict[str, int]:
     """Routes that stream their bodies and enforce their own, larger limit while reading."""
-    return {}
+    return {"/upload": upload_body_limit()}
 
 
 def include_routers(app: FastAPI) -> None:
@@ -27,3 +29,4 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(identity_admin_router)
     app.include_router(api_keys_router)
     app.include_router(identity_examples_router)
+    app.include_router(files_router)

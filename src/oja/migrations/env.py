@@ -15,6 +15,7 @@ MODEL_MODULES = [
     "oja.core.jobs.models",
     "oja.identity.models",
     "oja.identity.api_keys.models",
+    "oja.files.models",
 ]
 for module in MODEL_MODULES:
     importlib.import_module(module)

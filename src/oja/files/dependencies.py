@@ -1,0 +1,33 @@
+"""Named dependencies of the files routes: scoped principals, settings, the upload rate limit."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Response
+
+from oja.core.dependencies import RuntimeDep
+from oja.core.ratelimit import Rate, enforce, rate_limit_headers
+from oja.files.config import FilesSettings, get_files_settings
+from oja.identity.dependencies import Principal, RequireScopes
+
+FilesSettingsDep = Annotated[FilesSettings, Depends(get_files_settings)]
+FilesReader = Annotated[Principal, RequireScopes("files:read")]
+FilesWriter = Annotated[Principal, RequireScopes("files:write")]
+
+UPLOAD_RATE_SCOPE = "files.upload"
+
+
+async def limit_upload_rate(
+    principal: FilesWriter, runtime: RuntimeDep, settings: FilesSettingsDep, response: Response
+) -> Principal:
+    """Counts one upload for the principal's user: 429 with rate-limit headers past the limit."""
+    decision = await runtime.rate_limiter.hit(
+        UPLOAD_RATE_SCOPE, str(principal.user_id), Rate.parse(settings.upload_rate)
+    )
+    enforce(decision)
+    response.headers.update(rate_limit_headers(decision))
+    return principal
+
+
+Uploader = Annotated[Principal, Depends(limit_upload_rate)]

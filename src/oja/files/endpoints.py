@@ -1,0 +1,196 @@
+"""HTTP routes of the files module: thin — parse, authorise, delegate, shape the answer."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from oja.core.dependencies import RuntimeDep, SessionDep
+from oja.core.errors import error_responses
+from oja.files import service
+from oja.files.dependencies import FilesReader, FilesSettingsDep, FilesWriter, Uploader
+from oja.files.schemas import (
+    FileDetail,
+    FileJobOut,
+    FilePage,
+    FileResult,
+    FileStatusOut,
+    FileSummary,
+    UploadedFile,
+    VariantOut,
+)
+from oja.files.upload_stream import MultipartUpload
+
+router = APIRouter(tags=["files"])
+
+_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "title": {"type": "string", "maxLength": service.TITLE_MAX_CHARS},
+                        "description": {
+                            "type": "string",
+                            "maxLength": service.DESCRIPTION_MAX_CHARS,
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/upload",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UploadedFile,
+    summary="Upload a file (any type); it is processed in the background",
+    description="Multipart form: `file` (required), `title`, `description`. The body is streamed "
+    "to storage; the size limit (OJA_MAX_UPLOAD_BYTES) is enforced while reading, the type is "
+    "sniffed from the bytes and the SHA-256 computed on the way. Rate-limited per user.",
+    openapi_extra=_UPLOAD_BODY,
+    responses=error_responses(400, 401, 403, 413, 415, 422, 429),
+)
+async def upload(
+    request: Request,
+    principal: Uploader,
+    db: SessionDep,
+    runtime: RuntimeDep,
+    settings: FilesSettingsDep,
+) -> UploadedFile:
+    # Authentication may have written bookkeeping (an API key's last use). Commit it now so no
+    # lock or pooled connection is held while a possibly slow client streams its body; the file
+    # row and its job are written afterwards in one transaction, committed by the request.
+    await db.commit()
+    body = MultipartUpload(
+        request.stream(),
+        request.headers.get("content-type"),
+        max_file_bytes=settings.max_upload_bytes,
+        field_limits=service.FIELD_LIMITS,
+    )
+    file = await service.upload(db, runtime, settings, owner_id=principal.user_id, body=body)
+    return UploadedFile.model_validate(file)
+
+
+@router.get(
+    "/upload/{file_id}/status",
+    response_model=FileStatusOut,
+    summary="Processing status of an uploaded file",
+    responses=error_responses(401, 403, 404),
+)
+async def upload_status(
+    file_id: uuid.UUID, principal: FilesReader, db: SessionDep
+) -> FileStatusOut:
+    file = await service.get_owned(db, file_id, principal.user_id)
+    return FileStatusOut(
+        id=file.id,
+        status=file.status,
+        progress=file.progress,
+        message=file.message,
+        error=file.error,
+    )
+
+
+@router.get(
+    "/upload/{file_id}/result",
+    response_model=FileResult,
+    summary="Signed URLs of the original and its processed variants",
+    responses=error_responses(401, 403, 404, 409),
+)
+async def upload_result(
+    file_id: uuid.UUID, principal: FilesReader, db: SessionDep, runtime: RuntimeDep
+) -> FileResult:
+    file = await service.get_owned(db, file_id, principal.user_id)
+    original, variants = await service.signed_result(
+        file, runtime.storage, runtime.settings.storage.signed_url_ttl
+    )
+    return FileResult(
+        id=file.id,
+        original_url=original,
+        variants={name: VariantOut(**info) for name, info in variants.items()},
+    )
+
+
+@router.get(
+    "/files",
+    response_model=FilePage,
+    summary="The caller's files, newest first",
+    responses=error_responses(401, 403, 422),
+)
+async def list_files(
+    principal: FilesReader,
+    db: SessionDep,
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> FilePage:
+    files, total = await service.list_owned(db, principal.user_id, page=page, per_page=per_page)
+    return FilePage(
+        items=[FileSummary.model_validate(f) for f in files],
+        total=total,
+        page=page,
+        per_page=per_page,
+    )
+
+
+@router.get(
+    "/files/{file_id}",
+    response_model=FileDetail,
+    summary="A file's metadata, status, extracted data and processing jobs",
+    responses=error_responses(401, 403, 404),
+)
+async def get_file(file_id: uuid.UUID, principal: FilesReader, db: SessionDep) -> FileDetail:
+    file = await service.get_owned(db, file_id, principal.user_id)
+    jobs = await service.jobs_of(db, file.id)
+    summary = FileSummary.model_validate(file).model_dump()
+    return FileDetail(
+        **summary,
+        message=file.message,
+        error=file.error,
+        declared_content_type=file.declared_content_type,
+        extracted_data=file.extracted_data,
+        updated_at=file.updated_at,
+        processed_at=file.processed_at,
+        jobs=[FileJobOut.model_validate(j) for j in jobs],
+    )
+
+
+@router.post(
+    "/files/{file_id}/retry",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=FileStatusOut,
+    summary="Queue a failed file for processing again",
+    responses=error_responses(401, 403, 404, 409),
+)
+async def retry_file(file_id: uuid.UUID, principal: FilesWriter, db: SessionDep) -> FileStatusOut:
+    file = await service.get_owned(db, file_id, principal.user_id)
+    file = await service.retry(db, file)
+    return FileStatusOut(
+        id=file.id,
+        status=file.status,
+        progress=file.progress,
+        message=file.message,
+        error=file.error,
+    )
+
+
+@router.delete(
+    "/files/{file_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Delete a file, its original and every variant",
+    responses=error_responses(401, 403, 404),
+)
+async def delete_file(
+    file_id: uuid.UUID, principal: FilesWriter, db: SessionDep, runtime: RuntimeDep
+) -> Response:
+    file = await service.get_owned(db, file_id, principal.user_id)
+    await service.delete(db, runtime.storage, file)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

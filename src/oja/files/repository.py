@@ -1,0 +1,118 @@
+"""SQL for files: every query that reads one file is scoped by its owner."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oja.core.clock import utcnow
+from oja.core.db import Database
+from oja.core.jobs import Job
+from oja.files.models import File, FileStatus
+
+SUBJECT_TYPE = "file"
+
+
+async def owned(session: AsyncSession, file_id: uuid.UUID, owner_id: uuid.UUID) -> File | None:
+    result = await session.execute(
+        select(File).where(File.id == file_id, File.owner_id == owner_id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def page_of(
+    session: AsyncSession, owner_id: uuid.UUID, *, offset: int, limit: int
+) -> tuple[list[File], int]:
+    total = (
+        await session.execute(select(func.count()).where(File.owner_id == owner_id))
+    ).scalar_one()
+    rows = await session.execute(
+        select(File)
+        .where(File.owner_id == owner_id)
+        .order_by(File.created_at.desc(), File.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(rows.scalars()), int(total)
+
+
+async def jobs_of(session: AsyncSession, file_id: uuid.UUID) -> list[Job]:
+    rows = await session.execute(
+        select(Job)
+        .where(Job.subject_type == SUBJECT_TYPE, Job.subject_id == str(file_id))
+        .order_by(Job.created_at.desc(), Job.id.desc())
+    )
+    return list(rows.scalars())
+
+
+async def remove(session: AsyncSession, file_id: uuid.UUID) -> None:
+    await session.execute(delete(File).where(File.id == file_id))
+
+
+@dataclass(frozen=True)
+class FileSnapshot:
+    """What a processing job needs to know about a file, read outside its own transaction."""
+
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    storage_key: str
+    sha256: str
+    size: int
+    status: str
+
+
+async def snapshot(database: Database, file_id: uuid.UUID) -> FileSnapshot | None:
+    async with database.sessionmaker() as session:
+        row = (
+            await session.execute(
+                select(
+                    File.id, File.owner_id, File.storage_key, File.sha256, File.size, File.status
+                ).where(File.id == file_id)
+            )
+        ).one_or_none()
+    if row is None:
+        return None
+    return FileSnapshot(*row)
+
+
+async def mark(database: Database, file_id: uuid.UUID, **values: Any) -> None:
+    """Update a file's state in a short transaction of its own, so pollers see it at once.
+
+    The job's own transaction writes nothing until its end, so on SQLite this never waits on it.
+    """
+    async with database.sessionmaker() as session:
+        await session.execute(
+            update(File).where(File.id == file_id).values(**values, updated_at=utcnow())
+        )
+        await session.commit()
+
+
+async def complete(
+    session: AsyncSession,
+    file_id: uuid.UUID,
+    *,
+    extracted_data: dict[str, Any],
+    variants: dict[str, Any],
+) -> bool:
+    """Mark processed in the job's transaction (committed with the job's success, fenced by its
+    attempt). False if the file was deleted meanwhile."""
+    now = utcnow()
+    result = await session.execute(
+        update(File)
+        .where(File.id == file_id)
+        .values(
+            status=FileStatus.processed,
+            progress=100,
+            message="processed",
+            error=None,
+            extracted_data=extracted_data,
+            variants=variants,
+            processed_at=now,
+            updated_at=now,
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

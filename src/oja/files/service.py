@@ -1,0 +1,156 @@
+"""Rules of the files module: accept an upload, answer for an owner's files, retry, delete.
+
+Services never commit: the request's unit of work does. Storage objects are written before the row
+(a failed insert deletes the object again) and removed only after the row's deletion commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oja.core.db import after_commit
+from oja.core.ids import uuid7
+from oja.core.jobs import Job
+from oja.core.runtime import Runtime
+from oja.core.storage import Storage
+from oja.files import repository
+from oja.files.config import FilesSettings
+from oja.files.errors import EmptyFile, FileNotFound, InvalidUpload, NotProcessed, NotRetryable
+from oja.files.jobs import process_file
+from oja.files.keys import all_keys, original_key
+from oja.files.models import File, FileStatus
+from oja.files.naming import sanitize_filename
+from oja.files.sniffing import SNIFF_BYTES, sniff
+from oja.files.upload_stream import MultipartUpload, prefetched
+
+log = structlog.get_logger("oja.files")
+
+TITLE_MAX_CHARS = 255
+DESCRIPTION_MAX_CHARS = 10_000
+# Byte limits while parsing: 4 bytes per character at most in UTF-8.
+FIELD_LIMITS = {"title": TITLE_MAX_CHARS * 4, "description": DESCRIPTION_MAX_CHARS * 4}
+
+
+def _text_field(fields: dict[str, str], name: str, max_chars: int) -> str | None:
+    value = fields.get(name)
+    if value is None:
+        return None
+    value = value.replace("\x00", "").strip()
+    if len(value) > max_chars:
+        raise InvalidUpload(
+            f"The field `{name}` is longer than {max_chars} characters.",
+            details=[{"loc": ["body", name], "msg": "too long", "type": "too_long"}],
+        )
+    return value or None
+
+
+async def upload(
+    session: AsyncSession,
+    runtime: Runtime,
+    settings: FilesSettings,
+    *,
+    owner_id: uuid.UUID,
+    body: MultipartUpload,
+) -> File:
+    """Stream the file part into storage, then add the row and its processing job."""
+    head = await body.read_head(SNIFF_BYTES)
+    if not head:
+        raise EmptyFile(
+            "The file is empty.",
+            details=[{"loc": ["body", "file"], "msg": "empty file", "type": "empty"}],
+        )
+    content_type = sniff(head)
+    file_id = uuid7()
+    key = original_key(owner_id, file_id)
+    stored = await runtime.storage.put(
+        key, prefetched(body.file_chunks()), content_type=content_type
+    )
+    try:
+        row = File(
+            id=file_id,
+            owner_id=owner_id,
+            original_filename=sanitize_filename(body.filename),
+            storage_key=key,
+            title=_text_field(body.fields, "title", TITLE_MAX_CHARS),
+            description=_text_field(body.fields, "description", DESCRIPTION_MAX_CHARS),
+            content_type=content_type,
+            declared_content_type=body.declared_content_type,
+            size=stored.size,
+            sha256=stored.sha256,
+            status=FileStatus.uploaded,
+            progress=0,
+        )
+        session.add(row)
+        await session.flush()
+        process_file.enqueue(file_id=file_id)
+    except BaseException:
+        await runtime.storage.delete(key)
+        raise
+    log.info("files.file.uploaded", file_id=str(file_id), size=stored.size, type=content_type)
+    return row
+
+
+async def get_owned(session: AsyncSession, file_id: uuid.UUID, owner_id: uuid.UUID) -> File:
+    row = await repository.owned(session, file_id, owner_id)
+    if row is None:
+        raise FileNotFound("No such file.")
+    return row
+
+
+async def list_owned(
+    session: AsyncSession, owner_id: uuid.UUID, *, page: int, per_page: int
+) -> tuple[list[File], int]:
+    return await repository.page_of(session, owner_id, offset=(page - 1) * per_page, limit=per_page)
+
+
+async def jobs_of(session: AsyncSession, file_id: uuid.UUID) -> list[Job]:
+    return await repository.jobs_of(session, file_id)
+
+
+async def signed_result(
+    file: File, storage: Storage, ttl: int
+) -> tuple[str, dict[str, dict[str, Any]]]:
+    """The original's and each variant's signed URL; :class:`NotProcessed` before processing."""
+    if file.status != FileStatus.processed:
+        raise NotProcessed(
+            "The file is not processed yet.", details={"status": file.status, "id": str(file.id)}
+        )
+    original = await storage.signed_url(
+        file.storage_key, expires_in=ttl, filename=file.original_filename
+    )
+    variants: dict[str, dict[str, Any]] = {}
+    for name, info in (file.variants or {}).items():
+        url = await storage.signed_url(info["key"], expires_in=ttl)
+        variants[name] = {**{k: v for k, v in info.items() if k != "key"}, "url": url}
+    return original, variants
+
+
+async def retry(session: AsyncSession, file: File) -> File:
+    if file.status != FileStatus.failed:
+        raise NotRetryable("Only a failed file can be retried.", details={"status": file.status})
+    file.status = FileStatus.uploaded
+    file.progress = 0
+    file.message = "queued for another try"
+    file.error = None
+    await session.flush()
+    process_file.enqueue(file_id=file.id)
+    return file
+
+
+async def delete(session: AsyncSession, storage: Storage, file: File) -> None:
+    """Remove the row; once that commits, the original and every variant key."""
+    keys = all_keys(file.owner_id, file.id)
+    await repository.remove(session, file.id)
+
+    async def remove_objects() -> None:
+        for key in keys:
+            try:
+                await storage.delete(key)
+            except Exception as exc:  # the row is gone; an orphan object is logged, not fatal
+                log.warning("files.file.object_delete_failed", key=key, error=type(exc).__name__)
+
+    after_commit(session, remove_objects)

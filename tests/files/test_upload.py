@@ -1,0 +1,240 @@
+"""POST /upload: the streamed multipart contract, limits, sniffing, names, rate limit, scopes."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from oja.files.models import File
+from oja.files.naming import MAX_FILENAME_CHARS, sanitize_filename
+from tests.files import media
+from tests.files.conftest import (
+    TEST_MAX_UPLOAD,
+    Jobs,
+    api_key,
+    multipart_body,
+    new_user,
+    set_files_env,
+    stored_keys,
+    upload,
+)
+
+
+async def count_files(app: Any) -> int:
+    async with app.state.runtime.database.sessionmaker() as session:
+        return int((await session.execute(select(func.count()).select_from(File))).scalar_one())
+
+
+async def test_upload_answers_201_with_the_stored_facts(
+    client: httpx.AsyncClient, app: Any, jobs: Jobs, user: dict[str, str]
+) -> None:
+    data = media.jpeg(640, 480)
+    response = await upload(
+        client, user, data, "holiday.jpg", "image/jpeg", title="Beach", description="December"
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert set(body) == {
+        "id",
+        "status",
+        "filename",
+        "size",
+        "content_type",
+        "sha256",
+        "title",
+        "description",
+        "created_at",
+    }
+    assert body["status"] == "uploaded"
+    assert body["filename"] == "holiday.jpg"
+    assert body["size"] == len(data)
+    assert body["sha256"] == hashlib.sha256(data).hexdigest()
+    assert body["content_type"] == "image/jpeg"
+    assert (body["title"], body["description"]) == ("Beach", "December")
+    me = (await client.get("/user/me", headers=user)).json()
+    assert stored_keys(app) == [f"files/{me['id']}/{body['id']}/original"]
+    assert len(jobs.published) == 1  # the row and its job, published after the commit
+    assert response.headers["RateLimit-Limit"] == "1000"
+
+
+async def test_declared_type_is_not_trusted(
+    client: httpx.AsyncClient, app: Any, user: dict[str, str]
+) -> None:
+    response = await upload(client, user, b"just some text\n" * 10, "photo.png", "image/png")
+    assert response.status_code == 201
+    assert response.json()["content_type"] == "text/plain"
+    detail = (await client.get(f"/files/{response.json()['id']}", headers=user)).json()
+    assert detail["declared_content_type"] == "image/png"
+
+
+async def test_fields_sent_after_the_file_are_read(
+    client: httpx.AsyncClient, user: dict[str, str]
+) -> None:
+    body, headers = multipart_body(
+        [
+            (b"file", b"notes.txt", b"text/plain", b"hello"),
+            (b"title", None, None, "Résumé ✓".encode()),
+            (b"description", None, None, b"after the file"),
+        ]
+    )
+    response = await client.post("/upload", content=body, headers={**headers, **user})
+    assert response.status_code == 201, response.text
+    assert response.json()["title"] == "Résumé ✓"
+    assert response.json()["description"] == "after the file"
+
+
+async def test_a_file_one_byte_over_the_limit_is_413_with_nothing_stored(
+    client: httpx.AsyncClient, app: Any, jobs: Jobs, user: dict[str, str]
+) -> None:
+    response = await upload(client, user, b"x" * (TEST_MAX_UPLOAD + 1), "big.bin")
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+    assert await count_files(app) == 0
+    assert stored_keys(app) == []
+    assert jobs.published == []
+    exact = await upload(client, user, b"x" * TEST_MAX_UPLOAD, "exact.bin")
+    assert exact.status_code == 201
+    assert exact.json()["size"] == TEST_MAX_UPLOAD
+
+
+async def test_a_body_declaring_too_much_is_refused_before_reading(
+    client: httpx.AsyncClient, app: Any, user: dict[str, str]
+) -> None:
+    body, headers = multipart_body([(b"file", b"a.bin", None, b"x" * 10)])
+    headers["Content-Length"] = str(TEST_MAX_UPLOAD * 2)
+
+    async def stream() -> Any:
+        yield body
+
+    response = await client.post("/upload", content=stream(), headers={**headers, **user})
+    assert response.status_code == 413
+    assert await count_files(app) == 0
+
+
+async def test_missing_file_part_is_422_envelope(
+    client: httpx.AsyncClient, app: Any, user: dict[str, str]
+) -> None:
+    body, headers = multipart_body([(b"title", None, None, b"no file here")])
+    response = await client.post("/upload", content=body, headers={**headers, **user})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert error["details"][0]["loc"] == ["body", "file"]
+    assert await count_files(app) == 0
+
+
+async def test_empty_file_is_422_and_nothing_is_stored(
+    client: httpx.AsyncClient, app: Any, user: dict[str, str]
+) -> None:
+    response = await upload(client, user, b"", "empty.txt")
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "empty_file"
+    assert stored_keys(app) == []
+
+
+async def test_not_multipart_is_415(client: httpx.AsyncClient, user: dict[str, str]) -> None:
+    response = await client.post(
+        "/upload", content=b"raw", headers={**user, "Content-Type": "application/octet-stream"}
+    )
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+
+
+async def test_a_truncated_body_is_400_and_nothing_is_stored(
+    client: httpx.AsyncClient, app: Any, user: dict[str, str]
+) -> None:
+    body, headers = multipart_body([(b"file", b"a.txt", None, b"hello" * 1000)])
+    response = await client.post("/upload", content=body[:-40], headers={**headers, **user})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_multipart"
+    assert stored_keys(app) == []
+    assert await count_files(app) == 0
+
+
+async def test_too_long_title_is_422_and_nothing_is_kept(
+    client: httpx.AsyncClient, app: Any, user: dict[str, str]
+) -> None:
+    response = await upload(client, user, b"data", "a.txt", title="t" * 256)
+    assert response.status_code == 422
+    assert stored_keys(app) == []
+    assert await count_files(app) == 0
+
+
+async def test_upload_rate_limit_is_429_with_headers(
+    client: httpx.AsyncClient, app: Any, user: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_files_env(monkeypatch, OJA_UPLOAD_RATE="2/minute")
+    for _ in range(2):
+        assert (await upload(client, user, b"data", "a.txt")).status_code == 201
+    refused = await upload(client, user, b"data", "a.txt")
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert refused.headers["RateLimit-Remaining"] == "0"
+    assert await count_files(app) == 2
+    other = await new_user(client)  # per user, not global
+    assert (await upload(client, other, b"data", "a.txt")).status_code == 201
+
+
+async def test_scopes_decide_what_an_api_key_may_do(
+    client: httpx.AsyncClient, user: dict[str, str]
+) -> None:
+    reader = await api_key(client, user, "files:read")
+    writer = await api_key(client, user, "files:write")
+    assert (await upload(client, reader, b"data", "a.txt")).status_code == 403
+    created = await upload(client, writer, b"data", "a.txt")
+    assert created.status_code == 201
+    file_id = created.json()["id"]
+    assert (await client.get(f"/files/{file_id}", headers=reader)).status_code == 200
+    assert (await client.get(f"/files/{file_id}", headers=writer)).status_code == 403
+    assert (await client.delete(f"/files/{file_id}", headers=reader)).status_code == 403
+    assert (await client.get("/files")).status_code == 401
+
+
+async def test_list_is_newest_first_and_paginated(
+    client: httpx.AsyncClient, user: dict[str, str]
+) -> None:
+    ids = [
+        (await upload(client, user, f"n{i}".encode(), f"{i}.txt")).json()["id"] for i in range(3)
+    ]
+    first = (await client.get("/files?page=1&per_page=2", headers=user)).json()
+    assert [item["id"] for item in first["items"]] == [ids[2], ids[1]]
+    assert (first["total"], first["page"], first["per_page"]) == (3, 1, 2)
+    second = (await client.get("/files?page=2&per_page=2", headers=user)).json()
+    assert [item["id"] for item in second["items"]] == [ids[0]]
+    for query in ("page=0", "per_page=0", "per_page=101", "page=x"):
+        response = await client.get(f"/files?{query}", headers=user)
+        assert response.status_code == 422, query
+        assert response.json()["error"]["code"] == "validation_error"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("../../x", "x"),
+        ("..\\..\\x", "x"),
+        ("/etc/passwd", "passwd"),
+        ("C:\\Windows\\system32\\x.dll", "x.dll"),
+        ("C:x.txt", "x.txt"),
+        ("a\x00b.txt", "ab.txt"),
+        ("\u202egnp.exe", "gnp.exe"),
+        ("résumé-简历-🙂.txt", "résumé-简历-🙂.txt"),
+        ("x.jpg.php", "x.jpg.php"),
+        ("....", "upload"),
+        ("", "upload"),
+        (".htaccess", "htaccess"),
+        ("line\r\nbreak.txt", "linebreak.txt"),
+    ],
+)
+def test_sanitize_filename(raw: str, expected: str) -> None:
+    assert sanitize_filename(raw) == expected
+
+
+def test_sanitize_filename_limits_length_and_keeps_the_extension() -> None:
+    name = sanitize_filename("é" * 300 + ".pdf")
+    assert len(name) == MAX_FILENAME_CHARS
+    assert name.endswith(".pdf")

@@ -112,6 +112,61 @@ def migrate(
     typer.echo(f"database at {revision}")
 
 
+@app.command("create-admin")
+def create_admin(
+    email: Annotated[
+        str, typer.Option(help="The admin's email (an existing account is promoted).")
+    ],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            help="Password for a new account (prompted if omitted; kept for an existing one).",
+        ),
+    ],
+    name: Annotated[str | None, typer.Option(help="Display name for a new account.")] = None,
+) -> None:
+    """Create an admin account, or grant the admin role to an existing one."""
+    import asyncio
+
+    from pydantic import ValidationError
+
+    from oja.core.config import get_settings
+    from oja.core.db import Database, unit_of_work
+    from oja.core.logging import configure_logging
+    from oja.identity.config import get_identity_settings
+    from oja.identity.passwords import get_passwords
+    from oja.identity.service import create_admin as make_admin
+
+    settings = get_settings()
+    configure_logging(settings.app.log_level, json=settings.app.log_json)
+
+    async def run() -> str:
+        database = Database(settings.database_url)
+        try:
+            async with unit_of_work(database) as db:
+                user = await make_admin(
+                    db,
+                    email=email,
+                    password=password,
+                    name=name,
+                    passwords=get_passwords(get_identity_settings()),
+                )
+            return str(user.id)
+        finally:
+            await database.dispose()
+
+    try:
+        user_id = asyncio.run(run())
+    except ValidationError as exc:
+        problems = "; ".join(str(e["msg"]) for e in exc.errors(include_url=False))
+        typer.echo(f"error: {problems}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"admin {email} ({user_id})")
+
+
 @app.command()
 def openapi(
     output: Annotated[
@@ -131,7 +186,7 @@ def openapi(
 @app.command("settings")
 def settings_command() -> None:
     """Print every OJA_ environment variable as a markdown table (the README's table)."""
-    import oja.api  # noqa: F401 - imports every module's endpoints and their settings
+    import oja.api
     import oja.worker  # noqa: F401 - imports every module's jobs
     from oja.core.config import all_sections, settings_markdown
 

@@ -39,11 +39,55 @@ class IdentitySettings(SettingsSection):
     """Longest lockout in seconds."""
     login_failure_window: int = 24 * 3600
     """Seconds without a failure after which the failure counter is forgotten."""
+    otp_in_response: bool | None = None
+    """Return phone OTPs in the response body instead of sending an SMS (the mocked flow of the
+    OTP-login contract). Unset: on outside production, off in production."""
+    otp_ttl: int = 300
+    """Seconds a phone OTP stays valid."""
+    otp_max_attempts: int = 5
+    """Wrong submissions after which a phone OTP is dead (a new one must be requested)."""
+    otp_send_per_number: str = "5/hour"
+    """OTP sends allowed per mobile number (`limits` notation, e.g. `5/hour`)."""
+    otp_send_per_ip: str = "20/hour"
+    """OTP, reset and verification sends allowed per client IP."""
+    reset_token_ttl: int = 1800
+    """Seconds an emailed password-reset link stays valid."""
+    email_verification_ttl: int = 24 * 3600
+    """Seconds an emailed address-verification link stays valid."""
+    mfa_token_ttl: int = 300
+    """Seconds between a correct first factor and the TOTP code that completes the login."""
+    mfa_verify_rate: str = "5/5 minutes"
+    """TOTP or recovery-code submissions allowed per user."""
+    totp_issuer: str = "Oja"
+    """Issuer shown by authenticator apps next to the account name."""
+
+
+class GoogleSettings(SettingsSection):
+    google_discovery_url: str = "https://accounts.google.com/.well-known/openid-configuration"
+    """Google's OpenID Connect discovery document; point it at the sandbox fake locally."""
+    google_client_id: str | None = None
+    """OAuth client id of the Google Cloud project (required for Google Sign-In)."""
+    google_client_secret: str | None = None
+    """OAuth client secret (required for Google Sign-In)."""
+    google_redirect_uri: str | None = None
+    """Registered redirect URI. Unset: OJA_PUBLIC_URL + `/auth/google/callback`."""
+    google_state_ttl: int = 600
+    """Seconds a started Google sign-in (state, nonce, PKCE verifier) may take to come back."""
 
 
 @functools.cache
 def _load() -> IdentitySettings:
     return IdentitySettings()
+
+
+@functools.cache
+def _load_google() -> GoogleSettings:
+    return GoogleSettings()
+
+
+def get_google_settings() -> GoogleSettings:
+    """The process-wide Google settings; a FastAPI dependency tests may override."""
+    return _load_google()
 
 
 def get_identity_settings() -> IdentitySettings:

@@ -12,19 +12,28 @@ gives the :class:`User`), :data:`UserPrincipal`, :data:`ServicePrincipal` (keys 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import structlog
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
+from oja.core.clock import utcnow
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.identity import repository, tokens
 from oja.identity.api_keys import service as api_key_service
 from oja.identity.api_keys.config import ApiKeySettings, get_api_key_settings
 from oja.identity.api_keys.service import KEY_PREFIX
-from oja.identity.config import IdentitySettings, get_identity_settings
+from oja.identity.config import (
+    GoogleSettings,
+    IdentitySettings,
+    get_google_settings,
+    get_identity_settings,
+)
+from oja.identity.delivery import Messenger, get_notification_settings
 from oja.identity.errors import (
     AccountDisabled,
     InsufficientScope,
@@ -38,8 +47,34 @@ from oja.identity.passwords import Passwords, get_passwords
 from oja.identity.scopes import scopes_of_roles
 from oja.identity.service import TokenContext
 from oja.identity.throttle import LoginThrottle, MemoryThrottleStore, RedisThrottleStore
+from oja.notifications.config import NotificationSettings
 
 IdentitySettingsDep = Annotated[IdentitySettings, Depends(get_identity_settings)]
+GoogleSettingsDep = Annotated[GoogleSettings, Depends(get_google_settings)]
+NotificationSettingsDep = Annotated[NotificationSettings, Depends(get_notification_settings)]
+Clock = Callable[[], datetime]
+
+
+def get_clock() -> Clock:
+    """What "now" is for code, link and TOTP expiry; tests override it to travel in time."""
+    return utcnow
+
+
+ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+def get_messenger(runtime: RuntimeDep, settings: NotificationSettingsDep) -> Messenger:
+    return Messenger(settings=settings, production=runtime.settings.is_production)
+
+
+MessengerDep = Annotated[Messenger, Depends(get_messenger)]
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+ClientIp = Annotated[str, Depends(client_ip)]
 ApiKeySettingsDep = Annotated[ApiKeySettings, Depends(get_api_key_settings)]
 
 oauth2_scheme = OAuth2PasswordBearer(

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from oja.core.db import unit_of_work
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import UnsupportedMediaType, error_responses
-from oja.identity import service
+from oja.identity import google_endpoints, mfa_endpoints, otp_endpoints, service
 from oja.identity.dependencies import (
     CurrentPrincipal,
     CurrentUser,
@@ -29,6 +29,7 @@ from oja.identity.schemas import (
     ChangePasswordRequest,
     ExampleAnswer,
     LoginRequest,
+    MfaChallenge,
     RefreshRequest,
     SignupRequest,
     TokenPair,
@@ -79,13 +80,14 @@ async def _login_request(request: Request) -> LoginRequest:
 
 @auth_router.post(
     "/login",
-    response_model=TokenPair,
+    response_model=TokenPair | MfaChallenge,
     summary="Log in with a password; JSON or the OAuth2 password form (public)",
     description=(
         "Give `email`, `mobile` or `username` (an email or a mobile number) with `password`. "
         "An unknown account and a wrong password answer identically. After 10 consecutive "
         "failures for one account or one client IP, logins are refused with 429 and `Retry-After` "
-        "for a period that doubles with each further failure."
+        "for a period that doubles with each further failure. An account with MFA answers "
+        "`mfa_required` and an `mfa_token` instead of tokens; finish at `/auth/mfa/verify`."
     ),
     openapi_extra=login_openapi_body(),
     responses=error_responses(401, 415, 422, 429),
@@ -96,7 +98,7 @@ async def login(
     ctx: TokenContextDep,
     passwords: PasswordsDep,
     throttle: LoginThrottleDep,
-) -> TokenPair:
+) -> TokenPair | MfaChallenge:
     data = await _login_request(request)
     return await service.login(
         db,
@@ -166,6 +168,11 @@ async def change_password(
         passwords=passwords,
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+auth_router.include_router(otp_endpoints.router)
+auth_router.include_router(google_endpoints.router)
+auth_router.include_router(mfa_endpoints.router)
 
 
 @user_router.get(

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from oja.core.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
+from oja.core.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    OjaError,
+    TooManyRequests,
+    Unauthorized,
+    UpstreamError,
+)
 
 
 class AuthenticationError(Unauthorized):
@@ -83,3 +92,66 @@ class UserNotFound(NotFound):
 
 class LastAdmin(Conflict):
     code = "last_admin"
+
+
+class InvalidOtp(AuthenticationError):
+    """A wrong, expired, used or exhausted code where a login was attempted."""
+
+    code = "invalid_otp"
+
+
+class InvalidCode(BadRequest):
+    """A wrong, expired, used or exhausted code or link outside login (reset, verification)."""
+
+    code = "invalid_code"
+
+
+class NoMobile(BadRequest):
+    code = "no_mobile"
+
+
+class NoEmail(BadRequest):
+    code = "no_email"
+
+
+class MfaInvalidCode(AuthenticationError):
+    code = "invalid_mfa_code"
+
+
+class MfaAlreadyEnabled(Conflict):
+    code = "mfa_already_enabled"
+
+
+class MfaNotSetUp(Conflict):
+    code = "mfa_not_set_up"
+
+
+class MfaNotEnabled(Conflict):
+    code = "mfa_not_enabled"
+
+
+class GoogleNotConfigured(OjaError):
+    status_code = 500
+    code = "google_not_configured"
+
+
+class GoogleError(BadRequest):
+    """The browser came back from Google without a usable answer (missing code, bad state)."""
+
+    code = "google_error"
+
+
+class GoogleInvalidCode(AuthenticationError):
+    code = "invalid_code"
+
+
+class GoogleInvalidIdToken(AuthenticationError):
+    code = "invalid_id_token"
+
+
+class GoogleUnavailable(UpstreamError):
+    code = "google_unavailable"
+
+
+class GoogleAccountConflict(Conflict):
+    code = "account_exists"

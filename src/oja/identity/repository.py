@@ -10,7 +10,7 @@ from typing import Any, cast
 from sqlalchemy import Row, Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from oja.identity.models import AuthSession, RefreshToken, User, UserRole
+from oja.identity.models import AuthSession, RefreshToken, User, UserMfa, UserRole
 
 _session = cast(Table, AuthSession.__table__)
 _refresh = cast(Table, RefreshToken.__table__)
@@ -159,3 +159,10 @@ async def child_of(db: AsyncSession, token_id: uuid.UUID) -> RefreshToken | None
     return (
         await db.execute(select(RefreshToken).where(RefreshToken.parent_id == token_id))
     ).scalar_one_or_none()
+
+
+async def mfa_enabled(db: AsyncSession, user_id: uuid.UUID) -> bool:
+    statement = select(UserMfa.user_id).where(
+        UserMfa.user_id == user_id, UserMfa.enabled_at.is_not(None)
+    )
+    return (await db.execute(statement)).first() is not None

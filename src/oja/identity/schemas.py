@@ -169,8 +169,10 @@ class UserOut(BaseModel):
                     "roles": ["buyer"],
                     "is_active": True,
                     "has_password": True,
+                    "email_verified": False,
+                    "mobile_verified": True,
                     "email_verified_at": None,
-                    "mobile_verified_at": None,
+                    "mobile_verified_at": "2026-11-25T12:00:00Z",
                     "created_at": "2026-11-25T12:00:00Z",
                     "updated_at": "2026-11-25T12:00:00Z",
                 }
@@ -190,10 +192,268 @@ class UserOut(BaseModel):
     roles: list[Role]
     is_active: bool
     has_password: bool
+    email_verified: bool
+    mobile_verified: bool
     email_verified_at: datetime | None
     mobile_verified_at: datetime | None
     created_at: datetime
     updated_at: datetime
+
+
+class MfaChallenge(BaseModel):
+    """The first factor was right; finish at ``POST /auth/mfa/verify`` within ``expires_in``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"mfa_required": True, "mfa_token": "eyJhbGciOi...", "expires_in": 300}]
+        }
+    )
+
+    mfa_required: Literal[True] = True
+    mfa_token: str
+    expires_in: int
+
+
+def _min_password(value: str) -> str:
+    minimum = get_identity_settings().password_min_length
+    if len(value) < minimum:
+        raise ValueError(f"the password must have at least {minimum} characters")
+    return value
+
+
+NewPassword = Annotated[str, Field(max_length=MAX_PASSWORD), AfterValidator(_min_password)]
+OtpDigits = Annotated[str, Field(pattern=r"^[0-9]{6}$")]
+
+
+class SendOtpRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"mobile": "+2348031234567"}]})
+
+    mobile: Mobile
+
+
+class OtpSent(BaseModel):
+    """``otp`` is present only when OJA_OTP_IN_RESPONSE is on (the mocked flow)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"message": "OTP sent.", "otp": "482913", "expires_in": 300},
+                {"message": "OTP sent.", "expires_in": 300},
+            ]
+        }
+    )
+
+    message: str
+    otp: str | None = None
+    expires_in: int
+
+
+class VerifyOtpRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"mobile": "+2348031234567", "otp": "482913"}]}
+    )
+
+    mobile: Mobile
+    otp: OtpDigits
+
+
+class ForgotPasswordRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"mobile": "+2348031234567"}, {"email": "ada@example.com"}]
+        },
+    )
+
+    mobile: Mobile | None = None
+    email: Email | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ForgotPasswordRequest:
+        if (self.mobile is None) == (self.email is None):
+            raise ValueError("give either a mobile number or an email")
+        return self
+
+
+class ResetPasswordRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"mobile": "+2348031234567", "otp": "482913", "new_password": "new horse staple"},
+                {"token": "Zm9vYmFy...", "new_password": "new horse staple"},
+            ]
+        },
+    )
+
+    mobile: Mobile | None = None
+    otp: OtpDigits | None = None
+    token: str | None = Field(default=None, min_length=16, max_length=128)
+    new_password: NewPassword
+
+    @model_validator(mode="after")
+    def _one_proof(self) -> ResetPasswordRequest:
+        by_otp = self.mobile is not None and self.otp is not None
+        by_token = self.token is not None
+        if by_otp == by_token or (not by_otp and (self.mobile or self.otp)):
+            raise ValueError("give either mobile and otp, or token")
+        return self
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"message": "Done."}]})
+
+    message: str
+
+
+class LinkSent(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"message": "Check your email.", "expires_in": 1800}]}
+    )
+
+    message: str
+    expires_in: int
+
+
+class ConfirmEmailRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"token": "Zm9vYmFy..."}]})
+
+    token: str = Field(min_length=16, max_length=128)
+
+
+class PhoneVerificationRequest(BaseModel):
+    """``mobile`` is needed only when the account has no number yet."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{}, {"mobile": "+2348031234567"}]})
+
+    mobile: Mobile | None = None
+
+
+class ConfirmPhoneRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"otp": "482913"}]})
+
+    otp: OtpDigits
+
+
+class Verified(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"email_verified": True, "mobile_verified": False, "user_id": "0193..."}]
+        }
+    )
+
+    user_id: uuid.UUID
+    email_verified: bool
+    mobile_verified: bool
+
+
+class GoogleAuthUrl(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"google_auth_url": "https://accounts.google.com/o/oauth2/v2/auth?..."}]
+        }
+    )
+
+    google_auth_url: str
+
+
+class GoogleSignIn(BaseModel):
+    """The Google contract's fields plus a token pair, or an MFA challenge instead of the pair."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": "01936f4e-7c1a-7000-8000-1234567890ab",
+                    "email": "ada@example.com",
+                    "name": "Ada Lovelace",
+                    "created": False,
+                    "access_token": "eyJhbGciOi...",
+                    "refresh_token": "eyJhbGciOi...",
+                    "token_type": "bearer",
+                    "expires_in": 900,
+                }
+            ]
+        }
+    )
+
+    user_id: uuid.UUID
+    email: str | None
+    name: str | None
+    created: bool = Field(description="True when this sign-in created the account.")
+    access_token: str | None = None
+    refresh_token: str | None = None
+    token_type: Literal["bearer"] | None = None
+    expires_in: int | None = None
+    mfa_required: bool | None = None
+    mfa_token: str | None = None
+
+
+class MfaSetup(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "secret": "JBSWY3DPEHPK3PXP",
+                    "otpauth_uri": "otpauth://totp/Oja:ada%40example.com?secret=...&issuer=Oja",
+                    "qr_png_base64": "iVBORw0KGgo...",
+                }
+            ]
+        }
+    )
+
+    secret: str
+    otpauth_uri: str
+    qr_png_base64: str
+
+
+class MfaCodeRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"code": "123456"}]})
+
+    code: OtpDigits
+
+
+class MfaEnabled(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"mfa_enabled": True, "recovery_codes": ["k3j9d-x8q2m", "..."]}]
+        }
+    )
+
+    mfa_enabled: Literal[True] = True
+    recovery_codes: list[str] = Field(description="Shown once; each works once.")
+
+
+class MfaVerifyRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"mfa_token": "eyJhbGciOi...", "code": "123456"},
+                {"mfa_token": "eyJhbGciOi...", "recovery_code": "k3j9d-x8q2m"},
+            ]
+        }
+    )
+
+    mfa_token: str = Field(min_length=1, max_length=4096)
+    code: OtpDigits | None = None
+    recovery_code: str | None = Field(default=None, min_length=8, max_length=32)
+
+    @model_validator(mode="after")
+    def _one_code(self) -> MfaVerifyRequest:
+        if (self.code is None) == (self.recovery_code is None):
+            raise ValueError("give either code or recovery_code")
+        return self
+
+
+class MfaDisableRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"password": "correct horse battery", "code": "123456"}]}
+    )
+
+    password: Password | None = Field(
+        default=None, description="Required when the account has a password."
+    )
+    code: OtpDigits
 
 
 class UserPage(BaseModel):

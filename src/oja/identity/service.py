@@ -29,7 +29,14 @@ from oja.identity.errors import (
 )
 from oja.identity.models import AuthSession, RefreshToken, User, UserRole
 from oja.identity.passwords import Passwords
-from oja.identity.schemas import SignupRequest, TokenPair, UserOut, UserPage, normalize_mobile
+from oja.identity.schemas import (
+    MfaChallenge,
+    SignupRequest,
+    TokenPair,
+    UserOut,
+    UserPage,
+    normalize_mobile,
+)
 from oja.identity.scopes import DEFAULT_ROLE, Role
 from oja.identity.throttle import LoginThrottle, account_key, ip_key
 
@@ -61,6 +68,8 @@ def user_out(user: User, roles: list[str]) -> UserOut:
         roles=[Role(r) for r in sorted(roles)],
         is_active=user.is_active,
         has_password=user.password_hash is not None,
+        email_verified=user.email_verified_at is not None,
+        mobile_verified=user.mobile_verified_at is not None,
         email_verified_at=user.email_verified_at,
         mobile_verified_at=user.mobile_verified_at,
         created_at=user.created_at,
@@ -176,7 +185,7 @@ async def login(
     throttle: LoginThrottle,
     ip: str,
     user_agent: str | None,
-) -> TokenPair:
+) -> TokenPair | MfaChallenge:
     """Password login. Unknown account, wrong password, no password and a disabled account all
     answer the same error after the same amount of hashing work."""
     normalized = normalize_identifier(identifier)
@@ -191,6 +200,13 @@ async def login(
     await throttle.succeeded(keys[0])
     if new_hash is not None:
         user.password_hash = new_hash
+    return await first_factor_passed(db, ctx, user, method="pwd", ip=ip, user_agent=user_agent)
+
+
+async def start_session(
+    db: AsyncSession, ctx: TokenContext, user: User, *, ip: str, user_agent: str | None
+) -> TokenPair:
+    """A new session for ``user`` and its first token pair (every factor already checked)."""
     now = _now()
     auth_session = AuthSession(
         id=uuid7(),
@@ -206,6 +222,73 @@ async def login(
     )
     log.info("identity.login.succeeded", user_id=str(user.id), session_id=str(auth_session.id))
     return pair
+
+
+async def first_factor_passed(
+    db: AsyncSession,
+    ctx: TokenContext,
+    user: User,
+    *,
+    method: str,
+    ip: str,
+    user_agent: str | None,
+) -> TokenPair | MfaChallenge:
+    """Tokens, or an MFA challenge when the user has TOTP enabled (``method``: pwd, otp, google)."""
+    if await repository.mfa_enabled(db, user.id):
+        token = tokens.encode_mfa(
+            user.id,
+            method=method,
+            issued_at=_now(),
+            ttl=ctx.settings.mfa_token_ttl,
+            secret=ctx.secret,
+            settings=ctx.settings,
+        )
+        log.info("identity.login.mfa_required", user_id=str(user.id), method=method)
+        return MfaChallenge(mfa_token=token, expires_in=ctx.settings.mfa_token_ttl)
+    return await start_session(db, ctx, user, ip=ip, user_agent=user_agent)
+
+
+async def create_user(
+    db: AsyncSession,
+    *,
+    email: str | None = None,
+    mobile: str | None = None,
+    name: str | None = None,
+    avatar_url: str | None = None,
+    email_verified_at: datetime | None = None,
+    mobile_verified_at: datetime | None = None,
+) -> User:
+    """A password-less buyer (OTP or Google sign-up); a duplicate email or mobile fails the flush."""
+    user = User(
+        id=uuid7(),
+        email=email,
+        mobile=mobile,
+        name=name,
+        avatar_url=avatar_url,
+        is_active=True,
+        email_verified_at=email_verified_at,
+        mobile_verified_at=mobile_verified_at,
+    )
+    db.add(user)
+    db.add(UserRole(user_id=user.id, role=DEFAULT_ROLE))
+    try:
+        await db.flush()
+    except IntegrityError as exc:
+        raise AccountExists("An account with this email or mobile number already exists.") from exc
+    log.info("identity.user.created", user_id=str(user.id))
+    return user
+
+
+async def set_password(
+    db: AsyncSession, user: User, new_password: str, passwords: Passwords, *, reason: str
+) -> int:
+    """Replace the password and sign out every session; returns how many were revoked."""
+    now = _now()
+    user.password_hash = await passwords.hash(new_password)
+    user.password_changed_at = now
+    revoked = await repository.revoke_other_sessions(db, user.id, keep=None, reason=reason, now=now)
+    log.info("identity.password.reset", user_id=str(user.id), sessions_revoked=revoked)
+    return revoked
 
 
 @dataclass(frozen=True)

@@ -92,3 +92,59 @@ def decode(
         )
     except (ValueError, TypeError) as exc:
         raise InvalidToken("The token is not valid.") from exc
+
+
+MFA_CLAIMS = ["iss", "aud", "sub", "typ", "iat", "nbf", "exp", "jti", "amr"]
+
+
+def encode_mfa(
+    user_id: uuid.UUID,
+    *,
+    method: str,
+    issued_at: datetime,
+    ttl: int,
+    secret: str,
+    settings: IdentitySettings,
+) -> str:
+    """A short-lived proof that ``user_id`` passed the first factor (``amr``: pwd, otp, google).
+
+    It carries no ``sid``, so it can never pass as an access or refresh token.
+    """
+    payload: dict[str, Any] = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": str(user_id),
+        "typ": "mfa",
+        "iat": _ts(issued_at),
+        "nbf": _ts(issued_at),
+        "exp": _ts(issued_at) + ttl,
+        "jti": str(uuid.uuid4()),
+        "amr": [method],
+    }
+    return jwt.encode(payload, secret, algorithm=ALGORITHM)
+
+
+def decode_mfa(token: str, *, secret: str, settings: IdentitySettings) -> uuid.UUID:
+    """The user id of a valid MFA token; else InvalidToken or TokenExpired."""
+    try:
+        header = jwt.get_unverified_header(token)
+        if header.get("alg") != ALGORITHM or "kid" in header:
+            raise InvalidToken("The token was not issued by this service.")
+        payload = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": MFA_CLAIMS},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenExpired("The MFA token has expired; log in again.") from exc
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("The token is not valid.") from exc
+    if payload["typ"] != "mfa":
+        raise InvalidToken("An MFA token is required here.")
+    try:
+        return uuid.UUID(str(payload["sub"]))
+    except ValueError as exc:
+        raise InvalidToken("The token is not valid.") from exc

@@ -1,0 +1,67 @@
+"""How identity reaches a person: SMS and email through the notification ports.
+
+An adapter is made per message and closed after it (sends are rare; nothing lingers past the
+request or background task that made it). Texts carry codes and links, so nothing here logs them.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import httpx
+import structlog
+
+from oja.notifications.config import NotificationSettings
+from oja.notifications.errors import DeliveryFailed
+from oja.notifications.mail import create_email_sender
+from oja.notifications.ports import DeliveryReceipt
+from oja.notifications.sms import create_sms_sender
+
+log = structlog.get_logger("oja.identity")
+
+
+@dataclass(frozen=True)
+class Messenger:
+    settings: NotificationSettings
+    production: bool
+    sms_transport: httpx.AsyncBaseTransport | None = None
+
+    async def sms(self, to_e164: str, text: str) -> DeliveryReceipt:
+        sender = create_sms_sender(
+            self.settings, production=self.production, transport=self.sms_transport
+        )
+        try:
+            return await sender.send(to_e164, text)
+        finally:
+            await sender.aclose()
+
+    async def email(self, to: str, subject: str, text: str) -> DeliveryReceipt:
+        sender = create_email_sender(self.settings, production=self.production)
+        try:
+            return await sender.send(to, subject, text)
+        finally:
+            await sender.aclose()
+
+    async def email_quietly(self, to: str, subject: str, text: str, *, event: str) -> None:
+        """Send from a background task: a failure is logged (without the text), never raised."""
+        try:
+            await self.email(to, subject, text)
+        except DeliveryFailed as exc:
+            log.warning(event, provider=exc.provider, retryable=exc.retryable)
+
+    async def sms_quietly(self, to_e164: str, text: str, *, event: str) -> None:
+        try:
+            await self.sms(to_e164, text)
+        except DeliveryFailed as exc:
+            log.warning(event, provider=exc.provider, retryable=exc.retryable)
+
+
+@functools.cache
+def _notification_settings() -> NotificationSettings:
+    return NotificationSettings()
+
+
+def get_notification_settings() -> NotificationSettings:
+    """The process-wide delivery settings; a FastAPI dependency tests may override."""
+    return _notification_settings()

@@ -1,0 +1,119 @@
+"""``GET /auth/google`` and ``GET /auth/google/callback``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from oja.core.db import unit_of_work
+from oja.core.dependencies import RuntimeDep, SessionDep
+from oja.core.errors import error_responses
+from oja.identity import google
+from oja.identity.dependencies import ClientIp, ClockDep, GoogleSettingsDep, TokenContextDep
+from oja.identity.errors import GoogleError
+from oja.identity.schemas import GoogleAuthUrl, GoogleSignIn
+
+router = APIRouter()
+
+
+def get_google_client(request: Request, runtime: RuntimeDep) -> google.GoogleClient:
+    """One client per app, so discovery and JWKS are fetched once, not per sign-in."""
+    state = request.app.state
+    client: google.GoogleClient | None = getattr(state, "identity_google_client", None)
+    if client is None:
+        http = runtime.settings.http
+        client = google.GoogleClient(timeout=http.http_timeout, retries=http.http_retries)
+        state.identity_google_client = client
+    return client
+
+
+GoogleClientDep = Annotated[google.GoogleClient, Depends(get_google_client)]
+
+
+def _wants_json(request: Request, format_: str | None) -> bool:
+    if format_ == "json":
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+@router.get(
+    "/google",
+    response_model=GoogleAuthUrl,
+    summary="Start Google Sign-In: 302 to Google, or its URL as JSON (public)",
+    description=(
+        "Redirects (302) to Google's consent page with `state`, `nonce` and PKCE (S256); with "
+        "`Accept: application/json` or `?format=json` it answers `{google_auth_url}` instead."
+    ),
+    responses={
+        302: {"description": "Redirect to Google"},
+        **error_responses(500, 502),
+    },
+)
+async def google_start(
+    *,
+    request: Request,
+    db: SessionDep,
+    runtime: RuntimeDep,
+    settings: GoogleSettingsDep,
+    ctx: TokenContextDep,
+    client: GoogleClientDep,
+    clock: ClockDep,
+    format_: Annotated[str | None, Query(alias="format", pattern="^(json|redirect)$")] = None,
+) -> Response:
+    cfg = google.config(settings, runtime.settings.app.public_url)
+    url = await google.start(
+        db, client, cfg, secret=ctx.secret, ttl=settings.google_state_ttl, now=clock()
+    )
+    if _wants_json(request, format_):
+        return JSONResponse(GoogleAuthUrl(google_auth_url=url).model_dump())
+    return RedirectResponse(
+        url, status_code=status.HTTP_302_FOUND, headers={"Cache-Control": "no-store"}
+    )
+
+
+@router.get(
+    "/google/callback",
+    response_model=GoogleSignIn,
+    response_model_exclude_none=True,
+    summary="Finish Google Sign-In: exchange the code, verify the ID token, log in (public)",
+    description=(
+        "400 for a missing code or an unknown, expired or reused `state`; 401 when Google rejects "
+        "the code or the ID token fails a check (signature, iss, aud, exp, nonce); 502 when Google "
+        "is unreachable or failing. An account with MFA answers `mfa_required` and `mfa_token` "
+        "instead of tokens."
+    ),
+    responses=error_responses(400, 401, 409, 500, 502),
+)
+async def google_callback(
+    *,
+    request: Request,
+    runtime: RuntimeDep,
+    settings: GoogleSettingsDep,
+    ctx: TokenContextDep,
+    client: GoogleClientDep,
+    clock: ClockDep,
+    ip: ClientIp,
+    code: Annotated[str | None, Query(max_length=2048)] = None,
+    state: Annotated[str | None, Query(max_length=512)] = None,
+    error: Annotated[str | None, Query(max_length=256)] = None,
+) -> GoogleSignIn:
+    cfg = google.config(settings, runtime.settings.app.public_url)
+    if error is not None:
+        raise GoogleError(
+            "Google sign-in was not completed.", code="google_denied", details={"error": error}
+        )
+    if not code:
+        raise GoogleError("The callback has no authorization code.", code="missing_code")
+    # Spend the state in its own transaction first: whatever happens next, it is never reusable.
+    async with unit_of_work(runtime.database) as db:
+        pending = await google.spend_state(db, state=state, secret=ctx.secret, now=clock())
+    metadata = await client.metadata(cfg.discovery_url)
+    token = await client.exchange(cfg, metadata, code=code, verifier=pending.code_verifier)
+    claims = await client.verify_id_token(cfg, metadata, token["id_token"], nonce=pending.nonce)
+    async with unit_of_work(runtime.database) as db:
+        return await google.sign_in(
+            db, ctx, claims, now=clock(), ip=ip, user_agent=request.headers.get("user-agent")
+        )

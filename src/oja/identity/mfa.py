@@ -1,0 +1,238 @@
+"""TOTP multi-factor authentication (RFC 6238 through pyotp) with single-use recovery codes.
+
+Invariants: the TOTP secret is stored sealed and shown only by ``setup``; recovery codes are shown
+only by ``enable`` and stored as HMACs; a TOTP code is accepted only for a time step later than the
+last accepted one (a conditional UPDATE, so two racing uses of one code cannot both pass); a
+recovery code is spent by a conditional UPDATE too.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import secrets
+import uuid
+from datetime import datetime
+from typing import cast
+
+import pyotp
+import qrcode  # type: ignore[import-untyped]
+import structlog
+from sqlalchemy import Table, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oja.core.ids import uuid7
+from oja.core.ratelimit import Rate, RateLimiter, enforce
+from oja.identity import repository, service, tokens
+from oja.identity.digests import keyed_digest, same_digest, seal, unseal
+from oja.identity.errors import (
+    AccountDisabled,
+    InvalidCredentials,
+    MfaAlreadyEnabled,
+    MfaInvalidCode,
+    MfaNotEnabled,
+    MfaNotSetUp,
+)
+from oja.identity.models import MfaRecoveryCode, User, UserMfa
+from oja.identity.passwords import Passwords
+from oja.identity.schemas import MfaEnabled, MfaSetup, TokenPair
+from oja.identity.service import TokenContext
+
+log = structlog.get_logger("oja.identity")
+
+_mfa = cast(Table, UserMfa.__table__)
+_recovery = cast(Table, MfaRecoveryCode.__table__)
+
+SEAL_LABEL = "totp-secret"
+RECOVERY_CODES = 10
+VERIFY_SCOPE = "identity.mfa.verify"
+_RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i
+
+
+def _totp(secret: str) -> pyotp.TOTP:
+    return pyotp.TOTP(secret)
+
+
+def matching_step(secret: str, code: str, now: datetime, *, window: int = 1) -> int | None:
+    """The time step (± ``window``) whose code is ``code``, or None."""
+    totp = _totp(secret)
+    current = totp.timecode(now)
+    found = None
+    for step in range(current - window, current + window + 1):
+        # Compare every candidate, so the time taken does not say which one matched.
+        if same_digest(totp.generate_otp(step), code):
+            found = step
+    return found
+
+
+def _recovery_digest(secret: str, user_id: uuid.UUID, code: str) -> str:
+    return keyed_digest(secret, "mfa-recovery", str(user_id), code.strip().lower())
+
+
+def _new_recovery_code() -> str:
+    chars = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(10))
+    return f"{chars[:5]}-{chars[5:]}"
+
+
+def _label(user: User) -> str:
+    return user.email or user.mobile or str(user.id)
+
+
+async def _row(db: AsyncSession, user_id: uuid.UUID) -> UserMfa | None:
+    return await db.get(UserMfa, user_id)
+
+
+async def setup(db: AsyncSession, user: User, *, secret: str, issuer: str) -> MfaSetup:
+    """A new pending authenticator (replacing a pending one); refused while MFA is enabled."""
+    row = await _row(db, user.id)
+    if row is not None and row.enabled_at is not None:
+        raise MfaAlreadyEnabled("MFA is already enabled; disable it first to change authenticator.")
+    totp_secret = pyotp.random_base32()
+    sealed = seal(secret, SEAL_LABEL, totp_secret)
+    if row is None:
+        db.add(UserMfa(user_id=user.id, secret_encrypted=sealed))
+    else:
+        row.secret_encrypted = sealed
+        row.last_used_step = None
+    await db.flush()
+    uri = _totp(totp_secret).provisioning_uri(name=_label(user), issuer_name=issuer)
+    image = qrcode.make(uri)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    log.info("identity.mfa.setup", user_id=str(user.id))
+    return MfaSetup(
+        secret=totp_secret,
+        otpauth_uri=uri,
+        qr_png_base64=base64.b64encode(buffer.getvalue()).decode("ascii"),
+    )
+
+
+async def _accept_totp(
+    db: AsyncSession, row: UserMfa, code: str, *, secret: str, now: datetime
+) -> bool:
+    step = matching_step(unseal(secret, SEAL_LABEL, row.secret_encrypted), code, now)
+    if step is None:
+        return False
+    result = await db.execute(
+        update(_mfa)
+        .where(
+            _mfa.c.user_id == row.user_id,
+            (_mfa.c.last_used_step.is_(None)) | (_mfa.c.last_used_step < step),
+        )
+        .values(last_used_step=step)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def _spend_recovery_code(
+    db: AsyncSession, user_id: uuid.UUID, code: str, *, secret: str, now: datetime
+) -> bool:
+    result = await db.execute(
+        update(_recovery)
+        .where(
+            _recovery.c.user_id == user_id,
+            _recovery.c.code_hash == _recovery_digest(secret, user_id, code),
+            _recovery.c.used_at.is_(None),
+        )
+        .values(used_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def enable(
+    db: AsyncSession, user: User, code: str, *, secret: str, now: datetime
+) -> MfaEnabled:
+    row = await _row(db, user.id)
+    if row is None:
+        raise MfaNotSetUp("Call /auth/mfa/setup first.")
+    if row.enabled_at is not None:
+        raise MfaAlreadyEnabled("MFA is already enabled.")
+    if not await _accept_totp(db, row, code, secret=secret, now=now):
+        raise MfaInvalidCode("The code is not valid.")
+    row.enabled_at = now
+    await db.execute(delete(_recovery).where(_recovery.c.user_id == user.id))
+    codes = [_new_recovery_code() for _ in range(RECOVERY_CODES)]
+    for value in codes:
+        db.add(
+            MfaRecoveryCode(
+                id=uuid7(),
+                user_id=user.id,
+                code_hash=_recovery_digest(secret, user.id, value),
+                created_at=now,
+            )
+        )
+    await db.flush()
+    log.info("identity.mfa.enabled", user_id=str(user.id))
+    return MfaEnabled(recovery_codes=codes)
+
+
+async def spend_attempt(limiter: RateLimiter, rate: str, user_id: uuid.UUID) -> None:
+    """Count one second-factor attempt for the user; 429 once the budget is spent."""
+    enforce(await limiter.hit(VERIFY_SCOPE, str(user_id), Rate.parse(rate)))
+
+
+async def verify(
+    db: AsyncSession,
+    ctx: TokenContext,
+    *,
+    mfa_token: str,
+    code: str | None,
+    recovery_code: str | None,
+    limiter: RateLimiter,
+    now: datetime,
+    ip: str,
+    user_agent: str | None,
+) -> TokenPair:
+    """Finish a login that answered ``mfa_required``."""
+    user_id = tokens.decode_mfa(mfa_token, secret=ctx.secret, settings=ctx.settings)
+    await spend_attempt(limiter, ctx.settings.mfa_verify_rate, user_id)
+    user = await repository.user_by_id(db, user_id)
+    if user is None or not user.is_active:
+        raise AccountDisabled("This account is disabled.")
+    row = await _row(db, user_id)
+    if row is None or row.enabled_at is None:
+        raise MfaNotEnabled("MFA is not enabled for this account; log in again.")
+    if code is not None:
+        accepted = await _accept_totp(db, row, code, secret=ctx.secret, now=now)
+    else:
+        assert recovery_code is not None
+        accepted = await _spend_recovery_code(
+            db, user_id, recovery_code, secret=ctx.secret, now=now
+        )
+    if not accepted:
+        log.info("identity.mfa.rejected", user_id=str(user_id))
+        raise MfaInvalidCode("The code is not valid.")
+    if recovery_code is not None:
+        log.info("identity.mfa.recovery_code_used", user_id=str(user_id))
+    return await service.start_session(db, ctx, user, ip=ip, user_agent=user_agent)
+
+
+async def disable(
+    db: AsyncSession,
+    user: User,
+    *,
+    password: str | None,
+    code: str,
+    passwords: Passwords,
+    secret: str,
+    now: datetime,
+) -> None:
+    row = await _row(db, user.id)
+    if row is None or row.enabled_at is None:
+        raise MfaNotEnabled("MFA is not enabled.")
+    if user.password_hash is not None:
+        ok, _ = await passwords.verify(password or "", user.password_hash)
+        if not ok:
+            raise InvalidCredentials("The password is not correct.")
+    if not await _accept_totp(db, row, code, secret=secret, now=now):
+        raise MfaInvalidCode("The code is not valid.")
+    await db.execute(delete(_recovery).where(_recovery.c.user_id == user.id))
+    await db.execute(delete(_mfa).where(_mfa.c.user_id == user.id))
+    log.info("identity.mfa.disabled", user_id=str(user.id))
+
+
+async def recovery_codes_left(db: AsyncSession, user_id: uuid.UUID) -> int:
+    rows = await db.execute(
+        select(_recovery.c.id).where(_recovery.c.user_id == user_id, _recovery.c.used_at.is_(None))
+    )
+    return len(rows.all())

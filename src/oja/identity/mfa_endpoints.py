@@ -1,0 +1,117 @@
+"""``/auth/mfa/*``: TOTP setup, enable, verify (the login's second step) and disable."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+
+from oja.core.dependencies import RuntimeDep, SessionDep
+from oja.core.errors import error_responses
+from oja.identity import mfa
+from oja.identity.dependencies import (
+    ClientIp,
+    ClockDep,
+    CurrentUser,
+    IdentitySettingsDep,
+    PasswordsDep,
+    TokenContextDep,
+)
+from oja.identity.schemas import (
+    MfaCodeRequest,
+    MfaDisableRequest,
+    MfaEnabled,
+    MfaSetup,
+    MfaVerifyRequest,
+    TokenPair,
+)
+
+router = APIRouter(prefix="/mfa")
+
+
+@router.post(
+    "/setup",
+    response_model=MfaSetup,
+    summary="Start TOTP setup: a secret, its otpauth:// URI and a QR code (pending until enabled)",
+    responses=error_responses(401, 409),
+)
+async def setup(
+    user: CurrentUser, db: SessionDep, ctx: TokenContextDep, settings: IdentitySettingsDep
+) -> MfaSetup:
+    return await mfa.setup(db, user, secret=ctx.secret, issuer=settings.totp_issuer)
+
+
+@router.post(
+    "/enable",
+    response_model=MfaEnabled,
+    summary="Enable TOTP with a first code; answers 10 single-use recovery codes, shown once",
+    responses=error_responses(401, 409, 422, 429),
+)
+async def enable(
+    *,
+    body: MfaCodeRequest,
+    user: CurrentUser,
+    db: SessionDep,
+    runtime: RuntimeDep,
+    ctx: TokenContextDep,
+    clock: ClockDep,
+) -> MfaEnabled:
+    await mfa.spend_attempt(runtime.rate_limiter, ctx.settings.mfa_verify_rate, user.id)
+    return await mfa.enable(db, user, body.code, secret=ctx.secret, now=clock())
+
+
+@router.post(
+    "/verify",
+    response_model=TokenPair,
+    summary="Finish a login that answered mfa_required: a TOTP code or a recovery code (public)",
+    description="A TOTP code works once; so does each recovery code. 5 attempts per 5 minutes.",
+    responses=error_responses(401, 409, 422, 429),
+)
+async def verify(
+    *,
+    body: MfaVerifyRequest,
+    request: Request,
+    db: SessionDep,
+    runtime: RuntimeDep,
+    ctx: TokenContextDep,
+    clock: ClockDep,
+    ip: ClientIp,
+) -> TokenPair:
+    return await mfa.verify(
+        db,
+        ctx,
+        mfa_token=body.mfa_token,
+        code=body.code,
+        recovery_code=body.recovery_code,
+        limiter=runtime.rate_limiter,
+        now=clock(),
+        ip=ip,
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+@router.post(
+    "/disable",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Disable TOTP with the password and a current code",
+    responses=error_responses(401, 409, 422, 429),
+)
+async def disable(
+    *,
+    body: MfaDisableRequest,
+    user: CurrentUser,
+    db: SessionDep,
+    runtime: RuntimeDep,
+    ctx: TokenContextDep,
+    passwords: PasswordsDep,
+    clock: ClockDep,
+) -> Response:
+    await mfa.spend_attempt(runtime.rate_limiter, ctx.settings.mfa_verify_rate, user.id)
+    await mfa.disable(
+        db,
+        user,
+        password=body.password,
+        code=body.code,
+        passwords=passwords,
+        secret=ctx.secret,
+        now=clock(),
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -21,6 +21,7 @@ Oja is one backend for identity, files, documents, retrieval, chat, billing and 
 marketplace. Every error has the shape `{"error": {"code", "message", "details"}}`.
 """
 
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     if settings is None:
         settings = get_settings()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from oja.billing.endpoints import routers as billing_routers
 from oja.core.config import Settings
 from oja.core.health import router as health_router
 from oja.core.storage_endpoints import router as storage_router
+from oja.documents.config import upload_body_limit as document_upload_body_limit
+from oja.documents.endpoints import router as documents_router
 from oja.files.config import upload_body_limit
 from oja.files.endpoints import router as files_router
 from oja.identity.api_keys.endpoints import router as api_keys_router
@@ -18,7 +21,7 @@ from oja.identity.endpoints import user_router as identity_user_router
 
 def large_body_paths(settings: Settings) -> dict[str, int]:
     """Routes that stream their bodies and enforce their own, larger limit while reading."""
-    return {"/upload": upload_body_limit()}
+    return {"/upload": upload_body_limit(), "/documents/upload": document_upload_body_limit()}
 
 
 def include_routers(app: FastAPI) -> None:
@@ -30,3 +33,6 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(api_keys_router)
     app.include_router(identity_examples_router)
     app.include_router(files_router)
+    app.include_router(documents_router)
+    for billing_router in billing_routers:
+        app.include_router(billing_router)

@@ -8,7 +8,11 @@ from __future__ import annotations
 from oja.core.jobs.celery_app import get_celery, import_job_modules, register_tasks
 from oja.core.runtime import get_runtime
 
-FEATURE_JOB_MODULES: list[str] = ["oja.files.jobs"]
+FEATURE_JOB_MODULES: list[str] = [
+    "oja.files.jobs",
+    "oja.documents.jobs",
+    "oja.billing.jobs",
+]
 
 settings = get_runtime().settings
 import_job_modules([*FEATURE_JOB_MODULES, *settings.queue.worker_imports])

@@ -16,6 +16,8 @@ MODEL_MODULES = [
     "oja.identity.models",
     "oja.identity.api_keys.models",
     "oja.files.models",
+    "oja.documents.models",
+    "oja.billing.models",
 ]
 for module in MODEL_MODULES:
     importlib.import_module(module)

@@ -14,6 +14,7 @@ from oja.core.jobs.definition import registry
 _app: Celery | None = None
 _loop: asyncio.AbstractEventLoop | None = None
 SWEEP_TASK = "oja.core.jobs.sweep"
+PERIODIC_TASK = "oja.core.jobs.periodic"
 CORE_JOB_MODULES = ["oja.core.jobs.builtin"]
 
 
@@ -96,6 +97,7 @@ def import_job_modules(extra: list[str]) -> None:
 
 def register_tasks(app: Celery, default_timeout: float) -> None:
     """One Celery task per declared job kind, each with its own hard time limit."""
+    from oja.core.jobs.periodic import enqueue_periodic
     from oja.core.jobs.runner import execute
     from oja.core.jobs.sweeper import sweep
 
@@ -116,6 +118,18 @@ def register_tasks(app: Celery, default_timeout: float) -> None:
     @app.task(name=SWEEP_TASK, ignore_result=True, time_limit=120)
     def sweep_task() -> None:
         run_sync(sweep())
+
+    @app.task(name=PERIODIC_TASK, ignore_result=True, time_limit=60)
+    def periodic_task(kind: str) -> None:
+        run_sync(enqueue_periodic(kind))
+
+    for definition in registry.all():
+        if definition.periodic:
+            app.conf.beat_schedule[f"oja-periodic-{definition.kind}"] = {
+                "task": PERIODIC_TASK,
+                "schedule": definition.periodic,
+                "args": [definition.kind],
+            }
 
 
 @signals.worker_process_init.connect

@@ -95,8 +95,10 @@ class JobDefinition(Generic[P]):
         max_attempts: int | None,
         subject: tuple[str, str] | None,
         queue: str,
+        periodic: float | None = None,
     ) -> None:
         self.kind = kind
+        self.periodic = periodic
         self.func = func
         self.timeout = timeout
         self.max_attempts = max_attempts
@@ -216,16 +218,25 @@ def job(
     max_attempts: int | None = None,
     subject: tuple[str, str] | None = None,
     queue: str = "default",
+    periodic: float | None = None,
 ) -> Callable[[JobFunc[P]], JobDefinition[P]]:
     """Declare a job kind: ``@job("files.process_upload", subject=("file", "file_id"))``.
 
     The function receives a :class:`JobContext` and keyword arguments that must be JSON-serialisable
     ids or small values; it runs inside one transaction that also records its completion.
+    ``periodic=seconds`` has beat enqueue it (without arguments) once per interval, deduplicated
+    per interval however many beats run.
     """
 
     def wrap(func: JobFunc[P]) -> JobDefinition[P]:
         definition = JobDefinition(
-            kind, func, timeout=timeout, max_attempts=max_attempts, subject=subject, queue=queue
+            kind,
+            func,
+            timeout=timeout,
+            max_attempts=max_attempts,
+            subject=subject,
+            queue=queue,
+            periodic=periodic,
         )
         registry.add(definition)
         return definition

@@ -1,0 +1,1 @@
+"""Billing: plans, entitlements, quotas, Paystack payments, Stripe subscriptions, the webhook inbox."""

@@ -1,0 +1,154 @@
+"""Acting on stored webhook events: what each provider event means for our rows.
+
+Nothing here trusts the event's own figures. A Paystack charge is confirmed with Verify Transaction
+and a Stripe subscription is re-read from Stripe; the event only says which object to look at.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Protocol
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oja.billing import repository, service, subscriptions
+from oja.billing.config import BillingSettings
+from oja.billing.models import WebhookEvent
+from oja.billing.providers.paystack import PaystackClient, VerifiedTransaction
+from oja.billing.providers.stripe import StripeGateway, SubscriptionState
+
+log = structlog.get_logger("oja.billing")
+
+STRIPE_SUBSCRIPTION_EVENTS = frozenset(
+    {
+        "checkout.session.completed",
+        "customer.subscription.created",
+        "customer.subscription.updated",
+        "customer.subscription.deleted",
+        "invoice.paid",
+        "invoice.payment_failed",
+    }
+)
+
+
+class TransactionSource(Protocol):
+    async def verify(self, reference: str) -> VerifiedTransaction: ...
+
+
+@dataclass
+class Providers:
+    """The provider clients one job needs, opened on first use and closed together."""
+
+    settings: BillingSettings
+    _paystack: PaystackClient | None = field(default=None, init=False)
+    _stripe: StripeGateway | None = field(default=None, init=False)
+
+    def paystack(self) -> TransactionSource:
+        if self._paystack is None:
+            self._paystack = service.paystack_client(self.settings)
+        return self._paystack
+
+    def stripe(self) -> subscriptions.SubscriptionSource:
+        if self._stripe is None:
+            self._stripe = subscriptions.stripe_gateway(self.settings)
+        return self._stripe
+
+    async def __aenter__(self) -> Providers:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._paystack is not None:
+            await self._paystack.__aexit__(exc_type, exc, tb)
+        if self._stripe is not None:
+            await self._stripe.__aexit__(exc_type, exc, tb)
+
+
+class PortSet(Protocol):
+    def paystack(self) -> TransactionSource: ...
+
+    def stripe(self) -> subscriptions.SubscriptionSource: ...
+
+
+async def process_event(session: AsyncSession, event_id: uuid.UUID, ports: PortSet) -> str:
+    """Apply one inbox event once; returns the outcome recorded on the row."""
+    event = await session.get(WebhookEvent, event_id)
+    if event is None:
+        return "missing"
+    if event.status != "received":
+        return event.outcome or event.status
+    if event.provider == "paystack":
+        outcome = await _paystack_event(session, event.event_type, event.payload, ports)
+    elif event.provider == "stripe":
+        outcome = await _stripe_event(session, event.event_type, event.payload, ports)
+    else:
+        outcome = "ignored:unknown_provider"
+    status = "ignored" if outcome.startswith("ignored") else "processed"
+    await repository.finish_event(session, event_id, status, outcome)
+    log.info(
+        "billing.webhook.processed", provider=event.provider, type=event.event_type, outcome=outcome
+    )
+    return outcome
+
+
+async def _paystack_event(
+    session: AsyncSession, event_type: str, payload: dict[str, Any], ports: PortSet
+) -> str:
+    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+    assert isinstance(data, dict)
+    if event_type.startswith("charge."):
+        reference = data.get("reference")
+        if not isinstance(reference, str) or not reference:
+            return "ignored:no_reference"
+        payment = await repository.payment_by_reference(session, reference)
+        if payment is None:
+            return "ignored:unknown_reference"
+        verified = await ports.paystack().verify(reference)
+        return await service.apply_verification(session, payment, verified)
+    if event_type.startswith("refund."):
+        refund_id = data.get("id")
+        if refund_id is None:
+            return "ignored:no_refund_id"
+        return await service.apply_refund_event(
+            session, str(refund_id), str(data.get("status") or event_type.removeprefix("refund."))
+        )
+    return "ignored:event_type"
+
+
+def _stripe_subscription_id(event_type: str, obj: dict[str, Any]) -> str | None:
+    if event_type.startswith("customer.subscription."):
+        value = obj.get("id")
+    elif event_type == "checkout.session.completed":
+        value = obj.get("subscription")
+    else:  # invoices: top-level on older API versions, under parent on newer ones
+        value = obj.get("subscription") or (
+            ((obj.get("parent") or {}).get("subscription_details") or {}).get("subscription")
+        )
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) and value else None
+
+
+async def _stripe_event(
+    session: AsyncSession, event_type: str, payload: dict[str, Any], ports: PortSet
+) -> str:
+    if event_type not in STRIPE_SUBSCRIPTION_EVENTS:
+        return "ignored:event_type"
+    obj = (payload.get("data") or {}).get("object") or {}
+    subscription_id = _stripe_subscription_id(event_type, obj)
+    if subscription_id is None:
+        return "ignored:no_subscription"
+    hint = obj.get("client_reference_id") or (obj.get("metadata") or {}).get("user_id")
+    return await subscriptions.sync_subscription(
+        session, ports.stripe(), subscription_id, user_hint=str(hint) if hint else None
+    )
+
+
+__all__ = ["Providers", "SubscriptionState", "process_event"]

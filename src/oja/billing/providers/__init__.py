@@ -1,0 +1,1 @@
+"""Adapters for the payment providers; the only place their wire formats and SDKs appear."""

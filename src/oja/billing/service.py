@@ -1,0 +1,371 @@
+"""Payments through Paystack, refunds, the shared verification step, and entitlements.
+
+Invariants: a payment row exists only with the provider's checkout URL (the provider is called
+first); value is granted only from a verified transaction whose amount and currency match ours, through
+a ledger entry unique per payment; statuses move only forward (:mod:`oja.billing.states`). Services
+flush, never commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oja.billing import repository
+from oja.billing.config import BillingSettings
+from oja.billing.errors import (
+    BillingNotConfigured,
+    IdempotencyKeyReused,
+    InvalidInput,
+    PaymentInitiationFailed,
+    PaymentNotFound,
+    ProviderError,
+    ProviderUnavailable,
+    RefundFailed,
+    RefundNotAllowed,
+)
+from oja.billing.models import Payment, Refund
+from oja.billing.plans import CHAT_BASIC, CHAT_PRO, Plan
+from oja.billing.providers.paystack import (
+    PaystackClient,
+    PaystackRefused,
+    PaystackUnavailable,
+    VerifiedTransaction,
+)
+from oja.billing.schemas import InitiatePaymentRequest
+from oja.billing.states import SUBSCRIPTION_ENTITLED, from_paystack
+from oja.core.clock import utcnow
+from oja.core.ids import uuid7
+from oja.identity.models import User
+
+log = structlog.get_logger("oja.billing")
+
+
+def paystack_client(settings: BillingSettings) -> PaystackClient:
+    if not settings.paystack_secret_key:
+        raise BillingNotConfigured(
+            "Paystack is not configured on this server: set OJA_PAYSTACK_SECRET_KEY."
+        )
+    return PaystackClient(
+        base_url=settings.paystack_base_url, secret_key=settings.paystack_secret_key
+    )
+
+
+def request_fingerprint(body: dict[str, Any]) -> str:
+    """What an Idempotency-Key was first used with; a different body under the same key is refused."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+# Initiation
+
+
+async def initiate_payment(
+    session: AsyncSession,
+    user: User,
+    body: InitiatePaymentRequest,
+    idempotency_key: str | None,
+    settings: BillingSettings,
+) -> Payment:
+    """Start a Paystack transaction, or return the one this user started under ``idempotency_key``."""
+    if body.amount > settings.paystack_max_amount:
+        raise InvalidInput(
+            f"amount must be at most {settings.paystack_max_amount} (minor units).",
+            details={"max_amount": settings.paystack_max_amount},
+        )
+    email = str(body.email or user.email or "")
+    if not email:
+        raise InvalidInput("email is required: this account has no email address.")
+    fingerprint = request_fingerprint(body.model_dump(mode="json"))
+    if idempotency_key:
+        existing = await repository.payment_by_key(session, user.id, idempotency_key)
+        if existing is not None:
+            return _same_request(existing, fingerprint)
+    client = paystack_client(settings)
+    reference = f"oja_{uuid7().hex}"
+    callback = str(body.callback_url) if body.callback_url else settings.paystack_callback_url
+    async with client:
+        try:
+            started = await client.initialize(
+                email=email,
+                amount=body.amount,
+                currency=body.currency,
+                reference=reference,
+                callback_url=callback,
+                metadata={**(body.metadata or {}), "user_id": str(user.id)},
+            )
+        except PaystackRefused as exc:
+            raise _refusal(exc) from exc
+        except PaystackUnavailable as exc:
+            raise ProviderUnavailable(f"Paystack is unavailable: {exc}") from exc
+    now = utcnow()
+    values = {
+        "id": uuid7(),
+        "user_id": user.id,
+        "provider": "paystack",
+        "reference": reference,
+        "status": "pending",
+        "amount": body.amount,
+        "currency": body.currency,
+        "amount_refunded": 0,
+        "email": email,
+        "authorization_url": started.authorization_url,
+        "access_code": started.access_code,
+        "idempotency_key": idempotency_key,
+        "request_hash": fingerprint,
+        "extra": body.metadata or {},
+        "created_at": now,
+        "updated_at": now,
+    }
+    inserted = await repository.insert_ignoring_conflict(
+        session,
+        Payment.__table__,  # type: ignore[arg-type]
+        values,
+        Payment.id,
+    )
+    if inserted is None:  # a concurrent request with the same key won; its transaction stands
+        assert idempotency_key is not None
+        winner = await repository.payment_by_key(session, user.id, idempotency_key)
+        if winner is None:
+            raise ProviderError("The payment could not be recorded; try again.")
+        return _same_request(winner, fingerprint)
+    payment = await repository.payment_by_reference(session, reference)
+    assert payment is not None
+    log.info("billing.payment.initiated", reference=reference, amount=body.amount)
+    return payment
+
+
+def _same_request(existing: Payment, fingerprint: str) -> Payment:
+    if existing.request_hash is not None and existing.request_hash != fingerprint:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used with a different request body."
+        )
+    return existing
+
+
+def _refusal(exc: PaystackRefused) -> Exception:
+    if exc.status_code in (401, 403):
+        # Our key is wrong: a server fault, not the payer's.
+        log.error("billing.paystack.auth_refused", status=exc.status_code)
+        return ProviderError("The payment provider refused this server's credentials.")
+    return PaymentInitiationFailed(exc.message, details={"provider": "paystack"})
+
+
+# Verification: one step shared by the webhook job, the status refresh and the reconciler
+
+
+Outcome = Literal["credited", "moved", "unchanged", "amount_mismatch", "no_change"]
+
+
+async def apply_verification(
+    session: AsyncSession, payment: Payment, verified: VerifiedTransaction
+) -> Outcome:
+    """Bring ``payment`` to the provider's verified state, never backwards, crediting at most once."""
+    target = from_paystack(verified.status)
+    if target is None:
+        await repository.touch_verified(session, payment.id)
+        return "no_change"
+    if target == "success" and (
+        verified.amount != payment.amount or verified.currency.upper() != payment.currency
+    ):
+        if await repository.flag_payment(session, payment.id, "amount_mismatch"):
+            log.warning(
+                "billing.payment.amount_mismatch",
+                reference=payment.reference,
+                expected=payment.amount,
+                verified=verified.amount,
+                currency=verified.currency,
+            )
+        return "amount_mismatch"
+    moved = await repository.move_payment(
+        session,
+        payment.id,
+        target,
+        paid_at=verified.paid_at if target == "success" else None,
+        gateway_response=verified.gateway_response,
+        channel=verified.channel,
+    )
+    if not moved:
+        await repository.touch_verified(session, payment.id)
+        return "unchanged"
+    if target == "success":
+        await repository.credit(
+            session,
+            user_id=payment.user_id,
+            source=f"payment:{payment.reference}",
+            kind="payment",
+            amount=payment.amount,
+            currency=payment.currency,
+        )
+        log.info("billing.payment.credited", reference=payment.reference, amount=payment.amount)
+        return "credited"
+    return "moved"
+
+
+async def owned_payment(session: AsyncSession, user_id: uuid.UUID, reference: str) -> Payment:
+    payment = await repository.payment_by_reference(session, reference)
+    if payment is None or payment.user_id != user_id:
+        raise PaymentNotFound("No such payment.")
+    return payment
+
+
+async def payment_status(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    reference: str,
+    *,
+    refresh: bool,
+    settings: BillingSettings,
+) -> Payment:
+    """The stored status; verified with Paystack first when asked or never verified while pending."""
+    payment = await owned_payment(session, user_id, reference)
+    # A pending payment nobody verified for a while is checked implicitly ("if missing", seed 000);
+    # a fresh one is not: Paystack reports a checkout still open as "abandoned".
+    stale = utcnow() - timedelta(minutes=settings.paystack_reconcile_after)
+    unverified = (
+        payment.status == "pending" and payment.verified_at is None and payment.created_at < stale
+    )
+    if not (refresh or unverified) or payment.flag is not None:
+        return payment
+    try:
+        async with paystack_client(settings) as client:
+            verified = await client.verify(reference)
+    except (PaystackUnavailable, PaystackRefused) as exc:
+        if refresh:
+            raise ProviderUnavailable(f"Paystack could not confirm the status: {exc}") from exc
+        return payment  # an implicit check is best effort: the stored status stands
+    await apply_verification(session, payment, verified)
+    await session.refresh(payment)
+    return payment
+
+
+# Refunds
+
+
+async def refund_payment(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    reference: str,
+    *,
+    amount: int | None,
+    idempotency_key: str | None,
+    settings: BillingSettings,
+) -> tuple[Refund, Payment]:
+    """Refund part or all of a successful payment, never more than was paid."""
+    payment = await owned_payment(session, user_id, reference)
+    fingerprint = request_fingerprint({"reference": reference, "amount": amount})
+    if idempotency_key:
+        existing = await repository.refund_by_key(session, user_id, idempotency_key)
+        if existing is not None:
+            if existing.request_hash != fingerprint:
+                raise IdempotencyKeyReused(
+                    "This Idempotency-Key was already used with a different request body."
+                )
+            return existing, payment
+    if payment.status != "success" or payment.flag is not None:
+        raise RefundNotAllowed("Only a successful payment can be refunded.")
+    wanted = amount if amount is not None else payment.amount - payment.amount_refunded
+    if wanted <= 0 or not await repository.reserve_refund_amount(session, payment.id, wanted):
+        raise RefundNotAllowed(
+            "The refund would exceed what was paid.",
+            details={"amount": payment.amount, "amount_refunded": payment.amount_refunded},
+        )
+    if idempotency_key:
+        # The UPDATE above waited for any concurrent refund of this payment; it may have used our key.
+        twin = await repository.refund_by_key(session, user_id, idempotency_key)
+        if twin is not None:
+            await repository.release_refund_amount(session, payment.id, wanted)
+            return twin, payment
+    client = paystack_client(settings)
+    async with client:
+        try:
+            # The whole remaining amount is sent as an explicit figure, so a retry cannot refund more.
+            result = await client.refund(
+                reference=reference, amount=wanted, currency=payment.currency
+            )
+        except PaystackRefused as exc:
+            raise RefundFailed(exc.message, details={"provider": "paystack"}) from exc
+        except PaystackUnavailable as exc:
+            raise ProviderUnavailable(f"Paystack is unavailable: {exc}") from exc
+    refund = Refund(
+        id=uuid7(),
+        payment_id=payment.id,
+        user_id=user_id,
+        amount=wanted,
+        currency=payment.currency,
+        status=result.status
+        if result.status in ("pending", "processing", "processed")
+        else "pending",
+        provider_refund_id=result.id or None,
+        idempotency_key=idempotency_key,
+        request_hash=fingerprint,
+    )
+    session.add(refund)
+    await session.flush()
+    if refund.status == "processed":
+        await _debit_refund(session, refund)
+    await session.refresh(payment)
+    log.info("billing.refund.requested", reference=reference, amount=wanted)
+    return refund, payment
+
+
+async def _debit_refund(session: AsyncSession, refund: Refund) -> None:
+    await repository.credit(
+        session,
+        user_id=refund.user_id,
+        source=f"refund:{refund.id}",
+        kind="refund",
+        amount=-refund.amount,
+        currency=refund.currency,
+    )
+
+
+async def apply_refund_event(session: AsyncSession, provider_refund_id: str, status: str) -> str:
+    """Paystack's ``refund.processed`` / ``refund.failed``: finalise once; a failure frees the amount."""
+    refund = await repository.refund_by_provider_id(session, provider_refund_id)
+    if refund is None:
+        return "unknown_refund"
+    if status not in ("processed", "failed"):
+        return "no_change"
+    if not await repository.move_refund(session, refund.id, status):
+        return "unchanged"
+    if status == "processed":
+        await _debit_refund(session, refund)
+    else:
+        await repository.release_refund_amount(session, refund.payment_id, refund.amount)
+    return status
+
+
+# Entitlements
+
+
+@dataclass(frozen=True, slots=True)
+class Entitlements:
+    """What a user may do now, derived from stored subscriptions only (no provider call)."""
+
+    tier: Literal["basic", "pro"]
+    plan: Plan
+    daily_prompt_limit: int | None
+    subscription_status: str | None
+    current_period_end: datetime | None
+    cancel_at_period_end: bool
+
+
+async def entitlements(session: AsyncSession, user_id: uuid.UUID) -> Entitlements:
+    subscription = await repository.latest_subscription(session, user_id)
+    entitled = subscription is not None and subscription.status in SUBSCRIPTION_ENTITLED
+    plan = CHAT_PRO if entitled else CHAT_BASIC
+    return Entitlements(
+        tier="pro" if entitled else "basic",
+        plan=plan,
+        daily_prompt_limit=plan.daily_prompt_limit,
+        subscription_status=subscription.status if subscription else None,
+        current_period_end=subscription.current_period_end if subscription else None,
+        cancel_at_period_end=subscription.cancel_at_period_end if subscription else False,
+    )

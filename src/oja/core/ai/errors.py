@@ -1,0 +1,52 @@
+"""Errors of the AI port. Every provider failure reaches callers as one of these."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oja.core.errors import ServiceUnavailable, UpstreamError
+
+
+class AIProviderError(UpstreamError):
+    """The provider answered with an error (after retries) or could not be reached; the message is
+    the provider's own."""
+
+    code = "ai_provider_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+        details: Any = None,
+    ) -> None:
+        super().__init__(
+            message, details=details or {"provider": provider, "provider_status": status}
+        )
+        self.provider = provider
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        """429, 5xx and transport failures (status None) may succeed when tried again."""
+        return self.status is None or self.status == 429 or self.status >= 500
+
+
+class AINotConfigured(ServiceUnavailable):
+    """A provider was asked for by name but its API key is not configured."""
+
+    code = "ai_not_configured"
+
+
+class StructuredOutputInvalid(UpstreamError):
+    """The model's reply is not JSON matching the requested schema."""
+
+    code = "ai_invalid_output"
+
+    def __init__(self, message: str, *, raw: str, problems: list[str]) -> None:
+        super().__init__(message, details={"problems": problems[:10]})
+        self.raw = raw
+        self.problems = problems

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 import oja
+from oja.admin import mount_admin
 from oja.api import include_routers, large_body_paths
 from oja.core.config import Settings, get_settings
 from oja.core.errors import install_error_handlers
@@ -60,4 +61,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         large_body_paths=large_body_paths(settings),
     )
     include_routers(app)
+    mount_admin(app, runtime)
     return app

@@ -1,0 +1,96 @@
+"""What the admin actions change, each in one unit of work, usable without the UI.
+
+Every function takes the ids the operator selected and returns what it actually changed: a row not in
+the expected state (a job that is not failed, a key already revoked) is left alone, so repeating an
+action is harmless.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import structlog
+from sqlalchemy import select, update
+
+from oja.core.clock import utcnow
+from oja.core.db import Database, unit_of_work
+from oja.core.jobs import Job, JobStatus, registry
+from oja.core.jobs.publisher import publish
+from oja.identity import service as identity_service
+from oja.identity.api_keys import service as api_key_service
+from oja.identity.api_keys.models import ApiKey
+from oja.identity.scopes import Role
+
+log = structlog.get_logger("oja.admin")
+
+
+async def retry_failed_jobs(database: Database, job_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """Queue failed jobs again with a fresh attempt budget; returns the ids re-queued.
+
+    The rows change in one transaction and the messages go out only after it commits. A kind this
+    process has not imported cannot be published here; its row is queued all the same and the
+    sweeper (which knows every kind) publishes it once ``job_requeue_after`` has passed.
+    """
+    if not job_ids:
+        return []
+    now = utcnow()
+    async with unit_of_work(database) as session:
+        requeued = (
+            await session.execute(
+                update(Job)
+                .where(Job.id.in_(job_ids), Job.status == JobStatus.failed)
+                .values(
+                    status=JobStatus.queued,
+                    attempts=0,
+                    progress=0,
+                    message="retried by an operator",
+                    run_after=now,
+                    published_at=now,
+                    started_at=None,
+                    finished_at=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                )
+                .returning(Job.id, Job.kind)
+                .execution_options(synchronize_session=False)
+            )
+        ).all()
+    for job_id, kind in requeued:
+        definition = registry.get(kind)
+        if definition is None:
+            log.warning("admin.job.retry_deferred", job_id=str(job_id), kind=kind)
+            continue
+        await publish(definition.task_name, job_id)
+        log.info("admin.job.retried", job_id=str(job_id), kind=kind)
+    return [job_id for job_id, _ in requeued]
+
+
+async def revoke_api_keys(database: Database, key_ids: Sequence[uuid.UUID]) -> int:
+    """Revoke the keys that are still active; returns how many were."""
+    revoked = 0
+    async with unit_of_work(database) as session:
+        keys = (
+            await session.execute(
+                select(ApiKey).where(ApiKey.id.in_(key_ids), ApiKey.revoked_at.is_(None))
+            )
+        ).scalars()
+        for key in keys:
+            await api_key_service.revoke(session, key.user_id, key.id)
+            revoked += 1
+    return revoked
+
+
+async def change_role(
+    database: Database, user_ids: Sequence[uuid.UUID], role: Role, *, grant: bool
+) -> None:
+    """Grant or revoke one role for every selected user, all or nothing.
+
+    Raises the identity module's errors (``UserNotFound``, ``LastAdmin``) and then changes nothing.
+    """
+    async with unit_of_work(database) as session:
+        for user_id in user_ids:
+            if grant:
+                await identity_service.grant_role(session, user_id, role)
+            else:
+                await identity_service.revoke_role(session, user_id, role)

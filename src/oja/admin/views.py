@@ -1,0 +1,21 @@
+"""Every admin view, in menu order. A module adds its operator view here and nowhere else.
+
+Write it like the others: a :class:`~oja.admin.base.ReadOnlyView` over the module's model with an
+allow-list of columns (never a secret), and any change it offers as an ``@action`` that calls one
+function of :mod:`oja.admin.operations`.
+"""
+
+from __future__ import annotations
+
+from sqladmin import ModelView
+
+from oja.admin.file_views import FileView
+from oja.admin.identity_views import ApiKeyView, UserView
+from oja.admin.job_views import JobView
+
+VIEWS: list[type[ModelView]] = [
+    UserView,
+    ApiKeyView,
+    JobView,
+    FileView,
+]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from oja.billing.endpoints import routers as billing_routers
+from oja.chat.endpoints import router as chat_router
 from oja.core.config import Settings
 from oja.core.health import router as health_router
 from oja.core.storage_endpoints import router as storage_router
@@ -36,3 +37,4 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(documents_router)
     for billing_router in billing_routers:
         app.include_router(billing_router)
+    app.include_router(chat_router)

@@ -12,6 +12,7 @@ FEATURE_JOB_MODULES: list[str] = [
     "oja.files.jobs",
     "oja.documents.jobs",
     "oja.billing.jobs",
+    "oja.chat.jobs",
 ]
 
 settings = get_runtime().settings

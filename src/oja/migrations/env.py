@@ -18,6 +18,7 @@ MODEL_MODULES = [
     "oja.files.models",
     "oja.documents.models",
     "oja.billing.models",
+    "oja.chat.models",
 ]
 for module in MODEL_MODULES:
     importlib.import_module(module)

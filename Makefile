@@ -68,16 +68,20 @@ openapi: install ## Write the OpenAPI document to docs/openapi.json
 	mkdir -p docs
 	$(RUN) oja openapi --output docs/openapi.json
 
-# Every bench/*.py that is a benchmark (run as modules: bench/http.py must not shadow stdlib http).
-BENCHES := $(filter-out __init__ common %_fixture,$(basename $(notdir $(wildcard bench/*.py))))
-
 .PHONY: postman
 postman: install ## Regenerate the Postman collection (docs/postman/) from the OpenAPI document
 	$(RUN) python scripts/postman.py
 
+# Every bench/*.py that is a benchmark (run as modules: bench/http.py must not shadow stdlib http).
+BENCHES := $(filter-out __init__ common %_fixture,$(basename $(notdir $(wildcard bench/*.py))))
+
 .PHONY: bench
 bench: install ## Run every benchmark and print its table (bench/*.py)
 	@for name in $(BENCHES); do echo "== bench/$$name.py"; $(RUN) python -m bench.$$name || exit 1; done
+
+.PHONY: eval
+eval: install ## Retrieval quality on the built-in evaluation set: hit@1, hit@5, MRR
+	$(RUN) python -m oja.rag.eval
 
 .PHONY: clean
 clean: ## Remove local state (./var) and caches

@@ -18,6 +18,7 @@ from oja.identity.endpoints import admin_router as identity_admin_router
 from oja.identity.endpoints import auth_router as identity_auth_router
 from oja.identity.endpoints import examples_router as identity_examples_router
 from oja.identity.endpoints import user_router as identity_user_router
+from oja.rag.endpoints import router as rag_router
 
 
 def large_body_paths(settings: Settings) -> dict[str, int]:
@@ -35,6 +36,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(identity_examples_router)
     app.include_router(files_router)
     app.include_router(documents_router)
+    app.include_router(rag_router)
     for billing_router in billing_routers:
         app.include_router(billing_router)
     app.include_router(chat_router)

@@ -11,6 +11,7 @@ from oja.core.runtime import get_runtime
 FEATURE_JOB_MODULES: list[str] = [
     "oja.files.jobs",
     "oja.documents.jobs",
+    "oja.rag.jobs",
     "oja.billing.jobs",
     "oja.chat.jobs",
 ]

@@ -43,13 +43,14 @@ async def test_pdf_upload_process_result(
     assert [p.read_bytes() for p in stored] == [data]
     assert "march" not in str(stored[0])  # the key comes from ids, never the filename
 
-    assert await jobs.run(app) == ["succeeded"]  # the extraction job
+    assert await jobs.run(app) == ["succeeded", "succeeded"]  # extraction, then rag indexing
     detail = (await client.get(f"/documents/{document_id}", headers=headers)).json()
     assert detail["status"] == "UPLOADED"
     assert detail["pages"] == 2
     assert detail["text"] == INVOICE_TEXT + "\n\nNotes: delivered to the Lagos office."
     assert detail["summary"] is None
-    assert detail["chunks"] == []
+    assert [(c["chunk_index"], c["text"]) for c in detail["chunks"]] == [(0, detail["text"])]
+    assert detail["chunk_count"] == 1
     status = (await client.get(f"/documents/{document_id}/status", headers=headers)).json()
     assert status == {
         "document_id": document_id,
@@ -118,7 +119,7 @@ async def test_pdf_upload_process_result(
     assert listing["items"][0]["document_id"] == document_id
     assert listing["items"][0]["status"] == "COMPLETED"
     assert listing["items"][0]["pages"] == 2
-    assert listing["items"][0]["chunk_count"] == 0
+    assert listing["items"][0]["chunk_count"] == 1  # indexed by rag
     assert listing["items"][0]["size"] == len(data)
 
 
@@ -134,7 +135,7 @@ async def test_docx_with_a_table_and_text_files(
     utf8_id = await uploaded_id(client, headers, "Ọjà means market — naïve café".encode(), "a.txt")
     latin = "Le garçon était très content de voir sa sœur à la gare."
     latin_id = await uploaded_id(client, headers, latin.encode("cp1252"), "b.txt")
-    assert await jobs.run(app) == ["succeeded"] * 3
+    assert await jobs.run(app) == ["succeeded"] * 6  # 3 extractions, then 3 rag indexings
 
     detail = (await client.get(f"/documents/{docx_id}", headers=headers)).json()
     assert detail["content_type"] == DOCX_MIME
@@ -267,7 +268,7 @@ async def test_process_twenty_times_in_parallel_makes_one_job(
     assert {r.json()["job_id"] for r in responses} == {str(rows[0].id)}
     assert {r.json()["status"] for r in responses} == {"PROCESSING"}
     assert jobs.published == [rows[0].id]
-    assert await jobs.run(app) == ["succeeded"]
+    assert await jobs.run(app) == ["succeeded", "succeeded"]  # processing, then rag indexing
 
 
 async def test_idempotency_key_replays_the_run_it_started(

@@ -9,13 +9,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from oja.core.db import unit_of_work
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import error_responses
-from oja.documents import repository, service
+from oja.documents import chunks, repository, service
 from oja.documents.dependencies import DocumentsReader, DocumentsSettingsDep, DocumentsWriter
 from oja.documents.models import Document, DocumentStatus
 from oja.documents.schemas import (
@@ -154,13 +154,29 @@ async def get_document(
         analysis=_analysis(document) if document.analysis else None,
         error=error,
         chunk_count=document.chunk_count,
-        chunks=[],
+        chunks=await chunks.of_document(db, document.id),
         created_at=document.created_at,
         updated_at=document.updated_at,
         extracted_at=document.extracted_at,
         analyzed_at=document.analyzed_at,
         completed_at=document.completed_at,
+        indexed_at=document.indexed_at,
     )
+
+
+@router.delete(
+    "/{document_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=error_responses(401, 403, 404),
+)
+async def delete_document(
+    document_id: uuid.UUID, principal: DocumentsWriter, db: SessionDep, runtime: RuntimeDep
+) -> Response:
+    """Delete the document, its stored original and its indexed chunks."""
+    document = await service.get_owned(db, document_id, principal.user_id)
+    await service.delete(db, runtime, document)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 import structlog
 
+from oja.core import events
 from oja.core.ai import (
     AINotConfigured,
     AIProviderError,
@@ -97,6 +98,9 @@ async def extract_document(ctx: JobContext, *, document_id: uuid.UUID) -> dict[s
         )
     pipeline.apply_extracted(document, extracted)
     document.stage = "extract"
+    await events.emit(
+        "documents.text_extracted", document_id=document_id, owner_id=document.owner_id
+    )
     log.info(
         "documents.extracted",
         document_id=str(document_id),
@@ -113,7 +117,8 @@ async def extract_document(ctx: JobContext, *, document_id: uuid.UUID) -> dict[s
     subject=("document", "document_id"),
 )
 async def process_document(ctx: JobContext, *, document_id: uuid.UUID) -> dict[str, Any]:
-    """Extract (unless already done) → analyse → COMPLETED. Indexing joins when retrieval lands."""
+    """Extract (unless already done) → analyse → COMPLETED. Newly extracted text is announced
+    (``documents.text_extracted``) so retrieval indexes it; ``indexed_at`` tracks that."""
     document = await repository.by_id(ctx.session, document_id)
     if (
         document is None
@@ -182,6 +187,9 @@ async def process_document(ctx: JobContext, *, document_id: uuid.UUID) -> dict[s
         raise
     if extracted is not None:
         pipeline.apply_extracted(document, extracted)
+        await events.emit(
+            "documents.text_extracted", document_id=document_id, owner_id=document.owner_id
+        )
     now = utcnow()
     document.summary = analysis.summary
     document.document_type = analysis.document_type

@@ -4,6 +4,8 @@ Status flow (seed 004, values are a contract): ``UPLOADED`` (stored; a job extra
 ``PROCESSING`` (one processing job owns it: ``job_id``) → ``COMPLETED`` | ``FAILED`` (``error_code``,
 ``error``). A ``FAILED`` or ``COMPLETED`` document may be processed again; a ``PROCESSING`` one is
 never given a second job. ``chunk_count`` is 0 until the retrieval module indexes the text.
+Indexing runs beside processing (``documents.text_extracted`` starts it): ``indexed_at`` says whether
+the current text is searchable, independently of the analysis ``status``.
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ class Document(IdMixin, TimestampMixin, Base):
     """``{provider, model, prompt_version, usage, chunks}`` of the analysis that produced the fields."""
     chunk_count: Mapped[int] = mapped_column(default=0)
     """Chunks indexed for retrieval; written by the RAG module, 0 until then."""
+    indexed_at: Mapped[datetime | None] = mapped_column()
+    """When the RAG module finished indexing the current text; None while that is pending."""
     extracted_at: Mapped[datetime | None] = mapped_column()
     analyzed_at: Mapped[datetime | None] = mapped_column()
     completed_at: Mapped[datetime | None] = mapped_column()

@@ -78,6 +78,7 @@ class DocumentDetail(BaseModel):
     extracted_at: datetime | None
     analyzed_at: datetime | None
     completed_at: datetime | None
+    indexed_at: datetime | None = None
 
 
 class ProcessAccepted(BaseModel):

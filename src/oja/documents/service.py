@@ -12,6 +12,8 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from oja.core import events
+from oja.core.db import after_commit
 from oja.core.extract import MIME_OF_KIND, SNIFF_BYTES, kind_of, sniff_mime
 from oja.core.ids import uuid7
 from oja.core.jobs import EnqueueOptions, Job, JobStatus
@@ -42,6 +44,7 @@ STAGE_MESSAGES = {
     "summarise_parts": "Summarising the parts of a long document.",
     "analyze": "Analysing the text.",
     "done": "Processing completed.",
+    "index": "Processing completed; the text is being indexed for search.",
 }
 
 
@@ -183,6 +186,8 @@ async def status_of(session: AsyncSession, document: Document) -> DocumentStatus
                 message = f"Retrying after a failed attempt ({job.attempts} so far)."
     elif status == DocumentStatus.COMPLETED:
         progress = 100
+        if document.text and document.indexed_at is None:  # searchable only once indexed
+            progress, stage = 90, "index"
     elif status == DocumentStatus.FAILED:
         message = document.error
     else:
@@ -223,3 +228,21 @@ def require_completed(document: Document) -> Document:
         f"The document is {document.status}, not COMPLETED.",
         details={"document_id": str(document.id), "status": document.status},
     )
+
+
+async def delete(session: AsyncSession, runtime: Runtime, document: Document) -> None:
+    """Announce the deletion (``documents.deleted``: retrieval drops the chunks in this same
+    transaction), remove the row, and the stored original once that commits."""
+    await events.emit("documents.deleted", document_id=document.id, owner_id=document.owner_id)
+    key = document.storage_key
+    await session.delete(document)
+    await session.flush()
+
+    async def remove_original() -> None:
+        try:
+            await runtime.storage.delete(key)
+        except Exception as exc:  # the row is gone; an orphan object is logged, not fatal
+            log.warning("documents.object_delete_failed", key=key, error=type(exc).__name__)
+
+    after_commit(session, remove_original)
+    log.info("documents.deleted", document_id=str(document.id), document_event="deleted")

@@ -1,0 +1,354 @@
+"""Retrieval: ingestion through Oja's index pipeline next to the bare model, and query latency and
+recall of the embedded vector indexes at 10k and 100k chunks.
+
+1. Ingestion. Synthetic documents are indexed one by one through ``oja.rag.service.index_document``
+   (chunking in MiniLM word-pieces, ``embed_long`` windows, rows + FTS5 + version log written to a
+   migrated SQLite database). Baselines in the same run: ``minilm.load().embed`` over exactly the
+   ≤ 256-token windows the pipeline embeds (the same model work, nothing else), and over short
+   sentences (the model's sentences/s).
+2. Query latency without the LLM. Clustered synthetic 384-d unit vectors (one owner holds them all:
+   the worst case for the owner filter), top-10:
+   - Oja's ``NumpyIndex`` over ``rag_chunk`` (the version check against the database included);
+   - ChromaDB embedded (``PersistentClient``, HNSW, cosine) with the owner as a ``where`` filter.
+   recall@10 against exact brute force over the same vectors, in the same run.
+
+    python -m bench.rag [--sizes 10000,100000] [--queries 200] [--documents 12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import insert
+
+from bench.common import machine_line, markdown_table, percentile
+from oja.core.config import Settings
+from oja.core.db import unit_of_work
+from oja.core.migrate import upgrade
+from oja.core.runtime import Runtime
+from oja.documents.models import Document, DocumentStatus
+from oja.identity.models import User
+from oja.rag import minilm, service
+from oja.rag.embedding import MINILM_NAME
+from oja.rag.models import RagChunk, chunk_id, rowkey_of
+from oja.rag.vector_index import NumpyIndex, top_k_of
+
+WORDS = [
+    "market",
+    "trader",
+    "goods",
+    "price",
+    "town",
+    "river",
+    "bank",
+    "road",
+    "school",
+    "teacher",
+    "farm",
+    "harvest",
+    "rain",
+    "season",
+    "yam",
+    "cassava",
+    "pepper",
+    "tomato",
+    "lorry",
+    "driver",
+    "ferry",
+    "bridge",
+    "council",
+    "levy",
+    "permit",
+    "stall",
+    "fabric",
+    "tailor",
+]
+DIMENSION = minilm.DIMENSION
+TOP_K = 10
+
+
+def prose(rng: random.Random, paragraphs: int) -> str:
+    out = []
+    for _ in range(paragraphs):
+        sentences = [
+            " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 24))).capitalize() + "."
+            for _ in range(rng.randint(3, 7))
+        ]
+        out.append(" ".join(sentences))
+    return "\n\n".join(out)
+
+
+def windows_of(text: str, window: int = 254, stride: int = 192) -> list[str]:
+    """The pieces ``MiniLM.embed_long`` embeds for ``text``."""
+    tokenizer = minilm.load().tokenizer
+    tokenizer.no_truncation()
+    try:
+        encoding = tokenizer.encode(text, add_special_tokens=False)
+    finally:
+        tokenizer.enable_truncation(max_length=minilm.MAX_TOKENS)
+    if len(encoding.ids) <= window:
+        return [text]
+    pieces = []
+    for begin in range(0, len(encoding.ids), stride):
+        end = min(begin + window, len(encoding.ids))
+        pieces.append(text[encoding.offsets[begin][0] : encoding.offsets[end - 1][1]])
+        if end == len(encoding.ids):
+            break
+    return pieces
+
+
+async def make_runtime(folder: Path) -> Runtime:
+    url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
+    await asyncio.to_thread(upgrade, url)
+    settings = Settings(database_url=url, var_dir=folder, env="test", log_level="WARNING")
+    settings.validate()
+    return Runtime.create(settings)
+
+
+async def add_user_and_documents(
+    runtime: Runtime, texts: list[str]
+) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    owner = uuid.uuid4()
+    ids = [uuid.uuid4() for _ in texts]
+    async with unit_of_work(runtime.database) as session:
+        session.add(User(id=owner, email=f"{owner.hex}@example.com"))
+        await session.flush()
+        for document_id, text in zip(ids, texts, strict=True):
+            session.add(
+                Document(
+                    id=document_id,
+                    owner_id=owner,
+                    filename="bench.txt",
+                    storage_key=f"bench/{document_id}",
+                    kind="txt",
+                    content_type="text/plain",
+                    size=len(text),
+                    sha256="0" * 64,
+                    status=DocumentStatus.UPLOADED,
+                    text=text,
+                )
+            )
+    return owner, ids
+
+
+async def ingestion(folder: Path, documents: int) -> list[list[object]]:
+    rng = random.Random(7)
+    texts = [prose(rng, 10) for _ in range(documents)]
+    model = minilm.load()
+    model.embed(["warm up"])
+    chunks = [c for text in texts for c in service.chunk_document(text)]
+    pieces = [p for c in chunks for p in windows_of(c.text)]
+    started = time.perf_counter()
+    model.embed(pieces)
+    raw = time.perf_counter() - started
+    sentences = [s + "." for text in texts for s in text.split(". ")][: len(pieces) * 4]
+    started = time.perf_counter()
+    model.embed(sentences)
+    raw_sentences = time.perf_counter() - started
+
+    runtime = await make_runtime(folder)
+    try:
+        _, ids = await add_user_and_documents(runtime, texts)
+        started = time.perf_counter()
+        indexed = 0
+        for document_id in ids:
+            async with unit_of_work(runtime.database) as session:
+                result = await service.index_document(session, runtime, document_id)
+                indexed += result.chunks if result else 0
+        pipeline = time.perf_counter() - started
+    finally:
+        await runtime.close()
+    started = time.perf_counter()  # again, after: the faster baseline counts (shared machines)
+    model.embed(pieces)
+    raw = min(raw, time.perf_counter() - started)
+    tokens = sum(c.token_count for c in chunks)
+    return [
+        [
+            "bare model: `embed` over short sentences",
+            len(sentences),
+            "sentences",
+            len(sentences) / raw_sentences,
+            "–",
+        ],
+        [
+            "bare model: `embed` over the same ≤256-token windows",
+            len(chunks),
+            "chunks",
+            len(chunks) / raw,
+            "100 %",
+        ],
+        [
+            f"Oja pipeline: chunk + `embed_long` + rows/FTS/version ({tokens // max(1, len(chunks))} tokens/chunk)",
+            indexed,
+            "chunks",
+            indexed / pipeline,
+            f"{100 * raw / pipeline:.0f} %",
+        ],
+    ]
+
+
+def clustered(n: int, rng: np.random.Generator, centres: np.ndarray) -> np.ndarray:
+    picks = rng.integers(0, len(centres), size=n)
+    vectors = centres[picks] + rng.normal(scale=0.35, size=(n, DIMENSION)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors.astype(np.float32)
+
+
+async def fill_numpy(
+    folder: Path, vectors: np.ndarray
+) -> tuple[Runtime, uuid.UUID, list[uuid.UUID]]:
+    runtime = await make_runtime(folder)
+    per_document = 1000
+    documents = (len(vectors) + per_document - 1) // per_document
+    owner, document_ids = await add_user_and_documents(runtime, ["x"] * documents)
+    ids: list[uuid.UUID] = []
+    for d, document_id in enumerate(document_ids):
+        rows: list[dict[str, Any]] = []
+        for i in range(d * per_document, min(len(vectors), (d + 1) * per_document)):
+            index = i - d * per_document
+            cid = chunk_id(document_id, index, str(i))
+            ids.append(cid)
+            rows.append(
+                {
+                    "id": cid,
+                    "rowkey": rowkey_of(cid),
+                    "document_id": document_id,
+                    "owner_id": owner,
+                    "chunk_index": index,
+                    "text": f"chunk {i}",
+                    "start_char": 0,
+                    "end_char": 1,
+                    "token_count": 1,
+                    "content_hash": str(i),
+                    "embedding": vectors[i].astype("<f4").tobytes(),
+                    "embedding_model": MINILM_NAME,
+                    "embedding_dim": DIMENSION,
+                }
+            )
+        async with unit_of_work(runtime.database) as session:
+            await session.execute(insert(RagChunk), rows)
+            from oja.rag import repository
+
+            await repository.bump_version(session, [document_id])
+    return runtime, owner, ids
+
+
+async def numpy_latency(
+    folder: Path, vectors: np.ndarray, queries: np.ndarray, truth: list[set[int]]
+) -> list[object]:
+    runtime, owner, ids = await fill_numpy(folder, vectors)
+    position = {cid: i for i, cid in enumerate(ids)}
+    index = NumpyIndex(runtime.database.url, MINILM_NAME)
+    try:
+        async with unit_of_work(runtime.database) as session:
+            started = time.perf_counter()
+            await index.search(session, queries[0], owner, TOP_K)  # loads the matrix
+            load = time.perf_counter() - started
+            timings, recalls = [], []
+            for query, expected in zip(queries, truth, strict=True):
+                started = time.perf_counter()
+                hits = await index.search(session, query, owner, TOP_K)
+                timings.append((time.perf_counter() - started) * 1000)
+                recalls.append(len({position[h] for h, _ in hits} & expected) / TOP_K)
+    finally:
+        await runtime.close()
+    return [
+        f"Oja NumpyIndex (exact; cold load {load:.1f} s)",
+        len(vectors),
+        percentile(timings, 50),
+        percentile(timings, 99),
+        float(np.mean(recalls)),
+    ]
+
+
+def chroma_latency(
+    folder: Path, vectors: np.ndarray, queries: np.ndarray, truth: list[set[int]]
+) -> list[list[object]]:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    client = chromadb.PersistentClient(
+        path=str(folder / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    collection = client.get_or_create_collection(
+        "bench", embedding_function=None, metadata={"hnsw:space": "cosine"}
+    )
+    owner = str(uuid.uuid4())
+    started = time.perf_counter()
+    batch = 5000
+    for start in range(0, len(vectors), batch):
+        stop = min(len(vectors), start + batch)
+        collection.add(
+            ids=[str(i) for i in range(start, stop)],
+            embeddings=vectors[start:stop],
+            metadatas=[
+                {"owner_id": owner, "document_id": str(i // 1000)} for i in range(start, stop)
+            ],
+        )
+    build = time.perf_counter() - started
+    rows: list[list[object]] = []
+    filters: list[tuple[str, Any]] = [
+        ("owner `where`", {"owner_id": owner}),
+        ("no filter, for reference", None),
+    ]
+    for label, where in filters:
+        timings, recalls = [], []
+        for query, expected in zip(queries, truth, strict=True):
+            started = time.perf_counter()
+            result = collection.query(
+                query_embeddings=[query], n_results=TOP_K, where=where, include=["distances"]
+            )
+            timings.append((time.perf_counter() - started) * 1000)
+            recalls.append(len({int(i) for i in result["ids"][0]} & expected) / TOP_K)
+        rows.append(
+            [
+                f"Chroma PersistentClient, HNSW, {label} (build {build:.0f} s)",
+                len(vectors),
+                percentile(timings, 50),
+                percentile(timings, 99),
+                float(np.mean(recalls)),
+            ]
+        )
+    return rows
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--documents", type=int, default=12)
+    args = parser.parse_args()
+    print(machine_line())
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        (folder / "ingest").mkdir()
+        rows = await ingestion(folder / "ingest", args.documents)
+        print("\n### Ingestion (all-MiniLM-L6-v2 on NumPy, 1 process)\n")
+        print(markdown_table(["path", "items", "unit", "per second", "of bare model"], rows))
+
+        latency: list[list[object]] = []
+        rng = np.random.default_rng(11)
+        centres = rng.normal(size=(200, DIMENSION)).astype(np.float32)
+        for size in (int(s) for s in args.sizes.split(",")):
+            vectors = clustered(size, rng, centres)
+            queries = clustered(args.queries, rng, centres)
+            truth = [set(top_k_of(vectors @ q, TOP_K).tolist()) for q in queries]
+            (folder / f"n{size}").mkdir()
+            latency.append(await numpy_latency(folder / f"n{size}", vectors, queries, truth))
+            latency.extend(chroma_latency(folder / f"n{size}", vectors, queries, truth))
+        print(
+            f"\n### Query latency, top-{TOP_K}, one owner holding every chunk, {args.queries} queries\n"
+        )
+        print(markdown_table(["index", "chunks", "p50 ms", "p99 ms", "recall@10"], latency))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

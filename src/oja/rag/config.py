@@ -1,0 +1,38 @@
+"""Retrieval settings (``OJA_`` prefix), read once per process."""
+
+from __future__ import annotations
+
+import functools
+from typing import Literal
+
+from pydantic import Field
+
+from oja.core.config import SettingsSection
+
+
+class RagSettings(SettingsSection):
+    embedding_provider: Literal["local", "openrouter"] = "local"
+    """`local`: all-MiniLM-L6-v2 in-process (384-d). `openrouter`: OJA_EMBEDDING_MODEL through OpenRouter."""
+    chroma_url: str | None = None
+    """A ChromaDB server (`http://host:8000`) for the vector index. Unset: exact NumPy search over the database."""
+    chroma_collection_prefix: str = "oja_chunks"
+    """Chroma collection name prefix; one collection per embedding model."""
+    chunk_min_tokens: int = Field(default=300, ge=16)
+    """A chunk is closed at a paragraph end once it has this many word-piece tokens."""
+    chunk_max_tokens: int = Field(default=600, ge=32)
+    """No chunk grows past this many tokens (a lone sentence or table larger than this is split)."""
+    chunk_overlap: float = Field(default=0.15, ge=0, le=0.5)
+    """Share of a chunk's tokens repeated, as whole sentences, at the start of the next chunk."""
+    embedding_batch_size: int = Field(default=32, ge=1)
+    """Texts per embedding call."""
+    query_min_score: float = Field(default=0.25, ge=-1, le=1)
+    """Default cosine similarity below which a retrieved chunk is not used to answer."""
+    query_candidates: int = Field(default=30, ge=1)
+    """Candidates taken from each of the vector and keyword indexes before fusion."""
+    index_job_timeout: float = Field(default=600.0, gt=0)
+    """Seconds one indexing job may run (read when the worker starts)."""
+
+
+@functools.cache
+def get_rag_settings() -> RagSettings:
+    return RagSettings()

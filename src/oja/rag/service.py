@@ -1,0 +1,254 @@
+"""Rules of the retrieval module: index a document's text, forget a document, answer a question.
+
+Services never commit: the job's or the request's unit of work does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oja.core.ai import ChatModel, Usage, chat_provider, get_ai_settings, open_chat_model
+from oja.core.clock import utcnow
+from oja.core.runtime import Runtime
+from oja.documents import repository as documents_repository
+from oja.rag import answering, minilm, repository
+from oja.rag.chunking import Chunk, chunk_text
+from oja.rag.config import RagSettings, get_rag_settings
+from oja.rag.embedding import Matrix, open_chunk_embedder
+from oja.rag.models import chunk_id, rowkey_of
+from oja.rag.vector_index import IndexedChunk, NumpyIndex, VectorIndex
+
+log = structlog.get_logger("oja.rag")
+RRF_K = 60
+_chroma: dict[tuple[str, str, str], VectorIndex] = {}
+
+
+def open_index(runtime: Runtime, model: str, settings: RagSettings | None = None) -> VectorIndex:
+    """Chroma when ``OJA_CHROMA_URL`` is set, else exact NumPy search over ``rag_chunk``."""
+    settings = settings or get_rag_settings()
+    if settings.chroma_url:
+        key = (settings.chroma_url, settings.chroma_collection_prefix, model)
+        if key not in _chroma:
+            from oja.rag.chroma_index import ChromaIndex
+
+            _chroma[key] = ChromaIndex(
+                settings.chroma_url, model, settings.chroma_collection_prefix
+            )
+        return _chroma[key]
+    return NumpyIndex(runtime.database.url, model)
+
+
+def chunk_document(text: str, settings: RagSettings | None = None) -> list[Chunk]:
+    settings = settings or get_rag_settings()
+    return chunk_text(
+        text,
+        count_tokens=minilm.load().token_count,
+        min_tokens=settings.chunk_min_tokens,
+        max_tokens=settings.chunk_max_tokens,
+        overlap=settings.chunk_overlap,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Indexed:
+    chunks: int
+    embedded: int
+    """0 when the stored chunks already matched the text and model (nothing re-embedded)."""
+
+
+async def index_document(
+    session: AsyncSession, runtime: Runtime, document_id: uuid.UUID
+) -> Indexed | None:
+    """Make the document's chunks exactly those of its current text, in every index; None when
+    the document is gone or has no text yet. Re-running it changes nothing."""
+    document = await documents_repository.by_id(session, document_id)
+    if document is None or document.text is None:
+        return None
+    settings = get_rag_settings()
+    chunks = await asyncio.to_thread(chunk_document, document.text, settings)
+    async with open_chunk_embedder(settings) as embedder:
+        existing = await repository.chunks_of(session, document_id)
+        ids = [chunk_id(document_id, c.index, c.content_hash) for c in chunks]
+        if [c.id for c in existing] == ids and all(
+            c.embedding_model == embedder.name for c in existing
+        ):
+            embedded = 0
+        else:
+            vectors: Matrix = await embedder.embed([c.text for c in chunks])
+            rows = [
+                {
+                    "id": ids[c.index],
+                    "rowkey": rowkey_of(ids[c.index]),
+                    "document_id": document_id,
+                    "owner_id": document.owner_id,
+                    "chunk_index": c.index,
+                    "text": c.text,
+                    "start_char": c.start,
+                    "end_char": c.end,
+                    "token_count": c.token_count,
+                    "content_hash": c.content_hash,
+                    "embedding": np.asarray(vectors[c.index], dtype="<f4").tobytes(),
+                    "embedding_model": embedder.name,
+                    "embedding_dim": int(vectors.shape[1]),
+                    "created_at": utcnow(),
+                }
+                for c in chunks
+            ]
+            await repository.replace_document(session, document_id, rows)
+            await open_index(runtime, embedder.name, settings).upsert(
+                session,
+                [
+                    IndexedChunk(
+                        ids[c.index], document_id, document.owner_id, c.index, vectors[c.index]
+                    )
+                    for c in chunks
+                ],
+            )
+            embedded = len(chunks)
+    document.chunk_count = len(chunks)
+    document.indexed_at = utcnow()
+    log.info(
+        "rag.document_indexed", document_id=str(document_id), chunks=len(chunks), embedded=embedded
+    )
+    return Indexed(len(chunks), embedded)
+
+
+async def forget_document(session: AsyncSession, document_id: uuid.UUID) -> int:
+    """Remove the document's chunks from the table and the keyword index (this transaction)."""
+    return await repository.delete_document(session, document_id)
+
+
+async def purge_remote(session: AsyncSession, runtime: Runtime, document_id: uuid.UUID) -> None:
+    """Remove the document from the remote vector index, if one is configured, for every model."""
+    settings = get_rag_settings()
+    if not settings.chroma_url:
+        return
+    from oja.rag.chroma_index import ChromaIndex
+    from oja.rag.embedding import embedding_name
+
+    index = open_index(runtime, embedding_name(settings), settings)
+    assert isinstance(index, ChromaIndex)
+    await index.delete_everywhere(document_id)
+
+
+def fuse(rankings: Sequence[Sequence[uuid.UUID]], k: int = RRF_K) -> list[uuid.UUID]:
+    """Reciprocal rank fusion (Cormack et al. 2009): score = Σ 1 / (k + rank)."""
+    scores: dict[uuid.UUID, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(scores, key=lambda item: -scores[item])
+
+
+async def retrieve(
+    session: AsyncSession,
+    runtime: Runtime,
+    *,
+    owner_id: uuid.UUID,
+    question: str,
+    top_k: int,
+    document_ids: Sequence[uuid.UUID] | None = None,
+    min_score: float | None = None,
+) -> list[answering.Context]:
+    """The owner's ``top_k`` chunks for ``question``: vector and keyword rankings fused, each scored
+    by cosine similarity, those under ``min_score`` left out."""
+    settings = get_rag_settings()
+    threshold = settings.query_min_score if min_score is None else min_score
+    async with open_chunk_embedder(settings) as embedder:
+        question_vector = (await embedder.embed([question]))[0]
+    candidates = max(settings.query_candidates, top_k)
+    index = open_index(runtime, embedder.name, settings)
+    vector_hits = await index.search(session, question_vector, owner_id, candidates, document_ids)
+    keyword_hits = await repository.keyword_search(
+        session,
+        question,
+        owner_id=owner_id,
+        model=embedder.name,
+        limit=candidates,
+        document_ids=document_ids,
+    )
+    ranked = fuse([[i for i, _ in vector_hits], keyword_hits])
+    rows = await repository.hits_by_id(session, ranked, owner_id)
+    contexts: list[answering.Context] = []
+    for item in ranked:
+        row = rows.get(item)
+        if row is None:
+            continue
+        vector = np.frombuffer(row.embedding, dtype="<f4")
+        if vector.shape != question_vector.shape:
+            continue
+        score = float(vector @ question_vector)
+        if score < threshold:
+            continue
+        contexts.append(
+            answering.Context(
+                len(contexts) + 1, row.document_id, row.filename, row.chunk_index, row.text, score
+            )
+        )
+        if len(contexts) == top_k:
+            break
+    return contexts
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    answer: answering.Answer
+    contexts: list[answering.Context]
+
+
+async def ask(
+    session: AsyncSession,
+    runtime: Runtime,
+    *,
+    owner_id: uuid.UUID,
+    question: str,
+    top_k: int,
+    document_ids: Sequence[uuid.UUID] | None = None,
+    min_score: float | None = None,
+    chat: ChatModel | None = None,
+) -> QueryResult:
+    contexts = await retrieve(
+        session,
+        runtime,
+        owner_id=owner_id,
+        question=question,
+        top_k=top_k,
+        document_ids=document_ids,
+        min_score=min_score,
+    )
+    ai = get_ai_settings()
+    if not contexts:
+        provider = chat.provider if chat else chat_provider(ai)
+        model = chat.model if chat else _model_name(provider)
+        answer = answering.Answer(answering.NOT_FOUND, [], provider, model, Usage())
+    elif chat is not None:
+        answer = await answering.generate(chat, question, contexts)
+    elif chat_provider(ai) == "local":
+        answer = answering.extractive(question, contexts)
+    else:
+        async with open_chat_model(ai) as model_port:
+            answer = await answering.generate(model_port, question, contexts)
+    log.info(
+        "rag.query_answered",
+        chunks=len(contexts),
+        citations=len(answer.citations),
+        provider=answer.provider,
+        found=answer.text != answering.NOT_FOUND,
+    )
+    return QueryResult(answer, contexts)
+
+
+def _model_name(provider: str) -> str:
+    ai = get_ai_settings()
+    if provider == "openrouter":
+        return ai.llm_model
+    if provider == "gemini":
+        return ai.gemini_model
+    return answering.EXTRACTIVE_MODEL

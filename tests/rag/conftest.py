@@ -1,0 +1,129 @@
+"""Helpers for retrieval tests: users through the identity API, documents written straight to the
+table (or uploaded through the documents pipeline), jobs run in-process, and AI settings."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from oja.core.ai import get_ai_settings
+from oja.core.ai import retry as ai_retry
+from oja.core.db import unit_of_work
+from oja.core.jobs.publisher import set_publisher
+from oja.core.jobs.runner import execute
+from oja.documents.config import get_documents_settings
+from oja.documents.models import Document, DocumentStatus
+from oja.rag import service
+from oja.rag.config import get_rag_settings
+
+PASSWORD = "correct horse battery"
+_emails = itertools.count()
+
+
+class Jobs:
+    """Captures publications; :meth:`run` executes them here, as a worker would."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, uuid.UUID]] = []
+
+    async def capture(self, task_name: str, job_id: uuid.UUID, countdown: float) -> None:
+        self.published.append((task_name, job_id))
+
+    async def run(self, app: Any) -> list[tuple[str, str]]:
+        outcomes = []
+        while self.published:
+            name, job_id = self.published.pop(0)
+            outcomes.append(
+                (name.removeprefix("oja.job."), await execute(str(job_id), app.state.runtime))
+            )
+        return outcomes
+
+
+@pytest.fixture(autouse=True)
+def jobs() -> Iterator[Jobs]:
+    captured = Jobs()
+    set_publisher(captured.capture)
+    yield captured
+    set_publisher(None)
+
+
+def set_env(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    clear_settings()
+
+
+def clear_settings() -> None:
+    get_ai_settings.cache_clear()
+    get_documents_settings.cache_clear()
+    get_rag_settings.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def ai_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Local chat and MiniLM embeddings unless a test says otherwise; retry pauses not slept."""
+    for name in (
+        "OJA_OPENROUTER_API_KEY",
+        "OJA_GEMINI_API_KEY",
+        "OJA_LLM_PROVIDER",
+        "OJA_EMBEDDING_PROVIDER",
+        "OJA_CHROMA_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    set_env(monkeypatch, OJA_LLM_PROVIDER="local")
+
+    async def no_sleep(delay: float) -> None:
+        return None
+
+    monkeypatch.setattr(ai_retry, "sleep", no_sleep)
+    yield
+    clear_settings()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def user(client: httpx.AsyncClient) -> tuple[uuid.UUID, dict[str, str]]:
+    """A new user's id and auth headers."""
+    email = f"rag-user{next(_emails)}@example.com"
+    response = await client.post("/auth/signup", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 201, response.text
+    login = await client.post("/auth/login", json={"email": email, "password": PASSWORD})
+    assert login.status_code == 200, login.text
+    headers = bearer(login.json()["access_token"])
+    me = await client.get("/user/me", headers=headers)
+    return uuid.UUID(me.json()["id"]), headers
+
+
+async def add_document(
+    app: Any, owner_id: uuid.UUID, text: str, filename: str = "notes.txt"
+) -> uuid.UUID:
+    """A document row with extracted text, as the documents pipeline leaves it."""
+    document_id = uuid.uuid4()
+    async with unit_of_work(app.state.runtime.database) as session:
+        session.add(
+            Document(
+                id=document_id,
+                owner_id=owner_id,
+                filename=filename,
+                storage_key=f"documents/{owner_id}/{document_id}/original",
+                kind="txt",
+                content_type="text/plain",
+                size=len(text.encode()),
+                sha256="0" * 64,
+                status=DocumentStatus.UPLOADED,
+                text=text,
+            )
+        )
+    return document_id
+
+
+async def index(app: Any, document_id: uuid.UUID) -> service.Indexed | None:
+    async with unit_of_work(app.state.runtime.database) as session:
+        return await service.index_document(session, app.state.runtime, document_id)

@@ -8,11 +8,14 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 import oja
+
+if TYPE_CHECKING:
+    from oja.sandbox.runner import Sandbox
 
 app = typer.Typer(
     help="Oja: run the API, the worker, beat and operations.",
@@ -22,7 +25,7 @@ app = typer.Typer(
 
 
 @app.command()
-def serve(
+def serve(  # noqa: PLR0917 - Typer passes options by parameter
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
     worker: Annotated[
@@ -31,6 +34,16 @@ def serve(
     migrate: Annotated[
         bool | None, typer.Option(help="Migrate first (default: on outside production).")
     ] = None,
+    sandbox: Annotated[
+        bool,
+        typer.Option(
+            help="Start the local fakes of every third party (threads) and point Oja and its "
+            "worker at them: a full offline demo in one command."
+        ),
+    ] = False,
+    sandbox_port_base: Annotated[
+        int, typer.Option(help="First port of the fakes with --sandbox (see `oja sandbox`).")
+    ] = 8100,
 ) -> None:
     """Run the API (and, on embedded defaults, a worker with beat beside it)."""
     import uvicorn
@@ -38,6 +51,8 @@ def serve(
     from oja.core.config import get_settings
     from oja.core.migrate import upgrade
 
+    # Before any setting is read: the API and the worker child both take the fakes' variables.
+    fakes = _start_sandbox(host, port, sandbox_port_base) if sandbox else None
     settings = get_settings()
     if migrate if migrate is not None else not settings.is_production:
         upgrade(settings.database_url)
@@ -63,6 +78,77 @@ def serve(
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(child.pid, signal.SIGKILL)
+        if fakes is not None:
+            fakes.stop()
+
+
+def _start_sandbox(host: str, port: int, port_base: int) -> Sandbox:
+    from oja.sandbox.runner import Sandbox
+
+    local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - compared, not bound
+    oja_url = os.environ.get("OJA_PUBLIC_URL") or f"http://{local}:{port}"
+    fakes = Sandbox(oja_url=oja_url, port_base=port_base).start()
+    os.environ.update(fakes.environment(os.environ))
+    typer.echo(fakes.exports(), nl=False)
+    return fakes
+
+
+@app.command("sandbox")
+def sandbox_command(
+    port_base: Annotated[
+        int, typer.Option(help="First port; each fake takes a fixed one after it.")
+    ] = 8100,
+    oja_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Oja's base URL the fakes call back (webhooks, Google redirect). "
+            "Default: OJA_PUBLIC_URL, else http://127.0.0.1:8000."
+        ),
+    ] = None,
+    write_env: Annotated[
+        Path | None,
+        typer.Option(help="Also write the variables as a .env file, e.g. var/sandbox.env."),
+    ] = None,
+) -> None:
+    """Run the fakes of Google, Paystack, Stripe, OpenRouter, Gemini, Termii and SMTP until Ctrl-C,
+    and print the OJA_ variables that point Oja at them."""
+    import time
+
+    from oja.sandbox.runner import DEFAULT_OJA_URL, Sandbox
+
+    url = oja_url or os.environ.get("OJA_PUBLIC_URL") or DEFAULT_OJA_URL
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    with Sandbox(oja_url=url, port_base=port_base) as fakes:
+        typer.echo(fakes.exports(), nl=False)
+        if write_env is not None:
+            write_env.parent.mkdir(parents=True, exist_ok=True)
+            write_env.write_text(fakes.dotenv())
+            typer.echo(f"# written to {write_env}")
+        typer.echo("# the sandbox runs until Ctrl-C", err=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            typer.echo("# sandbox stopped", err=True)
+
+
+@app.command()
+def demo(
+    base_url: Annotated[
+        str, typer.Option(help="A running Oja, started with `oja serve --sandbox`.")
+    ] = "http://127.0.0.1:8000",
+    timeout: Annotated[
+        float, typer.Option(help="Seconds each poll (processing, webhooks) may wait.")
+    ] = 90.0,
+) -> None:
+    """Walk every seed's main flow against a running Oja and print a table; exit 1 on a failure."""
+    from oja.demo import run
+
+    raise typer.Exit(run(base_url, poll_timeout=timeout))
 
 
 @app.command()

@@ -19,6 +19,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import re
 import struct
 import threading
 from collections import deque
@@ -67,6 +68,34 @@ def _error(
 ) -> JSONResponse:
     text = message or _MESSAGES.get(status, "Error")
     return JSONResponse({"error": {"message": text, "code": status}}, status, headers=headers)
+
+
+_EXCERPT = re.compile(r"^\[(\d+)\] \(from [^)]*\)\n(.*?)(?=^\[\d+\] \(from |\Z)", re.M | re.S)
+_QUESTION = re.compile(r"^Question: (.+)$", re.M)
+_WORD = re.compile(r"[\w-]+")
+_SENTENCE = re.compile(r"[^.!?]+[.!?]?")
+
+
+def _cited_answer(messages: list[Message]) -> str | None:
+    """What a model following a retrieval prompt does: quote the excerpt sentence that shares the
+    most words with the question and cite its number (``"…" [n]``); None for other prompts."""
+    text = "\n".join(m.content for m in messages if m.role == "user")
+    question = _QUESTION.search(text)
+    excerpts = _EXCERPT.findall(text)
+    if question is None or not excerpts:
+        return None
+    wanted = {w.casefold() for w in _WORD.findall(question.group(1)) if len(w) > 2}
+    best: tuple[int, str, str] | None = None
+    for number, body in excerpts:
+        for raw in _SENTENCE.findall(" ".join(body.split())):
+            sentence = raw.strip()
+            overlap = len(wanted & {w.casefold() for w in _WORD.findall(sentence)})
+            if sentence and (best is None or overlap > best[0]):
+                best = (overlap, number, sentence)
+    if best is None or best[0] == 0:
+        return "The excerpts do not answer this question."
+    _, number, sentence = best
+    return f'"{sentence}" [{number}]'
 
 
 class OpenRouterFake:
@@ -157,6 +186,9 @@ class OpenRouterFake:
             return json.dumps(fill_schema(schema, analyse(subject)), ensure_ascii=False)
         if response_format.get("type") == "json_object":
             return json.dumps(analyse(subject), ensure_ascii=False)
+        cited = _cited_answer(messages)
+        if cited is not None:
+            return cited
         return summarize(subject) or "I have nothing to summarise."
 
     def _build_app(self) -> FastAPI:

@@ -1,0 +1,786 @@
+"""``oja demo``: walk every seed's main flow against a running Oja, over HTTP, and print a table.
+
+Oja must run with the sandbox (``oja serve --sandbox``) so that Google sign-in, the payment
+checkouts and the models are the local fakes: the demo follows the URLs Oja hands out (the Google
+consent redirect, the Paystack and Stripe checkout pages) and presses the fakes' buttons itself. A
+flow whose routes Oja does not serve (its module is not installed) is reported as skipped; once a
+step of a flow fails, the rest of that flow is not attempted. Every request and every poll is
+bounded. This module talks HTTP only: it imports nothing from Oja.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import secrets
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal, TextIO
+from urllib.parse import urlsplit
+
+import httpx
+
+Outcome = Literal["ok", "failed", "skipped"]
+MARKS: dict[Outcome, str] = {"ok": "✓", "failed": "✗", "skipped": "–"}
+ABSENT = "skipped (module absent)"
+PASSWORD = "demo-Passw0rd-long-enough"  # noqa: S105 - a throwaway demo account
+DOCUMENT_FACT = "MANGO-42"
+DOCUMENT_TEXT = f"""Oja warehouse handbook
+
+The Ikeja warehouse opens at 7 am and closes at 6 pm from Monday to Saturday. Vendors drop
+parcels at bay 3; couriers collect them from bay 5.
+
+Pickup codes. Every courier gives the pickup code at the gate. The pickup code for the Ikeja
+warehouse is {DOCUMENT_FACT}. Codes change on the first day of each month.
+
+Returns. A customer may return an item within 14 days. The vendor refunds the customer after the
+warehouse confirms the item is back on the shelf.
+"""
+QUESTION = "What is the pickup code for the Ikeja warehouse?"
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+
+
+@dataclass(slots=True)
+class Step:
+    flow: str
+    name: str
+    request: str
+    expected: str
+    got: str
+    outcome: Outcome
+    ms: float | None = None
+
+
+class FlowStopped(Exception):
+    """A step failed or was skipped: the rest of its flow cannot run."""
+
+
+@dataclass(slots=True)
+class Account:
+    email: str
+    token: str | None = None
+
+
+@dataclass
+class Walk:
+    """The HTTP client, the steps so far, and the state flows hand to one another."""
+
+    client: httpx.Client
+    base_url: str
+    poll_timeout: float
+    paths: set[str] | None
+    """Paths Oja serves (from its OpenAPI document); None when unknown (everything assumed)."""
+    out: TextIO
+    steps: list[Step] = field(default_factory=list)
+    flow: str = ""
+    account: Account | None = None
+
+    # -- recording ---------------------------------------------------------------------------
+
+    def record(self, step: Step) -> Step:
+        self.steps.append(step)
+        self.out.write(_row(step) + "\n")
+        self.out.flush()
+        return step
+
+    def skip(self, name: str, reason: str) -> None:
+        self.record(Step(self.flow, name, "", "", reason, "skipped"))
+
+    def serves(self, *paths: str) -> bool:
+        return self.paths is None or all(p in self.paths for p in paths)
+
+    def bearer(self) -> dict[str, str]:
+        if self.account is None or self.account.token is None:
+            raise FlowStopped("no signed-in user (the sign-up flow failed)")
+        return {"Authorization": f"Bearer {self.account.token}"}
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def call(
+        self,
+        name: str,
+        method: str,
+        url: str,
+        *,
+        expect: int | tuple[int, ...],
+        expected: str | None = None,
+        check: Callable[[httpx.Response], bool] | None = None,
+        show: Callable[[httpx.Response], str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """One request; the step passes when the status is expected and ``check`` holds."""
+        statuses = (expect,) if isinstance(expect, int) else expect
+        want = expected or "/".join(str(s) for s in statuses)
+        started = time.perf_counter()
+        try:
+            response = self.client.request(method, url, **kwargs)
+        except httpx.HTTPError as exc:
+            self._fail(
+                name,
+                method,
+                url,
+                expected=want,
+                got=f"{type(exc).__name__}: {exc}",
+                started=started,
+            )
+        ms = (time.perf_counter() - started) * 1000
+        passed, got = _judge(response, statuses, check, show)
+        self.record(
+            Step(
+                self.flow,
+                name,
+                _request(method, url, self.base_url),
+                want,
+                got,
+                "ok" if passed else "failed",
+                ms,
+            )
+        )
+        if not passed:
+            raise FlowStopped(got)
+        return response
+
+    def poll(
+        self,
+        name: str,
+        url: str,
+        *,
+        until: Callable[[httpx.Response], bool],
+        expected: str,
+        show: Callable[[httpx.Response], str],
+        give_up: Callable[[httpx.Response], bool] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """GET ``url`` until ``until`` holds (one step), ``give_up`` holds or the time is up."""
+        started = time.perf_counter()
+        deadline = time.monotonic() + self.poll_timeout
+        delay = 0.1
+        polls = 0
+        while True:
+            polls += 1
+            try:
+                response = self.client.get(url, **kwargs)
+            except httpx.HTTPError as exc:
+                self._fail(
+                    name,
+                    "GET",
+                    url,
+                    expected=expected,
+                    got=f"{type(exc).__name__}: {exc}",
+                    started=started,
+                )
+            passed, got = _judge(response, (200,), until, show)
+            finished = passed or (give_up is not None and _holds(give_up, response))
+            if finished or time.monotonic() + delay > deadline:
+                break
+            time.sleep(delay)
+            delay = min(delay * 1.5, 1.0)
+        if not passed and not finished:
+            got = f"{got} after {self.poll_timeout:g} s"
+        self.record(
+            Step(
+                self.flow,
+                f"{name} ({polls} polls)",
+                _request("GET", url, self.base_url),
+                expected,
+                got,
+                "ok" if passed else "failed",
+                (time.perf_counter() - started) * 1000,
+            )
+        )
+        if not passed:
+            raise FlowStopped(got)
+        return response
+
+    def _fail(
+        self, name: str, method: str, url: str, *, expected: str, got: str, started: float
+    ) -> Any:
+        ms = (time.perf_counter() - started) * 1000
+        request = _request(method, url, self.base_url)
+        self.record(Step(self.flow, name, request, expected, got, "failed", ms))
+        raise FlowStopped(got)
+
+
+def _holds(predicate: Callable[[httpx.Response], Any], response: httpx.Response) -> bool:
+    try:
+        return bool(predicate(response))
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        return False
+
+
+def _judge(
+    response: httpx.Response,
+    statuses: tuple[int, ...],
+    check: Callable[[httpx.Response], bool] | None,
+    show: Callable[[httpx.Response], str] | None,
+) -> tuple[bool, str]:
+    passed = response.status_code in statuses and (check is None or _holds(check, response))
+    detail = ""
+    if show is not None and response.status_code in statuses:
+        try:
+            detail = show(response)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            detail = f"unexpected body ({type(exc).__name__}: {exc})"
+    elif response.status_code not in statuses:
+        detail = _error_summary(response)
+    return passed, f"{response.status_code} {detail}".strip()
+
+
+def _error_summary(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:120].replace("\n", " ")
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return f"{error.get('code')}: {error.get('message')}"
+    return str(body)[:120]
+
+
+def _request(method: str, url: str, base_url: str) -> str:
+    """``METHOD path`` for Oja, ``METHOD host:port/path`` elsewhere; ids and tokens shortened."""
+    parts = urlsplit(url)
+    local = url.startswith(("/", base_url))
+    path = "/".join(_segment(s) for s in parts.path.split("/")) or "/"
+    return f"{method} {path}" if local else f"{method} {parts.netloc}{path}"
+
+
+def _segment(segment: str) -> str:
+    if _UUID.fullmatch(segment):
+        return "{id}"
+    return segment if len(segment) <= 20 else segment[:10] + "…"
+
+
+# -- flows ---------------------------------------------------------------------------------------
+
+
+def sign_up(w: Walk) -> None:
+    email = f"demo-{secrets.token_hex(4)}@example.com"
+    w.call(
+        "sign up (email + password)",
+        "POST",
+        "/auth/signup",
+        json={"email": email, "password": PASSWORD, "name": "Demo User"},
+        expect=201,
+        check=lambda r: r.json()["email"] == email,
+        show=lambda r: f"user {r.json()['id'][:8]}…",
+    )
+    login = w.call(
+        "log in",
+        "POST",
+        "/auth/login",
+        json={"email": email, "password": PASSWORD},
+        expect=200,
+        check=lambda r: bool(r.json()["access_token"]),
+        show=lambda r: f"{r.json()['token_type']} token, {r.json()['expires_in']} s",
+    )
+    w.account = Account(email, login.json()["access_token"])
+    w.call(
+        "who am I",
+        "GET",
+        "/user/me",
+        headers=w.bearer(),
+        expect=200,
+        expected=f"200 {email[:14]}…",
+        check=lambda r: r.json()["email"] == email,
+        show=lambda r: str(r.json()["email"]),
+    )
+
+
+def otp_login(w: Walk) -> None:
+    mobile = f"+234803{secrets.randbelow(10**7):07d}"
+    sent = w.call(
+        "send OTP",
+        "POST",
+        "/auth/send-otp",
+        json={"mobile": mobile},
+        expect=200,
+        expected="200 with the code",
+        check=lambda r: bool(r.json()["otp"]),
+        show=lambda r: f"otp {'shown' if r.json().get('otp') else 'not shown'}",
+    )
+    verified = w.call(
+        "verify OTP",
+        "POST",
+        "/auth/verify-otp",
+        json={"mobile": mobile, "otp": sent.json()["otp"]},
+        expect=200,
+        check=lambda r: bool(r.json()["access_token"]),
+        show=lambda r: "token pair",
+    )
+    w.call(
+        "who am I (by OTP)",
+        "GET",
+        "/user/me",
+        headers={"Authorization": f"Bearer {verified.json()['access_token']}"},
+        expect=200,
+        expected=f"200 {mobile}",
+        check=lambda r: r.json()["mobile"] == mobile,
+        show=lambda r: str(r.json()["mobile"]),
+    )
+
+
+def google_login(w: Walk) -> None:
+    start = w.call(
+        "start Google sign-in",
+        "GET",
+        "/auth/google",
+        expect=302,
+        expected="302 to Google",
+        check=lambda r: "code_challenge=" in r.headers["location"],
+        show=lambda r: f"→ {urlsplit(r.headers['location']).netloc}",
+    )
+    consent = w.call(
+        "Google consents",
+        "GET",
+        start.headers["location"],
+        expect=302,
+        expected="302 to the callback",
+        check=lambda r: "code=" in r.headers["location"],
+        show=lambda r: f"→ {urlsplit(r.headers['location']).path}",
+    )
+    signed_in = w.call(
+        "callback signs in",
+        "GET",
+        consent.headers["location"],
+        expect=200,
+        expected="200 with tokens",
+        check=lambda r: bool(r.json()["access_token"]),
+        show=lambda r: f"{r.json()['email']}{' (new)' if r.json()['created'] else ''}",
+    )
+    email = signed_in.json()["email"]
+    w.call(
+        "who am I (by Google)",
+        "GET",
+        "/user/me",
+        headers={"Authorization": f"Bearer {signed_in.json()['access_token']}"},
+        expect=200,
+        expected=f"200 {email}",
+        check=lambda r: r.json()["email"] == email,
+        show=lambda r: str(r.json()["email"]),
+    )
+
+
+def api_key(w: Walk) -> None:
+    created = w.call(
+        "create an API key",
+        "POST",
+        "/keys/create",
+        headers=w.bearer(),
+        json={"name": "demo", "scopes": ["examples:read", "files:read"]},
+        expect=201,
+        check=lambda r: r.json()["key"].startswith(r.json()["prefix"]),
+        show=lambda r: f"{r.json()['prefix']}…",
+    )
+    key = created.json()["key"]
+    w.call(
+        "call a scoped route with it",
+        "GET",
+        "/examples/service-only",
+        headers={"X-API-Key": key},
+        expect=200,
+        expected="200 as a service",
+        check=lambda r: r.json()["kind"] == "service" and "examples:read" in r.json()["scopes"],
+        show=lambda r: f"{r.json()['kind']} {','.join(r.json()['scopes'])}",
+    )
+    w.call(
+        "a user token is refused there",
+        "GET",
+        "/examples/service-only",
+        headers=w.bearer(),
+        expect=403,
+        show=lambda r: "",
+    )
+
+
+def image_upload(w: Walk) -> None:
+    uploaded = w.call(
+        "upload a JPEG",
+        "POST",
+        "/upload",
+        headers=w.bearer(),
+        files={"file": ("sunset.jpg", _jpeg(1200, 800), "image/jpeg")},
+        data={"title": "Demo sunset"},
+        expect=201,
+        show=lambda r: f"{r.json()['status']}, {r.json()['size']} bytes",
+    )
+    file_id = uploaded.json()["id"]
+    w.poll(
+        "processing",
+        f"/upload/{file_id}/status",
+        headers=w.bearer(),
+        until=lambda r: r.json()["status"] == "processed",
+        give_up=lambda r: r.json()["status"] == "failed",
+        expected="processed",
+        show=lambda r: (
+            f"{r.json()['status']} {r.json()['progress']}%"
+            + (f" {r.json()['error']}" if r.json().get("error") else "")
+        ),
+    )
+    result = w.call(
+        "result with variants",
+        "GET",
+        f"/upload/{file_id}/result",
+        headers=w.bearer(),
+        expect=200,
+        expected="200 with variants",
+        check=lambda r: bool(r.json()["variants"]),
+        show=lambda r: ", ".join(sorted(r.json()["variants"])),
+    )
+    variants = result.json()["variants"]
+    name = "thumbnail" if "thumbnail" in variants else sorted(variants)[0]
+    w.call(
+        f"download the {name}",
+        "GET",
+        variants[name]["url"],
+        expect=200,
+        expected="200 image",
+        check=lambda r: r.headers.get("content-type", "").startswith("image/"),
+        show=lambda r: f"{r.headers.get('content-type')}, {len(r.content)} bytes",
+    )
+
+
+def document_and_query(w: Walk) -> None:
+    uploaded = w.call(
+        "upload a TXT document",
+        "POST",
+        "/documents/upload",
+        headers=w.bearer(),
+        files={"file": ("handbook.txt", DOCUMENT_TEXT.encode(), "text/plain")},
+        expect=201,
+        show=lambda r: f"{r.json()['status']}, {r.json()['content_type']}",
+    )
+    document_id = uploaded.json()["document_id"]
+    analysed = w.call(
+        "analyze",
+        "POST",
+        f"/documents/{document_id}/analyze",
+        headers=w.bearer(),
+        expect=(200, 202),
+        expected="200 summary (or 202)",
+        show=lambda r: (
+            f"{r.json()['document_type']}: {r.json()['summary'][:30]}…"
+            if r.status_code == 200
+            else f"{r.json()['status']}, still running"
+        ),
+    )
+    if analysed.status_code == 202:
+        _document_completed(w, document_id, "analysis")
+    w.call(
+        "process",
+        "POST",
+        f"/documents/{document_id}/process",
+        headers=w.bearer(),
+        expect=202,
+        show=lambda r: str(r.json()["status"]),
+    )
+    _document_completed(w, document_id, "status")
+    w.call(
+        "result",
+        "GET",
+        f"/documents/{document_id}/result",
+        headers=w.bearer(),
+        expect=200,
+        expected="200 with a summary",
+        check=lambda r: bool(r.json()["summary"]),
+        show=lambda r: f"{r.json()['document_type']}",
+    )
+    if not w.serves("/query"):
+        w.flow = "rag"
+        w.skip("query the document", ABSENT)
+        return
+    w.flow = "rag"
+    w.poll(
+        "indexed",
+        f"/documents/{document_id}",
+        headers=w.bearer(),
+        until=lambda r: r.json()["chunk_count"] > 0,
+        expected="chunk_count > 0",
+        show=lambda r: f"{r.json()['chunk_count']} chunks",
+    )
+    w.call(
+        "query it",
+        "POST",
+        "/query",
+        headers=w.bearer(),
+        json={"question": QUESTION, "document_ids": [document_id]},
+        expect=200,
+        expected=f"200 answer with {DOCUMENT_FACT}",
+        check=lambda r: (
+            DOCUMENT_FACT in r.json()["answer"]
+            and any(c["document_id"] == document_id for c in r.json()["citations"])
+        ),
+        show=lambda r: f"{r.json()['provider']}: {r.json()['answer'][:40]}",
+    )
+
+
+def _document_completed(w: Walk, document_id: str, name: str) -> None:
+    w.poll(
+        name,
+        f"/documents/{document_id}/status",
+        headers=w.bearer(),
+        until=lambda r: r.json()["status"] == "COMPLETED",
+        give_up=lambda r: r.json()["status"] == "FAILED",
+        expected="COMPLETED",
+        show=lambda r: (
+            f"{r.json()['status']} {r.json()['progress']}%"
+            + (f" {r.json()['message']}" if r.json()["status"] == "FAILED" else "")
+        ),
+    )
+
+
+def chat(w: Walk) -> None:
+    room = w.call(
+        "create a chatroom",
+        "POST",
+        "/chatroom",
+        headers=w.bearer(),
+        json={"title": "Demo room"},
+        expect=201,
+        show=lambda r: f"room {r.json()['id'][:8]}…",
+    )
+    url = f"/chatroom/{room.json()['id']}/message"
+    for n in range(1, 6):
+        w.call(
+            f"message {n} of 5 (Basic)",
+            "POST",
+            url,
+            headers=w.bearer(),
+            json={"content": f"Hello Oja, this is message {n}. What can you do?"},
+            expect=(201, 202),
+            expected="201 with a reply",
+            show=lambda r: (
+                f"{r.json()['assistant_message']['provider']}: "
+                f"{r.json()['assistant_message']['content'][:24]}…"
+                if r.json()["assistant_message"]
+                else str(r.json()["status"])
+            ),
+        )
+    w.call(
+        "message 6 is over the quota",
+        "POST",
+        url,
+        headers=w.bearer(),
+        json={"content": "One more, please."},
+        expect=429,
+        show=lambda r: f"{r.json()['error']['code']}, Retry-After {r.headers.get('retry-after')}",
+    )
+
+
+def paystack(w: Walk) -> None:
+    started = w.call(
+        "initiate ₦2,500",
+        "POST",
+        "/payments/paystack/initiate",
+        headers={**w.bearer(), "Idempotency-Key": secrets.token_hex(8)},
+        json={"amount": 250_000, "currency": "NGN"},
+        expect=201,
+        expected="201 checkout URL",
+        check=lambda r: r.json()["authorization_url"].startswith("http"),
+        show=lambda r: f"{r.json()['reference'][:16]} {r.json()['status']}",
+    )
+    reference = started.json()["reference"]
+    checkout = started.json()["authorization_url"]
+    w.call(
+        "open the checkout",
+        "GET",
+        checkout,
+        expect=200,
+        expected="200 page with Pay",
+        check=lambda r: "/pay" in r.text,
+        show=lambda r: "checkout page",
+    )
+    w.call(
+        "pay (fake sends the webhook)",
+        "POST",
+        f"{checkout}/pay",
+        headers={"Accept": "application/json"},
+        expect=200,
+        expected="success, webhook 200",
+        check=lambda r: r.json()["status"] == "success" and r.json()["webhook_status"] == 200,
+        show=lambda r: f"{r.json()['status']}, webhook {r.json()['webhook_status']}",
+    )
+    w.poll(
+        "payment status",
+        f"/payments/{reference}/status",
+        headers=w.bearer(),
+        until=lambda r: r.json()["status"] == "success",
+        give_up=lambda r: r.json()["status"] in ("failed", "abandoned"),
+        expected="success",
+        show=lambda r: f"{r.json()['status']} {r.json()['currency']} {r.json()['amount']}",
+    )
+
+
+def stripe(w: Walk) -> None:
+    w.call(
+        "tier before",
+        "GET",
+        "/subscription/status",
+        headers=w.bearer(),
+        expect=200,
+        expected="200 basic",
+        check=lambda r: r.json()["tier"] == "basic",
+        show=lambda r: str(r.json()["tier"]),
+    )
+    started = w.call(
+        "subscribe to Pro",
+        "POST",
+        "/subscribe/pro",
+        headers={**w.bearer(), "Idempotency-Key": secrets.token_hex(8)},
+        expect=200,
+        expected="200 checkout URL",
+        check=lambda r: r.json()["checkout_url"].startswith("http"),
+        show=lambda r: f"{r.json()['session_id'][:20]}…",
+    )
+    checkout = started.json()["checkout_url"]
+    w.call(
+        "open the checkout",
+        "GET",
+        checkout,
+        expect=200,
+        expected="200 page with Complete",
+        check=lambda r: "/complete" in r.text,
+        show=lambda r: "checkout page",
+    )
+    w.call(
+        "complete (fake sends webhooks)",
+        "POST",
+        f"{checkout}/complete",
+        headers={"Accept": "application/json"},
+        expect=200,
+        expected="webhooks 200",
+        check=lambda r: all(s == 200 for s in r.json()["webhook_statuses"]),
+        show=lambda r: f"webhooks {r.json()['webhook_statuses']}",
+    )
+    w.poll(
+        "tier after",
+        "/subscription/status",
+        headers=w.bearer(),
+        until=lambda r: r.json()["tier"] == "pro",
+        expected="pro",
+        show=lambda r: f"{r.json()['tier']} ({r.json()['status']})",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    name: str
+    run: Callable[[Walk], None]
+    paths: tuple[str, ...]
+    """Routes the flow needs; absent ones mean its module is not installed."""
+    needs_user: bool = True
+
+
+FLOWS = (
+    Flow("identity", sign_up, ("/auth/signup", "/auth/login", "/user/me"), needs_user=False),
+    Flow("otp", otp_login, ("/auth/send-otp", "/auth/verify-otp"), needs_user=False),
+    Flow("google", google_login, ("/auth/google", "/auth/google/callback"), needs_user=False),
+    Flow("api keys", api_key, ("/keys/create", "/examples/service-only")),
+    Flow("files", image_upload, ("/upload", "/upload/{file_id}/status")),
+    Flow("documents", document_and_query, ("/documents/upload",)),
+    Flow("chat", chat, ("/chatroom", "/chatroom/{chatroom_id}/message")),
+    Flow("paystack", paystack, ("/payments/paystack/initiate", "/payments/{reference}/status")),
+    Flow("stripe", stripe, ("/subscribe/pro", "/subscription/status")),
+)
+"""In order: chat runs before Stripe, since a Pro user has no daily prompt limit to hit."""
+
+
+def _jpeg(width: int, height: int) -> bytes:
+    from PIL import Image
+
+    red = Image.linear_gradient("L").resize((width, height))
+    green = red.transpose(Image.Transpose.ROTATE_90).resize((width, height))
+    blue = Image.new("L", (width, height), 96)
+    buffer = io.BytesIO()
+    Image.merge("RGB", (red, green, blue)).save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+# -- the table -----------------------------------------------------------------------------------
+
+COLUMNS = (("flow", 9), ("step", 32), ("request", 38), ("expected", 24), ("got", 40))
+
+
+def _cell(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text.ljust(width) if len(text) <= width else text[: width - 1] + "…"
+
+
+def _row(step: Step) -> str:
+    cells = [
+        _cell(value, width)
+        for value, (_, width) in zip(
+            (step.flow, step.name, step.request, step.expected, step.got), COLUMNS, strict=True
+        )
+    ]
+    ms = "" if step.ms is None else f"{step.ms:.0f}"
+    return "  ".join([*cells, MARKS[step.outcome], ms.rjust(6)])
+
+
+def header() -> str:
+    names = [_cell(name, width) for name, width in COLUMNS]
+    line = "  ".join([*names, "✓", "ms".rjust(6)])
+    return line + "\n" + "-" * len(line)
+
+
+def summary(steps: Iterable[Step]) -> str:
+    counts = {"ok": 0, "failed": 0, "skipped": 0}
+    for step in steps:
+        counts[step.outcome] += 1
+    return f"{counts['ok']} passed, {counts['failed']} failed, {counts['skipped']} skipped"
+
+
+def served_paths(client: httpx.Client) -> set[str] | None:
+    """The paths in Oja's OpenAPI document, or None when it is not published."""
+    try:
+        response = client.get("/openapi.json")
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    return set(response.json().get("paths", {}))
+
+
+def run(
+    base_url: str,
+    *,
+    request_timeout: float = 30.0,
+    poll_timeout: float = 90.0,
+    out: TextIO | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> int:
+    """Walk every flow, printing each step as it ends; 0 when no step failed."""
+    stream = out or sys.stdout
+    base_url = base_url.rstrip("/")
+    with httpx.Client(
+        base_url=base_url,
+        timeout=request_timeout,
+        follow_redirects=False,
+        transport=transport,
+    ) as client:
+        try:
+            health = client.get("/healthz")
+        except httpx.HTTPError as exc:
+            stream.write(f"Oja is not reachable at {base_url}: {exc}\n")
+            return 2
+        if health.status_code != 200:
+            stream.write(f"Oja at {base_url} answered /healthz with {health.status_code}\n")
+            return 2
+        walk = Walk(client, base_url, poll_timeout, served_paths(client), stream)
+        stream.write(f"Oja demo against {base_url}\n{header()}\n")
+        for flow in FLOWS:
+            walk.flow = flow.name
+            if not walk.serves(*flow.paths):
+                walk.skip("(every step)", ABSENT)
+                continue
+            if flow.needs_user and (walk.account is None or walk.account.token is None):
+                walk.skip("(every step)", "skipped (no signed-in user)")
+                continue
+            try:
+                flow.run(walk)
+            except FlowStopped:
+                continue
+        stream.write(f"{summary(walk.steps)}\n")
+        return 1 if any(s.outcome == "failed" for s in walk.steps) else 0

@@ -1,0 +1,182 @@
+"""``oja demo`` end to end: the sandbox fakes here, Oja (uvicorn) and a worker with beat as real
+processes on embedded defaults, and the demo walking every flow over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from oja.demo import MARKS
+from oja.sandbox.runner import PORT_OFFSETS, Sandbox
+from tests.sandbox.test_runner import _free_port_block
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(280)]
+
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
+"""Steps that fail because of a bug outside the demo, each named in the hand-off report. The test
+insists they still fail, so fixing one turns this test red until its entry is removed."""
+
+EMBEDDED = ("DATABASE_URL", "BROKER_URL", "REDIS_URL", "STORAGE_URL", "CHROMA_URL", "ENV")
+
+
+@contextmanager
+def _process(argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> Iterator[None]:
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", *argv],
+            env=env,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def _wait_healthy(url: str, logs: list[Path], timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    tails = "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for log in logs)
+    pytest.fail(f"Oja did not answer /healthz within {timeout:g} s\n{tails}")
+
+
+def _rows(output: str) -> dict[tuple[str, str], str]:
+    """``(flow, step) -> mark`` from the printed table (polls' counts stripped from the name)."""
+    rows = {}
+    for line in output.splitlines():
+        cells = [c.strip() for c in line.split("  ") if c.strip()]
+        marks = [c for c in cells if c in MARKS.values()]
+        if len(cells) >= 3 and marks and cells[0] != "flow":
+            name = cells[1].split(" (")[0] if "polls)" in cells[1] else cells[1]
+            rows[(cells[0], name)] = marks[0]
+    return rows
+
+
+def test_the_demo_walks_every_flow(tmp_path: Path) -> None:
+    port = _free_port_block(1)
+    url = f"http://127.0.0.1:{port}"
+    logs = [tmp_path / "api.log", tmp_path / "worker.log"]
+    with ExitStack() as stack:
+        sandbox = stack.enter_context(Sandbox(oja_url=url, port_base=None))
+        env = {k: v for k, v in os.environ.items() if k not in {f"OJA_{n}" for n in EMBEDDED}}
+        env = sandbox.environment(env)
+        env.update(
+            OJA_VAR_DIR=str(tmp_path / "var"),
+            OJA_LOG_JSON="false",
+            OJA_BROKER_POLLING_INTERVAL="0.05",
+            OJA_SWEEPER_INTERVAL="2",
+        )
+        migrated = subprocess.run(
+            [sys.executable, "-m", "oja.cli", "migrate"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert migrated.returncode == 0, migrated.stderr
+        api = ["uvicorn", "oja.main:create_app", "--factory", "--host", "127.0.0.1"]
+        stack.enter_context(_process([*api, "--port", str(port)], env, tmp_path, logs[0]))
+        stack.enter_context(
+            _process(["oja.cli", "worker", "--beat", "--concurrency", "2"], env, tmp_path, logs[1])
+        )
+        _wait_healthy(url, logs)
+        demo = subprocess.run(
+            [sys.executable, "-m", "oja.cli", "demo", "--base-url", url, "--timeout", "90"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
+    report = demo.stdout + demo.stderr
+    context = report + "".join(f"\n--- {log.name}\n{log.read_text()[-4000:]}" for log in logs)
+    rows = _rows(demo.stdout)
+    failed = {step for step, mark in rows.items() if mark == MARKS["failed"]}
+    skipped = {step for step, mark in rows.items() if mark == MARKS["skipped"]}
+    assert failed - KNOWN_FAILURES.keys() == set(), context
+    fixed = KNOWN_FAILURES.keys() - failed
+    assert not fixed, f"fixed, remove from KNOWN_FAILURES: {sorted(fixed)}\n{report}"
+    assert skipped == set(), context  # every module is installed
+    flows = {flow for flow, _ in rows}
+    assert flows == {
+        "identity",
+        "otp",
+        "google",
+        "api keys",
+        "files",
+        "documents",
+        "rag",
+        "chat",
+        "paystack",
+        "stripe",
+    }, report
+    assert demo.returncode == (1 if KNOWN_FAILURES else 0), context
+    # The fakes saw the flows: a Google sign-in, a paid Paystack charge, a Stripe subscription.
+    assert sandbox.google.last_authorization_request is not None
+    assert ("charge.success", 200) in sandbox.paystack.deliveries
+    assert [s for _, s in sandbox.stripe.deliveries] == [200, 200, 200]
+    assert sum(c.status == 200 for c in sandbox.gemini.calls) == 5
+
+
+def test_serve_sandbox_points_the_api_and_its_worker_at_the_fakes(tmp_path: Path) -> None:
+    port, base = _free_port_block(1), _free_port_block(len(PORT_OFFSETS))
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OJA_")}
+    env.update(OJA_VAR_DIR=str(tmp_path / "var"), OJA_LOG_JSON="false")
+    log = tmp_path / "serve.log"
+    argv = ["oja.cli", "serve", "--sandbox", "--port", str(port), "--sandbox-port-base", str(base)]
+    with _process(argv, env, tmp_path, log):
+        _wait_healthy(url, [log])
+        with httpx.Client(base_url=url, timeout=30) as http:
+            start = http.get("/auth/google")  # the API process took the fakes' variables
+            assert start.status_code == 302, start.text
+            assert start.headers["location"].startswith(f"http://127.0.0.1:{base}/o/oauth2/")
+            credentials = {"email": "serve@example.com", "password": "serve-Passw0rd-long"}
+            assert http.post("/auth/signup", json=credentials).status_code == 201
+            token = http.post("/auth/login", json=credentials).json()["access_token"]
+            auth = {"Authorization": f"Bearer {token}"}
+            uploaded = http.post(
+                "/documents/upload",
+                headers=auth,
+                files={"file": ("note.txt", b"Invoice 7 is due on 1 March.\n", "text/plain")},
+            ).json()
+            deadline = time.monotonic() + 90
+            while True:  # the analysis runs in the worker child: it took the variables too
+                analysed = http.post(f"/documents/{uploaded['document_id']}/analyze", headers=auth)
+                if analysed.status_code != 202 or time.monotonic() > deadline:
+                    break
+            assert analysed.status_code == 200, (analysed.text, log.read_text()[-3000:])
+            assert analysed.json()["analysis"]["provider"] == "openrouter"
+    printed = log.read_text()
+    assert f"export OJA_PUBLIC_URL={url}" in printed
+    assert (
+        f"export OJA_OPENROUTER_BASE_URL=http://127.0.0.1:{base + PORT_OFFSETS['openrouter']}"
+        in printed
+    )

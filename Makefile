@@ -49,8 +49,16 @@ migrations-check: install ## Migrations apply from scratch and match the models 
 	$(RUN) alembic -x url=sqlite+aiosqlite:///var/check/check.db upgrade head
 	$(RUN) alembic -x url=sqlite+aiosqlite:///var/check/check.db check
 
+.PHONY: audit
+audit: install ## Supply chain: pip-audit of the locked environment, bandit (high), secrets scan
+	RUN="$(RUN) " bash .ci/audit.sh
+
+.PHONY: soak
+soak: install ## Reliability harness at soak size: fuzz 300/op, 20 chaos runs (OJA_SOAK=1)
+	OJA_SOAK=1 $(RUN) pytest tests/reliability $(PYTEST_ARGS)
+
 .PHONY: check
-check: lint types migrations-check test ## Everything CI checks: format, lint, layers, types, migrations, tests
+check: lint types migrations-check audit test ## Everything CI checks: format, lint, layers, types, migrations, supply chain, tests
 
 .PHONY: migrate
 migrate: install ## Apply migrations to OJA_DATABASE_URL (default: SQLite under ./var)

@@ -254,6 +254,32 @@ def create_admin(
 
 
 @app.command()
+def reconcile(
+    stale_after: Annotated[
+        float, typer.Option(help="Seconds unfinished work (jobs, webhooks, quotas) may be old.")
+    ] = 600.0,
+) -> None:
+    """Check that jobs, webhook events, stored objects and quotas agree; non-zero on a mismatch."""
+    import asyncio
+
+    from oja.core.config import get_settings
+    from oja.core.runtime import Runtime
+    from oja.reconcile import run
+
+    async def check() -> bool:
+        runtime = Runtime.create(get_settings())
+        try:
+            report = await run(runtime, stale_after=stale_after)
+        finally:
+            await runtime.close()
+        typer.echo(report.table(), nl=False)
+        return report.ok
+
+    if not asyncio.run(check()):
+        raise typer.Exit(1)
+
+
+@app.command()
 def openapi(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="File to write (default stdout).")

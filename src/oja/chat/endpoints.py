@@ -77,7 +77,7 @@ async def get_chatroom(
     chatroom_id: uuid.UUID,
     user: CurrentUser,
     db: SessionDep,
-    page: Annotated[int, Query(ge=1, description="1 is the newest page.")] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000, description="1 is the newest page.")] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> ChatroomDetail:
     """Messages are paged from the newest: page 1 holds the latest ``per_page`` messages; within a

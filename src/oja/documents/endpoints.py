@@ -98,7 +98,7 @@ async def upload(
 async def list_documents(
     principal: DocumentsReader,
     db: SessionDep,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> DocumentPage:
     """The caller's documents, newest first; ``chunk_count`` is 0 until retrieval indexes them."""

@@ -128,7 +128,7 @@ async def upload_result(
 async def list_files(
     principal: FilesReader,
     db: SessionDep,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> FilePage:
     files, total = await service.list_owned(db, principal.user_id, page=page, per_page=per_page)

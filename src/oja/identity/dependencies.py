@@ -143,7 +143,14 @@ async def get_principal(  # noqa: PLR0917 - FastAPI injects by parameter
 ) -> Principal:
     if api_key or (bearer and bearer.startswith(KEY_PREFIX)):
         key = api_key or bearer or ""
-        identity = await api_key_service.authenticate(db, key, key_settings)
+        # A short transaction of its own, before the request's begins: on SQLite the last-used stamp
+        # would otherwise hold the single write lock for the whole request (and a snapshot taken
+        # before a concurrent commit could not be upgraded to a write).
+        async with request.app.state.runtime.database.sessionmaker() as auth_db:
+            identity = await api_key_service.authenticate(auth_db, key, key_settings)
+            if identity.last_used_stale:
+                await api_key_service.record_use(auth_db, identity.api_key_id, key_settings)
+                await auth_db.commit()
         principal = Principal(
             kind="service",
             user_id=identity.user_id,

@@ -187,7 +187,7 @@ async def me(user: CurrentUser, db: SessionDep) -> UserOut:
 )
 async def list_users(
     db: SessionDep,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> UserPage:
     return await service.list_users(db, page=page, per_page=per_page)

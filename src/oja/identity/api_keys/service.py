@@ -179,10 +179,12 @@ class KeyIdentity:
     api_key_id: uuid.UUID
     user_id: uuid.UUID
     scopes: frozenset[str]
+    last_used_stale: bool = False
 
 
 async def authenticate(db: AsyncSession, key: str, settings: ApiKeySettings) -> KeyIdentity:
-    """The identity behind a presented key, or the 401 that says why not."""
+    """The identity behind a presented key, or the 401 that says why not. Reads only; the caller
+    stamps ``last_used_at`` with :func:`record_use` when ``last_used_stale``."""
     if not key.startswith(KEY_PREFIX) or len(key) > _MAX_KEY_LENGTH:
         raise ApiKeyInvalid("The API key is not valid.")
     row = await repository.credential(db, hash_key(key))
@@ -196,6 +198,14 @@ async def authenticate(db: AsyncSession, key: str, settings: ApiKeySettings) -> 
     if not row.is_active:
         raise AccountDisabled("The account that owns this API key is disabled.")
     stale_before = now - timedelta(seconds=settings.api_key_touch_interval)
-    if row.last_used_at is None or row.last_used_at < stale_before:
-        await repository.touch(db, row.id, now=now, stale_before=stale_before)
-    return KeyIdentity(api_key_id=row.id, user_id=row.user_id, scopes=frozenset(row.scopes))
+    stale = row.last_used_at is None or row.last_used_at < stale_before
+    return KeyIdentity(
+        api_key_id=row.id, user_id=row.user_id, scopes=frozenset(row.scopes), last_used_stale=stale
+    )
+
+
+async def record_use(db: AsyncSession, key_id: uuid.UUID, settings: ApiKeySettings) -> None:
+    """Stamp ``last_used_at`` (at most once per touch interval); the caller commits."""
+    now = utcnow()
+    stale_before = now - timedelta(seconds=settings.api_key_touch_interval)
+    await repository.touch(db, key_id, now=now, stale_before=stale_before)

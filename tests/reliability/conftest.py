@@ -1,0 +1,115 @@
+"""Fixtures of the reliability harness: the sandbox fakes, jobs run in-process, the local AI."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from oja.chat.config import ChatSettings, use_chat_settings
+from oja.core.ai import get_ai_settings
+from oja.core.jobs.publisher import set_publisher
+from oja.core.jobs.runner import execute
+from oja.core.runtime import get_runtime
+from oja.documents.config import get_documents_settings
+from oja.files.config import get_files_settings
+from tests.reliability.harness import Fakes, sandbox_fakes
+
+
+@pytest.fixture(scope="session")
+def fakes() -> Iterator[Fakes]:
+    with sandbox_fakes() as served:
+        yield served
+
+
+@pytest.fixture
+def local_ai(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The offline, deterministic providers; uploads limited generously."""
+    for name in ("OJA_OPENROUTER_API_KEY", "OJA_GEMINI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OJA_LLM_PROVIDER", "local")
+    monkeypatch.setenv("OJA_UPLOAD_RATE", "100000/minute")
+    monkeypatch.setenv("OJA_ANALYZE_WAIT_SECONDS", "0")
+    for cached in (get_ai_settings, get_documents_settings, get_files_settings):
+        cached.cache_clear()
+    use_chat_settings(ChatSettings(chat_wait_seconds=0))
+    yield
+    use_chat_settings(None)
+    for cached in (get_ai_settings, get_documents_settings, get_files_settings):
+        cached.cache_clear()
+
+
+class InlineJobs:
+    """Runs every published job in this process, one at a time, as a one-slot worker would.
+
+    Jobs run in a background task, after the publishing transaction has let go of the database
+    (a job run inside the publisher would wait on SQLite's write lock held by its parent)."""
+
+    def __init__(self) -> None:
+        self.outcomes: list[str] = []
+        self.queue: asyncio.Queue[uuid.UUID] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+
+    async def __call__(self, task_name: str, job_id: uuid.UUID, countdown: float) -> None:
+        self.queue.put_nowait(job_id)
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._work())
+
+    async def _work(self) -> None:
+        while True:
+            job_id = await self.queue.get()
+            try:
+                self.outcomes.append(await execute(str(job_id), get_runtime()))
+            finally:
+                self.queue.task_done()
+
+    async def drain(self, timeout: float = 60.0) -> None:
+        if self.task is None:
+            return
+        await asyncio.wait_for(self.queue.join(), timeout)
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+        self.task = None
+
+
+class DroppedJobs:
+    """Accepts publications and drops them (the fuzzer checks requests, not pipelines)."""
+
+    def __init__(self) -> None:
+        self.published: list[uuid.UUID] = []
+
+    async def __call__(self, task_name: str, job_id: uuid.UUID, countdown: float) -> None:
+        self.published.append(job_id)
+
+
+@pytest.fixture
+async def inline_jobs(app: Any) -> AsyncIterator[InlineJobs]:
+    """Depends on ``app`` so that it drains before the app's runtime closes."""
+    runner = InlineJobs()
+    set_publisher(runner)
+    yield runner
+    try:
+        await runner.drain()
+    finally:
+        set_publisher(None)
+
+
+@pytest.fixture
+def dropped_jobs() -> Iterator[DroppedJobs]:
+    dropped = DroppedJobs()
+    set_publisher(dropped)
+    yield dropped
+    set_publisher(None)
+
+
+@pytest.fixture
+def harness_app(app: Any, fakes: Fakes, local_ai: None) -> Iterator[Any]:
+    """The test app with the billing and Google fakes installed."""
+    fakes.install(app)
+    yield app
+    fakes.uninstall(app)

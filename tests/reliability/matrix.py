@@ -1,0 +1,614 @@
+"""The authorization matrix: every route × every kind of caller, with the status class expected.
+
+Columns (callers):
+
+* ``anon``  — no credentials;
+* ``a``     — user A, a buyer, who owns every object the route names;
+* ``b``     — user B, a buyer, who owns none of them;
+* ``admin`` — a user with the admin role (not the owner);
+* ``key``   — an API key of A's holding the route's scope (all scopes);
+* ``nokey`` — an API key of A's holding every scope *but* the route's (one unrelated scope for
+  routes that take no scope).
+
+Cells: ``"2xx"``, ``"3xx"``, ``"4xx"`` (any client error: a public route whose body carries a secret
+the caller does not have), an exact status (401, 403, 404, 409 …), or ``"auth"`` — the caller got
+through authentication and authorization (any status below 500 except 401, 403 and 404) but the
+request itself is refused for a reason of its own (a wrong one-time code, nothing to cancel).
+No cell may answer 5xx.
+
+Another user's object answers 404 (ARCHITECTURE §5.5), for the admin too: admins administer users
+and roles, they do not read other people's files.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from tests.reliability.harness import PASSWORD, Person, Principals
+
+Cell = str | int
+CALLERS = ("anon", "nokey", "b", "admin", "key", "a")  # the owner last: some routes consume
+
+
+@dataclass
+class Ctx:
+    client: httpx.AsyncClient
+    people: Principals
+    caller: Person | None
+    ids: dict[str, str] = field(default_factory=dict)
+    run_jobs: Callable[[], Awaitable[None]] | None = None
+    """Runs the jobs published so far (a chat reply must exist before its stream ends)."""
+
+
+Builder = Callable[[Ctx], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    path: str
+    anon: Cell
+    a: Cell
+    b: Cell
+    admin: Cell
+    key: Cell
+    nokey: Cell
+    scope: str | None = None
+    needs: tuple[str, ...] = ()
+    request: Builder | None = None
+    fresh: bool = False
+    """The route consumes its object (delete, revoke): each caller gets a new one."""
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def expected(self, caller: str) -> Cell:
+        value: Cell = getattr(self, caller)
+        return value
+
+
+def matches(cell: Cell, status: int) -> bool:
+    if status >= 500:
+        return False
+    if isinstance(cell, int):
+        return status == cell
+    if cell == "auth":
+        return status not in {401, 403, 404}
+    return str(status)[0] == cell[0]
+
+
+def body(**json: Any) -> Builder:
+    async def build(ctx: Ctx) -> dict[str, Any]:
+        return {"json": json}
+
+    return build
+
+
+async def _signup_body(ctx: Ctx) -> dict[str, Any]:
+    return {"json": {"email": f"new-{uuid.uuid4().hex[:10]}@example.com", "password": PASSWORD}}
+
+
+async def _login_body(ctx: Ctx) -> dict[str, Any]:
+    return {"json": {"email": ctx.people.a.email, "password": PASSWORD}}
+
+
+async def _refresh_body(ctx: Ctx) -> dict[str, Any]:
+    """A fresh refresh token of A's: the route is public, the token in the body is the credential."""
+    login = await ctx.client.post(
+        "/auth/login", json={"email": ctx.people.a.email, "password": PASSWORD}
+    )
+    assert login.status_code == 200, login.text
+    return {"json": {"refresh_token": login.json()["refresh_token"]}}
+
+
+async def _forgot_body(ctx: Ctx) -> dict[str, Any]:
+    """Any address (the answer never tells whether an account exists); one per caller, so the
+    per-address throttle does not answer 429."""
+    return {"json": {"email": f"forgot-{uuid.uuid4().hex[:10]}@example.com"}}
+
+
+def mobile() -> str:
+    return "+23480" + "".join(random.choice("0123456789") for _ in range(8))
+
+
+async def _mobile_body(ctx: Ctx) -> dict[str, Any]:
+    return {"json": {"mobile": mobile()}}
+
+
+async def _upload_body(ctx: Ctx) -> dict[str, Any]:
+    return {"files": {"file": ("m.txt", b"matrix upload\n" * 8, "text/plain")}}
+
+
+async def _document_body(ctx: Ctx) -> dict[str, Any]:
+    return {"files": {"file": ("m.txt", b"A small document for the matrix.\n" * 8, "text/plain")}}
+
+
+async def _money_body(ctx: Ctx) -> dict[str, Any]:
+    return {"json": {"amount": 5000}, "headers": {"Idempotency-Key": uuid.uuid4().hex}}
+
+
+async def _idempotent(ctx: Ctx) -> dict[str, Any]:
+    return {"headers": {"Idempotency-Key": uuid.uuid4().hex}}
+
+
+MOBILE = "+2348031234567"
+
+ROWS: tuple[Row, ...] = (
+    # Operations: public.
+    Row("GET", "/healthz", "2xx", "2xx", "2xx", "2xx", "2xx", "2xx"),
+    Row("GET", "/readyz", "2xx", "2xx", "2xx", "2xx", "2xx", "2xx"),
+    Row("GET", "/metrics", "2xx", "2xx", "2xx", "2xx", "2xx", "2xx"),
+    # Signed download URLs: the signature is the credential; a token never replaces it.
+    Row("GET", "/storage/{key}", 403, 403, 403, 403, 403, 403, needs=("storage_key",)),
+    # Public identity flows: every caller gets what anonymous gets.
+    Row("POST", "/auth/signup", "2xx", "2xx", "2xx", "2xx", "2xx", "2xx", request=_signup_body),
+    Row("POST", "/auth/login", "2xx", "2xx", "2xx", "2xx", "2xx", "2xx", request=_login_body),
+    Row("POST", "/auth/refresh", "2xx", "2xx", "2xx", "2xx", "2xx", "2xx", request=_refresh_body),
+    Row(
+        "POST",
+        "/auth/send-otp",
+        "2xx",
+        "2xx",
+        "2xx",
+        "2xx",
+        "2xx",
+        "2xx",
+        request=_mobile_body,
+    ),
+    Row(
+        "POST",
+        "/auth/verify-otp",
+        "4xx",
+        "4xx",
+        "4xx",
+        "4xx",
+        "4xx",
+        "4xx",
+        request=body(mobile=MOBILE, otp="000000"),
+    ),
+    Row(
+        "POST",
+        "/auth/forgot-password",
+        "2xx",
+        "2xx",
+        "2xx",
+        "2xx",
+        "2xx",
+        "2xx",
+        request=_forgot_body,
+    ),
+    Row(
+        "POST",
+        "/auth/reset-password",
+        "4xx",
+        "4xx",
+        "4xx",
+        "4xx",
+        "4xx",
+        "4xx",
+        request=body(token="x" * 32, new_password="another horse battery"),
+    ),
+    Row(
+        "POST",
+        "/auth/verify/email/confirm",
+        "4xx",
+        "4xx",
+        "4xx",
+        "4xx",
+        "4xx",
+        "4xx",
+        request=body(token="x" * 32),
+    ),
+    Row("GET", "/auth/google", "3xx", "3xx", "3xx", "3xx", "3xx", "3xx"),
+    Row("GET", "/auth/google/callback", "4xx", "4xx", "4xx", "4xx", "4xx", "4xx"),
+    Row(
+        "POST",
+        "/auth/mfa/verify",
+        "4xx",
+        "4xx",
+        "4xx",
+        "4xx",
+        "4xx",
+        "4xx",
+        request=body(mfa_token="x" * 40, code="000000"),
+    ),
+    # Authenticated identity routes: user tokens only (an API key cannot manage its own user).
+    Row("POST", "/auth/logout", 401, "2xx", "2xx", "2xx", 403, 403),
+    Row(
+        "POST",
+        "/auth/change-password",
+        401,
+        "2xx",
+        "2xx",
+        "2xx",
+        403,
+        403,
+        request=body(current_password=PASSWORD, new_password="another horse battery 2"),
+    ),
+    Row("POST", "/auth/verify/email/request", 401, "2xx", "2xx", "2xx", 403, 403),
+    Row(
+        "POST",
+        "/auth/verify/phone/request",
+        401,
+        "2xx",
+        "2xx",
+        "2xx",
+        403,
+        403,
+        request=_mobile_body,
+    ),
+    Row(
+        "POST",
+        "/auth/verify/phone/confirm",
+        401,
+        "auth",
+        "auth",
+        "auth",
+        403,
+        403,
+        request=body(otp="000000"),
+    ),
+    Row("POST", "/auth/mfa/setup", 401, "2xx", "2xx", "2xx", 403, 403),
+    Row(
+        "POST",
+        "/auth/mfa/enable",
+        401,
+        "auth",
+        "auth",
+        "auth",
+        403,
+        403,
+        request=body(code="000000"),
+    ),
+    Row(
+        "POST",
+        "/auth/mfa/disable",
+        401,
+        "auth",
+        "auth",
+        "auth",
+        403,
+        403,
+        request=body(code="000000", password=PASSWORD),
+    ),
+    Row("GET", "/user/me", 401, "2xx", "2xx", "2xx", 403, 403),
+    # Admin: roles are re-read from the database.
+    Row("GET", "/users", 401, 403, 403, "2xx", 403, 403),
+    Row("POST", "/users/{user_id}/roles/{role}", 401, 403, 403, "2xx", 403, 403, needs=("target",)),
+    Row(
+        "DELETE", "/users/{user_id}/roles/{role}", 401, 403, 403, "2xx", 403, 403, needs=("target",)
+    ),
+    # API keys: managed with a user token; a key is its owner's.
+    Row(
+        "POST",
+        "/keys/create",
+        401,
+        "2xx",
+        "2xx",
+        "2xx",
+        403,
+        403,
+        request=body(name="matrix", scopes=["files:read"]),
+    ),
+    Row("GET", "/keys", 401, "2xx", "2xx", "2xx", 403, 403),
+    Row(
+        "POST",
+        "/keys/{key_id}/revoke",
+        401,
+        "2xx",
+        404,
+        404,
+        403,
+        403,
+        needs=("key_id",),
+        fresh=True,
+    ),
+    Row(
+        "POST",
+        "/keys/{key_id}/rotate",
+        401,
+        "2xx",
+        404,
+        404,
+        403,
+        403,
+        needs=("key_id",),
+        fresh=True,
+    ),
+    # The access demos.
+    Row("GET", "/examples/user-only", 401, "2xx", "2xx", "2xx", 403, 403),
+    Row("GET", "/examples/service-only", 401, 403, 403, 403, "2xx", 403, scope="examples:read"),
+    Row("GET", "/examples/either", 401, "2xx", "2xx", "2xx", "2xx", 403, scope="examples:read"),
+    # Files: user tokens or keys with the files scopes; another user's file is 404.
+    Row(
+        "POST",
+        "/upload",
+        401,
+        "2xx",
+        "2xx",
+        "2xx",
+        "2xx",
+        403,
+        scope="files:write",
+        request=_upload_body,
+    ),
+    Row(
+        "GET",
+        "/upload/{file_id}/status",
+        401,
+        "2xx",
+        404,
+        404,
+        "2xx",
+        403,
+        scope="files:read",
+        needs=("file",),
+    ),
+    Row(
+        "GET",
+        "/upload/{file_id}/result",
+        401,
+        "auth",
+        404,
+        404,
+        "auth",
+        403,
+        scope="files:read",
+        needs=("file",),
+    ),
+    Row("GET", "/files", 401, "2xx", "2xx", "2xx", "2xx", 403, scope="files:read"),
+    Row(
+        "GET",
+        "/files/{file_id}",
+        401,
+        "2xx",
+        404,
+        404,
+        "2xx",
+        403,
+        scope="files:read",
+        needs=("file",),
+    ),
+    Row(
+        "DELETE",
+        "/files/{file_id}",
+        401,
+        "2xx",
+        404,
+        404,
+        "2xx",
+        403,
+        scope="files:write",
+        needs=("file",),
+        fresh=True,
+    ),
+    Row(
+        "POST",
+        "/files/{file_id}/retry",
+        401,
+        "auth",
+        404,
+        404,
+        "auth",
+        403,
+        scope="files:write",
+        needs=("file",),
+    ),
+    # Documents.
+    Row(
+        "POST",
+        "/documents/upload",
+        401,
+        "2xx",
+        "2xx",
+        "2xx",
+        "2xx",
+        403,
+        scope="documents:write",
+        request=_document_body,
+    ),
+    Row("GET", "/documents", 401, "2xx", "2xx", "2xx", "2xx", 403, scope="documents:read"),
+    Row(
+        "GET",
+        "/documents/{document_id}",
+        401,
+        "2xx",
+        404,
+        404,
+        "2xx",
+        403,
+        scope="documents:read",
+        needs=("document",),
+    ),
+    Row(
+        "DELETE",
+        "/documents/{document_id}",
+        401,
+        "2xx",
+        404,
+        404,
+        "2xx",
+        403,
+        scope="documents:write",
+        needs=("document",),
+        fresh=True,
+    ),
+    Row(
+        "POST",
+        "/documents/{document_id}/analyze",
+        401,
+        "auth",
+        404,
+        404,
+        "auth",
+        403,
+        scope="documents:write",
+        needs=("document",),
+    ),
+    Row(
+        "POST",
+        "/documents/{document_id}/process",
+        401,
+        "auth",
+        404,
+        404,
+        "auth",
+        403,
+        scope="documents:write",
+        needs=("document",),
+        request=_idempotent,
+    ),
+    Row(
+        "GET",
+        "/documents/{document_id}/status",
+        401,
+        "2xx",
+        404,
+        404,
+        "2xx",
+        403,
+        scope="documents:read",
+        needs=("document",),
+    ),
+    Row(
+        "GET",
+        "/documents/{document_id}/result",
+        401,
+        "auth",
+        404,
+        404,
+        "auth",
+        403,
+        scope="documents:read",
+        needs=("document",),
+    ),
+    # Retrieval.
+    Row(
+        "POST",
+        "/query",
+        401,
+        "2xx",
+        "2xx",
+        "2xx",
+        "2xx",
+        403,
+        scope="query",
+        request=body(question="What is the total due?"),
+    ),
+    # Billing: money routes need a user (a key cannot spend), webhooks need a signature.
+    Row(
+        "POST",
+        "/payments/paystack/initiate",
+        401,
+        "2xx",
+        "2xx",
+        "2xx",
+        403,
+        403,
+        request=_money_body,
+    ),
+    Row(
+        "GET",
+        "/payments/{reference}/status",
+        401,
+        "2xx",
+        404,
+        404,
+        403,
+        403,
+        needs=("payment",),
+    ),
+    Row(
+        "POST",
+        "/payments/{reference}/refund",
+        401,
+        "auth",
+        404,
+        404,
+        403,
+        403,
+        needs=("payment",),
+        request=_money_body,
+    ),
+    Row(
+        "POST", "/payments/paystack/webhook", 400, 400, 400, 400, 400, 400, request=body(event="x")
+    ),
+    Row("POST", "/webhook/stripe", 400, 400, 400, 400, 400, 400, request=body(type="x")),
+    Row("POST", "/subscribe/pro", 401, "2xx", "2xx", "2xx", 403, 403, request=_idempotent),
+    Row("GET", "/subscription/status", 401, "2xx", "2xx", "2xx", 403, 403),
+    # Nobody here subscribes: the user's own (absent) subscription is 404.
+    Row("POST", "/subscription/cancel", 401, 404, 404, 404, 403, 403),
+    Row("POST", "/subscription/portal", 401, 404, 404, 404, 403, 403),
+    Row("GET", "/plans", "2xx", "2xx", "2xx", "2xx", "2xx", "2xx"),
+    # Chat: user tokens only; another user's room is 404.
+    Row("GET", "/chatroom", 401, "2xx", "2xx", "2xx", 403, 403),
+    Row("POST", "/chatroom", 401, "2xx", "2xx", "2xx", 403, 403, request=body(title="matrix")),
+    Row("GET", "/chatroom/{chatroom_id}", 401, "2xx", 404, 404, 403, 403, needs=("chatroom",)),
+    Row(
+        "PATCH",
+        "/chatroom/{chatroom_id}",
+        401,
+        "2xx",
+        404,
+        404,
+        403,
+        403,
+        needs=("chatroom",),
+        request=body(title="renamed"),
+    ),
+    Row(
+        "DELETE",
+        "/chatroom/{chatroom_id}",
+        401,
+        "2xx",
+        404,
+        404,
+        403,
+        403,
+        needs=("chatroom",),
+        fresh=True,
+    ),
+    Row(
+        "POST",
+        "/chatroom/{chatroom_id}/message",
+        401,
+        "2xx",
+        404,
+        404,
+        403,
+        403,
+        needs=("chatroom",),
+        request=body(content="hello"),
+    ),
+    Row(
+        "GET",
+        "/chatroom/{chatroom_id}/messages/{message_id}",
+        401,
+        "2xx",
+        404,
+        404,
+        403,
+        403,
+        needs=("chatroom", "message"),
+    ),
+    Row(
+        "GET",
+        "/chatroom/{chatroom_id}/messages/{message_id}/stream",
+        401,
+        "2xx",
+        404,
+        404,
+        403,
+        403,
+        needs=("chatroom", "message"),
+    ),
+)
+
+ROUTES: dict[tuple[str, str], Row] = {(row.method, row.path): row for row in ROWS}

@@ -355,3 +355,60 @@ async def test_in_production_the_admin_cookie_is_secure(tmp_path: Any, database_
     finally:
         await app.state.runtime.close()
         set_runtime(None)
+
+
+# Business views
+
+
+@pytest.mark.parametrize(
+    ("path", "heading"),
+    [
+        ("/admin/document/list", "Documents"),
+        ("/admin/payment/list", "Payments"),
+        ("/admin/webhook-event/list", "Webhook events"),
+        ("/admin/subscription/list", "Subscriptions"),
+        ("/admin/chatroom/list", "Chatrooms"),
+    ],
+)
+async def test_business_views_list(
+    admin_client: httpx.AsyncClient, path: str, heading: str
+) -> None:
+    response = await admin_client.get(path)
+    assert response.status_code == 200
+    assert heading in response.text
+
+
+async def test_replay_queues_one_processing_job_per_stored_event(
+    admin_client: httpx.AsyncClient, app: Any, publications: list[Any]
+) -> None:
+    from oja.billing.models import WebhookEvent
+    from oja.core.jobs.models import Job
+
+    event_id = uuid.uuid4()
+    async with app.state.runtime.database.sessionmaker() as session:
+        session.add(
+            WebhookEvent(
+                id=event_id,
+                provider="paystack",
+                event_id="charge.success:42",
+                event_type="charge.success",
+                payload={"event": "charge.success", "data": {"reference": "ref-42"}},
+                status="processed",
+            )
+        )
+        await session.commit()
+    unknown = uuid.uuid4()
+
+    response = await admin_client.get(
+        "/admin/webhook-event/action/replay", params={"pks": f"{event_id},{unknown}"}
+    )
+
+    assert response.status_code == 302
+    async with app.state.runtime.database.sessionmaker() as session:
+        jobs = (await session.execute(select(Job))).scalars().all()
+    assert [(j.kind, j.payload) for j in jobs] == [
+        ("billing.process_webhook_event", {"event_id": str(event_id)})
+    ]
+    assert publications == [("oja.job.billing.process_webhook_event", jobs[0].id, 0.0)]
+    page = await admin_client.get(response.headers["location"])
+    assert "Queued 1 of 2 selected event(s) for processing." in page.text

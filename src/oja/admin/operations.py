@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import structlog
 from sqlalchemy import select, update
 
+from oja.billing.jobs import process_webhook_event
+from oja.billing.models import WebhookEvent
 from oja.core.clock import utcnow
 from oja.core.db import Database, unit_of_work
 from oja.core.jobs import Job, JobStatus, registry
@@ -94,3 +96,22 @@ async def change_role(
                 await identity_service.grant_role(session, user_id, role)
             else:
                 await identity_service.revoke_role(session, user_id, role)
+
+
+async def replay_webhook_events(
+    database: Database, event_ids: Sequence[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Process stored webhook events again: one processing job per known event, published after
+    commit. Safe to repeat: processing confirms with the provider and payment states only move
+    forward, so a replay never credits twice."""
+    if not event_ids:
+        return []
+    async with unit_of_work(database) as session:
+        known = (
+            (await session.execute(select(WebhookEvent.id).where(WebhookEvent.id.in_(event_ids))))
+            .scalars()
+            .all()
+        )
+        for event_id in known:
+            process_webhook_event.enqueue(event_id=event_id)
+    return list(known)

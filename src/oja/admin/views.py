@@ -9,6 +9,13 @@ from __future__ import annotations
 
 from sqladmin import ModelView
 
+from oja.admin.business_views import (
+    ChatroomView,
+    DocumentView,
+    PaymentView,
+    SubscriptionView,
+    WebhookEventView,
+)
 from oja.admin.file_views import FileView
 from oja.admin.identity_views import ApiKeyView, UserView
 from oja.admin.job_views import JobView
@@ -18,4 +25,9 @@ VIEWS: list[type[ModelView]] = [
     ApiKeyView,
     JobView,
     FileView,
+    DocumentView,
+    PaymentView,
+    WebhookEventView,
+    SubscriptionView,
+    ChatroomView,
 ]

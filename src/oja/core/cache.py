@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,14 +51,14 @@ class Cache(Protocol):
     async def set_json(self, key: str, value: Any, ttl: float) -> None: ...
 
 
-class _JsonCache:
+class _JsonCache(ABC):
     """JSON helpers over the byte interface, shared by both backends."""
 
-    async def get(self, key: str) -> bytes | None:
-        raise NotImplementedError
+    @abstractmethod
+    async def get(self, key: str) -> bytes | None: ...
 
-    async def set(self, key: str, value: bytes, ttl: float) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    async def set(self, key: str, value: bytes, ttl: float) -> None: ...
 
     async def get_json(self, key: str) -> Any:
         raw = await self.get(key)

@@ -38,71 +38,17 @@ from oja.documents.models import Document, DocumentStatus
 from oja.identity.models import User
 from oja.rag import minilm, service
 from oja.rag.embedding import MINILM_NAME
+from oja.rag.eval.synthetic import prose
 from oja.rag.models import RagChunk, chunk_id, rowkey_of
 from oja.rag.vector_index import NumpyIndex, top_k_of
 
-WORDS = [
-    "market",
-    "trader",
-    "goods",
-    "price",
-    "town",
-    "river",
-    "bank",
-    "road",
-    "school",
-    "teacher",
-    "farm",
-    "harvest",
-    "rain",
-    "season",
-    "yam",
-    "cassava",
-    "pepper",
-    "tomato",
-    "lorry",
-    "driver",
-    "ferry",
-    "bridge",
-    "council",
-    "levy",
-    "permit",
-    "stall",
-    "fabric",
-    "tailor",
-]
 DIMENSION = minilm.DIMENSION
 TOP_K = 10
 
 
-def prose(rng: random.Random, paragraphs: int) -> str:
-    out = []
-    for _ in range(paragraphs):
-        sentences = [
-            " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 24))).capitalize() + "."
-            for _ in range(rng.randint(3, 7))
-        ]
-        out.append(" ".join(sentences))
-    return "\n\n".join(out)
-
-
-def windows_of(text: str, window: int = 254, stride: int = 192) -> list[str]:
+def windows_of(text: str) -> list[str]:
     """The pieces ``MiniLM.embed_long`` embeds for ``text``."""
-    tokenizer = minilm.load().tokenizer
-    tokenizer.no_truncation()
-    try:
-        encoding = tokenizer.encode(text, add_special_tokens=False)
-    finally:
-        tokenizer.enable_truncation(max_length=minilm.MAX_TOKENS)
-    if len(encoding.ids) <= window:
-        return [text]
-    pieces = []
-    for begin in range(0, len(encoding.ids), stride):
-        end = min(begin + window, len(encoding.ids))
-        pieces.append(text[encoding.offsets[begin][0] : encoding.offsets[end - 1][1]])
-        if end == len(encoding.ids):
-            break
-    return pieces
+    return minilm.load().windows(text)
 
 
 async def make_runtime(folder: Path) -> Runtime:

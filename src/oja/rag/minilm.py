@@ -18,6 +18,7 @@ import math
 import threading
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -132,14 +133,31 @@ class MiniLM:
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return np.asarray(pooled / np.maximum(norms, 1e-12), dtype=np.float32)
 
-    def token_count(self, text: str) -> int:
-        """Word-piece tokens of ``text`` without the [CLS]/[SEP] pair (untruncated)."""
+    def _encode_whole(self, text: str) -> Any:
+        """The untruncated word-piece encoding of ``text`` (no [CLS]/[SEP])."""
         with self._lock:
             self.tokenizer.no_truncation()
             try:
-                return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+                return self.tokenizer.encode(text, add_special_tokens=False)
             finally:
                 self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
+
+    def token_count(self, text: str) -> int:
+        """Word-piece tokens of ``text`` without the [CLS]/[SEP] pair (untruncated)."""
+        return len(self._encode_whole(text).ids)
+
+    def windows(self, text: str, *, window: int = 254, stride: int = 192) -> list[str]:
+        """``text`` as overlapping pieces of at most ``window`` tokens (itself when it fits)."""
+        enc = self._encode_whole(text)
+        if len(enc.ids) <= window:
+            return [text]
+        pieces = []
+        for begin in range(0, len(enc.ids), stride):
+            end = min(begin + window, len(enc.ids))
+            pieces.append(text[enc.offsets[begin][0] : enc.offsets[end - 1][1]])
+            if end == len(enc.ids):
+                break
+        return pieces
 
     def embed(self, texts: list[str], *, batch_size: int = 32) -> Vector:
         """One unit vector per text; text past 256 tokens is cut, as in sentence-transformers."""
@@ -168,23 +186,9 @@ class MiniLM:
         pieces: list[str] = []
         owners: list[int] = []
         for index, text in enumerate(texts):
-            with self._lock:
-                self.tokenizer.no_truncation()
-                try:
-                    enc = self.tokenizer.encode(text, add_special_tokens=False)
-                finally:
-                    self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
-            if len(enc.ids) <= window:
-                pieces.append(text)
+            for piece in self.windows(text, window=window, stride=stride):
+                pieces.append(piece)
                 owners.append(index)
-                continue
-            for begin in range(0, len(enc.ids), stride):
-                end = min(begin + window, len(enc.ids))
-                start_char, end_char = enc.offsets[begin][0], enc.offsets[end - 1][1]
-                pieces.append(text[start_char:end_char])
-                owners.append(index)
-                if end == len(enc.ids):
-                    break
         vectors = self.embed(pieces, batch_size=batch_size)
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         np.add.at(out, np.array(owners, dtype=np.int64), vectors)

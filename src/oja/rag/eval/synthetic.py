@@ -4,7 +4,36 @@ from __future__ import annotations
 
 import random
 
-WORDS = ["market", "trader", "goods", "price", "town", "river", "bank", "road", "school", "teacher", "farm", "harvest", "rain", "season", "yam", "cassava", "pepper", "tomato", "lorry", "driver", "ferry", "bridge", "council", "levy", "permit", "stall", "fabric", "tailor"]
+WORDS = [
+    "market",
+    "trader",
+    "goods",
+    "price",
+    "town",
+    "river",
+    "bank",
+    "road",
+    "school",
+    "teacher",
+    "farm",
+    "harvest",
+    "rain",
+    "season",
+    "yam",
+    "cassava",
+    "pepper",
+    "tomato",
+    "lorry",
+    "driver",
+    "ferry",
+    "bridge",
+    "council",
+    "levy",
+    "permit",
+    "stall",
+    "fabric",
+    "tailor",
+]
 
 
 def prose(

@@ -279,3 +279,56 @@ async def test_login_rehashes_a_password_made_with_old_parameters(
     (rehashed,) = await execute(app, select(User.password_hash))
     assert "$m=19456,t=2,p=1$" in rehashed.password_hash
     await login(client, email=user["email"])  # the new hash verifies
+
+
+async def test_logins_beyond_hashing_capacity_are_shed_with_429(
+    client: httpx.AsyncClient, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import threading
+
+    from oja.identity.config import get_identity_settings
+    from oja.identity.passwords import get_passwords
+
+    user = await signup(client)
+    narrow = IdentitySettings(password_hash_threads=1, password_hash_backlog=2)
+    app.dependency_overrides[get_identity_settings] = lambda: narrow
+    passwords = get_passwords(narrow)
+    gate = threading.Event()
+    real_verify = passwords._hash.verify_and_update
+
+    def held_verify(password: str, hashed: str) -> tuple[bool, str | None]:
+        gate.wait(10)
+        return real_verify(password, hashed)
+
+    monkeypatch.setattr(passwords._hash, "verify_and_update", held_verify)
+    body = {"email": user["email"], "password": PASSWORD}
+    admitted = [asyncio.create_task(client.post("/auth/login", json=body)) for _ in range(2)]
+    for _ in range(500):
+        if passwords.outstanding == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert passwords.outstanding == 2
+
+    shed = await client.post("/auth/login", json=body)
+    assert shed.status_code == 429
+    assert shed.headers["retry-after"] == "1"
+    assert shed.json()["error"]["code"] == "busy"
+    users_before = await count_rows(app, "user")
+    refused_signup = await client.post(
+        "/auth/signup", json={"email": unique_email(), "password": PASSWORD}
+    )
+    assert refused_signup.status_code == 429
+    assert await count_rows(app, "user") == users_before
+    assert await count_rows(app, "session") == 0
+
+    gate.set()
+    assert [r.status_code for r in await asyncio.gather(*admitted)] == [200, 200]
+    assert passwords.outstanding == 0
+    assert await count_rows(app, "session") == 2
+    # A shed login is not a failed one: the client IP's failure counter (which successes do not
+    # reset) did not move, so nine failures from it still leave room for a login.
+    for _ in range(9):
+        r = await client.post("/auth/login", json={"email": user["email"], "password": "wrong"})
+        assert r.status_code == 401
+    await login(client, email=user["email"])

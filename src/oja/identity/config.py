@@ -31,6 +31,9 @@ class IdentitySettings(SettingsSection):
     """argon2id lanes (OWASP: 1)."""
     password_hash_threads: int = 0
     """Threads that hash passwords, bounding CPU and memory (0: one per core)."""
+    password_hash_backlog: int = 0
+    """Most password hashes a process lets run or wait at once; beyond it sign-ins answer 429
+    `busy` with `Retry-After` (0: 8 per hashing thread)."""
     login_max_failures: int = 10
     """Consecutive failed logins allowed per account and per client IP before a lockout."""
     login_lockout_base: float = 60.0

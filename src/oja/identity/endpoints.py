@@ -52,7 +52,7 @@ AUTHENTICATED = error_responses(401, 403)
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
     summary="Register with an email and/or a mobile number (public)",
-    responses=error_responses(409, 422),
+    responses=error_responses(409, 422, 429),
 )
 async def signup(body: SignupRequest, db: SessionDep, passwords: PasswordsDep) -> UserOut:
     return await service.signup(db, body, passwords)
@@ -86,7 +86,9 @@ async def _login_request(request: Request) -> LoginRequest:
         "Give `email`, `mobile` or `username` (an email or a mobile number) with `password`. "
         "An unknown account and a wrong password answer identically. After 10 consecutive "
         "failures for one account or one client IP, logins are refused with 429 and `Retry-After` "
-        "for a period that doubles with each further failure. An account with MFA answers "
+        "for a period that doubles with each further failure. When more logins arrive than the "
+        "server can check, the excess is answered at once with 429 `busy` and `Retry-After: 1`. "
+        "An account with MFA answers "
         "`mfa_required` and an `mfa_token` instead of tokens; finish at `/auth/mfa/verify`."
     ),
     openapi_extra=login_openapi_body(),
@@ -150,7 +152,7 @@ async def logout(principal: UserPrincipal, db: SessionDep) -> Response:
     "/change-password",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Change the password; every other session is signed out",
-    responses=error_responses(401, 403, 422),
+    responses=error_responses(401, 403, 422, 429),
 )
 async def change_password(
     body: ChangePasswordRequest,

@@ -63,6 +63,12 @@ class ApiKeyExpired(AuthenticationError):
     code = "api_key_expired"
 
 
+class HashingBusy(TooManyRequests):
+    """More password checks are in flight than the process can hash promptly: shed, don't queue."""
+
+    code = "busy"
+
+
 class InsufficientScope(Forbidden):
     code = "insufficient_scope"
 

@@ -172,7 +172,7 @@ async def forgot_password(
     response_model=Message,
     summary="Set a new password with an OTP or a reset link's token (public)",
     description="Every session of the account is signed out.",
-    responses=error_responses(400, 422),
+    responses=error_responses(400, 422, 429),
 )
 async def reset_password(
     *,

@@ -1,9 +1,11 @@
 """argon2id password hashing, always off the event loop.
 
 A hash costs tens of milliseconds of CPU and ~19 MiB of memory, so it runs in a small dedicated
-thread pool (argon2 releases the GIL): the loop keeps serving other requests, and a login storm
-queues for the pool instead of exhausting memory. An unknown account is verified against a dummy
-hash so that "no such user" and "wrong password" take the same time.
+thread pool (argon2 releases the GIL): the loop keeps serving other requests. The pool's backlog is
+bounded too: once ``backlog`` hashes are running or waiting in a process, the next caller gets 429
+``busy`` with ``Retry-After`` at once, so a login storm beyond capacity is shed cheaply instead of
+queueing into timeouts (every waiting login also holds a database connection). An unknown account
+is verified against a dummy hash so that "no such user" and "wrong password" take the same time.
 """
 
 from __future__ import annotations
@@ -18,20 +20,35 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from oja.identity.config import IdentitySettings
+from oja.identity.errors import HashingBusy
 
 T = TypeVar("T")
 
 
 class Passwords:
-    def __init__(self, *, time_cost: int, memory_cost: int, parallelism: int, threads: int) -> None:
+    def __init__(
+        self, *, time_cost: int, memory_cost: int, parallelism: int, threads: int, backlog: int
+    ) -> None:
         self._hash = PasswordHash(
             (Argon2Hasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism),)
         )
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="oja-argon2")
         self._dummy: str | None = None
+        self.backlog = backlog
+        self.outstanding = 0
+        """Hashes running or waiting; only the event loop's thread touches it."""
 
     async def _run(self, fn: functools.partial[T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+        if self.outstanding >= self.backlog:
+            raise HashingBusy(
+                "Too many sign-ins are being checked right now; retry in a second.",
+                headers={"Retry-After": "1"},
+            )
+        self.outstanding += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+        finally:
+            self.outstanding -= 1
 
     async def hash(self, password: str) -> str:
         return await self._run(functools.partial(self._hash.hash, password))
@@ -49,15 +66,26 @@ class Passwords:
 
 
 @functools.cache
-def _passwords(time_cost: int, memory_cost: int, parallelism: int, threads: int) -> Passwords:
+def _passwords(
+    time_cost: int, memory_cost: int, parallelism: int, threads: int, backlog: int
+) -> Passwords:
     return Passwords(
-        time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism, threads=threads
+        time_cost=time_cost,
+        memory_cost=memory_cost,
+        parallelism=parallelism,
+        threads=threads,
+        backlog=backlog,
     )
 
 
 def get_passwords(settings: IdentitySettings) -> Passwords:
     """One hasher (and thread pool) per parameter set, shared by every request of the process."""
     threads = settings.password_hash_threads or os.cpu_count() or 1
+    backlog = settings.password_hash_backlog or 8 * threads
     return _passwords(
-        settings.argon2_time_cost, settings.argon2_memory_cost, settings.argon2_parallelism, threads
+        settings.argon2_time_cost,
+        settings.argon2_memory_cost,
+        settings.argon2_parallelism,
+        threads,
+        backlog,
     )

@@ -155,6 +155,30 @@ async def test_a_truncated_body_is_400_and_nothing_is_stored(
     assert await count_files(app) == 0
 
 
+async def test_a_commit_that_fails_is_503_and_deletes_the_stored_object(
+    client: httpx.AsyncClient, app: Any, jobs: Jobs, user: dict[str, str], monkeypatch: Any
+) -> None:
+    """The database dies between the insert and the commit (the PostgreSQL-outage test's race):
+    the client is told 503 and the object written before the row does not stay behind."""
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    real_commit = AsyncSession.commit
+
+    async def lost_connection(self: AsyncSession) -> None:
+        if self.info.get("oja.after_rollback"):
+            raise OperationalError("COMMIT", {}, ConnectionResetError("server closed"))
+        await real_commit(self)
+
+    monkeypatch.setattr(AsyncSession, "commit", lost_connection)
+    response = await upload(client, user, b"doomed\n" * 10, "doomed.txt")
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "service_unavailable"
+    assert stored_keys(app) == []
+    assert await count_files(app) == 0
+    assert jobs.published == []
+
+
 async def test_too_long_title_is_422_and_nothing_is_kept(
     client: httpx.AsyncClient, app: Any, user: dict[str, str]
 ) -> None:

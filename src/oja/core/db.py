@@ -2,7 +2,9 @@
 
 Invariant: one transaction per request or job. Services add and flush; only :func:`unit_of_work`
 commits, and callbacks registered with :func:`after_commit` (job publication) run only once the commit
-has succeeded — a rollback drops them.
+has succeeded — a rollback drops them. Callbacks registered with :func:`after_rollback` (deleting an
+object stored for a row that never committed) run only when the unit of work fails, a failed commit
+included.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+import structlog
 from sqlalchemy import JSON, DateTime, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -153,6 +156,19 @@ def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
     session.info.setdefault("oja.after_commit", []).append(callback)
 
 
+def after_rollback(session: AsyncSession, callback: AfterCommit) -> None:
+    """Undo, outside the database, what this unit of work did outside it, should it not commit."""
+    session.info.setdefault("oja.after_rollback", []).append(callback)
+
+
+async def _undo(callbacks: list[AfterCommit]) -> None:
+    for callback in callbacks:
+        try:
+            await callback()
+        except Exception as exc:  # the original error is the one to report
+            structlog.get_logger("oja.db").warning("db.after_rollback.failed", error=repr(exc))
+
+
 @asynccontextmanager
 async def unit_of_work(database: Database) -> AsyncIterator[AsyncSession]:
     """One transaction: commit on success, roll back on error, then run after-commit callbacks."""
@@ -162,11 +178,16 @@ async def unit_of_work(database: Database) -> AsyncIterator[AsyncSession]:
             yield session
             await session.commit()
         except BaseException:
-            await session.rollback()
             session.info.pop("oja.after_commit", None)
+            undo: list[AfterCommit] = session.info.pop("oja.after_rollback", [])
+            try:
+                await session.rollback()
+            finally:
+                await _undo(undo)
             raise
         finally:
             _current_session.reset(token)
+        session.info.pop("oja.after_rollback", None)
         callbacks: list[AfterCommit] = session.info.pop("oja.after_commit", [])
     for callback in callbacks:
         await callback()

@@ -4,6 +4,7 @@ follow processing. Services never commit: the request's unit of work does."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core import events
-from oja.core.db import after_commit
+from oja.core.db import after_commit, after_rollback
 from oja.core.extract import MIME_OF_KIND, SNIFF_BYTES, kind_of, sniff_mime
 from oja.core.ids import uuid7
 from oja.core.jobs import EnqueueOptions, Job, JobStatus
@@ -77,27 +78,24 @@ async def upload(
     key = storage_key(owner_id, document_id)
     content_type = MIME_OF_KIND[kind]
     stored = await runtime.storage.put(key, body.file_chunks(), content_type=content_type)
-    try:
-        document = Document(
-            id=document_id,
-            owner_id=owner_id,
-            filename=sanitize_filename(body.filename),
-            storage_key=key,
-            kind=kind,
-            content_type=content_type,
-            size=stored.size,
-            sha256=stored.sha256,
-            status=DocumentStatus.UPLOADED,
-            stage="uploaded",
-        )
-        session.add(document)
-        await session.flush()
-        extract_document.enqueue_with(
-            EnqueueOptions(dedupe_key=f"documents.extract:{document_id}"), document_id=document_id
-        )
-    except BaseException:
-        await runtime.storage.delete(key)
-        raise
+    after_rollback(session, functools.partial(runtime.storage.delete, key))
+    document = Document(
+        id=document_id,
+        owner_id=owner_id,
+        filename=sanitize_filename(body.filename),
+        storage_key=key,
+        kind=kind,
+        content_type=content_type,
+        size=stored.size,
+        sha256=stored.sha256,
+        status=DocumentStatus.UPLOADED,
+        stage="uploaded",
+    )
+    session.add(document)
+    await session.flush()
+    extract_document.enqueue_with(
+        EnqueueOptions(dedupe_key=f"documents.extract:{document_id}"), document_id=document_id
+    )
     log.info(
         "documents.uploaded",
         document_id=str(document_id),

@@ -1,18 +1,20 @@
 """Rules of the files module: accept an upload, answer for an owner's files, retry, delete.
 
 Services never commit: the request's unit of work does. Storage objects are written before the row
-(a failed insert deletes the object again) and removed only after the row's deletion commits.
+(a unit of work that does not commit, a failed commit included, deletes the object again) and are
+removed only after the row's deletion commits.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from oja.core.db import after_commit
+from oja.core.db import after_commit, after_rollback
 from oja.core.ids import uuid7
 from oja.core.jobs import Job
 from oja.core.runtime import Runtime
@@ -69,27 +71,24 @@ async def upload(
     stored = await runtime.storage.put(
         key, prefetched(body.file_chunks()), content_type=content_type
     )
-    try:
-        row = File(
-            id=file_id,
-            owner_id=owner_id,
-            original_filename=sanitize_filename(body.filename),
-            storage_key=key,
-            title=_text_field(body.fields, "title", TITLE_MAX_CHARS),
-            description=_text_field(body.fields, "description", DESCRIPTION_MAX_CHARS),
-            content_type=content_type,
-            declared_content_type=body.declared_content_type,
-            size=stored.size,
-            sha256=stored.sha256,
-            status=FileStatus.uploaded,
-            progress=0,
-        )
-        session.add(row)
-        await session.flush()
-        process_file.enqueue(file_id=file_id)
-    except BaseException:
-        await runtime.storage.delete(key)
-        raise
+    after_rollback(session, functools.partial(runtime.storage.delete, key))
+    row = File(
+        id=file_id,
+        owner_id=owner_id,
+        original_filename=sanitize_filename(body.filename),
+        storage_key=key,
+        title=_text_field(body.fields, "title", TITLE_MAX_CHARS),
+        description=_text_field(body.fields, "description", DESCRIPTION_MAX_CHARS),
+        content_type=content_type,
+        declared_content_type=body.declared_content_type,
+        size=stored.size,
+        sha256=stored.sha256,
+        status=FileStatus.uploaded,
+        progress=0,
+    )
+    session.add(row)
+    await session.flush()
+    process_file.enqueue(file_id=file_id)
     log.info("files.file.uploaded", file_id=str(file_id), size=stored.size, type=content_type)
     return row
 

@@ -9,7 +9,12 @@
 * **storage** — stored objects equal the object keys the rows name (``file.storage_key``, the
   variants' keys, ``document.storage_key``): no row without its object, no object without a row
   (temporary files of a put in progress are ignored until they are older than the threshold);
-* **quotas** — no reservation left ``reserved`` (neither committed nor refunded) past the threshold.
+* **quotas** — no reservation left ``reserved`` (neither committed nor refunded) past the threshold;
+* **stuck_rows** — no feature row is in an in-progress state whose job has ended (``succeeded`` or
+  ``failed``): a file ``uploaded``/``processing``, a document ``PROCESSING`` or ``UPLOADED`` without
+  text, a document's text waiting to be indexed, a chat prompt ``pending``. Clients poll those until
+  they move, and nothing will move them once their job is over. No threshold: the job that moves a
+  row commits the row's new state with (or before) its own end, so there is no legitimate window.
 
 It reads every module's tables, so it sits above them all (just under the CLI).
 
@@ -28,15 +33,21 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.billing.models import QuotaReservation, WebhookEvent
+from oja.chat.models import ChatMessage, MessageStatus
 from oja.core.clock import utcnow
+from oja.core.jobs.definition import JobDefinition
 from oja.core.jobs.models import Job, JobStatus
 from oja.core.runtime import Runtime
 from oja.core.storage.local import LocalStorage
 from oja.core.storage.s3 import S3Storage
-from oja.documents.models import Document
-from oja.files.models import File
+from oja.documents.jobs import extract_document
+from oja.documents.models import Document, DocumentStatus
+from oja.files.jobs import process_file
+from oja.files.models import File, FileStatus
+from oja.rag.jobs import index_document
 
 SAMPLE = 10
 """Ids or keys shown per mismatch."""
@@ -91,6 +102,7 @@ async def run(
     await _webhooks(runtime, report, cutoff)
     await _storage(runtime, report, cutoff)
     await _quotas(runtime, report, cutoff)
+    await _stuck_rows(runtime, report)
     return report
 
 
@@ -237,4 +249,114 @@ async def _quotas(runtime: Runtime, report: Report, cutoff: datetime) -> None:
         [f"{r.id} {r.subject} {r.metric} still reserved" for r in pending],
         f"{total} reservations, none left pending",
         "{n} quota reservations neither committed nor refunded",
+    )
+
+
+ENDED = (JobStatus.succeeded, JobStatus.failed)
+IN_CHUNK = 500
+"""Subject ids per ``IN (…)``, well under every driver's parameter limit."""
+
+
+async def _latest_jobs(
+    session: AsyncSession, kind: str, subject_type: str, subject_ids: list[str]
+) -> dict[str, tuple[Any, str]]:
+    """The newest job of ``kind`` per subject (id and status): a retry's job replaces the last.
+
+    Matched in Python, since ``subject_id`` is text and the rows' ids are UUIDs, stored differently
+    per backend."""
+    latest: dict[str, tuple[Any, str]] = {}
+    for start in range(0, len(subject_ids), IN_CHUNK):
+        rows = await session.execute(
+            select(Job.subject_id, Job.id, Job.status)
+            .where(
+                Job.kind == kind,
+                Job.subject_type == subject_type,
+                Job.subject_id.in_(subject_ids[start : start + IN_CHUNK]),
+            )
+            .order_by(Job.created_at, Job.id)
+        )
+        for subject_id, job_id, status in rows:
+            if subject_id is not None:
+                latest[subject_id] = (job_id, status)  # ascending: the newest wins
+    return latest
+
+
+async def _stuck_by_subject(
+    session: AsyncSession, rows: list[tuple[Any, str]], definition: JobDefinition[Any]
+) -> list[str]:
+    """``rows`` (id, state) whose newest job of ``definition``'s kind has ended."""
+    assert definition.subject is not None
+    subject_type = definition.subject[0]
+    latest = await _latest_jobs(
+        session, definition.kind, subject_type, [str(row_id) for row_id, _ in rows]
+    )
+    problems = []
+    for row_id, state in rows:
+        found = latest.get(str(row_id))
+        if found is not None and found[1] in ENDED:
+            problems.append(
+                f"{subject_type} {row_id} {state}: {definition.kind} job {found[0]} {found[1]}"
+            )
+    return problems
+
+
+async def _stuck_rows(runtime: Runtime, report: Report) -> None:
+    async with runtime.database.sessionmaker() as session:
+        files = [
+            (r.id, r.status)
+            for r in await session.execute(
+                select(File.id, File.status).where(
+                    File.status.in_([FileStatus.uploaded, FileStatus.processing])
+                )
+            )
+        ]
+        uploaded = [
+            (r.id, "UPLOADED without text")
+            for r in await session.execute(
+                select(Document.id).where(
+                    Document.status == DocumentStatus.UPLOADED, Document.text.is_(None)
+                )
+            )
+        ]
+        unindexed = [
+            (r.id, "text not indexed")
+            for r in await session.execute(
+                select(Document.id).where(Document.text.is_not(None), Document.indexed_at.is_(None))
+            )
+        ]
+        # Rows that name their job: a document's current run, a prompt's reply.
+        named = [
+            ("document", Document.id, Document.job_id, Document.status, DocumentStatus.PROCESSING),
+            (
+                "chat_message",
+                ChatMessage.id,
+                ChatMessage.job_id,
+                ChatMessage.status,
+                MessageStatus.pending,
+            ),
+        ]
+        problems: list[str] = []
+        in_progress = len(files) + len(uploaded) + len(unindexed)
+        for label, row_id, job_id, row_status, state in named:
+            rows = (
+                await session.execute(
+                    select(row_id, Job.kind, Job.id, Job.status)
+                    .outerjoin(Job, Job.id == job_id)
+                    .where(row_status == state)
+                )
+            ).all()
+            in_progress += len(rows)
+            problems += [
+                f"{label} {r_id} {state}: {kind} job {j_id} {status}"
+                for r_id, kind, j_id, status in rows
+                if status in ENDED
+            ]
+        problems += await _stuck_by_subject(session, files, process_file)
+        problems += await _stuck_by_subject(session, uploaded, extract_document)
+        problems += await _stuck_by_subject(session, unindexed, index_document)
+    report.add(
+        "stuck_rows",
+        problems,
+        f"{in_progress} rows in progress, none whose job has ended",
+        "{n} rows in progress whose job has ended (clients would wait for them for ever)",
     )

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select, text, update
 
+from oja.chat.config import get_chat_settings
 from oja.chat.generation import SYSTEM_PROMPT, Turn, conversation
 from oja.chat.models import ChatMessage
+from oja.chat.streams import reply_streams, stream_key
+from oja.core.clock import utcnow
 from oja.core.jobs import Job, JobStatus
+from oja.core.jobs.sweeper import LEASE_EXPIRED, sweep
 from oja.sandbox.gemini import GeminiFake
 from tests.chat.conftest import (
     GENAI_STREAM_WARNING,
@@ -315,6 +320,43 @@ async def test_a_prompt_whose_job_died_is_failed_and_refunded_when_read(
     assert status["error"]
     assert await remaining(client, user) == 5
     jobs.published.clear()
+
+
+async def test_a_prompt_whose_worker_died_on_the_last_attempt_is_failed_and_refunded_by_the_sweep(
+    client: httpx.AsyncClient, app: Any, jobs: Jobs
+) -> None:
+    user = await new_user(client)
+    room = await new_room(client, user)
+    sent = (await send(client, user, room, "Anyone there?")).json()
+    prompt_id = uuid.UUID(sent["user_message"]["id"])
+    assert await remaining(client, user) == 4
+    jobs.published.clear()  # delivered to a worker that then died on its last attempt
+    async with app.state.runtime.database.sessionmaker() as session:
+        await session.execute(
+            update(Job).values(
+                status=JobStatus.running,
+                attempts=Job.max_attempts,
+                lease_expires_at=utcnow() - timedelta(minutes=1),
+            )
+        )
+        await session.commit()
+
+    runtime = app.state.runtime
+    assert await sweep(runtime) == {"republished": 0, "failed": 1}
+    # Settled by the sweep itself, before anyone reads the prompt: failed, refunded, announced.
+    assert await rows(app, "SELECT status, error FROM chat_message") == [("failed", LEASE_EXPIRED)]
+    assert await remaining(client, user) == 5
+    last = await reply_streams(runtime, get_chat_settings()).last(stream_key(prompt_id))
+    assert last is not None
+    assert (last.kind, last.data) == (
+        "error",
+        {"message_id": str(prompt_id), "reason": LEASE_EXPIRED},
+    )
+    status = (await client.get(sent["status_url"], headers=auth(user))).json()
+    assert (status["status"], status["error"]) == ("failed", LEASE_EXPIRED)
+    assert await sweep(runtime) == {"republished": 0, "failed": 0}
+    assert await remaining(client, user) == 5
+    assert await replies_in(app, room) == 0
 
 
 async def test_deleting_a_room_refunds_its_unanswered_prompts(

@@ -2,16 +2,21 @@
 
 ``tests.effect`` records one row per successful run in ``job_effect`` (a table of the tests' own, in its
 own metadata), inside the job's transaction, so the tests can count how often the effect happened.
+
+``tests.hooked`` stands for a feature job: it moves a ``job_subject`` row to ``processing`` (in a
+short transaction of its own, as the files pipeline does), and its failure hook moves the row to
+``failed``, counting its calls in the row and its after-commit follow-ups in :data:`FOLLOW_UPS`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Literal
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, insert
+from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, insert, update
 
-from oja.core.jobs import JobContext, PermanentJobError, job
+from oja.core.jobs import JobContext, JobFailure, PermanentJobError, job
 
 metadata = MetaData()
 job_effect = Table(
@@ -61,3 +66,69 @@ async def linger(ctx: JobContext, *, label: str, seconds: float) -> None:
     )
     await ctx.session.flush()
     await asyncio.sleep(seconds)
+
+
+job_subject = Table(
+    "job_subject",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("error", String(500)),
+    Column("hook_calls", Integer, nullable=False, default=0),
+)
+
+FOLLOW_UPS: list[uuid.UUID] = []
+"""Job ids whose hook's after-commit follow-up ran, in order."""
+
+Outcome = Literal["succeed", "raise", "permanent"]
+
+
+@job("tests.hooked", timeout=20, max_attempts=2)
+async def hooked(
+    ctx: JobContext,
+    *,
+    subject_id: uuid.UUID,
+    outcome: Outcome = "succeed",
+    hook_raises: bool = False,
+) -> None:
+    async with ctx.runtime.database.sessionmaker() as session:
+        await session.execute(
+            update(job_subject).where(job_subject.c.id == subject_id).values(status="processing")
+        )
+        await session.commit()
+    if outcome == "raise":
+        raise RuntimeError(f"planned failure {ctx.attempt}")
+    if outcome == "permanent":
+        raise PermanentJobError("bad input")
+    await ctx.session.execute(
+        update(job_subject).where(job_subject.c.id == subject_id).values(status="done")
+    )
+
+
+@hooked.on_failure
+async def hooked_failed(
+    failure: JobFailure,
+    *,
+    subject_id: uuid.UUID,
+    outcome: Outcome = "succeed",
+    hook_raises: bool = False,
+) -> None:
+    """Counts every call (no state check, so a second call would show); ``subject_id`` arrives as a
+    UUID — a string would not bind to the Uuid column on SQLite."""
+    await failure.session.execute(
+        update(job_subject)
+        .where(job_subject.c.id == subject_id)
+        .values(
+            status="failed",
+            error=failure.error,
+            hook_calls=job_subject.c.hook_calls + 1,
+        )
+    )
+    job_id = failure.job_id
+
+    async def follow_up() -> None:
+        FOLLOW_UPS.append(job_id)
+
+    failure.after_commit(follow_up)
+    if hook_raises:
+        raise RuntimeError("the hook itself failed")

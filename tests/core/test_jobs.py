@@ -1,13 +1,16 @@
-"""The job core in-process: transactional enqueue, claim, retry, fencing, sweeper."""
+"""The job core in-process: transactional enqueue, claim, retry, fencing, sweeper, failure hooks."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+import structlog
+from sqlalchemy import func, insert, select, update
 
 from oja.core.clock import utcnow
 from oja.core.config import Settings
@@ -15,9 +18,18 @@ from oja.core.db import unit_of_work
 from oja.core.jobs import Job, JobStatus
 from oja.core.jobs.publisher import set_publisher
 from oja.core.jobs.runner import execute
-from oja.core.jobs.sweeper import sweep
+from oja.core.jobs.sweeper import LEASE_EXPIRED, sweep
 from oja.core.runtime import Runtime, set_runtime
-from tests.core.job_fixtures import always_permanent, job_effect, metadata, record_effect, too_slow
+from tests.core.job_fixtures import (
+    FOLLOW_UPS,
+    always_permanent,
+    hooked,
+    job_effect,
+    job_subject,
+    metadata,
+    record_effect,
+    too_slow,
+)
 
 Published = list[tuple[str, uuid.UUID, float]]
 
@@ -37,14 +49,14 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
 
 
 @pytest.fixture
-def published() -> AsyncIterator[Published]:
+def published() -> Iterator[Published]:
     sent: Published = []
 
     async def capture(task: str, job_id: uuid.UUID, countdown: float) -> None:
         sent.append((task, job_id, countdown))
 
     set_publisher(capture)
-    yield sent  # type: ignore[misc]
+    yield sent
     set_publisher(None)
 
 
@@ -208,3 +220,161 @@ async def test_sweeper_republishes_dropped_and_abandoned_jobs(
 async def test_enqueue_outside_a_unit_of_work_is_refused(runtime: Runtime) -> None:
     with pytest.raises(RuntimeError, match="no unit of work"):
         record_effect.enqueue(label="orphan")
+
+
+# Failure hooks: every way a job becomes ``failed`` calls its kind's hook once, in that transaction.
+
+
+@pytest.fixture
+def follow_ups() -> Iterator[list[uuid.UUID]]:
+    FOLLOW_UPS.clear()
+    yield FOLLOW_UPS
+    FOLLOW_UPS.clear()
+
+
+async def new_subject(runtime: Runtime) -> uuid.UUID:
+    subject_id = uuid.uuid4()
+    async with runtime.database.engine.begin() as conn:
+        await conn.execute(insert(job_subject).values(id=subject_id, status="queued", hook_calls=0))
+    return subject_id
+
+
+async def subject(runtime: Runtime, subject_id: uuid.UUID) -> tuple[str, str | None, int]:
+    async with runtime.database.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(job_subject.c.status, job_subject.c.error, job_subject.c.hook_calls).where(
+                    job_subject.c.id == subject_id
+                )
+            )
+        ).one()
+    return row.status, row.error, row.hook_calls
+
+
+async def killed_on_its_last_attempt(runtime: Runtime, job_id: uuid.UUID) -> None:
+    """As a worker SIGKILLed mid-job on the last attempt leaves it: the row ``processing`` (the
+    job moved it), the job ``running`` with every attempt used and its lease expired."""
+    async with runtime.database.sessionmaker() as session:
+        row = await session.get(Job, job_id)
+        assert row is not None
+        await session.execute(
+            update(job_subject)
+            .where(job_subject.c.id == uuid.UUID(row.payload["subject_id"]))
+            .values(status="processing")
+        )
+        await session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(
+                status=JobStatus.running,
+                attempts=row.max_attempts,
+                lease_expires_at=utcnow() - timedelta(minutes=10),
+            )
+        )
+        await session.commit()
+
+
+async def test_a_job_the_sweeper_fails_calls_its_hook_once_and_its_row_ends_failed(
+    runtime: Runtime, published: Published, follow_ups: list[uuid.UUID]
+) -> None:
+    subject_id = await new_subject(runtime)
+    async with unit_of_work(runtime.database):
+        row = hooked.enqueue(subject_id=subject_id)
+    await killed_on_its_last_attempt(runtime, row.id)
+    published.clear()
+    assert await sweep(runtime) == {"republished": 0, "failed": 1}
+    stored = await load(runtime, row.id)
+    assert (stored.status, stored.last_error) == (JobStatus.failed, LEASE_EXPIRED)
+    assert await subject(runtime, subject_id) == ("failed", LEASE_EXPIRED, 1)
+    assert follow_ups == [row.id]
+    assert published == []  # a job with no attempts left is failed, not published again
+    # Swept again: the job is failed already; the hook is not called a second time.
+    assert await sweep(runtime) == {"republished": 0, "failed": 0}
+    assert await execute(str(row.id), runtime) == "not_claimed"
+    assert await subject(runtime, subject_id) == ("failed", LEASE_EXPIRED, 1)
+    assert follow_ups == [row.id]
+
+
+async def test_two_sweepers_at_once_fail_each_job_and_call_its_hook_once(
+    runtime: Runtime, published: Published, follow_ups: list[uuid.UUID]
+) -> None:
+    subjects = [await new_subject(runtime) for _ in range(3)]
+    async with unit_of_work(runtime.database):
+        rows = [hooked.enqueue(subject_id=s) for s in subjects]
+    for row in rows:
+        await killed_on_its_last_attempt(runtime, row.id)
+    first, second = await asyncio.gather(sweep(runtime), sweep(runtime))
+    assert first["failed"] + second["failed"] == 3
+    for subject_id in subjects:
+        assert await subject(runtime, subject_id) == ("failed", LEASE_EXPIRED, 1)
+    assert sorted(follow_ups) == sorted(row.id for row in rows)
+
+
+async def test_a_raising_hook_is_undone_and_logged_and_the_job_is_failed_all_the_same(
+    runtime: Runtime, published: Published, follow_ups: list[uuid.UUID]
+) -> None:
+    broken_subject, sound_subject = await new_subject(runtime), await new_subject(runtime)
+    async with unit_of_work(runtime.database):
+        broken = hooked.enqueue(subject_id=broken_subject, hook_raises=True)
+        sound = hooked.enqueue(subject_id=sound_subject)
+    await killed_on_its_last_attempt(runtime, broken.id)
+    await killed_on_its_last_attempt(runtime, sound.id)
+    with structlog.testing.capture_logs() as logs:
+        assert await sweep(runtime) == {"republished": 0, "failed": 2}
+    assert (await load(runtime, broken.id)).status == JobStatus.failed
+    assert (await load(runtime, sound.id)).status == JobStatus.failed
+    # The broken hook's write is rolled back to its savepoint and its follow-up dropped; the
+    # transaction stays usable (PostgreSQL would otherwise refuse the rest) for the next job's hook.
+    assert await subject(runtime, broken_subject) == ("processing", None, 0)
+    assert await subject(runtime, sound_subject) == ("failed", LEASE_EXPIRED, 1)
+    assert follow_ups == [sound.id]
+    hook_errors = [e for e in logs if e["event"] == "jobs.failure_hook.failed"]
+    assert [(e["job_id"], e["error"]) for e in hook_errors] == [
+        (str(broken.id), "RuntimeError: the hook itself failed")
+    ]
+
+
+async def test_the_runners_final_attempt_calls_the_hook_once(
+    runtime: Runtime, published: Published, follow_ups: list[uuid.UUID]
+) -> None:
+    subject_id = await new_subject(runtime)
+    async with unit_of_work(runtime.database):
+        row = hooked.enqueue(subject_id=subject_id, outcome="raise")
+    assert await execute(str(row.id), runtime) == "retrying"
+    assert await subject(runtime, subject_id) == ("processing", None, 0)  # attempts are left
+    assert follow_ups == []
+    async with runtime.database.sessionmaker() as session:
+        await session.execute(
+            update(Job).where(Job.id == row.id).values(run_after=utcnow() - timedelta(seconds=1))
+        )
+        await session.commit()
+    assert await execute(str(row.id), runtime) == "failed"
+    assert await subject(runtime, subject_id) == ("failed", "RuntimeError: planned failure 2", 1)
+    assert follow_ups == [row.id]
+    # Nothing after that calls it again: a duplicate delivery, a sweep.
+    assert await execute(str(row.id), runtime) == "not_claimed"
+    assert await sweep(runtime) == {"republished": 0, "failed": 0}
+    assert await subject(runtime, subject_id) == ("failed", "RuntimeError: planned failure 2", 1)
+    assert follow_ups == [row.id]
+
+
+async def test_a_permanent_error_calls_the_hook_once_and_a_success_never(
+    runtime: Runtime, published: Published, follow_ups: list[uuid.UUID]
+) -> None:
+    bad_subject, good_subject = await new_subject(runtime), await new_subject(runtime)
+    async with unit_of_work(runtime.database):
+        bad = hooked.enqueue(subject_id=bad_subject, outcome="permanent")
+        good = hooked.enqueue(subject_id=good_subject)
+    assert await execute(str(bad.id), runtime) == "failed"
+    assert await execute(str(good.id), runtime) == "succeeded"
+    assert await subject(runtime, bad_subject) == ("failed", "PermanentJobError: bad input", 1)
+    assert await subject(runtime, good_subject) == ("done", None, 0)
+    assert follow_ups == [bad.id]
+
+
+async def test_a_hook_is_declared_once_per_kind() -> None:
+    async def another(failure: Any, **_: Any) -> None:
+        return None
+
+    with pytest.raises(ValueError, match="already has a failure hook"):
+        hooked.on_failure(another)

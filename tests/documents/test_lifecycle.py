@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from oja.core.ai.heuristics import DOCUMENT_TYPES
-from oja.core.jobs import Job
+from oja.core.clock import utcnow
+from oja.core.jobs import Job, JobStatus
+from oja.core.jobs.sweeper import LEASE_EXPIRED, sweep
 
 from .conftest import Jobs, bearer, token_for, upload, uploaded_id
 from .fixtures import INVOICE_TEXT, LETTER_TEXT, build_docx, build_pdf, text_pdf
@@ -396,3 +401,114 @@ async def test_a_body_that_is_not_multipart_is_415_and_adds_no_row(
         from oja.documents.models import Document
 
         assert await session.scalar(select(func.count()).select_from(Document)) == 0
+
+
+async def killed_on_its_last_attempt(app: Any, job_id: uuid.UUID) -> None:
+    """What a worker SIGKILLed mid-job on the last attempt leaves: the job ``running``, every
+    attempt used, its lease expired, and whatever the job body would have done undone."""
+    async with app.state.runtime.database.sessionmaker() as session:
+        await session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(
+                status=JobStatus.running,
+                attempts=Job.max_attempts,
+                lease_expires_at=utcnow() - timedelta(minutes=1),
+            )
+        )
+        await session.commit()
+
+
+LOST = "Processing failed unexpectedly (the worker was lost)."
+
+
+async def test_a_run_whose_worker_died_on_the_last_attempt_ends_failed(
+    client: httpx.AsyncClient, app: Any, jobs: Jobs
+) -> None:
+    headers = bearer(await token_for(client))
+    document_id = await uploaded_id(client, headers, LETTER_TEXT.encode(), "letter.txt")
+    assert await jobs.run(app) == ["succeeded", "succeeded"]  # extraction, then rag indexing
+    accepted = await client.post(f"/documents/{document_id}/process", headers=headers)
+    job_id = uuid.UUID(accepted.json()["job_id"])
+    jobs.published.clear()  # delivered to a worker that then died
+    await killed_on_its_last_attempt(app, job_id)
+
+    assert await sweep(app.state.runtime) == {"republished": 0, "failed": 1}
+    status = (await client.get(f"/documents/{document_id}/status", headers=headers)).json()
+    assert status == {
+        "document_id": document_id,
+        "status": "FAILED",
+        "progress": 0,
+        "stage": "analyze",
+        "message": LOST,
+    }
+    result = await client.get(f"/documents/{document_id}/result", headers=headers)
+    assert result.status_code == 422
+    assert result.json()["error"]["details"]["reason"] == "internal_error"
+    [job] = await job_rows(app, "documents.process")
+    assert (job.status, job.last_error) == (JobStatus.failed, LEASE_EXPIRED)
+    assert await sweep(app.state.runtime) == {"republished": 0, "failed": 0}
+
+    again = await client.post(f"/documents/{document_id}/process", headers=headers)
+    assert again.json()["status"] == "PROCESSING"
+    assert await jobs.run(app) == ["succeeded"]
+    final = (await client.get(f"/documents/{document_id}/status", headers=headers)).json()
+    assert final["status"] == "COMPLETED"
+
+
+async def test_an_extraction_whose_worker_died_on_the_last_attempt_fails_the_document(
+    client: httpx.AsyncClient, app: Any, jobs: Jobs
+) -> None:
+    headers = bearer(await token_for(client))
+    document_id = await uploaded_id(client, headers, LETTER_TEXT.encode(), "letter.txt")
+    [extraction] = await job_rows(app, "documents.extract")
+    jobs.published.clear()
+    await killed_on_its_last_attempt(app, extraction.id)
+
+    assert await sweep(app.state.runtime) == {"republished": 0, "failed": 1}
+    status = (await client.get(f"/documents/{document_id}/status", headers=headers)).json()
+    assert status == {
+        "document_id": document_id,
+        "status": "FAILED",
+        "progress": 0,
+        "stage": "extract",
+        "message": LOST,
+    }
+    # Processing a FAILED document extracts the text again.
+    again = await client.post(f"/documents/{document_id}/process", headers=headers)
+    assert again.json()["status"] == "PROCESSING"
+    assert await jobs.run(app) == ["succeeded", "succeeded"]  # processing, then rag indexing
+    final = (await client.get(f"/documents/{document_id}", headers=headers)).json()
+    assert (final["status"], final["text"]) == ("COMPLETED", LETTER_TEXT)
+
+
+async def test_a_run_the_runner_gives_up_on_by_timeout_ends_failed(
+    client: httpx.AsyncClient, app: Any, jobs: Jobs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runner's time limit cancels the job body, whose ``except Exception`` never sees it: only
+    the failure hook moves the document out of PROCESSING."""
+    from oja.documents import jobs as document_jobs
+
+    headers = bearer(await token_for(client))
+    document_id = await uploaded_id(client, headers, LETTER_TEXT.encode(), "letter.txt")
+    assert await jobs.run(app) == ["succeeded", "succeeded"]
+    await client.post(f"/documents/{document_id}/process", headers=headers)
+    [job] = await job_rows(app, "documents.process")
+    async with app.state.runtime.database.sessionmaker() as session:  # earlier attempts used
+        await session.execute(
+            update(Job).where(Job.id == job.id).values(attempts=Job.max_attempts - 1)
+        )
+        await session.commit()
+    monkeypatch.setattr(document_jobs.process_document, "timeout", 0.01)
+
+    async def stuck(*_: Any, **__: Any) -> Any:
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(document_jobs, "analyse", stuck)
+    assert await jobs.run(app) == ["failed"]
+    status = (await client.get(f"/documents/{document_id}/status", headers=headers)).json()
+    assert (status["status"], status["stage"], status["message"]) == (
+        "FAILED",
+        "analyze",
+        "Processing failed unexpectedly (TimeoutError).",
+    )

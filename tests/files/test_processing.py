@@ -5,15 +5,24 @@ retry, result, delete. Every test here runs on both storages and both databases.
 from __future__ import annotations
 
 import io
+import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
+from sqlalchemy import select, update
 
+from oja.core.clock import utcnow
 from oja.core.config import Settings
+from oja.core.db import unit_of_work
+from oja.core.jobs import Job, JobFailure, JobStatus
+from oja.core.jobs.sweeper import LEASE_EXPIRED, sweep
 from oja.core.storage import LocalStorage
+from oja.files.jobs import PROCESS_MAX_ATTEMPTS, process_file_failed
+from oja.files.models import File
 from tests.conftest import make_settings
 from tests.files import media
 from tests.files.conftest import Jobs, s3_overrides, set_files_env, stored_keys, upload
@@ -280,3 +289,91 @@ async def test_delete_removes_the_row_the_original_and_every_variant(
     assert (await client.delete(f"/files/{gone['id']}", headers=user)).status_code == 404
     listing = (await client.get("/files", headers=user)).json()
     assert [item["id"] for item in listing["items"]] == [keep["id"]]
+
+
+async def killed_on_the_last_attempt(app: Any, file_id: str) -> None:
+    """What a worker SIGKILLed mid-processing on the last attempt leaves: the file ``processing``
+    (the pipeline's own short transaction), the job ``running``, every attempt used, lease gone."""
+    async with app.state.runtime.database.sessionmaker() as session:
+        await session.execute(
+            update(File)
+            .where(File.id == uuid.UUID(file_id))
+            .values(status="processing", progress=50, message="rendering the image variants")
+        )
+        await session.execute(
+            update(Job)
+            .where(Job.subject_id == file_id)
+            .values(
+                status=JobStatus.running,
+                attempts=PROCESS_MAX_ATTEMPTS,
+                lease_expires_at=utcnow() - timedelta(minutes=1),
+            )
+        )
+        await session.commit()
+
+
+async def test_a_file_whose_worker_died_on_the_last_attempt_ends_failed_with_the_reason(
+    client: httpx.AsyncClient, app: Any, jobs: Jobs, user: dict[str, str]
+) -> None:
+    response = await upload(client, user, media.jpeg(300, 200), "lost.jpg")
+    file_id = response.json()["id"]
+    jobs.published.clear()  # delivered to a worker that then died
+    await killed_on_the_last_attempt(app, file_id)
+
+    assert await sweep(app.state.runtime) == {"republished": 0, "failed": 1}
+    status = await client.get(f"/upload/{file_id}/status", headers=user)
+    assert status.json() == {
+        "id": file_id,
+        "status": "failed",
+        "progress": 0,
+        "message": "processing failed",
+        "error": LEASE_EXPIRED,
+    }
+    detail = (await client.get(f"/files/{file_id}", headers=user)).json()
+    assert [(j["status"], j["attempts"], j["last_error"]) for j in detail["jobs"]] == [
+        ("failed", PROCESS_MAX_ATTEMPTS, LEASE_EXPIRED)
+    ]
+    assert await sweep(app.state.runtime) == {"republished": 0, "failed": 0}
+    assert jobs.published == []
+
+    # The usual way out of ``failed`` works: retried, processed by the new job.
+    retried = await client.post(f"/files/{file_id}/retry", headers=user)
+    assert retried.status_code == 202
+    assert await jobs.run(app) == ["succeeded"]
+    after = (await client.get(f"/files/{file_id}", headers=user)).json()
+    assert (after["status"], after["error"]) == ("processed", None)
+    assert [j["status"] for j in after["jobs"]] == ["succeeded", "failed"]
+
+
+async def test_a_late_failure_of_a_replaced_job_leaves_the_retried_file_alone(
+    client: httpx.AsyncClient,
+    app: Any,
+    jobs: Jobs,
+    user: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The pipeline fails the file before the runner records the job's failure; a retry in between
+    queues a new job, and the old job's hook must then change nothing."""
+    set_files_env(monkeypatch, OJA_MAX_IMAGE_PIXELS="1000")
+    detail = await process(client, app, jobs, user, media.jpeg(300, 200), "big.jpg")
+    assert detail["status"] == "failed"
+    [old_job] = detail["jobs"]
+    assert (await client.post(f"/files/{detail['id']}/retry", headers=user)).status_code == 202
+    runtime = app.state.runtime
+    async with unit_of_work(runtime.database) as session:
+        failure = JobFailure(
+            job_id=uuid.UUID(old_job["id"]),
+            kind="files.process",
+            attempts=1,
+            error="late",
+            exception=None,
+            session=session,
+            runtime=runtime,
+        )
+        await process_file_failed(failure, uuid.UUID(detail["id"]))
+    async with runtime.database.sessionmaker() as session:
+        row = (
+            await session.execute(select(File).where(File.id == uuid.UUID(detail["id"])))
+        ).scalar_one()
+    assert (row.status, row.error) == ("uploaded", None)
+    assert failure.callbacks == []

@@ -1,5 +1,6 @@
 """A real worker process, SIGKILLed in the middle of processing: the file still ends processed,
-by a second attempt, with each variant stored exactly once under its fixed key."""
+by a second attempt, with each variant stored exactly once under its fixed key; killed on the last
+attempt, the file ends failed with the reason (the sweeper fails the job, its hook the file)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,14 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from oja.core.config import Settings
+from oja.core.jobs import Job
 from oja.core.jobs.celery_app import reset_celery
 from oja.core.jobs.publisher import set_publisher
+from oja.core.jobs.sweeper import LEASE_EXPIRED
+from oja.files.jobs import PROCESS_MAX_ATTEMPTS
 from tests.files import media
 from tests.files.conftest import stored_keys, upload
 
@@ -123,5 +128,58 @@ async def test_a_worker_killed_mid_processing_loses_nothing(
         assert result["variants"]["resized"]["width"] == 1600
         storage_root = Path(app.state.runtime.storage.root)
         assert not [p for p in storage_root.rglob("*") if p.name.startswith(".~")]
+    finally:
+        reset_celery()
+
+
+async def test_a_worker_killed_on_the_last_attempt_leaves_the_file_failed_not_processing(
+    client: httpx.AsyncClient, app: Any, settings: Settings, user: dict[str, str], tmp_path: Path
+) -> None:
+    set_publisher(None)
+    reset_celery()
+    log, marker = tmp_path / "worker.log", tmp_path / "stalled"
+    try:
+        response = await upload(client, user, media.jpeg(4000, 3000), "photo.jpg")
+        assert response.status_code == 201
+        file_id = response.json()["id"]
+        async with app.state.runtime.database.sessionmaker() as session:  # earlier attempts used
+            await session.execute(
+                update(Job)
+                .where(Job.subject_id == file_id)
+                .values(attempts=PROCESS_MAX_ATTEMPTS - 1)
+            )
+            await session.commit()
+
+        async def status() -> dict[str, Any]:
+            return dict((await client.get(f"/files/{file_id}", headers=user)).json())
+
+        with worker(settings, log, marker) as victim:
+
+            async def stalled() -> bool:
+                return marker.exists()
+
+            await wait_for(stalled, 60, "the last attempt storing its variants", log)
+            assert (await status())["status"] == "processing"
+            os.killpg(victim.pid, signal.SIGKILL)
+            victim.wait()
+        assert (await status())["status"] == "processing"  # nothing of the job body ran to fail it
+
+        with worker(settings, log, marker):  # its beat drives the sweeper
+
+            async def settled() -> bool:
+                return bool((await status())["status"] != "processing")
+
+            await wait_for(settled, 60, "the sweeper failing the job and the file", log)
+        detail = await status()
+        assert (detail["status"], detail["message"], detail["error"]) == (
+            "failed",
+            "processing failed",
+            LEASE_EXPIRED,
+        )
+        assert [(j["status"], j["attempts"]) for j in detail["jobs"]] == [
+            ("failed", PROCESS_MAX_ATTEMPTS)
+        ]
+        polled = (await client.get(f"/upload/{file_id}/status", headers=user)).json()
+        assert (polled["status"], polled["error"]) == ("failed", LEASE_EXPIRED)
     finally:
         reset_celery()

@@ -7,8 +7,11 @@ stale attempt can store nothing. After that commit the quota unit is committed a
 
 Failures: a provider error (after the AI port's own retries) or the reply overrunning
 ``OJA_CHAT_GENERATION_TIMEOUT`` fails the prompt at once, refunded. Anything else (database, Redis)
-is retried by the job runner; the last attempt fails the prompt the same way. Nothing depends on a
-client being connected: the reply is finished and stored even if every reader has gone.
+is retried by the job runner; the last attempt fails the prompt the same way. A worker killed on the
+last attempt, or the job's own time limit, ends nothing itself: the job's failure hook then fails the
+prompt in the transaction that fails the job and refunds it after commit, through the same
+:mod:`.outcomes`. Nothing depends on a client being connected: the reply is finished and stored
+even if every reader has gone.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from oja.core.ai.prompting import estimate_tokens
 from oja.core.clock import utcnow
 from oja.core.db import after_commit
 from oja.core.ids import uuid7
-from oja.core.jobs import JobContext, PermanentJobError, job
+from oja.core.jobs import JobContext, JobFailure, PermanentJobError, job
 
 log = structlog.get_logger("oja.chat")
 
@@ -176,3 +179,18 @@ async def _give_up(ctx: JobContext, message_id: uuid.UUID, reason: str) -> NoRet
     await ctx.session.rollback()
     await outcomes.fail(ctx.runtime, get_chat_settings(), message_id, reason)
     raise PermanentJobError(reason)
+
+
+@generate_reply.on_failure
+async def generate_reply_failed(failure: JobFailure, *, message_id: uuid.UUID) -> None:
+    """The job is ``failed``: a prompt still pending fails with the job's error and is refunded
+    once that commits (what :func:`_give_up` does, for the failures the job body never saw)."""
+    failed = await outcomes.record_failure(failure.session, message_id, failure.error)
+    if failed is None:
+        return
+    runtime, settings = failure.runtime, get_chat_settings()
+
+    async def follow_up() -> None:
+        await outcomes.after_failure(runtime, settings, failed)
+
+    failure.after_commit(follow_up)

@@ -10,9 +10,12 @@ can read the outcome from the database.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from oja.billing.quota import Reservation
 from oja.chat import quota, repository
 from oja.chat.config import ChatSettings
 from oja.chat.models import Chatroom
@@ -23,23 +26,53 @@ from oja.core.runtime import Runtime
 log = structlog.get_logger("oja.chat")
 
 
+@dataclass(frozen=True)
+class FailedPrompt:
+    """A prompt just marked failed in a transaction: what must follow once that commits."""
+
+    prompt_id: uuid.UUID
+    reason: str
+    reservation: Reservation | None
+
+
 async def fail(runtime: Runtime, settings: ChatSettings, prompt_id: uuid.UUID, reason: str) -> bool:
     """Mark the prompt failed with ``reason`` and refund its unit; False if it had already ended."""
     async with unit_of_work(runtime.database) as session:
-        prompt = await repository.message(session, prompt_id)
-        if prompt is None:
-            return False
-        room = await session.get(Chatroom, prompt.chatroom_id)
-        reservation = quota.reservation_of(prompt, room.owner_id) if room is not None else None
-        changed = await repository.fail_prompt(session, prompt_id, reason)
-    if not changed:
+        failed = await record_failure(session, prompt_id, reason)
+    if failed is None:
         return False
-    log.warning("chat.prompt.failed", message_id=str(prompt_id), reason=reason[:300])
+    await after_failure(runtime, settings, failed)
+    return True
+
+
+async def record_failure(
+    session: AsyncSession, prompt_id: uuid.UUID, reason: str
+) -> FailedPrompt | None:
+    """``pending → failed`` in the caller's transaction; None if the prompt is gone or had ended.
+
+    Call :func:`after_failure` once that transaction has committed, never before.
+    """
+    prompt = await repository.message(session, prompt_id)
+    if prompt is None:
+        return None
+    room = await session.get(Chatroom, prompt.chatroom_id)
+    reservation = quota.reservation_of(prompt, room.owner_id) if room is not None else None
+    if not await repository.fail_prompt(session, prompt_id, reason):
+        return None
+    return FailedPrompt(prompt_id, reason, reservation)
+
+
+async def after_failure(runtime: Runtime, settings: ChatSettings, failed: FailedPrompt) -> None:
+    """The refund, then the stream's ``error`` event, of a failure that has committed."""
+    log.warning("chat.prompt.failed", message_id=str(failed.prompt_id), reason=failed.reason[:300])
     try:
-        await quota.refund(runtime, reservation)
+        await quota.refund(runtime, failed.reservation)
         await reply_streams(runtime, settings).append(
-            stream_key(prompt_id), "error", {"message_id": str(prompt_id), "reason": reason}
+            stream_key(failed.prompt_id),
+            "error",
+            {"message_id": str(failed.prompt_id), "reason": failed.reason},
         )
     except Exception as exc:  # the failure is recorded; a lost refund keeps the unit spent
-        log.error("chat.prompt.fail_followup_lost", message_id=str(prompt_id), error=repr(exc))
-    return True
+        log.error(
+            "chat.prompt.fail_followup_lost", message_id=str(failed.prompt_id), error=repr(exc)
+        )

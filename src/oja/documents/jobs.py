@@ -6,6 +6,12 @@ failure the document itself causes, or that a provider keeps causing after the A
 marks the document ``FAILED`` with the reason — in its own transaction, after the job's own work is
 rolled back — and fails the job permanently. Anything else is retried by the job runner; on the
 last attempt the document is marked ``FAILED`` too, so no document stays ``PROCESSING`` forever.
+
+What the job body cannot see — its worker SIGKILLed on the last attempt (the sweeper then fails the
+job), or the runner's time limit cancelling it — is covered by each job's failure hook, which marks
+the document ``FAILED`` in the transaction that fails the job, through the same
+:func:`_record_failure`. Both are conditional on the state the job was enqueued for, so whichever
+runs second changes nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import uuid
 from typing import Any, NoReturn
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core import events
 from oja.core.ai import (
@@ -26,7 +33,7 @@ from oja.core.ai import (
 from oja.core.clock import utcnow
 from oja.core.db import unit_of_work
 from oja.core.extract import Extracted, ExtractionError
-from oja.core.jobs import JobContext, PermanentJobError, job
+from oja.core.jobs import JobContext, JobFailure, PermanentJobError, job
 from oja.documents import pipeline, repository
 from oja.documents.analysis import analyse
 from oja.documents.config import get_documents_settings
@@ -51,16 +58,41 @@ async def _fail(
 ) -> NoReturn:
     await ctx.session.rollback()  # give up the job's writes (and SQLite's write lock) first
     async with unit_of_work(ctx.runtime.database) as session:
-        changed = await repository.mark_failed(
+        await _record_failure(
             session,
             document_id,
-            expected_status=expected,
+            expected=expected,
             job_id=job_id,
             stage=stage,
             code=code,
             message=message,
-            extracted=pipeline.extracted_values(extracted) if extracted else None,
+            extracted=extracted,
         )
+    raise PermanentJobError(message)
+
+
+async def _record_failure(
+    session: AsyncSession,
+    document_id: uuid.UUID,
+    *,
+    expected: DocumentStatus,
+    job_id: uuid.UUID | None,
+    stage: str,
+    code: str,
+    message: str,
+    extracted: Extracted | None = None,
+) -> bool:
+    """``FAILED`` with the reason if the document is still where the job found it; logged once."""
+    changed = await repository.mark_failed(
+        session,
+        document_id,
+        expected_status=expected,
+        job_id=job_id,
+        stage=stage,
+        code=code,
+        message=message,
+        extracted=pipeline.extracted_values(extracted) if extracted else None,
+    )
     if changed:
         log.warning(
             "documents.process_failed",
@@ -70,7 +102,16 @@ async def _fail(
             reason=code,
             error=message,
         )
-    raise PermanentJobError(message)
+    return changed
+
+
+def _unexpected(cause: str) -> str:
+    """What a client is told of a failure the document did not cause (no internals leak)."""
+    return f"Processing failed unexpectedly ({cause})."
+
+
+def _cause(failure: JobFailure) -> str:
+    return type(failure.exception).__name__ if failure.exception else "the worker was lost"
 
 
 @job(
@@ -108,6 +149,24 @@ async def extract_document(ctx: JobContext, *, document_id: uuid.UUID) -> dict[s
         chars=len(extracted.text),
     )
     return {"pages": extracted.pages, "chars": len(extracted.text)}
+
+
+@extract_document.on_failure
+async def extract_document_failed(failure: JobFailure, *, document_id: uuid.UUID) -> None:
+    """Extraction gave up: a document still ``UPLOADED`` without text would say "being extracted"
+    for ever. ``FAILED`` instead; processing it (which extracts again) stays allowed."""
+    document = await repository.by_id(failure.session, document_id)
+    if document is None or document.text is not None:
+        return
+    await _record_failure(
+        failure.session,
+        document_id,
+        expected=DocumentStatus.UPLOADED,
+        job_id=None,
+        stage="extract",
+        code="internal_error",
+        message=_unexpected(_cause(failure)),
+    )
 
 
 @job(
@@ -182,7 +241,7 @@ async def process_document(ctx: JobContext, *, document_id: uuid.UUID) -> dict[s
                 job_id=ctx.job_id,
                 stage=stage,
                 code="internal_error",
-                message=f"Processing failed unexpectedly ({type(exc).__name__}).",
+                message=_unexpected(type(exc).__name__),
             )
         raise
     if extracted is not None:
@@ -211,3 +270,24 @@ async def process_document(ctx: JobContext, *, document_id: uuid.UUID) -> dict[s
         completion_tokens=analysis.usage.completion_tokens,
     )
     return {"status": DocumentStatus.COMPLETED.value, "document_type": analysis.document_type}
+
+
+@process_document.on_failure
+async def process_document_failed(failure: JobFailure, *, document_id: uuid.UUID) -> None:
+    """The run's job is ``failed``: so is the document, if this job still owns it (``job_id``).
+
+    The stage is the one the run was in as far as the row tells: the text is stored only with the
+    run's success, so without text the run was extracting or had just done so.
+    """
+    document = await repository.by_id(failure.session, document_id)
+    if document is None:
+        return
+    await _record_failure(
+        failure.session,
+        document_id,
+        expected=DocumentStatus.PROCESSING,
+        job_id=failure.job_id,
+        stage="extract" if document.text is None else "analyze",
+        code="internal_error",
+        message=_unexpected(_cause(failure)),
+    )

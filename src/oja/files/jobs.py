@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from oja.core.jobs import JobContext, job
+from oja.core.jobs import JobContext, JobFailure, job
 from oja.files.config import get_files_settings
 
 PROCESS_MAX_ATTEMPTS = 3
@@ -22,3 +22,15 @@ async def process_file(ctx: JobContext, file_id: uuid.UUID) -> dict[str, Any]:
     from oja.files.processing import pipeline
 
     return await pipeline.process(ctx, file_id, max_attempts=PROCESS_MAX_ATTEMPTS)
+
+
+@process_file.on_failure
+async def process_file_failed(failure: JobFailure, file_id: uuid.UUID) -> None:
+    """The job is ``failed``: so is the file, unless it already ended or a retry replaced the job.
+
+    Usually the pipeline has failed the file itself and this finds nothing to do; it matters when
+    the worker died on the last attempt (the sweeper fails the job) or the job's time limit cut it.
+    """
+    from oja.files.processing import pipeline
+
+    await pipeline.record_failure(failure.session, file_id, failure.error, job_id=failure.job_id)

@@ -91,6 +91,41 @@ async def mark(database: Database, file_id: uuid.UUID, **values: Any) -> None:
         await session.commit()
 
 
+UNFINISHED = (FileStatus.uploaded, FileStatus.processing)
+
+
+async def fail(
+    session: AsyncSession, file_id: uuid.UUID, reason: str, *, job_id: uuid.UUID | None = None
+) -> bool:
+    """``uploaded | processing → failed`` with the reason; False if the file had already ended.
+
+    With ``job_id``, only while that job is the file's latest processing job: the failure of a job
+    that a retry has since replaced must not fail the retry's file.
+    """
+    if job_id is not None:
+        latest = await session.scalar(
+            select(Job.id)
+            .where(Job.subject_type == SUBJECT_TYPE, Job.subject_id == str(file_id))
+            .order_by(Job.created_at.desc(), Job.id.desc())
+            .limit(1)
+        )
+        if latest != job_id:
+            return False
+    result = await session.execute(
+        update(File)
+        .where(File.id == file_id, File.status.in_(UNFINISHED))
+        .values(
+            status=FileStatus.failed,
+            progress=0,
+            message="processing failed",
+            error=reason[:2000],
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def complete(
     session: AsyncSession,
     file_id: uuid.UUID,

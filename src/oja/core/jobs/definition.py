@@ -18,7 +18,7 @@ from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.clock import utcnow
-from oja.core.db import SQLITE_BUSY_TIMEOUT_MS, after_commit, current_session
+from oja.core.db import SQLITE_BUSY_TIMEOUT_MS, AfterCommit, after_commit, current_session
 from oja.core.ids import uuid7
 from oja.core.jobs.models import Job, JobStatus
 
@@ -74,6 +74,35 @@ class JobContext:
                 log.warning("jobs.progress.skipped", error=type(exc).__name__)
 
 
+@dataclass
+class JobFailure:
+    """A job that has just become ``failed``: what its terminal-failure hook is given.
+
+    The hook runs inside the transaction that fails the job, so the job's state and the feature
+    row it was moving commit together or not at all. That is the one path that also covers a worker
+    SIGKILLed on the last attempt: the job body's own ``except`` never runs then, but the sweeper
+    fails the job and calls the hook. Write through :attr:`session` only — never commit it, never
+    open a transaction of your own (on SQLite it would wait for the write lock this one holds).
+    """
+
+    job_id: uuid.UUID
+    kind: str
+    attempts: int
+    error: str
+    """The job's ``last_error``: the runner's ``Type: message`` or timeout, or the sweeper's
+    "lease expired" text."""
+    exception: Exception | None
+    """What the last attempt raised; None when the worker was lost (the sweeper failed the job)."""
+    session: AsyncSession
+    runtime: Runtime
+    callbacks: list[AfterCommit] = field(default_factory=list)
+
+    def after_commit(self, callback: AfterCommit) -> None:
+        """Run ``callback`` once the failure has committed (never if the hook raises): for work
+        outside this transaction (a quota refund, a stream event). Its errors are logged."""
+        self.callbacks.append(callback)
+
+
 @dataclass(frozen=True)
 class EnqueueOptions:
     dedupe_key: str | None = None
@@ -81,6 +110,7 @@ class EnqueueOptions:
 
 
 JobFunc = Callable[Concatenate[JobContext, P], Awaitable[dict[str, Any] | None]]
+FailureHook = Callable[Concatenate[JobFailure, P], Awaitable[None]]
 
 
 class JobDefinition(Generic[P]):
@@ -106,6 +136,21 @@ class JobDefinition(Generic[P]):
         self.queue = queue
         self._signature = inspect.signature(func)
         self._arguments = _arguments_model(kind, func)
+        self.failure_hook: FailureHook[P] | None = None
+
+    def on_failure(self, hook: FailureHook[P]) -> FailureHook[P]:
+        """Declare what must happen when this job ends ``failed`` (decorator); one hook per kind.
+
+        The hook takes a :class:`JobFailure` and the job's own keyword arguments, typed as declared.
+        It is called once per failure, wherever the job fails: the runner's last attempt or
+        :class:`PermanentJobError`, and the sweeper's lease-expired-with-no-attempts-left. Feature
+        modules use it to move the row the job was working on out of its in-progress state; it
+        must be idempotent and check that row's state, since the job body may have done it already.
+        """
+        if self.failure_hook is not None and self.failure_hook is not hook:
+            raise ValueError(f"job kind {self.kind!r} already has a failure hook")
+        self.failure_hook = hook
+        return hook
 
     @property
     def task_name(self) -> str:
@@ -155,6 +200,59 @@ class JobDefinition(Generic[P]):
         arguments = self._arguments.model_validate(payload)
         func = typing.cast(Callable[..., Awaitable[dict[str, Any] | None]], self.func)
         return await func(ctx, **{name: getattr(arguments, name) for name in payload})
+
+    async def _call_failure_hook(self, failure: JobFailure, payload: dict[str, Any]) -> None:
+        if self.failure_hook is None:
+            return
+        arguments = self._arguments.model_validate(payload)
+        hook = typing.cast(Callable[..., Awaitable[None]], self.failure_hook)
+        await hook(failure, **{name: getattr(arguments, name) for name in payload})
+
+
+async def call_failure_hook(failure: JobFailure, payload: dict[str, Any]) -> None:
+    """Run the kind's failure hook in the transaction that has just moved the job to ``failed``.
+
+    The hook runs in a savepoint: if it raises, what it wrote is undone and the error logged, and
+    the job's failure still commits — without the savepoint, PostgreSQL would refuse every later
+    statement of the transaction, and SQLite would keep the hook's half-done writes. The hook's
+    after-commit callbacks are registered only once it has returned.
+    """
+    definition = registry.get(failure.kind)
+    if definition is None:
+        log.warning("jobs.failure_hook.unknown_kind", job_id=str(failure.job_id), kind=failure.kind)
+        return
+    if definition.failure_hook is None:
+        return
+    try:
+        async with failure.session.begin_nested():
+            await definition._call_failure_hook(failure, payload)
+    except Exception as exc:
+        log.error(
+            "jobs.failure_hook.failed",
+            job_id=str(failure.job_id),
+            kind=failure.kind,
+            error=f"{type(exc).__name__}: {exc}"[:500],
+        )
+        return
+    for callback in failure.callbacks:
+        after_commit(failure.session, _logging_errors(callback, failure))
+
+
+def _logging_errors(callback: AfterCommit, failure: JobFailure) -> AfterCommit:
+    """The failure is committed by then; a follow-up that fails must not stop the caller's loop."""
+
+    async def run() -> None:
+        try:
+            await callback()
+        except Exception as exc:
+            log.error(
+                "jobs.failure_hook.followup_failed",
+                job_id=str(failure.job_id),
+                kind=failure.kind,
+                error=f"{type(exc).__name__}: {exc}"[:500],
+            )
+
+    return run
 
 
 def _arguments_model(kind: str, func: Callable[..., Any]) -> type[BaseModel]:

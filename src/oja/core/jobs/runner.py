@@ -3,6 +3,9 @@
 The claim is a single conditional UPDATE, so two deliveries of the same message cannot both run it.
 The job's effects and its ``succeeded`` mark commit together, and only if the row still belongs to this
 attempt: a worker that lost its lease (killed, timed out, superseded) can never record an effect.
+A final failure (last attempt, or :class:`PermanentJobError`) moves the job to ``failed`` and calls
+its failure hook in the same transaction, so the row the job was working on leaves its in-progress
+state with it (see :meth:`JobDefinition.on_failure`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,13 @@ from sqlalchemy import and_, or_, update
 
 from oja.core.clock import utcnow
 from oja.core.db import unit_of_work
-from oja.core.jobs.definition import JobContext, PermanentJobError, registry
+from oja.core.jobs.definition import (
+    JobContext,
+    JobFailure,
+    PermanentJobError,
+    call_failure_hook,
+    registry,
+)
 from oja.core.jobs.models import Job, JobStatus
 from oja.core.jobs.publisher import publish
 from oja.core.runtime import Runtime, get_runtime
@@ -150,15 +159,25 @@ async def _record_failure(
             run_after=now + timedelta(seconds=delay),
             published_at=now,
         )
-    async with runtime.database.sessionmaker() as session:
+    async with unit_of_work(runtime.database) as session:
         result = await session.execute(
             update(Job)
             .where(Job.id == claimed.id, Job.status == JobStatus.running, Job.attempts == attempt)
             .values(**values)
         )
-        await session.commit()
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return "lease_lost"
+        if final:
+            failure = JobFailure(
+                job_id=claimed.id,
+                kind=claimed.kind,
+                attempts=attempt,
+                error=error,
+                exception=exc,
+                session=session,
+                runtime=runtime,
+            )
+            await call_failure_hook(failure, claimed.payload)
     if final:
         log.warning("jobs.failed", error=error, permanent=permanent)
         structlog.contextvars.unbind_contextvars("job_id", "job_kind", "attempt")

@@ -4,7 +4,9 @@ State: the file row says ``processing`` (with progress and a message) in short t
 own while the job runs; ``processed`` is written in the job's own transaction, so it commits
 together with the job's success and only for the attempt that still owns the job. A failure is
 written at once when it is final (bad input, or no attempts left); otherwise the file keeps
-``processing`` with a message while the job waits for its retry.
+``processing`` with a message while the job waits for its retry. A worker killed on the last
+attempt writes nothing: the sweeper fails the job and ``files.process``'s failure hook fails the
+file (:mod:`oja.files.jobs`), through the same :func:`record_failure`.
 
 Idempotent: variant keys are fixed per file, so a re-run (after a crash or a retry) overwrites the
 same objects rather than adding new ones.
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.jobs import JobContext, PermanentJobError
 from oja.core.storage import ObjectNotFound, Storage
@@ -106,15 +109,24 @@ async def process(ctx: JobContext, file_id: uuid.UUID, *, max_attempts: int) -> 
 
 
 async def _fail(ctx: JobContext, file_id: uuid.UUID, reason: str) -> None:
-    await repository.mark(
-        ctx.runtime.database,
-        file_id,
-        status=FileStatus.failed,
-        progress=0,
-        message="processing failed",
-        error=reason[:2000],
-    )
-    log.warning("files.file.failed", file_id=str(file_id), reason=reason)
+    """Fail the file at once, in a short transaction of its own (pollers see it before the job's
+    own failure is recorded); the job's failure hook then finds nothing left to do."""
+    async with ctx.runtime.database.sessionmaker() as session:
+        changed = await record_failure(session, file_id, reason)
+        await session.commit()
+    if not changed:
+        log.info("files.file.fail_skipped", file_id=str(file_id), reason=reason)
+
+
+async def record_failure(
+    session: AsyncSession, file_id: uuid.UUID, reason: str, *, job_id: uuid.UUID | None = None
+) -> bool:
+    """``failed`` with the reason unless the file already ended (see :func:`repository.fail`);
+    shared by the job's own error handling and its failure hook."""
+    changed = await repository.fail(session, file_id, reason, job_id=job_id)
+    if changed:
+        log.warning("files.file.failed", file_id=str(file_id), reason=reason)
+    return changed
 
 
 def _reason(exc: BaseException) -> str:

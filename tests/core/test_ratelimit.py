@@ -113,6 +113,26 @@ async def test_redis_down_raises_connection_error() -> None:
         await limiter.aclose()
 
 
+@pytest.mark.redis
+async def test_a_burst_beyond_the_pool_waits_for_connections_instead_of_failing() -> None:
+    """200 concurrent hits through a pool of 4: all counted, none refused for want of a socket
+    (redis-py's default pool raised MaxConnectionsError past its size, a 503 per excess request)."""
+    prefix = f"oja:test:{uuid.uuid4().hex}"
+    limiter = RateLimiter.redis(
+        service_url("redis"), key_prefix=prefix, max_connections=4, pool_timeout=10
+    )
+    try:
+        decisions = await asyncio.gather(
+            *(limiter.hit("burst", "k", Rate(150, 60)) for _ in range(200))
+        )
+    finally:
+        await limiter.aclose()
+    assert sum(d.allowed for d in decisions) == 150
+    client = aioredis.from_url(service_url("redis"))
+    await client.delete(*[key async for key in client.scan_iter(match=prefix + ":*")])
+    await client.aclose()
+
+
 async def test_no_redis_url_means_in_process() -> None:
     limiter = create_rate_limiter(None)
     assert (await limiter.hit("auth.login", "a", Rate(1, 60))).allowed

@@ -87,6 +87,10 @@ class QueueSettings(SettingsSection):
 class RedisSettings(SettingsSection):
     redis_url: str | None = None
     """Redis for cache, rate limits, quotas and streams. Unset: in-process equivalents."""
+    redis_max_connections: int = 100
+    """Connections each Redis pool of a process may open; beyond them a request waits for one."""
+    redis_pool_timeout: float = 2.0
+    """Seconds a request waits for a free Redis connection before answering 503."""
 
 
 class StorageSettings(SettingsSection):

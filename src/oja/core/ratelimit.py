@@ -79,9 +79,16 @@ class RateLimiter:
         return cls(MemoryStorage())
 
     @classmethod
-    def redis(cls, url: str, *, key_prefix: str = "oja:ratelimit") -> RateLimiter:
+    def redis(
+        cls,
+        url: str,
+        *,
+        key_prefix: str = "oja:ratelimit",
+        max_connections: int = 100,
+        pool_timeout: float = 2.0,
+    ) -> RateLimiter:
         """Counts in Redis at ``url`` (``redis://``, ``rediss://``, ``unix://``), shared."""
-        pool = aioredis.ConnectionPool.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        pool = redis_pool(url, max_connections=max_connections, timeout=pool_timeout)
         # Our own pool, so aclose() can release it; limits builds its client on top of it.
         storage = RedisStorage(
             "async+redis+unix://" + url.removeprefix("unix://")
@@ -120,8 +127,28 @@ class RateLimiter:
             await self._owned_pool.aclose()
 
 
-def create_rate_limiter(redis_url: str | None) -> RateLimiter:
-    return RateLimiter.redis(redis_url) if redis_url else RateLimiter.in_memory()
+def create_rate_limiter(
+    redis_url: str | None, *, max_connections: int = 100, pool_timeout: float = 2.0
+) -> RateLimiter:
+    if not redis_url:
+        return RateLimiter.in_memory()
+    return RateLimiter.redis(redis_url, max_connections=max_connections, pool_timeout=pool_timeout)
+
+
+def redis_pool(url: str, *, max_connections: int, timeout: float) -> aioredis.ConnectionPool:
+    """A bounded pool whose callers wait up to ``timeout`` seconds for a free connection.
+
+    redis-py's default pool raises ``MaxConnectionsError`` the moment its 101st concurrent command
+    arrives, which turned a burst of 200 logins into 100 instant 503s; waiting briefly is what a
+    burst needs, and a pool still empty after ``timeout`` is an overload (503) all the same."""
+    return aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=timeout,
+        socket_connect_timeout=2,
+        socket_timeout=2,
+        health_check_interval=10,
+    )
 
 
 def rate_limit_headers(decision: Decision) -> dict[str, str]:

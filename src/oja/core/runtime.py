@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from oja.core.cache import Cache, create_cache
 from oja.core.config import Settings, get_settings
 from oja.core.db import Database
-from oja.core.ratelimit import RateLimiter, create_rate_limiter
+from oja.core.ratelimit import RateLimiter, create_rate_limiter, redis_pool
 from oja.core.storage import Storage, create_storage
 
 Check = Callable[["Runtime"], Awaitable[None]]
@@ -37,20 +37,21 @@ class Runtime:
             pool_size=settings.db.database_pool_size,
         )
         redis = None
-        if settings.redis.redis_url:
-            redis = aioredis.from_url(
-                settings.redis.redis_url,
-                socket_connect_timeout=2,
-                socket_timeout=2,
-                health_check_interval=10,
-            )
+        url, size, wait = (
+            settings.redis.redis_url,
+            settings.redis.redis_max_connections,
+            settings.redis.redis_pool_timeout,
+        )
+        if url:
+            # from_pool: the client owns the pool, so aclose() closes its connections too.
+            redis = aioredis.Redis.from_pool(redis_pool(url, max_connections=size, timeout=wait))
         return cls(
             settings=settings,
             database=database,
             redis=redis,
             cache=create_cache(redis),
             storage=create_storage(settings),
-            rate_limiter=create_rate_limiter(settings.redis.redis_url),
+            rate_limiter=create_rate_limiter(url, max_connections=size, pool_timeout=wait),
         )
 
     def extra_checks(self) -> dict[str, Check]:

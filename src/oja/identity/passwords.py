@@ -11,8 +11,11 @@ is verified against a dummy hash so that "no such user" and "wrong password" tak
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import functools
 import os
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -23,6 +26,7 @@ from oja.identity.config import IdentitySettings
 from oja.identity.errors import HashingBusy
 
 T = TypeVar("T")
+_holding: contextvars.ContextVar[bool] = contextvars.ContextVar("oja_hash_admitted", default=False)
 
 
 class Passwords:
@@ -38,17 +42,31 @@ class Passwords:
         self.outstanding = 0
         """Hashes running or waiting; only the event loop's thread touches it."""
 
-    async def _run(self, fn: functools.partial[T]) -> T:
+    @contextlib.asynccontextmanager
+    async def admitted(self) -> AsyncIterator[None]:
+        """Hold one place in the backlog for a whole password check, or be refused with 429 at once.
+
+        A login takes its place before the lockout lookup and the user query, so a shed login costs
+        neither a Redis nor a database round trip; hashes inside the block don't queue again."""
+        if _holding.get():
+            yield
+            return
         if self.outstanding >= self.backlog:
             raise HashingBusy(
                 "Too many sign-ins are being checked right now; retry in a second.",
                 headers={"Retry-After": "1"},
             )
         self.outstanding += 1
+        token = _holding.set(True)
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+            yield
         finally:
+            _holding.reset(token)
             self.outstanding -= 1
+
+    async def _run(self, fn: functools.partial[T]) -> T:
+        async with self.admitted():
+            return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
 
     async def hash(self, password: str) -> str:
         return await self._run(functools.partial(self._hash.hash, password))

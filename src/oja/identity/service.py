@@ -190,9 +190,10 @@ async def login(
     answer the same error after the same amount of hashing work."""
     normalized = normalize_identifier(identifier)
     keys = (account_key(normalized), ip_key(ip))
-    await throttle.check(*keys)
-    user = await _find_login_user(db, normalized)
-    ok, new_hash = await passwords.verify(password, user.password_hash if user else None)
+    async with passwords.admitted():
+        await throttle.check(*keys)
+        user = await _find_login_user(db, normalized)
+        ok, new_hash = await passwords.verify(password, user.password_hash if user else None)
     if user is None or not ok or not user.is_active:
         await throttle.failed(*keys)
         log.info("identity.login.failed", account=keys[0], ip=ip)

@@ -1,6 +1,17 @@
 """Fill the README's settings table from `oja settings`."""
-import re, subprocess, sys
-table = subprocess.run([".venv/bin/oja", "settings"], capture_output=True, text=True, check=True).stdout
-p = "README.md"; s = open(p).read()
-s = re.sub(r"(<!-- settings:start -->\n).*?(<!-- settings:end -->)", lambda m: m.group(1) + table + m.group(2), s, flags=re.S)
-open(p, "w").write(s)
+
+import re
+import subprocess
+from pathlib import Path
+
+table = subprocess.run(
+    [".venv/bin/oja", "settings"], capture_output=True, text=True, check=True
+).stdout
+readme = Path("README.md")
+text = re.sub(
+    r"(<!-- settings:start -->\n).*?(<!-- settings:end -->)",
+    lambda m: m.group(1) + table + m.group(2),
+    readme.read_text(),
+    flags=re.S,
+)
+readme.write_text(text)

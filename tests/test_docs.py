@@ -22,6 +22,13 @@ def test_readme_lists_every_setting() -> None:
     )
 
 
+def test_every_setting_is_one_table_row() -> None:
+    rows = settings_markdown(all_sections()).splitlines()
+    broken = [row for row in rows if not (row.startswith("| ") and row.endswith(" |"))]
+    assert broken == [], "a wrapped docstring broke the markdown table"
+    assert len(rows) == 2 + sum(1 for row in rows if row.startswith("| `OJA_"))
+
+
 def test_exported_openapi_document_is_current(app: Any) -> None:
     exported = json.loads((ROOT / "docs" / "openapi.json").read_text())
     assert exported == app.openapi(), "docs/openapi.json is stale: run `make openapi`"

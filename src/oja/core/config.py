@@ -236,6 +236,7 @@ def settings_markdown(sections: list[type[SettingsSection]]) -> str:
             seen.add(variable)
             default = field.get_default(call_default_factory=True)
             shown = "—" if default in (None, [], {}) else f"`{default}`"
-            description = (field.description or "").replace("|", "\\|")
+            # A docstring wraps over lines; a markdown table row must not.
+            description = " ".join((field.description or "").split()).replace("|", "\\|")
             lines.append(f"| `{variable}` | {shown} | {description} |")
     return "\n".join(lines) + "\n"

@@ -77,6 +77,11 @@ async def test_bad_input_and_missing_tokens_get_envelope_errors(client: httpx.As
     assert blank.json()["error"]["code"] == "validation_error"
     long = await client.post("/chatroom", json={"title": "x" * 201}, headers=auth(user))
     assert long.status_code == 422
+    # PostgreSQL cannot store NUL; the fuzzer found it as a 500. Refused on every backend.
+    nul = await client.post("/chatroom", json={"title": "K@;\u0000"}, headers=auth(user))
+    assert nul.status_code == 422
+    assert nul.json()["error"]["details"][0]["loc"] == ["body", "title"]
+    assert (await client.get("/chatroom", headers=auth(user))).json()["total"] == 0
     anonymous = await client.get("/chatroom")
     assert anonymous.status_code == 401
     assert set(anonymous.json()["error"]) == {"code", "message", "details"}
@@ -87,6 +92,11 @@ async def test_bad_input_and_missing_tokens_get_envelope_errors(client: httpx.As
         f"/chatroom/{room}/message", json={"content": " \n "}, headers=auth(user)
     )
     assert empty.status_code == 422
+    nul_prompt = await client.post(
+        f"/chatroom/{room}/message", json={"content": "hi\u0000"}, headers=auth(user)
+    )
+    assert nul_prompt.status_code == 422
+    assert nul_prompt.json()["error"]["details"][0]["loc"] == ["body", "content"]
     use_chat(chat_wait_seconds=0, chat_max_message_chars=10)
     too_long = await client.post(
         f"/chatroom/{room}/message", json={"content": "x" * 11}, headers=auth(user)

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from oja.core.errors import Conflict
 from tests.conftest import LogCapture
@@ -38,6 +38,14 @@ def test_app(app: FastAPI) -> FastAPI:
     @app.get("/_test/db-down")
     async def db_down() -> None:
         raise OperationalError("SELECT 1", {}, ConnectionRefusedError("refused"))
+
+    @app.get("/_test/nul-text")
+    async def nul_text() -> None:
+        class CharacterNotInRepertoire(Exception):  # asyncpg's, as SQLAlchemy wraps it
+            sqlstate = "22021"
+
+        cause = CharacterNotInRepertoire('invalid byte sequence for encoding "UTF8": 0x00')
+        raise DBAPIError("INSERT INTO chatroom …", {}, cause) from cause
 
     return app
 
@@ -119,6 +127,13 @@ async def test_backend_failure_is_503_not_500(test_app: FastAPI, client: httpx.A
     response = await client.get("/_test/db-down")
     assert_envelope(response, 503, "service_unavailable")
     assert response.headers["retry-after"] == "5"
+
+
+async def test_text_the_database_cannot_store_is_422_not_500(
+    test_app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    body = assert_envelope(await client.get("/_test/nul-text"), 422, "invalid_text")
+    assert "request_id" in body["details"]
 
 
 async def test_invalid_request_id_is_replaced(client: httpx.AsyncClient) -> None:

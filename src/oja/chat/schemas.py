@@ -18,6 +18,8 @@ def _title(value: str) -> str:
     value = " ".join(value.split())
     if not value:
         raise ValueError("title must not be blank")
+    if "\x00" in value:
+        raise ValueError("title must not contain the NUL character")
     return value
 
 
@@ -131,6 +133,8 @@ class MessageCreate(BaseModel):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("content must not be blank")
+        if "\x00" in value:
+            raise ValueError("content must not contain the NUL character")
         return value
 
 

@@ -153,6 +153,17 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
 
+def is_unstorable_text(exc: BaseException) -> bool:
+    """True when the database refused a value's characters (PostgreSQL SQLSTATE 22021, e.g. a NUL
+    in a text or JSON field): the client's input, not our fault, so a 422 rather than a 500."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if getattr(seen, "sqlstate", None) == "22021":
+            return True
+        seen = seen.__cause__ if seen.__cause__ is not seen else None
+    return False
+
+
 def is_unavailable(exc: BaseException) -> bool:
     """True for failures of a backing service (database, Redis, broker) rather than of our code."""
     import redis.exceptions

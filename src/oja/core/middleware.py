@@ -15,7 +15,7 @@ import structlog
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from oja.core.errors import error_response, is_unavailable
+from oja.core.errors import error_response, is_unavailable, is_unstorable_text
 from oja.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 log = structlog.get_logger("oja.http")
@@ -40,6 +40,15 @@ def _declared_length(headers: dict[bytes, bytes]) -> int:
 
 
 def _answer_for(exc: Exception, request_id: str) -> Response:
+    if is_unstorable_text(exc):
+        # The unit of work has rolled back: nothing of the request was kept.
+        log.info("request.unstorable_text", error=type(exc).__name__)
+        return error_response(
+            422,
+            "invalid_text",
+            "The request contains characters that cannot be stored (such as NUL).",
+            {"request_id": request_id},
+        )
     if is_unavailable(exc):
         log.warning("request.backend_unavailable", error=type(exc).__name__)
         return error_response(

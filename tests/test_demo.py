@@ -4,7 +4,6 @@ processes on embedded defaults, and the demo walking every flow over HTTP."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 
 from oja.demo import MARKS
 from oja.sandbox.runner import PORT_OFFSETS, Sandbox
+from tests.processes import running
 from tests.sandbox.test_runner import _free_port_block
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(280)]
@@ -30,25 +30,8 @@ EMBEDDED = ("DATABASE_URL", "BROKER_URL", "REDIS_URL", "STORAGE_URL", "CHROMA_UR
 
 @contextmanager
 def _process(argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> Iterator[None]:
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", *argv],
-            env=env,
-            cwd=cwd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
+    with running(argv, env, log, cwd=cwd):
         yield
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
 
 
 def _wait_healthy(url: str, logs: list[Path], timeout: float = 90.0) -> None:

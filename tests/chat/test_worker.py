@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +20,7 @@ from oja.core.runtime import set_runtime
 from oja.sandbox.gemini import DEFAULT_API_KEY, GeminiFake
 from tests.chat.conftest import auth, new_room, new_user, remaining, use_chat
 from tests.conftest import make_settings
+from tests.processes import running
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -67,25 +65,8 @@ def worker(settings: Settings, gemini_url: str, log: Path) -> Iterator[None]:
         "PYTHONPATH": str(REPO),
     }
     env.pop("OJA_REDIS_URL", None)
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "oja.cli", "worker", "--concurrency", "1"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=REPO,
-        )
-    try:
+    with running(["oja.cli", "worker", "--concurrency", "1"], env, log):
         yield
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
 
 
 async def test_a_429_then_200_through_the_queue_gives_exactly_one_reply(

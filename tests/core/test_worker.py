@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -27,6 +26,7 @@ from oja.core.jobs.celery_app import reset_celery
 from oja.core.runtime import Runtime, set_runtime
 from tests.conftest import make_settings, service_url
 from tests.core.job_fixtures import job_effect, linger, metadata, record_effect
+from tests.processes import running
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -88,25 +88,9 @@ def worker_env(settings: Settings, broker_url: str) -> dict[str, str]:
 
 @contextmanager
 def worker(settings: Settings, broker_url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "oja.cli", "worker", "--concurrency", "1", "--beat"],
-            env=worker_env(settings, broker_url),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=REPO,
-        )
-    try:
+    argv = ["oja.cli", "worker", "--concurrency", "1", "--beat"]
+    with running(argv, worker_env(settings, broker_url), log) as process:
         yield process
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
 
 
 async def wait_for_status(

@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from oja.core.jobs.sweeper import LEASE_EXPIRED
 from oja.files.jobs import PROCESS_MAX_ATTEMPTS
 from tests.files import media
 from tests.files.conftest import stored_keys, upload
+from tests.processes import running
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -51,25 +51,8 @@ def worker(settings: Settings, log: Path, marker: Path) -> Iterator[subprocess.P
         "OJA_TEST_FILES_STALL_MARKER": str(marker),
         "PYTHONPATH": str(REPO),
     }
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "oja.cli", "worker", "--concurrency", "1", "--beat"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=REPO,
-        )
-    try:
+    with running(["oja.cli", "worker", "--concurrency", "1", "--beat"], env, log) as process:
         yield process
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
 
 
 async def wait_for(predicate: Any, timeout: float, what: str, log: Path) -> None:

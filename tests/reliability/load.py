@@ -46,7 +46,6 @@ import json
 import math
 import os
 import random
-import signal
 import socket
 import subprocess
 import sys
@@ -69,6 +68,7 @@ from oja.core.jobs.models import Job, JobStatus
 from oja.core.runtime import Runtime
 from oja.reconcile import Report
 from oja.reconcile import run as reconcile
+from tests.processes import spawn, stop
 
 HOST = "127.0.0.1"
 SECRET = "load-secret-key-that-is-long-enough-0123456789abcdef"
@@ -350,20 +350,6 @@ async def _admin_execute(server_url: str, statement: str) -> None:
         await conn.close()
 
 
-def _stop(process: subprocess.Popen[bytes], grace: float = 20.0) -> None:
-    """SIGTERM the process group, SIGKILL it after ``grace`` seconds."""
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
 @dataclass
 class Stack:
     """A running Oja (API + worker) on its own database and Redis db."""
@@ -447,13 +433,6 @@ def server_env(
     return env
 
 
-def _spawn(argv: list[str], env: dict[str, str], log: Path, cwd: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd
-        )
-
-
 async def _wait_ready(base_url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient(base_url=base_url, timeout=2) as client:
@@ -506,14 +485,14 @@ async def oja_stack(
         )
         if migrate.returncode != 0:
             raise RuntimeError(f"oja migrate failed:\n{migrate.stdout!r}\n{migrate.stderr!r}")
-        worker_argv = [sys.executable, "-m", "oja.cli", "worker", "--beat"]
+        worker_argv = ["oja.cli", "worker", "--beat"]
         worker_argv += ["--concurrency", str(config.worker_concurrency)]
-        stack.processes.append(_spawn(worker_argv, env, workdir / "worker.log", workdir))
+        stack.processes.append(spawn(worker_argv, env, workdir / "worker.log", cwd=workdir))
         port = free_port()
-        api_argv = [sys.executable, "-m", "uvicorn", "oja.main:create_app", "--factory"]
+        api_argv = ["uvicorn", "oja.main:create_app", "--factory"]
         api_argv += ["--host", HOST, "--port", str(port), "--no-access-log"]
         api_argv += ["--log-level", "warning", "--workers", str(config.api_workers)]
-        api = _spawn(api_argv, env, workdir / "api.log", workdir)
+        api = spawn(api_argv, env, workdir / "api.log", cwd=workdir)
         stack.processes.append(api)
         stack.base_url = f"http://{HOST}:{port}"
         await _wait_ready(stack.base_url, api, timeout=60)
@@ -522,7 +501,7 @@ async def oja_stack(
     finally:
         try:
             for process in reversed(stack.processes):
-                await asyncio.to_thread(_stop, process)
+                await asyncio.to_thread(stop, process)
         finally:
             await _admin_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         with contextlib.suppress(redis.RedisError):

@@ -1,0 +1,56 @@
+"""Oja's own processes (a worker, a server, the demo) started by tests: each in a process group of
+its own, its output appended to a log file, and always stopped — SIGTERM to the group, then SIGKILL
+if it has not gone within the grace period — whatever the test's outcome."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def spawn(
+    argv: list[str], env: Mapping[str, str], log: Path, *, cwd: Path = REPO
+) -> subprocess.Popen[bytes]:
+    """``python -m <argv>`` in a new session (so its children can be signalled with it)."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", *argv],
+            env=dict(env),
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop(process: subprocess.Popen[bytes], *, grace: float = 20.0) -> None:
+    """SIGTERM the process group, SIGKILL it after ``grace`` seconds (a group already gone is fine)."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@contextmanager
+def running(
+    argv: list[str], env: Mapping[str, str], log: Path, *, cwd: Path = REPO
+) -> Iterator[subprocess.Popen[bytes]]:
+    process = spawn(argv, env, log, cwd=cwd)
+    try:
+        yield process
+    finally:
+        stop(process)

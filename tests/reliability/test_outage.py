@@ -18,10 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -44,6 +41,7 @@ from oja.core.runtime import Runtime, set_runtime
 from oja.files.models import File, FileStatus
 from oja.reconcile import run as reconcile
 from tests.conftest import _admin_execute, make_settings
+from tests.processes import running
 from tests.reliability import harness
 from tests.reliability.servers import OwnPostgres, OwnRedis
 
@@ -69,7 +67,7 @@ class Hit:
 @dataclass
 class Traffic:
     """Clients calling a fixed set of probes in a loop, each hit recorded with the phase it fell
-    in. ``writes`` keeps what every write probe created or was refused."""
+    in (``before>outage`` for one that straddled the change, which no phase's assertion counts)."""
 
     client: httpx.AsyncClient
     probes: dict[str, Call]
@@ -86,6 +84,8 @@ class Traffic:
                     code = response.status_code
                 except httpx.HTTPError:
                     code = 599  # the transport itself failed: counted as a server error
+                if self.phase != phase:  # it straddled a kill or a restart: neither phase's
+                    phase = f"{phase}>{self.phase}"
                 self.hits.append(Hit(name, phase, code, (time.perf_counter() - started) * 1000))
             await asyncio.sleep(pause)
 
@@ -97,7 +97,7 @@ class Traffic:
         return seen
 
     def table(self) -> str:
-        rows = [f"{'probe':<10} {'phase':<8} {'statuses':<28} {'p50 ms':>8} {'max ms':>8}"]
+        rows = [f"{'probe':<10} {'phase':<15} {'statuses':<28} {'p50 ms':>8} {'max ms':>8}"]
         groups: dict[tuple[str, str], list[Hit]] = defaultdict(list)
         for hit in self.hits:
             groups[(hit.probe, hit.phase)].append(hit)
@@ -105,7 +105,7 @@ class Traffic:
             codes = dict(sorted(Counter(h.status for h in hits).items()))
             ms = [h.ms for h in hits]
             rows.append(
-                f"{probe:<10} {phase:<8} {json.dumps(codes):<28} "
+                f"{probe:<10} {phase:<15} {json.dumps(codes):<28} "
                 f"{statistics.median(ms):>8.1f} {max(ms):>8.1f}"
             )
         return "\n".join(rows)
@@ -147,25 +147,8 @@ def worker_process(settings: Settings, log: Path, **extra: str) -> Iterator[None
         "PYTHONPATH": str(REPO),
         **extra,
     }
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "oja.cli", "worker", "--concurrency", "1", "--beat"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=REPO,
-        )
-    try:
+    with running(["oja.cli", "worker", "--concurrency", "1", "--beat"], env, log):
         yield
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
 
 
 async def jobs_settled(runtime: Runtime, log: Path, timeout: float = 90.0) -> Counter[str]:
@@ -292,8 +275,9 @@ async def test_redis_outage_answers_503_loses_no_job_and_recovers(
                     for _ in range(6):
                         await upload(client)
                     in_flight = len(accepted)
-                    traffic.phase = "outage"
                     redis_server.kill()
+                    # Labelled once the port is closed: a call that started earlier may succeed.
+                    traffic.phase = "outage"
                     await asyncio.sleep(OUTAGE)
                     traffic.phase = "restart"
                     redis_server.start()
@@ -403,8 +387,9 @@ async def test_postgres_crash_answers_fast_503_and_leaves_no_half_written_rows(
                     stop = asyncio.Event()
                     runner = asyncio.create_task(traffic.run(stop))
                     await asyncio.sleep(3)
-                    traffic.phase = "outage"
                     pg.crash()
+                    # Labelled once the port is closed: a call that started earlier may succeed.
+                    traffic.phase = "outage"
                     await asyncio.sleep(DB_DOWN)
                     traffic.phase = "restart"
                     pg.start()

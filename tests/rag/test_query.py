@@ -100,7 +100,15 @@ async def test_scope_and_validation(app: Any, client: httpx.AsyncClient) -> None
         )
         key = {"X-API-Key": created.json()["key"]}
         assert (await ask(client, key, question="Anything?")).status_code == status
-    for bad in ({"question": ""}, {"question": "x", "top_k": 0}, {"question": "x", "top_k": 21}):
+    bad_bodies: list[dict[str, object]] = [
+        {"question": ""},
+        {"question": "x", "top_k": 0},
+        {"question": "x", "top_k": 21},
+        # JSON booleans are not numbers (the fuzzer's find: lax parsing read false as 0.0).
+        {"question": "x", "top_k": True},
+        {"question": "x", "min_score": False},
+    ]
+    for bad in bad_bodies:
         response = await client.post("/query", json=bad, headers=headers)
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "validation_error"

@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 
 class QueryIn(BaseModel):
     question: str = Field(min_length=1, max_length=2000)
-    top_k: int = Field(default=5, ge=1, le=20, description="Chunks to answer from.")
+    # strict: JSON true/false are not numbers (lax mode would read them as 1 and 0).
+    top_k: int = Field(default=5, ge=1, le=20, strict=True, description="Chunks to answer from.")
     document_ids: list[uuid.UUID] | None = Field(
         default=None, max_length=100, description="Search only these of your documents."
     )
@@ -18,6 +19,7 @@ class QueryIn(BaseModel):
         default=None,
         ge=-1,
         le=1,
+        strict=True,
         description="Cosine similarity a chunk needs to be used (default OJA_QUERY_MIN_SCORE, 0.25).",
     )
 

@@ -41,7 +41,8 @@ class ApiKeyCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=100)
     scopes: list[Scope] = Field(min_length=1, max_length=32)
-    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+    # strict: a JSON boolean is not a day count (lax parsing would read true as 1).
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650, strict=True)
     expires_at: AwareDatetime | None = None
 
     @model_validator(mode="after")

@@ -129,6 +129,37 @@ async def recover(client: httpx.AsyncClient, probes: dict[str, tuple[Call, set[i
     return time.monotonic() - started
 
 
+async def through_outage(
+    traffic: Traffic,
+    *,
+    kill: Callable[[], None],
+    restore: Callable[[], None],
+    seconds: float,
+    healthy: dict[str, set[int]],
+    prelude: Callable[[], Awaitable[None]] | None = None,
+) -> float:
+    """Traffic for 3 s, ``kill``, ``seconds`` of outage, ``restore``, recovery, 3 s after; the
+    recovery time. A call is labelled "outage" only once the port is closed (``kill`` waits)."""
+    stop = asyncio.Event()
+    runner = asyncio.create_task(traffic.run(stop))
+    await asyncio.sleep(3)
+    if prelude is not None:
+        await prelude()
+    kill()
+    traffic.phase = "outage"
+    await asyncio.sleep(seconds)
+    traffic.phase = "restart"
+    restore()
+    recovered_in = await recover(
+        traffic.client, {name: (traffic.probes[name], codes) for name, codes in healthy.items()}
+    )
+    traffic.phase = "after"
+    await asyncio.sleep(3)
+    stop.set()
+    await runner
+    return recovered_in
+
+
 @contextmanager
 def worker_process(settings: Settings, log: Path, **extra: str) -> Iterator[None]:
     """``oja worker --beat`` (the sweeper included) as a process group of its own."""
@@ -268,27 +299,24 @@ async def test_redis_outage_answers_503_loses_no_job_and_recovers(
                 }
                 with worker_process(settings, log, OJA_REDIS_URL=f"{redis_server.url}/0"):
                     traffic = Traffic(client, probes)
-                    stop = asyncio.Event()
-                    runner = asyncio.create_task(traffic.run(stop))
-                    await asyncio.sleep(3)
-                    # A burst just before the kill: its broker messages die with Redis.
-                    for _ in range(6):
-                        await upload(client)
-                    in_flight = len(accepted)
-                    redis_server.kill()
-                    # Labelled once the port is closed: a call that started earlier may succeed.
-                    traffic.phase = "outage"
-                    await asyncio.sleep(OUTAGE)
-                    traffic.phase = "restart"
-                    redis_server.start()
-                    recovered_in = await recover(
-                        client,
-                        {name: (probes[name], codes) for name, codes in healthy.items()},
+
+                    before_kill: list[int] = []
+
+                    async def burst() -> None:
+                        # Just before the kill: its broker messages die with Redis.
+                        for _ in range(6):
+                            await upload(client)
+                        before_kill.append(len(accepted))
+
+                    recovered_in = await through_outage(
+                        traffic,
+                        kill=redis_server.kill,
+                        restore=redis_server.start,
+                        seconds=OUTAGE,
+                        healthy=healthy,
+                        prelude=burst,
                     )
-                    traffic.phase = "after"
-                    await asyncio.sleep(3)
-                    stop.set()
-                    await runner
+                    (in_flight,) = before_kill
                     settled = await jobs_settled(runtime, log)
                 rows = await file_rows(runtime)
                 report = await reconcile(runtime, stale_after=0)
@@ -384,23 +412,9 @@ async def test_postgres_crash_answers_fast_503_and_leaves_no_half_written_rows(
                 }
                 with worker_process(settings, log):
                     traffic = Traffic(client, probes)
-                    stop = asyncio.Event()
-                    runner = asyncio.create_task(traffic.run(stop))
-                    await asyncio.sleep(3)
-                    pg.crash()
-                    # Labelled once the port is closed: a call that started earlier may succeed.
-                    traffic.phase = "outage"
-                    await asyncio.sleep(DB_DOWN)
-                    traffic.phase = "restart"
-                    pg.start()
-                    recovered_in = await recover(
-                        client,
-                        {name: (probes[name], codes) for name, codes in healthy.items()},
+                    recovered_in = await through_outage(
+                        traffic, kill=pg.crash, restore=pg.start, seconds=DB_DOWN, healthy=healthy
                     )
-                    traffic.phase = "after"
-                    await asyncio.sleep(3)
-                    stop.set()
-                    await runner
                     settled = await jobs_settled(runtime, log)
                 rows = await file_rows(runtime)
                 async with runtime.database.sessionmaker() as session:

@@ -20,7 +20,7 @@ from oja.identity.config import GoogleSettings, IdentitySettings, get_google_set
 from oja.identity.config import _load as load_identity_settings
 from oja.rag.config import get_rag_settings
 
-from .conftest import PASSWORD, bearer, count_rows, unique_email
+from .conftest import PASSWORD, bearer, count_rows, user_with_token
 from .support import install_clock, totp_now
 from .test_mfa import enable_mfa
 
@@ -41,15 +41,6 @@ def phone_regions(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     load_identity_settings.cache_clear()
 
 
-async def seed_signup_and_login(client: httpx.AsyncClient) -> tuple[str, dict[str, Any]]:
-    email = unique_email()
-    signed_up = await client.post("/auth/signup", json={"email": email, "password": PASSWORD})
-    assert signed_up.status_code == 201, signed_up.text
-    logged_in = await client.post("/auth/login", json={"email": email, "password": PASSWORD})
-    assert logged_in.status_code == 200, logged_in.text
-    return email, logged_in.json()
-
-
 async def me(client: httpx.AsyncClient, token: str) -> dict[str, Any]:
     response = await client.get("/user/me", headers=bearer(token))
     assert response.status_code == 200, response.text
@@ -62,7 +53,7 @@ async def me(client: httpx.AsyncClient, token: str) -> dict[str, Any]:
 async def test_a_key_created_by_name_alone_gets_the_read_scopes(
     client: httpx.AsyncClient, app: Any
 ) -> None:
-    _, pair = await seed_signup_and_login(client)
+    _, pair = await user_with_token(client)
     created = await client.post(
         "/keys/create", json={"name": "svc"}, headers=bearer(pair["access_token"])
     )
@@ -86,7 +77,7 @@ async def test_a_key_created_by_name_alone_gets_the_read_scopes(
 
 
 async def test_an_empty_scope_list_is_still_refused(client: httpx.AsyncClient, app: Any) -> None:
-    _, pair = await seed_signup_and_login(client)
+    _, pair = await user_with_token(client)
     response = await client.post(
         "/keys/create", json={"name": "svc", "scopes": []}, headers=bearer(pair["access_token"])
     )
@@ -107,7 +98,8 @@ def test_openapi_names_the_default_scopes(app: Any) -> None:
 async def test_change_password_answers_json_with_old_password(
     client: httpx.AsyncClient, app: Any
 ) -> None:
-    email, pair = await seed_signup_and_login(client)
+    user, pair = await user_with_token(client)
+    email = user["email"]
     other = await client.post("/auth/login", json={"email": email, "password": PASSWORD})
     changed = await client.post(
         "/auth/change-password",
@@ -126,7 +118,8 @@ async def test_change_password_answers_json_with_old_password(
 
 
 async def test_a_wrong_old_password_changes_nothing(client: httpx.AsyncClient) -> None:
-    email, pair = await seed_signup_and_login(client)
+    user, pair = await user_with_token(client)
+    email = user["email"]
     refused = await client.post(
         "/auth/change-password",
         json={"old_password": "not the password", "new_password": "a brand new password"},
@@ -275,7 +268,8 @@ def test_openapi_shows_ojas_own_names(app: Any) -> None:
 async def test_password_login_answers_the_user_as_json_and_as_a_form(
     client: httpx.AsyncClient,
 ) -> None:
-    email, pair = await seed_signup_and_login(client)
+    user, pair = await user_with_token(client)
+    email = user["email"]
     assert pair["user"] == await me(client, pair["access_token"])
     assert pair["user"]["email"] == email
     form = await client.post("/auth/login", data={"username": email, "password": PASSWORD})
@@ -329,7 +323,7 @@ def nothing_configured(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
 async def test_every_module_answers_not_configured_alike(
     client: httpx.AsyncClient, app: Any, nothing_configured: None
 ) -> None:
-    _, pair = await seed_signup_and_login(client)
+    _, pair = await user_with_token(client)
     headers = bearer(pair["access_token"])
     answers = {
         "google": await client.get("/auth/google"),

@@ -35,8 +35,7 @@ def normalize_mobile(value: str) -> str:
     With a leading + the number is read as international, from any country. Without, it is read
     under each of OJA_PHONE_DEFAULT_REGIONS in order and the first region where it is a valid
     *mobile* number wins (``8877445566`` is no Nigerian number but an Indian mobile); failing that,
-    the first region where it is valid at all, so a number accepted before regions were a list
-    still is.
+    the first region where it is valid at all (a landline, accepted as it always was).
     """
     international = value.lstrip().startswith("+")
     regions: tuple[str | None, ...] = (

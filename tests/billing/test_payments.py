@@ -126,7 +126,7 @@ async def test_missing_secret_key_is_a_clear_503(
     override_settings(paystack_secret_key=None)
     response = await initiate(client, user)
     assert response.status_code == 503
-    assert response.json()["error"]["code"] == "billing_not_configured"
+    assert response.json()["error"]["code"] == "not_configured"
     assert "OJA_PAYSTACK_SECRET_KEY" in response.json()["error"]["message"]
     assert await count(app, "payment") == 0
 

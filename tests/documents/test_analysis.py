@@ -149,7 +149,7 @@ async def test_asking_for_openrouter_without_a_key_says_so(
     assert response.json()["error"]["message"] == (
         "The openrouter provider needs OJA_OPENROUTER_API_KEY, which is not set."
     )
-    assert response.json()["error"]["details"]["reason"] == "ai_not_configured"
+    assert response.json()["error"]["details"]["reason"] == "not_configured"
 
 
 async def test_prompt_injection_changes_neither_schema_nor_types(

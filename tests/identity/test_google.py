@@ -90,6 +90,7 @@ async def test_full_sign_in_creates_the_user_then_signs_them_in_again(
         "refresh_token",
         "token_type",
         "expires_in",
+        "user",
     }
     assert body["email"] == "ada@example.com"
     assert body["name"] == "Ada Lovelace"
@@ -252,17 +253,17 @@ async def test_google_unreachable_is_502(client: httpx.AsyncClient, app: Any) ->
         ({"google_client_id": CLIENT_ID}, ["OJA_GOOGLE_CLIENT_SECRET"]),
     ],
 )
-async def test_unconfigured_is_a_500_envelope_naming_the_variable(
+async def test_unconfigured_is_a_503_not_configured_naming_the_variable(
     client: httpx.AsyncClient, app: Any, values: dict[str, str], missing: list[str]
 ) -> None:
     settings = GoogleSettings(**{"google_client_id": None, "google_client_secret": None, **values})
     app.dependency_overrides[get_google_settings] = lambda: settings
     for path in ("/auth/google", "/auth/google/callback?code=x&state=y"):
         response = await client.get(path)
-        assert response.status_code == 500
+        assert response.status_code == 503
         error = response.json()["error"]
-        assert error["code"] == "google_not_configured"
-        assert error["details"] == {"missing": missing}
+        assert error["code"] == "not_configured"
+        assert error["details"] == {"feature": "google_sign_in", "settings": missing}
         assert missing[0] in error["message"]
 
 
@@ -326,3 +327,63 @@ async def test_an_unverified_google_email_makes_a_new_unverified_user(
     me = (await client.get("/user/me", headers=bearer(response.json()["access_token"]))).json()
     assert me["email"] == "grace@example.com"
     assert me["email_verified"] is False
+
+
+async def test_the_callback_answers_the_user_as_user_me_does(
+    client: httpx.AsyncClient, google: GoogleFake
+) -> None:
+    body = (await client.get(await consent(client))).json()
+    me = (await client.get("/user/me", headers=bearer(body["access_token"]))).json()
+    assert body["user"] == me
+    assert body["user"]["locale"] is None  # the user keeps its null fields; the answer omits none
+
+
+async def test_a_known_account_takes_googles_current_profile_on_each_sign_in(
+    client: httpx.AsyncClient, app: Any, google: GoogleFake
+) -> None:
+    first = (await client.get(await consent(client))).json()
+    assert first["name"] == "Ada Lovelace"
+    google.user = GoogleUser(
+        sub="1001", email="ada@example.com", name="Ada King", picture="https://x/king.png"
+    )
+    again = await client.get(await consent(client))
+    assert again.status_code == 200
+    body = again.json()
+    assert body["user_id"] == first["user_id"]
+    assert body["created"] is False
+    assert body["name"] == "Ada King"
+    assert body["user"]["name"] == "Ada King"
+    assert body["user"]["avatar_url"] == "https://x/king.png"
+    me = (await client.get("/user/me", headers=bearer(body["access_token"]))).json()
+    assert (me["name"], me["avatar_url"]) == ("Ada King", "https://x/king.png")
+    # What Google leaves out keeps the stored value; the login email is never replaced.
+    google.user = GoogleUser(sub="1001", email="ada.king@example.com", name="", picture="")
+    third = (await client.get(await consent(client))).json()
+    assert third["user"]["name"] == "Ada King"
+    assert third["user"]["avatar_url"] == "https://x/king.png"
+    assert third["user"]["email"] == "ada@example.com"
+    assert await count_rows(app, "user") == 1
+
+
+async def test_a_linked_password_account_takes_googles_name(
+    client: httpx.AsyncClient, app: Any, google: GoogleFake
+) -> None:
+    await signup(client, email="ada@example.com", name="Ada")
+    await execute(app, update(User).values(email_verified_at=User.created_at))
+    body = (await client.get(await consent(client))).json()
+    assert body["name"] == "Ada Lovelace"
+    assert body["user"]["avatar_url"] == "https://x/ada.png"
+    assert body["user"]["has_password"] is True
+
+
+async def test_google_verifying_the_address_later_verifies_the_account(
+    client: httpx.AsyncClient, google: GoogleFake
+) -> None:
+    google.user = GoogleUser(sub="3003", email="grace@example.com", email_verified=False)
+    first = (await client.get(await consent(client))).json()
+    assert first["user"]["email_verified"] is False
+    google.user = GoogleUser(sub="3003", email="grace@example.com", email_verified=True)
+    second = (await client.get(await consent(client))).json()
+    assert second["user"]["email_verified"] is True
+    me = (await client.get("/user/me", headers=bearer(second["access_token"]))).json()
+    assert me["email_verified"] is True

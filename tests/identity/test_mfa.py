@@ -105,7 +105,7 @@ async def test_login_then_totp_and_a_code_works_once(client: httpx.AsyncClient, 
     )
     assert done.status_code == 200
     pair = done.json()
-    assert set(pair) == {"access_token", "refresh_token", "token_type", "expires_in"}
+    assert set(pair) == {"access_token", "refresh_token", "token_type", "expires_in", "user"}
     assert (await client.get("/user/me", headers=bearer(pair["access_token"]))).status_code == 200
     assert await count_rows(app, "session") == sessions_before + 1
 

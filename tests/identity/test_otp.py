@@ -68,7 +68,7 @@ async def test_send_then_verify_creates_a_mobile_only_user(
     verified = await client.post("/auth/verify-otp", json={"mobile": MOBILE, "otp": body["otp"]})
     assert verified.status_code == 200
     pair = verified.json()
-    assert set(pair) == {"access_token", "refresh_token", "token_type", "expires_in"}
+    assert set(pair) == {"access_token", "refresh_token", "token_type", "expires_in", "user"}
     assert pair["token_type"] == "bearer"
     me = (await client.get("/user/me", headers=bearer(pair["access_token"]))).json()
     assert me["mobile"] == MOBILE

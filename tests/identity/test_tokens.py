@@ -255,7 +255,8 @@ async def test_change_password_revokes_other_sessions(client: httpx.AsyncClient,
         json={"current_password": PASSWORD, "new_password": "a brand new password"},
         headers=bearer(current["access_token"]),
     )
-    assert changed.status_code == 204
+    assert changed.status_code == 200
+    assert changed.json() == {"message": "Password changed.", "sessions_revoked": 1}
     assert (
         await client.get("/user/me", headers=bearer(current["access_token"]))
     ).status_code == 200

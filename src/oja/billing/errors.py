@@ -7,9 +7,9 @@ from typing import ClassVar
 from oja.core.errors import (
     BadRequest,
     Conflict,
+    NotConfigured,
     NotFound,
     OjaError,
-    ServiceUnavailable,
     TooManyRequests,
     UpstreamError,
 )
@@ -23,8 +23,8 @@ class PaymentNotFound(NotFound):
     code = "payment_not_found"
 
 
-class BillingNotConfigured(ServiceUnavailable):
-    code = "billing_not_configured"
+class BillingNotConfigured(NotConfigured):
+    """Paystack or Stripe lacks a key, secret or price: 503 ``not_configured`` like every module."""
 
 
 class PaymentInitiationFailed(OjaError):

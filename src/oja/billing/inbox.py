@@ -40,7 +40,9 @@ async def receive_paystack(
 ) -> uuid.UUID | None:
     if not settings.paystack_secret_key:
         raise BillingNotConfigured(
-            "Paystack webhooks cannot be verified: set OJA_PAYSTACK_SECRET_KEY."
+            "Paystack webhooks cannot be verified: set OJA_PAYSTACK_SECRET_KEY.",
+            feature="paystack",
+            settings=["OJA_PAYSTACK_SECRET_KEY"],
         )
     if not paystack_provider.signature_valid(settings.paystack_secret_key, body, signature):
         WEBHOOKS.labels(provider="paystack", outcome="rejected").inc()
@@ -59,7 +61,9 @@ async def receive_stripe(
 ) -> uuid.UUID | None:
     if not settings.stripe_webhook_secret:
         raise BillingNotConfigured(
-            "Stripe webhooks cannot be verified: set OJA_STRIPE_WEBHOOK_SECRET."
+            "Stripe webhooks cannot be verified: set OJA_STRIPE_WEBHOOK_SECRET.",
+            feature="stripe",
+            settings=["OJA_STRIPE_WEBHOOK_SECRET"],
         )
     try:
         event = stripe_provider.verify_webhook(

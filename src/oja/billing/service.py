@@ -51,7 +51,9 @@ log = structlog.get_logger("oja.billing")
 def paystack_client(settings: BillingSettings) -> PaystackClient:
     if not settings.paystack_secret_key:
         raise BillingNotConfigured(
-            "Paystack is not configured on this server: set OJA_PAYSTACK_SECRET_KEY."
+            "Paystack is not configured on this server: set OJA_PAYSTACK_SECRET_KEY.",
+            feature="paystack",
+            settings=["OJA_PAYSTACK_SECRET_KEY"],
         )
     return PaystackClient(
         base_url=settings.paystack_base_url, secret_key=settings.paystack_secret_key

@@ -48,7 +48,9 @@ class SubscriptionSource(Protocol):
 def stripe_gateway(settings: BillingSettings) -> StripeGateway:
     if not settings.stripe_secret_key:
         raise BillingNotConfigured(
-            "Stripe is not configured on this server: set OJA_STRIPE_SECRET_KEY."
+            "Stripe is not configured on this server: set OJA_STRIPE_SECRET_KEY.",
+            feature="stripe",
+            settings=["OJA_STRIPE_SECRET_KEY"],
         )
     return StripeGateway(secret_key=settings.stripe_secret_key, api_base=settings.stripe_api_base)
 
@@ -58,7 +60,9 @@ async def start_pro_checkout(
 ) -> CheckoutSession:
     if not settings.stripe_pro_price_id:
         raise BillingNotConfigured(
-            "The Pro plan has no Stripe price on this server: set OJA_STRIPE_PRO_PRICE_ID."
+            "The Pro plan has no Stripe price on this server: set OJA_STRIPE_PRO_PRICE_ID.",
+            feature="stripe",
+            settings=["OJA_STRIPE_PRO_PRICE_ID"],
         )
     current = await entitlements(session, user.id)
     if current.tier == "pro":

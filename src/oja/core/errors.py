@@ -7,6 +7,7 @@ routes, wrong methods, oversized bodies, unavailable backing services and unhand
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
@@ -89,6 +90,23 @@ class UpstreamError(OjaError):
 class ServiceUnavailable(OjaError):
     status_code = 503
     code = "service_unavailable"
+
+
+class NotConfigured(ServiceUnavailable):
+    """A feature this server was started without the settings for.
+
+    Every module answers it alike — 503 ``not_configured`` with ``details`` naming the ``feature``
+    and the ``settings`` (``OJA_*`` variables) an operator must set — so a client tells "this server
+    cannot do that" apart from "try again later" by the code alone. No ``Retry-After``: retrying
+    cannot help until the server is reconfigured.
+    """
+
+    code = "not_configured"
+
+    def __init__(self, message: str, *, feature: str, settings: Sequence[str]) -> None:
+        super().__init__(message, details={"feature": feature, "settings": list(settings)})
+        self.feature = feature
+        self.settings = tuple(settings)
 
 
 class ErrorBody(BaseModel):

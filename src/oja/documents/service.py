@@ -36,7 +36,10 @@ from oja.files.upload_stream import MultipartUpload
 
 log = structlog.get_logger("oja.documents")
 
-UPSTREAM_ERROR_CODES = frozenset({"ai_provider_error", "ai_not_configured", "ai_invalid_output"})
+# "ai_not_configured" is what rows failed before the shared `not_configured` code still carry.
+UPSTREAM_ERROR_CODES = frozenset(
+    {"ai_provider_error", "not_configured", "ai_not_configured", "ai_invalid_output"}
+)
 STAGE_MESSAGES = {
     "uploaded": "Uploaded; the text is being extracted.",
     "extracted": "Text extracted; POST /documents/{id}/process to analyse it.",

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import functools
 
+import phonenumbers
+from pydantic import field_validator
+
 from oja.core.config import SettingsSection
 
 
@@ -19,8 +22,10 @@ class IdentitySettings(SettingsSection):
     """`iss` claim written into and required from every token."""
     jwt_audience: str = "oja-api"
     """`aud` claim written into and required from every token."""
-    default_phone_region: str = "NG"
-    """ISO country whose national format is assumed for a mobile number without a leading +."""
+    phone_default_regions: str = "NG,IN,US"
+    """Countries (ISO codes, comma-separated) tried in order for a mobile number given without a
+    leading +: the first where it is a valid mobile number wins. Numbers with + are accepted from
+    any country."""
     password_min_length: int = 8
     """Shortest password accepted at signup and password change."""
     argon2_memory_cost: int = 19_456
@@ -63,6 +68,19 @@ class IdentitySettings(SettingsSection):
     """TOTP or recovery-code submissions allowed per user."""
     totp_issuer: str = "Oja"
     """Issuer shown by authenticator apps next to the account name."""
+
+    @field_validator("phone_default_regions")
+    @classmethod
+    def _known_regions(cls, value: str) -> str:
+        regions = [r.strip().upper() for r in value.split(",") if r.strip()]
+        unknown = [r for r in regions if r not in phonenumbers.SUPPORTED_REGIONS]
+        if not regions or unknown:
+            raise ValueError(f"give ISO country codes phonenumbers knows, e.g. NG,IN,US: {unknown}")
+        return ",".join(regions)
+
+    @property
+    def phone_regions(self) -> tuple[str, ...]:
+        return tuple(self.phone_default_regions.split(","))
 
 
 class GoogleSettings(SettingsSection):

@@ -30,7 +30,9 @@ from oja.identity.schemas import (
     ExampleAnswer,
     LoginRequest,
     MfaChallenge,
+    PasswordChanged,
     RefreshRequest,
+    SignedIn,
     SignupRequest,
     TokenPair,
     UserOut,
@@ -80,7 +82,7 @@ async def _login_request(request: Request) -> LoginRequest:
 
 @auth_router.post(
     "/login",
-    response_model=TokenPair | MfaChallenge,
+    response_model=SignedIn | MfaChallenge,
     summary="Log in with a password; JSON or the OAuth2 password form (public)",
     description=(
         "Give `email`, `mobile` or `username` (an email or a mobile number) with `password`. "
@@ -88,7 +90,7 @@ async def _login_request(request: Request) -> LoginRequest:
         "failures for one account or one client IP, logins are refused with 429 and `Retry-After` "
         "for a period that doubles with each further failure. When more logins arrive than the "
         "server can check, the excess is answered at once with 429 `busy` and `Retry-After: 1`. "
-        "An account with MFA answers "
+        "The tokens come with `user`, as `GET /user/me` answers it. An account with MFA answers "
         "`mfa_required` and an `mfa_token` instead of tokens; finish at `/auth/mfa/verify`."
     ),
     openapi_extra=login_openapi_body(),
@@ -100,7 +102,7 @@ async def login(
     ctx: TokenContextDep,
     passwords: PasswordsDep,
     throttle: LoginThrottleDep,
-) -> TokenPair | MfaChallenge:
+) -> SignedIn | MfaChallenge:
     data = await _login_request(request)
     return await service.login(
         db,
@@ -150,7 +152,7 @@ async def logout(principal: UserPrincipal, db: SessionDep) -> Response:
 
 @auth_router.post(
     "/change-password",
-    status_code=status.HTTP_204_NO_CONTENT,
+    response_model=PasswordChanged,
     summary="Change the password; every other session is signed out",
     responses=error_responses(401, 403, 422, 429),
 )
@@ -160,8 +162,8 @@ async def change_password(
     principal: UserPrincipal,
     db: SessionDep,
     passwords: PasswordsDep,
-) -> Response:
-    await service.change_password(
+) -> PasswordChanged:
+    revoked = await service.change_password(
         db,
         user,
         session_id=principal.session_id,
@@ -169,7 +171,7 @@ async def change_password(
         new_password=body.new_password,
         passwords=passwords,
     )
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return PasswordChanged(message="Password changed.", sessions_revoked=revoked)
 
 
 auth_router.include_router(otp_endpoints.router)

@@ -8,8 +8,8 @@ from oja.core.errors import (
     BadRequest,
     Conflict,
     Forbidden,
+    NotConfigured,
     NotFound,
-    OjaError,
     TooManyRequests,
     Unauthorized,
     UpstreamError,
@@ -136,9 +136,8 @@ class MfaNotEnabled(Conflict):
     code = "mfa_not_enabled"
 
 
-class GoogleNotConfigured(OjaError):
-    status_code = 500
-    code = "google_not_configured"
+class GoogleNotConfigured(NotConfigured):
+    """Google Sign-In lacks its client id or secret: 503 ``not_configured`` like every module."""
 
 
 class GoogleError(BadRequest):

@@ -73,7 +73,7 @@ class GoogleConfig:
 
 
 def config(settings: GoogleSettings, public_url: str) -> GoogleConfig:
-    """The configuration, or a 500 that names the first missing variable."""
+    """The configuration, or a 503 ``not_configured`` that names every missing variable."""
     missing = [
         name
         for name, value in (
@@ -86,7 +86,8 @@ def config(settings: GoogleSettings, public_url: str) -> GoogleConfig:
     if missing:
         raise GoogleNotConfigured(
             f"Google Sign-In is not configured: set {', '.join(missing)}.",
-            details={"missing": missing},
+            feature="google_sign_in",
+            settings=missing,
         )
     assert settings.google_client_id
     assert settings.google_client_secret
@@ -397,18 +398,42 @@ async def sign_in(
         await db.flush()
     if not user.is_active:
         raise AccountDisabled("This account is disabled.")
-    if user.name is None and name:
-        user.name = name
-    if user.avatar_url is None and picture:
-        user.avatar_url = picture
+    _refresh_profile(
+        user, name=name, picture=picture, email=email, verified=email_verified, now=now
+    )
     log.info("identity.google.signed_in", user_id=str(user.id), created=created)
     result = await service.first_factor_passed(
         db, ctx, user, method="google", ip=ip, user_agent=user_agent
     )
-    answer = GoogleSignIn(user_id=user.id, email=user.email, name=user.name, created=created)
+    answer = {"user_id": user.id, "email": user.email, "name": user.name, "created": created}
     if isinstance(result, MfaChallenge):
-        return answer.model_copy(update={"mfa_required": True, "mfa_token": result.mfa_token})
-    return answer.model_copy(update=result.model_dump())
+        return GoogleSignIn(**answer, mfa_required=True, mfa_token=result.mfa_token)
+    return GoogleSignIn.model_validate({**answer, **result.model_dump()})
+
+
+def _refresh_profile(
+    user: User,
+    *,
+    name: str | None,
+    picture: str | None,
+    email: str | None,
+    verified: bool,
+    now: datetime,
+) -> None:
+    """Copy Google's current profile onto the user (seed 000: "create or update a User record").
+
+    Google wins for what it sends: Oja has no route that edits a name or picture, so a stored
+    value cannot be told apart from an earlier Google value, and a user who changes them at Google
+    expects to see the change. What Google leaves out (no picture, an empty name) keeps the stored
+    value. The email is never replaced — it is the account's login and may belong to another
+    account — but when Google verifies the account's own address, the address becomes verified.
+    """
+    if name:
+        user.name = name[:200]
+    if picture and len(picture) <= 2048:
+        user.avatar_url = picture
+    if verified and email == user.email and user.email_verified_at is None:
+        user.email_verified_at = now
 
 
 async def _link_existing(db: AsyncSession, user: User, *, now: datetime) -> None:

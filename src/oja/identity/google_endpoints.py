@@ -49,7 +49,7 @@ def _wants_json(request: Request, format_: str | None) -> bool:
     ),
     responses={
         302: {"description": "Redirect to Google"},
-        **error_responses(500, 502),
+        **error_responses(502, 503),
     },
 )
 async def google_start(
@@ -77,7 +77,6 @@ async def google_start(
 @router.get(
     "/google/callback",
     response_model=GoogleSignIn,
-    response_model_exclude_none=True,
     summary="Finish Google Sign-In: exchange the code, verify the ID token, log in (public)",
     description=(
         "400 for a missing code or an unknown, expired or reused `state`; 401 when Google rejects "
@@ -85,7 +84,7 @@ async def google_start(
         "is unreachable or failing. An account with MFA answers `mfa_required` and `mfa_token` "
         "instead of tokens."
     ),
-    responses=error_responses(400, 401, 409, 500, 502),
+    responses=error_responses(400, 401, 409, 502, 503),
 )
 async def google_callback(
     *,

@@ -35,7 +35,7 @@ from oja.identity.errors import (
 )
 from oja.identity.models import MfaRecoveryCode, User, UserMfa
 from oja.identity.passwords import Passwords
-from oja.identity.schemas import MfaEnabled, MfaSetup, TokenPair
+from oja.identity.schemas import MfaEnabled, MfaSetup, SignedIn
 from oja.identity.service import TokenContext
 
 log = structlog.get_logger("oja.identity")
@@ -182,7 +182,7 @@ async def verify(
     now: datetime,
     ip: str,
     user_agent: str | None,
-) -> TokenPair:
+) -> SignedIn:
     """Finish a login that answered ``mfa_required``."""
     user_id = tokens.decode_mfa(mfa_token, secret=ctx.secret, settings=ctx.settings)
     await spend_attempt(limiter, ctx.settings.mfa_verify_rate, user_id)

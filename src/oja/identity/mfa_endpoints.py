@@ -21,7 +21,7 @@ from oja.identity.schemas import (
     MfaEnabled,
     MfaSetup,
     MfaVerifyRequest,
-    TokenPair,
+    SignedIn,
 )
 
 router = APIRouter(prefix="/mfa")
@@ -60,9 +60,12 @@ async def enable(
 
 @router.post(
     "/verify",
-    response_model=TokenPair,
+    response_model=SignedIn,
     summary="Finish a login that answered mfa_required: a TOTP code or a recovery code (public)",
-    description="A TOTP code works once; so does each recovery code. 5 attempts per 5 minutes.",
+    description=(
+        "Answers a token pair and `user` (as `/auth/login`). A TOTP code works once; so does each "
+        "recovery code. 5 attempts per 5 minutes."
+    ),
     responses=error_responses(401, 409, 422, 429),
 )
 async def verify(
@@ -74,7 +77,7 @@ async def verify(
     ctx: TokenContextDep,
     clock: ClockDep,
     ip: ClientIp,
-) -> TokenPair:
+) -> SignedIn:
     return await mfa.verify(
         db,
         ctx,

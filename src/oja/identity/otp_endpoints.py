@@ -32,7 +32,7 @@ from oja.identity.schemas import (
     PhoneVerificationRequest,
     ResetPasswordRequest,
     SendOtpRequest,
-    TokenPair,
+    SignedIn,
     Verified,
     VerifyOtpRequest,
 )
@@ -81,10 +81,10 @@ async def send_otp(
 
 @router.post(
     "/verify-otp",
-    response_model=TokenPair | MfaChallenge,
+    response_model=SignedIn | MfaChallenge,
     summary="Log in with a mobile number and its OTP (public)",
     description=(
-        "Answers a token pair (as `/auth/login`); an unknown number gets an account on its first "
+        "Answers a token pair and `user` (as `/auth/login`); an unknown number gets an account on its first "
         "verified code. An account with MFA answers `mfa_required` and an `mfa_token` instead."
     ),
     responses=error_responses(401, 422),
@@ -97,7 +97,7 @@ async def verify_otp(
     ctx: TokenContextDep,
     clock: ClockDep,
     ip: ClientIp,
-) -> TokenPair | MfaChallenge:
+) -> SignedIn | MfaChallenge:
     async with unit_of_work(runtime.database) as db:
         outcome = await passwordless.verify(
             db,

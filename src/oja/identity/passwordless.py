@@ -12,7 +12,7 @@ from oja.identity import otp, repository, service
 from oja.identity.config import IdentitySettings
 from oja.identity.delivery import Messenger
 from oja.identity.errors import AccountDisabled, InvalidOtp
-from oja.identity.schemas import MfaChallenge, OtpSent, TokenPair
+from oja.identity.schemas import MfaChallenge, OtpSent, SignedIn
 from oja.identity.service import TokenContext
 
 log = structlog.get_logger("oja.identity")
@@ -55,7 +55,7 @@ async def verify(
     now: datetime,
     ip: str,
     user_agent: str | None,
-) -> otp.Outcome[TokenPair | MfaChallenge]:
+) -> otp.Outcome[SignedIn | MfaChallenge]:
     checked = await otp.check(
         db,
         purpose="login",

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 import phonenumbers
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -23,20 +24,69 @@ from oja.identity.scopes import Role
 MAX_PASSWORD = 1024  # argon2 accepts more, but a megabyte "password" is a CPU attack
 
 
+_MOBILE_TYPES = frozenset(
+    {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
+)
+
+
 def normalize_mobile(value: str) -> str:
-    """E.164 form of a mobile number; national numbers use the configured default region."""
-    region = get_identity_settings().default_phone_region
-    try:
-        number = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError("not a phone number") from exc
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError("not a valid phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    """E.164 form of a phone number.
+
+    With a leading + the number is read as international, from any country. Without, it is read
+    under each of OJA_PHONE_DEFAULT_REGIONS in order and the first region where it is a valid
+    *mobile* number wins (``8877445566`` is no Nigerian number but an Indian mobile); failing that,
+    the first region where it is valid at all (a landline, accepted as it always was).
+    """
+    international = value.lstrip().startswith("+")
+    regions: tuple[str | None, ...] = (
+        (None,) if international else get_identity_settings().phone_regions
+    )
+    chosen: phonenumbers.PhoneNumber | None = None
+    for region in regions:
+        try:
+            number = phonenumbers.parse(value, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if not phonenumbers.is_valid_number(number):
+            continue
+        if phonenumbers.number_type(number) in _MOBILE_TYPES:
+            chosen = number
+            break
+        chosen = chosen or number
+    if chosen is None:
+        raise ValueError("not a valid phone number (give it with its + and country code)")
+    return phonenumbers.format_number(chosen, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _lower(value: str) -> str:
     return value.lower()
+
+
+MOBILE_SPELLINGS = AliasChoices("mobile", "mobile_number", "phone", "phone_number")
+NAME_SPELLINGS = AliasChoices("name", "full_name")
+CURRENT_PASSWORD_SPELLINGS = AliasChoices("current_password", "old_password")
+
+
+class SeedClientBody(BaseModel):
+    """A request body that also accepts the spellings clients written from the seeds send
+    (``phone`` for ``mobile``, ``full_name`` for ``name``…) as aliases of Oja's own field names,
+    which OpenAPI shows. One field given under two spellings is refused, never silently resolved.
+    """
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_spelling(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                if isinstance(field.validation_alias, AliasChoices):
+                    given = [c for c in field.validation_alias.choices if c in data]
+                    if len(given) > 1:
+                        raise ValueError(
+                            f"give {name} once, not as both {' and '.join(map(str, given))}"
+                        )
+        return data
 
 
 Email = Annotated[EmailStr, AfterValidator(_lower)]
@@ -44,7 +94,7 @@ Mobile = Annotated[str, Field(min_length=3, max_length=32), AfterValidator(norma
 Password = Annotated[str, Field(max_length=MAX_PASSWORD)]
 
 
-class SignupRequest(BaseModel):
+class SignupRequest(SeedClientBody):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -56,9 +106,11 @@ class SignupRequest(BaseModel):
     )
 
     email: Email | None = None
-    mobile: Mobile | None = None
+    mobile: Mobile | None = Field(default=None, validation_alias=MOBILE_SPELLINGS)
     password: Password | None = None
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: str | None = Field(
+        default=None, min_length=1, max_length=200, validation_alias=NAME_SPELLINGS
+    )
     avatar_url: HttpUrl | None = None
     locale: str | None = Field(default=None, min_length=2, max_length=35)
 
@@ -74,7 +126,7 @@ class SignupRequest(BaseModel):
         return self
 
 
-class LoginRequest(BaseModel):
+class LoginRequest(SeedClientBody):
     """JSON login; the OAuth2 password form (``username``, ``password``) is accepted too."""
 
     model_config = ConfigDict(
@@ -89,7 +141,7 @@ class LoginRequest(BaseModel):
     )
 
     email: str | None = Field(default=None, max_length=320)
-    mobile: str | None = Field(default=None, max_length=32)
+    mobile: str | None = Field(default=None, max_length=32, validation_alias=MOBILE_SPELLINGS)
     username: str | None = Field(default=None, max_length=320)
     password: Password = Field(min_length=1)
 
@@ -104,19 +156,34 @@ class LoginRequest(BaseModel):
         return self.email or self.mobile or self.username or ""
 
 
+_TOKEN_PAIR_EXAMPLE: dict[str, Any] = {
+    "access_token": "eyJhbGciOiJIUzI1NiIs.eyJzdWIiOiIuLi4ifQ.sig",
+    "refresh_token": "eyJhbGciOiJIUzI1NiIs.eyJ0eXAiOiJyZWZyZXNoIn0.sig",
+    "token_type": "bearer",
+    "expires_in": 900,
+}
+_USER_EXAMPLE: dict[str, Any] = {
+    "id": "01936f4e-7c1a-7000-8000-1234567890ab",
+    "user_id": "01936f4e-7c1a-7000-8000-1234567890ab",
+    "email": "ada@example.com",
+    "mobile": "+2348031234567",
+    "name": "Ada",
+    "avatar_url": None,
+    "locale": "en-NG",
+    "roles": ["buyer"],
+    "is_active": True,
+    "has_password": True,
+    "email_verified": False,
+    "mobile_verified": True,
+    "email_verified_at": None,
+    "mobile_verified_at": "2026-11-25T12:00:00Z",
+    "created_at": "2026-11-25T12:00:00Z",
+    "updated_at": "2026-11-25T12:00:00Z",
+}
+
+
 class TokenPair(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "access_token": "eyJhbGciOiJIUzI1NiIs.eyJzdWIiOiIuLi4ifQ.sig",
-                    "refresh_token": "eyJhbGciOiJIUzI1NiIs.eyJ0eXAiOiJyZWZyZXNoIn0.sig",
-                    "token_type": "bearer",
-                    "expires_in": 900,
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_TOKEN_PAIR_EXAMPLE]})
 
     access_token: str
     refresh_token: str
@@ -132,7 +199,7 @@ class RefreshRequest(BaseModel):
     refresh_token: str = Field(min_length=1, max_length=4096)
 
 
-class ChangePasswordRequest(BaseModel):
+class ChangePasswordRequest(SeedClientBody):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -142,7 +209,9 @@ class ChangePasswordRequest(BaseModel):
     )
 
     current_password: Password | None = Field(
-        default=None, description="Required when the account has a password."
+        default=None,
+        description="Required when the account has a password.",
+        validation_alias=CURRENT_PASSWORD_SPELLINGS,
     )
     new_password: Password
 
@@ -154,31 +223,19 @@ class ChangePasswordRequest(BaseModel):
         return self
 
 
-class UserOut(BaseModel):
+class PasswordChanged(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "01936f4e-7c1a-7000-8000-1234567890ab",
-                    "user_id": "01936f4e-7c1a-7000-8000-1234567890ab",
-                    "email": "ada@example.com",
-                    "mobile": "+2348031234567",
-                    "name": "Ada",
-                    "avatar_url": None,
-                    "locale": "en-NG",
-                    "roles": ["buyer"],
-                    "is_active": True,
-                    "has_password": True,
-                    "email_verified": False,
-                    "mobile_verified": True,
-                    "email_verified_at": None,
-                    "mobile_verified_at": "2026-11-25T12:00:00Z",
-                    "created_at": "2026-11-25T12:00:00Z",
-                    "updated_at": "2026-11-25T12:00:00Z",
-                }
-            ]
-        }
+        json_schema_extra={"examples": [{"message": "Password changed.", "sessions_revoked": 2}]}
     )
+
+    message: str
+    sessions_revoked: int = Field(
+        description="Other sessions signed out; the session that made the change stays signed in."
+    )
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_USER_EXAMPLE]})
 
     id: uuid.UUID
     user_id: uuid.UUID = Field(
@@ -198,6 +255,16 @@ class UserOut(BaseModel):
     mobile_verified_at: datetime | None
     created_at: datetime
     updated_at: datetime
+
+
+class SignedIn(TokenPair):
+    """A new session's token pair and the signed-in user, as ``GET /user/me`` answers it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**_TOKEN_PAIR_EXAMPLE, "user": _USER_EXAMPLE}]}
+    )
+
+    user: UserOut
 
 
 class MfaChallenge(BaseModel):
@@ -225,10 +292,10 @@ NewPassword = Annotated[str, Field(max_length=MAX_PASSWORD), AfterValidator(_min
 OtpDigits = Annotated[str, Field(pattern=r"^[0-9]{6}$")]
 
 
-class SendOtpRequest(BaseModel):
+class SendOtpRequest(SeedClientBody):
     model_config = ConfigDict(json_schema_extra={"examples": [{"mobile": "+2348031234567"}]})
 
-    mobile: Mobile
+    mobile: Mobile = Field(validation_alias=MOBILE_SPELLINGS)
 
 
 class OtpSent(BaseModel):
@@ -248,16 +315,16 @@ class OtpSent(BaseModel):
     expires_in: int
 
 
-class VerifyOtpRequest(BaseModel):
+class VerifyOtpRequest(SeedClientBody):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"mobile": "+2348031234567", "otp": "482913"}]}
     )
 
-    mobile: Mobile
+    mobile: Mobile = Field(validation_alias=MOBILE_SPELLINGS)
     otp: OtpDigits
 
 
-class ForgotPasswordRequest(BaseModel):
+class ForgotPasswordRequest(SeedClientBody):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -265,7 +332,7 @@ class ForgotPasswordRequest(BaseModel):
         },
     )
 
-    mobile: Mobile | None = None
+    mobile: Mobile | None = Field(default=None, validation_alias=MOBILE_SPELLINGS)
     email: Email | None = None
 
     @model_validator(mode="after")
@@ -275,7 +342,7 @@ class ForgotPasswordRequest(BaseModel):
         return self
 
 
-class ResetPasswordRequest(BaseModel):
+class ResetPasswordRequest(SeedClientBody):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -286,7 +353,7 @@ class ResetPasswordRequest(BaseModel):
         },
     )
 
-    mobile: Mobile | None = None
+    mobile: Mobile | None = Field(default=None, validation_alias=MOBILE_SPELLINGS)
     otp: OtpDigits | None = None
     token: str | None = Field(default=None, min_length=16, max_length=128)
     new_password: NewPassword
@@ -321,12 +388,12 @@ class ConfirmEmailRequest(BaseModel):
     token: str = Field(min_length=16, max_length=128)
 
 
-class PhoneVerificationRequest(BaseModel):
+class PhoneVerificationRequest(SeedClientBody):
     """``mobile`` is needed only when the account has no number yet."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{}, {"mobile": "+2348031234567"}]})
 
-    mobile: Mobile | None = None
+    mobile: Mobile | None = Field(default=None, validation_alias=MOBILE_SPELLINGS)
 
 
 class ConfirmPhoneRequest(BaseModel):
@@ -357,8 +424,16 @@ class GoogleAuthUrl(BaseModel):
     google_auth_url: str
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
 class GoogleSignIn(BaseModel):
-    """The Google contract's fields plus a token pair, or an MFA challenge instead of the pair."""
+    """The Google contract's fields plus a token pair and the user, or an MFA challenge instead.
+
+    Unused fields are left out of the answer (not ``null``), while ``user`` keeps every field, so
+    it is the same shape as ``GET /user/me``.
+    """
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -368,25 +443,31 @@ class GoogleSignIn(BaseModel):
                     "email": "ada@example.com",
                     "name": "Ada Lovelace",
                     "created": False,
-                    "access_token": "eyJhbGciOi...",
-                    "refresh_token": "eyJhbGciOi...",
-                    "token_type": "bearer",
-                    "expires_in": 900,
+                    **_TOKEN_PAIR_EXAMPLE,
+                    "user": {
+                        **_USER_EXAMPLE,
+                        "name": "Ada Lovelace",
+                        "email_verified": True,
+                        "email_verified_at": "2026-11-25T12:00:00Z",
+                    },
                 }
             ]
         }
     )
 
     user_id: uuid.UUID
-    email: str | None
-    name: str | None
+    email: str | None = Field(exclude_if=_absent)
+    name: str | None = Field(exclude_if=_absent)
     created: bool = Field(description="True when this sign-in created the account.")
-    access_token: str | None = None
-    refresh_token: str | None = None
-    token_type: Literal["bearer"] | None = None
-    expires_in: int | None = None
-    mfa_required: bool | None = None
-    mfa_token: str | None = None
+    access_token: str | None = Field(default=None, exclude_if=_absent)
+    refresh_token: str | None = Field(default=None, exclude_if=_absent)
+    token_type: Literal["bearer"] | None = Field(default=None, exclude_if=_absent)
+    expires_in: int | None = Field(default=None, exclude_if=_absent)
+    user: UserOut | None = Field(
+        default=None, exclude_if=_absent, description="Present with the tokens."
+    )
+    mfa_required: bool | None = Field(default=None, exclude_if=_absent)
+    mfa_token: str | None = Field(default=None, exclude_if=_absent)
 
 
 class MfaSetup(BaseModel):

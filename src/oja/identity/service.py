@@ -31,6 +31,7 @@ from oja.identity.models import AuthSession, RefreshToken, User, UserRole
 from oja.identity.passwords import Passwords
 from oja.identity.schemas import (
     MfaChallenge,
+    SignedIn,
     SignupRequest,
     TokenPair,
     UserOut,
@@ -185,7 +186,7 @@ async def login(
     throttle: LoginThrottle,
     ip: str,
     user_agent: str | None,
-) -> TokenPair | MfaChallenge:
+) -> SignedIn | MfaChallenge:
     """Password login. Unknown account, wrong password, no password and a disabled account all
     answer the same error after the same amount of hashing work."""
     normalized = normalize_identifier(identifier)
@@ -206,8 +207,9 @@ async def login(
 
 async def start_session(
     db: AsyncSession, ctx: TokenContext, user: User, *, ip: str, user_agent: str | None
-) -> TokenPair:
-    """A new session for ``user`` and its first token pair (every factor already checked)."""
+) -> SignedIn:
+    """A new session for ``user``, its first token pair and the user as ``/user/me`` shows it
+    (every factor already checked)."""
     now = _now()
     auth_session = AuthSession(
         id=uuid7(),
@@ -222,7 +224,8 @@ async def start_session(
         db, ctx, user_id=user.id, session_id=auth_session.id, roles=roles, parent_id=None, now=now
     )
     log.info("identity.login.succeeded", user_id=str(user.id), session_id=str(auth_session.id))
-    return pair
+    # After _issue's flush, so ``updated_at`` includes what this sign-in changed on the user.
+    return SignedIn(**pair.model_dump(), user=user_out(user, roles))
 
 
 async def first_factor_passed(
@@ -233,7 +236,7 @@ async def first_factor_passed(
     method: str,
     ip: str,
     user_agent: str | None,
-) -> TokenPair | MfaChallenge:
+) -> SignedIn | MfaChallenge:
     """Tokens, or an MFA challenge when the user has TOTP enabled (``method``: pwd, otp, google)."""
     if await repository.mfa_enabled(db, user.id):
         token = tokens.encode_mfa(

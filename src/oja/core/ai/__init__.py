@@ -97,7 +97,11 @@ async def open_embedder(
 
         embedder = LocalEmbedder(settings.local_embedding_dimensions)
     else:
-        raise AINotConfigured(f"The {chosen} provider offers no embeddings in Oja.")
+        raise AINotConfigured(
+            f"The {chosen} provider offers no embeddings in Oja.",
+            feature=f"{chosen}_embeddings",
+            settings=["OJA_EMBEDDING_PROVIDER"],
+        )
     try:
         yield embedder
     finally:

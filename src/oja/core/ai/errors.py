@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from oja.core.errors import ServiceUnavailable, UpstreamError
+from oja.core.errors import NotConfigured, UpstreamError
 
 
 class AIProviderError(UpstreamError):
@@ -35,10 +35,9 @@ class AIProviderError(UpstreamError):
         return self.status is None or self.status == 429 or self.status >= 500
 
 
-class AINotConfigured(ServiceUnavailable):
-    """A provider was asked for by name but its API key is not configured."""
-
-    code = "ai_not_configured"
+class AINotConfigured(NotConfigured):
+    """A provider was asked for by name but its API key is not configured (503 ``not_configured``,
+    like every module)."""
 
 
 class StructuredOutputInvalid(UpstreamError):

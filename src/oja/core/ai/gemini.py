@@ -84,7 +84,8 @@ class GeminiChat:
         if settings.gemini_api_key is None:
             raise AINotConfigured(
                 "The gemini provider needs OJA_GEMINI_API_KEY, which is not set.",
-                details={"provider": PROVIDER, "setting": "OJA_GEMINI_API_KEY"},
+                feature=PROVIDER,
+                settings=["OJA_GEMINI_API_KEY"],
             )
         self.settings = settings
         self.model = settings.gemini_model

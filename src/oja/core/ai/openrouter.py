@@ -28,7 +28,8 @@ def _client(settings: AISettings) -> openai.AsyncOpenAI:
     if settings.openrouter_api_key is None:
         raise AINotConfigured(
             "The openrouter provider needs OJA_OPENROUTER_API_KEY, which is not set.",
-            details={"provider": PROVIDER, "setting": "OJA_OPENROUTER_API_KEY"},
+            feature=PROVIDER,
+            settings=["OJA_OPENROUTER_API_KEY"],
         )
     return openai.AsyncOpenAI(
         api_key=settings.openrouter_api_key.get_secret_value(),

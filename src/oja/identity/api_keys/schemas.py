@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, model_validator
 
-from oja.identity.scopes import Scope
+from oja.identity.scopes import DEFAULT_KEY_SCOPES, Scope
 
 _KEY_EXAMPLE: dict[str, JsonValue] = {
     "id": "01936f4e-7c1a-7000-8000-1234567890ac",
@@ -30,6 +30,7 @@ class ApiKeyCreate(BaseModel):
         json_schema_extra={
             "examples": [
                 {"name": "reporting job", "scopes": ["files:read"], "expires_in_days": 90},
+                {"name": "svc"},
                 {
                     "name": "nightly import",
                     "scopes": ["documents:write"],
@@ -40,7 +41,17 @@ class ApiKeyCreate(BaseModel):
     )
 
     name: str = Field(min_length=1, max_length=100)
-    scopes: list[Scope] = Field(min_length=1, max_length=32)
+    scopes: list[Scope] = Field(
+        default=list(DEFAULT_KEY_SCOPES),
+        min_length=1,
+        max_length=32,
+        description=(
+            "What the key may do. Omitted: the read scopes ("
+            + ", ".join(f"`{s}`" for s in DEFAULT_KEY_SCOPES)
+            + "); name write scopes explicitly."
+        ),
+        examples=[["files:read"], list(DEFAULT_KEY_SCOPES)],
+    )
     # strict: a JSON boolean is not a day count (lax parsing would read true as 1).
     expires_in_days: int | None = Field(default=None, ge=1, le=3650, strict=True)
     expires_at: AwareDatetime | None = None

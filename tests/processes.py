@@ -56,8 +56,8 @@ def running(
         stop(process)
 
 
-def descendants(pid: int) -> dict[int, str]:
-    """Every live (not zombie) process below ``pid``, by pid, with its command line (from /proc)."""
+def _process_table() -> tuple[dict[int, int], dict[int, str]]:
+    """Every live (not zombie) process's parent and command line, by pid, from /proc."""
     parents: dict[int, int] = {}
     commands: dict[int, str] = {}
     for entry in Path("/proc").iterdir():
@@ -73,6 +73,18 @@ def descendants(pid: int) -> dict[int, str]:
             continue
         parents[int(entry.name)] = int(fields[1])
         commands[int(entry.name)] = raw.replace(b"\0", b" ").decode(errors="replace").strip()
+    return parents, commands
+
+
+def children(pid: int) -> dict[int, str]:
+    """The live processes whose parent is ``pid``, with their command lines."""
+    parents, commands = _process_table()
+    return {child: commands[child] for child, parent in parents.items() if parent == pid}
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """Every live (not zombie) process below ``pid``, by pid, with its command line."""
+    parents, commands = _process_table()
     found: dict[int, str] = {}
     frontier = [pid]
     while frontier:

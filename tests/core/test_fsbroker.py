@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from queue import Empty
 
@@ -15,12 +15,17 @@ from kombu.transport.virtual import Channel as VirtualChannel
 from oja.core.config import Settings
 from oja.core.db import unit_of_work
 from oja.core.jobs import JobStatus
-from oja.core.jobs.celery_app import broker_options, broker_transport, reset_celery
+from oja.core.jobs.celery_app import broker_options, broker_transport
 from oja.core.jobs.fsbroker import Transport
-from oja.core.runtime import Runtime, set_runtime
+from oja.core.runtime import Runtime
 from tests.conftest import make_settings
-from tests.core.job_fixtures import metadata, record_effect
-from tests.core.test_worker import effects, wait_for_status, worker
+from tests.core.job_fixtures import record_effect
+from tests.core.test_worker import (
+    effects,
+    runtime,  # noqa: F401 - a fixture, over `broker_url` below
+    wait_for_status,
+    worker,
+)
 
 GARBAGE = {
     "0001_empty.default.msg": b"",
@@ -98,23 +103,15 @@ def test_a_reader_racing_a_writer_gets_every_message_once_and_none_corrupt(
 
 
 @pytest.fixture
-async def runtime(tmp_path: Path, database_url: str) -> AsyncIterator[Runtime]:
-    runtime = Runtime.create(make_settings(tmp_path, database_url, broker_url="filesystem://"))
-    set_runtime(runtime)
-    reset_celery()
-    async with runtime.database.engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    yield runtime
-    async with runtime.database.engine.begin() as conn:
-        await conn.run_sync(metadata.drop_all)
-    await runtime.close()
-    set_runtime(None)
-    reset_celery()
+def broker_url() -> str:
+    """:func:`tests.core.test_worker.runtime` on the embedded broker only."""
+    return "filesystem://"
 
 
 @pytest.mark.slow
 async def test_a_worker_survives_garbage_in_the_broker_folder_and_runs_the_next_job(
-    runtime: Runtime, tmp_path: Path
+    runtime: Runtime,  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
 ) -> None:
     settings: Settings = runtime.settings
     log = tmp_path / "worker.log"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+from functools import cached_property
 from pathlib import Path
 from queue import Empty
 from time import monotonic
@@ -45,6 +46,14 @@ class Channel(filesystem.Channel):
         os.makedirs(folder, exist_ok=True)
         return str(folder)
 
+    @cached_property
+    def claimed_folder(self) -> str:
+        return self._folder("claimed_folder", "claimed")
+
+    @cached_property
+    def corrupt_folder(self) -> str:
+        return self._folder("corrupt_folder", "corrupt")
+
     def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         # The name sorts by time as kombu's does; the reader only matches `<…>.<queue>.msg`, and
         # `.<name>.tmp` partitions on its leading dot into something that never ends in `.msg`.
@@ -61,11 +70,10 @@ class Channel(filesystem.Channel):
 
     def _get(self, queue: str, timeout: float | None = None) -> Any:
         wanted = f"{queue}.msg"
-        claimed_folder = self._folder("claimed_folder", "claimed")
         for name in sorted(os.listdir(self.data_folder_in)):
             if name.partition(".")[2] != wanted:
                 continue
-            claimed = os.path.join(claimed_folder, name)
+            claimed = os.path.join(self.claimed_folder, name)
             try:
                 os.rename(os.path.join(self.data_folder_in, name), claimed)
             except OSError:  # another consumer claimed it first
@@ -82,7 +90,7 @@ class Channel(filesystem.Channel):
         raise Empty()
 
     def _set_aside(self, claimed: str, name: str, exc: Exception) -> None:
-        corrupt = os.path.join(self._folder("corrupt_folder", "corrupt"), name)
+        corrupt = os.path.join(self.corrupt_folder, name)
         try:
             size: int | None = os.path.getsize(claimed)
             os.replace(claimed, corrupt)

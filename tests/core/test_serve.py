@@ -126,14 +126,22 @@ async def test_a_worker_sigkilled_under_serve_is_restarted_and_runs_a_job_enqueu
     assert log.count('"event": "worker.restarted"') == 1
 
 
-def test_sigterm_stops_serve_and_every_process_it_started(runtime: Runtime, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("signum", "returncode"),
+    # SIGTERM ends it by the signal, as uvicorn would have; Ctrl-C exits 130 as a shell expects.
+    [(signal.SIGTERM, -signal.SIGTERM), (signal.SIGINT, 130)],
+    ids=["SIGTERM", "SIGINT"],
+)
+def test_a_signal_stops_serve_and_every_process_it_started(
+    runtime: Runtime, tmp_path: Path, signum: signal.Signals, returncode: int
+) -> None:
     with serve(runtime, tmp_path) as served:
         served.wait_ready()
         tree = descendants(served.process.pid)
         # The worker's leader and its two pool processes, and beat.
         assert kinds(tree) == ["beat", "worker", "worker", "worker"]
-        served.process.send_signal(signal.SIGTERM)
-        assert served.process.wait(timeout=60) == -signal.SIGTERM
+        served.process.send_signal(signum)
+        assert served.process.wait(timeout=60) == returncode
         left = {pid: command for pid, command in tree.items() if alive(pid)}
     assert left == {}
     assert '"event": "worker.stopped"' in served.log.read_text()

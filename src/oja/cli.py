@@ -113,7 +113,10 @@ def _serve(  # noqa: PLR0917
         access_log=False,
         proxy_headers=True,
     )
-    uvicorn.Server(config).run()
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:  # e.g. the port is taken; uvicorn.run() exits 3 for this too
+        raise typer.Exit(3)
 
 
 def _start_sandbox(host: str, port: int, port_base: int) -> Sandbox:

@@ -1,6 +1,7 @@
 """Job machinery: enqueue → start latency and throughput of a no-op job, per broker, in one run.
 
-For each broker (the embedded filesystem broker, then Redis on 127.0.0.1:6379/15) the benchmark
+For each broker (the embedded filesystem broker as kombu ships it — the "before" — then Oja's own
+filesystem transport, then Redis on 127.0.0.1:6379/15) the benchmark
 makes a fresh var dir with a migrated SQLite database, starts ``oja worker --concurrency 2`` in its
 own process group, warms it up, then enqueues N ``bench.noop`` jobs back to back from this process,
 each in its own unit of work as a request would. Once every job has finished it reads the job table:
@@ -48,10 +49,12 @@ from bench.common import (
     stop_process,
 )
 from bench.jobs_fixture import noop
+from bench.jobs_kombu import KOMBU_FILESYSTEM
 from oja.core.config import Settings
 from oja.core.db import unit_of_work
-from oja.core.jobs import Job, JobStatus
+from oja.core.jobs import Job, JobStatus, celery_app
 from oja.core.jobs.celery_app import get_celery, reset_celery
+from oja.core.jobs.fsbroker import TRANSPORT as OJA_FILESYSTEM
 from oja.core.migrate import upgrade
 from oja.core.runtime import Runtime, set_runtime
 
@@ -182,14 +185,19 @@ def run_broker(
     idle_jobs: int,
     warmup: int,
     timeout: float,
+    kombu_filesystem: bool = False,
 ) -> Result:
-    var_dir = work / name.split(maxsplit=1)[0].lower()
+    var_dir = work / name.split(maxsplit=1)[0].lower().strip(",")
+    if kombu_filesystem:
+        var_dir = var_dir.with_name(f"{var_dir.name}-kombu")
     overrides = {"var_dir": var_dir, "log_level": "WARNING"}
+    imports = ["bench.jobs_fixture", *(["bench.jobs_kombu"] if kombu_filesystem else [])]
     env = bench_env(
         OJA_VAR_DIR=str(var_dir),
         OJA_LOG_LEVEL="WARNING",
-        OJA_WORKER_IMPORTS=json.dumps(["bench.jobs_fixture"]),
+        OJA_WORKER_IMPORTS=json.dumps(imports),
     )
+    celery_app.FILESYSTEM_TRANSPORT = KOMBU_FILESYSTEM if kombu_filesystem else OJA_FILESYSTEM
     if broker_url:
         overrides["broker_url"] = broker_url
         env["OJA_BROKER_URL"] = broker_url
@@ -245,13 +253,15 @@ def main() -> None:
         f"warm-up jobs, {args.idle_jobs} jobs one at a time (idle), then {args.jobs} jobs "
         "enqueued back to back by one producer (jobs/s, p50, p99)\n"
     )
-    brokers: dict[str, str | None] = {
-        "filesystem (embedded)": None,
-        f"Redis ({args.redis_url.removeprefix('redis://')})": args.redis_url,
+    # name → (URL, kombu's own filesystem transport instead of Oja's)
+    brokers: dict[str, tuple[str | None, bool]] = {
+        "filesystem, kombu's (before)": (None, True),
+        "filesystem (embedded)": (None, False),
+        f"Redis ({args.redis_url.removeprefix('redis://')})": (args.redis_url, False),
     }
     results = []
     with tempfile.TemporaryDirectory(prefix="oja-bench-jobs-") as tmp:
-        for name, url in brokers.items():
+        for name, (url, kombu_filesystem) in brokers.items():
             if url and not redis_reachable(url):
                 nan = float("nan")
                 note = "skipped: Redis unreachable"
@@ -266,6 +276,7 @@ def main() -> None:
                     idle_jobs=args.idle_jobs,
                     warmup=args.warmup,
                     timeout=args.timeout,
+                    kombu_filesystem=kombu_filesystem,
                 )
             )
 

@@ -1,5 +1,7 @@
 """Shared fixtures: a migrated database per backend, settings, the app and an HTTP client.
 
+The session fails when a test left a process running (see :func:`pytest_sessionfinish`).
+
 SQLite always runs. PostgreSQL, Redis and RabbitMQ run when ``OJA_TEST_POSTGRES_URL``,
 ``OJA_TEST_REDIS_URL`` and ``OJA_TEST_RABBITMQ_URL`` are set; with ``OJA_TEST_REQUIRE_SERVICES=1``
 (set by ``.ci/run``) a missing service fails the run instead of skipping.
@@ -8,8 +10,12 @@ SQLite always runs. PostgreSQL, Redis and RabbitMQ run when ``OJA_TEST_POSTGRES_
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import os
 import shutil
+import signal
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -23,8 +29,36 @@ from oja.core.config import Settings
 from oja.core.db import Base, Database
 from oja.core.migrate import upgrade
 from oja.core.runtime import set_runtime
+from tests.processes import descendants
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Orphans of the processes tests start (a worker whose parent died) are re-parented to pytest
+    # instead of init, so the check below still finds them.
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run, naming them, when processes started by tests are still running; kill them."""
+    left = descendants(os.getpid())
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    if not left:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line("processes left running by the tests (now killed):", red=True)
+        for pid, command in sorted(left.items()):
+            reporter.write_line(f"  {pid} {command}", red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def service_url(name: str) -> str:

@@ -54,3 +54,52 @@ def running(
         yield process
     finally:
         stop(process)
+
+
+def _process_table() -> tuple[dict[int, int], dict[int, str]]:
+    """Every live (not zombie) process's parent and command line, by pid, from /proc."""
+    parents: dict[int, int] = {}
+    commands: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # The command name is in parentheses and may hold spaces: split after the last ")".
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            raw = (entry / "cmdline").read_bytes()
+        except OSError:  # gone meanwhile
+            continue
+        if fields[0] == "Z":
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        commands[int(entry.name)] = raw.replace(b"\0", b" ").decode(errors="replace").strip()
+    return parents, commands
+
+
+def children(pid: int) -> dict[int, str]:
+    """The live processes whose parent is ``pid``, with their command lines."""
+    parents, commands = _process_table()
+    return {child: commands[child] for child, parent in parents.items() if parent == pid}
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """Every live (not zombie) process below ``pid``, by pid, with its command line."""
+    parents, commands = _process_table()
+    found: dict[int, str] = {}
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, its_parent in parents.items():
+            if its_parent == parent and child not in found:
+                found[child] = commands[child]
+                frontier.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a running process (a zombie waiting to be reaped is not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

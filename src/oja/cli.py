@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -24,12 +23,21 @@ app = typer.Typer(
 )
 
 
+class _Terminated(Exception):
+    """SIGTERM, turned into an exception so that ``oja serve`` runs its cleanup first."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 @app.command()
 def serve(  # noqa: PLR0917 - Typer passes options by parameter
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
     worker: Annotated[
-        bool, typer.Option(help="Also run a worker (with beat) as a child process.")
+        bool,
+        typer.Option(help="Also run a worker and beat as supervised child processes."),
     ] = True,
     migrate: Annotated[
         bool | None, typer.Option(help="Migrate first (default: on outside production).")
@@ -45,41 +53,70 @@ def serve(  # noqa: PLR0917 - Typer passes options by parameter
         int, typer.Option(help="First port of the fakes with --sandbox (see `oja sandbox`).")
     ] = 8100,
 ) -> None:
-    """Run the API (and, on embedded defaults, a worker with beat beside it)."""
+    """Run the API (and, on embedded defaults, a worker and beat beside it, restarted if they exit
+    and stopped with it on SIGTERM or SIGINT)."""
+    # uvicorn handles SIGTERM itself, then raises it again once it has shut down; with the default
+    # action that kills this process before any `finally` runs, orphaning the children.
+    signal.signal(signal.SIGTERM, _terminate)
+    terminated = False
+    stops: list[Callable[[], None]] = []
+    try:
+        _serve(host, port, worker, migrate, sandbox, sandbox_port_base, stops)
+    except _Terminated:
+        terminated = True
+    finally:
+        # Bounded (the supervisor's grace); a second signal must not cut it short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for stop in reversed(stops):
+            stop()
+    if terminated:  # end as uvicorn would have: by the signal, which callers may check for
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _serve(  # noqa: PLR0917
+    host: str,
+    port: int,
+    worker: bool,
+    migrate: bool | None,
+    sandbox: bool,
+    sandbox_port_base: int,
+    stops: list[Callable[[], None]],
+) -> None:
+    """Start what `oja serve` runs, adding to ``stops`` how to stop each part as it starts."""
     import uvicorn
 
     from oja.core.config import get_settings
+    from oja.core.logging import configure_logging
     from oja.core.migrate import upgrade
+    from oja.core.supervisor import Supervisor
 
     # Before any setting is read: the API and the worker child both take the fakes' variables.
-    fakes = _start_sandbox(host, port, sandbox_port_base) if sandbox else None
+    if sandbox:
+        stops.append(_start_sandbox(host, port, sandbox_port_base).stop)
+    if worker:  # this API has a worker of its own: it is not ready without one
+        os.environ.setdefault("OJA_WORKER_HEARTBEAT_REQUIRED", "true")
     settings = get_settings()
+    configure_logging(settings.app.log_level, json=settings.app.log_json)
     if migrate if migrate is not None else not settings.is_production:
         upgrade(settings.database_url)
-    child = None
     if worker:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "oja.cli", "worker", "--beat"], start_new_session=True
-        )
-    try:
-        uvicorn.run(
-            "oja.main:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=False,
-            proxy_headers=True,
-        )
-    finally:
-        if child is not None:
-            os.killpg(child.pid, signal.SIGTERM)
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
-        if fakes is not None:
-            fakes.stop()
+        children = {"worker": ["worker"], "beat": ["beat"]}
+        stops.append(Supervisor(children, grace=settings.queue.worker_stop_grace).start().stop)
+    config = uvicorn.Config(
+        "oja.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:  # e.g. the port is taken; uvicorn.run() exits 3 for this too
+        raise typer.Exit(3)
 
 
 def _start_sandbox(host: str, port: int, port_base: int) -> Sandbox:
@@ -151,6 +188,17 @@ def demo(
     raise typer.Exit(run(base_url, poll_timeout=timeout))
 
 
+_PARENT_PID = typer.Option(
+    hidden=True, help="Set by `oja serve`: exit when this process (the parent) is gone."
+)
+
+
+def _exit_with_parent(parent_pid: int, grace: float) -> None:
+    from oja.core.supervisor import exit_with_parent
+
+    exit_with_parent(parent_pid, grace)
+
+
 @app.command()
 def worker(
     concurrency: Annotated[
@@ -158,10 +206,21 @@ def worker(
     ] = None,
     beat: Annotated[bool, typer.Option(help="Run beat (the sweeper's clock) inside.")] = False,
     queues: Annotated[str, typer.Option(help="Comma-separated queues to consume.")] = "default",
+    parent_pid: Annotated[int | None, _PARENT_PID] = None,
 ) -> None:
-    """Run a Celery worker for every declared job kind."""
+    """Run a Celery worker for every declared job kind; it renews the worker heartbeat."""
+    from celery import signals
+
+    from oja.core.jobs.heartbeat import start_beating
     from oja.worker import app as celery_app
     from oja.worker import settings
+
+    if parent_pid is not None:
+        _exit_with_parent(parent_pid, settings.queue.worker_stop_grace)
+
+    @signals.worker_ready.connect(weak=False)
+    def _beat(**_: object) -> None:  # connected and consuming: from now on it can beat
+        start_beating(settings)
 
     argv = [
         "worker",
@@ -179,9 +238,13 @@ def worker(
 
 
 @app.command()
-def beat() -> None:
+def beat(parent_pid: Annotated[int | None, _PARENT_PID] = None) -> None:
     """Run Celery beat alone (exactly one per deployment): it drives the sweeper."""
     from oja.worker import app as celery_app
+    from oja.worker import settings
+
+    if parent_pid is not None:
+        _exit_with_parent(parent_pid, settings.queue.worker_stop_grace)
 
     celery_app.start(["beat", "--loglevel=INFO"])
 

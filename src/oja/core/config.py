@@ -82,6 +82,14 @@ class QueueSettings(SettingsSection):
     """Worker processes started by `oja worker` / `oja serve`."""
     worker_imports: list[str] = Field(default_factory=list)
     """Extra modules the worker imports for their job definitions (JSON list)."""
+    worker_heartbeat_interval: float = 2.0
+    """Seconds between a worker's heartbeats (a file under OJA_VAR_DIR, and Redis when configured)."""
+    worker_heartbeat_max_age: float = 15.0
+    """A worker heartbeat older than this many seconds counts as a dead worker."""
+    worker_heartbeat_required: bool = False
+    """`/readyz` answers 503 `worker` without a fresh worker heartbeat. `oja serve` turns it on when it runs its own worker; turn it on for API replicas whose workers share OJA_REDIS_URL."""
+    worker_stop_grace: float = 10.0
+    """Seconds a worker or beat gets to stop after SIGTERM (from `oja serve`, or because its parent died) before SIGKILL."""
 
 
 class RedisSettings(SettingsSection):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -14,8 +15,9 @@ from pydantic import BaseModel
 from sqlalchemy import func, select, text
 
 from oja.core.clock import utcnow
+from oja.core.jobs.heartbeat import check_worker, last_beat
 from oja.core.jobs.models import Job, JobStatus
-from oja.core.metrics import JOB_DURATION, JOBS, QUEUE_DEPTH, REGISTRY
+from oja.core.metrics import JOB_DURATION, JOBS, QUEUE_DEPTH, REGISTRY, WORKER_HEARTBEAT_AGE
 from oja.core.runtime import Check, Runtime
 
 router = APIRouter(tags=["operations"])
@@ -46,18 +48,23 @@ async def _check_database(runtime: Runtime) -> None:
         await conn.execute(text("SELECT 1"))
 
 
-def _check_broker_sync(url: str, options: dict[str, Any]) -> None:
+def _check_broker_sync(url: str, transport: str | None, options: dict[str, Any]) -> None:
     from kombu import Connection
 
-    with Connection(url, transport_options=options, connect_timeout=2) as conn:
+    with Connection(url, transport=transport, transport_options=options, connect_timeout=2) as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
 
 
 async def _check_broker(runtime: Runtime) -> None:
-    from oja.core.jobs.celery_app import broker_options
+    from oja.core.jobs.celery_app import broker_options, broker_transport
 
     settings = runtime.settings
-    await asyncio.to_thread(_check_broker_sync, settings.broker_url, broker_options(settings))
+    await asyncio.to_thread(
+        _check_broker_sync,
+        settings.broker_url,
+        broker_transport(settings),
+        broker_options(settings),
+    )
 
 
 async def _check_storage(runtime: Runtime) -> None:
@@ -71,6 +78,8 @@ async def run_checks(runtime: Runtime) -> dict[str, str]:
         "storage": _check_storage,
     }
     checks.update(runtime.extra_checks())
+    if runtime.settings.queue.worker_heartbeat_required:
+        checks["worker"] = check_worker
 
     async def one(name: str) -> tuple[str, str]:
         try:
@@ -86,7 +95,7 @@ async def run_checks(runtime: Runtime) -> dict[str, str]:
 @router.get(
     "/readyz",
     response_model=Readiness,
-    summary="Readiness: database, broker, Redis and storage answer",
+    summary="Readiness: database, broker, Redis and storage answer (and a worker beats, when required)",
     responses={503: {"model": Readiness, "description": "Something Oja needs is down"}},
 )
 async def readyz(request: Request) -> JSONResponse:
@@ -127,8 +136,14 @@ async def _refresh_job_metrics(runtime: Runtime) -> None:
         JOB_DURATION.labels(kind).set(sum(values) / len(values))
 
 
+async def _refresh_worker_metrics(runtime: Runtime) -> None:
+    beat = await last_beat(runtime)
+    WORKER_HEARTBEAT_AGE.set(float("nan") if beat is None else max(0.0, time.time() - beat))
+
+
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
     with contextlib.suppress(Exception):  # metrics must answer even when the database does not
         await _refresh_job_metrics(_runtime(request))
+    await _refresh_worker_metrics(_runtime(request))
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -1,4 +1,4 @@
-"""Prometheus metrics: HTTP requests, jobs and queue depth.
+"""Prometheus metrics: HTTP requests, jobs, queue depth and the worker's health.
 
 Request metrics are recorded in-process by the request middleware. Job metrics are read from the job
 table at scrape time, so every API replica reports the same truth whichever worker ran the job.
@@ -38,5 +38,16 @@ JOB_DURATION = Gauge(
 QUEUE_DEPTH = Gauge(
     "oja_queue_depth",
     "Jobs accepted but not yet started.",
+    registry=REGISTRY,
+)
+WORKER_HEARTBEAT_AGE = Gauge(
+    "oja_worker_heartbeat_age_seconds",
+    "Seconds since a worker last renewed its heartbeat (NaN before any worker beat).",
+    registry=REGISTRY,
+)
+WORKER_RESTARTS = Counter(
+    "oja_worker_restarts_total",
+    "Child processes (worker, beat) restarted by `oja serve` after they exited.",
+    ["process"],
     registry=REGISTRY,
 )

@@ -6,8 +6,9 @@ must never cross a fork). Feature code reaches it through dependencies or :func:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
@@ -28,6 +29,8 @@ class Runtime:
     cache: Cache
     storage: Storage
     rate_limiter: RateLimiter
+    started_at: float = field(default_factory=time.time)
+    """Unix time this runtime was made: a worker starting beside it is not late before then."""
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:

@@ -10,12 +10,15 @@ from celery import Celery, signals
 
 from oja.core.config import Settings
 from oja.core.jobs.definition import registry
+from oja.core.jobs.fsbroker import TRANSPORT
 
 _app: Celery | None = None
 _loop: asyncio.AbstractEventLoop | None = None
 SWEEP_TASK = "oja.core.jobs.sweep"
 PERIODIC_TASK = "oja.core.jobs.periodic"
 CORE_JOB_MODULES = ["oja.core.jobs.builtin"]
+FILESYSTEM_TRANSPORT = TRANSPORT
+"""Module-level so that the benchmark can put kombu's own transport back for its "before" row."""
 
 
 def broker_options(settings: Settings) -> dict[str, Any]:
@@ -29,6 +32,8 @@ def broker_options(settings: Settings) -> dict[str, Any]:
             "data_folder_out": str(folder / "messages"),
             "processed_folder": str(folder / "processed"),
             "control_folder": str(folder / "control"),
+            "claimed_folder": str(folder / "claimed"),
+            "corrupt_folder": str(folder / "corrupt"),
             "store_processed": False,
             "polling_interval": settings.queue.broker_polling_interval,
         }
@@ -38,10 +43,16 @@ def broker_options(settings: Settings) -> dict[str, Any]:
     return {}
 
 
+def broker_transport(settings: Settings) -> str | None:
+    """The transport class for the broker URL: Oja's own for ``filesystem://`` (see fsbroker)."""
+    return FILESYSTEM_TRANSPORT if settings.broker_url.startswith("filesystem://") else None
+
+
 def create_celery(settings: Settings) -> Celery:
     app = Celery("oja", broker=settings.broker_url, set_as_current=False)
     filesystem = settings.broker_url.startswith("filesystem://")
     app.conf.update(
+        broker_transport=broker_transport(settings),
         broker_transport_options=broker_options(settings),
         broker_connection_timeout=2,
         broker_connection_retry_on_startup=True,

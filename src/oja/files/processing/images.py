@@ -182,4 +182,4 @@ def _variant(
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return (text[-1] if text else type(exc).__name__)[:300]
+    return (text[-1].strip() if text else type(exc).__name__)[:300]

@@ -11,26 +11,14 @@ import httpx
 import pytest
 
 from oja.core.config import Settings
-from oja.core.storage import LocalStorage
-from tests.conftest import LogCapture, make_settings
+from tests.conftest import LogCapture
 from tests.files import media
-from tests.files.conftest import Jobs, s3_overrides, upload
+from tests.files.conftest import Jobs, download, local_or_s3, upload
 
 
 @pytest.fixture(params=["local", "s3"])
 def settings(request: pytest.FixtureRequest, tmp_path: Path, database_url: str) -> Settings:
-    if request.param == "s3":
-        endpoint = request.getfixturevalue("moto_endpoint")
-        return make_settings(tmp_path, database_url, **s3_overrides(endpoint))
-    return make_settings(tmp_path, database_url)
-
-
-async def download(client: httpx.AsyncClient, app: Any, url: str) -> httpx.Response:
-    """GET a processed URL as a browser would: the API serves local storage, S3 serves its own."""
-    if isinstance(app.state.runtime.storage, LocalStorage):
-        return await client.get(url.removeprefix(app.state.runtime.settings.app.public_url))
-    async with httpx.AsyncClient() as outside:
-        return await outside.get(url)
+    return local_or_s3(request, tmp_path, database_url)
 
 
 async def processed(

@@ -607,7 +607,7 @@ def paystack(w: Walk) -> None:
         f"/payments/{reference}/status",
         headers=w.bearer(),
         until=lambda r: r.json()["status"] == "success",
-        give_up=lambda r: r.json()["status"] in ("failed", "abandoned"),
+        give_up=lambda r: r.json()["status"] == "failed",
         expected="success",
         show=lambda r: f"{r.json()['status']} {r.json()['currency']} {r.json()['amount']}",
     )

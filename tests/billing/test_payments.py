@@ -152,6 +152,7 @@ async def test_status_is_owner_only_and_refresh_verifies_with_paystack(
     assert stored.json() == {
         "reference": reference,
         "status": "pending",
+        "provider_status": "pending",
         "amount": 5000,
         "currency": "NGN",
         "paid_at": None,

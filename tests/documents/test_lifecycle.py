@@ -39,7 +39,15 @@ async def test_pdf_upload_process_result(
     assert response.status_code == 201
     body = response.json()
     document_id = body["document_id"]
-    assert set(body) == {"document_id", "filename", "status", "size", "content_type", "created_at"}
+    assert set(body) == {
+        "id",
+        "document_id",
+        "filename",
+        "status",
+        "size",
+        "content_type",
+        "created_at",
+    }
     assert body["filename"] == "march invoice.pdf"
     assert body["status"] == "UPLOADED"
     assert body["size"] == len(data)
@@ -63,6 +71,7 @@ async def test_pdf_upload_process_result(
         "progress": 0,
         "stage": "extracted",
         "message": f"Text extracted; POST /documents/{document_id}/process to analyse it.",
+        "indexed": True,
     }
     early = await client.get(f"/documents/{document_id}/result", headers=headers)
     assert early.status_code == 409
@@ -88,6 +97,7 @@ async def test_pdf_upload_process_result(
         "progress": 100,
         "stage": "done",
         "message": "Processing completed.",
+        "indexed": True,
     }
     result = (await client.get(f"/documents/{document_id}/result", headers=headers)).json()
     assert result["status"] == "COMPLETED"
@@ -176,7 +186,7 @@ async def test_docx_with_a_table_and_text_files(
         (
             b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nbroken \x00\xff garbage",
             "corrupt_document",
-            "The PDF cannot be read (Failed to load document (PDFium: Data format error).).",
+            "The PDF could not be read: the file is damaged or not a PDF.",
         ),
     ],
     ids=["scanned", "encrypted", "corrupt"],
@@ -194,6 +204,7 @@ async def test_unreadable_documents_fail_with_the_reason(
         "progress": 0,
         "stage": "extract",
         "message": message,
+        "indexed": False,
     }
     result = await client.get(f"/documents/{document_id}/result", headers=headers)
     assert result.status_code == 422
@@ -441,6 +452,7 @@ async def test_a_run_whose_worker_died_on_the_last_attempt_ends_failed(
         "progress": 0,
         "stage": "analyze",
         "message": LOST,
+        "indexed": True,
     }
     result = await client.get(f"/documents/{document_id}/result", headers=headers)
     assert result.status_code == 422
@@ -473,6 +485,7 @@ async def test_an_extraction_whose_worker_died_on_the_last_attempt_fails_the_doc
         "progress": 0,
         "stage": "extract",
         "message": LOST,
+        "indexed": False,
     }
     # Processing a FAILED document extracts the text again.
     again = await client.post(f"/documents/{document_id}/process", headers=headers)

@@ -15,10 +15,13 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
+from oja.core.config import Settings
 from oja.core.jobs.publisher import set_publisher
 from oja.core.jobs.runner import execute
+from oja.core.storage import LocalStorage
 from oja.core.storage.s3 import S3Storage
 from oja.files.config import get_files_settings
+from tests.conftest import make_settings
 
 PASSWORD = "correct horse battery"
 BUCKET = "oja-files-test"
@@ -98,6 +101,23 @@ def s3_overrides(endpoint: str) -> dict[str, Any]:
         "s3_access_key_id": "testing",
         "s3_secret_access_key": "testing",
     }
+
+
+def local_or_s3(request: pytest.FixtureRequest, tmp_path: Path, database_url: str) -> Settings:
+    """The body of a ``settings`` fixture parametrised ``["local", "s3"]``: a test module that
+    declares one runs each of its tests on the local folder and on S3 (moto)."""
+    if request.param == "s3":
+        endpoint = request.getfixturevalue("moto_endpoint")
+        return make_settings(tmp_path, database_url, **s3_overrides(endpoint))
+    return make_settings(tmp_path, database_url)
+
+
+async def download(client: httpx.AsyncClient, app: Any, url: str) -> httpx.Response:
+    """GET a signed URL as a browser would: the API serves local storage, S3 serves its own."""
+    if isinstance(app.state.runtime.storage, LocalStorage):
+        return await client.get(url.removeprefix(app.state.runtime.settings.app.public_url))
+    async with httpx.AsyncClient() as outside:
+        return await outside.get(url)
 
 
 def stored_keys(app: Any) -> list[str]:

@@ -17,14 +17,13 @@ import pytest
 
 from oja.core.config import Settings
 from oja.core.storage import LocalStorage
-from tests.conftest import make_settings
 from tests.files import media
 from tests.files.conftest import (
     TEST_MAX_UPLOAD,
     Jobs,
     files_on_disk,
+    local_or_s3,
     multipart_body,
-    s3_overrides,
     stored_keys,
 )
 
@@ -123,10 +122,7 @@ CORPUS: list[Case] = [
 
 @pytest.fixture(params=["local", "s3"])
 def settings(request: pytest.FixtureRequest, tmp_path: Path, database_url: str) -> Settings:
-    if request.param == "s3":
-        endpoint = request.getfixturevalue("moto_endpoint")
-        return make_settings(tmp_path, database_url, **s3_overrides(endpoint))
-    return make_settings(tmp_path, database_url)
+    return local_or_s3(request, tmp_path, database_url)
 
 
 async def test_the_malicious_corpus(

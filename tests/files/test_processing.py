@@ -20,31 +20,28 @@ from oja.core.config import Settings
 from oja.core.db import unit_of_work
 from oja.core.jobs import Job, JobFailure, JobStatus
 from oja.core.jobs.sweeper import LEASE_EXPIRED, sweep
-from oja.core.storage import LocalStorage
 from oja.files.jobs import PROCESS_MAX_ATTEMPTS, process_file_failed
 from oja.files.models import File
-from tests.conftest import make_settings
 from tests.files import media
-from tests.files.conftest import Jobs, s3_overrides, set_files_env, stored_keys, upload
+from tests.files.conftest import (
+    Jobs,
+    download,
+    local_or_s3,
+    set_files_env,
+    stored_keys,
+    upload,
+)
 
 VARIANTS = {"resized", "compressed", "compressed_jpeg", "thumbnail"}
 
 
 @pytest.fixture(params=["local", "s3"])
 def settings(request: pytest.FixtureRequest, tmp_path: Path, database_url: str) -> Settings:
-    if request.param == "s3":
-        endpoint = request.getfixturevalue("moto_endpoint")
-        return make_settings(tmp_path, database_url, **s3_overrides(endpoint))
-    return make_settings(tmp_path, database_url)
+    return local_or_s3(request, tmp_path, database_url)
 
 
 async def fetch(client: httpx.AsyncClient, app: Any, url: str) -> bytes:
-    """Download a signed URL: through the app for local storage, from S3 directly otherwise."""
-    if isinstance(app.state.runtime.storage, LocalStorage):
-        response = await client.get(url.removeprefix(app.state.runtime.settings.app.public_url))
-    else:
-        async with httpx.AsyncClient() as outside:
-            response = await outside.get(url)
+    response = await download(client, app, url)
     assert response.status_code == 200, response.text
     return response.content
 

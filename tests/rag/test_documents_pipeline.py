@@ -113,11 +113,13 @@ async def test_status_shows_indexing_until_it_is_done(
     assert [name for name, _ in jobs.published] == ["oja.job.documents.process"]
     await jobs.run(app)
     status = (await client.get(f"/documents/{document_id}/status", headers=headers)).json()
-    assert (status["status"], status["progress"], status["stage"]) == ("COMPLETED", 90, "index")
+    assert (status["status"], status["progress"], status["stage"]) == ("COMPLETED", 100, "index")
+    assert status["indexed"] is False
     assert status["message"] == "Processing completed; the text is being indexed for search."
     assert await execute(str(index[1]), runtime) == "succeeded"
     status = (await client.get(f"/documents/{document_id}/status", headers=headers)).json()
     assert (status["status"], status["progress"], status["stage"]) == ("COMPLETED", 100, "done")
+    assert status["indexed"] is True
 
 
 async def test_another_users_delete_is_404_and_keeps_the_chunks(

@@ -29,6 +29,7 @@ from oja.billing.schemas import (
     UsageOut,
     WebhookAck,
 )
+from oja.billing.states import public_status
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import error_responses
 from oja.identity.dependencies import CurrentUser
@@ -90,7 +91,8 @@ async def initiate_payment(
     return InitiatePaymentResponse(
         reference=payment.reference,
         authorization_url=payment.authorization_url,
-        status=payment.status,
+        status=public_status(payment.status),
+        provider_status=payment.status,
         amount=payment.amount,
         currency=payment.currency,
     )
@@ -147,7 +149,8 @@ async def refund_payment(  # noqa: PLR0917 - FastAPI injects by parameter
 def _payment_out(payment: Any) -> PaymentStatusResponse:
     return PaymentStatusResponse(
         reference=payment.reference,
-        status=payment.status,
+        status=public_status(payment.status),
+        provider_status=payment.status,
         amount=payment.amount,
         currency=payment.currency,
         paid_at=payment.paid_at,

@@ -22,17 +22,27 @@ class InitiatePaymentRequest(BaseModel):
     metadata: dict[str, Any] | None = Field(default=None, max_length=20)
 
 
+_STATUS_DOC = "`success`, `failed` or `pending`; Paystack's own word is in `provider_status`."
+_PROVIDER_STATUS_DOC = (
+    "Paystack's transaction status as Oja last recorded it: `pending` (not yet verified, or "
+    "Paystack said `ongoing`, `queued` or `processing`), `abandoned` (the checkout was not "
+    "completed), `failed` or `success`."
+)
+
+
 class InitiatePaymentResponse(BaseModel):
     reference: str
     authorization_url: str
-    status: str
+    status: Literal["pending", "failed", "success"] = Field(description=_STATUS_DOC)
+    provider_status: str = Field(description=_PROVIDER_STATUS_DOC)
     amount: int
     currency: str
 
 
 class PaymentStatusResponse(BaseModel):
     reference: str
-    status: Literal["pending", "abandoned", "failed", "success"]
+    status: Literal["pending", "failed", "success"] = Field(description=_STATUS_DOC)
+    provider_status: str = Field(description=_PROVIDER_STATUS_DOC)
     amount: int
     currency: str
     paid_at: datetime | None

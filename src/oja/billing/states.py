@@ -4,6 +4,8 @@
 rank: whatever order verified states arrive in, a row ends at the highest one it was shown, and
 ``success`` is final. Refunds are tracked beside the status (``amount_refunded``), not by
 downgrading it.
+
+Clients see seed 000's three values (:func:`public_status`) and the stored word beside them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,25 @@ from typing import Literal
 PaymentStatus = Literal["pending", "abandoned", "failed", "success"]
 PAYMENT_STATUSES: tuple[PaymentStatus, ...] = ("pending", "abandoned", "failed", "success")
 _RANK: dict[str, int] = {status: rank for rank, status in enumerate(PAYMENT_STATUSES)}
+
+
+ClientPaymentStatus = Literal["pending", "failed", "success"]
+
+
+def public_status(status: str) -> ClientPaymentStatus:
+    """What a client is told: ``success|failed|pending`` (seed 000 task 1).
+
+    ``abandoned`` is pending to a client: Paystack reports every checkout the payer has not
+    completed that way, including one still open in the payer's browser, and such a payment can
+    still succeed (the reconciler keeps verifying it). Only Paystack's ``failed`` is a failure.
+    """
+    match status:
+        case "success":
+            return "success"
+        case "failed":
+            return "failed"
+        case _:
+            return "pending"
 
 
 def can_move(current: str, target: str) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from oja.chat import sending, service
@@ -23,10 +23,12 @@ from oja.chat.schemas import (
 )
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import error_responses
+from oja.core.pagination import Page, pagination
 from oja.identity.dependencies import CurrentUser
 
 router = APIRouter(prefix="/chatroom", tags=["chat"])
 _AUTH = error_responses(401, 403)
+_MESSAGE_PAGES = pagination(default_per_page=50, page_description="1 is the newest page.")
 
 
 @router.post(
@@ -77,12 +79,13 @@ async def get_chatroom(
     chatroom_id: uuid.UUID,
     user: CurrentUser,
     db: SessionDep,
-    page: Annotated[int, Query(ge=1, le=1_000_000, description="1 is the newest page.")] = 1,
-    per_page: Annotated[int, Query(ge=1, le=100)] = 50,
+    paging: Annotated[Page, Depends(_MESSAGE_PAGES)],
 ) -> ChatroomDetail:
     """Messages are paged from the newest: page 1 holds the latest ``per_page`` messages; within a
     page they are listed oldest first (newest last), as a conversation is read."""
-    return await service.room_detail(db, chatroom_id, user.id, page=page, per_page=per_page)
+    return await service.room_detail(
+        db, chatroom_id, user.id, page=paging.page, per_page=paging.per_page
+    )
 
 
 @router.patch(

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 _ROOM_ID = "0193a1f2-7c4e-7d3a-9b1e-5f6a7b8c9d0e"
 _PROMPT_ID = "0193a1f2-8d10-7a2b-8c3d-4e5f6a7b8c9d"
@@ -23,10 +23,19 @@ def _title(value: str) -> str:
     return value
 
 
+# Seed-001 clients name a room `name`; it is read as `title` (OpenAPI shows only `title`).
+_TITLE_ALIASES = AliasChoices("title", "name")
+
+
 class ChatroomCreate(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"title": "Trip to Lagos"}]})
 
-    title: str = Field(min_length=1, max_length=200)
+    title: str = Field(
+        min_length=1,
+        max_length=200,
+        validation_alias=_TITLE_ALIASES,
+        description="Also accepted as `name`; when both are sent, `title` wins.",
+    )
 
     _clean = field_validator("title")(_title)
 
@@ -34,7 +43,12 @@ class ChatroomCreate(BaseModel):
 class ChatroomRename(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"title": "Lagos, March"}]})
 
-    title: str = Field(min_length=1, max_length=200)
+    title: str = Field(
+        min_length=1,
+        max_length=200,
+        validation_alias=_TITLE_ALIASES,
+        description="Also accepted as `name`; when both are sent, `title` wins.",
+    )
 
     _clean = field_validator("title")(_title)
 

@@ -44,7 +44,14 @@ _magic: Any = None
 
 
 class ExtractionError(Exception):
+    """``str()`` tells the uploader what is wrong with the file in their terms; ``detail`` keeps
+    what the parsing library said, for the log only."""
+
     code: ClassVar[str] = "extraction_failed"
+
+    def __init__(self, message: str, *, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 class UnsupportedDocument(ExtractionError):
@@ -130,6 +137,9 @@ def _has_text(text: str) -> bool:
     return any(ch.isalnum() for ch in text)
 
 
+_DAMAGED_PDF = "The PDF could not be read: the file is damaged or not a PDF."
+
+
 def pdf_pages(data: bytes) -> list[str]:
     """The raw text of each page (PDFium's line ends), for :func:`extract` and the benchmark."""
     import pypdfium2 as pdfium  # type: ignore[import-untyped]
@@ -142,7 +152,7 @@ def pdf_pages(data: bytes) -> list[str]:
                 raise EncryptedDocument(
                     "The PDF is encrypted with a password; Oja cannot read it."
                 ) from exc
-            raise CorruptDocument(f"The PDF cannot be read ({exc}).") from exc
+            raise CorruptDocument(_DAMAGED_PDF, detail=str(exc)) from exc
         try:
             texts = []
             for index in range(len(document)):
@@ -155,7 +165,9 @@ def pdf_pages(data: bytes) -> list[str]:
                     page.close()
             return texts
         except pdfium.PdfiumError as exc:
-            raise CorruptDocument(f"A page of the PDF cannot be read ({exc}).") from exc
+            raise CorruptDocument(
+                "A page of the PDF could not be read: the file is damaged.", detail=str(exc)
+            ) from exc
         finally:
             document.close()
 
@@ -204,7 +216,10 @@ def _docx(data: bytes) -> Extracted:
     except CorruptDocument:
         raise
     except Exception as exc:  # python-docx and zipfile raise assorted errors for a broken package
-        raise CorruptDocument(f"The DOCX cannot be read ({type(exc).__name__}).") from exc
+        raise CorruptDocument(
+            "The DOCX could not be read: the file is damaged or not a DOCX.",
+            detail=f"{type(exc).__name__}: {exc}"[:500],
+        ) from exc
     lines: list[str] = []
     for element in document.element.body.iterchildren():
         tag = element.tag.rsplit("}", 1)[-1]

@@ -1,4 +1,4 @@
-"""Operations endpoints: liveness, readiness, Prometheus metrics."""
+"""Operations endpoints: the index, liveness, readiness, Prometheus metrics. All public."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select, text
 
+import oja
 from oja.core.clock import utcnow
 from oja.core.jobs.heartbeat import check_worker, last_beat
 from oja.core.jobs.models import Job, JobStatus
@@ -24,7 +25,40 @@ router = APIRouter(tags=["operations"])
 
 
 class Health(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok"}]})
+
     status: str
+
+
+class IndexLinks(BaseModel):
+    docs: str
+    openapi: str
+    health: str
+    readyz: str
+
+
+class Index(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Oja",
+                    "version": oja.__version__,
+                    "links": {
+                        "docs": "/docs",
+                        "openapi": "/openapi.json",
+                        "health": "/health",
+                        "readyz": "/readyz",
+                    },
+                }
+            ]
+        }
+    )
+
+    name: str
+    version: str
+    links: IndexLinks
+    """Paths relative to this server."""
 
 
 class Readiness(BaseModel):
@@ -38,7 +72,24 @@ def _runtime(request: Request) -> Runtime:
     return runtime
 
 
+@router.get("/", response_model=Index, summary="What this server is, and where to start")
+async def index(request: Request) -> Index:
+    app = request.app
+    return Index(
+        name=app.title,
+        version=app.version,
+        links=IndexLinks(
+            docs=app.docs_url or "/docs",
+            openapi=app.openapi_url or "/openapi.json",
+            health="/health",
+            readyz="/readyz",
+        ),
+    )
+
+
+# Both spellings: Kubernetes convention (`/healthz`) and what seed clients call (`/health`).
 @router.get("/healthz", response_model=Health, summary="Liveness: the process answers")
+@router.get("/health", response_model=Health, summary="Liveness (alias of `/healthz`)")
 async def healthz() -> Health:
     return Health(status="ok")
 

@@ -20,6 +20,8 @@ router = APIRouter(tags=["storage"])
 
 # Python's built-in table only (no /etc/mime.types), so a key gets the same type on every machine.
 _TYPES = mimetypes.MimeTypes()
+# Python 3.11's table lacks WebP (added in 3.13), and Oja writes WebP variants.
+_TYPES.add_type("image/webp", ".webp")
 
 # Types a browser would run or render as a page on the API's own origin; uploaded content of these
 # types is always downloaded, never displayed, so it cannot script the API origin.

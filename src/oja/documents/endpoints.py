@@ -9,12 +9,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from oja.core.db import unit_of_work
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import error_responses
+from oja.core.pagination import Page, pagination
 from oja.documents import chunks, repository, service
 from oja.documents.dependencies import DocumentsReader, DocumentsSettingsDep, DocumentsWriter
 from oja.documents.models import Document, DocumentStatus
@@ -98,12 +99,11 @@ async def upload(
 async def list_documents(
     principal: DocumentsReader,
     db: SessionDep,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+    paging: Annotated[Page, Depends(pagination())],
 ) -> DocumentPage:
     """The caller's documents, newest first; ``chunk_count`` is 0 until retrieval indexes them."""
     rows, total = await repository.page_of(
-        db, principal.user_id, offset=(page - 1) * per_page, limit=per_page
+        db, principal.user_id, offset=paging.offset, limit=paging.per_page
     )
     items = [
         DocumentListItem(
@@ -119,7 +119,7 @@ async def list_documents(
         )
         for row in rows
     ]
-    return DocumentPage(items=items, total=total, page=page, per_page=per_page)
+    return DocumentPage(items=items, total=total, page=paging.page, per_page=paging.per_page)
 
 
 @router.get(

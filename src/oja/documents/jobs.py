@@ -55,6 +55,7 @@ async def _fail(
     code: str,
     message: str,
     extracted: Extracted | None = None,
+    detail: str | None = None,
 ) -> NoReturn:
     await ctx.session.rollback()  # give up the job's writes (and SQLite's write lock) first
     async with unit_of_work(ctx.runtime.database) as session:
@@ -67,6 +68,7 @@ async def _fail(
             code=code,
             message=message,
             extracted=extracted,
+            detail=detail,
         )
     raise PermanentJobError(message)
 
@@ -81,8 +83,10 @@ async def _record_failure(
     code: str,
     message: str,
     extracted: Extracted | None = None,
+    detail: str | None = None,
 ) -> bool:
-    """``FAILED`` with the reason if the document is still where the job found it; logged once."""
+    """``FAILED`` with the reason if the document is still where the job found it; logged once.
+    ``message`` is what the client reads; ``detail`` (a library's own words) goes to the log only."""
     changed = await repository.mark_failed(
         session,
         document_id,
@@ -101,6 +105,7 @@ async def _record_failure(
             stage=stage,
             reason=code,
             error=message,
+            detail=detail,
         )
     return changed
 
@@ -136,6 +141,7 @@ async def extract_document(ctx: JobContext, *, document_id: uuid.UUID) -> dict[s
             stage="extract",
             code=exc.code,
             message=str(exc),
+            detail=exc.detail,
         )
     pipeline.apply_extracted(document, extracted)
     document.stage = "extract"
@@ -220,6 +226,7 @@ async def process_document(ctx: JobContext, *, document_id: uuid.UUID) -> dict[s
             stage="extract",
             code=exc.code,
             message=str(exc),
+            detail=exc.detail,
         )
     except (AIProviderError, AINotConfigured, StructuredOutputInvalid) as exc:
         await _fail(

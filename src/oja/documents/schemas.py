@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 StatusValue = Literal["UPLOADED", "PROCESSING", "COMPLETED", "FAILED"]
 
@@ -18,6 +18,12 @@ class UploadedDocument(BaseModel):
     size: int
     content_type: str
     created_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def id(self) -> uuid.UUID:
+        """Always equal to `document_id`: seed 004 names `document_id`, other clients read `id`."""
+        return self.document_id
 
 
 class DocumentListItem(BaseModel):
@@ -89,11 +95,31 @@ class ProcessAccepted(BaseModel):
 
 
 class DocumentStatusOut(BaseModel):
+    """`progress` is 100 whenever `status` is `COMPLETED`. Indexing for `/query` runs beside
+    processing: `indexed` says whether the current text is searchable yet (`stage` is `index`
+    while a completed document waits for it)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "document_id": "0193a1f2-7c4e-7d3a-9b1e-5f6a7b8c9d0e",
+                    "status": "COMPLETED",
+                    "progress": 100,
+                    "stage": "index",
+                    "message": "Processing completed; the text is being indexed for search.",
+                    "indexed": False,
+                }
+            ]
+        }
+    )
+
     document_id: uuid.UUID
     status: StatusValue
     progress: int
     stage: str | None
     message: str | None
+    indexed: bool = Field(description="True once the current text is searchable by `/query`.")
 
 
 class AnalysisOut(BaseModel):

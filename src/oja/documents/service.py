@@ -186,9 +186,9 @@ async def status_of(session: AsyncSession, document: Document) -> DocumentStatus
             if job.status == JobStatus.queued and job.attempts > 0:
                 message = f"Retrying after a failed attempt ({job.attempts} so far)."
     elif status == DocumentStatus.COMPLETED:
-        progress = 100
-        if document.text and document.indexed_at is None:  # searchable only once indexed
-            progress, stage = 90, "index"
+        progress = 100  # terminal: indexing is reported by `indexed`, not by holding progress back
+        if document.text and document.indexed_at is None:
+            stage = "index"
     elif status == DocumentStatus.FAILED:
         message = document.error
     else:
@@ -201,6 +201,7 @@ async def status_of(session: AsyncSession, document: Document) -> DocumentStatus
         progress=progress,
         stage=stage,
         message=message,
+        indexed=document.indexed_at is not None,
     )
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import error_responses
+from oja.core.pagination import Page, pagination
 from oja.files import service
 from oja.files.dependencies import FilesReader, FilesSettingsDep, FilesWriter, Uploader
 from oja.files.schemas import (
@@ -128,15 +129,16 @@ async def upload_result(
 async def list_files(
     principal: FilesReader,
     db: SessionDep,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+    paging: Annotated[Page, Depends(pagination())],
 ) -> FilePage:
-    files, total = await service.list_owned(db, principal.user_id, page=page, per_page=per_page)
+    files, total = await service.list_owned(
+        db, principal.user_id, page=paging.page, per_page=paging.per_page
+    )
     return FilePage(
         items=[FileSummary.model_validate(f) for f in files],
         total=total,
-        page=page,
-        per_page=per_page,
+        page=paging.page,
+        per_page=paging.per_page,
     )
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from oja.core.db import unit_of_work
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import UnsupportedMediaType, error_responses
+from oja.core.pagination import Page, pagination
 from oja.identity import google_endpoints, mfa_endpoints, otp_endpoints, service
 from oja.identity.dependencies import (
     CurrentPrincipal,
@@ -191,10 +192,9 @@ async def me(user: CurrentUser, db: SessionDep) -> UserOut:
 )
 async def list_users(
     db: SessionDep,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+    paging: Annotated[Page, Depends(pagination())],
 ) -> UserPage:
-    return await service.list_users(db, page=page, per_page=per_page)
+    return await service.list_users(db, page=paging.page, per_page=paging.per_page)
 
 
 @admin_router.post(

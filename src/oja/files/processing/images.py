@@ -17,7 +17,18 @@ if TYPE_CHECKING:
 
 
 class ImageRejected(Exception):
-    """The file cannot be processed as an image (too many pixels, undecodable, truncated)."""
+    """The file cannot be processed as an image (too many pixels, undecodable, truncated).
+
+    ``str()`` is for the uploader, in their terms; ``detail`` is libvips' own text, for the log."""
+
+    def __init__(self, message: str, *, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+UNDECODABLE = (
+    "The image could not be decoded: the file is damaged, truncated or not a supported image."
+)
 
 
 @dataclass(frozen=True)
@@ -77,7 +88,7 @@ def inspect(path: Path, max_pixels: int) -> ImageInfo:
         loader = str(image.get("vips-loader")) if "vips-loader" in fields else "unknown"
         has_alpha = bool(image.hasalpha())
     except vips.Error as exc:
-        raise ImageRejected(f"not a decodable image: {_first_line(exc)}") from exc
+        raise ImageRejected(UNDECODABLE, detail=_first_line(exc)) from exc
     if width * height > max_pixels:
         raise ImageRejected(
             f"the image is {width}x{height} = {width * height} pixels, over the limit of "
@@ -119,7 +130,7 @@ def render(path: Path, options: VariantOptions) -> list[EncodedVariant]:
             _png("thumbnail", thumb) if alpha else _jpeg("thumbnail", thumb, options.quality),
         ]
     except vips.Error as exc:
-        raise ImageRejected(f"the image could not be decoded: {_first_line(exc)}") from exc
+        raise ImageRejected(UNDECODABLE, detail=_first_line(exc)) from exc
     return variants
 
 
@@ -171,4 +182,4 @@ def _variant(
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return (text[-1] if text else type(exc).__name__)[:300]
+    return (text[-1].strip() if text else type(exc).__name__)[:300]

@@ -86,6 +86,14 @@ async def process(ctx: JobContext, file_id: uuid.UUID, *, max_attempts: int) -> 
     except Exception as exc:
         reason = _reason(exc)
         permanent = isinstance(exc, PermanentJobError | images.ImageRejected | text.TextRejected)
+        # The uploader reads `reason`; what the library said stays here, in the log.
+        log.warning(
+            "files.file.attempt_failed",
+            file_id=str(file_id),
+            attempt=ctx.attempt,
+            reason=reason,
+            detail=_detail(exc),
+        )
         if permanent or final_attempt:
             await _fail(ctx, file_id, reason)
         else:
@@ -130,10 +138,19 @@ async def record_failure(
 
 
 def _reason(exc: BaseException) -> str:
+    """What the uploader is told (the file's ``error`` and ``message``): never a library's text."""
     if isinstance(exc, PermanentJobError | images.ImageRejected | text.TextRejected):
         return str(exc)
     if isinstance(exc, StageTimeout):
         return str(exc)
+    return "Processing failed unexpectedly."
+
+
+def _detail(exc: BaseException) -> str:
+    """What went wrong in the library's own words, for the log only."""
+    detail = getattr(exc, "detail", None)
+    if isinstance(detail, str):
+        return detail
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 

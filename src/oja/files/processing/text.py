@@ -20,10 +20,19 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BLANK_RUNS = re.compile(r"[ \t]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _pdfium_lock = threading.Lock()  # PDFium is not thread-safe
+UNREADABLE_PDF = "The PDF could not be read: the file is damaged or not a PDF."
+UNREADABLE_DOCX = "The DOCX could not be read: the file is damaged or not a DOCX."
 
 
 class TextRejected(Exception):
-    """The file claims to be a document but cannot be read as one."""
+    """The file claims to be a document but cannot be read as one.
+
+    ``str()`` is for the uploader, in their terms; ``detail`` is the library's own text, for the
+    log."""
+
+    def __init__(self, message: str, *, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -98,7 +107,7 @@ def pdf_text(path: Path, limit: int) -> TextExcerpt:
         try:
             document = pdfium.PdfDocument(str(path))
         except pdfium.PdfiumError as exc:
-            raise TextRejected(f"not a readable PDF: {exc}") from exc
+            raise TextRejected(UNREADABLE_PDF, detail=str(exc)) from exc
         try:
             pages = len(document)
             parts: list[str] = []
@@ -115,6 +124,8 @@ def pdf_text(path: Path, limit: int) -> TextExcerpt:
                 gathered += len(text)
                 if gathered > limit * 2:
                     break
+        except pdfium.PdfiumError as exc:
+            raise TextRejected(UNREADABLE_PDF, detail=str(exc)) from exc
         finally:
             document.close()
     excerpt, truncated = _cut("\n".join(parts), limit, more=read < pages)
@@ -128,7 +139,7 @@ def check_archive(path: Path, max_total: int, max_ratio: int) -> None:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, OSError) as exc:
-        raise TextRejected(f"not a readable archive: {exc}") from exc
+        raise TextRejected(UNREADABLE_DOCX, detail=f"{type(exc).__name__}: {exc}") from exc
     total = 0
     for member in members:
         total += member.file_size
@@ -149,7 +160,7 @@ def docx_text(path: Path, limit: int, *, max_total: int, max_ratio: int) -> Text
     try:
         document = docx.Document(str(path))
     except Exception as exc:  # python-docx raises assorted errors for a broken package
-        raise TextRejected(f"not a readable DOCX: {type(exc).__name__}: {exc}"[:300]) from exc
+        raise TextRejected(UNREADABLE_DOCX, detail=f"{type(exc).__name__}: {exc}"[:300]) from exc
     parts: list[str] = []
     gathered = 0
     more = False

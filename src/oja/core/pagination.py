@@ -1,0 +1,48 @@
+"""The page parameters of every paginated list: ``page`` and ``per_page``, with ``limit`` as an alias.
+
+Clients written from other people's seeds send ``limit`` for the page size; it is read as
+``per_page`` and never shown in OpenAPI, which documents Oja's own name only. When both are sent,
+``per_page`` wins (the same rule as every body alias: Oja's name first). Either one is validated
+with the same bounds, so ``limit=0`` is the same 422 as ``per_page=0``.
+"""
+
+# No `from __future__ import annotations` here: FastAPI must evaluate the parameter annotations of
+# the closure below, which refer to the factory's arguments (local names a string cannot reach).
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Query, Request
+
+MAX_PER_PAGE = 100
+MAX_PAGE = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    page: int
+    """1-based."""
+    per_page: int
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+
+def pagination(
+    *, default_per_page: int = 20, page_description: str | None = None
+) -> Callable[..., Page]:
+    """A dependency reading one list's page parameters (``Annotated[Page, Depends(...)]``)."""
+
+    def page_params(
+        request: Request,
+        page: Annotated[int, Query(ge=1, le=MAX_PAGE, description=page_description)] = 1,
+        per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = default_per_page,
+        limit: Annotated[int | None, Query(ge=1, le=MAX_PER_PAGE, include_in_schema=False)] = None,
+    ) -> Page:
+        if limit is not None and "per_page" not in request.query_params:
+            per_page = limit
+        return Page(page=page, per_page=per_page)
+
+    return page_params

@@ -42,11 +42,10 @@ from oja.core.config import Settings
 from oja.core.db import unit_of_work
 from oja.core.migrate import upgrade
 from oja.core.runtime import Runtime
-from oja.documents.models import Document, DocumentStatus
 from oja.identity.models import User
 from oja.rag import minilm, repository, service
 from oja.rag.embedding import MINILM_NAME
-from oja.rag.eval import squad
+from oja.rag.eval import squad_corpus, text_document
 from oja.rag.eval.synthetic import prose
 from oja.rag.models import RagChunk, chunk_id, rowkey_of
 from oja.rag.vector_index import NumpyIndex, top_k_of
@@ -77,20 +76,7 @@ async def add_user_and_documents(
         session.add(User(id=owner, email=f"{owner.hex}@example.com"))
         await session.flush()
         for document_id, text in zip(ids, texts, strict=True):
-            session.add(
-                Document(
-                    id=document_id,
-                    owner_id=owner,
-                    filename="bench.txt",
-                    storage_key=f"bench/{document_id}",
-                    kind="txt",
-                    content_type="text/plain",
-                    size=len(text),
-                    sha256="0" * 64,
-                    status=DocumentStatus.UPLOADED,
-                    text=text,
-                )
-            )
+            session.add(text_document(document_id, owner, "bench.txt", text))
     return owner, ids
 
 
@@ -150,6 +136,28 @@ async def ingestion(folder: Path, documents: int) -> list[list[object]]:
     ]
 
 
+def chunk_row(
+    document_id: uuid.UUID, owner: uuid.UUID, index: int, text: str, vector: np.ndarray
+) -> dict[str, Any]:
+    """A ``rag_chunk`` row written straight to the table, as the indexing job would."""
+    cid = chunk_id(document_id, index, f"{document_id}:{index}")
+    return {
+        "id": cid,
+        "rowkey": rowkey_of(cid),
+        "document_id": document_id,
+        "owner_id": owner,
+        "chunk_index": index,
+        "text": text,
+        "start_char": 0,
+        "end_char": len(text),
+        "token_count": len(text.split()),
+        "content_hash": f"{document_id}:{index}",
+        "embedding": vector.astype("<f4").tobytes(),
+        "embedding_model": MINILM_NAME,
+        "embedding_dim": DIMENSION,
+    }
+
+
 def clustered(n: int, rng: np.random.Generator, centres: np.ndarray) -> np.ndarray:
     picks = rng.integers(0, len(centres), size=n)
     vectors = centres[picks] + rng.normal(scale=0.35, size=(n, DIMENSION)).astype(np.float32)
@@ -169,25 +177,9 @@ async def fill_numpy(
         rows: list[dict[str, Any]] = []
         for i in range(d * per_document, min(len(vectors), (d + 1) * per_document)):
             index = i - d * per_document
-            cid = chunk_id(document_id, index, str(i))
-            ids.append(cid)
-            rows.append(
-                {
-                    "id": cid,
-                    "rowkey": rowkey_of(cid),
-                    "document_id": document_id,
-                    "owner_id": owner,
-                    "chunk_index": index,
-                    "text": f"chunk {i}",
-                    "start_char": 0,
-                    "end_char": 1,
-                    "token_count": 1,
-                    "content_hash": str(i),
-                    "embedding": vectors[i].astype("<f4").tobytes(),
-                    "embedding_model": MINILM_NAME,
-                    "embedding_dim": DIMENSION,
-                }
-            )
+            row = chunk_row(document_id, owner, index, f"chunk {i}", vectors[i])
+            ids.append(row["id"])
+            rows.append(row)
         async with unit_of_work(runtime.database) as session:
             await session.execute(insert(RagChunk), rows)
             await repository.bump_version(session, [document_id])
@@ -276,7 +268,7 @@ def chroma_latency(
 def sentence_chunks(count: int, rng: random.Random) -> list[str]:
     sentences = [
         s.strip() + "."
-        for text in squad().documents.values()
+        for text in squad_corpus().documents.values()
         for s in text.replace("\n", " ").split(". ")
         if s.strip()
     ]
@@ -293,39 +285,9 @@ async def fill_text_chunks(runtime: Runtime, owner: uuid.UUID, texts: list[str])
         document_id = uuid.uuid4()
         rows: list[dict[str, Any]] = []
         for index, i in enumerate(range(start, min(len(texts), start + per_document))):
-            cid = chunk_id(document_id, index, str(i))
-            rows.append(
-                {
-                    "id": cid,
-                    "rowkey": rowkey_of(cid),
-                    "document_id": document_id,
-                    "owner_id": owner,
-                    "chunk_index": index,
-                    "text": texts[i],
-                    "start_char": 0,
-                    "end_char": len(texts[i]),
-                    "token_count": 300,
-                    "content_hash": str(i),
-                    "embedding": vectors[i].astype("<f4").tobytes(),
-                    "embedding_model": MINILM_NAME,
-                    "embedding_dim": DIMENSION,
-                }
-            )
+            rows.append(chunk_row(document_id, owner, index, texts[i], vectors[i]))
         async with unit_of_work(runtime.database) as session:
-            session.add(
-                Document(
-                    id=document_id,
-                    owner_id=owner,
-                    filename=f"part-{start // per_document}.txt",
-                    storage_key=f"bench/{document_id}",
-                    kind="txt",
-                    content_type="text/plain",
-                    size=1,
-                    sha256="0" * 64,
-                    status=DocumentStatus.UPLOADED,
-                    text="x",
-                )
-            )
+            session.add(text_document(document_id, owner, f"part-{start // per_document}.txt", "x"))
             await session.flush()
             await session.execute(insert(RagChunk), rows)
             await repository.bump_version(session, [document_id])
@@ -335,7 +297,7 @@ async def query_requests(
     base_url: str, runtime: Runtime, chunks: int, queries: int
 ) -> list[object]:
     rng = random.Random(3)
-    questions = [q.text for q in squad().questions]
+    questions = [q.text for q in squad_corpus().questions]
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
         email = f"rag-bench-{uuid.uuid4().hex}@example.com"
         password = "correct horse battery"

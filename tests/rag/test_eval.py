@@ -10,7 +10,15 @@ from typing import Any
 import httpx
 import pytest
 
-from oja.rag.eval import BM25_BASELINE, DENSE_BASELINE, OJA, add_corpus, evaluate, squad, synthetic
+from oja.rag.eval import (
+    BM25_BASELINE,
+    DENSE_BASELINE,
+    OJA,
+    add_corpus,
+    evaluate,
+    squad_corpus,
+    synthetic_corpus,
+)
 from tests.conftest import make_settings
 from tests.rag.conftest import user
 
@@ -28,7 +36,7 @@ def settings(tmp_path: Path, sqlite_template: Path) -> Any:
 
 
 def test_the_evaluation_sets_are_well_formed() -> None:
-    synthetic_set, squad_set = synthetic(), squad()
+    synthetic_set, squad_set = synthetic_corpus(), squad_corpus()
     assert (len(synthetic_set.documents), len(synthetic_set.questions)) == (32, 64)
     assert (len(squad_set.documents), len(squad_set.questions)) == (6, 955)
     for corpus in (synthetic_set, squad_set):
@@ -39,7 +47,7 @@ def test_the_evaluation_sets_are_well_formed() -> None:
 
 async def test_synthetic_hit_at_5_is_at_least_090(app: Any, client: httpx.AsyncClient) -> None:
     owner, _ = await user(client)
-    corpus = synthetic()
+    corpus = synthetic_corpus()
     names = await add_corpus(app.state.runtime, owner, corpus)
     report = await evaluate(app.state.runtime, owner, names, corpus)
     oja = report.of(OJA)
@@ -51,7 +59,7 @@ async def test_synthetic_hit_at_5_is_at_least_090(app: Any, client: httpx.AsyncC
 
 async def test_on_real_text_oja_is_not_below_bm25(app: Any, client: httpx.AsyncClient) -> None:
     owner, _ = await user(client)
-    corpus = squad(SQUAD_SUBSET)
+    corpus = squad_corpus(SQUAD_SUBSET)
     names = await add_corpus(app.state.runtime, owner, corpus)
     report = await evaluate(app.state.runtime, owner, names, corpus)
     oja, bm25, dense = (report.of(s) for s in (OJA, BM25_BASELINE, DENSE_BASELINE))

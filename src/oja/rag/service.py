@@ -28,8 +28,8 @@ from oja.rag.vector_index import Hit, IndexedChunk, NumpyIndex, VectorIndex
 log = structlog.get_logger("oja.rag")
 VECTOR_WEIGHT = 1.0
 """A candidate's fused score is its keyword relevance as a share of the best keyword match's, plus
-this times its cosine similarity. Chosen on both evaluation corpora (README, retrieval): on SQuAD
-every weight from 0.3 to 1.0 gives the same hit@1 (±0.002), above BM25's; the synthetic set needs
+this times its cosine similarity. Chosen on both evaluation corpora (README, Retrieval): on SQuAD
+every weight from 0.3 to 1.0 gives hit@1 0.860-0.861, above BM25's 0.848; the synthetic set needs
 0.75 or more to reach hit@1 1.0. Both terms lie in about [0, 1], so 1.0 weighs them alike."""
 _chroma: dict[tuple[str, str, str], VectorIndex] = {}
 

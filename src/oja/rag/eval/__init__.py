@@ -107,7 +107,7 @@ def load_sections(path: Path) -> dict[str, str]:
     return {name: "\n".join(lines).strip() + "\n" for name, lines in documents.items()}
 
 
-def synthetic() -> Corpus:
+def synthetic_corpus() -> Corpus:
     rows = (HERE / "questions.tsv").read_text(encoding="utf-8").splitlines()[1:]
     questions = []
     for row in rows:
@@ -117,7 +117,7 @@ def synthetic() -> Corpus:
     return Corpus("synthetic", load_sections(HERE / "documents.md"), questions)
 
 
-def squad(names: Sequence[str] | None = None) -> Corpus:
+def squad_corpus(names: Sequence[str] | None = None) -> Corpus:
     """The SQuAD corpus, or only its articles called ``names`` (a smaller one, for the tests)."""
     texts = load_sections(HERE / "squad" / "documents.md")
     kept = {name: texts[name] for name in names} if names is not None else texts
@@ -129,7 +129,25 @@ def squad(names: Sequence[str] | None = None) -> Corpus:
     return Corpus("squad", kept, questions)
 
 
-CORPORA: dict[str, Callable[[], Corpus]] = {"synthetic": synthetic, "squad": squad}
+CORPORA: dict[str, Callable[[], Corpus]] = {"synthetic": synthetic_corpus, "squad": squad_corpus}
+
+
+def text_document(
+    document_id: uuid.UUID, owner_id: uuid.UUID, filename: str, text: str
+) -> Document:
+    """A document row as the documents pipeline leaves a TXT upload: text extracted, not indexed."""
+    return Document(
+        id=document_id,
+        owner_id=owner_id,
+        filename=filename,
+        storage_key=f"eval/{document_id}",
+        kind="txt",
+        content_type="text/plain",
+        size=len(text.encode()),
+        sha256="0" * 64,
+        status=DocumentStatus.UPLOADED,
+        text=text,
+    )
 
 
 async def add_corpus(runtime: Runtime, owner_id: uuid.UUID, corpus: Corpus) -> dict[uuid.UUID, str]:
@@ -139,20 +157,7 @@ async def add_corpus(runtime: Runtime, owner_id: uuid.UUID, corpus: Corpus) -> d
         for name, text in corpus.documents.items():
             document_id = uuid.uuid4()
             names[document_id] = name
-            session.add(
-                Document(
-                    id=document_id,
-                    owner_id=owner_id,
-                    filename=f"{name}.txt",
-                    storage_key=f"eval/{document_id}",
-                    kind="txt",
-                    content_type="text/plain",
-                    size=len(text.encode()),
-                    sha256="0" * 64,
-                    status=DocumentStatus.UPLOADED,
-                    text=text,
-                )
-            )
+            session.add(text_document(document_id, owner_id, f"{name}.txt", text))
     for document_id in names:
         async with unit_of_work(runtime.database) as session:
             await service.index_document(session, runtime, document_id)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from oja.core.config import Settings
 from oja.core.db import unit_of_work
+from oja.core.logging import configure_logging
 from oja.core.migrate import upgrade
 from oja.core.runtime import Runtime
 from oja.identity.models import User
@@ -50,6 +51,7 @@ def print_report(report: Report, indexed: float) -> None:
 
 
 async def main(names: list[str]) -> None:
+    configure_logging("WARNING", json=False)  # one line per indexed document would bury the tables
     print(f"Embedding model: `{embedding_name()}`; load average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as scratch:
         for name in names:

@@ -18,7 +18,7 @@ from oja.core.ai import ChatModel, Usage, chat_provider, get_ai_settings, open_c
 from oja.core.clock import utcnow
 from oja.core.runtime import Runtime
 from oja.documents import repository as documents_repository
-from oja.rag import answering, minilm, repository
+from oja.rag import answering, blas, minilm, repository
 from oja.rag.chunking import Chunk, chunk_text
 from oja.rag.config import RagSettings, get_rag_settings
 from oja.rag.embedding import Matrix, open_chunk_embedder
@@ -176,29 +176,33 @@ async def retrieve(
     57 of 71 misses on SQuAD). The survivors are ranked by :func:`fuse`."""
     settings = get_rag_settings()
     threshold = settings.query_min_score if min_score is None else min_score
-    async with open_chunk_embedder(settings) as embedder:
-        question_vector = (await embedder.embed([question]))[0]
-    candidates = max(settings.query_candidates, top_k)
-    index = open_index(runtime, embedder.name, settings)
-    vector_hits = await index.search(session, question_vector, owner_id, candidates, document_ids)
-    keyword_hits = await repository.keyword_search(
-        session,
-        question,
-        owner_id=owner_id,
-        model=embedder.name,
-        limit=candidates,
-        document_ids=document_ids,
-    )
-    wanted = [item for item, score in vector_hits if score >= threshold]
-    wanted += [item for item, _ in keyword_hits]
-    rows = await repository.hits_by_id(session, list(dict.fromkeys(wanted)), owner_id)
-    cosines: dict[uuid.UUID, float] = {}
-    for item, row in rows.items():
-        vector = np.frombuffer(row.embedding, dtype="<f4")
-        if vector.shape == question_vector.shape:
-            cosines[item] = float(vector @ question_vector)
+    with blas.one_thread():
+        async with open_chunk_embedder(settings) as embedder:
+            question_vector = (await embedder.embed([question]))[0]
+        candidates = max(settings.query_candidates, top_k)
+        index = open_index(runtime, embedder.name, settings)
+        vector_hits = await index.search(
+            session, question_vector, owner_id, candidates, document_ids
+        )
+        keyword_hits = await repository.keyword_search(
+            session,
+            question,
+            owner_id=owner_id,
+            model=embedder.name,
+            limit=candidates,
+            document_ids=document_ids,
+        )
+        wanted = [item for item, score in vector_hits if score >= threshold]
+        wanted += [item for item, _ in keyword_hits]
+        rows = await repository.hits_by_id(session, list(dict.fromkeys(wanted)), owner_id)
+        cosines: dict[uuid.UUID, float] = {}
+        for item, row in rows.items():
+            vector = np.frombuffer(row.embedding, dtype="<f4")
+            if vector.shape == question_vector.shape:
+                cosines[item] = float(vector @ question_vector)
+        ranked = fuse(keyword_hits, cosines)
     contexts: list[answering.Context] = []
-    for item in fuse(keyword_hits, cosines)[:top_k]:
+    for item in ranked[:top_k]:
         row = rows[item]
         contexts.append(
             answering.Context(

@@ -88,7 +88,7 @@ bench: install ## Run every benchmark and print its table (bench/*.py)
 	@for name in $(BENCHES); do echo "== bench/$$name.py"; $(RUN) python -m bench.$$name || exit 1; done
 
 .PHONY: eval
-eval: install ## Retrieval quality on the built-in evaluation set: hit@1, hit@5, MRR
+eval: install ## Retrieval quality on the synthetic and SQuAD sets, next to BM25 and dense baselines
 	$(RUN) python -m oja.rag.eval
 
 .PHONY: clean

@@ -11,14 +11,21 @@ recall of the embedded vector indexes at 10k and 100k chunks.
    - Oja's ``NumpyIndex`` over ``rag_chunk`` (the version check against the database included);
    - ChromaDB embedded (``PersistentClient``, HNSW, cosine) with the owner as a ``where`` filter.
    recall@10 against exact brute force over the same vectors, in the same run.
+3. ``POST /query`` end to end without the LLM (the local extractive answer), over HTTP to one
+   uvicorn process: ``--query-chunks`` chunks of real sentences (from the SQuAD evaluation corpus,
+   shuffled into ~300-token chunks, so the keyword index sees a real vocabulary) with synthetic
+   vectors, one owner holding them all; each question (the corpus's real questions) is embedded by
+   MiniLM in the request, as in production.
 
     python -m bench.rag [--sizes 10000,100000] [--queries 200] [--documents 12]
+                        [--query-chunks 10000] [--only query]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import tempfile
 import time
@@ -26,18 +33,19 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 from sqlalchemy import insert
 
-from bench.common import machine_line, markdown_table, percentile
+from bench.common import bench_env, machine_line, markdown_table, percentile, uvicorn_server
 from oja.core.config import Settings
 from oja.core.db import unit_of_work
 from oja.core.migrate import upgrade
 from oja.core.runtime import Runtime
-from oja.documents.models import Document, DocumentStatus
 from oja.identity.models import User
-from oja.rag import minilm, service
+from oja.rag import minilm, repository, service
 from oja.rag.embedding import MINILM_NAME
+from oja.rag.eval import squad_corpus, text_document
 from oja.rag.eval.synthetic import prose
 from oja.rag.models import RagChunk, chunk_id, rowkey_of
 from oja.rag.vector_index import NumpyIndex, top_k_of
@@ -68,20 +76,7 @@ async def add_user_and_documents(
         session.add(User(id=owner, email=f"{owner.hex}@example.com"))
         await session.flush()
         for document_id, text in zip(ids, texts, strict=True):
-            session.add(
-                Document(
-                    id=document_id,
-                    owner_id=owner,
-                    filename="bench.txt",
-                    storage_key=f"bench/{document_id}",
-                    kind="txt",
-                    content_type="text/plain",
-                    size=len(text),
-                    sha256="0" * 64,
-                    status=DocumentStatus.UPLOADED,
-                    text=text,
-                )
-            )
+            session.add(text_document(document_id, owner, "bench.txt", text))
     return owner, ids
 
 
@@ -141,6 +136,28 @@ async def ingestion(folder: Path, documents: int) -> list[list[object]]:
     ]
 
 
+def chunk_row(
+    document_id: uuid.UUID, owner: uuid.UUID, index: int, text: str, vector: np.ndarray
+) -> dict[str, Any]:
+    """A ``rag_chunk`` row written straight to the table, as the indexing job would."""
+    cid = chunk_id(document_id, index, f"{document_id}:{index}")
+    return {
+        "id": cid,
+        "rowkey": rowkey_of(cid),
+        "document_id": document_id,
+        "owner_id": owner,
+        "chunk_index": index,
+        "text": text,
+        "start_char": 0,
+        "end_char": len(text),
+        "token_count": len(text.split()),
+        "content_hash": f"{document_id}:{index}",
+        "embedding": vector.astype("<f4").tobytes(),
+        "embedding_model": MINILM_NAME,
+        "embedding_dim": DIMENSION,
+    }
+
+
 def clustered(n: int, rng: np.random.Generator, centres: np.ndarray) -> np.ndarray:
     picks = rng.integers(0, len(centres), size=n)
     vectors = centres[picks] + rng.normal(scale=0.35, size=(n, DIMENSION)).astype(np.float32)
@@ -160,29 +177,11 @@ async def fill_numpy(
         rows: list[dict[str, Any]] = []
         for i in range(d * per_document, min(len(vectors), (d + 1) * per_document)):
             index = i - d * per_document
-            cid = chunk_id(document_id, index, str(i))
-            ids.append(cid)
-            rows.append(
-                {
-                    "id": cid,
-                    "rowkey": rowkey_of(cid),
-                    "document_id": document_id,
-                    "owner_id": owner,
-                    "chunk_index": index,
-                    "text": f"chunk {i}",
-                    "start_char": 0,
-                    "end_char": 1,
-                    "token_count": 1,
-                    "content_hash": str(i),
-                    "embedding": vectors[i].astype("<f4").tobytes(),
-                    "embedding_model": MINILM_NAME,
-                    "embedding_dim": DIMENSION,
-                }
-            )
+            row = chunk_row(document_id, owner, index, f"chunk {i}", vectors[i])
+            ids.append(row["id"])
+            rows.append(row)
         async with unit_of_work(runtime.database) as session:
             await session.execute(insert(RagChunk), rows)
-            from oja.rag import repository
-
             await repository.bump_version(session, [document_id])
     return runtime, owner, ids
 
@@ -266,15 +265,104 @@ def chroma_latency(
     return rows
 
 
+def sentence_chunks(count: int, rng: random.Random) -> list[str]:
+    sentences = [
+        s.strip() + "."
+        for text in squad_corpus().documents.values()
+        for s in text.replace("\n", " ").split(". ")
+        if s.strip()
+    ]
+    return [" ".join(rng.choice(sentences) for _ in range(12)) for _ in range(count)]
+
+
+async def fill_text_chunks(runtime: Runtime, owner: uuid.UUID, texts: list[str]) -> None:
+    """``texts`` as the chunks of documents of 1,000 chunks each, with random unit vectors."""
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(len(texts), DIMENSION)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    per_document = 1000
+    for start in range(0, len(texts), per_document):
+        document_id = uuid.uuid4()
+        rows: list[dict[str, Any]] = []
+        for index, i in enumerate(range(start, min(len(texts), start + per_document))):
+            rows.append(chunk_row(document_id, owner, index, texts[i], vectors[i]))
+        async with unit_of_work(runtime.database) as session:
+            session.add(text_document(document_id, owner, f"part-{start // per_document}.txt", "x"))
+            await session.flush()
+            await session.execute(insert(RagChunk), rows)
+            await repository.bump_version(session, [document_id])
+
+
+async def query_requests(
+    base_url: str, runtime: Runtime, chunks: int, queries: int
+) -> list[object]:
+    rng = random.Random(3)
+    questions = [q.text for q in squad_corpus().questions]
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        email = f"rag-bench-{uuid.uuid4().hex}@example.com"
+        password = "correct horse battery"
+        (
+            await client.post("/auth/signup", json={"email": email, "password": password})
+        ).raise_for_status()
+        login = await client.post("/auth/login", json={"email": email, "password": password})
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        owner = uuid.UUID((await client.get("/user/me", headers=headers)).json()["id"])
+        await fill_text_chunks(runtime, owner, sentence_chunks(chunks, rng))
+        timings: list[float] = []
+        returned = 0
+        for n in range(queries + 5):
+            started = time.perf_counter()
+            response = await client.post(
+                "/query", json={"question": rng.choice(questions), "top_k": 5}, headers=headers
+            )
+            elapsed = (time.perf_counter() - started) * 1000
+            response.raise_for_status()
+            if n >= 5:  # the first requests load the model and the matrix
+                timings.append(elapsed)
+                returned += len(response.json()["chunks"])
+    return [
+        f"`POST /query`, top 5, local extractive answer (load average {os.getloadavg()[0]:.1f})",
+        chunks,
+        percentile(timings, 50),
+        percentile(timings, 95),
+        percentile(timings, 99),
+        returned / queries,
+    ]
+
+
+async def query_latency(folder: Path, chunks: int, queries: int) -> list[object]:
+    runtime = await make_runtime(folder)
+    env = bench_env(
+        OJA_VAR_DIR=str(folder),
+        OJA_DATABASE_URL=runtime.database.url,
+        OJA_LLM_PROVIDER="local",
+        OJA_LOG_LEVEL="WARNING",
+    )
+    try:
+        with uvicorn_server("oja.main:create_app", env=env, log_path=folder / "api.log") as url:
+            return await query_requests(url, runtime, chunks, queries)
+    finally:
+        await runtime.close()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--documents", type=int, default=12)
+    parser.add_argument("--query-chunks", type=int, default=10000)
+    parser.add_argument("--only", choices=["query"], default=None)
     args = parser.parse_args()
     print(machine_line())
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
+        (folder / "query").mkdir()
+        row = await query_latency(folder / "query", args.query_chunks, args.queries)
+        print(f"\n### `POST /query` without the LLM, {args.queries} requests, one at a time\n")
+        headers = ["path", "chunks", "p50 ms", "p95 ms", "p99 ms", "chunks returned"]
+        print(markdown_table(headers, [row]))
+        if args.only == "query":
+            return
         (folder / "ingest").mkdir()
         rows = await ingestion(folder / "ingest", args.documents)
         print("\n### Ingestion (all-MiniLM-L6-v2 on NumPy, 1 process)\n")

@@ -17,9 +17,9 @@ from oja.core.db import unit_of_work
 from oja.core.jobs.publisher import set_publisher
 from oja.core.jobs.runner import execute
 from oja.documents.config import get_documents_settings
-from oja.documents.models import Document, DocumentStatus
 from oja.rag import service
 from oja.rag.config import get_rag_settings
+from oja.rag.eval import text_document
 
 PASSWORD = "correct horse battery"
 _emails = itertools.count()
@@ -107,20 +107,9 @@ async def add_document(
     """A document row with extracted text, as the documents pipeline leaves it."""
     document_id = uuid.uuid4()
     async with unit_of_work(app.state.runtime.database) as session:
-        session.add(
-            Document(
-                id=document_id,
-                owner_id=owner_id,
-                filename=filename,
-                storage_key=f"documents/{owner_id}/{document_id}/original",
-                kind="txt",
-                content_type="text/plain",
-                size=len(text.encode()),
-                sha256="0" * 64,
-                status=DocumentStatus.UPLOADED,
-                text=text,
-            )
-        )
+        document = text_document(document_id, owner_id, filename, text)
+        document.storage_key = f"documents/{owner_id}/{document_id}/original"
+        session.add(document)
     return document_id
 
 

@@ -153,7 +153,7 @@ async def test_searches_never_cross_owners(app: Any, client: httpx.AsyncClient) 
                 model=MiniLMEmbedder.name,
                 limit=20,
             )
-            assert set(words) == ids
+            assert {item for item, _ in words} == ids
         assert await numpy_index.search(session, vector, alice, 5, document_ids=[bobs]) == []
         assert (
             await repository.keyword_search(

@@ -3,8 +3,9 @@
 Flow: ``documents.text_extracted`` → ``rag.index_document`` (chunk in MiniLM word-pieces → embed →
 replace the document's ``rag_chunk`` rows, keyword index and vector index in one transaction) →
 ``POST /query`` (embed the question → vector top-N and keyword top-N, each filtered by owner inside
-its query → reciprocal rank fusion, k = 60 → cosine ≥ ``min_score`` → numbered-context prompt →
-citations checked against the retrieved chunks).
+its query → vector candidates below ``min_score`` dropped, keyword candidates kept → fused by score,
+keyword relevance / best + cosine → numbered-context prompt → citations checked against the
+retrieved chunks).
 
 The vector index default, measured by ``python -m bench.rag`` (2 shared CPUs, 384-d clustered
 vectors, top-10, one owner holding every chunk, the owner filter applied; recall@10 against exact

@@ -26,7 +26,7 @@ class RagSettings(SettingsSection):
     embedding_batch_size: int = Field(default=32, ge=1)
     """Texts per embedding call."""
     query_min_score: float = Field(default=0.25, ge=-1, le=1)
-    """Default cosine similarity below which a retrieved chunk is not used to answer."""
+    """Default cosine similarity below which a chunk found only by the vector search is not used (keyword matches are kept)."""
     query_candidates: int = Field(default=30, ge=1)
     """Candidates taken from each of the vector and keyword indexes before fusion."""
     index_job_timeout: float = Field(default=600.0, gt=0)

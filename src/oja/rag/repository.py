@@ -169,9 +169,11 @@ async def keyword_search(
     model: str,
     limit: int,
     document_ids: Sequence[uuid.UUID] | None = None,
-) -> list[uuid.UUID]:
-    """Chunk ids best matching any of the question's words, best first; the owner (and document)
-    filter is part of the full-text query, not applied to its results."""
+) -> list[tuple[uuid.UUID, float]]:
+    """(chunk id, relevance > 0) of the chunks best matching any of the question's words, best
+    first: BM25 on SQLite, ``ts_rank_cd`` on PostgreSQL (scales differ; compare within one
+    result). The owner (and document) filter is part of the full-text query, not applied to its
+    results."""
     terms = search_terms(question)
     if not terms or (document_ids is not None and not document_ids):
         return []
@@ -188,18 +190,23 @@ async def keyword_search(
         for i, d in enumerate(document_ids or ()):
             params[f"d{i}"] = d.hex
         statement = f"""
-            SELECT c.id FROM rag_chunk_fts f JOIN rag_chunk c ON c.rowkey = f.rowid
+            SELECT c.id, -bm25(rag_chunk_fts) AS relevance
+            FROM rag_chunk_fts f JOIN rag_chunk c ON c.rowkey = f.rowid
             WHERE rag_chunk_fts MATCH :query AND c.owner_id = :owner
               AND c.embedding_model = :model {documents_clause}
-            ORDER BY bm25(rag_chunk_fts) LIMIT :limit
+            ORDER BY relevance DESC LIMIT :limit
         """  # noqa: S608 - only placeholder names are formatted in
     else:
         params["query"] = " | ".join(terms)
         statement = f"""
-            SELECT c.id FROM rag_chunk c, to_tsquery('english', :query) q
+            SELECT c.id, ts_rank_cd(to_tsvector('english', c.text), q) AS relevance
+            FROM rag_chunk c, to_tsquery('english', :query) q
             WHERE c.owner_id = :owner AND c.embedding_model = :model {documents_clause}
               AND to_tsvector('english', c.text) @@ q
-            ORDER BY ts_rank_cd(to_tsvector('english', c.text), q) DESC LIMIT :limit
+            ORDER BY relevance DESC LIMIT :limit
         """  # noqa: S608 - only placeholder names are formatted in
     result = await session.execute(text(statement), params)
-    return [value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)) for (value,) in result]
+    return [
+        (value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)), float(relevance))
+        for value, relevance in result
+    ]

@@ -20,7 +20,10 @@ class QueryIn(BaseModel):
         ge=-1,
         le=1,
         strict=True,
-        description="Cosine similarity a chunk needs to be used (default OJA_QUERY_MIN_SCORE, 0.25).",
+        description=(
+            "Cosine similarity a chunk found only by the vector search needs to be used"
+            " (default OJA_QUERY_MIN_SCORE, 0.25); chunks the keyword search found are kept."
+        ),
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,15 +18,19 @@ from oja.core.ai import ChatModel, Usage, chat_provider, get_ai_settings, open_c
 from oja.core.clock import utcnow
 from oja.core.runtime import Runtime
 from oja.documents import repository as documents_repository
-from oja.rag import answering, minilm, repository
+from oja.rag import answering, blas, minilm, repository
 from oja.rag.chunking import Chunk, chunk_text
 from oja.rag.config import RagSettings, get_rag_settings
 from oja.rag.embedding import Matrix, open_chunk_embedder
 from oja.rag.models import chunk_id, rowkey_of
-from oja.rag.vector_index import IndexedChunk, NumpyIndex, VectorIndex
+from oja.rag.vector_index import Hit, IndexedChunk, NumpyIndex, VectorIndex
 
 log = structlog.get_logger("oja.rag")
-RRF_K = 60
+VECTOR_WEIGHT = 1.0
+"""A candidate's fused score is its keyword relevance as a share of the best keyword match's, plus
+this times its cosine similarity. Chosen on both evaluation corpora (README, Retrieval): on SQuAD
+every weight from 0.3 to 1.0 gives hit@1 0.860-0.861, above BM25's 0.848; the synthetic set needs
+0.75 or more to reach hit@1 1.0. Both terms lie in about [0, 1], so 1.0 weighs them alike."""
 _chroma: dict[tuple[str, str, str], VectorIndex] = {}
 
 
@@ -138,13 +142,20 @@ async def purge_remote(session: AsyncSession, runtime: Runtime, document_id: uui
     await index.delete_everywhere(document_id)
 
 
-def fuse(rankings: Sequence[Sequence[uuid.UUID]], k: int = RRF_K) -> list[uuid.UUID]:
-    """Reciprocal rank fusion (Cormack et al. 2009): score = Σ 1 / (k + rank)."""
-    scores: dict[uuid.UUID, float] = {}
-    for ranking in rankings:
-        for rank, item in enumerate(ranking, start=1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
-    return sorted(scores, key=lambda item: -scores[item])
+def fuse(keyword_hits: Sequence[Hit], cosines: Mapping[uuid.UUID, float]) -> list[uuid.UUID]:
+    """The candidates of ``cosines``, best first by ``relevance / best relevance + VECTOR_WEIGHT
+    * cosine``; a candidate the keyword index did not return has keyword share 0.
+
+    Scores, not ranks, are fused: a rank throws away how far apart two candidates are, and with
+    reciprocal rank fusion the weaker index (MiniLM over 300-600-token chunks, on real questions)
+    pulled the stronger one's first place down (hit@1 0.74 against BM25's 0.85 on SQuAD). Dividing
+    by the best match makes SQLite's BM25 and PostgreSQL's ``ts_rank_cd`` comparable."""
+    best = max((score for _, score in keyword_hits), default=0.0)
+    shares = {item: score / best for item, score in keyword_hits} if best > 0 else {}
+    fused = {
+        item: shares.get(item, 0.0) + VECTOR_WEIGHT * cosine for item, cosine in cosines.items()
+    }
+    return sorted(fused, key=lambda item: -fused[item])
 
 
 async def retrieve(
@@ -157,43 +168,52 @@ async def retrieve(
     document_ids: Sequence[uuid.UUID] | None = None,
     min_score: float | None = None,
 ) -> list[answering.Context]:
-    """The owner's ``top_k`` chunks for ``question``: vector and keyword rankings fused, each scored
-    by cosine similarity, those under ``min_score`` left out."""
+    """The owner's ``top_k`` chunks for ``question``, each scored by cosine similarity.
+
+    Each index applies its own bar before fusion: a vector candidate needs a cosine of at least
+    ``min_score``; a keyword candidate needs to match the question's words, and is kept whatever
+    its cosine (a chunk BM25 ranks first can score 0.2 with MiniLM: dropping it after fusion lost
+    57 of 71 misses on SQuAD). The survivors are ranked by :func:`fuse`."""
     settings = get_rag_settings()
     threshold = settings.query_min_score if min_score is None else min_score
-    async with open_chunk_embedder(settings) as embedder:
-        question_vector = (await embedder.embed([question]))[0]
-    candidates = max(settings.query_candidates, top_k)
-    index = open_index(runtime, embedder.name, settings)
-    vector_hits = await index.search(session, question_vector, owner_id, candidates, document_ids)
-    keyword_hits = await repository.keyword_search(
-        session,
-        question,
-        owner_id=owner_id,
-        model=embedder.name,
-        limit=candidates,
-        document_ids=document_ids,
-    )
-    ranked = fuse([[i for i, _ in vector_hits], keyword_hits])
-    rows = await repository.hits_by_id(session, ranked, owner_id)
+    with blas.one_thread():
+        async with open_chunk_embedder(settings) as embedder:
+            question_vector = (await embedder.embed([question]))[0]
+        candidates = max(settings.query_candidates, top_k)
+        index = open_index(runtime, embedder.name, settings)
+        vector_hits = await index.search(
+            session, question_vector, owner_id, candidates, document_ids
+        )
+        keyword_hits = await repository.keyword_search(
+            session,
+            question,
+            owner_id=owner_id,
+            model=embedder.name,
+            limit=candidates,
+            document_ids=document_ids,
+        )
+        wanted = [item for item, score in vector_hits if score >= threshold]
+        wanted += [item for item, _ in keyword_hits]
+        rows = await repository.hits_by_id(session, list(dict.fromkeys(wanted)), owner_id)
+        cosines: dict[uuid.UUID, float] = {}
+        for item, row in rows.items():
+            vector = np.frombuffer(row.embedding, dtype="<f4")
+            if vector.shape == question_vector.shape:
+                cosines[item] = float(vector @ question_vector)
+        ranked = fuse(keyword_hits, cosines)
     contexts: list[answering.Context] = []
-    for item in ranked:
-        row = rows.get(item)
-        if row is None:
-            continue
-        vector = np.frombuffer(row.embedding, dtype="<f4")
-        if vector.shape != question_vector.shape:
-            continue
-        score = float(vector @ question_vector)
-        if score < threshold:
-            continue
+    for item in ranked[:top_k]:
+        row = rows[item]
         contexts.append(
             answering.Context(
-                len(contexts) + 1, row.document_id, row.filename, row.chunk_index, row.text, score
+                len(contexts) + 1,
+                row.document_id,
+                row.filename,
+                row.chunk_index,
+                row.text,
+                cosines[item],
             )
         )
-        if len(contexts) == top_k:
-            break
     return contexts
 
 

@@ -1,44 +1,105 @@
-"""Retrieval quality gate: 32 synthetic documents on distinct topics (``documents.md``) and 64
-paraphrased questions (``questions.tsv``), each naming its document and a phrase the right chunk
-contains. :func:`evaluate` indexes the corpus through the real pipeline (chunking, MiniLM or the
-configured embedder, the configured vector index, keyword index, fusion, ``min_score``) and reports
-hit@1, hit@5 and MRR@10. ``make eval`` prints them; ``tests/rag/test_eval.py`` fails below hit@5 0.90.
+"""Retrieval quality, measured on two corpora and against baselines in the same run.
+
+- ``synthetic``: 32 documents written for Oja on distinct topics (``documents.md``) and 64
+  paraphrased questions (``questions.tsv``), each naming its document and a phrase the right chunk
+  contains.
+- ``squad``: real text no one wrote for Oja — six Wikipedia articles with their crowd-sourced
+  questions and answer spans from SQuAD (``squad/``, CC BY-SA 4.0, see its README).
+
+:func:`evaluate` indexes a corpus through the real pipeline (chunking, the configured embedder and
+vector index, the keyword index, fusion, thresholds) and asks every question through
+:func:`oja.rag.service.retrieve` with ``top_k`` 5; the baselines (:mod:`.baselines`) search exactly
+the chunks Oja stored. A hit is a chunk of the right document that contains a gold answer.
+``python -m oja.rag.eval`` prints the tables; ``tests/rag/test_eval.py`` is the gate.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
 
 from oja.core.db import unit_of_work
 from oja.core.runtime import Runtime
 from oja.documents.models import Document, DocumentStatus
 from oja.rag import service
+from oja.rag.embedding import open_chunk_embedder
+from oja.rag.eval.baselines import BM25, Dense, StoredChunk
+from oja.rag.models import RagChunk
 
 HERE = Path(__file__).resolve().parent
+TOP_K = 5
 
 
 @dataclass(frozen=True, slots=True)
 class Question:
     document: str
-    phrase: str
     text: str
+    answers: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Corpus:
+    name: str
+    documents: dict[str, str]
+    questions: list[Question]
+
+
+@dataclass
+class Score:
+    """hit@1, hit@5 and MRR@5 of one system over one corpus's questions."""
+
+    system: str
+    ranks: list[int | None] = field(default_factory=list)
+    misses: list[str] = field(default_factory=list)
+
+    def add(self, question: Question, rank: int | None) -> None:
+        self.ranks.append(rank)
+        if rank is None:
+            self.misses.append(question.text)
+
+    @property
+    def hit_at_1(self) -> float:
+        return sum(r == 1 for r in self.ranks) / len(self.ranks)
+
+    @property
+    def hit_at_5(self) -> float:
+        return sum(r is not None for r in self.ranks) / len(self.ranks)
+
+    @property
+    def mrr(self) -> float:
+        return sum(1 / r for r in self.ranks if r is not None) / len(self.ranks)
 
 
 @dataclass(frozen=True, slots=True)
 class Report:
+    corpus: str
+    documents: int
+    chunks: int
     questions: int
-    hit_at_1: float
-    hit_at_5: float
-    mrr: float
-    misses: list[str]
+    scores: list[Score]
+
+    def of(self, system: str) -> Score:
+        return next(s for s in self.scores if s.system == system)
 
 
-def load_documents() -> dict[str, str]:
+OJA, BM25_BASELINE, DENSE_BASELINE = (
+    "Oja `retrieve`",
+    "BM25 over Oja's chunks",
+    "MiniLM cosine only",
+)
+
+
+def load_sections(path: Path) -> dict[str, str]:
+    """``## name`` headed sections of a markdown file, name → text."""
     documents: dict[str, list[str]] = {}
     current: list[str] | None = None
-    for line in (HERE / "documents.md").read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("## "):
             current = documents.setdefault(line[3:].strip(), [])
         elif current is not None:
@@ -46,62 +107,126 @@ def load_documents() -> dict[str, str]:
     return {name: "\n".join(lines).strip() + "\n" for name, lines in documents.items()}
 
 
-def load_questions() -> list[Question]:
+def synthetic_corpus() -> Corpus:
     rows = (HERE / "questions.tsv").read_text(encoding="utf-8").splitlines()[1:]
-    return [Question(*row.split("\t")) for row in rows if row.strip()]
+    questions = []
+    for row in rows:
+        if row.strip():
+            document, phrase, text = row.split("\t")
+            questions.append(Question(document, text, (phrase,)))
+    return Corpus("synthetic", load_sections(HERE / "documents.md"), questions)
 
 
-async def add_corpus(runtime: Runtime, owner_id: uuid.UUID) -> dict[uuid.UUID, str]:
-    """Store and index every evaluation document for ``owner_id``; document id → corpus name."""
+def squad_corpus(names: Sequence[str] | None = None) -> Corpus:
+    """The SQuAD corpus, or only its articles called ``names`` (a smaller one, for the tests)."""
+    texts = load_sections(HERE / "squad" / "documents.md")
+    kept = {name: texts[name] for name in names} if names is not None else texts
+    questions = []
+    for line in (HERE / "squad" / "questions.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if row["document"] in kept:
+            questions.append(Question(row["document"], row["question"], tuple(row["answers"])))
+    return Corpus("squad", kept, questions)
+
+
+CORPORA: dict[str, Callable[[], Corpus]] = {"synthetic": synthetic_corpus, "squad": squad_corpus}
+
+
+def text_document(
+    document_id: uuid.UUID, owner_id: uuid.UUID, filename: str, text: str
+) -> Document:
+    """A document row as the documents pipeline leaves a TXT upload: text extracted, not indexed."""
+    return Document(
+        id=document_id,
+        owner_id=owner_id,
+        filename=filename,
+        storage_key=f"eval/{document_id}",
+        kind="txt",
+        content_type="text/plain",
+        size=len(text.encode()),
+        sha256="0" * 64,
+        status=DocumentStatus.UPLOADED,
+        text=text,
+    )
+
+
+async def add_corpus(runtime: Runtime, owner_id: uuid.UUID, corpus: Corpus) -> dict[uuid.UUID, str]:
+    """Store and index every document of ``corpus`` for ``owner_id``; document id → corpus name."""
     names: dict[uuid.UUID, str] = {}
     async with unit_of_work(runtime.database) as session:
-        for name, text in load_documents().items():
+        for name, text in corpus.documents.items():
             document_id = uuid.uuid4()
             names[document_id] = name
-            session.add(
-                Document(
-                    id=document_id,
-                    owner_id=owner_id,
-                    filename=f"{name}.txt",
-                    storage_key=f"eval/{document_id}",
-                    kind="txt",
-                    content_type="text/plain",
-                    size=len(text.encode()),
-                    sha256="0" * 64,
-                    status=DocumentStatus.UPLOADED,
-                    text=text,
-                )
-            )
+            session.add(text_document(document_id, owner_id, f"{name}.txt", text))
     for document_id in names:
         async with unit_of_work(runtime.database) as session:
             await service.index_document(session, runtime, document_id)
     return names
 
 
-async def evaluate(runtime: Runtime, owner_id: uuid.UUID, names: dict[uuid.UUID, str]) -> Report:
-    hits_1 = hits_5 = 0
-    reciprocal = 0.0
-    misses: list[str] = []
-    questions = load_questions()
-    for question in questions:
+async def stored_chunks(runtime: Runtime, owner_id: uuid.UUID) -> list[StoredChunk]:
+    async with unit_of_work(runtime.database) as session:
+        rows = await session.execute(
+            select(
+                RagChunk.id,
+                RagChunk.document_id,
+                RagChunk.chunk_index,
+                RagChunk.text,
+                RagChunk.embedding,
+            )
+            .where(RagChunk.owner_id == owner_id)
+            .order_by(RagChunk.document_id, RagChunk.chunk_index)
+        )
+        return [
+            StoredChunk(
+                r.id,
+                r.document_id,
+                r.chunk_index,
+                r.text,
+                np.frombuffer(r.embedding, dtype="<f4"),
+            )
+            for r in rows
+        ]
+
+
+def rank_of(
+    question: Question,
+    ranked: Sequence[uuid.UUID],
+    chunks: dict[uuid.UUID, StoredChunk],
+    names: dict[uuid.UUID, str],
+) -> int | None:
+    for position, item in enumerate(ranked[:TOP_K], start=1):
+        chunk = chunks[item]
+        if names.get(chunk.document_id) == question.document and any(
+            answer in chunk.text for answer in question.answers
+        ):
+            return position
+    return None
+
+
+async def evaluate(
+    runtime: Runtime, owner_id: uuid.UUID, names: dict[uuid.UUID, str], corpus: Corpus
+) -> Report:
+    stored = await stored_chunks(runtime, owner_id)
+    chunks = {c.id: c for c in stored}
+    by_place = {(c.document_id, c.chunk_index): c.id for c in stored}
+    bm25, dense = BM25(stored), Dense(stored)
+    oja, keyword, vector = Score(OJA), Score(BM25_BASELINE), Score(DENSE_BASELINE)
+    async with open_chunk_embedder() as embedder:
+        vectors = await embedder.embed([q.text for q in corpus.questions])
+    for question, question_vector in zip(corpus.questions, vectors, strict=True):
         async with unit_of_work(runtime.database) as session:
             contexts = await service.retrieve(
-                session, runtime, owner_id=owner_id, question=question.text, top_k=10
+                session, runtime, owner_id=owner_id, question=question.text, top_k=TOP_K
             )
-        rank = next(
-            (
-                position
-                for position, c in enumerate(contexts, start=1)
-                if names.get(c.document_id) == question.document and question.phrase in c.text
-            ),
-            None,
-        )
-        if rank == 1:
-            hits_1 += 1
-        if rank is not None and rank <= 5:
-            hits_5 += 1
-        else:
-            misses.append(question.text)
-        reciprocal += 1.0 / rank if rank else 0.0
-    total = len(questions)
-    return Report(total, hits_1 / total, hits_5 / total, reciprocal / total, misses)
+        found = [by_place[c.document_id, c.chunk_index] for c in contexts]
+        oja.add(question, rank_of(question, found, chunks, names))
+        keyword.add(question, rank_of(question, bm25.search(question.text, TOP_K), chunks, names))
+        vector.add(question, rank_of(question, dense.search(question_vector, TOP_K), chunks, names))
+    return Report(
+        corpus.name,
+        len(corpus.documents),
+        len(stored),
+        len(corpus.questions),
+        [oja, keyword, vector],
+    )

@@ -142,6 +142,8 @@ MOBILE = "+2348031234567"
 
 ROWS: tuple[Row, ...] = (
     # Operations: public.
+    Row("GET", "/", "2xx", "2xx", "2xx", "2xx", "2xx", "2xx"),
+    Row("GET", "/health", "2xx", "2xx", "2xx", "2xx", "2xx", "2xx"),
     Row("GET", "/healthz", "2xx", "2xx", "2xx", "2xx", "2xx", "2xx"),
     Row("GET", "/readyz", "2xx", "2xx", "2xx", "2xx", "2xx", "2xx"),
     Row("GET", "/metrics", "2xx", "2xx", "2xx", "2xx", "2xx", "2xx"),

@@ -7,7 +7,8 @@ change, reuse detection, role changes and deletion take effect on the next reque
 needs no further query to know who is calling.
 
 Named dependencies: :data:`CurrentPrincipal` (user or key), :data:`CurrentUser` (user tokens only,
-gives the :class:`User`), :data:`UserPrincipal`, :data:`ServicePrincipal` (keys only),
+gives the :class:`User` in the request's unit of work), :data:`SignedInUser` (the same, detached,
+for routes that only read it), :data:`UserPrincipal`, :data:`ServicePrincipal` (keys only),
 :func:`RequireRole` and :func:`RequireScopes`.
 """
 
@@ -200,15 +201,24 @@ async def require_user_principal(principal: CurrentPrincipal) -> Principal:
 UserPrincipal = Annotated[Principal, Depends(require_user_principal)]
 
 
-async def get_current_user(principal: UserPrincipal, db: SessionDep) -> User:
-    """The caller as read by the session check, joined to the request's unit of work without a
-    query (``load=False``): changes to it are flushed with the request's."""
-    if principal.user is None:
+async def get_signed_in_user(principal: UserPrincipal) -> User:
+    """The caller as the session check read it, detached from any session: for routes that only
+    read it, which then open no unit of work for it. Changes to it are never saved."""
+    user = principal.user
+    if user is None:
         raise InvalidToken("The token is not valid.")
-    user = await db.merge(principal.user, load=False)
     if not user.is_active:
         raise AccountDisabled("This account is disabled.")
     return user
+
+
+SignedInUser = Annotated[User, Depends(get_signed_in_user)]
+
+
+async def get_current_user(user: SignedInUser, db: SessionDep) -> User:
+    """The caller, joined to the request's unit of work without a query (``load=False``):
+    changes to it are flushed with the request's."""
+    return await db.merge(user, load=False)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -342,6 +342,20 @@ def sign_in(base_url: str) -> dict[str, str]:
     return headers
 
 
+def postgres_reachable(server_url: str) -> bool:
+    import asyncpg
+
+    async def probe() -> None:
+        connection = await asyncpg.connect(server_url, timeout=5)
+        await connection.close()
+
+    try:
+        asyncio.run(probe())
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    return True
+
+
 def bench_me(args: argparse.Namespace, tool: str) -> None:
     levels = sorted({1, args.connections})
     print(
@@ -349,6 +363,9 @@ def bench_me(args: argparse.Namespace, tool: str) -> None:
         f"{args.duration:g} s per server and connection count ({args.warmup:g} s warm-up), "
         f"one uvicorn process each"
     )
+    if not postgres_reachable(args.postgres):
+        print(f"skipped: no PostgreSQL answers at {args.postgres} (pass --postgres URL)")
+        return
     with (
         tempfile.TemporaryDirectory(prefix="oja-bench-me-") as tmp,
         scratch_database(args.postgres) as dsn,

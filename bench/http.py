@@ -1,11 +1,21 @@
-"""HTTP overhead: Oja's ``GET /healthz`` next to a bare FastAPI app answering the same JSON.
+"""HTTP overhead: Oja next to the bare libraries, on the cheapest route and on an authenticated read.
+
+* ``GET /healthz`` next to a bare FastAPI app answering the same JSON: what Oja's middleware, error
+  handling and app wiring cost.
+* ``GET /user/me`` with a JWT, on PostgreSQL, next to a bare FastAPI endpoint that does the same
+  work with the bare libraries: PyJWT verifies the token, asyncpg runs the same SELECT (session,
+  user and roles joined), the session is checked, the user is answered as JSON. At 1 connection
+  (the serial cost of one request) and at ``--connections``; rounds are interleaved (Oja, bare,
+  Oja, bare…) so a neighbour's load hits both alike, and the ratio is printed per round.
+  The bench creates its own database on ``--postgres`` and drops it at the end.
 
 Each server runs under uvicorn (one process) in its own subprocess on 127.0.0.1; the load comes from
-a third process: ``wrk`` when it is installed, else an httpx + asyncio generator. Both servers are
-measured in the same run with the same load, so the ratio is what Oja's middleware, error handling
-and app wiring cost on the cheapest possible route.
+a third process: ``wrk`` when it is installed (``apt-get install wrk``), else an httpx + asyncio
+generator, which saturates below the servers it measures.
 
     python bench/http.py [--connections 64] [--duration 10] [--warmup 2] [--tool auto|wrk|httpx]
+                         [--only healthz|me] [--rounds 3]
+                         [--postgres postgresql://postgres@127.0.0.1:5432/test]
 """
 
 from __future__ import annotations
@@ -23,14 +33,20 @@ if __name__ == "__main__":
 import argparse
 import asyncio
 import json
+import os
 import re
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 
 from bench.common import (
     bench_env,
@@ -48,6 +64,66 @@ def create_bare_app() -> FastAPI:
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    return app
+
+
+_RAW_ME = """
+SELECT u.id, u.email, u.mobile, u.name, u.avatar_url, u.locale, u.is_active,
+       u.password_hash IS NOT NULL AS has_password, u.email_verified_at, u.mobile_verified_at,
+       u.created_at, u.updated_at, s.revoked_at, r.role
+FROM "user" u JOIN session s ON s.user_id = u.id LEFT JOIN user_role r ON r.user_id = u.id
+WHERE s.id = $1
+"""
+
+
+def create_raw_me_app() -> FastAPI:
+    """The baseline for ``GET /user/me``: PyJWT and asyncpg, the same check and the same SELECT.
+
+    Configured by ``BENCH_DSN`` (asyncpg) and ``BENCH_SECRET`` (the JWT key); the pool is Oja's
+    size (10 + 10 overflow).
+    """
+    import asyncpg
+    import jwt
+
+    dsn, secret = os.environ["BENCH_DSN"], os.environ["BENCH_SECRET"]
+    pool: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        pool["pool"] = await asyncpg.create_pool(dsn, min_size=10, max_size=20)
+        yield
+        await pool["pool"].close()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/user/me")
+    async def me(request: Request) -> Response:
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        try:
+            claims = jwt.decode(
+                token,
+                secret,
+                algorithms=["HS256"],
+                audience="oja-api",
+                issuer="oja",
+                options={"require": ["iss", "aud", "sub", "sid", "typ", "exp"]},
+            )
+        except jwt.PyJWTError:
+            return Response(status_code=401)
+        rows = await pool["pool"].fetch(_RAW_ME, uuid.UUID(claims["sid"]))
+        if not rows or str(rows[0]["id"]) != claims["sub"] or rows[0]["revoked_at"] is not None:
+            return Response(status_code=401)
+        user = {k: v for k, v in rows[0].items() if k not in {"revoked_at", "role"}}
+        user["roles"] = sorted(r["role"] for r in rows if r["role"] is not None)
+        body = json.dumps(
+            user, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v)
+        )
+        return Response(body, media_type="application/json")
 
     return app
 
@@ -72,8 +148,12 @@ def _wrk_ms(text: str) -> float:
     return float(match[1]) * _UNITS[match[2]]
 
 
-def run_wrk(url: str, connections: int, duration: float) -> Result:
+def run_wrk(
+    url: str, connections: int, duration: float, headers: Mapping[str, str] | None = None
+) -> Result:
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency", url]
+    for name, value in (headers or {}).items():
+        argv += ["-H", f"{name}: {value}"]
     output = subprocess.run(
         argv, capture_output=True, text=True, check=True, timeout=duration + 30
     ).stdout
@@ -93,7 +173,9 @@ def run_wrk(url: str, connections: int, duration: float) -> Result:
 # --- httpx generator (a separate process: python -m bench.http --generate URL) --------------------
 
 
-async def _generate(url: str, connections: int, duration: float) -> dict[str, object]:
+async def _generate(
+    url: str, connections: int, duration: float, headers: dict[str, str]
+) -> dict[str, object]:
     import httpx
 
     latencies: list[float] = []
@@ -104,7 +186,7 @@ async def _generate(url: str, connections: int, duration: float) -> dict[str, ob
     # pool of 64 collapses to ~140 req/s here on httpcore's pool bookkeeping.
     async def connection() -> None:
         nonlocal errors
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(timeout=10, headers=headers) as client:
             while (started := time.perf_counter()) < deadline:
                 try:
                     response = await client.get(url)
@@ -127,9 +209,12 @@ async def _generate(url: str, connections: int, duration: float) -> dict[str, ob
     }
 
 
-def run_httpx(url: str, connections: int, duration: float) -> Result:
+def run_httpx(
+    url: str, connections: int, duration: float, headers: Mapping[str, str] | None = None
+) -> Result:
     argv = [sys.executable, "-m", "bench.http", "--generate", url]
     argv += ["--connections", str(connections), "--duration", str(duration)]
+    argv += ["--headers", json.dumps(dict(headers or {}))]
     completed = subprocess.run(
         argv, env=bench_env(), capture_output=True, text=True, check=True, timeout=duration + 60
     )
@@ -145,43 +230,29 @@ def run_httpx(url: str, connections: int, duration: float) -> Result:
 # --- the benchmark --------------------------------------------------------------------------------
 
 
-def measure(url: str, tool: str, connections: int, duration: float, warmup: float) -> Result:
+def measure(
+    url: str,
+    tool: str,
+    connections: int,
+    duration: float,
+    warmup: float,
+    headers: Mapping[str, str] | None = None,
+) -> Result:
     load = run_wrk if tool == "wrk" else run_httpx
     if warmup > 0:
-        load(url, connections, warmup)
-    return load(url, connections, duration)
+        load(url, connections, warmup, headers)
+    return load(url, connections, duration, headers)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--connections", type=int, default=64, help="concurrent connections")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per server")
-    parser.add_argument(
-        "--warmup", type=float, default=2.0, help="seconds of unmeasured load first"
-    )
-    parser.add_argument("--tool", choices=["auto", "wrk", "httpx"], default="auto")
-    parser.add_argument("--generate", metavar="URL", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+def load_average() -> str:
+    return "/".join(f"{n:.2f}" for n in os.getloadavg())
 
-    if args.generate:
-        print(json.dumps(asyncio.run(_generate(args.generate, args.connections, args.duration))))
-        return
 
-    tool = args.tool
-    if tool == "auto":
-        tool = "wrk" if shutil.which("wrk") else "httpx"
-    print(machine_line())
+def bench_healthz(args: argparse.Namespace, tool: str) -> None:
     print(
-        f"load: {tool}, {args.connections} connections, {args.warmup:g} s warm-up then "
-        f"{args.duration:g} s per server, GET /healthz on 127.0.0.1, one uvicorn process each"
+        f"## GET /healthz: {tool}, {args.connections} connections, {args.warmup:g} s warm-up then "
+        f"{args.duration:g} s per server, one uvicorn process each; load average {load_average()}"
     )
-    if tool == "httpx":
-        print(
-            "note: the httpx generator tops out near 1,300 req/s on one core, below a bare FastAPI "
-            "app; install wrk (apt-get install wrk) for figures that measure the servers"
-        )
-    print()
-
     results: dict[str, Result] = {}
     with tempfile.TemporaryDirectory(prefix="oja-bench-http-") as tmp:
         work = Path(tmp)
@@ -223,6 +294,187 @@ def main() -> None:
         f"\nOja / bare: {oja.requests_per_s / bare.requests_per_s:.2f}× throughput, "
         f"{oja.p50_ms / bare.p50_ms:.2f}× p50 latency, {oja.p99_ms / bare.p99_ms:.2f}× p99 latency"
     )
+
+
+# --- GET /user/me on PostgreSQL -------------------------------------------------------------------
+
+SECRET = "bench-secret-key-that-is-long-enough-0123456789"
+PASSWORD = "bench password 0123"
+
+
+@contextmanager
+def scratch_database(server_url: str) -> Iterator[str]:
+    """A migrated database of our own on ``server_url`` (asyncpg form), dropped at the end."""
+    import asyncpg
+
+    from oja.core.migrate import upgrade
+
+    admin = server_url.replace("postgresql+asyncpg://", "postgresql://")
+    name = f"oja_bench_{uuid.uuid4().hex[:10]}"
+
+    async def execute(statement: str) -> None:
+        connection = await asyncpg.connect(admin)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
+    try:
+        dsn = f"{admin.rpartition('/')[0]}/{name}"
+        upgrade(dsn.replace("postgresql://", "postgresql+asyncpg://", 1))
+        yield dsn
+    finally:
+        asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def sign_in(base_url: str) -> dict[str, str]:
+    import httpx
+
+    email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        client.post("/auth/signup", json={"email": email, "password": PASSWORD}).raise_for_status()
+        login = client.post("/auth/login", json={"email": email, "password": PASSWORD})
+        login.raise_for_status()
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        me = client.get("/user/me", headers=headers)
+        me.raise_for_status()
+    return headers
+
+
+def postgres_reachable(server_url: str) -> bool:
+    import asyncpg
+
+    async def probe() -> None:
+        connection = await asyncpg.connect(server_url, timeout=5)
+        await connection.close()
+
+    try:
+        asyncio.run(probe())
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    return True
+
+
+def bench_me(args: argparse.Namespace, tool: str) -> None:
+    levels = sorted({1, args.connections})
+    print(
+        f"## GET /user/me with a JWT on PostgreSQL: {tool}, {args.rounds} interleaved rounds of "
+        f"{args.duration:g} s per server and connection count ({args.warmup:g} s warm-up), "
+        f"one uvicorn process each"
+    )
+    if not postgres_reachable(args.postgres):
+        print(f"skipped: no PostgreSQL answers at {args.postgres} (pass --postgres URL)")
+        return
+    with (
+        tempfile.TemporaryDirectory(prefix="oja-bench-me-") as tmp,
+        scratch_database(args.postgres) as dsn,
+    ):
+        work = Path(tmp)
+        oja_env = bench_env(
+            OJA_VAR_DIR=str(work / "var"),
+            OJA_DATABASE_URL=dsn.replace("postgresql://", "postgresql+asyncpg://", 1),
+            OJA_SECRET_KEY=SECRET,
+            OJA_LOG_LEVEL=args.log_level,
+        )
+        raw_env = bench_env(BENCH_DSN=dsn, BENCH_SECRET=SECRET)
+        with (
+            uvicorn_server("oja.main:create_app", env=oja_env, log_path=work / "oja.log") as oja,
+            uvicorn_server(
+                "bench.http:create_raw_me_app", env=raw_env, log_path=work / "raw.log"
+            ) as raw,
+        ):
+            headers = sign_in(oja)
+            rounds: dict[tuple[str, int], list[Result]] = {}
+            for index in range(args.rounds):
+                loads = load_average()
+                line = []
+                for connections in levels:
+                    # Alternate who goes first, so neither always follows the other's load.
+                    order = [("Oja", oja), ("raw", raw)]
+                    for name, base in order if index % 2 == 0 else order[::-1]:
+                        result = measure(
+                            f"{base}/user/me",
+                            tool,
+                            connections,
+                            args.duration,
+                            args.warmup,
+                            headers,
+                        )
+                        rounds.setdefault((name, connections), []).append(result)
+                    ours, bare = rounds["Oja", connections][-1], rounds["raw", connections][-1]
+                    line.append(
+                        f"{connections} conn: Oja {ours.requests_per_s:,.0f} / raw "
+                        f"{bare.requests_per_s:,.0f} = {ours.requests_per_s / bare.requests_per_s:.2f}"
+                    )
+                print(f"round {index + 1} (load average {loads}): " + "; ".join(line))
+
+    rows = []
+    for connections in levels:
+        ours, bare = rounds["Oja", connections], rounds["raw", connections]
+        ratios = [o.requests_per_s / b.requests_per_s for o, b in zip(ours, bare, strict=True)]
+        for name, results in (("Oja", ours), ("raw asyncpg + PyJWT", bare)):
+            rows.append(
+                [
+                    name,
+                    connections,
+                    statistics.median(r.requests_per_s for r in results),
+                    statistics.median(r.p50_ms for r in results),
+                    statistics.median(r.p99_ms for r in results),
+                    f"{min(ratios):.2f}–{max(ratios):.2f}" if name == "Oja" else "1",
+                    sum(r.errors for r in results),
+                ]
+            )
+    print()
+    headers_row = ["server", "connections", "req/s", "p50 ms", "p99 ms", "÷ raw", "errors"]
+    print(markdown_table(headers_row, rows))
+    print("\nMedians over the rounds; ÷ raw is the range of the per-round ratios.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--connections", type=int, default=64, help="concurrent connections")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per server")
+    parser.add_argument(
+        "--warmup", type=float, default=2.0, help="seconds of unmeasured load first"
+    )
+    parser.add_argument("--tool", choices=["auto", "wrk", "httpx"], default="auto")
+    parser.add_argument("--only", choices=["healthz", "me"], default=None)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (GET /user/me)")
+    parser.add_argument(
+        "--postgres",
+        default="postgresql://postgres@127.0.0.1:5432/test",
+        help="a PostgreSQL server (any database on it) where the bench creates and drops its own",
+    )
+    parser.add_argument(
+        "--log-level", default="INFO", help="Oja's OJA_LOG_LEVEL for GET /user/me (INFO: default)"
+    )
+    parser.add_argument("--generate", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--headers", default="{}", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.generate:
+        generated = _generate(
+            args.generate, args.connections, args.duration, json.loads(args.headers)
+        )
+        print(json.dumps(asyncio.run(generated)))
+        return
+
+    tool = args.tool
+    if tool == "auto":
+        tool = "wrk" if shutil.which("wrk") else "httpx"
+    print(machine_line())
+    if tool == "httpx":
+        print(
+            "note: the httpx generator tops out near 1,300 req/s on one core, below a bare FastAPI "
+            "app; install wrk (apt-get install wrk) for figures that measure the servers"
+        )
+    print()
+    if args.only in {None, "healthz"}:
+        bench_healthz(args, tool)
+        print()
+    if args.only in {None, "me"}:
+        bench_me(args, tool)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from oja.chat.schemas import (
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import error_responses
 from oja.core.pagination import Page, pagination
-from oja.identity.dependencies import CurrentUser
+from oja.identity.dependencies import CurrentUser, SignedInUser
 
 router = APIRouter(prefix="/chatroom", tags=["chat"])
 _AUTH = error_responses(401, 403)
@@ -57,7 +57,7 @@ async def create_chatroom(
     },
 )
 async def list_chatrooms(
-    user: CurrentUser, db: SessionDep, runtime: RuntimeDep, settings: ChatSettingsDep
+    user: SignedInUser, db: SessionDep, runtime: RuntimeDep, settings: ChatSettingsDep
 ) -> Response:
     """Served from a per-user cache for up to ``OJA_CHATROOM_CACHE_TTL`` seconds (default 300);
     creating, renaming or deleting a room invalidates it at once. ``X-Cache`` says which it was."""

@@ -1,11 +1,14 @@
 """Who is calling: a :class:`Principal` from a user JWT or an API key, and the checks on it.
 
 Accepted credentials: ``Authorization: Bearer <jwt>``, ``Authorization: Bearer oja_sk_…`` and
-``X-API-Key: oja_sk_…``. Every access token's session is looked up on every request (one primary-key
-select), so logout, password change and reuse detection take effect on the next request.
+``X-API-Key: oja_sk_…``. Every access token's session is looked up on every request — one SELECT
+joining the session, its user and the user's roles, outside any transaction — so logout, password
+change, reuse detection, role changes and deletion take effect on the next request, and a user route
+needs no further query to know who is calling.
 
 Named dependencies: :data:`CurrentPrincipal` (user or key), :data:`CurrentUser` (user tokens only,
-gives the :class:`User`), :data:`UserPrincipal`, :data:`ServicePrincipal` (keys only),
+gives the :class:`User` in the request's unit of work), :data:`SignedInUser` (the same, detached,
+for routes that only read it), :data:`UserPrincipal`, :data:`ServicePrincipal` (keys only),
 :func:`RequireRole` and :func:`RequireScopes`.
 """
 
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -22,7 +25,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from oja.core.clock import utcnow
-from oja.core.dependencies import RuntimeDep, SessionDep
+from oja.core.dependencies import RuntimeDep, SessionDep, provided
 from oja.identity import repository, tokens
 from oja.identity.api_keys import service as api_key_service
 from oja.identity.api_keys.config import ApiKeySettings, get_api_key_settings
@@ -70,7 +73,7 @@ def get_messenger(runtime: RuntimeDep, settings: NotificationSettingsDep) -> Mes
 MessengerDep = Annotated[Messenger, Depends(get_messenger)]
 
 
-def client_ip(request: Request) -> str:
+async def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
@@ -95,9 +98,14 @@ class Principal:
     scopes: frozenset[str]
     session_id: uuid.UUID | None = None
     api_key_id: uuid.UUID | None = None
+    # A user token's session check read these with it (detached from any session): the user and
+    # the roles held now, which `roles` (the token's claim) may lag behind.
+    user: User | None = field(default=None, compare=False, repr=False)
+    current_roles: frozenset[str] = field(default=frozenset(), compare=False)
 
 
-def get_token_context(runtime: RuntimeDep, settings: IdentitySettingsDep) -> TokenContext:
+async def get_token_context(request: Request, runtime: RuntimeDep) -> TokenContext:
+    settings = provided(request, get_identity_settings)
     return TokenContext(settings=settings, secret=runtime.settings.secret_key)
 
 
@@ -133,20 +141,20 @@ def _remember(request: Request, principal: Principal) -> Principal:
     return principal
 
 
-async def get_principal(  # noqa: PLR0917 - FastAPI injects by parameter
+async def get_principal(
     request: Request,
-    db: SessionDep,
     ctx: TokenContextDep,
-    key_settings: ApiKeySettingsDep,
     bearer: Annotated[str | None, Depends(oauth2_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> Principal:
+    database = request.app.state.runtime.database
     if api_key or (bearer and bearer.startswith(KEY_PREFIX)):
         key = api_key or bearer or ""
+        key_settings = provided(request, get_api_key_settings)
         # A short transaction of its own, before the request's begins: on SQLite the last-used stamp
         # would otherwise hold the single write lock for the whole request (and a snapshot taken
         # before a concurrent commit could not be upgraded to a write).
-        async with request.app.state.runtime.database.sessionmaker() as auth_db:
+        async with database.sessionmaker() as auth_db:
             identity = await api_key_service.authenticate(auth_db, key, key_settings)
             if identity.last_used_stale:
                 await api_key_service.record_use(auth_db, identity.api_key_id, key_settings)
@@ -162,8 +170,9 @@ async def get_principal(  # noqa: PLR0917 - FastAPI injects by parameter
     if not bearer:
         raise MissingCredentials("Send `Authorization: Bearer <token>` or `X-API-Key`.")
     claims = tokens.decode(bearer, expected="access", secret=ctx.secret, settings=ctx.settings)
-    state = await repository.session_state(db, claims.session_id)
-    if state is None or state.user_id != claims.user_id:
+    async with database.autocommit_engine.connect() as auth_conn:
+        state = await repository.access_state(auth_conn, claims.session_id)
+    if state is None or state.user.id != claims.user_id:
         raise InvalidToken("The token is not valid.")
     if state.revoked_at is not None:
         raise SessionRevoked("This session has been signed out.")
@@ -174,6 +183,8 @@ async def get_principal(  # noqa: PLR0917 - FastAPI injects by parameter
         roles=roles,
         scopes=scopes_of_roles(roles),
         session_id=claims.session_id,
+        user=state.user,
+        current_roles=state.roles,
     )
     return _remember(request, principal)
 
@@ -181,7 +192,7 @@ async def get_principal(  # noqa: PLR0917 - FastAPI injects by parameter
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def require_user_principal(principal: CurrentPrincipal) -> Principal:
+async def require_user_principal(principal: CurrentPrincipal) -> Principal:
     if principal.kind != "user":
         raise WrongPrincipal("This route needs a user token, not an API key.")
     return principal
@@ -190,8 +201,10 @@ def require_user_principal(principal: CurrentPrincipal) -> Principal:
 UserPrincipal = Annotated[Principal, Depends(require_user_principal)]
 
 
-async def get_current_user(principal: UserPrincipal, db: SessionDep) -> User:
-    user = await repository.user_by_id(db, principal.user_id)
+async def get_signed_in_user(principal: UserPrincipal) -> User:
+    """The caller as the session check read it, detached from any session: for routes that only
+    read it, which then open no unit of work for it. Changes to it are never saved."""
+    user = principal.user
     if user is None:
         raise InvalidToken("The token is not valid.")
     if not user.is_active:
@@ -199,10 +212,19 @@ async def get_current_user(principal: UserPrincipal, db: SessionDep) -> User:
     return user
 
 
+SignedInUser = Annotated[User, Depends(get_signed_in_user)]
+
+
+async def get_current_user(user: SignedInUser, db: SessionDep) -> User:
+    """The caller, joined to the request's unit of work without a query (``load=False``):
+    changes to it are flushed with the request's."""
+    return await db.merge(user, load=False)
+
+
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require_service_principal(principal: CurrentPrincipal) -> Principal:
+async def require_service_principal(principal: CurrentPrincipal) -> Principal:
     if principal.kind != "service":
         raise WrongPrincipal("This route needs an API key, not a user token.")
     return principal
@@ -212,12 +234,11 @@ ServicePrincipal = Annotated[Principal, Depends(require_service_principal)]
 
 
 def RequireRole(*roles: str) -> Any:
-    """Depends on a user holding one of ``roles``. Roles are re-read from the database, so granting
-    or revoking a role takes effect at once on the routes that check it."""
+    """Depends on a user holding one of ``roles``. Roles are the ones the session check read from
+    the database, so granting or revoking a role takes effect at once on the routes that check it."""
 
-    async def check(principal: UserPrincipal, db: SessionDep) -> Principal:
-        current = frozenset(await repository.roles_of(db, principal.user_id))
-        if not current & set(roles):
+    async def check(principal: UserPrincipal) -> Principal:
+        if not principal.current_roles & set(roles):
             raise WrongPrincipal(
                 f"This route needs the role {' or '.join(roles)}.", details={"roles": list(roles)}
             )
@@ -229,7 +250,7 @@ def RequireRole(*roles: str) -> Any:
 def RequireScopes(*scopes: str) -> Any:
     """Depends on a principal holding every one of ``scopes`` (a user: the scopes of its roles)."""
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> Principal:
         missing = sorted(set(scopes) - principal.scopes)
         if missing:
             raise InsufficientScope(

@@ -22,6 +22,7 @@ from oja.identity.dependencies import (
     RequireRole,
     RequireScopes,
     ServicePrincipal,
+    SignedInUser,
     TokenContextDep,
     UserPrincipal,
 )
@@ -183,8 +184,9 @@ auth_router.include_router(mfa_endpoints.router)
 @user_router.get(
     "/user/me", response_model=UserOut, summary="The current user", responses=AUTHENTICATED
 )
-async def me(user: CurrentUser, db: SessionDep) -> UserOut:
-    return await service.me(db, user)
+async def me(user: SignedInUser, principal: UserPrincipal) -> UserOut:
+    # The session check read the roles with the user: this route runs no query of its own.
+    return service.user_out(user, sorted(principal.current_roles))
 
 
 @admin_router.get(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from oja.identity.models import AuthSession, RefreshToken, User, UserMfa, UserRole
 
@@ -79,10 +81,41 @@ async def page_users(db: AsyncSession, *, offset: int, limit: int) -> tuple[Sequ
     return list(users), total
 
 
-async def session_state(db: AsyncSession, session_id: uuid.UUID) -> Row[*tuple[Any, ...]] | None:
-    """``(user_id, revoked_at)`` of a session: one primary-key lookup, checked on every request."""
-    statement = select(_session.c.user_id, _session.c.revoked_at).where(_session.c.id == session_id)
-    return (await db.execute(statement)).first()
+@dataclass(frozen=True)
+class AccessState:
+    """What an access token's session says now: revoked or not, its user, the user's roles."""
+
+    user: User
+    revoked_at: datetime | None
+    roles: frozenset[str]
+
+
+_user = cast(Table, User.__table__)
+_role = cast(Table, UserRole.__table__)
+_ACCESS_STATE = (
+    select(*_user.c, _session.c.revoked_at, _role.c.role)
+    .join(_session, _session.c.user_id == _user.c.id)
+    .outerjoin(_role, _role.c.user_id == _user.c.id)
+    .where(_session.c.id == bindparam("session_id"))
+)
+
+
+async def access_state(conn: AsyncConnection, session_id: uuid.UUID) -> AccessState | None:
+    """The state of session ``session_id``: one SELECT (a row per role), checked on every request,
+    so logout, revocation, password change, role changes and deletion count on the next one.
+
+    Core on a bare connection, not the ORM: this runs on every authenticated request, and the
+    ORM's session and entity loading cost as much as the round trip. The user comes back
+    detached, fully loaded and without history, as if read by a session that has closed.
+    """
+    rows = (await conn.execute(_ACCESS_STATE, {"session_id": session_id})).all()
+    if not rows:
+        return None
+    first = rows[0]._mapping
+    user = User(**{column.key: first[column] for column in _user.c})
+    make_transient_to_detached(user)
+    roles = frozenset(row.role for row in rows if row.role is not None)
+    return AccessState(user=user, revoked_at=first["revoked_at"], roles=roles)
 
 
 async def revoke_session(

@@ -55,15 +55,29 @@ def encode(claims: TokenClaims, *, secret: str, settings: IdentitySettings) -> s
     return jwt.encode(payload, secret, algorithm=ALGORITHM)
 
 
+def _refuse_foreign_header(header: dict[str, Any]) -> None:
+    if header.get("alg") != ALGORITHM or "kid" in header:
+        raise InvalidToken("The token was not issued by this service.")
+
+
+def _refuse_foreign(token: str) -> None:
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("The token is not valid.") from exc
+    _refuse_foreign_header(header)
+
+
 def decode(
     token: str, *, expected: TokenType, secret: str, settings: IdentitySettings
 ) -> TokenClaims:
-    """Verified claims of a token of the expected type; else InvalidToken or TokenExpired."""
+    """Verified claims of a token of the expected type; else InvalidToken or TokenExpired.
+
+    The token is parsed once on success; only a refused one has its header read again, so the
+    refusal names a foreign token (other ``alg``, a ``kid``) before any other fault, as always.
+    """
     try:
-        header = jwt.get_unverified_header(token)
-        if header.get("alg") != ALGORITHM or "kid" in header:
-            raise InvalidToken("The token was not issued by this service.")
-        payload = jwt.decode(
+        decoded = jwt.decode_complete(
             token,
             secret,
             algorithms=[ALGORITHM],
@@ -71,10 +85,13 @@ def decode(
             issuer=settings.jwt_issuer,
             options={"require": REQUIRED_CLAIMS},
         )
-    except jwt.ExpiredSignatureError as exc:
-        raise TokenExpired("The token has expired.") from exc
     except jwt.PyJWTError as exc:
+        _refuse_foreign(token)
+        if isinstance(exc, jwt.ExpiredSignatureError):
+            raise TokenExpired("The token has expired.") from exc
         raise InvalidToken("The token is not valid.") from exc
+    _refuse_foreign_header(decoded["header"])
+    payload = decoded["payload"]
     if payload["typ"] != expected:
         raise InvalidToken(f"An {expected} token is required here.")
     roles = payload.get("roles", [])

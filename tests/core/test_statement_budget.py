@@ -1,0 +1,92 @@
+"""The SQL a hot authenticated read sends, counted exactly on every backend.
+
+The session check is one SELECT joining the session, its user and the user's roles, run outside a
+transaction; a route adds only the reads it needs. A new statement on these routes — a pre-ping, a
+second look-up of the caller, a roles query — fails here before it costs every request a round trip.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from sqlalchemy import event
+
+from oja.core.db import unit_of_work
+from oja.files.models import File
+from tests.chat.conftest import auth, new_user
+
+
+@contextmanager
+def statements(app: Any) -> Iterator[list[str]]:
+    """Every SQL statement the app's engine sends while the block runs, first keyword upper-cased
+    and the table it reads (enough to tell which query it is)."""
+    sent: list[str] = []
+    engine = app.state.runtime.database.engine.sync_engine
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def kinds(sent: list[str]) -> list[str]:
+    """``SELECT <first table>`` per statement."""
+    out = []
+    for statement in sent:
+        words = statement.split()
+        table = words[words.index("FROM") + 1].strip('"') if "FROM" in words else ""
+        out.append(f"{words[0].upper()} {table}".strip())
+    return out
+
+
+async def test_user_me_is_one_select(client: httpx.AsyncClient, app: Any) -> None:
+    user = await new_user(client)
+    with statements(app) as sent:
+        response = await client.get("/user/me", headers=auth(user))
+    assert response.status_code == 200
+    assert response.json()["roles"] == ["buyer"]
+    assert kinds(sent) == ["SELECT user"]
+
+
+async def test_file_detail_is_the_check_and_two_reads(client: httpx.AsyncClient, app: Any) -> None:
+    user = await new_user(client)
+    async with unit_of_work(app.state.runtime.database) as session:
+        file = File(
+            owner_id=uuid.UUID(user["id"]),
+            original_filename="a.txt",
+            storage_key="k/a.txt",
+            content_type="text/plain",
+            size=1,
+            sha256="0" * 64,
+        )
+        session.add(file)
+    with statements(app) as sent:
+        response = await client.get(f"/files/{file.id}", headers=auth(user))
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == str(file.id)
+    assert kinds(sent) == ["SELECT user", "SELECT file", "SELECT job"]
+
+
+async def test_chatroom_list_is_the_check_and_then_the_cache(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    user = await new_user(client)
+    created = await client.post("/chatroom", json={"title": "Lagos"}, headers=auth(user))
+    assert created.status_code == 201
+    with statements(app) as miss:
+        first = await client.get("/chatroom", headers=auth(user))
+    with statements(app) as hit:
+        second = await client.get("/chatroom", headers=auth(user))
+    assert (first.headers["X-Cache"], second.headers["X-Cache"]) == ("miss", "hit")
+    assert first.json() == second.json()
+    assert first.json()["total"] == 1
+    assert kinds(miss) == ["SELECT user", "SELECT chatroom"]
+    assert kinds(hit) == ["SELECT user"]

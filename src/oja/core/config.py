@@ -53,8 +53,8 @@ class AppSettings(SettingsSection):
 class DatabaseSettings(SettingsSection):
     database_url: str | None = None
     """SQLAlchemy async URL. Default: SQLite in OJA_VAR_DIR; production: `postgresql+asyncpg://…`."""
-    database_pool_size: int = 20
-    """Connections a process opens at most and then keeps (PostgreSQL); beyond them a request waits up to 5 s for one, then answers 503."""
+    database_pool_size: int = 10
+    """Connections a process keeps (PostgreSQL); as many again may open for a burst, and beyond them a request waits up to 5 s for one, then answers 503."""
     database_echo: bool = False
     """Log every SQL statement."""
 

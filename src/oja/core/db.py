@@ -1,7 +1,11 @@
-"""Database kernel: engine, declarative base, unit of work.
+"""Database kernel: engine, declarative base, unit of work — and the only place that commits.
 
-Invariant: one transaction per request or job. Services add and flush; only :func:`unit_of_work`
-commits, and callbacks registered with :func:`after_commit` (job publication) run only once the commit
+Transaction policy: one unit of work per request or job (:func:`unit_of_work`); services add and
+flush, never commit. The few writes that must be durable on their own (attempt counters, progress,
+lease and last-used stamps, "record, then raise") go through :func:`own_transaction`. Nothing outside
+this module calls ``sessionmaker()``, ``commit()`` or ``rollback()`` (tests/core/test_transaction_policy.py).
+
+Only :func:`unit_of_work` and :func:`own_transaction` commit, and callbacks registered with :func:`after_commit` (job publication) run only once the commit
 has succeeded — a rollback drops them. Callbacks registered with :func:`after_rollback` (deleting an
 object stored for a row that never committed) run only when the unit of work fails, a failed commit
 included.
@@ -205,3 +209,22 @@ async def unit_of_work(database: Database) -> AsyncIterator[AsyncSession]:
         callbacks: list[AfterCommit] = session.info.pop("oja.after_commit", [])
     for callback in callbacks:
         await callback()
+
+
+@asynccontextmanager
+async def own_transaction(database: Database) -> AsyncIterator[AsyncSession]:
+    """A short transaction of its own, committed on exit whatever the caller's unit of work does.
+
+    For the writes that must survive a rollback of the surrounding work or be seen before it ends:
+    attempt counters, job progress, lease and last-used stamps, a record kept before raising. It is
+    not the ambient session (:func:`current_session` still answers the caller's unit of work), and it
+    never runs the caller's after-commit callbacks. Keep it to one or two statements: on SQLite it
+    waits for the single write lock.
+    """
+    async with database.sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise

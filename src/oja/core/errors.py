@@ -8,6 +8,7 @@ routes, wrong methods, oversized bodies, unavailable backing services and unhand
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
@@ -18,6 +19,15 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class ErrorCode(StrEnum):
+    """The base of every module's error codes (``class FilesErrorCode(ErrorCode)``).
+
+    A code is a client contract: one meaning and one HTTP status wherever it is raised, unique across
+    modules (tests/core/test_error_codes.py), and listed in the OpenAPI responses of each route that
+    can answer it.
+    """
 
 
 class OjaError(Exception):

@@ -23,7 +23,7 @@ from oja.chat.schemas import (
 )
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import error_responses
-from oja.core.pagination import Page, pagination
+from oja.core.pagination import PageParams, pagination
 from oja.identity.dependencies import CurrentUser, SignedInUser
 
 router = APIRouter(prefix="/chatroom", tags=["chat"])
@@ -79,7 +79,7 @@ async def get_chatroom(
     chatroom_id: uuid.UUID,
     user: CurrentUser,
     db: SessionDep,
-    paging: Annotated[Page, Depends(_MESSAGE_PAGES)],
+    paging: Annotated[PageParams, Depends(_MESSAGE_PAGES)],
 ) -> ChatroomDetail:
     """Messages are paged from the newest: page 1 holds the latest ``per_page`` messages; within a
     page they are listed oldest first (newest last), as a conversation is read."""

@@ -9,18 +9,25 @@ with the same bounds, so ``limit=0`` is the same 422 as ``per_page=0``.
 # No `from __future__ import annotations` here: FastAPI must evaluate the parameter annotations of
 # the closure below, which refer to the factory's arguments (local names a string cannot reach).
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Generic, TypeVar
 
 from fastapi import Query, Request
+from pydantic import BaseModel, Field
 
 MAX_PER_PAGE = 100
 MAX_PAGE = 1_000_000
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True, slots=True)
-class Page:
+class PageParams:
+    """The page a client asked for."""
+
     page: int
     """1-based."""
     per_page: int
@@ -32,17 +39,37 @@ class Page:
 
 def pagination(
     *, default_per_page: int = 20, page_description: str | None = None
-) -> Callable[..., Page]:
-    """A dependency reading one list's page parameters (``Annotated[Page, Depends(...)]``)."""
+) -> Callable[..., PageParams]:
+    """A dependency reading one list's page parameters (``Annotated[PageParams, Depends(...)]``)."""
 
     def page_params(
         request: Request,
         page: Annotated[int, Query(ge=1, le=MAX_PAGE, description=page_description)] = 1,
         per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = default_per_page,
         limit: Annotated[int | None, Query(ge=1, le=MAX_PER_PAGE, include_in_schema=False)] = None,
-    ) -> Page:
+    ) -> PageParams:
         if limit is not None and "per_page" not in request.query_params:
             per_page = limit
-        return Page(page=page, per_page=per_page)
+        return PageParams(page=page, per_page=per_page)
 
     return page_params
+
+
+class Page(BaseModel, Generic[T]):
+    """Every paginated answer: ``{"items": [...], "total": n, "page": p, "per_page": k, "pages": m}``."""
+
+    items: list[T]
+    total: int = Field(ge=0, description="Items across all pages.")
+    page: int = Field(ge=1, description="This page, 1-based.")
+    per_page: int = Field(ge=1, description="Page size asked for.")
+    pages: int = Field(ge=0, description="Number of pages (0 when there are no items).")
+
+    @classmethod
+    def of(cls, items: Sequence[T], *, total: int, params: PageParams) -> "Page[T]":
+        return cls(
+            items=list(items),
+            total=total,
+            page=params.page,
+            per_page=params.per_page,
+            pages=math.ceil(total / params.per_page),
+        )

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from oja.core.db import unit_of_work
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import error_responses
-from oja.core.pagination import Page, pagination
+from oja.core.pagination import PageParams, pagination
 from oja.documents import chunks, repository, service
 from oja.documents.dependencies import DocumentsReader, DocumentsSettingsDep, DocumentsWriter
 from oja.documents.models import Document, DocumentStatus
@@ -99,7 +99,7 @@ async def upload(
 async def list_documents(
     principal: DocumentsReader,
     db: SessionDep,
-    paging: Annotated[Page, Depends(pagination())],
+    paging: Annotated[PageParams, Depends(pagination())],
 ) -> DocumentPage:
     """The caller's documents, newest first; ``chunk_count`` is 0 until retrieval indexes them."""
     rows, total = await repository.page_of(

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import error_responses
-from oja.core.pagination import Page, pagination
+from oja.core.pagination import PageParams, pagination
 from oja.files import service
 from oja.files.dependencies import FilesReader, FilesSettingsDep, FilesWriter, Uploader
 from oja.files.schemas import (
@@ -129,7 +129,7 @@ async def upload_result(
 async def list_files(
     principal: FilesReader,
     db: SessionDep,
-    paging: Annotated[Page, Depends(pagination())],
+    paging: Annotated[PageParams, Depends(pagination())],
 ) -> FilePage:
     files, total = await service.list_owned(
         db, principal.user_id, page=paging.page, per_page=paging.per_page

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from oja.core.db import unit_of_work
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import UnsupportedMediaType, error_responses
-from oja.core.pagination import Page, pagination
+from oja.core.pagination import PageParams, pagination
 from oja.identity import google_endpoints, mfa_endpoints, otp_endpoints, service
 from oja.identity.dependencies import (
     CurrentPrincipal,
@@ -194,7 +194,7 @@ async def me(user: SignedInUser, principal: UserPrincipal) -> UserOut:
 )
 async def list_users(
     db: SessionDep,
-    paging: Annotated[Page, Depends(pagination())],
+    paging: Annotated[PageParams, Depends(pagination())],
 ) -> UserPage:
     return await service.list_users(db, page=paging.page, per_page=paging.per_page)
 

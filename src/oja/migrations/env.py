@@ -62,9 +62,8 @@ def _run(connection: Connection) -> None:
 
 async def _run_async(url: str) -> None:
     engine = create_engine(url)
-    async with engine.connect() as connection:
+    async with engine.begin() as connection:  # committed on leaving the block
         await connection.run_sync(_run)
-        await connection.commit()
     await engine.dispose()
 
 

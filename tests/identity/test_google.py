@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy import select, update
 
 from oja.identity.config import GoogleSettings, get_google_settings
-from oja.identity.models import AuthSession, OAuthState, User, UserIdentity
+from oja.identity.google.models import OAuthState, UserIdentity
+from oja.identity.models import User
+from oja.identity.sessions.models import AuthSession
 from oja.sandbox.google import GoogleClient, GoogleFake, GoogleUser
 from oja.sandbox.server import SandboxServer
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from oja.core.clock import utcnow
 from oja.identity import tokens
 from oja.identity.config import IdentitySettings
-from oja.identity.models import MfaRecoveryCode, UserMfa
+from oja.identity.mfa.models import MfaRecoveryCode, UserMfa
 from tests.conftest import TEST_SECRET
 
 from .conftest import PASSWORD, bearer, count_rows, execute, user_with_token

@@ -10,7 +10,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from oja.identity.models import OtpCode, User
+from oja.identity.models import User
+from oja.identity.otp.models import OtpCode
 from oja.sandbox.server import SandboxServer
 from oja.sandbox.sms import TermiiFake
 
@@ -219,7 +220,7 @@ async def test_with_otp_in_response_off_the_code_goes_by_sms_only(
 
 async def test_otp_in_response_defaults_off_in_production(app: Any) -> None:
     from oja.identity.config import IdentitySettings
-    from oja.identity.passwordless import otp_in_response
+    from oja.identity.otp.service import otp_in_response
 
     assert otp_in_response(IdentitySettings(), production=False) is True
     assert otp_in_response(IdentitySettings(), production=True) is False

@@ -9,7 +9,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from oja.identity.models import AuthSession, OneTimeToken
+from oja.identity.models import OneTimeToken
+from oja.identity.sessions.models import AuthSession
 from oja.sandbox.server import SandboxServer
 from oja.sandbox.sms import TermiiFake
 from oja.sandbox.smtp import SmtpCapture

@@ -61,7 +61,7 @@ async def test_reset_by_mobile_otp_signs_out_every_session(
         },
     )
     assert wrong.status_code == 400
-    assert wrong.json()["error"]["code"] == "invalid_code"
+    assert wrong.json()["error"]["code"] == "invalid_one_time_code"
     assert wrong.json()["error"]["details"] == {"attempts_left": 4}
 
     reset = await client.post(
@@ -175,7 +175,7 @@ async def test_reset_by_email_link(client: httpx.AsyncClient, app: Any, smtp: Sm
         "/auth/reset-password", json={"token": token, "new_password": "yet another passphrase"}
     )
     assert replay.status_code == 400
-    assert replay.json()["error"]["code"] == "invalid_code"
+    assert replay.json()["error"]["code"] == "invalid_one_time_code"
 
 
 async def test_a_reset_link_expires_after_thirty_minutes(

@@ -54,7 +54,7 @@ async def test_email_verification_by_link(
     assert profile["email_verified_at"] is not None
     replay = await client.post("/auth/verify/email/confirm", json={"token": link_token})
     assert replay.status_code == 400
-    assert replay.json()["error"]["code"] == "invalid_code"
+    assert replay.json()["error"]["code"] == "invalid_one_time_code"
 
 
 async def test_email_verification_needs_a_login_and_a_valid_token(

@@ -40,7 +40,7 @@ class IdentityErrorCode(ErrorCode):
     """Google rejected the authorization code of a sign-in callback."""
     invalid_id_token = "invalid_id_token"  # noqa: S105 - an error code, not a secret
     # 400
-    invalid_one_time_code = "invalid_code"
+    invalid_one_time_code = "invalid_one_time_code"
     """A wrong, expired, used or exhausted code or link outside login (reset, verification)."""
     no_mobile = "no_mobile"
     no_email = "no_email"

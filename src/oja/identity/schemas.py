@@ -73,9 +73,9 @@ CURRENT_PASSWORD_SPELLINGS = AliasChoices("current_password", "old_password")
 
 
 class SeedClientBody(BaseModel):
-    """A request body that also accepts the spellings clients written from the seeds send
-    (``phone`` for ``mobile``, ``full_name`` for ``name``…) as aliases of Oja's own field names,
-    which OpenAPI shows. One field given under two spellings is refused, never silently resolved.
+    """A request body that also accepts common other spellings of its fields (``phone`` for
+    ``mobile``, ``full_name`` for ``name``…) as aliases of Oja's own field names, which OpenAPI
+    shows. One field given under two spellings is refused, never silently resolved.
     """
 
     model_config = ConfigDict(populate_by_name=True)

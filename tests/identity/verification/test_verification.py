@@ -9,9 +9,8 @@ import httpx
 import pytest
 
 from oja.sandbox.smtp import SmtpCapture
-
-from .conftest import bearer, count_rows, signup, user_with_token
-from .support import install_clock, token_in, use_smtp
+from tests.identity.conftest import bearer, count_rows, signup, user_with_token
+from tests.identity.support import install_clock, token_in, use_smtp
 
 
 @pytest.fixture

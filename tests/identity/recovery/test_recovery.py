@@ -14,9 +14,15 @@ from oja.identity.sessions.models import AuthSession
 from oja.sandbox.server import SandboxServer
 from oja.sandbox.sms import TermiiFake
 from oja.sandbox.smtp import SmtpCapture
-
-from .conftest import PASSWORD, bearer, count_rows, execute, login, signup
-from .support import code_in, install_clock, token_in, use_identity_settings, use_smtp, use_termii
+from tests.identity.conftest import PASSWORD, bearer, count_rows, execute, login, signup
+from tests.identity.support import (
+    code_in,
+    install_clock,
+    token_in,
+    use_identity_settings,
+    use_smtp,
+    use_termii,
+)
 
 MOBILE = "+2348031234567"
 NEW_PASSWORD = "a brand new passphrase"

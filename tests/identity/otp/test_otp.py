@@ -14,9 +14,16 @@ from oja.identity.models import User
 from oja.identity.otp.models import OtpCode
 from oja.sandbox.server import SandboxServer
 from oja.sandbox.sms import TermiiFake
-
-from .conftest import PASSWORD, bearer, client_from, count_rows, execute, login, signup
-from .support import code_in, install_clock, use_identity_settings, use_termii
+from tests.identity.conftest import (
+    PASSWORD,
+    bearer,
+    client_from,
+    count_rows,
+    execute,
+    login,
+    signup,
+)
+from tests.identity.support import code_in, install_clock, use_identity_settings, use_termii
 
 MOBILE = "+2348031234567"
 

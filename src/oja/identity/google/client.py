@@ -191,6 +191,8 @@ class GoogleClient:
             raise GoogleInvalidIdToken("The ID token is malformed.") from exc
         if header.get("alg") != "RS256":
             raise GoogleInvalidIdToken("The ID token is not signed with RS256.")
+        # Not oja.identity.tokens.decode: that reads only the tokens this service signs (HS256, its
+        # own issuer and audience); an ID token is Google's, checked against Google's published keys.
         key = await self.signing_key(metadata["jwks_uri"], header.get("kid"))
         issuer = metadata["issuer"]
         issuers = [issuer, *([GOOGLE_ISSUERS[issuer]] if issuer in GOOGLE_ISSUERS else [])]

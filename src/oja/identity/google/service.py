@@ -3,10 +3,8 @@
 ``start`` keeps ``state`` (as an HMAC), ``nonce`` and the PKCE verifier in an ``oauth_state`` row,
 single use, expiring; nothing rides in a cookie. ``finish`` spends that row in its own committed
 transaction *before* talking to Google, so a replayed or failed callback can never be retried with
-the same state. Authlib builds the authorization request (PKCE S256); the code is exchanged with
-Oja's own httpx client (Authlib's runs on httpx2 here and takes no httpx transport); the signature
-(JWKS, RS256), ``iss``, ``aud`` (and ``azp``), ``exp`` and ``nonce`` are checked with PyJWT. No
-database transaction is open while Google is called.
+the same state. Authlib builds the authorization request (PKCE S256); :mod:`.client` exchanges the
+code and checks the ID token. No database transaction is open while Google is called.
 
 Accounts are keyed by ``(iss, sub)`` in ``user_identity``. A first sign-in links to an existing
 account only through an email Google marks verified; if that account's own email was never

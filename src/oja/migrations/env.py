@@ -14,6 +14,10 @@ from oja.core.db import Base, create_engine, is_sqlite
 MODEL_MODULES = [
     "oja.core.jobs.models",
     "oja.identity.models",
+    "oja.identity.sessions.models",
+    "oja.identity.otp.models",
+    "oja.identity.google.models",
+    "oja.identity.mfa.models",
     "oja.identity.api_keys.models",
     "oja.files.models",
     "oja.documents.models",

@@ -18,8 +18,6 @@ TRANSACTION_ENDS = {"commit", "rollback"}
 
 # Converted on branches identity/jobs; the merge empties this list.
 ALLOWED: set[tuple[str, str]] = {
-    ("oja/identity/dependencies.py", "sessionmaker"),
-    ("oja/identity/dependencies.py", "commit"),
     ("oja/core/jobs/definition.py", "sessionmaker"),
     ("oja/core/jobs/definition.py", "commit"),
     ("oja/core/jobs/definition.py", "rollback"),

@@ -9,6 +9,9 @@ import pkgutil
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+from fastapi.routing import APIRoute
 
 import oja
 from oja.core.errors import (
@@ -137,7 +140,7 @@ def test_no_raise_site_chooses_its_code() -> None:
 
 
 class _Gone(NotFound):
-    """The thing is gone for good.
+    """The thing is ``gone`` for good.
 
     More words that the example leaves out.
     """
@@ -166,6 +169,47 @@ def test_errors_describes_each_code() -> None:
     }
     assert examples["not_found"] == {
         "summary": "Gone",
-        "description": "The thing is gone for good.",
+        "description": "The thing is `gone` for good.",
         "value": {"error": {"code": "not_found", "message": "Gone.", "details": None}},
     }
+
+
+def _routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
+    """Every schema-listed route with its full path (FastAPI 0.165 keeps included routers as
+    branches, as tests/reliability/harness.py walks them)."""
+    for route in routes:
+        if type(route).__name__ == "_IncludedRouter":
+            yield from _routes(route.original_router.routes, prefix + route.include_context.prefix)
+        elif isinstance(route, APIRoute) and route.include_in_schema:
+            yield prefix + route.path_format, route
+
+
+def _documented(app: Any) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
+    paths = app.openapi()["paths"]
+    seen = 0
+    for path, route in _routes(list(app.router.routes)):
+        if route.endpoint.__module__.startswith("oja.identity."):
+            continue  # identity documents its codes on its own branch
+        for method in route.methods:
+            seen += 1
+            for status, response in paths[path][method.lower()]["responses"].items():
+                if int(status) >= 400:
+                    yield method, path, status, response
+    assert seen > 30, "the walk missed the feature routes"
+
+
+def test_every_error_a_route_documents_lists_its_codes(app: Any) -> None:
+    known = {str(error.code) for error in _error_classes()}
+    bare = []
+    for method, path, status, response in _documented(app):
+        content = response["content"]["application/json"]
+        if not content["schema"]["$ref"].endswith("/ErrorEnvelope"):
+            continue  # FastAPI's own 422 where no route lists validation_error; /readyz's report
+        examples = content.get("examples", {})
+        if not examples:
+            bare.append(f"{method} {path} {status}")
+        for code, example in examples.items():
+            assert code in known, (method, path, status, code)
+            assert f"`{code}`" in response["description"]
+            assert example["value"]["error"]["code"] == code
+    assert bare == [], "list the error classes with errors(...), not bare statuses"

@@ -284,7 +284,7 @@ def errors(*raised: type[OjaError]) -> dict[int | str, dict[str, Any]]:
     """
     by_status: dict[int, dict[str, type[OjaError]]] = {}
     for error in raised:
-        by_status.setdefault(error.status_code, {}).setdefault(error.code.value, error)
+        by_status.setdefault(error.status_code, {}).setdefault(str(error.code), error)
     responses: dict[int | str, dict[str, Any]] = {}
     for status in sorted(by_status):
         codes = by_status[status]
@@ -307,9 +307,11 @@ def _example(error: type[OjaError]) -> dict[str, Any]:
     summary = words[:1].upper() + words[1:]
     example: dict[str, Any] = {
         "summary": summary,
-        "value": {"error": {"code": error.code.value, "message": f"{summary}.", "details": None}},
+        "value": {"error": {"code": str(error.code), "message": f"{summary}.", "details": None}},
     }
     doc = error.__dict__.get("__doc__")
     if doc:
-        example["description"] = " ".join(doc.strip().split("\n\n")[0].split())
+        # The first paragraph, reST literals made Markdown ones (OpenAPI descriptions are CommonMark).
+        paragraph = " ".join(doc.strip().split("\n\n")[0].split())
+        example["description"] = paragraph.replace("``", "`")
     return example

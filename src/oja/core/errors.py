@@ -271,7 +271,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries documenting the envelope for the given statuses."""
+    """Bare statuses with the envelope and no codes: superseded by :func:`errors`, kept for identity
+    until its branch lists its codes."""
     return {status: {"model": ErrorEnvelope} for status in statuses}
 
 

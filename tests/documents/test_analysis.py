@@ -107,7 +107,7 @@ async def test_a_provider_failing_for_ever_fails_the_document_with_its_message(
     message = "OpenRouter answered 500: Internal Server Error"
     assert response.status_code == 502
     assert response.json()["error"] == {
-        "code": "processing_failed",
+        "code": "analysis_upstream_failed",
         "message": message,
         "details": {
             "document_id": document_id,

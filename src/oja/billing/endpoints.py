@@ -12,7 +12,21 @@ from pydantic import BaseModel
 
 from oja.billing import inbox, service, subscriptions
 from oja.billing.config import BillingSettings, get_billing_settings
-from oja.billing.errors import InvalidInput
+from oja.billing.errors import (
+    AlreadySubscribed,
+    BillingNotConfigured,
+    IdempotencyKeyReused,
+    InvalidInput,
+    InvalidPayload,
+    InvalidSignature,
+    NoSubscription,
+    PaymentInitiationFailed,
+    PaymentNotFound,
+    ProviderError,
+    ProviderUnavailable,
+    RefundFailed,
+    RefundNotAllowed,
+)
 from oja.billing.plans import CHAT_PROMPTS_METRIC, PLANS
 from oja.billing.quota import quotas_for
 from oja.billing.schemas import (
@@ -31,8 +45,19 @@ from oja.billing.schemas import (
 )
 from oja.billing.states import public_status
 from oja.core.dependencies import RuntimeDep, SessionDep
-from oja.core.errors import error_responses
+from oja.core.errors import errors
 from oja.identity.dependencies import CurrentUser
+from oja.identity.errors import (
+    AccountDisabled,
+    ApiKeyExpired,
+    ApiKeyInvalid,
+    ApiKeyRevoked,
+    InvalidToken,
+    MissingCredentials,
+    SessionRevoked,
+    TokenExpired,
+    WrongPrincipal,
+)
 
 
 class InvalidInputRoute(APIRoute):
@@ -70,7 +95,21 @@ webhooks_router = APIRouter(tags=["webhooks"])
 subscriptions_router = APIRouter(tags=["subscriptions"])
 plans_router = APIRouter(tags=["plans"])
 
-AUTHENTICATED = error_responses(400, 401, 403)
+# What CurrentUser answers: a missing, bad or revoked credential, a disabled account, or an API key
+# where only a user token will do.
+SIGNED_IN = (
+    MissingCredentials,
+    InvalidToken,
+    TokenExpired,
+    SessionRevoked,
+    ApiKeyInvalid,
+    ApiKeyRevoked,
+    ApiKeyExpired,
+    AccountDisabled,
+    WrongPrincipal,
+)
+# The payments routes answer invalid input with 400 invalid_input (InvalidInputRoute).
+PAYMENTS = (*SIGNED_IN, InvalidInput)
 
 
 @payments_router.post(
@@ -78,7 +117,14 @@ AUTHENTICATED = error_responses(400, 401, 403)
     status_code=status.HTTP_201_CREATED,
     response_model=InitiatePaymentResponse,
     summary="Start a Paystack payment; returns the checkout URL",
-    responses={**AUTHENTICATED, **error_responses(402, 409, 502, 503)},
+    responses=errors(
+        *PAYMENTS,
+        PaymentInitiationFailed,
+        IdempotencyKeyReused,
+        ProviderError,
+        ProviderUnavailable,
+        BillingNotConfigured,
+    ),
 )
 async def initiate_payment(
     body: InitiatePaymentRequest,
@@ -102,7 +148,7 @@ async def initiate_payment(
     "/payments/{reference}/status",
     response_model=PaymentStatusResponse,
     summary="A payment's status; `refresh=true` asks Paystack first",
-    responses={**AUTHENTICATED, **error_responses(404, 502, 503)},
+    responses=errors(*PAYMENTS, PaymentNotFound, ProviderUnavailable, BillingNotConfigured),
 )
 async def payment_status(
     reference: str,
@@ -122,7 +168,15 @@ async def payment_status(
     status_code=status.HTTP_201_CREATED,
     response_model=RefundResponse,
     summary="Refund all or part of a successful payment",
-    responses={**AUTHENTICATED, **error_responses(402, 404, 409, 502, 503)},
+    responses=errors(
+        *PAYMENTS,
+        RefundFailed,
+        PaymentNotFound,
+        IdempotencyKeyReused,
+        RefundNotAllowed,
+        ProviderUnavailable,
+        BillingNotConfigured,
+    ),
 )
 async def refund_payment(  # noqa: PLR0917 - FastAPI injects by parameter
     reference: str,
@@ -163,7 +217,7 @@ def _payment_out(payment: Any) -> PaymentStatusResponse:
     "/payments/paystack/webhook",
     response_model=WebhookAck,
     summary="Paystack webhook (public; HMAC-SHA512 signature required)",
-    responses=error_responses(400, 503),
+    responses=errors(InvalidSignature, InvalidPayload, BillingNotConfigured),
 )
 async def paystack_webhook(
     request: Request,
@@ -184,7 +238,7 @@ class StripeAck(BaseModel):
     "/webhook/stripe",
     response_model=StripeAck,
     summary="Stripe webhook (public; Stripe-Signature required)",
-    responses=error_responses(400, 503),
+    responses=errors(InvalidSignature, BillingNotConfigured),
 )
 async def stripe_webhook(
     request: Request,
@@ -201,7 +255,13 @@ async def stripe_webhook(
     "/subscribe/pro",
     response_model=CheckoutResponse,
     summary="Start a Pro subscription through Stripe Checkout",
-    responses={**AUTHENTICATED, **error_responses(402, 409, 502, 503)},
+    responses=errors(
+        *SIGNED_IN,
+        PaymentInitiationFailed,
+        AlreadySubscribed,
+        ProviderUnavailable,
+        BillingNotConfigured,
+    ),
 )
 async def subscribe_pro(
     user: CurrentUser,
@@ -217,7 +277,7 @@ async def subscribe_pro(
     "/subscription/status",
     response_model=SubscriptionStatusResponse,
     summary="Your tier (Basic or Pro), subscription state and today's usage",
-    responses=AUTHENTICATED,
+    responses=errors(*SIGNED_IN),
 )
 async def subscription_status(
     user: CurrentUser, db: SessionDep, runtime: RuntimeDep
@@ -244,7 +304,13 @@ async def subscription_status(
     "/subscription/cancel",
     response_model=SubscriptionStatusResponse,
     summary="Cancel the subscription at the end of the paid period",
-    responses={**AUTHENTICATED, **error_responses(404, 502, 503)},
+    responses=errors(
+        *SIGNED_IN,
+        NoSubscription,
+        PaymentInitiationFailed,
+        ProviderUnavailable,
+        BillingNotConfigured,
+    ),
 )
 async def cancel_subscription(
     user: CurrentUser, db: SessionDep, runtime: RuntimeDep, settings: BillingSettingsDep
@@ -257,7 +323,13 @@ async def cancel_subscription(
     "/subscription/portal",
     response_model=PortalResponse,
     summary="A Stripe billing-portal link to manage payment methods and invoices",
-    responses={**AUTHENTICATED, **error_responses(404, 502, 503)},
+    responses=errors(
+        *SIGNED_IN,
+        NoSubscription,
+        PaymentInitiationFailed,
+        ProviderUnavailable,
+        BillingNotConfigured,
+    ),
 )
 async def billing_portal(
     user: CurrentUser, db: SessionDep, settings: BillingSettingsDep

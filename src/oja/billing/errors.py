@@ -7,6 +7,7 @@ from typing import ClassVar
 from oja.core.errors import (
     BadRequest,
     Conflict,
+    ErrorCode,
     NotConfigured,
     NotFound,
     OjaError,
@@ -15,12 +16,28 @@ from oja.core.errors import (
 )
 
 
+class BillingErrorCode(ErrorCode):
+    INVALID_INPUT = "invalid_input"
+    PAYMENT_NOT_FOUND = "payment_not_found"
+    PAYMENT_INITIATION_FAILED = "payment_initiation_failed"
+    PROVIDER_UNAVAILABLE = "provider_unavailable"
+    PROVIDER_ERROR = "provider_error"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    REFUND_NOT_ALLOWED = "refund_not_allowed"
+    REFUND_FAILED = "refund_failed"
+    ALREADY_SUBSCRIBED = "already_subscribed"
+    NO_SUBSCRIPTION = "no_subscription"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    INVALID_SIGNATURE = "invalid_signature"
+    INVALID_PAYLOAD = "invalid_payload"
+
+
 class InvalidInput(BadRequest):
-    code = "invalid_input"
+    code = BillingErrorCode.INVALID_INPUT
 
 
 class PaymentNotFound(NotFound):
-    code = "payment_not_found"
+    code = BillingErrorCode.PAYMENT_NOT_FOUND
 
 
 class BillingNotConfigured(NotConfigured):
@@ -31,41 +48,47 @@ class PaymentInitiationFailed(OjaError):
     """The provider refused to start the payment (402, with the provider's own message)."""
 
     status_code: ClassVar[int] = 402
-    code = "payment_initiation_failed"
+    code = BillingErrorCode.PAYMENT_INITIATION_FAILED
 
 
 class ProviderUnavailable(UpstreamError):
-    code = "provider_unavailable"
+    code = BillingErrorCode.PROVIDER_UNAVAILABLE
 
 
 class ProviderError(UpstreamError):
-    code = "provider_error"
+    code = BillingErrorCode.PROVIDER_ERROR
 
 
 class IdempotencyKeyReused(Conflict):
-    code = "idempotency_key_reused"
+    code = BillingErrorCode.IDEMPOTENCY_KEY_REUSED
 
 
 class RefundNotAllowed(Conflict):
-    code = "refund_not_allowed"
+    code = BillingErrorCode.REFUND_NOT_ALLOWED
 
 
 class RefundFailed(OjaError):
     status_code: ClassVar[int] = 402
-    code = "refund_failed"
+    code = BillingErrorCode.REFUND_FAILED
 
 
 class AlreadySubscribed(Conflict):
-    code = "already_subscribed"
+    code = BillingErrorCode.ALREADY_SUBSCRIBED
 
 
 class NoSubscription(NotFound):
-    code = "no_subscription"
+    code = BillingErrorCode.NO_SUBSCRIPTION
 
 
 class QuotaExceeded(TooManyRequests):
-    code = "quota_exceeded"
+    code = BillingErrorCode.QUOTA_EXCEEDED
 
 
 class InvalidSignature(BadRequest):
-    code = "invalid_signature"
+    code = BillingErrorCode.INVALID_SIGNATURE
+
+
+class InvalidPayload(BadRequest):
+    """A correctly signed webhook body that is not an event of the provider's."""
+
+    code = BillingErrorCode.INVALID_PAYLOAD

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.billing import repository
 from oja.billing.config import BillingSettings
-from oja.billing.errors import BillingNotConfigured, InvalidSignature
+from oja.billing.errors import BillingNotConfigured, InvalidPayload, InvalidSignature
 from oja.billing.jobs import process_webhook_event
 from oja.billing.metrics import WEBHOOKS
 from oja.billing.providers import paystack as paystack_provider
@@ -52,7 +52,7 @@ async def receive_paystack(
     except ValueError:
         event = None
     if not isinstance(event, dict) or not isinstance(event.get("event"), str):
-        raise InvalidSignature("The signed body is not a Paystack event.", code="invalid_payload")
+        raise InvalidPayload("The signed body is not a Paystack event.")
     return await _store(session, "paystack", paystack_event_id(event, body), event["event"], event)
 
 

@@ -9,8 +9,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from oja.billing.errors import QuotaExceeded
 from oja.chat import sending, service
 from oja.chat.dependencies import ChatSettingsDep
+from oja.chat.errors import (
+    ChatroomNotFound,
+    ClientMessageIdReused,
+    GenerationFailed,
+    MessageNotFound,
+    MessageTooLong,
+)
 from oja.chat.schemas import (
     ChatroomCreate,
     ChatroomDetail,
@@ -22,12 +30,37 @@ from oja.chat.schemas import (
     SendResult,
 )
 from oja.core.dependencies import RuntimeDep, SessionDep
-from oja.core.errors import error_responses
+from oja.core.errors import InvalidRequest, errors
 from oja.core.pagination import PageParams, pagination
 from oja.identity.dependencies import CurrentUser, SignedInUser
+from oja.identity.errors import (
+    AccountDisabled,
+    ApiKeyExpired,
+    ApiKeyInvalid,
+    ApiKeyRevoked,
+    InvalidToken,
+    MissingCredentials,
+    SessionRevoked,
+    TokenExpired,
+    WrongPrincipal,
+)
 
 router = APIRouter(prefix="/chatroom", tags=["chat"])
-_AUTH = error_responses(401, 403)
+# What CurrentUser and SignedInUser answer: a missing, bad or revoked credential, a disabled
+# account, or an API key where only a user token will do.
+_USER = (
+    MissingCredentials,
+    InvalidToken,
+    TokenExpired,
+    SessionRevoked,
+    ApiKeyInvalid,
+    ApiKeyRevoked,
+    ApiKeyExpired,
+    AccountDisabled,
+    WrongPrincipal,
+)
+_ROOM = (*_USER, ChatroomNotFound, InvalidRequest)
+_MESSAGE = (*_ROOM, MessageNotFound)
 _MESSAGE_PAGES = pagination(default_per_page=50, page_description="1 is the newest page.")
 
 
@@ -36,7 +69,7 @@ _MESSAGE_PAGES = pagination(default_per_page=50, page_description="1 is the newe
     status_code=status.HTTP_201_CREATED,
     response_model=ChatroomOut,
     summary="Create a chatroom",
-    responses={**_AUTH, **error_responses(422)},
+    responses=errors(*_USER, InvalidRequest),
 )
 async def create_chatroom(
     body: ChatroomCreate, user: CurrentUser, db: SessionDep, runtime: RuntimeDep
@@ -53,7 +86,7 @@ async def create_chatroom(
         200: {
             "headers": {"X-Cache": {"description": "`hit` or `miss`", "schema": {"type": "string"}}}
         },
-        **_AUTH,
+        **errors(*_USER),
     },
 )
 async def list_chatrooms(
@@ -73,7 +106,7 @@ async def list_chatrooms(
     "/{chatroom_id}",
     response_model=ChatroomDetail,
     summary="A chatroom with a page of its messages",
-    responses={**_AUTH, **error_responses(404, 422)},
+    responses=errors(*_ROOM),
 )
 async def get_chatroom(
     chatroom_id: uuid.UUID,
@@ -92,7 +125,7 @@ async def get_chatroom(
     "/{chatroom_id}",
     response_model=ChatroomOut,
     summary="Rename a chatroom",
-    responses={**_AUTH, **error_responses(404, 422)},
+    responses=errors(*_ROOM),
 )
 async def rename_chatroom(
     chatroom_id: uuid.UUID,
@@ -109,7 +142,7 @@ async def rename_chatroom(
     "/{chatroom_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a chatroom and its messages",
-    responses={**_AUTH, **error_responses(404)},
+    responses=errors(*_ROOM),
 )
 async def delete_chatroom(
     chatroom_id: uuid.UUID, user: CurrentUser, db: SessionDep, runtime: RuntimeDep
@@ -128,8 +161,13 @@ async def delete_chatroom(
             "model": SendResult,
             "description": "The reply is still being written: poll `status_url` or read `stream_url`.",
         },
-        **_AUTH,
-        **error_responses(404, 409, 422, 429, 502),
+        **errors(
+            *_MESSAGE,
+            MessageTooLong,
+            ClientMessageIdReused,
+            QuotaExceeded,
+            GenerationFailed,
+        ),
     },
 )
 async def send_message(
@@ -161,7 +199,7 @@ async def send_message(
     "/{chatroom_id}/messages/{message_id}",
     response_model=MessageDetail,
     summary="A message with its status (and, for an answered prompt, its reply)",
-    responses={**_AUTH, **error_responses(404)},
+    responses=errors(*_MESSAGE),
 )
 async def get_message(
     chatroom_id: uuid.UUID,
@@ -190,8 +228,7 @@ async def get_message(
             "description": "`delta` events carry `{text}`; `reset` means drop what was shown (a "
             "retry starts over); `done` ends a stored reply, `error` a failed one.",
         },
-        **_AUTH,
-        **error_responses(404),
+        **errors(*_MESSAGE),
     },
 )
 async def stream_reply(  # noqa: PLR0917 - FastAPI injects by parameter

@@ -33,6 +33,7 @@ from oja.chat.errors import (
     ClientMessageIdReused,
     GenerationFailed,
     MessageNotFound,
+    MessageTooLong,
 )
 from oja.chat.jobs import generate_reply
 from oja.chat.models import ChatMessage, MessageStatus
@@ -40,7 +41,6 @@ from oja.chat.schemas import MessageCreate, MessageDetail, MessageOut, SendResul
 from oja.chat.streams import StreamEvent, reply_streams, stream_key
 from oja.core.clock import utcnow
 from oja.core.db import read_only, unit_of_work
-from oja.core.errors import OjaError
 from oja.core.ids import uuid7
 from oja.core.jobs import Job, JobStatus
 from oja.core.runtime import Runtime
@@ -48,11 +48,6 @@ from oja.core.runtime import Runtime
 HEARTBEAT_SECONDS = 15.0
 SETTLE_GRACE_SECONDS = 3.0
 """How long a stream reader waits for the terminal event of a reply the database says is settled."""
-
-
-class MessageTooLong(OjaError):
-    status_code = 422
-    code = "message_too_long"
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,10 @@ routes, wrong methods, oversized bodies, unavailable backing services and unhand
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from enum import StrEnum
+from http import HTTPStatus
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
@@ -30,11 +32,40 @@ class ErrorCode(StrEnum):
     """
 
 
+class CoreErrorCode(ErrorCode):
+    """Codes any route can answer: the generic statuses, the kernel's own failures and the ports'."""
+
+    BAD_REQUEST = "bad_request"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    NOT_ACCEPTABLE = "not_acceptable"
+    CONFLICT = "conflict"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    VALIDATION_ERROR = "validation_error"
+    INVALID_TEXT = "invalid_text"
+    RATE_LIMITED = "rate_limited"
+    HTTP_ERROR = "http_error"
+    INTERNAL_ERROR = "internal_error"
+    UPSTREAM_ERROR = "upstream_error"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    NOT_CONFIGURED = "not_configured"
+    UNSAFE_URL = "unsafe_url"
+    AI_PROVIDER_ERROR = "ai_provider_error"
+    AI_INVALID_OUTPUT = "ai_invalid_output"
+
+
 class OjaError(Exception):
-    """A domain error with a stable code and an honest HTTP status."""
+    """A domain error with a stable code and an honest HTTP status.
+
+    Each subclass declares its ``code`` from its module's :class:`ErrorCode` enum and its
+    ``status_code``; a raise site picks the subclass, never the code.
+    """
 
     status_code: ClassVar[int] = 400
-    code: ClassVar[str] = "bad_request"
+    code: ClassVar[ErrorCode] = CoreErrorCode.BAD_REQUEST
 
     def __init__(
         self,
@@ -44,62 +75,85 @@ class OjaError(Exception):
         headers: dict[str, str] | None = None,
         code: str | None = None,
     ) -> None:
+        """``code=`` is deprecated: it lets a raise site give one class two codes. Only identity still
+        passes it until its own branch merges; tests/core/test_error_codes.py refuses it elsewhere."""
         super().__init__(message)
         self.message = message
         self.details = details
         self.headers = headers
         if code is not None:
-            self.code = code  # type: ignore[misc]
+            self.code = code  # type: ignore[misc, assignment]
 
 
 class BadRequest(OjaError):
-    status_code = 400
-    code = "bad_request"
+    status_code: ClassVar[int] = 400
+    code: ClassVar[ErrorCode] = CoreErrorCode.BAD_REQUEST
 
 
 class Unauthorized(OjaError):
-    status_code = 401
-    code = "unauthorized"
+    status_code: ClassVar[int] = 401
+    code: ClassVar[ErrorCode] = CoreErrorCode.UNAUTHORIZED
 
 
 class Forbidden(OjaError):
-    status_code = 403
-    code = "forbidden"
+    status_code: ClassVar[int] = 403
+    code: ClassVar[ErrorCode] = CoreErrorCode.FORBIDDEN
 
 
 class NotFound(OjaError):
-    status_code = 404
-    code = "not_found"
+    status_code: ClassVar[int] = 404
+    code: ClassVar[ErrorCode] = CoreErrorCode.NOT_FOUND
 
 
 class Conflict(OjaError):
-    status_code = 409
-    code = "conflict"
+    status_code: ClassVar[int] = 409
+    code: ClassVar[ErrorCode] = CoreErrorCode.CONFLICT
 
 
 class PayloadTooLarge(OjaError):
-    status_code = 413
-    code = "payload_too_large"
+    status_code: ClassVar[int] = 413
+    code: ClassVar[ErrorCode] = CoreErrorCode.PAYLOAD_TOO_LARGE
 
 
 class UnsupportedMediaType(OjaError):
-    status_code = 415
-    code = "unsupported_media_type"
+    status_code: ClassVar[int] = 415
+    code: ClassVar[ErrorCode] = CoreErrorCode.UNSUPPORTED_MEDIA_TYPE
+
+
+class InvalidRequest(OjaError):
+    """The request breaks its schema (the validation handler answers it; ``details`` lists why)."""
+
+    status_code: ClassVar[int] = 422
+    code: ClassVar[ErrorCode] = CoreErrorCode.VALIDATION_ERROR
+
+
+class UnstorableText(OjaError):
+    """The request holds characters the database cannot store (such as NUL); nothing was kept."""
+
+    status_code: ClassVar[int] = 422
+    code: ClassVar[ErrorCode] = CoreErrorCode.INVALID_TEXT
 
 
 class TooManyRequests(OjaError):
-    status_code = 429
-    code = "rate_limited"
+    status_code: ClassVar[int] = 429
+    code: ClassVar[ErrorCode] = CoreErrorCode.RATE_LIMITED
+
+
+class InternalError(OjaError):
+    """An unexpected failure of ours; ``details.request_id`` is what to quote when reporting it."""
+
+    status_code: ClassVar[int] = 500
+    code: ClassVar[ErrorCode] = CoreErrorCode.INTERNAL_ERROR
 
 
 class UpstreamError(OjaError):
-    status_code = 502
-    code = "upstream_error"
+    status_code: ClassVar[int] = 502
+    code: ClassVar[ErrorCode] = CoreErrorCode.UPSTREAM_ERROR
 
 
 class ServiceUnavailable(OjaError):
-    status_code = 503
-    code = "service_unavailable"
+    status_code: ClassVar[int] = 503
+    code: ClassVar[ErrorCode] = CoreErrorCode.SERVICE_UNAVAILABLE
 
 
 class NotConfigured(ServiceUnavailable):
@@ -111,7 +165,7 @@ class NotConfigured(ServiceUnavailable):
     cannot help until the server is reconfigured.
     """
 
-    code = "not_configured"
+    code: ClassVar[ErrorCode] = CoreErrorCode.NOT_CONFIGURED
 
     def __init__(self, message: str, *, feature: str, settings: Sequence[str]) -> None:
         super().__init__(message, details={"feature": feature, "settings": list(settings)})
@@ -143,16 +197,16 @@ def error_response(
 
 
 _HTTP_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    429: "rate_limited",
+    400: CoreErrorCode.BAD_REQUEST,
+    401: CoreErrorCode.UNAUTHORIZED,
+    403: CoreErrorCode.FORBIDDEN,
+    404: CoreErrorCode.NOT_FOUND,
+    405: CoreErrorCode.METHOD_NOT_ALLOWED,
+    406: CoreErrorCode.NOT_ACCEPTABLE,
+    409: CoreErrorCode.CONFLICT,
+    413: CoreErrorCode.PAYLOAD_TOO_LARGE,
+    415: CoreErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    429: CoreErrorCode.RATE_LIMITED,
 }
 
 
@@ -167,12 +221,14 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         {"loc": list(err.get("loc", ())), "msg": err.get("msg"), "type": err.get("type")}
         for err in exc.errors()
     ]
-    return error_response(422, "validation_error", "The request is not valid.", details)
+    return error_response(
+        InvalidRequest.status_code, InvalidRequest.code, "The request is not valid.", details
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    code = _HTTP_CODES.get(exc.status_code, CoreErrorCode.HTTP_ERROR)
     message = exc.detail if isinstance(exc.detail, str) else "HTTP error"
     if exc.status_code == 404 and message == "Not Found":
         message = "No such resource."
@@ -215,5 +271,48 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries documenting the envelope for the given statuses."""
+    """Bare statuses with the envelope and no codes: superseded by :func:`errors`, kept for identity
+    until its branch lists its codes."""
     return {status: {"model": ErrorEnvelope} for status in statuses}
+
+
+def errors(*raised: type[OjaError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` for a route that can answer the given errors.
+
+    One entry per status: the envelope's schema, a description naming every code, and an example
+    per code (``content.application/json.examples``), so a client's switch over ``error.code`` can
+    be written from the document. Pass every class the route can raise, its dependencies' too.
+    """
+    by_status: dict[int, dict[str, type[OjaError]]] = {}
+    for error in raised:
+        by_status.setdefault(error.status_code, {}).setdefault(str(error.code), error)
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in sorted(by_status):
+        codes = by_status[status]
+        listed = ", ".join(f"`{code}`" for code in codes)
+        responses[status] = {
+            "model": ErrorEnvelope,
+            "description": f"{HTTPStatus(status).phrase}: {listed}",
+            "content": {
+                "application/json": {
+                    "examples": {code: _example(error) for code, error in codes.items()}
+                }
+            },
+        }
+    return responses
+
+
+def _example(error: type[OjaError]) -> dict[str, Any]:
+    """The class's name in words as the summary and message; its docstring, if any, describes it."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", error.__name__.lstrip("_")).lower()
+    summary = words[:1].upper() + words[1:]
+    example: dict[str, Any] = {
+        "summary": summary,
+        "value": {"error": {"code": str(error.code), "message": f"{summary}.", "details": None}},
+    }
+    doc = error.__dict__.get("__doc__")
+    if doc:
+        # The first paragraph, reST literals made Markdown ones (OpenAPI descriptions are CommonMark).
+        paragraph = " ".join(doc.strip().split("\n\n")[0].split())
+        example["description"] = paragraph.replace("``", "`")
+    return example

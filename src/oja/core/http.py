@@ -25,7 +25,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from oja.core.config import HttpSettings
-from oja.core.errors import BadRequest
+from oja.core.errors import BadRequest, CoreErrorCode
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -160,7 +160,7 @@ def create_http_client(
 class UnsafeUrl(BadRequest):
     """A user-supplied URL that Oja refuses to fetch."""
 
-    code = "unsafe_url"
+    code = CoreErrorCode.UNSAFE_URL
 
 
 # NAT64 prefixes embed an IPv4 address in the low 32 bits (RFC 6052, RFC 8215).

@@ -15,7 +15,15 @@ import structlog
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from oja.core.errors import error_response, is_unavailable, is_unstorable_text
+from oja.core.errors import (
+    InternalError,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UnstorableText,
+    error_response,
+    is_unavailable,
+    is_unstorable_text,
+)
 from oja.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 log = structlog.get_logger("oja.http")
@@ -44,24 +52,24 @@ def _answer_for(exc: Exception, request_id: str) -> Response:
         # The unit of work has rolled back: nothing of the request was kept.
         log.info("request.unstorable_text", error=type(exc).__name__)
         return error_response(
-            422,
-            "invalid_text",
+            UnstorableText.status_code,
+            UnstorableText.code,
             "The request contains characters that cannot be stored (such as NUL).",
             {"request_id": request_id},
         )
     if is_unavailable(exc):
         log.warning("request.backend_unavailable", error=type(exc).__name__)
         return error_response(
-            503,
-            "service_unavailable",
+            ServiceUnavailable.status_code,
+            ServiceUnavailable.code,
             "A backing service is unavailable; try again shortly.",
             {"request_id": request_id},
             headers={"Retry-After": "5"},
         )
     log.exception("request.unhandled_error", error=type(exc).__name__)
     return error_response(
-        500,
-        "internal_error",
+        InternalError.status_code,
+        InternalError.code,
         "Something went wrong on our side. Quote the request id when reporting it.",
         {"request_id": request_id},
     )
@@ -144,8 +152,8 @@ class RequestContextMiddleware:
             if too_large and not response_started:
                 too_large = False  # let our own answer through
                 answer = error_response(
-                    413,
-                    "payload_too_large",
+                    PayloadTooLarge.status_code,
+                    PayloadTooLarge.code,
                     f"The request body is larger than {limit} bytes.",
                     {"max_bytes": limit},
                 )

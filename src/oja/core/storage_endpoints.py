@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
-from oja.core.errors import Forbidden, NotFound, error_responses
+from oja.core.errors import Forbidden, NotFound, errors
 from oja.core.storage import InvalidKey, LocalStorage, ObjectNotFound, content_disposition
 
 router = APIRouter(tags=["storage"])
@@ -40,7 +40,7 @@ _ACTIVE_TYPES = frozenset(
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "The object's bytes", "content": {"application/octet-stream": {}}},
-    **error_responses(403, 404),
+    **errors(Forbidden, NotFound),
 }
 
 

@@ -14,10 +14,17 @@ from fastapi.responses import JSONResponse
 
 from oja.core.db import read_only, unit_of_work
 from oja.core.dependencies import RuntimeDep, SessionDep
-from oja.core.errors import error_responses
+from oja.core.errors import InvalidRequest, errors
 from oja.core.pagination import PageParams, pagination
 from oja.documents import chunks, repository, service
 from oja.documents.dependencies import DocumentsReader, DocumentsSettingsDep, DocumentsWriter
+from oja.documents.errors import (
+    AnalysisUpstreamFailed,
+    DocumentNotFound,
+    NotCompleted,
+    ProcessingFailed,
+    UnsupportedDocumentType,
+)
 from oja.documents.models import Document, DocumentStatus
 from oja.documents.schemas import (
     AnalysisInfo,
@@ -31,9 +38,42 @@ from oja.documents.schemas import (
     ResultOut,
     UploadedDocument,
 )
+from oja.files.errors import (
+    EmptyFile,
+    InvalidUpload,
+    MalformedUpload,
+    NotMultipart,
+    UploadTooLarge,
+)
 from oja.files.upload_stream import MultipartUpload
+from oja.identity.errors import (
+    AccountDisabled,
+    ApiKeyExpired,
+    ApiKeyInvalid,
+    ApiKeyRevoked,
+    InsufficientScope,
+    InvalidToken,
+    MissingCredentials,
+    SessionRevoked,
+    TokenExpired,
+)
 
 router = APIRouter(prefix="/documents", tags=["documents"])
+
+# What RequireScopes answers: a missing, bad or revoked token or API key, or a scope not granted.
+_SCOPED = (
+    MissingCredentials,
+    InvalidToken,
+    TokenExpired,
+    SessionRevoked,
+    ApiKeyInvalid,
+    ApiKeyRevoked,
+    ApiKeyExpired,
+    AccountDisabled,
+    InsufficientScope,
+)
+_OWNED = (*_SCOPED, DocumentNotFound, InvalidRequest)
+_FAILED = (ProcessingFailed, AnalysisUpstreamFailed)
 
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
@@ -66,7 +106,15 @@ def _analysis(document: Document) -> AnalysisInfo:
     response_model=UploadedDocument,
     summary="Upload a PDF, DOCX or text document (multipart `file`)",
     openapi_extra=_UPLOAD_BODY,
-    responses=error_responses(401, 403, 413, 415, 422),
+    responses=errors(
+        *_SCOPED,
+        MalformedUpload,
+        UploadTooLarge,
+        NotMultipart,
+        UnsupportedDocumentType,
+        InvalidUpload,
+        EmptyFile,
+    ),
 )
 async def upload(
     request: Request,
@@ -95,7 +143,7 @@ async def upload(
     )
 
 
-@router.get("", response_model=DocumentPage, responses=error_responses(401, 403))
+@router.get("", response_model=DocumentPage, responses=errors(*_SCOPED, InvalidRequest))
 async def list_documents(
     principal: DocumentsReader,
     db: SessionDep,
@@ -122,9 +170,7 @@ async def list_documents(
     return DocumentPage(items=items, total=total, page=paging.page, per_page=paging.per_page)
 
 
-@router.get(
-    "/{document_id}", response_model=DocumentDetail, responses=error_responses(401, 403, 404)
-)
+@router.get("/{document_id}", response_model=DocumentDetail, responses=errors(*_OWNED))
 async def get_document(
     document_id: uuid.UUID, principal: DocumentsReader, db: SessionDep
 ) -> DocumentDetail:
@@ -168,7 +214,7 @@ async def get_document(
     "/{document_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=error_responses(401, 403, 404),
+    responses=errors(*_OWNED),
 )
 async def delete_document(
     document_id: uuid.UUID, principal: DocumentsWriter, db: SessionDep, runtime: RuntimeDep
@@ -184,7 +230,7 @@ async def delete_document(
     response_model=AnalysisOut,
     responses={
         202: {"model": ProcessAccepted, "description": "Still running; poll the status link."},
-        **error_responses(401, 403, 404, 422, 502),
+        **errors(*_OWNED, *_FAILED),
     },
 )
 async def analyze(
@@ -240,7 +286,7 @@ async def analyze(
     "/{document_id}/process",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ProcessAccepted,
-    responses=error_responses(401, 403, 404),
+    responses=errors(*_OWNED),
 )
 async def process(
     document_id: uuid.UUID,
@@ -267,7 +313,7 @@ async def process(
 @router.get(
     "/{document_id}/status",
     response_model=DocumentStatusOut,
-    responses=error_responses(401, 403, 404),
+    responses=errors(*_OWNED),
 )
 async def document_status(
     document_id: uuid.UUID, principal: DocumentsReader, db: SessionDep
@@ -280,7 +326,7 @@ async def document_status(
 @router.get(
     "/{document_id}/result",
     response_model=ResultOut,
-    responses=error_responses(401, 403, 404, 409, 422, 502),
+    responses=errors(*_OWNED, NotCompleted, *_FAILED),
 )
 async def result(document_id: uuid.UUID, principal: DocumentsReader, db: SessionDep) -> ResultOut:
     """The processing result once COMPLETED; 409 with the status before; the error if FAILED."""

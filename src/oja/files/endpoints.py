@@ -8,10 +8,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from oja.core.dependencies import RuntimeDep, SessionDep
-from oja.core.errors import error_responses
+from oja.core.errors import InvalidRequest, TooManyRequests, errors
 from oja.core.pagination import PageParams, pagination
 from oja.files import service
 from oja.files.dependencies import FilesReader, FilesSettingsDep, FilesWriter, Uploader
+from oja.files.errors import (
+    EmptyFile,
+    FileNotFound,
+    InvalidUpload,
+    MalformedUpload,
+    NotMultipart,
+    NotProcessed,
+    NotRetryable,
+    UploadTooLarge,
+)
 from oja.files.schemas import (
     FileDetail,
     FileJobOut,
@@ -23,8 +33,32 @@ from oja.files.schemas import (
     VariantOut,
 )
 from oja.files.upload_stream import MultipartUpload
+from oja.identity.errors import (
+    AccountDisabled,
+    ApiKeyExpired,
+    ApiKeyInvalid,
+    ApiKeyRevoked,
+    InsufficientScope,
+    InvalidToken,
+    MissingCredentials,
+    SessionRevoked,
+    TokenExpired,
+)
 
 router = APIRouter(tags=["files"])
+
+# What RequireScopes answers: a missing, bad or revoked token or API key, or a scope not granted.
+_SCOPED = (
+    MissingCredentials,
+    InvalidToken,
+    TokenExpired,
+    SessionRevoked,
+    ApiKeyInvalid,
+    ApiKeyRevoked,
+    ApiKeyExpired,
+    AccountDisabled,
+    InsufficientScope,
+)
 
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
@@ -58,7 +92,15 @@ _UPLOAD_BODY: dict[str, Any] = {
     "to storage; the size limit (OJA_MAX_UPLOAD_BYTES) is enforced while reading, the type is "
     "sniffed from the bytes and the SHA-256 computed on the way. Rate-limited per user.",
     openapi_extra=_UPLOAD_BODY,
-    responses=error_responses(400, 401, 403, 413, 415, 422, 429),
+    responses=errors(
+        *_SCOPED,
+        MalformedUpload,
+        UploadTooLarge,
+        NotMultipart,
+        InvalidUpload,
+        EmptyFile,
+        TooManyRequests,
+    ),
 )
 async def upload(
     request: Request,
@@ -85,7 +127,7 @@ async def upload(
     "/upload/{file_id}/status",
     response_model=FileStatusOut,
     summary="Processing status of an uploaded file",
-    responses=error_responses(401, 403, 404),
+    responses=errors(*_SCOPED, FileNotFound, InvalidRequest),
 )
 async def upload_status(
     file_id: uuid.UUID, principal: FilesReader, db: SessionDep
@@ -104,7 +146,7 @@ async def upload_status(
     "/upload/{file_id}/result",
     response_model=FileResult,
     summary="Signed URLs of the original and its processed variants",
-    responses=error_responses(401, 403, 404, 409),
+    responses=errors(*_SCOPED, FileNotFound, NotProcessed, InvalidRequest),
 )
 async def upload_result(
     file_id: uuid.UUID, principal: FilesReader, db: SessionDep, runtime: RuntimeDep
@@ -124,7 +166,7 @@ async def upload_result(
     "/files",
     response_model=FilePage,
     summary="The caller's files, newest first",
-    responses=error_responses(401, 403, 422),
+    responses=errors(*_SCOPED, InvalidRequest),
 )
 async def list_files(
     principal: FilesReader,
@@ -146,7 +188,7 @@ async def list_files(
     "/files/{file_id}",
     response_model=FileDetail,
     summary="A file's metadata, status, extracted data and processing jobs",
-    responses=error_responses(401, 403, 404),
+    responses=errors(*_SCOPED, FileNotFound, InvalidRequest),
 )
 async def get_file(file_id: uuid.UUID, principal: FilesReader, db: SessionDep) -> FileDetail:
     file = await service.get_owned(db, file_id, principal.user_id)
@@ -169,7 +211,7 @@ async def get_file(file_id: uuid.UUID, principal: FilesReader, db: SessionDep) -
     status_code=status.HTTP_202_ACCEPTED,
     response_model=FileStatusOut,
     summary="Queue a failed file for processing again",
-    responses=error_responses(401, 403, 404, 409),
+    responses=errors(*_SCOPED, FileNotFound, NotRetryable, InvalidRequest),
 )
 async def retry_file(file_id: uuid.UUID, principal: FilesWriter, db: SessionDep) -> FileStatusOut:
     file = await service.get_owned(db, file_id, principal.user_id)
@@ -188,7 +230,7 @@ async def retry_file(file_id: uuid.UUID, principal: FilesWriter, db: SessionDep)
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     summary="Delete a file, its original and every variant",
-    responses=error_responses(401, 403, 404),
+    responses=errors(*_SCOPED, FileNotFound, InvalidRequest),
 )
 async def delete_file(
     file_id: uuid.UUID, principal: FilesWriter, db: SessionDep, runtime: RuntimeDep

@@ -2,40 +2,52 @@
 
 from __future__ import annotations
 
-from oja.core.errors import BadRequest, Conflict, NotFound, OjaError, PayloadTooLarge
+from oja.core.errors import (
+    BadRequest,
+    Conflict,
+    ErrorCode,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+)
 from oja.core.errors import UnsupportedMediaType as _UnsupportedMediaType
 
 
+class FilesErrorCode(ErrorCode):
+    FILE_NOT_FOUND = "file_not_found"
+    NOT_PROCESSED = "not_processed"
+    NOT_RETRYABLE = "not_retryable"
+    EMPTY_FILE = "empty_file"
+    MALFORMED_MULTIPART = "malformed_multipart"
+
+
 class FileNotFound(NotFound):
-    code = "file_not_found"
+    code = FilesErrorCode.FILE_NOT_FOUND
 
 
 class NotProcessed(Conflict):
-    code = "not_processed"
+    code = FilesErrorCode.NOT_PROCESSED
 
 
 class NotRetryable(Conflict):
-    code = "not_retryable"
+    code = FilesErrorCode.NOT_RETRYABLE
 
 
 class UploadTooLarge(PayloadTooLarge):
-    code = "payload_too_large"
+    """The file is larger than the upload limit (the generic ``payload_too_large``)."""
 
 
-class InvalidUpload(OjaError):
+class InvalidUpload(InvalidRequest):
     """The multipart body lacks the file part, or a field breaks its limits."""
-
-    status_code = 422
-    code = "validation_error"
 
 
 class EmptyFile(InvalidUpload):
-    code = "empty_file"
+    code = FilesErrorCode.EMPTY_FILE
 
 
 class MalformedUpload(BadRequest):
-    code = "malformed_multipart"
+    code = FilesErrorCode.MALFORMED_MULTIPART
 
 
 class NotMultipart(_UnsupportedMediaType):
-    code = "unsupported_media_type"
+    """The body is not ``multipart/form-data`` (the generic ``unsupported_media_type``)."""

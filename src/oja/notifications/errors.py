@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from oja.core.errors import UpstreamError
+from oja.core.errors import ErrorCode, UpstreamError
+
+
+class NotificationsErrorCode(ErrorCode):
+    DELIVERY_FAILED = "delivery_failed"
 
 
 class DeliveryFailed(UpstreamError):
@@ -13,7 +17,7 @@ class DeliveryFailed(UpstreamError):
     errors, timeouts, 429 and 5xx), so a job can decide between retrying and giving up.
     """
 
-    code = "delivery_failed"
+    code = NotificationsErrorCode.DELIVERY_FAILED
 
     def __init__(
         self,

@@ -9,9 +9,21 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
+from oja.core.ai.errors import AINotConfigured, AIProviderError
 from oja.core.dependencies import RuntimeDep, SessionDep
-from oja.core.errors import error_responses
+from oja.core.errors import InvalidRequest, errors
 from oja.identity.dependencies import Principal, RequireScopes
+from oja.identity.errors import (
+    AccountDisabled,
+    ApiKeyExpired,
+    ApiKeyInvalid,
+    ApiKeyRevoked,
+    InsufficientScope,
+    InvalidToken,
+    MissingCredentials,
+    SessionRevoked,
+    TokenExpired,
+)
 from oja.rag import jobs as _jobs  # noqa: F401 - registers the documents event handlers
 from oja.rag import service
 from oja.rag.schemas import ChunkOut, CitationOut, QueryIn, QueryOut
@@ -19,8 +31,25 @@ from oja.rag.schemas import ChunkOut, CitationOut, QueryIn, QueryOut
 router = APIRouter(tags=["retrieval"])
 Querier = Annotated[Principal, RequireScopes("query")]
 
+# What RequireScopes answers: a missing, bad or revoked token or API key, or a scope not granted.
+_SCOPED = (
+    MissingCredentials,
+    InvalidToken,
+    TokenExpired,
+    SessionRevoked,
+    ApiKeyInvalid,
+    ApiKeyRevoked,
+    ApiKeyExpired,
+    AccountDisabled,
+    InsufficientScope,
+)
 
-@router.post("/query", response_model=QueryOut, responses=error_responses(401, 403, 422, 502, 503))
+
+@router.post(
+    "/query",
+    response_model=QueryOut,
+    responses=errors(*_SCOPED, InvalidRequest, AIProviderError, AINotConfigured),
+)
 async def query(body: QueryIn, principal: Querier, db: SessionDep, runtime: RuntimeDep) -> QueryOut:
     """Embed the question, retrieve (vector + keyword, fused), answer from the numbered chunks."""
     result = await service.ask(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from oja.core.errors import NotConfigured, UpstreamError
+from oja.core.errors import CoreErrorCode, NotConfigured, UpstreamError
 
 
 class AIProviderError(UpstreamError):
     """The provider answered with an error (after retries) or could not be reached; the message is
     the provider's own."""
 
-    code = "ai_provider_error"
+    code = CoreErrorCode.AI_PROVIDER_ERROR
 
     def __init__(
         self,
@@ -43,7 +43,7 @@ class AINotConfigured(NotConfigured):
 class StructuredOutputInvalid(UpstreamError):
     """The model's reply is not JSON matching the requested schema."""
 
-    code = "ai_invalid_output"
+    code = CoreErrorCode.AI_INVALID_OUTPUT
 
     def __init__(self, message: str, *, raw: str, problems: list[str]) -> None:
         super().__init__(message, details={"problems": problems[:10]})

@@ -147,6 +147,15 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settin
     return settings
 
 
+def use_settings(app: Any, **fields: Any) -> Settings:
+    """Change a running app's settings (field name → value): its requests and the jobs run against
+    its runtime read them from now on."""
+    runtime = app.state.runtime
+    runtime.settings = runtime.settings.replace(**fields)
+    settings: Settings = runtime.settings
+    return settings
+
+
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     return make_settings(tmp_path, database_url)

@@ -156,6 +156,15 @@ def use_settings(app: Any, **fields: Any) -> Settings:
     return settings
 
 
+def set_env(monkeypatch: pytest.MonkeyPatch, app: Any = None, **variables: str) -> None:
+    """Set ``OJA_*`` variables for one test. An app made after this reads them; pass a running
+    ``app`` to have it read its settings again now."""
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    if app is not None:
+        use_settings(app)
+
+
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     return make_settings(tmp_path, database_url)

@@ -9,8 +9,8 @@ way in: kernel sections are attributes, feature sections are looked up by type
 (``settings.section(ChatSettings)``) because the kernel must not import the features above it. Each
 section is built once per :class:`Settings` from the same environment and the same keyword overrides, so
 a test configures everything with ``Settings(chat_wait_seconds=0, ...)`` and no module keeps a copy of
-its own. Nothing is read at import time except the job timeouts a job module declares (read when the
-worker imports it).
+its own. Nothing is read at import time except what a job module declares for the worker and beat (a job
+kind's time limit, a periodic interval), read from the environment when they import it.
 """
 
 from __future__ import annotations
@@ -170,8 +170,14 @@ class Settings:
         return changed
 
     def load_sections(self) -> None:
-        """Build every section declared so far, so that an invalid value fails now (at start-up)."""
-        for cls in all_sections():
+        """Build every section declared so far, so that an invalid value fails now (at start-up),
+        and refuse an override no section has (a misspelt name would otherwise change nothing)."""
+        sections = all_sections()
+        known = {name for cls in sections for name in cls.model_fields}
+        unknown = sorted(set(self._overrides) - known)
+        if unknown:
+            raise TypeError(f"no settings section has the field(s) {', '.join(unknown)}")
+        for cls in sections:
             self.section(cls)
 
     @property

@@ -44,6 +44,7 @@ from oja.core.migrate import upgrade
 from oja.core.runtime import Runtime
 from oja.identity.models import User
 from oja.rag import minilm, repository, service
+from oja.rag.config import RagSettings
 from oja.rag.embedding import MINILM_NAME
 from oja.rag.eval import squad_corpus, text_document
 from oja.rag.eval.synthetic import prose
@@ -85,7 +86,7 @@ async def ingestion(folder: Path, documents: int) -> list[list[object]]:
     texts = [prose(rng, 10) for _ in range(documents)]
     model = minilm.load()
     model.embed(["warm up"])
-    chunks = [c for text in texts for c in service.chunk_document(text)]
+    chunks = [c for text in texts for c in service.chunk_document(text, RagSettings())]
     pieces = [p for c in chunks for p in windows_of(c.text)]
     started = time.perf_counter()
     model.embed(pieces)

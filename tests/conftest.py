@@ -147,6 +147,24 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settin
     return settings
 
 
+def use_settings(app: Any, **fields: Any) -> Settings:
+    """Change a running app's settings (field name → value): its requests and the jobs run against
+    its runtime read them from now on."""
+    runtime = app.state.runtime
+    runtime.settings = runtime.settings.replace(**fields)
+    settings: Settings = runtime.settings
+    return settings
+
+
+def set_env(monkeypatch: pytest.MonkeyPatch, app: Any = None, **variables: str) -> None:
+    """Set ``OJA_*`` variables for one test. An app made after this reads them; pass a running
+    ``app`` to have it read its settings again now."""
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    if app is not None:
+        use_settings(app)
+
+
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     return make_settings(tmp_path, database_url)

@@ -23,7 +23,10 @@ from oja.rag.endpoints import router as rag_router
 
 def large_body_paths(settings: Settings) -> dict[str, int]:
     """Routes that stream their bodies and enforce their own, larger limit while reading."""
-    return {"/upload": upload_body_limit(), "/documents/upload": document_upload_body_limit()}
+    return {
+        "/upload": upload_body_limit(settings),
+        "/documents/upload": document_upload_body_limit(settings),
+    }
 
 
 def include_routers(app: FastAPI) -> None:

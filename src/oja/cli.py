@@ -285,7 +285,7 @@ def create_admin(
     from oja.core.config import get_settings
     from oja.core.db import Database, unit_of_work
     from oja.core.logging import configure_logging
-    from oja.identity.config import get_identity_settings
+    from oja.identity.config import IdentitySettings
     from oja.identity.passwords import get_passwords
     from oja.identity.service import create_admin as make_admin
 
@@ -301,7 +301,7 @@ def create_admin(
                     email=email,
                     password=password,
                     name=name,
-                    passwords=get_passwords(get_identity_settings()),
+                    passwords=get_passwords(settings.section(IdentitySettings)),
                 )
             return str(user.id)
         finally:

@@ -18,5 +18,6 @@ FEATURE_JOB_MODULES: list[str] = [
 
 settings = get_runtime().settings
 import_job_modules([*FEATURE_JOB_MODULES, *settings.queue.worker_imports])
+settings.load_sections()  # the feature sections just imported: an invalid value stops the start
 app = get_celery()
 register_tasks(app, settings.queue.job_default_timeout)

@@ -8,13 +8,15 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select, text
 
-from oja.billing.config import BillingSettings, use_billing_settings
+from oja.billing.config import BillingSettings
+from oja.core.config import Settings
 from oja.core.jobs.publisher import set_publisher
 from oja.core.jobs.runner import execute
 from oja.sandbox import paystack as paystack_fake
@@ -22,6 +24,7 @@ from oja.sandbox import stripe as stripe_fake
 from oja.sandbox.paystack import PaystackFake
 from oja.sandbox.server import SandboxServer
 from oja.sandbox.stripe import StripeFake
+from tests.conftest import make_settings, use_settings
 
 PASSWORD = "correct horse battery"
 _emails = itertools.count()
@@ -74,7 +77,8 @@ def stripe(stripe_server: Served) -> StripeFake:
     return fake
 
 
-def billing_settings(paystack_url: str, stripe_url: str, **overrides: Any) -> BillingSettings:
+def billing_values(paystack_url: str, stripe_url: str, **overrides: Any) -> dict[str, Any]:
+    """Billing settings (field name → value) pointing at the fakes."""
     values: dict[str, Any] = {
         "paystack_base_url": paystack_url,
         "paystack_secret_key": paystack_fake.DEFAULT_SECRET_KEY,
@@ -84,23 +88,24 @@ def billing_settings(paystack_url: str, stripe_url: str, **overrides: Any) -> Bi
         "stripe_pro_price_id": stripe_fake.DEFAULT_PRICE_ID,
     }
     values.update(overrides)
-    return BillingSettings(**values)
+    return values
 
 
-@pytest.fixture(autouse=True)
-def settings_for_fakes(paystack_server: Served, stripe_server: Served) -> Iterator[BillingSettings]:
-    settings = billing_settings(paystack_server.url, stripe_server.url)
-    use_billing_settings(settings)
-    yield settings
-    use_billing_settings(None)
+def billing_settings(paystack_url: str, stripe_url: str, **overrides: Any) -> BillingSettings:
+    return BillingSettings(**billing_values(paystack_url, stripe_url, **overrides))
 
 
-def override_settings(**changes: Any) -> BillingSettings:
-    from oja.billing.config import get_billing_settings
+@pytest.fixture
+def settings(
+    tmp_path: Path, database_url: str, paystack_server: Served, stripe_server: Served
+) -> Settings:
+    """The app's settings, its billing pointing at the fakes."""
+    values = billing_values(paystack_server.url, stripe_server.url)
+    return make_settings(tmp_path, database_url, **values)
 
-    settings = get_billing_settings().model_copy(update=changes)
-    use_billing_settings(settings)
-    return settings
+
+def override_settings(app: Any, **changes: Any) -> BillingSettings:
+    return use_settings(app, **changes).section(BillingSettings)
 
 
 class Jobs:

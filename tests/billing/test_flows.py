@@ -7,12 +7,12 @@ import asyncio
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from oja.core.config import Settings
 from oja.core.jobs.publisher import set_publisher
 from oja.core.jobs.runner import execute
 from oja.core.runtime import set_runtime
@@ -20,14 +20,13 @@ from oja.sandbox.paystack import PaystackFake
 from oja.sandbox.server import SandboxServer
 from oja.sandbox.stripe import StripeFake
 from tests.billing.conftest import PASSWORD, Served
-from tests.conftest import make_settings
 
 
 @pytest.fixture
-def oja(tmp_path: Path, database_url: str) -> Iterator[str]:
+def oja(settings: Settings) -> Iterator[str]:
     from oja.main import create_app
 
-    app = create_app(make_settings(tmp_path, database_url))
+    app = create_app(settings)
     runtime = app.state.runtime
     running: set[asyncio.Task[str]] = set()
 

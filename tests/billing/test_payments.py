@@ -112,7 +112,7 @@ async def test_paystack_server_error_and_unreachable_are_502_and_no_row(
     paystack.fail_next()
     failed = await initiate(client, user)
     assert failed.status_code == 502
-    override_settings(paystack_base_url="http://127.0.0.1:9")  # discard port: nothing listens
+    override_settings(app, paystack_base_url="http://127.0.0.1:9")  # discard port: nothing listens
     unreachable = await initiate(client, user)
     assert unreachable.status_code == 502
     assert unreachable.json()["error"]["code"] == "provider_unavailable"
@@ -123,7 +123,7 @@ async def test_missing_secret_key_is_a_clear_503(
     client: httpx.AsyncClient, app: Any, paystack: PaystackFake
 ) -> None:
     user = await new_user(client)
-    override_settings(paystack_secret_key=None)
+    override_settings(app, paystack_secret_key=None)
     response = await initiate(client, user)
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "not_configured"
@@ -135,7 +135,7 @@ async def test_wrong_secret_key_is_not_blamed_on_the_payer(
     client: httpx.AsyncClient, app: Any, paystack: PaystackFake
 ) -> None:
     user = await new_user(client)
-    override_settings(paystack_secret_key="sk_test_wrong")
+    override_settings(app, paystack_secret_key="sk_test_wrong")
     response = await initiate(client, user)
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "provider_error"

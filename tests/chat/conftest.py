@@ -13,8 +13,7 @@ import httpx
 import pytest
 
 from oja.billing.models import Subscription
-from oja.chat.config import ChatSettings, use_chat_settings
-from oja.core.ai import get_ai_settings
+from oja.chat.config import ChatSettings
 from oja.core.ai import retry as ai_retry
 from oja.core.clock import utcnow
 from oja.core.config import Settings
@@ -25,7 +24,7 @@ from oja.core.jobs.runner import execute
 from oja.core.runtime import set_runtime
 from oja.sandbox.gemini import DEFAULT_API_KEY, GeminiFake
 from oja.sandbox.server import SandboxServer
-from tests.conftest import make_settings, service_url
+from tests.conftest import make_settings, service_url, use_settings
 
 PASSWORD = "correct horse battery"
 GENAI_STREAM_WARNING = pytest.mark.filterwarnings(
@@ -65,34 +64,34 @@ def jobs() -> Iterator[Jobs]:
     set_publisher(None)
 
 
-def use_chat(**values: Any) -> ChatSettings:
+CHAT_SETTINGS: dict[str, Any] = {
+    "chat_wait_seconds": 0,  # a send answers 202 unless a test runs its job inline
     # A fresh provider client per job: a kept one would outlive the test's event loop.
-    settings = ChatSettings(**{"chat_reuse_provider_client": False, **values})
-    use_chat_settings(settings)
-    return settings
+    "chat_reuse_provider_client": False,
+}
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url, **CHAT_SETTINGS)
+
+
+def use_chat(app: Any, **values: Any) -> ChatSettings:
+    return use_settings(app, **values).section(ChatSettings)
 
 
 @pytest.fixture(autouse=True)
-def chat_settings() -> Iterator[ChatSettings]:
-    """No waiting by default: a send answers 202 unless a test runs its job inline."""
-    yield use_chat(chat_wait_seconds=0)
-    use_chat_settings(None)
-
-
-@pytest.fixture(autouse=True)
-def ai_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
+def ai_env(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The local provider unless a test points Oja at the Gemini fake; retry pauses recorded."""
     for name in ("OJA_OPENROUTER_API_KEY", "OJA_GEMINI_API_KEY", "OJA_LLM_PROVIDER"):
         monkeypatch.delenv(name, raising=False)
-    get_ai_settings.cache_clear()
     pauses: list[float] = []
 
     async def record(delay: float) -> None:
         pauses.append(delay)
 
     monkeypatch.setattr(ai_retry, "sleep", record)
-    yield pauses
-    get_ai_settings.cache_clear()
+    return pauses
 
 
 @pytest.fixture(scope="session")
@@ -103,15 +102,19 @@ def gemini_server() -> Iterator[tuple[GeminiFake, str]]:
 
 
 @pytest.fixture
-def gemini(gemini_server: tuple[GeminiFake, str], monkeypatch: pytest.MonkeyPatch) -> GeminiFake:
-    """The Gemini fake, reset, with Oja's AI settings pointing at it."""
-    fake, url = gemini_server
+def gemini_fake(gemini_server: tuple[GeminiFake, str]) -> GeminiFake:
+    """The Gemini fake, reset."""
+    fake, _ = gemini_server
     fake.reset()
     fake.latency = 0.0
-    monkeypatch.setenv("OJA_GEMINI_BASE_URL", url)
-    monkeypatch.setenv("OJA_GEMINI_API_KEY", DEFAULT_API_KEY)
-    get_ai_settings.cache_clear()
     return fake
+
+
+@pytest.fixture
+def gemini(gemini_fake: GeminiFake, gemini_server: tuple[GeminiFake, str], app: Any) -> GeminiFake:
+    """The Gemini fake, reset, with the app's AI settings pointing at it."""
+    use_settings(app, gemini_base_url=gemini_server[1], gemini_api_key=DEFAULT_API_KEY)
+    return gemini_fake
 
 
 @pytest.fixture
@@ -124,7 +127,7 @@ async def redis_app(tmp_path: Path, database_url: str, redis_url: str) -> AsyncI
     """The app with Redis behind its cache, quotas and reply streams."""
     from oja.main import create_app
 
-    settings: Settings = make_settings(tmp_path, database_url, redis_url=redis_url)
+    settings = make_settings(tmp_path, database_url, redis_url=redis_url, **CHAT_SETTINGS)
     application = create_app(settings)
     yield application
     await application.state.runtime.close()

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text, update
 
-from oja.chat.config import get_chat_settings
+from oja.chat.config import ChatSettings
 from oja.chat.generation import SYSTEM_PROMPT, Turn, conversation
 from oja.chat.models import ChatMessage
 from oja.chat.streams import reply_streams, stream_key
@@ -29,6 +29,7 @@ from tests.chat.conftest import (
     remaining,
     use_chat,
 )
+from tests.conftest import use_settings
 
 
 async def rows(app: Any, sql: str, **params: Any) -> list[Any]:
@@ -58,7 +59,7 @@ async def test_the_reply_comes_back_in_the_response_when_it_is_ready_in_time(
     client: httpx.AsyncClient, app: Any, jobs: Jobs
 ) -> None:
     jobs.inline_runtime = app.state.runtime
-    use_chat(chat_wait_seconds=5)
+    use_chat(app, chat_wait_seconds=5)
     user = await new_user(client)
     room = await new_room(client, user)
     response = await send(client, user, room, "Pack light clothes. Lagos is warm in March.")
@@ -127,7 +128,7 @@ async def test_a_resent_client_message_id_returns_the_first_result_and_spends_no
     assert await jobs.run(app) == ["succeeded"]
 
     jobs.inline_runtime = app.state.runtime
-    use_chat(chat_wait_seconds=5)
+    use_chat(app, chat_wait_seconds=5)
     settled = await send(client, user, room, "Hello, Oja.", client_message_id="c-1")
     assert settled.status_code == 201
     assert settled.json()["user_message"]["id"] == first.json()["user_message"]["id"]
@@ -223,7 +224,7 @@ async def test_gemini_answers_with_the_room_history_within_the_token_budget(
     client: httpx.AsyncClient, app: Any, jobs: Jobs, gemini: GeminiFake
 ) -> None:
     jobs.inline_runtime = app.state.runtime
-    use_chat(chat_wait_seconds=5, chat_history_tokens=256)
+    use_chat(app, chat_wait_seconds=5, chat_history_tokens=256)
     user = await new_user(client)
     await make_pro(app, user)
     room = await new_room(client, user)
@@ -258,7 +259,7 @@ async def test_gemini_429_is_retried_after_its_retry_delay_once_not_twice(
     client: httpx.AsyncClient, app: Any, jobs: Jobs, gemini: GeminiFake, ai_env: list[float]
 ) -> None:
     jobs.inline_runtime = app.state.runtime
-    use_chat(chat_wait_seconds=5)
+    use_chat(app, chat_wait_seconds=5)
     gemini.fail_next(1, status=429, retry_delay=1.5)
     user = await new_user(client)
     room = await new_room(client, user)
@@ -278,12 +279,9 @@ async def test_a_failed_reply_marks_the_prompt_failed_and_refunds_it(
     gemini: GeminiFake,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from oja.core.ai import get_ai_settings
-
-    monkeypatch.setenv("OJA_LLM_MAX_ATTEMPTS", "2")
-    get_ai_settings.cache_clear()
+    use_settings(app, llm_max_attempts=2)
     jobs.inline_runtime = app.state.runtime
-    use_chat(chat_wait_seconds=5)
+    use_chat(app, chat_wait_seconds=5)
     gemini.fail_always(500)
     user = await new_user(client)
     room = await new_room(client, user)
@@ -346,7 +344,9 @@ async def test_a_prompt_whose_worker_died_on_the_last_attempt_is_failed_and_refu
     # Settled by the sweep itself, before anyone reads the prompt: failed, refunded, announced.
     assert await rows(app, "SELECT status, error FROM chat_message") == [("failed", LEASE_EXPIRED)]
     assert await remaining(client, user) == 5
-    last = await reply_streams(runtime, get_chat_settings()).last(stream_key(prompt_id))
+    last = await reply_streams(runtime, runtime.settings.section(ChatSettings)).last(
+        stream_key(prompt_id)
+    )
     assert last is not None
     assert (last.kind, last.data) == (
         "error",

@@ -70,7 +70,9 @@ async def test_another_users_room_is_not_found_and_untouched(client: httpx.Async
     assert mine.json()["messages"]["total"] == 0
 
 
-async def test_bad_input_and_missing_tokens_get_envelope_errors(client: httpx.AsyncClient) -> None:
+async def test_bad_input_and_missing_tokens_get_envelope_errors(
+    client: httpx.AsyncClient, app: Any
+) -> None:
     user = await new_user(client)
     blank = await client.post("/chatroom", json={"title": "   "}, headers=auth(user))
     assert blank.status_code == 422
@@ -97,7 +99,7 @@ async def test_bad_input_and_missing_tokens_get_envelope_errors(client: httpx.As
     )
     assert nul_prompt.status_code == 422
     assert nul_prompt.json()["error"]["details"][0]["loc"] == ["body", "content"]
-    use_chat(chat_wait_seconds=0, chat_max_message_chars=10)
+    use_chat(app, chat_wait_seconds=0, chat_max_message_chars=10)
     too_long = await client.post(
         f"/chatroom/{room}/message", json={"content": "x" * 11}, headers=auth(user)
     )

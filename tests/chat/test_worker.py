@@ -18,7 +18,7 @@ from oja.core.jobs.celery_app import reset_celery
 from oja.core.jobs.publisher import set_publisher
 from oja.core.runtime import set_runtime
 from oja.sandbox.gemini import DEFAULT_API_KEY, GeminiFake
-from tests.chat.conftest import auth, new_room, new_user, remaining, use_chat
+from tests.chat.conftest import CHAT_SETTINGS, auth, new_room, new_user, remaining, use_chat
 from tests.conftest import make_settings
 from tests.processes import running
 
@@ -35,7 +35,7 @@ async def queued_app(
 
     set_publisher(None)
     reset_celery()
-    application = create_app(make_settings(tmp_path, database_url))
+    application = create_app(make_settings(tmp_path, database_url, **CHAT_SETTINGS))
     yield application
     await application.state.runtime.close()
     set_runtime(None)
@@ -72,12 +72,12 @@ def worker(settings: Settings, gemini_url: str, log: Path) -> Iterator[None]:
 async def test_a_429_then_200_through_the_queue_gives_exactly_one_reply(
     queued_client: httpx.AsyncClient,
     queued_app: Any,
-    gemini: GeminiFake,
+    gemini_fake: GeminiFake,
     gemini_server: tuple[GeminiFake, str],
     tmp_path: Path,
 ) -> None:
-    use_chat(chat_wait_seconds=45)
-    gemini.fail_next(1, status=429, retry_delay=1)
+    use_chat(queued_app, chat_wait_seconds=45)
+    gemini_fake.fail_next(1, status=429, retry_delay=1)
     user = await new_user(queued_client)
     room = await new_room(queued_client, user)
     log = tmp_path / "worker.log"
@@ -90,7 +90,7 @@ async def test_a_429_then_200_through_the_queue_gives_exactly_one_reply(
     assert response.status_code == 201, (response.text, log.read_text()[-3000:])
     reply = response.json()["assistant_message"]
     assert reply["provider"] == "gemini"
-    assert [c.status for c in gemini.calls] == [429, 200]
+    assert [c.status for c in gemini_fake.calls] == [429, 200]
     detail = (await queued_client.get(f"/chatroom/{room}", headers=auth(user))).json()
     assert [m["role"] for m in detail["messages"]["items"]] == ["user", "assistant"]
     assert await remaining(queued_client, user) == 4
@@ -100,12 +100,12 @@ async def test_a_429_then_200_through_the_queue_gives_exactly_one_reply(
 async def test_a_failing_provider_through_the_queue_fails_the_prompt_and_refunds_it(
     queued_client: httpx.AsyncClient,
     queued_app: Any,
-    gemini: GeminiFake,
+    gemini_fake: GeminiFake,
     gemini_server: tuple[GeminiFake, str],
     tmp_path: Path,
 ) -> None:
-    use_chat(chat_wait_seconds=45)
-    gemini.fail_always(500)
+    use_chat(queued_app, chat_wait_seconds=45)
+    gemini_fake.fail_always(500)
     user = await new_user(queued_client)
     room = await new_room(queued_client, user)
     log = tmp_path / "worker.log"
@@ -117,7 +117,11 @@ async def test_a_failing_provider_through_the_queue_fails_the_prompt_and_refunds
     error = response.json()["error"]
     assert error["code"] == "chat_generation_failed"
     assert error["details"]["message"]["status"] == "failed"
-    assert [c.status for c in gemini.calls] == [500, 500, 500]  # OJA_LLM_MAX_ATTEMPTS, not more
+    assert [c.status for c in gemini_fake.calls] == [
+        500,
+        500,
+        500,
+    ]  # OJA_LLM_MAX_ATTEMPTS, not more
     assert await remaining(queued_client, user) == 5
     status = (await queued_client.get(error["details"]["status_url"], headers=auth(user))).json()
     assert (status["status"], status["reply"]) == ("failed", None)

@@ -11,13 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
-from oja.core.ai import get_ai_settings
 from oja.core.ai import retry as ai_retry
 from oja.core.jobs.publisher import set_publisher
 from oja.core.jobs.runner import execute
-from oja.documents.config import get_documents_settings
 from oja.sandbox.openrouter import DEFAULT_API_KEY, OpenRouterFake
 from oja.sandbox.server import SandboxServer
+from tests.conftest import set_env
 
 PASSWORD = "correct horse battery"
 _emails = itertools.count()
@@ -52,15 +51,8 @@ def jobs() -> Iterator[Jobs]:
     set_publisher(None)
 
 
-def set_env(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    get_ai_settings.cache_clear()
-    get_documents_settings.cache_clear()
-
-
 @pytest.fixture(autouse=True)
-def ai_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
+def ai_env(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The local provider unless a test says otherwise; retry pauses recorded, not slept."""
     for name in ("OJA_OPENROUTER_API_KEY", "OJA_GEMINI_API_KEY", "OJA_LLM_PROVIDER"):
         monkeypatch.delenv(name, raising=False)
@@ -71,9 +63,7 @@ def ai_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
         pauses.append(delay)
 
     monkeypatch.setattr(ai_retry, "sleep", record)
-    yield pauses
-    get_ai_settings.cache_clear()
-    get_documents_settings.cache_clear()
+    return pauses
 
 
 @pytest.fixture(scope="session")
@@ -85,13 +75,14 @@ def openrouter_server() -> Iterator[tuple[OpenRouterFake, str]]:
 
 @pytest.fixture
 def openrouter(
-    openrouter_server: tuple[OpenRouterFake, str], monkeypatch: pytest.MonkeyPatch
+    openrouter_server: tuple[OpenRouterFake, str], monkeypatch: pytest.MonkeyPatch, app: Any
 ) -> OpenRouterFake:
-    """The fake, reset, with Oja's settings pointing at it."""
+    """The fake, reset, with the app's settings pointing at it."""
     fake, url = openrouter_server
     fake.reset()
     set_env(
         monkeypatch,
+        app,
         OJA_LLM_PROVIDER="openrouter",
         OJA_OPENROUTER_BASE_URL=url,
         OJA_OPENROUTER_API_KEY=DEFAULT_API_KEY,

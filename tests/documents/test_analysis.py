@@ -132,7 +132,7 @@ async def test_a_wrong_key_is_the_providers_401_message(
     openrouter: OpenRouterFake,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    set_env(monkeypatch, OJA_OPENROUTER_API_KEY="sk-or-wrong")
+    set_env(monkeypatch, app, OJA_OPENROUTER_API_KEY="sk-or-wrong")
     _, response, _ = await analysed(client, app, jobs, INVOICE_TEXT)
     assert response.status_code == 502
     assert response.json()["error"]["message"] == "OpenRouter answered 401: User not found."
@@ -143,7 +143,7 @@ async def test_asking_for_openrouter_without_a_key_says_so(
     client: httpx.AsyncClient, app: Any, jobs: Jobs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("OJA_OPENROUTER_API_KEY", raising=False)
-    set_env(monkeypatch, OJA_LLM_PROVIDER="openrouter")
+    set_env(monkeypatch, app, OJA_LLM_PROVIDER="openrouter")
     _, response, _ = await analysed(client, app, jobs, INVOICE_TEXT)
     assert response.status_code == 502
     assert response.json()["error"]["message"] == (
@@ -223,7 +223,7 @@ async def test_map_reduce_calls_the_model_per_chunk(
     openrouter: OpenRouterFake,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    set_env(monkeypatch, OJA_ANALYSIS_CHUNK_CHARS="600")
+    set_env(monkeypatch, app, OJA_ANALYSIS_CHUNK_CHARS="600")
     text = "\n\n".join(
         f"Section {i}. Revenue of region {i} grew steadily this year." for i in range(40)
     )

@@ -257,7 +257,7 @@ async def test_oversized_upload_is_413_while_reading_and_nothing_is_stored(
 ) -> None:
     from .conftest import set_env
 
-    set_env(monkeypatch, OJA_MAX_DOCUMENT_BYTES="20000")
+    set_env(monkeypatch, app, OJA_MAX_DOCUMENT_BYTES="20000")
     headers = bearer(await token_for(client))
     response = await upload(client, headers, text_pdf(page_count=30))
     assert response.status_code == 413
@@ -335,7 +335,7 @@ async def test_analyze_answers_202_when_the_job_outlasts_the_wait(
 ) -> None:
     from .conftest import set_env
 
-    set_env(monkeypatch, OJA_ANALYZE_WAIT_SECONDS="0.1")
+    set_env(monkeypatch, app, OJA_ANALYZE_WAIT_SECONDS="0.1")
     headers = bearer(await token_for(client))
     document_id = await uploaded_id(client, headers, LETTER_TEXT.encode(), "letter.txt")
     jobs.published.clear()
@@ -361,7 +361,7 @@ async def test_long_text_is_map_reduced(
 ) -> None:
     from .conftest import set_env
 
-    set_env(monkeypatch, OJA_ANALYSIS_CHUNK_CHARS="600")
+    set_env(monkeypatch, app, OJA_ANALYSIS_CHUNK_CHARS="600")
     headers = bearer(await token_for(client))
     paragraphs = "\n\n".join(
         f"Section {i}. The annual report shows revenue of region {i} grew steadily this year."

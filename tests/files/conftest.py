@@ -20,8 +20,7 @@ from oja.core.jobs.publisher import set_publisher
 from oja.core.jobs.runner import execute
 from oja.core.storage import LocalStorage
 from oja.core.storage.s3 import S3Storage
-from oja.files.config import get_files_settings
-from tests.conftest import make_settings
+from tests.conftest import make_settings, set_env
 
 PASSWORD = "correct horse battery"
 BUCKET = "oja-files-test"
@@ -35,19 +34,13 @@ FILES_ENV = {
 
 
 @pytest.fixture(autouse=True)
-def files_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Files settings come from the environment (read once per process): set them per test."""
-    for name, value in FILES_ENV.items():
-        monkeypatch.setenv(name, value)
-    get_files_settings.cache_clear()
-    yield
-    get_files_settings.cache_clear()
+def files_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files settings from the environment, set per test before the app reads it."""
+    set_env(monkeypatch, **FILES_ENV)
 
 
-def set_files_env(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    get_files_settings.cache_clear()
+def set_files_env(app: Any, monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
+    set_env(monkeypatch, app, **values)
 
 
 class Jobs:

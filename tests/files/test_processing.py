@@ -212,7 +212,7 @@ async def test_a_failed_file_can_be_retried(
     user: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    set_files_env(monkeypatch, OJA_MAX_IMAGE_PIXELS="1000000")
+    set_files_env(app, monkeypatch, OJA_MAX_IMAGE_PIXELS="1000000")
     detail = await process(client, app, jobs, user, media.jpeg(2000, 1000), "big.jpg")
     assert detail["status"] == "failed"
     assert "over the limit of 1000000" in detail["error"]
@@ -220,7 +220,7 @@ async def test_a_failed_file_can_be_retried(
     assert "over the limit" in detail["jobs"][0]["last_error"]
     assert (await client.get(f"/upload/{detail['id']}/result", headers=user)).status_code == 409
 
-    set_files_env(monkeypatch, OJA_MAX_IMAGE_PIXELS="50000000")
+    set_files_env(app, monkeypatch, OJA_MAX_IMAGE_PIXELS="50000000")
     retried = await client.post(f"/files/{detail['id']}/retry", headers=user)
     assert retried.status_code == 202
     assert retried.json()["status"] == "uploaded"
@@ -351,7 +351,7 @@ async def test_a_late_failure_of_a_replaced_job_leaves_the_retried_file_alone(
 ) -> None:
     """The pipeline fails the file before the runner records the job's failure; a retry in between
     queues a new job, and the old job's hook must then change nothing."""
-    set_files_env(monkeypatch, OJA_MAX_IMAGE_PIXELS="1000")
+    set_files_env(app, monkeypatch, OJA_MAX_IMAGE_PIXELS="1000")
     detail = await process(client, app, jobs, user, media.jpeg(300, 200), "big.jpg")
     assert detail["status"] == "failed"
     [old_job] = detail["jobs"]

@@ -191,7 +191,7 @@ async def test_too_long_title_is_422_and_nothing_is_kept(
 async def test_upload_rate_limit_is_429_with_headers(
     client: httpx.AsyncClient, app: Any, user: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    set_files_env(monkeypatch, OJA_UPLOAD_RATE="2/minute")
+    set_files_env(app, monkeypatch, OJA_UPLOAD_RATE="2/minute")
     for _ in range(2):
         assert (await upload(client, user, b"data", "a.txt")).status_code == 201
     refused = await upload(client, user, b"data", "a.txt")

@@ -11,7 +11,6 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from oja.cli import app as cli
-from oja.core.config import get_settings
 from oja.core.db import Database
 from oja.identity.models import User, UserRole
 
@@ -38,9 +37,7 @@ def database(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPa
     url = f"sqlite+aiosqlite:///{path}"
     monkeypatch.setenv("OJA_DATABASE_URL", url)
     monkeypatch.setenv("OJA_VAR_DIR", str(tmp_path / "var"))
-    get_settings.cache_clear()
-    yield url
-    get_settings.cache_clear()
+    return url
 
 
 def test_create_admin_then_promote_idempotently(database: str) -> None:

@@ -14,11 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from oja.billing.config import BillingSettings, use_billing_settings
-from oja.core.ai.config import get_ai_settings
 from oja.identity.config import GoogleSettings, IdentitySettings, get_google_settings
-from oja.identity.config import _load as load_identity_settings
-from oja.rag.config import get_rag_settings
+from tests.conftest import use_settings
 from tests.identity.mfa.test_mfa import enable_mfa
 
 from .conftest import PASSWORD, bearer, count_rows, user_with_token
@@ -29,16 +26,13 @@ READ_SCOPES = ["documents:read", "examples:read", "files:read", "payments:read"]
 
 
 @pytest.fixture
-def phone_regions(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """Set OJA_PHONE_DEFAULT_REGIONS for one test (validators read the process-wide settings)."""
+def phone_regions(app: Any) -> Any:
+    """Set OJA_PHONE_DEFAULT_REGIONS for one test (validators read the app's runtime settings)."""
 
     def use(regions: str) -> None:
-        monkeypatch.setenv("OJA_PHONE_DEFAULT_REGIONS", regions)
-        load_identity_settings.cache_clear()
+        use_settings(app, phone_default_regions=regions)
 
-    yield use
-    monkeypatch.undo()
-    load_identity_settings.cache_clear()
+    return use
 
 
 async def me(client: httpx.AsyncClient, token: str) -> dict[str, Any]:
@@ -306,18 +300,16 @@ def nothing_configured(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     app.dependency_overrides[get_google_settings] = lambda: GoogleSettings(
         google_client_id=None, google_client_secret=None
     )
-    use_billing_settings(
-        BillingSettings(paystack_secret_key=None, stripe_secret_key=None, stripe_pro_price_id=None)
-    )
-    monkeypatch.setenv("OJA_EMBEDDING_PROVIDER", "openrouter")
     monkeypatch.delenv("OJA_OPENROUTER_API_KEY", raising=False)
-    get_rag_settings.cache_clear()
-    get_ai_settings.cache_clear()
+    use_settings(
+        app,
+        paystack_secret_key=None,
+        stripe_secret_key=None,
+        stripe_pro_price_id=None,
+        embedding_provider="openrouter",
+    )
     yield
-    use_billing_settings(None)
     monkeypatch.undo()
-    get_rag_settings.cache_clear()
-    get_ai_settings.cache_clear()
 
 
 async def test_every_module_answers_not_configured_alike(

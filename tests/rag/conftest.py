@@ -11,15 +11,13 @@ from typing import Any
 import httpx
 import pytest
 
-from oja.core.ai import get_ai_settings
 from oja.core.ai import retry as ai_retry
 from oja.core.db import unit_of_work
 from oja.core.jobs.publisher import set_publisher
 from oja.core.jobs.runner import execute
-from oja.documents.config import get_documents_settings
 from oja.rag import service
-from oja.rag.config import get_rag_settings
 from oja.rag.eval import text_document
+from tests.conftest import set_env
 
 PASSWORD = "correct horse battery"
 _emails = itertools.count()
@@ -52,20 +50,8 @@ def jobs() -> Iterator[Jobs]:
     set_publisher(None)
 
 
-def set_env(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    clear_settings()
-
-
-def clear_settings() -> None:
-    get_ai_settings.cache_clear()
-    get_documents_settings.cache_clear()
-    get_rag_settings.cache_clear()
-
-
 @pytest.fixture(autouse=True)
-def ai_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def ai_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Local chat and MiniLM embeddings unless a test says otherwise; retry pauses not slept."""
     for name in (
         "OJA_OPENROUTER_API_KEY",
@@ -81,8 +67,6 @@ def ai_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         return None
 
     monkeypatch.setattr(ai_retry, "sleep", no_sleep)
-    yield
-    clear_settings()
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -58,9 +58,9 @@ def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def chroma(chroma_url: str, monkeypatch: pytest.MonkeyPatch) -> ChromaIndex:
+def chroma(chroma_url: str, monkeypatch: pytest.MonkeyPatch, app: Any) -> ChromaIndex:
     prefix = f"t{uuid.uuid4().hex[:12]}"  # a fresh collection per test
-    set_env(monkeypatch, OJA_CHROMA_URL=chroma_url, OJA_CHROMA_COLLECTION_PREFIX=prefix)
+    set_env(monkeypatch, app, OJA_CHROMA_URL=chroma_url, OJA_CHROMA_COLLECTION_PREFIX=prefix)
     return ChromaIndex(chroma_url, MINILM_NAME, prefix)
 
 

@@ -123,12 +123,13 @@ def openrouter_server() -> Iterator[tuple[OpenRouterFake, str]]:
 
 @pytest.fixture
 def openrouter(
-    openrouter_server: tuple[OpenRouterFake, str], monkeypatch: pytest.MonkeyPatch
+    openrouter_server: tuple[OpenRouterFake, str], monkeypatch: pytest.MonkeyPatch, app: Any
 ) -> OpenRouterFake:
     fake, url = openrouter_server
     fake.reset()
     set_env(
         monkeypatch,
+        app,
         OJA_LLM_PROVIDER="openrouter",
         OJA_LLM_MODEL="openai/gpt-4o-mini",
         OJA_OPENROUTER_BASE_URL=url,
@@ -179,6 +180,7 @@ async def test_openrouter_embeddings(
 ) -> None:
     set_env(
         monkeypatch,
+        app,
         OJA_EMBEDDING_PROVIDER="openrouter",
         OJA_EMBEDDING_MODEL="openai/text-embedding-3-small",
     )

@@ -10,13 +10,9 @@ from typing import Any
 
 import pytest
 
-from oja.chat.config import ChatSettings, use_chat_settings
-from oja.core.ai import get_ai_settings
 from oja.core.jobs.publisher import set_publisher
 from oja.core.jobs.runner import execute
 from oja.core.runtime import get_runtime
-from oja.documents.config import get_documents_settings
-from oja.files.config import get_files_settings
 from tests.reliability.harness import Fakes, sandbox_fakes
 
 
@@ -27,20 +23,14 @@ def fakes() -> Iterator[Fakes]:
 
 
 @pytest.fixture
-def local_ai(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def local_ai(monkeypatch: pytest.MonkeyPatch) -> None:
     """The offline, deterministic providers; uploads limited generously."""
     for name in ("OJA_OPENROUTER_API_KEY", "OJA_GEMINI_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OJA_LLM_PROVIDER", "local")
     monkeypatch.setenv("OJA_UPLOAD_RATE", "100000/minute")
     monkeypatch.setenv("OJA_ANALYZE_WAIT_SECONDS", "0")
-    for cached in (get_ai_settings, get_documents_settings, get_files_settings):
-        cached.cache_clear()
-    use_chat_settings(ChatSettings(chat_wait_seconds=0))
-    yield
-    use_chat_settings(None)
-    for cached in (get_ai_settings, get_documents_settings, get_files_settings):
-        cached.cache_clear()
+    monkeypatch.setenv("OJA_CHAT_WAIT_SECONDS", "0")
 
 
 class InlineJobs:

@@ -19,7 +19,6 @@ import httpx
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from oja.billing.config import use_billing_settings
 from oja.core.db import unit_of_work
 from oja.identity import service as identity_service
 from oja.identity.config import GoogleSettings, get_google_settings, get_identity_settings
@@ -29,7 +28,8 @@ from oja.sandbox.google import GoogleClient, GoogleFake, GoogleUser
 from oja.sandbox.paystack import PaystackFake
 from oja.sandbox.server import SandboxServer
 from oja.sandbox.stripe import StripeFake
-from tests.billing.conftest import billing_settings
+from tests.billing.conftest import billing_values
+from tests.conftest import use_settings
 
 PASSWORD = "correct horse battery"
 GOOGLE_CLIENT_ID = "oja-reliability.apps.googleusercontent.com"
@@ -101,7 +101,7 @@ class Fakes:
     google_url: str
 
     def install(self, app: FastAPI) -> None:
-        use_billing_settings(billing_settings(self.paystack_url, self.stripe_url))
+        use_settings(app, **billing_values(self.paystack_url, self.stripe_url))
         google = GoogleSettings(
             google_discovery_url=f"{self.google_url}/.well-known/openid-configuration",
             google_client_id=GOOGLE_CLIENT_ID,
@@ -112,7 +112,6 @@ class Fakes:
 
     @staticmethod
     def uninstall(app: FastAPI) -> None:
-        use_billing_settings(None)
         app.dependency_overrides.pop(get_google_settings, None)
 
 

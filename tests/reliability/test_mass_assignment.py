@@ -38,7 +38,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from oja.billing.config import get_billing_settings
+from oja.billing.config import BillingSettings
 from oja.billing.models import LedgerEntry, Payment, Refund
 from oja.chat.models import ChatMessage, Chatroom
 from oja.core.clock import utcnow
@@ -682,7 +682,10 @@ async def check_checkout(run: Run, response: httpx.Response) -> None:
     assert session["client_reference_id"] == run.a.id
     assert session["metadata"] == {"user_id": run.a.id}
     assert session["_subscription_metadata"] == {"user_id": run.a.id}
-    assert session["success_url"] == get_billing_settings().stripe_success_url
+    assert (
+        session["success_url"]
+        == run.app.state.runtime.settings.section(BillingSettings).stripe_success_url
+    )
     assert run.fakes.stripe.customers[session["customer"]]["metadata"] == {"user_id": run.a.id}
     status = await run.client.get("/subscription/status", headers=run.a.headers)
     assert (status.json()["tier"], status.json()["status"]) == ("basic", "none")

@@ -10,7 +10,7 @@ from sqladmin import Admin
 from oja.admin.auth import AdminAuth
 from oja.admin.views import VIEWS
 from oja.core.runtime import Runtime
-from oja.identity.config import get_identity_settings
+from oja.identity.config import IdentitySettings
 
 BASE_URL = "/admin"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -23,7 +23,9 @@ def mount_admin(app: FastAPI, runtime: Runtime) -> Admin:
         base_url=BASE_URL,
         title="Oja admin",
         templates_dir=str(TEMPLATES),
-        authentication_backend=AdminAuth(runtime, get_identity_settings(), base_url=BASE_URL),
+        authentication_backend=AdminAuth(
+            runtime, runtime.settings.section(IdentitySettings), base_url=BASE_URL
+        ),
     )
     admin.admin.state.runtime = runtime  # what the views' actions run against
     for view in VIEWS:

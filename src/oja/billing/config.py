@@ -1,12 +1,11 @@
-"""Billing settings (``OJA_`` prefix), read once per process; tests install their own."""
+"""Billing settings (``OJA_`` prefix): a section of the runtime's :class:`~oja.core.config.Settings`."""
 
 from __future__ import annotations
-
-import functools
 
 from pydantic import Field
 
 from oja.core.config import SettingsSection
+from oja.core.dependencies import RuntimeDep
 
 
 class BillingSettings(SettingsSection):
@@ -42,20 +41,6 @@ class BillingSettings(SettingsSection):
     """Most payments and subscriptions one reconciliation run looks at."""
 
 
-@functools.cache
-def _load() -> BillingSettings:
-    return BillingSettings()
-
-
-_override: BillingSettings | None = None
-
-
-def get_billing_settings() -> BillingSettings:
-    """The process-wide billing settings (a FastAPI dependency; jobs call it too)."""
-    return _override if _override is not None else _load()
-
-
-def use_billing_settings(settings: BillingSettings | None) -> None:
-    """Install settings for this process (tests, the sandbox); None goes back to the environment."""
-    global _override
-    _override = settings
+async def get_billing_settings(runtime: RuntimeDep) -> BillingSettings:
+    """The billing section of the app's settings; jobs read ``ctx.runtime.settings`` instead."""
+    return runtime.settings.section(BillingSettings)

@@ -9,7 +9,7 @@ from typing import Any
 import structlog
 
 from oja.billing import repository, service, subscriptions
-from oja.billing.config import get_billing_settings
+from oja.billing.config import BillingSettings
 from oja.billing.events import Providers, process_event
 from oja.billing.metrics import RECONCILE_DRIFT
 from oja.billing.providers.paystack import PaystackRefused, PaystackUnavailable
@@ -28,7 +28,7 @@ log = structlog.get_logger("oja.billing")
 )
 async def process_webhook_event(ctx: JobContext, *, event_id: uuid.UUID) -> dict[str, Any]:
     """Confirm with the provider and apply; a provider outage retries with backoff."""
-    async with Providers(get_billing_settings()) as ports:
+    async with Providers(ctx.runtime.settings.section(BillingSettings)) as ports:
         try:
             outcome = await process_event(ctx.session, event_id, ports)
         except (PaystackRefused, StripeRefused) as exc:
@@ -42,11 +42,12 @@ async def process_webhook_event(ctx: JobContext, *, event_id: uuid.UUID) -> dict
     "billing.reconcile",
     timeout=240,
     max_attempts=1,
-    periodic=get_billing_settings().billing_reconcile_interval,
+    # Beat's schedule is fixed when it imports this module: the interval is read then.
+    periodic=BillingSettings().billing_reconcile_interval,
 )
 async def reconcile(ctx: JobContext) -> dict[str, Any]:
     """Verify stale pending payments and re-sync live subscriptions; count what had drifted."""
-    settings = get_billing_settings()
+    settings = ctx.runtime.settings.section(BillingSettings)
     counts = {
         "payments_checked": 0,
         "payments_drifted": 0,

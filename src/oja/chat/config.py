@@ -1,12 +1,11 @@
-"""Chat settings (``OJA_`` prefix), read once per process; tests install their own."""
+"""Chat settings (``OJA_`` prefix): a section of the runtime's :class:`~oja.core.config.Settings`."""
 
 from __future__ import annotations
-
-import functools
 
 from pydantic import Field
 
 from oja.core.config import SettingsSection
+from oja.core.dependencies import RuntimeDep
 
 
 class ChatSettings(SettingsSection):
@@ -28,20 +27,9 @@ class ChatSettings(SettingsSection):
     """Most events kept per reply stream (Redis `XADD MAXLEN ~`)."""
 
 
-@functools.cache
-def _load() -> ChatSettings:
-    return ChatSettings()
+async def get_chat_settings(runtime: RuntimeDep) -> ChatSettings:
+    """The chat section of the app's settings; the job reads ``ctx.runtime.settings`` instead.
 
-
-_override: ChatSettings | None = None
-
-
-def get_chat_settings() -> ChatSettings:
-    """The process-wide chat settings (a FastAPI dependency; the job reads it too)."""
-    return _override if _override is not None else _load()
-
-
-def use_chat_settings(settings: ChatSettings | None) -> None:
-    """Install settings for this process (tests, benchmarks); None goes back to the environment."""
-    global _override
-    _override = settings
+    Async so that `GET /chatroom` does not hop to the thread pool for a kept value.
+    """
+    return runtime.settings.section(ChatSettings)

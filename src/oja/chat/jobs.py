@@ -24,17 +24,17 @@ from typing import Any, NoReturn
 import structlog
 
 from oja.chat import outcomes, quota, repository
-from oja.chat.config import get_chat_settings
+from oja.chat.config import ChatSettings
 from oja.chat.generation import HISTORY_ROWS, Turn, conversation, provider_for, stream_reply
 from oja.chat.models import ChatMessage, Chatroom, MessageStatus
 from oja.chat.streams import ReplyStreams, reply_streams, stream_key
 from oja.core.ai import (
     AINotConfigured,
     AIProviderError,
+    AISettings,
     ChatModel,
     Message,
     ProviderName,
-    get_ai_settings,
     open_chat_model,
 )
 from oja.core.ai.prompting import estimate_tokens
@@ -46,36 +46,43 @@ from oja.core.jobs import JobContext, JobFailure, PermanentJobError, job
 log = structlog.get_logger("oja.chat")
 
 MAX_ATTEMPTS = 3
-_settings = get_chat_settings()
 
 
 _clients: dict[tuple[int, ProviderName], tuple[AsyncExitStack, ChatModel]] = {}
 
 
-async def _model(provider: ProviderName, stack: AsyncExitStack, reuse: bool) -> ChatModel:
+async def _model(
+    ai: AISettings, provider: ProviderName, stack: AsyncExitStack, reuse: bool
+) -> ChatModel:
     """A chat model from the AI port; with ``reuse``, one per provider and event loop, kept open.
 
     A worker process runs every job on one long-lived loop, so the client (and its connection
     pool) outlives the job; tests, whose loops come and go, switch reuse off.
     """
     if not reuse:
-        return await stack.enter_async_context(open_chat_model(get_ai_settings(), provider))
+        return await stack.enter_async_context(open_chat_model(ai, provider))
     key = (id(asyncio.get_running_loop()), provider)
     if key not in _clients:
         owner = AsyncExitStack()
-        model = await owner.enter_async_context(open_chat_model(get_ai_settings(), provider))
+        model = await owner.enter_async_context(open_chat_model(ai, provider))
         _clients[key] = (owner, model)
     return _clients[key][1]
 
 
 async def _stream(
-    streams: ReplyStreams, key: str, messages: list[Message], provider: ProviderName
+    streams: ReplyStreams,
+    key: str,
+    messages: list[Message],
+    *,
+    ai: AISettings,
+    provider: ProviderName,
+    reuse: bool,
 ) -> tuple[str, str, str]:
     """The reply's text, provider and model; each delta is appended to the stream as it arrives."""
     async with AsyncExitStack() as stack:
-        model = await _model(provider, stack, get_chat_settings().chat_reuse_provider_client)
+        model = await _model(ai, provider, stack, reuse)
         pieces: list[str] = []
-        async for delta in stream_reply(model, messages, get_ai_settings()):
+        async for delta in stream_reply(model, messages, ai):
             if delta:
                 pieces.append(delta)
                 await streams.append(key, "delta", {"text": delta})
@@ -84,12 +91,14 @@ async def _stream(
 
 @job(
     "chat.generate",
-    timeout=_settings.chat_generation_timeout + 30,
+    # The job kind's time limit is fixed when the worker imports this module: read it then.
+    timeout=ChatSettings().chat_generation_timeout + 30,
     max_attempts=MAX_ATTEMPTS,
     subject=("chat_message", "message_id"),
 )
 async def generate_reply(ctx: JobContext, *, message_id: uuid.UUID) -> dict[str, Any]:
-    settings = get_chat_settings()
+    settings = ctx.runtime.settings.section(ChatSettings)
+    ai = ctx.runtime.settings.section(AISettings)
     prompt = await repository.message(ctx.session, message_id)
     if prompt is None or prompt.role != "user" or prompt.status != MessageStatus.pending:
         return {"skipped": True}
@@ -110,10 +119,13 @@ async def generate_reply(ctx: JobContext, *, message_id: uuid.UUID) -> dict[str,
     key = stream_key(message_id)
     if await streams.last(key) is not None:  # an earlier attempt sent deltas: readers start over
         await streams.append(key, "reset", {"attempt": ctx.attempt})
-    provider = provider_for(get_ai_settings())
+    provider = provider_for(ai)
+    reuse = settings.chat_reuse_provider_client
     try:
         async with asyncio.timeout(settings.chat_generation_timeout):
-            text, provider_name, model_name = await _stream(streams, key, messages, provider)
+            text, provider_name, model_name = await _stream(
+                streams, key, messages, ai=ai, provider=provider, reuse=reuse
+            )
     except (AIProviderError, AINotConfigured) as exc:
         await _give_up(ctx, message_id, exc.message)
     except TimeoutError:
@@ -177,7 +189,7 @@ async def generate_reply(ctx: JobContext, *, message_id: uuid.UUID) -> dict[str,
 
 async def _give_up(ctx: JobContext, message_id: uuid.UUID, reason: str) -> NoReturn:
     await discard(ctx.session)
-    await outcomes.fail(ctx.runtime, get_chat_settings(), message_id, reason)
+    await outcomes.fail(ctx.runtime, ctx.runtime.settings.section(ChatSettings), message_id, reason)
     raise PermanentJobError(reason)
 
 
@@ -188,7 +200,8 @@ async def generate_reply_failed(failure: JobFailure, *, message_id: uuid.UUID) -
     failed = await outcomes.record_failure(failure.session, message_id, failure.error)
     if failed is None:
         return
-    runtime, settings = failure.runtime, get_chat_settings()
+    runtime = failure.runtime
+    settings = runtime.settings.section(ChatSettings)
 
     async def follow_up() -> None:
         await outcomes.after_failure(runtime, settings, failed)

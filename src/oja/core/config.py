@@ -3,15 +3,22 @@
 Every variable carries the ``OJA_`` prefix. In production (``OJA_ENV=production``) :func:`get_settings`
 refuses unsafe defaults and names the variable to set; in development a random secret key is created once
 and kept under ``OJA_VAR_DIR`` so tokens survive restarts.
+
+One :class:`Settings` object, read once by the process's entry point and held by its runtime, is the only
+way in: kernel sections are attributes, feature sections are looked up by type
+(``settings.section(ChatSettings)``) because the kernel must not import the features above it. Each
+section is built once per :class:`Settings` from the same environment and the same keyword overrides, so
+a test configures everything with ``Settings(chat_wait_seconds=0, ...)`` and no module keeps a copy of
+its own. Nothing is read at import time except what a job module declares for the worker and beat (a job
+kind's time limit, a periodic interval), read from the environment when they import it.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import secrets
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -125,23 +132,58 @@ class HttpSettings(SettingsSection):
     """Hosts a user-supplied URL may name even though they resolve to a private address (the sandbox)."""
 
 
+S = TypeVar("S", bound=SettingsSection)
+
+
 class Settings:
-    """All sections together; read once per process through :func:`get_settings`."""
+    """Every section, read from the environment with ``overrides`` (field name → value) on top.
+
+    Entry points read it once (:func:`get_settings`) and hand it to the runtime; code reaches it as
+    ``runtime.settings``, a request through its module's settings dependency, a job as
+    ``ctx.runtime.settings``.
+    """
 
     def __init__(self, **overrides: Any) -> None:
-        def pick(cls: type[SettingsSection]) -> Any:
-            return cls(**{k: v for k, v in overrides.items() if k in cls.model_fields})
+        self._overrides = overrides
+        self._sections: dict[type[SettingsSection], SettingsSection] = {}
+        self.app = self.section(AppSettings)
+        self.db = self.section(DatabaseSettings)
+        self.queue = self.section(QueueSettings)
+        self.redis = self.section(RedisSettings)
+        self.storage = self.section(StorageSettings)
+        self.http = self.section(HttpSettings)
 
-        self.app: AppSettings = pick(AppSettings)
-        self.db: DatabaseSettings = pick(DatabaseSettings)
-        self.queue: QueueSettings = pick(QueueSettings)
-        self.redis: RedisSettings = pick(RedisSettings)
-        self.storage: StorageSettings = pick(StorageSettings)
-        self.http: HttpSettings = pick(HttpSettings)
+    def section(self, cls: type[S]) -> S:
+        """The ``cls`` section of these settings, built on first use and kept."""
+        found = self._sections.get(cls)
+        if found is None:
+            fields = {k: v for k, v in self._overrides.items() if k in cls.model_fields}
+            found = self._sections[cls] = cls(**fields)
+        return cast(S, found)
+
+    def replace(self, **overrides: Any) -> Settings:
+        """New settings with these fields changed, the rest read again as these were."""
+        changed = Settings(**{**self._overrides, **overrides})
+        if changed.app.secret_key is None:
+            changed.app.secret_key = self.app.secret_key  # what validate() made in development
+        changed.load_sections()
+        return changed
+
+    def load_sections(self) -> None:
+        """Build every section declared so far, so that an invalid value fails now (at start-up),
+        and refuse an override no section has (a misspelt name would otherwise change nothing)."""
+        sections = all_sections()
+        known = {name for cls in sections for name in cls.model_fields}
+        unknown = sorted(set(self._overrides) - known)
+        if unknown:
+            raise TypeError(f"no settings section has the field(s) {', '.join(unknown)}")
+        for cls in sections:
+            self.section(cls)
 
     @property
     def sections(self) -> list[SettingsSection]:
-        return [self.app, self.db, self.queue, self.redis, self.storage, self.http]
+        """Every section declared so far (kernel and imported feature modules)."""
+        return [self.section(cls) for cls in all_sections()]
 
     @property
     def is_production(self) -> bool:
@@ -173,7 +215,9 @@ class Settings:
         return self.app.secret_key
 
     def validate(self) -> None:
-        """Refuse unsafe production defaults; in development make and keep a secret key."""
+        """Build every section known so far; refuse unsafe production defaults; in development make
+        and keep a secret key."""
+        self.load_sections()
         if self.is_production:
             problems = []
             if not self.app.secret_key:
@@ -214,8 +258,12 @@ def _development_secret(var_dir: Path) -> str:
     return key
 
 
-@functools.cache
 def get_settings() -> Settings:
+    """The settings of the environment, validated: what an entry point (API, worker, CLI) starts with.
+
+    Not cached: an entry point reads it once and hands it down (:class:`~oja.core.runtime.Runtime`
+    holds it), so a test changes settings by building its own, never by clearing a cache.
+    """
     settings = Settings()
     settings.validate()
     return settings

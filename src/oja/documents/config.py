@@ -1,12 +1,11 @@
-"""Documents settings (``OJA_`` prefix), read once per process."""
+"""Documents settings (``OJA_`` prefix): a section of the runtime's :class:`~oja.core.config.Settings`."""
 
 from __future__ import annotations
 
-import functools
-
 from pydantic import Field
 
-from oja.core.config import SettingsSection
+from oja.core.config import Settings, SettingsSection
+from oja.core.dependencies import RuntimeDep
 
 
 class DocumentsSettings(SettingsSection):
@@ -24,15 +23,15 @@ class DocumentsSettings(SettingsSection):
     """Seconds one extraction or processing job may run (read when the worker starts)."""
 
 
-@functools.cache
-def get_documents_settings() -> DocumentsSettings:
-    return DocumentsSettings()
+async def get_documents_settings(runtime: RuntimeDep) -> DocumentsSettings:
+    """The documents section of the app's settings; jobs read ``ctx.runtime.settings`` instead."""
+    return runtime.settings.section(DocumentsSettings)
 
 
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 """Room for the multipart framing around the file in the whole body's limit."""
 
 
-def upload_body_limit() -> int:
+def upload_body_limit(settings: Settings) -> int:
     """The whole `POST /documents/upload` body's limit, for the request middleware's early 413."""
-    return get_documents_settings().max_document_bytes + MULTIPART_OVERHEAD_BYTES
+    return settings.section(DocumentsSettings).max_document_bytes + MULTIPART_OVERHEAD_BYTES

@@ -26,8 +26,8 @@ from oja.core import events
 from oja.core.ai import (
     AINotConfigured,
     AIProviderError,
+    AISettings,
     StructuredOutputInvalid,
-    get_ai_settings,
     open_chat_model,
 )
 from oja.core.clock import utcnow
@@ -36,13 +36,14 @@ from oja.core.extract import Extracted, ExtractionError
 from oja.core.jobs import JobContext, JobFailure, PermanentJobError, job
 from oja.documents import pipeline, repository
 from oja.documents.analysis import analyse
-from oja.documents.config import get_documents_settings
+from oja.documents.config import DocumentsSettings
 from oja.documents.models import DocumentStatus
 
 log = structlog.get_logger("oja.documents")
 
 PROCESS_MAX_ATTEMPTS = 3
-_settings = get_documents_settings()
+# The job kinds' time limit is fixed when the worker imports this module: read it then.
+JOB_TIMEOUT = DocumentsSettings().document_job_timeout
 
 
 async def _fail(
@@ -121,7 +122,7 @@ def _cause(failure: JobFailure) -> str:
 
 @job(
     "documents.extract",
-    timeout=_settings.document_job_timeout,
+    timeout=JOB_TIMEOUT,
     max_attempts=3,
     subject=("document", "document_id"),
 )
@@ -177,7 +178,7 @@ async def extract_document_failed(failure: JobFailure, *, document_id: uuid.UUID
 
 @job(
     "documents.process",
-    timeout=_settings.document_job_timeout,
+    timeout=JOB_TIMEOUT,
     max_attempts=PROCESS_MAX_ATTEMPTS,
     subject=("document", "document_id"),
 )
@@ -197,7 +198,7 @@ async def process_document(ctx: JobContext, *, document_id: uuid.UUID) -> dict[s
         document_event="process_started",
         attempt=ctx.attempt,
     )
-    settings = get_documents_settings()
+    settings = ctx.runtime.settings.section(DocumentsSettings)
     extracted: Extracted | None = None
     stage = "extract"
     try:
@@ -208,7 +209,7 @@ async def process_document(ctx: JobContext, *, document_id: uuid.UUID) -> dict[s
             text = extracted.text
         stage = "analyze"
         await ctx.progress(30, "analyze")
-        async with open_chat_model(get_ai_settings()) as model:
+        async with open_chat_model(ctx.runtime.settings.section(AISettings)) as model:
             analysis = await analyse(
                 model,
                 text,

@@ -1,12 +1,11 @@
-"""Files settings (``OJA_`` prefix), read once per process."""
+"""Files settings (``OJA_`` prefix): a section of the runtime's :class:`~oja.core.config.Settings`."""
 
 from __future__ import annotations
 
-import functools
-
 from pydantic import Field
 
-from oja.core.config import SettingsSection
+from oja.core.config import Settings, SettingsSection
+from oja.core.dependencies import RuntimeDep
 
 
 class FilesSettings(SettingsSection):
@@ -39,15 +38,15 @@ class FilesSettings(SettingsSection):
     """Largest compression ratio of any member of a DOCX opened for text."""
 
 
-@functools.cache
-def get_files_settings() -> FilesSettings:
-    return FilesSettings()
+async def get_files_settings(runtime: RuntimeDep) -> FilesSettings:
+    """The files section of the app's settings; the job reads ``ctx.runtime.settings`` instead."""
+    return runtime.settings.section(FilesSettings)
 
 
 MULTIPART_OVERHEAD_BYTES = 128 * 1024
 """Room for boundaries, part headers and the text fields (title, description) beside the file."""
 
 
-def upload_body_limit() -> int:
+def upload_body_limit(settings: Settings) -> int:
     """The whole `POST /upload` body's limit, for the request middleware's early 413."""
-    return get_files_settings().max_upload_bytes + MULTIPART_OVERHEAD_BYTES
+    return settings.section(FilesSettings).max_upload_bytes + MULTIPART_OVERHEAD_BYTES

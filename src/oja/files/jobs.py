@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from oja.core.jobs import JobContext, JobFailure, job
-from oja.files.config import get_files_settings
+from oja.files.config import FilesSettings
 
 PROCESS_MAX_ATTEMPTS = 3
 
@@ -14,7 +14,8 @@ PROCESS_MAX_ATTEMPTS = 3
 @job(
     "files.process",
     subject=("file", "file_id"),
-    timeout=get_files_settings().file_process_timeout,
+    # The job kind's time limit is fixed when the worker imports this module: read it then.
+    timeout=FilesSettings().file_process_timeout,
     max_attempts=PROCESS_MAX_ATTEMPTS,
 )
 async def process_file(ctx: JobContext, file_id: uuid.UUID) -> dict[str, Any]:

@@ -1,13 +1,17 @@
-"""Identity settings (``OJA_`` prefix), read once per process."""
+"""Identity settings (``OJA_`` prefix): sections of the runtime's :class:`~oja.core.config.Settings`.
+
+The getters take no argument, so request validators and code outside requests call them as they are:
+they read the process's runtime (the one the API or the worker made) and are FastAPI dependencies
+tests may override.
+"""
 
 from __future__ import annotations
-
-import functools
 
 import phonenumbers
 from pydantic import field_validator
 
 from oja.core.config import SettingsSection
+from oja.core.runtime import get_runtime
 
 
 class IdentitySettings(SettingsSection):
@@ -96,21 +100,11 @@ class GoogleSettings(SettingsSection):
     """Seconds a started Google sign-in (state, nonce, PKCE verifier) may take to come back."""
 
 
-@functools.cache
-def _load() -> IdentitySettings:
-    return IdentitySettings()
-
-
-@functools.cache
-def _load_google() -> GoogleSettings:
-    return GoogleSettings()
-
-
 def get_google_settings() -> GoogleSettings:
-    """The process-wide Google settings; a FastAPI dependency tests may override."""
-    return _load_google()
+    """The Google section of the process's settings; a FastAPI dependency tests may override."""
+    return get_runtime().settings.section(GoogleSettings)
 
 
 def get_identity_settings() -> IdentitySettings:
-    """The process-wide identity settings; a FastAPI dependency tests may override."""
-    return _load()
+    """The identity section of the process's settings; a FastAPI dependency tests may override."""
+    return get_runtime().settings.section(IdentitySettings)

@@ -1,13 +1,13 @@
-"""Retrieval settings (``OJA_`` prefix), read once per process."""
+"""Retrieval settings (``OJA_`` prefix): a section of the runtime's :class:`~oja.core.config.Settings`."""
 
 from __future__ import annotations
 
-import functools
 from typing import Literal
 
 from pydantic import Field
 
 from oja.core.config import SettingsSection
+from oja.core.dependencies import RuntimeDep
 
 
 class RagSettings(SettingsSection):
@@ -33,6 +33,6 @@ class RagSettings(SettingsSection):
     """Seconds one indexing job may run (read when the worker starts)."""
 
 
-@functools.cache
-def get_rag_settings() -> RagSettings:
-    return RagSettings()
+async def get_rag_settings(runtime: RuntimeDep) -> RagSettings:
+    """The retrieval section of the app's settings; jobs read ``ctx.runtime.settings`` instead."""
+    return runtime.settings.section(RagSettings)

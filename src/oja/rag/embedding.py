@@ -15,9 +15,10 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from oja.core.ai import AISettings, Embedder, get_ai_settings, open_embedder
+from oja.core.ai import AISettings, Embedder, open_embedder
+from oja.core.config import Settings
 from oja.rag import minilm
-from oja.rag.config import RagSettings, get_rag_settings
+from oja.rag.config import RagSettings
 
 Matrix = NDArray[np.float32]
 MINILM_NAME = "local/sentence-transformers/all-MiniLM-L6-v2"
@@ -70,21 +71,18 @@ class PortEmbedder:
         return normalise(np.asarray(rows, dtype=np.float32))
 
 
-def embedding_name(settings: RagSettings | None = None, ai: AISettings | None = None) -> str:
+def embedding_name(settings: Settings) -> str:
     """The name chunks embedded now are recorded under (no network call)."""
-    settings = settings or get_rag_settings()
-    if settings.embedding_provider == "openrouter":
-        return f"openrouter/{(ai or get_ai_settings()).embedding_model}"
+    if settings.section(RagSettings).embedding_provider == "openrouter":
+        return f"openrouter/{settings.section(AISettings).embedding_model}"
     return MINILM_NAME
 
 
 @asynccontextmanager
-async def open_chunk_embedder(
-    settings: RagSettings | None = None, ai: AISettings | None = None
-) -> AsyncIterator[ChunkEmbedder]:
-    settings = settings or get_rag_settings()
-    if settings.embedding_provider == "openrouter":
-        async with open_embedder(ai or get_ai_settings(), provider="openrouter") as port:
-            yield PortEmbedder(port, settings.embedding_batch_size)
+async def open_chunk_embedder(settings: Settings) -> AsyncIterator[ChunkEmbedder]:
+    rag = settings.section(RagSettings)
+    if rag.embedding_provider == "openrouter":
+        async with open_embedder(settings.section(AISettings), provider="openrouter") as port:
+            yield PortEmbedder(port, rag.embedding_batch_size)
         return
-    yield MiniLMEmbedder(settings.embedding_batch_size)
+    yield MiniLMEmbedder(rag.embedding_batch_size)

@@ -21,14 +21,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core import events
+from oja.core.config import Settings
 from oja.core.db import current_session
 from oja.core.ids import uuid7
 from oja.core.jobs import EnqueueOptions, Job, JobContext, JobStatus, job
+from oja.core.runtime import get_runtime
 from oja.documents import chunks as documents_chunks
 from oja.documents.models import Document
 from oja.rag import repository, service
 from oja.rag.chunking import content_hash
-from oja.rag.config import get_rag_settings
+from oja.rag.config import RagSettings
 from oja.rag.embedding import embedding_name
 from oja.rag.models import RagChunk
 from oja.rag.schemas import DocumentChunkOut
@@ -38,7 +40,8 @@ STALE_BATCH = 100
 
 @job(
     "rag.index_document",
-    timeout=get_rag_settings().index_job_timeout,
+    # The job kind's time limit is fixed when the worker imports this module: read it then.
+    timeout=RagSettings().index_job_timeout,
     max_attempts=5,
     subject=("document", "document_id"),
 )
@@ -57,7 +60,7 @@ async def purge_document(ctx: JobContext, *, document_id: uuid.UUID) -> None:
 @job("rag.reindex_stale", periodic=600.0)
 async def reindex_stale(ctx: JobContext) -> dict[str, Any]:
     """Documents with chunks of another embedding model get re-indexed (a batch per run)."""
-    model = embedding_name()
+    model = embedding_name(ctx.runtime.settings)
     stale = list(
         await ctx.session.scalars(
             select(RagChunk.document_id)
@@ -67,12 +70,12 @@ async def reindex_stale(ctx: JobContext) -> dict[str, Any]:
         )
     )
     for document_id in stale:
-        await request_indexing(document_id)
+        await request_indexing(document_id, ctx.runtime.settings)
     await repository.prune_changes(ctx.session)
     return {"stale": len(stale)}
 
 
-async def request_indexing(document_id: uuid.UUID) -> Job | None:
+async def request_indexing(document_id: uuid.UUID, settings: Settings) -> Job | None:
     """Enqueue indexing in the current unit of work unless this text, with this model, already has
     a job that is queued, running or done."""
     session = current_session()
@@ -80,7 +83,7 @@ async def request_indexing(document_id: uuid.UUID) -> Job | None:
     if document is None or document.text is None:
         return None
     fingerprint = hashlib.sha256(
-        f"{content_hash(document.text)}:{embedding_name()}".encode()
+        f"{content_hash(document.text)}:{embedding_name(settings)}".encode()
     ).hexdigest()[:32]
     key = f"rag.index:{document_id}:{fingerprint}"
     existing = await session.scalar(select(Job.status).where(Job.dedupe_key == key))
@@ -94,13 +97,14 @@ async def request_indexing(document_id: uuid.UUID) -> Job | None:
 
 @events.on("documents.text_extracted")
 async def on_text_extracted(*, document_id: uuid.UUID, **_: Any) -> None:
-    await request_indexing(document_id)
+    # Events carry no runtime: the process's own (the API's or the worker's) holds the settings.
+    await request_indexing(document_id, get_runtime().settings)
 
 
 @events.on("documents.deleted")
 async def on_document_deleted(*, document_id: uuid.UUID, **_: Any) -> None:
     await service.forget_document(current_session(), document_id)
-    if get_rag_settings().chroma_url:
+    if get_runtime().settings.section(RagSettings).chroma_url:
         purge_document.enqueue_with(
             EnqueueOptions(dedupe_key=f"rag.purge:{document_id}"), document_id=document_id
         )

@@ -14,13 +14,13 @@ import numpy as np
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from oja.core.ai import ChatModel, Usage, chat_provider, get_ai_settings, open_chat_model
+from oja.core.ai import AISettings, ChatModel, Usage, chat_provider, open_chat_model
 from oja.core.clock import utcnow
 from oja.core.runtime import Runtime
 from oja.documents import repository as documents_repository
 from oja.rag import answering, blas, minilm, repository
 from oja.rag.chunking import Chunk, chunk_text
-from oja.rag.config import RagSettings, get_rag_settings
+from oja.rag.config import RagSettings
 from oja.rag.embedding import Matrix, open_chunk_embedder
 from oja.rag.models import chunk_id, rowkey_of
 from oja.rag.vector_index import Hit, IndexedChunk, NumpyIndex, VectorIndex
@@ -34,9 +34,9 @@ every weight from 0.3 to 1.0 gives hit@1 0.860-0.861, above BM25's 0.848; the sy
 _chroma: dict[tuple[str, str, str], VectorIndex] = {}
 
 
-def open_index(runtime: Runtime, model: str, settings: RagSettings | None = None) -> VectorIndex:
+def open_index(runtime: Runtime, model: str) -> VectorIndex:
     """Chroma when ``OJA_CHROMA_URL`` is set, else exact NumPy search over ``rag_chunk``."""
-    settings = settings or get_rag_settings()
+    settings = runtime.settings.section(RagSettings)
     if settings.chroma_url:
         key = (settings.chroma_url, settings.chroma_collection_prefix, model)
         if key not in _chroma:
@@ -49,8 +49,7 @@ def open_index(runtime: Runtime, model: str, settings: RagSettings | None = None
     return NumpyIndex(runtime.database.url, model)
 
 
-def chunk_document(text: str, settings: RagSettings | None = None) -> list[Chunk]:
-    settings = settings or get_rag_settings()
+def chunk_document(text: str, settings: RagSettings) -> list[Chunk]:
     return chunk_text(
         text,
         count_tokens=minilm.load().token_count,
@@ -75,9 +74,9 @@ async def index_document(
     document = await documents_repository.by_id(session, document_id)
     if document is None or document.text is None:
         return None
-    settings = get_rag_settings()
+    settings = runtime.settings.section(RagSettings)
     chunks = await asyncio.to_thread(chunk_document, document.text, settings)
-    async with open_chunk_embedder(settings) as embedder:
+    async with open_chunk_embedder(runtime.settings) as embedder:
         existing = await repository.chunks_of(session, document_id)
         ids = [chunk_id(document_id, c.index, c.content_hash) for c in chunks]
         if [c.id for c in existing] == ids and all(
@@ -106,7 +105,7 @@ async def index_document(
                 for c in chunks
             ]
             await repository.replace_document(session, document_id, rows)
-            await open_index(runtime, embedder.name, settings).upsert(
+            await open_index(runtime, embedder.name).upsert(
                 session,
                 [
                     IndexedChunk(
@@ -131,13 +130,12 @@ async def forget_document(session: AsyncSession, document_id: uuid.UUID) -> int:
 
 async def purge_remote(session: AsyncSession, runtime: Runtime, document_id: uuid.UUID) -> None:
     """Remove the document from the remote vector index, if one is configured, for every model."""
-    settings = get_rag_settings()
-    if not settings.chroma_url:
+    if not runtime.settings.section(RagSettings).chroma_url:
         return
     from oja.rag.chroma_index import ChromaIndex
     from oja.rag.embedding import embedding_name
 
-    index = open_index(runtime, embedding_name(settings), settings)
+    index = open_index(runtime, embedding_name(runtime.settings))
     assert isinstance(index, ChromaIndex)
     await index.delete_everywhere(document_id)
 
@@ -174,13 +172,13 @@ async def retrieve(
     ``min_score``; a keyword candidate needs to match the question's words, and is kept whatever
     its cosine (a chunk BM25 ranks first can score 0.2 with MiniLM: dropping it after fusion lost
     57 of 71 misses on SQuAD). The survivors are ranked by :func:`fuse`."""
-    settings = get_rag_settings()
+    settings = runtime.settings.section(RagSettings)
     threshold = settings.query_min_score if min_score is None else min_score
     with blas.one_thread():
-        async with open_chunk_embedder(settings) as embedder:
+        async with open_chunk_embedder(runtime.settings) as embedder:
             question_vector = (await embedder.embed([question]))[0]
         candidates = max(settings.query_candidates, top_k)
-        index = open_index(runtime, embedder.name, settings)
+        index = open_index(runtime, embedder.name)
         vector_hits = await index.search(
             session, question_vector, owner_id, candidates, document_ids
         )
@@ -243,10 +241,10 @@ async def ask(
         document_ids=document_ids,
         min_score=min_score,
     )
-    ai = get_ai_settings()
+    ai = runtime.settings.section(AISettings)
     if not contexts:
         provider = chat.provider if chat else chat_provider(ai)
-        model = chat.model if chat else _model_name(provider)
+        model = chat.model if chat else _model_name(ai, provider)
         answer = answering.Answer(answering.NOT_FOUND, [], provider, model, Usage())
     elif chat is not None:
         answer = await answering.generate(chat, question, contexts)
@@ -265,8 +263,7 @@ async def ask(
     return QueryResult(answer, contexts)
 
 
-def _model_name(provider: str) -> str:
-    ai = get_ai_settings()
+def _model_name(ai: AISettings, provider: str) -> str:
     if provider == "openrouter":
         return ai.llm_model
     if provider == "gemini":

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any, cast
 
 from oja.core.ai.base import ChatModel, Completion, Embedder, Message, Structured, Usage
-from oja.core.ai.config import AISettings, ProviderName, get_ai_settings
+from oja.core.ai.config import AISettings, ProviderName
 from oja.core.ai.errors import AINotConfigured, AIProviderError, StructuredOutputInvalid
 
 __all__ = [
@@ -29,7 +29,6 @@ __all__ = [
     "StructuredOutputInvalid",
     "Usage",
     "chat_provider",
-    "get_ai_settings",
     "open_chat_model",
     "open_embedder",
 ]
@@ -66,13 +65,12 @@ async def _close(adapter: Any) -> None:
 
 @asynccontextmanager
 async def open_chat_model(
-    settings: AISettings | None = None, provider: ProviderName | None = None
+    settings: AISettings, provider: ProviderName | None = None
 ) -> AsyncIterator[ChatModel]:
     """A chat model for the duration of the block; its HTTP client is closed afterwards.
 
     Raises :class:`AINotConfigured` when ``provider`` names a provider whose key is not set.
     """
-    settings = settings or get_ai_settings()
     model = _build_chat(settings, chat_provider(settings, provider))
     try:
         yield model
@@ -82,10 +80,9 @@ async def open_chat_model(
 
 @asynccontextmanager
 async def open_embedder(
-    settings: AISettings | None = None, provider: ProviderName | None = None
+    settings: AISettings, provider: ProviderName | None = None
 ) -> AsyncIterator[Embedder]:
     """An embedder: OpenRouter's when asked for or when its key is set, else the local one."""
-    settings = settings or get_ai_settings()
     chosen = provider or ("openrouter" if settings.openrouter_api_key is not None else "local")
     embedder: Embedder
     if chosen == "openrouter":

@@ -1,8 +1,10 @@
-"""Settings of the AI port (``OJA_`` prefix): which provider, where it lives, how hard to retry."""
+"""Settings of the AI port (``OJA_`` prefix): which provider, where it lives, how hard to retry.
+
+A section of the runtime's settings: ``runtime.settings.section(AISettings)``.
+"""
 
 from __future__ import annotations
 
-import functools
 from typing import Literal
 
 from pydantic import Field, SecretStr
@@ -39,8 +41,3 @@ class AISettings(SettingsSection):
     """Longest wait between attempts. A provider asking for longer (Retry-After, retryDelay) fails the call at once."""
     local_embedding_dimensions: int = Field(default=384, ge=8)
     """Vector size of the offline `local` embedder (feature hashing, deterministic)."""
-
-
-@functools.cache
-def get_ai_settings() -> AISettings:
-    return AISettings()

@@ -29,7 +29,7 @@ from oja.core.db import own_transaction
 from oja.core.jobs import JobContext, PermanentJobError
 from oja.core.storage import ObjectNotFound, Storage
 from oja.files import repository
-from oja.files.config import FilesSettings, get_files_settings
+from oja.files.config import FilesSettings
 from oja.files.keys import VARIANT_FILES, variant_key
 from oja.files.models import FileStatus
 from oja.files.processing import images, text
@@ -63,7 +63,7 @@ async def process(ctx: JobContext, file_id: uuid.UUID, *, max_attempts: int) -> 
         return {"skipped": "the file was deleted"}
     if file.status == FileStatus.processed:
         return {"skipped": "already processed"}
-    settings = get_files_settings()
+    settings = ctx.runtime.settings.section(FilesSettings)
     final_attempt = ctx.attempt >= max_attempts
 
     async def step(percent: int, message: str) -> None:

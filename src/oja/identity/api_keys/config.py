@@ -1,10 +1,9 @@
-"""API key settings (``OJA_`` prefix)."""
+"""API key settings (``OJA_`` prefix): a section of the runtime's :class:`~oja.core.config.Settings`."""
 
 from __future__ import annotations
 
-import functools
-
 from oja.core.config import SettingsSection
+from oja.core.runtime import get_runtime
 
 
 class ApiKeySettings(SettingsSection):
@@ -18,11 +17,6 @@ class ApiKeySettings(SettingsSection):
     """Seconds between writes of a key's `last_used_at` (not one write per request)."""
 
 
-@functools.cache
-def _load() -> ApiKeySettings:
-    return ApiKeySettings()
-
-
 def get_api_key_settings() -> ApiKeySettings:
-    """The process-wide API key settings; a FastAPI dependency tests may override."""
-    return _load()
+    """The API key section of the process's settings; a FastAPI dependency tests may override."""
+    return get_runtime().settings.section(ApiKeySettings)

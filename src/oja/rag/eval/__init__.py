@@ -212,7 +212,7 @@ async def evaluate(
     by_place = {(c.document_id, c.chunk_index): c.id for c in stored}
     bm25, dense = BM25(stored), Dense(stored)
     oja, keyword, vector = Score(OJA), Score(BM25_BASELINE), Score(DENSE_BASELINE)
-    async with open_chunk_embedder() as embedder:
+    async with open_chunk_embedder(runtime.settings) as embedder:
         vectors = await embedder.embed([q.text for q in corpus.questions])
     for question, question_vector in zip(corpus.questions, vectors, strict=True):
         async with unit_of_work(runtime.database) as session:

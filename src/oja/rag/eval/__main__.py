@@ -102,7 +102,7 @@ async def main(names: list[str]) -> None:
         if names[at + 1 : at + 2] != ["children"]:
             raise SystemExit("usage: python -m oja.rag.eval [corpus …] [--dense children]")
         names = names[:at] + names[at + 2 :]
-    print(f"Embedding model: `{embedding_name()}`; load average {os.getloadavg()[0]:.1f}")
+    print(f"Embedding model: `{embedding_name(Settings())}`; load average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as scratch:
         for name in names or list(CORPORA):
             report, indexed, extra = await run(Path(scratch), CORPORA[name](), children)

@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from oja.core.db import unit_of_work
 from oja.core.runtime import Runtime
 from oja.rag import blas, minilm, repository
-from oja.rag.config import get_rag_settings
+from oja.rag.config import RagSettings
 from oja.rag.embedding import open_chunk_embedder
 from oja.rag.eval import TOP_K, Corpus, Report, Score, rank_of, stored_chunks
 from oja.rag.eval.baselines import StoredChunk
@@ -152,7 +152,7 @@ async def evaluate_children(
     stride: int,
 ) -> ChildReport:
     """Whole-chunk against max-child cosine, dense-only and fused, over the stored chunks."""
-    settings = get_rag_settings()
+    settings = runtime.settings.section(RagSettings)
     stored: list[StoredChunk] = await stored_chunks(runtime, owner_id)
     chunks = {c.id: c for c in stored}
     ids = [c.id for c in stored]
@@ -170,7 +170,7 @@ async def evaluate_children(
         children = Children(model.embed(pieces), starts)
         embed_children = min(embed_children, time.perf_counter() - started)
 
-    async with open_chunk_embedder(settings) as embedder:
+    async with open_chunk_embedder(runtime.settings) as embedder:
         vectors = await embedder.embed([q.text for q in corpus.questions])
         model_name = embedder.name
     dense = {DENSE_WHOLE: Score(DENSE_WHOLE), DENSE_CHILDREN: Score(DENSE_CHILDREN)}

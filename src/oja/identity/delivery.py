@@ -6,12 +6,12 @@ request or background task that made it). Texts carry codes and links, so nothin
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import httpx
 import structlog
 
+from oja.core.runtime import get_runtime
 from oja.notifications.config import NotificationSettings
 from oja.notifications.errors import DeliveryFailed
 from oja.notifications.mail import create_email_sender
@@ -57,11 +57,6 @@ class Messenger:
             log.warning(event, provider=exc.provider, retryable=exc.retryable)
 
 
-@functools.cache
-def _notification_settings() -> NotificationSettings:
-    return NotificationSettings()
-
-
 def get_notification_settings() -> NotificationSettings:
     """The process-wide delivery settings; a FastAPI dependency tests may override."""
-    return _notification_settings()
+    return get_runtime().settings.section(NotificationSettings)

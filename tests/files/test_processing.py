@@ -248,7 +248,7 @@ async def test_a_rerun_overwrites_the_same_variant_objects(
     assert len(keys) == 5
     async with unit_of_work(app.state.runtime.database) as session:  # as a redelivery would
         await session.execute(update(File).values(status="uploaded"))
-        process_file.enqueue(file_id=detail["id"])
+        process_file.enqueue(session, file_id=detail["id"])
     await jobs.run(app)
     assert stored_keys(app) == keys
     after = (await client.get(f"/files/{detail['id']}", headers=user)).json()

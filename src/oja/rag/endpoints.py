@@ -12,7 +12,6 @@ from fastapi import APIRouter
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import error_responses
 from oja.identity.dependencies import Principal, RequireScopes
-from oja.rag import jobs as _jobs  # noqa: F401 - registers the documents event handlers
 from oja.rag import service
 from oja.rag.schemas import ChunkOut, CitationOut, QueryIn, QueryOut
 

@@ -7,8 +7,8 @@ version log) and, with a Chroma server, ``rag.purge_document`` removes them ther
 ``rag.reindex_stale`` re-indexes documents whose chunks were embedded by another model.
 
 The handlers, and the chunk lister behind ``GET /documents/{id}``'s ``chunks``, are registered
-when this module is imported: the worker imports it through ``FEATURE_JOB_MODULES`` and the API
-through :mod:`oja.rag.endpoints`.
+when this module is imported: the composition roots (API and worker) import it through
+:data:`oja.job_modules.JOB_MODULES`.
 """
 
 from __future__ import annotations
@@ -89,7 +89,9 @@ async def request_indexing(document_id: uuid.UUID) -> Job | None:
     if existing is not None:  # a failed run must not block the next request for the same text
         key = f"{key}:{uuid7().hex}"
     document.indexed_at = None
-    return index_document.enqueue_with(EnqueueOptions(dedupe_key=key), document_id=document_id)
+    return index_document.enqueue_with(
+        session, EnqueueOptions(dedupe_key=key), document_id=document_id
+    )
 
 
 @events.on("documents.text_extracted")
@@ -99,10 +101,11 @@ async def on_text_extracted(*, document_id: uuid.UUID, **_: Any) -> None:
 
 @events.on("documents.deleted")
 async def on_document_deleted(*, document_id: uuid.UUID, **_: Any) -> None:
-    await service.forget_document(current_session(), document_id)
+    session = current_session()
+    await service.forget_document(session, document_id)
     if get_rag_settings().chroma_url:
         purge_document.enqueue_with(
-            EnqueueOptions(dedupe_key=f"rag.purge:{document_id}"), document_id=document_id
+            session, EnqueueOptions(dedupe_key=f"rag.purge:{document_id}"), document_id=document_id
         )
 
 

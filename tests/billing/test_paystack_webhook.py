@@ -15,7 +15,6 @@ from oja.core.clock import utcnow
 from oja.core.jobs import Job
 from oja.sandbox.paystack import PaystackFake
 from tests.billing.conftest import (
-    Jobs,
     auth,
     count,
     counts,
@@ -25,6 +24,7 @@ from tests.billing.conftest import (
     paystack_headers,
     rows,
 )
+from tests.conftest import Jobs
 
 WEBHOOK = "/payments/paystack/webhook"
 

@@ -22,9 +22,9 @@ from oja.core.jobs import Job, JobFailure, JobStatus
 from oja.core.jobs.sweeper import LEASE_EXPIRED, sweep
 from oja.files.jobs import PROCESS_MAX_ATTEMPTS, process_file_failed
 from oja.files.models import File
+from tests.conftest import Jobs
 from tests.files import media
 from tests.files.conftest import (
-    Jobs,
     download,
     local_or_s3,
     set_files_env,

@@ -163,8 +163,8 @@ def celery_runtime(settings: Settings, registry: Registry | None = None) -> Runt
 
 
 class Jobs:
-    """The tests' job publisher: captures each publication as ``(task_name, job_id)``; :meth:`run`
-    executes them in this process as a worker would.
+    """The tests' job publisher: captures the id of each published job in :attr:`published` (its
+    task name in :attr:`task_names`); :meth:`run` executes them in this process as a worker would.
 
     With ``inline_runtime`` set, a publication runs its job at once (so a request that waits for its
     job sees it done); with ``forward`` set, publications go there instead (a real Celery publisher,
@@ -172,17 +172,20 @@ class Jobs:
     """
 
     def __init__(self) -> None:
-        self.published: list[tuple[str, uuid.UUID]] = []
+        self.published: list[uuid.UUID] = []
+        self.task_names: dict[uuid.UUID, str] = {}
         self.inline_runtime: Any = None
         self.forward: Publisher | None = None
 
     async def __call__(self, task_name: str, job_id: uuid.UUID, countdown: float) -> None:
         if self.forward is not None:
             await self.forward(task_name, job_id, countdown)
-        elif self.inline_runtime is not None:
+            return
+        self.task_names[job_id] = task_name
+        if self.inline_runtime is not None:
             await execute(str(job_id), self.inline_runtime)
         else:
-            self.published.append((task_name, job_id))
+            self.published.append(job_id)
 
     async def run(self, app: Any) -> list[str]:
         """Run what was published, in order (what they publish included); their outcomes."""
@@ -192,9 +195,9 @@ class Jobs:
         """:meth:`run`, each outcome with its job kind."""
         outcomes = []
         while self.published:
-            name, job_id = self.published.pop(0)
-            outcome = await execute(str(job_id), app.state.runtime)
-            outcomes.append((name.removeprefix("oja.job."), outcome))
+            job_id = self.published.pop(0)
+            kind = self.task_names.get(job_id, "").removeprefix("oja.job.")
+            outcomes.append((kind, await execute(str(job_id), app.state.runtime)))
         return outcomes
 
 

@@ -105,19 +105,19 @@ async def test_status_shows_indexing_until_it_is_done(
     from oja.core.jobs.runner import execute
 
     extract = jobs.published.pop(0)
-    assert await execute(str(extract[1]), runtime) == "succeeded"
+    assert await execute(str(extract), runtime) == "succeeded"
     [index] = jobs.published
     jobs.published.clear()
     assert (
         await client.post(f"/documents/{document_id}/process", headers=headers)
     ).status_code == 202
-    assert [name for name, _ in jobs.published] == ["oja.job.documents.process"]
+    assert [jobs.task_names[job_id] for job_id in jobs.published] == ["oja.job.documents.process"]
     await jobs.run_kinds(app)
     status = (await client.get(f"/documents/{document_id}/status", headers=headers)).json()
     assert (status["status"], status["progress"], status["stage"]) == ("COMPLETED", 100, "index")
     assert status["indexed"] is False
     assert status["message"] == "Processing completed; the text is being indexed for search."
-    assert await execute(str(index[1]), runtime) == "succeeded"
+    assert await execute(str(index), runtime) == "succeeded"
     status = (await client.get(f"/documents/{document_id}/status", headers=headers)).json()
     assert (status["status"], status["progress"], status["stage"]) == ("COMPLETED", 100, "done")
     assert status["indexed"] is True

@@ -51,12 +51,12 @@ from bench.common import (
 from bench.jobs_fixture import noop
 from bench.jobs_kombu import KOMBU_FILESYSTEM
 from oja.core.config import Settings
-from oja.core.db import unit_of_work
-from oja.core.jobs import Job, JobStatus, celery_app
-from oja.core.jobs.celery_app import get_celery, reset_celery
+from oja.core.db import own_transaction, unit_of_work
+from oja.core.jobs import Job, JobStatus, Registry, celery_app
+from oja.core.jobs.celery_app import CeleryPublisher, create_celery
 from oja.core.jobs.fsbroker import TRANSPORT as OJA_FILESYSTEM
 from oja.core.migrate import upgrade
-from oja.core.runtime import Runtime, set_runtime
+from oja.core.runtime import Runtime
 
 CONCURRENCY = 2
 
@@ -81,8 +81,8 @@ async def enqueue(runtime: Runtime, count: int) -> list[uuid.UUID]:
     """``count`` jobs, one unit of work each: the row commits, then the message is published."""
     ids = []
     for _ in range(count):
-        async with unit_of_work(runtime.database):
-            ids.append(noop.enqueue().id)
+        async with unit_of_work(runtime.database) as session:
+            ids.append(noop.enqueue(session).id)
     return ids
 
 
@@ -101,7 +101,7 @@ async def wait_done(
     while time.monotonic() < deadline:
         if worker.poll() is not None:
             raise WorkerDied(f"the worker exited with {worker.returncode}")
-        async with runtime.database.sessionmaker() as session:
+        async with own_transaction(runtime.database) as session:
             rows = await session.execute(
                 select(Job.status, func.count()).where(Job.id.in_(ids)).group_by(Job.status)
             )
@@ -113,7 +113,7 @@ async def wait_done(
 
 
 async def latencies_ms(runtime: Runtime, ids: list[uuid.UUID]) -> list[float]:
-    async with runtime.database.sessionmaker() as session:
+    async with own_transaction(runtime.database) as session:
         rows = await session.execute(
             select(Job.created_at, Job.started_at).where(
                 Job.id.in_(ids), Job.started_at.is_not(None)
@@ -131,9 +131,11 @@ async def measure(
     warmup: int,
     timeout: float,
 ) -> tuple[float, float, float, float, float, int]:
-    runtime = Runtime.create(settings)
-    set_runtime(runtime)
-    reset_celery()
+    # The producer's side, wired as the API's composition root wires it: Celery as the publisher.
+    celery = create_celery(settings)
+    registry = Registry()
+    registry.add(noop)
+    runtime = Runtime.create(settings, registry=registry, publisher=CeleryPublisher(celery))
     try:
         # Warm-up doubles as the readiness check: the worker is up once it has run these.
         await wait_done(runtime, await enqueue(runtime, warmup), worker, timeout)
@@ -146,7 +148,7 @@ async def measure(
         ids = await enqueue(runtime, jobs)
         enqueue_per_s = jobs / (time.perf_counter() - began)
         await wait_done(runtime, ids, worker, timeout)
-        async with runtime.database.sessionmaker() as session:
+        async with own_transaction(runtime.database) as session:
             rows = (
                 await session.execute(
                     select(Job.status, Job.created_at, Job.started_at, Job.finished_at).where(
@@ -155,9 +157,7 @@ async def measure(
                 )
             ).all()
     finally:
-        await asyncio.to_thread(get_celery().close)
-        reset_celery()
-        set_runtime(None)
+        await asyncio.to_thread(celery.close)
         await runtime.close()
     failed = sum(1 for row in rows if row.status != JobStatus.succeeded)
     done = [row for row in rows if row.started_at is not None and row.finished_at is not None]

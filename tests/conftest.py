@@ -27,8 +27,12 @@ from sqlalchemy import text
 
 from oja.core.config import Settings
 from oja.core.db import Base, Database
+from oja.core.jobs.celery_app import CeleryPublisher, create_celery
+from oja.core.jobs.definition import Registry
+from oja.core.jobs.outbox import Publisher
+from oja.core.jobs.runner import execute
 from oja.core.migrate import upgrade
-from oja.core.runtime import set_runtime
+from oja.core.runtime import Runtime
 from tests.processes import descendants
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
@@ -170,14 +174,64 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     return make_settings(tmp_path, database_url)
 
 
+def celery_runtime(settings: Settings, registry: Registry | None = None) -> Runtime:
+    """A runtime that publishes through Celery to ``settings``' broker, as the API's does."""
+    publisher = CeleryPublisher(create_celery(settings))
+    return Runtime.create(settings, registry=registry, publisher=publisher)
+
+
+class Jobs:
+    """The tests' job publisher: captures the id of each published job in :attr:`published` (its
+    task name in :attr:`task_names`); :meth:`run` executes them in this process as a worker would.
+
+    With ``inline_runtime`` set, a publication runs its job at once (so a request that waits for its
+    job sees it done); with ``forward`` set, publications go there instead (a real Celery publisher,
+    or a test's own).
+    """
+
+    def __init__(self) -> None:
+        self.published: list[uuid.UUID] = []
+        self.task_names: dict[uuid.UUID, str] = {}
+        self.inline_runtime: Any = None
+        self.forward: Publisher | None = None
+
+    async def __call__(self, task_name: str, job_id: uuid.UUID, countdown: float) -> None:
+        if self.forward is not None:
+            await self.forward(task_name, job_id, countdown)
+            return
+        self.task_names[job_id] = task_name
+        if self.inline_runtime is not None:
+            await execute(str(job_id), self.inline_runtime)
+        else:
+            self.published.append(job_id)
+
+    async def run(self, app: Any) -> list[str]:
+        """Run what was published, in order (what they publish included); their outcomes."""
+        return [outcome for _, outcome in await self.run_kinds(app)]
+
+    async def run_kinds(self, app: Any) -> list[tuple[str, str]]:
+        """:meth:`run`, each outcome with its job kind."""
+        outcomes = []
+        while self.published:
+            job_id = self.published.pop(0)
+            kind = self.task_names.get(job_id, "").removeprefix("oja.job.")
+            outcomes.append((kind, await execute(str(job_id), app.state.runtime)))
+        return outcomes
+
+
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[Any]:
+def jobs() -> Jobs:
+    """The publisher of the ``app`` fixture's jobs (see :class:`Jobs`)."""
+    return Jobs()
+
+
+@pytest.fixture
+async def app(settings: Settings, jobs: Jobs) -> AsyncIterator[Any]:
     from oja.main import create_app
 
-    application = create_app(settings)
+    application = create_app(settings, publisher=jobs)
     yield application
     await application.state.runtime.close()
-    set_runtime(None)
 
 
 @pytest.fixture

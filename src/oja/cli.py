@@ -361,10 +361,11 @@ def openapi(
 @app.command("settings")
 def settings_command() -> None:
     """Print every OJA_ environment variable as a markdown table (the README's table)."""
-    import oja.api
-    import oja.worker  # noqa: F401 - imports every module's jobs
+    import oja.api  # noqa: F401 - imports every module's endpoints (and their settings)
     from oja.core.config import all_sections, settings_markdown
+    from oja.job_modules import job_registry
 
+    job_registry()  # imports every module's jobs (and their settings)
     typer.echo(settings_markdown(all_sections()), nl=False)
 
 

@@ -1,4 +1,5 @@
-"""The ASGI application: ``create_app()`` wires middleware, error handlers, routers and lifespan."""
+"""The API's composition root: ``create_app()`` wires the runtime and its job outbox, middleware,
+error handlers, routers and lifespan."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ from oja.admin import mount_admin
 from oja.api import include_routers, large_body_paths
 from oja.core.config import Settings, get_settings
 from oja.core.errors import install_error_handlers
+from oja.core.jobs.celery_app import CeleryPublisher, create_celery
+from oja.core.jobs.outbox import Publisher
 from oja.core.logging import configure_logging
 from oja.core.middleware import RequestContextMiddleware
-from oja.core.runtime import Runtime, set_runtime
+from oja.core.runtime import Runtime, RuntimeMiddleware
+from oja.job_modules import job_registry
 
 DESCRIPTION = """
 Oja is one backend for identity, files, documents, retrieval, chat, billing and a multi-vendor
@@ -23,14 +27,17 @@ marketplace. Every error has the shape `{"error": {"code", "message", "details"}
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, publisher: Publisher | None = None) -> FastAPI:
+    """The app; jobs it enqueues are published through Celery unless ``publisher`` says otherwise
+    (tests run them in-process)."""
     if settings is None:
         settings = get_settings()
     else:
         settings.validate()
     configure_logging(settings.app.log_level, json=settings.app.log_json)
-    runtime = Runtime.create(settings)
-    set_runtime(runtime)
+    if publisher is None:
+        publisher = CeleryPublisher(create_celery(settings))
+    runtime = Runtime.create(settings, registry=job_registry(), publisher=publisher)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -60,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.app.max_body_bytes,
         large_body_paths=large_body_paths(settings),
     )
+    app.add_middleware(RuntimeMiddleware, runtime=runtime)  # added last: outermost
     include_routers(app)
     mount_admin(app, runtime)
     return app

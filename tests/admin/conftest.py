@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -14,8 +13,8 @@ from sqlalchemy import select
 from oja.core.clock import utcnow
 from oja.core.db import unit_of_work
 from oja.core.jobs import Job, JobContext, JobStatus, job
-from oja.core.jobs.publisher import set_publisher
 from oja.identity.api_keys.models import ApiKey
+from tests.conftest import Jobs
 from tests.identity.conftest import PASSWORD, make_admin, signup
 
 ADMIN_EMAIL = "operator@example.com"
@@ -51,16 +50,17 @@ async def admin_client(client: httpx.AsyncClient, admin_user: dict[str, Any]) ->
 
 
 @pytest.fixture
-def publications() -> Iterator[list[tuple[str, uuid.UUID, float]]]:
-    """Every job message published during the test, instead of sending it to a broker."""
+def publications(app: Any, jobs: Jobs) -> list[tuple[str, uuid.UUID, float]]:
+    """Every job message published during the test, instead of sending it to a broker; the app
+    knows the ``tests.admin.noop`` kind."""
     sent: list[tuple[str, uuid.UUID, float]] = []
 
     async def capture(task_name: str, job_id: uuid.UUID, countdown: float) -> None:
         sent.append((task_name, job_id, countdown))
 
-    set_publisher(capture)
-    yield sent
-    set_publisher(None)
+    app.state.runtime.outbox.registry.add(noop)
+    jobs.forward = capture
+    return sent
 
 
 async def add_job(app: Any, *, status: JobStatus, attempts: int = 3, **values: Any) -> uuid.UUID:

@@ -338,7 +338,6 @@ async def test_a_role_change_for_an_unknown_user_changes_nothing(
 
 
 async def test_in_production_the_admin_cookie_is_secure(tmp_path: Any, database_url: str) -> None:
-    from oja.core.runtime import set_runtime
     from oja.main import create_app
     from tests.conftest import TEST_SECRET, make_settings
 
@@ -354,7 +353,6 @@ async def test_in_production_the_admin_cookie_is_secure(tmp_path: Any, database_
         assert "secure" in response.headers["set-cookie"].lower()
     finally:
         await app.state.runtime.close()
-        set_runtime(None)
 
 
 # Business views

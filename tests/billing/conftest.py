@@ -17,8 +17,6 @@ from sqlalchemy import func, select, text
 
 from oja.billing.config import BillingSettings
 from oja.core.config import Settings
-from oja.core.jobs.publisher import set_publisher
-from oja.core.jobs.runner import execute
 from oja.sandbox import paystack as paystack_fake
 from oja.sandbox import stripe as stripe_fake
 from oja.sandbox.paystack import PaystackFake
@@ -106,31 +104,6 @@ def settings(
 
 def override_settings(app: Any, **changes: Any) -> BillingSettings:
     return use_settings(app, **changes).section(BillingSettings)
-
-
-class Jobs:
-    """Captures publications; :meth:`run` executes them in this process as a worker would."""
-
-    def __init__(self) -> None:
-        self.published: list[tuple[str, uuid.UUID]] = []
-
-    async def capture(self, task_name: str, job_id: uuid.UUID, countdown: float) -> None:
-        self.published.append((task_name, job_id))
-
-    async def run(self, app: Any) -> list[str]:
-        outcomes = []
-        while self.published:
-            _, job_id = self.published.pop(0)
-            outcomes.append(await execute(str(job_id), app.state.runtime))
-        return outcomes
-
-
-@pytest.fixture
-def jobs() -> Iterator[Jobs]:
-    captured = Jobs()
-    set_publisher(captured.capture)
-    yield captured
-    set_publisher(None)
 
 
 async def new_user(client: httpx.AsyncClient, email: str | None = None) -> dict[str, str]:

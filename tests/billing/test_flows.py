@@ -13,9 +13,7 @@ import httpx
 import pytest
 
 from oja.core.config import Settings
-from oja.core.jobs.publisher import set_publisher
 from oja.core.jobs.runner import execute
-from oja.core.runtime import set_runtime
 from oja.sandbox.paystack import PaystackFake
 from oja.sandbox.server import SandboxServer
 from oja.sandbox.stripe import StripeFake
@@ -26,20 +24,16 @@ from tests.billing.conftest import PASSWORD, Served
 def oja(settings: Settings) -> Iterator[str]:
     from oja.main import create_app
 
-    app = create_app(settings)
-    runtime = app.state.runtime
     running: set[asyncio.Task[str]] = set()
 
     async def run_in_server_loop(task_name: str, job_id: uuid.UUID, countdown: float) -> None:
-        task = asyncio.get_running_loop().create_task(execute(str(job_id), runtime))
+        task = asyncio.get_running_loop().create_task(execute(str(job_id), app.state.runtime))
         running.add(task)
         task.add_done_callback(running.discard)
 
-    set_publisher(run_in_server_loop)
+    app = create_app(settings, publisher=run_in_server_loop)
     with SandboxServer(app) as server:
         yield server.url
-    set_publisher(None)
-    set_runtime(None)
 
 
 async def login(http: httpx.AsyncClient) -> dict[str, str]:

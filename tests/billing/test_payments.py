@@ -9,7 +9,6 @@ import pytest
 
 from oja.sandbox.paystack import PaystackFake
 from tests.billing.conftest import (
-    Jobs,
     auth,
     count,
     counts,
@@ -18,6 +17,7 @@ from tests.billing.conftest import (
     override_settings,
     rows,
 )
+from tests.conftest import Jobs
 
 
 async def test_initiate_returns_reference_and_checkout_url_and_stores_pending(

@@ -15,7 +15,6 @@ from oja.core.clock import utcnow
 from oja.core.jobs import Job
 from oja.sandbox.paystack import PaystackFake
 from tests.billing.conftest import (
-    Jobs,
     auth,
     count,
     counts,
@@ -25,6 +24,7 @@ from tests.billing.conftest import (
     paystack_headers,
     rows,
 )
+from tests.conftest import Jobs
 
 WEBHOOK = "/payments/paystack/webhook"
 
@@ -189,7 +189,7 @@ async def test_provider_outage_during_processing_retries_the_job(
     async with app.state.runtime.database.engine.begin() as conn:
         await conn.execute(update(Job).values(run_after=utcnow()))
     (job_id,) = [r[0] for r in await rows(app, "SELECT id FROM job")]
-    jobs.published.append(("billing", uuid.UUID(str(job_id))))
+    jobs.published.append(uuid.UUID(str(job_id)))
     assert await jobs.run(app) == ["succeeded"]
     assert await rows(app, "SELECT status FROM payment") == [("success",)]
     assert await count(app, "ledger_entry") == 1

@@ -11,13 +11,14 @@ from sqlalchemy import update
 from oja.billing.metrics import RECONCILE_DRIFT
 from oja.billing.models import Payment
 from oja.core.clock import utcnow
-from oja.core.jobs import registry
 from oja.core.jobs.celery_app import create_celery, register_tasks
 from oja.core.jobs.periodic import enqueue_periodic
+from oja.job_modules import job_registry
 from oja.sandbox.paystack import PaystackFake
 from oja.sandbox.stripe import StripeFake
-from tests.billing.conftest import Jobs, auth, count, initiate, new_user, rows
+from tests.billing.conftest import auth, count, initiate, new_user, rows
 from tests.billing.test_subscriptions import subscribed
+from tests.conftest import Jobs
 
 
 async def test_reconcile_verifies_stale_payments_and_resyncs_subscriptions(
@@ -38,8 +39,11 @@ async def test_reconcile_verifies_stale_payments_and_resyncs_subscriptions(
     stripe.set_subscription(subscription_id, status="past_due")  # its webhook was lost too
 
     before = RECONCILE_DRIFT.labels(kind="payment")._value.get()
-    assert await enqueue_periodic("billing.reconcile") is True
-    assert await enqueue_periodic("billing.reconcile") is False  # same interval: deduplicated
+    runtime = app.state.runtime
+    assert await enqueue_periodic(runtime, "billing.reconcile") is True
+    assert (
+        await enqueue_periodic(runtime, "billing.reconcile") is False
+    )  # same interval: deduplicated
     assert await jobs.run(app) == ["succeeded"]
     result = (await rows(app, "SELECT result FROM job WHERE kind = 'billing.reconcile'"))[0][0]
     assert '"payments_drifted": 1' in str(result).replace("'", '"')
@@ -53,10 +57,11 @@ async def test_reconcile_verifies_stale_payments_and_resyncs_subscriptions(
 
 
 def test_reconcile_is_on_the_beat_schedule(settings: Any) -> None:
+    registry = job_registry()
     definition = registry.get("billing.reconcile")
     assert definition is not None
     assert definition.periodic == 300.0
     celery = create_celery(settings)
-    register_tasks(celery, 300)
+    register_tasks(celery, registry, 300, run_in_process=lambda work: None)
     entry = celery.conf.beat_schedule["oja-periodic-billing.reconcile"]
     assert (entry["schedule"], entry["args"]) == (300.0, ["billing.reconcile"])

@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from oja.sandbox.stripe import StripeFake
-from tests.billing.conftest import Jobs, auth, count, counts, new_user, rows
+from tests.billing.conftest import auth, count, counts, new_user, rows
+from tests.conftest import Jobs
 
 WEBHOOK = "/webhook/stripe"
 

@@ -19,12 +19,9 @@ from oja.core.clock import utcnow
 from oja.core.config import Settings
 from oja.core.db import unit_of_work
 from oja.core.ids import uuid7
-from oja.core.jobs.publisher import set_publisher
-from oja.core.jobs.runner import execute
-from oja.core.runtime import set_runtime
 from oja.sandbox.gemini import DEFAULT_API_KEY, GeminiFake
 from oja.sandbox.server import SandboxServer
-from tests.conftest import make_settings, service_url, use_settings
+from tests.conftest import Jobs, make_settings, service_url, use_settings
 
 PASSWORD = "correct horse battery"
 GENAI_STREAM_WARNING = pytest.mark.filterwarnings(
@@ -33,35 +30,6 @@ GENAI_STREAM_WARNING = pytest.mark.filterwarnings(
     ":DeprecationWarning"
 )
 _emails = itertools.count()
-
-
-class Jobs:
-    """Captures publications; :meth:`run` executes them here as a worker would. With ``inline``
-    set, a publication runs its job at once (so a request that waits sees the reply)."""
-
-    def __init__(self) -> None:
-        self.published: list[uuid.UUID] = []
-        self.inline_runtime: Any = None
-
-    async def capture(self, task_name: str, job_id: uuid.UUID, countdown: float) -> None:
-        if self.inline_runtime is not None:
-            await execute(str(job_id), self.inline_runtime)
-        else:
-            self.published.append(job_id)
-
-    async def run(self, app: Any) -> list[str]:
-        outcomes = []
-        while self.published:
-            outcomes.append(await execute(str(self.published.pop(0)), app.state.runtime))
-        return outcomes
-
-
-@pytest.fixture(autouse=True)
-def jobs() -> Iterator[Jobs]:
-    captured = Jobs()
-    set_publisher(captured.capture)
-    yield captured
-    set_publisher(None)
 
 
 CHAT_SETTINGS: dict[str, Any] = {
@@ -123,15 +91,16 @@ def redis_url() -> str:
 
 
 @pytest.fixture
-async def redis_app(tmp_path: Path, database_url: str, redis_url: str) -> AsyncIterator[Any]:
+async def redis_app(
+    tmp_path: Path, database_url: str, redis_url: str, jobs: Jobs
+) -> AsyncIterator[Any]:
     """The app with Redis behind its cache, quotas and reply streams."""
     from oja.main import create_app
 
     settings = make_settings(tmp_path, database_url, redis_url=redis_url, **CHAT_SETTINGS)
-    application = create_app(settings)
+    application = create_app(settings, publisher=jobs)
     yield application
     await application.state.runtime.close()
-    set_runtime(None)
 
 
 @pytest.fixture

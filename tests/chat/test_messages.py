@@ -21,7 +21,6 @@ from oja.core.jobs.sweeper import LEASE_EXPIRED, sweep
 from oja.sandbox.gemini import GeminiFake
 from tests.chat.conftest import (
     GENAI_STREAM_WARNING,
-    Jobs,
     auth,
     make_pro,
     new_room,
@@ -29,7 +28,7 @@ from tests.chat.conftest import (
     remaining,
     use_chat,
 )
-from tests.conftest import use_settings
+from tests.conftest import Jobs, use_settings
 
 
 async def rows(app: Any, sql: str, **params: Any) -> list[Any]:

@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 
-from oja.core.runtime import set_runtime
 from tests.conftest import TEST_SECRET, make_settings
 
 pytestmark = pytest.mark.slow
@@ -76,7 +75,6 @@ async def document(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
     app = create_app(make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}"))
     yield app.openapi()
     await app.state.runtime.close()
-    set_runtime(None)
 
 
 def test_the_collection_has_a_folder_per_tag_and_bearer_auth(document: dict[str, Any]) -> None:

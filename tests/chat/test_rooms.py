@@ -7,7 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.chat.conftest import Jobs, auth, new_room, new_user, use_chat
+from tests.chat.conftest import auth, new_room, new_user, use_chat
+from tests.conftest import Jobs
 
 
 async def test_rooms_are_created_listed_read_renamed_and_deleted(

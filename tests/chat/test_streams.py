@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from oja.chat import streams as chat_streams
-from tests.chat.conftest import Jobs, auth, new_room, new_user
+from tests.chat.conftest import auth, new_room, new_user
+from tests.conftest import Jobs
 
 PROMPT = (
     "Lagos is the largest city in Nigeria. It sits on the Atlantic coast. Markets there open early "

@@ -14,9 +14,6 @@ import httpx
 import pytest
 
 from oja.core.config import Settings
-from oja.core.jobs.celery_app import reset_celery
-from oja.core.jobs.publisher import set_publisher
-from oja.core.runtime import set_runtime
 from oja.sandbox.gemini import DEFAULT_API_KEY, GeminiFake
 from tests.chat.conftest import CHAT_SETTINGS, auth, new_room, new_user, remaining, use_chat
 from tests.conftest import make_settings
@@ -33,13 +30,11 @@ async def queued_app(
     """The app publishing to the filesystem broker (no captured publications)."""
     from oja.main import create_app
 
-    set_publisher(None)
-    reset_celery()
-    application = create_app(make_settings(tmp_path, database_url, **CHAT_SETTINGS))
+    application = create_app(
+        make_settings(tmp_path, database_url, **CHAT_SETTINGS)
+    )  # Celery's publisher
     yield application
     await application.state.runtime.close()
-    set_runtime(None)
-    reset_celery()
 
 
 @pytest.fixture

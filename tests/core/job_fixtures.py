@@ -11,12 +11,14 @@ short transaction of its own, as the files pipeline does), and its failure hook 
 from __future__ import annotations
 
 import asyncio
+import sys
 import uuid
 from typing import Literal
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, insert, update
 
-from oja.core.jobs import JobContext, JobFailure, PermanentJobError, job
+from oja.core.db import own_transaction
+from oja.core.jobs import JobContext, JobFailure, PermanentJobError, Registry, job
 
 metadata = MetaData()
 job_effect = Table(
@@ -91,11 +93,10 @@ async def hooked(
     outcome: Outcome = "succeed",
     hook_raises: bool = False,
 ) -> None:
-    async with ctx.runtime.database.sessionmaker() as session:
+    async with own_transaction(ctx.runtime.database) as session:
         await session.execute(
             update(job_subject).where(job_subject.c.id == subject_id).values(status="processing")
         )
-        await session.commit()
     if outcome == "raise":
         raise RuntimeError(f"planned failure {ctx.attempt}")
     if outcome == "permanent":
@@ -132,3 +133,13 @@ async def hooked_failed(
     failure.after_commit(follow_up)
     if hook_raises:
         raise RuntimeError("the hook itself failed")
+
+
+def registry() -> Registry:
+    """The test kinds and the built-in ones, as a composition root would register them."""
+    from oja.core.jobs import builtin
+
+    kinds = Registry()
+    for module in (builtin, sys.modules[__name__]):
+        kinds.add_module(module)
+    return kinds

@@ -120,8 +120,8 @@ async def test_a_worker_survives_garbage_in_the_broker_folder_and_runs_the_next_
     with worker(settings, "filesystem://", log) as process:
         for name, content in GARBAGE.items():
             (messages / name).write_bytes(content)
-        async with unit_of_work(runtime.database):
-            row = record_effect.enqueue(label="after-garbage")
+        async with unit_of_work(runtime.database) as session:
+            row = record_effect.enqueue(session, label="after-garbage")
         done = await wait_for_status(runtime, row.id, {JobStatus.succeeded, JobStatus.failed})
         assert process.poll() is None, log.read_text()[-3000:]
     assert done.status == JobStatus.succeeded

@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from oja.core.jobs.heartbeat import REDIS_KEY, beat_once, heartbeat_age, heartbeat_path, last_beat
-from oja.core.runtime import Runtime, set_runtime
+from oja.core.runtime import Runtime
 from oja.main import create_app
 from tests.conftest import make_settings, service_url
 
@@ -28,7 +28,6 @@ async def required(tmp_path: Path, database_url: str) -> AsyncIterator[Any]:
     app.state.runtime.started_at = time.time() - 60
     yield app
     await app.state.runtime.close()
-    set_runtime(None)
 
 
 async def get(app: Any, path: str) -> httpx.Response:

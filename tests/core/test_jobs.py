@@ -14,12 +14,12 @@ from sqlalchemy import func, insert, select, update
 
 from oja.core.clock import utcnow
 from oja.core.config import Settings
-from oja.core.db import unit_of_work
+from oja.core.db import own_transaction, unit_of_work
 from oja.core.jobs import Job, JobStatus
-from oja.core.jobs.publisher import set_publisher
 from oja.core.jobs.runner import execute
 from oja.core.jobs.sweeper import LEASE_EXPIRED, sweep
-from oja.core.runtime import Runtime, set_runtime
+from oja.core.runtime import Runtime
+from tests.core import job_fixtures
 from tests.core.job_fixtures import (
     FOLLOW_UPS,
     always_permanent,
@@ -35,9 +35,16 @@ Published = list[tuple[str, uuid.UUID, float]]
 
 
 @pytest.fixture
-async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    runtime = Runtime.create(settings)
-    set_runtime(runtime)
+def published() -> Published:
+    return []
+
+
+@pytest.fixture
+async def runtime(settings: Settings, published: Published) -> AsyncIterator[Runtime]:
+    async def capture(task: str, job_id: uuid.UUID, countdown: float) -> None:
+        published.append((task, job_id, countdown))
+
+    runtime = Runtime.create(settings, registry=job_fixtures.registry(), publisher=capture)
     async with runtime.database.engine.begin() as conn:
         await conn.run_sync(metadata.drop_all)
         await conn.run_sync(metadata.create_all)
@@ -45,19 +52,6 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     async with runtime.database.engine.begin() as conn:
         await conn.run_sync(metadata.drop_all)
     await runtime.close()
-    set_runtime(None)
-
-
-@pytest.fixture
-def published() -> Iterator[Published]:
-    sent: Published = []
-
-    async def capture(task: str, job_id: uuid.UUID, countdown: float) -> None:
-        sent.append((task, job_id, countdown))
-
-    set_publisher(capture)
-    yield sent
-    set_publisher(None)
 
 
 async def effects(runtime: Runtime) -> list[tuple[str, int]]:
@@ -84,8 +78,8 @@ async def test_rolled_back_job_is_neither_stored_nor_published(
     runtime: Runtime, published: Published
 ) -> None:
     async def request_that_fails() -> None:
-        async with unit_of_work(runtime.database):
-            record_effect.enqueue(label="never")
+        async with unit_of_work(runtime.database) as session:
+            record_effect.enqueue(session, label="never")
             raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
@@ -97,8 +91,8 @@ async def test_rolled_back_job_is_neither_stored_nor_published(
 async def test_committed_job_is_published_after_commit_and_runs_exactly_once(
     runtime: Runtime, published: Published
 ) -> None:
-    async with unit_of_work(runtime.database):
-        row = record_effect.enqueue(label="once")
+    async with unit_of_work(runtime.database) as session:
+        row = record_effect.enqueue(session, label="once")
         assert published == []  # nothing leaves before the commit
     assert published == [("oja.job.tests.effect", row.id, 0.0)]
     assert await execute(str(row.id), runtime) == "succeeded"
@@ -112,16 +106,16 @@ async def test_committed_job_is_published_after_commit_and_runs_exactly_once(
 
 async def test_wrong_arguments_fail_in_the_caller(runtime: Runtime, published: Published) -> None:
     with pytest.raises(TypeError):
-        async with unit_of_work(runtime.database):
-            record_effect.enqueue(labl="typo")  # type: ignore[call-arg]
+        async with unit_of_work(runtime.database) as session:
+            record_effect.enqueue(session, labl="typo")  # type: ignore[call-arg]
     assert await count_jobs(runtime) == 0
 
 
 async def test_failures_retry_with_backoff_and_roll_back_their_effects(
     runtime: Runtime, published: Published
 ) -> None:
-    async with unit_of_work(runtime.database):
-        row = record_effect.enqueue(label="flaky", fail_times=2)
+    async with unit_of_work(runtime.database) as session:
+        row = record_effect.enqueue(session, label="flaky", fail_times=2)
     for attempt in (1, 2):
         assert await execute(str(row.id), runtime) == "retrying"
         stored = await load(runtime, row.id)
@@ -144,8 +138,8 @@ async def test_failures_retry_with_backoff_and_roll_back_their_effects(
 
 
 async def test_permanent_error_fails_at_once(runtime: Runtime, published: Published) -> None:
-    async with unit_of_work(runtime.database):
-        row = always_permanent.enqueue(reason="corrupt input")
+    async with unit_of_work(runtime.database) as session:
+        row = always_permanent.enqueue(session, reason="corrupt input")
     assert await execute(str(row.id), runtime) == "failed"
     stored = await load(runtime, row.id)
     assert (stored.status, stored.attempts) == (JobStatus.failed, 1)
@@ -154,8 +148,8 @@ async def test_permanent_error_fails_at_once(runtime: Runtime, published: Publis
 
 
 async def test_timeout_is_recorded_as_failure(runtime: Runtime, published: Published) -> None:
-    async with unit_of_work(runtime.database):
-        row = too_slow.enqueue(subject_id=uuid.uuid4())
+    async with unit_of_work(runtime.database) as session:
+        row = too_slow.enqueue(session, subject_id=uuid.uuid4())
     assert await execute(str(row.id), runtime) == "failed"
     stored = await load(runtime, row.id)
     assert stored.last_error == "timed out after 0.2 s"
@@ -164,8 +158,8 @@ async def test_timeout_is_recorded_as_failure(runtime: Runtime, published: Publi
 async def test_a_worker_that_lost_its_lease_cannot_record_its_effect(
     runtime: Runtime, published: Published
 ) -> None:
-    async with unit_of_work(runtime.database):
-        row = record_effect.enqueue(label="fenced")
+    async with unit_of_work(runtime.database) as session:
+        row = record_effect.enqueue(session, label="fenced")
     # Simulate: attempt 1 was claimed by a worker that died; the sweeper let attempt 2 take over.
     async with runtime.database.sessionmaker() as session:
         await session.execute(
@@ -183,11 +177,11 @@ async def test_a_worker_that_lost_its_lease_cannot_record_its_effect(
 async def test_sweeper_republishes_dropped_and_abandoned_jobs(
     runtime: Runtime, published: Published
 ) -> None:
-    async with unit_of_work(runtime.database):
-        dropped = record_effect.enqueue(label="dropped")
-        abandoned = record_effect.enqueue(label="abandoned")
-        exhausted = record_effect.enqueue(label="exhausted")
-        fresh = record_effect.enqueue(label="fresh")
+    async with unit_of_work(runtime.database) as session:
+        dropped = record_effect.enqueue(session, label="dropped")
+        abandoned = record_effect.enqueue(session, label="abandoned")
+        exhausted = record_effect.enqueue(session, label="exhausted")
+        fresh = record_effect.enqueue(session, label="fresh")
     published.clear()
     long_ago = utcnow() - timedelta(minutes=10)
     async with runtime.database.sessionmaker() as session:
@@ -218,8 +212,9 @@ async def test_sweeper_republishes_dropped_and_abandoned_jobs(
 
 
 async def test_enqueue_outside_a_unit_of_work_is_refused(runtime: Runtime) -> None:
-    with pytest.raises(RuntimeError, match="no unit of work"):
-        record_effect.enqueue(label="orphan")
+    async with own_transaction(runtime.database) as session:  # commits, but publishes nothing
+        with pytest.raises(RuntimeError, match="no unit of work"):
+            record_effect.enqueue(session, label="orphan")
 
 
 # Failure hooks: every way a job becomes ``failed`` calls its kind's hook once, in that transaction.
@@ -278,8 +273,8 @@ async def test_a_job_the_sweeper_fails_calls_its_hook_once_and_its_row_ends_fail
     runtime: Runtime, published: Published, follow_ups: list[uuid.UUID]
 ) -> None:
     subject_id = await new_subject(runtime)
-    async with unit_of_work(runtime.database):
-        row = hooked.enqueue(subject_id=subject_id)
+    async with unit_of_work(runtime.database) as session:
+        row = hooked.enqueue(session, subject_id=subject_id)
     await killed_on_its_last_attempt(runtime, row.id)
     published.clear()
     assert await sweep(runtime) == {"republished": 0, "failed": 1}
@@ -299,8 +294,8 @@ async def test_two_sweepers_at_once_fail_each_job_and_call_its_hook_once(
     runtime: Runtime, published: Published, follow_ups: list[uuid.UUID]
 ) -> None:
     subjects = [await new_subject(runtime) for _ in range(3)]
-    async with unit_of_work(runtime.database):
-        rows = [hooked.enqueue(subject_id=s) for s in subjects]
+    async with unit_of_work(runtime.database) as session:
+        rows = [hooked.enqueue(session, subject_id=s) for s in subjects]
     for row in rows:
         await killed_on_its_last_attempt(runtime, row.id)
     first, second = await asyncio.gather(sweep(runtime), sweep(runtime))
@@ -314,9 +309,9 @@ async def test_a_raising_hook_is_undone_and_logged_and_the_job_is_failed_all_the
     runtime: Runtime, published: Published, follow_ups: list[uuid.UUID]
 ) -> None:
     broken_subject, sound_subject = await new_subject(runtime), await new_subject(runtime)
-    async with unit_of_work(runtime.database):
-        broken = hooked.enqueue(subject_id=broken_subject, hook_raises=True)
-        sound = hooked.enqueue(subject_id=sound_subject)
+    async with unit_of_work(runtime.database) as session:
+        broken = hooked.enqueue(session, subject_id=broken_subject, hook_raises=True)
+        sound = hooked.enqueue(session, subject_id=sound_subject)
     await killed_on_its_last_attempt(runtime, broken.id)
     await killed_on_its_last_attempt(runtime, sound.id)
     with structlog.testing.capture_logs() as logs:
@@ -338,8 +333,8 @@ async def test_the_runners_final_attempt_calls_the_hook_once(
     runtime: Runtime, published: Published, follow_ups: list[uuid.UUID]
 ) -> None:
     subject_id = await new_subject(runtime)
-    async with unit_of_work(runtime.database):
-        row = hooked.enqueue(subject_id=subject_id, outcome="raise")
+    async with unit_of_work(runtime.database) as session:
+        row = hooked.enqueue(session, subject_id=subject_id, outcome="raise")
     assert await execute(str(row.id), runtime) == "retrying"
     assert await subject(runtime, subject_id) == ("processing", None, 0)  # attempts are left
     assert follow_ups == []
@@ -362,9 +357,9 @@ async def test_a_permanent_error_calls_the_hook_once_and_a_success_never(
     runtime: Runtime, published: Published, follow_ups: list[uuid.UUID]
 ) -> None:
     bad_subject, good_subject = await new_subject(runtime), await new_subject(runtime)
-    async with unit_of_work(runtime.database):
-        bad = hooked.enqueue(subject_id=bad_subject, outcome="permanent")
-        good = hooked.enqueue(subject_id=good_subject)
+    async with unit_of_work(runtime.database) as session:
+        bad = hooked.enqueue(session, subject_id=bad_subject, outcome="permanent")
+        good = hooked.enqueue(session, subject_id=good_subject)
     assert await execute(str(bad.id), runtime) == "failed"
     assert await execute(str(good.id), runtime) == "succeeded"
     assert await subject(runtime, bad_subject) == ("failed", "PermanentJobError: bad input", 1)

@@ -16,7 +16,6 @@ from sqlalchemy import inspect
 from oja.core.config import Settings, UnsafeSettingsError
 from oja.core.db import Base, Database
 from oja.core.migrate import downgrade, upgrade
-from oja.core.runtime import set_runtime
 from oja.main import create_app
 from tests.conftest import TEST_SECRET, LogCapture, make_settings, service_url
 
@@ -40,7 +39,6 @@ async def test_readiness_names_a_stopped_redis_with_503(tmp_path: Path, database
             response = await client.get("/readyz")
     finally:
         await app.state.runtime.close()
-        set_runtime(None)
     assert response.status_code == 503
     body = response.json()
     assert body["down"] == ["redis"]
@@ -57,7 +55,6 @@ async def test_readiness_with_a_real_redis_is_ok(tmp_path: Path, database_url: s
             response = await client.get("/readyz")
     finally:
         await app.state.runtime.close()
-        set_runtime(None)
     assert response.status_code == 200
     assert response.json()["checks"]["redis"] == "ok"
 
@@ -73,7 +70,6 @@ async def test_readiness_reports_a_database_that_is_gone(tmp_path: Path) -> None
             response = await client.get("/readyz")
     finally:
         await app.state.runtime.close()
-        set_runtime(None)
     assert response.status_code == 503
     assert response.json()["down"] == ["database"]
 

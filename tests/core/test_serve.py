@@ -22,9 +22,9 @@ import pytest
 
 from oja.core.db import unit_of_work
 from oja.core.jobs import JobStatus
-from oja.core.jobs.celery_app import reset_celery
-from oja.core.runtime import Runtime, set_runtime
-from tests.conftest import make_settings
+from oja.core.runtime import Runtime
+from tests.conftest import celery_runtime, make_settings
+from tests.core import job_fixtures
 from tests.core.job_fixtures import metadata, record_effect
 from tests.core.test_worker import effects, wait_for_status, worker_env
 from tests.processes import alive, children, descendants, running
@@ -44,15 +44,11 @@ async def runtime(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[Runtim
     path = tmp_path / "oja.db"
     shutil.copy(sqlite_template, path)
     settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{path}", broker_url="filesystem://")
-    runtime = Runtime.create(settings)
-    set_runtime(runtime)
-    reset_celery()
+    runtime = celery_runtime(settings, job_fixtures.registry())
     async with runtime.database.engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
     yield runtime
     await runtime.close()
-    set_runtime(None)
-    reset_celery()
 
 
 class Served:
@@ -110,8 +106,8 @@ async def test_a_worker_sigkilled_under_serve_is_restarted_and_runs_a_job_enqueu
         killed = served.child("worker")
         beat = served.child("beat")
         os.kill(killed, signal.SIGKILL)
-        async with unit_of_work(runtime.database):
-            row = record_effect.enqueue(label="after-the-kill")
+        async with unit_of_work(runtime.database) as session:
+            row = record_effect.enqueue(session, label="after-the-kill")
         done = await wait_for_status(runtime, row.id, {JobStatus.succeeded, JobStatus.failed})
         assert done.status == JobStatus.succeeded, served.log.read_text()[-3000:]
         assert served.child("worker") != killed

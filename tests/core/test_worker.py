@@ -22,9 +22,9 @@ from sqlalchemy import select
 from oja.core.config import Settings
 from oja.core.db import unit_of_work
 from oja.core.jobs import Job, JobStatus
-from oja.core.jobs.celery_app import reset_celery
-from oja.core.runtime import Runtime, set_runtime
-from tests.conftest import make_settings, service_url
+from oja.core.runtime import Runtime
+from tests.conftest import celery_runtime, make_settings, service_url
+from tests.core import job_fixtures
 from tests.core.job_fixtures import job_effect, linger, metadata, record_effect
 from tests.processes import running
 
@@ -55,9 +55,7 @@ def broker_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 async def runtime(tmp_path: Path, database_url: str, broker_url: str) -> AsyncIterator[Runtime]:
     settings = make_settings(tmp_path, database_url, broker_url=broker_url)
-    runtime = Runtime.create(settings)
-    set_runtime(runtime)
-    reset_celery()
+    runtime = celery_runtime(settings, job_fixtures.registry())
     async with runtime.database.engine.begin() as conn:
         await conn.run_sync(metadata.drop_all)
         await conn.run_sync(metadata.create_all)
@@ -65,8 +63,6 @@ async def runtime(tmp_path: Path, database_url: str, broker_url: str) -> AsyncIt
     async with runtime.database.engine.begin() as conn:
         await conn.run_sync(metadata.drop_all)
     await runtime.close()
-    set_runtime(None)
-    reset_celery()
 
 
 def worker_env(settings: Settings, broker_url: str) -> dict[str, str]:
@@ -115,9 +111,9 @@ async def effects(runtime: Runtime) -> list[tuple[str, int]]:
 async def test_committed_jobs_run_exactly_once_through_the_broker(
     runtime: Runtime, broker_url: str, tmp_path: Path
 ) -> None:
-    async with unit_of_work(runtime.database):
-        jobs = [record_effect.enqueue(label=f"job-{i}") for i in range(5)]
-        flaky = record_effect.enqueue(label="flaky", fail_times=1)
+    async with unit_of_work(runtime.database) as session:
+        jobs = [record_effect.enqueue(session, label=f"job-{i}") for i in range(5)]
+        flaky = record_effect.enqueue(session, label="flaky", fail_times=1)
     with worker(runtime.settings, broker_url, tmp_path / "worker.log"):
         for row in [*jobs, flaky]:
             done = await wait_for_status(runtime, row.id, {JobStatus.succeeded, JobStatus.failed})
@@ -129,8 +125,8 @@ async def test_a_worker_killed_mid_job_loses_nothing_and_applies_the_effect_once
     runtime: Runtime, broker_url: str, tmp_path: Path
 ) -> None:
     log = tmp_path / "worker.log"
-    async with unit_of_work(runtime.database):
-        row = linger.enqueue(label="survivor", seconds=1.5)
+    async with unit_of_work(runtime.database) as session:
+        row = linger.enqueue(session, label="survivor", seconds=1.5)
     with worker(runtime.settings, broker_url, log) as first:
         await wait_for_status(runtime, row.id, {JobStatus.running})
         await asyncio.sleep(0.5)  # inside the job, its effect written but not committed
@@ -149,15 +145,13 @@ async def test_a_job_accepted_while_the_broker_is_down_runs_when_it_is_back(
 ) -> None:
     # The API side publishes to a broker that is down …
     down = make_settings(tmp_path, database_url, broker_url="redis://127.0.0.1:1/0")
-    runtime = Runtime.create(down)
-    set_runtime(runtime)
-    reset_celery()
+    runtime = celery_runtime(down, job_fixtures.registry())
     try:
         async with runtime.database.engine.begin() as conn:
             await conn.run_sync(metadata.drop_all)
             await conn.run_sync(metadata.create_all)
-        async with unit_of_work(runtime.database):  # the request still succeeds
-            row = record_effect.enqueue(label="patient")
+        async with unit_of_work(runtime.database) as session:  # the request still succeeds
+            row = record_effect.enqueue(session, label="patient")
         async with runtime.database.sessionmaker() as session:
             stored = await session.get(Job, row.id)
             assert stored is not None
@@ -171,5 +165,3 @@ async def test_a_job_accepted_while_the_broker_is_down_runs_when_it_is_back(
             await conn.run_sync(metadata.drop_all)
     finally:
         await runtime.close()
-        set_runtime(None)
-        reset_celery()

@@ -4,7 +4,6 @@ settings from the environment, and the OpenRouter fake over real HTTP."""
 from __future__ import annotations
 
 import itertools
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,43 +11,12 @@ import httpx
 import pytest
 
 from oja.core.ai import retry as ai_retry
-from oja.core.jobs.publisher import set_publisher
-from oja.core.jobs.runner import execute
 from oja.sandbox.openrouter import DEFAULT_API_KEY, OpenRouterFake
 from oja.sandbox.server import SandboxServer
 from tests.conftest import set_env
 
 PASSWORD = "correct horse battery"
 _emails = itertools.count()
-
-
-class Jobs:
-    """Captures publications; :meth:`run` executes them here as a worker would. With ``inline``
-    on, a publication runs the job at once (so a request that waits for its job sees it done)."""
-
-    def __init__(self) -> None:
-        self.published: list[uuid.UUID] = []
-        self.inline_runtime: Any = None
-
-    async def capture(self, task_name: str, job_id: uuid.UUID, countdown: float) -> None:
-        if self.inline_runtime is not None:
-            await execute(str(job_id), self.inline_runtime)
-        else:
-            self.published.append(job_id)
-
-    async def run(self, app: Any) -> list[str]:
-        outcomes = []
-        while self.published:
-            outcomes.append(await execute(str(self.published.pop(0)), app.state.runtime))
-        return outcomes
-
-
-@pytest.fixture(autouse=True)
-def jobs() -> Iterator[Jobs]:
-    captured = Jobs()
-    set_publisher(captured.capture)
-    yield captured
-    set_publisher(None)
 
 
 @pytest.fixture(autouse=True)

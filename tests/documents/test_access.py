@@ -6,7 +6,9 @@ from typing import Any
 
 import httpx
 
-from .conftest import Jobs, api_key, bearer, token_for, upload, uploaded_id
+from tests.conftest import Jobs
+
+from .conftest import api_key, bearer, token_for, upload, uploaded_id
 
 ROUTES = [
     ("GET", "/documents/{id}"),

@@ -13,8 +13,9 @@ from oja.core.ai.heuristics import DOCUMENT_TYPES
 from oja.core.ai.prompting import estimate_tokens, wrap_data
 from oja.documents.analysis import ANALYSIS_SCHEMA, SYSTEM_PROMPT
 from oja.sandbox.openrouter import OpenRouterFake
+from tests.conftest import Jobs
 
-from .conftest import Jobs, bearer, set_env, token_for, uploaded_id
+from .conftest import bearer, set_env, token_for, uploaded_id
 from .fixtures import INVOICE_TEXT
 
 INJECTION = (

@@ -16,8 +16,9 @@ from oja.core.ai.heuristics import DOCUMENT_TYPES
 from oja.core.clock import utcnow
 from oja.core.jobs import Job, JobStatus
 from oja.core.jobs.sweeper import LEASE_EXPIRED, sweep
+from tests.conftest import Jobs
 
-from .conftest import Jobs, bearer, token_for, upload, uploaded_id
+from .conftest import bearer, token_for, upload, uploaded_id
 from .fixtures import INVOICE_TEXT, LETTER_TEXT, build_docx, build_pdf, text_pdf
 
 PDF_MIME = "application/pdf"

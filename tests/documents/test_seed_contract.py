@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 
 from oja.core.jobs.runner import execute
-from tests.conftest import LogCapture
-from tests.documents.conftest import Jobs, bearer, token_for, upload, uploaded_id
+from tests.conftest import Jobs, LogCapture
+from tests.documents.conftest import bearer, token_for, upload, uploaded_id
 
 LETTER = (
     b"Dear Ms Okafor,\n\nThank you for your letter of 3 March. The ferry timetable for Lagos "

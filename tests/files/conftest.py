@@ -16,11 +16,9 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from oja.core.config import Settings
-from oja.core.jobs.publisher import set_publisher
-from oja.core.jobs.runner import execute
 from oja.core.storage import LocalStorage
 from oja.core.storage.s3 import S3Storage
-from tests.conftest import make_settings, set_env
+from tests.conftest import Jobs, make_settings, set_env
 
 PASSWORD = "correct horse battery"
 BUCKET = "oja-files-test"
@@ -41,31 +39,6 @@ def files_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def set_files_env(app: Any, monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
     set_env(monkeypatch, app, **values)
-
-
-class Jobs:
-    """Captures publications; :meth:`run` executes them in this process like a worker would."""
-
-    def __init__(self) -> None:
-        self.published: list[uuid.UUID] = []
-
-    async def capture(self, task_name: str, job_id: uuid.UUID, countdown: float) -> None:
-        self.published.append(job_id)
-
-    async def run(self, app: Any) -> list[str]:
-        outcomes = []
-        while self.published:
-            job_id = self.published.pop(0)
-            outcomes.append(await execute(str(job_id), app.state.runtime))
-        return outcomes
-
-
-@pytest.fixture(autouse=True)
-def jobs() -> Iterator[Jobs]:
-    captured = Jobs()
-    set_publisher(captured.capture)
-    yield captured
-    set_publisher(None)
 
 
 @pytest.fixture(scope="session")

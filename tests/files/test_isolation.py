@@ -6,8 +6,9 @@ from typing import Any
 
 import httpx
 
+from tests.conftest import Jobs
 from tests.files import media
-from tests.files.conftest import Jobs, api_key, new_user, stored_keys, upload
+from tests.files.conftest import api_key, new_user, stored_keys, upload
 
 
 async def test_every_route_hides_another_users_file(

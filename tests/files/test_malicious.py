@@ -17,10 +17,10 @@ import pytest
 
 from oja.core.config import Settings
 from oja.core.storage import LocalStorage
+from tests.conftest import Jobs
 from tests.files import media
 from tests.files.conftest import (
     TEST_MAX_UPLOAD,
-    Jobs,
     files_on_disk,
     local_or_s3,
     multipart_body,

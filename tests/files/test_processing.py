@@ -22,9 +22,9 @@ from oja.core.jobs import Job, JobFailure, JobStatus
 from oja.core.jobs.sweeper import LEASE_EXPIRED, sweep
 from oja.files.jobs import PROCESS_MAX_ATTEMPTS, process_file_failed
 from oja.files.models import File
+from tests.conftest import Jobs
 from tests.files import media
 from tests.files.conftest import (
-    Jobs,
     download,
     local_or_s3,
     set_files_env,
@@ -248,7 +248,7 @@ async def test_a_rerun_overwrites_the_same_variant_objects(
     assert len(keys) == 5
     async with unit_of_work(app.state.runtime.database) as session:  # as a redelivery would
         await session.execute(update(File).values(status="uploaded"))
-        process_file.enqueue(file_id=detail["id"])
+        process_file.enqueue(session, file_id=detail["id"])
     await jobs.run(app)
     assert stored_keys(app) == keys
     after = (await client.get(f"/files/{detail['id']}", headers=user)).json()

@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from oja.core.config import Settings
-from tests.conftest import LogCapture
+from tests.conftest import Jobs, LogCapture
 from tests.files import media
-from tests.files.conftest import Jobs, download, local_or_s3, upload
+from tests.files.conftest import download, local_or_s3, upload
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 
 from oja.files.models import File
 from oja.files.naming import MAX_FILENAME_CHARS, sanitize_filename
+from tests.conftest import Jobs
 from tests.files import media
 from tests.files.conftest import (
     TEST_MAX_UPLOAD,
-    Jobs,
     api_key,
     multipart_body,
     new_user,

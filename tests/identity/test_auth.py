@@ -224,7 +224,6 @@ async def test_lockout_doubles_with_each_further_failure(monkeypatch: pytest.Mon
 async def test_lockout_with_redis(tmp_path: Any, database_url: str) -> None:
     import redis.asyncio as aioredis
 
-    from oja.core.runtime import set_runtime
     from oja.main import create_app
     from tests.conftest import make_settings, service_url
 
@@ -255,7 +254,6 @@ async def test_lockout_with_redis(tmp_path: Any, database_url: str) -> None:
             await redis.delete(key)
         await redis.aclose()
         await application.state.runtime.close()
-        set_runtime(None)
 
 
 async def test_login_rehashes_a_password_made_with_old_parameters(

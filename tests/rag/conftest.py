@@ -1,11 +1,11 @@
 """Helpers for retrieval tests: users through the identity API, documents written straight to the
-table (or uploaded through the documents pipeline), jobs run in-process, and AI settings."""
+table (or uploaded through the documents pipeline), and AI settings; jobs run in-process through the
+shared ``jobs`` fixture (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -13,41 +13,12 @@ import pytest
 
 from oja.core.ai import retry as ai_retry
 from oja.core.db import unit_of_work
-from oja.core.jobs.publisher import set_publisher
-from oja.core.jobs.runner import execute
 from oja.rag import service
 from oja.rag.eval import text_document
 from tests.conftest import set_env
 
 PASSWORD = "correct horse battery"
 _emails = itertools.count()
-
-
-class Jobs:
-    """Captures publications; :meth:`run` executes them here, as a worker would."""
-
-    def __init__(self) -> None:
-        self.published: list[tuple[str, uuid.UUID]] = []
-
-    async def capture(self, task_name: str, job_id: uuid.UUID, countdown: float) -> None:
-        self.published.append((task_name, job_id))
-
-    async def run(self, app: Any) -> list[tuple[str, str]]:
-        outcomes = []
-        while self.published:
-            name, job_id = self.published.pop(0)
-            outcomes.append(
-                (name.removeprefix("oja.job."), await execute(str(job_id), app.state.runtime))
-            )
-        return outcomes
-
-
-@pytest.fixture(autouse=True)
-def jobs() -> Iterator[Jobs]:
-    captured = Jobs()
-    set_publisher(captured.capture)
-    yield captured
-    set_publisher(None)
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,8 @@ import pytest
 from oja.core.db import unit_of_work
 from oja.rag.chroma_index import ChromaIndex
 from oja.rag.embedding import MINILM_NAME, MiniLMEmbedder
-from tests.rag.conftest import Jobs, add_document, index, set_env, user
+from tests.conftest import Jobs
+from tests.rag.conftest import add_document, index, set_env, user
 from tests.rag.test_query import BEES, LEASE, LEASE_QUESTION
 
 
@@ -103,6 +104,6 @@ async def test_chroma_index_lifecycle(
 
     deleted = await client.delete(f"/documents/{lease}", headers=alice_headers)
     assert deleted.status_code == 204
-    assert await jobs.run(app) == [("rag.purge_document", "succeeded")]
+    assert await jobs.run_kinds(app) == [("rag.purge_document", "succeeded")]
     assert chroma.count(lease) == 0
     assert chroma.count() == 1

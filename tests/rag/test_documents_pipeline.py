@@ -15,7 +15,8 @@ from oja.core import events
 from oja.core.db import unit_of_work
 from oja.core.jobs import Job
 from oja.rag.models import RagChunk
-from tests.rag.conftest import Jobs, user
+from tests.conftest import Jobs
+from tests.rag.conftest import user
 
 pytestmark = pytest.mark.usefixtures("database_url")
 TEXT = (
@@ -49,7 +50,7 @@ async def test_upload_index_query_delete(app: Any, client: httpx.AsyncClient, jo
     )
     assert response.status_code == 201
     document_id = response.json()["document_id"]
-    assert await jobs.run(app) == [
+    assert await jobs.run_kinds(app) == [
         ("documents.extract", "succeeded"),
         ("rag.index_document", "succeeded"),
     ]
@@ -104,19 +105,19 @@ async def test_status_shows_indexing_until_it_is_done(
     from oja.core.jobs.runner import execute
 
     extract = jobs.published.pop(0)
-    assert await execute(str(extract[1]), runtime) == "succeeded"
+    assert await execute(str(extract), runtime) == "succeeded"
     [index] = jobs.published
     jobs.published.clear()
     assert (
         await client.post(f"/documents/{document_id}/process", headers=headers)
     ).status_code == 202
-    assert [name for name, _ in jobs.published] == ["oja.job.documents.process"]
-    await jobs.run(app)
+    assert [jobs.task_names[job_id] for job_id in jobs.published] == ["oja.job.documents.process"]
+    await jobs.run_kinds(app)
     status = (await client.get(f"/documents/{document_id}/status", headers=headers)).json()
     assert (status["status"], status["progress"], status["stage"]) == ("COMPLETED", 100, "index")
     assert status["indexed"] is False
     assert status["message"] == "Processing completed; the text is being indexed for search."
-    assert await execute(str(index[1]), runtime) == "succeeded"
+    assert await execute(str(index), runtime) == "succeeded"
     status = (await client.get(f"/documents/{document_id}/status", headers=headers)).json()
     assert (status["status"], status["progress"], status["stage"]) == ("COMPLETED", 100, "done")
     assert status["indexed"] is True
@@ -133,6 +134,6 @@ async def test_another_users_delete_is_404_and_keeps_the_chunks(
         headers=owner,
     )
     document_id = response.json()["document_id"]
-    await jobs.run(app)
+    await jobs.run_kinds(app)
     assert (await client.delete(f"/documents/{document_id}", headers=other)).status_code == 404
     assert await counts(app) == (1, 1)

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from oja.core.jobs.publisher import set_publisher
 from oja.core.jobs.runner import execute
-from oja.core.runtime import get_runtime
+from oja.core.runtime import Runtime
+from tests.conftest import Jobs
 from tests.reliability.harness import Fakes, sandbox_fakes
 
 
@@ -39,7 +39,8 @@ class InlineJobs:
     Jobs run in a background task, after the publishing transaction has let go of the database
     (a job run inside the publisher would wait on SQLite's write lock held by its parent)."""
 
-    def __init__(self) -> None:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
         self.outcomes: list[str] = []
         self.queue: asyncio.Queue[uuid.UUID] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
@@ -53,7 +54,7 @@ class InlineJobs:
         while True:
             job_id = await self.queue.get()
             try:
-                self.outcomes.append(await execute(str(job_id), get_runtime()))
+                self.outcomes.append(await execute(str(job_id), self.runtime))
             finally:
                 self.queue.task_done()
 
@@ -78,23 +79,19 @@ class DroppedJobs:
 
 
 @pytest.fixture
-async def inline_jobs(app: Any) -> AsyncIterator[InlineJobs]:
+async def inline_jobs(app: Any, jobs: Jobs) -> AsyncIterator[InlineJobs]:
     """Depends on ``app`` so that it drains before the app's runtime closes."""
-    runner = InlineJobs()
-    set_publisher(runner)
+    runner = InlineJobs(app.state.runtime)
+    jobs.forward = runner
     yield runner
-    try:
-        await runner.drain()
-    finally:
-        set_publisher(None)
+    await runner.drain()
 
 
 @pytest.fixture
-def dropped_jobs() -> Iterator[DroppedJobs]:
+def dropped_jobs(jobs: Jobs) -> DroppedJobs:
     dropped = DroppedJobs()
-    set_publisher(dropped)
-    yield dropped
-    set_publisher(None)
+    jobs.forward = dropped
+    return dropped
 
 
 @pytest.fixture

@@ -19,10 +19,10 @@ from sqlalchemy import select
 
 from oja.core.db import unit_of_work
 from oja.core.jobs import JobStatus
-from oja.core.jobs.celery_app import reset_celery
-from oja.core.runtime import Runtime, set_runtime
+from oja.core.runtime import Runtime
 from oja.reconcile import run as reconcile
-from tests.conftest import make_settings, service_url
+from tests.conftest import celery_runtime, make_settings, service_url
+from tests.core import job_fixtures
 from tests.core.job_fixtures import job_effect, linger, metadata
 from tests.core.test_worker import wait_for_status, worker
 from tests.reliability.harness import env_int
@@ -49,9 +49,7 @@ async def runtime(
 
     await _truncate_all(postgres_database)
     settings = make_settings(tmp_path, postgres_database, broker_url=redis_broker)
-    runtime = Runtime.create(settings)
-    set_runtime(runtime)
-    reset_celery()
+    runtime = celery_runtime(settings, job_fixtures.registry())
     async with runtime.database.engine.begin() as conn:
         await conn.run_sync(metadata.drop_all)
         await conn.run_sync(metadata.create_all)
@@ -59,8 +57,6 @@ async def runtime(
     async with runtime.database.engine.begin() as conn:
         await conn.run_sync(metadata.drop_all)
     await runtime.close()
-    set_runtime(None)
-    reset_celery()
 
 
 async def test_worker_killed_at_random_points_loses_nothing_and_applies_once(
@@ -70,9 +66,9 @@ async def test_worker_killed_at_random_points_loses_nothing_and_applies_once(
     log = tmp_path / "worker.log"
     labels: list[str] = []
     for run in range(RUNS):
-        async with unit_of_work(runtime.database):
+        async with unit_of_work(runtime.database) as session:
             rows = [
-                linger.enqueue(label=f"run{run}-job{i}", seconds=rng.uniform(0.3, 1.5))
+                linger.enqueue(session, label=f"run{run}-job{i}", seconds=rng.uniform(0.3, 1.5))
                 for i in range(JOBS_PER_RUN)
             ]
         labels += [f"run{run}-job{i}" for i in range(JOBS_PER_RUN)]

@@ -30,8 +30,6 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import negative_data_rejection, response_schema_conformance
 
 from oja.core.db import Database, unit_of_work
-from oja.core.jobs.publisher import set_publisher
-from oja.core.runtime import set_runtime
 from oja.identity import service as identity_service
 from oja.identity.config import IdentitySettings, get_identity_settings
 from oja.identity.passwords import get_passwords
@@ -127,20 +125,17 @@ def served(
     from oja.main import create_app
 
     settings = make_settings(tmp_path, database_url, log_level="WARNING")
-    app = create_app(settings)
+    app = create_app(settings, publisher=DroppedJobs())
     fakes.install(app)
     # The fuzzer's random logins would lock the test's own client address out of logging in.
     lenient = IdentitySettings(login_max_failures=1_000_000)
     app.dependency_overrides[get_identity_settings] = lambda: lenient
-    set_publisher(DroppedJobs())
     try:
         with SandboxServer(app) as server:
             user, admin, key = _setup(server.url, database_url)
             yield Served(server.url, app, database_url, user, admin, key)
     finally:
-        set_publisher(None)
         fakes.uninstall(app)
-        set_runtime(None)
 
 
 def _headers_for(principal: str, served: Served) -> Callable[[tuple[str, str]], dict[str, str]]:

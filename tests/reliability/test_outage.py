@@ -35,9 +35,8 @@ from sqlalchemy import func, select
 from oja.chat.models import ChatMessage, Chatroom
 from oja.core.config import Settings
 from oja.core.jobs import Job, JobStatus
-from oja.core.jobs.celery_app import reset_celery
 from oja.core.migrate import upgrade
-from oja.core.runtime import Runtime, set_runtime
+from oja.core.runtime import Runtime
 from oja.files.models import File, FileStatus
 from oja.reconcile import run as reconcile
 from tests.conftest import _admin_execute, make_settings
@@ -202,7 +201,6 @@ async def jobs_settled(runtime: Runtime, log: Path, timeout: float = 90.0) -> Co
 def app_for(settings: Settings) -> Any:
     from oja.main import create_app
 
-    reset_celery()
     return create_app(settings)
 
 
@@ -322,8 +320,6 @@ async def test_redis_outage_answers_503_loses_no_job_and_recovers(
                 report = await reconcile(runtime, stale_after=0)
         finally:
             await runtime.close()
-            set_runtime(None)
-            reset_celery()
 
     print(
         f"\nredis outage {OUTAGE} s: recovered in {recovered_in:.2f} s "
@@ -433,8 +429,6 @@ async def test_postgres_crash_answers_fast_503_and_leaves_no_half_written_rows(
                 report = await reconcile(runtime, stale_after=0)
         finally:
             await runtime.close()
-            set_runtime(None)
-            reset_celery()
 
     outage = [h for h in traffic.hits if h.phase == "outage" and h.probe != "healthz"]
     refused_ms = sorted(h.ms for h in outage if h.status == 503)

@@ -96,8 +96,8 @@ async def test_rows_left_in_progress_by_a_finished_job_are_reported(
     room = await harness.create_chatroom(client, owner)
     prompt_id = uuid.UUID(await harness.send_message(client, owner, room))
     runtime = harness_app.state.runtime
-    async with unit_of_work(runtime.database):  # its text extracted, its indexing requested
-        index_job = index_document.enqueue(document_id=unindexed)
+    async with unit_of_work(runtime.database) as session:  # text extracted, indexing requested
+        index_job = index_document.enqueue(session, document_id=unindexed)
     async with runtime.database.engine.begin() as conn:
         await conn.execute(
             update(Document)

@@ -17,8 +17,8 @@ from oja.billing.jobs import process_webhook_event
 from oja.billing.models import WebhookEvent
 from oja.core.clock import utcnow
 from oja.core.db import Database, unit_of_work
-from oja.core.jobs import Job, JobStatus, registry
-from oja.core.jobs.publisher import publish
+from oja.core.jobs import Job, JobStatus
+from oja.core.jobs.outbox import outbox_of
 from oja.identity import service as identity_service
 from oja.identity.api_keys import service as api_key_service
 from oja.identity.api_keys.models import ApiKey
@@ -58,12 +58,13 @@ async def retry_failed_jobs(database: Database, job_ids: Sequence[uuid.UUID]) ->
                 .execution_options(synchronize_session=False)
             )
         ).all()
+        outbox = outbox_of(session)
     for job_id, kind in requeued:
-        definition = registry.get(kind)
+        definition = outbox.registry.get(kind)
         if definition is None:
             log.warning("admin.job.retry_deferred", job_id=str(job_id), kind=kind)
             continue
-        await publish(definition.task_name, job_id)
+        await outbox.publish(definition.task_name, job_id)
         log.info("admin.job.retried", job_id=str(job_id), kind=kind)
     return [job_id for job_id, _ in requeued]
 
@@ -113,5 +114,5 @@ async def replay_webhook_events(
             .all()
         )
         for event_id in known:
-            process_webhook_event.enqueue(event_id=event_id)
+            process_webhook_event.enqueue(session, event_id=event_id)
     return list(known)

@@ -86,7 +86,7 @@ async def _store(
         log.info("billing.webhook.duplicate", provider=provider, type=event_type)
         return None
     process_webhook_event.enqueue_with(
-        EnqueueOptions(dedupe_key=f"billing.webhook:{row_id}"), event_id=row_id
+        session, EnqueueOptions(dedupe_key=f"billing.webhook:{row_id}"), event_id=row_id
     )
     WEBHOOKS.labels(provider=provider, outcome="stored").inc()
     return row_id

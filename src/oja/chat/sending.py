@@ -99,7 +99,7 @@ async def send(
             quota.remember(prompt, reservation)
             session.add(prompt)
             await session.flush()
-            prompt.job_id = generate_reply.enqueue(message_id=prompt.id).id
+            prompt.job_id = generate_reply.enqueue(session, message_id=prompt.id).id
             prompt_id = prompt.id
     except IntegrityError:
         await quota.refund(runtime, reservation)

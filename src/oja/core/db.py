@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, NoReturn
 
 import structlog
-from sqlalchemy import JSON, DateTime, MetaData, event
+from sqlalchemy import JSON, DateTime, MetaData, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -150,7 +150,11 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
         self.url = url
         self.engine = create_engine(url, echo=echo, pool_size=pool_size)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.session_info: dict[str, Any] = {}
+        """Copied into every session's ``info``: how the job outbox travels with its database."""
+        self.sessionmaker = async_sessionmaker(
+            self.engine, expire_on_commit=False, info=self.session_info
+        )
         # Each statement its own transaction: a lone read (the per-request credential check)
         # costs one round trip instead of BEGIN, the read and COMMIT. Never for writes.
         self.autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -171,6 +175,14 @@ def current_session() -> AsyncSession:
     if session is None:
         raise RuntimeError("no unit of work is active")
     return session
+
+
+_UNIT_OF_WORK = "oja.unit_of_work"
+
+
+def in_unit_of_work(session: AsyncSession) -> bool:
+    """Whether ``session`` is a :func:`unit_of_work`'s, the only kind that runs after-commit callbacks."""
+    return bool(session.info.get(_UNIT_OF_WORK))
 
 
 def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
@@ -212,6 +224,7 @@ async def unit_of_work(database: Database) -> AsyncIterator[AsyncSession]:
     """
     kept: BaseException | None = None
     async with database.sessionmaker() as session:
+        session.info[_UNIT_OF_WORK] = True
         token = _current_session.set(session)
         try:
             try:
@@ -256,22 +269,32 @@ async def discard(session: AsyncSession) -> None:
 
 
 @asynccontextmanager
-async def own_transaction(database: Database) -> AsyncIterator[AsyncSession]:
+async def own_transaction(
+    database: Database, *, sqlite_busy_timeout_ms: int | None = None
+) -> AsyncIterator[AsyncSession]:
     """A short transaction of its own, committed on exit whatever the caller's unit of work does.
 
     For the writes that must survive a rollback of the surrounding work or be seen before it ends:
     attempt counters, job progress, lease and last-used stamps, a record kept before raising. It is
     not the ambient session (:func:`current_session` still answers the caller's unit of work), and it
     never runs the caller's after-commit callbacks. Keep it to one or two statements: on SQLite it
-    waits for the single write lock.
+    waits for the single write lock — for at most ``sqlite_busy_timeout_ms`` when given (a best-effort
+    write that must give up fast when the caller's own transaction may hold that lock).
     """
+    sqlite_patience = sqlite_busy_timeout_ms is not None and is_sqlite(database.url)
     async with database.sessionmaker() as session:
         try:
+            if sqlite_patience:
+                await session.execute(text(f"PRAGMA busy_timeout={sqlite_busy_timeout_ms:d}"))
             yield session
             await session.commit()
         except BaseException:
             await session.rollback()
             raise
+        finally:
+            if sqlite_patience:  # pooled connection: restore the normal patience
+                await session.rollback()
+                await session.execute(text(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}"))
 
 
 @asynccontextmanager

@@ -97,7 +97,9 @@ async def upload(
     session.add(document)
     await session.flush()
     extract_document.enqueue_with(
-        EnqueueOptions(dedupe_key=f"documents.extract:{document_id}"), document_id=document_id
+        session,
+        EnqueueOptions(dedupe_key=f"documents.extract:{document_id}"),
+        document_id=document_id,
     )
     log.info(
         "documents.uploaded",
@@ -150,6 +152,7 @@ async def request_processing(
         await session.refresh(document)
         return Ticket(document, document.job_id, started=False)
     row = process_document.enqueue_with(
+        session,
         EnqueueOptions(dedupe_key=f"documents.process:{document.id}:{run}"),
         document_id=document.id,
     )

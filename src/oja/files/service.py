@@ -88,7 +88,7 @@ async def upload(
     )
     session.add(row)
     await session.flush()
-    process_file.enqueue(file_id=file_id)
+    process_file.enqueue(session, file_id=file_id)
     log.info("files.file.uploaded", file_id=str(file_id), size=stored.size, type=content_type)
     return row
 
@@ -136,7 +136,7 @@ async def retry(session: AsyncSession, file: File) -> File:
     file.message = "queued for another try"
     file.error = None
     await session.flush()
-    process_file.enqueue(file_id=file.id)
+    process_file.enqueue(session, file_id=file.id)
     return file
 
 

@@ -11,7 +11,7 @@ import phonenumbers
 from pydantic import field_validator
 
 from oja.core.config import SettingsSection
-from oja.core.runtime import get_runtime
+from oja.core.runtime import current_settings
 
 
 class IdentitySettings(SettingsSection):
@@ -102,9 +102,9 @@ class GoogleSettings(SettingsSection):
 
 def get_google_settings() -> GoogleSettings:
     """The Google section of the process's settings; a FastAPI dependency tests may override."""
-    return get_runtime().settings.section(GoogleSettings)
+    return current_settings().section(GoogleSettings)
 
 
 def get_identity_settings() -> IdentitySettings:
     """The identity section of the process's settings; a FastAPI dependency tests may override."""
-    return get_runtime().settings.section(IdentitySettings)
+    return current_settings().section(IdentitySettings)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import httpx
 import structlog
 
-from oja.core.runtime import get_runtime
+from oja.core.runtime import current_settings
 from oja.notifications.config import NotificationSettings
 from oja.notifications.errors import DeliveryFailed
 from oja.notifications.mail import create_email_sender
@@ -59,4 +59,4 @@ class Messenger:
 
 def get_notification_settings() -> NotificationSettings:
     """The process-wide delivery settings; a FastAPI dependency tests may override."""
-    return get_runtime().settings.section(NotificationSettings)
+    return current_settings().section(NotificationSettings)

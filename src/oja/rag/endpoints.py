@@ -24,7 +24,6 @@ from oja.identity.errors import (
     SessionRevoked,
     TokenExpired,
 )
-from oja.rag import jobs as _jobs  # noqa: F401 - registers the documents event handlers
 from oja.rag import service
 from oja.rag.schemas import ChunkOut, CitationOut, QueryIn, QueryOut
 

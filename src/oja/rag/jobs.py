@@ -7,8 +7,8 @@ version log) and, with a Chroma server, ``rag.purge_document`` removes them ther
 ``rag.reindex_stale`` re-indexes documents whose chunks were embedded by another model.
 
 The handlers, and the chunk lister behind ``GET /documents/{id}``'s ``chunks``, are registered
-when this module is imported: the worker imports it through ``FEATURE_JOB_MODULES`` and the API
-through :mod:`oja.rag.endpoints`.
+when this module is imported: the composition roots (API and worker) import it through
+:data:`oja.job_modules.JOB_MODULES`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from oja.core.config import Settings
 from oja.core.db import current_session
 from oja.core.ids import uuid7
 from oja.core.jobs import EnqueueOptions, Job, JobContext, JobStatus, job
-from oja.core.runtime import get_runtime
+from oja.core.runtime import current_runtime
 from oja.documents import chunks as documents_chunks
 from oja.documents.models import Document
 from oja.rag import repository, service
@@ -92,21 +92,24 @@ async def request_indexing(document_id: uuid.UUID, settings: Settings) -> Job | 
     if existing is not None:  # a failed run must not block the next request for the same text
         key = f"{key}:{uuid7().hex}"
     document.indexed_at = None
-    return index_document.enqueue_with(EnqueueOptions(dedupe_key=key), document_id=document_id)
+    return index_document.enqueue_with(
+        session, EnqueueOptions(dedupe_key=key), document_id=document_id
+    )
 
 
 @events.on("documents.text_extracted")
 async def on_text_extracted(*, document_id: uuid.UUID, **_: Any) -> None:
     # Events carry no runtime: the process's own (the API's or the worker's) holds the settings.
-    await request_indexing(document_id, get_runtime().settings)
+    await request_indexing(document_id, current_runtime().settings)
 
 
 @events.on("documents.deleted")
 async def on_document_deleted(*, document_id: uuid.UUID, **_: Any) -> None:
-    await service.forget_document(current_session(), document_id)
-    if get_runtime().settings.section(RagSettings).chroma_url:
+    session = current_session()
+    await service.forget_document(session, document_id)
+    if current_runtime().settings.section(RagSettings).chroma_url:
         purge_document.enqueue_with(
-            EnqueueOptions(dedupe_key=f"rag.purge:{document_id}"), document_id=document_id
+            session, EnqueueOptions(dedupe_key=f"rag.purge:{document_id}"), document_id=document_id
         )
 
 

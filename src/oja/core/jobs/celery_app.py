@@ -1,22 +1,30 @@
-"""The Celery application: broker by URL, one task per declared job kind, the sweeper on beat."""
+"""The Celery adapter: broker by URL, one task per registered job kind, the sweeper on beat.
+
+It depends on the job kernel, never the reverse: :class:`CeleryPublisher` is one implementation of
+the outbox's :class:`~oja.core.jobs.outbox.Publisher` port, and :func:`register_tasks` turns a
+:class:`~oja.core.jobs.definition.Registry` into tasks. Which runtime a task runs with is the caller's
+business (``run_in_process``): the worker composition root (:mod:`oja.worker`) owns it.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import importlib
+import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from celery import Celery, signals
+from celery import Celery
 
 from oja.core.config import Settings
-from oja.core.jobs.definition import registry
+from oja.core.jobs.definition import Registry
 from oja.core.jobs.fsbroker import TRANSPORT
+from oja.core.jobs.periodic import enqueue_periodic
+from oja.core.jobs.runner import execute
+from oja.core.jobs.sweeper import sweep
+from oja.core.runtime import Runtime
 
-_app: Celery | None = None
-_loop: asyncio.AbstractEventLoop | None = None
 SWEEP_TASK = "oja.core.jobs.sweep"
 PERIODIC_TASK = "oja.core.jobs.periodic"
-CORE_JOB_MODULES = ["oja.core.jobs.builtin"]
 FILESYSTEM_TRANSPORT = TRANSPORT
 """Module-level so that the benchmark can put kombu's own transport back for its "before" row."""
 
@@ -78,45 +86,40 @@ def create_celery(settings: Settings) -> Celery:
     return app
 
 
-def get_celery() -> Celery:
-    global _app
-    if _app is None:
-        from oja.core.runtime import get_runtime
+class CeleryPublisher:
+    """The outbox's publisher on a Celery app: ``send_task`` by name, on a thread (kombu blocks)."""
 
-        _app = create_celery(get_runtime().settings)
-    return _app
+    def __init__(self, app: Celery) -> None:
+        self.app = app
 
+    async def __call__(self, task_name: str, job_id: uuid.UUID, countdown: float) -> None:
+        await asyncio.to_thread(self.send, task_name, job_id, countdown)
 
-def reset_celery() -> None:
-    global _app
-    _app = None
-
-
-def run_sync(coro: Any) -> Any:
-    """Run a coroutine on this worker process's own event loop (one task at a time per process)."""
-    global _loop
-    if _loop is None or _loop.is_closed():
-        _loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(_loop)
-    return _loop.run_until_complete(coro)
+    def send(self, task_name: str, job_id: uuid.UUID, countdown: float = 0.0) -> None:
+        self.app.send_task(
+            task_name,
+            args=[str(job_id)],
+            countdown=countdown or None,
+            retry=False,
+            ignore_result=True,
+        )
 
 
-def import_job_modules(extra: list[str]) -> None:
-    for module in [*CORE_JOB_MODULES, *extra]:
-        importlib.import_module(module)
+Work = Callable[[Runtime], Awaitable[Any]]
+RunInProcess = Callable[[Work], Any]
+"""Runs ``work`` to completion with this worker process's runtime (see :mod:`oja.worker`)."""
 
 
-def register_tasks(app: Celery, default_timeout: float) -> None:
-    """One Celery task per declared job kind, each with its own hard time limit."""
-    from oja.core.jobs.periodic import enqueue_periodic
-    from oja.core.jobs.runner import execute
-    from oja.core.jobs.sweeper import sweep
-
+def register_tasks(
+    app: Celery, registry: Registry, default_timeout: float, run_in_process: RunInProcess
+) -> None:
+    """One Celery task per registered job kind, each with its own hard time limit; the sweeper
+    and the periodic kinds on beat's schedule."""
     for definition in registry.all():
         timeout = definition.timeout or default_timeout
 
         def run_job(job_id: str) -> None:
-            run_sync(execute(job_id))
+            run_in_process(lambda runtime: execute(job_id, runtime))
 
         app.task(
             name=definition.task_name,
@@ -128,11 +131,11 @@ def register_tasks(app: Celery, default_timeout: float) -> None:
 
     @app.task(name=SWEEP_TASK, ignore_result=True, time_limit=120)
     def sweep_task() -> None:
-        run_sync(sweep())
+        run_in_process(sweep)
 
     @app.task(name=PERIODIC_TASK, ignore_result=True, time_limit=60)
     def periodic_task(kind: str) -> None:
-        run_sync(enqueue_periodic(kind))
+        run_in_process(lambda runtime: enqueue_periodic(runtime, kind))
 
     for definition in registry.all():
         if definition.periodic:
@@ -141,26 +144,3 @@ def register_tasks(app: Celery, default_timeout: float) -> None:
                 "schedule": definition.periodic,
                 "args": [definition.kind],
             }
-
-
-@signals.worker_process_init.connect
-def _fresh_runtime_after_fork(**_: Any) -> None:
-    # Engines, pools and sockets inherited from the parent are unusable in a forked child.
-    global _loop
-    from oja.core.runtime import get_runtime, set_runtime
-
-    _loop = None
-    settings = get_runtime().settings
-    from oja.core.runtime import Runtime
-
-    set_runtime(Runtime.create(settings))
-
-
-@signals.setup_logging.connect
-def _setup_logging(**_: Any) -> None:
-    # Connecting this signal stops Celery from installing its own handlers: one JSON format everywhere.
-    from oja.core.logging import configure_logging
-    from oja.core.runtime import get_runtime
-
-    settings = get_runtime().settings
-    configure_logging(settings.app.log_level, json=settings.app.log_json)

@@ -1,4 +1,9 @@
-"""Typed job declarations and transactional enqueue."""
+"""Typed job declarations, the registry of kinds, and transactional enqueue.
+
+Nothing here knows how a message reaches a worker: :meth:`JobDefinition.enqueue` writes the row in the
+session it is given and hands the message to that session's :class:`~oja.core.jobs.outbox.Outbox`.
+``@job`` only declares a kind; the composition roots add the kinds to a :class:`Registry`.
+"""
 
 from __future__ import annotations
 
@@ -9,24 +14,27 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec
 
 import structlog
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, create_model
-from sqlalchemy import text, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.clock import utcnow
-from oja.core.db import SQLITE_BUSY_TIMEOUT_MS, AfterCommit, after_commit, current_session
+from oja.core.db import AfterCommit, after_commit, in_unit_of_work, own_transaction
 from oja.core.ids import uuid7
 from oja.core.jobs.models import Job, JobStatus
+from oja.core.jobs.outbox import outbox_of
 
 if TYPE_CHECKING:
     from oja.core.runtime import Runtime
 
 P = ParamSpec("P")
 log = structlog.get_logger("oja.jobs")
+PROGRESS_SQLITE_BUSY_TIMEOUT_MS = 200
 
 
 class PermanentJobError(Exception):
@@ -52,24 +60,15 @@ class JobContext:
         percent = max(0, min(100, percent))
         async with self._progress_lock:
             try:
-                async with self.runtime.database.sessionmaker() as session:
-                    sqlite = self.runtime.database.url.startswith("sqlite")
-                    if sqlite:
-                        # The job's own transaction may hold SQLite's single write lock: give up fast.
-                        await session.execute(text("PRAGMA busy_timeout=200"))
-                    try:
-                        await session.execute(
-                            update(Job)
-                            .where(Job.id == self.job_id, Job.attempts == self.attempt)
-                            .values(progress=percent, message=message, updated_at=utcnow())
-                        )
-                        await session.commit()
-                    finally:
-                        if sqlite:  # pooled connection: restore the normal patience
-                            await session.rollback()
-                            await session.execute(
-                                text(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-                            )
+                # The job's own transaction may hold SQLite's single write lock: give up fast.
+                async with own_transaction(
+                    self.runtime.database, sqlite_busy_timeout_ms=PROGRESS_SQLITE_BUSY_TIMEOUT_MS
+                ) as session:
+                    await session.execute(
+                        update(Job)
+                        .where(Job.id == self.job_id, Job.attempts == self.attempt)
+                        .values(progress=percent, message=message, updated_at=utcnow())
+                    )
             except Exception as exc:
                 log.warning("jobs.progress.skipped", error=type(exc).__name__)
 
@@ -156,20 +155,21 @@ class JobDefinition(Generic[P]):
     def task_name(self) -> str:
         return f"oja.job.{self.kind}"
 
-    def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job:
-        """Add the job to the current unit of work; it is published once that work commits."""
-        return self.enqueue_with(EnqueueOptions(), *args, **kwargs)
+    def enqueue(self, session: AsyncSession, *args: P.args, **kwargs: P.kwargs) -> Job:
+        """Add the job to ``session``'s transaction; it is published once that transaction commits."""
+        return self.enqueue_with(session, EnqueueOptions(), *args, **kwargs)
 
-    def enqueue_with(self, options: EnqueueOptions, *args: P.args, **kwargs: P.kwargs) -> Job:
+    def enqueue_with(
+        self, session: AsyncSession, options: EnqueueOptions, *args: P.args, **kwargs: P.kwargs
+    ) -> Job:
         """``enqueue`` with a dedupe key (unique among all jobs) or a start delay."""
         dedupe_key, delay = options.dedupe_key, options.delay
         if args:
             raise TypeError("job arguments are keyword-only (they are stored as JSON)")
         self._signature.bind(None, **kwargs)  # fail now, in the caller, on a wrong argument
-        from oja.core.runtime import get_runtime
-
-        settings = get_runtime().settings
-        session = current_session()
+        if not in_unit_of_work(session):  # only a unit of work publishes after its commit
+            raise RuntimeError("no unit of work is active on this session: enqueue in one")
+        outbox = outbox_of(session)
         now = utcnow()
         subject_type, subject_id = None, None
         if self.subject is not None:
@@ -181,7 +181,7 @@ class JobDefinition(Generic[P]):
             payload=jsonable_encoder(kwargs),
             status=JobStatus.queued,
             attempts=0,
-            max_attempts=self.max_attempts or settings.queue.job_max_attempts,
+            max_attempts=self.max_attempts or outbox.default_max_attempts,
             progress=0,
             subject_type=subject_type,
             subject_id=subject_id,
@@ -192,7 +192,7 @@ class JobDefinition(Generic[P]):
             updated_at=now,
         )
         session.add(row)
-        _schedule_publication(session, self, row.id, delay)
+        outbox.schedule(session, self.task_name, row.id, delay.total_seconds() if delay else 0.0)
         return row
 
     async def run(self, ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any] | None:
@@ -217,7 +217,7 @@ async def call_failure_hook(failure: JobFailure, payload: dict[str, Any]) -> Non
     statement of the transaction, and SQLite would keep the hook's half-done writes. The hook's
     after-commit callbacks are registered only once it has returned.
     """
-    definition = registry.get(failure.kind)
+    definition = failure.runtime.outbox.registry.get(failure.kind)
     if definition is None:
         log.warning("jobs.failure_hook.unknown_kind", job_id=str(failure.job_id), kind=failure.kind)
         return
@@ -264,32 +264,9 @@ def _arguments_model(kind: str, func: Callable[..., Any]) -> type[BaseModel]:
     return create_model(f"JobArguments[{kind}]", **fields)
 
 
-_PENDING = "oja.jobs.pending"
-
-
-def _schedule_publication(
-    session: AsyncSession,
-    definition: JobDefinition[Any],
-    job_id: uuid.UUID,
-    delay: timedelta | None,
-) -> None:
-    pending: list[tuple[str, uuid.UUID, float]] | None = session.info.get(_PENDING)
-    if pending is None:
-        pending = []
-        session.info[_PENDING] = pending
-
-        async def publish_all() -> None:
-            from oja.core.jobs.publisher import publish
-
-            batch = session.info.pop(_PENDING, [])
-            for task_name, pending_id, countdown in batch:
-                await publish(task_name, pending_id, countdown=countdown)
-
-        after_commit(session, publish_all)
-    pending.append((definition.task_name, job_id, delay.total_seconds() if delay else 0.0))
-
-
 class Registry:
+    """The job kinds one process knows, by kind: filled by the composition root (``oja.job_modules``)."""
+
     def __init__(self) -> None:
         self._definitions: dict[str, JobDefinition[Any]] = {}
 
@@ -299,14 +276,17 @@ class Registry:
             raise ValueError(f"job kind {definition.kind!r} is declared twice")
         self._definitions[definition.kind] = definition
 
+    def add_module(self, module: ModuleType) -> None:
+        """Every job a module declares (its :class:`JobDefinition` attributes)."""
+        for value in vars(module).values():
+            if isinstance(value, JobDefinition):
+                self.add(value)
+
     def get(self, kind: str) -> JobDefinition[Any] | None:
         return self._definitions.get(kind)
 
     def all(self) -> list[JobDefinition[Any]]:
         return list(self._definitions.values())
-
-
-registry = Registry()
 
 
 def job(
@@ -323,7 +303,8 @@ def job(
     The function receives a :class:`JobContext` and keyword arguments that must be JSON-serialisable
     ids or small values; it runs inside one transaction that also records its completion.
     ``periodic=seconds`` has beat enqueue it (without arguments) once per interval, deduplicated
-    per interval however many beats run.
+    per interval however many beats run. Declaring registers nothing: a process runs the kinds its
+    composition root added to its :class:`Registry`.
     """
 
     def wrap(func: JobFunc[P]) -> JobDefinition[P]:
@@ -336,7 +317,6 @@ def job(
             queue=queue,
             periodic=periodic,
         )
-        registry.add(definition)
         return definition
 
     return wrap

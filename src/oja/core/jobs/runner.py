@@ -20,17 +20,15 @@ import structlog
 from sqlalchemy import and_, or_, update
 
 from oja.core.clock import utcnow
-from oja.core.db import unit_of_work
+from oja.core.db import own_transaction, unit_of_work
 from oja.core.jobs.definition import (
     JobContext,
     JobFailure,
     PermanentJobError,
     call_failure_hook,
-    registry,
 )
 from oja.core.jobs.models import Job, JobStatus
-from oja.core.jobs.publisher import publish
-from oja.core.runtime import Runtime, get_runtime
+from oja.core.runtime import Runtime, running
 
 log = structlog.get_logger("oja.jobs")
 
@@ -46,11 +44,11 @@ def retry_delay(attempt: int, base: float, cap: float) -> float:
 
 async def claim(runtime: Runtime, job_id: uuid.UUID) -> Job | None:
     """Take the job for one attempt, in one short transaction; None when it is not runnable."""
-    async with runtime.database.sessionmaker() as session:
+    async with own_transaction(runtime.database) as session:
         row = await session.get(Job, job_id)
         if row is None:
             return None
-        definition = registry.get(row.kind)
+        definition = runtime.outbox.registry.get(row.kind)
         if definition is None:
             log.error("jobs.unknown_kind", job_id=str(job_id), kind=row.kind)
             return None
@@ -79,22 +77,26 @@ async def claim(runtime: Runtime, job_id: uuid.UUID) -> Job | None:
             .execution_options(synchronize_session=False)
         )
         attempt = claimed.scalar_one_or_none()
-        await session.commit()
-        if attempt is None:
-            return None
-        row.attempts = attempt
-        row.status = JobStatus.running
-        return row
+    if attempt is None:
+        return None
+    row.attempts = attempt
+    row.status = JobStatus.running
+    return row
 
 
-async def execute(job_id_text: str, runtime: Runtime | None = None) -> str:
-    """Run the job if it is runnable; returns what happened (for logs and tests)."""
-    runtime = runtime or get_runtime()
+async def execute(job_id_text: str, runtime: Runtime) -> str:
+    """Run the job if it is runnable, with this process's ``runtime`` (its current runtime, for the
+    event handlers it triggers); returns what happened (for logs and tests)."""
+    with running(runtime):
+        return await _execute(job_id_text, runtime)
+
+
+async def _execute(job_id_text: str, runtime: Runtime) -> str:
     claimed = await claim(runtime, uuid.UUID(job_id_text))
     if claimed is None:
         return "not_claimed"
     job_id, kind = claimed.id, claimed.kind
-    definition = registry.get(kind)
+    definition = runtime.outbox.registry.get(kind)
     assert definition is not None
     timeout = definition.timeout or runtime.settings.queue.job_default_timeout
     attempt = claimed.attempts
@@ -183,8 +185,8 @@ async def _record_failure(
         structlog.contextvars.unbind_contextvars("job_id", "job_kind", "attempt")
         return "failed"
     log.warning("jobs.retry_scheduled", error=error, delay_s=round(delay, 2))
-    definition = registry.get(claimed.kind)
+    definition = runtime.outbox.registry.get(claimed.kind)
     assert definition is not None
-    await publish(definition.task_name, claimed.id, countdown=delay)
+    await runtime.outbox.publish(definition.task_name, claimed.id, countdown=delay)
     structlog.contextvars.unbind_contextvars("job_id", "job_kind", "attempt")
     return "retrying"

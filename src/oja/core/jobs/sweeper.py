@@ -26,18 +26,21 @@ from sqlalchemy import and_, or_, select, update
 
 from oja.core.clock import utcnow
 from oja.core.db import unit_of_work
-from oja.core.jobs.definition import JobFailure, call_failure_hook, registry
+from oja.core.jobs.definition import JobFailure, call_failure_hook
 from oja.core.jobs.models import Job, JobStatus
-from oja.core.jobs.publisher import publish
-from oja.core.runtime import Runtime, get_runtime
+from oja.core.runtime import Runtime, running
 
 log = structlog.get_logger("oja.jobs")
 
 LEASE_EXPIRED = "lease expired: the worker was lost or the job overran its time limit"
 
 
-async def sweep(runtime: Runtime | None = None, *, limit: int = 500) -> dict[str, int]:
-    runtime = runtime or get_runtime()
+async def sweep(runtime: Runtime, *, limit: int = 500) -> dict[str, int]:
+    with running(runtime):
+        return await _sweep(runtime, limit=limit)
+
+
+async def _sweep(runtime: Runtime, *, limit: int) -> dict[str, int]:
     now = utcnow()
     stale = now - timedelta(seconds=runtime.settings.queue.job_requeue_after)
     counts = {"republished": 0, "failed": 0}
@@ -108,10 +111,10 @@ async def sweep(runtime: Runtime | None = None, *, limit: int = 500) -> dict[str
                 update(Job).where(Job.id.in_([r.id for r in rows])).values(published_at=now)
             )
     for job_id, kind in rows:
-        definition = registry.get(kind)
+        definition = runtime.outbox.registry.get(kind)
         if definition is None:
             continue
-        if await publish(definition.task_name, job_id):
+        if await runtime.outbox.publish(definition.task_name, job_id):
             counts["republished"] += 1
     if counts["republished"] or counts["failed"]:
         log.info("jobs.swept", **counts)

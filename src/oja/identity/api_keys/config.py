@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from oja.core.config import SettingsSection
-from oja.core.runtime import get_runtime
+from oja.core.runtime import current_settings
 
 
 class ApiKeySettings(SettingsSection):
@@ -19,4 +19,4 @@ class ApiKeySettings(SettingsSection):
 
 def get_api_key_settings() -> ApiKeySettings:
     """The API key section of the process's settings; a FastAPI dependency tests may override."""
-    return get_runtime().settings.section(ApiKeySettings)
+    return current_settings().section(ApiKeySettings)

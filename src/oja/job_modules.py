@@ -1,0 +1,36 @@
+"""Every module that declares jobs, in one place: the composition roots register them from here.
+
+``@job`` only declares a kind; a process runs the kinds its root adds to its registry. The API
+(:func:`oja.main.create_app`) and the worker (:mod:`oja.worker`) both call :func:`job_registry`, so
+the API can enqueue, and its sweeper-facing operations resolve, exactly the kinds the worker runs.
+Importing ``oja.rag.jobs`` also subscribes retrieval to the documents events.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+
+from oja.core.jobs.definition import Registry
+
+JOB_MODULES: list[str] = [
+    "oja.core.jobs.builtin",
+    "oja.files.jobs",
+    "oja.documents.jobs",
+    "oja.rag.jobs",
+    "oja.billing.jobs",
+    "oja.chat.jobs",
+]
+
+
+def register_jobs(registry: Registry, extra: Iterable[str] = ()) -> Registry:
+    """Add the jobs of :data:`JOB_MODULES` and of ``extra`` (``OJA_WORKER_IMPORTS``: modules a
+    deployment or a test adds, imported in order) to ``registry``."""
+    for name in [*JOB_MODULES, *extra]:
+        registry.add_module(importlib.import_module(name))
+    return registry
+
+
+def job_registry(extra: Iterable[str] = ()) -> Registry:
+    """A registry of every job kind (see :func:`register_jobs`)."""
+    return register_jobs(Registry(), extra)

@@ -27,12 +27,6 @@ from oja.core.errors import (
 
 SRC = Path(oja.__file__).parent
 
-# Identity still passes `code=` and answers `invalid_code` with 400 (reset, verification) and 401
-# (Google callback); its own branch gives it an IdentityErrorCode and dedicated classes, and removes
-# these two allowances when it merges.
-CODE_KEYWORD_ALLOWED = ("identity/",)
-STATUS_CLASH_ALLOWED = {"invalid_code": "oja.identity."}
-
 
 def _import_everything() -> None:
     for module in pkgutil.walk_packages(oja.__path__, "oja."):
@@ -75,15 +69,14 @@ def test_one_enum_per_module() -> None:
         if enum.__module__.startswith("oja."):
             per_module[_module_of(enum.__module__)].append(enum.__name__)
     assert {module: names for module, names in per_module.items() if len(names) > 1} == {}
-    for module in ("core", "files", "documents", "rag", "chat", "billing", "notifications"):
+    modules = ("core", "identity", "files", "documents", "rag", "chat", "billing", "notifications")
+    for module in modules:
         assert module in per_module, f"oja.{module} has no ErrorCode enum"
 
 
 def test_each_error_takes_its_code_from_its_module_or_the_kernel() -> None:
     wrong = []
     for error in _error_classes():
-        if error.__module__.startswith("oja.identity."):
-            continue  # plain strings until identity's branch merges
         enum = type(error.code)
         own = _module_of(enum.__module__) == _module_of(error.__module__)
         if not isinstance(error.code, ErrorCode) or not (own or enum is CoreErrorCode):
@@ -97,11 +90,6 @@ def test_one_code_has_one_status() -> None:
         name = f"{error.__module__}.{error.__qualname__}"
         statuses[str(error.code)][error.status_code].append(name)
     clashes = {code: dict(by) for code, by in statuses.items() if len(by) > 1}
-    for code, prefix in STATUS_CLASH_ALLOWED.items():
-        if code in clashes and all(
-            n.startswith(prefix) for names in clashes[code].values() for n in names
-        ):
-            del clashes[code]
     assert clashes == {}
 
 
@@ -133,7 +121,7 @@ def test_no_raise_site_chooses_its_code() -> None:
     found = []
     for path in sorted(SRC.rglob("*.py")):
         relative = path.relative_to(SRC).as_posix()
-        if relative.startswith(CODE_KEYWORD_ALLOWED) or relative.startswith("migrations/"):
+        if relative.startswith("migrations/"):
             continue
         found += [f"{relative}:{line}" for line in _code_keywords(path.read_text(), names)]
     assert found == [], "raise a dedicated subclass instead of passing code="
@@ -188,8 +176,6 @@ def _documented(app: Any) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
     paths = app.openapi()["paths"]
     seen = 0
     for path, route in _routes(list(app.router.routes)):
-        if route.endpoint.__module__.startswith("oja.identity."):
-            continue  # identity documents its codes on its own branch
         for method in route.methods:
             seen += 1
             for status, response in paths[path][method.lower()]["responses"].items():

@@ -46,18 +46,7 @@ from oja.billing.schemas import (
 from oja.billing.states import public_status
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import errors
-from oja.identity.dependencies import CurrentUser
-from oja.identity.errors import (
-    AccountDisabled,
-    ApiKeyExpired,
-    ApiKeyInvalid,
-    ApiKeyRevoked,
-    InvalidToken,
-    MissingCredentials,
-    SessionRevoked,
-    TokenExpired,
-    WrongPrincipal,
-)
+from oja.identity.dependencies import USER_ERRORS, CurrentUser
 
 
 class InvalidInputRoute(APIRoute):
@@ -95,21 +84,8 @@ webhooks_router = APIRouter(tags=["webhooks"])
 subscriptions_router = APIRouter(tags=["subscriptions"])
 plans_router = APIRouter(tags=["plans"])
 
-# What CurrentUser answers: a missing, bad or revoked credential, a disabled account, or an API key
-# where only a user token will do.
-SIGNED_IN = (
-    MissingCredentials,
-    InvalidToken,
-    TokenExpired,
-    SessionRevoked,
-    ApiKeyInvalid,
-    ApiKeyRevoked,
-    ApiKeyExpired,
-    AccountDisabled,
-    WrongPrincipal,
-)
 # The payments routes answer invalid input with 400 invalid_input (InvalidInputRoute).
-PAYMENTS = (*SIGNED_IN, InvalidInput)
+PAYMENTS = (*USER_ERRORS, InvalidInput)
 
 
 @payments_router.post(
@@ -256,7 +232,7 @@ async def stripe_webhook(
     response_model=CheckoutResponse,
     summary="Start a Pro subscription through Stripe Checkout",
     responses=errors(
-        *SIGNED_IN,
+        *USER_ERRORS,
         PaymentInitiationFailed,
         AlreadySubscribed,
         ProviderUnavailable,
@@ -277,7 +253,7 @@ async def subscribe_pro(
     "/subscription/status",
     response_model=SubscriptionStatusResponse,
     summary="Your tier (Basic or Pro), subscription state and today's usage",
-    responses=errors(*SIGNED_IN),
+    responses=errors(*USER_ERRORS),
 )
 async def subscription_status(
     user: CurrentUser, db: SessionDep, runtime: RuntimeDep
@@ -305,7 +281,7 @@ async def subscription_status(
     response_model=SubscriptionStatusResponse,
     summary="Cancel the subscription at the end of the paid period",
     responses=errors(
-        *SIGNED_IN,
+        *USER_ERRORS,
         NoSubscription,
         PaymentInitiationFailed,
         ProviderUnavailable,
@@ -324,7 +300,7 @@ async def cancel_subscription(
     response_model=PortalResponse,
     summary="A Stripe billing-portal link to manage payment methods and invoices",
     responses=errors(
-        *SIGNED_IN,
+        *USER_ERRORS,
         NoSubscription,
         PaymentInitiationFailed,
         ProviderUnavailable,

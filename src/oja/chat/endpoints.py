@@ -32,34 +32,10 @@ from oja.chat.schemas import (
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import InvalidRequest, errors
 from oja.core.pagination import PageParams, pagination
-from oja.identity.dependencies import CurrentUser, SignedInUser
-from oja.identity.errors import (
-    AccountDisabled,
-    ApiKeyExpired,
-    ApiKeyInvalid,
-    ApiKeyRevoked,
-    InvalidToken,
-    MissingCredentials,
-    SessionRevoked,
-    TokenExpired,
-    WrongPrincipal,
-)
+from oja.identity.dependencies import USER_ERRORS, CurrentUser, SignedInUser
 
 router = APIRouter(prefix="/chatroom", tags=["chat"])
-# What CurrentUser and SignedInUser answer: a missing, bad or revoked credential, a disabled
-# account, or an API key where only a user token will do.
-_USER = (
-    MissingCredentials,
-    InvalidToken,
-    TokenExpired,
-    SessionRevoked,
-    ApiKeyInvalid,
-    ApiKeyRevoked,
-    ApiKeyExpired,
-    AccountDisabled,
-    WrongPrincipal,
-)
-_ROOM = (*_USER, ChatroomNotFound, InvalidRequest)
+_ROOM = (*USER_ERRORS, ChatroomNotFound, InvalidRequest)
 _MESSAGE = (*_ROOM, MessageNotFound)
 _MESSAGE_PAGES = pagination(default_per_page=50, page_description="1 is the newest page.")
 
@@ -69,7 +45,7 @@ _MESSAGE_PAGES = pagination(default_per_page=50, page_description="1 is the newe
     status_code=status.HTTP_201_CREATED,
     response_model=ChatroomOut,
     summary="Create a chatroom",
-    responses=errors(*_USER, InvalidRequest),
+    responses=errors(*USER_ERRORS, InvalidRequest),
 )
 async def create_chatroom(
     body: ChatroomCreate, user: CurrentUser, db: SessionDep, runtime: RuntimeDep
@@ -86,7 +62,7 @@ async def create_chatroom(
         200: {
             "headers": {"X-Cache": {"description": "`hit` or `miss`", "schema": {"type": "string"}}}
         },
-        **errors(*_USER),
+        **errors(*USER_ERRORS),
     },
 )
 async def list_chatrooms(

@@ -68,21 +68,12 @@ class OjaError(Exception):
     code: ClassVar[ErrorCode] = CoreErrorCode.BAD_REQUEST
 
     def __init__(
-        self,
-        message: str,
-        *,
-        details: Any = None,
-        headers: dict[str, str] | None = None,
-        code: str | None = None,
+        self, message: str, *, details: Any = None, headers: dict[str, str] | None = None
     ) -> None:
-        """``code=`` is deprecated: it lets a raise site give one class two codes. Only identity still
-        passes it until its own branch merges; tests/core/test_error_codes.py refuses it elsewhere."""
         super().__init__(message)
         self.message = message
         self.details = details
         self.headers = headers
-        if code is not None:
-            self.code = code  # type: ignore[misc, assignment]
 
 
 class BadRequest(OjaError):
@@ -268,12 +259,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OjaError, _oja_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-
-
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """Bare statuses with the envelope and no codes: superseded by :func:`errors`, kept for identity
-    until its branch lists its codes."""
-    return {status: {"model": ErrorEnvelope} for status in statuses}
 
 
 def errors(*raised: type[OjaError]) -> dict[int | str, dict[str, Any]]:

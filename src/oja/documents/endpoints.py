@@ -46,33 +46,11 @@ from oja.files.errors import (
     UploadTooLarge,
 )
 from oja.files.upload_stream import MultipartUpload
-from oja.identity.errors import (
-    AccountDisabled,
-    ApiKeyExpired,
-    ApiKeyInvalid,
-    ApiKeyRevoked,
-    InsufficientScope,
-    InvalidToken,
-    MissingCredentials,
-    SessionRevoked,
-    TokenExpired,
-)
+from oja.identity.dependencies import SCOPED_ERRORS
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
-# What RequireScopes answers: a missing, bad or revoked token or API key, or a scope not granted.
-_SCOPED = (
-    MissingCredentials,
-    InvalidToken,
-    TokenExpired,
-    SessionRevoked,
-    ApiKeyInvalid,
-    ApiKeyRevoked,
-    ApiKeyExpired,
-    AccountDisabled,
-    InsufficientScope,
-)
-_OWNED = (*_SCOPED, DocumentNotFound, InvalidRequest)
+_OWNED = (*SCOPED_ERRORS, DocumentNotFound, InvalidRequest)
 _FAILED = (ProcessingFailed, AnalysisUpstreamFailed)
 
 _UPLOAD_BODY: dict[str, Any] = {
@@ -107,7 +85,7 @@ def _analysis(document: Document) -> AnalysisInfo:
     summary="Upload a PDF, DOCX or text document (multipart `file`)",
     openapi_extra=_UPLOAD_BODY,
     responses=errors(
-        *_SCOPED,
+        *SCOPED_ERRORS,
         MalformedUpload,
         UploadTooLarge,
         NotMultipart,
@@ -143,7 +121,7 @@ async def upload(
     )
 
 
-@router.get("", response_model=DocumentPage, responses=errors(*_SCOPED, InvalidRequest))
+@router.get("", response_model=DocumentPage, responses=errors(*SCOPED_ERRORS, InvalidRequest))
 async def list_documents(
     principal: DocumentsReader,
     db: SessionDep,

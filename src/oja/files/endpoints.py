@@ -33,32 +33,10 @@ from oja.files.schemas import (
     VariantOut,
 )
 from oja.files.upload_stream import MultipartUpload
-from oja.identity.errors import (
-    AccountDisabled,
-    ApiKeyExpired,
-    ApiKeyInvalid,
-    ApiKeyRevoked,
-    InsufficientScope,
-    InvalidToken,
-    MissingCredentials,
-    SessionRevoked,
-    TokenExpired,
-)
+from oja.identity.dependencies import SCOPED_ERRORS
 
 router = APIRouter(tags=["files"])
 
-# What RequireScopes answers: a missing, bad or revoked token or API key, or a scope not granted.
-_SCOPED = (
-    MissingCredentials,
-    InvalidToken,
-    TokenExpired,
-    SessionRevoked,
-    ApiKeyInvalid,
-    ApiKeyRevoked,
-    ApiKeyExpired,
-    AccountDisabled,
-    InsufficientScope,
-)
 
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
@@ -93,7 +71,7 @@ _UPLOAD_BODY: dict[str, Any] = {
     "sniffed from the bytes and the SHA-256 computed on the way. Rate-limited per user.",
     openapi_extra=_UPLOAD_BODY,
     responses=errors(
-        *_SCOPED,
+        *SCOPED_ERRORS,
         MalformedUpload,
         UploadTooLarge,
         NotMultipart,
@@ -127,7 +105,7 @@ async def upload(
     "/upload/{file_id}/status",
     response_model=FileStatusOut,
     summary="Processing status of an uploaded file",
-    responses=errors(*_SCOPED, FileNotFound, InvalidRequest),
+    responses=errors(*SCOPED_ERRORS, FileNotFound, InvalidRequest),
 )
 async def upload_status(
     file_id: uuid.UUID, principal: FilesReader, db: SessionDep
@@ -146,7 +124,7 @@ async def upload_status(
     "/upload/{file_id}/result",
     response_model=FileResult,
     summary="Signed URLs of the original and its processed variants",
-    responses=errors(*_SCOPED, FileNotFound, NotProcessed, InvalidRequest),
+    responses=errors(*SCOPED_ERRORS, FileNotFound, NotProcessed, InvalidRequest),
 )
 async def upload_result(
     file_id: uuid.UUID, principal: FilesReader, db: SessionDep, runtime: RuntimeDep
@@ -166,7 +144,7 @@ async def upload_result(
     "/files",
     response_model=FilePage,
     summary="The caller's files, newest first",
-    responses=errors(*_SCOPED, InvalidRequest),
+    responses=errors(*SCOPED_ERRORS, InvalidRequest),
 )
 async def list_files(
     principal: FilesReader,
@@ -188,7 +166,7 @@ async def list_files(
     "/files/{file_id}",
     response_model=FileDetail,
     summary="A file's metadata, status, extracted data and processing jobs",
-    responses=errors(*_SCOPED, FileNotFound, InvalidRequest),
+    responses=errors(*SCOPED_ERRORS, FileNotFound, InvalidRequest),
 )
 async def get_file(file_id: uuid.UUID, principal: FilesReader, db: SessionDep) -> FileDetail:
     file = await service.get_owned(db, file_id, principal.user_id)
@@ -211,7 +189,7 @@ async def get_file(file_id: uuid.UUID, principal: FilesReader, db: SessionDep) -
     status_code=status.HTTP_202_ACCEPTED,
     response_model=FileStatusOut,
     summary="Queue a failed file for processing again",
-    responses=errors(*_SCOPED, FileNotFound, NotRetryable, InvalidRequest),
+    responses=errors(*SCOPED_ERRORS, FileNotFound, NotRetryable, InvalidRequest),
 )
 async def retry_file(file_id: uuid.UUID, principal: FilesWriter, db: SessionDep) -> FileStatusOut:
     file = await service.get_owned(db, file_id, principal.user_id)
@@ -230,7 +208,7 @@ async def retry_file(file_id: uuid.UUID, principal: FilesWriter, db: SessionDep)
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     summary="Delete a file, its original and every variant",
-    responses=errors(*_SCOPED, FileNotFound, InvalidRequest),
+    responses=errors(*SCOPED_ERRORS, FileNotFound, InvalidRequest),
 )
 async def delete_file(
     file_id: uuid.UUID, principal: FilesWriter, db: SessionDep, runtime: RuntimeDep

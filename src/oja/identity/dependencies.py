@@ -9,7 +9,9 @@ needs no further query to know who is calling.
 Named dependencies: :data:`CurrentPrincipal` (user or key), :data:`CurrentUser` (user tokens only,
 gives the :class:`User` in the request's unit of work), :data:`SignedInUser` (the same, detached,
 for routes that only read it), :data:`UserPrincipal`, :data:`ServicePrincipal` (keys only),
-:func:`RequireRole` and :func:`RequireScopes`.
+:func:`RequireRole` and :func:`RequireScopes`. What each can answer is listed once, for a route's
+``responses=errors(...)``: :data:`AUTH_ERRORS`, :data:`USER_ERRORS`, :data:`SERVICE_ERRORS` and
+:data:`SCOPED_ERRORS`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from oja.core.clock import utcnow
 from oja.core.db import own_transaction
 from oja.core.dependencies import RuntimeDep, SessionDep, provided
+from oja.core.errors import OjaError
 from oja.identity import tokens
 from oja.identity.api_keys import service as api_key_service
 from oja.identity.api_keys.config import ApiKeySettings, get_api_key_settings
@@ -40,10 +43,14 @@ from oja.identity.config import (
 from oja.identity.delivery import Messenger, get_notification_settings
 from oja.identity.errors import (
     AccountDisabled,
+    ApiKeyExpired,
+    ApiKeyInvalid,
+    ApiKeyRevoked,
     InsufficientScope,
     InvalidToken,
     MissingCredentials,
     SessionRevoked,
+    TokenExpired,
     WrongPrincipal,
 )
 from oja.identity.models import User
@@ -53,6 +60,26 @@ from oja.identity.sessions.repository import access_state
 from oja.identity.throttle import LoginThrottle, MemoryThrottleStore, RedisThrottleStore
 from oja.identity.tokens import TokenContext
 from oja.notifications.config import NotificationSettings
+
+AUTH_ERRORS: tuple[type[OjaError], ...] = (
+    MissingCredentials,
+    InvalidToken,
+    TokenExpired,
+    SessionRevoked,
+    ApiKeyInvalid,
+    ApiKeyRevoked,
+    ApiKeyExpired,
+    AccountDisabled,
+)
+"""What :data:`CurrentPrincipal` answers: a missing, bad, expired or revoked token or API key, or a
+key whose owner is disabled (401s)."""
+USER_ERRORS: tuple[type[OjaError], ...] = (*AUTH_ERRORS, WrongPrincipal)
+"""What :data:`UserPrincipal`, :data:`SignedInUser`, :data:`CurrentUser` and :func:`RequireRole`
+answer: :data:`AUTH_ERRORS`, and 403 for an API key or a missing role."""
+SERVICE_ERRORS: tuple[type[OjaError], ...] = (*AUTH_ERRORS, WrongPrincipal)
+"""What :data:`ServicePrincipal` answers: :data:`AUTH_ERRORS`, and 403 for a user token."""
+SCOPED_ERRORS: tuple[type[OjaError], ...] = (*AUTH_ERRORS, InsufficientScope)
+"""What :func:`RequireScopes` answers: :data:`AUTH_ERRORS`, and 403 for a scope not granted."""
 
 IdentitySettingsDep = Annotated[IdentitySettings, Depends(get_identity_settings)]
 GoogleSettingsDep = Annotated[GoogleSettings, Depends(get_google_settings)]

@@ -9,10 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 
 from oja.core.dependencies import SessionDep
-from oja.core.errors import error_responses
+from oja.core.errors import InvalidRequest, errors
 from oja.core.pagination import Page, PageParams, pagination
 from oja.identity import service
 from oja.identity.dependencies import (
+    SCOPED_ERRORS,
+    SERVICE_ERRORS,
+    USER_ERRORS,
     CurrentPrincipal,
     PasswordsDep,
     RequireRole,
@@ -21,6 +24,7 @@ from oja.identity.dependencies import (
     SignedInUser,
     UserPrincipal,
 )
+from oja.identity.errors import AccountExists, HashingBusy, LastAdmin, UserNotFound
 from oja.identity.google import endpoints as google_endpoints
 from oja.identity.mfa import endpoints as mfa_endpoints
 from oja.identity.otp import endpoints as otp_endpoints
@@ -35,7 +39,8 @@ user_router = APIRouter(tags=["users"])
 admin_router = APIRouter(prefix="/users", tags=["admin"], dependencies=[RequireRole("admin")])
 examples_router = APIRouter(prefix="/examples", tags=["examples"])
 
-AUTHENTICATED = error_responses(401, 403)
+# The admin router's RequireRole answers what a user route does.
+ADMIN_ERRORS = USER_ERRORS
 
 
 @auth_router.post(
@@ -43,7 +48,7 @@ AUTHENTICATED = error_responses(401, 403)
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
     summary="Register with an email and/or a mobile number (public)",
-    responses=error_responses(409, 422, 429),
+    responses=errors(AccountExists, InvalidRequest, HashingBusy),
 )
 async def signup(body: SignupRequest, db: SessionDep, passwords: PasswordsDep) -> UserOut:
     created = await service.signup(db, body, passwords)
@@ -60,7 +65,10 @@ auth_router.include_router(mfa_endpoints.router)
 
 
 @user_router.get(
-    "/user/me", response_model=UserOut, summary="The current user", responses=AUTHENTICATED
+    "/user/me",
+    response_model=UserOut,
+    summary="The current user",
+    responses=errors(*USER_ERRORS),
 )
 async def me(user: SignedInUser, principal: UserPrincipal) -> UserOut:
     # The session check read the roles with the user: this route runs no query of its own.
@@ -71,7 +79,7 @@ async def me(user: SignedInUser, principal: UserPrincipal) -> UserOut:
     "",
     response_model=Page[UserOut],
     summary="List users, newest first (admin)",
-    responses=AUTHENTICATED,
+    responses=errors(*ADMIN_ERRORS, InvalidRequest),
 )
 async def list_users(
     db: SessionDep,
@@ -86,7 +94,7 @@ async def list_users(
     "/{user_id}/roles/{role}",
     response_model=UserOut,
     summary="Grant a role (admin)",
-    responses=error_responses(401, 403, 404, 422),
+    responses=errors(*ADMIN_ERRORS, UserNotFound, InvalidRequest),
 )
 async def grant_role(user_id: uuid.UUID, role: Role, db: SessionDep) -> UserOut:
     granted = await service.grant_role(db, user_id, role)
@@ -97,7 +105,7 @@ async def grant_role(user_id: uuid.UUID, role: Role, db: SessionDep) -> UserOut:
     "/{user_id}/roles/{role}",
     response_model=UserOut,
     summary="Revoke a role (admin)",
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=errors(*ADMIN_ERRORS, UserNotFound, LastAdmin, InvalidRequest),
 )
 async def revoke_role(user_id: uuid.UUID, role: Role, db: SessionDep) -> UserOut:
     revoked = await service.revoke_role(db, user_id, role)
@@ -108,7 +116,7 @@ async def revoke_role(user_id: uuid.UUID, role: Role, db: SessionDep) -> UserOut
     "/user-only",
     response_model=ExampleAnswer,
     summary="Needs a user token; API keys get 403",
-    responses=AUTHENTICATED,
+    responses=errors(*USER_ERRORS),
 )
 async def user_only(principal: UserPrincipal) -> ExampleAnswer:
     return ExampleAnswer(
@@ -123,7 +131,7 @@ async def user_only(principal: UserPrincipal) -> ExampleAnswer:
     "/service-only",
     response_model=ExampleAnswer,
     summary="Needs an API key with scope examples:read; user tokens get 403",
-    responses=AUTHENTICATED,
+    responses=errors(*SCOPED_ERRORS, *SERVICE_ERRORS),
     dependencies=[RequireScopes("examples:read")],
 )
 async def service_only(principal: ServicePrincipal) -> ExampleAnswer:
@@ -140,7 +148,7 @@ async def service_only(principal: ServicePrincipal) -> ExampleAnswer:
     "/either",
     response_model=ExampleAnswer,
     summary="A user token or an API key, with scope examples:read",
-    responses=AUTHENTICATED,
+    responses=errors(*SCOPED_ERRORS),
     dependencies=[RequireScopes("examples:read")],
 )
 async def either(principal: CurrentPrincipal) -> ExampleAnswer:

@@ -12,42 +12,18 @@ from fastapi import APIRouter
 from oja.core.ai.errors import AINotConfigured, AIProviderError
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import InvalidRequest, errors
-from oja.identity.dependencies import Principal, RequireScopes
-from oja.identity.errors import (
-    AccountDisabled,
-    ApiKeyExpired,
-    ApiKeyInvalid,
-    ApiKeyRevoked,
-    InsufficientScope,
-    InvalidToken,
-    MissingCredentials,
-    SessionRevoked,
-    TokenExpired,
-)
+from oja.identity.dependencies import SCOPED_ERRORS, Principal, RequireScopes
 from oja.rag import service
 from oja.rag.schemas import ChunkOut, CitationOut, QueryIn, QueryOut
 
 router = APIRouter(tags=["retrieval"])
 Querier = Annotated[Principal, RequireScopes("query")]
 
-# What RequireScopes answers: a missing, bad or revoked token or API key, or a scope not granted.
-_SCOPED = (
-    MissingCredentials,
-    InvalidToken,
-    TokenExpired,
-    SessionRevoked,
-    ApiKeyInvalid,
-    ApiKeyRevoked,
-    ApiKeyExpired,
-    AccountDisabled,
-    InsufficientScope,
-)
-
 
 @router.post(
     "/query",
     response_model=QueryOut,
-    responses=errors(*_SCOPED, InvalidRequest, AIProviderError, AINotConfigured),
+    responses=errors(*SCOPED_ERRORS, InvalidRequest, AIProviderError, AINotConfigured),
 )
 async def query(body: QueryIn, principal: Querier, db: SessionDep, runtime: RuntimeDep) -> QueryOut:
     """Embed the question, retrieve (vector + keyword, fused), answer from the numbered chunks."""

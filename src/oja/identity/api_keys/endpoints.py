@@ -8,10 +8,11 @@ from fastapi import APIRouter, status
 
 from oja.core.clock import utcnow
 from oja.core.dependencies import SessionDep
-from oja.core.errors import error_responses
+from oja.core.errors import InvalidRequest, errors
 from oja.identity.api_keys import service
+from oja.identity.api_keys.errors import ApiKeyNotFound, ApiKeyNotRotatable, InvalidExpiry
 from oja.identity.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut
-from oja.identity.dependencies import ApiKeySettingsDep, UserPrincipal
+from oja.identity.dependencies import USER_ERRORS, ApiKeySettingsDep, UserPrincipal
 
 router = APIRouter(prefix="/keys", tags=["api keys"])
 
@@ -25,7 +26,7 @@ def _created(issued: service.IssuedKey) -> ApiKeyCreated:
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyCreated,
     summary="Create an API key; the key is shown only in this answer",
-    responses=error_responses(400, 401, 403, 422),
+    responses=errors(*USER_ERRORS, InvalidExpiry, InvalidRequest),
 )
 async def create_key(
     body: ApiKeyCreate, principal: UserPrincipal, db: SessionDep, settings: ApiKeySettingsDep
@@ -37,7 +38,7 @@ async def create_key(
     "",
     response_model=ApiKeyList,
     summary="My API keys, newest first (never the keys themselves)",
-    responses=error_responses(401, 403),
+    responses=errors(*USER_ERRORS),
 )
 async def list_keys(principal: UserPrincipal, db: SessionDep) -> ApiKeyList:
     keys = await service.list_keys(db, principal.user_id)
@@ -49,7 +50,7 @@ async def list_keys(principal: UserPrincipal, db: SessionDep) -> ApiKeyList:
     "/{key_id}/revoke",
     response_model=ApiKeyOut,
     summary="Revoke an API key at once (idempotent)",
-    responses=error_responses(401, 403, 404),
+    responses=errors(*USER_ERRORS, ApiKeyNotFound, InvalidRequest),
 )
 async def revoke_key(key_id: uuid.UUID, principal: UserPrincipal, db: SessionDep) -> ApiKeyOut:
     return ApiKeyOut.of(await service.revoke(db, principal.user_id, key_id), utcnow())
@@ -60,7 +61,7 @@ async def revoke_key(key_id: uuid.UUID, principal: UserPrincipal, db: SessionDep
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyCreated,
     summary="Replace an API key; the old one keeps working for the overlap period, then dies",
-    responses=error_responses(401, 403, 404, 409),
+    responses=errors(*USER_ERRORS, ApiKeyNotFound, ApiKeyNotRotatable, InvalidRequest),
 )
 async def rotate_key(
     key_id: uuid.UUID, principal: UserPrincipal, db: SessionDep, settings: ApiKeySettingsDep

@@ -8,10 +8,21 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from oja.core.dependencies import RuntimeDep, SessionDep
-from oja.core.errors import error_responses
+from oja.core.errors import InvalidRequest, errors
 from oja.identity.dependencies import ClientIp, ClockDep, GoogleSettingsDep, TokenContextDep
+from oja.identity.errors import AccountDisabled, AccountExists
 from oja.identity.google import service
 from oja.identity.google.client import GoogleClient, config
+from oja.identity.google.errors import (
+    GoogleAccountConflict,
+    GoogleDenied,
+    GoogleInvalidCode,
+    GoogleInvalidIdToken,
+    GoogleMissingCode,
+    GoogleNotConfigured,
+    GoogleStateInvalid,
+    GoogleUnavailable,
+)
 from oja.identity.google.schemas import GoogleAuthUrl, GoogleSignIn
 
 router = APIRouter()
@@ -48,7 +59,7 @@ def _wants_json(request: Request, format_: str | None) -> bool:
     ),
     responses={
         302: {"description": "Redirect to Google"},
-        **error_responses(502, 503),
+        **errors(InvalidRequest, GoogleUnavailable, GoogleNotConfigured),
     },
 )
 async def google_start(
@@ -83,7 +94,19 @@ async def google_start(
         "is unreachable or failing. An account with MFA answers `mfa_required` and `mfa_token` "
         "instead of tokens."
     ),
-    responses=error_responses(400, 401, 409, 502, 503),
+    responses=errors(
+        GoogleDenied,
+        GoogleMissingCode,
+        GoogleStateInvalid,
+        GoogleInvalidCode,
+        GoogleInvalidIdToken,
+        AccountDisabled,
+        GoogleAccountConflict,
+        AccountExists,
+        InvalidRequest,
+        GoogleUnavailable,
+        GoogleNotConfigured,
+    ),
 )
 async def google_callback(
     *,

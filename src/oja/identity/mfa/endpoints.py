@@ -7,8 +7,9 @@ import base64
 from fastapi import APIRouter, Request, Response, status
 
 from oja.core.dependencies import RuntimeDep, SessionDep
-from oja.core.errors import error_responses
+from oja.core.errors import InvalidRequest, TooManyRequests, errors
 from oja.identity.dependencies import (
+    USER_ERRORS,
     ClientIp,
     ClockDep,
     CurrentUser,
@@ -16,7 +17,15 @@ from oja.identity.dependencies import (
     PasswordsDep,
     TokenContextDep,
 )
+from oja.identity.errors import (
+    AccountDisabled,
+    HashingBusy,
+    InvalidCredentials,
+    InvalidToken,
+    TokenExpired,
+)
 from oja.identity.mfa import service
+from oja.identity.mfa.errors import MfaAlreadyEnabled, MfaInvalidCode, MfaNotEnabled, MfaNotSetUp
 from oja.identity.mfa.schemas import (
     MfaCodeRequest,
     MfaDisableRequest,
@@ -33,7 +42,7 @@ router = APIRouter(prefix="/mfa")
     "/setup",
     response_model=MfaSetup,
     summary="Start TOTP setup: a secret, its otpauth:// URI and a QR code (pending until enabled)",
-    responses=error_responses(401, 409),
+    responses=errors(*USER_ERRORS, MfaAlreadyEnabled),
 )
 async def setup(
     user: CurrentUser, db: SessionDep, ctx: TokenContextDep, settings: IdentitySettingsDep
@@ -50,7 +59,14 @@ async def setup(
     "/enable",
     response_model=MfaEnabled,
     summary="Enable TOTP with a first code; answers 10 single-use recovery codes, shown once",
-    responses=error_responses(401, 409, 422, 429),
+    responses=errors(
+        *USER_ERRORS,
+        MfaInvalidCode,
+        MfaNotSetUp,
+        MfaAlreadyEnabled,
+        InvalidRequest,
+        TooManyRequests,
+    ),
 )
 async def enable(
     *,
@@ -74,7 +90,15 @@ async def enable(
         "Answers a token pair and `user` (as `/auth/login`). A TOTP code works once; so does each "
         "recovery code. 5 attempts per 5 minutes."
     ),
-    responses=error_responses(401, 409, 422, 429),
+    responses=errors(
+        InvalidToken,
+        TokenExpired,
+        AccountDisabled,
+        MfaInvalidCode,
+        MfaNotEnabled,
+        InvalidRequest,
+        TooManyRequests,
+    ),
 )
 async def verify(
     *,
@@ -104,7 +128,15 @@ async def verify(
     "/disable",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Disable TOTP with the password and a current code",
-    responses=error_responses(401, 409, 422, 429),
+    responses=errors(
+        *USER_ERRORS,
+        InvalidCredentials,
+        MfaInvalidCode,
+        MfaNotEnabled,
+        InvalidRequest,
+        TooManyRequests,
+        HashingBusy,
+    ),
 )
 async def disable(
     *,

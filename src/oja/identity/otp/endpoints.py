@@ -5,15 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from oja.core.dependencies import RuntimeDep
-from oja.core.errors import error_responses
+from oja.core.errors import InvalidRequest, TooManyRequests, errors
 from oja.identity.dependencies import ClientIp, ClockDep, MessengerDep, TokenContextDep
+from oja.identity.errors import AccountDisabled, AccountExists
 from oja.identity.otp import service
+from oja.identity.otp.errors import InvalidOtp
 from oja.identity.otp.schemas import OtpSent, SendOtpRequest, VerifyOtpRequest
 from oja.identity.sessions.schemas import MfaChallenge, SignedIn, signed_in_or_challenge
+from oja.notifications.errors import DeliveryFailed
 
 router = APIRouter()
 
-SEND_ERRORS = error_responses(422, 429, 502)
+# What sending a code answers: a rate limit spent, or an SMS the provider refused.
+SEND_ERRORS = (TooManyRequests, DeliveryFailed)
 
 
 @router.post(
@@ -27,7 +31,7 @@ SEND_ERRORS = error_responses(422, 429, 502)
         "`otp` instead of being sent by SMS. At most 5 sends per number and 20 per client IP per "
         "hour (429 with `Retry-After`)."
     ),
-    responses=SEND_ERRORS,
+    responses=errors(*SEND_ERRORS, InvalidRequest),
 )
 async def send_otp(
     *,
@@ -59,7 +63,7 @@ async def send_otp(
         "Answers a token pair and `user` (as `/auth/login`); an unknown number gets an account on its first "
         "verified code. An account with MFA answers `mfa_required` and an `mfa_token` instead."
     ),
-    responses=error_responses(401, 422),
+    responses=errors(InvalidOtp, AccountDisabled, AccountExists, InvalidRequest),
 )
 async def verify_otp(
     *,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, BackgroundTasks
 
 from oja.core.dependencies import RuntimeDep, SessionDep
-from oja.core.errors import error_responses
+from oja.core.errors import InvalidRequest, TooManyRequests, errors
 from oja.identity.dependencies import (
     ClientIp,
     ClockDep,
@@ -13,6 +13,7 @@ from oja.identity.dependencies import (
     PasswordsDep,
     TokenContextDep,
 )
+from oja.identity.errors import HashingBusy, InvalidOneTimeCode
 from oja.identity.otp.schemas import OtpSent
 from oja.identity.recovery import service
 from oja.identity.recovery.schemas import ForgotPasswordRequest, ResetPasswordRequest
@@ -31,7 +32,7 @@ router = APIRouter()
         "emails a one-time link valid for 30 minutes. The answer is the same whether or not an "
         "account exists."
     ),
-    responses=error_responses(422, 429, 502),
+    responses=errors(InvalidRequest, TooManyRequests),
 )
 async def forgot_password(
     *,
@@ -81,7 +82,7 @@ async def forgot_password(
     response_model=Message,
     summary="Set a new password with an OTP or a reset link's token (public)",
     description="Every session of the account is signed out.",
-    responses=error_responses(400, 422, 429),
+    responses=errors(InvalidOneTimeCode, InvalidRequest, HashingBusy),
 )
 async def reset_password(
     *,

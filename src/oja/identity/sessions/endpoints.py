@@ -7,8 +7,9 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from oja.core.dependencies import RuntimeDep, SessionDep
-from oja.core.errors import UnsupportedMediaType, error_responses
+from oja.core.errors import InvalidRequest, UnsupportedMediaType, errors
 from oja.identity.dependencies import (
+    USER_ERRORS,
     ClientIp,
     CurrentUser,
     LoginThrottleDep,
@@ -16,7 +17,17 @@ from oja.identity.dependencies import (
     TokenContextDep,
     UserPrincipal,
 )
+from oja.identity.errors import (
+    AccountDisabled,
+    HashingBusy,
+    InvalidCredentials,
+    InvalidToken,
+    LoginLocked,
+    SessionRevoked,
+    TokenExpired,
+)
 from oja.identity.sessions import service
+from oja.identity.sessions.errors import TokenReused
 from oja.identity.sessions.schemas import (
     ChangePasswordRequest,
     LoginRequest,
@@ -67,7 +78,9 @@ async def _login_request(request: Request) -> LoginRequest:
         "`mfa_required` and an `mfa_token` instead of tokens; finish at `/auth/mfa/verify`."
     ),
     openapi_extra=login_openapi_body(),
-    responses=error_responses(401, 415, 422, 429),
+    responses=errors(
+        InvalidCredentials, UnsupportedMediaType, InvalidRequest, LoginLocked, HashingBusy
+    ),
 )
 async def login(
     *,
@@ -101,7 +114,9 @@ async def login(
         "same new pair (two tabs); presented later it is treated as stolen: the whole session is "
         "revoked and the answer is 401 `token_reused`."
     ),
-    responses=error_responses(401, 422),
+    responses=errors(
+        InvalidToken, TokenExpired, SessionRevoked, TokenReused, AccountDisabled, InvalidRequest
+    ),
 )
 async def refresh(body: RefreshRequest, runtime: RuntimeDep, ctx: TokenContextDep) -> TokenPair:
     return token_pair(await service.refresh(runtime.database, ctx, body.refresh_token))
@@ -111,7 +126,7 @@ async def refresh(body: RefreshRequest, runtime: RuntimeDep, ctx: TokenContextDe
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Revoke the current session",
-    responses=error_responses(401, 403),
+    responses=errors(*USER_ERRORS),
 )
 async def logout(principal: UserPrincipal, db: SessionDep) -> Response:
     assert principal.session_id is not None
@@ -123,7 +138,7 @@ async def logout(principal: UserPrincipal, db: SessionDep) -> Response:
     "/change-password",
     response_model=PasswordChanged,
     summary="Change the password; every other session is signed out",
-    responses=error_responses(401, 403, 422, 429),
+    responses=errors(*USER_ERRORS, InvalidCredentials, InvalidRequest, HashingBusy),
 )
 async def change_password(
     body: ChangePasswordRequest,

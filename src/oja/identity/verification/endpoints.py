@@ -5,23 +5,27 @@ from __future__ import annotations
 from fastapi import APIRouter, BackgroundTasks
 
 from oja.core.dependencies import RuntimeDep, SessionDep
-from oja.core.errors import error_responses
+from oja.core.errors import InvalidRequest, TooManyRequests, errors
 from oja.identity.dependencies import (
+    USER_ERRORS,
     ClientIp,
     ClockDep,
     CurrentUser,
     MessengerDep,
     TokenContextDep,
 )
+from oja.identity.errors import AccountExists, InvalidOneTimeCode
 from oja.identity.otp.schemas import OtpSent
 from oja.identity.schemas import LinkSent
 from oja.identity.verification import service
+from oja.identity.verification.errors import NoEmail, NoMobile
 from oja.identity.verification.schemas import (
     ConfirmEmailRequest,
     ConfirmPhoneRequest,
     PhoneVerificationRequest,
     Verified,
 )
+from oja.notifications.errors import DeliveryFailed
 
 router = APIRouter()
 
@@ -30,7 +34,7 @@ router = APIRouter()
     "/verify/email/request",
     response_model=LinkSent,
     summary="Email a one-time link that verifies the account's address",
-    responses=error_responses(400, 401, 429, 502),
+    responses=errors(*USER_ERRORS, NoEmail, TooManyRequests),
 )
 async def request_email_verification(
     *,
@@ -61,7 +65,7 @@ async def request_email_verification(
     "/verify/email/confirm",
     response_model=Verified,
     summary="Confirm an email address with the link's token (public: the token is the proof)",
-    responses=error_responses(400, 422),
+    responses=errors(InvalidOneTimeCode, InvalidRequest),
 )
 async def confirm_email(
     body: ConfirmEmailRequest, db: SessionDep, ctx: TokenContextDep, clock: ClockDep
@@ -76,7 +80,7 @@ async def confirm_email(
     response_model_exclude_none=True,
     summary="Send an OTP that verifies the account's mobile number",
     description="An account without a number gives one as `mobile`; it is set once confirmed.",
-    responses=error_responses(400, 401, 422, 429, 502),
+    responses=errors(*USER_ERRORS, NoMobile, InvalidRequest, TooManyRequests, DeliveryFailed),
 )
 async def request_phone_verification(
     *,
@@ -105,7 +109,7 @@ async def request_phone_verification(
     "/verify/phone/confirm",
     response_model=Verified,
     summary="Confirm the mobile number with its OTP",
-    responses=error_responses(400, 401, 409, 422),
+    responses=errors(*USER_ERRORS, InvalidOneTimeCode, AccountExists, InvalidRequest),
 )
 async def confirm_phone(
     *,

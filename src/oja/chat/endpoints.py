@@ -1,4 +1,4 @@
-"""Routes under ``/chatroom`` (seed 001). Every route needs a user token; another user's room or
+"""Routes under ``/chatroom``. Every route needs a user token; another user's room or
 message answers 404, exactly like one that does not exist."""
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ def _title(value: str) -> str:
     return value
 
 
-# Seed-001 clients name a room `name`; it is read as `title` (OpenAPI shows only `title`).
+# A room's `title` is also accepted as `name` (OpenAPI shows only `title`).
 _TITLE_ALIASES = AliasChoices("title", "name")
 
 

@@ -1,6 +1,6 @@
 """The page parameters of every paginated list: ``page`` and ``per_page``, with ``limit`` as an alias.
 
-Clients written from other people's seeds send ``limit`` for the page size; it is read as
+Some clients send ``limit`` for the page size; it is read as
 ``per_page`` and never shown in OpenAPI, which documents Oja's own name only. When both are sent,
 ``per_page`` wins (the same rule as every body alias: Oja's name first). Either one is validated
 with the same bounds, so ``limit=0`` is the same 422 as ``per_page=0``.

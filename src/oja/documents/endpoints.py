@@ -1,4 +1,4 @@
-"""Routes under ``/documents`` (seeds 000 task 4 and 004; paths and status values are contracts).
+"""Routes under ``/documents`` (their paths and status values are part of the API).
 
 Every route needs a user token or an API key with ``documents:read`` / ``documents:write``, and
 answers only for the caller's own documents: anyone else's is a 404.

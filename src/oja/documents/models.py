@@ -1,6 +1,6 @@
 """The ``document`` table: an uploaded file, its text, its analysis and where its processing stands.
 
-Status flow (seed 004, values are a contract): ``UPLOADED`` (stored; a job extracts the text) →
+Status flow (the upper-case values are part of the API): ``UPLOADED`` (stored; a job extracts the text) →
 ``PROCESSING`` (one processing job owns it: ``job_id``) → ``COMPLETED`` | ``FAILED`` (``error_code``,
 ``error``). A ``FAILED`` or ``COMPLETED`` document may be processed again; a ``PROCESSING`` one is
 never given a second job. ``chunk_count`` is 0 until the retrieval module indexes the text.

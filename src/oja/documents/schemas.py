@@ -22,7 +22,7 @@ class UploadedDocument(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def id(self) -> uuid.UUID:
-        """Always equal to `document_id`: seed 004 names `document_id`, other clients read `id`."""
+        """Always equal to `document_id`, for clients that read `id`."""
         return self.document_id
 
 

@@ -1,6 +1,6 @@
 """The ``file`` table: one uploaded object, its owner, its processing state and what it yielded.
 
-Status flow (seed 002): ``uploaded`` (stored, job queued) → ``processing`` → ``processed`` |
+Status flow (the values are part of the API): ``uploaded`` (stored, job queued) → ``processing`` → ``processed`` |
 ``failed``; a failed file may be retried (back to ``uploaded``). The job history lives in the
 kernel's ``job`` table (subject ``file``/id).
 """

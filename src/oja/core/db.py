@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 import structlog
 from sqlalchemy import JSON, DateTime, MetaData, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -31,6 +32,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator, Uuid
 
 from oja.core.clock import utcnow
@@ -96,6 +98,16 @@ class IdMixin:
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def insert_ignore(session: AsyncSession, table: Any) -> Insert:
+    """``INSERT … ON CONFLICT DO NOTHING`` in the session's dialect (PostgreSQL or SQLite).
+
+    One statement on both backends, so concurrent identical inserts never raise and exactly one
+    wins; add ``.values(...)`` and, to learn which one, ``.returning(...)`` (no row on a conflict).
+    """
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing()
 
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000

@@ -15,6 +15,7 @@ from oja.core.config import Settings, get_settings
 from oja.core.errors import install_error_handlers
 from oja.core.logging import configure_logging
 from oja.core.middleware import RequestContextMiddleware
+from oja.core.openapi import install_openapi
 from oja.core.runtime import Runtime, set_runtime
 
 DESCRIPTION = """
@@ -61,5 +62,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         large_body_paths=large_body_paths(settings),
     )
     include_routers(app)
+    install_openapi(app)
     mount_admin(app, runtime)
     return app

@@ -83,9 +83,7 @@ async def get_chatroom(
 ) -> ChatroomDetail:
     """Messages are paged from the newest: page 1 holds the latest ``per_page`` messages; within a
     page they are listed oldest first (newest last), as a conversation is read."""
-    return await service.room_detail(
-        db, chatroom_id, user.id, page=paging.page, per_page=paging.per_page
-    )
+    return await service.room_detail(db, chatroom_id, user.id, paging)
 
 
 @router.patch(

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
+from oja.core.pagination import Page
+
 _ROOM_ID = "0193a1f2-7c4e-7d3a-9b1e-5f6a7b8c9d0e"
 _PROMPT_ID = "0193a1f2-8d10-7a2b-8c3d-4e5f6a7b8c9d"
 _REPLY_ID = "0193a1f2-8f77-7e1d-a2b3-c4d5e6f7a8b9"
@@ -110,18 +112,11 @@ class MessageOut(BaseModel):
     completed_at: datetime | None = None
 
 
-class MessagePage(BaseModel):
-    """Page 1 holds the newest messages; each page lists its messages oldest first (newest last)."""
-
-    items: list[MessageOut]
-    total: int
-    page: int
-    per_page: int
-    pages: int
-
-
 class ChatroomDetail(ChatroomOut):
-    messages: MessagePage
+    messages: Page[MessageOut] = Field(
+        description="Page 1 holds the newest messages; each page lists its messages oldest first "
+        "(newest last). An empty room has one page."
+    )
 
 
 class MessageCreate(BaseModel):

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from oja.core.db import unit_of_work
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import error_responses
-from oja.core.pagination import PageParams, pagination
+from oja.core.pagination import Page, PageParams, pagination
 from oja.documents import chunks, repository, service
 from oja.documents.dependencies import DocumentsReader, DocumentsSettingsDep, DocumentsWriter
 from oja.documents.models import Document, DocumentStatus
@@ -24,7 +24,6 @@ from oja.documents.schemas import (
     AnalysisOut,
     DocumentDetail,
     DocumentListItem,
-    DocumentPage,
     DocumentStatusOut,
     ErrorInfo,
     ProcessAccepted,
@@ -95,12 +94,12 @@ async def upload(
     )
 
 
-@router.get("", response_model=DocumentPage, responses=error_responses(401, 403))
+@router.get("", response_model=Page[DocumentListItem], responses=error_responses(401, 403))
 async def list_documents(
     principal: DocumentsReader,
     db: SessionDep,
     paging: Annotated[PageParams, Depends(pagination())],
-) -> DocumentPage:
+) -> Page[DocumentListItem]:
     """The caller's documents, newest first; ``chunk_count`` is 0 until retrieval indexes them."""
     rows, total = await repository.page_of(
         db, principal.user_id, offset=paging.offset, limit=paging.per_page
@@ -119,7 +118,7 @@ async def list_documents(
         )
         for row in rows
     ]
-    return DocumentPage(items=items, total=total, page=paging.page, per_page=paging.per_page)
+    return Page[DocumentListItem].of(items, total=total, params=paging)
 
 
 @router.get(

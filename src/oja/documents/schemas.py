@@ -38,13 +38,6 @@ class DocumentListItem(BaseModel):
     document_type: str | None
 
 
-class DocumentPage(BaseModel):
-    items: list[DocumentListItem]
-    total: int
-    page: int
-    per_page: int
-
-
 class AnalysisInfo(BaseModel):
     provider: str
     model: str

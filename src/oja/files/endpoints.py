@@ -9,13 +9,12 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import error_responses
-from oja.core.pagination import PageParams, pagination
+from oja.core.pagination import Page, PageParams, pagination
 from oja.files import service
 from oja.files.dependencies import FilesReader, FilesSettingsDep, FilesWriter, Uploader
 from oja.files.schemas import (
     FileDetail,
     FileJobOut,
-    FilePage,
     FileResult,
     FileStatusOut,
     FileSummary,
@@ -122,7 +121,7 @@ async def upload_result(
 
 @router.get(
     "/files",
-    response_model=FilePage,
+    response_model=Page[FileSummary],
     summary="The caller's files, newest first",
     responses=error_responses(401, 403, 422),
 )
@@ -130,15 +129,12 @@ async def list_files(
     principal: FilesReader,
     db: SessionDep,
     paging: Annotated[PageParams, Depends(pagination())],
-) -> FilePage:
+) -> Page[FileSummary]:
     files, total = await service.list_owned(
         db, principal.user_id, page=paging.page, per_page=paging.per_page
     )
-    return FilePage(
-        items=[FileSummary.model_validate(f) for f in files],
-        total=total,
-        page=paging.page,
-        per_page=paging.per_page,
+    return Page[FileSummary].of(
+        [FileSummary.model_validate(f) for f in files], total=total, params=paging
     )
 
 

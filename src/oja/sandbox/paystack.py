@@ -30,6 +30,8 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from oja.sandbox.base import fake_app
+
 DEFAULT_SECRET_KEY = "sk_test_oja_sandbox_paystack"  # noqa: S105 (a fake's public test value)
 SUPPORTED_CURRENCIES = frozenset({"NGN", "GHS", "ZAR", "KES", "USD"})
 
@@ -164,7 +166,7 @@ class PaystackFake:
         }
 
     def _build_app(self) -> FastAPI:
-        app = FastAPI(title="Sandbox: Paystack", docs_url=None, redoc_url=None, openapi_url=None)
+        app = fake_app("Paystack")
         fake = self
 
         def refuse(status: int, message: str) -> JSONResponse:

@@ -25,6 +25,8 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from oja.sandbox.base import fake_app
+
 DEFAULT_SECRET_KEY = "sk_test_oja_sandbox_stripe"  # noqa: S105 (a fake's public test value)
 DEFAULT_WEBHOOK_SECRET = "whsec_oja_sandbox"  # noqa: S105
 DEFAULT_PRICE_ID = "price_oja_pro_monthly"
@@ -197,7 +199,7 @@ class StripeFake:
     # The app
 
     def _build_app(self) -> FastAPI:
-        app = FastAPI(title="Sandbox: Stripe", docs_url=None, redoc_url=None, openapi_url=None)
+        app = fake_app("Stripe")
         fake = self
 
         @app.exception_handler(StripeError)

@@ -24,8 +24,8 @@ from oja.core.jobs.publisher import set_publisher
 from oja.core.jobs.runner import execute
 from oja.core.runtime import set_runtime
 from oja.sandbox.gemini import DEFAULT_API_KEY, GeminiFake
-from oja.sandbox.server import SandboxServer
 from tests.conftest import make_settings, service_url
+from tests.fakes import serving
 
 PASSWORD = "correct horse battery"
 GENAI_STREAM_WARNING = pytest.mark.filterwarnings(
@@ -97,9 +97,7 @@ def ai_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
 
 @pytest.fixture(scope="session")
 def gemini_server() -> Iterator[tuple[GeminiFake, str]]:
-    fake = GeminiFake()
-    with SandboxServer(fake.app) as server:
-        yield fake, server.url
+    yield from serving(GeminiFake())
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from oja.core.jobs.publisher import set_publisher
 from oja.core.jobs.runner import execute
 from oja.documents.config import get_documents_settings
 from oja.sandbox.openrouter import DEFAULT_API_KEY, OpenRouterFake
-from oja.sandbox.server import SandboxServer
+from tests.fakes import serving
 
 PASSWORD = "correct horse battery"
 _emails = itertools.count()
@@ -78,9 +78,7 @@ def ai_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
 
 @pytest.fixture(scope="session")
 def openrouter_server() -> Iterator[tuple[OpenRouterFake, str]]:
-    fake = OpenRouterFake()
-    with SandboxServer(fake.app) as server:
-        yield fake, server.url
+    yield from serving(OpenRouterFake())
 
 
 @pytest.fixture

@@ -14,6 +14,19 @@ _ROOM_ID = "0193a1f2-7c4e-7d3a-9b1e-5f6a7b8c9d0e"
 _PROMPT_ID = "0193a1f2-8d10-7a2b-8c3d-4e5f6a7b8c9d"
 _REPLY_ID = "0193a1f2-8f77-7e1d-a2b3-c4d5e6f7a8b9"
 _WHEN = "2026-11-25T12:00:00Z"
+_REPLY: dict[str, Any] = {
+    "id": _REPLY_ID,
+    "chatroom_id": _ROOM_ID,
+    "role": "assistant",
+    "content": "Lagos is warm in March; pack light clothes.",
+    "status": "completed",
+    "reply_to_id": _PROMPT_ID,
+    "provider": "gemini",
+    "model": "gemini-2.0-flash",
+    "usage": {"prompt_tokens": 12, "completion_tokens": 11, "total_tokens": 23},
+    "created_at": _WHEN,
+    "completed_at": _WHEN,
+}
 
 
 def _title(value: str) -> str:
@@ -42,17 +55,8 @@ class ChatroomCreate(BaseModel):
     _clean = field_validator("title")(_title)
 
 
-class ChatroomRename(BaseModel):
+class ChatroomRename(ChatroomCreate):
     model_config = ConfigDict(json_schema_extra={"examples": [{"title": "Lagos, March"}]})
-
-    title: str = Field(
-        min_length=1,
-        max_length=200,
-        validation_alias=_TITLE_ALIASES,
-        description="Also accepted as `name`; when both are sent, `title` wins.",
-    )
-
-    _clean = field_validator("title")(_title)
 
 
 class ChatroomOut(BaseModel):
@@ -76,25 +80,7 @@ class ChatroomList(BaseModel):
 
 
 class MessageOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": _REPLY_ID,
-                    "chatroom_id": _ROOM_ID,
-                    "role": "assistant",
-                    "content": "Lagos is warm in March; pack light clothes.",
-                    "status": "completed",
-                    "reply_to_id": _PROMPT_ID,
-                    "provider": "gemini",
-                    "model": "gemini-2.0-flash",
-                    "usage": {"prompt_tokens": 12, "completion_tokens": 11, "total_tokens": 23},
-                    "created_at": _WHEN,
-                    "completed_at": _WHEN,
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_REPLY]})
 
     id: uuid.UUID
     chatroom_id: uuid.UUID
@@ -169,19 +155,7 @@ class SendResult(BaseModel):
                         "created_at": _WHEN,
                         "completed_at": _WHEN,
                     },
-                    "assistant_message": {
-                        "id": _REPLY_ID,
-                        "chatroom_id": _ROOM_ID,
-                        "role": "assistant",
-                        "content": "Lagos is warm in March; pack light clothes.",
-                        "status": "completed",
-                        "reply_to_id": _PROMPT_ID,
-                        "provider": "gemini",
-                        "model": "gemini-2.0-flash",
-                        "usage": {"prompt_tokens": 12, "completion_tokens": 11, "total_tokens": 23},
-                        "created_at": _WHEN,
-                        "completed_at": _WHEN,
-                    },
+                    "assistant_message": _REPLY,
                     "status": "completed",
                     "status_url": f"/chatroom/{_ROOM_ID}/messages/{_PROMPT_ID}",
                     "stream_url": f"/chatroom/{_ROOM_ID}/messages/{_PROMPT_ID}/stream",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import json
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -113,6 +113,32 @@ class ScriptedFailures(Generic[CallT]):
     def _next_failure(self) -> Failure | None:
         """The failure this call meets, if any; call it under ``_lock``."""
         return self._failures.popleft() if self._failures else self._fail_always
+
+
+class SecretKeyApi:
+    """The gate of a payment fake: one ``Authorization: Bearer <secret_key>``, the calls it lets
+    through counted by name in :attr:`calls`, and :meth:`fail_next`."""
+
+    def __init__(self, secret_key: str) -> None:
+        self.secret_key = secret_key
+        self.calls: Counter[str] = Counter()
+        self._failures = 0
+        self._lock = threading.Lock()
+
+    def fail_next(self, times: int = 1) -> None:
+        """The next ``times`` API calls answer 500."""
+        self._failures += times
+
+    def _admit(self, request: Request, name: str) -> int | None:
+        """None to serve the call, else the status to refuse it with: 401 for a wrong key (not
+        counted), 500 for a scripted failure (counted)."""
+        if request.headers.get("authorization") != f"Bearer {self.secret_key}":
+            return 401
+        self.calls[name] += 1
+        if self._failures > 0:
+            self._failures -= 1
+            return 500
+        return None
 
 
 class Received(Protocol):

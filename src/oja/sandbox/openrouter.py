@@ -147,6 +147,16 @@ class OpenRouterFake(ScriptedFailures[Call]):
             self.calls.append(Call(path, body, 200))
         return None
 
+    async def _admit(self, request: Request, path: str) -> dict[str, Any] | Response:
+        """The call's JSON body once it is let through (after ``latency``), else the refusal."""
+        body = await _json_body(request)
+        if isinstance(body, Response):
+            return body
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        refused = self._gate(request, path, body)
+        return body if refused is None else refused
+
     def _reply(self, body: dict[str, Any]) -> str:
         with self._lock:
             if self._scripted:
@@ -174,14 +184,9 @@ class OpenRouterFake(ScriptedFailures[Call]):
 
         @app.post("/chat/completions", response_model=None)
         async def chat_completions(request: Request) -> Response:
-            body = await _json_body(request)
+            body = await fake._admit(request, "/chat/completions")
             if isinstance(body, Response):
                 return body
-            if fake.latency:
-                await asyncio.sleep(fake.latency)
-            refused = fake._gate(request, "/chat/completions", body)
-            if refused is not None:
-                return refused
             if not body.get("model") or not isinstance(body.get("messages"), list):
                 return _error(400, "`model` and `messages` are required")
             content = fake._reply(body)
@@ -224,14 +229,9 @@ class OpenRouterFake(ScriptedFailures[Call]):
 
         @app.post("/embeddings", response_model=None)
         async def embeddings(request: Request) -> Response:
-            body = await _json_body(request)
+            body = await fake._admit(request, "/embeddings")
             if isinstance(body, Response):
                 return body
-            if fake.latency:
-                await asyncio.sleep(fake.latency)
-            refused = fake._gate(request, "/embeddings", body)
-            if refused is not None:
-                return refused
             texts = body.get("input")
             if isinstance(texts, str):
                 texts = [texts]

@@ -130,9 +130,7 @@ async def list_files(
     db: SessionDep,
     paging: Annotated[PageParams, Depends(pagination())],
 ) -> Page[FileSummary]:
-    files, total = await service.list_owned(
-        db, principal.user_id, page=paging.page, per_page=paging.per_page
-    )
+    files, total = await service.list_owned(db, principal.user_id, paging)
     return Page[FileSummary].of(
         [FileSummary.model_validate(f) for f in files], total=total, params=paging
     )

@@ -1,3 +1,3 @@
-"""Oja: one backend for the platform described in the seed documents."""
+"""Oja: one backend for accounts, payments, files, documents and their retrieval, and chat."""
 
 __version__ = "0.1.0"

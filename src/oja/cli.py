@@ -182,7 +182,7 @@ def demo(
         float, typer.Option(help="Seconds each poll (processing, webhooks) may wait.")
     ] = 90.0,
 ) -> None:
-    """Walk every seed's main flow against a running Oja and print a table; exit 1 on a failure."""
+    """Walk each module's main flow against a running Oja and print a table; exit 1 on a failure."""
     from oja.demo import run
 
     raise typer.Exit(run(base_url, poll_timeout=timeout))

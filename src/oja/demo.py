@@ -1,4 +1,5 @@
-"""``oja demo``: walk every seed's main flow against a running Oja, over HTTP, and print a table.
+"""``oja demo``: walk each module's main flow (sign-up, OTP, Google, API keys, files,
+documents and query, chat, Paystack, Stripe) against a running Oja, over HTTP, and print a table.
 
 Oja must run with the sandbox (``oja serve --sandbox``) so that Google sign-in, the payment
 checkouts and the models are the local fakes: the demo follows the URLs Oja hands out (the Google

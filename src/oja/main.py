@@ -18,6 +18,7 @@ from oja.core.jobs.celery_app import CeleryPublisher, create_celery
 from oja.core.jobs.outbox import Publisher
 from oja.core.logging import configure_logging
 from oja.core.middleware import RequestContextMiddleware
+from oja.core.openapi import install_openapi
 from oja.core.runtime import Runtime, RuntimeMiddleware
 from oja.job_modules import job_registry
 
@@ -69,5 +70,6 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
     )
     app.add_middleware(RuntimeMiddleware, runtime=runtime)  # added last: outermost
     include_routers(app)
+    install_openapi(app)
     mount_admin(app, runtime)
     return app

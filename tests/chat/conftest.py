@@ -20,8 +20,8 @@ from oja.core.config import Settings
 from oja.core.db import unit_of_work
 from oja.core.ids import uuid7
 from oja.sandbox.gemini import DEFAULT_API_KEY, GeminiFake
-from oja.sandbox.server import SandboxServer
 from tests.conftest import Jobs, make_settings, service_url, use_settings
+from tests.fakes import serving
 
 PASSWORD = "correct horse battery"
 GENAI_STREAM_WARNING = pytest.mark.filterwarnings(
@@ -64,9 +64,7 @@ def ai_env(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 @pytest.fixture(scope="session")
 def gemini_server() -> Iterator[tuple[GeminiFake, str]]:
-    fake = GeminiFake()
-    with SandboxServer(fake.app) as server:
-        yield fake, server.url
+    yield from serving(GeminiFake())
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import pytest
 
 from oja.core.ai import retry as ai_retry
 from oja.sandbox.openrouter import DEFAULT_API_KEY, OpenRouterFake
-from oja.sandbox.server import SandboxServer
 from tests.conftest import set_env
+from tests.fakes import serving
 
 PASSWORD = "correct horse battery"
 _emails = itertools.count()
@@ -36,9 +36,7 @@ def ai_env(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 @pytest.fixture(scope="session")
 def openrouter_server() -> Iterator[tuple[OpenRouterFake, str]]:
-    fake = OpenRouterFake()
-    with SandboxServer(fake.app) as server:
-        yield fake, server.url
+    yield from serving(OpenRouterFake())
 
 
 @pytest.fixture

@@ -39,6 +39,7 @@ async def test_another_users_document_is_404_everywhere(
         "total": 0,
         "page": 1,
         "per_page": 20,
+        "pages": 0,
     }
     assert jobs.published == []  # the intruder started nothing
     status = (await client.get(f"/documents/{document_id}/status", headers=owner)).json()

@@ -17,6 +17,7 @@ from tests.conftest import Jobs
 
 from .conftest import bearer, set_env, token_for, uploaded_id
 from .fixtures import INVOICE_TEXT
+from .support import status_of
 
 INJECTION = (
     "Quarterly report on sales.\n"
@@ -119,7 +120,7 @@ async def test_a_provider_failing_for_ever_fails_the_document_with_its_message(
     }
     assert [c.status for c in openrouter.calls_to("/chat/completions")] == [500] * 4
     assert len(ai_env) == 3
-    status = (await client.get(f"/documents/{document_id}/status", headers=headers)).json()
+    status = await status_of(client, headers, document_id)
     assert (status["status"], status["stage"], status["message"]) == ("FAILED", "analyze", message)
     detail = (await client.get(f"/documents/{document_id}", headers=headers)).json()
     assert detail["text"] == INVOICE_TEXT  # the extraction survives the failed analysis

@@ -20,6 +20,7 @@ from tests.conftest import Jobs
 
 from .conftest import bearer, token_for, upload, uploaded_id
 from .fixtures import INVOICE_TEXT, LETTER_TEXT, build_docx, build_pdf, text_pdf
+from .support import DONE, status_body, status_of
 
 PDF_MIME = "application/pdf"
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -65,15 +66,14 @@ async def test_pdf_upload_process_result(
     assert detail["summary"] is None
     assert [(c["chunk_index"], c["text"]) for c in detail["chunks"]] == [(0, detail["text"])]
     assert detail["chunk_count"] == 1
-    status = (await client.get(f"/documents/{document_id}/status", headers=headers)).json()
-    assert status == {
-        "document_id": document_id,
-        "status": "UPLOADED",
-        "progress": 0,
-        "stage": "extracted",
-        "message": f"Text extracted; POST /documents/{document_id}/process to analyse it.",
-        "indexed": True,
-    }
+    assert await status_of(client, headers, document_id) == status_body(
+        document_id,
+        "UPLOADED",
+        progress=0,
+        stage="extracted",
+        message=f"Text extracted; POST /documents/{document_id}/process to analyse it.",
+        indexed=True,
+    )
     early = await client.get(f"/documents/{document_id}/result", headers=headers)
     assert early.status_code == 409
     assert early.json()["error"]["details"] == {"document_id": document_id, "status": "UPLOADED"}
@@ -87,19 +87,13 @@ async def test_pdf_upload_process_result(
         "job_id": str(job.id),
         "status_url": f"/documents/{document_id}/status",
     }
-    running = (await client.get(f"/documents/{document_id}/status", headers=headers)).json()
+    running = await status_of(client, headers, document_id)
     assert (running["status"], running["progress"], running["stage"]) == ("PROCESSING", 0, "queued")
 
     assert await jobs.run(app) == ["succeeded"]
-    status = (await client.get(f"/documents/{document_id}/status", headers=headers)).json()
-    assert status == {
-        "document_id": document_id,
-        "status": "COMPLETED",
-        "progress": 100,
-        "stage": "done",
-        "message": "Processing completed.",
-        "indexed": True,
-    }
+    assert await status_of(client, headers, document_id) == status_body(
+        document_id, "COMPLETED", progress=100, stage="done", message=DONE, indexed=True
+    )
     result = (await client.get(f"/documents/{document_id}/result", headers=headers)).json()
     assert result["status"] == "COMPLETED"
     assert result["document_type"] == "invoice"
@@ -198,15 +192,9 @@ async def test_unreadable_documents_fail_with_the_reason(
     headers = bearer(await token_for(client))
     document_id = await uploaded_id(client, headers, data)
     assert await jobs.run(app) == ["failed"]
-    status = (await client.get(f"/documents/{document_id}/status", headers=headers)).json()
-    assert status == {
-        "document_id": document_id,
-        "status": "FAILED",
-        "progress": 0,
-        "stage": "extract",
-        "message": message,
-        "indexed": False,
-    }
+    assert await status_of(client, headers, document_id) == status_body(
+        document_id, "FAILED", progress=0, stage="extract", message=message, indexed=False
+    )
     result = await client.get(f"/documents/{document_id}/result", headers=headers)
     assert result.status_code == 422
     assert result.json()["error"] == {
@@ -227,7 +215,7 @@ async def test_unreadable_documents_fail_with_the_reason(
     assert again.status_code == 202
     assert again.json()["status"] == "PROCESSING"
     assert await jobs.run(app) == ["failed"]
-    final = (await client.get(f"/documents/{document_id}/status", headers=headers)).json()
+    final = await status_of(client, headers, document_id)
     assert (final["status"], final["message"]) == ("FAILED", message)
 
 
@@ -446,15 +434,9 @@ async def test_a_run_whose_worker_died_on_the_last_attempt_ends_failed(
     await killed_on_its_last_attempt(app, job_id)
 
     assert await sweep(app.state.runtime) == {"republished": 0, "failed": 1}
-    status = (await client.get(f"/documents/{document_id}/status", headers=headers)).json()
-    assert status == {
-        "document_id": document_id,
-        "status": "FAILED",
-        "progress": 0,
-        "stage": "analyze",
-        "message": LOST,
-        "indexed": True,
-    }
+    assert await status_of(client, headers, document_id) == status_body(
+        document_id, "FAILED", progress=0, stage="analyze", message=LOST, indexed=True
+    )
     result = await client.get(f"/documents/{document_id}/result", headers=headers)
     assert result.status_code == 422
     assert result.json()["error"]["details"]["reason"] == "internal_error"
@@ -465,7 +447,7 @@ async def test_a_run_whose_worker_died_on_the_last_attempt_ends_failed(
     again = await client.post(f"/documents/{document_id}/process", headers=headers)
     assert again.json()["status"] == "PROCESSING"
     assert await jobs.run(app) == ["succeeded"]
-    final = (await client.get(f"/documents/{document_id}/status", headers=headers)).json()
+    final = await status_of(client, headers, document_id)
     assert final["status"] == "COMPLETED"
 
 
@@ -479,15 +461,9 @@ async def test_an_extraction_whose_worker_died_on_the_last_attempt_fails_the_doc
     await killed_on_its_last_attempt(app, extraction.id)
 
     assert await sweep(app.state.runtime) == {"republished": 0, "failed": 1}
-    status = (await client.get(f"/documents/{document_id}/status", headers=headers)).json()
-    assert status == {
-        "document_id": document_id,
-        "status": "FAILED",
-        "progress": 0,
-        "stage": "extract",
-        "message": LOST,
-        "indexed": False,
-    }
+    assert await status_of(client, headers, document_id) == status_body(
+        document_id, "FAILED", progress=0, stage="extract", message=LOST, indexed=False
+    )
     # Processing a FAILED document extracts the text again.
     again = await client.post(f"/documents/{document_id}/process", headers=headers)
     assert again.json()["status"] == "PROCESSING"
@@ -520,7 +496,7 @@ async def test_a_run_the_runner_gives_up_on_by_timeout_ends_failed(
 
     monkeypatch.setattr(document_jobs, "analyse", stuck)
     assert await jobs.run(app) == ["failed"]
-    status = (await client.get(f"/documents/{document_id}/status", headers=headers)).json()
+    status = await status_of(client, headers, document_id)
     assert (status["status"], status["stage"], status["message"]) == (
         "FAILED",
         "analyze",

@@ -11,6 +11,7 @@ import httpx
 from oja.core.jobs.runner import execute
 from tests.conftest import Jobs, LogCapture
 from tests.documents.conftest import bearer, token_for, upload, uploaded_id
+from tests.documents.support import DONE, status_body, status_of
 
 LETTER = (
     b"Dear Ms Okafor,\n\nThank you for your letter of 3 March. The ferry timetable for Lagos "
@@ -42,28 +43,21 @@ async def test_completed_is_progress_100_and_indexed_says_when_search_has_it(
     assert accepted.status_code == 202
     assert await jobs.run(app) == ["succeeded"]
 
-    status = (await client.get(f"/documents/{document_id}/status", headers=headers)).json()
-    assert status == {
-        "document_id": document_id,
-        "status": "COMPLETED",
-        "progress": 100,
-        "stage": "index",
-        "message": "Processing completed; the text is being indexed for search.",
-        "indexed": False,
-    }
+    assert await status_of(client, headers, document_id) == status_body(
+        document_id,
+        "COMPLETED",
+        progress=100,
+        stage="index",
+        message="Processing completed; the text is being indexed for search.",
+        indexed=False,
+    )
     result = await client.get(f"/documents/{document_id}/result", headers=headers)
     assert (result.status_code, result.json()["status"]) == (200, "COMPLETED")
 
     assert await execute(str(indexing), runtime) == "succeeded"
-    status = (await client.get(f"/documents/{document_id}/status", headers=headers)).json()
-    assert status == {
-        "document_id": document_id,
-        "status": "COMPLETED",
-        "progress": 100,
-        "stage": "done",
-        "message": "Processing completed.",
-        "indexed": True,
-    }
+    assert await status_of(client, headers, document_id) == status_body(
+        document_id, "COMPLETED", progress=100, stage="done", message=DONE, indexed=True
+    )
 
 
 async def test_limit_pages_the_document_list_like_per_page(client: httpx.AsyncClient) -> None:

@@ -36,7 +36,7 @@ async def test_every_route_hides_another_users_file(
                 assert response.status_code == 404, (method, path, response.text)
                 assert response.json()["error"]["code"] == "file_not_found"
         listing = (await client.get("/files", headers=intruder)).json()
-        assert listing == {"items": [], "total": 0, "page": 1, "per_page": 20}
+        assert listing == {"items": [], "total": 0, "page": 1, "per_page": 20, "pages": 0}
 
     assert stored_keys(app) == keys
     assert jobs.published == []  # bob's retry queued nothing

@@ -13,21 +13,12 @@ import pytest
 from oja.core.config import Settings
 from tests.conftest import Jobs, LogCapture
 from tests.files import media
-from tests.files.conftest import download, local_or_s3, upload
+from tests.files.conftest import download, local_or_s3, upload, upload_and_process
 
 
 @pytest.fixture(params=["local", "s3"])
 def settings(request: pytest.FixtureRequest, tmp_path: Path, database_url: str) -> Settings:
     return local_or_s3(request, tmp_path, database_url)
-
-
-async def processed(
-    client: httpx.AsyncClient, app: Any, jobs: Jobs, user: dict[str, str], data: bytes, name: str
-) -> str:
-    response = await upload(client, user, data, name)
-    assert response.status_code == 201, response.text
-    await jobs.run(app)
-    return str(response.json()["id"])
 
 
 @pytest.mark.parametrize(
@@ -65,7 +56,7 @@ async def test_every_variant_downloads_with_its_own_content_type(
     make: Any,
     expected: dict[str, str],
 ) -> None:
-    file_id = await processed(client, app, jobs, user, make(), name)
+    file_id = (await upload_and_process(client, app, jobs, user, make(), name))["id"]
     result = (await client.get(f"/upload/{file_id}/result", headers=user)).json()
     served = {}
     for variant, info in result["variants"].items():
@@ -127,7 +118,7 @@ async def test_a_broken_file_is_explained_in_the_uploaders_terms(  # noqa: PLR09
     message: str,
     library_text: str,
 ) -> None:
-    file_id = await processed(client, app, jobs, user, make(), name)
+    file_id = (await upload_and_process(client, app, jobs, user, make(), name))["id"]
     status = await client.get(f"/upload/{file_id}/status", headers=user)
     detail = await client.get(f"/files/{file_id}", headers=user)
     assert status.json() == {

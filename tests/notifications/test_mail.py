@@ -97,18 +97,23 @@ async def test_smtp_sends_the_html_alternative(smtp: SmtpCapture) -> None:
     assert (captured.text, captured.html) == ("Open the link\n", "<p>Open the <a>link</a></p>\n")
 
 
+def starttls_sender(smtp: SmtpCapture, context: ssl.SSLContext, *, password: str) -> SmtpEmail:
+    """A sender that upgrades with STARTTLS (trusting ``context``) and logs in as ``mailer``."""
+    return SmtpEmail(
+        host=smtp.host,
+        port=smtp.port,
+        sender=SENDER,
+        username="mailer",
+        password=password,
+        use_tls=True,
+        ssl_context=context,
+    )
+
+
 async def test_smtp_starttls_then_login(tmp_path: Path) -> None:
     server_ctx, client_ctx = self_signed(tmp_path)
     with SmtpCapture(tls_context=server_ctx, credentials=("mailer", "s3cret")) as smtp:
-        sender = SmtpEmail(
-            host=smtp.host,
-            port=smtp.port,
-            sender=SENDER,
-            username="mailer",
-            password="s3cret",
-            use_tls=True,
-            ssl_context=client_ctx,
-        )
+        sender = starttls_sender(smtp, client_ctx, password="s3cret")
         await sender.send("ada@example.com", "Secure", "Over TLS")
         messages = smtp.messages
 
@@ -120,14 +125,7 @@ async def test_smtp_starttls_then_login(tmp_path: Path) -> None:
 async def test_smtp_wrong_password_is_not_retryable(tmp_path: Path) -> None:
     server_ctx, client_ctx = self_signed(tmp_path)
     with SmtpCapture(tls_context=server_ctx, credentials=("mailer", "s3cret")) as smtp:
-        sender = SmtpEmail(
-            host=smtp.host,
-            port=smtp.port,
-            sender=SENDER,
-            username="mailer",
-            password="wrong",
-            ssl_context=client_ctx,
-        )
+        sender = starttls_sender(smtp, client_ctx, password="wrong")
         with pytest.raises(DeliveryFailed) as caught:
             await sender.send("ada@example.com", "Secure", "Over TLS")
         messages = smtp.messages

@@ -12,13 +12,12 @@ from oja.notifications.errors import DeliveryFailed
 from oja.notifications.sms import ConsoleSms, ConsoleSmsMessage, TermiiSms, create_sms_sender
 from oja.sandbox.server import SandboxServer
 from oja.sandbox.sms import DEFAULT_API_KEY, ReceivedSms, TermiiFake
+from tests.fakes import serving
 
 
 @pytest.fixture
 def termii() -> Iterator[tuple[TermiiFake, str]]:
-    fake = TermiiFake(balance=10, user="Oja Tests")
-    with SandboxServer(fake.app) as server:
-        yield fake, server.url
+    yield from serving(TermiiFake(balance=10, user="Oja Tests"))
 
 
 async def test_termii_delivers_exactly_the_message(termii: tuple[TermiiFake, str]) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from oja.rag.answering import NOT_FOUND
 from oja.sandbox.openrouter import DEFAULT_API_KEY, OpenRouterFake
-from oja.sandbox.server import SandboxServer
+from tests.fakes import serving
 from tests.rag.conftest import add_document, index, set_env, user
 
 LEASE = (
@@ -116,9 +116,7 @@ async def test_scope_and_validation(app: Any, client: httpx.AsyncClient) -> None
 
 @pytest.fixture(scope="module")
 def openrouter_server() -> Iterator[tuple[OpenRouterFake, str]]:
-    fake = OpenRouterFake()
-    with SandboxServer(fake.app) as server:
-        yield fake, server.url
+    yield from serving(OpenRouterFake())
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from oja.core.ai import AIProviderError, AISettings, Message, open_chat_model
 from oja.core.ai import retry as ai_retry
 from oja.core.ai.prompting import wrap_data
 from oja.sandbox.gemini import DEFAULT_API_KEY, GeminiFake
-from oja.sandbox.server import SandboxServer
+from tests.fakes import serving
 
 BODY = {
     "contents": [{"role": "user", "parts": [{"text": "Tell me about Lagos. It is a big city."}]}]
@@ -22,9 +22,7 @@ PATH = "/v1beta/models/gemini-2.0-flash:generateContent"
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[GeminiFake, str]]:
-    fake = GeminiFake()
-    with SandboxServer(fake.app) as server:
-        yield fake, server.url
+    yield from serving(GeminiFake())
 
 
 @pytest.fixture

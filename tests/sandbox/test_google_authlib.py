@@ -15,7 +15,7 @@ from joserfc.errors import JoseError
 from starlette.middleware.sessions import SessionMiddleware
 
 from oja.sandbox.google import GoogleClient, GoogleFake, GoogleUser
-from oja.sandbox.server import SandboxServer
+from tests.fakes import serving
 
 with warnings.catch_warnings():
     # Authlib 1.9 warns on import that it runs on httpx rather than httpx2.
@@ -30,9 +30,9 @@ USER = GoogleUser(sub="42", email="grace@example.com", name="Grace Hopper", pict
 
 @pytest.fixture
 def google() -> Iterator[tuple[GoogleFake, str]]:
-    fake = GoogleFake(clients=[GoogleClient(CLIENT_ID, CLIENT_SECRET, (REDIRECT_URI,))], user=USER)
-    with SandboxServer(fake.app) as server:
-        yield fake, server.url
+    yield from serving(
+        GoogleFake(clients=[GoogleClient(CLIENT_ID, CLIENT_SECRET, (REDIRECT_URI,))], user=USER)
+    )
 
 
 def relying_party(discovery_url: str) -> FastAPI:

@@ -13,7 +13,7 @@ import pytest
 from oja.core.ai import AISettings, Message, open_chat_model, open_embedder
 from oja.core.ai.local import hashed_vector
 from oja.sandbox.openrouter import DEFAULT_API_KEY, OpenRouterFake
-from oja.sandbox.server import SandboxServer
+from tests.fakes import serving
 
 AUTH = {"Authorization": f"Bearer {DEFAULT_API_KEY}"}
 CHAT = {
@@ -24,9 +24,7 @@ CHAT = {
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[OpenRouterFake, str]]:
-    fake = OpenRouterFake()
-    with SandboxServer(fake.app) as server:
-        yield fake, server.url
+    yield from serving(OpenRouterFake())
 
 
 @pytest.fixture

@@ -10,13 +10,12 @@ import pytest
 from oja.billing.providers.paystack import PaystackClient, PaystackRefused, PaystackUnavailable
 from oja.sandbox.paystack import DEFAULT_SECRET_KEY, PaystackFake, sign
 from oja.sandbox.server import SandboxServer
+from tests.fakes import serving
 
 
 @pytest.fixture
 def served() -> Iterator[tuple[PaystackFake, str]]:
-    fake = PaystackFake()
-    with SandboxServer(fake.app) as server:
-        yield fake, server.url
+    yield from serving(PaystackFake())
 
 
 async def test_wrong_key_is_401_invalid_key(served: tuple[PaystackFake, str]) -> None:

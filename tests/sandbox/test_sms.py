@@ -6,15 +6,13 @@ from typing import Any
 import httpx
 import pytest
 
-from oja.sandbox.server import SandboxServer
 from oja.sandbox.sms import DEFAULT_API_KEY, TermiiFake
+from tests.fakes import serving
 
 
 @pytest.fixture
 def termii() -> Iterator[tuple[TermiiFake, str]]:
-    fake = TermiiFake(balance=5, user="Sandbox User")
-    with SandboxServer(fake.app) as server:
-        yield fake, server.url
+    yield from serving(TermiiFake(balance=5, user="Sandbox User"))
 
 
 def body(**overrides: Any) -> dict[str, Any]:

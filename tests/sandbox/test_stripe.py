@@ -13,15 +13,13 @@ from oja.billing.providers.stripe import (
     StripeRefused,
     verify_webhook,
 )
-from oja.sandbox.server import SandboxServer
 from oja.sandbox.stripe import DEFAULT_PRICE_ID, DEFAULT_WEBHOOK_SECRET, StripeFake, parse_form
+from tests.fakes import serving
 
 
 @pytest.fixture
 def served() -> Iterator[tuple[StripeFake, str]]:
-    fake = StripeFake()
-    with SandboxServer(fake.app) as server:
-        yield fake, server.url
+    yield from serving(StripeFake())
 
 
 def test_form_bodies_decode_to_nested_objects() -> None:

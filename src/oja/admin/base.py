@@ -12,8 +12,11 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqladmin import ModelView
+from sqladmin.filters import StaticValuesFilter
 from sqladmin.flash import Flash
 from sqladmin.formatters import BASE_FORMATTERS
+from sqlalchemy import Enum
+from sqlalchemy.orm import InstrumentedAttribute
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
@@ -68,3 +71,11 @@ def back_to_list(
     else:
         Flash.error(request, message)
     return RedirectResponse(request.url_for("admin:list", identity=view.identity), status_code=302)
+
+
+def values_filter(column: InstrumentedAttribute[str]) -> StaticValuesFilter:
+    """A filter offering exactly the values the column's constraint allows (see ``one_of``)."""
+    allowed = column.property.columns[0].type
+    if not isinstance(allowed, Enum):
+        raise TypeError(f"{column} is not a one_of() column")
+    return StaticValuesFilter(column, values=[(v, v) for v in allowed.enums])

@@ -10,10 +10,17 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
 from oja.admin import operations
-from oja.admin.base import ReadOnlyView, back_to_list, refuse_cross_site, runtime_of, selected_ids
+from oja.admin.base import (
+    ReadOnlyView,
+    back_to_list,
+    refuse_cross_site,
+    runtime_of,
+    selected_ids,
+    values_filter,
+)
 from oja.billing.models import Payment, Subscription, WebhookEvent
 from oja.chat.models import Chatroom
-from oja.documents.models import Document, DocumentStatus
+from oja.documents.models import Document
 
 
 class DocumentView(ReadOnlyView, model=Document):
@@ -29,7 +36,7 @@ class DocumentView(ReadOnlyView, model=Document):
         Document.created_at,
     ]
     column_filters: ClassVar[Any] = [
-        StaticValuesFilter(Document.status, values=[(s.value, s.value) for s in DocumentStatus]),
+        values_filter(Document.status),
     ]
     column_searchable_list: ClassVar[Any] = [Document.filename, Document.sha256]
     column_sortable_list: ClassVar[Any] = [Document.created_at, Document.status]
@@ -53,9 +60,7 @@ class PaymentView(ReadOnlyView, model=Payment):
     ]
     column_details_exclude_list: ClassVar[Any] = [Payment.access_code, Payment.request_hash]
     column_filters: ClassVar[Any] = [
-        StaticValuesFilter(
-            Payment.status, values=[(s, s) for s in ("pending", "abandoned", "failed", "success")]
-        ),
+        values_filter(Payment.status),
     ]
     column_searchable_list: ClassVar[Any] = [Payment.reference, Payment.email]
     column_sortable_list: ClassVar[Any] = [Payment.created_at, Payment.amount, Payment.status]
@@ -74,10 +79,7 @@ class WebhookEventView(ReadOnlyView, model=WebhookEvent):
         WebhookEvent.processed_at,
     ]
     column_filters: ClassVar[Any] = [
-        StaticValuesFilter(
-            WebhookEvent.status,
-            values=[(s, s) for s in ("received", "processed", "ignored", "failed")],
-        ),
+        values_filter(WebhookEvent.status),
         StaticValuesFilter(
             WebhookEvent.provider, values=[("paystack", "paystack"), ("stripe", "stripe")]
         ),

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from sqladmin.filters import StaticValuesFilter
-
-from oja.admin.base import ReadOnlyView
-from oja.files.models import File, FileStatus
+from oja.admin.base import ReadOnlyView, values_filter
+from oja.files.models import File
 
 
 class FileView(ReadOnlyView, model=File):
@@ -52,7 +50,7 @@ class FileView(ReadOnlyView, model=File):
         File.created_at: "Created",
     }
     column_filters: ClassVar[Any] = [
-        StaticValuesFilter(File.status, values=[(s.value, s.value) for s in FileStatus]),
+        values_filter(File.status),
     ]
     column_searchable_list: ClassVar[Any] = [File.original_filename, File.sha256]
     column_sortable_list: ClassVar[Any] = [File.created_at, File.size, File.status]

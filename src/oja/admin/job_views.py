@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from sqladmin import action
-from sqladmin.filters import AllUniqueStringValuesFilter, StaticValuesFilter
+from sqladmin.filters import AllUniqueStringValuesFilter
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
@@ -16,8 +16,9 @@ from oja.admin.base import (
     refuse_cross_site,
     runtime_of,
     selected_ids,
+    values_filter,
 )
-from oja.core.jobs import Job, JobStatus
+from oja.core.jobs import Job
 
 ERROR_PREVIEW = 120
 """Characters of ``last_error`` shown in the list; the details page shows it whole."""
@@ -77,7 +78,7 @@ class JobView(ReadOnlyView, model=Job):
     }
     column_formatters: ClassVar[Any] = {Job.attempts: _attempts, Job.last_error: _error_preview}
     column_filters: ClassVar[Any] = [
-        StaticValuesFilter(Job.status, values=[(s.value, s.value) for s in JobStatus]),
+        values_filter(Job.status),
         AllUniqueStringValuesFilter(Job.kind),
     ]
     column_searchable_list: ClassVar[Any] = [Job.kind, Job.subject_id]

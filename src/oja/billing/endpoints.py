@@ -50,7 +50,7 @@ from oja.identity.dependencies import USER_ERRORS, CurrentUser
 
 
 class InvalidInputRoute(APIRoute):
-    """Answers invalid input with 400 ``invalid_input`` (seed 000's contract) instead of 422."""
+    """Answers invalid input with 400 ``invalid_input`` and the fields' errors in ``details``, never 422."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

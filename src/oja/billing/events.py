@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, Protocol
 
 import structlog
@@ -19,6 +18,7 @@ from oja.billing.config import BillingSettings
 from oja.billing.models import WebhookEvent
 from oja.billing.providers.paystack import PaystackClient, VerifiedTransaction
 from oja.billing.providers.stripe import StripeGateway, SubscriptionState
+from oja.core.http import Closing
 
 log = structlog.get_logger("oja.billing")
 
@@ -39,7 +39,7 @@ class TransactionSource(Protocol):
 
 
 @dataclass
-class Providers:
+class Providers(Closing):
     """The provider clients one job needs, opened on first use and closed together."""
 
     settings: BillingSettings
@@ -56,19 +56,11 @@ class Providers:
             self._stripe = subscriptions.stripe_gateway(self.settings)
         return self._stripe
 
-    async def __aenter__(self) -> Providers:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def aclose(self) -> None:
         if self._paystack is not None:
-            await self._paystack.__aexit__(exc_type, exc, tb)
+            await self._paystack.aclose()
         if self._stripe is not None:
-            await self._stripe.__aexit__(exc_type, exc, tb)
+            await self._stripe.aclose()
 
 
 class PortSet(Protocol):

@@ -22,19 +22,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from oja.billing.states import PAYMENT_STATUSES
 from oja.core.clock import utcnow
-from oja.core.db import Base, IdMixin, TimestampMixin
+from oja.core.db import Base, IdMixin, StatusMixin, TimestampMixin, status_column
 
 
-class Payment(IdMixin, TimestampMixin, Base):
+class Payment(IdMixin, StatusMixin, Base):
     """One Paystack transaction started by a user."""
 
     __tablename__ = "payment"
+    statuses = PAYMENT_STATUSES
     __table_args__ = (
         UniqueConstraint("user_id", "idempotency_key"),
-        CheckConstraint(
-            "status IN ('pending', 'abandoned', 'failed', 'success')", name="status_valid"
-        ),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint(
             "amount_refunded >= 0 AND amount_refunded <= amount", name="refund_within_amount"
@@ -47,7 +46,6 @@ class Payment(IdMixin, TimestampMixin, Base):
     )
     provider: Mapped[str] = mapped_column(String(16), default="paystack")
     reference: Mapped[str] = mapped_column(String(100), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     amount_refunded: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -65,16 +63,14 @@ class Payment(IdMixin, TimestampMixin, Base):
     verified_at: Mapped[datetime | None] = mapped_column()
 
 
-class Refund(IdMixin, TimestampMixin, Base):
+class Refund(IdMixin, StatusMixin, Base):
     """A full or partial refund of a successful payment."""
 
     __tablename__ = "refund"
+    statuses = ("pending", "processing", "processed", "failed")
     __table_args__ = (
         UniqueConstraint("user_id", "idempotency_key"),
         CheckConstraint("amount > 0", name="amount_positive"),
-        CheckConstraint(
-            "status IN ('pending', 'processing', 'processed', 'failed')", name="status_valid"
-        ),
     )
 
     payment_id: Mapped[uuid.UUID] = mapped_column(
@@ -83,7 +79,6 @@ class Refund(IdMixin, TimestampMixin, Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
     provider_refund_id: Mapped[str | None] = mapped_column(String(100), index=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     request_hash: Mapped[str | None] = mapped_column(String(64))
@@ -109,18 +104,15 @@ class WebhookEvent(IdMixin, Base):
     """The inbox: every authentic webhook delivery, once per ``(provider, event_id)``."""
 
     __tablename__ = "webhook_event"
-    __table_args__ = (
-        UniqueConstraint("provider", "event_id"),
-        CheckConstraint(
-            "status IN ('received', 'processed', 'ignored', 'failed')", name="status_valid"
-        ),
-    )
+    __table_args__ = (UniqueConstraint("provider", "event_id"),)
 
     provider: Mapped[str] = mapped_column(String(16))
     event_id: Mapped[str] = mapped_column(String(255))
     event_type: Mapped[str] = mapped_column(String(100))
     payload: Mapped[dict[str, Any]] = mapped_column()
-    status: Mapped[str] = mapped_column(String(16), default="received")
+    status: Mapped[str] = status_column(
+        ("received", "processed", "ignored", "failed"), default="received"
+    )
     outcome: Mapped[str | None] = mapped_column(String(200))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column()
@@ -171,13 +163,9 @@ class QuotaReservation(Base):
     """One reserved unit; ``reserved → committed | refunded``, each transition at most once."""
 
     __tablename__ = "quota_reservation"
-    __table_args__ = (
-        CheckConstraint("status IN ('reserved', 'committed', 'refunded')", name="status_valid"),
-    )
-
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     subject: Mapped[str] = mapped_column(String(200))
     metric: Mapped[str] = mapped_column(String(100))
     window_start: Mapped[datetime] = mapped_column()
-    status: Mapped[str] = mapped_column(String(16), default="reserved")
+    status: Mapped[str] = status_column(("reserved", "committed", "refunded"), default="reserved")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

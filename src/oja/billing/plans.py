@@ -1,4 +1,5 @@
-"""The plans Oja sells, as data: chat tiers (seed 001) and vendor traffic plans (seed 003 §9).
+"""The plans Oja sells, as data: daily chat-prompt tiers for users and monthly
+traffic plans for vendors.
 
 A plan is code, not a table: its limits are read on hot paths (every chat prompt, every vendor
 visit) and change only with a release. Prices live at the provider (``OJA_STRIPE_PRO_PRICE_ID``);

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.billing.models import (
@@ -20,19 +19,15 @@ from oja.billing.models import (
 )
 from oja.billing.states import SUBSCRIPTION_ENTITLED, sources_of
 from oja.core.clock import utcnow
+from oja.core.db import insert_ignore
 from oja.core.ids import uuid7
 
 
 async def insert_ignoring_conflict(
     session: AsyncSession, table: Table, values: dict[str, Any], returning: Any
 ) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING ``returning``: the value, or None on a conflict.
-
-    One statement on both backends, so concurrent identical inserts never raise and exactly one wins.
-    """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table).values(**values).on_conflict_do_nothing().returning(returning)
+    """:func:`~oja.core.db.insert_ignore` RETURNING ``returning``: the value, or None on a conflict."""
+    statement = insert_ignore(session, table).values(**values).returning(returning)
     return (await session.execute(statement)).scalar_one_or_none()
 
 

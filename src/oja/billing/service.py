@@ -227,8 +227,8 @@ async def payment_status(
 ) -> Payment:
     """The stored status; verified with Paystack first when asked or never verified while pending."""
     payment = await owned_payment(session, user_id, reference)
-    # A pending payment nobody verified for a while is checked implicitly ("if missing", seed 000);
-    # a fresh one is not: Paystack reports a checkout still open as "abandoned".
+    # A status read verifies a pending payment nobody verified for a while, without being asked;
+    # a fresh one is not verified: Paystack reports a checkout still open as "abandoned".
     stale = utcnow() - timedelta(minutes=settings.paystack_reconcile_after)
     unverified = (
         payment.status == "pending" and payment.verified_at is None and payment.created_at < stale

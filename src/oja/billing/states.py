@@ -5,7 +5,8 @@ rank: whatever order verified states arrive in, a row ends at the highest one it
 ``success`` is final. Refunds are tracked beside the status (``amount_refunded``), not by
 downgrading it.
 
-Clients see seed 000's three values (:func:`public_status`) and the stored word beside them.
+Clients see three values, ``success|failed|pending`` (:func:`public_status`), and the stored word
+beside them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ ClientPaymentStatus = Literal["pending", "failed", "success"]
 
 
 def public_status(status: str) -> ClientPaymentStatus:
-    """What a client is told: ``success|failed|pending`` (seed 000 task 1).
+    """What a client is told: ``success|failed|pending``, never the provider's own word.
 
     ``abandoned`` is pending to a client: Paystack reports every checkout the payer has not
     completed that way, including one still open in the payer's browser, and such a payment can

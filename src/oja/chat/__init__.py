@@ -1,4 +1,4 @@
-"""Chat (seed 001): chatrooms, prompts answered by Gemini through the job queue, streamed replies.
+"""Chat: chatrooms, prompts answered by Gemini through the job queue, streamed replies.
 
 Why ``GET /chatroom`` is cached
 -------------------------------
@@ -6,7 +6,7 @@ The room list is what a client loads every time its dashboard opens, so it is th
 of the module, while rooms themselves change rarely — a message does not change the list, only
 creating, renaming or deleting a room does. Each user's list is therefore kept in ``runtime.cache``
 (Redis when ``OJA_REDIS_URL`` is set, so every API replica shares it; in-process otherwise) for
-``OJA_CHATROOM_CACHE_TTL`` seconds (default 300, within the seed's 5–10 minutes), stored as the
+``OJA_CHATROOM_CACHE_TTL`` seconds (default 300, five minutes), stored as the
 ready-to-send JSON body: a hit runs no query and serialises nothing. Staleness is not traded for
 speed: create, rename and delete invalidate the user's list as soon as they commit (by moving the
 user's cache *generation*, see :mod:`oja.chat.service`, so a read racing a write cannot put the old

@@ -1,4 +1,4 @@
-"""Routes under ``/chatroom`` (seed 001). Every route needs a user token; another user's room or
+"""Routes under ``/chatroom``. Every route needs a user token; another user's room or
 message answers 404, exactly like one that does not exist."""
 
 from __future__ import annotations
@@ -92,9 +92,7 @@ async def get_chatroom(
 ) -> ChatroomDetail:
     """Messages are paged from the newest: page 1 holds the latest ``per_page`` messages; within a
     page they are listed oldest first (newest last), as a conversation is read."""
-    return await service.room_detail(
-        db, chatroom_id, user.id, page=paging.page, per_page=paging.per_page
-    )
+    return await service.room_detail(db, chatroom_id, user.id, paging)
 
 
 @router.patch(

@@ -14,11 +14,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oja.core.clock import utcnow
-from oja.core.db import Base, IdMixin, TimestampMixin
+from oja.core.db import Base, IdMixin, TimestampMixin, one_of, status_column
 
 
 class MessageStatus(enum.StrEnum):
@@ -38,16 +38,14 @@ class Chatroom(IdMixin, TimestampMixin, Base):
 class ChatMessage(IdMixin, Base):
     __tablename__ = "chat_message"
     __table_args__ = (
-        CheckConstraint("role IN ('user', 'assistant')", name="role_valid"),
-        CheckConstraint("status IN ('pending', 'completed', 'failed')", name="status_valid"),
         UniqueConstraint("chatroom_id", "client_message_id"),
         Index("ix_chat_message_chatroom_id_created_at", "chatroom_id", "created_at"),
     )
 
     chatroom_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chatroom.id", ondelete="CASCADE"))
-    role: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(one_of(("user", "assistant"), name="role_valid", length=16))
     content: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default=MessageStatus.pending)
+    status: Mapped[str] = status_column(MessageStatus, default=MessageStatus.pending)
     client_message_id: Mapped[str | None] = mapped_column(String(100))
     """The sender's own id for the prompt; a resend with it answers the first result."""
     reply_to_id: Mapped[uuid.UUID | None] = mapped_column(

@@ -8,10 +8,25 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
+from oja.core.pagination import Page
+
 _ROOM_ID = "0193a1f2-7c4e-7d3a-9b1e-5f6a7b8c9d0e"
 _PROMPT_ID = "0193a1f2-8d10-7a2b-8c3d-4e5f6a7b8c9d"
 _REPLY_ID = "0193a1f2-8f77-7e1d-a2b3-c4d5e6f7a8b9"
 _WHEN = "2026-11-25T12:00:00Z"
+_REPLY: dict[str, Any] = {
+    "id": _REPLY_ID,
+    "chatroom_id": _ROOM_ID,
+    "role": "assistant",
+    "content": "Lagos is warm in March; pack light clothes.",
+    "status": "completed",
+    "reply_to_id": _PROMPT_ID,
+    "provider": "gemini",
+    "model": "gemini-2.0-flash",
+    "usage": {"prompt_tokens": 12, "completion_tokens": 11, "total_tokens": 23},
+    "created_at": _WHEN,
+    "completed_at": _WHEN,
+}
 
 
 def _title(value: str) -> str:
@@ -23,7 +38,7 @@ def _title(value: str) -> str:
     return value
 
 
-# Seed-001 clients name a room `name`; it is read as `title` (OpenAPI shows only `title`).
+# A room's `title` is also accepted as `name` (OpenAPI shows only `title`).
 _TITLE_ALIASES = AliasChoices("title", "name")
 
 
@@ -40,17 +55,8 @@ class ChatroomCreate(BaseModel):
     _clean = field_validator("title")(_title)
 
 
-class ChatroomRename(BaseModel):
+class ChatroomRename(ChatroomCreate):
     model_config = ConfigDict(json_schema_extra={"examples": [{"title": "Lagos, March"}]})
-
-    title: str = Field(
-        min_length=1,
-        max_length=200,
-        validation_alias=_TITLE_ALIASES,
-        description="Also accepted as `name`; when both are sent, `title` wins.",
-    )
-
-    _clean = field_validator("title")(_title)
 
 
 class ChatroomOut(BaseModel):
@@ -74,25 +80,7 @@ class ChatroomList(BaseModel):
 
 
 class MessageOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": _REPLY_ID,
-                    "chatroom_id": _ROOM_ID,
-                    "role": "assistant",
-                    "content": "Lagos is warm in March; pack light clothes.",
-                    "status": "completed",
-                    "reply_to_id": _PROMPT_ID,
-                    "provider": "gemini",
-                    "model": "gemini-2.0-flash",
-                    "usage": {"prompt_tokens": 12, "completion_tokens": 11, "total_tokens": 23},
-                    "created_at": _WHEN,
-                    "completed_at": _WHEN,
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_REPLY]})
 
     id: uuid.UUID
     chatroom_id: uuid.UUID
@@ -110,18 +98,11 @@ class MessageOut(BaseModel):
     completed_at: datetime | None = None
 
 
-class MessagePage(BaseModel):
-    """Page 1 holds the newest messages; each page lists its messages oldest first (newest last)."""
-
-    items: list[MessageOut]
-    total: int
-    page: int
-    per_page: int
-    pages: int
-
-
 class ChatroomDetail(ChatroomOut):
-    messages: MessagePage
+    messages: Page[MessageOut] = Field(
+        description="Page 1 holds the newest messages; each page lists its messages oldest first "
+        "(newest last). An empty room has one page."
+    )
 
 
 class MessageCreate(BaseModel):
@@ -174,19 +155,7 @@ class SendResult(BaseModel):
                         "created_at": _WHEN,
                         "completed_at": _WHEN,
                     },
-                    "assistant_message": {
-                        "id": _REPLY_ID,
-                        "chatroom_id": _ROOM_ID,
-                        "role": "assistant",
-                        "content": "Lagos is warm in March; pack light clothes.",
-                        "status": "completed",
-                        "reply_to_id": _PROMPT_ID,
-                        "provider": "gemini",
-                        "model": "gemini-2.0-flash",
-                        "usage": {"prompt_tokens": 12, "completion_tokens": 11, "total_tokens": 23},
-                        "created_at": _WHEN,
-                        "completed_at": _WHEN,
-                    },
+                    "assistant_message": _REPLY,
                     "status": "completed",
                     "status_url": f"/chatroom/{_ROOM_ID}/messages/{_PROMPT_ID}",
                     "stream_url": f"/chatroom/{_ROOM_ID}/messages/{_PROMPT_ID}/stream",

@@ -18,11 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from oja.chat import quota, repository
 from oja.chat.errors import ChatroomNotFound
 from oja.chat.models import Chatroom
-from oja.chat.schemas import ChatroomDetail, ChatroomList, ChatroomOut, MessageOut, MessagePage
+from oja.chat.schemas import ChatroomDetail, ChatroomList, ChatroomOut, MessageOut
 from oja.core.cache import Cache
 from oja.core.clock import utcnow
 from oja.core.db import after_commit
 from oja.core.ids import uuid7
+from oja.core.pagination import Page, PageParams
 from oja.core.runtime import Runtime
 
 log = structlog.get_logger("oja.chat")
@@ -122,22 +123,23 @@ async def delete_room(
 
 
 async def room_detail(
-    session: AsyncSession, room_id: uuid.UUID, owner_id: uuid.UUID, *, page: int, per_page: int
+    session: AsyncSession, room_id: uuid.UUID, owner_id: uuid.UUID, paging: PageParams
 ) -> ChatroomDetail:
     room = await get_owned(session, room_id, owner_id)
     rows, total = await repository.message_page(
-        session, room.id, offset=(page - 1) * per_page, limit=per_page
+        session, room.id, offset=paging.offset, limit=paging.per_page
     )
     return ChatroomDetail(
         id=room.id,
         title=room.title,
         created_at=room.created_at,
         updated_at=room.updated_at,
-        messages=MessagePage(
+        # Not Page.of: an empty room still has its page 1, where the first message will land.
+        messages=Page[MessageOut](
             items=[MessageOut.model_validate(r, from_attributes=True) for r in rows],
             total=total,
-            page=page,
-            per_page=per_page,
-            pages=max(1, math.ceil(total / per_page)),
+            page=paging.page,
+            per_page=paging.per_page,
+            pages=max(1, math.ceil(total / paging.per_page)),
         ),
     )

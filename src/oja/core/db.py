@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import contextvars
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar, NoReturn
 
 import structlog
-from sqlalchemy import JSON, DateTime, MetaData, event, text
+from sqlalchemy import JSON, DateTime, Enum, MetaData, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -33,7 +34,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, declared_attr, mapped_column
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator, Uuid
 
 from oja.core.clock import utcnow
@@ -99,6 +101,48 @@ class IdMixin:
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def one_of(values: Iterable[str], *, name: str, length: int) -> Enum:
+    """A string column type limited to ``values`` by ``CHECK`` ``ck_<table>_<name>``.
+
+    Not a native enum: the column is ``VARCHAR(length)`` on every backend, so a value is added by
+    changing the constraint, never the type. ``length`` is explicit so that the column never narrows
+    to the longest value of the day. Values load as plain ``str``.
+    """
+    return Enum(
+        *(str(value) for value in values),
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=length,
+    )
+
+
+def status_column(statuses: Iterable[str], *, default: str, length: int = 16) -> MappedColumn[str]:
+    """``status``, one of ``statuses`` (``CHECK`` ``ck_<table>_status_valid``)."""
+    return mapped_column(one_of(statuses, name="status_valid", length=length), default=default)
+
+
+class StatusMixin(TimestampMixin):
+    """A row with a lifecycle: ``status``, one of the class's ``statuses`` and the first of them
+    when created, beside ``created_at`` and ``updated_at``."""
+
+    statuses: ClassVar[Iterable[str]]
+
+    @declared_attr
+    def status(cls) -> Mapped[str]:
+        return status_column(cls.statuses, default=next(iter(cls.statuses)))
+
+
+def insert_ignore(session: AsyncSession, table: Any) -> Insert:
+    """``INSERT … ON CONFLICT DO NOTHING`` in the session's dialect (PostgreSQL or SQLite).
+
+    One statement on both backends, so concurrent identical inserts never raise and exactly one
+    wins; add ``.values(...)`` and, to learn which one, ``.returning(...)`` (no row on a conflict).
+    """
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing()
 
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000

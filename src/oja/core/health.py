@@ -88,7 +88,7 @@ async def index(request: Request) -> Index:
     )
 
 
-# Both spellings: Kubernetes convention (`/healthz`) and what seed clients call (`/health`).
+# Both spellings: Kubernetes convention (`/healthz`) and the common `/health`.
 @router.get("/healthz", response_model=Health, summary="Liveness: the process answers")
 @router.get("/health", response_model=Health, summary="Liveness (alias of `/healthz`)")
 async def healthz() -> Health:

@@ -21,6 +21,8 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Self
 
 import httpx
 
@@ -101,6 +103,24 @@ class RetryTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._transport.aclose()
+
+
+class Closing:
+    """``async with thing:`` hands ``thing`` over and closes it (:meth:`aclose`) on the way out."""
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
 
 def is_retryable(request: httpx.Request) -> bool:

@@ -1,6 +1,6 @@
 """The page parameters of every paginated list: ``page`` and ``per_page``, with ``limit`` as an alias.
 
-Clients written from other people's seeds send ``limit`` for the page size; it is read as
+Some clients send ``limit`` for the page size; it is read as
 ``per_page`` and never shown in OpenAPI, which documents Oja's own name only. When both are sent,
 ``per_page`` wins (the same rule as every body alias: Oja's name first). Either one is validated
 with the same bounds, so ``limit=0`` is the same 422 as ``per_page=0``.
@@ -12,7 +12,7 @@ with the same bounds, so ``limit=0`` is the same 422 as ``per_page=0``.
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query, Request
 from pydantic import BaseModel, Field
@@ -62,10 +62,16 @@ class Page(BaseModel, Generic[T]):
     total: int = Field(ge=0, description="Items across all pages.")
     page: int = Field(ge=1, description="This page, 1-based.")
     per_page: int = Field(ge=1, description="Page size asked for.")
-    pages: int = Field(ge=0, description="Number of pages (0 when there are no items).")
+    pages: int = Field(ge=0, description="Number of pages.")
+
+    @classmethod
+    def model_parametrized_name(cls, params: tuple[Any, ...]) -> str:
+        """``Page[FileSummary]`` is titled ``FileSummaryPage`` (and so named in OpenAPI)."""
+        return f"{getattr(params[0], '__name__', 'Item')}Page"
 
     @classmethod
     def of(cls, items: Sequence[T], *, total: int, params: PageParams) -> "Page[T]":
+        """The page ``params`` asked for; ``pages`` is 0 when there are no items."""
         return cls(
             items=list(items),
             total=total,

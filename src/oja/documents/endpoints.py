@@ -1,4 +1,4 @@
-"""Routes under ``/documents`` (seeds 000 task 4 and 004; paths and status values are contracts).
+"""Routes under ``/documents`` (their paths and status values are part of the API).
 
 Every route needs a user token or an API key with ``documents:read`` / ``documents:write``, and
 answers only for the caller's own documents: anyone else's is a 404.
@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from oja.core.db import read_only, unit_of_work
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import InvalidRequest, errors
-from oja.core.pagination import PageParams, pagination
+from oja.core.pagination import Page, PageParams, pagination
 from oja.documents import chunks, repository, service
 from oja.documents.dependencies import DocumentsReader, DocumentsSettingsDep, DocumentsWriter
 from oja.documents.errors import (
@@ -31,7 +31,6 @@ from oja.documents.schemas import (
     AnalysisOut,
     DocumentDetail,
     DocumentListItem,
-    DocumentPage,
     DocumentStatusOut,
     ErrorInfo,
     ProcessAccepted,
@@ -121,12 +120,14 @@ async def upload(
     )
 
 
-@router.get("", response_model=DocumentPage, responses=errors(*SCOPED_ERRORS, InvalidRequest))
+@router.get(
+    "", response_model=Page[DocumentListItem], responses=errors(*SCOPED_ERRORS, InvalidRequest)
+)
 async def list_documents(
     principal: DocumentsReader,
     db: SessionDep,
     paging: Annotated[PageParams, Depends(pagination())],
-) -> DocumentPage:
+) -> Page[DocumentListItem]:
     """The caller's documents, newest first; ``chunk_count`` is 0 until retrieval indexes them."""
     rows, total = await repository.page_of(
         db, principal.user_id, offset=paging.offset, limit=paging.per_page
@@ -145,7 +146,7 @@ async def list_documents(
         )
         for row in rows
     ]
-    return DocumentPage(items=items, total=total, page=paging.page, per_page=paging.per_page)
+    return Page[DocumentListItem].of(items, total=total, params=paging)
 
 
 @router.get("/{document_id}", response_model=DocumentDetail, responses=errors(*_OWNED))

@@ -1,6 +1,6 @@
 """The ``document`` table: an uploaded file, its text, its analysis and where its processing stands.
 
-Status flow (seed 004, values are a contract): ``UPLOADED`` (stored; a job extracts the text) →
+Status flow (the upper-case values are part of the API): ``UPLOADED`` (stored; a job extracts the text) →
 ``PROCESSING`` (one processing job owns it: ``job_id``) → ``COMPLETED`` | ``FAILED`` (``error_code``,
 ``error``). A ``FAILED`` or ``COMPLETED`` document may be processed again; a ``PROCESSING`` one is
 never given a second job. ``chunk_count`` is 0 until the retrieval module indexes the text.
@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from oja.core.db import Base, IdMixin, TimestampMixin
+from oja.core.db import Base, IdMixin, StatusMixin, one_of
 
 
 class DocumentStatus(enum.StrEnum):
@@ -28,13 +28,10 @@ class DocumentStatus(enum.StrEnum):
     FAILED = "FAILED"
 
 
-class Document(IdMixin, TimestampMixin, Base):
+class Document(IdMixin, StatusMixin, Base):
     __tablename__ = "document"
+    statuses = DocumentStatus
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('UPLOADED', 'PROCESSING', 'COMPLETED', 'FAILED')", name="status_valid"
-        ),
-        CheckConstraint("kind IN ('pdf', 'docx', 'txt')", name="kind_valid"),
         CheckConstraint("size >= 0", name="size_positive"),
         CheckConstraint("chunk_count >= 0", name="chunk_count_positive"),
         Index("ix_document_owner_id_created_at", "owner_id", "created_at"),
@@ -44,12 +41,11 @@ class Document(IdMixin, TimestampMixin, Base):
     filename: Mapped[str] = mapped_column(String(255))
     """Sanitised client file name: metadata only, never part of the storage key."""
     storage_key: Mapped[str] = mapped_column(String(512))
-    kind: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(one_of(("pdf", "docx", "txt"), name="kind_valid", length=8))
     content_type: Mapped[str] = mapped_column(String(255))
     """Sniffed from the bytes; what the client declared is not trusted."""
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default=DocumentStatus.UPLOADED)
     stage: Mapped[str | None] = mapped_column(String(16))
     """Last stage reached or failed in: ``extract`` or ``analyze``."""
     job_id: Mapped[uuid.UUID | None] = mapped_column()

@@ -22,7 +22,7 @@ class UploadedDocument(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def id(self) -> uuid.UUID:
-        """Always equal to `document_id`: seed 004 names `document_id`, other clients read `id`."""
+        """Always equal to `document_id`, for clients that read `id`."""
         return self.document_id
 
 
@@ -36,13 +36,6 @@ class DocumentListItem(BaseModel):
     chunk_count: int
     content_type: str
     document_type: str | None
-
-
-class DocumentPage(BaseModel):
-    items: list[DocumentListItem]
-    total: int
-    page: int
-    per_page: int
 
 
 class AnalysisInfo(BaseModel):

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import InvalidRequest, TooManyRequests, errors
-from oja.core.pagination import PageParams, pagination
+from oja.core.pagination import Page, PageParams, pagination
 from oja.files import service
 from oja.files.dependencies import FilesReader, FilesSettingsDep, FilesWriter, Uploader
 from oja.files.errors import (
@@ -25,7 +25,6 @@ from oja.files.errors import (
 from oja.files.schemas import (
     FileDetail,
     FileJobOut,
-    FilePage,
     FileResult,
     FileStatusOut,
     FileSummary,
@@ -142,7 +141,7 @@ async def upload_result(
 
 @router.get(
     "/files",
-    response_model=FilePage,
+    response_model=Page[FileSummary],
     summary="The caller's files, newest first",
     responses=errors(*SCOPED_ERRORS, InvalidRequest),
 )
@@ -150,15 +149,10 @@ async def list_files(
     principal: FilesReader,
     db: SessionDep,
     paging: Annotated[PageParams, Depends(pagination())],
-) -> FilePage:
-    files, total = await service.list_owned(
-        db, principal.user_id, page=paging.page, per_page=paging.per_page
-    )
-    return FilePage(
-        items=[FileSummary.model_validate(f) for f in files],
-        total=total,
-        page=paging.page,
-        per_page=paging.per_page,
+) -> Page[FileSummary]:
+    files, total = await service.list_owned(db, principal.user_id, paging)
+    return Page[FileSummary].of(
+        [FileSummary.model_validate(f) for f in files], total=total, params=paging
     )
 
 

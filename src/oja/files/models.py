@@ -1,6 +1,6 @@
 """The ``file`` table: one uploaded object, its owner, its processing state and what it yielded.
 
-Status flow (seed 002): ``uploaded`` (stored, job queued) → ``processing`` → ``processed`` |
+Status flow (the values are part of the API): ``uploaded`` (stored, job queued) → ``processing`` → ``processed`` |
 ``failed``; a failed file may be retried (back to ``uploaded``). The job history lives in the
 kernel's ``job`` table (subject ``file``/id).
 """
@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from oja.core.db import Base, IdMixin, TimestampMixin
+from oja.core.db import Base, IdMixin, StatusMixin
 
 
 class FileStatus(enum.StrEnum):
@@ -25,12 +25,10 @@ class FileStatus(enum.StrEnum):
     failed = "failed"
 
 
-class File(IdMixin, TimestampMixin, Base):
+class File(IdMixin, StatusMixin, Base):
     __tablename__ = "file"
+    statuses = FileStatus
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('uploaded', 'processing', 'processed', 'failed')", name="status_valid"
-        ),
         CheckConstraint("progress >= 0 AND progress <= 100", name="progress_range"),
         CheckConstraint("size >= 0", name="size_positive"),
         Index("ix_file_owner_id_created_at", "owner_id", "created_at"),
@@ -47,7 +45,6 @@ class File(IdMixin, TimestampMixin, Base):
     declared_content_type: Mapped[str | None] = mapped_column(String(255))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default=FileStatus.uploaded)
     progress: Mapped[int] = mapped_column(default=0)
     message: Mapped[str | None] = mapped_column(String(500))
     error: Mapped[str | None] = mapped_column(Text)

@@ -194,10 +194,3 @@ class FileDetail(FileSummary):
     updated_at: datetime
     processed_at: datetime | None
     jobs: list[FileJobOut]
-
-
-class FilePage(BaseModel):
-    items: list[FileSummary]
-    total: int
-    page: int
-    per_page: int

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from oja.core.db import after_commit, after_rollback
 from oja.core.ids import uuid7
 from oja.core.jobs import Job
+from oja.core.pagination import PageParams
 from oja.core.runtime import Runtime
 from oja.core.storage import Storage
 from oja.files import repository
@@ -101,9 +102,9 @@ async def get_owned(session: AsyncSession, file_id: uuid.UUID, owner_id: uuid.UU
 
 
 async def list_owned(
-    session: AsyncSession, owner_id: uuid.UUID, *, page: int, per_page: int
+    session: AsyncSession, owner_id: uuid.UUID, paging: PageParams
 ) -> tuple[list[File], int]:
-    return await repository.page_of(session, owner_id, offset=(page - 1) * per_page, limit=per_page)
+    return await repository.page_of(session, owner_id, offset=paging.offset, limit=paging.per_page)
 
 
 async def jobs_of(session: AsyncSession, file_id: uuid.UUID) -> list[Job]:

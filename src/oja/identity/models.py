@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oja.core.clock import utcnow
-from oja.core.db import Base, IdMixin, TimestampMixin
+from oja.core.db import Base, IdMixin, TimestampMixin, one_of
 
 
 class User(IdMixin, TimestampMixin, Base):
@@ -45,12 +45,12 @@ class User(IdMixin, TimestampMixin, Base):
 
 class UserRole(Base):
     __tablename__ = "user_role"
-    __table_args__ = (CheckConstraint("role IN ('buyer', 'vendor', 'admin')", name="role_valid"),)
-
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
     )
-    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    role: Mapped[str] = mapped_column(
+        one_of(("buyer", "vendor", "admin"), name="role_valid", length=16), primary_key=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -62,13 +62,12 @@ class OneTimeToken(IdMixin, Base):
     """
 
     __tablename__ = "one_time_token"
-    __table_args__ = (
-        CheckConstraint("purpose IN ('password_reset', 'verify_email')", name="purpose_valid"),
-        Index("ix_one_time_token_user_id", "user_id"),
-    )
+    __table_args__ = (Index("ix_one_time_token_user_id", "user_id"),)
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
-    purpose: Mapped[str] = mapped_column(String(32))
+    purpose: Mapped[str] = mapped_column(
+        one_of(("password_reset", "verify_email"), name="purpose_valid", length=32)
+    )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     email: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,5 +1,5 @@
-"""Request and response bodies of ``POST /query`` (seed 000 task 5: the answer, the chunks used and
-their similarity scores)."""
+"""Request and response bodies of ``POST /query``: the answer, the chunks it was drawn from and
+their similarity scores."""
 
 from __future__ import annotations
 

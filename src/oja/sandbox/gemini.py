@@ -19,8 +19,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import threading
-from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +30,7 @@ from oja.core.ai.base import Message, Role
 from oja.core.ai.heuristics import summarize
 from oja.core.ai.local import analyse, fill_schema, subject_text
 from oja.core.ai.prompting import estimate_tokens
+from oja.sandbox.base import Failure, ScriptedFailures, fake_app, json_object
 
 DEFAULT_API_KEY = "AIzaSy-sandbox-gemini-key"
 _STATUS = {
@@ -55,13 +54,6 @@ _MESSAGES = {
 
 
 @dataclass
-class Failure:
-    status: int
-    retry_delay: float | None = None
-    message: str | None = None
-
-
-@dataclass
 class Call:
     model: str
     method: str
@@ -82,14 +74,9 @@ def _error(
     return JSONResponse({"error": error}, status)
 
 
-class GeminiFake:
+class GeminiFake(ScriptedFailures[Call]):
     def __init__(self, api_key: str = DEFAULT_API_KEY, *, latency: float = 0.0) -> None:
-        self.api_keys = {api_key}
-        self.latency = latency
-        self.calls: list[Call] = []
-        self._failures: deque[Failure] = deque()
-        self._fail_always: Failure | None = None
-        self._lock = threading.Lock()
+        super().__init__(api_key, latency=latency)
         self.app = self._build_app()
 
     def fail_next(
@@ -101,18 +88,7 @@ class GeminiFake:
         message: str | None = None,
     ) -> None:
         """The next ``count`` authorised calls fail; a 429 carries ``RetryInfo.retryDelay``."""
-        with self._lock:
-            self._failures.extend(Failure(status, retry_delay, message) for _ in range(count))
-
-    def fail_always(self, status: int = 500, message: str | None = None) -> None:
-        with self._lock:
-            self._fail_always = Failure(status, None, message)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._failures.clear()
-            self._fail_always = None
-            self.calls.clear()
+        self._fail_next(count, Failure(status, retry_delay, message))
 
     def _gate(
         self, request: Request, model: str, method: str, body: dict[str, Any]
@@ -135,15 +111,15 @@ class GeminiFake:
                         }
                     ],
                 )
-            failure = self._failures.popleft() if self._failures else self._fail_always
+            failure = self._next_failure()
             if failure is not None:
                 self.calls.append(Call(model, method, body, failure.status))
                 details = None
-                if failure.retry_delay is not None:
+                if failure.retry_after is not None:
                     details = [
                         {
                             "@type": "type.googleapis.com/google.rpc.RetryInfo",
-                            "retryDelay": f"{failure.retry_delay:g}s",
+                            "retryDelay": f"{failure.retry_after:g}s",
                         }
                     ]
                 return _error(failure.status, failure.message, details)
@@ -151,7 +127,7 @@ class GeminiFake:
         return None
 
     def _build_app(self) -> FastAPI:
-        app = FastAPI(title="Sandbox: Gemini", docs_url=None, redoc_url=None, openapi_url=None)
+        app = fake_app("Gemini")
         fake = self
 
         @app.post("/v1beta/models/{target}", response_model=None)
@@ -159,11 +135,8 @@ class GeminiFake:
             model, _, method = target.partition(":")
             if method not in ("generateContent", "streamGenerateContent"):
                 return _error(404, f"Method {method or '(none)'} is not found for model {model}.")
-            try:
-                body = json.loads(await request.body())
-            except ValueError:
-                return _error(400, "Invalid JSON payload received.")
-            if not isinstance(body, dict):
+            body = await json_object(request)
+            if body is None:
                 return _error(400, "Invalid JSON payload received.")
             if fake.latency:
                 await asyncio.sleep(fake.latency)

@@ -37,6 +37,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from jwt.algorithms import RSAAlgorithm
 
+from oja.sandbox.base import fake_app
+
 DEFAULT_CLIENT_ID = "oja-sandbox.apps.googleusercontent.com"
 DEFAULT_CLIENT_SECRET = "GOCSPX-sandbox-client-secret"  # noqa: S105 (a fake's public test value)
 DEFAULT_REDIRECT_URIS = (
@@ -496,7 +498,7 @@ class GoogleFake:
         return _json_error("invalid_token", "Token expired or revoked", 400)
 
     def _build_app(self) -> FastAPI:
-        app = FastAPI(title="Sandbox: Google", docs_url=None, redoc_url=None, openapi_url=None)
+        app = fake_app("Google")
 
         @app.get("/.well-known/openid-configuration")
         async def discovery(request: Request) -> dict[str, Any]:

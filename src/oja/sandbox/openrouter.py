@@ -21,7 +21,6 @@ import hashlib
 import json
 import re
 import struct
-import threading
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from oja.core.ai.base import Message
 from oja.core.ai.heuristics import summarize
 from oja.core.ai.local import analyse, fill_schema, hashed_vector, subject_text
 from oja.core.ai.prompting import estimate_tokens
+from oja.sandbox.base import Failure, ScriptedFailures, bearer_token, fake_app
 
 DEFAULT_API_KEY = "sk-or-v1-sandbox"
 DEFAULT_EMBEDDING_DIMENSIONS = 64
@@ -46,13 +46,6 @@ _MESSAGES = {
     502: "Provider returned error",
     503: "No available model provider that meets your routing requirements",
 }
-
-
-@dataclass
-class Failure:
-    status: int
-    retry_after: float | None = None
-    message: str | None = None
 
 
 @dataclass
@@ -98,7 +91,7 @@ def _cited_answer(messages: list[Message]) -> str | None:
     return f'"{sentence}" [{number}]'
 
 
-class OpenRouterFake:
+class OpenRouterFake(ScriptedFailures[Call]):
     def __init__(
         self,
         api_key: str = DEFAULT_API_KEY,
@@ -106,14 +99,9 @@ class OpenRouterFake:
         latency: float = 0.0,
         embedding_dimensions: int = DEFAULT_EMBEDDING_DIMENSIONS,
     ) -> None:
-        self.api_keys = {api_key}
-        self.latency = latency
+        super().__init__(api_key, latency=latency)
         self.embedding_dimensions = embedding_dimensions
-        self.calls: list[Call] = []
-        self._failures: deque[Failure] = deque()
         self._scripted: deque[str] = deque()
-        self._fail_always: Failure | None = None
-        self._lock = threading.Lock()
         self.app = self._build_app()
 
     # -- knobs -----------------------------------------------------------------------------
@@ -127,25 +115,15 @@ class OpenRouterFake:
         message: str | None = None,
     ) -> None:
         """The next ``count`` authorised calls answer ``status`` (with ``Retry-After`` if given)."""
-        with self._lock:
-            self._failures.extend(Failure(status, retry_after, message) for _ in range(count))
-
-    def fail_always(self, status: int = 500, message: str | None = None) -> None:
-        """Every authorised call fails until :meth:`reset`."""
-        with self._lock:
-            self._fail_always = Failure(status, None, message)
+        self._fail_next(count, Failure(status, retry_after, message))
 
     def script_replies(self, *contents: str) -> None:
         """The next chat completions reply with these contents verbatim, in order."""
         with self._lock:
             self._scripted.extend(contents)
 
-    def reset(self) -> None:
-        with self._lock:
-            self._failures.clear()
-            self._scripted.clear()
-            self._fail_always = None
-            self.calls.clear()
+    def _reset_more(self) -> None:
+        self._scripted.clear()
 
     def calls_to(self, path: str) -> list[Call]:
         with self._lock:
@@ -154,13 +132,12 @@ class OpenRouterFake:
     # -- behaviour ---------------------------------------------------------------------------
 
     def _gate(self, request: Request, path: str, body: dict[str, Any]) -> JSONResponse | None:
-        header = request.headers.get("authorization", "")
-        key = header[7:] if header.lower().startswith("bearer ") else ""
+        key = bearer_token(request)
         with self._lock:
             if key not in self.api_keys:
                 self.calls.append(Call(path, body, 401, authorized=False))
                 return _error(401, "No auth credentials found" if not key else "User not found.")
-            failure = self._failures.popleft() if self._failures else self._fail_always
+            failure = self._next_failure()
             if failure is not None:
                 self.calls.append(Call(path, body, failure.status))
                 headers = None
@@ -169,6 +146,16 @@ class OpenRouterFake:
                 return _error(failure.status, failure.message, headers)
             self.calls.append(Call(path, body, 200))
         return None
+
+    async def _admit(self, request: Request, path: str) -> dict[str, Any] | Response:
+        """The call's JSON body once it is let through (after ``latency``), else the refusal."""
+        body = await _json_body(request)
+        if isinstance(body, Response):
+            return body
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        refused = self._gate(request, path, body)
+        return body if refused is None else refused
 
     def _reply(self, body: dict[str, Any]) -> str:
         with self._lock:
@@ -192,19 +179,14 @@ class OpenRouterFake:
         return summarize(subject) or "I have nothing to summarise."
 
     def _build_app(self) -> FastAPI:
-        app = FastAPI(title="Sandbox: OpenRouter", docs_url=None, redoc_url=None, openapi_url=None)
+        app = fake_app("OpenRouter")
         fake = self
 
         @app.post("/chat/completions", response_model=None)
         async def chat_completions(request: Request) -> Response:
-            body = await _json_body(request)
+            body = await fake._admit(request, "/chat/completions")
             if isinstance(body, Response):
                 return body
-            if fake.latency:
-                await asyncio.sleep(fake.latency)
-            refused = fake._gate(request, "/chat/completions", body)
-            if refused is not None:
-                return refused
             if not body.get("model") or not isinstance(body.get("messages"), list):
                 return _error(400, "`model` and `messages` are required")
             content = fake._reply(body)
@@ -247,14 +229,9 @@ class OpenRouterFake:
 
         @app.post("/embeddings", response_model=None)
         async def embeddings(request: Request) -> Response:
-            body = await _json_body(request)
+            body = await fake._admit(request, "/embeddings")
             if isinstance(body, Response):
                 return body
-            if fake.latency:
-                await asyncio.sleep(fake.latency)
-            refused = fake._gate(request, "/embeddings", body)
-            if refused is not None:
-                return refused
             texts = body.get("input")
             if isinstance(texts, str):
                 texts = [texts]

@@ -20,8 +20,6 @@ import html
 import itertools
 import json
 import secrets
-import threading
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +27,8 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from oja.sandbox.base import SecretKeyApi, fake_app
 
 DEFAULT_SECRET_KEY = "sk_test_oja_sandbox_paystack"  # noqa: S105 (a fake's public test value)
 SUPPORTED_CURRENCIES = frozenset({"NGN", "GHS", "ZAR", "KES", "USD"})
@@ -68,23 +68,19 @@ class RefundRecord:
     created_at: str = field(default_factory=_now)
 
 
-class PaystackFake:
+class PaystackFake(SecretKeyApi):
     def __init__(
         self, *, secret_key: str = DEFAULT_SECRET_KEY, webhook_url: str | None = None
     ) -> None:
-        self.secret_key = secret_key
+        super().__init__(secret_key)
         self.webhook_url = webhook_url
         self.transactions: dict[str, Transaction] = {}
         self.refunds: list[RefundRecord] = []
-        self.calls: Counter[str] = Counter()
-        """Authenticated API calls by name: ``initialize``, ``verify``, ``refund``."""
         self.deliveries: list[tuple[str, int | None]] = []
         """``(event, webhook answer status)`` for every webhook sent (None: unreachable)."""
-        self._lock = threading.Lock()
         self._ids = itertools.count(4_099_260_516)
         self._refuse_initialize: str | None = None
         self._misreport: list[int] = []
-        self._failures = 0
         self.app = self._build_app()
 
     # Knobs
@@ -96,10 +92,6 @@ class PaystackFake:
     def misreport_next_verify(self, amount: int, times: int = 1) -> None:
         """The next ``times`` verifications report ``amount`` instead of the real one."""
         self._misreport.extend([amount] * times)
-
-    def fail_next(self, times: int = 1) -> None:
-        """The next ``times`` API calls answer 500."""
-        self._failures += times
 
     # Test helpers
 
@@ -164,19 +156,18 @@ class PaystackFake:
         }
 
     def _build_app(self) -> FastAPI:
-        app = FastAPI(title="Sandbox: Paystack", docs_url=None, redoc_url=None, openapi_url=None)
+        app = fake_app("Paystack")
         fake = self
 
         def refuse(status: int, message: str) -> JSONResponse:
             return JSONResponse({"status": False, "message": message}, status_code=status)
 
         def gate(request: Request, name: str) -> JSONResponse | None:
-            if request.headers.get("authorization") != f"Bearer {fake.secret_key}":
-                return refuse(401, "Invalid key")
-            fake.calls[name] += 1
-            if fake._failures > 0:
-                fake._failures -= 1
-                return refuse(500, "An error occurred")
+            match fake._admit(request, name):
+                case 401:
+                    return refuse(401, "Invalid key")
+                case 500:
+                    return refuse(500, "An error occurred")
             return None
 
         @app.post("/transaction/initialize")

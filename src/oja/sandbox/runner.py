@@ -14,10 +14,10 @@ import json
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from oja.sandbox import gemini, google, openrouter, paystack, sms, stripe
+from oja.sandbox.base import Lifecycle
 from oja.sandbox.server import SandboxServer
 from oja.sandbox.smtp import SmtpCapture
 
@@ -50,7 +50,7 @@ class Service:
     """A page worth opening in a browser, if any."""
 
 
-class Sandbox:
+class Sandbox(Lifecycle):
     """``with Sandbox(oja_url=...) as sandbox: os.environ.update(sandbox.env)``."""
 
     def __init__(
@@ -99,7 +99,7 @@ class Sandbox:
             return None
         return f"http://{self.host}:{self._port(name)}"
 
-    def start(self) -> Sandbox:
+    def start(self) -> Self:
         if self._started:
             raise RuntimeError("the sandbox is already started")
         self._started = True
@@ -120,17 +120,6 @@ class Sandbox:
             server.stop()
         self._servers.clear()
         self._started = False
-
-    def __enter__(self) -> Sandbox:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def url(self, name: str) -> str:
         """Base URL of a started fake, by its :data:`PORT_OFFSETS` name."""

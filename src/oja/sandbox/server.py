@@ -5,13 +5,14 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 
+from oja.sandbox.base import Lifecycle
 
-class SandboxServer:
+
+class SandboxServer(Lifecycle):
     """``with SandboxServer(app) as server: httpx.get(server.url + "/...")``.
 
     The socket is bound before the thread starts, so ``url`` is known and connectable as soon as
@@ -53,7 +54,7 @@ class SandboxServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
-    def start(self) -> SandboxServer:
+    def start(self) -> Self:
         if self._server is not None:
             raise RuntimeError("SandboxServer is already started")
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -96,14 +97,3 @@ class SandboxServer:
                 thread.join(timeout)
         if sock is not None:
             sock.close()
-
-    def __enter__(self) -> SandboxServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

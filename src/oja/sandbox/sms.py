@@ -7,7 +7,6 @@ Termii. ``GET /messages`` lists what it received (JSON) and ``/`` is a small HTM
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
 import secrets
 import threading
@@ -15,9 +14,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
-from oja.sandbox.pages import table_page
+from oja.sandbox.base import add_inbox, fake_app
 
 DEFAULT_API_KEY = "sandbox-termii-api-key"
 _NUMBER = re.compile(r"^[1-9][0-9]{7,14}$")
@@ -125,7 +124,7 @@ class TermiiFake:
         )
 
     def _build_app(self) -> FastAPI:
-        app = FastAPI(title="Sandbox: Termii", docs_url=None, redoc_url=None, openapi_url=None)
+        app = fake_app("Termii")
 
         @app.post("/api/sms/send")
         async def send(request: Request) -> JSONResponse:
@@ -135,22 +134,14 @@ class TermiiFake:
                 return _error(400, "Request body must be JSON")
             return self._send(body)
 
-        @app.get("/messages")
-        async def messages() -> dict[str, list[dict[str, str]]]:
-            return {"messages": [m.as_json() for m in self.messages]}
-
-        @app.delete("/messages", status_code=204)
-        async def clear() -> None:
-            self.clear()
-
-        @app.get("/", response_class=HTMLResponse)
-        async def inbox() -> str:
-            rows = "".join(
-                f"<tr><td>{html.escape(m.received_at)}</td><td>{html.escape(m.sender)}</td>"
-                f"<td>+{html.escape(m.to)}</td><td>{html.escape(m.text)}</td></tr>"
-                for m in reversed(self.messages)
-            )
-            return table_page("SMS inbox (Termii sandbox)", ["When", "From", "To", "Text"], rows)
+        add_inbox(
+            app,
+            title="SMS inbox (Termii sandbox)",
+            columns=["When", "From", "To", "Text"],
+            messages=lambda: self.messages,
+            cells=lambda m: [m.received_at, m.sender, f"+{m.to}", m.text],
+            clear=self.clear,
+        )
 
         return app
 

@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
-import html
 import socket
 import ssl
 import threading
 from dataclasses import asdict, dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 
-from oja.sandbox.pages import table_page
+from oja.sandbox.base import Lifecycle, add_inbox, fake_app
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +87,7 @@ def _body(message: EmailMessage, subtype: str) -> str | None:
     return content if isinstance(content, str) else None
 
 
-class SmtpCapture:
+class SmtpCapture(Lifecycle):
     """``with SmtpCapture() as smtp: ... smtp.port ... smtp.messages``."""
 
     def __init__(
@@ -139,7 +136,7 @@ class SmtpCapture:
                 return AuthResult(success=True, auth_data=login)
         return AuthResult(success=False, handled=False)
 
-    def start(self) -> SmtpCapture:
+    def start(self) -> Self:
         if self._controller is not None:
             raise RuntimeError("SmtpCapture is already started")
         fixed_port = self.port != 0
@@ -173,39 +170,17 @@ class SmtpCapture:
         if controller is not None:
             controller.stop()
 
-    def __enter__(self) -> SmtpCapture:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def _build_app(self) -> FastAPI:
-        app = FastAPI(title="Sandbox: SMTP inbox", docs_url=None, redoc_url=None, openapi_url=None)
+        app = fake_app("SMTP inbox")
 
-        @app.get("/messages")
-        async def messages() -> dict[str, list[dict[str, Any]]]:
-            return {"messages": [m.as_json() for m in self.messages]}
-
-        @app.delete("/messages", status_code=204)
-        async def clear() -> None:
-            self.clear()
-
-        @app.get("/", response_class=HTMLResponse)
-        async def inbox() -> str:
-            rows = "".join(
-                f"<tr><td>{html.escape(m.received_at)}</td><td>{html.escape(m.sender)}</td>"
-                f"<td>{html.escape(m.to)}</td><td>{html.escape(m.subject)}</td>"
-                f"<td>{html.escape(m.text or '')}</td></tr>"
-                for m in reversed(self.messages)
-            )
-            return table_page(
-                "Email inbox (SMTP sandbox)", ["When", "From", "To", "Subject", "Text"], rows
-            )
+        add_inbox(
+            app,
+            title="Email inbox (SMTP sandbox)",
+            columns=["When", "From", "To", "Subject", "Text"],
+            messages=lambda: self.messages,
+            cells=lambda m: [m.received_at, m.sender, m.to, m.subject, m.text or ""],
+            clear=self.clear,
+        )
 
         return app
 

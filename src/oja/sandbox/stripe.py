@@ -16,7 +16,6 @@ import hmac
 import html
 import json
 import secrets
-import threading
 import time
 from typing import Any
 from urllib.parse import parse_qsl
@@ -24,6 +23,8 @@ from urllib.parse import parse_qsl
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from oja.sandbox.base import SecretKeyApi, fake_app
 
 DEFAULT_SECRET_KEY = "sk_test_oja_sandbox_stripe"  # noqa: S105 (a fake's public test value)
 DEFAULT_WEBHOOK_SECRET = "whsec_oja_sandbox"  # noqa: S105
@@ -70,7 +71,7 @@ class StripeError(Exception):
         self.status, self.type, self.message, self.code = status, type_, message, code
 
 
-class StripeFake:
+class StripeFake(SecretKeyApi):
     def __init__(
         self,
         *,
@@ -79,7 +80,7 @@ class StripeFake:
         webhook_url: str | None = None,
         prices: tuple[str, ...] = (DEFAULT_PRICE_ID,),
     ) -> None:
-        self.secret_key = secret_key
+        super().__init__(secret_key)
         self.webhook_secret = webhook_secret
         self.webhook_url = webhook_url
         self.prices = set(prices)
@@ -88,17 +89,10 @@ class StripeFake:
         self.subscriptions: dict[str, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
         self.deliveries: list[tuple[str, int | None]] = []
-        self.calls: dict[str, int] = {}
         self._idempotent: dict[str, tuple[int, dict[str, Any]]] = {}
-        self._failures = 0
-        self._lock = threading.Lock()
         self.app = self._build_app()
 
     # Knobs and helpers
-
-    def fail_next(self, times: int = 1) -> None:
-        """The next ``times`` API calls answer 500 ``api_error``."""
-        self._failures += times
 
     def event(self, event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
         """Record an event about ``obj`` (a snapshot, as Stripe sends) and return it."""
@@ -197,7 +191,7 @@ class StripeFake:
     # The app
 
     def _build_app(self) -> FastAPI:
-        app = FastAPI(title="Sandbox: Stripe", docs_url=None, redoc_url=None, openapi_url=None)
+        app = fake_app("Stripe")
         fake = self
 
         @app.exception_handler(StripeError)
@@ -209,19 +203,17 @@ class StripeFake:
             return JSONResponse({"error": error}, status_code=exc.status)
 
         async def gate(request: Request, name: str) -> dict[str, Any]:
-            auth = request.headers.get("authorization", "")
-            if auth != f"Bearer {fake.secret_key}":
-                shown = auth.removeprefix("Bearer ")[:12]
-                raise StripeError(
-                    401,
-                    "invalid_request_error",
-                    f"Invalid API Key provided: {shown}***",
-                    "api_key_invalid",
-                )
-            fake.calls[name] = fake.calls.get(name, 0) + 1
-            if fake._failures > 0:
-                fake._failures -= 1
-                raise StripeError(500, "api_error", "An unknown error occurred")
+            match fake._admit(request, name):
+                case 401:
+                    shown = request.headers.get("authorization", "").removeprefix("Bearer ")[:12]
+                    raise StripeError(
+                        401,
+                        "invalid_request_error",
+                        f"Invalid API Key provided: {shown}***",
+                        "api_key_invalid",
+                    )
+                case 500:
+                    raise StripeError(500, "api_error", "An unknown error occurred")
             body = await request.body()
             return parse_form(body) if body else {}
 

@@ -12,13 +12,12 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from oja.core.http import create_http_client
+from oja.core.http import Closing, create_http_client
 
 SIGNATURE_HEADER = "x-paystack-signature"
 
@@ -71,7 +70,7 @@ def signature_valid(secret_key: str, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(sign(secret_key, body), header.strip().lower())
 
 
-class PaystackClient:
+class PaystackClient(Closing):
     def __init__(
         self,
         *,
@@ -87,15 +86,7 @@ class PaystackClient:
             headers={"Authorization": f"Bearer {secret_key}"},
         )
 
-    async def __aenter__(self) -> PaystackClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def aclose(self) -> None:
         await self._http.aclose()
 
     async def initialize(

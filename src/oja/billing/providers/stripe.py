@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 
 import stripe
+
+from oja.core.http import Closing
 
 SIGNATURE_HEADER = "stripe-signature"
 
@@ -89,7 +90,7 @@ class _HTTPXClient(stripe.HTTPXClient):
         return args, kwargs
 
 
-class StripeGateway:
+class StripeGateway(Closing):
     def __init__(self, *, secret_key: str, api_base: str, max_network_retries: int = 2) -> None:
         self._http = _HTTPXClient(timeout=20)
         self._client = stripe.StripeClient(
@@ -99,15 +100,7 @@ class StripeGateway:
             max_network_retries=max_network_retries,
         )
 
-    async def __aenter__(self) -> StripeGateway:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def aclose(self) -> None:
         await self._http.close_async()  # type: ignore[no-untyped-call]
 
     async def create_customer(

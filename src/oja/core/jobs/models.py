@@ -9,7 +9,7 @@ from sqlalchemy import CheckConstraint, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oja.core.clock import utcnow
-from oja.core.db import Base
+from oja.core.db import Base, status_column
 from oja.core.ids import uuid7
 
 
@@ -25,9 +25,6 @@ class Job(Base):
 
     __tablename__ = "job"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('queued', 'running', 'succeeded', 'failed')", name="status_valid"
-        ),
         CheckConstraint("progress >= 0 AND progress <= 100", name="progress_range"),
         Index("ix_job_status_run_after", "status", "run_after"),
         Index("ix_job_subject", "subject_type", "subject_id"),
@@ -38,7 +35,7 @@ class Job(Base):
     subject_type: Mapped[str | None] = mapped_column(String(50))
     subject_id: Mapped[str | None] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(16), default=JobStatus.queued)
+    status: Mapped[str] = status_column(JobStatus, default=JobStatus.queued)
     attempts: Mapped[int] = mapped_column(default=0)
     max_attempts: Mapped[int] = mapped_column(default=5)
     progress: Mapped[int] = mapped_column(default=0)

@@ -5,17 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import (
-    CheckConstraint,
-    ForeignKey,
-    Index,
-    String,
-    UniqueConstraint,
-)
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oja.core.clock import utcnow
-from oja.core.db import Base, IdMixin
+from oja.core.db import Base, IdMixin, one_of
 
 
 class OtpCode(IdMixin, Base):
@@ -30,13 +24,12 @@ class OtpCode(IdMixin, Base):
     __tablename__ = "otp_code"
     __table_args__ = (
         UniqueConstraint("purpose", "mobile"),
-        CheckConstraint(
-            "purpose IN ('login', 'password_reset', 'verify_phone')", name="purpose_valid"
-        ),
         Index("ix_otp_code_user_id", "user_id"),
     )
 
-    purpose: Mapped[str] = mapped_column(String(32))
+    purpose: Mapped[str] = mapped_column(
+        one_of(("login", "password_reset", "verify_phone"), name="purpose_valid", length=32)
+    )
     mobile: Mapped[str] = mapped_column(String(20))
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
     code_hash: Mapped[str] = mapped_column(String(64))

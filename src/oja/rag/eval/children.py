@@ -1,4 +1,4 @@
-"""Small-chunk/parent retrieval, measured offline (issue 15): does the dense side gain from
+"""Small-chunk/parent retrieval, measured offline: does the dense side gain from
 scoring each stored chunk by its best small child window instead of one whole-chunk vector?
 
 Nothing here changes what Oja stores or how ``retrieve`` answers. Over exactly the chunks Oja

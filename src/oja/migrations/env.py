@@ -20,6 +20,9 @@ MODEL_MODULES = [
     "oja.billing.models",
     "oja.rag.models",
     "oja.chat.models",
+    "oja.marketplace.vendors.models",
+    "oja.marketplace.catalog.models",
+    "oja.marketplace.inventory.models",
 ]
 for module in MODEL_MODULES:
     importlib.import_module(module)

@@ -85,6 +85,29 @@ async def build(app: Any, client: httpx.AsyncClient) -> World:
     assert added.status_code == 201, added.text
     world.extra["clerk"] = clerk
     world.extra["newcomers"] = {who: await person(client, "new") for who in VENDORS}
+    category = await client.post("/categories", json={"name": "Food"}, headers=boss.headers)
+    spare = await client.post("/categories", json={"name": "Spare"}, headers=boss.headers)
+    world.extra["category"], world.extra["spare"] = category.json(), spare.json()
+    for name, who, status in (
+        ("draft", "vendor_a", "draft"),
+        ("active", "vendor_a", "active"),
+        ("b", "vendor_b", "active"),
+    ):
+        created = await client.post(
+            "/products",
+            json={
+                "title": f"Product {name}",
+                "status": status,
+                "category_id": category.json()["id"],
+                "variants": [
+                    {"sku": f"{name}-1", "price": 1000, "stock": 10},
+                    {"sku": f"{name}-2", "price": 2000},
+                ],
+            },
+            headers=people[who].headers,
+        )
+        assert created.status_code == 201, created.text
+        world.extra[name] = created.json()
     return world
 
 
@@ -126,6 +149,54 @@ def vendor_cases(world: World) -> list[Case]:
             {"reason": "complaints"},
             vendor_route=False,
         ),
+    ]
+
+
+def catalog_cases(world: World) -> list[Case]:
+    draft, active = world.extra["draft"], world.extra["active"]
+    category, spare = world.extra["category"], world.extra["spare"]
+    pid, first, second = draft["id"], draft["variants"][0]["id"], draft["variants"][1]["id"]
+    hidden = {"anonymous": 404, "buyer": 404, "admin": 404, "vendor_b": 404, "vendor_a": 200}
+    return [
+        Case("GET", "/categories", public(200), vendor_route=False),
+        Case("GET", f"/categories/{category['slug']}", public(200), vendor_route=False),
+        Case(
+            "POST",
+            "/categories",
+            admin_only(201),
+            lambda who: {"name": f"Made by {who}"},
+            vendor_route=False,
+        ),
+        Case(
+            "PATCH",
+            f"/categories/{category['id']}",
+            admin_only(200),
+            {"name": "Food and drink"},
+            vendor_route=False,
+        ),
+        Case("DELETE", f"/categories/{spare['id']}", admin_only(204), vendor_route=False),
+        Case("GET", "/products", public(200), vendor_route=False),
+        Case("GET", f"/products/{active['id']}", public(200), vendor_route=False),
+        Case("GET", f"/products/{pid}", hidden, vendor_route=False),
+        Case("GET", f"/products/{pid}/price-history", hidden, vendor_route=False),
+        Case(
+            "POST",
+            "/products",
+            own_store(201),
+            lambda who: {"title": "New", "sku": f"NEW-{who}", "price": 500},
+        ),
+        Case("PATCH", f"/products/{pid}", mine(200), {"title": "Renamed"}),
+        Case(
+            "POST",
+            f"/products/{pid}/variants",
+            mine(201),
+            lambda who: {"sku": f"V-{who}", "price": 700},
+        ),
+        Case("PATCH", f"/products/{pid}/variants/{first}", mine(200), {"price": 900}),
+        Case("POST", f"/products/{pid}/variants/{first}/stock", mine(200), {"adjust": -1}),
+        Case("GET", "/vendors/me/inventory", own_store(200)),
+        Case("DELETE", f"/products/{pid}/variants/{second}", mine(204)),
+        Case("DELETE", f"/products/{pid}", mine(200)),
     ]
 
 

@@ -26,6 +26,8 @@ class MarketplaceErrorCode(ErrorCode):
     sku_taken = "sku_taken"
     last_variant = "last_variant"
     insufficient_stock = "insufficient_stock"
+    currency_mismatch = "currency_mismatch"
+    stock_contended = "stock_contended"
 
 
 class VendorNotFound(NotFound):
@@ -129,3 +131,15 @@ class InsufficientStock(Conflict):
     """The adjustment would take stock below zero; nothing changed."""
 
     code = MarketplaceErrorCode.insufficient_stock
+
+
+class CurrencyMismatch(Conflict):
+    """Every variant of a product is priced in the same currency."""
+
+    code = MarketplaceErrorCode.currency_mismatch
+
+
+class StockContended(Conflict):
+    """Stock kept changing under a ``set``; retry, or send an ``adjust``."""
+
+    code = MarketplaceErrorCode.stock_contended

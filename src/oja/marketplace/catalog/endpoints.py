@@ -104,8 +104,8 @@ async def list_products(
         str | None, Query(description="Category id or slug; its descendants are included.")
     ] = None,
     vendor: Annotated[str | None, Query(description="Store id or slug.")] = None,
-    min_price: Annotated[int | None, Query(ge=0, description="Minor units.")] = None,
-    max_price: Annotated[int | None, Query(ge=0, description="Minor units.")] = None,
+    min_price: Annotated[int | None, Query(ge=0, le=10**15, description="Minor units.")] = None,
+    max_price: Annotated[int | None, Query(ge=0, le=10**15, description="Minor units.")] = None,
     in_stock: Annotated[bool | None, Query(description="Only products with stock.")] = None,
     sort: Annotated[ProductSort, Query()] = "newest",
 ) -> Page[ProductOut]:

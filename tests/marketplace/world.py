@@ -195,6 +195,19 @@ def catalog_cases(world: World) -> list[Case]:
         Case("PATCH", f"/products/{pid}/variants/{first}", mine(200), {"price": 900}),
         Case("POST", f"/products/{pid}/variants/{first}/stock", mine(200), {"adjust": -1}),
         Case("GET", "/vendors/me/inventory", own_store(200)),
+        Case("GET", "/vendors/me/discounts", own_store(200)),
+        Case(
+            "POST",
+            "/vendors/me/discounts",
+            own_store(201),
+            {"type": "percentage", "value": 10, "scope": "store"},
+        ),
+        Case(
+            "POST",
+            "/vendors/me/discounts",
+            mine(201),
+            {"type": "percentage", "value": 10, "scope": "product", "target_id": pid},
+        ),
         Case("DELETE", f"/products/{pid}/variants/{second}", mine(204)),
         Case("DELETE", f"/products/{pid}", mine(200)),
     ]

@@ -663,6 +663,19 @@ ROWS: tuple[Row, ...] = (
     # The store's last owner cannot be removed: A's own call is refused on its merits.
     Row("DELETE", "/vendors/me/staff/{user_id}", 401, 409, 403, 403, 403, 403, needs=("store",)),
     Row("GET", "/vendors/me/inventory", 401, "2xx", 403, 403, 403, 403, needs=("store",)),
+    Row("GET", "/vendors/me/discounts", 401, "2xx", 403, 403, 403, 403, needs=("store",)),
+    Row(
+        "POST",
+        "/vendors/me/discounts",
+        401,
+        "2xx",
+        403,
+        403,
+        403,
+        403,
+        needs=("store",),
+        request=body(type="percentage", value=10, scope="store"),
+    ),
     Row("GET", "/vendors/{id_or_slug}", "2xx", "2xx", "2xx", "2xx", "2xx", "2xx", needs=("store",)),
     Row("GET", "/admin/vendors", 401, 403, 403, "2xx", 403, 403),
     Row(

@@ -823,6 +823,10 @@ async def check_variant(run: Run, response: httpx.Response) -> None:
     assert response.json()["id"] != HOSTILE_ID
 
 
+async def check_discount(run: Run, response: httpx.Response) -> None:
+    assert (response.json()["used_count"], response.json()["value"]) == (0, 10)
+
+
 async def check_stock(run: Run, response: httpx.Response) -> None:
     assert response.json()["movement"]["before"] == 5
 
@@ -1041,6 +1045,12 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("PATCH", "/products/{product_id}/variants/{variant_id}"): Case(
         "rejected", check_variant, arrange=marketplace("product"), extra=marketplace_extra
+    ),
+    ("POST", "/vendors/me/discounts"): Case(
+        "rejected",
+        check_discount,
+        arrange=marketplace("store"),
+        extra=lambda run: {"vendor_id": HOSTILE_ID, "used_count": 0},
     ),
     ("POST", "/products/{product_id}/variants/{variant_id}/stock"): Case(
         "rejected", check_stock, arrange=marketplace("product"), extra=marketplace_extra

@@ -28,6 +28,7 @@ class MarketplaceErrorCode(ErrorCode):
     insufficient_stock = "insufficient_stock"
     currency_mismatch = "currency_mismatch"
     stock_contended = "stock_contended"
+    discount_code_taken = "discount_code_taken"
 
 
 class VendorNotFound(NotFound):
@@ -143,3 +144,9 @@ class StockContended(Conflict):
     """Stock kept changing under a ``set``; retry, or send an ``adjust``."""
 
     code = MarketplaceErrorCode.stock_contended
+
+
+class DiscountCodeTaken(Conflict):
+    """Discount codes are unique within a store."""
+
+    code = MarketplaceErrorCode.discount_code_taken

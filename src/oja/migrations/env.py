@@ -23,6 +23,7 @@ MODEL_MODULES = [
     "oja.marketplace.vendors.models",
     "oja.marketplace.catalog.models",
     "oja.marketplace.inventory.models",
+    "oja.marketplace.pricing.models",
 ]
 for module in MODEL_MODULES:
     importlib.import_module(module)

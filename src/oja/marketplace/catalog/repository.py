@@ -36,6 +36,12 @@ async def category(
     return (await db.scalars(select(Category).where(key))).first()
 
 
+async def category_path(db: AsyncSession, category_id: uuid.UUID | None) -> str | None:
+    if category_id is None:
+        return None
+    return (await db.scalars(select(Category.path).where(Category.id == category_id))).first()
+
+
 async def categories_by_id(db: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[Category]:
     if not ids:
         return []
@@ -260,8 +266,9 @@ async def list_visible(
     in_stock: bool | None,
     sort: str,
     paging: PageParams,
-) -> tuple[Sequence[Product], int]:
-    """One page of the public listing and its total: two statements, whatever the filters."""
+) -> tuple[list[tuple[Product, str | None]], int]:
+    """One page of the public listing (each product with its category's path) and its total:
+    one statement, whatever the filters."""
     query = _visible()
     if category is not None:
         query = query.where(in_category_tree(*category))
@@ -280,7 +287,6 @@ async def list_visible(
     if in_stock is not None:
         stocked = exists().where(ProductVariant.product_id == Product.id, ProductVariant.stock > 0)
         query = query.where(stocked if in_stock else ~stocked)
-    total = (await db.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
     order: tuple[Any, ...]
     if sort == "price_asc":
         order = (_min_price().asc(), Product.id)
@@ -288,7 +294,21 @@ async def list_visible(
         order = (_min_price().desc(), Product.id)
     else:
         order = (Product.created_at.desc(), Product.id.desc())
-    items = (
-        await db.scalars(query.order_by(*order).offset(paging.offset).limit(paging.per_page))
-    ).all()
-    return items, int(total)
+    # The total rides on the page (a window count) and the category path on each row: one
+    # statement for both; a count of its own only for a page past the end.
+    page = (
+        query.add_columns(func.count().over(), Category.path)
+        .outerjoin(Category, Category.id == Product.category_id)
+        .order_by(*order)
+        .offset(paging.offset)
+        .limit(paging.per_page)
+    )
+    rows = (await db.execute(page)).all()
+    if rows:
+        total = int(rows[0][1])
+    elif paging.offset == 0:
+        total = 0
+    else:
+        count = select(func.count()).select_from(query.subquery())
+        total = int((await db.execute(count)).scalar_one())
+    return [(row[0], row[2]) for row in rows], total

@@ -242,11 +242,18 @@ class VariantUpdate(BaseModel):
     weight_grams: int | None = Field(default=None, ge=0, le=10**9)
 
 
+class AppliedDiscount(BaseModel):
+    ids: list[uuid.UUID] = Field(description="One discount, or several stackable ones.")
+    amount: int = Field(description="The saving, in minor units.")
+
+
 class VariantOut(BaseModel):
     id: uuid.UUID
     sku: str
     options: dict[str, Any]
     price: int
+    effective_price: int = Field(description="What a buyer pays now, discounts applied.")
+    discount: AppliedDiscount | None
     currency: str
     compare_at_price: int | None
     stock: int
@@ -268,6 +275,7 @@ class ProductOut(BaseModel):
                     "attributes": {},
                     "status": "active",
                     "price": 150000,
+                    "effective_price": 135000,
                     "currency": "NGN",
                     "in_stock": True,
                     "variants": [
@@ -276,6 +284,8 @@ class ProductOut(BaseModel):
                             "sku": "ZOBO-1L",
                             "options": {},
                             "price": 150000,
+                            "effective_price": 135000,
+                            "discount": {"ids": [_ID], "amount": 15000},
                             "currency": "NGN",
                             "compare_at_price": None,
                             "stock": 40,
@@ -299,6 +309,7 @@ class ProductOut(BaseModel):
     attributes: dict[str, Any]
     status: ProductStatus
     price: int = Field(description="The lowest variant price, in minor units.")
+    effective_price: int = Field(description="The lowest price a buyer pays now.")
     currency: str
     in_stock: bool
     variants: list[VariantOut]

@@ -11,16 +11,20 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from oja.core.clock import utcnow
 from oja.core.ids import uuid7
 from oja.core.pagination import Page, PageParams
 from oja.marketplace.catalog import categories, repository
 from oja.marketplace.catalog.models import PriceChange, Product, ProductStatus, ProductVariant
 from oja.marketplace.catalog.schemas import (
+    AppliedDiscount,
     PriceChangeOut,
     ProductCreate,
     ProductOut,
@@ -39,16 +43,52 @@ from oja.marketplace.errors import (
     VariantNotFound,
 )
 from oja.marketplace.inventory import repository as inventory_repository
+from oja.marketplace.pricing import repository as pricing_repository
+from oja.marketplace.pricing.models import Discount
+from oja.marketplace.pricing.prices import PricedItem, Quote, effective_price
 from oja.marketplace.slugs import parse_id
 from oja.marketplace.vendors.service import VendorContext
 
 
-def variant_out(variant: ProductVariant) -> VariantOut:
+@dataclass(frozen=True)
+class Pricing:
+    """What prices a product's variants: the live discounts of its store and its categories."""
+
+    discounts: Sequence[Discount]
+    category_path: str | None
+    now: datetime
+
+
+NO_DISCOUNTS = Pricing((), None, datetime.min.replace(tzinfo=UTC))
+
+
+def _category_ids(path: str | None) -> frozenset[uuid.UUID]:
+    if not path:
+        return frozenset()
+    return frozenset(uuid.UUID(part) for part in path.strip("/").split("/") if part)
+
+
+def _quote(product: Product, variant: ProductVariant, pricing: Pricing) -> Quote:
+    item = PricedItem(
+        vendor_id=product.vendor_id,
+        product_id=product.id,
+        category_ids=_category_ids(pricing.category_path),
+        price=variant.price,
+        currency=variant.currency,
+    )
+    return effective_price(item, pricing.discounts, pricing.now)
+
+
+def variant_out(variant: ProductVariant, quote: Quote | None = None) -> VariantOut:
     return VariantOut(
         id=variant.id,
         sku=variant.sku,
         options=variant.options,
         price=variant.price,
+        effective_price=quote.effective_price if quote else variant.price,
+        discount=AppliedDiscount(ids=list(quote.discount_ids), amount=quote.saving)
+        if quote and quote.discount_ids
+        else None,
         currency=variant.currency,
         compare_at_price=variant.compare_at_price,
         stock=variant.stock,
@@ -58,8 +98,11 @@ def variant_out(variant: ProductVariant) -> VariantOut:
     )
 
 
-def product_out(product: Product, variants: Sequence[ProductVariant]) -> ProductOut:
-    cheapest = min(variants, key=lambda v: v.price) if variants else None
+def product_out(
+    product: Product, variants: Sequence[ProductVariant], pricing: Pricing = NO_DISCOUNTS
+) -> ProductOut:
+    priced = [variant_out(v, _quote(product, v, pricing)) for v in variants]
+    cheapest = min(priced, key=lambda v: v.price) if priced else None
     return ProductOut(
         id=product.id,
         vendor_id=product.vendor_id,
@@ -69,11 +112,21 @@ def product_out(product: Product, variants: Sequence[ProductVariant]) -> Product
         attributes=product.attributes,
         status=product.status,
         price=cheapest.price if cheapest else 0,
+        effective_price=min(v.effective_price for v in priced) if priced else 0,
         currency=cheapest.currency if cheapest else "NGN",
         in_stock=any(v.stock > 0 for v in variants),
-        variants=[variant_out(v) for v in variants],
+        variants=priced,
         created_at=product.created_at,
         updated_at=product.updated_at,
+    )
+
+
+async def _pricing(db: AsyncSession, product: Product) -> Pricing:
+    now = utcnow()
+    return Pricing(
+        discounts=await pricing_repository.live_discounts(db, [product.vendor_id], now),
+        category_path=await repository.category_path(db, product.category_id),
+        now=now,
     )
 
 
@@ -174,7 +227,8 @@ async def _own_product(db: AsyncSession, ctx: VendorContext, product_id: uuid.UU
 
 
 async def _own_out(db: AsyncSession, ctx: VendorContext, product: Product) -> ProductOut:
-    return product_out(product, await repository.vendor_variants(db, ctx.vendor_id, [product.id]))
+    variants = await repository.vendor_variants(db, ctx.vendor_id, [product.id])
+    return product_out(product, variants, await _pricing(db, product))
 
 
 async def get_product(
@@ -186,7 +240,8 @@ async def get_product(
         raise ProductNotFound("No such product.")
     if product.vendor_id == own and viewer is not None:
         return await _own_out(db, viewer, product)
-    return product_out(product, await repository.variants_of_products(db, [product.id]))
+    variants = await repository.variants_of_products(db, [product.id])
+    return product_out(product, variants, await _pricing(db, product))
 
 
 async def update_product(
@@ -311,7 +366,8 @@ async def list_products(
     sort: str,
     paging: PageParams,
 ) -> Page[ProductOut]:
-    """The public listing: three statements (count, page, the page's variants), never N+1."""
+    """The public listing: three statements (the page with its total, its variants, its stores'
+    live discounts), never N+1."""
     products, total = await repository.list_visible(
         db,
         category=None if category is None else (parse_id(category), category),
@@ -323,9 +379,13 @@ async def list_products(
         paging=paging,
     )
     by_product: dict[uuid.UUID, list[ProductVariant]] = defaultdict(list)
-    for variant in await repository.variants_of_products(db, [p.id for p in products]):
+    for variant in await repository.variants_of_products(db, [p.id for p, _ in products]):
         by_product[variant.product_id].append(variant)
-    items = [product_out(p, by_product[p.id]) for p in products]
+    now = utcnow()
+    discounts = await pricing_repository.live_discounts(db, [p.vendor_id for p, _ in products], now)
+    items = [
+        product_out(p, by_product[p.id], Pricing(discounts, path, now)) for p, path in products
+    ]
     return Page[ProductOut].of(items, total=total, params=paging)
 
 

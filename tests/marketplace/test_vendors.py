@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
 from .conftest import admin, approved_store, count, error_code, open_store, person, rows
 
@@ -226,3 +228,31 @@ async def test_staff_rules(app: Any, client: httpx.AsyncClient) -> None:
     assert (
         await client.delete(f"/vendors/me/staff/{owner.id}", headers=co_owner.headers)
     ).status_code == 204
+
+
+@pytest.mark.postgres
+async def test_two_owners_removing_each_other_leave_one(
+    app: Any, client: httpx.AsyncClient, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the race is run on PostgreSQL")
+    first = await person(client)
+    await open_store(client, first, "Shop")
+    second = await person(client)
+    added = await client.post(
+        "/vendors/me/staff", json={"user_id": second.id, "role": "owner"}, headers=first.headers
+    )
+    assert added.status_code == 201
+    results = await asyncio.gather(
+        client.delete(f"/vendors/me/staff/{second.id}", headers=first.headers),
+        client.delete(f"/vendors/me/staff/{first.id}", headers=second.headers),
+    )
+    # The loser is refused: as the last owner (409), or as no longer a member when its request
+    # began after the winner's commit (403). Never both removed.
+    winner, loser = sorted(results, key=lambda r: r.status_code)
+    assert winner.status_code == 204
+    assert (loser.status_code, error_code(loser)) in {
+        (409, "last_owner"),
+        (403, "not_a_vendor_member"),
+    }
+    assert await count(app, "vendor_member", "role = 'owner'") == 1

@@ -148,6 +148,13 @@ async def member(db: AsyncSession, vendor_id: uuid.UUID, user_id: uuid.UUID) -> 
     ).first()
 
 
+async def lock_store(db: AsyncSession, vendor_id: uuid.UUID) -> None:
+    """Serialise membership changes of one store until the unit of work ends (``FOR UPDATE`` on
+    its row; SQLite has one writer anyway): two owners removing each other at once cannot both
+    see "another owner remains"."""
+    await db.execute(select(Vendor.id).where(Vendor.id == vendor_id).with_for_update())
+
+
 async def count_owners(db: AsyncSession, vendor_id: uuid.UUID) -> int:
     query = select(func.count()).where(
         VendorMember.vendor_id == vendor_id, VendorMember.role == StaffRole.owner

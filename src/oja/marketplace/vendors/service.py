@@ -291,6 +291,7 @@ async def add_staff(db: AsyncSession, ctx: VendorContext, data: StaffAdd) -> Sta
 
 
 async def remove_staff(db: AsyncSession, ctx: VendorContext, user_id: uuid.UUID) -> None:
+    await repository.lock_store(db, ctx.vendor_id)
     member = await repository.member(db, ctx.vendor_id, user_id)
     if member is None:
         raise StaffNotFound("No such member of your store.")

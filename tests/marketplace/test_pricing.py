@@ -169,3 +169,31 @@ async def test_discounts_price_product_answers(app: Any, client: httpx.AsyncClie
     assert listed["effective_price"] == 849
     listing = (await client.get("/vendors/me/discounts", headers=owner.headers)).json()
     assert sorted(d["code"] or "" for d in listing) == ["", "WELCOME"]
+
+
+async def test_variant_answers_are_priced_too(app: Any, client: httpx.AsyncClient) -> None:
+    owner = await person(client)
+    await approved_store(client, owner, await admin(app, client))
+    await client.post(
+        "/vendors/me/discounts",
+        json={"type": "fixed", "value": 100, "scope": "store"},
+        headers=owner.headers,
+    )
+    product = (
+        await client.post(
+            "/products", json={"title": "T", "sku": "A", "price": 1000}, headers=owner.headers
+        )
+    ).json()
+    assert product["variants"][0]["effective_price"] == 900
+    added = await client.post(
+        f"/products/{product['id']}/variants", json={"sku": "B", "price": 50}, headers=owner.headers
+    )
+    assert (added.json()["effective_price"], added.json()["discount"]["amount"]) == (0, 50)
+    changed = await client.patch(
+        f"/products/{product['id']}/variants/{added.json()['id']}",
+        json={"price": 2000},
+        headers=owner.headers,
+    )
+    assert changed.json()["effective_price"] == 1900
+    shown = await client.get(f"/products/{product['id']}", headers=owner.headers)
+    assert [v["effective_price"] for v in shown.json()["variants"]] == [900, 1900]

@@ -216,7 +216,7 @@ async def create_product(db: AsyncSession, ctx: VendorContext, data: ProductCrea
     for variant in variants:
         _record_initial(db, ctx, variant)
     await db.flush()
-    return product_out(product, variants)
+    return product_out(product, variants, await _pricing(db, product))
 
 
 async def _own_product(db: AsyncSession, ctx: VendorContext, product_id: uuid.UUID) -> Product:
@@ -286,7 +286,7 @@ async def add_variant(
     await _flush(db)
     _record_initial(db, ctx, variant)
     await db.flush()
-    return variant_out(variant)
+    return variant_out(variant, _quote(product, variant, await _pricing(db, product)))
 
 
 async def _own_variant(
@@ -305,6 +305,7 @@ async def update_variant(
     variant_id: uuid.UUID,
     data: VariantUpdate,
 ) -> VariantOut:
+    product = await _own_product(db, ctx, product_id)
     variant = await _own_variant(db, ctx, product_id, variant_id)
     changes = data.model_dump(exclude_unset=True)
     for required in ("sku", "options", "price", "currency", "low_stock_threshold"):
@@ -343,7 +344,7 @@ async def update_variant(
             )
         )
     await _flush(db)
-    return variant_out(variant)
+    return variant_out(variant, _quote(product, variant, await _pricing(db, product)))
 
 
 async def delete_variant(

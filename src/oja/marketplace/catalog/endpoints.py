@@ -36,7 +36,10 @@ ADMIN = [RequireRole("admin")]
 
 
 @category_router.get(
-    "", response_model=list[CategoryNode], summary="The whole category tree, nested (public)"
+    "",
+    response_model=list[CategoryNode],
+    summary="The whole category tree, nested (public)",
+    responses=error_responses(503),
 )
 async def category_tree(db: SessionDep, runtime: RuntimeDep) -> list[CategoryNode]:
     return await categories.tree(db, runtime.cache)

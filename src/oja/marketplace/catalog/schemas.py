@@ -248,6 +248,27 @@ class AppliedDiscount(BaseModel):
 
 
 class VariantOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _ID2,
+                    "sku": "TOTE-RED",
+                    "options": {"colour": "red"},
+                    "price": 450000,
+                    "effective_price": 405000,
+                    "discount": {"ids": [_ID], "amount": 45000},
+                    "currency": "NGN",
+                    "compare_at_price": None,
+                    "stock": 3,
+                    "low_stock_threshold": 5,
+                    "stock_status": "low",
+                    "weight_grams": 400,
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     sku: str
     options: dict[str, Any]

@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from oja.billing.models import QuotaReservation, WebhookEvent
 from oja.chat.models import ChatMessage, MessageStatus
 from oja.core.clock import utcnow
+from oja.core.db import read_only
 from oja.core.jobs.definition import JobDefinition
 from oja.core.jobs.models import Job, JobStatus
 from oja.core.runtime import Runtime
@@ -107,7 +108,7 @@ async def run(
 
 
 async def _jobs(runtime: Runtime, report: Report, cutoff: datetime) -> None:
-    async with runtime.database.sessionmaker() as session:
+    async with read_only(runtime.database) as session:
         counts = dict(
             (await session.execute(select(Job.status, func.count()).group_by(Job.status))).all()
         )
@@ -133,7 +134,7 @@ async def _jobs(runtime: Runtime, report: Report, cutoff: datetime) -> None:
 
 
 async def _webhooks(runtime: Runtime, report: Report, cutoff: datetime) -> None:
-    async with runtime.database.sessionmaker() as session:
+    async with read_only(runtime.database) as session:
         total = (await session.execute(select(func.count()).select_from(WebhookEvent))).scalar()
         pending = (
             await session.execute(
@@ -168,7 +169,7 @@ def _variant_keys(variants: Any) -> Iterable[str]:
 
 async def _referenced_keys(runtime: Runtime) -> set[str]:
     keys: set[str] = set()
-    async with runtime.database.sessionmaker() as session:
+    async with read_only(runtime.database) as session:
         for storage_key, variants in (
             await session.execute(select(File.storage_key, File.variants))
         ).all():
@@ -235,7 +236,7 @@ async def _storage(runtime: Runtime, report: Report, cutoff: datetime) -> None:
 
 
 async def _quotas(runtime: Runtime, report: Report, cutoff: datetime) -> None:
-    async with runtime.database.sessionmaker() as session:
+    async with read_only(runtime.database) as session:
         total = (await session.execute(select(func.count()).select_from(QuotaReservation))).scalar()
         pending = (
             await session.execute(
@@ -301,7 +302,7 @@ async def _stuck_by_subject(
 
 
 async def _stuck_rows(runtime: Runtime, report: Report) -> None:
-    async with runtime.database.sessionmaker() as session:
+    async with read_only(runtime.database) as session:
         files = [
             (r.id, r.status)
             for r in await session.execute(

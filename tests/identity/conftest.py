@@ -13,6 +13,7 @@ from oja.core.db import unit_of_work
 from oja.identity import service
 from oja.identity.config import get_identity_settings
 from oja.identity.passwords import get_passwords
+from oja.identity.schemas import UserOut
 
 PASSWORD = "correct horse battery"
 _counter = itertools.count()
@@ -67,7 +68,7 @@ async def make_admin(app: Any, email: str) -> dict[str, Any]:
         user = await service.create_admin(
             db, email=email, password=PASSWORD, passwords=get_passwords(get_identity_settings())
         )
-    return user.model_dump(mode="json")
+    return UserOut.of(user.user, user.roles).model_dump(mode="json")
 
 
 def client_from(app: Any, ip: str) -> httpx.AsyncClient:

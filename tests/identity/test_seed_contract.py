@@ -19,10 +19,10 @@ from oja.core.ai.config import get_ai_settings
 from oja.identity.config import GoogleSettings, IdentitySettings, get_google_settings
 from oja.identity.config import _load as load_identity_settings
 from oja.rag.config import get_rag_settings
+from tests.identity.mfa.test_mfa import enable_mfa
 
 from .conftest import PASSWORD, bearer, count_rows, user_with_token
 from .support import install_clock, totp_now
-from .test_mfa import enable_mfa
 
 INDIAN_MOBILE = "8877445566"  # ten digits, no country code: what a seed-001 client sends
 READ_SCOPES = ["documents:read", "examples:read", "files:read", "payments:read"]

@@ -22,7 +22,7 @@ from jwt.warnings import InsecureKeyLengthWarning
 from sqlalchemy import select, update
 
 from oja.core.clock import utcnow
-from oja.identity.models import RefreshToken
+from oja.identity.sessions.models import RefreshToken
 from tests.conftest import TEST_SECRET
 
 from .conftest import PASSWORD, bearer, count_rows, execute, login, signup, user_with_token

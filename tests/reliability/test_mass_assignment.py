@@ -47,7 +47,8 @@ from oja.core.jobs.runner import execute
 from oja.documents.models import Document
 from oja.files.models import File
 from oja.identity.config import get_identity_settings
-from oja.identity.models import OneTimeToken, UserMfa
+from oja.identity.mfa.models import UserMfa
+from oja.identity.models import OneTimeToken
 from oja.identity.scopes import SCOPES, Role
 from oja.sandbox import stripe as stripe_fake
 from oja.sandbox.smtp import SmtpCapture

@@ -18,6 +18,7 @@ import structlog
 from sqladmin.authentication import AuthenticationBackend
 from starlette.requests import Request
 
+from oja.core.db import read_only
 from oja.core.runtime import Runtime
 from oja.identity import repository
 from oja.identity.config import IdentitySettings
@@ -80,7 +81,7 @@ class AdminAuth(AuthenticationBackend):
         except LoginLocked as exc:
             wait = exc.details["retry_after"]
             return _refuse(request, f"Too many failed sign-ins. Try again in {wait} seconds.")
-        async with self._runtime.database.sessionmaker() as db:
+        async with read_only(self._runtime.database) as db:
             user = await repository.user_by_email(db, email)
             ok, _ = await get_passwords(self._identity).verify(
                 password, user.password_hash if user else None
@@ -109,7 +110,7 @@ class AdminAuth(AuthenticationBackend):
         if time.time() - signed_in_at > SESSION_TTL:
             request.session.clear()
             return False
-        async with self._runtime.database.sessionmaker() as db:
+        async with read_only(self._runtime.database) as db:
             user = await repository.user_by_id(db, uuid.UUID(user_id))
             admitted = (
                 user is not None

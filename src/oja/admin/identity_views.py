@@ -19,6 +19,7 @@ from oja.admin.base import (
     runtime_of,
     selected_ids,
 )
+from oja.core.db import read_only
 from oja.core.errors import OjaError
 from oja.identity import repository
 from oja.identity.api_keys.models import ApiKey
@@ -76,7 +77,7 @@ class UserView(ReadOnlyView, model=User):
 
     async def list(self, request: Request) -> Pagination:
         page = await super().list(request)
-        async with runtime_of(request).database.sessionmaker() as db:
+        async with read_only(runtime_of(request).database) as db:
             roles = await repository.roles_of_many(db, [user.id for user in page.rows])
         setattr(request.state, _PAGE_ROLES, roles)
         return page
@@ -93,7 +94,7 @@ class UserView(ReadOnlyView, model=User):
         self, obj: Any, prop: str, request: Request | None = None
     ) -> tuple[Any, Any]:
         if prop == ROLES and request is not None:
-            async with runtime_of(request).database.sessionmaker() as db:
+            async with read_only(runtime_of(request).database) as db:
                 roles = await repository.roles_of(db, obj.id)
             return roles, ", ".join(roles)
         return await super().get_detail_value(obj, prop, request)

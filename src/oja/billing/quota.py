@@ -30,7 +30,7 @@ from oja.billing.errors import QuotaExceeded
 from oja.billing.models import QuotaCounter, QuotaReservation
 from oja.billing.repository import insert_ignoring_conflict
 from oja.core.clock import utcnow
-from oja.core.db import Database
+from oja.core.db import Database, own_transaction, read_only
 from oja.core.ids import uuid7
 from oja.core.runtime import Runtime
 
@@ -120,7 +120,7 @@ class SqlQuotas:
             QuotaCounter.metric == metric,
             QuotaCounter.window_start == start,
         )
-        async with self._database.sessionmaker() as session:
+        async with own_transaction(self._database) as session:
             await insert_ignoring_conflict(
                 session,
                 QuotaCounter.__table__,  # type: ignore[arg-type]
@@ -137,8 +137,7 @@ class SqlQuotas:
                     .execution_options(synchronize_session=False)
                 )
             ).scalar_one_or_none()
-            if used is None:
-                await session.rollback()
+            if used is None:  # raising rolls the counter row's insert back
                 assert limit is not None
                 raise exceeded(limit, end)
             reservation_id = uuid7()
@@ -152,7 +151,6 @@ class SqlQuotas:
                     created_at=utcnow(),
                 )
             )
-            await session.commit()
         return Reservation(
             id=reservation_id,
             subject=subject,
@@ -164,25 +162,23 @@ class SqlQuotas:
         )
 
     async def commit(self, reservation: Reservation) -> bool:
-        async with self._database.sessionmaker() as session:
+        async with own_transaction(self._database) as session:
             result = await session.execute(
                 update(QuotaReservation)
                 .where(QuotaReservation.id == reservation.id, QuotaReservation.status == "reserved")
                 .values(status="committed")
             )
-            await session.commit()
-            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     async def refund(self, reservation: Reservation) -> bool:
-        async with self._database.sessionmaker() as session:
+        async with own_transaction(self._database) as session:
             result = await session.execute(
                 update(QuotaReservation)
                 .where(QuotaReservation.id == reservation.id, QuotaReservation.status == "reserved")
                 .values(status="refunded")
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
-                await session.rollback()
-                return False
+                return False  # the update matched no row: nothing to commit
             await session.execute(
                 update(QuotaCounter)
                 .where(
@@ -193,14 +189,13 @@ class SqlQuotas:
                 )
                 .values(used=QuotaCounter.used - 1)
             )
-            await session.commit()
             return True
 
     async def usage(
         self, subject: str, metric: str, limit: int | None, period: Period = "day"
     ) -> Usage:
         start, end = window(period)
-        async with self._database.sessionmaker() as session:
+        async with read_only(self._database) as session:
             used = (
                 await session.execute(
                     select(QuotaCounter.used).where(

@@ -132,11 +132,10 @@ async def delete_chatroom(
         **error_responses(404, 409, 422, 429, 502),
     },
 )
-async def send_message(  # noqa: PLR0917 - FastAPI injects by parameter
+async def send_message(
     chatroom_id: uuid.UUID,
     body: MessageCreate,
-    user: CurrentUser,
-    db: SessionDep,
+    user: SignedInUser,
     runtime: RuntimeDep,
     settings: ChatSettingsDep,
 ) -> Any:
@@ -146,9 +145,8 @@ async def send_message(  # noqa: PLR0917 - FastAPI injects by parameter
     A failed generation answers 502 and gives the prompt back. Resending a ``client_message_id``
     answers the first result and spends nothing."""
     owner_id = user.id
-    # Only the authentication lookups ran in the request's transaction: end it, so no connection is
-    # held idle while the reply is awaited (the prompt commits in its own unit of work).
-    await db.commit()
+    # No request unit of work (the signed-in user is the session check's detached copy), so no
+    # connection is held idle while the reply is awaited; the prompt commits in its own.
     result = sending.send_result(await sending.send(runtime, settings, owner_id, chatroom_id, body))
     if result.status == "pending":
         return JSONResponse(

@@ -39,7 +39,7 @@ from oja.core.ai import (
 )
 from oja.core.ai.prompting import estimate_tokens
 from oja.core.clock import utcnow
-from oja.core.db import after_commit
+from oja.core.db import after_commit, discard
 from oja.core.ids import uuid7
 from oja.core.jobs import JobContext, JobFailure, PermanentJobError, job
 
@@ -103,7 +103,7 @@ async def generate_reply(ctx: JobContext, *, message_id: uuid.UUID) -> dict[str,
     ]
     # Hold no connection (nor SQLite snapshot) while the provider talks; the writes below open a new
     # transaction in this same session, which the runner commits with the job's completion.
-    await ctx.session.rollback()
+    await discard(ctx.session)
 
     messages = conversation(history, content, settings.chat_history_tokens)
     streams = reply_streams(ctx.runtime, settings)
@@ -176,7 +176,7 @@ async def generate_reply(ctx: JobContext, *, message_id: uuid.UUID) -> dict[str,
 
 
 async def _give_up(ctx: JobContext, message_id: uuid.UUID, reason: str) -> NoReturn:
-    await ctx.session.rollback()
+    await discard(ctx.session)
     await outcomes.fail(ctx.runtime, get_chat_settings(), message_id, reason)
     raise PermanentJobError(reason)
 

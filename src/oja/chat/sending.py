@@ -39,7 +39,7 @@ from oja.chat.models import ChatMessage, MessageStatus
 from oja.chat.schemas import MessageCreate, MessageDetail, MessageOut, SendResult
 from oja.chat.streams import StreamEvent, reply_streams, stream_key
 from oja.core.clock import utcnow
-from oja.core.db import unit_of_work
+from oja.core.db import read_only, unit_of_work
 from oja.core.errors import OjaError
 from oja.core.ids import uuid7
 from oja.core.jobs import Job, JobStatus
@@ -81,7 +81,7 @@ async def send(
             f"content must be at most {settings.chat_max_message_chars} characters.",
             details={"max_chars": settings.chat_max_message_chars},
         )
-    async with runtime.database.sessionmaker() as session:
+    async with read_only(runtime.database) as session:
         if await repository.owned_room(session, room_id, owner_id) is None:
             raise ChatroomNotFound("No such chatroom.")
         if body.client_message_id is not None:
@@ -110,7 +110,7 @@ async def send(
         await quota.refund(runtime, reservation)
         # A concurrent resend with the same client_message_id won, or the room was just deleted.
         if body.client_message_id is not None:
-            async with runtime.database.sessionmaker() as session:
+            async with read_only(runtime.database) as session:
                 first = await repository.message_by_client_id(
                     session, room_id, body.client_message_id
                 )
@@ -146,7 +146,7 @@ async def wait_for_reply(
     key = stream_key(prompt_id)
     after, pause = 0, 0.05
     while True:
-        async with runtime.database.sessionmaker() as session:
+        async with read_only(runtime.database) as session:
             status = await session.scalar(
                 select(ChatMessage.status).where(ChatMessage.id == prompt_id)
             )
@@ -166,7 +166,7 @@ async def wait_for_reply(
 
 
 async def outcome(runtime: Runtime, settings: ChatSettings, prompt_id: uuid.UUID) -> Outcome:
-    async with runtime.database.sessionmaker() as session:
+    async with read_only(runtime.database) as session:
         prompt = await repository.message(session, prompt_id)
         if prompt is None:
             raise MessageNotFound("No such message.")
@@ -238,7 +238,7 @@ async def message_detail(
 async def owned_message(
     runtime: Runtime, owner_id: uuid.UUID, room_id: uuid.UUID, message_id: uuid.UUID
 ) -> ChatMessage:
-    async with runtime.database.sessionmaker() as session:
+    async with read_only(runtime.database) as session:
         if await repository.owned_room(session, room_id, owner_id) is None:
             raise ChatroomNotFound("No such chatroom.")
         message = await repository.message_in_room(session, room_id, message_id)

@@ -2,8 +2,11 @@
 
 Transaction policy: one unit of work per request or job (:func:`unit_of_work`); services add and
 flush, never commit. The few writes that must be durable on their own (attempt counters, progress,
-lease and last-used stamps, "record, then raise") go through :func:`own_transaction`. Nothing outside
-this module calls ``sessionmaker()``, ``commit()`` or ``rollback()`` (tests/core/test_transaction_policy.py).
+lease and last-used stamps, "record, then raise") go through :func:`own_transaction`. Around them:
+:func:`read_only` for reads outside any unit of work, :func:`discard` for a job that gives up its
+writes before recording a failure, and :func:`commit_then_raise` for an error that must keep the
+unit of work's writes. Nothing outside this module calls ``sessionmaker()``, ``commit()`` or
+``rollback()`` (tests/core/test_transaction_policy.py).
 
 Only :func:`unit_of_work` and :func:`own_transaction` commit, and callbacks registered with :func:`after_commit` (job publication) run only once the commit
 has succeeded — a rollback drops them. Callbacks registered with :func:`after_rollback` (deleting an
@@ -18,7 +21,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import structlog
 from sqlalchemy import JSON, DateTime, MetaData, event
@@ -187,13 +190,36 @@ async def _undo(callbacks: list[AfterCommit]) -> None:
             structlog.get_logger("oja.db").warning("db.after_rollback.failed", error=repr(exc))
 
 
+_KEEP_WRITES = "_oja_commit_then_raise"
+
+
+def commit_then_raise(error: BaseException) -> NoReturn:
+    """Raise ``error`` from a unit of work that commits its writes first (a refused attempt counted).
+
+    Why not :func:`own_transaction`: the record rides on the unit of work's own transaction, which on
+    SQLite may already hold the one write lock a second transaction would wait for.
+    """
+    setattr(error, _KEEP_WRITES, True)
+    raise error
+
+
 @asynccontextmanager
 async def unit_of_work(database: Database) -> AsyncIterator[AsyncSession]:
-    """One transaction: commit on success, roll back on error, then run after-commit callbacks."""
+    """One transaction: commit on success, roll back on error, then run after-commit callbacks.
+
+    An error raised through :func:`commit_then_raise` commits like a success (callbacks included),
+    then propagates.
+    """
+    kept: BaseException | None = None
     async with database.sessionmaker() as session:
         token = _current_session.set(session)
         try:
-            yield session
+            try:
+                yield session
+            except BaseException as exc:
+                if not getattr(exc, _KEEP_WRITES, False):
+                    raise
+                kept = exc
             await session.commit()
         except BaseException:
             session.info.pop("oja.after_commit", None)
@@ -209,6 +235,24 @@ async def unit_of_work(database: Database) -> AsyncIterator[AsyncSession]:
         callbacks: list[AfterCommit] = session.info.pop("oja.after_commit", [])
     for callback in callbacks:
         await callback()
+    if kept is not None:
+        raise kept
+
+
+async def discard(session: AsyncSession) -> None:
+    """Give up what the unit of work did so far; it goes on in a new transaction, committed at its end.
+
+    For a job that drops its writes (and its connection, and SQLite's write lock or snapshot) before
+    a long wait or before recording a failure. Why not a savepoint: it would keep the connection and
+    the lock held. Callbacks registered for the dropped writes go with them: after-commit ones are
+    forgotten, after-rollback ones run.
+    """
+    session.info.pop("oja.after_commit", None)
+    undo: list[AfterCommit] = session.info.pop("oja.after_rollback", [])
+    try:
+        await session.rollback()
+    finally:
+        await _undo(undo)
 
 
 @asynccontextmanager
@@ -228,3 +272,14 @@ async def own_transaction(database: Database) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+
+
+@asynccontextmanager
+async def read_only(database: Database) -> AsyncIterator[AsyncSession]:
+    """A session for reads outside any unit of work (polling a row, a report), rolled back on exit.
+
+    Why not :func:`unit_of_work`: a read needs no COMMIT round trip, and nothing written through it
+    can be kept by mistake. It is not the ambient session (:func:`current_session`).
+    """
+    async with database.sessionmaker() as session:
+        yield session

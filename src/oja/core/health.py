@@ -16,6 +16,7 @@ from sqlalchemy import func, select, text
 
 import oja
 from oja.core.clock import utcnow
+from oja.core.db import read_only
 from oja.core.jobs.heartbeat import check_worker, last_beat
 from oja.core.jobs.models import Job, JobStatus
 from oja.core.metrics import JOB_DURATION, JOBS, QUEUE_DEPTH, REGISTRY, WORKER_HEARTBEAT_AGE
@@ -157,7 +158,7 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 async def _refresh_job_metrics(runtime: Runtime) -> None:
-    async with runtime.database.sessionmaker() as session:
+    async with read_only(runtime.database) as session:
         rows = (
             await session.execute(
                 select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status)

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from oja.core.db import unit_of_work
+from oja.core.db import read_only, unit_of_work
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import error_responses
 from oja.core.pagination import PageParams, pagination
@@ -207,7 +207,7 @@ async def analyze(
         ticket = await service.request_processing(db, document, rerun_completed=True)
     if ticket.job_id is not None:
         await service.wait_for_job(runtime, ticket.job_id, settings.analyze_wait_seconds)
-    async with runtime.database.sessionmaker() as db:
+    async with read_only(runtime.database) as db:
         document = await service.get_owned(db, document_id, principal.user_id)
     if document.status == DocumentStatus.COMPLETED and document.analyzed_at is not None:
         assert document.summary is not None

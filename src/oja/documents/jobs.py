@@ -31,7 +31,7 @@ from oja.core.ai import (
     open_chat_model,
 )
 from oja.core.clock import utcnow
-from oja.core.db import unit_of_work
+from oja.core.db import discard, own_transaction
 from oja.core.extract import Extracted, ExtractionError
 from oja.core.jobs import JobContext, JobFailure, PermanentJobError, job
 from oja.documents import pipeline, repository
@@ -57,8 +57,8 @@ async def _fail(
     extracted: Extracted | None = None,
     detail: str | None = None,
 ) -> NoReturn:
-    await ctx.session.rollback()  # give up the job's writes (and SQLite's write lock) first
-    async with unit_of_work(ctx.runtime.database) as session:
+    await discard(ctx.session)  # give up the job's writes (and SQLite's write lock) first
+    async with own_transaction(ctx.runtime.database) as session:
         await _record_failure(
             session,
             document_id,

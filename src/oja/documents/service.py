@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core import events
-from oja.core.db import after_commit, after_rollback
+from oja.core.db import after_commit, after_rollback, read_only
 from oja.core.extract import MIME_OF_KIND, SNIFF_BYTES, kind_of, sniff_mime
 from oja.core.ids import uuid7
 from oja.core.jobs import EnqueueOptions, Job, JobStatus
@@ -164,7 +164,7 @@ async def wait_for_job(runtime: Runtime, job_id: uuid.UUID, timeout: float) -> s
     deadline = time.monotonic() + timeout
     pause = 0.02
     while True:
-        async with runtime.database.sessionmaker() as session:
+        async with read_only(runtime.database) as session:
             status = await session.scalar(select(Job.status).where(Job.id == job_id))
         remaining = deadline - time.monotonic()
         if status in (JobStatus.succeeded, JobStatus.failed) or remaining <= 0:

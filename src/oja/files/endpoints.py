@@ -67,10 +67,10 @@ async def upload(
     runtime: RuntimeDep,
     settings: FilesSettingsDep,
 ) -> UploadedFile:
-    # Authentication may have written bookkeeping (an API key's last use). Commit it now so no
-    # lock or pooled connection is held while a possibly slow client streams its body; the file
-    # row and its job are written afterwards in one transaction, committed by the request.
-    await db.commit()
+    # Nothing has run in the request's unit of work yet (an API key's last-use stamp commits in a
+    # transaction of its own), so no lock or pooled connection is held while a possibly slow client
+    # streams its body; the file row and its job are written afterwards in the request's unit of
+    # work, which commits them together.
     body = MultipartUpload(
         request.stream(),
         request.headers.get("content-type"),

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.clock import utcnow
-from oja.core.db import Database
+from oja.core.db import Database, own_transaction, read_only
 from oja.core.jobs import Job
 from oja.files.models import File, FileStatus
 
@@ -66,7 +66,7 @@ class FileSnapshot:
 
 
 async def snapshot(database: Database, file_id: uuid.UUID) -> FileSnapshot | None:
-    async with database.sessionmaker() as session:
+    async with read_only(database) as session:
         row = (
             await session.execute(
                 select(
@@ -84,11 +84,10 @@ async def mark(database: Database, file_id: uuid.UUID, **values: Any) -> None:
 
     The job's own transaction writes nothing until its end, so on SQLite this never waits on it.
     """
-    async with database.sessionmaker() as session:
+    async with own_transaction(database) as session:
         await session.execute(
             update(File).where(File.id == file_id).values(**values, updated_at=utcnow())
         )
-        await session.commit()
 
 
 UNFINISHED = (FileStatus.uploaded, FileStatus.processing)

@@ -25,8 +25,9 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from oja.core.clock import utcnow
+from oja.core.db import own_transaction
 from oja.core.dependencies import RuntimeDep, SessionDep, provided
-from oja.identity import repository, tokens
+from oja.identity import tokens
 from oja.identity.api_keys import service as api_key_service
 from oja.identity.api_keys.config import ApiKeySettings, get_api_key_settings
 from oja.identity.api_keys.service import KEY_PREFIX
@@ -48,8 +49,9 @@ from oja.identity.errors import (
 from oja.identity.models import User
 from oja.identity.passwords import Passwords, get_passwords
 from oja.identity.scopes import scopes_of_roles
-from oja.identity.service import TokenContext
+from oja.identity.sessions.repository import access_state
 from oja.identity.throttle import LoginThrottle, MemoryThrottleStore, RedisThrottleStore
+from oja.identity.tokens import TokenContext
 from oja.notifications.config import NotificationSettings
 
 IdentitySettingsDep = Annotated[IdentitySettings, Depends(get_identity_settings)]
@@ -154,11 +156,10 @@ async def get_principal(
         # A short transaction of its own, before the request's begins: on SQLite the last-used stamp
         # would otherwise hold the single write lock for the whole request (and a snapshot taken
         # before a concurrent commit could not be upgraded to a write).
-        async with database.sessionmaker() as auth_db:
+        async with own_transaction(database) as auth_db:
             identity = await api_key_service.authenticate(auth_db, key, key_settings)
             if identity.last_used_stale:
                 await api_key_service.record_use(auth_db, identity.api_key_id, key_settings)
-                await auth_db.commit()
         principal = Principal(
             kind="service",
             user_id=identity.user_id,
@@ -169,9 +170,9 @@ async def get_principal(
         return _remember(request, principal)
     if not bearer:
         raise MissingCredentials("Send `Authorization: Bearer <token>` or `X-API-Key`.")
-    claims = tokens.decode(bearer, expected="access", secret=ctx.secret, settings=ctx.settings)
+    claims = tokens.decode(bearer, typ="access", secret=ctx.secret, settings=ctx.settings)
     async with database.autocommit_engine.connect() as auth_conn:
-        state = await repository.access_state(auth_conn, claims.session_id)
+        state = await access_state(auth_conn, claims.session_id)
     if state is None or state.user.id != claims.user_id:
         raise InvalidToken("The token is not valid.")
     if state.revoked_at is not None:

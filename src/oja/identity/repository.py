@@ -1,21 +1,19 @@
-"""SQL for users, roles, sessions and refresh tokens. Hot paths use Core, not ORM loads."""
+"""SQL for users, their roles and the emailed link tokens."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy import Row, Table, delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from oja.identity.models import AuthSession, RefreshToken, User, UserMfa, UserRole
+from oja.identity.models import OneTimeToken, User, UserRole
+from oja.identity.single_use import spend_once
 
-_session = cast(Table, AuthSession.__table__)
-_refresh = cast(Table, RefreshToken.__table__)
+_link = cast(Table, OneTimeToken.__table__)
 
 
 async def user_by_id(db: AsyncSession, user_id: uuid.UUID) -> User | None:
@@ -81,121 +79,32 @@ async def page_users(db: AsyncSession, *, offset: int, limit: int) -> tuple[Sequ
     return list(users), total
 
 
-@dataclass(frozen=True)
-class AccessState:
-    """What an access token's session says now: revoked or not, its user, the user's roles."""
-
-    user: User
-    revoked_at: datetime | None
-    roles: frozenset[str]
-
-
-_user = cast(Table, User.__table__)
-_role = cast(Table, UserRole.__table__)
-_ACCESS_STATE = (
-    select(*_user.c, _session.c.revoked_at, _role.c.role)
-    .join(_session, _session.c.user_id == _user.c.id)
-    .outerjoin(_role, _role.c.user_id == _user.c.id)
-    .where(_session.c.id == bindparam("session_id"))
-)
-
-
-async def access_state(conn: AsyncConnection, session_id: uuid.UUID) -> AccessState | None:
-    """The state of session ``session_id``: one SELECT (a row per role), checked on every request,
-    so logout, revocation, password change, role changes and deletion count on the next one.
-
-    Core on a bare connection, not the ORM: this runs on every authenticated request, and the
-    ORM's session and entity loading cost as much as the round trip. The user comes back
-    detached, fully loaded and without history, as if read by a session that has closed.
-    """
-    rows = (await conn.execute(_ACCESS_STATE, {"session_id": session_id})).all()
-    if not rows:
-        return None
-    first = rows[0]._mapping
-    user = User(**{column.key: first[column] for column in _user.c})
-    make_transient_to_detached(user)
-    roles = frozenset(row.role for row in rows if row.role is not None)
-    return AccessState(user=user, revoked_at=first["revoked_at"], roles=roles)
-
-
-async def revoke_session(
-    db: AsyncSession, session_id: uuid.UUID, *, reason: str, now: datetime
-) -> bool:
-    result = await db.execute(
-        update(_session)
-        .where(_session.c.id == session_id, _session.c.revoked_at.is_(None))
-        .values(revoked_at=now, revoked_reason=reason)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def touch_session(db: AsyncSession, session_id: uuid.UUID, *, now: datetime) -> None:
+async def drop_unused_link_tokens(db: AsyncSession, user_id: uuid.UUID, purpose: str) -> None:
     await db.execute(
-        update(_session).where(_session.c.id == session_id).values(last_refreshed_at=now)
-    )
-
-
-async def revoke_other_sessions(
-    db: AsyncSession, user_id: uuid.UUID, *, keep: uuid.UUID | None, reason: str, now: datetime
-) -> int:
-    statement = (
-        update(_session)
-        .where(_session.c.user_id == user_id, _session.c.revoked_at.is_(None))
-        .values(revoked_at=now, revoked_reason=reason)
-    )
-    if keep is not None:
-        statement = statement.where(_session.c.id != keep)
-    result = await db.execute(statement)
-    return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def claim_refresh_token(
-    db: AsyncSession, token_id: uuid.UUID, session_id: uuid.UUID, *, now: datetime
-) -> bool:
-    """Mark an unused refresh token used; True for exactly one caller however many race.
-
-    The conditional UPDATE is the lock: on PostgreSQL concurrent callers wait on the row and
-    then see ``used_at`` set; on SQLite the statement takes the database write lock first.
-    """
-    result = await db.execute(
-        update(_refresh)
-        .where(
-            _refresh.c.id == token_id,
-            _refresh.c.session_id == session_id,
-            _refresh.c.used_at.is_(None),
+        delete(OneTimeToken).where(
+            OneTimeToken.user_id == user_id,
+            OneTimeToken.purpose == purpose,
+            OneTimeToken.used_at.is_(None),
         )
-        .values(used_at=now)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def refresh_token_state(
-    db: AsyncSession, token_id: uuid.UUID
-) -> Row[*tuple[Any, ...]] | None:
-    """The refresh token joined with its session's owner and revocation."""
-    statement = (
-        select(
-            _refresh.c.id,
-            _refresh.c.session_id,
-            _refresh.c.used_at,
-            _refresh.c.expires_at,
-            _session.c.user_id,
-            _session.c.revoked_at,
-        )
-        .join(_session, _session.c.id == _refresh.c.session_id)
-        .where(_refresh.c.id == token_id)
+async def drop_link_tokens(db: AsyncSession, user_id: uuid.UUID, purpose: str) -> None:
+    await db.execute(
+        delete(OneTimeToken).where(OneTimeToken.user_id == user_id, OneTimeToken.purpose == purpose)
     )
-    return (await db.execute(statement)).first()
 
 
-async def child_of(db: AsyncSession, token_id: uuid.UUID) -> RefreshToken | None:
-    return (
-        await db.execute(select(RefreshToken).where(RefreshToken.parent_id == token_id))
-    ).scalar_one_or_none()
-
-
-async def mfa_enabled(db: AsyncSession, user_id: uuid.UUID) -> bool:
-    statement = select(UserMfa.user_id).where(
-        UserMfa.user_id == user_id, UserMfa.enabled_at.is_not(None)
+async def spend_link_token(
+    db: AsyncSession, token_hash: str, purpose: str, *, now: datetime
+) -> Row[Any] | None:
+    """The ``user_id`` and ``email`` of the unexpired, unused link token, spent by this call."""
+    return await spend_once(
+        db,
+        _link.c.used_at,
+        _link.c.token_hash == token_hash,
+        _link.c.purpose == purpose,
+        _link.c.expires_at > now,
+        now=now,
+        returning=[_link.c.user_id, _link.c.email],
     )
-    return (await db.execute(statement)).first() is not None

@@ -32,8 +32,8 @@ SCOPES: frozenset[str] = frozenset(get_args(Scope))
 DEFAULT_KEY_SCOPES: tuple[Scope, ...] = tuple(
     sorted(scope for scope in get_args(Scope) if scope.endswith(":read"))
 )
-"""What a key created without ``scopes`` may do: read, never write, spend or chat. Seed 000 task 3
-creates keys by name alone; least privilege keeps such a key harmless if it leaks."""
+"""What a key created without ``scopes`` (by name alone) may do: read, never write, spend or chat,
+so that such a key is harmless if it leaks."""
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     Role.buyer: SCOPES,

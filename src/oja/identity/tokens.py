@@ -1,4 +1,4 @@
-"""JWT access and refresh tokens: HS256 with the runtime secret, pinned, every claim required.
+"""JWT access, refresh and MFA tokens: HS256 with the runtime secret, pinned, every claim required.
 
 Claims: ``iss aud sub sid typ iat nbf exp jti`` (+ ``roles`` on access tokens). Tokens carry no
 ``kid``; a token that names one was not made here and is refused. Encoding is deterministic (fixed
@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import jwt
 
@@ -20,7 +20,16 @@ from oja.identity.errors import InvalidToken, TokenExpired
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "sid", "typ", "iat", "nbf", "exp", "jti"]
+MFA_CLAIMS = ["iss", "aud", "sub", "typ", "iat", "nbf", "exp", "jti", "amr"]
 TokenType = Literal["access", "refresh"]
+
+
+@dataclass(frozen=True)
+class TokenContext:
+    """What signing and verifying need: the identity settings and the runtime secret."""
+
+    settings: IdentitySettings
+    secret: str
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,13 @@ class TokenClaims:
     issued_at: datetime
     expires_at: datetime
     roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MfaClaims:
+    """An MFA token: the user who passed the first factor."""
+
+    user_id: uuid.UUID
 
 
 def _ts(value: datetime) -> int:
@@ -68,13 +84,27 @@ def _refuse_foreign(token: str) -> None:
     _refuse_foreign_header(header)
 
 
+@overload
 def decode(
-    token: str, *, expected: TokenType, secret: str, settings: IdentitySettings
-) -> TokenClaims:
-    """Verified claims of a token of the expected type; else InvalidToken or TokenExpired.
+    token: str, *, typ: Literal["access", "refresh"], secret: str, settings: IdentitySettings
+) -> TokenClaims: ...
 
-    The token is parsed once on success; only a refused one has its header read again, so the
-    refusal names a foreign token (other ``alg``, a ``kid``) before any other fault, as always.
+
+@overload
+def decode(
+    token: str, *, typ: Literal["mfa"], secret: str, settings: IdentitySettings
+) -> MfaClaims: ...
+
+
+def decode(
+    token: str, *, typ: TokenType | Literal["mfa"], secret: str, settings: IdentitySettings
+) -> TokenClaims | MfaClaims:
+    """Verified claims of a token of type ``typ``; else InvalidToken or TokenExpired.
+
+    The one way a token this service issued is read. A token of another type fails for lack of its
+    claims (an MFA token has no ``sid``, a session token no ``amr``) or by its ``typ``. The token is
+    parsed once on success; only a refused one has its header read again, so the refusal names a
+    foreign token (other ``alg``, a ``kid``) before any other fault.
     """
     try:
         decoded = jwt.decode_complete(
@@ -83,23 +113,25 @@ def decode(
             algorithms=[ALGORITHM],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
-            options={"require": REQUIRED_CLAIMS},
+            options={"require": MFA_CLAIMS if typ == "mfa" else REQUIRED_CLAIMS},
         )
     except jwt.PyJWTError as exc:
         _refuse_foreign(token)
         if isinstance(exc, jwt.ExpiredSignatureError):
-            raise TokenExpired("The token has expired.") from exc
+            raise TokenExpired(_EXPIRED[typ]) from exc
         raise InvalidToken("The token is not valid.") from exc
     _refuse_foreign_header(decoded["header"])
     payload = decoded["payload"]
-    if payload["typ"] != expected:
-        raise InvalidToken(f"An {expected} token is required here.")
-    roles = payload.get("roles", [])
+    if payload["typ"] != typ:
+        raise InvalidToken(_WRONG_TYPE[typ])
     try:
+        if typ == "mfa":
+            return MfaClaims(user_id=uuid.UUID(str(payload["sub"])))
+        roles = payload.get("roles", [])
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise ValueError("roles")
         return TokenClaims(
-            typ=expected,
+            typ=typ,
             user_id=uuid.UUID(str(payload["sub"])),
             session_id=uuid.UUID(str(payload["sid"])),
             jti=uuid.UUID(str(payload["jti"])),
@@ -111,7 +143,16 @@ def decode(
         raise InvalidToken("The token is not valid.") from exc
 
 
-MFA_CLAIMS = ["iss", "aud", "sub", "typ", "iat", "nbf", "exp", "jti", "amr"]
+_EXPIRED = {
+    "access": "The token has expired.",
+    "refresh": "The token has expired.",
+    "mfa": "The MFA token has expired; log in again.",
+}
+_WRONG_TYPE = {
+    "access": "An access token is required here.",
+    "refresh": "A refresh token is required here.",
+    "mfa": "An MFA token is required here.",
+}
 
 
 def encode_mfa(
@@ -139,29 +180,3 @@ def encode_mfa(
         "amr": [method],
     }
     return jwt.encode(payload, secret, algorithm=ALGORITHM)
-
-
-def decode_mfa(token: str, *, secret: str, settings: IdentitySettings) -> uuid.UUID:
-    """The user id of a valid MFA token; else InvalidToken or TokenExpired."""
-    try:
-        header = jwt.get_unverified_header(token)
-        if header.get("alg") != ALGORITHM or "kid" in header:
-            raise InvalidToken("The token was not issued by this service.")
-        payload = jwt.decode(
-            token,
-            secret,
-            algorithms=[ALGORITHM],
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
-            options={"require": MFA_CLAIMS},
-        )
-    except jwt.ExpiredSignatureError as exc:
-        raise TokenExpired("The MFA token has expired; log in again.") from exc
-    except jwt.PyJWTError as exc:
-        raise InvalidToken("The token is not valid.") from exc
-    if payload["typ"] != "mfa":
-        raise InvalidToken("An MFA token is required here.")
-    try:
-        return uuid.UUID(str(payload["sub"]))
-    except ValueError as exc:
-        raise InvalidToken("The token is not valid.") from exc

@@ -14,6 +14,10 @@ from oja.core.db import Base, create_engine, is_sqlite
 MODEL_MODULES = [
     "oja.core.jobs.models",
     "oja.identity.models",
+    "oja.identity.sessions.models",
+    "oja.identity.otp.models",
+    "oja.identity.google.models",
+    "oja.identity.mfa.models",
     "oja.identity.api_keys.models",
     "oja.files.models",
     "oja.documents.models",
@@ -66,9 +70,8 @@ def _run(connection: Connection) -> None:
 
 async def _run_async(url: str) -> None:
     engine = create_engine(url)
-    async with engine.connect() as connection:
+    async with engine.begin() as connection:  # committed on leaving the block
         await connection.run_sync(_run)
-        await connection.commit()
     await engine.dispose()
 
 

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from oja.core.db import own_transaction
 from oja.core.jobs import JobContext, PermanentJobError
 from oja.core.storage import ObjectNotFound, Storage
 from oja.files import repository
@@ -119,9 +120,8 @@ async def process(ctx: JobContext, file_id: uuid.UUID, *, max_attempts: int) -> 
 async def _fail(ctx: JobContext, file_id: uuid.UUID, reason: str) -> None:
     """Fail the file at once, in a short transaction of its own (pollers see it before the job's
     own failure is recorded); the job's failure hook then finds nothing left to do."""
-    async with ctx.runtime.database.sessionmaker() as session:
+    async with own_transaction(ctx.runtime.database) as session:
         changed = await record_failure(session, file_id, reason)
-        await session.commit()
     if not changed:
         log.info("files.file.fail_skipped", file_id=str(file_id), reason=reason)
 

@@ -6,6 +6,7 @@ import uuid
 
 from fastapi import APIRouter, status
 
+from oja.core.clock import utcnow
 from oja.core.dependencies import SessionDep
 from oja.core.errors import error_responses
 from oja.identity.api_keys import service
@@ -13,6 +14,10 @@ from oja.identity.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyLis
 from oja.identity.dependencies import ApiKeySettingsDep, UserPrincipal
 
 router = APIRouter(prefix="/keys", tags=["api keys"])
+
+
+def _created(issued: service.IssuedKey) -> ApiKeyCreated:
+    return ApiKeyCreated(**ApiKeyOut.of(issued.row, utcnow()).model_dump(), key=issued.plaintext)
 
 
 @router.post(
@@ -25,7 +30,7 @@ router = APIRouter(prefix="/keys", tags=["api keys"])
 async def create_key(
     body: ApiKeyCreate, principal: UserPrincipal, db: SessionDep, settings: ApiKeySettingsDep
 ) -> ApiKeyCreated:
-    return await service.create(db, principal.user_id, body, settings)
+    return _created(await service.create(db, principal.user_id, body, settings))
 
 
 @router.get(
@@ -35,7 +40,9 @@ async def create_key(
     responses=error_responses(401, 403),
 )
 async def list_keys(principal: UserPrincipal, db: SessionDep) -> ApiKeyList:
-    return await service.list_keys(db, principal.user_id)
+    keys = await service.list_keys(db, principal.user_id)
+    now = utcnow()
+    return ApiKeyList(items=[ApiKeyOut.of(key, now) for key in keys])
 
 
 @router.post(
@@ -45,7 +52,7 @@ async def list_keys(principal: UserPrincipal, db: SessionDep) -> ApiKeyList:
     responses=error_responses(401, 403, 404),
 )
 async def revoke_key(key_id: uuid.UUID, principal: UserPrincipal, db: SessionDep) -> ApiKeyOut:
-    return await service.revoke(db, principal.user_id, key_id)
+    return ApiKeyOut.of(await service.revoke(db, principal.user_id, key_id), utcnow())
 
 
 @router.post(
@@ -58,4 +65,4 @@ async def revoke_key(key_id: uuid.UUID, principal: UserPrincipal, db: SessionDep
 async def rotate_key(
     key_id: uuid.UUID, principal: UserPrincipal, db: SessionDep, settings: ApiKeySettingsDep
 ) -> ApiKeyCreated:
-    return await service.rotate(db, principal.user_id, key_id, settings)
+    return _created(await service.rotate(db, principal.user_id, key_id, settings))

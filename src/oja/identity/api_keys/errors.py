@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from oja.core.errors import BadRequest, Conflict, NotFound
+from oja.identity.errors import IdentityErrorCode
 
 
 class ApiKeyNotFound(NotFound):
-    code = "api_key_not_found"
+    code = IdentityErrorCode.api_key_not_found
 
 
 class ApiKeyNotRotatable(Conflict):
-    code = "api_key_not_rotatable"
+    code = IdentityErrorCode.api_key_not_rotatable
 
 
 class InvalidExpiry(BadRequest):
-    code = "invalid_expiry"
+    code = IdentityErrorCode.invalid_expiry

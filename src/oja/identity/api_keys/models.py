@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oja.core.clock import utcnow
 from oja.core.db import Base, IdMixin
+
+KeyStatus = Literal["active", "revoked", "expired"]
 
 
 class ApiKey(IdMixin, Base):
@@ -30,3 +32,10 @@ class ApiKey(IdMixin, Base):
     replaced_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("api_key.id", ondelete="SET NULL")
     )
+
+    def status(self, now: datetime) -> KeyStatus:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"

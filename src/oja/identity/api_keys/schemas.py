@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, model_validator
 
+from oja.identity.api_keys.models import ApiKey
 from oja.identity.scopes import DEFAULT_KEY_SCOPES, Scope
 
 _KEY_EXAMPLE: dict[str, JsonValue] = {
@@ -78,6 +79,22 @@ class ApiKeyOut(BaseModel):
     replaced_by_id: uuid.UUID | None = Field(
         description="The key that replaced this one (rotation)."
     )
+
+    @classmethod
+    def of(cls, key: ApiKey, now: datetime) -> ApiKeyOut:
+        """The key as it stands at ``now`` (its status depends on the time)."""
+        return cls(
+            id=key.id,
+            name=key.name,
+            prefix=key.prefix,
+            scopes=list(key.scopes),
+            status=key.status(now),
+            created_at=key.created_at,
+            expires_at=key.expires_at,
+            last_used_at=key.last_used_at,
+            revoked_at=key.revoked_at,
+            replaced_by_id=key.replaced_by_id,
+        )
 
 
 class ApiKeyCreated(ApiKeyOut):

@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,10 +22,9 @@ from oja.identity.api_keys import repository
 from oja.identity.api_keys.config import ApiKeySettings
 from oja.identity.api_keys.errors import ApiKeyNotFound, ApiKeyNotRotatable, InvalidExpiry
 from oja.identity.api_keys.models import ApiKey
-from oja.identity.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut
+from oja.identity.api_keys.schemas import ApiKeyCreate
 from oja.identity.errors import AccountDisabled, ApiKeyExpired, ApiKeyInvalid, ApiKeyRevoked
 
-KeyStatus = Literal["active", "revoked", "expired"]
 KEY_PREFIX = "oja_sk_"
 VISIBLE_CHARS = 8
 _MAX_KEY_LENGTH = 128
@@ -41,31 +40,12 @@ def new_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-def _status(key: ApiKey, now: datetime) -> KeyStatus:
-    if key.revoked_at is not None:
-        return "revoked"
-    if key.expires_at is not None and key.expires_at <= now:
-        return "expired"
-    return "active"
+@dataclass(frozen=True)
+class IssuedKey:
+    """A new key's row and the key itself, in clear this once; only its hash is kept."""
 
-
-def key_out(key: ApiKey, now: datetime) -> ApiKeyOut:
-    return ApiKeyOut(
-        id=key.id,
-        name=key.name,
-        prefix=key.prefix,
-        scopes=list(key.scopes),
-        status=_status(key, now),
-        created_at=key.created_at,
-        expires_at=key.expires_at,
-        last_used_at=key.last_used_at,
-        revoked_at=key.revoked_at,
-        replaced_by_id=key.replaced_by_id,
-    )
-
-
-def _created(key: ApiKey, plaintext: str, now: datetime) -> ApiKeyCreated:
-    return ApiKeyCreated(**key_out(key, now).model_dump(), key=plaintext)
+    row: ApiKey
+    plaintext: str
 
 
 async def _insert(
@@ -76,7 +56,7 @@ async def _insert(
     scopes: list[str],
     expires_at: datetime | None,
     now: datetime,
-) -> tuple[ApiKey, str]:
+) -> IssuedKey:
     plaintext = new_key()
     key = ApiKey(
         id=uuid7(),
@@ -90,12 +70,12 @@ async def _insert(
     )
     db.add(key)
     await db.flush()
-    return key, plaintext
+    return IssuedKey(row=key, plaintext=plaintext)
 
 
 async def create(
     db: AsyncSession, user_id: uuid.UUID, data: ApiKeyCreate, settings: ApiKeySettings
-) -> ApiKeyCreated:
+) -> IssuedKey:
     now = utcnow()
     if data.expires_at is not None:
         expires_at = data.expires_at
@@ -108,7 +88,7 @@ async def create(
             f"A key may live at most {settings.api_key_max_ttl_days} days.",
             details={"max_days": settings.api_key_max_ttl_days},
         )
-    key, plaintext = await _insert(
+    issued = await _insert(
         db,
         user_id=user_id,
         name=data.name,
@@ -116,13 +96,13 @@ async def create(
         expires_at=expires_at,
         now=now,
     )
-    log.info("identity.api_key.created", api_key_id=str(key.id), user_id=str(user_id))
-    return _created(key, plaintext, now)
+    log.info("identity.api_key.created", api_key_id=str(issued.row.id), user_id=str(user_id))
+    return issued
 
 
-async def list_keys(db: AsyncSession, user_id: uuid.UUID) -> ApiKeyList:
-    now = utcnow()
-    return ApiKeyList(items=[key_out(k, now) for k in await repository.list_owned(db, user_id)])
+async def list_keys(db: AsyncSession, user_id: uuid.UUID) -> Sequence[ApiKey]:
+    """The user's keys, newest first."""
+    return await repository.list_owned(db, user_id)
 
 
 async def _owned(db: AsyncSession, user_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey:
@@ -132,29 +112,28 @@ async def _owned(db: AsyncSession, user_id: uuid.UUID, key_id: uuid.UUID) -> Api
     return key
 
 
-async def revoke(db: AsyncSession, user_id: uuid.UUID, key_id: uuid.UUID) -> ApiKeyOut:
+async def revoke(db: AsyncSession, user_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey:
     key = await _owned(db, user_id, key_id)
-    now = utcnow()
     if key.revoked_at is None:
-        key.revoked_at = now
+        key.revoked_at = utcnow()
         log.info("identity.api_key.revoked", api_key_id=str(key.id), user_id=str(user_id))
-    return key_out(key, now)
+    return key
 
 
 async def rotate(
     db: AsyncSession, user_id: uuid.UUID, key_id: uuid.UUID, settings: ApiKeySettings
-) -> ApiKeyCreated:
+) -> IssuedKey:
     """A new key with the same name, scopes and lifetime; the old one dies after the overlap."""
     key = await _owned(db, user_id, key_id)
     now = utcnow()
-    if _status(key, now) != "active" or key.replaced_by_id is not None:
+    if key.status(now) != "active" or key.replaced_by_id is not None:
         raise ApiKeyNotRotatable("Only an active key that has not been rotated can be rotated.")
     lifetime = (
         key.expires_at - key.created_at
         if key.expires_at is not None
         else timedelta(days=settings.api_key_default_ttl_days)
     )
-    replacement, plaintext = await _insert(
+    replacement = await _insert(
         db,
         user_id=user_id,
         name=key.name,
@@ -164,14 +143,14 @@ async def rotate(
     )
     overlap_end = now + timedelta(seconds=settings.api_key_rotation_overlap)
     key.expires_at = min(key.expires_at, overlap_end) if key.expires_at else overlap_end
-    key.replaced_by_id = replacement.id
+    key.replaced_by_id = replacement.row.id
     log.info(
         "identity.api_key.rotated",
         api_key_id=str(key.id),
-        replacement_id=str(replacement.id),
+        replacement_id=str(replacement.row.id),
         user_id=str(user_id),
     )
-    return _created(replacement, plaintext, now)
+    return replacement
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,7 @@ from sqlalchemy import select, update
 
 from oja.core.clock import utcnow
 from oja.identity.api_keys.models import ApiKey
-
-from .conftest import bearer, count_rows, execute, user_with_token
+from tests.identity.conftest import bearer, count_rows, execute, user_with_token
 
 _table = ApiKey.__table__
 

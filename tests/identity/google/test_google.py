@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import select, update
 
 from oja.identity.config import GoogleSettings, get_google_settings
-from oja.identity.models import AuthSession, OAuthState, User, UserIdentity
+from oja.identity.google.models import OAuthState, UserIdentity
+from oja.identity.models import User
+from oja.identity.sessions.models import AuthSession
 from oja.sandbox.google import GoogleClient, GoogleFake, GoogleUser
 from oja.sandbox.server import SandboxServer
-
-from .conftest import PASSWORD, bearer, count_rows, execute, login, signup
+from tests.identity.conftest import PASSWORD, bearer, count_rows, execute, login, signup
 
 CLIENT_ID = "oja-test.apps.googleusercontent.com"
 CLIENT_SECRET = "GOCSPX-oja-test"
@@ -162,7 +163,7 @@ async def test_an_unknown_state_is_refused_before_google_is_called(
 async def test_an_expired_state_is_refused(
     client: httpx.AsyncClient, app: Any, google: GoogleFake
 ) -> None:
-    from .support import install_clock
+    from tests.identity.support import install_clock
 
     clock = install_clock(app)
     callback = await consent(client)

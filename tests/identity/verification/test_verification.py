@@ -9,9 +9,8 @@ import httpx
 import pytest
 
 from oja.sandbox.smtp import SmtpCapture
-
-from .conftest import bearer, count_rows, signup, user_with_token
-from .support import install_clock, token_in, use_smtp
+from tests.identity.conftest import bearer, count_rows, signup, user_with_token
+from tests.identity.support import install_clock, token_in, use_smtp
 
 
 @pytest.fixture
@@ -54,7 +53,7 @@ async def test_email_verification_by_link(
     assert profile["email_verified_at"] is not None
     replay = await client.post("/auth/verify/email/confirm", json={"token": link_token})
     assert replay.status_code == 400
-    assert replay.json()["error"]["code"] == "invalid_code"
+    assert replay.json()["error"]["code"] == "invalid_one_time_code"
 
 
 async def test_email_verification_needs_a_login_and_a_valid_token(

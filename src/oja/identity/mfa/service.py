@@ -8,40 +8,32 @@ recovery code is spent by a conditional UPDATE too.
 
 from __future__ import annotations
 
-import base64
 import io
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
 import pyotp
 import qrcode  # type: ignore[import-untyped]
 import structlog
-from sqlalchemy import Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from oja.core.ids import uuid7
 from oja.core.ratelimit import Rate, RateLimiter, enforce
-from oja.identity import repository, service, tokens
+from oja.identity import repository as users
+from oja.identity import tokens
 from oja.identity.digests import keyed_digest, same_digest, seal, unseal
-from oja.identity.errors import (
-    AccountDisabled,
-    InvalidCredentials,
-    MfaAlreadyEnabled,
-    MfaInvalidCode,
-    MfaNotEnabled,
-    MfaNotSetUp,
-)
-from oja.identity.models import MfaRecoveryCode, User, UserMfa
+from oja.identity.errors import AccountDisabled, InvalidCredentials
+from oja.identity.mfa import repository
+from oja.identity.mfa.errors import MfaAlreadyEnabled, MfaInvalidCode, MfaNotEnabled, MfaNotSetUp
+from oja.identity.mfa.models import UserMfa
+from oja.identity.models import User
 from oja.identity.passwords import Passwords
-from oja.identity.schemas import MfaEnabled, MfaSetup, SignedIn
-from oja.identity.service import TokenContext
+from oja.identity.sessions import service as sessions
+from oja.identity.sessions.service import SignIn
+from oja.identity.tokens import TokenContext
 
 log = structlog.get_logger("oja.identity")
-
-_mfa = cast(Table, UserMfa.__table__)
-_recovery = cast(Table, MfaRecoveryCode.__table__)
 
 SEAL_LABEL = "totp-secret"
 RECOVERY_CODES = 10
@@ -78,13 +70,18 @@ def _label(user: User) -> str:
     return user.email or user.mobile or str(user.id)
 
 
-async def _row(db: AsyncSession, user_id: uuid.UUID) -> UserMfa | None:
-    return await db.get(UserMfa, user_id)
+@dataclass(frozen=True)
+class AuthenticatorSetup:
+    """A pending authenticator's secret, its ``otpauth://`` URI and that URI as a QR code (PNG)."""
+
+    secret: str
+    otpauth_uri: str
+    qr_png: bytes
 
 
-async def setup(db: AsyncSession, user: User, *, secret: str, issuer: str) -> MfaSetup:
+async def setup(db: AsyncSession, user: User, *, secret: str, issuer: str) -> AuthenticatorSetup:
     """A new pending authenticator (replacing a pending one); refused while MFA is enabled."""
-    row = await _row(db, user.id)
+    row = await repository.authenticator(db, user.id)
     if row is not None and row.enabled_at is not None:
         raise MfaAlreadyEnabled("MFA is already enabled; disable it first to change authenticator.")
     totp_secret = pyotp.random_base32()
@@ -100,11 +97,7 @@ async def setup(db: AsyncSession, user: User, *, secret: str, issuer: str) -> Mf
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     log.info("identity.mfa.setup", user_id=str(user.id))
-    return MfaSetup(
-        secret=totp_secret,
-        otpauth_uri=uri,
-        qr_png_base64=base64.b64encode(buffer.getvalue()).decode("ascii"),
-    )
+    return AuthenticatorSetup(secret=totp_secret, otpauth_uri=uri, qr_png=buffer.getvalue())
 
 
 async def _accept_totp(
@@ -113,36 +106,21 @@ async def _accept_totp(
     step = matching_step(unseal(secret, SEAL_LABEL, row.secret_encrypted), code, now)
     if step is None:
         return False
-    result = await db.execute(
-        update(_mfa)
-        .where(
-            _mfa.c.user_id == row.user_id,
-            (_mfa.c.last_used_step.is_(None)) | (_mfa.c.last_used_step < step),
-        )
-        .values(last_used_step=step)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return await repository.advance_step(db, row.user_id, step)
 
 
 async def _spend_recovery_code(
     db: AsyncSession, user_id: uuid.UUID, code: str, *, secret: str, now: datetime
 ) -> bool:
-    result = await db.execute(
-        update(_recovery)
-        .where(
-            _recovery.c.user_id == user_id,
-            _recovery.c.code_hash == _recovery_digest(secret, user_id, code),
-            _recovery.c.used_at.is_(None),
-        )
-        .values(used_at=now)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    code_hash = _recovery_digest(secret, user_id, code)
+    return await repository.spend_recovery_code(db, user_id, code_hash, now=now)
 
 
 async def enable(
     db: AsyncSession, user: User, code: str, *, secret: str, now: datetime
-) -> MfaEnabled:
-    row = await _row(db, user.id)
+) -> list[str]:
+    """Enable the pending authenticator with a first code; the new recovery codes, in clear."""
+    row = await repository.authenticator(db, user.id)
     if row is None:
         raise MfaNotSetUp("Call /auth/mfa/setup first.")
     if row.enabled_at is not None:
@@ -150,20 +128,11 @@ async def enable(
     if not await _accept_totp(db, row, code, secret=secret, now=now):
         raise MfaInvalidCode("The code is not valid.")
     row.enabled_at = now
-    await db.execute(delete(_recovery).where(_recovery.c.user_id == user.id))
     codes = [_new_recovery_code() for _ in range(RECOVERY_CODES)]
-    for value in codes:
-        db.add(
-            MfaRecoveryCode(
-                id=uuid7(),
-                user_id=user.id,
-                code_hash=_recovery_digest(secret, user.id, value),
-                created_at=now,
-            )
-        )
-    await db.flush()
+    hashes = [_recovery_digest(secret, user.id, value) for value in codes]
+    await repository.replace_recovery_codes(db, user.id, hashes, now=now)
     log.info("identity.mfa.enabled", user_id=str(user.id))
-    return MfaEnabled(recovery_codes=codes)
+    return codes
 
 
 async def spend_attempt(limiter: RateLimiter, rate: str, user_id: uuid.UUID) -> None:
@@ -182,14 +151,14 @@ async def verify(
     now: datetime,
     ip: str,
     user_agent: str | None,
-) -> SignedIn:
+) -> SignIn:
     """Finish a login that answered ``mfa_required``."""
-    user_id = tokens.decode_mfa(mfa_token, secret=ctx.secret, settings=ctx.settings)
+    user_id = tokens.decode(mfa_token, typ="mfa", secret=ctx.secret, settings=ctx.settings).user_id
     await spend_attempt(limiter, ctx.settings.mfa_verify_rate, user_id)
-    user = await repository.user_by_id(db, user_id)
+    user = await users.user_by_id(db, user_id)
     if user is None or not user.is_active:
         raise AccountDisabled("This account is disabled.")
-    row = await _row(db, user_id)
+    row = await repository.authenticator(db, user_id)
     if row is None or row.enabled_at is None:
         raise MfaNotEnabled("MFA is not enabled for this account; log in again.")
     if code is not None:
@@ -204,7 +173,7 @@ async def verify(
         raise MfaInvalidCode("The code is not valid.")
     if recovery_code is not None:
         log.info("identity.mfa.recovery_code_used", user_id=str(user_id))
-    return await service.start_session(db, ctx, user, ip=ip, user_agent=user_agent)
+    return await sessions.start_session(db, ctx, user, ip=ip, user_agent=user_agent)
 
 
 async def disable(
@@ -217,7 +186,7 @@ async def disable(
     secret: str,
     now: datetime,
 ) -> None:
-    row = await _row(db, user.id)
+    row = await repository.authenticator(db, user.id)
     if row is None or row.enabled_at is None:
         raise MfaNotEnabled("MFA is not enabled.")
     if user.password_hash is not None:
@@ -226,13 +195,5 @@ async def disable(
             raise InvalidCredentials("The password is not correct.")
     if not await _accept_totp(db, row, code, secret=secret, now=now):
         raise MfaInvalidCode("The code is not valid.")
-    await db.execute(delete(_recovery).where(_recovery.c.user_id == user.id))
-    await db.execute(delete(_mfa).where(_mfa.c.user_id == user.id))
+    await repository.remove(db, user.id)
     log.info("identity.mfa.disabled", user_id=str(user.id))
-
-
-async def recovery_codes_left(db: AsyncSession, user_id: uuid.UUID) -> int:
-    rows = await db.execute(
-        select(_recovery.c.id).where(_recovery.c.user_id == user_id, _recovery.c.used_at.is_(None))
-    )
-    return len(rows.all())

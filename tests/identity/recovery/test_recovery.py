@@ -9,13 +9,20 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from oja.identity.models import AuthSession, OneTimeToken
+from oja.identity.models import OneTimeToken
+from oja.identity.sessions.models import AuthSession
 from oja.sandbox.server import SandboxServer
 from oja.sandbox.sms import TermiiFake
 from oja.sandbox.smtp import SmtpCapture
-
-from .conftest import PASSWORD, bearer, count_rows, execute, login, signup
-from .support import code_in, install_clock, token_in, use_identity_settings, use_smtp, use_termii
+from tests.identity.conftest import PASSWORD, bearer, count_rows, execute, login, signup
+from tests.identity.support import (
+    code_in,
+    install_clock,
+    token_in,
+    use_identity_settings,
+    use_smtp,
+    use_termii,
+)
 
 MOBILE = "+2348031234567"
 NEW_PASSWORD = "a brand new passphrase"
@@ -60,7 +67,7 @@ async def test_reset_by_mobile_otp_signs_out_every_session(
         },
     )
     assert wrong.status_code == 400
-    assert wrong.json()["error"]["code"] == "invalid_code"
+    assert wrong.json()["error"]["code"] == "invalid_one_time_code"
     assert wrong.json()["error"]["details"] == {"attempts_left": 4}
 
     reset = await client.post(
@@ -174,7 +181,7 @@ async def test_reset_by_email_link(client: httpx.AsyncClient, app: Any, smtp: Sm
         "/auth/reset-password", json={"token": token, "new_password": "yet another passphrase"}
     )
     assert replay.status_code == 400
-    assert replay.json()["error"]["code"] == "invalid_code"
+    assert replay.json()["error"]["code"] == "invalid_one_time_code"
 
 
 async def test_a_reset_link_expires_after_thirty_minutes(

@@ -1,4 +1,4 @@
-"""``GET /auth/google`` and ``GET /auth/google/callback``."""
+"""Routes: ``GET /auth/google`` and ``GET /auth/google/callback``."""
 
 from __future__ import annotations
 
@@ -7,29 +7,28 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from oja.core.db import unit_of_work
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import error_responses
-from oja.identity import google
 from oja.identity.dependencies import ClientIp, ClockDep, GoogleSettingsDep, TokenContextDep
-from oja.identity.errors import GoogleError
-from oja.identity.schemas import GoogleAuthUrl, GoogleSignIn
+from oja.identity.google import service
+from oja.identity.google.client import GoogleClient, config
+from oja.identity.google.schemas import GoogleAuthUrl, GoogleSignIn
 
 router = APIRouter()
 
 
-def get_google_client(request: Request, runtime: RuntimeDep) -> google.GoogleClient:
+def get_google_client(request: Request, runtime: RuntimeDep) -> GoogleClient:
     """One client per app, so discovery and JWKS are fetched once, not per sign-in."""
     state = request.app.state
-    client: google.GoogleClient | None = getattr(state, "identity_google_client", None)
+    client: GoogleClient | None = getattr(state, "identity_google_client", None)
     if client is None:
         http = runtime.settings.http
-        client = google.GoogleClient(timeout=http.http_timeout, retries=http.http_retries)
+        client = GoogleClient(timeout=http.http_timeout, retries=http.http_retries)
         state.identity_google_client = client
     return client
 
 
-GoogleClientDep = Annotated[google.GoogleClient, Depends(get_google_client)]
+GoogleClientDep = Annotated[GoogleClient, Depends(get_google_client)]
 
 
 def _wants_json(request: Request, format_: str | None) -> bool:
@@ -63,8 +62,8 @@ async def google_start(
     clock: ClockDep,
     format_: Annotated[str | None, Query(alias="format", pattern="^(json|redirect)$")] = None,
 ) -> Response:
-    cfg = google.config(settings, runtime.settings.app.public_url)
-    url = await google.start(
+    cfg = config(settings, runtime.settings.app.public_url)
+    url = await service.start(
         db, client, cfg, secret=ctx.secret, ttl=settings.google_state_ttl, now=clock()
     )
     if _wants_json(request, format_):
@@ -89,6 +88,7 @@ async def google_start(
 async def google_callback(
     *,
     request: Request,
+    db: SessionDep,
     runtime: RuntimeDep,
     settings: GoogleSettingsDep,
     ctx: TokenContextDep,
@@ -99,20 +99,18 @@ async def google_callback(
     state: Annotated[str | None, Query(max_length=512)] = None,
     error: Annotated[str | None, Query(max_length=256)] = None,
 ) -> GoogleSignIn:
-    cfg = google.config(settings, runtime.settings.app.public_url)
-    if error is not None:
-        raise GoogleError(
-            "Google sign-in was not completed.", code="google_denied", details={"error": error}
-        )
-    if not code:
-        raise GoogleError("The callback has no authorization code.", code="missing_code")
-    # Spend the state in its own transaction first: whatever happens next, it is never reusable.
-    async with unit_of_work(runtime.database) as db:
-        pending = await google.spend_state(db, state=state, secret=ctx.secret, now=clock())
-    metadata = await client.metadata(cfg.discovery_url)
-    token = await client.exchange(cfg, metadata, code=code, verifier=pending.code_verifier)
-    claims = await client.verify_id_token(cfg, metadata, token["id_token"], nonce=pending.nonce)
-    async with unit_of_work(runtime.database) as db:
-        return await google.sign_in(
-            db, ctx, claims, now=clock(), ip=ip, user_agent=request.headers.get("user-agent")
-        )
+    cfg = config(settings, runtime.settings.app.public_url)
+    finished = await service.finish(
+        runtime.database,
+        db,
+        client,
+        cfg,
+        ctx,
+        code=code,
+        state=state,
+        error=error,
+        now=clock(),
+        ip=ip,
+        user_agent=request.headers.get("user-agent"),
+    )
+    return GoogleSignIn.of(finished)

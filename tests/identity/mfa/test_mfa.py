@@ -13,11 +13,10 @@ from sqlalchemy import select
 from oja.core.clock import utcnow
 from oja.identity import tokens
 from oja.identity.config import IdentitySettings
-from oja.identity.models import MfaRecoveryCode, UserMfa
+from oja.identity.mfa.models import MfaRecoveryCode, UserMfa
 from tests.conftest import TEST_SECRET
-
-from .conftest import PASSWORD, bearer, count_rows, execute, user_with_token
-from .support import FakeClock, install_clock, totp_now, use_identity_settings
+from tests.identity.conftest import PASSWORD, bearer, count_rows, execute, user_with_token
+from tests.identity.support import FakeClock, install_clock, totp_now, use_identity_settings
 
 
 async def enable_mfa(
@@ -198,7 +197,7 @@ async def test_mfa_tokens_expire_and_must_be_mfa_tokens(
 async def test_otp_login_asks_for_the_second_factor(client: httpx.AsyncClient, app: Any) -> None:
     clock = install_clock(app)
     use_identity_settings(app, mfa_verify_rate="100/minute")
-    from .conftest import signup
+    from tests.identity.conftest import signup
 
     user = await signup(client, mobile="+2348031234567", email="two@example.com")
     pair = (await password_login(client, "two@example.com")).json()

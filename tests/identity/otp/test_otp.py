@@ -10,12 +10,20 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from oja.identity.models import OtpCode, User
+from oja.identity.models import User
+from oja.identity.otp.models import OtpCode
 from oja.sandbox.server import SandboxServer
 from oja.sandbox.sms import TermiiFake
-
-from .conftest import PASSWORD, bearer, client_from, count_rows, execute, login, signup
-from .support import code_in, install_clock, use_identity_settings, use_termii
+from tests.identity.conftest import (
+    PASSWORD,
+    bearer,
+    client_from,
+    count_rows,
+    execute,
+    login,
+    signup,
+)
+from tests.identity.support import code_in, install_clock, use_identity_settings, use_termii
 
 MOBILE = "+2348031234567"
 
@@ -219,7 +227,7 @@ async def test_with_otp_in_response_off_the_code_goes_by_sms_only(
 
 async def test_otp_in_response_defaults_off_in_production(app: Any) -> None:
     from oja.identity.config import IdentitySettings
-    from oja.identity.passwordless import otp_in_response
+    from oja.identity.otp.service import otp_in_response
 
     assert otp_in_response(IdentitySettings(), production=False) is True
     assert otp_in_response(IdentitySettings(), production=True) is False

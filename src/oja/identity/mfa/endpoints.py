@@ -1,12 +1,13 @@
-"""``/auth/mfa/*``: TOTP setup, enable, verify (the login's second step) and disable."""
+"""Routes: ``/auth/mfa/*``, TOTP setup, enable, verify (the login's second step) and disable."""
 
 from __future__ import annotations
+
+import base64
 
 from fastapi import APIRouter, Request, Response, status
 
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import error_responses
-from oja.identity import mfa
 from oja.identity.dependencies import (
     ClientIp,
     ClockDep,
@@ -15,14 +16,15 @@ from oja.identity.dependencies import (
     PasswordsDep,
     TokenContextDep,
 )
-from oja.identity.schemas import (
+from oja.identity.mfa import service
+from oja.identity.mfa.schemas import (
     MfaCodeRequest,
     MfaDisableRequest,
     MfaEnabled,
     MfaSetup,
     MfaVerifyRequest,
-    SignedIn,
 )
+from oja.identity.sessions.schemas import SignedIn, signed_in
 
 router = APIRouter(prefix="/mfa")
 
@@ -36,7 +38,12 @@ router = APIRouter(prefix="/mfa")
 async def setup(
     user: CurrentUser, db: SessionDep, ctx: TokenContextDep, settings: IdentitySettingsDep
 ) -> MfaSetup:
-    return await mfa.setup(db, user, secret=ctx.secret, issuer=settings.totp_issuer)
+    pending = await service.setup(db, user, secret=ctx.secret, issuer=settings.totp_issuer)
+    return MfaSetup(
+        secret=pending.secret,
+        otpauth_uri=pending.otpauth_uri,
+        qr_png_base64=base64.b64encode(pending.qr_png).decode("ascii"),
+    )
 
 
 @router.post(
@@ -54,8 +61,9 @@ async def enable(
     ctx: TokenContextDep,
     clock: ClockDep,
 ) -> MfaEnabled:
-    await mfa.spend_attempt(runtime.rate_limiter, ctx.settings.mfa_verify_rate, user.id)
-    return await mfa.enable(db, user, body.code, secret=ctx.secret, now=clock())
+    await service.spend_attempt(runtime.rate_limiter, ctx.settings.mfa_verify_rate, user.id)
+    codes = await service.enable(db, user, body.code, secret=ctx.secret, now=clock())
+    return MfaEnabled(recovery_codes=codes)
 
 
 @router.post(
@@ -78,7 +86,7 @@ async def verify(
     clock: ClockDep,
     ip: ClientIp,
 ) -> SignedIn:
-    return await mfa.verify(
+    result = await service.verify(
         db,
         ctx,
         mfa_token=body.mfa_token,
@@ -89,6 +97,7 @@ async def verify(
         ip=ip,
         user_agent=request.headers.get("user-agent"),
     )
+    return signed_in(result)
 
 
 @router.post(
@@ -107,8 +116,8 @@ async def disable(
     passwords: PasswordsDep,
     clock: ClockDep,
 ) -> Response:
-    await mfa.spend_attempt(runtime.rate_limiter, ctx.settings.mfa_verify_rate, user.id)
-    await mfa.disable(
+    await service.spend_attempt(runtime.rate_limiter, ctx.settings.mfa_verify_rate, user.id)
+    await service.disable(
         db,
         user,
         password=body.password,

@@ -1,0 +1,1 @@
+"""Google Sign-In (OpenID Connect with PKCE)."""

@@ -1,0 +1,1 @@
+"""TOTP multi-factor authentication with single-use recovery codes."""

@@ -1,0 +1,1 @@
+"""Phone one-time codes, and logging in with one."""

@@ -1,0 +1,1 @@
+"""Password recovery by phone code or emailed link."""

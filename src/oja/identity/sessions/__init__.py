@@ -1,0 +1,1 @@
+"""Login sessions: password login, refresh-token rotation, logout, password change."""

@@ -1,0 +1,126 @@
+"""SQL for sessions and refresh tokens. Hot paths use Core, not ORM loads."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Row, Table, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+
+from oja.identity.models import User, UserRole
+from oja.identity.sessions.models import AuthSession, RefreshToken
+from oja.identity.single_use import spend_once
+
+_session = cast(Table, AuthSession.__table__)
+_refresh = cast(Table, RefreshToken.__table__)
+
+
+@dataclass(frozen=True)
+class AccessState:
+    """What an access token's session says now: revoked or not, its user, the user's roles."""
+
+    user: User
+    revoked_at: datetime | None
+    roles: frozenset[str]
+
+
+_user = cast(Table, User.__table__)
+_role = cast(Table, UserRole.__table__)
+_ACCESS_STATE = (
+    select(*_user.c, _session.c.revoked_at, _role.c.role)
+    .join(_session, _session.c.user_id == _user.c.id)
+    .outerjoin(_role, _role.c.user_id == _user.c.id)
+    .where(_session.c.id == bindparam("session_id"))
+)
+
+
+async def access_state(conn: AsyncConnection, session_id: uuid.UUID) -> AccessState | None:
+    """The state of session ``session_id``: one SELECT (a row per role), checked on every request,
+    so logout, revocation, password change, role changes and deletion count on the next one.
+
+    Core on a bare connection, not the ORM: this runs on every authenticated request, and the
+    ORM's session and entity loading cost as much as the round trip. The user comes back
+    detached, fully loaded and without history, as if read by a session that has closed.
+    """
+    rows = (await conn.execute(_ACCESS_STATE, {"session_id": session_id})).all()
+    if not rows:
+        return None
+    first = rows[0]._mapping
+    user = User(**{column.key: first[column] for column in _user.c})
+    make_transient_to_detached(user)
+    roles = frozenset(row.role for row in rows if row.role is not None)
+    return AccessState(user=user, revoked_at=first["revoked_at"], roles=roles)
+
+
+async def revoke_session(
+    db: AsyncSession, session_id: uuid.UUID, *, reason: str, now: datetime
+) -> bool:
+    result = await db.execute(
+        update(_session)
+        .where(_session.c.id == session_id, _session.c.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason=reason)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def touch_session(db: AsyncSession, session_id: uuid.UUID, *, now: datetime) -> None:
+    await db.execute(
+        update(_session).where(_session.c.id == session_id).values(last_refreshed_at=now)
+    )
+
+
+async def revoke_other_sessions(
+    db: AsyncSession, user_id: uuid.UUID, *, keep: uuid.UUID | None, reason: str, now: datetime
+) -> int:
+    statement = (
+        update(_session)
+        .where(_session.c.user_id == user_id, _session.c.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason=reason)
+    )
+    if keep is not None:
+        statement = statement.where(_session.c.id != keep)
+    result = await db.execute(statement)
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def claim_refresh_token(
+    db: AsyncSession, token_id: uuid.UUID, session_id: uuid.UUID, *, now: datetime
+) -> bool:
+    """Mark an unused refresh token used; True for exactly one caller however many race."""
+    spent = await spend_once(
+        db,
+        _refresh.c.used_at,
+        _refresh.c.id == token_id,
+        _refresh.c.session_id == session_id,
+        now=now,
+    )
+    return spent is not None
+
+
+async def refresh_token_state(
+    db: AsyncSession, token_id: uuid.UUID
+) -> Row[*tuple[Any, ...]] | None:
+    """The refresh token joined with its session's owner and revocation."""
+    statement = (
+        select(
+            _refresh.c.id,
+            _refresh.c.session_id,
+            _refresh.c.used_at,
+            _refresh.c.expires_at,
+            _session.c.user_id,
+            _session.c.revoked_at,
+        )
+        .join(_session, _session.c.id == _refresh.c.session_id)
+        .where(_refresh.c.id == token_id)
+    )
+    return (await db.execute(statement)).first()
+
+
+async def child_of(db: AsyncSession, token_id: uuid.UUID) -> RefreshToken | None:
+    return (
+        await db.execute(select(RefreshToken).where(RefreshToken.parent_id == token_id))
+    ).scalar_one_or_none()

@@ -1,0 +1,1 @@
+"""Proving an account's email address and mobile number."""

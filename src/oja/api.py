@@ -18,6 +18,7 @@ from oja.identity.endpoints import admin_router as identity_admin_router
 from oja.identity.endpoints import auth_router as identity_auth_router
 from oja.identity.endpoints import examples_router as identity_examples_router
 from oja.identity.endpoints import user_router as identity_user_router
+from oja.marketplace.endpoints import routers as marketplace_routers
 from oja.rag.endpoints import router as rag_router
 
 
@@ -43,3 +44,5 @@ def include_routers(app: FastAPI) -> None:
     for billing_router in billing_routers:
         app.include_router(billing_router)
     app.include_router(chat_router)
+    for marketplace_router in marketplace_routers:
+        app.include_router(marketplace_router)

@@ -134,6 +134,26 @@ async def _money_body(ctx: Ctx) -> dict[str, Any]:
     return {"json": {"amount": 5000}, "headers": {"Idempotency-Key": uuid.uuid4().hex}}
 
 
+async def _store_body(ctx: Ctx) -> dict[str, Any]:
+    return {"json": {"name": f"Store {uuid.uuid4().hex[:6]}"}}
+
+
+async def _staff_body(ctx: Ctx) -> dict[str, Any]:
+    return {"json": {"user_id": ctx.people.b.id}}
+
+
+async def _category_body(ctx: Ctx) -> dict[str, Any]:
+    return {"json": {"name": f"Category {uuid.uuid4().hex[:6]}"}}
+
+
+async def _product_body(ctx: Ctx) -> dict[str, Any]:
+    return {"json": {"title": "Matrix", "sku": f"P-{uuid.uuid4().hex[:8]}", "price": 100}}
+
+
+async def _variant_body(ctx: Ctx) -> dict[str, Any]:
+    return {"json": {"sku": f"V-{uuid.uuid4().hex[:8]}", "price": 100}}
+
+
 async def _idempotent(ctx: Ctx) -> dict[str, Any]:
     return {"headers": {"Idempotency-Key": uuid.uuid4().hex}}
 
@@ -610,6 +630,205 @@ ROWS: tuple[Row, ...] = (
         403,
         403,
         needs=("chatroom", "message"),
+    ),
+    # Marketplace. Vendor routes act for the caller's store: B and the admin belong to none (403),
+    # and API keys never act for a store (403). Public reads are open; a draft is A's alone.
+    Row("POST", "/vendors", 401, "2xx", "2xx", "2xx", 403, 403, request=_store_body),
+    Row("GET", "/vendors/me", 401, "2xx", 403, 403, 403, 403, needs=("store",)),
+    Row(
+        "PATCH",
+        "/vendors/me",
+        401,
+        "2xx",
+        403,
+        403,
+        403,
+        403,
+        needs=("store",),
+        request=body(description="matrix"),
+    ),
+    Row("GET", "/vendors/me/staff", 401, "2xx", 403, 403, 403, 403, needs=("store",)),
+    Row(
+        "POST",
+        "/vendors/me/staff",
+        401,
+        "2xx",
+        403,
+        403,
+        403,
+        403,
+        needs=("store",),
+        request=_staff_body,
+    ),
+    # The store's last owner cannot be removed: A's own call is refused on its merits.
+    Row("DELETE", "/vendors/me/staff/{user_id}", 401, 409, 403, 403, 403, 403, needs=("store",)),
+    Row("GET", "/vendors/me/inventory", 401, "2xx", 403, 403, 403, 403, needs=("store",)),
+    Row("GET", "/vendors/me/discounts", 401, "2xx", 403, 403, 403, 403, needs=("store",)),
+    Row(
+        "POST",
+        "/vendors/me/discounts",
+        401,
+        "2xx",
+        403,
+        403,
+        403,
+        403,
+        needs=("store",),
+        request=body(type="percentage", value=10, scope="store"),
+    ),
+    Row("GET", "/vendors/{id_or_slug}", "2xx", "2xx", "2xx", "2xx", "2xx", "2xx", needs=("store",)),
+    Row("GET", "/admin/vendors", 401, 403, 403, "2xx", 403, 403),
+    Row(
+        "POST",
+        "/admin/vendors/{vendor_id}/approve",
+        401,
+        403,
+        403,
+        "2xx",
+        403,
+        403,
+        needs=("pending_store",),
+        fresh=True,
+    ),
+    Row(
+        "POST",
+        "/admin/vendors/{vendor_id}/reject",
+        401,
+        403,
+        403,
+        "2xx",
+        403,
+        403,
+        needs=("pending_store",),
+        fresh=True,
+        request=body(reason="matrix"),
+    ),
+    Row(
+        "POST",
+        "/admin/vendors/{vendor_id}/suspend",
+        401,
+        403,
+        403,
+        "2xx",
+        403,
+        403,
+        needs=("approved_store",),
+        fresh=True,
+        request=body(reason="matrix"),
+    ),
+    Row("GET", "/categories", "2xx", "2xx", "2xx", "2xx", "2xx", "2xx"),
+    Row(
+        "GET",
+        "/categories/{id_or_slug}",
+        "2xx",
+        "2xx",
+        "2xx",
+        "2xx",
+        "2xx",
+        "2xx",
+        needs=("category",),
+    ),
+    Row("POST", "/categories", 401, 403, 403, "2xx", 403, 403, request=_category_body),
+    Row(
+        "PATCH",
+        "/categories/{category_id}",
+        401,
+        403,
+        403,
+        "2xx",
+        403,
+        403,
+        needs=("category",),
+        request=body(name="renamed"),
+    ),
+    Row(
+        "DELETE",
+        "/categories/{category_id}",
+        401,
+        403,
+        403,
+        "2xx",
+        403,
+        403,
+        needs=("category",),
+        fresh=True,
+    ),
+    Row("GET", "/products", "2xx", "2xx", "2xx", "2xx", "2xx", "2xx"),
+    Row(
+        "POST", "/products", 401, "2xx", 403, 403, 403, 403, needs=("store",), request=_product_body
+    ),
+    Row("GET", "/products/{product_id}", 404, "2xx", 404, 404, 404, 404, needs=("product",)),
+    Row(
+        "GET",
+        "/products/{product_id}/price-history",
+        404,
+        "2xx",
+        404,
+        404,
+        404,
+        404,
+        needs=("product",),
+    ),
+    Row(
+        "PATCH",
+        "/products/{product_id}",
+        401,
+        "2xx",
+        403,
+        403,
+        403,
+        403,
+        needs=("product",),
+        request=body(title="renamed"),
+    ),
+    Row("DELETE", "/products/{product_id}", 401, "2xx", 403, 403, 403, 403, needs=("product",)),
+    Row(
+        "POST",
+        "/products/{product_id}/variants",
+        401,
+        "2xx",
+        403,
+        403,
+        403,
+        403,
+        needs=("product",),
+        request=_variant_body,
+    ),
+    Row(
+        "PATCH",
+        "/products/{product_id}/variants/{variant_id}",
+        401,
+        "2xx",
+        403,
+        403,
+        403,
+        403,
+        needs=("product",),
+        request=body(price=200),
+    ),
+    # A product keeps its last variant: A's own call is refused on its merits.
+    Row(
+        "DELETE",
+        "/products/{product_id}/variants/{variant_id}",
+        401,
+        409,
+        403,
+        403,
+        403,
+        403,
+        needs=("product",),
+    ),
+    Row(
+        "POST",
+        "/products/{product_id}/variants/{variant_id}/stock",
+        401,
+        "2xx",
+        403,
+        403,
+        403,
+        403,
+        needs=("product",),
+        request=body(adjust=1),
     ),
 )
 

@@ -17,6 +17,7 @@ from oja.core.jobs.runner import execute
 from oja.identity.scopes import Role
 from tests.reliability import harness
 from tests.reliability.conftest import DroppedJobs
+from tests.reliability.marketplace_needs import MARKETPLACE_NEEDS
 from tests.reliability.matrix import CALLERS, ROUTES, ROWS, Ctx, Row, matches
 
 # Jobs are accepted and dropped (a row that needs one run, such as a chat reply, runs it): the
@@ -54,6 +55,8 @@ async def _objects(ctx: Ctx, row: Row) -> dict[str, str]:
             ids["user_id"], ids["role"] = people.b.id, Role.vendor.value
         elif need == "storage_key":
             ids["key"] = "files/not-signed.txt"
+        elif need in MARKETPLACE_NEEDS:
+            await MARKETPLACE_NEEDS[need](ctx, ids)
         else:  # pragma: no cover - a typo in the table
             raise AssertionError(f"unknown need {need!r}")
     return ids

@@ -56,6 +56,7 @@ from tests.identity.support import token_in, totp_now, use_smtp
 from tests.reliability import harness
 from tests.reliability.conftest import DroppedJobs
 from tests.reliability.harness import PASSWORD, Fakes, Person, Principals
+from tests.reliability.marketplace_needs import MARKETPLACE_NEEDS
 from tests.reliability.matrix import ROUTES, Ctx, mobile
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -774,6 +775,66 @@ async def check_message(run: Run, response: httpx.Response) -> None:
 # The table
 
 
+# Marketplace
+
+
+def marketplace(need: str) -> Arrange:
+    """A's store (approved by an admin made for it), its draft product, a category, or a store of
+    a new user's — built by the authorization matrix's builders."""
+
+    async def arrange(run: Run) -> None:
+        if run.people.admin is run.b:  # a case without an admin seat: make one for approvals
+            run.people.admin = await harness.make_admin(run.app, run.client)
+        await MARKETPLACE_NEEDS[need](run.ctx(run.a), run.ids)
+
+    return arrange
+
+
+def marketplace_extra(run: Run) -> Json:
+    return {"vendor_id": HOSTILE_ID, "product_id": HOSTILE_ID, "stock_before": 0}
+
+
+async def no_body(run: Run) -> Json:
+    return {}
+
+
+async def check_pending_store(run: Run, response: httpx.Response) -> None:
+    assert (response.json()["status"], response.json()["role"]) == ("pending", "owner")
+
+
+def check_store_status(expected: str) -> Check:
+    async def check(run: Run, response: httpx.Response) -> None:
+        assert response.json()["status"] == expected
+
+    return check
+
+
+async def check_staff(run: Run, response: httpx.Response) -> None:
+    assert (response.json()["user_id"], response.json()["role"]) == (run.b.id, "staff")
+
+
+async def check_category(run: Run, response: httpx.Response) -> None:
+    assert response.json()["id"] != HOSTILE_ID
+
+
+async def check_product(run: Run, response: httpx.Response) -> None:
+    mine = await run.client.get("/vendors/me", headers=run.a.headers)
+    assert response.json()["vendor_id"] == mine.json()["id"]
+    assert response.json()["status"] == "draft"
+
+
+async def check_variant(run: Run, response: httpx.Response) -> None:
+    assert response.json()["id"] != HOSTILE_ID
+
+
+async def check_discount(run: Run, response: httpx.Response) -> None:
+    assert (response.json()["used_count"], response.json()["value"]) == (0, 10)
+
+
+async def check_stock(run: Run, response: httpx.Response) -> None:
+    assert response.json()["movement"]["before"] == 5
+
+
 CASES: dict[tuple[str, str], Case] = {
     # Identity: public flows.
     ("POST", "/auth/signup"): Case("rejected", check_signup, caller="anon"),
@@ -932,6 +993,71 @@ CASES: dict[tuple[str, str], Case] = {
         arrange=arrange_rooms,
         status="completed",
         extra=message_extra,
+    ),
+    # Marketplace: every body forbids unknown fields, so hostile extras are a 422 that writes nothing.
+    ("POST", "/vendors"): Case("rejected", check_pending_store, status="approved"),
+    ("PATCH", "/vendors/me"): Case(
+        "rejected", check_store_status("approved"), arrange=marketplace("store"), status="suspended"
+    ),
+    ("POST", "/vendors/me/staff"): Case(
+        "rejected",
+        check_staff,
+        arrange=marketplace("store"),
+        extra=lambda run: {"vendor_id": HOSTILE_ID},
+    ),
+    ("POST", "/admin/vendors/{vendor_id}/approve"): Case(
+        "rejected",
+        check_store_status("approved"),
+        caller="admin",
+        arrange=marketplace("pending_store"),
+        request=no_body,
+    ),
+    ("POST", "/admin/vendors/{vendor_id}/reject"): Case(
+        "rejected",
+        check_store_status("rejected"),
+        caller="admin",
+        arrange=marketplace("pending_store"),
+        status="approved",
+    ),
+    ("POST", "/admin/vendors/{vendor_id}/suspend"): Case(
+        "rejected",
+        check_store_status("suspended"),
+        caller="admin",
+        arrange=marketplace("approved_store"),
+        status="approved",
+    ),
+    ("POST", "/categories"): Case("rejected", check_category, caller="admin"),
+    ("PATCH", "/categories/{category_id}"): Case(
+        "rejected", check_category, caller="admin", arrange=marketplace("category")
+    ),
+    ("POST", "/products"): Case(
+        "rejected",
+        check_product,
+        arrange=marketplace("store"),
+        status="active",
+        extra=lambda run: {"vendor_id": HOSTILE_ID},
+    ),
+    ("PATCH", "/products/{product_id}"): Case(
+        "rejected",
+        check_product,
+        arrange=marketplace("product"),
+        status="archived",
+        extra=lambda run: {"vendor_id": HOSTILE_ID},
+    ),
+    ("POST", "/products/{product_id}/variants"): Case(
+        "rejected", check_variant, arrange=marketplace("product"), extra=marketplace_extra
+    ),
+    ("PATCH", "/products/{product_id}/variants/{variant_id}"): Case(
+        "rejected", check_variant, arrange=marketplace("product"), extra=marketplace_extra
+    ),
+    ("POST", "/vendors/me/discounts"): Case(
+        "rejected",
+        check_discount,
+        arrange=marketplace("store"),
+        extra=lambda run: {"vendor_id": HOSTILE_ID, "used_count": 0},
+    ),
+    ("POST", "/products/{product_id}/variants/{variant_id}/stock"): Case(
+        "rejected", check_stock, arrange=marketplace("product"), extra=marketplace_extra
     ),
 }
 

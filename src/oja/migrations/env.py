@@ -24,6 +24,10 @@ MODEL_MODULES = [
     "oja.billing.models",
     "oja.rag.models",
     "oja.chat.models",
+    "oja.marketplace.vendors.models",
+    "oja.marketplace.catalog.models",
+    "oja.marketplace.inventory.models",
+    "oja.marketplace.pricing.models",
 ]
 for module in MODEL_MODULES:
     importlib.import_module(module)

@@ -1,0 +1,227 @@
+"""Category and product routes. Reads are public; categories are written by admins, products by
+the members of the store that owns them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from oja.core.dependencies import RuntimeDep, SessionDep
+from oja.core.errors import error_responses
+from oja.core.pagination import Page, PageParams, pagination
+from oja.identity.dependencies import RequireRole
+from oja.marketplace.catalog import categories, service
+from oja.marketplace.catalog.schemas import (
+    CategoryCreate,
+    CategoryDetail,
+    CategoryNode,
+    CategoryOut,
+    CategoryUpdate,
+    PriceChangeOut,
+    ProductCreate,
+    ProductOut,
+    ProductSort,
+    ProductUpdate,
+    VariantCreate,
+    VariantOut,
+    VariantUpdate,
+)
+from oja.marketplace.vendors.dependencies import CurrentVendor, OptionalVendor
+
+category_router = APIRouter(prefix="/categories", tags=["marketplace: catalog"])
+product_router = APIRouter(prefix="/products", tags=["marketplace: catalog"])
+ADMIN = [RequireRole("admin")]
+
+
+@category_router.get(
+    "",
+    response_model=list[CategoryNode],
+    summary="The whole category tree, nested (public)",
+    responses=error_responses(503),
+)
+async def category_tree(db: SessionDep, runtime: RuntimeDep) -> list[CategoryNode]:
+    return await categories.tree(db, runtime.cache)
+
+
+@category_router.get(
+    "/{id_or_slug}",
+    response_model=CategoryDetail,
+    summary="A category with its breadcrumb and children (public)",
+    responses=error_responses(404),
+)
+async def category_detail(id_or_slug: str, db: SessionDep) -> CategoryDetail:
+    return await categories.detail(db, id_or_slug)
+
+
+@category_router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CategoryOut,
+    summary="Create a category (admin)",
+    dependencies=ADMIN,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def create_category(data: CategoryCreate, db: SessionDep, runtime: RuntimeDep) -> CategoryOut:
+    return await categories.create(db, runtime.cache, data)
+
+
+@category_router.patch(
+    "/{category_id}",
+    response_model=CategoryOut,
+    summary="Rename or move a category with its subtree (admin)",
+    dependencies=ADMIN,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def update_category(
+    category_id: uuid.UUID, data: CategoryUpdate, db: SessionDep, runtime: RuntimeDep
+) -> CategoryOut:
+    return await categories.update(db, runtime.cache, category_id, data)
+
+
+@category_router.delete(
+    "/{category_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Delete a category with no children and no products (admin)",
+    dependencies=ADMIN,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def delete_category(category_id: uuid.UUID, db: SessionDep, runtime: RuntimeDep) -> Response:
+    await categories.remove(db, runtime.cache, category_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@product_router.get(
+    "",
+    response_model=Page[ProductOut],
+    summary="Active products of approved stores, filtered and sorted (public)",
+    responses=error_responses(422),
+)
+async def list_products(
+    *,
+    db: SessionDep,
+    paging: Annotated[PageParams, Depends(pagination())],
+    category: Annotated[
+        str | None, Query(description="Category id or slug; its descendants are included.")
+    ] = None,
+    vendor: Annotated[str | None, Query(description="Store id or slug.")] = None,
+    min_price: Annotated[int | None, Query(ge=0, le=10**15, description="Minor units.")] = None,
+    max_price: Annotated[int | None, Query(ge=0, le=10**15, description="Minor units.")] = None,
+    in_stock: Annotated[bool | None, Query(description="Only products with stock.")] = None,
+    sort: Annotated[ProductSort, Query()] = "newest",
+) -> Page[ProductOut]:
+    return await service.list_products(
+        db,
+        category=category,
+        vendor=vendor,
+        min_price=min_price,
+        max_price=max_price,
+        in_stock=in_stock,
+        sort=sort,
+        paging=paging,
+    )
+
+
+@product_router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ProductOut,
+    summary="Create a product in your store, with its variants",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def create_product(data: ProductCreate, vendor: CurrentVendor, db: SessionDep) -> ProductOut:
+    return await service.create_product(db, vendor, data)
+
+
+@product_router.get(
+    "/{product_id}",
+    response_model=ProductOut,
+    summary="A product (public when active in an approved store; its store sees drafts)",
+    responses=error_responses(401, 404),
+)
+async def get_product(product_id: uuid.UUID, viewer: OptionalVendor, db: SessionDep) -> ProductOut:
+    return await service.get_product(db, product_id, viewer)
+
+
+@product_router.patch(
+    "/{product_id}",
+    response_model=ProductOut,
+    summary="Edit one of your products",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def update_product(
+    product_id: uuid.UUID, data: ProductUpdate, vendor: CurrentVendor, db: SessionDep
+) -> ProductOut:
+    return await service.update_product(db, vendor, product_id, data)
+
+
+@product_router.delete(
+    "/{product_id}",
+    response_model=ProductOut,
+    summary="Archive one of your products (it stays in orders and history)",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def archive_product(
+    product_id: uuid.UUID, vendor: CurrentVendor, db: SessionDep
+) -> ProductOut:
+    return await service.archive_product(db, vendor, product_id)
+
+
+@product_router.post(
+    "/{product_id}/variants",
+    status_code=status.HTTP_201_CREATED,
+    response_model=VariantOut,
+    summary="Add a variant to one of your products",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def add_variant(
+    product_id: uuid.UUID, data: VariantCreate, vendor: CurrentVendor, db: SessionDep
+) -> VariantOut:
+    return await service.add_variant(db, vendor, product_id, data)
+
+
+@product_router.patch(
+    "/{product_id}/variants/{variant_id}",
+    response_model=VariantOut,
+    summary="Edit a variant (a price change is recorded)",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def update_variant(
+    product_id: uuid.UUID,
+    variant_id: uuid.UUID,
+    data: VariantUpdate,
+    vendor: CurrentVendor,
+    db: SessionDep,
+) -> VariantOut:
+    return await service.update_variant(db, vendor, product_id, variant_id, data)
+
+
+@product_router.delete(
+    "/{product_id}/variants/{variant_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Delete a variant (never a product's last one)",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def delete_variant(
+    product_id: uuid.UUID, variant_id: uuid.UUID, vendor: CurrentVendor, db: SessionDep
+) -> Response:
+    await service.delete_variant(db, vendor, product_id, variant_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@product_router.get(
+    "/{product_id}/price-history",
+    response_model=Page[PriceChangeOut],
+    summary="Every price the product's variants have had, newest first",
+    responses=error_responses(401, 404, 422),
+)
+async def price_history(
+    product_id: uuid.UUID,
+    viewer: OptionalVendor,
+    db: SessionDep,
+    paging: Annotated[PageParams, Depends(pagination())],
+) -> Page[PriceChangeOut]:
+    return await service.price_history(db, product_id, viewer, paging)

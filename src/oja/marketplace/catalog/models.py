@@ -1,0 +1,118 @@
+"""Categories, products, their variants and the record of every price change.
+
+Categories form a tree of any depth stored as a *materialised path*: ``path`` is the chain of ids
+from the root, ``/root-id/child-id/``. "Products in a category and its descendants" is then one
+indexed prefix match (``path LIKE '/root-id/%'``) instead of a recursive CTE per request, and a
+breadcrumb is the ids in one row's path, read in one ``IN`` query. Ids are hex UUIDs with hyphens,
+so a path never contains LIKE's wildcards and needs no escaping. Moving a subtree rewrites the
+paths under it in one UPDATE; moves are rare, reads are not. The PostgreSQL index uses
+``text_pattern_ops`` so the prefix LIKE can use it whatever the database collation.
+
+Money is integer minor units with an ISO 4217 currency. Stock never goes below zero: a CHECK
+constraint backs the conditional UPDATE in the inventory repository.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from oja.core.clock import utcnow
+from oja.core.db import Base, IdMixin, TimestampMixin
+from oja.marketplace.columns import enum_column
+from oja.marketplace.tenancy import VendorOwned
+
+
+class Category(IdMixin, TimestampMixin, Base):
+    __tablename__ = "category"
+    __table_args__ = (
+        Index("ix_category_path", "path", postgresql_ops={"path": "text_pattern_ops"}),
+    )
+
+    name: Mapped[str] = mapped_column(String(120))
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("category.id", ondelete="RESTRICT"), index=True
+    )
+    path: Mapped[str] = mapped_column(String(2000))
+    """``/root-id/…/own-id/``: this category's ancestors and itself."""
+
+
+class ProductStatus(enum.StrEnum):
+    draft = "draft"
+    active = "active"
+    archived = "archived"
+
+
+class Product(IdMixin, TimestampMixin, VendorOwned, Base):
+    __tablename__ = "product"
+    __table_args__ = (
+        Index("ix_product_status_created_at", "status", "created_at"),
+        Index("ix_product_vendor_id_created_at", "vendor_id", "created_at"),
+    )
+
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    category_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("category.id", ondelete="RESTRICT"), index=True
+    )
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[ProductStatus] = mapped_column(
+        enum_column(ProductStatus, name="status_valid"), default=ProductStatus.draft
+    )
+
+
+class ProductVariant(IdMixin, TimestampMixin, VendorOwned, Base):
+    """One buyable thing: a SKU with its options, price and stock."""
+
+    __tablename__ = "product_variant"
+    __table_args__ = (
+        UniqueConstraint("vendor_id", "sku"),
+        CheckConstraint("stock >= 0", name="stock_not_negative"),
+        CheckConstraint("price >= 0", name="price_not_negative"),
+        CheckConstraint("low_stock_threshold >= 0", name="threshold_not_negative"),
+    )
+
+    product_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("product.id", ondelete="CASCADE"), index=True
+    )
+    sku: Mapped[str] = mapped_column(String(64))
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    price: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    compare_at_price: Mapped[int | None] = mapped_column(BigInteger)
+    stock: Mapped[int] = mapped_column(default=0)
+    low_stock_threshold: Mapped[int] = mapped_column(default=5)
+    weight_grams: Mapped[int | None] = mapped_column()
+
+
+class PriceChange(IdMixin, VendorOwned, Base):
+    """One change of a variant's price (the first row, with no old price, is its creation)."""
+
+    __tablename__ = "price_change"
+    __table_args__ = (Index("ix_price_change_variant_id_created_at", "variant_id", "created_at"),)
+
+    product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("product.id", ondelete="CASCADE"))
+    variant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("product_variant.id", ondelete="CASCADE")
+    )
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    old_price: Mapped[int | None] = mapped_column(BigInteger)
+    new_price: Mapped[int] = mapped_column(BigInteger)
+    old_compare_at_price: Mapped[int | None] = mapped_column(BigInteger)
+    new_compare_at_price: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

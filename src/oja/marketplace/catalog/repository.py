@@ -1,0 +1,314 @@
+"""SQL for categories and products. Vendor queries of products and variants filter on
+``vendor_id``; public reads join the store and show only active products of approved stores."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, String, delete, exists, func, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from oja.core.clock import utcnow
+from oja.core.pagination import PageParams
+from oja.marketplace.catalog.models import (
+    Category,
+    PriceChange,
+    Product,
+    ProductStatus,
+    ProductVariant,
+)
+from oja.marketplace.vendors.models import Vendor, VendorStatus
+
+# Categories
+
+
+async def all_categories(db: AsyncSession) -> Sequence[Category]:
+    return (await db.scalars(select(Category).order_by(Category.name, Category.id))).all()
+
+
+async def category(
+    db: AsyncSession, *, category_id: uuid.UUID | None, slug: str
+) -> Category | None:
+    key = Category.id == category_id if category_id is not None else Category.slug == slug
+    return (await db.scalars(select(Category).where(key))).first()
+
+
+async def category_path(db: AsyncSession, category_id: uuid.UUID | None) -> str | None:
+    if category_id is None:
+        return None
+    return (await db.scalars(select(Category.path).where(Category.id == category_id))).first()
+
+
+async def categories_by_id(db: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[Category]:
+    if not ids:
+        return []
+    return (await db.scalars(select(Category).where(Category.id.in_(ids)))).all()
+
+
+async def children(db: AsyncSession, parent_id: uuid.UUID) -> Sequence[Category]:
+    query = select(Category).where(Category.parent_id == parent_id).order_by(Category.name)
+    return (await db.scalars(query)).all()
+
+
+async def category_slug_taken(
+    db: AsyncSession, slug: str, *, except_id: uuid.UUID | None = None
+) -> bool:
+    query = select(Category.id).where(Category.slug == slug)
+    if except_id is not None:
+        query = query.where(Category.id != except_id)
+    return (await db.execute(query.limit(1))).first() is not None
+
+
+async def category_in_use(db: AsyncSession, category_id: uuid.UUID) -> bool:
+    """Has children or products (of any store, in any status)."""
+    child = exists().where(Category.parent_id == category_id)
+    product = exists().where(Product.category_id == category_id)
+    return bool((await db.execute(select(or_(child, product)))).scalar_one())
+
+
+async def move_subtree(db: AsyncSession, old_prefix: str, new_prefix: str) -> None:
+    """Rewrite the path of every category under ``old_prefix`` (itself included) in one UPDATE."""
+    await db.execute(
+        update(Category)
+        .where(Category.path.like(old_prefix + "%"))
+        .values(
+            path=literal(new_prefix, String).concat(
+                func.substr(Category.path, len(old_prefix) + 1, type_=String)
+            ),
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def delete_category(db: AsyncSession, category_id: uuid.UUID) -> None:
+    await db.execute(
+        delete(Category)
+        .where(Category.id == category_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def in_category_tree(key_id: uuid.UUID | None, key_slug: str) -> Any:
+    """``Product.category_id`` in the category ``key`` or any descendant: one prefix match on the
+    materialised path, as a subquery of the listing (no extra statement)."""
+    root = aliased(Category)
+    node = aliased(Category)
+    root_key = root.id == key_id if key_id is not None else root.slug == key_slug
+    root_path = select(root.path).where(root_key).scalar_subquery()
+    return Product.category_id.in_(select(node.id).where(node.path.like(root_path.concat("%"))))
+
+
+# Products, vendor side (always scoped by vendor_id)
+
+
+async def vendor_product(
+    db: AsyncSession, vendor_id: uuid.UUID, product_id: uuid.UUID
+) -> Product | None:
+    query = select(Product).where(Product.vendor_id == vendor_id, Product.id == product_id)
+    return (await db.scalars(query)).first()
+
+
+async def update_product(
+    db: AsyncSession, vendor_id: uuid.UUID, product_id: uuid.UUID, values: dict[str, Any]
+) -> Product | None:
+    """Change this store's product in one UPDATE scoped by ``vendor_id`` (an ORM flush would
+    update by primary key alone); the fresh row, or None."""
+    return (
+        await db.scalars(
+            update(Product)
+            .where(Product.vendor_id == vendor_id, Product.id == product_id)
+            .values(**values, updated_at=utcnow())
+            .returning(Product)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+    ).first()
+
+
+async def update_variant(
+    db: AsyncSession, vendor_id: uuid.UUID, variant_id: uuid.UUID, values: dict[str, Any]
+) -> ProductVariant | None:
+    return (
+        await db.scalars(
+            update(ProductVariant)
+            .where(ProductVariant.vendor_id == vendor_id, ProductVariant.id == variant_id)
+            .values(**values, updated_at=utcnow())
+            .returning(ProductVariant)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+    ).first()
+
+
+async def vendor_variants(
+    db: AsyncSession, vendor_id: uuid.UUID, product_ids: Sequence[uuid.UUID]
+) -> Sequence[ProductVariant]:
+    query = (
+        select(ProductVariant)
+        .where(ProductVariant.vendor_id == vendor_id, ProductVariant.product_id.in_(product_ids))
+        .order_by(ProductVariant.created_at, ProductVariant.id)
+    )
+    return (await db.scalars(query)).all()
+
+
+async def vendor_variant(
+    db: AsyncSession, vendor_id: uuid.UUID, product_id: uuid.UUID, variant_id: uuid.UUID
+) -> ProductVariant | None:
+    query = select(ProductVariant).where(
+        ProductVariant.vendor_id == vendor_id,
+        ProductVariant.product_id == product_id,
+        ProductVariant.id == variant_id,
+    )
+    return (await db.scalars(query)).first()
+
+
+async def skus_taken(
+    db: AsyncSession,
+    vendor_id: uuid.UUID,
+    skus: Sequence[str],
+    *,
+    except_id: uuid.UUID | None = None,
+) -> list[str]:
+    query = select(ProductVariant.sku).where(
+        ProductVariant.vendor_id == vendor_id, ProductVariant.sku.in_(skus)
+    )
+    if except_id is not None:
+        query = query.where(ProductVariant.id != except_id)
+    return sorted((await db.scalars(query)).all())
+
+
+async def count_variants(db: AsyncSession, vendor_id: uuid.UUID, product_id: uuid.UUID) -> int:
+    query = select(func.count()).where(
+        ProductVariant.vendor_id == vendor_id, ProductVariant.product_id == product_id
+    )
+    return int((await db.execute(query)).scalar_one())
+
+
+async def delete_variant(db: AsyncSession, vendor_id: uuid.UUID, variant_id: uuid.UUID) -> None:
+    await db.execute(
+        delete(ProductVariant)
+        .where(ProductVariant.vendor_id == vendor_id, ProductVariant.id == variant_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def price_history(
+    db: AsyncSession, vendor_id: uuid.UUID, product_id: uuid.UUID, paging: PageParams
+) -> tuple[Sequence[PriceChange], int]:
+    where = (PriceChange.vendor_id == vendor_id, PriceChange.product_id == product_id)
+    total = (await db.execute(select(func.count()).where(*where))).scalar_one()
+    items = (
+        await db.scalars(
+            select(PriceChange)
+            .where(*where)
+            .order_by(PriceChange.created_at.desc(), PriceChange.id.desc())
+            .offset(paging.offset)
+            .limit(paging.per_page)
+        )
+    ).all()
+    return items, int(total)
+
+
+# Products, public side
+
+
+def _visible() -> Select[Product]:
+    return (
+        select(Product)
+        .join(Vendor, Vendor.id == Product.vendor_id)
+        .where(Product.status == ProductStatus.active, Vendor.status == VendorStatus.approved)
+    )
+
+
+async def visible_product(
+    db: AsyncSession, product_id: uuid.UUID, *, own_vendor_id: uuid.UUID | None
+) -> Product | None:
+    """The product if anyone may see it, or if it belongs to ``own_vendor_id`` (drafts too)."""
+    if own_vendor_id is not None:
+        owned = await vendor_product(db, own_vendor_id, product_id)
+        if owned is not None:
+            return owned
+    return (await db.scalars(_visible().where(Product.id == product_id))).first()
+
+
+async def variants_of_products(
+    db: AsyncSession, product_ids: Sequence[uuid.UUID]
+) -> Sequence[ProductVariant]:
+    """The variants of products already known to be visible (the listing's third statement)."""
+    if not product_ids:
+        return []
+    query = (
+        select(ProductVariant)
+        .where(ProductVariant.product_id.in_(product_ids))
+        .order_by(ProductVariant.created_at, ProductVariant.id)
+    )
+    return (await db.scalars(query)).all()
+
+
+def _min_price() -> Any:
+    return (
+        select(func.min(ProductVariant.price))
+        .where(ProductVariant.product_id == Product.id)
+        .correlate(Product)
+        .scalar_subquery()
+    )
+
+
+async def list_visible(
+    db: AsyncSession,
+    *,
+    category: tuple[uuid.UUID | None, str] | None,
+    vendor: tuple[uuid.UUID | None, str] | None,
+    min_price: int | None,
+    max_price: int | None,
+    in_stock: bool | None,
+    sort: str,
+    paging: PageParams,
+) -> tuple[list[tuple[Product, str | None]], int]:
+    """One page of the public listing (each product with its category's path) and its total:
+    one statement, whatever the filters."""
+    query = _visible()
+    if category is not None:
+        query = query.where(in_category_tree(*category))
+    if vendor is not None:
+        vendor_id, slug = vendor
+        query = query.where(
+            Vendor.id == vendor_id if vendor_id is not None else Vendor.slug == slug
+        )
+    if min_price is not None or max_price is not None:
+        priced = [ProductVariant.product_id == Product.id]
+        if min_price is not None:
+            priced.append(ProductVariant.price >= min_price)
+        if max_price is not None:
+            priced.append(ProductVariant.price <= max_price)
+        query = query.where(exists().where(*priced))
+    if in_stock is not None:
+        stocked = exists().where(ProductVariant.product_id == Product.id, ProductVariant.stock > 0)
+        query = query.where(stocked if in_stock else ~stocked)
+    order: tuple[Any, ...]
+    if sort == "price_asc":
+        order = (_min_price().asc(), Product.id)
+    elif sort == "price_desc":
+        order = (_min_price().desc(), Product.id)
+    else:
+        order = (Product.created_at.desc(), Product.id.desc())
+    # The total rides on the page (a window count) and the category path on each row: one
+    # statement for both; a count of its own only for a page past the end.
+    page = (
+        query.add_columns(func.count().over(), Category.path)
+        .outerjoin(Category, Category.id == Product.category_id)
+        .order_by(*order)
+        .offset(paging.offset)
+        .limit(paging.per_page)
+    )
+    rows = (await db.execute(page)).all()
+    if rows:
+        total = int(rows[0][1])
+    elif paging.offset == 0:
+        total = 0
+    else:
+        count = select(func.count()).select_from(query.subquery())
+        total = int((await db.execute(count)).scalar_one())
+    return [(row[0], row[2]) for row in rows], total

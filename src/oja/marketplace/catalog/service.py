@@ -1,0 +1,413 @@
+"""Product rules: create with variants (or one default variant), edit, archive, variants, the
+public listing and product pages, and the price history.
+
+Every price a variant takes is a ``price_change`` row (its first, with no old price, at
+creation). Stock is set only at creation here (recorded as a movement) and through the inventory
+service afterwards.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oja.core.clock import utcnow
+from oja.core.ids import uuid7
+from oja.core.pagination import Page, PageParams
+from oja.marketplace.catalog import categories, repository
+from oja.marketplace.catalog.models import PriceChange, Product, ProductStatus, ProductVariant
+from oja.marketplace.catalog.schemas import (
+    AppliedDiscount,
+    PriceChangeOut,
+    ProductCreate,
+    ProductOut,
+    ProductUpdate,
+    VariantCreate,
+    VariantIn,
+    VariantOut,
+    VariantUpdate,
+    stock_status,
+)
+from oja.marketplace.errors import (
+    CurrencyMismatch,
+    LastVariant,
+    ProductNotFound,
+    SkuTaken,
+    VariantNotFound,
+)
+from oja.marketplace.inventory import repository as inventory_repository
+from oja.marketplace.pricing import repository as pricing_repository
+from oja.marketplace.pricing.models import Discount
+from oja.marketplace.pricing.prices import PricedItem, Quote, effective_price
+from oja.marketplace.slugs import parse_id
+from oja.marketplace.vendors.service import VendorContext
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """What prices a product's variants: the live discounts of its store and its categories."""
+
+    discounts: Sequence[Discount]
+    category_path: str | None
+    now: datetime
+
+
+NO_DISCOUNTS = Pricing((), None, datetime.min.replace(tzinfo=UTC))
+
+
+def _category_ids(path: str | None) -> frozenset[uuid.UUID]:
+    if not path:
+        return frozenset()
+    return frozenset(uuid.UUID(part) for part in path.strip("/").split("/") if part)
+
+
+def _quote(product: Product, variant: ProductVariant, pricing: Pricing) -> Quote:
+    item = PricedItem(
+        vendor_id=product.vendor_id,
+        product_id=product.id,
+        category_ids=_category_ids(pricing.category_path),
+        price=variant.price,
+        currency=variant.currency,
+    )
+    return effective_price(item, pricing.discounts, pricing.now)
+
+
+def variant_out(variant: ProductVariant, quote: Quote | None = None) -> VariantOut:
+    return VariantOut(
+        id=variant.id,
+        sku=variant.sku,
+        options=variant.options,
+        price=variant.price,
+        effective_price=quote.effective_price if quote else variant.price,
+        discount=AppliedDiscount(ids=list(quote.discount_ids), amount=quote.saving)
+        if quote and quote.discount_ids
+        else None,
+        currency=variant.currency,
+        compare_at_price=variant.compare_at_price,
+        stock=variant.stock,
+        low_stock_threshold=variant.low_stock_threshold,
+        stock_status=stock_status(variant.stock, variant.low_stock_threshold),
+        weight_grams=variant.weight_grams,
+    )
+
+
+def product_out(
+    product: Product, variants: Sequence[ProductVariant], pricing: Pricing = NO_DISCOUNTS
+) -> ProductOut:
+    priced = [variant_out(v, _quote(product, v, pricing)) for v in variants]
+    cheapest = min(priced, key=lambda v: v.price) if priced else None
+    return ProductOut(
+        id=product.id,
+        vendor_id=product.vendor_id,
+        title=product.title,
+        description=product.description,
+        category_id=product.category_id,
+        attributes=product.attributes,
+        status=product.status,
+        price=cheapest.price if cheapest else 0,
+        effective_price=min(v.effective_price for v in priced) if priced else 0,
+        currency=cheapest.currency if cheapest else "NGN",
+        in_stock=any(v.stock > 0 for v in variants),
+        variants=priced,
+        created_at=product.created_at,
+        updated_at=product.updated_at,
+    )
+
+
+async def _pricing(db: AsyncSession, product: Product) -> Pricing:
+    now = utcnow()
+    return Pricing(
+        discounts=await pricing_repository.live_discounts(db, [product.vendor_id], now),
+        category_path=await repository.category_path(db, product.category_id),
+        now=now,
+    )
+
+
+async def _check_skus(
+    db: AsyncSession, vendor_id: uuid.UUID, skus: list[str], *, except_id: uuid.UUID | None = None
+) -> None:
+    taken = await repository.skus_taken(db, vendor_id, skus, except_id=except_id)
+    if taken:
+        raise SkuTaken(
+            f"SKU already used in your store: {', '.join(taken)}.", details={"skus": taken}
+        )
+
+
+async def _flush(db: AsyncSession) -> None:
+    try:
+        await db.flush()
+    except IntegrityError as exc:  # a concurrent request took the SKU first
+        raise SkuTaken("A SKU is already used in your store.") from exc
+
+
+def _add_variant(
+    db: AsyncSession, ctx: VendorContext, product_id: uuid.UUID, data: VariantIn
+) -> ProductVariant:
+    variant = ProductVariant(
+        id=uuid7(),
+        vendor_id=ctx.vendor_id,
+        product_id=product_id,
+        sku=data.sku,
+        options=data.options,
+        price=data.price,
+        currency=data.currency,
+        compare_at_price=data.compare_at_price,
+        stock=data.stock,
+        low_stock_threshold=data.low_stock_threshold,
+        weight_grams=data.weight_grams,
+    )
+    db.add(variant)
+    return variant
+
+
+def _record_initial(db: AsyncSession, ctx: VendorContext, variant: ProductVariant) -> None:
+    """The variant's first price and stock, once its row exists (no relationship orders the
+    inserts of one flush, so these are added after the variant's)."""
+    db.add(
+        PriceChange(
+            vendor_id=ctx.vendor_id,
+            product_id=variant.product_id,
+            variant_id=variant.id,
+            actor_id=ctx.user_id,
+            old_price=None,
+            new_price=variant.price,
+            old_compare_at_price=None,
+            new_compare_at_price=variant.compare_at_price,
+            currency=variant.currency,
+        )
+    )
+    if variant.stock:
+        inventory_repository.record_movement(
+            db,
+            vendor_id=ctx.vendor_id,
+            variant_id=variant.id,
+            actor_id=ctx.user_id,
+            reason="initial stock",
+            before=0,
+            after=variant.stock,
+        )
+
+
+async def create_product(db: AsyncSession, ctx: VendorContext, data: ProductCreate) -> ProductOut:
+    if data.category_id is not None:
+        await categories.exists(db, data.category_id)
+    variants_in = data.all_variants()
+    await _check_skus(db, ctx.vendor_id, [v.sku for v in variants_in])
+    product = Product(
+        id=uuid7(),
+        vendor_id=ctx.vendor_id,
+        title=data.title,
+        description=data.description,
+        category_id=data.category_id,
+        attributes=data.attributes,
+        status=data.status,
+    )
+    db.add(product)
+    await db.flush()  # the product row first: its variants refer to it
+    variants = [_add_variant(db, ctx, product.id, v) for v in variants_in]
+    await _flush(db)
+    for variant in variants:
+        _record_initial(db, ctx, variant)
+    await db.flush()
+    return product_out(product, variants, await _pricing(db, product))
+
+
+async def _own_product(db: AsyncSession, ctx: VendorContext, product_id: uuid.UUID) -> Product:
+    product = await repository.vendor_product(db, ctx.vendor_id, product_id)
+    if product is None:
+        raise ProductNotFound("No such product.")
+    return product
+
+
+async def _own_out(db: AsyncSession, ctx: VendorContext, product: Product) -> ProductOut:
+    variants = await repository.vendor_variants(db, ctx.vendor_id, [product.id])
+    return product_out(product, variants, await _pricing(db, product))
+
+
+async def get_product(
+    db: AsyncSession, product_id: uuid.UUID, viewer: VendorContext | None
+) -> ProductOut:
+    own = viewer.vendor_id if viewer is not None else None
+    product = await repository.visible_product(db, product_id, own_vendor_id=own)
+    if product is None:
+        raise ProductNotFound("No such product.")
+    if product.vendor_id == own and viewer is not None:
+        return await _own_out(db, viewer, product)
+    variants = await repository.variants_of_products(db, [product.id])
+    return product_out(product, variants, await _pricing(db, product))
+
+
+async def update_product(
+    db: AsyncSession, ctx: VendorContext, product_id: uuid.UUID, data: ProductUpdate
+) -> ProductOut:
+    changes: dict[str, Any] = data.model_dump(exclude_unset=True)
+    for required in ("title", "attributes", "status"):
+        if required in changes and changes[required] is None:
+            del changes[required]
+    if changes.get("category_id") is not None:
+        await categories.exists(db, changes["category_id"])
+    return await _change_product(db, ctx, product_id, changes)
+
+
+async def _change_product(
+    db: AsyncSession, ctx: VendorContext, product_id: uuid.UUID, changes: dict[str, Any]
+) -> ProductOut:
+    product = await repository.update_product(db, ctx.vendor_id, product_id, changes)
+    if product is None:
+        raise ProductNotFound("No such product.")
+    return await _own_out(db, ctx, product)
+
+
+async def archive_product(
+    db: AsyncSession, ctx: VendorContext, product_id: uuid.UUID
+) -> ProductOut:
+    return await _change_product(db, ctx, product_id, {"status": ProductStatus.archived})
+
+
+async def add_variant(
+    db: AsyncSession, ctx: VendorContext, product_id: uuid.UUID, data: VariantCreate
+) -> VariantOut:
+    product = await _own_product(db, ctx, product_id)
+    siblings = await repository.vendor_variants(db, ctx.vendor_id, [product.id])
+    if siblings and siblings[0].currency != data.currency:
+        raise CurrencyMismatch(
+            f"This product is priced in {siblings[0].currency}.",
+            details={"currency": siblings[0].currency},
+        )
+    await _check_skus(db, ctx.vendor_id, [data.sku])
+    variant = _add_variant(db, ctx, product.id, data)
+    await _flush(db)
+    _record_initial(db, ctx, variant)
+    await db.flush()
+    return variant_out(variant, _quote(product, variant, await _pricing(db, product)))
+
+
+async def _own_variant(
+    db: AsyncSession, ctx: VendorContext, product_id: uuid.UUID, variant_id: uuid.UUID
+) -> ProductVariant:
+    variant = await repository.vendor_variant(db, ctx.vendor_id, product_id, variant_id)
+    if variant is None:
+        raise VariantNotFound("No such variant of this product.")
+    return variant
+
+
+async def update_variant(
+    db: AsyncSession,
+    ctx: VendorContext,
+    product_id: uuid.UUID,
+    variant_id: uuid.UUID,
+    data: VariantUpdate,
+) -> VariantOut:
+    product = await _own_product(db, ctx, product_id)
+    variant = await _own_variant(db, ctx, product_id, variant_id)
+    changes = data.model_dump(exclude_unset=True)
+    for required in ("sku", "options", "price", "currency", "low_stock_threshold"):
+        if required in changes and changes[required] is None:
+            del changes[required]
+    if "currency" in changes and changes["currency"] != variant.currency:
+        siblings = await repository.vendor_variants(db, ctx.vendor_id, [product_id])
+        if len(siblings) > 1:
+            raise CurrencyMismatch(
+                f"This product is priced in {variant.currency}.",
+                details={"currency": variant.currency},
+            )
+    if "sku" in changes and changes["sku"] != variant.sku:
+        await _check_skus(db, ctx.vendor_id, [changes["sku"]], except_id=variant.id)
+    old = (variant.price, variant.compare_at_price, variant.currency)
+    try:
+        changed = await repository.update_variant(db, ctx.vendor_id, variant.id, changes)
+    except IntegrityError as exc:  # a concurrent request took the SKU first
+        raise SkuTaken("A SKU is already used in your store.") from exc
+    if changed is None:
+        raise VariantNotFound("No such variant of this product.")
+    variant = changed
+    new = (variant.price, variant.compare_at_price, variant.currency)
+    if new != old:
+        db.add(
+            PriceChange(
+                vendor_id=ctx.vendor_id,
+                product_id=product_id,
+                variant_id=variant.id,
+                actor_id=ctx.user_id,
+                old_price=old[0],
+                new_price=new[0],
+                old_compare_at_price=old[1],
+                new_compare_at_price=new[1],
+                currency=new[2],
+            )
+        )
+    await _flush(db)
+    return variant_out(variant, _quote(product, variant, await _pricing(db, product)))
+
+
+async def delete_variant(
+    db: AsyncSession, ctx: VendorContext, product_id: uuid.UUID, variant_id: uuid.UUID
+) -> None:
+    variant = await _own_variant(db, ctx, product_id, variant_id)
+    if await repository.count_variants(db, ctx.vendor_id, product_id) <= 1:
+        raise LastVariant("A product keeps at least one variant; archive the product instead.")
+    await repository.delete_variant(db, ctx.vendor_id, variant.id)
+
+
+async def list_products(
+    db: AsyncSession,
+    *,
+    category: str | None,
+    vendor: str | None,
+    min_price: int | None,
+    max_price: int | None,
+    in_stock: bool | None,
+    sort: str,
+    paging: PageParams,
+) -> Page[ProductOut]:
+    """The public listing: three statements (the page with its total, its variants, its stores'
+    live discounts), never N+1."""
+    products, total = await repository.list_visible(
+        db,
+        category=None if category is None else (parse_id(category), category),
+        vendor=None if vendor is None else (parse_id(vendor), vendor),
+        min_price=min_price,
+        max_price=max_price,
+        in_stock=in_stock,
+        sort=sort,
+        paging=paging,
+    )
+    by_product: dict[uuid.UUID, list[ProductVariant]] = defaultdict(list)
+    for variant in await repository.variants_of_products(db, [p.id for p, _ in products]):
+        by_product[variant.product_id].append(variant)
+    now = utcnow()
+    discounts = await pricing_repository.live_discounts(db, [p.vendor_id for p, _ in products], now)
+    items = [
+        product_out(p, by_product[p.id], Pricing(discounts, path, now)) for p, path in products
+    ]
+    return Page[ProductOut].of(items, total=total, params=paging)
+
+
+async def price_history(
+    db: AsyncSession, product_id: uuid.UUID, viewer: VendorContext | None, paging: PageParams
+) -> Page[PriceChangeOut]:
+    own = viewer.vendor_id if viewer is not None else None
+    product = await repository.visible_product(db, product_id, own_vendor_id=own)
+    if product is None:
+        raise ProductNotFound("No such product.")
+    changes, total = await repository.price_history(db, product.vendor_id, product.id, paging)
+    items = [
+        PriceChangeOut(
+            variant_id=c.variant_id,
+            old_price=c.old_price,
+            new_price=c.new_price,
+            old_compare_at_price=c.old_compare_at_price,
+            new_compare_at_price=c.new_compare_at_price,
+            currency=c.currency,
+            created_at=c.created_at,
+        )
+        for c in changes
+    ]
+    return Page[PriceChangeOut].of(items, total=total, params=paging)

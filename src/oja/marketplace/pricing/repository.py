@@ -1,0 +1,42 @@
+"""SQL for discounts, scoped by ``vendor_id`` (the public listing reads the live ones of the
+stores on its page)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oja.marketplace.pricing.models import Discount
+
+
+async def vendor_discounts(db: AsyncSession, vendor_id: uuid.UUID) -> Sequence[Discount]:
+    query = (
+        select(Discount)
+        .where(Discount.vendor_id == vendor_id)
+        .order_by(Discount.starts_at.desc(), Discount.id)
+    )
+    return (await db.scalars(query)).all()
+
+
+async def live_discounts(
+    db: AsyncSession, vendor_ids: Sequence[uuid.UUID], now: datetime
+) -> Sequence[Discount]:
+    """Discounts without a code, running at ``now``, of the given stores (one statement)."""
+    if not vendor_ids:
+        return []
+    query = select(Discount).where(
+        Discount.vendor_id.in_(set(vendor_ids)),
+        Discount.code.is_(None),
+        Discount.starts_at <= now,
+        or_(Discount.ends_at.is_(None), Discount.ends_at > now),
+    )
+    return (await db.scalars(query)).all()
+
+
+async def code_taken(db: AsyncSession, vendor_id: uuid.UUID, code: str) -> bool:
+    query = select(Discount.id).where(Discount.vendor_id == vendor_id, Discount.code == code)
+    return (await db.execute(query)).first() is not None

@@ -1,0 +1,58 @@
+"""``CurrentVendor``: the store the signed-in caller belongs to, for every vendor route."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from oja.core.dependencies import SessionDep
+from oja.identity.dependencies import (
+    TokenContextDep,
+    UserPrincipal,
+    api_key_scheme,
+    get_principal,
+    oauth2_scheme,
+)
+from oja.marketplace.errors import NotAVendorMember
+from oja.marketplace.vendors import repository
+from oja.marketplace.vendors.service import VendorContext
+
+
+async def get_current_vendor(principal: UserPrincipal, db: SessionDep) -> VendorContext:
+    found = await repository.membership_of(db, principal.user_id)
+    if found is None:
+        raise NotAVendorMember("You belong to no store; open one with POST /vendors.")
+    member, vendor = found
+    return VendorContext(
+        vendor_id=vendor.id, user_id=principal.user_id, role=member.role, status=vendor.status
+    )
+
+
+CurrentVendor = Annotated[VendorContext, Depends(get_current_vendor)]
+
+
+async def get_optional_vendor(
+    request: Request,
+    ctx: TokenContextDep,
+    bearer: Annotated[str | None, Depends(oauth2_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
+    db: SessionDep,
+) -> VendorContext | None:
+    """The caller's store on a public route that shows its own members more (drafts): None for
+    anonymous callers, API keys and users without a store; bad credentials are still a 401."""
+    if not bearer and not api_key:
+        return None
+    principal = await get_principal(request, ctx, bearer, api_key)
+    if principal.kind != "user":
+        return None
+    found = await repository.membership_of(db, principal.user_id)
+    if found is None:
+        return None
+    member, vendor = found
+    return VendorContext(
+        vendor_id=vendor.id, user_id=principal.user_id, role=member.role, status=vendor.status
+    )
+
+
+OptionalVendor = Annotated[VendorContext | None, Depends(get_optional_vendor)]

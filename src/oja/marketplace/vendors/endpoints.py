@@ -1,0 +1,169 @@
+"""Store routes: open and edit a store, its staff, the public page, and the admin decisions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from oja.core.dependencies import SessionDep
+from oja.core.errors import error_responses
+from oja.core.pagination import Page, PageParams, pagination
+from oja.identity.dependencies import CurrentUser, RequireRole, UserPrincipal
+from oja.marketplace.vendors import service
+from oja.marketplace.vendors.dependencies import CurrentVendor
+from oja.marketplace.vendors.models import VendorAction, VendorStatus
+from oja.marketplace.vendors.schemas import (
+    PublicVendorOut,
+    StaffAdd,
+    StaffOut,
+    VendorCreate,
+    VendorDecision,
+    VendorOut,
+    VendorUpdate,
+)
+
+router = APIRouter(prefix="/vendors", tags=["marketplace: vendors"])
+admin_router = APIRouter(
+    prefix="/admin/vendors",
+    tags=["marketplace: admin"],
+    dependencies=[RequireRole("admin")],
+)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=VendorOut,
+    summary="Open a store (pending until an admin approves it)",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def open_store(data: VendorCreate, user: CurrentUser, db: SessionDep) -> VendorOut:
+    return await service.open_store(db, user, data)
+
+
+@router.get(
+    "/me",
+    response_model=VendorOut,
+    summary="The store you belong to",
+    responses=error_responses(401, 403),
+)
+async def my_store(vendor: CurrentVendor, db: SessionDep) -> VendorOut:
+    return await service.my_store(db, vendor)
+
+
+@router.patch(
+    "/me",
+    response_model=VendorOut,
+    summary="Edit your store (owners and managers)",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def update_my_store(data: VendorUpdate, vendor: CurrentVendor, db: SessionDep) -> VendorOut:
+    return await service.update_store(db, vendor, data)
+
+
+@router.get(
+    "/me/staff",
+    response_model=list[StaffOut],
+    summary="Your store's members",
+    responses=error_responses(401, 403),
+)
+async def list_staff(vendor: CurrentVendor, db: SessionDep) -> list[StaffOut]:
+    return await service.list_staff(db, vendor)
+
+
+@router.post(
+    "/me/staff",
+    status_code=status.HTTP_201_CREATED,
+    response_model=StaffOut,
+    summary="Add an existing user to your store (owners and managers)",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def add_staff(data: StaffAdd, vendor: CurrentVendor, db: SessionDep) -> StaffOut:
+    return await service.add_staff(db, vendor, data)
+
+
+@router.delete(
+    "/me/staff/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Remove a member from your store (owners and managers; never the last owner)",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def remove_staff(user_id: uuid.UUID, vendor: CurrentVendor, db: SessionDep) -> Response:
+    await service.remove_staff(db, vendor, user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/{id_or_slug}",
+    response_model=PublicVendorOut,
+    summary="An approved store's public page (public)",
+    responses=error_responses(404),
+)
+async def public_store(id_or_slug: str, db: SessionDep) -> PublicVendorOut:
+    return await service.public_store(db, id_or_slug)
+
+
+@admin_router.get(
+    "",
+    response_model=Page[VendorOut],
+    summary="List stores, newest first, optionally by status (admin)",
+    responses=error_responses(401, 403, 422),
+)
+async def list_stores(
+    db: SessionDep,
+    paging: Annotated[PageParams, Depends(pagination())],
+    status: Annotated[VendorStatus | None, Query(description="Only stores in this status.")] = None,
+) -> Page[VendorOut]:
+    return await service.list_stores(db, status=status, paging=paging)
+
+
+async def _decide(
+    action: VendorAction,
+    vendor_id: uuid.UUID,
+    decision: VendorDecision,
+    admin: UserPrincipal,
+    db: SessionDep,
+) -> VendorOut:
+    return await service.decide(db, vendor_id, action, decision, actor_id=admin.user_id)
+
+
+@admin_router.post(
+    "/{vendor_id}/approve",
+    response_model=VendorOut,
+    summary="Approve a pending or suspended store; its owners gain the vendor role (admin)",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def approve(
+    vendor_id: uuid.UUID,
+    admin: UserPrincipal,
+    db: SessionDep,
+    decision: VendorDecision | None = None,
+) -> VendorOut:
+    return await _decide(VendorAction.approve, vendor_id, decision or VendorDecision(), admin, db)
+
+
+@admin_router.post(
+    "/{vendor_id}/reject",
+    response_model=VendorOut,
+    summary="Reject a pending store, with a reason (admin)",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def reject(
+    vendor_id: uuid.UUID, decision: VendorDecision, admin: UserPrincipal, db: SessionDep
+) -> VendorOut:
+    return await _decide(VendorAction.reject, vendor_id, decision, admin, db)
+
+
+@admin_router.post(
+    "/{vendor_id}/suspend",
+    response_model=VendorOut,
+    summary="Suspend an approved store, with a reason (admin)",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def suspend(
+    vendor_id: uuid.UUID, decision: VendorDecision, admin: UserPrincipal, db: SessionDep
+) -> VendorOut:
+    return await _decide(VendorAction.suspend, vendor_id, decision, admin, db)

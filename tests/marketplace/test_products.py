@@ -1,0 +1,232 @@
+"""Products and variants: creation, visibility, edits, the listing's filters, sorts and budget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from .conftest import Person, admin, approved_store, count, error_code, open_store, person, rows
+from .scoping import statement_log
+
+
+async def _product(client: httpx.AsyncClient, owner: Person, **body: Any) -> dict[str, Any]:
+    body.setdefault("title", "Zobo")
+    if "variants" not in body:
+        body.setdefault("sku", f"SKU-{body['title']}")
+        body.setdefault("price", 150000)
+    response = await client.post("/products", json=body, headers=owner.headers)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def test_create_with_default_variant_and_with_variants(
+    app: Any, client: httpx.AsyncClient
+) -> None:
+    boss = await admin(app, client)
+    owner = await person(client)
+    await approved_store(client, owner, boss)
+    single = await _product(client, owner, title="Zobo", sku="ZOBO-1L", price=150000, stock=40)
+    assert single["status"] == "draft"
+    assert (single["price"], single["currency"], single["in_stock"]) == (150000, "NGN", True)
+    [variant] = single["variants"]
+    assert (variant["sku"], variant["stock"], variant["low_stock_threshold"]) == ("ZOBO-1L", 40, 5)
+    assert variant["stock_status"] == "in_stock"
+    multi = await _product(
+        client,
+        owner,
+        title="Tote",
+        attributes={"material": "cotton"},
+        variants=[
+            {"sku": "TOTE-RED", "options": {"colour": "red"}, "price": 500000},
+            {"sku": "TOTE-BLUE", "options": {"colour": "blue"}, "price": 450000, "stock": 2},
+        ],
+    )
+    assert multi["price"] == 450000
+    assert [v["stock_status"] for v in multi["variants"]] == ["out", "low"]
+    assert await count(app, "product_variant") == 3
+    assert await count(app, "price_change", "old_price IS NULL") == 3
+    assert sorted(r[0] for r in await rows(app, "SELECT delta FROM stock_movement")) == [2, 40]
+
+
+async def test_refused_creations_write_nothing(app: Any, client: httpx.AsyncClient) -> None:
+    owner = await person(client)
+    await open_store(client, owner)
+    await _product(client, owner, sku="DUP")
+    bodies = [
+        ({"title": "X", "sku": "DUP", "price": 1}, 409, "sku_taken"),
+        ({"title": "X", "price": 1}, 422, "validation_error"),
+        ({"title": "X", "sku": "A", "price": 1, "variants": [{"sku": "B", "price": 1}]}, 422, None),
+        (
+            {"title": "X", "variants": [{"sku": "B", "price": 1}, {"sku": "B", "price": 2}]},
+            422,
+            None,
+        ),
+        (
+            {
+                "title": "X",
+                "variants": [{"sku": "B", "price": 1}, {"sku": "C", "price": 1, "currency": "USD"}],
+            },
+            422,
+            None,
+        ),
+        ({"title": "X", "sku": "Y", "price": -1}, 422, None),
+        (
+            {
+                "title": "X",
+                "sku": "Y",
+                "price": 1,
+                "category_id": "01938f6e-7b1a-7c3e-9a55-3f1f0c2d4e5f",
+            },
+            404,
+            "category_not_found",
+        ),
+    ]
+    for body, status, code in bodies:
+        response = await client.post("/products", json=body, headers=owner.headers)
+        assert response.status_code == status, (body, response.text)
+        if code:
+            assert error_code(response) == code
+    assert await count(app, "product") == 1
+    assert await count(app, "product_variant") == 1
+    assert await count(app, "price_change") == 1
+    buyer = await person(client)
+    not_vendor = await client.post(
+        "/products", json={"title": "X", "sku": "Z", "price": 1}, headers=buyer.headers
+    )
+    assert (not_vendor.status_code, error_code(not_vendor)) == (403, "not_a_vendor_member")
+
+
+async def test_visibility(app: Any, client: httpx.AsyncClient) -> None:
+    boss = await admin(app, client)
+    owner = await person(client)
+    await approved_store(client, owner, boss)
+    draft = await _product(client, owner, title="Draft")
+    active = await _product(client, owner, title="Active", status="active")
+    pending_owner = await person(client)
+    await open_store(client, pending_owner, "Pending")
+    unapproved = await _product(client, pending_owner, title="Hidden", status="active")
+    stranger = await person(client)
+    assert (await client.get(f"/products/{active['id']}")).status_code == 200
+    for product in (draft, unapproved):
+        hidden = await client.get(f"/products/{product['id']}", headers=stranger.headers)
+        assert (hidden.status_code, error_code(hidden)) == (404, "product_not_found")
+    assert (await client.get(f"/products/{draft['id']}", headers=owner.headers)).status_code == 200
+    shown = await client.get(f"/products/{unapproved['id']}", headers=pending_owner.headers)
+    assert shown.status_code == 200
+    listing = (await client.get("/products")).json()
+    assert [p["title"] for p in listing["items"]] == ["Active"]
+    bad_token = await client.get(
+        f"/products/{active['id']}", headers={"Authorization": "Bearer nonsense"}
+    )
+    assert bad_token.status_code == 401
+
+
+async def test_edit_archive_and_variants(app: Any, client: httpx.AsyncClient) -> None:
+    owner = await person(client)
+    await open_store(client, owner)
+    product = await _product(client, owner, sku="ONE", price=1000)
+    pid = product["id"]
+    [first] = product["variants"]
+    edited = await client.patch(
+        f"/products/{pid}",
+        json={"title": "Zobo, chilled", "status": "active"},
+        headers=owner.headers,
+    )
+    assert (edited.json()["title"], edited.json()["status"]) == ("Zobo, chilled", "active")
+    added = await client.post(
+        f"/products/{pid}/variants", json={"sku": "TWO", "price": 2000}, headers=owner.headers
+    )
+    assert added.status_code == 201
+    second = added.json()
+    wrong_currency = await client.post(
+        f"/products/{pid}/variants",
+        json={"sku": "THREE", "price": 1, "currency": "USD"},
+        headers=owner.headers,
+    )
+    assert (wrong_currency.status_code, error_code(wrong_currency)) == (409, "currency_mismatch")
+    taken = await client.patch(
+        f"/products/{pid}/variants/{second['id']}", json={"sku": "ONE"}, headers=owner.headers
+    )
+    assert (taken.status_code, error_code(taken)) == (409, "sku_taken")
+    repriced = await client.patch(
+        f"/products/{pid}/variants/{first['id']}",
+        json={"price": 900, "compare_at_price": 1000},
+        headers=owner.headers,
+    )
+    assert (repriced.json()["price"], repriced.json()["compare_at_price"]) == (900, 1000)
+    no_stock = await client.patch(
+        f"/products/{pid}/variants/{first['id']}", json={"stock": 5}, headers=owner.headers
+    )
+    assert no_stock.status_code == 422
+    history = (await client.get(f"/products/{pid}/price-history", headers=owner.headers)).json()
+    assert history["total"] == 3
+    assert (history["items"][0]["old_price"], history["items"][0]["new_price"]) == (1000, 900)
+    deleted = await client.delete(f"/products/{pid}/variants/{second['id']}", headers=owner.headers)
+    assert deleted.status_code == 204
+    last = await client.delete(f"/products/{pid}/variants/{first['id']}", headers=owner.headers)
+    assert (last.status_code, error_code(last)) == (409, "last_variant")
+    assert await count(app, "product_variant") == 1
+    archived = await client.delete(f"/products/{pid}", headers=owner.headers)
+    assert archived.json()["status"] == "archived"
+    assert await count(app, "product") == 1
+
+
+async def test_listing_filters_sorts_and_statement_budget(
+    app: Any, client: httpx.AsyncClient
+) -> None:
+    boss = await admin(app, client)
+    root = (await client.post("/categories", json={"name": "Food"}, headers=boss.headers)).json()
+    drinks = (
+        await client.post(
+            "/categories", json={"name": "Drinks", "parent_id": root["id"]}, headers=boss.headers
+        )
+    ).json()
+    other = (await client.post("/categories", json={"name": "Other"}, headers=boss.headers)).json()
+    one, two = await person(client), await person(client)
+    store_one = await approved_store(client, one, boss, "One")
+    await approved_store(client, two, boss, "Two")
+    await _product(
+        client, one, title="Rice", price=5000, stock=3, status="active", category_id=root["id"]
+    )
+    await _product(client, one, title="Zobo", price=1500, status="active", category_id=drinks["id"])
+    await _product(
+        client, two, title="Kunu", price=1200, stock=9, status="active", category_id=drinks["id"]
+    )
+    await _product(
+        client, two, title="Pen", price=300, stock=1, status="active", category_id=other["id"]
+    )
+    await _product(
+        client,
+        two,
+        title="Set",
+        status="active",
+        variants=[{"sku": "S1", "price": 100}, {"sku": "S2", "price": 9000, "stock": 1}],
+    )
+
+    async def titles(query: str) -> list[str]:
+        response = await client.get(f"/products?{query}")
+        assert response.status_code == 200, response.text
+        return [p["title"] for p in response.json()["items"]]
+
+    assert await titles("") == ["Set", "Pen", "Kunu", "Zobo", "Rice"]
+    assert await titles("category=food&sort=price_asc") == ["Kunu", "Zobo", "Rice"]
+    assert await titles(f"category={drinks['id']}") == ["Kunu", "Zobo"]
+    assert await titles(f"vendor={store_one['slug']}") == ["Zobo", "Rice"]
+    assert await titles(f"vendor={store_one['id']}&in_stock=true") == ["Rice"]
+    assert await titles("min_price=1000&max_price=2000") == ["Kunu", "Zobo"]
+    assert await titles("min_price=8000") == ["Set"]
+    assert await titles("sort=price_desc") == ["Rice", "Zobo", "Kunu", "Pen", "Set"]
+    assert await titles("in_stock=false") == ["Zobo"]
+    assert await titles("category=nothing") == []
+    page = (await client.get("/products?per_page=2&page=2")).json()
+    assert ([p["title"] for p in page["items"]], page["total"], page["pages"]) == (
+        ["Kunu", "Zobo"],
+        5,
+        3,
+    )
+    assert (await client.get("/products?sort=cheapest")).status_code == 422
+    with statement_log(app.state.runtime.database.engine) as log, log.on():
+        response = await client.get("/products?category=food&in_stock=true&sort=price_asc")
+    assert response.status_code == 200
+    assert len(log.statements) <= 3, log.statements

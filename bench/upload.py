@@ -30,6 +30,7 @@ if __name__ == "__main__":
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import os
 import statistics
@@ -45,6 +46,7 @@ import httpx
 
 from bench.common import (
     HOST,
+    ROOT,
     bench_env,
     free_port,
     machine_line,
@@ -224,8 +226,17 @@ def multipart(size: int) -> tuple[int, Callable[[], AsyncIterator[bytes]]]:
 class Target:
     """One server under test, with the path it uploads to and its RSS sampler."""
 
-    def __init__(self, name: str, base: str, pid: int, path: str, headers: dict[str, str]):
+    def __init__(
+        self,
+        name: str,
+        base: str,
+        pid: int,
+        path: str,
+        headers: dict[str, str],
+        label: str | None = None,
+    ) -> None:
         self.name, self.base, self.pid, self.path, self.headers = name, base, pid, path, headers
+        self.label = label or name
         self.client = httpx.AsyncClient(base_url=base, timeout=600)
         self.seconds: dict[int, list[float]] = {}
         self.rss = RssSampler(pid)
@@ -292,6 +303,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1,50,500", help="upload sizes in MiB")
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp folder")
+    parser.add_argument(
+        "--compare-src",
+        type=Path,
+        default=None,
+        help="a `src` folder of another Oja version (say, `git archive` of an older commit): it runs "
+        "as a further server in the same interleaved rounds, for a before/after in one run",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
@@ -312,33 +330,49 @@ def main() -> None:
         )
         bare_env = bench_env(BENCH_BARE_DIR=str(folder))
         loads = [os.getloadavg()[0]]
-        with (
-            server("bench.upload:create_bare_app", bare_env, folder / "bare.log") as (bare, bpid),
-            server("oja.main:create_app", oja_env, folder / "oja.log") as (oja, opid),
-        ):
-            headers = asyncio.run(token(oja))
-            targets = [
-                Target("oja", oja, opid, "/upload", headers),
+        with contextlib.ExitStack() as stack:
+            bare, bpid = stack.enter_context(
+                server("bench.upload:create_bare_app", bare_env, folder / "bare.log")
+            )
+            oja, opid = stack.enter_context(
+                server("oja.main:create_app", oja_env, folder / "oja.log")
+            )
+            targets = [Target("oja", oja, opid, "/upload", asyncio.run(token(oja)))]
+            if args.compare_src:
+                other_env = {
+                    **oja_env,
+                    "OJA_VAR_DIR": str(folder / "var-other"),
+                    "PYTHONPATH": os.pathsep.join([str(args.compare_src.resolve()), str(ROOT)]),
+                }
+                other, other_pid = stack.enter_context(
+                    server("oja.main:create_app", other_env, folder / "oja-other.log")
+                )
+                headers = asyncio.run(token(other))
+                targets.append(Target("oja", other, other_pid, "/upload", headers, "other"))
+            targets += [
                 Target("bare", bare, bpid, "/upload", {}),
                 Target("durable", bare, bpid, "/upload-durable", {}),
             ]
             asyncio.run(run_rounds(targets, [size * MB for size in sizes]))
         loads.append(os.getloadavg()[0])
-        by_name = {t.name: t for t in targets}
+        by_name = {t.label: t for t in targets}
         for size in sizes:
-            bare_mb, durable_mb, oja_mb = (
-                by_name[k].mb_per_s(size * MB) for k in ("bare", "durable", "oja")
-            )
-            rows.append(
-                [
-                    f"{size} MB × {repeats_for(size)}",
-                    bare_mb,
-                    durable_mb,
-                    oja_mb,
-                    f"{100 * oja_mb / bare_mb:.0f} %",
-                    f"{100 * oja_mb / durable_mb:.0f} %",
-                ]
-            )
+            bare_mb, durable_mb = (by_name[k].mb_per_s(size * MB) for k in ("bare", "durable"))
+            for label, name in [("other", f"Oja ({args.compare_src})"), ("oja", "Oja")]:
+                if label not in by_name:
+                    continue
+                oja_mb = by_name[label].mb_per_s(size * MB)
+                rows.append(
+                    [
+                        f"{size} MB × {repeats_for(size)}",
+                        name,
+                        bare_mb,
+                        durable_mb,
+                        oja_mb,
+                        f"{100 * oja_mb / bare_mb:.0f} %",
+                        f"{100 * oja_mb / durable_mb:.0f} %",
+                    ]
+                )
     print(machine_line())
     print(
         f"database: {'SQLite' if url.startswith('sqlite') else 'PostgreSQL'}; local storage; "
@@ -348,6 +382,7 @@ def main() -> None:
     print()
     headers_row = [
         "Upload",
+        "server",
         "bare (multipart) MB/s",
         "bare + sha256 + fsync MB/s",
         "Oja MB/s",

@@ -96,7 +96,7 @@ def create_bare_app() -> Callable[..., Awaitable[None]]:
             hasher = hashlib.sha256()
             pending = bytearray()
             size = 0
-            state = {"file": False, "headers": b""}
+            state: dict[str, Any] = {"file": False, "headers": b""}
             with target.open("wb") as handle:
 
                 def flush() -> None:

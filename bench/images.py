@@ -3,11 +3,18 @@
 Twenty 4000×3000 JPEG photos are generated once. Each implementation turns every photo into the
 same four outputs — 1600 px JPEG (q90), 1600 px WebP (q80, effort 4), 1600 px JPEG (q80) and a
 256 px JPEG thumbnail (q80), EXIF orientation applied, metadata stripped — in a fresh subprocess
-(so peak RSS is its own), once on all cores and once pinned to one core.
+(so peak RSS is its own), once on all cores and once pinned to one core. "All cores" is a process
+pool of ``os.cpu_count()`` processes taking the photos one at a time, for every implementation
+alike (one Python process would keep Pillow on one core); "1 core" is one process pinned to one
+CPU.
 
 * Oja: ``oja.files.processing.images.inspect`` + ``render`` (header check, pyvips, copy to memory).
 * raw pyvips: ``Image.thumbnail`` shrink-on-load and the four saves, nothing else.
-* Pillow + draft: ``draft("RGB", (1600, 1600))`` (JPEG DCT scaling), ``exif_transpose``, resize.
+* Pillow + draft: ``draft("RGB", size)`` with the size the 1600 px variant really needs (1600×1200
+  for a 4000×3000 landscape photo, EXIF orientation considered), so JPEG DCT scaling takes effect:
+  Pillow picks the largest power-of-2 reduction that stays at least that size (here 1/2, to
+  2000×1500; asking for 1600×1600 would pick none, since 3000 // 1600 = 1). The reduction it
+  picked is printed. Then ``exif_transpose`` and the resize.
 * Pillow: the same without ``draft`` (full decode).
 
     python bench/images.py [--images 20] [--rounds 1] [--trials 3]
@@ -32,6 +39,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from bench.common import ROOT, bench_env, machine_line, markdown_table
@@ -89,12 +97,34 @@ def pyvips_variants(path: Path) -> int:
     return sum(len(o) for o in outputs)
 
 
+_ORIENTATION = 0x0112
+_SWAPPED = {5, 6, 7, 8}  # EXIF orientations that turn the picture by 90°
+
+
+def draft_size(source: Any) -> tuple[int, int]:
+    """The size the 1600 px variant needs from ``source`` (before orientation is applied): the
+    picture fitted into RESIZE×RESIZE, never upscaled."""
+    width, height = source.size
+    if source.getexif().get(_ORIENTATION) in _SWAPPED:
+        width, height = height, width
+    scale = min(1.0, RESIZE / max(width, height))
+    needed = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if source.getexif().get(_ORIENTATION) in _SWAPPED:
+        needed = (needed[1], needed[0])
+    return needed
+
+
+DRAFT_REDUCTIONS: list[int] = []
+
+
 def pillow_variants(path: Path, *, draft: bool) -> int:
     from PIL import Image, ImageOps
 
     with Image.open(path) as source:
         if draft:
-            source.draft("RGB", (RESIZE, RESIZE))  # asks for the target size, or it does nothing
+            full = source.size
+            source.draft("RGB", draft_size(source))
+            DRAFT_REDUCTIONS.append(full[0] // source.size[0])
         image = ImageOps.exif_transpose(source).convert("RGB")
     image.thumbnail((RESIZE, RESIZE), Image.Resampling.LANCZOS)
     thumb = image.copy()
@@ -112,32 +142,65 @@ def pillow_variants(path: Path, *, draft: bool) -> int:
     return total
 
 
-def run_worker(name: str, folder: Path, rounds: int, one_core: bool) -> dict[str, Any]:
-    """Inside the subprocess: time ``rounds`` passes over every photo."""
-    if one_core:
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+def pillow_draft_variants(path: Path) -> int:
+    return pillow_variants(path, draft=True)
+
+
+def pillow_full_variants(path: Path) -> int:
+    return pillow_variants(path, draft=False)
+
+
+WORK: dict[str, Callable[[Path], int]] = {
+    "oja": oja_variants,
+    "pyvips": pyvips_variants,
+    "pillow-draft": pillow_draft_variants,
+    "pillow": pillow_full_variants,
+}
+
+
+def _prepare(name: str) -> None:
     if name in {"oja", "pyvips"}:
         import pyvips
 
         pyvips.cache_set_max(0)
-    work: dict[str, Callable[[Path], int]] = {
-        "oja": oja_variants,
-        "pyvips": pyvips_variants,
-        "pillow-draft": lambda p: pillow_variants(p, draft=True),
-        "pillow": lambda p: pillow_variants(p, draft=False),
-    }
+
+
+def _draft_reduction(path: Path) -> int:
+    pillow_variants(path, draft=True)
+    return DRAFT_REDUCTIONS[-1]
+
+
+def run_worker(name: str, folder: Path, rounds: int, one_core: bool) -> dict[str, Any]:
+    """Inside the subprocess: time ``rounds`` passes over every photo, in this process (one core)
+    or in a pool of ``os.cpu_count()`` processes (all cores)."""
+    if one_core:
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    _prepare(name)
+    work = WORK[name]
     paths = sorted(folder.glob("photo-*.jpg"))
-    work[name](paths[0])  # warm-up: imports, codec initialisation
-    started = time.perf_counter()
-    output = 0
-    for _ in range(rounds):
-        for path in paths:
-            output += work[name](path)
-    elapsed = time.perf_counter() - started
+    jobs = [path for _ in range(rounds) for path in paths]
+    result: dict[str, Any] = {}
+    if one_core:
+        work(paths[0])  # warm-up: imports, codec initialisation
+        started = time.perf_counter()
+        output = sum(work(path) for path in jobs)
+        elapsed = time.perf_counter() - started
+        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    else:
+        workers = os.cpu_count() or 1
+        with ProcessPoolExecutor(workers, initializer=_prepare, initargs=(name,)) as pool:
+            list(pool.map(work, [paths[0]] * workers))  # warm-up: every process starts
+            started = time.perf_counter()
+            output = sum(pool.map(work, jobs))
+            elapsed = time.perf_counter() - started
+        result["workers"] = workers
+        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if name == "pillow-draft":
+        result["draft_reduction"] = _draft_reduction(paths[0])
     return {
-        "images_per_s": rounds * len(paths) / elapsed,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "output_kb_per_image": output / 1024 / (rounds * len(paths)),
+        **result,
+        "images_per_s": len(jobs) / elapsed,
+        "output_kb_per_image": output / 1024 / len(jobs),
     }
 
 
@@ -168,6 +231,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="oja-bench-images-") as tmp:
         folder = Path(tmp)
         generate(folder, args.images)
+        loads = [os.getloadavg()[0]]
         # Interleaved trials, best of each: a shared 2-core machine drifts between runs, and
         # running one implementation's trials back to back would hand it a quiet or busy period.
         results: dict[tuple[str, bool], dict[str, Any]] = {}
@@ -178,6 +242,7 @@ def main() -> None:
                     best = results.get((name, one))
                     if best is None or result["images_per_s"] > best["images_per_s"]:
                         results[name, one] = result
+        loads.append(os.getloadavg()[0])
     raw = {one: results["pyvips", one]["images_per_s"] for one in (False, True)}
     rows = []
     for name in IMPLEMENTATIONS:
@@ -196,7 +261,13 @@ def main() -> None:
     print(machine_line())
     print(
         f"{args.images} photos of 4000×3000, four outputs each; best of {args.trials} "
-        "interleaved trials"
+        f"interleaved trials; all cores = a pool of {results['oja', False]['workers']} processes; "
+        f"load average (1 min) {loads[0]:.1f} before, {loads[1]:.1f} after"
+    )
+    reduction = results["pillow-draft", True]["draft_reduction"]
+    print(
+        f"Pillow draft: asked for the 1600 px variant's size, JPEG decoded at 1/{reduction} "
+        f"({4000 // reduction}×{3000 // reduction})"
     )
     print()
     print(

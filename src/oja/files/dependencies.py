@@ -4,21 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Response
 
-from oja.core.dependencies import RuntimeDep, provided
+from oja.core.dependencies import RuntimeDep
 from oja.core.ratelimit import Rate, enforce, rate_limit_headers
 from oja.files.config import FilesSettings, get_files_settings
 from oja.identity.dependencies import Principal, RequireScopes
 
 
-async def files_settings(request: Request) -> FilesSettings:
-    """The files settings without a thread-pool hop per request (``get_files_settings`` is a plain
-    function, which FastAPI would run on the thread pool); a test's override still applies."""
-    return provided(request, get_files_settings)
-
-
-FilesSettingsDep = Annotated[FilesSettings, Depends(files_settings)]
+FilesSettingsDep = Annotated[FilesSettings, Depends(get_files_settings)]
 FilesReader = Annotated[Principal, RequireScopes("files:read")]
 FilesWriter = Annotated[Principal, RequireScopes("files:write")]
 

@@ -189,8 +189,12 @@ async def purge_remote(session: AsyncSession, runtime: Runtime, document_id: uui
     await index.delete_everywhere(document_id)
 
 
-def fuse(keyword_hits: Sequence[Hit], cosines: Mapping[uuid.UUID, float]) -> list[uuid.UUID]:
-    """The candidates of ``cosines``, best first by ``relevance / best relevance + VECTOR_WEIGHT
+def fuse(
+    keyword_hits: Sequence[Hit],
+    cosines: Mapping[uuid.UUID, float],
+    vector_weight: float = VECTOR_WEIGHT,
+) -> list[uuid.UUID]:
+    """The candidates of ``cosines``, best first by ``relevance / best relevance + vector_weight
     * cosine``; a candidate the keyword index did not return has keyword share 0.
 
     Scores, not ranks, are fused: a rank throws away how far apart two candidates are, and with
@@ -200,7 +204,7 @@ def fuse(keyword_hits: Sequence[Hit], cosines: Mapping[uuid.UUID, float]) -> lis
     best = max((score for _, score in keyword_hits), default=0.0)
     shares = {item: score / best for item, score in keyword_hits} if best > 0 else {}
     fused = {
-        item: shares.get(item, 0.0) + VECTOR_WEIGHT * cosine for item, cosine in cosines.items()
+        item: shares.get(item, 0.0) + vector_weight * cosine for item, cosine in cosines.items()
     }
     return sorted(fused, key=lambda item: -fused[item])
 
@@ -214,6 +218,7 @@ async def retrieve(
     top_k: int,
     document_ids: Sequence[uuid.UUID] | None = None,
     min_score: float | None = None,
+    vector_weight: float = VECTOR_WEIGHT,
 ) -> list[answering.Context]:
     """The owner's ``top_k`` chunks for ``question``, each scored by cosine similarity: its best
     child window's (small-chunk/parent; the chunk's own vector when it has no children).
@@ -221,7 +226,8 @@ async def retrieve(
     Each index applies its own bar before fusion: a vector candidate needs a cosine of at least
     ``min_score``; a keyword candidate needs to match the question's words, and is kept whatever
     its cosine (a chunk BM25 ranks first can score 0.2 with MiniLM: dropping it after fusion lost
-    57 of 71 misses on SQuAD). The survivors are ranked by :func:`fuse`."""
+    57 of 71 misses on SQuAD). The survivors are ranked by :func:`fuse` (``vector_weight`` other
+    than :data:`VECTOR_WEIGHT` is for the evaluation's weight sweep)."""
     settings = get_rag_settings()
     threshold = settings.query_min_score if min_score is None else min_score
     with blas.one_thread():
@@ -244,7 +250,7 @@ async def retrieve(
         wanted += [item for item, _ in keyword_hits]
         rows = await repository.hits_by_id(session, list(dict.fromkeys(wanted)), owner_id)
         cosines = await index.cosines(session, question_vector, owner_id, list(rows))
-        ranked = fuse(keyword_hits, cosines)
+        ranked = fuse(keyword_hits, cosines, vector_weight)
     contexts: list[answering.Context] = []
     for item in ranked[:top_k]:
         row = rows[item]

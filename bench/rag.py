@@ -15,7 +15,9 @@ recall of the embedded vector indexes at 10k and 100k chunks.
    uvicorn process: ``--query-chunks`` chunks of real sentences (from the SQuAD evaluation corpus,
    shuffled into ~300-token chunks, so the keyword index sees a real vocabulary) with synthetic
    vectors, one owner holding them all; each question (the corpus's real questions) is embedded by
-   MiniLM in the request, as in production.
+   MiniLM in the request, as in production. Two owners hold the same chunks, one with 3.9 random
+   child vectors per chunk (small-chunk/parent) and one without (whole-chunk scoring, the path
+   before child vectors); their requests alternate.
 
     python -m bench.rag [--sizes 10000,100000] [--queries 200] [--documents 12]
                         [--query-chunks 10000] [--only query]
@@ -48,7 +50,7 @@ from oja.rag.config import RagSettings
 from oja.rag.embedding import MINILM_NAME
 from oja.rag.eval import squad_corpus, text_document
 from oja.rag.eval.synthetic import prose
-from oja.rag.models import RagChunk, chunk_id, rowkey_of
+from oja.rag.models import RagChunk, RagChunkVector, chunk_id, rowkey_of
 from oja.rag.vector_index import NumpyIndex, top_k_of
 
 DIMENSION = minilm.DIMENSION
@@ -276,8 +278,16 @@ def sentence_chunks(count: int, rng: random.Random) -> list[str]:
     return [" ".join(rng.choice(sentences) for _ in range(12)) for _ in range(count)]
 
 
-async def fill_text_chunks(runtime: Runtime, owner: uuid.UUID, texts: list[str]) -> None:
-    """``texts`` as the chunks of documents of 1,000 chunks each, with random unit vectors."""
+CHILDREN_PER_CHUNK = (4, 4, 4, 4, 4, 4, 4, 4, 4, 3)
+"""Child vectors per chunk, cycled: 3.9 on average, as 128-token windows of the SQuAD chunks."""
+
+
+async def fill_text_chunks(
+    runtime: Runtime, owner: uuid.UUID, texts: list[str], children: bool
+) -> None:
+    """``texts`` as the chunks of documents of 1,000 chunks each, with random unit vectors; with
+    ``children``, each chunk also gets :data:`CHILDREN_PER_CHUNK` random child vectors, else none
+    (scored by its whole-chunk vector, as before child vectors existed)."""
     rng = np.random.default_rng(5)
     vectors = rng.normal(size=(len(texts), DIMENSION)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -285,53 +295,84 @@ async def fill_text_chunks(runtime: Runtime, owner: uuid.UUID, texts: list[str])
     for start in range(0, len(texts), per_document):
         document_id = uuid.uuid4()
         rows: list[dict[str, Any]] = []
+        child_rows: list[dict[str, Any]] = []
         for index, i in enumerate(range(start, min(len(texts), start + per_document))):
-            rows.append(chunk_row(document_id, owner, index, texts[i], vectors[i]))
+            row = chunk_row(document_id, owner, index, texts[i], vectors[i])
+            rows.append(row)
+            if children:
+                kids = rng.normal(size=(CHILDREN_PER_CHUNK[i % 10], DIMENSION))
+                kids /= np.linalg.norm(kids, axis=1, keepdims=True)
+                child_rows += [
+                    {
+                        "chunk_id": row["id"],
+                        "window_index": w,
+                        "embedding": k.astype("<f4").tobytes(),
+                    }
+                    for w, k in enumerate(kids)
+                ]
         async with unit_of_work(runtime.database) as session:
             session.add(text_document(document_id, owner, f"part-{start // per_document}.txt", "x"))
             await session.flush()
             await session.execute(insert(RagChunk), rows)
+            if child_rows:
+                await session.execute(insert(RagChunkVector), child_rows)
             await repository.bump_version(session, [document_id])
+
+
+async def signed_in_owner(client: httpx.AsyncClient) -> tuple[uuid.UUID, dict[str, str]]:
+    email = f"rag-bench-{uuid.uuid4().hex}@example.com"
+    password = "correct horse battery"
+    (
+        await client.post("/auth/signup", json={"email": email, "password": password})
+    ).raise_for_status()
+    login = await client.post("/auth/login", json={"email": email, "password": password})
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    return uuid.UUID((await client.get("/user/me", headers=headers)).json()["id"]), headers
 
 
 async def query_requests(
     base_url: str, runtime: Runtime, chunks: int, queries: int
-) -> list[object]:
+) -> list[list[object]]:
+    """Two owners holding the same chunks, one without child vectors (whole-chunk scoring, the
+    path before them) and one with; their questions alternate, so both see the same load."""
     rng = random.Random(3)
     questions = [q.text for q in squad_corpus().questions]
+    texts = sentence_chunks(chunks, rng)
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
-        email = f"rag-bench-{uuid.uuid4().hex}@example.com"
-        password = "correct horse battery"
-        (
-            await client.post("/auth/signup", json={"email": email, "password": password})
-        ).raise_for_status()
-        login = await client.post("/auth/login", json={"email": email, "password": password})
-        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        owner = uuid.UUID((await client.get("/user/me", headers=headers)).json()["id"])
-        await fill_text_chunks(runtime, owner, sentence_chunks(chunks, rng))
-        timings: list[float] = []
-        returned = 0
+        owners = [await signed_in_owner(client) for _ in range(2)]
+        for (owner, _), children in zip(owners, (False, True), strict=True):
+            await fill_text_chunks(runtime, owner, texts, children)
+        timings: list[list[float]] = [[], []]
+        returned = [0, 0]
         for n in range(queries + 5):
-            started = time.perf_counter()
-            response = await client.post(
-                "/query", json={"question": rng.choice(questions), "top_k": 5}, headers=headers
-            )
-            elapsed = (time.perf_counter() - started) * 1000
-            response.raise_for_status()
-            if n >= 5:  # the first requests load the model and the matrix
-                timings.append(elapsed)
-                returned += len(response.json()["chunks"])
+            question = rng.choice(questions)
+            for side, (_, headers) in enumerate(owners):
+                started = time.perf_counter()
+                response = await client.post(
+                    "/query", json={"question": question, "top_k": 5}, headers=headers
+                )
+                elapsed = (time.perf_counter() - started) * 1000
+                response.raise_for_status()
+                if n >= 5:  # the first requests load the model and the matrix
+                    timings[side].append(elapsed)
+                    returned[side] += len(response.json()["chunks"])
+    load = os.getloadavg()[0]
     return [
-        f"`POST /query`, top 5, local extractive answer (load average {os.getloadavg()[0]:.1f})",
-        chunks,
-        percentile(timings, 50),
-        percentile(timings, 95),
-        percentile(timings, 99),
-        returned / queries,
+        [
+            f"`POST /query`, top 5, local extractive answer, {label} (load average {load:.1f})",
+            chunks,
+            percentile(timings[side], 50),
+            percentile(timings[side], 95),
+            percentile(timings[side], 99),
+            returned[side] / queries,
+        ]
+        for side, label in enumerate(
+            ("whole-chunk vectors (no children)", "max over 3.9 child vectors per chunk")
+        )
     ]
 
 
-async def query_latency(folder: Path, chunks: int, queries: int) -> list[object]:
+async def query_latency(folder: Path, chunks: int, queries: int) -> list[list[object]]:
     runtime = await make_runtime(folder)
     env = bench_env(
         OJA_VAR_DIR=str(folder),
@@ -358,10 +399,10 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         (folder / "query").mkdir()
-        row = await query_latency(folder / "query", args.query_chunks, args.queries)
+        query_rows = await query_latency(folder / "query", args.query_chunks, args.queries)
         print(f"\n### `POST /query` without the LLM, {args.queries} requests, one at a time\n")
         headers = ["path", "chunks", "p50 ms", "p95 ms", "p99 ms", "chunks returned"]
-        print(markdown_table(headers, [row]))
+        print(markdown_table(headers, query_rows))
         if args.only == "query":
             return
         (folder / "ingest").mkdir()

@@ -13,6 +13,7 @@ import pytest
 from oja.rag.eval import (
     BM25_BASELINE,
     DENSE_BASELINE,
+    DENSE_CHILDREN_BASELINE,
     OJA,
     add_corpus,
     evaluate,
@@ -62,9 +63,11 @@ async def test_on_real_text_oja_is_not_below_bm25(app: Any, client: httpx.AsyncC
     corpus = squad_corpus(SQUAD_SUBSET)
     names = await add_corpus(app.state.runtime, owner, corpus)
     report = await evaluate(app.state.runtime, owner, names, corpus)
-    oja, bm25, dense = (report.of(s) for s in (OJA, BM25_BASELINE, DENSE_BASELINE))
+    oja, bm25, dense, children = (
+        report.of(s) for s in (OJA, BM25_BASELINE, DENSE_BASELINE, DENSE_CHILDREN_BASELINE)
+    )
     assert report.questions == 108
-    assert all(len(s.ranks) == 108 for s in (oja, bm25, dense))
+    assert all(len(s.ranks) == 108 for s in (oja, bm25, dense, children))
     assert oja.hit_at_1 >= bm25.hit_at_1, (oja.hit_at_1, bm25.hit_at_1)
     assert oja.hit_at_5 >= bm25.hit_at_5, (oja.hit_at_5, bm25.hit_at_5)
     assert oja.hit_at_5 >= dense.hit_at_5, (oja.hit_at_5, dense.hit_at_5)

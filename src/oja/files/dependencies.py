@@ -11,7 +11,6 @@ from oja.core.ratelimit import Rate, enforce, rate_limit_headers
 from oja.files.config import FilesSettings, get_files_settings
 from oja.identity.dependencies import Principal, RequireScopes
 
-
 FilesSettingsDep = Annotated[FilesSettings, Depends(get_files_settings)]
 FilesReader = Annotated[Principal, RequireScopes("files:read")]
 FilesWriter = Annotated[Principal, RequireScopes("files:write")]

@@ -1,10 +1,12 @@
 """Retrieval: chunking, embeddings, vector and keyword indexes, and answering questions with citations.
 
 Flow: ``documents.text_extracted`` → ``rag.index_document`` (chunk in MiniLM word-pieces → embed →
-replace the document's ``rag_chunk`` rows, keyword index and vector index in one transaction) →
+replace the document's ``rag_chunk`` rows, their ``rag_chunk_vector`` child windows, keyword index
+and vector index in one transaction) →
 ``POST /query`` (embed the question → vector top-N and keyword top-N, each filtered by owner inside
 its query → vector candidates below ``min_score`` dropped, keyword candidates kept → fused by score,
-keyword relevance / best + cosine → numbered-context prompt → citations checked against the
+keyword relevance / best + 2 × cosine, a chunk's cosine being its best child window's →
+numbered-context prompt → citations checked against the
 retrieved chunks).
 
 The vector index default, measured by ``python -m bench.rag`` (2 shared CPUs, 384-d clustered

@@ -1,8 +1,9 @@
 """The server option: a ChromaDB server (``OJA_CHROMA_URL``) as the vector index.
 
 Oja always passes its own vectors (``embedding_function=None``: Chroma's default function would
-download a model). One collection per embedding model, cosine space; every record carries
-``owner_id`` and ``document_id`` metadata and the owner filter is a ``where`` inside the query, so
+download a model). One collection per embedding model, cosine space; a record is one child window
+of a chunk (id ``chunk id:window``), carrying ``chunk_id``, ``owner_id`` and ``document_id``
+metadata; a search over-fetches children and keeps each chunk's best. The owner filter and the owner filter is a ``where`` inside the query, so
 Chroma's top-K is taken among the owner's chunks only. ``rag_chunk`` stays the source of truth:
 writes reach Chroma before the database commits (a failure rolls the job back and it retries), and
 chunk ids are deterministic, so a retry overwrites rather than duplicates.
@@ -20,7 +21,12 @@ from urllib.parse import urlsplit
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from oja.rag.vector_index import Hit, IndexedChunk, Vector
+from oja.rag import repository
+from oja.rag.vector_index import Hit, IndexedChunk, Vector, best_child, children_of
+
+CHILDREN_PER_HIT = 8
+"""Children fetched per chunk wanted: a chunk's windows crowd the nearest records, and the
+chunks with the best child must fill ``top_k`` after duplicates go (3.9 children per chunk)."""
 
 
 def collection_name(prefix: str, model: str) -> str:
@@ -57,18 +63,21 @@ class ChromaIndex:
         collection = self._get()
         by_document: dict[uuid.UUID, set[str]] = {}
         for chunk in chunks:
-            by_document.setdefault(chunk.document_id, set()).add(str(chunk.id))
+            keys = by_document.setdefault(chunk.document_id, set())
+            keys.update(f"{chunk.id}:{w}" for w in range(len(chunk.children)))
         if chunks:
             collection.upsert(
-                ids=[str(c.id) for c in chunks],
-                embeddings=np.vstack([c.vector for c in chunks]).astype(np.float32),
+                ids=[f"{c.id}:{w}" for c in chunks for w in range(len(c.children))],
+                embeddings=np.vstack([c.children for c in chunks]).astype(np.float32),
                 metadatas=[
                     {
+                        "chunk_id": str(c.id),
                         "owner_id": str(c.owner_id),
                         "document_id": str(c.document_id),
                         "chunk_index": c.chunk_index,
                     }
                     for c in chunks
+                    for _ in range(len(c.children))
                 ],
             )
         for document_id, keep in by_document.items():  # chunks the new text no longer has
@@ -96,10 +105,11 @@ class ChromaIndex:
         await asyncio.to_thread(self._delete_everywhere, document_id)
 
     def count(self, document_id: uuid.UUID | None = None) -> int:
-        collection = self._get()
-        if document_id is None:
-            return int(collection.count())
-        return len(collection.get(where={"document_id": str(document_id)}, include=[])["ids"])
+        """Chunks (not child records) held, in all or in one document."""
+        where = None if document_id is None else {"document_id": str(document_id)}
+        records = self._get().get(where=where, include=["metadatas"])
+        metadatas = records["metadatas"] or [{}] * len(records["ids"])
+        return len({m.get("chunk_id", i) for i, m in zip(records["ids"], metadatas, strict=True)})
 
     def _search(
         self,
@@ -115,12 +125,17 @@ class ChromaIndex:
             where = {"$and": [where, {"document_id": {"$in": [str(d) for d in document_ids]}}]}
         result = self._get().query(
             query_embeddings=np.asarray([vector], dtype=np.float32),
-            n_results=top_k,
+            n_results=top_k * CHILDREN_PER_HIT,
             where=where,
-            include=["distances"],
+            include=["distances", "metadatas"],
         )
-        ids, distances = result["ids"][0], (result["distances"] or [[]])[0]
-        return [(uuid.UUID(i), 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
+        ids = result["ids"][0]
+        metadatas, distances = (result["metadatas"] or [[]])[0], (result["distances"] or [[]])[0]
+        best: dict[uuid.UUID, float] = {}
+        for record, metadata, distance in zip(ids, metadatas, distances, strict=True):
+            chunk = metadata.get("chunk_id", record)  # a record written before children: the chunk
+            best.setdefault(uuid.UUID(str(chunk)), 1.0 - float(distance))
+        return list(best.items())[:top_k]  # nearest first, so a chunk's first child is its best
 
     async def search(
         self,
@@ -131,3 +146,14 @@ class ChromaIndex:
         document_ids: Sequence[uuid.UUID] | None = None,
     ) -> list[Hit]:
         return await asyncio.to_thread(self._search, vector, owner_id, top_k, document_ids)
+
+    async def cosines(
+        self,
+        session: AsyncSession,
+        vector: Vector,
+        owner_id: uuid.UUID,
+        ids: Sequence[uuid.UUID],
+    ) -> dict[uuid.UUID, float]:
+        """From the database's copy of the children: Chroma returns no vectors of its own."""
+        rows = await repository.chunk_vectors(session, ids, owner_id)
+        return {row.id: best_child(children_of(row), vector) for row in rows}

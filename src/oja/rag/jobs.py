@@ -4,7 +4,9 @@
 embedding model, so extracting the same text twice indexes it once). ``documents.deleted`` removes
 the chunks in the deleting transaction (table and keyword index; the vector cache follows the
 version log) and, with a Chroma server, ``rag.purge_document`` removes them there after commit.
-``rag.reindex_stale`` re-indexes documents whose chunks were embedded by another model.
+``rag.reindex_stale`` re-indexes documents whose chunks were embedded by another model, or have no
+child vectors (indexed before ``rag_chunk_vector`` existed; until then search scores such a chunk
+by its whole-chunk vector).
 
 The handlers, and the chunk lister behind ``GET /documents/{id}``'s ``chunks``, are registered
 when this module is imported: the composition roots (API and worker) import it through
@@ -36,6 +38,9 @@ from oja.rag.models import RagChunk
 from oja.rag.schemas import DocumentChunkOut
 
 STALE_BATCH = 100
+CHILDREN = f"children-{service.CHILD_WINDOW}-{service.CHILD_STRIDE}"
+"""Part of the indexing dedupe key, so a document indexed before child vectors existed is indexed
+again for the same text and model."""
 
 
 @job(
@@ -59,7 +64,8 @@ async def purge_document(ctx: JobContext, *, document_id: uuid.UUID) -> None:
 
 @job("rag.reindex_stale", periodic=600.0)
 async def reindex_stale(ctx: JobContext) -> dict[str, Any]:
-    """Documents with chunks of another embedding model get re-indexed (a batch per run)."""
+    """Documents with chunks of another embedding model, or chunks without child vectors, get
+    re-indexed (a batch of each per run)."""
     model = embedding_name(ctx.runtime.settings)
     stale = list(
         await ctx.session.scalars(
@@ -69,10 +75,11 @@ async def reindex_stale(ctx: JobContext) -> dict[str, Any]:
             .limit(STALE_BATCH)
         )
     )
-    for document_id in stale:
+    childless = await repository.documents_without_children(ctx.session, STALE_BATCH)
+    for document_id in dict.fromkeys([*stale, *childless]):
         await request_indexing(document_id, ctx.runtime.settings)
     await repository.prune_changes(ctx.session)
-    return {"stale": len(stale)}
+    return {"stale": len(stale), "childless": len(childless)}
 
 
 async def request_indexing(document_id: uuid.UUID, settings: Settings) -> Job | None:
@@ -83,7 +90,7 @@ async def request_indexing(document_id: uuid.UUID, settings: Settings) -> Job | 
     if document is None or document.text is None:
         return None
     fingerprint = hashlib.sha256(
-        f"{content_hash(document.text)}:{embedding_name(settings)}".encode()
+        f"{content_hash(document.text)}:{embedding_name(settings)}:{CHILDREN}".encode()
     ).hexdigest()[:32]
     key = f"rag.index:{document_id}:{fingerprint}"
     existing = await session.scalar(select(Job.status).where(Job.dedupe_key == key))

@@ -7,6 +7,10 @@ Chunk ids are derived from (document, index, content hash), so re-indexing uncha
 same ids. ``rowkey`` is a stable 63-bit integer derived from the id: the FTS5 rowid on SQLite, where
 triggers (created by the migration) keep ``rag_chunk_fts`` equal to this table, cascades included.
 
+``rag_chunk_vector`` holds each chunk's child vectors (overlapping windows of its text): dense search
+scores a chunk by its best child. A chunk indexed before that table existed has none and is scored by
+its own vector until ``rag.reindex_stale`` re-indexes its document.
+
 ``rag_index_state`` holds one counter bumped by every write; ``rag_index_change`` names the
 documents each version touched, so a process's in-memory vector matrix refreshes only those.
 """
@@ -77,3 +81,18 @@ class RagIndexChange(Base):
     version: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     document_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RagChunkVector(Base):
+    """A chunk's child vectors: the chunk's text as overlapping windows of a few MiniLM word-pieces,
+    each embedded by the chunk's model. Dense search scores a chunk by its best child; the chunk
+    itself is what is returned and cited. Written with the chunk, deleted with it (cascade)."""
+
+    __tablename__ = "rag_chunk_vector"
+
+    chunk_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("rag_chunk.id", ondelete="CASCADE"), primary_key=True
+    )
+    window_index: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    """Unit vector, little-endian float32, of the chunk's ``embedding_model``."""

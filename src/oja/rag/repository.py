@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.clock import utcnow
 from oja.documents.models import Document
-from oja.rag.models import RagChunk, RagIndexChange, RagIndexState
+from oja.rag.models import RagChunk, RagChunkVector, RagIndexChange, RagIndexState
 
 STATE_ID = 1
 CHANGE_LOG_RETENTION = timedelta(days=1)
@@ -51,12 +51,18 @@ async def bump_version(session: AsyncSession, document_ids: Iterable[uuid.UUID])
 
 
 async def replace_document(
-    session: AsyncSession, document_id: uuid.UUID, rows: Sequence[dict[str, object]]
+    session: AsyncSession,
+    document_id: uuid.UUID,
+    rows: Sequence[dict[str, object]],
+    children: Sequence[dict[str, object]] = (),
 ) -> int:
-    """The document's chunks become exactly ``rows`` (keyed by document and chunk index)."""
+    """The document's chunks become exactly ``rows`` (keyed by document and chunk index), and
+    their child vectors exactly ``children`` (the old ones go with their chunks, by cascade)."""
     await session.execute(delete(RagChunk).where(RagChunk.document_id == document_id))
     if rows:
         await session.execute(insert(RagChunk), list(rows))
+    if children:
+        await session.execute(insert(RagChunkVector), list(children))
     return await bump_version(session, [document_id])
 
 
@@ -98,21 +104,83 @@ class VectorRow:
     document_id: uuid.UUID
     owner_id: uuid.UUID
     embedding: bytes
+    children: list[bytes]
+    """The chunk's child vectors in window order; empty for a chunk indexed before they existed."""
 
 
 async def vector_rows(
     session: AsyncSession, model: str, document_ids: Iterable[uuid.UUID] | None = None
 ) -> list[VectorRow]:
+    """Every chunk of ``model`` (within ``document_ids``) with its child vectors, by document
+    and chunk index."""
     query = select(RagChunk.id, RagChunk.document_id, RagChunk.owner_id, RagChunk.embedding).where(
         RagChunk.embedding_model == model
+    )
+    child_query = (
+        select(RagChunkVector.chunk_id, RagChunkVector.embedding)
+        .join(RagChunk, RagChunk.id == RagChunkVector.chunk_id)
+        .where(RagChunk.embedding_model == model)
     )
     if document_ids is not None:
         wanted = list(document_ids)
         if not wanted:
             return []
         query = query.where(RagChunk.document_id.in_(wanted))
+        child_query = child_query.where(RagChunk.document_id.in_(wanted))
+    children: dict[uuid.UUID, list[bytes]] = {}
+    for row in await session.execute(
+        child_query.order_by(RagChunkVector.chunk_id, RagChunkVector.window_index)
+    ):
+        children.setdefault(row.chunk_id, []).append(row.embedding)
     result = await session.execute(query.order_by(RagChunk.document_id, RagChunk.chunk_index))
-    return [VectorRow(r.id, r.document_id, r.owner_id, r.embedding) for r in result]
+    return [
+        VectorRow(r.id, r.document_id, r.owner_id, r.embedding, children.get(r.id, []))
+        for r in result
+    ]
+
+
+async def child_counts(session: AsyncSession, document_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    """How many child vectors each of the document's chunks has (absent: none)."""
+    result = await session.execute(
+        select(RagChunkVector.chunk_id, func.count())
+        .join(RagChunk, RagChunk.id == RagChunkVector.chunk_id)
+        .where(RagChunk.document_id == document_id)
+        .group_by(RagChunkVector.chunk_id)
+    )
+    return {chunk: int(count) for chunk, count in result}
+
+
+async def documents_without_children(session: AsyncSession, limit: int) -> list[uuid.UUID]:
+    """Documents with a chunk that has no child vector (indexed before they existed)."""
+    orphan = ~select(RagChunkVector.chunk_id).where(RagChunkVector.chunk_id == RagChunk.id).exists()
+    result = await session.scalars(
+        select(RagChunk.document_id).where(orphan).distinct().limit(limit)
+    )
+    return list(result)
+
+
+async def chunk_vectors(
+    session: AsyncSession, ids: Sequence[uuid.UUID], owner_id: uuid.UUID
+) -> list[VectorRow]:
+    """The chunks named that ``owner_id`` owns, with their child vectors."""
+    if not ids:
+        return []
+    children: dict[uuid.UUID, list[bytes]] = {}
+    for chunk, embedding in await session.execute(
+        select(RagChunkVector.chunk_id, RagChunkVector.embedding)
+        .where(RagChunkVector.chunk_id.in_(list(ids)))
+        .order_by(RagChunkVector.chunk_id, RagChunkVector.window_index)
+    ):
+        children.setdefault(chunk, []).append(embedding)
+    result = await session.execute(
+        select(RagChunk.id, RagChunk.document_id, RagChunk.owner_id, RagChunk.embedding).where(
+            RagChunk.id.in_(list(ids)), RagChunk.owner_id == owner_id
+        )
+    )
+    return [
+        VectorRow(r.id, r.document_id, r.owner_id, r.embedding, children.get(r.id, []))
+        for r in result
+    ]
 
 
 async def chunks_of(session: AsyncSession, document_id: uuid.UUID) -> list[RagChunk]:

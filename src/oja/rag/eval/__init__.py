@@ -27,9 +27,9 @@ from sqlalchemy import select
 from oja.core.db import unit_of_work
 from oja.core.runtime import Runtime
 from oja.documents.models import Document, DocumentStatus
-from oja.rag import service
+from oja.rag import repository, service
 from oja.rag.embedding import open_chunk_embedder
-from oja.rag.eval.baselines import BM25, Dense, StoredChunk
+from oja.rag.eval.baselines import BM25, Dense, DenseChildren, StoredChunk
 from oja.rag.models import RagChunk
 
 HERE = Path(__file__).resolve().parent
@@ -88,11 +88,17 @@ class Report:
         return next(s for s in self.scores if s.system == system)
 
 
-OJA, BM25_BASELINE, DENSE_BASELINE = (
+OJA, BM25_BASELINE, DENSE_BASELINE, DENSE_CHILDREN_BASELINE = (
     "Oja `retrieve`",
     "BM25 over Oja's chunks",
-    "MiniLM cosine only",
+    "MiniLM cosine only, whole chunk",
+    "MiniLM cosine only, max child",
 )
+
+
+def oja_at(weight: float) -> str:
+    """The name of Oja's row with the fusion's vector weight set to ``weight``."""
+    return f"{OJA}, vector weight {weight:g}"
 
 
 def load_sections(path: Path) -> dict[str, str]:
@@ -177,6 +183,12 @@ async def stored_chunks(runtime: Runtime, owner_id: uuid.UUID) -> list[StoredChu
             .where(RagChunk.owner_id == owner_id)
             .order_by(RagChunk.document_id, RagChunk.chunk_index)
         )
+        found = list(rows)
+        children = {
+            row.id: row.children
+            for row in await repository.chunk_vectors(session, [r.id for r in found], owner_id)
+            if row.children
+        }
         return [
             StoredChunk(
                 r.id,
@@ -184,8 +196,13 @@ async def stored_chunks(runtime: Runtime, owner_id: uuid.UUID) -> list[StoredChu
                 r.chunk_index,
                 r.text,
                 np.frombuffer(r.embedding, dtype="<f4"),
+                np.frombuffer(b"".join(children[r.id]), dtype="<f4").reshape(
+                    len(children[r.id]), -1
+                )
+                if r.id in children
+                else None,
             )
-            for r in rows
+            for r in found
         ]
 
 
@@ -205,28 +222,46 @@ def rank_of(
 
 
 async def evaluate(
-    runtime: Runtime, owner_id: uuid.UUID, names: dict[uuid.UUID, str], corpus: Corpus
+    runtime: Runtime,
+    owner_id: uuid.UUID,
+    names: dict[uuid.UUID, str],
+    corpus: Corpus,
+    weights: Sequence[float] = (),
 ) -> Report:
+    """Oja (``retrieve`` as indexed) and the baselines, then Oja again at each of ``weights``
+    (the fusion's vector weight; the weight sweep)."""
     stored = await stored_chunks(runtime, owner_id)
     chunks = {c.id: c for c in stored}
     by_place = {(c.document_id, c.chunk_index): c.id for c in stored}
-    bm25, dense = BM25(stored), Dense(stored)
-    oja, keyword, vector = Score(OJA), Score(BM25_BASELINE), Score(DENSE_BASELINE)
+    bm25, dense, dense_children = BM25(stored), Dense(stored), DenseChildren(stored)
+    oja, keyword = Score(OJA), Score(BM25_BASELINE)
+    vector, child = Score(DENSE_BASELINE), Score(DENSE_CHILDREN_BASELINE)
+    swept = {weight: Score(oja_at(weight)) for weight in weights}
     async with open_chunk_embedder(runtime.settings) as embedder:
         vectors = await embedder.embed([q.text for q in corpus.questions])
     for question, question_vector in zip(corpus.questions, vectors, strict=True):
-        async with unit_of_work(runtime.database) as session:
-            contexts = await service.retrieve(
-                session, runtime, owner_id=owner_id, question=question.text, top_k=TOP_K
-            )
-        found = [by_place[c.document_id, c.chunk_index] for c in contexts]
-        oja.add(question, rank_of(question, found, chunks, names))
+        for weight, score in [(service.VECTOR_WEIGHT, oja), *swept.items()]:
+            async with unit_of_work(runtime.database) as session:
+                contexts = await service.retrieve(
+                    session,
+                    runtime,
+                    owner_id=owner_id,
+                    question=question.text,
+                    top_k=TOP_K,
+                    vector_weight=weight,
+                )
+            found = [by_place[c.document_id, c.chunk_index] for c in contexts]
+            score.add(question, rank_of(question, found, chunks, names))
         keyword.add(question, rank_of(question, bm25.search(question.text, TOP_K), chunks, names))
         vector.add(question, rank_of(question, dense.search(question_vector, TOP_K), chunks, names))
+        child.add(
+            question,
+            rank_of(question, dense_children.search(question_vector, TOP_K), chunks, names),
+        )
     return Report(
         corpus.name,
         len(corpus.documents),
         len(stored),
         len(corpus.questions),
-        [oja, keyword, vector],
+        [oja, keyword, vector, child, *swept.values()],
     )

@@ -1,6 +1,6 @@
 """``python -m oja.rag.eval [corpus …] [--dense children]`` (``make eval``): index each evaluation
 corpus in a scratch SQLite database and print Oja's hit@1, hit@5 and MRR@5 next to the baselines',
-as markdown. ``--dense children`` also prints the small-chunk/parent measurement of
+as markdown, then Oja's at each vector weight of :data:`SWEEP`. ``--dense children`` also prints the small-chunk/parent measurement of
 :mod:`oja.rag.eval.children` (whole-chunk against max-child cosine, and its cost)."""
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ from oja.rag.eval.children import (
 )
 from oja.rag.service import VECTOR_WEIGHT
 
+SWEEP = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
+"""Vector weights Oja is also run at, on both corpora, to choose :data:`VECTOR_WEIGHT`."""
+
 
 async def run(
     folder: Path, corpus: Corpus, children: bool = False
@@ -46,7 +49,7 @@ async def run(
         started = time.perf_counter()
         names = await add_corpus(runtime, owner_id, corpus)
         indexed = time.perf_counter() - started
-        report = await evaluate(runtime, owner_id, names, corpus)
+        report = await evaluate(runtime, owner_id, names, corpus, SWEEP)
         extra = [
             await evaluate_children(runtime, owner_id, names, corpus, window=w, stride=s)
             for w, s in (WINDOWS if children else ())

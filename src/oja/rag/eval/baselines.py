@@ -1,6 +1,6 @@
 """The baselines Oja's retrieval is measured against, over exactly the chunks Oja stored: Okapi
 BM25 (k1 1.2, b 0.75, words lower-cased, Oja's stopwords dropped, no stemming) and dense-only
-cosine search over the stored vectors. Both are plain and exact: they set the bar, not the design.
+cosine search over the stored vectors (whole-chunk, or each chunk's best child). Both are plain and exact: they set the bar, not the design.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ class StoredChunk:
     chunk_index: int
     text: str
     vector: NDArray[np.float32]
+    children: NDArray[np.float32] | None = None
+    """The stored child vectors, one row each (None: not loaded, or the chunk has none)."""
 
 
 class BM25:
@@ -69,4 +71,19 @@ class Dense:
 
     def search(self, vector: NDArray[np.float32], top_k: int) -> list[uuid.UUID]:
         scores = self.matrix @ vector
+        return [self.ids[i] for i in np.argsort(-scores, kind="stable")[:top_k]]
+
+
+class DenseChildren:
+    """Dense-only over child vectors: a chunk scores its best child's cosine (its own vector when
+    it has no children)."""
+
+    def __init__(self, chunks: Sequence[StoredChunk]) -> None:
+        self.ids = [c.id for c in chunks]
+        blocks = [c.children if c.children is not None else c.vector[None, :] for c in chunks]
+        self.starts = np.cumsum([0, *(len(b) for b in blocks[:-1])]).astype(np.intp)
+        self.matrix = np.vstack(blocks)
+
+    def search(self, vector: NDArray[np.float32], top_k: int) -> list[uuid.UUID]:
+        scores = np.maximum.reduceat(self.matrix @ vector, self.starts)
         return [self.ids[i] for i in np.argsort(-scores, kind="stable")[:top_k]]

@@ -19,6 +19,7 @@ from oja.identity.dependencies import (
 )
 from oja.marketplace.errors import NotAVendorMember
 from oja.marketplace.vendors import repository
+from oja.marketplace.vendors.models import StaffRole, VendorStatus
 from oja.marketplace.vendors.service import VendorContext
 
 VENDOR_ERRORS: tuple[type[OjaError], ...] = (*USER_ERRORS, NotAVendorMember)
@@ -33,7 +34,10 @@ async def get_current_vendor(principal: UserPrincipal, db: SessionDep) -> Vendor
         raise NotAVendorMember("You belong to no store; open one with POST /vendors.")
     member, vendor = found
     return VendorContext(
-        vendor_id=vendor.id, user_id=principal.user_id, role=member.role, status=vendor.status
+        vendor_id=vendor.id,
+        user_id=principal.user_id,
+        role=StaffRole(member.role),
+        status=VendorStatus(vendor.status),
     )
 
 
@@ -59,7 +63,10 @@ async def get_optional_vendor(
         return None
     member, vendor = found
     return VendorContext(
-        vendor_id=vendor.id, user_id=principal.user_id, role=member.role, status=vendor.status
+        vendor_id=vendor.id,
+        user_id=principal.user_id,
+        role=StaffRole(member.role),
+        status=VendorStatus(vendor.status),
     )
 
 

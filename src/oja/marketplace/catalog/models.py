@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oja.core.clock import utcnow
-from oja.core.db import Base, IdMixin, TimestampMixin, one_of
+from oja.core.db import Base, IdMixin, TimestampMixin, status_column
 from oja.marketplace.tenancy import VendorOwned
 
 
@@ -69,9 +69,7 @@ class Product(IdMixin, TimestampMixin, VendorOwned, Base):
         ForeignKey("category.id", ondelete="RESTRICT"), index=True
     )
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(
-        one_of(ProductStatus, name="status_valid", length=16), default=ProductStatus.draft
-    )
+    status: Mapped[str] = status_column(ProductStatus, default=ProductStatus.draft)
 
 
 class ProductVariant(IdMixin, TimestampMixin, VendorOwned, Base):

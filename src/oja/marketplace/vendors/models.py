@@ -16,7 +16,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oja.core.clock import utcnow
-from oja.core.db import Base, IdMixin, TimestampMixin, one_of
+from oja.core.db import Base, IdMixin, TimestampMixin, one_of, status_column
 from oja.marketplace.tenancy import VendorOwned
 
 
@@ -65,9 +65,7 @@ class Vendor(IdMixin, TimestampMixin, Base):
     contact_email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(32))
     address: Mapped[str | None] = mapped_column(String(500))
-    status: Mapped[str] = mapped_column(
-        one_of(VendorStatus, name="status_valid", length=16), default=VendorStatus.pending
-    )
+    status: Mapped[str] = status_column(VendorStatus, default=VendorStatus.pending)
     status_reason: Mapped[str | None] = mapped_column(String(500))
 
 

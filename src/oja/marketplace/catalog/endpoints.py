@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from oja.core.dependencies import RuntimeDep, SessionDep
-from oja.core.errors import error_responses
+from oja.core.errors import InvalidRequest, ServiceUnavailable, errors
 from oja.core.pagination import Page, PageParams, pagination
-from oja.identity.dependencies import RequireRole
+from oja.identity.dependencies import USER_ERRORS, RequireRole
 from oja.marketplace.catalog import categories, service
 from oja.marketplace.catalog.schemas import (
     CategoryCreate,
@@ -28,7 +28,23 @@ from oja.marketplace.catalog.schemas import (
     VariantOut,
     VariantUpdate,
 )
-from oja.marketplace.vendors.dependencies import CurrentVendor, OptionalVendor
+from oja.marketplace.errors import (
+    CategoryCycle,
+    CategoryInUse,
+    CategoryNotFound,
+    CategorySlugTaken,
+    CurrencyMismatch,
+    LastVariant,
+    ProductNotFound,
+    SkuTaken,
+    VariantNotFound,
+)
+from oja.marketplace.vendors.dependencies import (
+    OPTIONAL_VENDOR_ERRORS,
+    VENDOR_ERRORS,
+    CurrentVendor,
+    OptionalVendor,
+)
 
 category_router = APIRouter(prefix="/categories", tags=["marketplace: catalog"])
 product_router = APIRouter(prefix="/products", tags=["marketplace: catalog"])
@@ -39,7 +55,7 @@ ADMIN = [RequireRole("admin")]
     "",
     response_model=list[CategoryNode],
     summary="The whole category tree, nested (public)",
-    responses=error_responses(503),
+    responses=errors(ServiceUnavailable),
 )
 async def category_tree(db: SessionDep, runtime: RuntimeDep) -> list[CategoryNode]:
     return await categories.tree(db, runtime.cache)
@@ -49,7 +65,7 @@ async def category_tree(db: SessionDep, runtime: RuntimeDep) -> list[CategoryNod
     "/{id_or_slug}",
     response_model=CategoryDetail,
     summary="A category with its breadcrumb and children (public)",
-    responses=error_responses(404),
+    responses=errors(CategoryNotFound),
 )
 async def category_detail(id_or_slug: str, db: SessionDep) -> CategoryDetail:
     return await categories.detail(db, id_or_slug)
@@ -61,7 +77,7 @@ async def category_detail(id_or_slug: str, db: SessionDep) -> CategoryDetail:
     response_model=CategoryOut,
     summary="Create a category (admin)",
     dependencies=ADMIN,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=errors(*USER_ERRORS, CategoryNotFound, CategorySlugTaken, InvalidRequest),
 )
 async def create_category(data: CategoryCreate, db: SessionDep, runtime: RuntimeDep) -> CategoryOut:
     return await categories.create(db, runtime.cache, data)
@@ -72,7 +88,9 @@ async def create_category(data: CategoryCreate, db: SessionDep, runtime: Runtime
     response_model=CategoryOut,
     summary="Rename or move a category with its subtree (admin)",
     dependencies=ADMIN,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=errors(
+        *USER_ERRORS, CategoryNotFound, CategorySlugTaken, CategoryCycle, InvalidRequest
+    ),
 )
 async def update_category(
     category_id: uuid.UUID, data: CategoryUpdate, db: SessionDep, runtime: RuntimeDep
@@ -86,7 +104,7 @@ async def update_category(
     response_class=Response,
     summary="Delete a category with no children and no products (admin)",
     dependencies=ADMIN,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=errors(*USER_ERRORS, CategoryNotFound, CategoryInUse, InvalidRequest),
 )
 async def delete_category(category_id: uuid.UUID, db: SessionDep, runtime: RuntimeDep) -> Response:
     await categories.remove(db, runtime.cache, category_id)
@@ -97,7 +115,7 @@ async def delete_category(category_id: uuid.UUID, db: SessionDep, runtime: Runti
     "",
     response_model=Page[ProductOut],
     summary="Active products of approved stores, filtered and sorted (public)",
-    responses=error_responses(422),
+    responses=errors(InvalidRequest),
 )
 async def list_products(
     *,
@@ -129,7 +147,7 @@ async def list_products(
     status_code=status.HTTP_201_CREATED,
     response_model=ProductOut,
     summary="Create a product in your store, with its variants",
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=errors(*VENDOR_ERRORS, CategoryNotFound, SkuTaken, InvalidRequest),
 )
 async def create_product(data: ProductCreate, vendor: CurrentVendor, db: SessionDep) -> ProductOut:
     return await service.create_product(db, vendor, data)
@@ -139,7 +157,7 @@ async def create_product(data: ProductCreate, vendor: CurrentVendor, db: Session
     "/{product_id}",
     response_model=ProductOut,
     summary="A product (public when active in an approved store; its store sees drafts)",
-    responses=error_responses(401, 404),
+    responses=errors(*OPTIONAL_VENDOR_ERRORS, ProductNotFound, InvalidRequest),
 )
 async def get_product(product_id: uuid.UUID, viewer: OptionalVendor, db: SessionDep) -> ProductOut:
     return await service.get_product(db, product_id, viewer)
@@ -149,7 +167,7 @@ async def get_product(product_id: uuid.UUID, viewer: OptionalVendor, db: Session
     "/{product_id}",
     response_model=ProductOut,
     summary="Edit one of your products",
-    responses=error_responses(401, 403, 404, 422),
+    responses=errors(*VENDOR_ERRORS, ProductNotFound, CategoryNotFound, InvalidRequest),
 )
 async def update_product(
     product_id: uuid.UUID, data: ProductUpdate, vendor: CurrentVendor, db: SessionDep
@@ -161,7 +179,7 @@ async def update_product(
     "/{product_id}",
     response_model=ProductOut,
     summary="Archive one of your products (it stays in orders and history)",
-    responses=error_responses(401, 403, 404, 422),
+    responses=errors(*VENDOR_ERRORS, ProductNotFound, InvalidRequest),
 )
 async def archive_product(
     product_id: uuid.UUID, vendor: CurrentVendor, db: SessionDep
@@ -174,7 +192,7 @@ async def archive_product(
     status_code=status.HTTP_201_CREATED,
     response_model=VariantOut,
     summary="Add a variant to one of your products",
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=errors(*VENDOR_ERRORS, ProductNotFound, CurrencyMismatch, SkuTaken, InvalidRequest),
 )
 async def add_variant(
     product_id: uuid.UUID, data: VariantCreate, vendor: CurrentVendor, db: SessionDep
@@ -186,7 +204,9 @@ async def add_variant(
     "/{product_id}/variants/{variant_id}",
     response_model=VariantOut,
     summary="Edit a variant (a price change is recorded)",
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=errors(
+        *VENDOR_ERRORS, ProductNotFound, VariantNotFound, CurrencyMismatch, SkuTaken, InvalidRequest
+    ),
 )
 async def update_variant(
     product_id: uuid.UUID,
@@ -203,7 +223,7 @@ async def update_variant(
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     summary="Delete a variant (never a product's last one)",
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=errors(*VENDOR_ERRORS, VariantNotFound, LastVariant, InvalidRequest),
 )
 async def delete_variant(
     product_id: uuid.UUID, variant_id: uuid.UUID, vendor: CurrentVendor, db: SessionDep
@@ -216,7 +236,7 @@ async def delete_variant(
     "/{product_id}/price-history",
     response_model=Page[PriceChangeOut],
     summary="Every price the product's variants have had, newest first",
-    responses=error_responses(401, 404, 422),
+    responses=errors(*OPTIONAL_VENDOR_ERRORS, ProductNotFound, InvalidRequest),
 )
 async def price_history(
     product_id: uuid.UUID,

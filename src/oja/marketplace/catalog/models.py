@@ -31,8 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oja.core.clock import utcnow
-from oja.core.db import Base, IdMixin, TimestampMixin
-from oja.marketplace.columns import enum_column
+from oja.core.db import Base, IdMixin, TimestampMixin, status_column
 from oja.marketplace.tenancy import VendorOwned
 
 
@@ -70,9 +69,7 @@ class Product(IdMixin, TimestampMixin, VendorOwned, Base):
         ForeignKey("category.id", ondelete="RESTRICT"), index=True
     )
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[ProductStatus] = mapped_column(
-        enum_column(ProductStatus, name="status_valid"), default=ProductStatus.draft
-    )
+    status: Mapped[str] = status_column(ProductStatus, default=ProductStatus.draft)
 
 
 class ProductVariant(IdMixin, TimestampMixin, VendorOwned, Base):

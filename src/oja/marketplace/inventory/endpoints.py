@@ -8,11 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from oja.core.dependencies import SessionDep
-from oja.core.errors import error_responses
+from oja.core.errors import InvalidRequest, errors
 from oja.core.pagination import Page, PageParams, pagination
+from oja.marketplace.errors import InsufficientStock, StockContended, VariantNotFound
 from oja.marketplace.inventory import service
 from oja.marketplace.inventory.schemas import InventoryItem, StockChange, StockOut
-from oja.marketplace.vendors.dependencies import CurrentVendor
+from oja.marketplace.vendors.dependencies import VENDOR_ERRORS, CurrentVendor
 
 router = APIRouter(tags=["marketplace: inventory"])
 
@@ -21,7 +22,9 @@ router = APIRouter(tags=["marketplace: inventory"])
     "/products/{product_id}/variants/{variant_id}/stock",
     response_model=StockOut,
     summary="Set or adjust a variant's stock; never below zero",
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=errors(
+        *VENDOR_ERRORS, VariantNotFound, InsufficientStock, StockContended, InvalidRequest
+    ),
 )
 async def change_stock(
     product_id: uuid.UUID,
@@ -37,7 +40,7 @@ async def change_stock(
     "/vendors/me/inventory",
     response_model=Page[InventoryItem],
     summary="Your store's variants with their stock, lowest first",
-    responses=error_responses(401, 403, 422),
+    responses=errors(*VENDOR_ERRORS, InvalidRequest),
 )
 async def inventory(
     vendor: CurrentVendor,

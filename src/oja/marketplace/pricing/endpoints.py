@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from oja.core.dependencies import SessionDep
-from oja.core.errors import error_responses
+from oja.core.errors import InvalidRequest, errors
+from oja.marketplace.errors import CategoryNotFound, DiscountCodeTaken, ProductNotFound
 from oja.marketplace.pricing import service
 from oja.marketplace.pricing.schemas import DiscountCreate, DiscountOut
-from oja.marketplace.vendors.dependencies import CurrentVendor
+from oja.marketplace.vendors.dependencies import VENDOR_ERRORS, CurrentVendor
 
 router = APIRouter(prefix="/vendors/me/discounts", tags=["marketplace: pricing"])
 
@@ -18,7 +19,9 @@ router = APIRouter(prefix="/vendors/me/discounts", tags=["marketplace: pricing"]
     status_code=status.HTTP_201_CREATED,
     response_model=DiscountOut,
     summary="Create a discount on a product, a category or your whole store",
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=errors(
+        *VENDOR_ERRORS, ProductNotFound, CategoryNotFound, DiscountCodeTaken, InvalidRequest
+    ),
 )
 async def create_discount(
     data: DiscountCreate, vendor: CurrentVendor, db: SessionDep
@@ -30,7 +33,7 @@ async def create_discount(
     "",
     response_model=list[DiscountOut],
     summary="Your store's discounts, newest first",
-    responses=error_responses(401, 403),
+    responses=errors(*VENDOR_ERRORS),
 )
 async def list_discounts(vendor: CurrentVendor, db: SessionDep) -> list[DiscountOut]:
     return await service.list_for(db, vendor)

@@ -10,8 +10,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from oja.core.db import Base, IdMixin, TimestampMixin
-from oja.marketplace.columns import enum_column
+from oja.core.db import Base, IdMixin, TimestampMixin, one_of
 from oja.marketplace.tenancy import VendorOwned
 
 
@@ -38,11 +37,11 @@ class Discount(IdMixin, TimestampMixin, VendorOwned, Base):
         Index("ix_discount_vendor_id_starts_at", "vendor_id", "starts_at"),
     )
 
-    type: Mapped[DiscountType] = mapped_column(enum_column(DiscountType, name="type_valid"))
+    type: Mapped[str] = mapped_column(one_of(DiscountType, name="type_valid", length=16))
     value: Mapped[int] = mapped_column(BigInteger)
     """Whole percent (1–100) for ``percentage``; minor units of ``currency`` for ``fixed``."""
     currency: Mapped[str] = mapped_column(String(3))
-    scope: Mapped[DiscountScope] = mapped_column(enum_column(DiscountScope, name="scope_valid"))
+    scope: Mapped[str] = mapped_column(one_of(DiscountScope, name="scope_valid", length=16))
     target_id: Mapped[uuid.UUID | None] = mapped_column()
     starts_at: Mapped[datetime] = mapped_column()
     ends_at: Mapped[datetime | None] = mapped_column()

@@ -7,7 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from oja.core.dependencies import SessionDep
+from oja.core.errors import OjaError
 from oja.identity.dependencies import (
+    AUTH_ERRORS,
+    USER_ERRORS,
     TokenContextDep,
     UserPrincipal,
     api_key_scheme,
@@ -16,7 +19,13 @@ from oja.identity.dependencies import (
 )
 from oja.marketplace.errors import NotAVendorMember
 from oja.marketplace.vendors import repository
+from oja.marketplace.vendors.models import StaffRole, VendorStatus
 from oja.marketplace.vendors.service import VendorContext
+
+VENDOR_ERRORS: tuple[type[OjaError], ...] = (*USER_ERRORS, NotAVendorMember)
+"""What :data:`CurrentVendor` answers: :data:`USER_ERRORS`, and 403 for a caller in no store."""
+OPTIONAL_VENDOR_ERRORS: tuple[type[OjaError], ...] = AUTH_ERRORS
+"""What :data:`OptionalVendor` answers: bad credentials are still a 401."""
 
 
 async def get_current_vendor(principal: UserPrincipal, db: SessionDep) -> VendorContext:
@@ -25,7 +34,10 @@ async def get_current_vendor(principal: UserPrincipal, db: SessionDep) -> Vendor
         raise NotAVendorMember("You belong to no store; open one with POST /vendors.")
     member, vendor = found
     return VendorContext(
-        vendor_id=vendor.id, user_id=principal.user_id, role=member.role, status=vendor.status
+        vendor_id=vendor.id,
+        user_id=principal.user_id,
+        role=StaffRole(member.role),
+        status=VendorStatus(vendor.status),
     )
 
 
@@ -51,7 +63,10 @@ async def get_optional_vendor(
         return None
     member, vendor = found
     return VendorContext(
-        vendor_id=vendor.id, user_id=principal.user_id, role=member.role, status=vendor.status
+        vendor_id=vendor.id,
+        user_id=principal.user_id,
+        role=StaffRole(member.role),
+        status=VendorStatus(vendor.status),
     )
 
 

@@ -8,11 +8,23 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from oja.core.dependencies import SessionDep
-from oja.core.errors import error_responses
+from oja.core.errors import InvalidRequest, errors
 from oja.core.pagination import Page, PageParams, pagination
-from oja.identity.dependencies import CurrentUser, RequireRole, UserPrincipal
+from oja.identity.dependencies import USER_ERRORS, CurrentUser, RequireRole, UserPrincipal
+from oja.marketplace.errors import (
+    AlreadyVendorMember,
+    InvalidVendorTransition,
+    LastOwner,
+    LogoNotFound,
+    ReasonRequired,
+    StaffNotFound,
+    StaffUserNotFound,
+    VendorNotFound,
+    VendorRoleRequired,
+    VendorSlugTaken,
+)
 from oja.marketplace.vendors import service
-from oja.marketplace.vendors.dependencies import CurrentVendor
+from oja.marketplace.vendors.dependencies import VENDOR_ERRORS, CurrentVendor
 from oja.marketplace.vendors.models import VendorAction, VendorStatus
 from oja.marketplace.vendors.schemas import (
     PublicVendorOut,
@@ -37,7 +49,9 @@ admin_router = APIRouter(
     status_code=status.HTTP_201_CREATED,
     response_model=VendorOut,
     summary="Open a store (pending until an admin approves it)",
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=errors(
+        *USER_ERRORS, LogoNotFound, VendorSlugTaken, AlreadyVendorMember, InvalidRequest
+    ),
 )
 async def open_store(data: VendorCreate, user: CurrentUser, db: SessionDep) -> VendorOut:
     return await service.open_store(db, user, data)
@@ -47,7 +61,7 @@ async def open_store(data: VendorCreate, user: CurrentUser, db: SessionDep) -> V
     "/me",
     response_model=VendorOut,
     summary="The store you belong to",
-    responses=error_responses(401, 403),
+    responses=errors(*VENDOR_ERRORS, VendorNotFound),
 )
 async def my_store(vendor: CurrentVendor, db: SessionDep) -> VendorOut:
     return await service.my_store(db, vendor)
@@ -57,7 +71,14 @@ async def my_store(vendor: CurrentVendor, db: SessionDep) -> VendorOut:
     "/me",
     response_model=VendorOut,
     summary="Edit your store (owners and managers)",
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=errors(
+        *VENDOR_ERRORS,
+        VendorRoleRequired,
+        VendorNotFound,
+        LogoNotFound,
+        VendorSlugTaken,
+        InvalidRequest,
+    ),
 )
 async def update_my_store(data: VendorUpdate, vendor: CurrentVendor, db: SessionDep) -> VendorOut:
     return await service.update_store(db, vendor, data)
@@ -67,7 +88,7 @@ async def update_my_store(data: VendorUpdate, vendor: CurrentVendor, db: Session
     "/me/staff",
     response_model=list[StaffOut],
     summary="Your store's members",
-    responses=error_responses(401, 403),
+    responses=errors(*VENDOR_ERRORS),
 )
 async def list_staff(vendor: CurrentVendor, db: SessionDep) -> list[StaffOut]:
     return await service.list_staff(db, vendor)
@@ -78,7 +99,9 @@ async def list_staff(vendor: CurrentVendor, db: SessionDep) -> list[StaffOut]:
     status_code=status.HTTP_201_CREATED,
     response_model=StaffOut,
     summary="Add an existing user to your store (owners and managers)",
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=errors(
+        *VENDOR_ERRORS, VendorRoleRequired, StaffUserNotFound, AlreadyVendorMember, InvalidRequest
+    ),
 )
 async def add_staff(data: StaffAdd, vendor: CurrentVendor, db: SessionDep) -> StaffOut:
     return await service.add_staff(db, vendor, data)
@@ -89,7 +112,7 @@ async def add_staff(data: StaffAdd, vendor: CurrentVendor, db: SessionDep) -> St
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     summary="Remove a member from your store (owners and managers; never the last owner)",
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=errors(*VENDOR_ERRORS, VendorRoleRequired, StaffNotFound, LastOwner, InvalidRequest),
 )
 async def remove_staff(user_id: uuid.UUID, vendor: CurrentVendor, db: SessionDep) -> Response:
     await service.remove_staff(db, vendor, user_id)
@@ -100,7 +123,7 @@ async def remove_staff(user_id: uuid.UUID, vendor: CurrentVendor, db: SessionDep
     "/{id_or_slug}",
     response_model=PublicVendorOut,
     summary="An approved store's public page (public)",
-    responses=error_responses(404),
+    responses=errors(VendorNotFound),
 )
 async def public_store(id_or_slug: str, db: SessionDep) -> PublicVendorOut:
     return await service.public_store(db, id_or_slug)
@@ -110,7 +133,7 @@ async def public_store(id_or_slug: str, db: SessionDep) -> PublicVendorOut:
     "",
     response_model=Page[VendorOut],
     summary="List stores, newest first, optionally by status (admin)",
-    responses=error_responses(401, 403, 422),
+    responses=errors(*USER_ERRORS, InvalidRequest),
 )
 async def list_stores(
     db: SessionDep,
@@ -134,7 +157,7 @@ async def _decide(
     "/{vendor_id}/approve",
     response_model=VendorOut,
     summary="Approve a pending or suspended store; its owners gain the vendor role (admin)",
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=errors(*USER_ERRORS, VendorNotFound, InvalidVendorTransition, InvalidRequest),
 )
 async def approve(
     vendor_id: uuid.UUID,
@@ -149,7 +172,9 @@ async def approve(
     "/{vendor_id}/reject",
     response_model=VendorOut,
     summary="Reject a pending store, with a reason (admin)",
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=errors(
+        *USER_ERRORS, VendorNotFound, InvalidVendorTransition, ReasonRequired, InvalidRequest
+    ),
 )
 async def reject(
     vendor_id: uuid.UUID, decision: VendorDecision, admin: UserPrincipal, db: SessionDep
@@ -161,7 +186,9 @@ async def reject(
     "/{vendor_id}/suspend",
     response_model=VendorOut,
     summary="Suspend an approved store, with a reason (admin)",
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=errors(
+        *USER_ERRORS, VendorNotFound, InvalidVendorTransition, ReasonRequired, InvalidRequest
+    ),
 )
 async def suspend(
     vendor_id: uuid.UUID, decision: VendorDecision, admin: UserPrincipal, db: SessionDep

@@ -16,8 +16,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oja.core.clock import utcnow
-from oja.core.db import Base, IdMixin, TimestampMixin
-from oja.marketplace.columns import enum_column
+from oja.core.db import Base, IdMixin, TimestampMixin, one_of, status_column
 from oja.marketplace.tenancy import VendorOwned
 
 
@@ -66,9 +65,7 @@ class Vendor(IdMixin, TimestampMixin, Base):
     contact_email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(32))
     address: Mapped[str | None] = mapped_column(String(500))
-    status: Mapped[VendorStatus] = mapped_column(
-        enum_column(VendorStatus, name="status_valid"), default=VendorStatus.pending
-    )
+    status: Mapped[str] = status_column(VendorStatus, default=VendorStatus.pending)
     status_reason: Mapped[str | None] = mapped_column(String(500))
 
 
@@ -80,7 +77,7 @@ class VendorMember(VendorOwned, Base):
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
     )
-    role: Mapped[StaffRole] = mapped_column(enum_column(StaffRole, name="role_valid"))
+    role: Mapped[str] = mapped_column(one_of(StaffRole, name="role_valid", length=16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -89,12 +86,10 @@ class VendorStatusChange(IdMixin, VendorOwned, Base):
 
     __tablename__ = "vendor_status_change"
 
-    from_status: Mapped[VendorStatus] = mapped_column(
-        enum_column(VendorStatus, name="from_status_valid")
+    from_status: Mapped[str] = mapped_column(
+        one_of(VendorStatus, name="from_status_valid", length=16)
     )
-    to_status: Mapped[VendorStatus] = mapped_column(
-        enum_column(VendorStatus, name="to_status_valid")
-    )
+    to_status: Mapped[str] = mapped_column(one_of(VendorStatus, name="to_status_valid", length=16))
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -217,7 +217,7 @@ async def decide(
     if vendor is None:
         raise VendorNotFound("No such store.")
     sources, target = TRANSITIONS[action]
-    current = vendor.status
+    current = VendorStatus(vendor.status)
     if current not in sources or not await repository.move_status(
         db, vendor_id, from_status=current, to_status=target, reason=decision.reason
     ):
@@ -295,7 +295,7 @@ async def remove_staff(db: AsyncSession, ctx: VendorContext, user_id: uuid.UUID)
     member = await repository.member(db, ctx.vendor_id, user_id)
     if member is None:
         raise StaffNotFound("No such member of your store.")
-    _require_may_touch(ctx, member.role)
+    _require_may_touch(ctx, StaffRole(member.role))
     if member.role == StaffRole.owner and await repository.count_owners(db, ctx.vendor_id) <= 1:
         raise LastOwner("The last owner of a store cannot be removed.")
     await repository.remove_member(db, ctx.vendor_id, user_id)

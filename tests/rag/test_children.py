@@ -20,7 +20,8 @@ from oja.rag.jobs import request_indexing
 from oja.rag.models import RagChunk, RagChunkVector
 from oja.rag.repository import VectorRow
 from oja.rag.vector_index import MatrixCache, NumpyIndex
-from tests.rag.conftest import Jobs, add_document, index, user
+from tests.conftest import Jobs
+from tests.rag.conftest import add_document, index, user
 from tests.rag.test_index import LEASE, chunk_rows, long_text
 
 

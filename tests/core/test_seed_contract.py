@@ -63,7 +63,16 @@ async def test_every_paginated_list_reads_limit_and_documents_only_per_page(
 ) -> None:
     document = app.openapi()
     routes = paginated_routes(document)
-    assert routes == ["/chatroom/{chatroom_id}", "/documents", "/files", "/users"]
+    assert routes == [
+        "/admin/vendors",
+        "/chatroom/{chatroom_id}",
+        "/documents",
+        "/files",
+        "/products",
+        "/products/{product_id}/price-history",
+        "/users",
+        "/vendors/me/inventory",
+    ]
     for path in routes:
         names = [p["name"] for p in document["paths"][path]["get"]["parameters"]]
         assert "limit" not in names, path
@@ -71,7 +80,16 @@ async def test_every_paginated_list_reads_limit_and_documents_only_per_page(
     await make_admin(app, "root@example.com")
     token = (await login(client, email="root@example.com"))["access_token"]
     room = await client.post("/chatroom", json={"title": "Room"}, headers=bearer(token))
-    concrete = {"/chatroom/{chatroom_id}": f"/chatroom/{room.json()['id']}"}
+    store = await client.post("/vendors", json={"name": "Root Store"}, headers=bearer(token))
+    assert store.status_code == 201, store.text
+    product = await client.post(
+        "/products", json={"title": "Zobo", "sku": "Z-1", "price": 100}, headers=bearer(token)
+    )
+    assert product.status_code == 201, product.text
+    concrete = {
+        "/chatroom/{chatroom_id}": f"/chatroom/{room.json()['id']}",
+        "/products/{product_id}/price-history": f"/products/{product.json()['id']}/price-history",
+    }
     for path in routes:
         url = concrete.get(path, path)
         refused = await client.get(url, params={"limit": 0}, headers=bearer(token))

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, text
 from oja.core import events
 from oja.core.db import unit_of_work
 from oja.core.jobs import Job
+from oja.core.runtime import running
 from oja.rag.models import RagChunk
 from tests.conftest import Jobs
 from tests.rag.conftest import user
@@ -63,11 +64,12 @@ async def test_upload_index_query_delete(app: Any, client: httpx.AsyncClient, jo
     assert chunk["embedding_model"] == "local/sentence-transformers/all-MiniLM-L6-v2"
     assert detail["indexed_at"] is not None
 
-    # The same text announced again is not indexed twice.
-    async with unit_of_work(app.state.runtime.database):
-        await events.emit(
-            "documents.text_extracted", document_id=uuid.UUID(document_id), owner_id=None
-        )
+    # The same text announced again is not indexed twice (announced as a job of this app would).
+    with running(app.state.runtime):
+        async with unit_of_work(app.state.runtime.database):
+            await events.emit(
+                "documents.text_extracted", document_id=uuid.UUID(document_id), owner_id=None
+            )
     assert await index_jobs(app) == 1
     assert jobs.published == []
 

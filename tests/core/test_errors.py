@@ -47,6 +47,14 @@ def test_app(app: FastAPI) -> FastAPI:
         cause = CharacterNotInRepertoire('invalid byte sequence for encoding "UTF8": 0x00')
         raise DBAPIError("INSERT INTO chatroom …", {}, cause) from cause
 
+    @app.get("/_test/nul-json")
+    async def nul_json() -> None:
+        class UntranslatableCharacter(Exception):  # asyncpg's, for a \u0000 escape in JSONB
+            sqlstate = "22P05"
+
+        cause = UntranslatableCharacter("unsupported Unicode escape sequence")
+        raise DBAPIError("UPDATE product SET attributes=…", {}, cause) from cause
+
     return app
 
 
@@ -132,8 +140,9 @@ async def test_backend_failure_is_503_not_500(test_app: FastAPI, client: httpx.A
 async def test_text_the_database_cannot_store_is_422_not_500(
     test_app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    body = assert_envelope(await client.get("/_test/nul-text"), 422, "invalid_text")
-    assert "request_id" in body["details"]
+    for path in ("/_test/nul-text", "/_test/nul-json"):
+        body = assert_envelope(await client.get(path), 422, "invalid_text")
+        assert "request_id" in body["details"]
 
 
 async def test_invalid_request_id_is_replaced(client: httpx.AsyncClient) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from .conftest import Person, admin, approved_store, count, error_code, open_store, person, rows
 from .scoping import statement_log
@@ -230,3 +231,24 @@ async def test_listing_filters_sorts_and_statement_budget(
         response = await client.get("/products?category=food&in_stock=true&sort=price_asc")
     assert response.status_code == 200
     assert len(log.statements) <= 3, log.statements
+
+
+# PostgreSQL refuses a NUL in text and a \u0000 escape in JSONB; SQLite stores both.
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_a_nul_in_attributes_is_a_422_and_changes_nothing(
+    app: Any, client: httpx.AsyncClient, database_url: str
+) -> None:
+    owner = await person(client)
+    await open_store(client, owner)
+    product = await _product(client, owner, attributes={"origin": "Kano"})
+    refused = await client.patch(
+        f"/products/{product['id']}",
+        json={"title": "Zobo 2", "attributes": {"a\u0000b": 1}},
+        headers=owner.headers,
+    )
+    assert (refused.status_code, error_code(refused)) == (422, "invalid_text")
+    assert await rows(app, "SELECT title, attributes FROM product") == [
+        ("Zobo", {"origin": "Kano"})
+    ]

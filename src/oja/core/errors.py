@@ -228,12 +228,17 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
 
+UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
+"""PostgreSQL's character_not_in_repertoire (a NUL byte in text) and untranslatable_character (a
+``\u0000`` escape inside a JSONB value or key)."""
+
+
 def is_unstorable_text(exc: BaseException) -> bool:
-    """True when the database refused a value's characters (PostgreSQL SQLSTATE 22021, e.g. a NUL
-    in a text or JSON field): the client's input, not our fault, so a 422 rather than a 500."""
+    """True when the database refused a value's characters (see :data:`UNSTORABLE_TEXT_SQLSTATES`):
+    the client's input, not our fault, so a 422 rather than a 500."""
     seen: BaseException | None = exc
     while seen is not None:
-        if getattr(seen, "sqlstate", None) == "22021":
+        if getattr(seen, "sqlstate", None) in UNSTORABLE_TEXT_SQLSTATES:
             return True
         seen = seen.__cause__ if seen.__cause__ is not seen else None
     return False

@@ -28,6 +28,7 @@ def vendor_owned_tables() -> frozenset[str]:
     # Imported here: the models import this module for the mixin.
     import oja.marketplace.catalog.models
     import oja.marketplace.inventory.models
+    import oja.marketplace.orders.models
     import oja.marketplace.pricing.models
     import oja.marketplace.vendors.models  # noqa: F401
     from oja.core.db import Base

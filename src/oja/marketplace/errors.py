@@ -29,6 +29,8 @@ class MarketplaceErrorCode(ErrorCode):
     currency_mismatch = "currency_mismatch"
     stock_contended = "stock_contended"
     discount_code_taken = "discount_code_taken"
+    order_not_found = "order_not_found"
+    invalid_order_transition = "invalid_order_transition"
 
 
 class VendorNotFound(NotFound):
@@ -150,3 +152,13 @@ class DiscountCodeTaken(Conflict):
     """Discount codes are unique within a store."""
 
     code = MarketplaceErrorCode.discount_code_taken
+
+
+class OrderNotFound(NotFound):
+    code = MarketplaceErrorCode.order_not_found
+
+
+class InvalidOrderTransition(Conflict):
+    """The order's status does not allow this move (see ``ORDER_TRANSITIONS``)."""
+
+    code = MarketplaceErrorCode.invalid_order_transition

@@ -6,13 +6,22 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
-from websockets.exceptions import InvalidStatus
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from oja.core.clock import utcnow
-from oja.realtime import audiences
+from oja.core.db import unit_of_work
+from oja.core.runtime import running
+from oja.realtime import audiences, publish
 from tests.conftest import LogCapture, use_settings
 from tests.marketplace.conftest import count, rows
 from tests.realtime.conftest import Served, person, publish_event, receive
+
+
+async def drain_socket(ws: ClientConnection) -> None:
+    """Read until the server closes the socket (which raises)."""
+    while True:
+        await receive(ws)
 
 
 async def test_a_users_socket_receives_its_events_and_another_users_nothing(
@@ -200,3 +209,22 @@ async def test_the_ticket_never_reaches_the_logs(served: Served, log_output: Log
     assert accepted[0].endswith('"WebSocket /ws?ticket=***" [accepted]')
     assert ticket not in capture.text
     assert await rows(served.app, "SELECT 1 FROM realtime_ticket WHERE used_at IS NOT NULL")
+
+
+async def test_a_client_too_far_behind_is_closed_to_resume_by_its_last_id(
+    served: Served,
+) -> None:
+    use_settings(served.app, realtime_queue_size=2)
+    ada = await person(served.client)
+    async with await served.socket_of(ada) as ws:
+        with running(served.app.state.runtime):
+            async with unit_of_work(served.app.state.runtime.database) as session:
+                for n in range(5):
+                    await publish(session, "order.updated", {"n": n}, [f"user:{ada.id}"])
+        with pytest.raises(ConnectionClosed) as closed:
+            await drain_socket(ws)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1013
+    # Resuming from before the first event replays all five.
+    async with await served.socket_of(ada, "last_event_id=0") as ws:
+        assert [(await receive(ws))["data"]["n"] for _ in range(5)] == [0, 1, 2, 3, 4]

@@ -107,3 +107,21 @@ async def test_without_a_registered_authorizer_every_order_stream_answers_404(
     response = await served.client.get(f"/orders/{ORDER}/events", headers=ada.headers)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "realtime_stream_not_found"
+
+
+async def test_an_event_source_signs_in_with_a_ticket_and_resumes_by_query(
+    served: Served, buyer_of_order: dict[str, str]
+) -> None:
+    ada = await person(served.client)
+    buyer_of_order[str(ORDER)] = ada.id
+    topic = f"order:{ORDER}"
+    seen = await publish_event(served.app, "order.updated", {"status": "confirmed"}, [topic])
+    missed = await publish_event(served.app, "order.updated", {"status": "shipped"}, [topic])
+    ticket = await served.ticket(ada)
+    path = f"/orders/{ORDER}/events?ticket={ticket}&last_event_id={seen.id}"
+    async with served.client.stream("GET", path) as response:  # no Authorization header
+        assert response.status_code == 200
+        assert (await next_frame(frames(response.aiter_lines())))["id"] == missed.id
+    again = await served.client.get(path)
+    assert again.status_code == 401
+    assert again.json()["error"]["code"] == "invalid_token"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, WebSocket
+from fastapi import APIRouter, Header, Query, WebSocket
 from fastapi.responses import StreamingResponse
 
 from oja.core.dependencies import RuntimeDep, SessionDep
@@ -13,6 +13,7 @@ from oja.core.errors import errors
 from oja.identity.dependencies import USER_ERRORS, SignedInUser
 from oja.realtime import connections, service
 from oja.realtime.config import RealtimeSettings
+from oja.realtime.dependencies import StreamUser
 from oja.realtime.errors import StreamNotFound
 from oja.realtime.schemas import TicketOut
 
@@ -58,13 +59,22 @@ async def ws(
 )
 async def order_events(
     order_id: uuid.UUID,
-    user: SignedInUser,
+    user_id: StreamUser,
     runtime: RuntimeDep,
     last_event_id: Annotated[str | None, Header(description="Resume after this event id.")] = None,
+    resume_after: Annotated[
+        int | None,
+        Query(
+            alias="last_event_id",
+            ge=0,
+            description="The same, for a new `EventSource` (which cannot set the header).",
+        ),
+    ] = None,
 ) -> StreamingResponse:
     topic = f"order:{order_id}"
-    await service.authorize(runtime, user.id, topic)
-    after = int(last_event_id) if last_event_id and last_event_id.strip().isdigit() else None
+    await service.authorize(runtime, user_id, topic)
+    header = last_event_id.strip() if last_event_id else ""
+    after = int(header) if header.isdigit() else resume_after
     keepalive = runtime.settings.section(RealtimeSettings).realtime_keepalive
     return StreamingResponse(
         connections.event_stream(runtime, topic, after, keepalive),

@@ -20,7 +20,7 @@ from fastapi.encoders import jsonable_encoder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.clock import utcnow
-from oja.core.db import after_commit, in_unit_of_work, own_transaction, read_only
+from oja.core.db import AfterCommit, after_commit, in_unit_of_work, own_transaction, read_only
 from oja.core.jobs.definition import EnqueueOptions
 from oja.core.runtime import Runtime, current_runtime
 from oja.identity import tokens
@@ -90,7 +90,7 @@ def _enqueue_drain(session: AsyncSession, runtime: Runtime) -> None:
     drain_job.enqueue_with(session, EnqueueOptions(delay=delay))
 
 
-def _push_after_commit(runtime: Runtime, session: AsyncSession) -> Any:
+def _push_after_commit(runtime: Runtime, session: AsyncSession) -> AfterCommit:
     async def push() -> None:
         rows: list[RealtimeEvent] = session.info.pop(_PENDING, [])
         try:

@@ -20,6 +20,7 @@ from oja.identity.endpoints import examples_router as identity_examples_router
 from oja.identity.endpoints import user_router as identity_user_router
 from oja.marketplace.endpoints import routers as marketplace_routers
 from oja.rag.endpoints import router as rag_router
+from oja.realtime.endpoints import router as realtime_router
 
 
 def large_body_paths(settings: Settings) -> dict[str, int]:
@@ -46,3 +47,4 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(chat_router)
     for marketplace_router in marketplace_routers:
         app.include_router(marketplace_router)
+    app.include_router(realtime_router)

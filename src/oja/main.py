@@ -21,6 +21,7 @@ from oja.core.middleware import RequestContextMiddleware
 from oja.core.openapi import install_openapi
 from oja.core.runtime import Runtime, RuntimeMiddleware
 from oja.job_modules import job_registry
+from oja.realtime.hub import close_hub
 
 DESCRIPTION = """
 Oja is one backend for identity, files, documents, retrieval, chat, billing and a multi-vendor
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        await close_hub(runtime)
         await runtime.close()
 
     app = FastAPI(

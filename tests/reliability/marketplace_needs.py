@@ -62,10 +62,16 @@ async def _other_store(ctx: Ctx, ids: dict[str, str]) -> None:
     await _store(ctx, ids, await signup_and_login(ctx.client, "store"))
 
 
+async def _unwatched_order(ctx: Ctx, ids: dict[str, str]) -> None:
+    """An order id no registered authorizer lets anyone watch (realtime's SSE route)."""
+    ids["order_id"] = str(uuid.uuid4())
+
+
 MARKETPLACE_NEEDS: dict[str, Callable[[Ctx, dict[str, str]], Awaitable[None]]] = {
     "pending_store": _other_pending_store,
     "approved_store": _other_store,
     "store": _store,
     "category": _category,
     "product": _product,
+    "unwatched_order": _unwatched_order,
 }

@@ -830,6 +830,12 @@ ROWS: tuple[Row, ...] = (
         needs=("product",),
         request=body(adjust=1),
     ),
+    # Realtime: a ticket for the caller's own socket; an order's SSE only for whom the order
+    # authorizer allows (none is registered here: 404 for every user).
+    Row("POST", "/ws/ticket", 401, "2xx", "2xx", "2xx", 403, 403),
+    Row(
+        "GET", "/orders/{order_id}/events", 401, 404, 404, 404, 403, 403, needs=("unwatched_order",)
+    ),
 )
 
 ROUTES: dict[tuple[str, str], Row] = {(row.method, row.path): row for row in ROWS}

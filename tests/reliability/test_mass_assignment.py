@@ -1080,6 +1080,7 @@ EXEMPT: dict[tuple[str, str], str] = {
         "the body is Stripe's signed event, not a client's input (unsigned: 400, proven by the "
         "matrix); a subscription is re-read from Stripe, never taken from the body"
     ),
+    ("POST", "/ws/ticket"): f"{NO_BODY}; the ticket is for the caller's own socket",
 }
 
 

@@ -28,7 +28,7 @@ SECRET_VALUES = re.compile(
 )
 # `password=hunter2`, `"token": "abc"` inside free text (exception messages, tracebacks).
 SECRET_ASSIGNMENTS = re.compile(
-    r"(?i)(pass(?:word)?|passwd|secret|token|otp|api[_-]?key|authorization|signature)"
+    r"(?i)(pass(?:word)?|passwd|secret|token|ticket|otp|api[_-]?key|authorization|signature)"
     r"(\"?\s*[=:]\s*\"?)([^\s\"',;&]+)"
 )
 MASK = "***"

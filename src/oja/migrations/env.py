@@ -24,6 +24,7 @@ MODEL_MODULES = [
     "oja.billing.models",
     "oja.rag.models",
     "oja.chat.models",
+    "oja.realtime.models",
     "oja.marketplace.vendors.models",
     "oja.marketplace.catalog.models",
     "oja.marketplace.inventory.models",

@@ -89,3 +89,25 @@ async def staff_ids(db: AsyncSession, vendor_id: uuid.UUID) -> list[uuid.UUID]:
         .order_by(VendorMember.user_id)
     )
     return list(rows.scalars())
+
+
+async def vendor_ids_of_member(db: AsyncSession, user_id: uuid.UUID) -> list[uuid.UUID]:
+    """The stores ``user_id`` works for (tenant resolution, by ``vendor_member.user_id``)."""
+    rows = await db.execute(select(VendorMember.vendor_id).where(VendorMember.user_id == user_id))
+    return list(rows.scalars())
+
+
+async def may_watch_order(db: AsyncSession, user_id: uuid.UUID, order_id: uuid.UUID) -> bool:
+    """Whether ``user_id`` bought store order ``order_id`` or works for its store (one statement)."""
+    member = (
+        select(VendorMember.user_id)
+        .where(VendorMember.vendor_id == StoreOrder.vendor_id, VendorMember.user_id == user_id)
+        .correlate(StoreOrder)
+        .exists()
+    )
+    row = await db.execute(
+        select(StoreOrder.id).where(
+            StoreOrder.id == order_id, (StoreOrder.buyer_id == user_id) | member
+        )
+    )
+    return row.first() is not None

@@ -1,7 +1,7 @@
 """realtime: the event outbox (events, their topics) and single-use WebSocket tickets
 
 Revision ID: c19r00000001
-Revises: b7d21f0c9e4a
+Revises: 606d3bad0bcd
 Create Date: 2026-12-06 10:00:00.000000+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import oja.core.db
 
 revision: str = "c19r00000001"
-down_revision: str | None = "b7d21f0c9e4a"
+down_revision: str | None = "606d3bad0bcd"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -373,7 +373,7 @@ async def received_units(
         )
         .group_by(ReturnLine.order_line_id)
     )
-    return {line_id: int(units) for line_id, units in rows.tuples()}
+    return {line_id: int(units) for line_id, units in rows.all()}
 
 
 async def add_stock(

@@ -58,7 +58,7 @@ async def create(
     when nothing was paid or nothing is left. The caller enqueues its job."""
     if group.status != GroupStatus.paid or not group.payment_reference:
         return None
-    await db.refresh(order, ["refunded_amount"])
+    await repository.reload_order(db, order)
     amount = min(amount, order.total - order.refunded_amount)
     if amount <= 0 or not await repository.reserve_refund(db, order.vendor_id, order.id, amount):
         return None

@@ -47,6 +47,23 @@ async def store_order(
     ).scalar_one_or_none()
 
 
+async def reload_order(db: AsyncSession, order: StoreOrder) -> None:
+    """Read the order's row again into ``order`` (a scoped ``session.refresh``)."""
+    await db.execute(
+        select(StoreOrder)
+        .where(StoreOrder.id == order.id, StoreOrder.vendor_id == order.vendor_id)
+        .execution_options(populate_existing=True)
+    )
+
+
+async def reload_return(db: AsyncSession, request: ReturnRequest) -> None:
+    await db.execute(
+        select(ReturnRequest)
+        .where(ReturnRequest.id == request.id, ReturnRequest.vendor_id == request.vendor_id)
+        .execution_options(populate_existing=True)
+    )
+
+
 async def move_status(
     db: AsyncSession,
     vendor_id: uuid.UUID,

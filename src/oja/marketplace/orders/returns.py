@@ -21,6 +21,7 @@ from datetime import timedelta
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from oja.core import events
 from oja.core.clock import utcnow
@@ -160,7 +161,7 @@ async def _decide(
             to_status=to_status,
             values=values,
         )
-        await db.refresh(request)
+        await repository.reload_return(db, request)
         if not moved and request.status != to_status:
             raise InvalidReturnTransition(
                 f"A {request.status} return cannot become {to_status}.",
@@ -224,7 +225,7 @@ async def receive(
     for line in lines:
         restock = restocks.get(line.order_line_id, True)
         await repository.mark_restock(db, ctx.vendor_id, line.id, restock)
-        line.restock = restock
+        set_committed_value(line, "restock", restock)  # written above, scoped
         if restock:
             await service.restock(
                 db,

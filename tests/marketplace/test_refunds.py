@@ -5,16 +5,19 @@ the refund job runs, and when a run dies after the provider answered."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from oja.billing.config import BillingSettings
+from oja.core.clock import utcnow
 from oja.core.db import unit_of_work
 from oja.marketplace.orders import refunds
-from oja.marketplace.orders.jobs import issue_refund
-from oja.marketplace.orders.models import OrderStatus
+from oja.marketplace.orders.jobs import VERIFY_AFTER, issue_refund, track_refunds
+from oja.marketplace.orders.models import OrderRefund, OrderStatus
 from oja.sandbox.paystack import PaystackFake
 from tests.conftest import Jobs
 
@@ -179,3 +182,31 @@ async def test_an_unpaid_group_and_a_rejected_return_refund_nothing(
     await jobs.run(app)
     assert await count(app, "order_refund") == 0
     assert paystack.refunds == []
+
+
+async def test_a_refund_whose_webhook_never_came_is_verified(
+    app: Any, client: httpx.AsyncClient, paystack: PaystackFake, jobs: Jobs, heard: Heard
+) -> None:
+    store = await shop(app, client)
+    placed = await place(app, paystack, store, [(0, 1)], status=OrderStatus.confirmed)
+    await client.post(f"/orders/{placed.order_id}/cancel", headers=store.buyer.headers)
+    await jobs.run(app)
+    paystack.finish_refund(paystack.refunds[0].id)  # Paystack is done; its webhook is lost
+
+    async def track() -> list[str]:
+        async with unit_of_work(app.state.runtime.database) as db:
+            track_refunds.enqueue(db)
+        return await jobs.run(app)
+
+    await track()  # accepted a moment ago: not yet worth asking
+    assert (await order_view(client, store, placed))["refunds"][0]["status"] == "processing"
+    async with unit_of_work(app.state.runtime.database) as db:
+        await db.execute(
+            update(OrderRefund).values(updated_at=utcnow() - VERIFY_AFTER - timedelta(minutes=1))
+        )
+    await track()
+    await track()
+    assert (await order_view(client, store, placed))["refunds"][0]["status"] == "processed"
+    assert len(heard.of("refund.processed")) == 1
+    assert paystack.calls["fetch_refund"] == 1
+    assert len(paystack.refunds) == 1

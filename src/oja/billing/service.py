@@ -390,6 +390,22 @@ async def refund_by_reference(
     return refund
 
 
+async def verify_refund(
+    session: AsyncSession, provider_refund_id: str, settings: BillingSettings
+) -> str:
+    """Ask the provider where a refund stands (``GET /refund/{id}``) and apply a final status, as
+    its webhook would: for a webhook that never came."""
+    client = paystack_client(settings)
+    async with client:
+        try:
+            found = await client.fetch_refund(provider_refund_id)
+        except PaystackRefused as exc:
+            raise RefundFailed(exc.message, details={"provider": "paystack"}) from exc
+        except PaystackUnavailable as exc:
+            raise ProviderUnavailable(f"Paystack is unavailable: {exc}") from exc
+    return await apply_refund_event(session, provider_refund_id, found.status)
+
+
 async def _debit_refund(session: AsyncSession, refund: Refund) -> None:
     await repository.credit(
         session,

@@ -463,3 +463,18 @@ async def move_refund(
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def refunds_in_flight(db: AsyncSession, before: datetime, limit: int) -> list[str]:
+    """Provider ids of refunds the provider accepted before ``before`` and has not finished."""
+    found = await db.scalars(
+        select(OrderRefund.provider_refund_id)
+        .where(
+            OrderRefund.status == str(RefundStatus.processing),
+            OrderRefund.provider_refund_id.is_not(None),
+            OrderRefund.updated_at < before,
+        )
+        .order_by(OrderRefund.updated_at)
+        .limit(limit)
+    )
+    return [str(provider_id) for provider_id in found]

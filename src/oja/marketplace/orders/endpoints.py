@@ -231,7 +231,9 @@ async def vendor_returns(
 async def approve_return(
     return_id: uuid.UUID, vendor: CurrentVendor, db: SessionDep, body: NoteRequest | None = None
 ) -> ReturnOut:
-    return await returns.approve(db, vendor, return_id, body.note if body else None)
+    return await returns.decide(
+        db, vendor, return_id, ReturnStatus.approved, body.note if body else None
+    )
 
 
 @vendor_router.post(
@@ -243,7 +245,9 @@ async def approve_return(
 async def reject_return(
     return_id: uuid.UUID, vendor: CurrentVendor, db: SessionDep, body: NoteRequest | None = None
 ) -> ReturnOut:
-    return await returns.reject(db, vendor, return_id, body.note if body else None)
+    return await returns.decide(
+        db, vendor, return_id, ReturnStatus.rejected, body.note if body else None
+    )
 
 
 @vendor_router.post(

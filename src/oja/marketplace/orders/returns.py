@@ -171,39 +171,30 @@ async def _decide(
     return request, lines, moved
 
 
-async def approve(
-    db: AsyncSession, ctx: VendorContext, return_id: uuid.UUID, note: str | None
+async def decide(
+    db: AsyncSession,
+    ctx: VendorContext,
+    return_id: uuid.UUID,
+    decision: ReturnStatus,
+    note: str | None,
 ) -> ReturnOut:
+    """``requested → approved | rejected``; a rejection gives the units back to be asked again."""
+    assert decision in (ReturnStatus.approved, ReturnStatus.rejected)
     request, lines, moved = await _decide(
         db,
         ctx,
         return_id,
         from_status=ReturnStatus.requested,
-        to_status=ReturnStatus.approved,
+        to_status=decision,
         values={"decision_note": note, "decided_at": utcnow()},
     )
     if moved:
-        await _announce(db, "approved", request, lines)
-    return ReturnOut.build(request, lines)
-
-
-async def reject(
-    db: AsyncSession, ctx: VendorContext, return_id: uuid.UUID, note: str | None
-) -> ReturnOut:
-    request, lines, moved = await _decide(
-        db,
-        ctx,
-        return_id,
-        from_status=ReturnStatus.requested,
-        to_status=ReturnStatus.rejected,
-        values={"decision_note": note, "decided_at": utcnow()},
-    )
-    if moved:
-        for line in lines:  # the units may be asked for again
-            await repository.release_return_units(
-                db, ctx.vendor_id, line.order_line_id, line.quantity
-            )
-        await _announce(db, "rejected", request, lines)
+        if decision == ReturnStatus.rejected:
+            for line in lines:
+                await repository.release_return_units(
+                    db, ctx.vendor_id, line.order_line_id, line.quantity
+                )
+        await _announce(db, str(decision), request, lines)
     return ReturnOut.build(request, lines)
 
 

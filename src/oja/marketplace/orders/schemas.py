@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from oja.marketplace.orders.models import (
     OrderGroup,
@@ -19,7 +19,42 @@ from oja.marketplace.orders.models import (
     StoreOrder,
 )
 
+JsonDict = dict[str, JsonValue]
 _ID = "01938f6e-7b1a-7c3e-9a55-3f1f0c2d4e5f"
+_ID2 = "01938f6e-8c2b-7d4f-8b66-4a2a1d3e5f60"
+_AT = "2026-12-06T10:00:00Z"
+_SUMMARY: JsonDict = {
+    "id": _ID,
+    "group_id": _ID2,
+    "vendor_id": _ID2,
+    "buyer_id": _ID2,
+    "status": "shipped",
+    "currency": "NGN",
+    "subtotal": 450000,
+    "discount_total": 0,
+    "total": 450000,
+    "refunded_amount": 0,
+    "carrier": "GIG Logistics",
+    "tracking_number": "GIG123",
+    "created_at": _AT,
+    "confirmed_at": _AT,
+    "shipped_at": _AT,
+    "delivered_at": None,
+    "canceled_at": None,
+}
+_RETURN: JsonDict = {
+    "id": _ID,
+    "order_id": _ID2,
+    "status": "requested",
+    "reason": "Arrived broken",
+    "photos": [],
+    "decision_note": None,
+    "decided_at": None,
+    "received_at": None,
+    "created_at": _AT,
+    "lines": [{"order_line_id": _ID2, "quantity": 1, "amount": 150000, "restock": None}],
+    "amount": 150000,
+}
 
 
 class _Out(BaseModel):
@@ -68,6 +103,8 @@ class ReturnLineOut(_Out):
 
 
 class ReturnOut(_Out):
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [_RETURN]})
+
     id: uuid.UUID
     order_id: uuid.UUID
     status: str = Field(description="requested, approved, rejected or received.")
@@ -92,6 +129,8 @@ class ReturnOut(_Out):
 
 
 class StoreOrderSummary(_Out):
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [_SUMMARY]})
+
     id: uuid.UUID
     group_id: uuid.UUID
     vendor_id: uuid.UUID
@@ -112,7 +151,29 @@ class StoreOrderSummary(_Out):
 
 
 class StoreOrderOut(StoreOrderSummary):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"id": _ID, "status": "shipped"}]})
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    **_SUMMARY,
+                    "cancel_reason": None,
+                    "lines": [],
+                    "transitions": [
+                        {
+                            "from_status": "confirmed",
+                            "to_status": "shipped",
+                            "actor_id": _ID2,
+                            "note": None,
+                            "created_at": _AT,
+                        }
+                    ],
+                    "refunds": [],
+                    "returns": [],
+                }
+            ]
+        },
+    )
 
     cancel_reason: str | None
     lines: list[OrderLineOut]
@@ -142,6 +203,27 @@ class StoreOrderOut(StoreOrderSummary):
 
 
 class OrderGroupOut(_Out):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _ID2,
+                    "status": "paid",
+                    "currency": "NGN",
+                    "subtotal": 450000,
+                    "discount_total": 0,
+                    "total": 450000,
+                    "provider": "paystack",
+                    "payment_reference": "oja_01938f6e",
+                    "created_at": _AT,
+                    "paid_at": _AT,
+                    "orders": [_SUMMARY],
+                }
+            ]
+        },
+    )
+
     id: uuid.UUID
     status: str = Field(description="awaiting_payment, paid, flagged, expired or canceled.")
     currency: str
@@ -165,7 +247,9 @@ class OrderGroupOut(_Out):
 
 
 class CancelRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "Ordered the wrong size"}]}
+    )
 
     reason: str | None = Field(default=None, min_length=1, max_length=500)
 
@@ -190,7 +274,9 @@ class ShipRequest(BaseModel):
 
 
 class NoteRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"note": "Refund once it is back"}]}
+    )
 
     note: str | None = Field(default=None, min_length=1, max_length=1000)
 

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from oja.core.clock import utcnow
+from oja.marketplace.config import MarketplaceSettings
 from oja.marketplace.orders.models import OrderStatus
 from oja.sandbox.paystack import PaystackFake
 from tests.conftest import use_settings
@@ -222,3 +223,24 @@ async def test_other_stores_and_buyers_cannot_touch_a_return(
     assert stolen.status_code == 404
     [(status,)] = await rows(app, "SELECT status FROM return_request")
     assert status == "requested"
+
+
+def test_the_window_and_the_reservation_are_read_from_their_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert (
+        MarketplaceSettings().return_window_days,
+        MarketplaceSettings().reservation_minutes,
+    ) == (
+        14,
+        30,
+    )
+    monkeypatch.setenv("OJA_MARKETPLACE_RETURN_WINDOW_DAYS", "7")
+    monkeypatch.setenv("OJA_MARKETPLACE_RESERVATION_MINUTES", "45")
+    assert (
+        MarketplaceSettings().return_window_days,
+        MarketplaceSettings().reservation_minutes,
+    ) == (
+        7,
+        45,
+    )

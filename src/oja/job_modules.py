@@ -21,6 +21,7 @@ JOB_MODULES: list[str] = [
     "oja.billing.jobs",
     "oja.chat.jobs",
     "oja.realtime.jobs",
+    "oja.marketplace.orders.jobs",
 ]
 
 

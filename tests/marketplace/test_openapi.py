@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-MARKETPLACE_PREFIXES = ("/vendors", "/admin/vendors", "/categories", "/products")
+MARKETPLACE_PREFIXES = (
+    "/vendors",
+    "/admin/vendors",
+    "/categories",
+    "/products",
+    "/orders",
+    "/order-groups",
+)
 
 
 def _schema(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:

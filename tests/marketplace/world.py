@@ -213,6 +213,92 @@ def catalog_cases(world: World) -> list[Case]:
     ]
 
 
+async def add_orders(app: Any, client: httpx.AsyncClient, world: World) -> None:
+    """Unpaid orders of the buyer at store A, one per order route, and return requests."""
+    from oja.marketplace.orders.models import OrderStatus
+
+    from .orders_kit import Shop, place
+
+    store = Shop(
+        world.people["buyer"], world.people["vendor_a"], world.stores["a"], world.extra["active"]
+    )
+    orders: dict[str, Any] = {}
+    for name, status, units in (
+        ("pending", OrderStatus.pending, 1),
+        ("confirmed", OrderStatus.confirmed, 1),
+        ("to_cancel", OrderStatus.confirmed, 1),
+        ("buyer_cancel", OrderStatus.pending, 1),
+        ("shipped", OrderStatus.shipped, 1),
+        ("delivered", OrderStatus.delivered, 1),
+        ("returning", OrderStatus.delivered, 3),
+    ):
+        orders[name] = await place(app, None, store, [(0, units)], status=status, paid=False)
+    returning = orders["returning"]
+    returns: dict[str, str] = {}
+    for name in ("approve", "reject", "receive"):
+        made = await client.post(
+            f"/orders/{returning.order_id}/returns",
+            json={
+                "lines": [{"order_line_id": returning.line_ids[0], "quantity": 1}],
+                "reason": name,
+            },
+            headers=store.buyer.headers,
+        )
+        assert made.status_code == 201, made.text
+        returns[name] = made.json()["id"]
+    approved = await client.post(
+        f"/vendors/me/returns/{returns['receive']}/approve", headers=store.owner.headers
+    )
+    assert approved.status_code == 200, approved.text
+    world.extra["orders"] = orders
+    world.extra["returns"] = returns
+
+
+def order_cases(world: World) -> list[Case]:
+    orders, returns = world.extra["orders"], world.extra["returns"]
+    buyer_only = {"anonymous": 401, "buyer": 200, "admin": 404, "vendor_b": 404, "vendor_a": 404}
+    signed_in = {"anonymous": 401, "buyer": 200, "admin": 200, "vendor_b": 200, "vendor_a": 200}
+    pending, delivered = orders["pending"], orders["delivered"]
+    return [
+        Case("GET", "/orders", signed_in, vendor_route=False),
+        Case("GET", f"/orders/{pending.order_id}", buyer_only, vendor_route=False),
+        Case("GET", f"/order-groups/{pending.group_id}", buyer_only, vendor_route=False),
+        Case(
+            "POST",
+            f"/orders/{orders['buyer_cancel'].order_id}/cancel",
+            buyer_only,
+            vendor_route=False,
+        ),
+        Case(
+            "POST",
+            f"/orders/{delivered.order_id}/returns",
+            {**buyer_only, "buyer": 201},
+            {"lines": [{"order_line_id": delivered.line_ids[0], "quantity": 1}], "reason": "x"},
+            vendor_route=False,
+        ),
+        Case("GET", "/vendors/me/orders", own_store(200)),
+        Case("GET", f"/vendors/me/orders/{pending.order_id}", mine(200)),
+        Case("POST", f"/vendors/me/orders/{pending.order_id}/confirm", mine(200)),
+        Case(
+            "POST",
+            f"/vendors/me/orders/{orders['confirmed'].order_id}/ship",
+            mine(200),
+            {"carrier": "GIG", "tracking_number": "T-1"},
+        ),
+        Case("POST", f"/vendors/me/orders/{orders['shipped'].order_id}/deliver", mine(200)),
+        Case(
+            "POST",
+            f"/vendors/me/orders/{orders['to_cancel'].order_id}/cancel",
+            mine(200),
+            {"reason": "sold out"},
+        ),
+        Case("GET", "/vendors/me/returns", own_store(200)),
+        Case("POST", f"/vendors/me/returns/{returns['approve']}/approve", mine(200)),
+        Case("POST", f"/vendors/me/returns/{returns['reject']}/reject", mine(200)),
+        Case("POST", f"/vendors/me/returns/{returns['receive']}/receive", mine(200)),
+    ]
+
+
 def closing_cases() -> list[Case]:
     """Routes that change who belongs where: run last."""
     return [

@@ -41,6 +41,7 @@ from oja.billing.providers.paystack import (
 )
 from oja.billing.schemas import InitiatePaymentRequest
 from oja.billing.states import SUBSCRIPTION_ENTITLED, from_paystack
+from oja.core import events
 from oja.core.clock import utcnow
 from oja.core.ids import uuid7
 from oja.identity.models import User
@@ -317,6 +318,94 @@ async def refund_payment(
     return refund, payment
 
 
+REFUND_PROCESSED = "billing.refund.processed"
+REFUND_FAILED = "billing.refund.failed"
+"""In-process events when a refund is final: ``refund_id``, ``payment_id``, ``reference``,
+``provider_refund_id``, ``amount``, ``currency`` — for the modules that asked for the refund."""
+
+
+async def refund_by_reference(
+    session: AsyncSession,
+    reference: str,
+    *,
+    amount: int,
+    request_id: str,
+    settings: BillingSettings,
+) -> Refund:
+    """A system-initiated partial refund of a successful payment, once per ``request_id``.
+
+    Idempotent across a crash between the provider's answer and our commit: the request id is our
+    refund's idempotency key (a recorded one is returned) and the provider's ``merchant_note``, so
+    a rerun finds a refund the provider made but we did not record (``GET /refund?transaction=``)
+    and adopts it instead of asking twice. Raises :class:`RefundNotAllowed` beyond what was paid.
+    """
+    payment = await repository.payment_by_reference(session, reference)
+    if payment is None:
+        raise PaymentNotFound("No payment has this reference.")
+    existing = await repository.refund_by_key(session, payment.user_id, request_id)
+    if existing is not None:
+        return existing
+    if payment.status != "success" or payment.flag is not None:
+        raise RefundNotAllowed("Only a successful payment can be refunded.")
+    if not await repository.reserve_refund_amount(session, payment.id, amount):
+        raise RefundNotAllowed(
+            "The refund would exceed what was paid.",
+            details={"amount": payment.amount, "amount_refunded": payment.amount_refunded},
+        )
+    client = paystack_client(settings)
+    async with client:
+        try:
+            made = [r for r in await client.refunds_of(reference) if r.merchant_note == request_id]
+            result = (
+                made[0]
+                if made
+                else await client.refund(
+                    reference=reference,
+                    amount=amount,
+                    currency=payment.currency,
+                    merchant_note=request_id,
+                )
+            )
+        except PaystackRefused as exc:
+            raise RefundFailed(exc.message, details={"provider": "paystack"}) from exc
+        except PaystackUnavailable as exc:
+            raise ProviderUnavailable(f"Paystack is unavailable: {exc}") from exc
+    refund = Refund(
+        id=uuid7(),
+        payment_id=payment.id,
+        user_id=payment.user_id,
+        amount=amount,
+        currency=payment.currency,
+        status=result.status if result.status in ("pending", "processing") else "pending",
+        provider_refund_id=result.id or None,
+        idempotency_key=request_id,
+        request_hash=request_fingerprint({"reference": reference, "amount": amount}),
+    )
+    session.add(refund)
+    await session.flush()
+    if result.status in ("processed", "failed"):
+        await apply_refund_event(session, refund.provider_refund_id or "", result.status)
+        await session.refresh(refund)
+    log.info("billing.refund.requested", reference=reference, amount=amount, system=True)
+    return refund
+
+
+async def verify_refund(
+    session: AsyncSession, provider_refund_id: str, settings: BillingSettings
+) -> str:
+    """Ask the provider where a refund stands (``GET /refund/{id}``) and apply a final status, as
+    its webhook would: for a webhook that never came."""
+    client = paystack_client(settings)
+    async with client:
+        try:
+            found = await client.fetch_refund(provider_refund_id)
+        except PaystackRefused as exc:
+            raise RefundFailed(exc.message, details={"provider": "paystack"}) from exc
+        except PaystackUnavailable as exc:
+            raise ProviderUnavailable(f"Paystack is unavailable: {exc}") from exc
+    return await apply_refund_event(session, provider_refund_id, found.status)
+
+
 async def _debit_refund(session: AsyncSession, refund: Refund) -> None:
     await repository.credit(
         session,
@@ -341,6 +430,16 @@ async def apply_refund_event(session: AsyncSession, provider_refund_id: str, sta
         await _debit_refund(session, refund)
     else:
         await repository.release_refund_amount(session, refund.payment_id, refund.amount)
+    payment = await session.get(Payment, refund.payment_id)
+    await events.emit(
+        REFUND_PROCESSED if status == "processed" else REFUND_FAILED,
+        refund_id=refund.id,
+        payment_id=refund.payment_id,
+        reference=payment.reference if payment else None,
+        provider_refund_id=provider_refund_id,
+        amount=refund.amount,
+        currency=refund.currency,
+    )
     return status
 
 

@@ -286,7 +286,7 @@ def settings_markdown(sections: list[type[SettingsSection]]) -> str:
     seen: set[str] = set()
     for cls in sections:
         for name, field in cls.model_fields.items():
-            variable = f"OJA_{name.upper()}"
+            variable = f"{cls.model_config.get('env_prefix', 'OJA_')}{name}".upper()
             if variable in seen:
                 continue
             seen.add(variable)

@@ -6,6 +6,8 @@ from fastapi import APIRouter
 
 from oja.marketplace.catalog.endpoints import category_router, product_router
 from oja.marketplace.inventory.endpoints import router as inventory_router
+from oja.marketplace.orders.endpoints import router as order_router
+from oja.marketplace.orders.endpoints import vendor_router as store_order_router
 from oja.marketplace.pricing.endpoints import router as pricing_router
 from oja.marketplace.vendors.endpoints import admin_router as vendor_admin_router
 from oja.marketplace.vendors.endpoints import router as vendor_router
@@ -18,4 +20,6 @@ routers: list[APIRouter] = [
     vendor_admin_router,
     category_router,
     product_router,
+    order_router,
+    store_order_router,
 ]

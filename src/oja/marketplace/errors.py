@@ -31,6 +31,12 @@ class MarketplaceErrorCode(ErrorCode):
     discount_code_taken = "discount_code_taken"
     order_not_found = "order_not_found"
     invalid_order_transition = "invalid_order_transition"
+    order_group_not_found = "order_group_not_found"
+    return_not_found = "return_not_found"
+    return_window_closed = "return_window_closed"
+    return_quantity_exceeded = "return_quantity_exceeded"
+    invalid_return_transition = "invalid_return_transition"
+    order_line_not_found = "order_line_not_found"
 
 
 class VendorNotFound(NotFound):
@@ -162,3 +168,37 @@ class InvalidOrderTransition(Conflict):
     """The order's status does not allow this move (see ``ORDER_TRANSITIONS``)."""
 
     code = MarketplaceErrorCode.invalid_order_transition
+
+
+class OrderGroupNotFound(NotFound):
+    code = MarketplaceErrorCode.order_group_not_found
+
+
+class ReturnNotFound(NotFound):
+    code = MarketplaceErrorCode.return_not_found
+
+
+class ReturnWindowClosed(Conflict):
+    """Returns are accepted for a delivered order within ``return_window_days`` of delivery."""
+
+    code = MarketplaceErrorCode.return_window_closed
+
+
+class ReturnQuantityExceeded(Conflict):
+    """A line cannot be returned more times than it was bought (requests already made count)."""
+
+    code = MarketplaceErrorCode.return_quantity_exceeded
+
+
+class InvalidReturnTransition(Conflict):
+    """The return's status does not allow this (requested → approved | rejected; approved →
+    received)."""
+
+    code = MarketplaceErrorCode.invalid_return_transition
+
+
+class OrderLineNotFound(OjaError):
+    """A return names a line that is not part of this order."""
+
+    status_code = 422
+    code = MarketplaceErrorCode.order_line_not_found

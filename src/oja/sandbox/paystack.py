@@ -1,7 +1,8 @@
 """A Paystack fake shaped after https://paystack.com/docs/api/ (transactions, refunds, webhooks).
 
 API routes (``Authorization: Bearer <secret>`` or 401 ``{"status": false, "message": "Invalid key"}``):
-``POST /transaction/initialize``, ``GET /transaction/verify/{reference}``, ``POST /refund``. Every
+``POST /transaction/initialize``, ``GET /transaction/verify/{reference}``, ``POST /refund``,
+``GET /refund?transaction=`` and ``GET /refund/{id}``. Every
 answer is ``{"status", "message", "data"}``. The checkout page ``/checkout/{access_code}`` has "pay"
 and "fail" buttons; each settles the transaction and sends a signed webhook (``charge.success`` /
 ``charge.failed``, HMAC-SHA512 of the body under the secret key in ``x-paystack-signature``) to
@@ -66,6 +67,7 @@ class RefundRecord:
     amount: int
     status: str = "pending"
     created_at: str = field(default_factory=_now)
+    merchant_note: str | None = None
 
 
 class PaystackFake(SecretKeyApi):
@@ -94,6 +96,30 @@ class PaystackFake(SecretKeyApi):
         self._misreport.extend([amount] * times)
 
     # Test helpers
+
+    def finish_refund(self, refund_id: int, status: str = "processed") -> bytes:
+        """Settle a refund (``processed`` or ``failed``, which gives the amount back to the
+        transaction); the body of the ``refund.<status>`` webhook Paystack would send."""
+        with self._lock:
+            record = next(r for r in self.refunds if r.id == refund_id)
+            if record.status != status and status == "failed":
+                record.transaction.refunded -= record.amount
+            record.status = status
+            data = self._refund(record)
+        return json.dumps({"event": f"refund.{status}", "data": data}).encode()
+
+    def _refund(self, record: RefundRecord) -> dict[str, Any]:
+        return {
+            "id": record.id,
+            "status": record.status,
+            "amount": record.amount,
+            "currency": record.transaction.currency,
+            "transaction_reference": record.transaction.reference,
+            "refund_reference": f"RF_{record.id}",
+            "merchant_note": record.merchant_note,
+            "createdAt": record.created_at,
+            "domain": "test",
+        }
 
     def webhook_body(self, event: str, transaction: Transaction) -> bytes:
         return json.dumps({"event": event, "data": self._charge(transaction)}).encode()
@@ -253,7 +279,13 @@ class PaystackFake(SecretKeyApi):
                 if amount > tx.amount - tx.refunded:
                     return refuse(400, "Refund amount cannot be more than the transaction amount")
                 tx.refunded += amount
-                record = RefundRecord(id=next(fake._ids), transaction=tx, amount=amount)
+                note = body.get("merchant_note")
+                record = RefundRecord(
+                    id=next(fake._ids),
+                    transaction=tx,
+                    amount=amount,
+                    merchant_note=note if isinstance(note, str) else None,
+                )
                 fake.refunds.append(record)
             return JSONResponse(
                 {
@@ -278,6 +310,32 @@ class PaystackFake(SecretKeyApi):
                     },
                 }
             )
+
+        @app.get("/refund")
+        async def list_refunds(request: Request) -> Response:
+            if (denied := gate(request, "list_refunds")) is not None:
+                return denied
+            key = request.query_params.get("transaction")
+            with fake._lock:
+                found = [
+                    fake._refund(r)
+                    for r in fake.refunds
+                    if key is None or key in (r.transaction.reference, str(r.transaction.id))
+                ]
+            return JSONResponse(
+                {"status": True, "message": "Refunds retrieved", "data": found, "meta": {}}
+            )
+
+        @app.get("/refund/{refund_id}")
+        async def fetch_refund(refund_id: str, request: Request) -> Response:
+            if (denied := gate(request, "fetch_refund")) is not None:
+                return denied
+            with fake._lock:
+                record = next((r for r in fake.refunds if str(r.id) == refund_id), None)
+                if record is None:
+                    return refuse(404, "Refund not found")
+                data = fake._refund(record)
+            return JSONResponse({"status": True, "message": "Refund retrieved", "data": data})
 
         def by_code(access_code: str) -> Transaction | None:
             return next(

@@ -57,6 +57,7 @@ class RefundResult:
     status: str
     amount: int
     currency: str
+    merchant_note: str | None = None
 
 
 def sign(secret_key: str, body: bytes) -> str:
@@ -129,21 +130,51 @@ class PaystackClient(Closing):
             channel=_text(data.get("channel")),
         )
 
-    async def refund(self, *, reference: str, amount: int | None, currency: str) -> RefundResult:
+    async def refund(
+        self,
+        *,
+        reference: str,
+        amount: int | None,
+        currency: str,
+        merchant_note: str | None = None,
+    ) -> RefundResult:
         body: dict[str, Any] = {"transaction": reference, "currency": currency}
         if amount is not None:
             body["amount"] = amount
+        if merchant_note is not None:
+            body["merchant_note"] = merchant_note
         data = await self._call("POST", "/refund", json=body)
-        return RefundResult(
-            id=str(data.get("id") or ""),
-            status=str(data.get("status") or "pending"),
-            amount=int(data.get("amount") or amount or 0),
-            currency=str(data.get("currency") or currency),
-        )
+        return _refund_result(data, amount=amount, currency=currency)
+
+    async def refunds_of(self, reference: str) -> list[RefundResult]:
+        """The refunds of a transaction (``GET /refund?transaction=``), to find one a crashed
+        caller created but did not record."""
+        data = await self._call_list("GET", "/refund", params={"transaction": reference})
+        return [_refund_result(item, amount=None, currency="") for item in data]
+
+    async def fetch_refund(self, refund_id: str) -> RefundResult:
+        data = await self._call("GET", f"/refund/{quote(refund_id, safe='')}")
+        return _refund_result(data, amount=None, currency="")
+
+    async def _call_list(
+        self, method: str, path: str, *, params: dict[str, str]
+    ) -> list[dict[str, Any]]:
+        data = await self._send(method, path, params=params)
+        if not isinstance(data, list):
+            raise PaystackUnavailable("Paystack's answer has no list.")
+        return [item for item in data if isinstance(item, dict)]
 
     async def _call(self, method: str, path: str, *, json: Any = None) -> dict[str, Any]:
+        data = await self._send(method, path, json=json)
+        if not isinstance(data, dict):
+            raise PaystackUnavailable("Paystack's answer has no data.")
+        return data
+
+    async def _send(
+        self, method: str, path: str, *, json: Any = None, params: dict[str, str] | None = None
+    ) -> Any:
         try:
-            response = await self._http.request(method, path, json=json)
+            response = await self._http.request(method, path, json=json, params=params)
         except httpx.HTTPError as exc:
             raise PaystackUnavailable(
                 f"Paystack could not be reached ({type(exc).__name__})."
@@ -159,10 +190,17 @@ class PaystackClient(Closing):
         message = str(payload.get("message") or "Paystack refused the request.")
         if response.status_code >= 400 or payload.get("status") is not True:
             raise PaystackRefused(message, response.status_code)
-        data = payload.get("data")
-        if not isinstance(data, dict):
-            raise PaystackUnavailable("Paystack's answer has no data.")
-        return data
+        return payload.get("data")
+
+
+def _refund_result(data: dict[str, Any], *, amount: int | None, currency: str) -> RefundResult:
+    return RefundResult(
+        id=str(data.get("id") or ""),
+        status=str(data.get("status") or "pending"),
+        amount=int(data.get("amount") or amount or 0),
+        currency=str(data.get("currency") or currency),
+        merchant_note=_text(data.get("merchant_note")),
+    )
 
 
 def _text(value: Any) -> str | None:

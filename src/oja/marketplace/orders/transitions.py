@@ -63,7 +63,7 @@ async def move(
         at=now,
         values=values,
     ):
-        await db.refresh(order)
+        await repository.reload_order(db, order)
         if OrderStatus(order.status) == to_status:
             return False  # a concurrent identical request won: the same outcome, once
         raise InvalidOrderTransition(
@@ -80,7 +80,7 @@ async def move(
         note=note,
         at=now,
     )
-    await db.refresh(order)
+    await repository.reload_order(db, order)
     payload = {
         "order_id": order.id,
         "group_id": order.group_id,

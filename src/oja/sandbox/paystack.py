@@ -1,15 +1,31 @@
-"""A Paystack fake shaped after https://paystack.com/docs/api/ (transactions, refunds, webhooks).
+"""A Paystack fake shaped after https://paystack.com/docs/api/ and the facts in
+``marketplace-apis.md`` §1 and §8.
 
-API routes (``Authorization: Bearer <secret>`` or 401 ``{"status": false, "message": "Invalid key"}``):
-``POST /transaction/initialize``, ``GET /transaction/verify/{reference}``, ``POST /refund``. Every
-answer is ``{"status", "message", "data"}``. The checkout page ``/checkout/{access_code}`` has "pay"
-and "fail" buttons; each settles the transaction and sends a signed webhook (``charge.success`` /
-``charge.failed``, HMAC-SHA512 of the body under the secret key in ``x-paystack-signature``) to
-``webhook_url`` when one is set. Like Paystack, an initialised transaction nobody paid verifies as
-``abandoned``.
+API routes (``Authorization: Bearer <secret>`` or 401 ``{"status": false, "message": "Invalid key"}``),
+every answer ``{"status", "message", "data"}``:
+transactions (``POST /transaction/initialize`` with ``split_code`` / ``subaccount``,
+``GET /transaction/verify/{reference}``, ``POST /transaction/charge_authorization``), subaccounts
+(``POST/GET /subaccount``, ``GET/PUT /subaccount/{code}``), splits (``POST/GET /split``,
+``GET/PUT /split/{id}``, ``POST /split/{id}/subaccount/add|remove``), ``GET /bank``,
+``GET /bank/resolve``, ``POST /transferrecipient``, transfers (``POST /transfer``,
+``POST /transfer/finalize_transfer``, ``POST /transfer/bulk``, ``GET /transfer/verify/{reference}``),
+refunds (``POST/GET /refund``, ``GET /refund/{id}``, ``POST /refund/retry_with_customer_details/{id}``),
+disputes (``GET /dispute``, ``GET /dispute/{id}``, ``POST /dispute/{id}/evidence``,
+``PUT /dispute/{id}/resolve``).
 
-Knobs for negative tests: :meth:`PaystackFake.refuse_next_initialize`,
-:meth:`PaystackFake.misreport_next_verify`, :meth:`PaystackFake.fail_next`.
+The checkout page ``/checkout/{access_code}`` has "pay" and "fail" buttons; each settles the
+transaction and sends a signed webhook (HMAC-SHA512 of the body under the secret key in
+``x-paystack-signature``) to ``webhook_url``. Like Paystack, an initialised transaction nobody paid
+verifies as ``abandoned``, a failed one verifies ``failed`` with HTTP 200, a split transaction's
+``charge.success`` carries ``split.shares``, and transfers debit amount + fee from :attr:`balance`.
+
+Failure modes: duplicate transaction / transfer reference, insufficient balance, OTP required
+(:attr:`PaystackFake.otp_required`; the OTP is :data:`SANDBOX_OTP`), bulk refused while OTP is on,
+429 ``rate_limited`` with ``Retry-After`` (:meth:`rate_limit_next`), ``needs-attention`` refunds
+(:meth:`refund_needs_attention_next`), late / duplicate / out-of-order webhooks (:attr:`webhooks`,
+a :class:`~oja.sandbox.webhooks.WebhookSender`), misreported verification, 500s (``fail_next``).
+Accounts: any 10-digit number resolves (to :attr:`accounts` or ``SANDBOX ACCOUNT <last 4>``) except
+those starting ``000``.
 """
 
 from __future__ import annotations
@@ -21,21 +37,42 @@ import itertools
 import json
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from oja.sandbox.base import SecretKeyApi, fake_app
+from oja.sandbox.base import SecretKeyApi, fake_app, json_object
+from oja.sandbox.webhooks import WebhookSender
 
 DEFAULT_SECRET_KEY = "sk_test_oja_sandbox_paystack"  # noqa: S105 (a fake's public test value)
 SUPPORTED_CURRENCIES = frozenset({"NGN", "GHS", "ZAR", "KES", "USD"})
+SANDBOX_OTP = "123456"
+DEFAULT_BALANCE = 1_000_000_000  # ₦10,000,000.00 in kobo
+BANKS = (
+    ("044", "Access Bank", "access-bank"),
+    ("011", "First Bank of Nigeria", "first-bank-of-nigeria"),
+    ("058", "Guaranty Trust Bank", "guaranty-trust-bank"),
+    ("033", "United Bank For Africa", "united-bank-for-africa"),
+    ("057", "Zenith Bank", "zenith-bank"),
+)
+BANK_NAMES = {code: name for code, name, _ in BANKS}
+RATE_LIMITED_BODY = {
+    "status": False,
+    "message": "Rate limit exceeded!",
+    "type": "api_error",
+    "code": "rate_limited",
+}
 
 
 def sign(secret_key: str, body: bytes) -> str:
     return hmac.new(secret_key.encode(), body, hashlib.sha512).hexdigest()
+
+
+def transfer_fee(amount: int) -> int:
+    """Paystack's NGN transfer fee: ₦10 up to ₦5,000, ₦25 up to ₦50,000, ₦50 above (kobo)."""
+    return 1000 if amount <= 500_000 else 2500 if amount <= 5_000_000 else 5000
 
 
 def _now() -> str:
@@ -57,6 +94,8 @@ class Transaction:
     paid_at: str | None = None
     created_at: str = field(default_factory=_now)
     refunded: int = 0
+    split_code: str | None = None
+    subaccount: str | None = None
 
 
 @dataclass
@@ -68,20 +107,118 @@ class RefundRecord:
     created_at: str = field(default_factory=_now)
 
 
+@dataclass
+class SubaccountRecord:
+    id: int
+    code: str
+    business_name: str
+    bank_code: str
+    account_number: str
+    percentage_charge: float
+    active: bool = True
+    email: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "subaccount_code": self.code,
+            "business_name": self.business_name,
+            "account_name": f"{self.business_name.upper()}",
+            "account_number": self.account_number,
+            "settlement_bank": BANK_NAMES.get(self.bank_code, self.bank_code),
+            "currency": "NGN",
+            "percentage_charge": self.percentage_charge,
+            "settlement_schedule": "AUTO",
+            "is_verified": False,
+            "active": self.active,
+            "primary_contact_email": self.email,
+            "domain": "test",
+        }
+
+
+@dataclass
+class SplitRecord:
+    id: int
+    code: str
+    name: str
+    type: str
+    currency: str
+    shares: dict[str, int]
+    bearer_type: str
+    bearer_subaccount: str | None
+    active: bool = True
+
+
+@dataclass
+class TransferRecord:
+    id: int
+    code: str
+    reference: str
+    amount: int
+    currency: str
+    recipient: str
+    reason: str
+    fee: int
+    status: str = "pending"
+    created_at: str = field(default_factory=_now)
+
+
+@dataclass
+class DisputeRecord:
+    id: int
+    transaction: Transaction
+    refund_amount: int
+    status: str = "awaiting-merchant-feedback"
+    resolution: str | None = None
+    evidence: dict[str, Any] | None = None
+    due_at: str = field(
+        default_factory=lambda: (
+            (datetime.now(UTC) + timedelta(days=7))
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")
+        )
+    )
+
+
 class PaystackFake(SecretKeyApi):
     def __init__(
         self, *, secret_key: str = DEFAULT_SECRET_KEY, webhook_url: str | None = None
     ) -> None:
         super().__init__(secret_key)
-        self.webhook_url = webhook_url
+        self.webhooks = WebhookSender(
+            webhook_url, lambda body: {"x-paystack-signature": sign(self.secret_key, body)}
+        )
         self.transactions: dict[str, Transaction] = {}
         self.refunds: list[RefundRecord] = []
-        self.deliveries: list[tuple[str, int | None]] = []
-        """``(event, webhook answer status)`` for every webhook sent (None: unreachable)."""
+        self.subaccounts: dict[str, SubaccountRecord] = {}
+        self.splits: dict[str, SplitRecord] = {}
+        self.recipients: dict[str, dict[str, Any]] = {}
+        self.transfers: dict[str, TransferRecord] = {}
+        self.disputes: dict[int, DisputeRecord] = {}
+        self.accounts: dict[tuple[str, str], str] = {}
+        """``(bank code, account number)`` → the name ``/bank/resolve`` answers."""
+        self.balance: dict[str, int] = {"NGN": DEFAULT_BALANCE}
+        self.otp_required = False
+        self.transfer_outcome = "success"
+        """What a queued transfer becomes (test mode: ``success``; ``failed``/``reversed`` to test)."""
         self._ids = itertools.count(4_099_260_516)
         self._refuse_initialize: str | None = None
         self._misreport: list[int] = []
+        self._rate_limits: list[int] = []
+        self._needs_attention = 0
         self.app = self._build_app()
+
+    @property
+    def webhook_url(self) -> str | None:
+        return self.webhooks.url
+
+    @webhook_url.setter
+    def webhook_url(self, url: str | None) -> None:
+        self.webhooks.url = url
+
+    @property
+    def deliveries(self) -> list[tuple[str, int | None]]:
+        return self.webhooks.deliveries
 
     # Knobs
 
@@ -92,6 +229,14 @@ class PaystackFake(SecretKeyApi):
     def misreport_next_verify(self, amount: int, times: int = 1) -> None:
         """The next ``times`` verifications report ``amount`` instead of the real one."""
         self._misreport.extend([amount] * times)
+
+    def rate_limit_next(self, times: int = 1, retry_after: int = 60) -> None:
+        """The next ``times`` API calls answer 429 ``rate_limited`` with ``Retry-After``."""
+        self._rate_limits.extend([retry_after] * times)
+
+    def refund_needs_attention_next(self) -> None:
+        """The next refund is created in ``needs-attention`` (customer bank details required)."""
+        self._needs_attention += 1
 
     # Test helpers
 
@@ -104,34 +249,50 @@ class PaystackFake(SecretKeyApi):
             tx = self.transactions[reference]
             if outcome == "success" and tx.status != "success":
                 tx.status, tx.gateway_response, tx.paid_at = "success", "Successful", _now()
+                self.balance[tx.currency] = self.balance.get(tx.currency, 0) + tx.amount
             elif outcome == "failed" and tx.status != "success":
                 tx.status, tx.gateway_response = "failed", "Declined"
             return tx
 
     async def deliver(self, event: str, transaction: Transaction) -> int | None:
-        body = self.webhook_body(event, transaction)
-        status: int | None = None
-        if self.webhook_url:
-            try:
-                async with httpx.AsyncClient(timeout=30) as client:
-                    answer = await client.post(
-                        self.webhook_url,
-                        content=body,
-                        headers={
-                            "content-type": "application/json",
-                            "x-paystack-signature": sign(self.secret_key, body),
-                        },
-                    )
-                status = answer.status_code
-            except httpx.HTTPError:
-                status = None
-        self.deliveries.append((event, status))
-        return status
+        return await self.webhooks.send(event, self.webhook_body(event, transaction))
+
+    async def send_event(self, event: str, data: dict[str, Any]) -> int | None:
+        return await self.webhooks.send(event, json.dumps({"event": event, "data": data}).encode())
+
+    async def settle_refund(self, refund_id: int, status: str) -> int | None:
+        """Move a refund to ``status`` (``processing``/``processed``/``failed``) and announce it."""
+        with self._lock:
+            record = next(r for r in self.refunds if r.id == refund_id)
+            record.status = status
+            if status == "processed":
+                record.transaction.status = (
+                    "reversed"
+                    if record.transaction.refunded >= record.transaction.amount
+                    else record.transaction.status
+                )
+            elif status == "failed":
+                record.transaction.refunded -= record.amount
+        return await self.send_event(f"refund.{status}", self._refund_event(record))
+
+    async def open_dispute(self, reference: str, refund_amount: int | None = None) -> DisputeRecord:
+        """A chargeback on a paid transaction; sends ``charge.dispute.create``."""
+        with self._lock:
+            tx = self.transactions[reference]
+            dispute = DisputeRecord(next(self._ids), tx, refund_amount or tx.amount)
+            self.disputes[dispute.id] = dispute
+        await self.send_event("charge.dispute.create", self._dispute(dispute))
+        return dispute
+
+    async def remind_dispute(self, dispute_id: int) -> int | None:
+        return await self.send_event(
+            "charge.dispute.remind", self._dispute(self.disputes[dispute_id])
+        )
 
     # Wire format
 
     def _charge(self, tx: Transaction) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "id": tx.id,
             "domain": "test",
             "status": tx.status,
@@ -148,19 +309,229 @@ class PaystackFake(SecretKeyApi):
             "currency": tx.currency,
             "ip_address": "127.0.0.1",
             "metadata": tx.metadata,
-            "fees": tx.amount * 15 // 1000 if tx.status == "success" else None,
+            "fees": self._fees(tx) if tx.status == "success" else None,
             "customer": {"id": 1, "email": tx.email, "customer_code": "CUS_sandbox"},
-            "authorization": {"authorization_code": "AUTH_sandbox", "last4": "4081"}
+            "authorization": {
+                "authorization_code": "AUTH_sandbox",
+                "bin": "408408",
+                "last4": "4081",
+                "exp_month": "12",
+                "exp_year": "2030",
+                "card_type": "visa",
+                "brand": "visa",
+                "reusable": True,
+                "signature": "SIG_sandbox",
+            }
             if tx.status == "success"
             else {},
+            "split": self._split_of(tx),
+            "subaccount": self.subaccounts[tx.subaccount].as_json()
+            if tx.subaccount in self.subaccounts
+            else {},
         }
+        return data
+
+    @staticmethod
+    def _fees(tx: Transaction) -> int:
+        return min(tx.amount * 15 // 1000 + (10_000 if tx.amount >= 250_000 else 0), 200_000)
+
+    def _split_of(self, tx: Transaction) -> dict[str, Any]:
+        """``split`` with ``shares`` (actual minor-unit allocation) for a split transaction."""
+        split = self.splits.get(tx.split_code or "")
+        if split is None:
+            return {}
+        fee = self._fees(tx) if tx.status == "success" else 0
+        allocations: list[dict[str, Any]] = [
+            {
+                "amount": tx.amount * share // 100 if split.type == "percentage" else share,
+                "subaccount_code": code,
+                "id": code,
+            }
+            for code, share in split.shares.items()
+        ]
+        main = tx.amount - sum(a["amount"] for a in allocations)
+        # Who bears Paystack's fee: the main account, one subaccount, everyone equally, or everyone
+        # in proportion to their share; the main account absorbs any remainder kobo.
+        parts = [0] * len(allocations)
+        if split.bearer_type == "subaccount" and allocations:
+            codes = [a["subaccount_code"] for a in allocations]
+            index = codes.index(split.bearer_subaccount) if split.bearer_subaccount in codes else 0
+            parts[index] = fee
+        elif split.bearer_type == "all":
+            parts = [fee // (len(allocations) + 1)] * len(allocations)
+        elif split.bearer_type == "all-proportional":
+            parts = [fee * a["amount"] // tx.amount for a in allocations]
+        for allocation, part in zip(allocations, parts, strict=True):
+            allocation["amount"] -= part
+        main -= fee - sum(parts)
+        return {
+            "id": split.id,
+            "name": split.name,
+            "split_code": split.code,
+            "formula": {
+                "type": split.type,
+                "subaccounts": [
+                    {"share": s, "subaccount_code": c, "id": c} for c, s in split.shares.items()
+                ],
+                "integration": 100,
+            },
+            "shares": {"paystack": fee, "subaccounts": allocations, "integration": main},
+        }
+
+    def _split_json(self, split: SplitRecord) -> dict[str, Any]:
+        return {
+            "id": split.id,
+            "split_code": split.code,
+            "name": split.name,
+            "type": split.type,
+            "currency": split.currency,
+            "active": split.active,
+            "bearer_type": split.bearer_type,
+            "bearer_subaccount": split.bearer_subaccount,
+            "is_dynamic": False,
+            "domain": "test",
+            "subaccounts": [
+                {
+                    "subaccount": self.subaccounts[c].as_json()
+                    if c in self.subaccounts
+                    else {"subaccount_code": c},
+                    "share": s,
+                }
+                for c, s in split.shares.items()
+            ],
+            "total_subaccounts": len(split.shares),
+        }
+
+    def _transfer(self, t: TransferRecord) -> dict[str, Any]:
+        recipient = self.recipients.get(t.recipient, {})
+        return {
+            "id": t.id,
+            "transfer_code": t.code,
+            "reference": t.reference,
+            "status": t.status,
+            "amount": t.amount,
+            "currency": t.currency,
+            "source": "balance",
+            "reason": t.reason,
+            "recipient": recipient,
+            "fee_charged": t.fee,
+            "gateway_response": None,
+            "transferred_at": t.created_at if t.status == "success" else None,
+            "createdAt": t.created_at,
+            "session": {"provider": "nip", "id": f"0900000{t.id}"},
+        }
+
+    def _refund(self, r: RefundRecord) -> dict[str, Any]:
+        return {
+            "id": r.id,
+            "transaction": self._charge(r.transaction),
+            "integration": 1,
+            "deducted_amount": r.amount,
+            "channel": None,
+            "merchant_note": None,
+            "customer_note": None,
+            "status": r.status,
+            "refunded_by": "sandbox@oja.test",
+            "expected_at": _now(),
+            "currency": r.transaction.currency,
+            "domain": "test",
+            "amount": r.amount,
+            "fully_deducted": True,
+            "createdAt": r.created_at,
+        }
+
+    def _refund_event(self, r: RefundRecord) -> dict[str, Any]:
+        return {
+            "id": r.id,
+            "status": r.status,
+            "transaction_reference": r.transaction.reference,
+            "refund_reference": f"RFD_{r.id}",
+            # The refund.processed sample has the amount as a string (contradiction C13).
+            "amount": str(r.amount) if r.status == "processed" else r.amount,
+            "currency": r.transaction.currency,
+            "processor": "sandbox",
+            "customer": {"email": r.transaction.email},
+            "integration": 100,
+            "domain": "test",
+        }
+
+    def _dispute(self, d: DisputeRecord) -> dict[str, Any]:
+        return {
+            "id": d.id,
+            "refund_amount": d.refund_amount,
+            "currency": d.transaction.currency,
+            "status": d.status,
+            "resolution": d.resolution,
+            "category": "chargeback",
+            "domain": "test",
+            "transaction": self._charge(d.transaction),
+            "transaction_reference": d.transaction.reference,
+            "customer": {"email": d.transaction.email},
+            "bin": "408408",
+            "last4": "4081",
+            "dueAt": d.due_at,
+            "evidence": d.evidence,
+            "history": [{"status": d.status, "by": "sandbox", "createdAt": _now()}],
+        }
+
+    def _resolved_name(self, bank_code: str, account_number: str) -> str | None:
+        if bank_code not in BANK_NAMES or account_number.startswith("000"):
+            return None
+        return self.accounts.get(
+            (bank_code, account_number), f"SANDBOX ACCOUNT {account_number[-4:]}"
+        )
+
+    def _queue_transfer(self, body: dict[str, Any], currency: str) -> TransferRecord | str:
+        """Create a transfer (under the lock) or the refusal message."""
+        amount, reference = body.get("amount"), str(body.get("reference") or "")
+        recipient = str(body.get("recipient") or "")
+        if isinstance(amount, str) and amount.isdigit():
+            amount = int(amount)
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+            return "Invalid Amount Sent"
+        if recipient not in self.recipients:
+            return "Recipient specified is invalid"
+        if reference and reference in self.transfers:
+            return "Please provide a unique reference. Reference already exists on a transfer"
+        fee = transfer_fee(amount)
+        if self.balance.get(currency, 0) < amount + fee:
+            return "Your balance is not enough to fulfil this request"
+        self.balance[currency] -= amount + fee  # amount and fee are debited at creation
+        number = next(self._ids)
+        record = TransferRecord(
+            id=number,
+            code=f"TRF_{secrets.token_hex(6)}",
+            reference=reference or f"trf_{number}",
+            amount=amount,
+            currency=currency,
+            recipient=recipient,
+            reason=str(body.get("reason") or ""),
+            fee=fee,
+            status="otp" if self.otp_required else "pending",
+        )
+        self.transfers[record.reference] = record
+        return record
+
+    async def _process_transfer(self, record: TransferRecord) -> None:
+        """Test mode settles at once: the scripted outcome, its webhook; money back unless success."""
+        with self._lock:
+            record.status = self.transfer_outcome
+            if record.status in ("failed", "reversed"):
+                self.balance[record.currency] += record.amount + record.fee
+        await self.send_event(f"transfer.{record.status}", self._transfer(record))
 
     def _build_app(self) -> FastAPI:
         app = fake_app("Paystack")
         fake = self
 
-        def refuse(status: int, message: str) -> JSONResponse:
-            return JSONResponse({"status": False, "message": message}, status_code=status)
+        def ok(data: Any, message: str = "Successful", status: int = 200) -> JSONResponse:
+            return JSONResponse({"status": True, "message": message, "data": data}, status)
+
+        def refuse(status: int, message: str, code: str | None = None) -> JSONResponse:
+            body: dict[str, Any] = {"status": False, "message": message}
+            if code:
+                body["code"] = code
+            return JSONResponse(body, status_code=status)
 
         def gate(request: Request, name: str) -> JSONResponse | None:
             match fake._admit(request, name):
@@ -168,16 +539,27 @@ class PaystackFake(SecretKeyApi):
                     return refuse(401, "Invalid key")
                 case 500:
                     return refuse(500, "An error occurred")
+            with fake._lock:
+                wait = fake._rate_limits.pop(0) if fake._rate_limits else None
+            if wait is not None:
+                return JSONResponse(
+                    RATE_LIMITED_BODY, status_code=429, headers={"Retry-After": str(wait)}
+                )
             return None
+
+        async def read(request: Request, name: str) -> dict[str, Any] | JSONResponse:
+            if (denied := gate(request, name)) is not None:
+                return denied
+            body = await json_object(request)
+            return refuse(400, "Invalid JSON body") if body is None else body
+
+        # Transactions
 
         @app.post("/transaction/initialize")
         async def initialize(request: Request) -> Response:
-            if (denied := gate(request, "initialize")) is not None:
-                return denied
-            try:
-                body = await request.json()
-            except ValueError:
-                return refuse(400, "Invalid JSON body")
+            body = await read(request, "initialize")
+            if isinstance(body, JSONResponse):
+                return body
             if fake._refuse_initialize is not None:
                 message, fake._refuse_initialize = fake._refuse_initialize, None
                 return refuse(400, message)
@@ -191,6 +573,14 @@ class PaystackFake(SecretKeyApi):
             currency = str(body.get("currency") or "NGN")
             if currency not in SUPPORTED_CURRENCIES:
                 return refuse(400, "Currency not supported by merchant")
+            split_code, subaccount = body.get("split_code"), body.get("subaccount")
+            if split_code is not None and split_code not in fake.splits:
+                return refuse(400, "Split code is invalid")
+            if subaccount is not None and subaccount not in fake.subaccounts:
+                return refuse(400, "Subaccount is invalid")
+            split = fake.splits.get(split_code or "")
+            if split is not None and split.type == "flat" and sum(split.shares.values()) > amount:
+                return refuse(400, "Flat split shares exceed the transaction amount")
             reference = str(body.get("reference") or secrets.token_hex(8))
             with fake._lock:
                 if reference in fake.transactions:
@@ -204,19 +594,18 @@ class PaystackFake(SecretKeyApi):
                     email=email,
                     metadata=body.get("metadata") or {},
                     callback_url=body.get("callback_url"),
+                    split_code=split_code,
+                    subaccount=subaccount,
                 )
                 fake.transactions[reference] = tx
             base = str(request.base_url).rstrip("/")
-            return JSONResponse(
+            return ok(
                 {
-                    "status": True,
-                    "message": "Authorization URL created",
-                    "data": {
-                        "authorization_url": f"{base}/checkout/{tx.access_code}",
-                        "access_code": tx.access_code,
-                        "reference": tx.reference,
-                    },
-                }
+                    "authorization_url": f"{base}/checkout/{tx.access_code}",
+                    "access_code": tx.access_code,
+                    "reference": tx.reference,
+                },
+                "Authorization URL created",
             )
 
         @app.get("/transaction/verify/{reference}")
@@ -229,15 +618,392 @@ class PaystackFake(SecretKeyApi):
             data = fake._charge(tx)
             if fake._misreport:
                 data["amount"] = fake._misreport.pop(0)
-            return JSONResponse(
-                {"status": True, "message": "Verification successful", "data": data}
+            return ok(data, "Verification successful")
+
+        @app.post("/transaction/charge_authorization")
+        async def charge_authorization(request: Request) -> Response:
+            body = await read(request, "charge_authorization")
+            if isinstance(body, JSONResponse):
+                return body
+            email, amount = body.get("email"), body.get("amount")
+            owner = next(
+                (
+                    t
+                    for t in fake.transactions.values()
+                    if t.status == "success" and t.email == email
+                ),
+                None,
             )
+            if body.get("authorization_code") != "AUTH_sandbox" or owner is None:
+                return refuse(400, "Invalid authorization code")
+            if not isinstance(amount, int) or amount <= 0:
+                return refuse(400, "Invalid Amount Sent")
+            reference = str(body.get("reference") or secrets.token_hex(8))
+            with fake._lock:
+                if reference in fake.transactions:
+                    return refuse(400, "Duplicate Transaction Reference")
+                tx = Transaction(
+                    id=next(fake._ids),
+                    reference=reference,
+                    access_code=secrets.token_hex(8),
+                    amount=amount,
+                    currency=str(body.get("currency") or owner.currency),
+                    email=str(email),
+                    metadata=body.get("metadata") or {},
+                    callback_url=None,
+                    split_code=body.get("split_code"),
+                )
+                fake.transactions[reference] = tx
+            fake.settle(reference, "success")
+            await fake.deliver("charge.success", tx)
+            return ok(fake._charge(tx), "Charge attempted")
+
+        # Subaccounts
+
+        @app.post("/subaccount")
+        async def create_subaccount(request: Request) -> Response:
+            body = await read(request, "subaccount.create")
+            if isinstance(body, JSONResponse):
+                return body
+            # settlement_bank per the API reference, bank_code per some guides (C1): both taken.
+            bank = str(body.get("settlement_bank") or body.get("bank_code") or "")
+            if bank not in BANK_NAMES:
+                bank = next((c for c, n in BANK_NAMES.items() if n == bank), bank)
+            account = str(body.get("account_number") or "")
+            charge = body.get("percentage_charge")
+            if not body.get("business_name") or charge is None:
+                return refuse(400, "business_name and percentage_charge are required")
+            if fake._resolved_name(bank, account) is None:
+                return refuse(400, "Account details are invalid")
+            with fake._lock:
+                number = next(fake._ids)
+                record = SubaccountRecord(
+                    id=number,
+                    code=f"ACCT_{secrets.token_hex(5)}",
+                    business_name=str(body["business_name"]),
+                    bank_code=bank,
+                    account_number=account,
+                    percentage_charge=float(charge),
+                    email=body.get("primary_contact_email"),
+                )
+                fake.subaccounts[record.code] = record
+            return ok(record.as_json(), "Subaccount created", 201)
+
+        @app.get("/subaccount")
+        async def list_subaccounts(request: Request) -> Response:
+            if (denied := gate(request, "subaccount.list")) is not None:
+                return denied
+            return ok([s.as_json() for s in fake.subaccounts.values()], "Subaccounts retrieved")
+
+        def find_subaccount(key: str) -> SubaccountRecord | None:
+            return fake.subaccounts.get(key) or next(
+                (s for s in fake.subaccounts.values() if str(s.id) == key), None
+            )
+
+        @app.get("/subaccount/{key}")
+        async def fetch_subaccount(key: str, request: Request) -> Response:
+            if (denied := gate(request, "subaccount.fetch")) is not None:
+                return denied
+            record = find_subaccount(key)
+            return refuse(404, "Subaccount not found") if record is None else ok(record.as_json())
+
+        @app.put("/subaccount/{key}")
+        async def update_subaccount(key: str, request: Request) -> Response:
+            body = await read(request, "subaccount.update")
+            if isinstance(body, JSONResponse):
+                return body
+            record = find_subaccount(key)
+            if record is None:
+                return refuse(404, "Subaccount not found")
+            with fake._lock:
+                if "business_name" in body:
+                    record.business_name = str(body["business_name"])
+                if "settlement_bank" in body or "bank_code" in body:
+                    record.bank_code = str(body.get("settlement_bank") or body.get("bank_code"))
+                if "account_number" in body:
+                    record.account_number = str(body["account_number"])
+                if "percentage_charge" in body:
+                    record.percentage_charge = float(body["percentage_charge"])
+                if "active" in body:
+                    record.active = bool(body["active"])
+            return ok(record.as_json(), "Subaccount updated")
+
+        # Splits
+
+        def check_shares(kind: str, shares: dict[str, Any]) -> str | None:
+            if any(code not in fake.subaccounts for code in shares):
+                return "Subaccount is invalid"
+            if any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in shares.values()):
+                return "Shares must be integers"
+            if kind == "percentage" and sum(shares.values()) > 100:
+                return "Percentage shares cannot exceed 100"
+            return None
+
+        @app.post("/split")
+        async def create_split(request: Request) -> Response:
+            body = await read(request, "split.create")
+            if isinstance(body, JSONResponse):
+                return body
+            kind = body.get("type")
+            if kind not in ("percentage", "flat") or not body.get("name"):
+                return refuse(400, "name and a type of percentage or flat are required")
+            entries = body.get("subaccounts") or []
+            shares: dict[str, Any] = {
+                str(e.get("subaccount")): e.get("share") for e in entries if isinstance(e, dict)
+            }
+            if (problem := check_shares(str(kind), shares)) is not None:
+                return refuse(400, problem)
+            valid: dict[str, int] = {code: int(share) for code, share in shares.items()}
+            bearer = str(body.get("bearer_type") or "account")  # the guide's default (C2)
+            bearer_subaccount = body.get("bearer_subaccount")
+            if bearer == "subaccount" and bearer_subaccount not in shares:
+                return refuse(400, "bearer_subaccount must be a member of the split")
+            with fake._lock:
+                number = next(fake._ids)
+                split = SplitRecord(
+                    id=number,
+                    code=f"SPL_{secrets.token_hex(5)}",
+                    name=str(body["name"]),
+                    type=str(kind),
+                    currency=str(body.get("currency") or "NGN"),
+                    shares=valid,
+                    bearer_type=bearer,
+                    bearer_subaccount=bearer_subaccount,
+                )
+                fake.splits[split.code] = split
+            return ok(fake._split_json(split), "Split created", 201)
+
+        @app.get("/split")
+        async def list_splits(request: Request) -> Response:
+            if (denied := gate(request, "split.list")) is not None:
+                return denied
+            return ok([fake._split_json(s) for s in fake.splits.values()], "Split retrieved")
+
+        def find_split(key: str) -> SplitRecord | None:
+            return fake.splits.get(key) or next(
+                (s for s in fake.splits.values() if str(s.id) == key), None
+            )
+
+        @app.get("/split/{key}")
+        async def fetch_split(key: str, request: Request) -> Response:
+            if (denied := gate(request, "split.fetch")) is not None:
+                return denied
+            split = find_split(key)
+            return refuse(404, "Split not found") if split is None else ok(fake._split_json(split))
+
+        @app.put("/split/{key}")
+        async def update_split(key: str, request: Request) -> Response:
+            body = await read(request, "split.update")
+            if isinstance(body, JSONResponse):
+                return body
+            split = find_split(key)
+            if split is None:
+                return refuse(404, "Split not found")
+            if "type" in body and body["type"] != split.type:
+                return refuse(400, "Split type cannot be changed")
+            with fake._lock:
+                split.name = str(body.get("name") or split.name)
+                split.active = bool(body.get("active", split.active))
+                split.bearer_type = str(body.get("bearer_type") or split.bearer_type)
+                split.bearer_subaccount = body.get("bearer_subaccount", split.bearer_subaccount)
+            return ok(fake._split_json(split), "Split group updated")
+
+        @app.post("/split/{key}/subaccount/{action}")
+        async def split_member(key: str, action: str, request: Request) -> Response:
+            body = await read(request, f"split.{action}")
+            if isinstance(body, JSONResponse):
+                return body
+            split = find_split(key)
+            if split is None or action not in ("add", "remove"):
+                return refuse(404, "Split not found")
+            code = str(body.get("subaccount") or "")
+            with fake._lock:
+                if action == "remove":
+                    split.shares.pop(code, None)
+                else:
+                    shares: dict[str, Any] = {**split.shares, code: body.get("share")}
+                    if (problem := check_shares(split.type, shares)) is not None:
+                        return refuse(400, problem)
+                    split.shares = {c: int(v) for c, v in shares.items()}
+            return ok(fake._split_json(split), f"Subaccount {action}ed")
+
+        # Banks and recipients
+
+        @app.get("/bank")
+        async def banks(request: Request) -> Response:
+            if (denied := gate(request, "bank.list")) is not None:
+                return denied
+            country = request.query_params.get("country", "nigeria").lower()
+            if country not in ("nigeria", "ng"):
+                return ok([])
+            return ok(
+                [
+                    {
+                        "id": index + 1,
+                        "name": name,
+                        "slug": slug,
+                        "code": code,
+                        "longcode": "",
+                        "gateway": None,
+                        "pay_with_bank": False,
+                        "supports_transfer": True,
+                        "active": True,
+                        "is_deleted": False,
+                        "country": "Nigeria",
+                        "currency": "NGN",
+                        "type": "nuban",
+                    }
+                    for index, (code, name, slug) in enumerate(BANKS)
+                ],
+                "Banks retrieved",
+            )
+
+        @app.get("/bank/resolve")
+        async def resolve(request: Request) -> Response:
+            if (denied := gate(request, "bank.resolve")) is not None:
+                return denied
+            number = request.query_params.get("account_number", "")
+            bank = request.query_params.get("bank_code", "")
+            if not number.isdigit():
+                return refuse(422, "Account number should be numeric")
+            name = fake._resolved_name(bank, number) if len(number) == 10 else None
+            if name is None:
+                return refuse(422, "Could not resolve account name. Check parameters or try again.")
+            bank_id = next(i + 1 for i, (c, _, _) in enumerate(BANKS) if c == bank)
+            return ok(
+                {"account_number": number, "account_name": name, "bank_id": bank_id},
+                "Account number resolved",
+            )
+
+        @app.post("/transferrecipient")
+        async def create_recipient(request: Request) -> Response:
+            body = await read(request, "transferrecipient.create")
+            if isinstance(body, JSONResponse):
+                return body
+            number, bank = str(body.get("account_number") or ""), str(body.get("bank_code") or "")
+            if bank not in BANK_NAMES:
+                return refuse(400, "Bank code is invalid")
+            name = fake._resolved_name(bank, number)
+            if name is None:
+                return refuse(400, "Cannot resolve account")
+            with fake._lock:
+                existing = next(
+                    (
+                        r
+                        for r in fake.recipients.values()
+                        if r["details"]["account_number"] == number
+                        and r["details"]["bank_code"] == bank
+                    ),
+                    None,
+                )
+                if existing is not None:  # a duplicate account answers the existing recipient
+                    return ok(existing, "Transfer recipient created successfully", 201)
+                recipient: dict[str, Any] = {
+                    "id": next(fake._ids),
+                    "recipient_code": f"RCP_{secrets.token_hex(6)}",
+                    "type": str(body.get("type") or "nuban"),
+                    "name": str(body.get("name") or name),
+                    "currency": str(body.get("currency") or "NGN"),
+                    "active": True,
+                    "is_deleted": False,
+                    "domain": "test",
+                    "details": {
+                        "authorization_code": None,
+                        "account_number": number,
+                        "account_name": name,
+                        "bank_code": bank,
+                        "bank_name": BANK_NAMES[bank],
+                    },
+                }
+                fake.recipients[str(recipient["recipient_code"])] = recipient
+            return ok(recipient, "Transfer recipient created successfully", 201)
+
+        # Transfers
+
+        @app.post("/transfer")
+        async def transfer(request: Request) -> Response:
+            body = await read(request, "transfer")
+            if isinstance(body, JSONResponse):
+                return body
+            currency = str(body.get("currency") or "NGN")
+            with fake._lock:
+                record = fake._queue_transfer(body, currency)
+            if isinstance(record, str):
+                return refuse(400, record)
+            answer = fake._transfer(record)
+            if record.status == "pending":
+                await fake._process_transfer(record)
+            message = (
+                "Transfer requires OTP to continue"
+                if record.status == "otp"
+                else "Transfer has been queued"
+            )
+            return ok(answer, message)
+
+        @app.post("/transfer/finalize_transfer")
+        async def finalize(request: Request) -> Response:
+            body = await read(request, "transfer.finalize")
+            if isinstance(body, JSONResponse):
+                return body
+            record = next(
+                (t for t in fake.transfers.values() if t.code == body.get("transfer_code")), None
+            )
+            if record is None:
+                return refuse(404, "Transfer not found")
+            if record.status != "otp":
+                return refuse(400, "Transfer is not currently awaiting OTP")
+            if body.get("otp") != SANDBOX_OTP:
+                return refuse(400, "Invalid OTP")
+            record.status = "pending"
+            answer = fake._transfer(record)
+            await fake._process_transfer(record)
+            return ok(answer, "Transfer has been queued")
+
+        @app.post("/transfer/bulk")
+        async def bulk(request: Request) -> Response:
+            body = await read(request, "transfer.bulk")
+            if isinstance(body, JSONResponse):
+                return body
+            if fake.otp_required:
+                return refuse(400, "You need to disable the OTP requirement to use this feature.")
+            items = body.get("transfers")
+            if not isinstance(items, list) or not items or len(items) > 100:
+                return refuse(400, "transfers must hold 1 to 100 transfers")
+            currency = str(body.get("currency") or "NGN")
+            with fake._lock:
+                queued = [fake._queue_transfer(item, currency) for item in items]
+            created = [q for q in queued if not isinstance(q, str)]
+            answers = [
+                {
+                    "reference": t.reference,
+                    "recipient": t.recipient,
+                    "amount": t.amount,
+                    "transfer_code": t.code,
+                    "currency": t.currency,
+                    "status": t.status,
+                }
+                for t in created
+            ]
+            for record in created:
+                await fake._process_transfer(record)
+            return ok(answers, f"{len(created)} transfers queued.")
+
+        @app.get("/transfer/verify/{reference}")
+        async def verify_transfer(reference: str, request: Request) -> Response:
+            if (denied := gate(request, "transfer.verify")) is not None:
+                return denied
+            record = fake.transfers.get(reference)
+            return (
+                refuse(404, "Transfer not found") if record is None else ok(fake._transfer(record))
+            )
+
+        # Refunds
 
         @app.post("/refund")
         async def refund(request: Request) -> Response:
-            if (denied := gate(request, "refund")) is not None:
-                return denied
-            body = await request.json()
+            body = await read(request, "refund")
+            if isinstance(body, JSONResponse):
+                return body
             key = str(body.get("transaction") or "")
             with fake._lock:
                 tx = fake.transactions.get(key) or next(
@@ -245,39 +1011,131 @@ class PaystackFake(SecretKeyApi):
                 )
                 if tx is None:
                     return refuse(404, "Transaction not found")
-                if tx.status != "success":
+                if tx.status not in ("success", "reversed"):
                     return refuse(400, "Cannot refund a transaction that was not successful")
+                if tx.refunded >= tx.amount:
+                    return refuse(400, "Transaction has been fully reversed")
                 amount = body.get("amount", tx.amount - tx.refunded)
                 if not isinstance(amount, int) or amount <= 0:
                     return refuse(400, "Invalid refund amount")
                 if amount > tx.amount - tx.refunded:
                     return refuse(400, "Refund amount cannot be more than the transaction amount")
+                if fake.balance.get(tx.currency, 0) < amount:
+                    return refuse(
+                        400, "Insufficient balance to fulfill this refund. Please top up."
+                    )
+                fake.balance[tx.currency] -= amount
                 tx.refunded += amount
                 record = RefundRecord(id=next(fake._ids), transaction=tx, amount=amount)
+                if fake._needs_attention:
+                    fake._needs_attention -= 1
+                    record.status = "needs-attention"
                 fake.refunds.append(record)
-            return JSONResponse(
-                {
-                    "status": True,
-                    "message": "Refund has been queued for processing",
-                    "data": {
-                        "transaction": fake._charge(tx),
-                        "integration": 1,
-                        "deducted_amount": amount,
-                        "channel": None,
-                        "merchant_note": body.get("merchant_note"),
-                        "customer_note": body.get("customer_note"),
-                        "status": record.status,
-                        "refunded_by": "sandbox@oja.test",
-                        "expected_at": _now(),
-                        "currency": tx.currency,
-                        "domain": "test",
-                        "amount": amount,
-                        "fully_deducted": True,
-                        "id": record.id,
-                        "createdAt": record.created_at,
-                    },
-                }
-            )
+            if record.status == "needs-attention":
+                await fake.send_event("refund.needs-attention", fake._refund_event(record))
+            else:
+                await fake.send_event("refund.pending", fake._refund_event(record))
+            return ok(fake._refund(record), "Refund has been queued for processing")
+
+        @app.get("/refund")
+        async def list_refunds(request: Request) -> Response:
+            if (denied := gate(request, "refund.list")) is not None:
+                return denied
+            wanted = request.query_params.get("transaction")
+            found = [
+                fake._refund(r)
+                for r in fake.refunds
+                if wanted is None or wanted in (r.transaction.reference, str(r.transaction.id))
+            ]
+            return ok(found, "Refunds retrieved")
+
+        @app.get("/refund/{refund_id}")
+        async def fetch_refund(refund_id: str, request: Request) -> Response:
+            if (denied := gate(request, "refund.fetch")) is not None:
+                return denied
+            record = next((r for r in fake.refunds if str(r.id) == refund_id), None)
+            return refuse(404, "Refund not found") if record is None else ok(fake._refund(record))
+
+        @app.post("/refund/retry_with_customer_details/{refund_id}")
+        async def retry_refund(refund_id: str, request: Request) -> Response:
+            body = await read(request, "refund.retry")
+            if isinstance(body, JSONResponse):
+                return body
+            record = next((r for r in fake.refunds if str(r.id) == refund_id), None)
+            if record is None:
+                return refuse(404, "Refund not found")
+            if record.status != "needs-attention":
+                return refuse(
+                    422, 'Invalid Refund state, refund status should be "needs-attention"'
+                )
+            details = body.get("refund_account_details")
+            if not isinstance(details, dict) or not details.get("account_number"):
+                return refuse(400, "refund_account_details is required")
+            record.status = "processing"
+            await fake.send_event("refund.processing", fake._refund_event(record))
+            return ok(fake._refund(record), "Refund retried")
+
+        # Disputes
+
+        @app.get("/dispute")
+        async def list_disputes(request: Request) -> Response:
+            if (denied := gate(request, "dispute.list")) is not None:
+                return denied
+            wanted = request.query_params.get("status")
+            found = [
+                fake._dispute(d)
+                for d in fake.disputes.values()
+                if wanted is None or d.status == wanted
+            ]
+            return ok(found, "Disputes retrieved")
+
+        @app.get("/dispute/{dispute_id}")
+        async def fetch_dispute(dispute_id: str, request: Request) -> Response:
+            if (denied := gate(request, "dispute.fetch")) is not None:
+                return denied
+            found = fake.disputes.get(int(dispute_id)) if dispute_id.isdigit() else None
+            return refuse(404, "Dispute not found") if found is None else ok(fake._dispute(found))
+
+        @app.post("/dispute/{dispute_id}/evidence")
+        async def evidence(dispute_id: str, request: Request) -> Response:
+            body = await read(request, "dispute.evidence")
+            if isinstance(body, JSONResponse):
+                return body
+            found = fake.disputes.get(int(dispute_id)) if dispute_id.isdigit() else None
+            if found is None:
+                return refuse(404, "Dispute not found")
+            required = ("customer_email", "customer_name", "customer_phone", "service_details")
+            if missing := [name for name in required if not body.get(name)]:
+                return refuse(400, f"{', '.join(missing)} required")
+            found.evidence = {"id": next(fake._ids), **body, "dispute": found.id}
+            return ok(found.evidence, "Evidence created", 201)
+
+        @app.put("/dispute/{dispute_id}/resolve")
+        async def resolve_dispute(dispute_id: str, request: Request) -> Response:
+            body = await read(request, "dispute.resolve")
+            if isinstance(body, JSONResponse):
+                return body
+            found = fake.disputes.get(int(dispute_id)) if dispute_id.isdigit() else None
+            if found is None:
+                return refuse(404, "Dispute not found")
+            if found.status == "resolved":
+                return refuse(400, "Dispute has already been resolved")
+            resolution = body.get("resolution")
+            if resolution not in ("merchant-accepted", "declined"):
+                return refuse(400, "resolution must be merchant-accepted or declined")
+            for name in ("message", "refund_amount", "uploaded_filename"):
+                if body.get(name) is None:
+                    return refuse(400, f"{name} is required")
+            if resolution == "declined" and found.evidence is None:
+                return refuse(400, "Evidence is required to decline a dispute")
+            found.status, found.resolution = "resolved", str(resolution)
+            found.refund_amount = int(body["refund_amount"])
+            if resolution == "merchant-accepted":
+                found.transaction.status = "reversed"
+            await fake.send_event("charge.dispute.resolve", fake._dispute(found))
+            return ok(fake._dispute(found), "Dispute successfully resolved")
+
+        # Hosted checkout
 
         def by_code(access_code: str) -> Transaction | None:
             return next(
@@ -289,7 +1147,7 @@ class PaystackFake(SecretKeyApi):
             tx = by_code(access_code)
             if tx is None:
                 return HTMLResponse("<h1>Unknown checkout</h1>", status_code=404)
-            amount = f"{tx.currency} {tx.amount / 100:,.2f}"
+            amount = f"{tx.currency} {tx.amount // 100:,}.{tx.amount % 100:02d}"
             return HTMLResponse(
                 "<!doctype html><html><body><h1>Sandbox Paystack checkout</h1>"
                 f"<p>{html.escape(tx.email)} pays {html.escape(amount)} "

@@ -533,7 +533,10 @@ def parse_webhook(secret_key: str, body: bytes, headers: Mapping[str, str]) -> P
         type=_event_type(name, data),
         event_id=event_id(event, body),
         reference=_text(reference),
-        transaction_id=_text(data.get("id")) if name.startswith("charge.") else None,
+        # A charge event's id is the transaction's; a dispute's (charge.dispute.*) is the dispute's.
+        transaction_id=_text(data.get("id"))
+        if name.startswith("charge.") and not name.startswith("charge.dispute.")
+        else None,
         provider_type=name,
         payload=event,
     )

@@ -383,7 +383,7 @@ async def test_failure_modes_and_their_translation(
         await paystack.initialize(
             email="b@example.com", amount=5000, currency="NGN", reference="f-1"
         )
-    assert (limited.value.retry_after, limited.value.code, limited.value.message) == (
+    assert (limited.value.retry_after, limited.value.provider_code, limited.value.message) == (
         42.0,
         "rate_limited",
         "Rate limit exceeded!",

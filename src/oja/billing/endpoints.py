@@ -111,14 +111,7 @@ async def initiate_payment(
     idempotency_key: IdempotencyKey = None,
 ) -> InitiatePaymentResponse:
     payment = await service.initiate_payment(db, user, body, idempotency_key, settings)
-    return InitiatePaymentResponse(
-        reference=payment.reference,
-        authorization_url=payment.authorization_url,
-        status=public_status(payment.status),
-        provider_status=payment.status,
-        amount=payment.amount,
-        currency=payment.currency,
-    )
+    return _initiated(payment)
 
 
 @payments_router.post(
@@ -146,14 +139,7 @@ async def initiate_flutterwave_payment(
     payment = await service.initiate_payment(
         db, user, body, idempotency_key, settings, provider="flutterwave"
     )
-    return InitiatePaymentResponse(
-        reference=payment.reference,
-        authorization_url=payment.authorization_url,
-        status=public_status(payment.status),
-        provider_status=payment.status,
-        amount=payment.amount,
-        currency=payment.currency,
-    )
+    return _initiated(payment)
 
 
 @payments_router.get(
@@ -209,6 +195,17 @@ async def refund_payment(  # noqa: PLR0917 - FastAPI injects by parameter
         currency=refund.currency,
         status=refund.status,
         amount_refunded=payment.amount_refunded,
+    )
+
+
+def _initiated(payment: Any) -> InitiatePaymentResponse:
+    return InitiatePaymentResponse(
+        reference=payment.reference,
+        authorization_url=payment.authorization_url,
+        status=public_status(payment.status),
+        provider_status=payment.status,
+        amount=payment.amount,
+        currency=payment.currency,
     )
 
 

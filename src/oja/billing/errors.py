@@ -150,6 +150,6 @@ def from_provider(exc: ProviderCallError, *, refused: type[OjaError] = ProviderR
         return ProviderError(
             "The payment provider refused this server's credentials.", details=details
         )
-    if exc.code:
-        details["provider_code"] = exc.code
+    if exc.provider_code:
+        details["provider_code"] = exc.provider_code
     return refused(exc.message, details=details)

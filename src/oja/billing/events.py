@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.billing import repository, service, subscriptions
 from oja.billing.config import BillingSettings
-from oja.billing.models import WebhookEvent
+from oja.billing.models import Payment, WebhookEvent
 from oja.billing.providers.flutterwave import FlutterwaveClient
 from oja.billing.providers.paystack import PaystackClient
 from oja.billing.providers.port import VerifiedTransaction
@@ -109,21 +109,28 @@ async def process_event(session: AsyncSession, event_id: uuid.UUID, ports: PortS
     return outcome
 
 
+async def _payment_of(session: AsyncSession, reference: Any, provider: str) -> Payment | str:
+    """The payment an event names, or why the event is ignored."""
+    if not isinstance(reference, str) or not reference:
+        return "ignored:no_reference"
+    payment = await repository.payment_by_reference(session, reference)
+    if payment is None:
+        return "ignored:unknown_reference"
+    if payment.provider != provider:
+        return "ignored:other_provider"
+    return payment
+
+
 async def _paystack_event(
     session: AsyncSession, event_type: str, payload: dict[str, Any], ports: PortSet
 ) -> str:
     data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
     assert isinstance(data, dict)
     if event_type.startswith("charge."):
-        reference = data.get("reference")
-        if not isinstance(reference, str) or not reference:
-            return "ignored:no_reference"
-        payment = await repository.payment_by_reference(session, reference)
-        if payment is None:
-            return "ignored:unknown_reference"
-        if payment.provider != "paystack":
-            return "ignored:other_provider"
-        verified = await ports.paystack().verify(reference)
+        payment = await _payment_of(session, data.get("reference"), "paystack")
+        if isinstance(payment, str):
+            return payment
+        verified = await ports.paystack().verify(payment.reference)
         return await service.apply_verification(session, payment, verified)
     if event_type.startswith("refund."):
         refund_id = data.get("id")
@@ -146,19 +153,15 @@ async def _flutterwave_event(
     if event_type not in ("charge.completed", "CARD_TRANSACTION", "BANK_TRANSFER_TRANSACTION"):
         return "ignored:event_type"
     reference = data.get("tx_ref") or data.get("reference") or data.get("txRef")
-    if not isinstance(reference, str) or not reference:
-        return "ignored:no_reference"
-    payment = await repository.payment_by_reference(session, reference)
-    if payment is None:
-        return "ignored:unknown_reference"
-    if payment.provider != "flutterwave":
-        return "ignored:other_provider"
+    payment = await _payment_of(session, reference, "flutterwave")
+    if isinstance(payment, str):
+        return payment
     source = ports.flutterwave()
     transaction_id = data.get("id")
     if isinstance(transaction_id, int | str) and str(transaction_id).isdigit():
         verified = await source.verify_transaction(str(transaction_id))
     else:
-        verified = await source.verify(reference)
+        verified = await source.verify(payment.reference)
     if verified.reference != payment.reference:
         log.warning(
             "billing.flutterwave.reference_mismatch",

@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 import httpx
 
-from oja.billing.providers.http import send
+from oja.billing.providers.http import BearerJsonClient, send
 from oja.billing.providers.port import (
     Bank,
     BulkTransferResult,
@@ -46,7 +46,6 @@ from oja.billing.providers.port import (
     to_major,
     to_minor,
 )
-from oja.core.http import Closing, create_http_client
 
 PROVIDER = "flutterwave"
 HASH_HEADER = "verif-hash"
@@ -99,8 +98,9 @@ def webhook_authentic(secret_hash: str, body: bytes, headers: Mapping[str, str])
     )
 
 
-class FlutterwaveClient(Closing):
+class FlutterwaveClient(BearerJsonClient):
     name = PROVIDER
+    unavailable = FlutterwaveUnavailable
 
     def __init__(
         self,
@@ -113,18 +113,15 @@ class FlutterwaveClient(Closing):
         timeout: float | None = None,
         retries: int | None = None,
     ) -> None:
-        self._secret_hash = secret_hash
-        self._redirect_url = redirect_url
-        self._http = create_http_client(
-            base_url=base_url.rstrip("/"),
+        super().__init__(
+            base_url=base_url,
+            secret_key=secret_key,
             transport=transport,
             timeout=timeout,
             retries=retries,
-            headers={"Authorization": f"Bearer {secret_key}"},
         )
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
+        self._secret_hash = secret_hash
+        self._redirect_url = redirect_url
 
     # Standard checkout and verification
 
@@ -350,18 +347,6 @@ class FlutterwaveClient(Closing):
             message = str(payload.get("message") or "Flutterwave refused the request.")
             raise FlutterwaveRefused(message, provider=PROVIDER, status_code=status)
         return payload.get("data")
-
-    async def _object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        data = await self._call(method, path, **kwargs)
-        if not isinstance(data, dict):
-            raise FlutterwaveUnavailable("Flutterwave's answer has no data.", provider=PROVIDER)
-        return data
-
-    async def _list(self, method: str, path: str, **kwargs: Any) -> list[dict[str, Any]]:
-        data = await self._call(method, path, **kwargs)
-        if not isinstance(data, list):
-            raise FlutterwaveUnavailable("Flutterwave's answer has no list.", provider=PROVIDER)
-        return [item for item in data if isinstance(item, dict)]
 
 
 def parse_webhook(secret_hash: str, body: bytes, headers: Mapping[str, str]) -> ProviderEvent:

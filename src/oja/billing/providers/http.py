@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
 from oja.billing.providers.port import ProviderCallRateLimited, ProviderCallUnavailable
-from oja.core.http import retry_after_seconds
+from oja.core.http import Closing, create_http_client, retry_after_seconds
 
 
 class Unavailable(ProviderCallUnavailable):
@@ -47,7 +47,7 @@ async def send(
             message,
             provider=provider,
             retry_after=retry_after_seconds(response.headers.get("retry-after")),
-            code=_text((payload or {}).get("code")),
+            provider_code=_text((payload or {}).get("code")),
         )
     if response.status_code >= 500:
         raise unavailable(
@@ -72,3 +72,53 @@ def _json(content: bytes) -> dict[str, Any] | None:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+class BearerJsonClient(Closing):
+    """What both adapters share: a bearer-key httpx client and the object / list readers over the
+    adapter's own :meth:`_call` (which reads its provider's envelope)."""
+
+    name: ClassVar[str]
+    unavailable: ClassVar[type[ProviderCallUnavailable]] = Unavailable
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        secret_key: str,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float | None = None,
+        retries: int | None = None,
+    ) -> None:
+        self._http = create_http_client(
+            base_url=base_url.rstrip("/"),
+            transport=transport,
+            timeout=timeout,
+            retries=retries,
+            headers={"Authorization": f"Bearer {secret_key}"},
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        raise NotImplementedError
+
+    async def _object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        data = await self._call(method, path, **kwargs)
+        if not isinstance(data, dict):
+            raise self.unavailable(f"The {self.name} answer has no data.", provider=self.name)
+        return data
+
+    async def _list(self, method: str, path: str, **kwargs: Any) -> list[dict[str, Any]]:
+        data = await self._call(method, path, **kwargs)
+        if not isinstance(data, list):
+            raise self.unavailable(f"The {self.name} answer has no list.", provider=self.name)
+        return [item for item in data if isinstance(item, dict)]

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import httpx
 
-from oja.billing.providers.http import send
+from oja.billing.providers.http import BearerJsonClient, send
 from oja.billing.providers.port import (
     Bank,
     BulkTransferResult,
@@ -43,7 +43,6 @@ from oja.billing.providers.port import (
     TransferStatus,
     VerifiedTransaction,
 )
-from oja.core.http import Closing, create_http_client
 
 SIGNATURE_HEADER = "x-paystack-signature"
 PROVIDER = "paystack"
@@ -70,8 +69,10 @@ __all__ = [
 
 
 class PaystackRefused(ProviderCallRefused):
-    def __init__(self, message: str, status_code: int, code: str | None = None) -> None:
-        super().__init__(message, provider=PROVIDER, status_code=status_code, code=code)
+    def __init__(self, message: str, status_code: int, provider_code: str | None = None) -> None:
+        super().__init__(
+            message, provider=PROVIDER, status_code=status_code, provider_code=provider_code
+        )
 
 
 class PaystackUnavailable(ProviderCallUnavailable):
@@ -81,9 +82,11 @@ class PaystackUnavailable(ProviderCallUnavailable):
         *,
         provider: str = PROVIDER,
         status_code: int | None = None,
-        code: str | None = None,
+        provider_code: str | None = None,
     ) -> None:
-        super().__init__(message, provider=provider, status_code=status_code, code=code)
+        super().__init__(
+            message, provider=provider, status_code=status_code, provider_code=provider_code
+        )
 
 
 class PaystackRateLimited(PaystackUnavailable, ProviderCallRateLimited):
@@ -93,10 +96,10 @@ class PaystackRateLimited(PaystackUnavailable, ProviderCallRateLimited):
         *,
         provider: str = PROVIDER,
         retry_after: float | None,
-        code: str | None = None,
+        provider_code: str | None = None,
     ) -> None:
         ProviderCallRateLimited.__init__(
-            self, message, provider=provider, retry_after=retry_after, code=code
+            self, message, provider=provider, retry_after=retry_after, provider_code=provider_code
         )
 
 
@@ -125,8 +128,9 @@ _TRANSFER_STATUS: dict[str, TransferStatus] = {
 }
 
 
-class PaystackClient(Closing):
+class PaystackClient(BearerJsonClient):
     name = PROVIDER
+    unavailable = PaystackUnavailable
 
     def __init__(
         self,
@@ -137,17 +141,14 @@ class PaystackClient(Closing):
         timeout: float | None = None,
         retries: int | None = None,
     ) -> None:
-        self._secret_key = secret_key
-        self._http = create_http_client(
-            base_url=base_url.rstrip("/"),
+        super().__init__(
+            base_url=base_url,
+            secret_key=secret_key,
             transport=transport,
             timeout=timeout,
             retries=retries,
-            headers={"Authorization": f"Bearer {secret_key}"},
         )
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
+        self._secret_key = secret_key
 
     # Transactions
 
@@ -497,18 +498,6 @@ class PaystackClient(Closing):
         if status >= 400 or payload.get("status") is not True:
             raise PaystackRefused(message, status, _text(payload.get("code")))
         return payload.get("data")
-
-    async def _object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        data = await self._call(method, path, **kwargs)
-        if not isinstance(data, dict):
-            raise PaystackUnavailable("Paystack's answer has no data.")
-        return data
-
-    async def _list(self, method: str, path: str, **kwargs: Any) -> list[dict[str, Any]]:
-        data = await self._call(method, path, **kwargs)
-        if not isinstance(data, list):
-            raise PaystackUnavailable("Paystack's answer has no list.")
-        return [item for item in data if isinstance(item, dict)]
 
 
 def parse_webhook(secret_key: str, body: bytes, headers: Mapping[str, str]) -> ProviderEvent:

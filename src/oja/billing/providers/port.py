@@ -28,13 +28,13 @@ class ProviderCallError(Exception):
         *,
         provider: str,
         status_code: int | None = None,
-        code: str | None = None,
+        provider_code: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.provider = provider
         self.status_code = status_code
-        self.code = code
+        self.provider_code = provider_code
         """The provider's own machine code (Paystack ``code``), when it sent one."""
 
 
@@ -55,9 +55,9 @@ class ProviderCallRateLimited(ProviderCallUnavailable):
         *,
         provider: str,
         retry_after: float | None,
-        code: str | None = None,
+        provider_code: str | None = None,
     ) -> None:
-        super().__init__(message, provider=provider, status_code=429, code=code)
+        super().__init__(message, provider=provider, status_code=429, provider_code=provider_code)
         self.retry_after = retry_after
 
 

@@ -25,7 +25,8 @@ class StripeRefused(ProviderCallRefused):
     def __init__(
         self, message: str, code: str | None = None, status_code: int | None = None
     ) -> None:
-        super().__init__(message, provider="stripe", status_code=status_code, code=code)
+        super().__init__(message, provider="stripe", status_code=status_code, provider_code=code)
+        self.code = code
 
 
 class StripeUnavailable(ProviderCallUnavailable):

@@ -5,11 +5,16 @@ bodies and misreported amounts change nothing."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
+from oja.billing.models import Payment
+from oja.core.clock import utcnow
+from oja.core.jobs.periodic import enqueue_periodic
 from oja.sandbox.flutterwave import DEFAULT_SECRET_HASH, FlutterwaveFake, hmac_signature
 from oja.sandbox.paystack import PaystackFake
 from tests.billing.conftest import (
@@ -263,3 +268,26 @@ async def test_a_paystack_event_for_a_flutterwave_payment_is_ignored(
     assert await rows(app, "SELECT outcome FROM webhook_event") == [("ignored:other_provider",)]
     assert paystack.calls["verify"] == 0
     assert await rows(app, "SELECT status FROM payment") == [("pending",)]
+
+
+async def test_the_reconciler_verifies_a_stale_flutterwave_payment_through_flutterwave(
+    client: httpx.AsyncClient,
+    app: Any,
+    flutterwave: FlutterwaveFake,
+    paystack: PaystackFake,
+    jobs: Jobs,
+) -> None:
+    _, started = await start(client)
+    reference = started.json()["reference"]
+    flutterwave.settle(reference, "successful")  # its webhook was lost
+    async with app.state.runtime.database.engine.begin() as conn:
+        await conn.execute(
+            update(Payment)
+            .where(Payment.reference == reference)
+            .values(created_at=utcnow() - timedelta(hours=1))
+        )
+    assert await enqueue_periodic(app.state.runtime, "billing.reconcile") is True
+    assert await jobs.run(app) == ["succeeded"]
+    assert await rows(app, "SELECT status FROM payment") == [("success",)]
+    assert await rows(app, "SELECT amount FROM ledger_entry") == [(10050,)]
+    assert (flutterwave.calls["verify_by_reference"], paystack.calls["verify"]) == (1, 0)

@@ -268,3 +268,32 @@ async def test_flutterwave_auth_and_429(flutterwave: tuple[FlutterwaveFake, str]
     }
     assert (limited.status_code, limited.headers["retry-after"]) == (429, "3")
     assert limited.json()["status"] == "error"
+
+
+async def test_paystack_charge_authorization_charges_a_saved_card(
+    paystack: tuple[PaystackFake, str], receiver: Receiver
+) -> None:
+    fake, url = paystack
+    fake.webhook_url = receiver.url
+    async with httpx.AsyncClient(base_url=url, headers=bearer(DEFAULT_SECRET_KEY)) as http:
+        await http.post(
+            "/transaction/initialize",
+            json={"email": "b@example.com", "amount": 5000, "reference": "c-1"},
+        )
+        fake.settle("c-1", "success")
+        charge = {"authorization_code": "AUTH_sandbox", "email": "b@example.com", "amount": 7000}
+        charged = await http.post(
+            "/transaction/charge_authorization", json={**charge, "reference": "c-2"}
+        )
+        again = await http.post(
+            "/transaction/charge_authorization", json={**charge, "reference": "c-2"}
+        )
+        stranger = await http.post(
+            "/transaction/charge_authorization",
+            json={**charge, "email": "x@example.com", "reference": "c-3"},
+        )
+    data = charged.json()["data"]
+    assert (data["reference"], data["status"], data["amount"]) == ("c-2", "success", 7000)
+    assert (again.status_code, again.json()["message"]) == (400, "Duplicate Transaction Reference")
+    assert (stranger.status_code, stranger.json()["message"]) == (400, "Invalid authorization code")
+    assert receiver.events() == [("charge.success", "success")]

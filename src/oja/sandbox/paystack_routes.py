@@ -58,6 +58,35 @@ def build_app(fake: PaystackFake) -> FastAPI:
         body = await json_object(request)
         return refuse(400, "Invalid JSON body") if body is None else body
 
+    def new_transaction(
+        body: dict[str, Any],
+        *,
+        amount: int,
+        currency: str,
+        email: str,
+        split_code: str | None,
+        subaccount: str | None,
+    ) -> Transaction | None:
+        """A new transaction under ``body["reference"]`` (or a fresh one); None for a reused one."""
+        reference = str(body.get("reference") or secrets.token_hex(8))
+        with fake._lock:
+            if reference in fake.transactions:
+                return None
+            tx = Transaction(
+                id=next(fake._ids),
+                reference=reference,
+                access_code=secrets.token_hex(8),
+                amount=amount,
+                currency=currency,
+                email=email,
+                metadata=body.get("metadata") or {},
+                callback_url=body.get("callback_url"),
+                split_code=split_code,
+                subaccount=subaccount,
+            )
+            fake.transactions[reference] = tx
+            return tx
+
     # Transactions
 
     @app.post("/transaction/initialize")
@@ -86,23 +115,16 @@ def build_app(fake: PaystackFake) -> FastAPI:
         split = fake.splits.get(split_code or "")
         if split is not None and split.type == "flat" and sum(split.shares.values()) > amount:
             return refuse(400, "Flat split shares exceed the transaction amount")
-        reference = str(body.get("reference") or secrets.token_hex(8))
-        with fake._lock:
-            if reference in fake.transactions:
-                return refuse(400, "Duplicate Transaction Reference")
-            tx = Transaction(
-                id=next(fake._ids),
-                reference=reference,
-                access_code=secrets.token_hex(8),
-                amount=amount,
-                currency=currency,
-                email=email,
-                metadata=body.get("metadata") or {},
-                callback_url=body.get("callback_url"),
-                split_code=split_code,
-                subaccount=subaccount,
-            )
-            fake.transactions[reference] = tx
+        tx = new_transaction(
+            body,
+            amount=amount,
+            currency=currency,
+            email=email,
+            split_code=split_code,
+            subaccount=subaccount,
+        )
+        if tx is None:
+            return refuse(400, "Duplicate Transaction Reference")
         base = str(request.base_url).rstrip("/")
         return ok(
             {
@@ -139,22 +161,17 @@ def build_app(fake: PaystackFake) -> FastAPI:
             return refuse(400, "Invalid authorization code")
         if not isinstance(amount, int) or amount <= 0:
             return refuse(400, "Invalid Amount Sent")
-        reference = str(body.get("reference") or secrets.token_hex(8))
-        with fake._lock:
-            if reference in fake.transactions:
-                return refuse(400, "Duplicate Transaction Reference")
-            tx = Transaction(
-                id=next(fake._ids),
-                reference=reference,
-                access_code=secrets.token_hex(8),
-                amount=amount,
-                currency=str(body.get("currency") or owner.currency),
-                email=str(email),
-                metadata=body.get("metadata") or {},
-                callback_url=None,
-                split_code=body.get("split_code"),
-            )
-            fake.transactions[reference] = tx
+        tx = new_transaction(
+            body,
+            amount=amount,
+            currency=str(body.get("currency") or owner.currency),
+            email=str(email),
+            split_code=body.get("split_code"),
+            subaccount=None,
+        )
+        if tx is None:
+            return refuse(400, "Duplicate Transaction Reference")
+        reference = tx.reference
         fake.settle(reference, "success")
         await fake.deliver("charge.success", tx)
         return ok(fake._charge(tx), "Charge attempted")

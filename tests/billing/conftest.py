@@ -17,8 +17,10 @@ from sqlalchemy import func, select, text
 
 from oja.billing.config import BillingSettings
 from oja.core.config import Settings
+from oja.sandbox import flutterwave as flutterwave_fake
 from oja.sandbox import paystack as paystack_fake
 from oja.sandbox import stripe as stripe_fake
+from oja.sandbox.flutterwave import FlutterwaveFake
 from oja.sandbox.paystack import PaystackFake
 from oja.sandbox.server import SandboxServer
 from oja.sandbox.stripe import StripeFake
@@ -61,6 +63,20 @@ def stripe_server() -> Iterator[Served]:
         yield Served(switch, server.url)
 
 
+@pytest.fixture(scope="session")
+def flutterwave_server() -> Iterator[Served]:
+    switch = Switch()
+    with SandboxServer(switch) as server:
+        yield Served(switch, server.url)
+
+
+@pytest.fixture
+def flutterwave(flutterwave_server: Served) -> FlutterwaveFake:
+    fake = FlutterwaveFake()
+    flutterwave_server.switch.app = fake.app
+    return fake
+
+
 @pytest.fixture
 def paystack(paystack_server: Served) -> PaystackFake:
     fake = PaystackFake()
@@ -75,9 +91,18 @@ def stripe(stripe_server: Served) -> StripeFake:
     return fake
 
 
-def billing_values(paystack_url: str, stripe_url: str, **overrides: Any) -> dict[str, Any]:
+def billing_values(
+    paystack_url: str,
+    stripe_url: str,
+    flutterwave_url: str = "http://127.0.0.1:9",
+    **overrides: Any,
+) -> dict[str, Any]:
     """Billing settings (field name → value) pointing at the fakes."""
     values: dict[str, Any] = {
+        "flutterwave_base_url": flutterwave_url,
+        "flutterwave_secret_key": flutterwave_fake.DEFAULT_SECRET_KEY,
+        "flutterwave_secret_hash": flutterwave_fake.DEFAULT_SECRET_HASH,
+        "flutterwave_redirect_url": "http://testserver/payments/flutterwave/return",
         "paystack_base_url": paystack_url,
         "paystack_secret_key": paystack_fake.DEFAULT_SECRET_KEY,
         "stripe_api_base": stripe_url,
@@ -95,10 +120,14 @@ def billing_settings(paystack_url: str, stripe_url: str, **overrides: Any) -> Bi
 
 @pytest.fixture
 def settings(
-    tmp_path: Path, database_url: str, paystack_server: Served, stripe_server: Served
+    tmp_path: Path,
+    database_url: str,
+    paystack_server: Served,
+    stripe_server: Served,
+    flutterwave_server: Served,
 ) -> Settings:
     """The app's settings, its billing pointing at the fakes."""
-    values = billing_values(paystack_server.url, stripe_server.url)
+    values = billing_values(paystack_server.url, stripe_server.url, flutterwave_server.url)
     return make_settings(tmp_path, database_url, **values)
 
 

@@ -49,6 +49,12 @@ class FakePorts:
     def stripe(self) -> FakePorts:
         return self
 
+    def flutterwave(self) -> FakePorts:
+        return self
+
+    async def verify_transaction(self, transaction_id: str) -> VerifiedTransaction:
+        return await self.verify(transaction_id)
+
     async def verify(self, reference: str) -> VerifiedTransaction:
         return VerifiedTransaction(
             reference=reference,

@@ -208,5 +208,5 @@ async def test_a_refund_whose_webhook_never_came_is_verified(
     await track()
     assert (await order_view(client, store, placed))["refunds"][0]["status"] == "processed"
     assert len(heard.of("refund.processed")) == 1
-    assert paystack.calls["fetch_refund"] == 1
+    assert paystack.calls["refund.fetch"] == 1
     assert len(paystack.refunds) == 1

@@ -35,6 +35,14 @@ class BillingSettings(SettingsSection):
     """Where Stripe Checkout sends the customer who backs out."""
     stripe_portal_return_url: str = "http://127.0.0.1:8000/subscription/status"
     """Where the Stripe billing portal sends the customer back to."""
+    flutterwave_base_url: str = "https://api.flutterwave.com"
+    """Flutterwave API base URL, without ``/v3`` (the sandbox fake in tests and `oja sandbox`)."""
+    flutterwave_secret_key: str | None = None
+    """Flutterwave secret key (`FLWSECK_TEST-…` / `FLWSECK-…`): authenticates API calls."""
+    flutterwave_secret_hash: str | None = None
+    """The dashboard's webhook secret hash: `verif-hash` must equal it (v4: `flutterwave-signature`)."""
+    flutterwave_redirect_url: str | None = None
+    """Where Flutterwave Standard sends the payer back (required by Flutterwave; else the request's)."""
     billing_reconcile_interval: float = Field(default=300.0, gt=0)
     """Seconds between reconciliation runs (beat): pending payments verified, subscriptions re-synced."""
     billing_reconcile_batch: int = Field(default=100, ge=1)

@@ -1,4 +1,4 @@
-"""Routes: Paystack payments and webhook, Stripe subscription and webhook, plans."""
+"""Routes: Paystack and Flutterwave payments and webhooks, Stripe subscription and webhook, plans."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from oja.billing.errors import (
     PaymentInitiationFailed,
     PaymentNotFound,
     ProviderError,
+    ProviderRateLimited,
     ProviderUnavailable,
     RefundFailed,
     RefundNotAllowed,
@@ -110,14 +111,35 @@ async def initiate_payment(
     idempotency_key: IdempotencyKey = None,
 ) -> InitiatePaymentResponse:
     payment = await service.initiate_payment(db, user, body, idempotency_key, settings)
-    return InitiatePaymentResponse(
-        reference=payment.reference,
-        authorization_url=payment.authorization_url,
-        status=public_status(payment.status),
-        provider_status=payment.status,
-        amount=payment.amount,
-        currency=payment.currency,
+    return _initiated(payment)
+
+
+@payments_router.post(
+    "/payments/flutterwave/initiate",
+    status_code=status.HTTP_201_CREATED,
+    response_model=InitiatePaymentResponse,
+    summary="Start a Flutterwave Standard payment; returns the hosted checkout link",
+    responses=errors(
+        *PAYMENTS,
+        PaymentInitiationFailed,
+        IdempotencyKeyReused,
+        ProviderError,
+        ProviderUnavailable,
+        ProviderRateLimited,
+        BillingNotConfigured,
+    ),
+)
+async def initiate_flutterwave_payment(
+    body: InitiatePaymentRequest,
+    user: CurrentUser,
+    db: SessionDep,
+    settings: BillingSettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> InitiatePaymentResponse:
+    payment = await service.initiate_payment(
+        db, user, body, idempotency_key, settings, provider="flutterwave"
     )
+    return _initiated(payment)
 
 
 @payments_router.get(
@@ -176,6 +198,17 @@ async def refund_payment(  # noqa: PLR0917 - FastAPI injects by parameter
     )
 
 
+def _initiated(payment: Any) -> InitiatePaymentResponse:
+    return InitiatePaymentResponse(
+        reference=payment.reference,
+        authorization_url=payment.authorization_url,
+        status=public_status(payment.status),
+        provider_status=payment.status,
+        amount=payment.amount,
+        currency=payment.currency,
+    )
+
+
 def _payment_out(payment: Any) -> PaymentStatusResponse:
     return PaymentStatusResponse(
         reference=payment.reference,
@@ -203,6 +236,20 @@ async def paystack_webhook(
 ) -> WebhookAck:
     body = await request.body()
     await inbox.receive_paystack(db, body, x_paystack_signature, settings)
+    return WebhookAck(status=True)
+
+
+@webhooks_router.post(
+    "/payments/flutterwave/webhook",
+    response_model=WebhookAck,
+    summary="Flutterwave webhook (public; `verif-hash` or v4 `flutterwave-signature` required)",
+    responses=errors(InvalidSignature, InvalidPayload, BillingNotConfigured),
+)
+async def flutterwave_webhook(
+    request: Request, db: SessionDep, settings: BillingSettingsDep
+) -> WebhookAck:
+    body = await request.body()
+    await inbox.receive_flutterwave(db, body, request.headers, settings)
     return WebhookAck(status=True)
 
 

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
+import structlog
+
+from oja.billing.providers.port import (
+    ProviderCallError,
+    ProviderCallRateLimited,
+    ProviderCallUnavailable,
+)
 from oja.core.errors import (
     BadRequest,
     Conflict,
@@ -14,6 +22,8 @@ from oja.core.errors import (
     TooManyRequests,
     UpstreamError,
 )
+
+log = structlog.get_logger("oja.billing")
 
 
 class BillingErrorCode(ErrorCode):
@@ -30,6 +40,8 @@ class BillingErrorCode(ErrorCode):
     QUOTA_EXCEEDED = "quota_exceeded"
     INVALID_SIGNATURE = "invalid_signature"
     INVALID_PAYLOAD = "invalid_payload"
+    PROVIDER_REFUSED = "provider_refused"
+    PROVIDER_RATE_LIMITED = "provider_rate_limited"
 
 
 class InvalidInput(BadRequest):
@@ -92,3 +104,52 @@ class InvalidPayload(BadRequest):
     """A correctly signed webhook body that is not an event of the provider's."""
 
     code = BillingErrorCode.INVALID_PAYLOAD
+
+
+class ProviderRefused(OjaError):
+    """The provider declined the request (a 4xx): its own message, retrying cannot help."""
+
+    status_code: ClassVar[int] = 422
+    code = BillingErrorCode.PROVIDER_REFUSED
+
+
+class ProviderRateLimited(TooManyRequests):
+    """The provider is rate limiting this server: retry after ``Retry-After`` seconds."""
+
+    code = BillingErrorCode.PROVIDER_RATE_LIMITED
+
+
+PROVIDER_LABELS = {"paystack": "Paystack", "flutterwave": "Flutterwave", "stripe": "Stripe"}
+
+
+def from_provider(exc: ProviderCallError, *, refused: type[OjaError] = ProviderRefused) -> OjaError:
+    """The one translation of a provider-call failure into Oja's errors.
+
+    429 → :class:`ProviderRateLimited` (with ``Retry-After``); 5xx, timeouts, unreadable answers →
+    :class:`ProviderUnavailable` (retryable); our own credentials refused (401/403) →
+    :class:`ProviderError` (a server fault, logged, the provider's text not shown); any other refusal →
+    ``refused`` (:class:`ProviderRefused` unless the caller names its own, e.g.
+    :class:`PaymentInitiationFailed`) carrying the provider's message.
+    """
+    label = PROVIDER_LABELS.get(exc.provider, exc.provider)
+    details: dict[str, object] = {"provider": exc.provider}
+    if isinstance(exc, ProviderCallRateLimited):
+        headers = None
+        if exc.retry_after is not None:
+            details["retry_after"] = exc.retry_after
+            headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+        return ProviderRateLimited(
+            f"{label} is rate limiting this server; try again later.",
+            details=details,
+            headers=headers,
+        )
+    if isinstance(exc, ProviderCallUnavailable):
+        return ProviderUnavailable(f"{label} is unavailable: {exc.message}", details=details)
+    if exc.status_code in (401, 403):
+        log.error("billing.provider.auth_refused", provider=exc.provider, status=exc.status_code)
+        return ProviderError(
+            "The payment provider refused this server's credentials.", details=details
+        )
+    if exc.provider_code:
+        details["provider_code"] = exc.provider_code
+    return refused(exc.message, details=details)

@@ -1,7 +1,8 @@
 """Acting on stored webhook events: what each provider event means for our rows.
 
-Nothing here trusts the event's own figures. A Paystack charge is confirmed with Verify Transaction
-and a Stripe subscription is re-read from Stripe; the event only says which object to look at.
+Nothing here trusts the event's own figures. A Paystack or Flutterwave charge is confirmed with the
+provider's verify call and a Stripe subscription is re-read from Stripe; the event only says which
+object to look at.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.billing import repository, service, subscriptions
 from oja.billing.config import BillingSettings
-from oja.billing.models import WebhookEvent
-from oja.billing.providers.paystack import PaystackClient, VerifiedTransaction
+from oja.billing.models import Payment, WebhookEvent
+from oja.billing.providers.flutterwave import FlutterwaveClient
+from oja.billing.providers.paystack import PaystackClient
+from oja.billing.providers.port import VerifiedTransaction
 from oja.billing.providers.stripe import StripeGateway, SubscriptionState
 from oja.core.http import Closing
 
@@ -38,6 +41,10 @@ class TransactionSource(Protocol):
     async def verify(self, reference: str) -> VerifiedTransaction: ...
 
 
+class FlutterwaveSource(TransactionSource, Protocol):
+    async def verify_transaction(self, transaction_id: str) -> VerifiedTransaction: ...
+
+
 @dataclass
 class Providers(Closing):
     """The provider clients one job needs, opened on first use and closed together."""
@@ -45,11 +52,17 @@ class Providers(Closing):
     settings: BillingSettings
     _paystack: PaystackClient | None = field(default=None, init=False)
     _stripe: StripeGateway | None = field(default=None, init=False)
+    _flutterwave: FlutterwaveClient | None = field(default=None, init=False)
 
     def paystack(self) -> TransactionSource:
         if self._paystack is None:
             self._paystack = service.paystack_client(self.settings)
         return self._paystack
+
+    def flutterwave(self) -> FlutterwaveSource:
+        if self._flutterwave is None:
+            self._flutterwave = service.flutterwave_client(self.settings)
+        return self._flutterwave
 
     def stripe(self) -> subscriptions.SubscriptionSource:
         if self._stripe is None:
@@ -61,12 +74,16 @@ class Providers(Closing):
             await self._paystack.aclose()
         if self._stripe is not None:
             await self._stripe.aclose()
+        if self._flutterwave is not None:
+            await self._flutterwave.aclose()
 
 
 class PortSet(Protocol):
     def paystack(self) -> TransactionSource: ...
 
     def stripe(self) -> subscriptions.SubscriptionSource: ...
+
+    def flutterwave(self) -> FlutterwaveSource: ...
 
 
 async def process_event(session: AsyncSession, event_id: uuid.UUID, ports: PortSet) -> str:
@@ -80,6 +97,8 @@ async def process_event(session: AsyncSession, event_id: uuid.UUID, ports: PortS
         outcome = await _paystack_event(session, event.event_type, event.payload, ports)
     elif event.provider == "stripe":
         outcome = await _stripe_event(session, event.event_type, event.payload, ports)
+    elif event.provider == "flutterwave":
+        outcome = await _flutterwave_event(session, event.event_type, event.payload, ports)
     else:
         outcome = "ignored:unknown_provider"
     status = "ignored" if outcome.startswith("ignored") else "processed"
@@ -90,19 +109,28 @@ async def process_event(session: AsyncSession, event_id: uuid.UUID, ports: PortS
     return outcome
 
 
+async def _payment_of(session: AsyncSession, reference: Any, provider: str) -> Payment | str:
+    """The payment an event names, or why the event is ignored."""
+    if not isinstance(reference, str) or not reference:
+        return "ignored:no_reference"
+    payment = await repository.payment_by_reference(session, reference)
+    if payment is None:
+        return "ignored:unknown_reference"
+    if payment.provider != provider:
+        return "ignored:other_provider"
+    return payment
+
+
 async def _paystack_event(
     session: AsyncSession, event_type: str, payload: dict[str, Any], ports: PortSet
 ) -> str:
     data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
     assert isinstance(data, dict)
     if event_type.startswith("charge."):
-        reference = data.get("reference")
-        if not isinstance(reference, str) or not reference:
-            return "ignored:no_reference"
-        payment = await repository.payment_by_reference(session, reference)
-        if payment is None:
-            return "ignored:unknown_reference"
-        verified = await ports.paystack().verify(reference)
+        payment = await _payment_of(session, data.get("reference"), "paystack")
+        if isinstance(payment, str):
+            return payment
+        verified = await ports.paystack().verify(payment.reference)
         return await service.apply_verification(session, payment, verified)
     if event_type.startswith("refund."):
         refund_id = data.get("id")
@@ -112,6 +140,36 @@ async def _paystack_event(
             session, str(refund_id), str(data.get("status") or event_type.removeprefix("refund."))
         )
     return "ignored:event_type"
+
+
+async def _flutterwave_event(
+    session: AsyncSession, event_type: str, payload: dict[str, Any], ports: PortSet
+) -> str:
+    """``charge.completed`` (v3), ``charge.completed`` with a ``wbk_`` id (v4) or a legacy
+    ``event.type``: the transaction is verified by Flutterwave's id when the body gives one (by
+    ``tx_ref`` otherwise) and must name our reference; its figures decide, never the body's."""
+    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+    assert isinstance(data, dict)
+    if event_type not in ("charge.completed", "CARD_TRANSACTION", "BANK_TRANSFER_TRANSACTION"):
+        return "ignored:event_type"
+    reference = data.get("tx_ref") or data.get("reference") or data.get("txRef")
+    payment = await _payment_of(session, reference, "flutterwave")
+    if isinstance(payment, str):
+        return payment
+    source = ports.flutterwave()
+    transaction_id = data.get("id")
+    if isinstance(transaction_id, int | str) and str(transaction_id).isdigit():
+        verified = await source.verify_transaction(str(transaction_id))
+    else:
+        verified = await source.verify(payment.reference)
+    if verified.reference != payment.reference:
+        log.warning(
+            "billing.flutterwave.reference_mismatch",
+            reference=payment.reference,
+            verified=verified.reference,
+        )
+        return "ignored:reference_mismatch"
+    return await service.apply_verification(session, payment, verified)
 
 
 def _stripe_subscription_id(event_type: str, obj: dict[str, Any]) -> str | None:

@@ -7,9 +7,8 @@ or fifty identical deliveries at once, store one row and enqueue one job.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
@@ -20,8 +19,10 @@ from oja.billing.config import BillingSettings
 from oja.billing.errors import BillingNotConfigured, InvalidPayload, InvalidSignature
 from oja.billing.jobs import process_webhook_event
 from oja.billing.metrics import WEBHOOKS
+from oja.billing.providers import flutterwave as flutterwave_provider
 from oja.billing.providers import paystack as paystack_provider
 from oja.billing.providers import stripe as stripe_provider
+from oja.billing.providers.port import InvalidWebhook, ProviderEvent
 from oja.core.jobs import EnqueueOptions
 
 log = structlog.get_logger("oja.billing")
@@ -29,10 +30,7 @@ log = structlog.get_logger("oja.billing")
 
 def paystack_event_id(event: dict[str, Any], body: bytes) -> str:
     """Paystack sends no event id: the event name, the object's id or reference, and a body hash."""
-    data = event.get("data") if isinstance(event.get("data"), dict) else {}
-    assert isinstance(data, dict)
-    subject = data.get("id") or data.get("reference") or "-"
-    return f"{event.get('event', '?')}:{subject}:{hashlib.sha256(body).hexdigest()[:32]}"
+    return paystack_provider.event_id(event, body)
 
 
 async def receive_paystack(
@@ -44,16 +42,48 @@ async def receive_paystack(
             feature="paystack",
             settings=["OJA_PAYSTACK_SECRET_KEY"],
         )
-    if not paystack_provider.signature_valid(settings.paystack_secret_key, body, signature):
-        WEBHOOKS.labels(provider="paystack", outcome="rejected").inc()
-        raise InvalidSignature("The x-paystack-signature header does not match the body.")
+    headers = {paystack_provider.SIGNATURE_HEADER: signature} if signature else {}
+    event = _authentic(
+        "paystack", paystack_provider.parse_webhook, settings.paystack_secret_key, body, headers
+    )
+    return await _store(session, "paystack", event.event_id, event.provider_type, event.payload)
+
+
+async def receive_flutterwave(
+    session: AsyncSession, body: bytes, headers: Mapping[str, str], settings: BillingSettings
+) -> uuid.UUID | None:
+    """``verif-hash`` (v3) or ``flutterwave-signature`` (v4), then stored like Paystack's: the job
+    verifies the transaction through the API before any value is given."""
+    if not settings.flutterwave_secret_hash:
+        raise BillingNotConfigured(
+            "Flutterwave webhooks cannot be authenticated: set OJA_FLUTTERWAVE_SECRET_HASH.",
+            feature="flutterwave",
+            settings=["OJA_FLUTTERWAVE_SECRET_HASH"],
+        )
+    event = _authentic(
+        "flutterwave",
+        flutterwave_provider.parse_webhook,
+        settings.flutterwave_secret_hash,
+        body,
+        headers,
+    )
+    return await _store(session, "flutterwave", event.event_id, event.provider_type, event.payload)
+
+
+def _authentic(
+    provider: str,
+    parse: Callable[[str, bytes, Mapping[str, str]], ProviderEvent],
+    secret: str,
+    body: bytes,
+    headers: Mapping[str, str],
+) -> ProviderEvent:
     try:
-        event = json.loads(body)
-    except ValueError:
-        event = None
-    if not isinstance(event, dict) or not isinstance(event.get("event"), str):
-        raise InvalidPayload("The signed body is not a Paystack event.")
-    return await _store(session, "paystack", paystack_event_id(event, body), event["event"], event)
+        return parse(secret, body, headers)
+    except InvalidWebhook as exc:
+        if exc.reason == "payload":
+            raise InvalidPayload(exc.message) from exc
+        WEBHOOKS.labels(provider=provider, outcome="rejected").inc()
+        raise InvalidSignature(exc.message) from exc
 
 
 async def receive_stripe(

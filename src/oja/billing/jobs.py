@@ -12,8 +12,11 @@ from oja.billing import repository, service, subscriptions
 from oja.billing.config import BillingSettings
 from oja.billing.events import Providers, process_event
 from oja.billing.metrics import RECONCILE_DRIFT
-from oja.billing.providers.paystack import PaystackRefused, PaystackUnavailable
-from oja.billing.providers.stripe import StripeRefused, StripeUnavailable
+from oja.billing.providers.port import (
+    ProviderCallError,
+    ProviderCallRefused,
+    ProviderCallUnavailable,
+)
 from oja.core.clock import utcnow
 from oja.core.jobs import JobContext, PermanentJobError, job
 
@@ -31,10 +34,10 @@ async def process_webhook_event(ctx: JobContext, *, event_id: uuid.UUID) -> dict
     async with Providers(ctx.runtime.settings.section(BillingSettings)) as ports:
         try:
             outcome = await process_event(ctx.session, event_id, ports)
-        except (PaystackRefused, StripeRefused) as exc:
+        except ProviderCallRefused as exc:
             raise PermanentJobError(f"provider refused: {exc}") from exc
-        except (PaystackUnavailable, StripeUnavailable):
-            raise  # retried
+        except ProviderCallUnavailable:
+            raise  # retried (a 429 too)
     return {"outcome": outcome}
 
 
@@ -57,18 +60,25 @@ async def reconcile(ctx: JobContext) -> dict[str, Any]:
     }
     session = ctx.session
     async with Providers(settings) as ports:
-        if settings.paystack_secret_key:
+        configured = {
+            "paystack": bool(settings.paystack_secret_key),
+            "flutterwave": bool(settings.flutterwave_secret_key),
+        }
+        if any(configured.values()):
             cutoff = utcnow() - timedelta(minutes=settings.paystack_reconcile_after)
             for reference in await repository.stale_pending_payments(
                 session, cutoff, settings.billing_reconcile_batch
             ):
                 payment = await repository.payment_by_reference(session, reference)
-                if payment is None:
+                if payment is None or not configured.get(payment.provider, False):
                     continue
                 counts["payments_checked"] += 1
+                source = (
+                    ports.flutterwave() if payment.provider == "flutterwave" else ports.paystack()
+                )
                 try:
-                    verified = await ports.paystack().verify(reference)
-                except (PaystackRefused, PaystackUnavailable) as exc:
+                    verified = await source.verify(reference)
+                except ProviderCallError as exc:
                     counts["errors"] += 1
                     log.warning(
                         "billing.reconcile.verify_failed", reference=reference, error=str(exc)
@@ -90,7 +100,7 @@ async def reconcile(ctx: JobContext) -> dict[str, Any]:
                     outcome = await subscriptions.sync_subscription(
                         session, ports.stripe(), subscription_id
                     )
-                except (StripeRefused, StripeUnavailable) as exc:
+                except ProviderCallError as exc:
                     counts["errors"] += 1
                     log.warning(
                         "billing.reconcile.sync_failed",

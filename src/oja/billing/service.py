@@ -1,4 +1,4 @@
-"""Payments through Paystack, refunds, the shared verification step, and entitlements.
+"""Payments through Paystack or Flutterwave (the provider port), refunds, the shared verification step, and entitlements.
 
 Invariants: a payment row exists only with the provider's checkout URL (the provider is called
 first); value is granted only from a verified transaction whose amount and currency match ours, through
@@ -30,15 +30,13 @@ from oja.billing.errors import (
     ProviderUnavailable,
     RefundFailed,
     RefundNotAllowed,
+    from_provider,
 )
 from oja.billing.models import Payment, Refund
 from oja.billing.plans import CHAT_BASIC, CHAT_PRO, Plan
-from oja.billing.providers.paystack import (
-    PaystackClient,
-    PaystackRefused,
-    PaystackUnavailable,
-    VerifiedTransaction,
-)
+from oja.billing.providers.flutterwave import FlutterwaveClient
+from oja.billing.providers.paystack import PaystackClient
+from oja.billing.providers.port import ProviderCallError, VerifiedTransaction
 from oja.billing.schemas import InitiatePaymentRequest
 from oja.billing.states import SUBSCRIPTION_ENTITLED, from_paystack
 from oja.core import events
@@ -61,6 +59,32 @@ def paystack_client(settings: BillingSettings) -> PaystackClient:
     )
 
 
+def flutterwave_client(settings: BillingSettings) -> FlutterwaveClient:
+    if not settings.flutterwave_secret_key:
+        raise BillingNotConfigured(
+            "Flutterwave is not configured on this server: set OJA_FLUTTERWAVE_SECRET_KEY.",
+            feature="flutterwave",
+            settings=["OJA_FLUTTERWAVE_SECRET_KEY"],
+        )
+    return FlutterwaveClient(
+        base_url=settings.flutterwave_base_url,
+        secret_key=settings.flutterwave_secret_key,
+        secret_hash=settings.flutterwave_secret_hash,
+        redirect_url=settings.flutterwave_redirect_url,
+    )
+
+
+ProviderName = Literal["paystack", "flutterwave"]
+PROVIDERS: tuple[ProviderName, ...] = ("paystack", "flutterwave")
+
+
+def provider_client(settings: BillingSettings, provider: str) -> PaystackClient | FlutterwaveClient:
+    """The adapter a payment made through ``provider`` is verified and refunded with."""
+    if provider == "flutterwave":
+        return flutterwave_client(settings)
+    return paystack_client(settings)
+
+
 def request_fingerprint(body: dict[str, Any]) -> str:
     """What an Idempotency-Key was first used with; a different body under the same key is refused."""
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
@@ -75,8 +99,11 @@ async def initiate_payment(
     body: InitiatePaymentRequest,
     idempotency_key: str | None,
     settings: BillingSettings,
+    *,
+    provider: ProviderName = "paystack",
 ) -> Payment:
-    """Start a Paystack transaction, or return the one this user started under ``idempotency_key``."""
+    """Start a transaction with ``provider``, or return the one this user started under
+    ``idempotency_key``."""
     if body.amount > settings.paystack_max_amount:
         raise InvalidInput(
             f"amount must be at most {settings.paystack_max_amount} (minor units).",
@@ -85,12 +112,15 @@ async def initiate_payment(
     email = str(body.email or user.email or "")
     if not email:
         raise InvalidInput("email is required: this account has no email address.")
-    fingerprint = request_fingerprint(body.model_dump(mode="json"))
+    request = body.model_dump(mode="json")
+    if provider != "paystack":  # Paystack's fingerprints predate the choice and stay as they were
+        request["provider"] = provider
+    fingerprint = request_fingerprint(request)
     if idempotency_key:
         existing = await repository.payment_by_key(session, user.id, idempotency_key)
         if existing is not None:
             return _same_request(existing, fingerprint)
-    client = paystack_client(settings)
+    client = provider_client(settings, provider)
     reference = f"oja_{uuid7().hex}"
     callback = str(body.callback_url) if body.callback_url else settings.paystack_callback_url
     async with client:
@@ -103,15 +133,13 @@ async def initiate_payment(
                 callback_url=callback,
                 metadata={**(body.metadata or {}), "user_id": str(user.id)},
             )
-        except PaystackRefused as exc:
-            raise _refusal(exc) from exc
-        except PaystackUnavailable as exc:
-            raise ProviderUnavailable(f"Paystack is unavailable: {exc}") from exc
+        except ProviderCallError as exc:
+            raise from_provider(exc, refused=PaymentInitiationFailed) from exc
     now = utcnow()
     values = {
         "id": uuid7(),
         "user_id": user.id,
-        "provider": "paystack",
+        "provider": provider,
         "reference": reference,
         "status": "pending",
         "amount": body.amount,
@@ -150,14 +178,6 @@ def _same_request(existing: Payment, fingerprint: str) -> Payment:
             "This Idempotency-Key was already used with a different request body."
         )
     return existing
-
-
-def _refusal(exc: PaystackRefused) -> Exception:
-    if exc.status_code in (401, 403):
-        # Our key is wrong: a server fault, not the payer's.
-        log.error("billing.paystack.auth_refused", status=exc.status_code)
-        return ProviderError("The payment provider refused this server's credentials.")
-    return PaymentInitiationFailed(exc.message, details={"provider": "paystack"})
 
 
 # Verification: one step shared by the webhook job, the status refresh and the reconciler
@@ -237,11 +257,11 @@ async def payment_status(
     if not (refresh or unverified) or payment.flag is not None:
         return payment
     try:
-        async with paystack_client(settings) as client:
+        async with provider_client(settings, payment.provider) as client:
             verified = await client.verify(reference)
-    except (PaystackUnavailable, PaystackRefused) as exc:
-        if refresh:
-            raise ProviderUnavailable(f"Paystack could not confirm the status: {exc}") from exc
+    except ProviderCallError as exc:
+        if refresh:  # whatever the provider said, the status could not be confirmed
+            raise from_provider(exc, refused=ProviderUnavailable) from exc
         return payment  # an implicit check is best effort: the stored status stands
     await apply_verification(session, payment, verified)
     await session.refresh(payment)
@@ -285,17 +305,15 @@ async def refund_payment(
         if twin is not None:
             await repository.release_refund_amount(session, payment.id, wanted)
             return twin, payment
-    client = paystack_client(settings)
+    client = provider_client(settings, payment.provider)
     async with client:
         try:
             # The whole remaining amount is sent as an explicit figure, so a retry cannot refund more.
             result = await client.refund(
                 reference=reference, amount=wanted, currency=payment.currency
             )
-        except PaystackRefused as exc:
-            raise RefundFailed(exc.message, details={"provider": "paystack"}) from exc
-        except PaystackUnavailable as exc:
-            raise ProviderUnavailable(f"Paystack is unavailable: {exc}") from exc
+        except ProviderCallError as exc:
+            raise from_provider(exc, refused=RefundFailed) from exc
     refund = Refund(
         id=uuid7(),
         payment_id=payment.id,
@@ -355,7 +373,9 @@ async def refund_by_reference(
     client = paystack_client(settings)
     async with client:
         try:
-            made = [r for r in await client.refunds_of(reference) if r.merchant_note == request_id]
+            made = [
+                r for r in await client.list_refunds(reference) if r.merchant_note == request_id
+            ]
             result = (
                 made[0]
                 if made
@@ -366,10 +386,8 @@ async def refund_by_reference(
                     merchant_note=request_id,
                 )
             )
-        except PaystackRefused as exc:
-            raise RefundFailed(exc.message, details={"provider": "paystack"}) from exc
-        except PaystackUnavailable as exc:
-            raise ProviderUnavailable(f"Paystack is unavailable: {exc}") from exc
+        except ProviderCallError as exc:
+            raise from_provider(exc, refused=RefundFailed) from exc
     refund = Refund(
         id=uuid7(),
         payment_id=payment.id,
@@ -399,10 +417,8 @@ async def verify_refund(
     async with client:
         try:
             found = await client.fetch_refund(provider_refund_id)
-        except PaystackRefused as exc:
-            raise RefundFailed(exc.message, details={"provider": "paystack"}) from exc
-        except PaystackUnavailable as exc:
-            raise ProviderUnavailable(f"Paystack is unavailable: {exc}") from exc
+        except ProviderCallError as exc:
+            raise from_provider(exc, refused=RefundFailed) from exc
     return await apply_refund_event(session, provider_refund_id, found.status)
 
 

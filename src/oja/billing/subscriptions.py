@@ -21,15 +21,14 @@ from oja.billing.errors import (
     BillingNotConfigured,
     NoSubscription,
     PaymentInitiationFailed,
-    ProviderUnavailable,
+    from_provider,
 )
 from oja.billing.models import BillingCustomer, Subscription
 from oja.billing.plans import CHAT_PRO
+from oja.billing.providers.port import ProviderCallError
 from oja.billing.providers.stripe import (
     CheckoutSession,
     StripeGateway,
-    StripeRefused,
-    StripeUnavailable,
     SubscriptionState,
 )
 from oja.billing.service import entitlements
@@ -80,10 +79,8 @@ async def start_pro_checkout(
                 if idempotency_key
                 else None,
             )
-        except StripeRefused as exc:
-            raise PaymentInitiationFailed(exc.message, details={"provider": "stripe"}) from exc
-        except StripeUnavailable as exc:
-            raise ProviderUnavailable(str(exc)) from exc
+        except ProviderCallError as exc:
+            raise from_provider(exc, refused=PaymentInitiationFailed) from exc
 
 
 async def _customer_id(session: AsyncSession, gateway: StripeGateway, user: User) -> str:
@@ -115,10 +112,8 @@ async def cancel_at_period_end(
             state = await gateway.set_cancel_at_period_end(
                 subscription.provider_subscription_id, True
             )
-        except StripeRefused as exc:
-            raise PaymentInitiationFailed(exc.message, details={"provider": "stripe"}) from exc
-        except StripeUnavailable as exc:
-            raise ProviderUnavailable(str(exc)) from exc
+        except ProviderCallError as exc:
+            raise from_provider(exc, refused=PaymentInitiationFailed) from exc
     _copy_state(subscription, state)
     await session.flush()
     return subscription
@@ -134,10 +129,8 @@ async def portal_url(session: AsyncSession, user_id: uuid.UUID, settings: Billin
                 customer_id=customer.stripe_customer_id,
                 return_url=settings.stripe_portal_return_url,
             )
-        except StripeRefused as exc:
-            raise PaymentInitiationFailed(exc.message, details={"provider": "stripe"}) from exc
-        except StripeUnavailable as exc:
-            raise ProviderUnavailable(str(exc)) from exc
+        except ProviderCallError as exc:
+            raise from_provider(exc, refused=PaymentInitiationFailed) from exc
 
 
 def _copy_state(row: Subscription, state: SubscriptionState) -> None:

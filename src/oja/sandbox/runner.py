@@ -1,6 +1,6 @@
 """Every fake at once, wired to one Oja: what ``oja sandbox`` and ``oja serve --sandbox`` run.
 
-:class:`Sandbox` starts the Google, Paystack, Stripe, OpenRouter, Gemini and Termii fakes (HTTP, in
+:class:`Sandbox` starts the Google, Paystack, Flutterwave, Stripe, OpenRouter, Gemini and Termii fakes (HTTP, in
 threads) and the SMTP capture (a real SMTP server plus its inbox page), points the fakes back at Oja
 (payment webhooks, the Google redirect URI) and answers :attr:`Sandbox.env`, the ``OJA_*`` variables
 that point Oja at them. With a ``port_base`` every fake has a fixed port (base + offset, see
@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
-from oja.sandbox import gemini, google, openrouter, paystack, sms, stripe
+from oja.sandbox import flutterwave, gemini, google, openrouter, paystack, sms, stripe
 from oja.sandbox.base import Lifecycle
 from oja.sandbox.server import SandboxServer
 from oja.sandbox.smtp import SmtpCapture
@@ -32,10 +32,12 @@ PORT_OFFSETS = {
     "sms": 5,
     "smtp": 6,
     "email": 7,
+    "flutterwave": 10,  # 8 and 9 left for the fakes other branches add
 }
 """Port of each fake relative to the base; ``smtp`` is the SMTP server, ``email`` its inbox page."""
 PAYSTACK_WEBHOOK_PATH = "/payments/paystack/webhook"
 STRIPE_WEBHOOK_PATH = "/webhook/stripe"
+FLUTTERWAVE_WEBHOOK_PATH = "/payments/flutterwave/webhook"
 GOOGLE_CALLBACK_PATH = "/auth/google/callback"
 PRIVATE_HOSTS = ("127.0.0.1", "localhost")
 """Hosts the sandbox's fakes live on, added to Oja's SSRF allowlist (OJA_HTTP_ALLOW_PRIVATE_HOSTS)."""
@@ -74,6 +76,9 @@ class Sandbox(Lifecycle):
         )
         self.paystack = paystack.PaystackFake(webhook_url=self.oja_url + PAYSTACK_WEBHOOK_PATH)
         self.stripe = stripe.StripeFake(webhook_url=self.oja_url + STRIPE_WEBHOOK_PATH)
+        self.flutterwave = flutterwave.FlutterwaveFake(
+            webhook_url=self.oja_url + FLUTTERWAVE_WEBHOOK_PATH
+        )
         self.openrouter = openrouter.OpenRouterFake()
         self.gemini = gemini.GeminiFake()
         self.sms = sms.TermiiFake()
@@ -86,6 +91,7 @@ class Sandbox(Lifecycle):
             "gemini": self.gemini.app,
             "sms": self.sms.app,
             "email": self.smtp.app,
+            "flutterwave": self.flutterwave.app,
         }
         self._servers: dict[str, SandboxServer] = {}
         self._started = False
@@ -137,6 +143,7 @@ class Sandbox(Lifecycle):
             ),
             Service("Paystack", self.url("paystack"), None),
             Service("Stripe", self.url("stripe"), None),
+            Service("Flutterwave", self.url("flutterwave"), None),
             Service("OpenRouter", self.url("openrouter"), None),
             Service("Gemini", self.url("gemini"), None),
             Service("Termii SMS", self.url("sms"), self.url("sms") + "/"),
@@ -170,6 +177,10 @@ class Sandbox(Lifecycle):
             "OJA_GEMINI_API_KEY": next(iter(self.gemini.api_keys)),
             "OJA_PAYSTACK_BASE_URL": self.url("paystack"),
             "OJA_PAYSTACK_SECRET_KEY": self.paystack.secret_key,
+            "OJA_FLUTTERWAVE_BASE_URL": self.url("flutterwave"),
+            "OJA_FLUTTERWAVE_SECRET_KEY": self.flutterwave.secret_key,
+            "OJA_FLUTTERWAVE_SECRET_HASH": self.flutterwave.secret_hash,
+            "OJA_FLUTTERWAVE_REDIRECT_URL": self.oja_url + "/payments/flutterwave/return",
             "OJA_STRIPE_API_BASE": self.url("stripe"),
             "OJA_STRIPE_SECRET_KEY": self.stripe.secret_key,
             "OJA_STRIPE_WEBHOOK_SECRET": self.stripe.webhook_secret,

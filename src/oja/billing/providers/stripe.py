@@ -15,20 +15,23 @@ from typing import Any
 
 import stripe
 
+from oja.billing.providers.port import ProviderCallRefused, ProviderCallUnavailable
 from oja.core.http import Closing
 
 SIGNATURE_HEADER = "stripe-signature"
 
 
-class StripeRefused(Exception):
-    def __init__(self, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+class StripeRefused(ProviderCallRefused):
+    def __init__(
+        self, message: str, code: str | None = None, status_code: int | None = None
+    ) -> None:
+        super().__init__(message, provider="stripe", status_code=status_code, provider_code=code)
         self.code = code
 
 
-class StripeUnavailable(Exception):
-    pass
+class StripeUnavailable(ProviderCallUnavailable):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, provider="stripe")
 
 
 class InvalidStripeSignature(Exception):
@@ -184,7 +187,7 @@ def _translate(exc: stripe.StripeError) -> Exception:
     if isinstance(exc, stripe.APIConnectionError) or (exc.http_status or 0) >= 500:
         return StripeUnavailable(f"Stripe could not be reached or failed ({type(exc).__name__}).")
     message = exc.user_message or str(exc) or "Stripe refused the request."
-    return StripeRefused(message, exc.code)
+    return StripeRefused(message, exc.code, exc.http_status)
 
 
 def _timestamp(value: Any) -> datetime | None:

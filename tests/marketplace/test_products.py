@@ -167,7 +167,9 @@ async def test_edit_archive_and_variants(app: Any, client: httpx.AsyncClient) ->
     assert deleted.status_code == 204
     last = await client.delete(f"/products/{pid}/variants/{first['id']}", headers=owner.headers)
     assert (last.status_code, error_code(last)) == (409, "last_variant")
-    assert await count(app, "product_variant") == 1
+    # Deleting is soft: the row stays (its price history with it), hidden from every answer.
+    assert await count(app, "product_variant", "deleted_at IS NULL") == 1
+    assert await count(app, "product_variant") == 2
     archived = await client.delete(f"/products/{pid}", headers=owner.headers)
     assert archived.json()["status"] == "archived"
     assert await count(app, "product") == 1

@@ -242,6 +242,7 @@ async def fetch_into_product(
         timeout=catalog.product_image_fetch_timeout,
         max_redirects=catalog.product_image_max_redirects,
         allow_hosts=tuple(settings.http.http_allow_private_hosts),
+        retries=settings.http.http_retries,
     )
     try:
         fetched = await remote.fetch_image(url, limits)

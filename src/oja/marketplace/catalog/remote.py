@@ -51,6 +51,8 @@ class FetchLimits:
     timeout: float
     max_redirects: int
     allow_hosts: tuple[str, ...] = ()
+    retries: int = 2
+    """Retries of one GET on a refused connection, a read timeout, 429 and 502–504."""
 
 
 async def fetch_image(
@@ -70,7 +72,9 @@ async def _fetch(
     url: str, limits: FetchLimits, transport: httpx.AsyncBaseTransport | None
 ) -> FetchedImage:
     current = url
-    async with create_http_client(timeout=limits.timeout, transport=transport) as client:
+    async with create_http_client(
+        timeout=limits.timeout, retries=limits.retries, transport=transport
+    ) as client:
         for _ in range(limits.max_redirects + 1):
             try:
                 safe = await check_public_url(current, allow_hosts=limits.allow_hosts)

@@ -204,7 +204,6 @@ async def update(
         changes["alt_text"] = _alt_text(changes["alt_text"])
     if changes:
         await repository.update_image(db, ctx.vendor_id, image.id, changes)
-        await db.refresh(image)
     return await _one_out(db, ctx.vendor_id, image)
 
 

@@ -4,7 +4,7 @@ the members of the store that owns them."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
@@ -18,7 +18,7 @@ from oja.files.errors import (
     NotMultipart,
     UploadTooLarge,
 )
-from oja.files.upload_stream import MultipartUpload
+from oja.files.upload_stream import MultipartUpload, multipart_openapi
 from oja.identity.dependencies import USER_ERRORS, RequireRole
 from oja.marketplace.catalog import categories, images, service
 from oja.marketplace.catalog.config import CatalogSettings
@@ -268,24 +268,10 @@ async def price_history(
     return await service.price_history(db, product_id, viewer, paging)
 
 
-_IMAGE_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "alt_text": {"type": "string", "maxLength": images.ALT_TEXT_MAX_CHARS},
-                        "position": {"type": "integer", "minimum": 0},
-                    },
-                }
-            }
-        },
-    }
-}
+_IMAGE_BODY = multipart_openapi(
+    alt_text={"type": "string", "maxLength": images.ALT_TEXT_MAX_CHARS},
+    position={"type": "integer", "minimum": 0, "maximum": images.MAX_POSITION},
+)
 
 
 @product_router.post(

@@ -22,6 +22,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from oja.core.db import discard
 from oja.core.ids import uuid7
 from oja.core.jobs import JobContext, PermanentJobError
 from oja.core.runtime import Runtime, current_runtime
@@ -243,6 +244,9 @@ async def fetch_into_product(
         allow_hosts=tuple(settings.http.http_allow_private_hosts),
         retries=settings.http.http_retries,
     )
+    # Hold no connection (nor SQLite snapshot) through the download; the row's unique key catches
+    # a job that wrote the same image meanwhile.
+    await discard(db)
     try:
         fetched = await remote.fetch_image(url, limits)
     except remote.ImageRefused as exc:

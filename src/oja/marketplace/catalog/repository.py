@@ -323,25 +323,36 @@ async def list_visible(
             ProductVariant.stock > 0,
         )
         query = query.where(stocked if in_stock else ~stocked)
-    order: tuple[Any, ...]
-    if sort == "price_asc":
-        order = (_min_price().asc(), Product.id)
-    elif sort == "price_desc":
-        order = (_min_price().desc(), Product.id)
-    else:
-        order = (Product.created_at.desc(), Product.id.desc())
+    # The sort key is a column of the page, so the outer query can order by it again.
+    key = (
+        _min_price().label("sort_price")
+        if sort in ("price_asc", "price_desc")
+        else Product.created_at.label("sort_created_at")
+    )
+    descending = sort != "price_asc"
+    newest = sort not in ("price_asc", "price_desc")  # ties: newest id first; by price, oldest
     # The total rides on the page (a window count) and the category path on each row: one
-    # statement for both; a count of its own only for a page past the end.
+    # statement for both; a count of its own only for a page past the end. The images are added
+    # around the page, so their subquery runs for its rows only, not for every match.
     page = (
-        query.add_columns(
-            func.count().over(), Category.path, images_json(db.get_bind().dialect.name)
-        )
+        query.add_columns(func.count().over().label("total"), Category.path.label("path"), key)
         .outerjoin(Category, Category.id == Product.category_id)
-        .order_by(*order)
+        .order_by(
+            key.desc() if descending else key.asc(), Product.id.desc() if newest else Product.id
+        )
         .offset(paging.offset)
         .limit(paging.per_page)
+        .subquery("page")
     )
-    rows = (await db.execute(page)).all()
+    listed = aliased(Product, page)
+    sort_key = page.c[key.name]
+    outer = select(
+        listed, page.c.total, page.c.path, images_json(db.get_bind().dialect.name, page.c.id)
+    ).order_by(
+        sort_key.desc() if descending else sort_key.asc(),
+        page.c.id.desc() if newest else page.c.id,
+    )
+    rows = (await db.execute(outer)).all()
     if rows:
         total = int(rows[0][1])
     elif paging.offset == 0:
@@ -406,9 +417,10 @@ async def images_of_products(db: AsyncSession, product_ids: Sequence[uuid.UUID])
     return _image_rows((await db.execute(query)).all())
 
 
-def images_json(dialect: str) -> ColumnElement[Any]:
-    """A product's images as one JSON array column of the listing's page query, so the listing
-    stays at three statements whatever the page size (:func:`decode_images` reads it back)."""
+def images_json(dialect: str, product_id: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The images of the product ``product_id`` names, as one JSON array column of the listing's
+    page query, so the listing stays at three statements whatever the page size
+    (:func:`decode_images` reads it back)."""
     image = aliased(ProductImage)
     file = aliased(File)
     pairs: list[Any] = []
@@ -430,8 +442,7 @@ def images_json(dialect: str) -> ColumnElement[Any]:
         select(aggregate)
         .select_from(image)
         .join(file, file.id == image.file_id)
-        .where(image.product_id == Product.id)
-        .correlate(Product)
+        .where(image.product_id == product_id)
         .scalar_subquery()
     )
 

@@ -22,6 +22,7 @@ JOB_MODULES: list[str] = [
     "oja.chat.jobs",
     "oja.realtime.jobs",
     "oja.marketplace.orders.jobs",
+    "oja.marketplace.catalog.jobs",
 ]
 
 

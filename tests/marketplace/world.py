@@ -9,8 +9,11 @@ from typing import Any
 
 import httpx
 
+from tests.files import media
+
 from .conftest import Person, admin, approved_store, open_store, person
 
+IMAGE = media.png(8, 8)
 PRINCIPALS = ("anonymous", "buyer", "admin", "vendor_b", "vendor_a")
 """The order each route is called in: vendor A (the owner of every object named) last."""
 VENDORS = frozenset({"vendor_a", "vendor_b"})
@@ -26,6 +29,8 @@ class Case:
     body: Body = None
     vendor_route: bool = True
     """Vendor routes' SQL is checked for tenant scoping."""
+    upload: bytes | None = None
+    """Sent as the multipart ``file`` part (and ``body`` as its form fields) instead of JSON."""
 
 
 @dataclass
@@ -108,6 +113,13 @@ async def build(app: Any, client: httpx.AsyncClient) -> World:
         )
         assert created.status_code == 201, created.text
         world.extra[name] = created.json()
+    image = await client.post(
+        f"/products/{world.extra['draft']['id']}/images",
+        files={"file": ("front.png", IMAGE, "image/png")},
+        headers=people["vendor_a"].headers,
+    )
+    assert image.status_code == 201, image.text
+    world.extra["image"] = image.json()
     return world
 
 
@@ -156,6 +168,7 @@ def catalog_cases(world: World) -> list[Case]:
     draft, active = world.extra["draft"], world.extra["active"]
     category, spare = world.extra["category"], world.extra["spare"]
     pid, first, second = draft["id"], draft["variants"][0]["id"], draft["variants"][1]["id"]
+    image = world.extra["image"]["id"]
     hidden = {"anonymous": 404, "buyer": 404, "admin": 404, "vendor_b": 404, "vendor_a": 200}
     return [
         Case("GET", "/categories", public(200), vendor_route=False),
@@ -208,6 +221,9 @@ def catalog_cases(world: World) -> list[Case]:
             mine(201),
             {"type": "percentage", "value": 10, "scope": "product", "target_id": pid},
         ),
+        Case("POST", f"/products/{pid}/images", mine(201), upload=IMAGE),
+        Case("PATCH", f"/products/{pid}/images/{image}", mine(200), {"alt_text": "Front"}),
+        Case("DELETE", f"/products/{pid}/images/{image}", mine(204)),
         Case("DELETE", f"/products/{pid}/variants/{second}", mine(204)),
         Case("DELETE", f"/products/{pid}", mine(200)),
     ]
@@ -313,4 +329,12 @@ def closing_cases() -> list[Case]:
 
 async def call(client: httpx.AsyncClient, world: World, case: Case, who: str) -> httpx.Response:
     body = case.body(who) if callable(case.body) else case.body
+    if case.upload is not None:
+        return await client.request(
+            case.method,
+            case.path,
+            files={"file": ("image.png", case.upload, "image/png")},
+            data=body,
+            headers=world.headers(who),
+        )
     return await client.request(case.method, case.path, json=body, headers=world.headers(who))

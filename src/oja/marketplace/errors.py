@@ -37,6 +37,10 @@ class MarketplaceErrorCode(ErrorCode):
     return_quantity_exceeded = "return_quantity_exceeded"
     invalid_return_transition = "invalid_return_transition"
     order_line_not_found = "order_line_not_found"
+    vendor_suspended = "vendor_suspended"
+    image_not_found = "image_not_found"
+    too_many_images = "too_many_images"
+    not_an_image = "not_an_image"
 
 
 class VendorNotFound(NotFound):
@@ -202,3 +206,25 @@ class OrderLineNotFound(OjaError):
 
     status_code = 422
     code = MarketplaceErrorCode.order_line_not_found
+
+
+class VendorSuspended(Forbidden):
+    """The store is suspended or rejected: its catalogue is frozen (it can still read it)."""
+
+    code = MarketplaceErrorCode.vendor_suspended
+
+
+class ImageNotFound(NotFound):
+    code = MarketplaceErrorCode.image_not_found
+
+
+class TooManyImages(Conflict):
+    """A product has at most ``OJA_PRODUCT_IMAGES_MAX`` images."""
+
+    code = MarketplaceErrorCode.too_many_images
+
+
+class NotAnImage(OjaError):
+    """The uploaded file's bytes are not an image Oja processes (JPEG, PNG, WebP, GIF, …)."""
+
+    code = MarketplaceErrorCode.not_an_image

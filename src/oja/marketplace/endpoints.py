@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from oja.marketplace.catalog.endpoints import category_router, product_router
+from oja.marketplace.imports.endpoints import router as imports_router
 from oja.marketplace.inventory.endpoints import router as inventory_router
 from oja.marketplace.pricing.endpoints import router as pricing_router
 from oja.marketplace.vendors.endpoints import admin_router as vendor_admin_router
@@ -18,4 +19,5 @@ routers: list[APIRouter] = [
     vendor_admin_router,
     category_router,
     product_router,
+    imports_router,
 ]

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from oja.core.errors import Conflict, ErrorCode, Forbidden, NotFound, OjaError
+from oja.core.errors import (
+    Conflict,
+    ErrorCode,
+    Forbidden,
+    NotFound,
+    OjaError,
+    UnsupportedMediaType,
+)
 
 
 class MarketplaceErrorCode(ErrorCode):
@@ -29,6 +36,9 @@ class MarketplaceErrorCode(ErrorCode):
     currency_mismatch = "currency_mismatch"
     stock_contended = "stock_contended"
     discount_code_taken = "discount_code_taken"
+    import_not_found = "import_not_found"
+    unsupported_import_file = "unsupported_import_file"
+    import_key_reused = "import_key_reused"
 
 
 class VendorNotFound(NotFound):
@@ -150,3 +160,19 @@ class DiscountCodeTaken(Conflict):
     """Discount codes are unique within a store."""
 
     code = MarketplaceErrorCode.discount_code_taken
+
+
+class ImportNotFound(NotFound):
+    code = MarketplaceErrorCode.import_not_found
+
+
+class UnsupportedImportFile(UnsupportedMediaType):
+    """An import is a CSV (UTF-8) or an XLSX workbook, told from its bytes."""
+
+    code = MarketplaceErrorCode.unsupported_import_file
+
+
+class ImportKeyReused(Conflict):
+    """This ``Idempotency-Key`` was already used for a different file or mode."""
+
+    code = MarketplaceErrorCode.import_key_reused

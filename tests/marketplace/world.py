@@ -26,6 +26,8 @@ class Case:
     body: Body = None
     vendor_route: bool = True
     """Vendor routes' SQL is checked for tenant scoping."""
+    files: Callable[[str], dict[str, Any]] | None = None
+    """A multipart body (``httpx`` ``files=``) instead of JSON."""
 
 
 @dataclass
@@ -108,6 +110,13 @@ async def build(app: Any, client: httpx.AsyncClient) -> World:
         )
         assert created.status_code == 201, created.text
         world.extra[name] = created.json()
+    imported = await client.post(
+        "/vendors/me/imports",
+        files=import_file("setup"),
+        headers=people["vendor_a"].headers,
+    )
+    assert imported.status_code == 202, imported.text
+    world.extra["import"] = imported.json()
     return world
 
 
@@ -213,6 +222,20 @@ def catalog_cases(world: World) -> list[Case]:
     ]
 
 
+def import_file(who: str) -> dict[str, Any]:
+    return {"file": ("products.csv", f"title,sku,price\nTea,TEA-{who},100\n".encode(), "text/csv")}
+
+
+def import_cases(world: World) -> list[Case]:
+    iid = world.extra["import"]["id"]
+    return [
+        Case("POST", "/vendors/me/imports", own_store(202), files=import_file),
+        Case("GET", "/vendors/me/imports", own_store(200)),
+        Case("GET", f"/vendors/me/imports/{iid}", mine(200)),
+        Case("GET", f"/vendors/me/imports/{iid}/failures", mine(200)),
+    ]
+
+
 def closing_cases() -> list[Case]:
     """Routes that change who belongs where: run last."""
     return [
@@ -226,5 +249,9 @@ def closing_cases() -> list[Case]:
 
 
 async def call(client: httpx.AsyncClient, world: World, case: Case, who: str) -> httpx.Response:
+    if case.files is not None:
+        return await client.request(
+            case.method, case.path, files=case.files(who), headers=world.headers(who)
+        )
     body = case.body(who) if callable(case.body) else case.body
     return await client.request(case.method, case.path, json=body, headers=world.headers(who))

@@ -54,6 +54,10 @@ _URL = re.compile(r"https?://[^\s/?#]+[^\s]*", re.IGNORECASE)
 _IMAGE_SEPARATORS = re.compile(r"[|\s]+")
 
 
+class UnreadableFile(ValueError):
+    """The file cannot be read as a sheet at all; the message says why (the import fails)."""
+
+
 class RowError(ValueError):
     """The row cannot be imported; the message is the reason in the report."""
 
@@ -161,33 +165,40 @@ def _sheet(header: list[object], cells: Iterator[list[object]]) -> Sheet:
     return Sheet(columns, unknown, missing, rows())
 
 
+def _csv_rows(reader: Any) -> Iterator[list[object]]:
+    try:
+        yield from reader
+    except csv.Error as exc:  # a field over the csv module's limit, a NUL…
+        raise UnreadableFile(f"The CSV cannot be read at line {reader.line_num}: {exc}") from exc
+
+
 @contextmanager
 def open_sheet(path: Path, fmt: ImportFormat) -> Iterator[Sheet]:
-    """The file's first sheet, streamed; raises ``ValueError`` when it cannot be read at all."""
+    """The file's first sheet, streamed; :class:`UnreadableFile` when it cannot be read at all."""
     if fmt == ImportFormat.csv:
         with path.open(encoding="utf-8-sig", errors="replace", newline="") as text:
             reader = csv.reader(text)
             header = next(reader, None)
             if header is None:
-                raise ValueError("The file is empty.")
-            yield _sheet(list(header), (list(r) for r in reader))
+                raise UnreadableFile("The file is empty.")
+            yield _sheet(list(header), _csv_rows(reader))
         return
     import openpyxl
 
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a file that is no workbook
-        raise ValueError(
+        raise UnreadableFile(
             f"The file is not a readable XLSX workbook ({type(exc).__name__})."
         ) from exc
     try:
         worksheet = workbook.worksheets[0] if workbook.worksheets else None
         if worksheet is None:
-            raise ValueError("The workbook has no sheet.")
+            raise UnreadableFile("The workbook has no sheet.")
         values = worksheet.iter_rows(values_only=True)
         header = next(values, None)
         if header is None:
-            raise ValueError("The first sheet is empty.")
+            raise UnreadableFile("The first sheet is empty.")
         yield _sheet(list(header), (list(r) for r in values))
     finally:
         workbook.close()

@@ -61,6 +61,12 @@ class ImportOut(BaseModel):
 
 
 class FailedRow(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"row": 7, "sku": "TOTE-RED", "reason": "price cannot be negative"}]
+        }
+    )
+
     row: int = Field(description="Row number in the sheet; the header is row 1.")
     sku: str | None
     reason: str

@@ -1,10 +1,13 @@
 """Import rules: accept a file (sniffed, size-limited, stored), report on it, and run it.
 
-A run streams the file and applies it in batches (:mod:`.batches`). Each batch commits on its
-own with its checkpoint: ``rows_done`` is advanced by a compare-and-set that must be the first
-statement of the batch's transaction, so an attempt that lost its job (a worker thought dead, a
-duplicate delivery) cannot apply a batch that another attempt applied, and a retried job resumes
-after the last committed batch without doubling a price change or a stock movement. A dry run
+A run streams the file and applies it in batches (:mod:`.batches`). Each batch is a unit of work
+of its own — the one exception to "one unit of work per job": a 100,000-row file in one
+transaction would hold its row locks (and SQLite's write lock) for minutes and lose everything to
+a crash near the end. A batch commits with its checkpoint: ``rows_done`` is advanced by a
+compare-and-set, the first statement of the batch's transaction, so an attempt that lost its job
+(a worker thought dead, a duplicate delivery) cannot apply a batch that another attempt applied,
+and a retried job resumes after the last committed batch without doubling a price change or a
+stock movement. Jobs a batch enqueues (image fetches) are published after its commit. A dry run
 plans every batch the same way and writes only its report.
 """
 
@@ -21,7 +24,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.clock import utcnow
-from oja.core.db import Database, after_rollback, is_sqlite, own_transaction, read_only
+from oja.core.db import (
+    Database,
+    after_rollback,
+    is_sqlite,
+    own_transaction,
+    read_only,
+    unit_of_work,
+)
 from oja.core.ids import uuid7
 from oja.core.jobs import JobContext
 from oja.core.pagination import Page, PageParams
@@ -110,9 +120,9 @@ async def create(
         failed=0,
         unknown_columns=[],
     )
-    db.add(record)
     try:
-        async with db.begin_nested():
+        async with db.begin_nested():  # added inside: begin_nested flushes what is pending
+            db.add(record)
             await db.flush()
     except IntegrityError:  # a concurrent request with the same key won
         assert idempotency_key is not None
@@ -121,9 +131,8 @@ async def create(
         if winner is None:
             raise
         return _same_request(winner, stored.sha256, dry_run)
-    job = run_import.enqueue(db, import_id=import_id, vendor_id=ctx.vendor_id)
-    record.job_id = job.id
-    await db.flush()
+    # The job records its id on the import when it starts (an UPDATE here would be by id alone).
+    run_import.enqueue(db, import_id=import_id, vendor_id=ctx.vendor_id)
     log.info(
         "marketplace.imports.accepted",
         import_id=str(import_id),
@@ -284,7 +293,7 @@ async def run(ctx: JobContext, import_id: uuid.UUID, vendor_id: uuid.UUID) -> di
                 await _apply(
                     ctx, state, record, sheet, total=total, batch_rows=settings.import_batch_rows
                 )
-        except ValueError as exc:  # the file cannot be read at all
+        except parsing.UnreadableFile as exc:
             await _finish(database, record, ImportStatus.failed, str(exc)[:2000])
             return {"failed": str(exc)[:200]}
         except ImportSuperseded:
@@ -334,7 +343,7 @@ async def _commit_batch(
     """Plan and write one batch with its checkpoint in one transaction; the new checkpoint."""
     for attempt in range(1, BATCH_ATTEMPTS + 1):
         try:
-            async with own_transaction(ctx.runtime.database) as db:
+            async with unit_of_work(ctx.runtime.database) as db:
                 if not await repository.claim_batch(
                     db, state.vendor_id, record.id, expected_done=done, rows_done=done + len(items)
                 ):

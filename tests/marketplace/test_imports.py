@@ -15,6 +15,7 @@ from oja.marketplace.imports import batches
 from tests.conftest import Jobs, use_settings
 
 from .conftest import Person, admin, approved_store, count, error_code, person, rows
+from .scoping import statement_log
 
 HEADER = [
     "Title",
@@ -581,3 +582,31 @@ async def test_a_retried_job_resumes_after_its_last_committed_batch(
     assert await count(app, "product_variant") == 35
     assert await count(app, "price_change") == 35
     assert await count(app, "stock_movement") == 35
+
+
+async def test_a_batch_costs_the_same_statements_whatever_its_size(
+    app: Any, client: httpx.AsyncClient, jobs: Jobs
+) -> None:
+    """One statement per kind of write per batch, never one per row; every one scoped."""
+    owner = await vendor(app, client)
+    use_settings(app, import_batch_rows=1000)
+
+    def body(rows: int, price: int) -> bytes:
+        lines = [
+            [f"P{rows}-{i // 2}", "", f"S{rows}-{i}", str(price), "", str(1 + i % 3)]
+            for i in range(rows)
+        ]
+        return to_csv(HEADER[:6], lines)
+
+    statements: dict[tuple[int, str], int] = {}
+    for rows_in_file in (100, 300):
+        for pass_, price in (("create", 100), ("update", 200)):
+            accepted = await upload(client, owner, body(rows_in_file, price))
+            assert accepted.status_code == 202
+            with statement_log(app.state.runtime.database.engine) as log, log.on():
+                assert await jobs.run(app) == ["succeeded"]
+            assert log.unscoped() == []
+            statements[rows_in_file, pass_] = len(log.statements)
+    # A batch of 300 rows costs what a batch of 100 does.
+    assert statements[100, "create"] == statements[300, "create"] <= 20
+    assert statements[100, "update"] == statements[300, "update"] <= 20

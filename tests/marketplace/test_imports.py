@@ -623,3 +623,47 @@ async def test_a_batch_costs_the_same_statements_whatever_its_size(
     # A batch of 300 rows costs what a batch of 100 does.
     assert statements[100, "create"] == statements[300, "create"] <= 20
     assert statements[100, "update"] == statements[300, "update"] <= 20
+
+
+@pytest.mark.parametrize("database_url", [POSTGRES], indirect=True)
+async def test_a_sku_taken_meanwhile_turns_the_row_into_an_update(
+    app: Any, client: httpx.AsyncClient, jobs: Jobs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = await vendor(app, client)
+    body = [["Tea", "", "TEA-1", "100", "", "5"], ["Coffee", "", "COFFEE-1", "300", "", "2"]]
+    await upload(client, owner, to_csv(HEADER[:6], body))
+    real_plan = batches.plan
+    raced = False
+
+    async def plan_then_race(*args: Any, **kwargs: Any) -> batches.Batch:
+        nonlocal raced
+        planned = await real_plan(*args, **kwargs)
+        if not raced:  # a request creates COFFEE-1 after the batch was planned
+            raced = True
+            made = await client.post(
+                "/products", json={"title": "Coffee", "sku": "COFFEE-1", "price": 250},
+                headers=owner.headers,
+            )  # fmt: skip
+            assert made.status_code == 201, made.text
+        return planned
+
+    monkeypatch.setattr(batches, "plan", plan_then_race)
+    assert await run_imports(app, jobs) == ["succeeded"]
+    listed = await client.get("/vendors/me/imports", headers=owner.headers)
+    assert listed.json()["items"][0]["counts"] == {
+        "created": 1,
+        "updated": 1,
+        "unchanged": 0,
+        "failed": 0,
+    }
+    prices = await rows(
+        app,
+        "SELECT v.sku, pc.old_price, pc.new_price FROM price_change pc "
+        "JOIN product_variant v ON v.id = pc.variant_id ORDER BY v.sku, pc.created_at",
+    )
+    assert [tuple(r) for r in prices] == [
+        ("COFFEE-1", None, 250),
+        ("COFFEE-1", 250, 300),
+        ("TEA-1", None, 100),
+    ]
+    assert await count(app, "product_variant") == 2

@@ -62,6 +62,8 @@ class RunState:
     applied: set[str] = field(default_factory=set)
     """Product keys whose product fields this file has already set (from their first row)."""
     categories: dict[str, uuid.UUID | None] = field(default_factory=dict)
+    image_positions: dict[uuid.UUID, int] = field(default_factory=dict)
+    """Product → the position its next image URL of this file takes."""
 
     def remember(self, number: int, raw: dict[str, str]) -> None:
         """A row a previous attempt applied: known for duplicate and first-row checks."""
@@ -77,6 +79,7 @@ class RunState:
         self.products.update(batch.products)
         self.applied |= batch.applied
         self.failed_kept += len(batch.failures)
+        self.image_positions.update(batch.image_positions)
 
 
 @dataclass
@@ -93,6 +96,10 @@ class Batch:
     variant_updates: list[dict[str, Any]] = field(default_factory=list)
     price_changes: list[dict[str, Any]] = field(default_factory=list)
     movements: list[dict[str, Any]] = field(default_factory=list)
+    images: list[tuple[uuid.UUID, str, int]] = field(default_factory=list)
+    """``(product id, URL, position)`` of each image URL, once per product in the batch."""
+    image_positions: dict[uuid.UUID, int] = field(default_factory=dict)
+    image_urls: dict[uuid.UUID, set[str]] = field(default_factory=dict)
 
 
 class _Planner:
@@ -166,6 +173,21 @@ class _Planner:
         if wanted == current:
             return None
         return {"id": product.id, "vendor_id": product.vendor_id, **wanted}
+
+    def images(self, row: Row, product_id: uuid.UUID) -> None:
+        """The row's image URLs, numbered after the product's earlier ones in this file."""
+        batch = self.batch
+        listed = (
+            {url for pid, url, _ in batch.images if pid == product_id} if row.image_urls else ()
+        )
+        for url in row.image_urls:
+            if url in listed:
+                continue
+            position = batch.image_positions.get(
+                product_id, self.state.image_positions.get(product_id, 0)
+            )
+            batch.image_positions[product_id] = position + 1
+            batch.images.append((product_id, url, position))
 
     def new_variant(self, row: Row, ref: ProductRef, currency: str) -> None:
         variant = {
@@ -349,6 +371,7 @@ def _plan_row(planner: _Planner, row: Row, found: _Found) -> None:
         if changes is not None:
             batch.product_updates.append(changes)
             product_changed = True
+    planner.images(row, ref.id)
     if variant is None:
         planner.new_variant(row, ref, ref.currency or DEFAULT_CURRENCY)
         batch.counts["created"] += 1

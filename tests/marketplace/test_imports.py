@@ -667,3 +667,49 @@ async def test_a_sku_taken_meanwhile_turns_the_row_into_an_update(
         ("TEA-1", None, 100),
     ]
     assert await count(app, "product_variant") == 2
+
+
+FETCH_TASK = "oja.job.marketplace.product_image.fetch"
+
+
+async def test_image_urls_are_fetched_by_jobs_enqueued_once(
+    app: Any, client: httpx.AsyncClient, jobs: Jobs
+) -> None:
+    owner = await vendor(app, client)
+    a, b, c = (f"https://img.example.com/{name}.jpg" for name in "abc")
+    header = ["title", "sku", "price", "image_urls", "handle"]
+    body = [
+        ["Tote", "TOTE-RED", "100", f"{a}|{b}", "tote"],
+        ["Tote", "TOTE-BLUE", "100", f"{b} {c}", "tote"],
+        ["Mug", "MUG-1", "100", a, ""],
+        ["Spoon", "SPOON-1", "100", "", ""],
+    ]
+    content = to_csv(header, body)
+
+    async def fetches() -> list[tuple[str, str, int]]:
+        found = await rows(
+            app,
+            "SELECT p.title, j.payload FROM job j JOIN product p "
+            "ON replace(CAST(p.id AS TEXT), '-', '') = "
+            "replace(json_extract_path_text(CAST(j.payload AS JSON), 'product_id'), '-', '') "
+            "WHERE j.kind = 'marketplace.product_image.fetch'"
+            if app.state.runtime.database.url.startswith("postgresql")
+            else "SELECT p.title, j.payload FROM job j JOIN product p "
+            "ON replace(CAST(p.id AS TEXT), '-', '') = "
+            "replace(json_extract(j.payload, '$.product_id'), '-', '') "
+            "WHERE j.kind = 'marketplace.product_image.fetch'",
+        )
+        return sorted((title, _json(p)["url"], _json(p)["position"]) for title, p in found)
+
+    dry = await imported(app, client, jobs, owner, content, dry_run=True)
+    assert dry["counts"]["created"] == 4
+    assert await fetches() == []
+    await imported(app, client, jobs, owner, content)
+    expected = [("Mug", a, 0), ("Tote", a, 0), ("Tote", b, 1), ("Tote", c, 2)]
+    assert await fetches() == expected
+    assert [jobs.task_names[i] for i in jobs.published] == [FETCH_TASK] * 4
+    # The same file again: nothing is fetched again.
+    again = await imported(app, client, jobs, owner, content)
+    assert again["counts"]["unchanged"] == 4
+    assert await fetches() == expected
+    assert len(jobs.published) == 4

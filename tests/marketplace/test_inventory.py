@@ -83,6 +83,8 @@ async def test_set_and_adjust_record_movements(
     back = await client.post(url, json={"set": 20, "reason": "restock"}, headers=owner.headers)
     assert back.json()["stock"] == 20
     assert announced.seen == [(LOW_STOCK, 5), (BACK_IN_STOCK, 20)]
+    # The names the notification service subscribes to (issue 21).
+    assert (LOW_STOCK, BACK_IN_STOCK) == ("inventory.low_stock", "inventory.back_in_stock")
     movements = await rows(
         app,
         "SELECT stock_before, stock_after, delta, reason FROM stock_movement ORDER BY created_at, id",

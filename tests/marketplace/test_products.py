@@ -167,7 +167,9 @@ async def test_edit_archive_and_variants(app: Any, client: httpx.AsyncClient) ->
     assert deleted.status_code == 204
     last = await client.delete(f"/products/{pid}/variants/{first['id']}", headers=owner.headers)
     assert (last.status_code, error_code(last)) == (409, "last_variant")
-    assert await count(app, "product_variant") == 1
+    # Deleting is soft: the row stays (its price history with it), hidden from every answer.
+    assert await count(app, "product_variant", "deleted_at IS NULL") == 1
+    assert await count(app, "product_variant") == 2
     archived = await client.delete(f"/products/{pid}", headers=owner.headers)
     assert archived.json()["status"] == "archived"
     assert await count(app, "product") == 1
@@ -252,3 +254,74 @@ async def test_a_nul_in_attributes_is_a_422_and_changes_nothing(
     assert await rows(app, "SELECT title, attributes FROM product") == [
         ("Zobo", {"origin": "Kano"})
     ]
+
+
+async def test_a_deleted_variant_keeps_its_history_and_leaves_every_answer(
+    app: Any, client: httpx.AsyncClient
+) -> None:
+    boss = await admin(app, client)
+    owner = await person(client)
+    store = await approved_store(client, owner, boss)
+    product = await _product(
+        client,
+        owner,
+        title="Set",
+        status="active",
+        variants=[{"sku": "CHEAP", "price": 100, "stock": 4}, {"sku": "DEAR", "price": 9000}],
+    )
+    pid, cheap = product["id"], product["variants"][0]["id"]
+    repriced = await client.patch(
+        f"/products/{pid}/variants/{cheap}", json={"price": 150}, headers=owner.headers
+    )
+    assert repriced.status_code == 200
+    history_before = (
+        await client.get(f"/products/{pid}/price-history", headers=owner.headers)
+    ).json()
+    assert history_before["total"] == 3
+    deleted = await client.delete(f"/products/{pid}/variants/{cheap}", headers=owner.headers)
+    assert deleted.status_code == 204
+    # The price history is whole, the deleted variant's rows included.
+    history = (await client.get(f"/products/{pid}/price-history", headers=owner.headers)).json()
+    assert history == history_before
+    assert await count(app, "price_change") == 3
+    assert await count(app, "stock_movement") == 1
+    # Gone from every answer: the product (own and public), the listing's filters and sorts,
+    # the inventory, and the variant routes.
+    own = (await client.get(f"/products/{pid}", headers=owner.headers)).json()
+    public = (await client.get(f"/products/{pid}")).json()
+    for answer in (own, public):
+        assert [v["sku"] for v in answer["variants"]] == ["DEAR"]
+        assert (answer["price"], answer["in_stock"]) == (9000, False)
+    assert (await client.get("/products?max_price=200")).json()["items"] == []
+    assert (await client.get("/products?in_stock=true")).json()["items"] == []
+    assert [p["id"] for p in (await client.get("/products?in_stock=false")).json()["items"]] == [
+        pid
+    ]
+    inventory = (await client.get("/vendors/me/inventory", headers=owner.headers)).json()
+    assert [item["sku"] for item in inventory["items"]] == ["DEAR"]
+    assert inventory["total"] == 1
+    for method, path, body in (
+        ("PATCH", f"/products/{pid}/variants/{cheap}", {"price": 1}),
+        ("DELETE", f"/products/{pid}/variants/{cheap}", None),
+        ("POST", f"/products/{pid}/variants/{cheap}/stock", {"adjust": 1}),
+        ("POST", f"/products/{pid}/variants/{cheap}/stock", {"set": 9}),
+    ):
+        response = await client.request(method, path, json=body, headers=owner.headers)
+        assert (response.status_code, error_code(response)) == (404, "variant_not_found"), path
+    # The last live variant is still the last; the freed SKU may be used again.
+    last = await client.delete(
+        f"/products/{pid}/variants/{product['variants'][1]['id']}", headers=owner.headers
+    )
+    assert (last.status_code, error_code(last)) == (409, "last_variant")
+    reused = await client.post(
+        f"/products/{pid}/variants", json={"sku": "CHEAP", "price": 120}, headers=owner.headers
+    )
+    assert reused.status_code == 201, reused.text
+    assert reused.json()["id"] != cheap
+    taken = await client.post(
+        f"/products/{pid}/variants", json={"sku": "CHEAP", "price": 120}, headers=owner.headers
+    )
+    assert (taken.status_code, error_code(taken)) == (409, "sku_taken")
+    assert await count(app, "product_variant", "deleted_at IS NOT NULL") == 1
+    assert await count(app, "product_variant") == 3
+    assert store["status"] == "approved"

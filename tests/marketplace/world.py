@@ -9,8 +9,12 @@ from typing import Any
 
 import httpx
 
+from tests.files import media
+
 from .conftest import Person, admin, approved_store, open_store, person
 
+IMAGE = media.png(8, 8)
+IMPORT_CSV = b"title,sku,price\nTea,TEA-1,100\n"
 PRINCIPALS = ("anonymous", "buyer", "admin", "vendor_b", "vendor_a")
 """The order each route is called in: vendor A (the owner of every object named) last."""
 VENDORS = frozenset({"vendor_a", "vendor_b"})
@@ -26,8 +30,8 @@ class Case:
     body: Body = None
     vendor_route: bool = True
     """Vendor routes' SQL is checked for tenant scoping."""
-    files: Callable[[str], dict[str, Any]] | None = None
-    """A multipart body (``httpx`` ``files=``) instead of JSON."""
+    upload: bytes | None = None
+    """Sent as the multipart ``file`` part (and ``body`` as its form fields) instead of JSON."""
 
 
 @dataclass
@@ -110,9 +114,16 @@ async def build(app: Any, client: httpx.AsyncClient) -> World:
         )
         assert created.status_code == 201, created.text
         world.extra[name] = created.json()
+    image = await client.post(
+        f"/products/{world.extra['draft']['id']}/images",
+        files={"file": ("front.png", IMAGE, "image/png")},
+        headers=people["vendor_a"].headers,
+    )
+    assert image.status_code == 201, image.text
+    world.extra["image"] = image.json()
     imported = await client.post(
         "/vendors/me/imports",
-        files=import_file("setup"),
+        files={"file": ("products.csv", IMPORT_CSV, "text/csv")},
         headers=people["vendor_a"].headers,
     )
     assert imported.status_code == 202, imported.text
@@ -165,6 +176,7 @@ def catalog_cases(world: World) -> list[Case]:
     draft, active = world.extra["draft"], world.extra["active"]
     category, spare = world.extra["category"], world.extra["spare"]
     pid, first, second = draft["id"], draft["variants"][0]["id"], draft["variants"][1]["id"]
+    image = world.extra["image"]["id"]
     hidden = {"anonymous": 404, "buyer": 404, "admin": 404, "vendor_b": 404, "vendor_a": 200}
     return [
         Case("GET", "/categories", public(200), vendor_route=False),
@@ -217,19 +229,18 @@ def catalog_cases(world: World) -> list[Case]:
             mine(201),
             {"type": "percentage", "value": 10, "scope": "product", "target_id": pid},
         ),
+        Case("POST", f"/products/{pid}/images", mine(201), upload=IMAGE),
+        Case("PATCH", f"/products/{pid}/images/{image}", mine(200), {"alt_text": "Front"}),
+        Case("DELETE", f"/products/{pid}/images/{image}", mine(204)),
         Case("DELETE", f"/products/{pid}/variants/{second}", mine(204)),
         Case("DELETE", f"/products/{pid}", mine(200)),
     ]
 
 
-def import_file(who: str) -> dict[str, Any]:
-    return {"file": ("products.csv", f"title,sku,price\nTea,TEA-{who},100\n".encode(), "text/csv")}
-
-
 def import_cases(world: World) -> list[Case]:
     iid = world.extra["import"]["id"]
     return [
-        Case("POST", "/vendors/me/imports", own_store(202), files=import_file),
+        Case("POST", "/vendors/me/imports", own_store(202), upload=IMPORT_CSV),
         Case("GET", "/vendors/me/imports", own_store(200)),
         Case("GET", f"/vendors/me/imports/{iid}", mine(200)),
         Case("GET", f"/vendors/me/imports/{iid}/failures", mine(200)),
@@ -249,9 +260,13 @@ def closing_cases() -> list[Case]:
 
 
 async def call(client: httpx.AsyncClient, world: World, case: Case, who: str) -> httpx.Response:
-    if case.files is not None:
-        return await client.request(
-            case.method, case.path, files=case.files(who), headers=world.headers(who)
-        )
     body = case.body(who) if callable(case.body) else case.body
+    if case.upload is not None:
+        return await client.request(
+            case.method,
+            case.path,
+            files={"file": ("image.png", case.upload, "image/png")},
+            data=body,
+            headers=world.headers(who),
+        )
     return await client.request(case.method, case.path, json=body, headers=world.headers(who))

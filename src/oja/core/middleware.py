@@ -85,8 +85,9 @@ async def _send(scope: Scope, send: Send, response: Response) -> None:
 class RequestContextMiddleware:
     """Binds a request id, enforces the body limit, logs once per request and records metrics.
 
-    ``large_body_paths`` maps exact paths to their own limit: upload routes stream and enforce theirs
-    while reading, so the default small limit does not apply to them.
+    ``large_body_paths`` maps paths to their own limit: upload routes stream and enforce theirs
+    while reading, so the default small limit does not apply to them. A path is exact, or a
+    template whose ``{name}`` segments match any one segment (``/products/{product_id}/images``).
     """
 
     def __init__(
@@ -94,7 +95,21 @@ class RequestContextMiddleware:
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        self.large_body_paths = large_body_paths
+        self.large_body_paths = {p: n for p, n in large_body_paths.items() if "{" not in p}
+        self._templated = [
+            (re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(p)) + "$"), n)
+            for p, n in large_body_paths.items()
+            if "{" in p
+        ]
+
+    def _limit(self, path: str) -> int:
+        exact = self.large_body_paths.get(path)
+        if exact is not None:
+            return exact
+        for pattern, limit in self._templated:
+            if pattern.match(path):
+                return limit
+        return self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -110,7 +125,7 @@ class RequestContextMiddleware:
         status = 500
         response_started = False
         too_large = False
-        limit = self.large_body_paths.get(scope["path"], self.max_body_bytes)
+        limit = self._limit(scope["path"])
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status, response_started

@@ -26,6 +26,10 @@ class FilesSettings(SettingsSection):
     """Longest side of the `resized` and `compressed` variants."""
     image_thumbnail_px: int = Field(default=256, ge=16)
     """Longest side of the `thumbnail` variant."""
+    image_listing_px: int = Field(default=640, ge=16)
+    """Longest side of the `listing` variant of product images (files with the `product` profile)."""
+    image_detail_px: int = Field(default=1200, ge=16)
+    """Longest side of the `detail` variant of product images (files with the `product` profile)."""
     image_quality: int = Field(default=80, ge=1, le=100)
     """JPEG/WebP quality of the `compressed` variants and the thumbnail."""
     image_resized_quality: int = Field(default=90, ge=1, le=100)

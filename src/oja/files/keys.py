@@ -13,6 +13,10 @@ VARIANT_FILES: tuple[tuple[str, str], ...] = (
     ("compressed_jpeg", "jpg"),
     ("thumbnail", "jpg"),
     ("thumbnail", "png"),
+    ("listing", "jpg"),
+    ("listing", "png"),
+    ("detail", "jpg"),
+    ("detail", "png"),
 )
 
 

@@ -25,6 +25,11 @@ class FileStatus(enum.StrEnum):
     failed = "failed"
 
 
+PRODUCT_IMAGE_PROFILE = "product"
+"""The image profile of marketplace product pictures: ``listing`` and ``detail`` sizes besides the
+standard variants."""
+
+
 class File(IdMixin, StatusMixin, Base):
     __tablename__ = "file"
     statuses = FileStatus
@@ -52,6 +57,9 @@ class File(IdMixin, StatusMixin, Base):
     variants: Mapped[dict[str, Any] | None] = mapped_column()
     """``{name: {key, width, height, bytes, format}}`` of the stored image variants."""
     processed_at: Mapped[datetime | None] = mapped_column()
+    image_profile: Mapped[str | None] = mapped_column(String(32))
+    """None for the standard image variants; ``product`` adds the marketplace's ``listing`` and
+    ``detail`` sizes (see :mod:`.processing.images`). Set by the module that created the file."""
 
     @property
     def filename(self) -> str:

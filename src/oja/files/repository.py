@@ -63,6 +63,7 @@ class FileSnapshot:
     sha256: str
     size: int
     status: str
+    image_profile: str | None = None
 
 
 async def snapshot(database: Database, file_id: uuid.UUID) -> FileSnapshot | None:
@@ -70,7 +71,13 @@ async def snapshot(database: Database, file_id: uuid.UUID) -> FileSnapshot | Non
         row = (
             await session.execute(
                 select(
-                    File.id, File.owner_id, File.storage_key, File.sha256, File.size, File.status
+                    File.id,
+                    File.owner_id,
+                    File.storage_key,
+                    File.sha256,
+                    File.size,
+                    File.status,
+                    File.image_profile,
                 ).where(File.id == file_id)
             )
         ).one_or_none()

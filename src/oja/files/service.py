@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import AsyncIterable
 from typing import Any
 
 import structlog
@@ -58,6 +59,7 @@ async def upload(
     *,
     owner_id: uuid.UUID,
     body: MultipartUpload,
+    image_profile: str | None = None,
 ) -> File:
     """Stream the file part into storage, then add the row and its processing job."""
     head = await body.read_head(SNIFF_BYTES)
@@ -66,26 +68,56 @@ async def upload(
             "The file is empty.",
             details=[{"loc": ["body", "file"], "msg": "empty file", "type": "empty"}],
         )
+    return await store(
+        session,
+        runtime,
+        owner_id=owner_id,
+        head=head,
+        chunks=prefetched(body.file_chunks()),
+        filename=body.filename,
+        declared_content_type=body.declared_content_type,
+        title=_text_field(body.fields, "title", TITLE_MAX_CHARS),
+        description=_text_field(body.fields, "description", DESCRIPTION_MAX_CHARS),
+        image_profile=image_profile,
+    )
+
+
+async def store(
+    session: AsyncSession,
+    runtime: Runtime,
+    *,
+    owner_id: uuid.UUID,
+    head: bytes,
+    chunks: AsyncIterable[bytes],
+    filename: str | None,
+    declared_content_type: str | None,
+    title: str | None = None,
+    description: str | None = None,
+    image_profile: str | None = None,
+) -> File:
+    """Store the bytes ``chunks`` yields (``head`` is their start, already read, for sniffing) as
+    ``owner_id``'s file, add the row and queue its processing: an upload's path, and the one for
+    bytes a feature fetched itself (a product image from a URL). The object is deleted again if
+    the unit of work does not commit."""
     content_type = sniff(head)
     file_id = uuid7()
     key = original_key(owner_id, file_id)
-    stored = await runtime.storage.put(
-        key, prefetched(body.file_chunks()), content_type=content_type
-    )
+    stored = await runtime.storage.put(key, chunks, content_type=content_type)
     after_rollback(session, functools.partial(runtime.storage.delete, key))
     row = File(
         id=file_id,
         owner_id=owner_id,
-        original_filename=sanitize_filename(body.filename),
+        original_filename=sanitize_filename(filename),
         storage_key=key,
-        title=_text_field(body.fields, "title", TITLE_MAX_CHARS),
-        description=_text_field(body.fields, "description", DESCRIPTION_MAX_CHARS),
+        title=title,
+        description=description,
         content_type=content_type,
-        declared_content_type=body.declared_content_type,
+        declared_content_type=declared_content_type,
         size=stored.size,
         sha256=stored.sha256,
         status=FileStatus.uploaded,
         progress=0,
+        image_profile=image_profile,
     )
     session.add(row)
     await session.flush()

@@ -13,6 +13,7 @@ import contextlib
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -259,3 +260,14 @@ async def prefetched(chunks: AsyncIterator[bytes], depth: int = 16) -> AsyncIter
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
+
+
+def multipart_openapi(**fields: dict[str, Any]) -> dict[str, Any]:
+    """The ``openapi_extra`` of a route that reads a :class:`MultipartUpload`: the required
+    ``file`` part and the text ``fields`` (name → JSON schema). The route declares no body
+    parameter (it streams the request), so OpenAPI learns the form from this."""
+    properties = {FILE_FIELD: {"type": "string", "format": "binary"}, **fields}
+    schema = {"type": "object", "required": [FILE_FIELD], "properties": properties}
+    return {
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+    }

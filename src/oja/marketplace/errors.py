@@ -36,6 +36,10 @@ class MarketplaceErrorCode(ErrorCode):
     currency_mismatch = "currency_mismatch"
     stock_contended = "stock_contended"
     discount_code_taken = "discount_code_taken"
+    vendor_suspended = "vendor_suspended"
+    image_not_found = "image_not_found"
+    too_many_images = "too_many_images"
+    not_an_image = "not_an_image"
     import_not_found = "import_not_found"
     unsupported_import_file = "unsupported_import_file"
     import_key_reused = "import_key_reused"
@@ -160,6 +164,29 @@ class DiscountCodeTaken(Conflict):
     """Discount codes are unique within a store."""
 
     code = MarketplaceErrorCode.discount_code_taken
+
+
+class VendorSuspended(Forbidden):
+    """The store is suspended or rejected: its catalogue is frozen (it can still read it)."""
+
+    code = MarketplaceErrorCode.vendor_suspended
+
+
+class ImageNotFound(NotFound):
+    code = MarketplaceErrorCode.image_not_found
+
+
+class TooManyImages(Conflict):
+    """A product has at most ``OJA_PRODUCT_IMAGES_MAX`` images."""
+
+    code = MarketplaceErrorCode.too_many_images
+
+
+class NotAnImage(OjaError):
+    """The uploaded file's bytes are not an image Oja processes (JPEG, PNG, WebP, GIF, …)."""
+
+    status_code = 422
+    code = MarketplaceErrorCode.not_an_image
 
 
 class ImportNotFound(NotFound):

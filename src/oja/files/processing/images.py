@@ -60,6 +60,9 @@ class VariantOptions:
     quality: int = 80
     resized_quality: int = 90
     webp_effort: int = 4
+    extra_sizes: tuple[tuple[str, int], ...] = ()
+    """More ``(name, longest side)`` variants, JPEG (PNG with alpha): a profile's sizes, e.g. the
+    marketplace's ``listing`` and ``detail``. Files without a profile get none."""
 
 
 @functools.cache
@@ -108,7 +111,8 @@ def inspect(path: Path, max_pixels: int) -> ImageInfo:
 
 def render(path: Path, options: VariantOptions) -> list[EncodedVariant]:
     """``resized`` (fits ``resize_px``, JPEG, or PNG with alpha), ``compressed`` (WebP),
-    ``compressed_jpeg`` and ``thumbnail`` (fits ``thumbnail_px``). Never upscales."""
+    ``compressed_jpeg``, ``thumbnail`` (fits ``thumbnail_px``) and each of ``extra_sizes``. Never
+    upscales."""
     vips = _vips()
     try:
         # thumbnail: shrink-on-load, first frame/page only, EXIF orientation applied.
@@ -129,6 +133,9 @@ def render(path: Path, options: VariantOptions) -> list[EncodedVariant]:
             _jpeg("compressed_jpeg", flat, options.quality),
             _png("thumbnail", thumb) if alpha else _jpeg("thumbnail", thumb, options.quality),
         ]
+        for name, px in options.extra_sizes:
+            sized = base.thumbnail_image(px, height=px, size="down")
+            variants.append(_png(name, sized) if alpha else _jpeg(name, sized, options.quality))
     except vips.Error as exc:
         raise ImageRejected(UNDECODABLE, detail=_first_line(exc)) from exc
     return variants

@@ -31,7 +31,7 @@ from oja.core.storage import ObjectNotFound, Storage
 from oja.files import repository
 from oja.files.config import FilesSettings
 from oja.files.keys import VARIANT_FILES, variant_key
-from oja.files.models import FileStatus
+from oja.files.models import PRODUCT_IMAGE_PROFILE, FileStatus
 from oja.files.processing import images, text
 from oja.files.repository import FileSnapshot
 from oja.files.sniffing import SNIFF_BYTES, kind_of, sniff
@@ -201,6 +201,7 @@ async def _run(
                 quality=settings.image_quality,
                 resized_quality=settings.image_resized_quality,
                 webp_effort=settings.webp_effort,
+                extra_sizes=_profile_sizes(file.image_profile, settings),
             )
             rendered = await _stage(
                 "image variants", timeout, _blocking(images.render, path, options)
@@ -214,6 +215,12 @@ async def _run(
             excerpt = await _stage("text", timeout, _blocking(_extract_text, kind, path, settings))
             extracted["text"] = excerpt.as_dict()
     return extracted, variants
+
+
+def _profile_sizes(profile: str | None, settings: FilesSettings) -> tuple[tuple[str, int], ...]:
+    if profile == PRODUCT_IMAGE_PROFILE:
+        return (("listing", settings.image_listing_px), ("detail", settings.image_detail_px))
+    return ()
 
 
 def _extract_text(kind: str, path: Path, settings: FilesSettings) -> text.TextExcerpt:

@@ -6,13 +6,22 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import InvalidRequest, ServiceUnavailable, errors
 from oja.core.pagination import Page, PageParams, pagination
+from oja.files.errors import (
+    EmptyFile,
+    InvalidUpload,
+    MalformedUpload,
+    NotMultipart,
+    UploadTooLarge,
+)
+from oja.files.upload_stream import MultipartUpload, multipart_openapi
 from oja.identity.dependencies import USER_ERRORS, RequireRole
-from oja.marketplace.catalog import categories, service
+from oja.marketplace.catalog import categories, images, service
+from oja.marketplace.catalog.config import CatalogSettings
 from oja.marketplace.catalog.schemas import (
     CategoryCreate,
     CategoryDetail,
@@ -21,6 +30,8 @@ from oja.marketplace.catalog.schemas import (
     CategoryUpdate,
     PriceChangeOut,
     ProductCreate,
+    ProductImageOut,
+    ProductImageUpdate,
     ProductOut,
     ProductSort,
     ProductUpdate,
@@ -34,15 +45,18 @@ from oja.marketplace.errors import (
     CategoryNotFound,
     CategorySlugTaken,
     CurrencyMismatch,
+    ImageNotFound,
     LastVariant,
+    NotAnImage,
     ProductNotFound,
     SkuTaken,
+    TooManyImages,
     VariantNotFound,
 )
 from oja.marketplace.vendors.dependencies import (
+    ACTIVE_VENDOR_ERRORS,
     OPTIONAL_VENDOR_ERRORS,
-    VENDOR_ERRORS,
-    CurrentVendor,
+    ActiveVendor,
     OptionalVendor,
 )
 
@@ -147,9 +161,9 @@ async def list_products(
     status_code=status.HTTP_201_CREATED,
     response_model=ProductOut,
     summary="Create a product in your store, with its variants",
-    responses=errors(*VENDOR_ERRORS, CategoryNotFound, SkuTaken, InvalidRequest),
+    responses=errors(*ACTIVE_VENDOR_ERRORS, CategoryNotFound, SkuTaken, InvalidRequest),
 )
-async def create_product(data: ProductCreate, vendor: CurrentVendor, db: SessionDep) -> ProductOut:
+async def create_product(data: ProductCreate, vendor: ActiveVendor, db: SessionDep) -> ProductOut:
     return await service.create_product(db, vendor, data)
 
 
@@ -167,10 +181,10 @@ async def get_product(product_id: uuid.UUID, viewer: OptionalVendor, db: Session
     "/{product_id}",
     response_model=ProductOut,
     summary="Edit one of your products",
-    responses=errors(*VENDOR_ERRORS, ProductNotFound, CategoryNotFound, InvalidRequest),
+    responses=errors(*ACTIVE_VENDOR_ERRORS, ProductNotFound, CategoryNotFound, InvalidRequest),
 )
 async def update_product(
-    product_id: uuid.UUID, data: ProductUpdate, vendor: CurrentVendor, db: SessionDep
+    product_id: uuid.UUID, data: ProductUpdate, vendor: ActiveVendor, db: SessionDep
 ) -> ProductOut:
     return await service.update_product(db, vendor, product_id, data)
 
@@ -179,10 +193,10 @@ async def update_product(
     "/{product_id}",
     response_model=ProductOut,
     summary="Archive one of your products (it stays in orders and history)",
-    responses=errors(*VENDOR_ERRORS, ProductNotFound, InvalidRequest),
+    responses=errors(*ACTIVE_VENDOR_ERRORS, ProductNotFound, InvalidRequest),
 )
 async def archive_product(
-    product_id: uuid.UUID, vendor: CurrentVendor, db: SessionDep
+    product_id: uuid.UUID, vendor: ActiveVendor, db: SessionDep
 ) -> ProductOut:
     return await service.archive_product(db, vendor, product_id)
 
@@ -192,10 +206,12 @@ async def archive_product(
     status_code=status.HTTP_201_CREATED,
     response_model=VariantOut,
     summary="Add a variant to one of your products",
-    responses=errors(*VENDOR_ERRORS, ProductNotFound, CurrencyMismatch, SkuTaken, InvalidRequest),
+    responses=errors(
+        *ACTIVE_VENDOR_ERRORS, ProductNotFound, CurrencyMismatch, SkuTaken, InvalidRequest
+    ),
 )
 async def add_variant(
-    product_id: uuid.UUID, data: VariantCreate, vendor: CurrentVendor, db: SessionDep
+    product_id: uuid.UUID, data: VariantCreate, vendor: ActiveVendor, db: SessionDep
 ) -> VariantOut:
     return await service.add_variant(db, vendor, product_id, data)
 
@@ -205,14 +221,19 @@ async def add_variant(
     response_model=VariantOut,
     summary="Edit a variant (a price change is recorded)",
     responses=errors(
-        *VENDOR_ERRORS, ProductNotFound, VariantNotFound, CurrencyMismatch, SkuTaken, InvalidRequest
+        *ACTIVE_VENDOR_ERRORS,
+        ProductNotFound,
+        VariantNotFound,
+        CurrencyMismatch,
+        SkuTaken,
+        InvalidRequest,
     ),
 )
 async def update_variant(
     product_id: uuid.UUID,
     variant_id: uuid.UUID,
     data: VariantUpdate,
-    vendor: CurrentVendor,
+    vendor: ActiveVendor,
     db: SessionDep,
 ) -> VariantOut:
     return await service.update_variant(db, vendor, product_id, variant_id, data)
@@ -223,10 +244,10 @@ async def update_variant(
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     summary="Delete a variant (never a product's last one)",
-    responses=errors(*VENDOR_ERRORS, VariantNotFound, LastVariant, InvalidRequest),
+    responses=errors(*ACTIVE_VENDOR_ERRORS, VariantNotFound, LastVariant, InvalidRequest),
 )
 async def delete_variant(
-    product_id: uuid.UUID, variant_id: uuid.UUID, vendor: CurrentVendor, db: SessionDep
+    product_id: uuid.UUID, variant_id: uuid.UUID, vendor: ActiveVendor, db: SessionDep
 ) -> Response:
     await service.delete_variant(db, vendor, product_id, variant_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -245,3 +266,77 @@ async def price_history(
     paging: Annotated[PageParams, Depends(pagination())],
 ) -> Page[PriceChangeOut]:
     return await service.price_history(db, product_id, viewer, paging)
+
+
+_IMAGE_BODY = multipart_openapi(
+    alt_text={"type": "string", "maxLength": images.ALT_TEXT_MAX_CHARS},
+    position={"type": "integer", "minimum": 0, "maximum": images.MAX_POSITION},
+)
+
+
+@product_router.post(
+    "/{product_id}/images",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ProductImageOut,
+    summary="Add an image to one of your products; its sizes are rendered in the background",
+    description="Multipart form: `file` (required; JPEG, PNG, WebP, GIF, TIFF, AVIF, HEIC), "
+    "`alt_text`, `position` (default: after the others). The answer says `pending` until the "
+    "listing, detail and thumbnail sizes exist; the product answers carry their URLs then.",
+    openapi_extra=_IMAGE_BODY,
+    responses=errors(
+        *ACTIVE_VENDOR_ERRORS,
+        ProductNotFound,
+        TooManyImages,
+        NotAnImage,
+        MalformedUpload,
+        UploadTooLarge,
+        NotMultipart,
+        InvalidUpload,
+        EmptyFile,
+        InvalidRequest,
+    ),
+)
+async def add_image(
+    product_id: uuid.UUID,
+    request: Request,
+    vendor: ActiveVendor,
+    db: SessionDep,
+    runtime: RuntimeDep,
+) -> ProductImageOut:
+    body = MultipartUpload(
+        request.stream(),
+        request.headers.get("content-type"),
+        max_file_bytes=runtime.settings.section(CatalogSettings).product_image_max_bytes,
+        field_limits=images.FIELD_LIMITS,
+    )
+    return await images.upload(db, vendor, product_id, body)
+
+
+@product_router.patch(
+    "/{product_id}/images/{image_id}",
+    response_model=ProductImageOut,
+    summary="Move an image (position) or change its alt text",
+    responses=errors(*ACTIVE_VENDOR_ERRORS, ImageNotFound, InvalidRequest),
+)
+async def update_image(
+    product_id: uuid.UUID,
+    image_id: uuid.UUID,
+    data: ProductImageUpdate,
+    vendor: ActiveVendor,
+    db: SessionDep,
+) -> ProductImageOut:
+    return await images.update(db, vendor, product_id, image_id, data)
+
+
+@product_router.delete(
+    "/{product_id}/images/{image_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Delete an image of one of your products (and its stored sizes)",
+    responses=errors(*ACTIVE_VENDOR_ERRORS, ImageNotFound, InvalidRequest),
+)
+async def delete_image(
+    product_id: uuid.UUID, image_id: uuid.UUID, vendor: ActiveVendor, db: SessionDep
+) -> Response:
+    await images.delete(db, vendor, product_id, image_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -73,11 +74,24 @@ class Product(IdMixin, TimestampMixin, VendorOwned, Base):
 
 
 class ProductVariant(IdMixin, TimestampMixin, VendorOwned, Base):
-    """One buyable thing: a SKU with its options, price and stock."""
+    """One buyable thing: a SKU with its options, price and stock.
+
+    Deleting a variant sets ``deleted_at`` and keeps the row: its price history (and, later, the
+    order lines that name it) still point at a real variant. A deleted variant is in no answer and
+    no longer holds its SKU — the store may reuse it — so SKUs are unique among the live variants
+    only (a partial unique index, on SQLite and PostgreSQL alike).
+    """
 
     __tablename__ = "product_variant"
     __table_args__ = (
-        UniqueConstraint("vendor_id", "sku"),
+        Index(
+            "uq_product_variant_vendor_id_sku_live",
+            "vendor_id",
+            "sku",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
         CheckConstraint("stock >= 0", name="stock_not_negative"),
         CheckConstraint("price >= 0", name="price_not_negative"),
         CheckConstraint("low_stock_threshold >= 0", name="threshold_not_negative"),
@@ -94,6 +108,8 @@ class ProductVariant(IdMixin, TimestampMixin, VendorOwned, Base):
     stock: Mapped[int] = mapped_column(default=0)
     low_stock_threshold: Mapped[int] = mapped_column(default=5)
     weight_grams: Mapped[int | None] = mapped_column()
+    deleted_at: Mapped[datetime | None] = mapped_column()
+    """Set when the store deletes the variant; the row stays for history (see above)."""
 
 
 class PriceChange(IdMixin, VendorOwned, Base):
@@ -113,3 +129,24 @@ class PriceChange(IdMixin, VendorOwned, Base):
     new_compare_at_price: Mapped[int | None] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProductImage(IdMixin, TimestampMixin, VendorOwned, Base):
+    """One picture of a product: a file of the files pipeline, which renders its listing, detail
+    and thumbnail sizes. ``position`` orders a product's images (ties by age); ``source_url`` is
+    set when the image was fetched from a URL (a bulk import), and a product fetches one URL once.
+    """
+
+    __tablename__ = "product_image"
+    __table_args__ = (
+        UniqueConstraint("product_id", "source_url"),
+        Index("ix_product_image_product_id_position", "product_id", "position"),
+    )
+
+    product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("product.id", ondelete="CASCADE"))
+    file_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("file.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(default=0)
+    alt_text: Mapped[str | None] = mapped_column(String(500))
+    source_url: Mapped[str | None] = mapped_column(String(2048))

@@ -3,20 +3,36 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, String, delete, exists, func, literal, or_, select, update
+from sqlalchemy import (
+    Select,
+    String,
+    delete,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from oja.core.clock import utcnow
 from oja.core.pagination import PageParams
+from oja.files.models import File
 from oja.marketplace.catalog.models import (
     Category,
     PriceChange,
     Product,
+    ProductImage,
     ProductStatus,
     ProductVariant,
 )
@@ -147,7 +163,11 @@ async def vendor_variants(
 ) -> Sequence[ProductVariant]:
     query = (
         select(ProductVariant)
-        .where(ProductVariant.vendor_id == vendor_id, ProductVariant.product_id.in_(product_ids))
+        .where(
+            ProductVariant.vendor_id == vendor_id,
+            ProductVariant.product_id.in_(product_ids),
+            ProductVariant.deleted_at.is_(None),
+        )
         .order_by(ProductVariant.created_at, ProductVariant.id)
     )
     return (await db.scalars(query)).all()
@@ -160,6 +180,7 @@ async def vendor_variant(
         ProductVariant.vendor_id == vendor_id,
         ProductVariant.product_id == product_id,
         ProductVariant.id == variant_id,
+        ProductVariant.deleted_at.is_(None),
     )
     return (await db.scalars(query)).first()
 
@@ -172,7 +193,9 @@ async def skus_taken(
     except_id: uuid.UUID | None = None,
 ) -> list[str]:
     query = select(ProductVariant.sku).where(
-        ProductVariant.vendor_id == vendor_id, ProductVariant.sku.in_(skus)
+        ProductVariant.vendor_id == vendor_id,
+        ProductVariant.sku.in_(skus),
+        ProductVariant.deleted_at.is_(None),
     )
     if except_id is not None:
         query = query.where(ProductVariant.id != except_id)
@@ -181,15 +204,24 @@ async def skus_taken(
 
 async def count_variants(db: AsyncSession, vendor_id: uuid.UUID, product_id: uuid.UUID) -> int:
     query = select(func.count()).where(
-        ProductVariant.vendor_id == vendor_id, ProductVariant.product_id == product_id
+        ProductVariant.vendor_id == vendor_id,
+        ProductVariant.product_id == product_id,
+        ProductVariant.deleted_at.is_(None),
     )
     return int((await db.execute(query)).scalar_one())
 
 
 async def delete_variant(db: AsyncSession, vendor_id: uuid.UUID, variant_id: uuid.UUID) -> None:
+    """Soft: the row stays for its price history (see :class:`ProductVariant`)."""
+    now = utcnow()
     await db.execute(
-        delete(ProductVariant)
-        .where(ProductVariant.vendor_id == vendor_id, ProductVariant.id == variant_id)
+        update(ProductVariant)
+        .where(
+            ProductVariant.vendor_id == vendor_id,
+            ProductVariant.id == variant_id,
+            ProductVariant.deleted_at.is_(None),
+        )
+        .values(deleted_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )
 
@@ -241,7 +273,7 @@ async def variants_of_products(
         return []
     query = (
         select(ProductVariant)
-        .where(ProductVariant.product_id.in_(product_ids))
+        .where(ProductVariant.product_id.in_(product_ids), ProductVariant.deleted_at.is_(None))
         .order_by(ProductVariant.created_at, ProductVariant.id)
     )
     return (await db.scalars(query)).all()
@@ -250,7 +282,7 @@ async def variants_of_products(
 def _min_price() -> Any:
     return (
         select(func.min(ProductVariant.price))
-        .where(ProductVariant.product_id == Product.id)
+        .where(ProductVariant.product_id == Product.id, ProductVariant.deleted_at.is_(None))
         .correlate(Product)
         .scalar_subquery()
     )
@@ -266,9 +298,9 @@ async def list_visible(
     in_stock: bool | None,
     sort: str,
     paging: PageParams,
-) -> tuple[list[tuple[Product, str | None]], int]:
-    """One page of the public listing (each product with its category's path) and its total:
-    one statement, whatever the filters."""
+) -> tuple[list[tuple[Product, str | None, list[ImageRow]]], int]:
+    """One page of the public listing (each product with its category's path and its images) and
+    its total: one statement, whatever the filters."""
     query = _visible()
     if category is not None:
         query = query.where(in_category_tree(*category))
@@ -278,14 +310,18 @@ async def list_visible(
             Vendor.id == vendor_id if vendor_id is not None else Vendor.slug == slug
         )
     if min_price is not None or max_price is not None:
-        priced = [ProductVariant.product_id == Product.id]
+        priced = [ProductVariant.product_id == Product.id, ProductVariant.deleted_at.is_(None)]
         if min_price is not None:
             priced.append(ProductVariant.price >= min_price)
         if max_price is not None:
             priced.append(ProductVariant.price <= max_price)
         query = query.where(exists().where(*priced))
     if in_stock is not None:
-        stocked = exists().where(ProductVariant.product_id == Product.id, ProductVariant.stock > 0)
+        stocked = exists().where(
+            ProductVariant.product_id == Product.id,
+            ProductVariant.deleted_at.is_(None),
+            ProductVariant.stock > 0,
+        )
         query = query.where(stocked if in_stock else ~stocked)
     order: tuple[Any, ...]
     if sort == "price_asc":
@@ -297,7 +333,9 @@ async def list_visible(
     # The total rides on the page (a window count) and the category path on each row: one
     # statement for both; a count of its own only for a page past the end.
     page = (
-        query.add_columns(func.count().over(), Category.path)
+        query.add_columns(
+            func.count().over(), Category.path, images_json(db.get_bind().dialect.name)
+        )
         .outerjoin(Category, Category.id == Product.category_id)
         .order_by(*order)
         .offset(paging.offset)
@@ -311,4 +349,152 @@ async def list_visible(
     else:
         count = select(func.count()).select_from(query.subquery())
         total = int((await db.execute(count)).scalar_one())
-    return [(row[0], row[2]) for row in rows], total
+    return [(row[0], row[2], decode_images(row[0].id, row[3])) for row in rows], total
+
+
+# Product images
+
+
+@dataclass(frozen=True)
+class ImageRow:
+    """A product image with what its answer needs of its file."""
+
+    id: uuid.UUID
+    product_id: uuid.UUID
+    position: int
+    alt_text: str | None
+    file_status: str
+    storage_key: str
+    variants: dict[str, Any] | None
+
+
+_IMAGE_COLUMNS = (
+    ProductImage.id,
+    ProductImage.product_id,
+    ProductImage.position,
+    ProductImage.alt_text,
+    File.status,
+    File.storage_key,
+    File.variants,
+)
+
+
+def _image_rows(rows: Sequence[Any]) -> list[ImageRow]:
+    return [ImageRow(*row) for row in rows]
+
+
+async def vendor_images(
+    db: AsyncSession, vendor_id: uuid.UUID, product_ids: Sequence[uuid.UUID]
+) -> list[ImageRow]:
+    query = (
+        select(*_IMAGE_COLUMNS)
+        .join(File, File.id == ProductImage.file_id)
+        .where(ProductImage.vendor_id == vendor_id, ProductImage.product_id.in_(product_ids))
+    )
+    return _image_rows((await db.execute(query)).all())
+
+
+async def images_of_products(db: AsyncSession, product_ids: Sequence[uuid.UUID]) -> list[ImageRow]:
+    """The images of products already known to be visible."""
+    if not product_ids:
+        return []
+    query = (
+        select(*_IMAGE_COLUMNS)
+        .join(File, File.id == ProductImage.file_id)
+        .where(ProductImage.product_id.in_(product_ids))
+    )
+    return _image_rows((await db.execute(query)).all())
+
+
+def images_json(dialect: str) -> ColumnElement[Any]:
+    """A product's images as one JSON array column of the listing's page query, so the listing
+    stays at three statements whatever the page size (:func:`decode_images` reads it back)."""
+    image = aliased(ProductImage)
+    file = aliased(File)
+    pairs: list[Any] = []
+    for name, column in (
+        ("id", image.id),
+        ("position", image.position),
+        ("alt_text", image.alt_text),
+        ("file_status", file.status),
+        ("storage_key", file.storage_key),
+    ):
+        pairs += [literal(name), column]
+    if dialect == "postgresql":
+        obj = func.json_build_object(*pairs, literal("variants"), file.variants)
+        aggregate: Any = func.coalesce(func.json_agg(obj), literal_column("'[]'::json"))
+    else:
+        obj = func.json_object(*pairs, literal("variants"), func.json(file.variants))
+        aggregate = func.json_group_array(obj)
+    return (
+        select(aggregate)
+        .select_from(image)
+        .join(file, file.id == image.file_id)
+        .where(image.product_id == Product.id)
+        .correlate(Product)
+        .scalar_subquery()
+    )
+
+
+def decode_images(product_id: uuid.UUID, raw: Any) -> list[ImageRow]:
+    items = json.loads(raw) if isinstance(raw, str | bytes) else (raw or [])
+    return [
+        ImageRow(
+            id=uuid.UUID(str(item["id"])),
+            product_id=product_id,
+            position=int(item["position"]),
+            alt_text=item["alt_text"],
+            file_status=item["file_status"],
+            storage_key=item["storage_key"],
+            variants=item["variants"],
+        )
+        for item in items
+    ]
+
+
+async def vendor_image(
+    db: AsyncSession, vendor_id: uuid.UUID, product_id: uuid.UUID, image_id: uuid.UUID
+) -> ProductImage | None:
+    query = select(ProductImage).where(
+        ProductImage.vendor_id == vendor_id,
+        ProductImage.product_id == product_id,
+        ProductImage.id == image_id,
+    )
+    return (await db.scalars(query)).first()
+
+
+async def image_by_source(
+    db: AsyncSession, vendor_id: uuid.UUID, product_id: uuid.UUID, source_url: str
+) -> ProductImage | None:
+    query = select(ProductImage).where(
+        ProductImage.vendor_id == vendor_id,
+        ProductImage.product_id == product_id,
+        ProductImage.source_url == source_url,
+    )
+    return (await db.scalars(query)).first()
+
+
+async def count_images(db: AsyncSession, vendor_id: uuid.UUID, product_id: uuid.UUID) -> int:
+    query = select(func.count()).where(
+        ProductImage.vendor_id == vendor_id, ProductImage.product_id == product_id
+    )
+    return int((await db.execute(query)).scalar_one())
+
+
+async def update_image(
+    db: AsyncSession, vendor_id: uuid.UUID, image_id: uuid.UUID, values: dict[str, Any]
+) -> None:
+    await db.execute(
+        update(ProductImage)
+        .where(ProductImage.vendor_id == vendor_id, ProductImage.id == image_id)
+        .values(**values, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def delete_image(db: AsyncSession, vendor_id: uuid.UUID, image_id: uuid.UUID) -> None:
+    await db.execute(
+        delete(ProductImage)
+        .where(ProductImage.vendor_id == vendor_id, ProductImage.id == image_id)
+        .execution_options(synchronize_session=False)
+    )

@@ -283,6 +283,56 @@ class VariantOut(BaseModel):
     weight_grams: int | None
 
 
+ImageStatus = Literal["pending", "ready", "failed"]
+
+
+class ProductImageUrls(BaseModel):
+    listing: str | None = Field(description="Fits 640 px (OJA_IMAGE_LISTING_PX): product lists.")
+    detail: str | None = Field(description="Fits 1200 px (OJA_IMAGE_DETAIL_PX): product pages.")
+    thumbnail: str | None = Field(description="Fits 256 px (OJA_IMAGE_THUMBNAIL_PX).")
+    original: str = Field(description="The uploaded bytes, as they came.")
+
+
+class ProductImageOut(BaseModel):
+    """URLs are signed and expire (OJA_SIGNED_URL_TTL); they are present once the image is
+    ``ready`` and null while it is ``pending`` (being processed) or ``failed``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _ID,
+                    "position": 0,
+                    "alt_text": "The red tote, front",
+                    "status": "ready",
+                    "urls": {
+                        "listing": "https://cdn.example/listing.jpg?sig=…",
+                        "detail": "https://cdn.example/detail.jpg?sig=…",
+                        "thumbnail": "https://cdn.example/thumbnail.jpg?sig=…",
+                        "original": "https://cdn.example/original?sig=…",
+                    },
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID
+    position: int = Field(description="Images are shown by position, then by age.")
+    alt_text: str | None
+    status: ImageStatus
+    urls: ProductImageUrls | None
+
+
+class ProductImageUpdate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"position": 0, "alt_text": "The red tote, front"}]},
+    )
+
+    position: int | None = Field(default=None, ge=0, le=10_000)
+    alt_text: str | None = Field(default=None, max_length=500)
+
+
 class ProductOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -334,6 +384,9 @@ class ProductOut(BaseModel):
     currency: str
     in_stock: bool
     variants: list[VariantOut]
+    images: list[ProductImageOut] = Field(
+        default_factory=list, description="By position; URLs once processed."
+    )
     created_at: datetime
     updated_at: datetime
 

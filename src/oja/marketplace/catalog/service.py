@@ -21,12 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from oja.core.clock import utcnow
 from oja.core.ids import uuid7
 from oja.core.pagination import Page, PageParams
-from oja.marketplace.catalog import categories, repository
+from oja.marketplace.catalog import categories, images, repository
 from oja.marketplace.catalog.models import PriceChange, Product, ProductStatus, ProductVariant
 from oja.marketplace.catalog.schemas import (
     AppliedDiscount,
     PriceChangeOut,
     ProductCreate,
+    ProductImageOut,
     ProductOut,
     ProductUpdate,
     VariantCreate,
@@ -99,7 +100,10 @@ def variant_out(variant: ProductVariant, quote: Quote | None = None) -> VariantO
 
 
 def product_out(
-    product: Product, variants: Sequence[ProductVariant], pricing: Pricing = NO_DISCOUNTS
+    product: Product,
+    variants: Sequence[ProductVariant],
+    pricing: Pricing = NO_DISCOUNTS,
+    product_images: Sequence[ProductImageOut] = (),
 ) -> ProductOut:
     priced = [variant_out(v, _quote(product, v, pricing)) for v in variants]
     cheapest = min(priced, key=lambda v: v.price) if priced else None
@@ -116,6 +120,7 @@ def product_out(
         currency=cheapest.currency if cheapest else "NGN",
         in_stock=any(v.stock > 0 for v in variants),
         variants=priced,
+        images=list(product_images),
         created_at=product.created_at,
         updated_at=product.updated_at,
     )
@@ -228,7 +233,8 @@ async def _own_product(db: AsyncSession, ctx: VendorContext, product_id: uuid.UU
 
 async def _own_out(db: AsyncSession, ctx: VendorContext, product: Product) -> ProductOut:
     variants = await repository.vendor_variants(db, ctx.vendor_id, [product.id])
-    return product_out(product, variants, await _pricing(db, product))
+    shown = await images.images_out(await repository.vendor_images(db, ctx.vendor_id, [product.id]))
+    return product_out(product, variants, await _pricing(db, product), shown[product.id])
 
 
 async def get_product(
@@ -241,7 +247,8 @@ async def get_product(
     if product.vendor_id == own and viewer is not None:
         return await _own_out(db, viewer, product)
     variants = await repository.variants_of_products(db, [product.id])
-    return product_out(product, variants, await _pricing(db, product))
+    shown = await images.images_out(await repository.images_of_products(db, [product.id]))
+    return product_out(product, variants, await _pricing(db, product), shown[product.id])
 
 
 async def update_product(
@@ -380,12 +387,16 @@ async def list_products(
         paging=paging,
     )
     by_product: dict[uuid.UUID, list[ProductVariant]] = defaultdict(list)
-    for variant in await repository.variants_of_products(db, [p.id for p, _ in products]):
+    for variant in await repository.variants_of_products(db, [p.id for p, _, _ in products]):
         by_product[variant.product_id].append(variant)
     now = utcnow()
-    discounts = await pricing_repository.live_discounts(db, [p.vendor_id for p, _ in products], now)
+    discounts = await pricing_repository.live_discounts(
+        db, [p.vendor_id for p, _, _ in products], now
+    )
+    shown = await images.images_out([row for _, _, rows in products for row in rows])
     items = [
-        product_out(p, by_product[p.id], Pricing(discounts, path, now)) for p, path in products
+        product_out(p, by_product[p.id], Pricing(discounts, path, now), shown[p.id])
+        for p, path, _ in products
     ]
     return Page[ProductOut].of(items, total=total, params=paging)
 

@@ -16,7 +16,12 @@ from oja.marketplace.errors import ImportKeyReused, ImportNotFound, UnsupportedI
 from oja.marketplace.imports import service
 from oja.marketplace.imports.config import ImportsSettings, get_imports_settings
 from oja.marketplace.imports.schemas import FailedRow, ImportDetail, ImportOut
-from oja.marketplace.vendors.dependencies import VENDOR_ERRORS, CurrentVendor
+from oja.marketplace.vendors.dependencies import (
+    ACTIVE_VENDOR_ERRORS,
+    VENDOR_ERRORS,
+    ActiveVendor,
+    CurrentVendor,
+)
 
 router = APIRouter(tags=["marketplace: imports"])
 
@@ -47,7 +52,7 @@ _UPLOAD_BODY: dict[str, Any] = {
     "answers the first import. The columns are documented in the README (Bulk product import).",
     openapi_extra=_UPLOAD_BODY,
     responses=errors(
-        *VENDOR_ERRORS,
+        *ACTIVE_VENDOR_ERRORS,
         MalformedUpload,
         UploadTooLarge,
         NotMultipart,
@@ -59,7 +64,7 @@ _UPLOAD_BODY: dict[str, Any] = {
 )
 async def create_import(
     request: Request,
-    vendor: CurrentVendor,
+    vendor: ActiveVendor,
     db: SessionDep,
     runtime: RuntimeDep,
     settings: Annotated[ImportsSettings, Depends(get_imports_settings)],

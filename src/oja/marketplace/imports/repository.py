@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.clock import utcnow
 from oja.core.ids import uuid7
+from oja.core.jobs import Job
 from oja.core.pagination import PageParams
 from oja.marketplace.catalog.models import Category, Product, ProductVariant
 from oja.marketplace.imports.models import (
@@ -189,12 +190,14 @@ async def categories(
 async def variants_by_sku(
     db: AsyncSession, vendor_id: uuid.UUID, skus: Sequence[str], *, lock: bool
 ) -> Sequence[ProductVariant]:
-    """This store's variants with these SKUs; locked (PostgreSQL) so that the stock read is the
+    """This store's live variants with these SKUs (a deleted variant's SKU is free); locked (PostgreSQL) so that the stock read is the
     stock replaced, whatever orders do meanwhile."""
     if not skus:
         return []
     query = select(ProductVariant).where(
-        ProductVariant.vendor_id == vendor_id, ProductVariant.sku.in_(skus)
+        ProductVariant.vendor_id == vendor_id,
+        ProductVariant.sku.in_(skus),
+        ProductVariant.deleted_at.is_(None),
     )
     if lock:
         query = query.with_for_update()
@@ -229,7 +232,11 @@ async def currencies(
         return {}
     query = (
         select(ProductVariant.product_id, func.min(ProductVariant.currency))
-        .where(ProductVariant.vendor_id == vendor_id, ProductVariant.product_id.in_(product_ids))
+        .where(
+            ProductVariant.vendor_id == vendor_id,
+            ProductVariant.product_id.in_(product_ids),
+            ProductVariant.deleted_at.is_(None),
+        )
         .group_by(ProductVariant.product_id)
     )
     return dict((await db.execute(query)).all())
@@ -317,3 +324,11 @@ def stock_movement(
         "delta": variant["stock"] - before,
         "created_at": now,
     }
+
+
+async def existing_job_keys(db: AsyncSession, keys: Sequence[str]) -> set[str]:
+    """Which of these job dedupe keys some job already holds."""
+    if not keys:
+        return set()
+    query = select(Job.dedupe_key).where(Job.dedupe_key.in_(keys))
+    return {key for key in (await db.scalars(query)).all() if key is not None}

@@ -14,6 +14,7 @@ plans every batch the same way and writes only its report.
 from __future__ import annotations
 
 import functools
+import hashlib
 import tempfile
 import uuid
 from pathlib import Path
@@ -33,12 +34,13 @@ from oja.core.db import (
     unit_of_work,
 )
 from oja.core.ids import uuid7
-from oja.core.jobs import JobContext
+from oja.core.jobs import EnqueueOptions, JobContext
 from oja.core.pagination import Page, PageParams
 from oja.core.runtime import Runtime
 from oja.core.storage import Storage
 from oja.files.errors import EmptyFile
 from oja.files.upload_stream import MultipartUpload, prefetched
+from oja.marketplace.catalog.jobs import fetch_product_image
 from oja.marketplace.errors import ImportKeyReused, ImportNotFound, UnsupportedImportFile
 from oja.marketplace.imports import batches, parsing, repository
 from oja.marketplace.imports.config import ImportsSettings
@@ -350,6 +352,8 @@ async def _commit_batch(
                     raise ImportSuperseded
                 batch = await batches.plan(db, state, record.id, items, utcnow())
                 await batches.write(db, batch, dry_run=state.dry_run)
+                if not state.dry_run:
+                    await _fetch_images(db, state.vendor_id, batch.images)
                 await repository.add_counts(db, state.vendor_id, record.id, dict(batch.counts))
         except IntegrityError:
             # A request took one of the batch's SKUs (or handles) meanwhile: plan it again, and
@@ -361,6 +365,30 @@ async def _commit_batch(
         state.merge(batch)
         return done + len(items)
     raise AssertionError("unreachable")
+
+
+def image_job_key(product_id: uuid.UUID, url: str) -> str:
+    digest = hashlib.sha256(url.encode()).hexdigest()[:40]
+    return f"marketplace.product_image:{product_id}:{digest}"
+
+
+async def _fetch_images(
+    db: AsyncSession, vendor_id: uuid.UUID, images: list[tuple[uuid.UUID, str, int]]
+) -> None:
+    """Enqueue ``fetch_product_image`` for each product's URL that no job has asked for yet:
+    the dedupe key is the product and the URL, so importing a file again fetches nothing again."""
+    keyed = {image_job_key(pid, url): (pid, url, position) for pid, url, position in images}
+    taken = await repository.existing_job_keys(db, list(keyed))
+    for key, (product_id, url, position) in keyed.items():
+        if key not in taken:
+            fetch_product_image.enqueue_with(
+                db,
+                EnqueueOptions(dedupe_key=key),
+                vendor_id=vendor_id,
+                product_id=product_id,
+                url=url,
+                position=position,
+            )
 
 
 async def record_failure(

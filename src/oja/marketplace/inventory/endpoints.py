@@ -13,7 +13,12 @@ from oja.core.pagination import Page, PageParams, pagination
 from oja.marketplace.errors import InsufficientStock, StockContended, VariantNotFound
 from oja.marketplace.inventory import service
 from oja.marketplace.inventory.schemas import InventoryItem, StockChange, StockOut
-from oja.marketplace.vendors.dependencies import VENDOR_ERRORS, CurrentVendor
+from oja.marketplace.vendors.dependencies import (
+    ACTIVE_VENDOR_ERRORS,
+    VENDOR_ERRORS,
+    ActiveVendor,
+    CurrentVendor,
+)
 
 router = APIRouter(tags=["marketplace: inventory"])
 
@@ -23,14 +28,14 @@ router = APIRouter(tags=["marketplace: inventory"])
     response_model=StockOut,
     summary="Set or adjust a variant's stock; never below zero",
     responses=errors(
-        *VENDOR_ERRORS, VariantNotFound, InsufficientStock, StockContended, InvalidRequest
+        *ACTIVE_VENDOR_ERRORS, VariantNotFound, InsufficientStock, StockContended, InvalidRequest
     ),
 )
 async def change_stock(
     product_id: uuid.UUID,
     variant_id: uuid.UUID,
     change: StockChange,
-    vendor: CurrentVendor,
+    vendor: ActiveVendor,
     db: SessionDep,
 ) -> StockOut:
     return await service.change_stock(db, vendor, product_id, variant_id, change)

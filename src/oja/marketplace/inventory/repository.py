@@ -31,6 +31,7 @@ async def adjust(
                 ProductVariant.id == variant_id,
                 ProductVariant.vendor_id == vendor_id,
                 ProductVariant.product_id == product_id,
+                ProductVariant.deleted_at.is_(None),
                 ProductVariant.stock + delta >= 0,
             )
             .values(stock=ProductVariant.stock + delta, updated_at=utcnow())
@@ -51,6 +52,7 @@ async def compare_and_set(
             .where(
                 ProductVariant.id == variant_id,
                 ProductVariant.vendor_id == vendor_id,
+                ProductVariant.deleted_at.is_(None),
                 ProductVariant.stock == expected,
             )
             .values(stock=new, updated_at=utcnow())
@@ -71,6 +73,7 @@ async def stock_of(
                 ProductVariant.id == variant_id,
                 ProductVariant.vendor_id == vendor_id,
                 ProductVariant.product_id == product_id,
+                ProductVariant.deleted_at.is_(None),
             )
         )
     ).first()
@@ -104,7 +107,7 @@ async def inventory(
     db: AsyncSession, vendor_id: uuid.UUID, paging: PageParams
 ) -> tuple[Sequence[Row[ProductVariant, str]], int]:
     """This store's variants with their product titles, lowest stock first."""
-    where = (ProductVariant.vendor_id == vendor_id,)
+    where = (ProductVariant.vendor_id == vendor_id, ProductVariant.deleted_at.is_(None))
     total = (await db.execute(select(func.count()).where(*where))).scalar_one()
     rows = (
         await db.execute(

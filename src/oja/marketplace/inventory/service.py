@@ -3,8 +3,8 @@
 An adjustment is one conditional UPDATE (``stock + d >= 0``) — never read-then-write — so however
 many run at once, exactly as many succeed as the stock allows. A ``set`` is a compare-and-set on
 the stock it read, retried a few times under contention. Crossing the low-stock threshold
-downward emits ``marketplace.inventory.low_stock``; coming back above it emits
-``marketplace.inventory.back_in_stock``; both in the request's unit of work (handlers run with it
+downward emits ``inventory.low_stock``; coming back above it emits
+``inventory.back_in_stock``; both in the request's unit of work (handlers run with it
 and roll back with it).
 """
 
@@ -28,8 +28,8 @@ from oja.marketplace.inventory.schemas import (
 )
 from oja.marketplace.vendors.service import VendorContext
 
-LOW_STOCK = "marketplace.inventory.low_stock"
-BACK_IN_STOCK = "marketplace.inventory.back_in_stock"
+LOW_STOCK = "inventory.low_stock"
+BACK_IN_STOCK = "inventory.back_in_stock"
 SET_ATTEMPTS = 5
 log = structlog.get_logger("oja.marketplace.inventory")
 

@@ -9,7 +9,12 @@ from oja.core.errors import InvalidRequest, errors
 from oja.marketplace.errors import CategoryNotFound, DiscountCodeTaken, ProductNotFound
 from oja.marketplace.pricing import service
 from oja.marketplace.pricing.schemas import DiscountCreate, DiscountOut
-from oja.marketplace.vendors.dependencies import VENDOR_ERRORS, CurrentVendor
+from oja.marketplace.vendors.dependencies import (
+    ACTIVE_VENDOR_ERRORS,
+    VENDOR_ERRORS,
+    ActiveVendor,
+    CurrentVendor,
+)
 
 router = APIRouter(prefix="/vendors/me/discounts", tags=["marketplace: pricing"])
 
@@ -20,11 +25,15 @@ router = APIRouter(prefix="/vendors/me/discounts", tags=["marketplace: pricing"]
     response_model=DiscountOut,
     summary="Create a discount on a product, a category or your whole store",
     responses=errors(
-        *VENDOR_ERRORS, ProductNotFound, CategoryNotFound, DiscountCodeTaken, InvalidRequest
+        *ACTIVE_VENDOR_ERRORS,
+        ProductNotFound,
+        CategoryNotFound,
+        DiscountCodeTaken,
+        InvalidRequest,
     ),
 )
 async def create_discount(
-    data: DiscountCreate, vendor: CurrentVendor, db: SessionDep
+    data: DiscountCreate, vendor: ActiveVendor, db: SessionDep
 ) -> DiscountOut:
     return await service.create(db, vendor, data)
 

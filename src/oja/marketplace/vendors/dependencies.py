@@ -17,7 +17,7 @@ from oja.identity.dependencies import (
     get_principal,
     oauth2_scheme,
 )
-from oja.marketplace.errors import NotAVendorMember
+from oja.marketplace.errors import NotAVendorMember, VendorSuspended
 from oja.marketplace.vendors import repository
 from oja.marketplace.vendors.models import StaffRole, VendorStatus
 from oja.marketplace.vendors.service import VendorContext
@@ -42,6 +42,26 @@ async def get_current_vendor(principal: UserPrincipal, db: SessionDep) -> Vendor
 
 
 CurrentVendor = Annotated[VendorContext, Depends(get_current_vendor)]
+
+FROZEN_STATUSES = frozenset({VendorStatus.suspended, VendorStatus.rejected})
+"""Stores whose catalogue cannot change. A pending store may prepare its catalogue: nothing of it
+is public until approval."""
+ACTIVE_VENDOR_ERRORS: tuple[type[OjaError], ...] = (*VENDOR_ERRORS, VendorSuspended)
+"""What :data:`ActiveVendor` answers: :data:`VENDOR_ERRORS`, and 403 for a frozen store."""
+
+
+async def get_active_vendor(ctx: CurrentVendor) -> VendorContext:
+    if ctx.status in FROZEN_STATUSES:
+        raise VendorSuspended(
+            f"Your store is {ctx.status}: its catalogue cannot change.",
+            details={"status": str(ctx.status)},
+        )
+    return ctx
+
+
+ActiveVendor = Annotated[VendorContext, Depends(get_active_vendor)]
+"""The caller's store on a route that changes its catalogue (products, variants, images, stock,
+discounts): :data:`CurrentVendor`, refused with ``vendor_suspended`` when the store is frozen."""
 
 
 async def get_optional_vendor(

@@ -1,7 +1,7 @@
 """marketplace imports
 
 Revision ID: c18e00000002
-Revises: b7d21f0c9e4a
+Revises: c18e00000001
 Create Date: 2026-12-06 09:53:03.539235+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import oja.core.db
 
 revision: str = "c18e00000002"
-down_revision: str | None = "b7d21f0c9e4a"
+down_revision: str | None = "c18e00000001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

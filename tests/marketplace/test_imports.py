@@ -713,3 +713,23 @@ async def test_image_urls_are_fetched_by_jobs_enqueued_once(
     assert again["counts"]["unchanged"] == 4
     assert await fetches() == expected
     assert len(jobs.published) == 4
+
+
+async def test_a_frozen_store_cannot_import(
+    app: Any, client: httpx.AsyncClient, jobs: Jobs
+) -> None:
+    boss = await admin(app, client)
+    owner = await vendor(app, client, boss)
+    suspended = await client.post(
+        f"/admin/vendors/{await store_id(client, owner)}/suspend",
+        json={"reason": "complaints"},
+        headers=boss.headers,
+    )
+    assert suspended.status_code == 200, suspended.text
+    refused = await upload(client, owner, to_csv(HEADER, sample_rows("")))
+    assert refused.status_code == 403
+    assert error_code(refused) == "vendor_suspended"
+    assert await count(app, "product_import") == 0
+    assert jobs.published == []
+    listed = await client.get("/vendors/me/imports", headers=owner.headers)
+    assert listed.status_code == 200

@@ -95,7 +95,12 @@ def wait_http_ok(url: str, process: subprocess.Popen[bytes], *, timeout: float =
 
 @contextmanager
 def uvicorn_server(
-    app: str, *, env: Mapping[str, str], log_path: Path, factory: bool = True
+    app: str,
+    *,
+    env: Mapping[str, str],
+    log_path: Path,
+    factory: bool = True,
+    start_timeout: float = 30.0,
 ) -> Iterator[str]:
     """Run ``app`` under uvicorn (one process, no access log) on a free port; yield its base URL."""
     port = free_port()
@@ -106,7 +111,7 @@ def uvicorn_server(
     process = start_process(argv, env=env, log_path=log_path)
     base_url = f"http://{HOST}:{port}"
     try:
-        wait_http_ok(f"{base_url}/healthz", process)
+        wait_http_ok(f"{base_url}/healthz", process, timeout=start_timeout)
         yield base_url
     except BaseException:
         print(log_path.read_text(errors="replace")[-4000:], file=sys.stderr)

@@ -20,6 +20,7 @@ from oja.identity.endpoints import examples_router as identity_examples_router
 from oja.identity.endpoints import user_router as identity_user_router
 from oja.marketplace.catalog.config import IMAGE_UPLOAD_PATH, image_upload_body_limit
 from oja.marketplace.endpoints import routers as marketplace_routers
+from oja.marketplace.imports.config import import_body_limit
 from oja.rag.endpoints import router as rag_router
 from oja.realtime.endpoints import router as realtime_router
 
@@ -31,6 +32,7 @@ def large_body_paths(settings: Settings) -> dict[str, int]:
         "/upload": upload_body_limit(settings),
         "/documents/upload": document_upload_body_limit(settings),
         IMAGE_UPLOAD_PATH: image_upload_body_limit(settings),
+        "/vendors/me/imports": import_body_limit(settings),
     }
 
 

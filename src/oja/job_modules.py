@@ -23,6 +23,7 @@ JOB_MODULES: list[str] = [
     "oja.realtime.jobs",
     "oja.marketplace.orders.jobs",
     "oja.marketplace.catalog.jobs",
+    "oja.marketplace.imports.jobs",
 ]
 
 

@@ -20,6 +20,9 @@ def test_vendor_owned_tables_are_declared() -> None:
         "product_variant",
         "stock_movement",
         "price_change",
+        "product_import",
+        "product_import_row",
+        "product_handle",
     } <= vendor_owned_tables()
 
 
@@ -70,7 +73,10 @@ async def test_vendor_routes_scope_every_statement(app: Any, client: httpx.Async
     world = await matrix.build(app, client)
     await matrix.add_orders(app, client, world)
     everything = (
-        matrix.vendor_cases(world) + matrix.catalog_cases(world) + matrix.order_cases(world)
+        matrix.vendor_cases(world)
+        + matrix.catalog_cases(world)
+        + matrix.order_cases(world)
+        + matrix.import_cases(world)
     )
     cases = [case for case in everything if case.vendor_route]
     with statement_log(app.state.runtime.database.engine) as log:

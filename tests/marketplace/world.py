@@ -14,6 +14,7 @@ from tests.files import media
 from .conftest import Person, admin, approved_store, open_store, person
 
 IMAGE = media.png(8, 8)
+IMPORT_CSV = b"title,sku,price\nTea,TEA-1,100\n"
 PRINCIPALS = ("anonymous", "buyer", "admin", "vendor_b", "vendor_a")
 """The order each route is called in: vendor A (the owner of every object named) last."""
 VENDORS = frozenset({"vendor_a", "vendor_b"})
@@ -120,6 +121,13 @@ async def build(app: Any, client: httpx.AsyncClient) -> World:
     )
     assert image.status_code == 201, image.text
     world.extra["image"] = image.json()
+    imported = await client.post(
+        "/vendors/me/imports",
+        files={"file": ("products.csv", IMPORT_CSV, "text/csv")},
+        headers=people["vendor_a"].headers,
+    )
+    assert imported.status_code == 202, imported.text
+    world.extra["import"] = imported.json()
     return world
 
 
@@ -312,6 +320,16 @@ def order_cases(world: World) -> list[Case]:
         Case("POST", f"/vendors/me/returns/{returns['approve']}/approve", mine(200)),
         Case("POST", f"/vendors/me/returns/{returns['reject']}/reject", mine(200)),
         Case("POST", f"/vendors/me/returns/{returns['receive']}/receive", mine(200)),
+    ]
+
+
+def import_cases(world: World) -> list[Case]:
+    iid = world.extra["import"]["id"]
+    return [
+        Case("POST", "/vendors/me/imports", own_store(202), upload=IMPORT_CSV),
+        Case("GET", "/vendors/me/imports", own_store(200)),
+        Case("GET", f"/vendors/me/imports/{iid}", mine(200)),
+        Case("GET", f"/vendors/me/imports/{iid}/failures", mine(200)),
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from oja.marketplace.catalog.endpoints import category_router, product_router
+from oja.marketplace.imports.endpoints import router as imports_router
 from oja.marketplace.inventory.endpoints import router as inventory_router
 from oja.marketplace.orders.endpoints import router as order_router
 from oja.marketplace.orders.endpoints import vendor_router as store_order_router
@@ -22,4 +23,5 @@ routers: list[APIRouter] = [
     product_router,
     order_router,
     store_order_router,
+    imports_router,
 ]

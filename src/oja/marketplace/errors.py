@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from oja.core.errors import Conflict, ErrorCode, Forbidden, NotFound, OjaError
+from oja.core.errors import (
+    Conflict,
+    ErrorCode,
+    Forbidden,
+    NotFound,
+    OjaError,
+    UnsupportedMediaType,
+)
 
 
 class MarketplaceErrorCode(ErrorCode):
@@ -41,6 +48,9 @@ class MarketplaceErrorCode(ErrorCode):
     image_not_found = "image_not_found"
     too_many_images = "too_many_images"
     not_an_image = "not_an_image"
+    import_not_found = "import_not_found"
+    unsupported_import_file = "unsupported_import_file"
+    import_key_reused = "import_key_reused"
 
 
 class VendorNotFound(NotFound):
@@ -228,3 +238,19 @@ class NotAnImage(OjaError):
     """The uploaded file's bytes are not an image Oja processes (JPEG, PNG, WebP, GIF, …)."""
 
     code = MarketplaceErrorCode.not_an_image
+
+
+class ImportNotFound(NotFound):
+    code = MarketplaceErrorCode.import_not_found
+
+
+class UnsupportedImportFile(UnsupportedMediaType):
+    """An import is a CSV (UTF-8) or an XLSX workbook, told from its bytes."""
+
+    code = MarketplaceErrorCode.unsupported_import_file
+
+
+class ImportKeyReused(Conflict):
+    """This ``Idempotency-Key`` was already used for a different file or mode."""
+
+    code = MarketplaceErrorCode.import_key_reused

@@ -1,0 +1,334 @@
+"""SQL for imports. Every statement on a vendor-owned table filters on ``vendor_id``; the batch
+writes are one statement per kind of row per batch (executemany), never one per row."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oja.core.clock import utcnow
+from oja.core.ids import uuid7
+from oja.core.jobs import Job
+from oja.core.pagination import PageParams
+from oja.marketplace.catalog.models import Category, Product, ProductVariant
+from oja.marketplace.imports.models import (
+    ImportStatus,
+    ProductHandle,
+    ProductImport,
+    ProductImportRow,
+)
+
+# Imports
+
+
+async def by_key(
+    db: AsyncSession, vendor_id: uuid.UUID, idempotency_key: str
+) -> ProductImport | None:
+    query = select(ProductImport).where(
+        ProductImport.vendor_id == vendor_id, ProductImport.idempotency_key == idempotency_key
+    )
+    return (await db.scalars(query)).first()
+
+
+async def get(db: AsyncSession, vendor_id: uuid.UUID, import_id: uuid.UUID) -> ProductImport | None:
+    query = select(ProductImport).where(
+        ProductImport.vendor_id == vendor_id, ProductImport.id == import_id
+    )
+    return (await db.scalars(query.execution_options(populate_existing=True))).first()
+
+
+async def page(
+    db: AsyncSession, vendor_id: uuid.UUID, paging: PageParams
+) -> tuple[Sequence[ProductImport], int]:
+    where = ProductImport.vendor_id == vendor_id
+    total = (await db.execute(select(func.count()).where(where))).scalar_one()
+    items = (
+        await db.scalars(
+            select(ProductImport)
+            .where(where)
+            .order_by(ProductImport.created_at.desc(), ProductImport.id.desc())
+            .offset(paging.offset)
+            .limit(paging.per_page)
+        )
+    ).all()
+    return items, int(total)
+
+
+async def failed_rows(
+    db: AsyncSession, vendor_id: uuid.UUID, import_id: uuid.UUID, *, offset: int, limit: int
+) -> Sequence[ProductImportRow]:
+    query = (
+        select(ProductImportRow)
+        .where(ProductImportRow.vendor_id == vendor_id, ProductImportRow.import_id == import_id)
+        .order_by(ProductImportRow.row_number)
+        .offset(offset)
+        .limit(limit)
+    )
+    return (await db.scalars(query)).all()
+
+
+async def count_failed_rows(db: AsyncSession, vendor_id: uuid.UUID, import_id: uuid.UUID) -> int:
+    query = select(func.count()).where(
+        ProductImportRow.vendor_id == vendor_id, ProductImportRow.import_id == import_id
+    )
+    return int((await db.execute(query)).scalar_one())
+
+
+async def start(
+    db: AsyncSession,
+    vendor_id: uuid.UUID,
+    import_id: uuid.UUID,
+    *,
+    job_id: uuid.UUID,
+    rows_total: int,
+    unknown_columns: list[str],
+) -> bool:
+    """Mark the import running (a retry finds it running already); False if it has ended."""
+    now = utcnow()
+    done = await db.execute(
+        update(ProductImport)
+        .where(
+            ProductImport.vendor_id == vendor_id,
+            ProductImport.id == import_id,
+            ProductImport.status.in_([ImportStatus.queued, ImportStatus.running]),
+        )
+        .values(
+            status=ImportStatus.running,
+            job_id=job_id,
+            rows_total=rows_total,
+            unknown_columns=unknown_columns,
+            started_at=func.coalesce(ProductImport.started_at, now),
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+async def claim_batch(
+    db: AsyncSession,
+    vendor_id: uuid.UUID,
+    import_id: uuid.UUID,
+    *,
+    expected_done: int,
+    rows_done: int,
+) -> bool:
+    """Advance ``rows_done`` from ``expected_done``, only if no other attempt has moved it: the
+    fence that keeps a superseded worker from applying a batch twice. The first statement of a
+    batch's transaction, it also holds the import's row lock until the batch commits."""
+    done = await db.execute(
+        update(ProductImport)
+        .where(
+            ProductImport.vendor_id == vendor_id,
+            ProductImport.id == import_id,
+            ProductImport.status == ImportStatus.running,
+            ProductImport.rows_done == expected_done,
+        )
+        .values(rows_done=rows_done, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+async def add_counts(
+    db: AsyncSession, vendor_id: uuid.UUID, import_id: uuid.UUID, counts: dict[str, int]
+) -> None:
+    await db.execute(
+        update(ProductImport)
+        .where(ProductImport.vendor_id == vendor_id, ProductImport.id == import_id)
+        .values(
+            created=ProductImport.created + counts.get("created", 0),
+            updated=ProductImport.updated + counts.get("updated", 0),
+            unchanged=ProductImport.unchanged + counts.get("unchanged", 0),
+            failed=ProductImport.failed + counts.get("failed", 0),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def finish(
+    db: AsyncSession,
+    vendor_id: uuid.UUID,
+    import_id: uuid.UUID,
+    *,
+    status: ImportStatus,
+    error: str | None = None,
+) -> bool:
+    now = utcnow()
+    done = await db.execute(
+        update(ProductImport)
+        .where(
+            ProductImport.vendor_id == vendor_id,
+            ProductImport.id == import_id,
+            ProductImport.status.in_([ImportStatus.queued, ImportStatus.running]),
+        )
+        .values(status=status, error=error, finished_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+# Reads of one batch
+
+
+async def categories(
+    db: AsyncSession, ids: Sequence[uuid.UUID], slugs: Sequence[str]
+) -> list[tuple[uuid.UUID, str]]:
+    if not ids and not slugs:
+        return []
+    query = select(Category.id, Category.slug).where(
+        or_(Category.id.in_(ids), func.lower(Category.slug).in_(slugs))
+    )
+    return [(row[0], row[1]) for row in (await db.execute(query)).all()]
+
+
+async def variants_by_sku(
+    db: AsyncSession, vendor_id: uuid.UUID, skus: Sequence[str], *, lock: bool
+) -> Sequence[ProductVariant]:
+    """This store's live variants with these SKUs (a deleted variant's SKU is free); locked (PostgreSQL) so that the stock read is the
+    stock replaced, whatever orders do meanwhile."""
+    if not skus:
+        return []
+    query = select(ProductVariant).where(
+        ProductVariant.vendor_id == vendor_id,
+        ProductVariant.sku.in_(skus),
+        ProductVariant.deleted_at.is_(None),
+    )
+    if lock:
+        query = query.with_for_update()
+    return (await db.scalars(query)).all()
+
+
+async def handles(
+    db: AsyncSession, vendor_id: uuid.UUID, keys: Sequence[str]
+) -> dict[str, uuid.UUID]:
+    if not keys:
+        return {}
+    query = select(ProductHandle.handle, ProductHandle.product_id).where(
+        ProductHandle.vendor_id == vendor_id, ProductHandle.handle.in_(keys)
+    )
+    return dict((await db.execute(query)).all())
+
+
+async def products(
+    db: AsyncSession, vendor_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Product]:
+    if not ids:
+        return {}
+    query = select(Product).where(Product.vendor_id == vendor_id, Product.id.in_(ids))
+    return {p.id: p for p in (await db.scalars(query)).all()}
+
+
+async def currencies(
+    db: AsyncSession, vendor_id: uuid.UUID, product_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Each product's currency (every variant of a product has the same)."""
+    if not product_ids:
+        return {}
+    query = (
+        select(ProductVariant.product_id, func.min(ProductVariant.currency))
+        .where(
+            ProductVariant.vendor_id == vendor_id,
+            ProductVariant.product_id.in_(product_ids),
+            ProductVariant.deleted_at.is_(None),
+        )
+        .group_by(ProductVariant.product_id)
+    )
+    return dict((await db.execute(query)).all())
+
+
+# Writes of one batch: one statement each
+
+
+async def insert_rows(db: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (complete column dicts) into ``model``'s table in one executemany."""
+    if rows:
+        await db.execute(insert(model.__table__), rows)
+
+
+_PRODUCT_FIELDS = ("title", "description", "category_id", "status", "attributes")
+_VARIANT_FIELDS = (
+    "options",
+    "price",
+    "compare_at_price",
+    "stock",
+    "low_stock_threshold",
+    "weight_grams",
+)
+
+
+async def _update_many(
+    db: AsyncSession, model: Any, fields: Sequence[str], rows: list[dict[str, Any]]
+) -> None:
+    if not rows:
+        return
+    table = model.__table__
+    statement = update(table).where(
+        table.c.id == bindparam("b_id"), table.c.vendor_id == bindparam("b_vendor_id")
+    )
+    now = utcnow()
+    params = [
+        {"b_id": r["id"], "b_vendor_id": r["vendor_id"], "updated_at": now}
+        | {name: r[name] for name in fields}
+        for r in rows
+    ]
+    await db.execute(statement, params)
+
+
+async def update_products(db: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Set the product fields of each row (its ``id`` and ``vendor_id`` select it)."""
+    await _update_many(db, Product, _PRODUCT_FIELDS, rows)
+
+
+async def update_variants(db: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    await _update_many(db, ProductVariant, _VARIANT_FIELDS, rows)
+
+
+def price_change(
+    variant: dict[str, Any],
+    actor_id: uuid.UUID | None,
+    old: tuple[int | None, int | None],
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "id": uuid7(),
+        "vendor_id": variant["vendor_id"],
+        "product_id": variant["product_id"],
+        "variant_id": variant["id"],
+        "actor_id": actor_id,
+        "old_price": old[0],
+        "new_price": variant["price"],
+        "old_compare_at_price": old[1],
+        "new_compare_at_price": variant["compare_at_price"],
+        "currency": variant["currency"],
+        "created_at": now,
+    }
+
+
+def stock_movement(
+    variant: dict[str, Any], actor_id: uuid.UUID | None, before: int, now: datetime
+) -> dict[str, Any]:
+    return {
+        "id": uuid7(),
+        "vendor_id": variant["vendor_id"],
+        "variant_id": variant["id"],
+        "actor_id": actor_id,
+        "reason": "import",
+        "stock_before": before,
+        "stock_after": variant["stock"],
+        "delta": variant["stock"] - before,
+        "created_at": now,
+    }
+
+
+async def existing_job_keys(db: AsyncSession, keys: Sequence[str]) -> set[str]:
+    """Which of these job dedupe keys some job already holds."""
+    if not keys:
+        return set()
+    query = select(Job.dedupe_key).where(Job.dedupe_key.in_(keys))
+    return {key for key in (await db.scalars(query)).all() if key is not None}

@@ -7,7 +7,18 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, String, delete, exists, func, literal, or_, select, update
+from sqlalchemy import (
+    Select,
+    String,
+    and_,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -247,13 +258,20 @@ async def variants_of_products(
     return (await db.scalars(query)).all()
 
 
-def _min_price() -> Any:
-    return (
-        select(func.min(ProductVariant.price))
-        .where(ProductVariant.product_id == Product.id)
-        .correlate(Product)
-        .scalar_subquery()
+def _cheapest_variant() -> tuple[Any, Any]:
+    """A join to each product's cheapest variant (ties: the smaller id) and its condition: the
+    price sorts then order by one indexed column, so PostgreSQL can walk ``product_variant`` by
+    price and stop at the page, instead of a ``min(price)`` subquery for every matching product."""
+    cheapest = aliased(ProductVariant)
+    other = aliased(ProductVariant)
+    cheaper = exists().where(
+        other.product_id == cheapest.product_id,
+        or_(
+            other.price < cheapest.price,
+            and_(other.price == cheapest.price, other.id < cheapest.id),
+        ),
     )
+    return cheapest, and_(cheapest.product_id == Product.id, ~cheaper)
 
 
 async def list_visible(
@@ -269,46 +287,56 @@ async def list_visible(
 ) -> tuple[list[tuple[Product, str | None]], int]:
     """One page of the public listing (each product with its category's path) and its total:
     one statement, whatever the filters."""
-    query = _visible()
+    where: list[Any] = [
+        Product.status == ProductStatus.active,
+        Vendor.status == VendorStatus.approved,
+    ]
     if category is not None:
-        query = query.where(in_category_tree(*category))
+        where.append(in_category_tree(*category))
     if vendor is not None:
         vendor_id, slug = vendor
-        query = query.where(
-            Vendor.id == vendor_id if vendor_id is not None else Vendor.slug == slug
-        )
+        where.append(Vendor.id == vendor_id if vendor_id is not None else Vendor.slug == slug)
     if min_price is not None or max_price is not None:
         priced = [ProductVariant.product_id == Product.id]
         if min_price is not None:
             priced.append(ProductVariant.price >= min_price)
         if max_price is not None:
             priced.append(ProductVariant.price <= max_price)
-        query = query.where(exists().where(*priced))
+        where.append(exists().where(*priced))
     if in_stock is not None:
         stocked = exists().where(ProductVariant.product_id == Product.id, ProductVariant.stock > 0)
-        query = query.where(stocked if in_stock else ~stocked)
+        where.append(stocked if in_stock else ~stocked)
+    # The total is an uncorrelated scalar subquery of the same filters: PostgreSQL counts it once,
+    # on its own narrow plan, while the page stops after ``per_page`` rows (a window count would
+    # read and sort every matching row, with all its columns, before the LIMIT).
+    total = (
+        select(func.count(Product.id))
+        .join(Vendor, Vendor.id == Product.vendor_id)
+        .where(*where)
+        .correlate(None)
+        .scalar_subquery()
+    )
+    page = (
+        select(Product, total, Category.path)
+        .join(Vendor, Vendor.id == Product.vendor_id)
+        .outerjoin(Category, Category.id == Product.category_id)
+        .where(*where)
+    )
     order: tuple[Any, ...]
-    if sort == "price_asc":
-        order = (_min_price().asc(), Product.id)
-    elif sort == "price_desc":
-        order = (_min_price().desc(), Product.id)
+    if sort in {"price_asc", "price_desc"}:
+        cheapest, is_cheapest = _cheapest_variant()
+        page = page.join(cheapest, is_cheapest)
+        price = cheapest.price.asc() if sort == "price_asc" else cheapest.price.desc()
+        order = (price, Product.id)
     else:
         order = (Product.created_at.desc(), Product.id.desc())
-    # The total rides on the page (a window count) and the category path on each row: one
-    # statement for both; a count of its own only for a page past the end.
-    page = (
-        query.add_columns(func.count().over(), Category.path)
-        .outerjoin(Category, Category.id == Product.category_id)
-        .order_by(*order)
-        .offset(paging.offset)
-        .limit(paging.per_page)
-    )
-    rows = (await db.execute(page)).all()
+    rows = (
+        await db.execute(page.order_by(*order).offset(paging.offset).limit(paging.per_page))
+    ).all()
     if rows:
-        total = int(rows[0][1])
+        total_found = int(rows[0][1])
     elif paging.offset == 0:
-        total = 0
+        total_found = 0
     else:
-        count = select(func.count()).select_from(query.subquery())
-        total = int((await db.execute(count)).scalar_one())
-    return [(row[0], row[2]) for row in rows], total
+        total_found = int((await db.execute(select(total))).scalar_one())
+    return [(row[0], row[2]) for row in rows], total_found

@@ -98,6 +98,13 @@ class WorkerDied(RuntimeError):
     pass
 
 
+def worker_failed(name: str, jobs: int, exc: Exception, log_path: Path) -> Result:
+    """The row of a worker that died or timed out, with its log's tail on stderr."""
+    print(f"\n{name}: {exc}; worker log tail:", file=sys.stderr)
+    print(log_path.read_text(errors="replace")[-4000:], file=sys.stderr)
+    return failed_result(name, jobs, str(exc))
+
+
 async def enqueue(runtime: Runtime, count: int) -> list[uuid.UUID]:
     """``count`` jobs, one unit of work each: the row commits, then the message is published."""
     ids = []
@@ -247,9 +254,7 @@ def run_broker(
             )
         )
     except (WorkerDied, TimeoutError) as exc:
-        print(f"\n{name}: {exc}; worker log tail:", file=sys.stderr)
-        print(log_path.read_text(errors="replace")[-4000:], file=sys.stderr)
-        return failed_result(name, jobs, str(exc))
+        return worker_failed(name, jobs, exc, log_path)
     finally:
         stop_process(worker)
     jobs_per_s, p50, p99, idle_p50, idle_done_p50, enqueue_per_s, failed = measured
@@ -333,9 +338,7 @@ def run_raw_celery(
         enqueue_per_s = jobs / (time.perf_counter() - began)
         done = wait_for(jobs, 0.1)
     except (WorkerDied, TimeoutError) as exc:
-        print(f"\n{name}: {exc}; worker log tail:", file=sys.stderr)
-        print(log_path.read_text(errors="replace")[-4000:], file=sys.stderr)
-        return failed_result(name, jobs, str(exc))
+        return worker_failed(name, jobs, exc, log_path)
     finally:
         stop_process(worker)
         client.delete(done_key)

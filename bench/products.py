@@ -50,8 +50,6 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -59,7 +57,8 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Response
 
 from bench.common import bench_env, machine_line, markdown_table, uvicorn_server
-from bench.http import load_average, postgres_reachable, scratch_database
+from bench.http import Result as WrkResult
+from bench.http import asyncpg_app, load_average, postgres_reachable, scratch_database
 
 SECRET = "bench-secret-key-that-is-long-enough-0123456789"
 CHILDREN, GRANDCHILDREN = 5, 4
@@ -270,24 +269,9 @@ async def explain(dsn: str, captured: dict[str, Captured]) -> None:
 def create_raw_app() -> FastAPI:
     """``GET /raw/{scenario}``: asyncpg runs the statements Oja sent for that scenario (from the
     pickle at ``BENCH_QUERIES``) on one pooled connection and answers the rows as JSON."""
-    import asyncpg
-
-    dsn = os.environ["BENCH_DSN"]
     with Path(os.environ["BENCH_QUERIES"]).open("rb") as handle:
         queries: dict[str, list[tuple[str, tuple[Any, ...]]]] = pickle.load(handle)
-    pool: dict[str, Any] = {}
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        pool["pool"] = await asyncpg.create_pool(dsn, min_size=10, max_size=20)
-        yield
-        await pool["pool"].close()
-
-    app = FastAPI(lifespan=lifespan)
-
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    app, pool = asyncpg_app(os.environ["BENCH_DSN"])
 
     @app.get("/raw/{scenario}")
     async def raw(scenario: str) -> Response:
@@ -305,12 +289,10 @@ def create_raw_app() -> FastAPI:
 
 
 @dataclass
-class Result:
-    requests_per_s: float
-    p50_ms: float
+class Result(WrkResult):
+    """wrk's figures with the p95 its Lua hook adds."""
+
     p95_ms: float
-    p99_ms: float
-    errors: int
 
 
 def run_wrk(url: str, connections: int, duration: float, script: Path) -> Result:
@@ -325,9 +307,13 @@ def run_wrk(url: str, connections: int, duration: float, script: Path) -> Result
     requests, micros, p50, p95, p99, socket_errors, status_errors = map(int, line.split()[1:])
     if requests == 0:  # not one answer within the duration: no latency to report
         nan = float("nan")
-        return Result(0.0, nan, nan, nan, socket_errors + status_errors)
+        return Result(0.0, nan, nan, socket_errors + status_errors, p95_ms=nan)
     return Result(
-        requests / (micros / 1e6), p50 / 1000, p95 / 1000, p99 / 1000, socket_errors + status_errors
+        requests_per_s=requests / (micros / 1e6),
+        p50_ms=p50 / 1000,
+        p99_ms=p99 / 1000,
+        errors=socket_errors + status_errors,
+        p95_ms=p95 / 1000,
     )
 
 

@@ -77,29 +77,38 @@ WHERE s.id = $1
 """
 
 
-def create_raw_me_app() -> FastAPI:
-    """The baseline for ``GET /user/me``: PyJWT and asyncpg, the same check and the same SELECT.
-
-    Configured by ``BENCH_DSN`` (asyncpg) and ``BENCH_SECRET`` (the JWT key); the pool is Oja's
-    size (10 + 10 overflow).
-    """
+def asyncpg_app(dsn: str) -> tuple[FastAPI, dict[str, Any]]:
+    """A bare FastAPI app with ``/healthz`` and an asyncpg pool of Oja's size (10 + 10 overflow),
+    opened by its lifespan: the pool is ``holder["pool"]`` once the app has started."""
     import asyncpg
-    import jwt
 
-    dsn, secret = os.environ["BENCH_DSN"], os.environ["BENCH_SECRET"]
-    pool: dict[str, Any] = {}
+    holder: dict[str, Any] = {}
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        pool["pool"] = await asyncpg.create_pool(dsn, min_size=10, max_size=20)
+        holder["pool"] = await asyncpg.create_pool(dsn, min_size=10, max_size=20)
         yield
-        await pool["pool"].close()
+        await holder["pool"].close()
 
     app = FastAPI(lifespan=lifespan)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    return app, holder
+
+
+def create_raw_me_app() -> FastAPI:
+    """The baseline for ``GET /user/me``: PyJWT and asyncpg, the same check and the same SELECT.
+
+    Configured by ``BENCH_DSN`` (asyncpg) and ``BENCH_SECRET`` (the JWT key); the pool is Oja's
+    size (10 + 10 overflow).
+    """
+    import jwt
+
+    secret = os.environ["BENCH_SECRET"]
+    app, pool = asyncpg_app(os.environ["BENCH_DSN"])
 
     @app.get("/user/me")
     async def me(request: Request) -> Response:

@@ -2,9 +2,11 @@
 
 For each broker (the embedded filesystem broker as kombu ships it — the "before" — then Oja's own
 filesystem transport, then Redis on 127.0.0.1:6379/15) the benchmark
-makes a fresh var dir with a migrated SQLite database, starts ``oja worker --concurrency 2`` in its
-own process group, warms it up, then enqueues N ``bench.noop`` jobs back to back from this process,
-each in its own unit of work as a request would. Once every job has finished it reads the job table:
+makes a fresh var dir with a migrated job table — SQLite, or with ``--postgres`` a scratch
+PostgreSQL database created for the run and dropped at the end — starts ``oja worker --concurrency
+2`` in its own process group, warms it up, then enqueues N ``bench.noop`` jobs back to back from
+this process, each in its own unit of work as a request would. Once every job has finished it reads
+the job table:
 
 - latency = ``started_at - created_at`` per job (commit, publish, broker delivery, claim);
 - jobs/s = N / (last ``finished_at`` - first ``created_at``);
@@ -12,9 +14,18 @@ each in its own unit of work as a request would. Once every job has finished it 
 
 Back to back, the latency is mostly queueing whenever the worker is slower than the producer, so
 the benchmark also enqueues a few jobs one at a time, each after the previous one finished: their
-latency is the idle machinery's ("idle p50 ms").
+latency is the idle machinery's ("idle p50 ms": enqueue → start; "idle done p50 ms": enqueue →
+finished, the job row marked).
 
-    python bench/jobs.py [--jobs 500] [--idle-jobs 30] [--redis-url redis://127.0.0.1:6379/15]
+The baseline, on the same Redis and in the same run: raw Celery (``bench/jobs_celery_fixture.py``)
+running a no-op task with ``--concurrency 2``, sent with ``send_task`` by the same producer, no job
+table — once with Celery's defaults (acknowledged on receipt, prefetch 4) and once with Oja's
+delivery settings (``acks_late``, prefetch 1). Rounds are interleaved (each round runs every row
+once) and the table shows medians.
+
+    python -m bench.jobs [--jobs 500] [--idle-jobs 30] [--rounds 2] [--brokers redis,raw]
+                         [--redis-url redis://127.0.0.1:6379/15]
+                         [--postgres postgresql://postgres@127.0.0.1:5432/test]
 """
 
 from __future__ import annotations
@@ -31,7 +42,10 @@ if __name__ == "__main__":
 
 import argparse
 import asyncio
+import contextlib
 import json
+import math
+import statistics
 import subprocess
 import tempfile
 import time
@@ -48,6 +62,7 @@ from bench.common import (
     start_process,
     stop_process,
 )
+from bench.http import load_average, scratch_database
 from bench.jobs_fixture import noop
 from bench.jobs_kombu import KOMBU_FILESYSTEM
 from oja.core.config import Settings
@@ -69,12 +84,25 @@ class Result:
     p50_ms: float
     p99_ms: float
     idle_p50_ms: float
+    idle_done_p50_ms: float
     enqueue_per_s: float
     note: str = ""
 
 
+def failed_result(broker: str, jobs: int, note: str) -> Result:
+    nan = float("nan")
+    return Result(broker, jobs, nan, nan, nan, nan, nan, nan, note)
+
+
 class WorkerDied(RuntimeError):
     pass
+
+
+def worker_failed(name: str, jobs: int, exc: Exception, log_path: Path) -> Result:
+    """The row of a worker that died or timed out, with its log's tail on stderr."""
+    print(f"\n{name}: {exc}; worker log tail:", file=sys.stderr)
+    print(log_path.read_text(errors="replace")[-4000:], file=sys.stderr)
+    return failed_result(name, jobs, str(exc))
 
 
 async def enqueue(runtime: Runtime, count: int) -> list[uuid.UUID]:
@@ -112,14 +140,19 @@ async def wait_done(
     raise TimeoutError(f"jobs not finished after {timeout:g} s: {counts}")
 
 
-async def latencies_ms(runtime: Runtime, ids: list[uuid.UUID]) -> list[float]:
+async def latencies_ms(runtime: Runtime, ids: list[uuid.UUID]) -> tuple[list[float], list[float]]:
+    """enqueue → start and enqueue → finished, per job."""
     async with own_transaction(runtime.database) as session:
-        rows = await session.execute(
-            select(Job.created_at, Job.started_at).where(
-                Job.id.in_(ids), Job.started_at.is_not(None)
+        rows = (
+            await session.execute(
+                select(Job.created_at, Job.started_at, Job.finished_at).where(
+                    Job.id.in_(ids), Job.finished_at.is_not(None)
+                )
             )
-        )
-        return [(started - created).total_seconds() * 1000 for created, started in rows.all()]
+        ).all()
+    start = [(row.started_at - row.created_at).total_seconds() * 1000 for row in rows]
+    done = [(row.finished_at - row.created_at).total_seconds() * 1000 for row in rows]
+    return start, done
 
 
 async def measure(
@@ -130,7 +163,7 @@ async def measure(
     idle_jobs: int,
     warmup: int,
     timeout: float,
-) -> tuple[float, float, float, float, float, int]:
+) -> tuple[float, float, float, float, float, float, int]:
     # The producer's side, wired as the API's composition root wires it: Celery as the publisher.
     celery = create_celery(settings)
     registry = Registry()
@@ -143,7 +176,7 @@ async def measure(
         for _ in range(idle_jobs):
             idle_ids += await enqueue(runtime, 1)
             await wait_done(runtime, idle_ids[-1:], worker, timeout, poll=0.005)
-        idle = await latencies_ms(runtime, idle_ids)
+        idle, idle_done = await latencies_ms(runtime, idle_ids)
         began = time.perf_counter()
         ids = await enqueue(runtime, jobs)
         enqueue_per_s = jobs / (time.perf_counter() - began)
@@ -171,6 +204,7 @@ async def measure(
         percentile(latencies, 50),
         percentile(latencies, 99),
         percentile(idle, 50),
+        percentile(idle_done, 50),
         enqueue_per_s,
         failed,
     )
@@ -186,6 +220,7 @@ def run_broker(
     warmup: int,
     timeout: float,
     kombu_filesystem: bool = False,
+    database_url: str | None = None,
 ) -> Result:
     var_dir = work / name.split(maxsplit=1)[0].lower().strip(",")
     if kombu_filesystem:
@@ -201,6 +236,10 @@ def run_broker(
     if broker_url:
         overrides["broker_url"] = broker_url
         env["OJA_BROKER_URL"] = broker_url
+    if database_url:
+        overrides["database_url"] = database_url
+        env["OJA_DATABASE_URL"] = database_url
+        asyncio.run(empty_job_table(database_url))
     settings = Settings(**overrides)
     settings.validate()  # makes the development secret the worker will share
     upgrade(settings.database_url)
@@ -215,15 +254,108 @@ def run_broker(
             )
         )
     except (WorkerDied, TimeoutError) as exc:
-        print(f"\n{name}: {exc}; worker log tail:", file=sys.stderr)
-        print(log_path.read_text(errors="replace")[-4000:], file=sys.stderr)
-        nan = float("nan")
-        return Result(name, jobs, nan, nan, nan, nan, nan, str(exc))
+        return worker_failed(name, jobs, exc, log_path)
     finally:
         stop_process(worker)
-    jobs_per_s, p50, p99, idle_p50, enqueue_per_s, failed = measured
+    jobs_per_s, p50, p99, idle_p50, idle_done_p50, enqueue_per_s, failed = measured
     note = f"{failed} failed" if failed else ""
-    return Result(name, jobs, jobs_per_s, p50, p99, idle_p50, enqueue_per_s, note)
+    return Result(name, jobs, jobs_per_s, p50, p99, idle_p50, idle_done_p50, enqueue_per_s, note)
+
+
+async def empty_job_table(database_url: str) -> None:
+    """Each row starts from an empty job table (rounds share the scratch PostgreSQL database)."""
+    from sqlalchemy import delete
+
+    from oja.core.db import Database
+
+    database = Database(database_url)
+    try:
+        async with own_transaction(database) as session:
+            await session.execute(delete(Job))
+    finally:
+        await database.dispose()
+
+
+# --- the raw Celery baseline ------------------------------------------------------------------------
+
+
+def run_raw_celery(
+    name: str,
+    broker_url: str,
+    work: Path,
+    *,
+    safe: bool,
+    jobs: int,
+    idle_jobs: int,
+    warmup: int,
+    timeout: float,
+) -> Result:
+    """``jobs_celery_fixture``'s no-op task on ``broker_url``: the same producer pattern (one
+    ``send_task`` after another), completion read from the Redis list each task appends to."""
+    import redis
+    from celery import Celery
+
+    done_key = f"bench:celery:done:{uuid.uuid4().hex[:8]}"
+    env = bench_env(
+        BENCH_BROKER_URL=broker_url, BENCH_DONE_KEY=done_key, BENCH_SAFE="1" if safe else "0"
+    )
+    argv = [sys.executable, "-m", "celery", "-A", "bench.jobs_celery_fixture", "worker"]
+    argv += [f"--concurrency={CONCURRENCY}", "--queues=bench-raw", "--loglevel=WARNING"]
+    argv += ["--without-gossip", "--without-mingle", "--pool=prefork"]
+    log_path = work / f"raw-{'safe' if safe else 'defaults'}-worker.log"
+    worker = start_process(argv, env=env, log_path=log_path)
+    client = redis.Redis.from_url(broker_url)
+    producer = Celery("bench_raw_producer", broker=broker_url, set_as_current=False)
+
+    def send() -> None:
+        producer.send_task(
+            "bench.raw_noop", args=[time.time()], queue="bench-raw", ignore_result=True
+        )
+
+    def wait_for(count: int, poll: float) -> list[list[float]]:
+        deadline = time.monotonic() + timeout
+        while client.llen(done_key) < count:
+            if worker.poll() is not None:
+                raise WorkerDied(f"the worker exited with {worker.returncode}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{client.llen(done_key)} of {count} tasks after {timeout:g} s")
+            time.sleep(poll)
+        return [json.loads(item) for item in client.lrange(done_key, 0, -1)]
+
+    try:
+        for _ in range(warmup):
+            send()
+        wait_for(warmup, 0.1)
+        client.delete(done_key)
+        idle: list[list[float]] = []
+        for index in range(idle_jobs):
+            send()
+            idle = wait_for(index + 1, 0.001)
+        client.delete(done_key)
+        began = time.perf_counter()
+        for _ in range(jobs):
+            send()
+        enqueue_per_s = jobs / (time.perf_counter() - began)
+        done = wait_for(jobs, 0.1)
+    except (WorkerDied, TimeoutError) as exc:
+        return worker_failed(name, jobs, exc, log_path)
+    finally:
+        stop_process(worker)
+        client.delete(done_key)
+        client.close()
+        producer.close()
+    latencies = [(started - sent) * 1000 for sent, started, _ in done]
+    span = max(finished for _, _, finished in done) - min(sent for sent, _, _ in done)
+    return Result(
+        name,
+        jobs,
+        len(done) / span,
+        percentile(latencies, 50),
+        percentile(latencies, 99),
+        percentile([(started - sent) * 1000 for sent, started, _ in idle], 50),
+        percentile([(finished - sent) * 1000 for sent, _, finished in idle], 50),
+        enqueue_per_s,
+    )
 
 
 def redis_reachable(url: str) -> bool:
@@ -243,49 +375,128 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=500, help="jobs measured per broker")
     parser.add_argument("--idle-jobs", type=int, default=30, help="jobs enqueued one at a time")
     parser.add_argument("--warmup", type=int, default=20, help="jobs run first, not measured")
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds (medians)")
+    parser.add_argument(
+        "--brokers",
+        default="kombu,filesystem,redis,raw",
+        help="rows to run: kombu (filesystem, kombu's), filesystem, redis, raw (raw Celery)",
+    )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
+    parser.add_argument(
+        "--postgres",
+        default=None,
+        help="a PostgreSQL server: the job table goes to a scratch database there (else SQLite)",
+    )
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait per batch")
     args = parser.parse_args()
+    wanted = {name.strip() for name in args.brokers.split(",")}
 
     print(machine_line())
+    table = "PostgreSQL" if args.postgres else "SQLite"
     print(
-        f"oja worker --concurrency {CONCURRENCY}, SQLite job table; per broker {args.warmup} "
+        f"oja worker --concurrency {CONCURRENCY}, {table} job table; per row {args.warmup} "
         f"warm-up jobs, {args.idle_jobs} jobs one at a time (idle), then {args.jobs} jobs "
-        "enqueued back to back by one producer (jobs/s, p50, p99)\n"
+        f"enqueued back to back by one producer (jobs/s, p50, p99); {args.rounds} interleaved "
+        f"round(s); load average {load_average()}\n"
     )
-    # name → (URL, kombu's own filesystem transport instead of Oja's)
-    brokers: dict[str, tuple[str | None, bool]] = {
-        "filesystem, kombu's (before)": (None, True),
-        "filesystem (embedded)": (None, False),
-        f"Redis ({args.redis_url.removeprefix('redis://')})": (args.redis_url, False),
-    }
-    results = []
-    with tempfile.TemporaryDirectory(prefix="oja-bench-jobs-") as tmp:
-        for name, (url, kombu_filesystem) in brokers.items():
-            if url and not redis_reachable(url):
-                nan = float("nan")
-                note = "skipped: Redis unreachable"
-                results.append(Result(name, 0, nan, nan, nan, nan, nan, note))
-                continue
-            results.append(
-                run_broker(
-                    name,
-                    url,
-                    Path(tmp),
-                    jobs=args.jobs,
-                    idle_jobs=args.idle_jobs,
-                    warmup=args.warmup,
-                    timeout=args.timeout,
-                    kombu_filesystem=kombu_filesystem,
+    redis_name = args.redis_url.removeprefix("redis://")
+    # name → (kind, URL, kombu's own filesystem transport instead of Oja's)
+    rows: dict[str, tuple[str, str | None, bool]] = {}
+    if "kombu" in wanted:
+        rows["filesystem, kombu's (before)"] = ("oja", None, True)
+    if "filesystem" in wanted:
+        rows["filesystem (embedded)"] = ("oja", None, False)
+    if "redis" in wanted:
+        rows[f"Oja on Redis ({redis_name})"] = ("oja", args.redis_url, False)
+    if "raw" in wanted:
+        rows["raw Celery on Redis, defaults"] = ("raw", args.redis_url, False)
+        rows["raw Celery on Redis, acks_late + prefetch 1"] = ("raw-safe", args.redis_url, False)
+    results: dict[str, list[Result]] = {name: [] for name in rows}
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="oja-bench-jobs-"))
+        database_url = None
+        if args.postgres:
+            dsn = stack.enter_context(scratch_database(args.postgres))
+            database_url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+        for index in range(args.rounds):
+            order = list(rows.items()) if index % 2 == 0 else list(rows.items())[::-1]
+            for name, (kind, url, kombu_filesystem) in order:
+                if url and not redis_reachable(url):
+                    results[name].append(failed_result(name, 0, "skipped: Redis unreachable"))
+                    continue
+                work = Path(tmp) / f"round-{index}"
+                work.mkdir(exist_ok=True)
+                counts = {
+                    "jobs": args.jobs,
+                    "idle_jobs": args.idle_jobs,
+                    "warmup": args.warmup,
+                    "timeout": args.timeout,
+                }
+                if kind == "oja":
+                    result = run_broker(
+                        name,
+                        url,
+                        work,
+                        kombu_filesystem=kombu_filesystem,
+                        database_url=database_url,
+                        **counts,
+                    )
+                else:
+                    assert url is not None
+                    result = run_raw_celery(name, url, work, safe=kind == "raw-safe", **counts)
+                results[name].append(result)
+                print(
+                    f"round {index + 1}: {name}: {result.jobs_per_s:,.0f} jobs/s, idle p50 "
+                    f"{result.idle_p50_ms:.2f} ms (load average {load_average()})"
                 )
-            )
 
-    headers = ["broker", "jobs", "jobs/s", "p50 ms", "p99 ms", "idle p50 ms", "enqueue/s", "note"]
-    rows = [
-        [r.broker, r.jobs, r.jobs_per_s, r.p50_ms, r.p99_ms, r.idle_p50_ms, r.enqueue_per_s, r.note]
-        for r in results
+    def median(values: list[float]) -> float:
+        kept = [v for v in values if not math.isnan(v)]
+        return statistics.median(kept) if kept else float("nan")
+
+    headers = [
+        "row",
+        "jobs",
+        "jobs/s",
+        "p50 ms",
+        "p99 ms",
+        "idle p50 ms",
+        "idle done p50 ms",
+        "enqueue/s",
+        "note",
     ]
-    print(markdown_table(headers, rows))
+    table_rows = []
+    for name, runs in results.items():
+        table_rows.append(
+            [
+                name,
+                runs[0].jobs,
+                median([r.jobs_per_s for r in runs]),
+                median([r.p50_ms for r in runs]),
+                median([r.p99_ms for r in runs]),
+                median([r.idle_p50_ms for r in runs]),
+                median([r.idle_done_p50_ms for r in runs]),
+                median([r.enqueue_per_s for r in runs]),
+                "; ".join(sorted({r.note for r in runs if r.note})),
+            ]
+        )
+    print()
+    print(markdown_table(headers, table_rows))
+    oja = results.get(f"Oja on Redis ({redis_name})")
+    if oja and "raw Celery on Redis, defaults" in results:
+        for raw_name in (
+            "raw Celery on Redis, defaults",
+            "raw Celery on Redis, acks_late + prefetch 1",
+        ):
+            ratios = [
+                o.jobs_per_s / r.jobs_per_s for o, r in zip(oja, results[raw_name], strict=True)
+            ]
+            print(
+                f"Oja on Redis ÷ {raw_name}: jobs/s "
+                + ", ".join(f"{ratio:.2f}" for ratio in ratios)
+                + " (per round)"
+            )
+    print(f"load average at the end: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from typing import Literal
 from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, insert, update
 
 from oja.core.db import own_transaction
-from oja.core.jobs import JobContext, JobFailure, PermanentJobError, Registry, job
+from oja.core.jobs import Job, JobContext, JobFailure, PermanentJobError, Registry, job
 
 metadata = MetaData()
 job_effect = Table(
@@ -48,6 +48,18 @@ async def record_effect(
         await ctx.progress(50, "lingering")
         await asyncio.sleep(sleep_after)
     return {"label": label}
+
+
+@job("tests.quiet", timeout=20, max_attempts=2)
+async def quiet(ctx: JobContext, *, steal: bool = False) -> dict[str, bool]:
+    """Writes nothing in its own session (its mark is then one statement of its own); with
+    ``steal``, another attempt takes the job over while it runs, as a sweeper's re-run would."""
+    if steal:
+        async with ctx.runtime.database.autocommit_engine.connect() as connection:
+            await connection.execute(
+                update(Job).where(Job.id == ctx.job_id).values(attempts=Job.attempts + 1)
+            )
+    return {"steal": steal}
 
 
 @job("tests.permanent", max_attempts=5)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import structlog
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import event, func, insert, select, update
 
 from oja.core.clock import utcnow
 from oja.core.config import Settings
@@ -27,6 +27,7 @@ from tests.core.job_fixtures import (
     job_effect,
     job_subject,
     metadata,
+    quiet,
     record_effect,
     too_slow,
 )
@@ -102,6 +103,48 @@ async def test_committed_job_is_published_after_commit_and_runs_exactly_once(
     assert stored.result == {"label": "once"}
     assert stored.finished_at is not None
     assert await effects(runtime) == [("once", 1)]
+
+
+async def test_a_job_runs_in_two_statements_and_one_that_writes_nothing_is_marked_alone(
+    runtime: Runtime,
+) -> None:
+    """The hot path: the claim is one UPDATE (the task knows the kind), a job that wrote nothing
+    is marked done by one more; no BEGIN/COMMIT pair, no read of the row first."""
+    async with unit_of_work(runtime.database) as session:
+        row = quiet.enqueue(session)
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement.split(maxsplit=1)[0].upper())
+
+    engine = runtime.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert await execute(str(row.id), runtime, "tests.quiet") == "succeeded"
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert sent == ["UPDATE", "UPDATE"]
+    stored = await load(runtime, row.id)
+    assert (stored.status, stored.attempts, stored.result) == (
+        JobStatus.succeeded,
+        1,
+        {"steal": False},
+    )
+    assert await execute(str(row.id), runtime, "tests.quiet") == "not_claimed"
+    async with unit_of_work(runtime.database) as session:
+        other = record_effect.enqueue(session, label="x")
+    assert await execute(str(other.id), runtime, "tests.quiet") == "not_claimed"  # not its kind
+    assert (await load(runtime, other.id)).status == JobStatus.queued
+
+
+async def test_a_job_that_wrote_nothing_and_lost_its_lease_is_not_marked(
+    runtime: Runtime,
+) -> None:
+    async with unit_of_work(runtime.database) as session:
+        row = quiet.enqueue(session, steal=True)
+    assert await execute(str(row.id), runtime) == "lease_lost"
+    stored = await load(runtime, row.id)
+    assert (stored.status, stored.attempts, stored.result) == (JobStatus.running, 2, None)
 
 
 async def test_wrong_arguments_fail_in_the_caller(runtime: Runtime, published: Published) -> None:

@@ -90,3 +90,39 @@ async def test_chatroom_list_is_the_check_and_then_the_cache(
     assert first.json()["total"] == 1
     assert kinds(miss) == ["SELECT user", "SELECT chatroom"]
     assert kinds(hit) == ["SELECT user"]
+
+
+async def test_product_listing_is_three_selects_whatever_the_filters(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    """The public listing: the page with its total and its images (one statement, whose first
+    FROM is the images' subquery), the page's variants, its stores' live discounts — with every
+    filter and each sort, never one per product."""
+    from tests.marketplace.conftest import admin, approved_store, person
+
+    boss = await admin(app, client)
+    root = (await client.post("/categories", json={"name": "Food"}, headers=boss.headers)).json()
+    owner = await person(client)
+    await approved_store(client, owner, boss, "One")
+    for title, price in (("Rice", 5000), ("Beans", 3000), ("Garri", 1000)):
+        body = {"title": title, "sku": title, "price": price, "stock": 2, "status": "active"}
+        created = await client.post(
+            "/products", json={**body, "category_id": root["id"]}, headers=owner.headers
+        )
+        assert created.status_code == 201, created.text
+    queries = [
+        "",
+        "sort=price_asc",
+        "sort=price_desc&per_page=2&page=2",
+        "category=food&vendor=one&min_price=1000&max_price=6000&in_stock=true&sort=price_asc",
+    ]
+    for query in queries:
+        with statements(app) as sent:
+            response = await client.get(f"/products?{query}")
+        assert response.status_code == 200, response.text
+        assert response.json()["total"] == 3
+        assert kinds(sent) == [
+            "SELECT product_image",
+            "SELECT product_variant",
+            "SELECT discount",
+        ]

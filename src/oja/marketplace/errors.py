@@ -237,6 +237,7 @@ class TooManyImages(Conflict):
 class NotAnImage(OjaError):
     """The uploaded file's bytes are not an image Oja processes (JPEG, PNG, WebP, GIF, …)."""
 
+    status_code = 422
     code = MarketplaceErrorCode.not_an_image
 
 

@@ -110,6 +110,15 @@ RunInProcess = Callable[[Work], Any]
 """Runs ``work`` to completion with this worker process's runtime (see :mod:`oja.worker`)."""
 
 
+def _job_task(kind: str, run_in_process: RunInProcess) -> Callable[[str], None]:
+    """The task body of one kind: its claim knows the kind, so it needs no read to find it."""
+
+    def run_job(job_id: str) -> None:
+        run_in_process(lambda runtime: execute(job_id, runtime, kind))
+
+    return run_job
+
+
 def register_tasks(
     app: Celery, registry: Registry, default_timeout: float, run_in_process: RunInProcess
 ) -> None:
@@ -118,16 +127,13 @@ def register_tasks(
     for definition in registry.all():
         timeout = definition.timeout or default_timeout
 
-        def run_job(job_id: str) -> None:
-            run_in_process(lambda runtime: execute(job_id, runtime))
-
         app.task(
             name=definition.task_name,
             time_limit=int(timeout) + 60,  # backstop: the runner's own timeout fires first
             acks_late=True,
             reject_on_worker_lost=True,
             ignore_result=True,
-        )(run_job)
+        )(_job_task(definition.kind, run_in_process))
 
     @app.task(name=SWEEP_TASK, ignore_result=True, time_limit=120)
     def sweep_task() -> None:

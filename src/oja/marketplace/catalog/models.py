@@ -95,6 +95,7 @@ class ProductVariant(IdMixin, TimestampMixin, VendorOwned, Base):
         CheckConstraint("stock >= 0", name="stock_not_negative"),
         CheckConstraint("price >= 0", name="price_not_negative"),
         CheckConstraint("low_stock_threshold >= 0", name="threshold_not_negative"),
+        Index("ix_product_variant_price", "price"),
     )
 
     product_id: Mapped[uuid.UUID] = mapped_column(

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     Select,
     String,
+    and_,
     delete,
     exists,
     func,
@@ -279,12 +280,22 @@ async def variants_of_products(
     return (await db.scalars(query)).all()
 
 
-def _min_price() -> Any:
-    return (
-        select(func.min(ProductVariant.price))
-        .where(ProductVariant.product_id == Product.id, ProductVariant.deleted_at.is_(None))
-        .correlate(Product)
-        .scalar_subquery()
+def _cheapest_variant() -> tuple[Any, Any]:
+    """A join to each product's cheapest variant (ties: the smaller id) and its condition: the
+    price sorts then order by one indexed column, so PostgreSQL can walk ``product_variant`` by
+    price and stop at the page, instead of a ``min(price)`` subquery for every matching product."""
+    cheapest = aliased(ProductVariant)
+    other = aliased(ProductVariant)
+    cheaper = exists().where(
+        other.product_id == cheapest.product_id,
+        other.deleted_at.is_(None),
+        or_(
+            other.price < cheapest.price,
+            and_(other.price == cheapest.price, other.id < cheapest.id),
+        ),
+    )
+    return cheapest, and_(
+        cheapest.product_id == Product.id, cheapest.deleted_at.is_(None), ~cheaper
     )
 
 
@@ -301,43 +312,58 @@ async def list_visible(
 ) -> tuple[list[tuple[Product, str | None, list[ImageRow]]], int]:
     """One page of the public listing (each product with its category's path and its images) and
     its total: one statement, whatever the filters."""
-    query = _visible()
+    where: list[Any] = [
+        Product.status == ProductStatus.active,
+        Vendor.status == VendorStatus.approved,
+    ]
     if category is not None:
-        query = query.where(in_category_tree(*category))
+        where.append(in_category_tree(*category))
     if vendor is not None:
         vendor_id, slug = vendor
-        query = query.where(
-            Vendor.id == vendor_id if vendor_id is not None else Vendor.slug == slug
-        )
+        where.append(Vendor.id == vendor_id if vendor_id is not None else Vendor.slug == slug)
     if min_price is not None or max_price is not None:
         priced = [ProductVariant.product_id == Product.id, ProductVariant.deleted_at.is_(None)]
         if min_price is not None:
             priced.append(ProductVariant.price >= min_price)
         if max_price is not None:
             priced.append(ProductVariant.price <= max_price)
-        query = query.where(exists().where(*priced))
+        where.append(exists().where(*priced))
     if in_stock is not None:
         stocked = exists().where(
             ProductVariant.product_id == Product.id,
             ProductVariant.deleted_at.is_(None),
             ProductVariant.stock > 0,
         )
-        query = query.where(stocked if in_stock else ~stocked)
-    # The sort key is a column of the page, so the outer query can order by it again.
-    key = (
-        _min_price().label("sort_price")
-        if sort in ("price_asc", "price_desc")
-        else Product.created_at.label("sort_created_at")
+        where.append(stocked if in_stock else ~stocked)
+    # The total is an uncorrelated scalar subquery of the same filters: PostgreSQL counts it once,
+    # on its own narrow plan, while the page stops after ``per_page`` rows (a window count would
+    # read and sort every matching row, with all its columns, before the LIMIT).
+    total = (
+        select(func.count(Product.id))
+        .join(Vendor, Vendor.id == Product.vendor_id)
+        .where(*where)
+        .correlate(None)
+        .scalar_subquery()
     )
-    descending = sort != "price_asc"
-    newest = sort not in ("price_asc", "price_desc")  # ties: newest id first; by price, oldest
-    # The total rides on the page (a window count) and the category path on each row: one
-    # statement for both; a count of its own only for a page past the end. The images are added
-    # around the page, so their subquery runs for its rows only, not for every match.
-    page = (
-        query.add_columns(func.count().over().label("total"), Category.path.label("path"), key)
+    inner = (
+        select(Product, total.label("total"), Category.path.label("path"))
+        .join(Vendor, Vendor.id == Product.vendor_id)
         .outerjoin(Category, Category.id == Product.category_id)
-        .order_by(
+        .where(*where)
+    )
+    if sort in {"price_asc", "price_desc"}:
+        cheapest, is_cheapest = _cheapest_variant()
+        key = cheapest.price.label("sort_price")
+        inner = inner.join(cheapest, is_cheapest).add_columns(key)
+        descending, newest = sort == "price_desc", False
+    else:
+        key = Product.created_at.label("sort_created_at")
+        inner = inner.add_columns(key)
+        descending, newest = True, True
+    # ties: newest id first; by price, the smaller id. The images are added around the page, so
+    # their subquery runs for its rows only, not for every match.
+    page = (
+        inner.order_by(
             key.desc() if descending else key.asc(), Product.id.desc() if newest else Product.id
         )
         .offset(paging.offset)
@@ -354,13 +380,12 @@ async def list_visible(
     )
     rows = (await db.execute(outer)).all()
     if rows:
-        total = int(rows[0][1])
+        total_found = int(rows[0][1])
     elif paging.offset == 0:
-        total = 0
+        total_found = 0
     else:
-        count = select(func.count()).select_from(query.subquery())
-        total = int((await db.execute(count)).scalar_one())
-    return [(row[0], row[2], decode_images(row[0].id, row[3])) for row in rows], total
+        total_found = int((await db.execute(select(total))).scalar_one())
+    return [(row[0], row[2], decode_images(row[0].id, row[3])) for row in rows], total_found
 
 
 # Product images

@@ -285,8 +285,9 @@ def settings_markdown(sections: list[type[SettingsSection]]) -> str:
     lines = ["| Variable | Default | What it does |", "| --- | --- | --- |"]
     seen: set[str] = set()
     for cls in sections:
+        prefix = str(cls.model_config.get("env_prefix") or "OJA_")
         for name, field in cls.model_fields.items():
-            variable = f"OJA_{name.upper()}"
+            variable = f"{prefix}{name}".upper()
             if variable in seen:
                 continue
             seen.add(variable)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from oja.marketplace.cart.endpoints import router as cart_router
 from oja.marketplace.catalog.endpoints import category_router, product_router
+from oja.marketplace.checkout.endpoints import router as checkout_router
 from oja.marketplace.inventory.endpoints import router as inventory_router
 from oja.marketplace.pricing.endpoints import router as pricing_router
 from oja.marketplace.vendors.endpoints import admin_router as vendor_admin_router
@@ -18,4 +20,6 @@ routers: list[APIRouter] = [
     vendor_admin_router,
     category_router,
     product_router,
+    cart_router,
+    checkout_router,
 ]

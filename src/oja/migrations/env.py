@@ -29,6 +29,8 @@ MODEL_MODULES = [
     "oja.marketplace.inventory.models",
     "oja.marketplace.pricing.models",
     "oja.marketplace.orders.models",
+    "oja.marketplace.cart.models",
+    "oja.marketplace.checkout.models",
 ]
 for module in MODEL_MODULES:
     importlib.import_module(module)

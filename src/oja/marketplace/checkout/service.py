@@ -143,6 +143,7 @@ async def checkout(
         assert winner is not None
         return await _replay(db, winner, fingerprint)
     db.add_all(orders)
+    await db.flush()  # the orders before their lines: no relationship orders the inserts
     db.add_all(order_lines)
     for order in orders:
         orders_repository.record_transition(

@@ -16,6 +16,7 @@ from oja.core.jobs import Job
 from oja.marketplace.checkout.jobs import expire_reservations
 from oja.marketplace.orders.models import OrderGroup
 from oja.sandbox.paystack import PaystackFake
+from tests.core.test_statement_budget import statements
 from tests.billing.conftest import paystack_headers
 from tests.conftest import Jobs
 
@@ -353,3 +354,56 @@ async def expire(app: Any, jobs: Jobs) -> list[Any]:
             .limit(1)
         )
         return list(found.scalars())
+
+
+def shapes(sent: list[str]) -> list[str]:
+    """``VERB table`` per statement: the table read, written or deleted from."""
+    out = []
+    for statement in sent:
+        words = statement.replace('"', "").split()
+        verb = words[0].upper()
+        after = {"SELECT": "FROM", "INSERT": "INTO", "DELETE": "FROM", "UPDATE": "UPDATE"}[verb]
+        out.append(f"{verb} {words[words.index(after) + 1]}")
+    return out
+
+
+async def ten_lines_three_stores(app: Any, client: httpx.AsyncClient) -> Person:
+    boss = await admin(app, client)
+    buyer = await person(client)
+    for n, size in enumerate((4, 3, 3)):
+        store = await shop(
+            app,
+            client,
+            f"Store {n}",
+            [{"sku": f"S{n}-{i}", "price": 100 * (i + 1), "stock": 50} for i in range(size)],
+            boss=boss,
+        )
+        for index in range(size):
+            await add(client, buyer, store.variant(index)["id"], 2)
+    return buyer
+
+
+async def test_checkout_statement_budget(
+    app: Any, client: httpx.AsyncClient, paystack: PaystackFake
+) -> None:
+    """A 10-line cart across 3 stores, with an Idempotency-Key: every statement, counted."""
+    buyer = await ten_lines_three_stores(app, client)
+    with statements(app) as sent:
+        response = await checkout(client, buyer, new_key())
+    assert response.status_code == 201, response.text
+    assert len(response.json()["orders"]) == 3
+    assert shapes(sent) == [
+        "SELECT user",
+        "SELECT order_group",
+        "SELECT cart_item",
+        "SELECT discount",
+        "UPDATE product_variant",
+        "INSERT payment",
+        "INSERT stock_movement",
+        "INSERT order_group",
+        "INSERT store_order",
+        "INSERT order_line",
+        "INSERT order_transition",
+        "DELETE cart_item",
+    ]
+    assert len(sent) == 12 <= 40

@@ -60,6 +60,9 @@ def settings(tmp_path: Path, database_url: str, paystack_server: Served) -> Sett
         database_url,
         paystack_base_url=paystack_server.url,
         paystack_secret_key=paystack_fake.DEFAULT_SECRET_KEY,
+        # 200 concurrent checkouts in one event loop on a shared 2-core box queue for a
+        # connection longer than production's 5 s; the race is about stock, not latency.
+        database_pool_timeout=60.0,
     )
 
 

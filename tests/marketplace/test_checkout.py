@@ -3,10 +3,12 @@ kept on any failure; the verified payment confirms the orders once; unpaid reser
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select, update
 
 from oja.core.clock import utcnow
@@ -16,9 +18,9 @@ from oja.core.jobs import Job
 from oja.marketplace.checkout.jobs import expire_reservations
 from oja.marketplace.orders.models import OrderGroup
 from oja.sandbox.paystack import PaystackFake
-from tests.core.test_statement_budget import statements
 from tests.billing.conftest import paystack_headers
-from tests.conftest import Jobs
+from tests.conftest import Jobs, use_settings
+from tests.core.test_statement_budget import statements
 
 from .conftest import Person, admin, count, error_code, person, rows
 from .scoping import statement_log
@@ -407,3 +409,32 @@ async def test_checkout_statement_budget(
         "DELETE cart_item",
     ]
     assert len(sent) == 12 <= 40
+
+
+# A race: proven on PostgreSQL only (SQLite serialises every writer).
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_two_hundred_checkouts_for_ten_in_stock(
+    app: Any, client: httpx.AsyncClient, paystack: PaystackFake, database_url: str
+) -> None:
+    use_settings(app, argon2_memory_cost=1024, argon2_time_cost=1)
+    store = await shop(app, client, "Scarce", [{"sku": "LAST-10", "price": 5000, "stock": 10}])
+    buyers = [await person(client) for _ in range(200)]
+    for buyer in buyers:
+        assert (await add(client, buyer, store.variant()["id"])).status_code == 201
+    answers = await asyncio.gather(*(checkout(client, buyer) for buyer in buyers))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [201] * 10 + [409] * 190
+    refused = [a for a in answers if a.status_code == 409]
+    assert {error_code(a) for a in refused} == {"out_of_stock"}
+    assert {a.json()["error"]["details"]["lines"][0]["available"] for a in refused} == {0}
+    assert await stocks(app) == {"LAST-10": 0}
+    assert await count(app, "order_group") == 10
+    assert await count(app, "store_order") == 10
+    assert await count(app, "payment") == 10
+    assert paystack.calls["initialize"] == 10
+    assert await rows(
+        app, "SELECT min(stock_after), count(*) FROM stock_movement WHERE reason = 'checkout'"
+    ) == [(0, 10)]
+    assert await count(app, "cart_item") == 190

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, status
+from fastapi import APIRouter, Depends, status
 
-from oja.billing.config import BillingSettings, get_billing_settings
+from oja.billing.endpoints import BillingSettingsDep, IdempotencyKey
 from oja.billing.errors import (
     BillingNotConfigured,
     IdempotencyKeyReused,
@@ -32,16 +32,6 @@ from oja.marketplace.errors import (
 )
 
 router = APIRouter(tags=["marketplace: checkout"])
-
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        description="Repeat a checkout safely: the same key and body answer the first checkout.",
-    ),
-]
 
 
 @router.post(
@@ -73,7 +63,7 @@ async def checkout(
     db: SessionDep,
     *,
     settings: Annotated[MarketplaceSettings, Depends(get_marketplace_settings)],
-    billing: Annotated[BillingSettings, Depends(get_billing_settings)],
+    billing: BillingSettingsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> CheckoutOut:
     return await service.checkout(

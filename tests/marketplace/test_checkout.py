@@ -25,6 +25,7 @@ from tests.core.test_statement_budget import statements
 from .conftest import Person, admin, count, error_code, person, rows
 from .scoping import statement_log
 from .shop import (
+    ADDRESS,
     Store,
     add,
     checkout,
@@ -193,6 +194,8 @@ async def test_provider_failure_keeps_nothing(
         "/checkout", json={"shipping_address": {"name": "X"}}, headers=buyer.headers
     )
     assert bad.status_code == 422
+    anonymous = await client.post("/checkout", json={"shipping_address": ADDRESS})
+    assert anonymous.status_code == 401
     assert paystack.calls["initialize"] == 1
 
 

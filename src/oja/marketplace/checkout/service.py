@@ -323,8 +323,9 @@ async def _replay(db: AsyncSession, group: OrderGroup, fingerprint: str) -> Chec
 def _out(
     group: OrderGroup, orders: Sequence[StoreOrder], lines: Sequence[OrderLine]
 ) -> CheckoutOut:
+    # One order for the first answer and its replays: orders by id, lines by SKU.
     by_order: dict[uuid.UUID, list[OrderLineOut]] = defaultdict(list)
-    for line in lines:
+    for line in sorted(lines, key=lambda ln: (ln.sku, ln.id)):
         by_order[line.order_id].append(OrderLineOut.model_validate(line, from_attributes=True))
     assert group.payment_reference is not None
     assert group.authorization_url is not None
@@ -346,7 +347,7 @@ def _out(
                 total=o.total,
                 lines=by_order[o.id],
             )
-            for o in orders
+            for o in sorted(orders, key=lambda o: o.id)
         ],
         payment=PaymentOut(
             provider=group.provider,

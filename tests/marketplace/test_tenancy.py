@@ -18,6 +18,7 @@ async def test_authorization_matrix(app: Any, client: httpx.AsyncClient) -> None
         + matrix.catalog_cases(world)
         + matrix.order_cases(world)
         + matrix.import_cases(world)
+        + matrix.buyer_cases(world)
         + matrix.closing_cases()
     )
     expected: dict[tuple[str, str, str], int] = {}

@@ -128,6 +128,13 @@ async def build(app: Any, client: httpx.AsyncClient) -> World:
     )
     assert imported.status_code == 202, imported.text
     world.extra["import"] = imported.json()
+    line = await client.post(
+        "/cart/items",
+        json={"variant_id": world.extra["active"]["variants"][0]["id"]},
+        headers=people["buyer"].headers,
+    )
+    assert line.status_code == 201, line.text
+    world.extra["cart_line"] = line.json()["stores"][0]["lines"][0]["id"]
     return world
 
 
@@ -330,6 +337,26 @@ def import_cases(world: World) -> list[Case]:
         Case("GET", "/vendors/me/imports", own_store(200)),
         Case("GET", f"/vendors/me/imports/{iid}", mine(200)),
         Case("GET", f"/vendors/me/imports/{iid}/failures", mine(200)),
+    ]
+
+
+def buyer_cases(world: World) -> list[Case]:
+    """The buyer's own cart: every signed-in user has one; another's line is a 404."""
+    variant = world.extra["b"]["variants"][0]["id"]
+    line = world.extra["cart_line"]
+    signed_in = {"anonymous": 401, "buyer": 200, "admin": 200, "vendor_b": 200, "vendor_a": 200}
+    owner_only = {"anonymous": 401, "buyer": 200, "admin": 404, "vendor_b": 404, "vendor_a": 404}
+    return [
+        Case("GET", "/cart", signed_in, vendor_route=False),
+        Case(
+            "POST",
+            "/cart/items",
+            {**signed_in, "buyer": 201, "admin": 201, "vendor_b": 201, "vendor_a": 201},
+            {"variant_id": variant},
+            vendor_route=False,
+        ),
+        Case("PATCH", f"/cart/items/{line}", owner_only, {"quantity": 2}, vendor_route=False),
+        Case("DELETE", f"/cart/items/{line}", owner_only, vendor_route=False),
     ]
 
 

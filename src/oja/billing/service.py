@@ -172,6 +172,57 @@ async def initiate_payment(
     return payment
 
 
+async def open_payment(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    email: str,
+    amount: int,
+    currency: str,
+    metadata: dict[str, Any],
+    callback_url: str | None,
+    request_hash: str | None,
+    settings: BillingSettings,
+) -> Payment:
+    """Start a Paystack transaction for another module's purchase (a marketplace order group).
+
+    The caller owns idempotency (its own row is unique per key) and computed the amount; ``metadata``
+    is kept on the payment and travels with its ``billing.payment.*`` events. Flushed, not committed:
+    if the caller's unit of work rolls back, the payment row goes with it.
+    """
+    reference = f"oja_{uuid7().hex}"
+    async with paystack_client(settings) as client:
+        try:
+            started = await client.initialize(
+                email=email,
+                amount=amount,
+                currency=currency,
+                reference=reference,
+                callback_url=callback_url or settings.paystack_callback_url,
+                metadata={**metadata, "user_id": str(user_id)},
+            )
+        except ProviderCallError as exc:
+            raise from_provider(exc, refused=PaymentInitiationFailed) from exc
+    payment = Payment(
+        id=uuid7(),
+        user_id=user_id,
+        provider="paystack",
+        reference=reference,
+        status="pending",
+        amount=amount,
+        currency=currency,
+        amount_refunded=0,
+        email=email,
+        authorization_url=started.authorization_url,
+        access_code=started.access_code,
+        request_hash=request_hash,
+        extra=metadata,
+    )
+    session.add(payment)
+    log.info("billing.payment.initiated", reference=reference, amount=amount)
+    return payment
+
+
 def _same_request(existing: Payment, fingerprint: str) -> Payment:
     if existing.request_hash is not None and existing.request_hash != fingerprint:
         raise IdempotencyKeyReused(
@@ -184,6 +235,25 @@ def _same_request(existing: Payment, fingerprint: str) -> Payment:
 
 
 Outcome = Literal["credited", "moved", "unchanged", "amount_mismatch", "no_change"]
+
+PAYMENT_SUCCEEDED = "billing.payment.succeeded"
+"""Emitted once, in the verifying unit of work, when a payment is credited (verified amount and
+currency equal ours). Payload: ``payment_id``, ``reference``, ``user_id``, ``amount``,
+``currency``, ``metadata``."""
+PAYMENT_FLAGGED = "billing.payment.flagged"
+"""Emitted once when the provider verifies a different amount or currency: the same payload plus
+``reason``, ``verified_amount`` and ``verified_currency``."""
+
+
+def _payment_event(payment: Payment) -> dict[str, Any]:
+    return {
+        "payment_id": payment.id,
+        "reference": payment.reference,
+        "user_id": payment.user_id,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "metadata": dict(payment.extra or {}),
+    }
 
 
 async def apply_verification(
@@ -204,6 +274,13 @@ async def apply_verification(
                 expected=payment.amount,
                 verified=verified.amount,
                 currency=verified.currency,
+            )
+            await events.emit(
+                PAYMENT_FLAGGED,
+                **_payment_event(payment),
+                reason="amount_mismatch",
+                verified_amount=verified.amount,
+                verified_currency=verified.currency.upper(),
             )
         return "amount_mismatch"
     moved = await repository.move_payment(
@@ -227,6 +304,7 @@ async def apply_verification(
             currency=payment.currency,
         )
         log.info("billing.payment.credited", reference=payment.reference, amount=payment.amount)
+        await events.emit(PAYMENT_SUCCEEDED, **_payment_event(payment))
         return "credited"
     return "moved"
 

@@ -61,7 +61,9 @@ class DatabaseSettings(SettingsSection):
     database_url: str | None = None
     """SQLAlchemy async URL. Default: SQLite in OJA_VAR_DIR; production: `postgresql+asyncpg://…`."""
     database_pool_size: int = 10
-    """Connections a process keeps (PostgreSQL); as many again may open for a burst, and beyond them a request waits up to 5 s for one, then answers 503."""
+    """Connections a process keeps (PostgreSQL); as many again may open for a burst, and beyond them a request waits up to `OJA_DATABASE_POOL_TIMEOUT` for one, then answers 503."""
+    database_pool_timeout: float = Field(default=5.0, gt=0)
+    """Seconds a request waits for a free database connection (PostgreSQL) before answering 503."""
     database_echo: bool = False
     """Log every SQL statement."""
 
@@ -285,8 +287,9 @@ def settings_markdown(sections: list[type[SettingsSection]]) -> str:
     lines = ["| Variable | Default | What it does |", "| --- | --- | --- |"]
     seen: set[str] = set()
     for cls in sections:
+        prefix = str(cls.model_config.get("env_prefix") or "OJA_")
         for name, field in cls.model_fields.items():
-            variable = f"{cls.model_config.get('env_prefix', 'OJA_')}{name}".upper()
+            variable = f"{prefix}{name}".upper()
             if variable in seen:
                 continue
             seen.add(variable)

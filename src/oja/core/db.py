@@ -155,7 +155,9 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str, *, echo: bool = False, pool_size: int = 10, pool_timeout: float = 5.0
+) -> AsyncEngine:
     if is_sqlite(url):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
 
@@ -183,7 +185,7 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
         # the whole pool stale (every connection made before the error is replaced at its next
         # checkout), and that one request answers 503 like any other database outage.
         pool_recycle=POOL_RECYCLE_SECONDS,
-        pool_timeout=5,
+        pool_timeout=pool_timeout,
         connect_args={"timeout": 5, "command_timeout": 60},
     )
 
@@ -191,9 +193,11 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
 class Database:
     """An engine and its session factory; one per process (forked workers make their own)."""
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, pool_size: int = 10, pool_timeout: float = 5.0
+    ) -> None:
         self.url = url
-        self.engine = create_engine(url, echo=echo, pool_size=pool_size)
+        self.engine = create_engine(url, echo=echo, pool_size=pool_size, pool_timeout=pool_timeout)
         self.session_info: dict[str, Any] = {}
         """Copied into every session's ``info``: how the job outbox travels with its database."""
         self.sessionmaker = async_sessionmaker(

@@ -57,6 +57,7 @@ class Runtime:
             settings.database_url,
             echo=settings.db.database_echo,
             pool_size=settings.db.database_pool_size,
+            pool_timeout=settings.db.database_pool_timeout,
         )
         redis = None
         url, size, wait = (

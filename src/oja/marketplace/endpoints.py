@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from oja.marketplace.cart.endpoints import router as cart_router
 from oja.marketplace.catalog.endpoints import category_router, product_router
+from oja.marketplace.checkout.endpoints import router as checkout_router
 from oja.marketplace.imports.endpoints import router as imports_router
 from oja.marketplace.inventory.endpoints import router as inventory_router
 from oja.marketplace.orders.endpoints import router as order_router
@@ -24,4 +26,6 @@ routers: list[APIRouter] = [
     order_router,
     store_order_router,
     imports_router,
+    cart_router,
+    checkout_router,
 ]

@@ -51,6 +51,14 @@ class MarketplaceErrorCode(ErrorCode):
     import_not_found = "import_not_found"
     unsupported_import_file = "unsupported_import_file"
     import_key_reused = "import_key_reused"
+    cart_item_not_found = "cart_item_not_found"
+    cart_currency_mismatch = "cart_currency_mismatch"
+    cart_empty = "cart_empty"
+    out_of_stock = "out_of_stock"
+    lines_unavailable = "lines_unavailable"
+    discount_code_invalid = "discount_code_invalid"
+    discount_exhausted = "discount_exhausted"
+    provider_not_supported = "provider_not_supported"
 
 
 class VendorNotFound(NotFound):
@@ -255,3 +263,51 @@ class ImportKeyReused(Conflict):
     """This ``Idempotency-Key`` was already used for a different file or mode."""
 
     code = MarketplaceErrorCode.import_key_reused
+
+
+class CartItemNotFound(NotFound):
+    """No such line in the caller's cart (another buyer's line included)."""
+
+    code = MarketplaceErrorCode.cart_item_not_found
+
+
+class CartCurrencyMismatch(Conflict):
+    """A cart is paid in one currency: a variant priced in another cannot join it."""
+
+    code = MarketplaceErrorCode.cart_currency_mismatch
+
+
+class CartEmpty(Conflict):
+    code = MarketplaceErrorCode.cart_empty
+
+
+class OutOfStock(Conflict):
+    """Some lines want more than is in stock (``details.lines``); nothing was reserved."""
+
+    code = MarketplaceErrorCode.out_of_stock
+
+
+class LinesUnavailable(Conflict):
+    """Some lines' products are no longer sold (``details.lines``): remove them first."""
+
+    code = MarketplaceErrorCode.lines_unavailable
+
+
+class DiscountCodeInvalid(OjaError):
+    """The code names no running discount of a store in the cart, or applies to none of its lines."""
+
+    status_code = 422
+    code = MarketplaceErrorCode.discount_code_invalid
+
+
+class DiscountExhausted(Conflict):
+    """A discount reached its usage limit (overall or for this buyer) meanwhile; nothing was kept."""
+
+    code = MarketplaceErrorCode.discount_exhausted
+
+
+class ProviderNotSupported(OjaError):
+    """The payment provider is not available for checkout yet (``paystack`` is)."""
+
+    status_code = 422
+    code = MarketplaceErrorCode.provider_not_supported

@@ -27,6 +27,7 @@ def vendor_owned_tables() -> frozenset[str]:
     """Names of every table whose model mixes in :class:`VendorOwned`."""
     # Imported here: the models import this module for the mixin.
     import oja.marketplace.catalog.models
+    import oja.marketplace.checkout.models
     import oja.marketplace.imports.models
     import oja.marketplace.inventory.models
     import oja.marketplace.orders.models

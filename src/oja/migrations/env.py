@@ -31,6 +31,8 @@ MODEL_MODULES = [
     "oja.marketplace.pricing.models",
     "oja.marketplace.orders.models",
     "oja.marketplace.imports.models",
+    "oja.marketplace.cart.models",
+    "oja.marketplace.checkout.models",
 ]
 for module in MODEL_MODULES:
     importlib.import_module(module)

@@ -22,9 +22,11 @@ from oja.core import events
 from oja.core.clock import utcnow
 from oja.core.db import current_session
 from oja.core.jobs import JobContext, job
-from oja.marketplace.orders import refunds, repository
+from oja.marketplace.orders import live, refunds, repository
 
 log = structlog.get_logger("oja.marketplace.orders")
+
+__all__ = ["live"]  # imported for its subscriptions: order updates go out live from API and worker
 
 VERIFY_AFTER = timedelta(minutes=10)
 VERIFY_BATCH = 100

@@ -2,8 +2,9 @@
 
 Rules:
 
-* A discount applies when ``starts_at <= now < ends_at`` (no end: open), it needs no code (coded
-  discounts apply at checkout, where the code is given), its usage limit is not reached, its
+* A discount applies when ``starts_at <= now < ends_at`` (no end: open), it needs no code or the
+  buyer gave its code (coded discounts apply at checkout, where the code is given), its usage limit
+  is not reached, its
   currency is the variant's (``fixed`` only), and its scope covers the variant: the store, the
   product, or a category that is the product's or one of its ancestors.
 * The buyer gets the **best single** discount; two or more are combined only when **every one of
@@ -59,8 +60,8 @@ def saving_of(discount: Discount, price: int) -> int:
     return min(saving, price)
 
 
-def applies(discount: Discount, item: PricedItem, now: datetime) -> bool:
-    if discount.vendor_id != item.vendor_id or discount.code is not None:
+def applies(discount: Discount, item: PricedItem, now: datetime, code: str | None = None) -> bool:
+    if discount.vendor_id != item.vendor_id or discount.code not in (None, code):
         return False
     if discount.starts_at > now or (discount.ends_at is not None and now >= discount.ends_at):
         return False
@@ -75,8 +76,10 @@ def applies(discount: Discount, item: PricedItem, now: datetime) -> bool:
     return discount.target_id in item.category_ids
 
 
-def effective_price(item: PricedItem, discounts: Iterable[Discount], now: datetime) -> Quote:
-    usable: Sequence[Discount] = [d for d in discounts if applies(d, item, now)]
+def effective_price(
+    item: PricedItem, discounts: Iterable[Discount], now: datetime, code: str | None = None
+) -> Quote:
+    usable: Sequence[Discount] = [d for d in discounts if applies(d, item, now, code)]
     if not usable:
         return Quote(item.price, item.price, ())
     best = max(usable, key=lambda d: (saving_of(d, item.price), -d.starts_at.timestamp()))

@@ -23,14 +23,20 @@ async def vendor_discounts(db: AsyncSession, vendor_id: uuid.UUID) -> Sequence[D
 
 
 async def live_discounts(
-    db: AsyncSession, vendor_ids: Sequence[uuid.UUID], now: datetime
+    db: AsyncSession, vendor_ids: Sequence[uuid.UUID], now: datetime, code: str | None = None
 ) -> Sequence[Discount]:
-    """Discounts without a code, running at ``now``, of the given stores (one statement)."""
+    """Discounts without a code (or with ``code``), running at ``now``, of the given stores (one
+    statement)."""
     if not vendor_ids:
         return []
+    coded = (
+        Discount.code.is_(None)
+        if code is None
+        else or_(Discount.code.is_(None), Discount.code == code)
+    )
     query = select(Discount).where(
         Discount.vendor_id.in_(set(vendor_ids)),
-        Discount.code.is_(None),
+        coded,
         Discount.starts_at <= now,
         or_(Discount.ends_at.is_(None), Discount.ends_at > now),
     )

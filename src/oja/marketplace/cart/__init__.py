@@ -1,0 +1,1 @@
+"""The buyer's cart: lines of variants, priced now by the catalogue's one pricing function."""

@@ -1,0 +1,71 @@
+"""``POST /checkout``: the signed-in buyer's cart becomes orders and a payment to make."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+
+from oja.billing.endpoints import BillingSettingsDep, IdempotencyKey
+from oja.billing.errors import (
+    BillingNotConfigured,
+    IdempotencyKeyReused,
+    InvalidInput,
+    PaymentInitiationFailed,
+    ProviderError,
+    ProviderUnavailable,
+)
+from oja.core.dependencies import SessionDep
+from oja.core.errors import InvalidRequest, errors
+from oja.identity.dependencies import USER_ERRORS, CurrentUser
+from oja.marketplace.checkout import service
+from oja.marketplace.checkout.schemas import CheckoutOut, CheckoutRequest
+from oja.marketplace.config import MarketplaceSettings, get_marketplace_settings
+from oja.marketplace.errors import (
+    CartCurrencyMismatch,
+    CartEmpty,
+    DiscountCodeInvalid,
+    DiscountExhausted,
+    LinesUnavailable,
+    OutOfStock,
+    ProviderNotSupported,
+)
+
+router = APIRouter(tags=["marketplace: checkout"])
+
+
+@router.post(
+    "/checkout",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CheckoutOut,
+    summary="Turn your cart into one order per store and one payment; stock is reserved",
+    responses=errors(
+        *USER_ERRORS,
+        InvalidRequest,
+        InvalidInput,
+        CartEmpty,
+        LinesUnavailable,
+        CartCurrencyMismatch,
+        OutOfStock,
+        DiscountCodeInvalid,
+        DiscountExhausted,
+        ProviderNotSupported,
+        IdempotencyKeyReused,
+        PaymentInitiationFailed,
+        ProviderError,
+        ProviderUnavailable,
+        BillingNotConfigured,
+    ),
+)
+async def checkout(
+    body: CheckoutRequest,
+    user: CurrentUser,
+    db: SessionDep,
+    *,
+    settings: Annotated[MarketplaceSettings, Depends(get_marketplace_settings)],
+    billing: BillingSettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> CheckoutOut:
+    return await service.checkout(
+        db, user, body, idempotency_key=idempotency_key, settings=settings, billing=billing
+    )

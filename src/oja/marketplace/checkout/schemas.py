@@ -1,0 +1,108 @@
+"""Checkout bodies. Money is integer minor units of the group's one currency."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+
+
+class ShippingAddress(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=120)
+    line1: str = Field(min_length=1, max_length=200)
+    line2: str | None = Field(default=None, max_length=200)
+    city: str = Field(min_length=1, max_length=100)
+    state: str | None = Field(default=None, max_length=100)
+    country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2, e.g. `NG`.")
+    postal_code: str | None = Field(default=None, max_length=20)
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9 ()-]{6,20}$")
+
+    @field_validator("country")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        if not value.isalpha():
+            raise ValueError("country is a two-letter ISO code")
+        return value.upper()
+
+
+class CheckoutRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "shipping_address": {
+                        "name": "Ada Obi",
+                        "line1": "12 Allen Avenue",
+                        "city": "Ikeja",
+                        "state": "Lagos",
+                        "country": "NG",
+                        "phone": "+2348012345678",
+                    },
+                    "discount_code": "WELCOME",
+                    "provider": "paystack",
+                }
+            ]
+        },
+    )
+
+    shipping_address: ShippingAddress
+    discount_code: str | None = Field(default=None, min_length=3, max_length=32)
+    """A store's discount code; it applies to that store's lines it covers."""
+    provider: Literal["paystack", "flutterwave"] = "paystack"
+    """`flutterwave` is refused (422 `provider_not_supported`) until the payments issue lands."""
+    callback_url: HttpUrl | None = None
+    """Where the provider sends the buyer back after paying."""
+
+    @field_validator("discount_code")
+    @classmethod
+    def _code_upper(cls, value: str | None) -> str | None:
+        return None if value is None else value.strip().upper()
+
+
+class OrderLineOut(BaseModel):
+    id: uuid.UUID
+    variant_id: uuid.UUID | None
+    title: str
+    sku: str
+    options: dict[str, Any]
+    quantity: int
+    unit_price: int
+    unit_discount: int
+    tax: int
+    line_total: int
+    discount_id: uuid.UUID | None
+
+
+class StoreOrderOut(BaseModel):
+    id: uuid.UUID
+    vendor_id: uuid.UUID
+    status: str
+    subtotal: int
+    discount_total: int
+    total: int
+    lines: list[OrderLineOut]
+
+
+class PaymentOut(BaseModel):
+    provider: str
+    reference: str
+    authorization_url: str
+
+
+class CheckoutOut(BaseModel):
+    order_group_id: uuid.UUID
+    status: str
+    subtotal: int
+    discount_total: int
+    total: int
+    currency: str
+    expires_at: datetime = Field(
+        description="Unpaid by then, the group expires and its stock returns."
+    )
+    orders: list[StoreOrderOut]
+    payment: PaymentOut

@@ -1,0 +1,357 @@
+"""Checkout: the cart becomes one order group (one payment) and one store order per store.
+
+Everything happens in the request's one transaction: every line re-priced with the catalogue's
+pricing function, stock reserved by one conditional UPDATE for all lines (``stock >= wanted``:
+never read-then-write, so concurrent checkouts can never oversell), discount uses counted under
+their limits, the group, the store orders with their line snapshots, the first transition of each
+order, the stock movements and the discount redemptions written, the cart emptied, and the payment
+initialised with the provider. Any failure — a line short of stock, a discount used up meanwhile,
+the provider down — rolls all of it back: no reservation without a payment, no payment without
+its orders.
+
+``Idempotency-Key``: the group is unique per buyer and key. A repeat with the same body answers the
+first checkout's 201 again; with another body, 409 ``idempotency_key_reused`` (billing's, the body's
+fingerprint being kept on the payment). Two concurrent twins both reserve; the one whose group
+insert loses discards its work and answers the winner's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oja.billing import repository as billing_repository
+from oja.billing import service as billing_service
+from oja.billing.config import BillingSettings
+from oja.billing.errors import IdempotencyKeyReused, InvalidInput
+from oja.core.clock import utcnow
+from oja.core.db import discard
+from oja.core.ids import uuid7
+from oja.identity.models import User
+from oja.marketplace.cart import repository as cart_repository
+from oja.marketplace.cart.service import PricedLine, priced_lines
+from oja.marketplace.checkout import repository
+from oja.marketplace.checkout.models import DiscountRedemption
+from oja.marketplace.checkout.schemas import (
+    CheckoutOut,
+    CheckoutRequest,
+    OrderLineOut,
+    PaymentOut,
+    StoreOrderOut,
+)
+from oja.marketplace.config import MarketplaceSettings
+from oja.marketplace.errors import (
+    CartCurrencyMismatch,
+    CartEmpty,
+    DiscountCodeInvalid,
+    DiscountExhausted,
+    LinesUnavailable,
+    OutOfStock,
+    ProviderNotSupported,
+)
+from oja.marketplace.inventory import repository as inventory_repository
+from oja.marketplace.orders import repository as orders_repository
+from oja.marketplace.orders.models import (
+    GroupStatus,
+    OrderGroup,
+    OrderLine,
+    OrderStatus,
+    StoreOrder,
+)
+from oja.marketplace.pricing.models import Discount
+
+log = structlog.get_logger("oja.marketplace.checkout")
+SUPPORTED_PROVIDERS = ("paystack",)
+CHECKOUT_REASON = "checkout"
+
+
+async def checkout(
+    db: AsyncSession,
+    user: User,
+    body: CheckoutRequest,
+    *,
+    idempotency_key: str | None,
+    settings: MarketplaceSettings,
+    billing: BillingSettings,
+) -> CheckoutOut:
+    if body.provider not in SUPPORTED_PROVIDERS:
+        raise ProviderNotSupported(
+            f"Checkout with {body.provider} is not available yet: it arrives with the payments "
+            "issue. Use paystack.",
+            details={"provider": body.provider, "supported": list(SUPPORTED_PROVIDERS)},
+        )
+    fingerprint = billing_service.request_fingerprint(body.model_dump(mode="json"))
+    if idempotency_key:
+        existing = await repository.group_by_key(db, user.id, idempotency_key)
+        if existing is not None:
+            return await _replay(db, existing, fingerprint)
+    if not user.email:
+        raise InvalidInput("An email address is required to pay: add one to your account.")
+    rows = await cart_repository.lines(db, user.id)
+    if not rows:
+        raise CartEmpty("Your cart is empty.")
+    now = utcnow()
+    lines = await priced_lines(db, rows, now, body.discount_code)
+    _check(lines, body.discount_code)
+    await _reserve(db, lines)
+    used = await _count_discounts(db, user.id, lines)
+
+    group_id = uuid7()
+    orders, order_lines = _orders(group_id, user.id, lines)
+    currency = lines[0].variant.currency
+    total = sum(o.total for o in orders)
+    payment = await billing_service.open_payment(
+        db,
+        user_id=user.id,
+        email=user.email,
+        amount=total,
+        currency=currency,
+        metadata={"order_group_id": str(group_id)},
+        callback_url=str(body.callback_url) if body.callback_url else None,
+        request_hash=fingerprint,
+        settings=billing,
+    )
+    group = {
+        "id": group_id,
+        "buyer_id": user.id,
+        "status": str(GroupStatus.awaiting_payment),
+        "currency": currency,
+        "subtotal": sum(o.subtotal for o in orders),
+        "discount_total": sum(o.discount_total for o in orders),
+        "total": total,
+        "shipping_address": body.shipping_address.model_dump(mode="json"),
+        "discount_code": body.discount_code,
+        "provider": body.provider,
+        "payment_reference": payment.reference,
+        "authorization_url": payment.authorization_url,
+        "idempotency_key": idempotency_key,
+        "expires_at": now + timedelta(minutes=settings.reservation_minutes),
+        "created_at": now,
+        "updated_at": now,
+    }
+    if not await repository.insert_group(db, group):
+        # A concurrent request with this key won: drop our reservation and payment, answer its.
+        assert idempotency_key is not None
+        await discard(db)
+        winner = await repository.group_by_key(db, user.id, idempotency_key)
+        assert winner is not None
+        return await _replay(db, winner, fingerprint)
+    db.add_all(orders)
+    await db.flush()  # the orders before their lines: no relationship orders the inserts
+    db.add_all(order_lines)
+    for order in orders:
+        orders_repository.record_transition(
+            db,
+            order.vendor_id,
+            order.id,
+            from_status=None,
+            to_status=OrderStatus.pending,
+            actor_id=user.id,
+            note="checkout",
+            at=now,
+        )
+    db.add_all(
+        DiscountRedemption(
+            discount_id=d.id, vendor_id=d.vendor_id, group_id=group_id, buyer_id=user.id
+        )
+        for d in used.values()
+    )
+    await cart_repository.remove_lines(db, user.id, [line.item.id for line in lines])
+    await db.flush()
+    log.info(
+        "marketplace.checkout.completed",
+        group_id=str(group_id),
+        orders=len(orders),
+        total=total,
+        currency=currency,
+    )
+    return _out(OrderGroup(**group), orders, order_lines)
+
+
+def _check(lines: Sequence[PricedLine], code: str | None) -> None:
+    gone = [line for line in lines if not line.available]
+    if gone:
+        raise LinesUnavailable(
+            "Some lines are no longer on sale: remove them from your cart.",
+            details={"lines": [_line_ref(line) for line in gone]},
+        )
+    currencies = sorted({line.variant.currency for line in lines})
+    if len(currencies) > 1:
+        raise CartCurrencyMismatch(
+            "A cart is paid in one currency.", details={"currencies": currencies}
+        )
+    if code is not None and not any(d.code == code for line in lines for d in line.applied):
+        raise DiscountCodeInvalid(
+            f"The code {code!r} gives no discount on this cart.", details={"code": code}
+        )
+
+
+def _line_ref(line: PricedLine) -> dict[str, Any]:
+    return {
+        "cart_item_id": str(line.item.id),
+        "variant_id": str(line.variant.id),
+        "sku": line.variant.sku,
+    }
+
+
+async def _reserve(db: AsyncSession, lines: Sequence[PricedLine]) -> None:
+    """Reserve every line's stock in one conditional UPDATE and record the movements; on any
+    shortfall raise :class:`OutOfStock` naming the short lines (the transaction then rolls back,
+    the lines that were reserved included)."""
+    wanted = {line.variant.id: (line.vendor.id, line.item.quantity) for line in lines}
+    after = await repository.move_stock(db, wanted, sign=-1)
+    if len(after) < len(wanted):
+        short = {k: v for k, v in wanted.items() if k not in after}
+        levels = await repository.stock_levels(db, short)
+        raise OutOfStock(
+            "Not enough stock for some lines; nothing was reserved.",
+            details={
+                "lines": [
+                    {
+                        "variant_id": str(line.variant.id),
+                        "sku": line.variant.sku,
+                        "requested": line.item.quantity,
+                        "available": levels.get(line.variant.id, 0),
+                    }
+                    for line in lines
+                    if line.variant.id in short
+                ]
+            },
+        )
+    for line in lines:
+        stock = after[line.variant.id]
+        inventory_repository.record_movement(
+            db,
+            vendor_id=line.vendor.id,
+            variant_id=line.variant.id,
+            actor_id=line.item.buyer_id,
+            reason=CHECKOUT_REASON,
+            before=stock + line.item.quantity,
+            after=stock,
+        )
+
+
+async def _count_discounts(
+    db: AsyncSession, buyer_id: uuid.UUID, lines: Sequence[PricedLine]
+) -> dict[uuid.UUID, Discount]:
+    """Count one use of each discount the cart gets, within its limits; the discounts counted."""
+    used = {d.id: d for line in lines for d in line.applied}
+    if not used:
+        return used
+    counted = await repository.use_discounts(db, {i: d.vendor_id for i, d in used.items()})
+    limited = {i: d.vendor_id for i, d in used.items() if d.per_customer_limit is not None}
+    redeemed = await repository.redemptions(db, buyer_id, limited) if limited else {}
+    spent = sorted(
+        str(i)
+        for i, d in used.items()
+        if i not in counted
+        or (d.per_customer_limit is not None and redeemed.get(i, 0) >= d.per_customer_limit)
+    )
+    if spent:
+        raise DiscountExhausted(
+            "A discount on this cart reached its usage limit; check your cart's prices again.",
+            details={"discount_ids": spent},
+        )
+    return used
+
+
+def _orders(
+    group_id: uuid.UUID, buyer_id: uuid.UUID, lines: Sequence[PricedLine]
+) -> tuple[list[StoreOrder], list[OrderLine]]:
+    by_store: dict[uuid.UUID, list[PricedLine]] = defaultdict(list)
+    for line in lines:
+        by_store[line.vendor.id].append(line)
+    orders: list[StoreOrder] = []
+    snapshots: list[OrderLine] = []
+    for vendor_id, store_lines in by_store.items():
+        order = StoreOrder(
+            id=uuid7(),
+            vendor_id=vendor_id,
+            group_id=group_id,
+            buyer_id=buyer_id,
+            status=str(OrderStatus.pending),
+            currency=store_lines[0].variant.currency,
+            subtotal=sum(line.item.quantity * line.variant.price for line in store_lines),
+            discount_total=sum(line.item.quantity * line.unit_discount for line in store_lines),
+            total=sum(line.line_total for line in store_lines),
+            refunded_amount=0,
+        )
+        orders.append(order)
+        snapshots.extend(
+            OrderLine(
+                id=uuid7(),
+                vendor_id=vendor_id,
+                order_id=order.id,
+                product_id=line.product.id,
+                variant_id=line.variant.id,
+                title=line.product.title,
+                sku=line.variant.sku,
+                options=dict(line.variant.options),
+                quantity=line.item.quantity,
+                unit_price=line.variant.price,
+                unit_discount=line.unit_discount,
+                tax=0,
+                line_total=line.line_total,
+                discount_id=line.applied[0].id if line.applied else None,
+                returned_quantity=0,
+            )
+            for line in store_lines
+        )
+    return orders, snapshots
+
+
+async def _replay(db: AsyncSession, group: OrderGroup, fingerprint: str) -> CheckoutOut:
+    payment = (
+        await billing_repository.payment_by_reference(db, group.payment_reference)
+        if group.payment_reference
+        else None
+    )
+    if payment is not None and payment.request_hash not in (None, fingerprint):
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used with a different checkout."
+        )
+    orders = await repository.group_orders(db, group.id)
+    return _out(group, orders, await repository.group_lines(db, orders))
+
+
+def _out(
+    group: OrderGroup, orders: Sequence[StoreOrder], lines: Sequence[OrderLine]
+) -> CheckoutOut:
+    # One order for the first answer and its replays: orders by id, lines by SKU.
+    by_order: dict[uuid.UUID, list[OrderLineOut]] = defaultdict(list)
+    for line in sorted(lines, key=lambda ln: (ln.sku, ln.id)):
+        by_order[line.order_id].append(OrderLineOut.model_validate(line, from_attributes=True))
+    assert group.payment_reference is not None
+    assert group.authorization_url is not None
+    return CheckoutOut(
+        order_group_id=group.id,
+        status=group.status,
+        subtotal=group.subtotal,
+        discount_total=group.discount_total,
+        total=group.total,
+        currency=group.currency,
+        expires_at=group.expires_at,
+        orders=[
+            StoreOrderOut(
+                id=o.id,
+                vendor_id=o.vendor_id,
+                status=o.status,
+                subtotal=o.subtotal,
+                discount_total=o.discount_total,
+                total=o.total,
+                lines=by_order[o.id],
+            )
+            for o in sorted(orders, key=lambda o: o.id)
+        ],
+        payment=PaymentOut(
+            provider=group.provider,
+            reference=group.payment_reference,
+            authorization_url=group.authorization_url,
+        ),
+    )

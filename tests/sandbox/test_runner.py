@@ -19,10 +19,10 @@ import httpx
 import pytest
 
 from oja.billing.config import BillingSettings
+from oja.channels.config import ChannelSettings
 from oja.core.ai.config import AISettings
 from oja.core.config import HttpSettings
 from oja.identity.config import GoogleSettings
-from oja.notifications.config import NotificationSettings
 from oja.sandbox import google, paystack, stripe
 from oja.sandbox.runner import PORT_OFFSETS, Sandbox
 
@@ -82,7 +82,7 @@ def test_env_names_every_variable_and_the_settings_read_them(
     assert billing.stripe_api_base == sandbox.url("stripe")
     assert billing.stripe_webhook_secret == sandbox.stripe.webhook_secret
     assert billing.stripe_pro_price_id == stripe.DEFAULT_PRICE_ID
-    notifications = NotificationSettings()
+    notifications = ChannelSettings()
     assert (notifications.sms_provider, notifications.email_provider) == ("termii", "smtp")
     assert notifications.smtp_port == sandbox.smtp.port
     assert notifications.smtp_use_tls is False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from oja.core.errors import ErrorCode, UpstreamError
 
 
-class NotificationsErrorCode(ErrorCode):
+class ChannelsErrorCode(ErrorCode):
     DELIVERY_FAILED = "delivery_failed"
 
 
@@ -15,9 +15,11 @@ class DeliveryFailed(UpstreamError):
     ``provider_message`` is the provider's own words (safe to show operators, never contains our
     credentials); ``retryable`` says whether sending the same message again may succeed (network
     errors, timeouts, 429 and 5xx), so a job can decide between retrying and giving up.
+    ``maybe_sent`` says the provider may have accepted it all the same (the request went out and
+    no answer came back): sending again risks a duplicate.
     """
 
-    code = NotificationsErrorCode.DELIVERY_FAILED
+    code = ChannelsErrorCode.DELIVERY_FAILED
 
     def __init__(
         self,
@@ -26,6 +28,7 @@ class DeliveryFailed(UpstreamError):
         *,
         provider_status: int | None = None,
         retryable: bool = False,
+        maybe_sent: bool = False,
     ) -> None:
         super().__init__(
             f"{provider} did not accept the message: {provider_message}",
@@ -35,3 +38,4 @@ class DeliveryFailed(UpstreamError):
         self.provider_message = provider_message
         self.provider_status = provider_status
         self.retryable = retryable
+        self.maybe_sent = maybe_sent

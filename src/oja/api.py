@@ -19,6 +19,7 @@ from oja.identity.endpoints import auth_router as identity_auth_router
 from oja.identity.endpoints import examples_router as identity_examples_router
 from oja.identity.endpoints import user_router as identity_user_router
 from oja.marketplace.endpoints import routers as marketplace_routers
+from oja.notifications.endpoints import routers as notification_routers
 from oja.rag.endpoints import router as rag_router
 
 
@@ -46,3 +47,5 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(chat_router)
     for marketplace_router in marketplace_routers:
         app.include_router(marketplace_router)
+    for notification_router in notification_routers:
+        app.include_router(notification_router)

@@ -55,6 +55,14 @@ EXPECTED = {
     "OJA_STRIPE_SUCCESS_URL",
     "OJA_STRIPE_CANCEL_URL",
     "OJA_STRIPE_PORTAL_RETURN_URL",
+    "OJA_SENDGRID_API_KEY",
+    "OJA_SENDGRID_BASE_URL",
+    "OJA_SENDGRID_WEBHOOK_PUBLIC_KEY",
+    "OJA_TWILIO_ACCOUNT_SID",
+    "OJA_TWILIO_AUTH_TOKEN",
+    "OJA_TWILIO_FROM",
+    "OJA_TWILIO_BASE_URL",
+    "OJA_TWILIO_STATUS_CALLBACK_URL",
 }
 
 
@@ -86,6 +94,9 @@ def test_env_names_every_variable_and_the_settings_read_them(
     assert (notifications.sms_provider, notifications.email_provider) == ("termii", "smtp")
     assert notifications.smtp_port == sandbox.smtp.port
     assert notifications.smtp_use_tls is False
+    assert notifications.sendgrid_base_url == sandbox.url("sendgrid")
+    assert notifications.twilio_base_url == sandbox.url("twilio")
+    assert notifications.twilio_status_callback_url == f"{OJA_URL}/notifications/callbacks/twilio"
     ai = AISettings()
     assert ai.openrouter_base_url == sandbox.url("openrouter")
     assert ai.gemini_base_url == sandbox.url("gemini")

@@ -28,6 +28,7 @@ MODEL_MODULES = [
     "oja.marketplace.catalog.models",
     "oja.marketplace.inventory.models",
     "oja.marketplace.pricing.models",
+    "oja.notifications.models",
 ]
 for module in MODEL_MODULES:
     importlib.import_module(module)

@@ -49,7 +49,8 @@ async def test_an_event_notifies_in_app_and_on_each_enabled_channel_once(
         "Hello Ada,\n\nYour order OJA-20001 has shipped with GIG Logistics (tracking GIG777)."
         "\n\n— Oja"
     )
-    assert mail.html is not None and mail.html.startswith("<p>Hello Ada,</p>")
+    assert mail.html is not None
+    assert mail.html.startswith("<p>Hello Ada,</p>")
     [sms] = fakes.twilio.messages
     assert (sms.to, sms.sender) == (ada.mobile, "+15005550006")  # type: ignore[attr-defined]
     assert sms.body == "Oja: order OJA-20001 shipped with GIG Logistics, tracking GIG777."
@@ -75,10 +76,14 @@ async def test_a_rolled_back_emitter_notifies_no_one(
 ) -> None:
     ada = await reachable(app, client)
     runtime = app.state.runtime
-    with running(runtime), pytest.raises(RuntimeError, match="order not saved"):
+
+    async def save_order_and_fail() -> None:
         async with unit_of_work(runtime.database):
             await events.emit("order.shipped", recipient_ids=[uuid.UUID(ada.id)], **SHIPPED)
             raise RuntimeError("order not saved")
+
+    with running(runtime), pytest.raises(RuntimeError, match="order not saved"):
+        await save_order_and_fail()
     assert jobs.published == []
     assert await jobs.run(app) == []
     assert await count(app, "notification") == 0
@@ -139,7 +144,9 @@ async def test_a_worker_dead_after_the_provider_took_it_never_sends_twice(
     [mail] = fakes.sendgrid.messages
     body = json.dumps([fakes.sendgrid.event(mail, "delivered")]).encode()
     answer = await client.post(
-        "/notifications/callbacks/sendgrid", content=body, headers=fakes.sendgrid.signed_headers(body)
+        "/notifications/callbacks/sendgrid",
+        content=body,
+        headers=fakes.sendgrid.signed_headers(body),
     )
     assert answer.json() == {"recorded": 1}
     assert [r.status for r in await deliveries(app)] == ["delivered", "uncertain"]
@@ -189,7 +196,7 @@ async def test_a_wrong_provider_key_fails_the_delivery(
     await jobs.run(app)
     rows = await deliveries(app)
     assert [(r.status, r.attempts) for r in rows] == [("failed", 1), ("failed", 1)]
-    assert fakes.sendgrid.messages == [] and fakes.twilio.messages == []
+    assert (fakes.sendgrid.messages, fakes.twilio.messages) == ([], [])
 
 
 async def test_people_without_an_address_or_account_get_what_they_can(

@@ -137,6 +137,7 @@ def check(spec: EventSpec, body: str, subject: str | None) -> None:
         if len(source) > limit:
             raise TemplateProblem(f"the {part} is longer than {limit} characters")
         try:
+            compile_template(source)  # the structure first: loops and unknown filters
             unknown = sorted(variables_of(source) - spec.variables)
             if unknown:
                 raise TemplateProblem(

@@ -10,6 +10,24 @@ import httpx
 from oja.channels.errors import DeliveryFailed
 
 
+def provider_client(
+    base_url: str,
+    *,
+    timeout: float,
+    transport: httpx.AsyncBaseTransport | None,
+    headers: dict[str, str] | None = None,
+    auth: httpx.Auth | None = None,
+) -> httpx.AsyncClient:
+    """The client of one provider adapter: its base URL, one timeout for every phase, JSON answers."""
+    return httpx.AsyncClient(
+        base_url=base_url.rstrip("/"),
+        timeout=httpx.Timeout(timeout),
+        transport=transport,
+        headers={"Accept": "application/json", **(headers or {})},
+        auth=auth,
+    )
+
+
 async def post(client: httpx.AsyncClient, provider: str, url: str, **kwargs: Any) -> httpx.Response:
     """POST once (sends are not idempotent: the adapter never retries, the calling job decides).
 

@@ -17,7 +17,7 @@ import structlog
 
 from oja.channels.config import ChannelSettings
 from oja.channels.errors import DeliveryFailed
-from oja.channels.httpapi import json_object, post, provider_message, refused
+from oja.channels.httpapi import json_object, post, provider_client, provider_message, refused
 from oja.channels.ports import DeliveryReceipt, EmailSender
 from oja.core.config import UnsafeSettingsError
 
@@ -189,11 +189,11 @@ class SendGridEmail:
         self._from: dict[str, str] = {"email": address or sender}
         if name:
             self._from["name"] = name
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            timeout=httpx.Timeout(timeout),
+        self._client = provider_client(
+            base_url,
+            timeout=timeout,
             transport=transport,
-            headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
+            headers={"Authorization": f"Bearer {api_key}"},
         )
 
     def build_body(

@@ -11,7 +11,7 @@ import structlog
 
 from oja.channels.config import ChannelSettings
 from oja.channels.errors import DeliveryFailed
-from oja.channels.httpapi import json_object, post, provider_message, refused
+from oja.channels.httpapi import json_object, post, provider_client, provider_message, refused
 from oja.channels.ports import DeliveryReceipt, SmsSender
 from oja.core.config import UnsafeSettingsError
 
@@ -76,12 +76,7 @@ class TermiiSms:
         self._api_key = api_key
         self._sender_id = sender_id
         self._channel = channel
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            timeout=httpx.Timeout(timeout),
-            transport=transport,
-            headers={"Accept": "application/json"},
-        )
+        self._client = provider_client(base_url, timeout=timeout, transport=transport)
 
     async def send(
         self, to_e164: str, text: str, *, reference: str | None = None
@@ -139,12 +134,11 @@ class TwilioSms:
         self._account_sid = account_sid
         self._sender = sender
         self._status_callback = status_callback
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            timeout=httpx.Timeout(timeout),
+        self._client = provider_client(
+            base_url,
+            timeout=timeout,
             transport=transport,
             auth=httpx.BasicAuth(account_sid, auth_token),
-            headers={"Accept": "application/json"},
         )
 
     async def send(

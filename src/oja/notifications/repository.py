@@ -97,27 +97,23 @@ async def set_preference(
         row.enabled = enabled
 
 
-async def insert_notifications(db: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
+async def insert_notifications(db: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
     """Insert, skipping any (event, user) already notified; the ids actually inserted."""
-    inserted: set[uuid.UUID] = set()
-    for chunk in _chunks(rows):
-        result = await db.execute(
-            insert_ignore(db, Notification).values(list(chunk)).returning(Notification.id)
-        )
-        inserted.update(result.scalars())
-    return inserted
+    if not rows:
+        return set()
+    # executemany ("insertmanyvalues"): one cached statement, batched with RETURNING; a multi-row
+    # VALUES would compile thousands of bind parameters afresh on every call.
+    result = await db.execute(insert_ignore(db, Notification).returning(Notification.id), rows)
+    return set(result.scalars())
 
 
-async def insert_deliveries(db: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[uuid.UUID]:
-    inserted: list[uuid.UUID] = []
-    for chunk in _chunks(rows):
-        result = await db.execute(
-            insert_ignore(db, NotificationDelivery)
-            .values(list(chunk))
-            .returning(NotificationDelivery.id)
-        )
-        inserted.extend(result.scalars())
-    return inserted
+async def insert_deliveries(db: AsyncSession, rows: list[dict[str, Any]]) -> list[uuid.UUID]:
+    if not rows:
+        return []
+    result = await db.execute(
+        insert_ignore(db, NotificationDelivery).returning(NotificationDelivery.id), rows
+    )
+    return list(result.scalars())
 
 
 def _mine(user_id: uuid.UUID, unread: bool) -> list[Any]:

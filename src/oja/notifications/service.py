@@ -75,9 +75,18 @@ async def fan_out(
     now = utcnow()
     notifications: list[dict[str, Any]] = []
     deliveries: list[dict[str, Any]] = []
+    rendered_for: dict[tuple[Channel, str | None, str | None], tuple[str | None, str] | None] = {}
+
+    def rendered(channel: Channel, person: Recipient) -> tuple[str | None, str] | None:
+        # The data is the event's: recipients who share a locale and a name share the text.
+        key = (channel, person.locale, person.name)
+        if key not in rendered_for:
+            context = {**data, "recipient_name": person.name}
+            rendered_for[key] = _render(spec, channel, person.locale, context, overrides)
+        return rendered_for[key]
+
     for person in people:
-        context = {**data, "recipient_name": person.name}
-        title_body = _render(spec, Channel.in_app, person.locale, context, overrides)
+        title_body = rendered(Channel.in_app, person)
         title, body = title_body if title_body else (spec.name, "")
         notification_id = uuid7()
         notifications.append(
@@ -95,8 +104,8 @@ async def fan_out(
             }
         )
         for channel in _channels(spec, person, chosen.get(person.id, {})):
-            rendered = _render(spec, channel, person.locale, context, overrides)
-            if rendered is None:
+            text = rendered(channel, person)
+            if text is None:
                 continue
             deliveries.append(
                 {
@@ -105,8 +114,8 @@ async def fan_out(
                     "channel": channel.value,
                     "status": DeliveryStatus.pending.value,
                     "address": person.email if channel == Channel.email else person.mobile,
-                    "subject": rendered[0][:300] if rendered[0] else None,
-                    "body": rendered[1],
+                    "subject": text[0][:300] if text[0] else None,
+                    "body": text[1],
                     "attempts": 0,
                     "created_at": now,
                     "updated_at": now,

@@ -215,3 +215,22 @@ async def test_people_without_an_address_or_account_get_what_they_can(
     assert await count(app, "notification") == 1
     assert [(r.channel, r.status) for r in await deliveries(app)] == [("email", "sent")]
     assert fakes.twilio.messages == []
+
+
+async def test_a_provider_down_for_every_attempt_ends_failed_after_the_last(
+    app: Any, client: httpx.AsyncClient, jobs: Jobs, fakes: Fakes
+) -> None:
+    from oja.notifications.jobs import SEND_ATTEMPTS
+
+    ada = await reachable(app, client)
+    fakes.twilio.fail_always(503, "Service Unavailable")
+    try:
+        await emit(app, "order.delivered", [ada], **SHIPPED)
+        outcomes = [o for kind, o in await jobs.run_kinds(app) if kind.endswith("send_delivery")]
+    finally:
+        fakes.twilio.reset()
+    sms_outcomes = [o for o in outcomes if o != "succeeded"]
+    assert sms_outcomes == ["retrying"] * (SEND_ATTEMPTS - 1) + ["failed"]
+    email, sms = await deliveries(app)
+    assert (email.status, sms.status, sms.attempts) == ("sent", "failed", SEND_ATTEMPTS)
+    assert fakes.twilio.messages == []

@@ -234,3 +234,31 @@ async def test_a_provider_down_for_every_attempt_ends_failed_after_the_last(
     email, sms = await deliveries(app)
     assert (email.status, sms.status, sms.attempts) == ("sent", "failed", SEND_ATTEMPTS)
     assert fakes.twilio.messages == []
+
+
+async def test_the_orders_module_payload_renders_without_optional_fields(
+    app: Any, client: httpx.AsyncClient, jobs: Jobs, fakes: Fakes
+) -> None:
+    """What marketplace/orders emits on a status change: ids, statuses and a note, no number."""
+    ada = await reachable(app, client)
+    order_id = uuid.uuid4()
+    await emit(
+        app,
+        "order.shipped",
+        [ada],
+        order_id=order_id,
+        group_id=uuid.uuid4(),
+        vendor_id=uuid.uuid4(),
+        buyer_id=uuid.UUID(ada.id),
+        from_status="confirmed",
+        status="shipped",
+        note=None,
+    )
+    await jobs.run(app)
+    [item] = (await client.get("/notifications", headers=ada.headers)).json()["items"]
+    assert (item["title"], item["body"]) == (
+        f"Order {order_id} is on its way",
+        f"Your order {order_id} has shipped.",
+    )
+    [sms] = fakes.twilio.messages
+    assert sms.body == f"Oja: order {order_id} shipped."

@@ -22,7 +22,7 @@ async def test_an_override_is_used_for_the_next_notifications(
     default = await client.get(PATH, headers=boss.headers)
     assert default.status_code == 200
     assert default.json()["customised"] is False
-    assert default.json()["subject"] == "Order {{ order_number }} is on its way"
+    assert default.json()["subject"] == "Order {{ order_number|default(order_id) }} is on its way"
     assert "tracking_number" in default.json()["variables"]
 
     saved = await client.put(

@@ -94,7 +94,20 @@ def _event(
     return EventSpec(name, category, sample, templates, mandatory)
 
 
-_ORDER = {"order_id": "0192f0c1-0000-7000-8000-000000000001", "order_number": "OJA-10042"}
+_ORDER = {
+    # What marketplace/orders emits on every status change (order.<status>) ...
+    "order_id": "0192f0c1-0000-7000-8000-000000000001",
+    "group_id": "0192f0c1-0000-7000-8000-000000000007",
+    "vendor_id": "0192f0c1-0000-7000-8000-000000000008",
+    "buyer_id": "0192f0c1-0000-7000-8000-000000000009",
+    "from_status": "pending",
+    "status": "confirmed",
+    "note": None,
+    # ... and what an emitter may add: the templates fall back when these are absent.
+    "order_number": "OJA-10042",
+}
+REF = "{{ order_number|default(order_id) }}"
+"""An order as a person reads it: its number when the emitter sends one, else its id."""
 _MONEY = {"amount": 1250050, "currency": "NGN"}
 
 EVENTS: dict[str, EventSpec] = {
@@ -104,38 +117,43 @@ EVENTS: dict[str, EventSpec] = {
             "order.confirmed",
             Category.orders,
             {**_ORDER, "total_amount": 1250050, "currency": "NGN", "store_name": "Mama Put Foods"},
-            title="Order {{ order_number }} confirmed",
-            text="{{ store_name }} has your order {{ order_number }} for "
-            "{{ money(total_amount, currency) }}. We will tell you when it ships.",
-            sms="Oja: order {{ order_number }} confirmed ({{ money(total_amount, currency) }}).",
+            title=f"Order {REF} confirmed",
+            text="{% if store_name is defined %}{{ store_name }}{% else %}The store{% endif %} has "
+            f"your order {REF}"
+            "{% if total_amount is defined %} for {{ money(total_amount, currency) }}{% endif %}. "
+            "We will tell you when it ships.",
+            sms=f"Oja: order {REF} confirmed"
+            "{% if total_amount is defined %} ({{ money(total_amount, currency) }}){% endif %}.",
             mandatory=True,
         ),
         _event(
             "order.shipped",
             Category.orders,
             {**_ORDER, "carrier": "GIG Logistics", "tracking_number": "GIG123456"},
-            title="Order {{ order_number }} is on its way",
-            text="Your order {{ order_number }} has shipped with {{ carrier }} "
-            "(tracking {{ tracking_number }}).",
-            sms="Oja: order {{ order_number }} shipped with {{ carrier }}, "
-            "tracking {{ tracking_number }}.",
+            title=f"Order {REF} is on its way",
+            text=f"Your order {REF} has shipped"
+            "{% if carrier is defined %} with {{ carrier }}{% endif %}"
+            "{% if tracking_number is defined %} (tracking {{ tracking_number }}){% endif %}.",
+            sms=f"Oja: order {REF} shipped"
+            "{% if carrier is defined %} with {{ carrier }}{% endif %}"
+            "{% if tracking_number is defined %}, tracking {{ tracking_number }}{% endif %}.",
         ),
         _event(
             "order.delivered",
             Category.orders,
             dict(_ORDER),
-            title="Order {{ order_number }} delivered",
-            text="Your order {{ order_number }} was delivered. Enjoy it, and tell others what "
-            "you think.",
-            sms="Oja: order {{ order_number }} delivered.",
+            title=f"Order {REF} delivered",
+            text=f"Your order {REF} was delivered. Enjoy it, and tell others what you think.",
+            sms=f"Oja: order {REF} delivered.",
         ),
         _event(
             "order.canceled",
             Category.orders,
             {**_ORDER, "reason": "out of stock"},
-            title="Order {{ order_number }} canceled",
-            text="Your order {{ order_number }} was canceled ({{ reason }}). Any payment will "
-            "be refunded.",
+            title=f"Order {REF} canceled",
+            text=f"Your order {REF} was canceled"
+            "{% if reason is defined %} ({{ reason }}){% elif note %} ({{ note }}){% endif %}. "
+            "Any payment will be refunded.",
         ),
         _event(
             "return.requested",

@@ -21,6 +21,7 @@ from oja.identity.endpoints import user_router as identity_user_router
 from oja.marketplace.catalog.config import IMAGE_UPLOAD_PATH, image_upload_body_limit
 from oja.marketplace.endpoints import routers as marketplace_routers
 from oja.marketplace.imports.config import import_body_limit
+from oja.notifications.endpoints import routers as notification_routers
 from oja.rag.endpoints import router as rag_router
 from oja.realtime.endpoints import router as realtime_router
 
@@ -53,3 +54,5 @@ def include_routers(app: FastAPI) -> None:
     for marketplace_router in marketplace_routers:
         app.include_router(marketplace_router)
     app.include_router(realtime_router)
+    for notification_router in notification_routers:
+        app.include_router(notification_router)

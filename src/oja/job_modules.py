@@ -25,6 +25,7 @@ JOB_MODULES: list[str] = [
     "oja.marketplace.catalog.jobs",
     "oja.marketplace.imports.jobs",
     "oja.marketplace.checkout.jobs",
+    "oja.notifications.jobs",
 ]
 
 

@@ -11,11 +11,11 @@ from typing import Any
 import pyotp
 from pydantic import SecretStr
 
+from oja.channels.config import ChannelSettings
 from oja.core.clock import utcnow
 from oja.identity.config import IdentitySettings, get_identity_settings
 from oja.identity.delivery import get_notification_settings
 from oja.identity.dependencies import get_clock
-from oja.notifications.config import NotificationSettings
 from oja.sandbox.sms import DEFAULT_API_KEY
 
 
@@ -43,14 +43,14 @@ def use_identity_settings(app: Any, **values: Any) -> IdentitySettings:
 
 
 def use_termii(app: Any, url: str, **more: Any) -> None:
-    settings = NotificationSettings(
+    settings = ChannelSettings(
         sms_provider="termii", sms_base_url=url, sms_api_key=SecretStr(DEFAULT_API_KEY), **more
     )
     app.dependency_overrides[get_notification_settings] = lambda: settings
 
 
 def use_smtp(app: Any, port: int) -> None:
-    settings = NotificationSettings(
+    settings = ChannelSettings(
         email_provider="smtp", smtp_host="127.0.0.1", smtp_port=port, smtp_use_tls=False
     )
     app.dependency_overrides[get_notification_settings] = lambda: settings

@@ -67,6 +67,16 @@ async def _unwatched_order(ctx: Ctx, ids: dict[str, str]) -> None:
     ids["order_id"] = str(uuid.uuid4())
 
 
+async def _notification(ctx: Ctx, ids: dict[str, str]) -> None:
+    """An id no notification has: every caller, A included, is told 404 (a user's own
+    notifications are proven in tests/notifications/test_inbox.py)."""
+    ids.setdefault("notification_id", str(uuid.uuid4()))
+
+
+async def _notification_template(ctx: Ctx, ids: dict[str, str]) -> None:
+    ids["event"], ids["channel"] = "order.shipped", "email"
+
+
 MARKETPLACE_NEEDS: dict[str, Callable[[Ctx, dict[str, str]], Awaitable[None]]] = {
     "pending_store": _other_pending_store,
     "approved_store": _other_store,
@@ -74,4 +84,6 @@ MARKETPLACE_NEEDS: dict[str, Callable[[Ctx, dict[str, str]], Awaitable[None]]] =
     "category": _category,
     "product": _product,
     "unwatched_order": _unwatched_order,
+    "notification": _notification,
+    "notification_template": _notification_template,
 }

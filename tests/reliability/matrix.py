@@ -836,6 +836,60 @@ ROWS: tuple[Row, ...] = (
     Row(
         "GET", "/orders/{order_id}/events", 401, 404, 404, 404, 403, 403, needs=("unwatched_order",)
     ),
+    # Notifications: a user's own inbox and preferences (API keys are refused: 403), the admins'
+    # templates, and the providers' callbacks, which every caller fails to sign (403).
+    Row("GET", "/notifications", 401, "2xx", "2xx", "2xx", 403, 403),
+    Row("GET", "/notifications/unread-count", 401, "2xx", "2xx", "2xx", 403, 403),
+    Row("POST", "/notifications/read-all", 401, "2xx", "2xx", "2xx", 403, 403),
+    Row("GET", "/notifications/preferences", 401, "2xx", "2xx", "2xx", 403, 403),
+    Row(
+        "PUT",
+        "/notifications/preferences",
+        401,
+        "2xx",
+        "2xx",
+        "2xx",
+        403,
+        403,
+        request=body(preferences=[{"category": "orders", "channel": "email", "enabled": False}]),
+    ),
+    Row(
+        "POST",
+        "/notifications/{notification_id}/read",
+        401,
+        404,
+        404,
+        404,
+        403,
+        403,
+        needs=("notification",),
+    ),
+    Row("POST", "/notifications/callbacks/twilio", 403, 403, 403, 403, 403, 403),
+    Row("POST", "/notifications/callbacks/sendgrid", 403, 403, 403, 403, 403, 403),
+    Row("GET", "/admin/notification-templates", 401, 403, 403, "2xx", 403, 403),
+    Row(
+        "GET",
+        "/admin/notification-templates/{event}/{channel}",
+        401,
+        403,
+        403,
+        "2xx",
+        403,
+        403,
+        needs=("notification_template",),
+    ),
+    Row(
+        "PUT",
+        "/admin/notification-templates/{event}/{channel}",
+        401,
+        403,
+        403,
+        "2xx",
+        403,
+        403,
+        needs=("notification_template",),
+        request=body(subject="Shipped {{ order_number }}", body="On its way."),
+    ),
 )
 
 ROUTES: dict[tuple[str, str], Row] = {(row.method, row.path): row for row in ROWS}

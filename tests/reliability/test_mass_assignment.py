@@ -835,6 +835,17 @@ async def check_stock(run: Run, response: httpx.Response) -> None:
     assert response.json()["movement"]["before"] == 5
 
 
+async def check_preferences(run: Run, response: httpx.Response) -> None:
+    mine = {(p["category"], p["channel"]): p["enabled"] for p in response.json()["preferences"]}
+    assert mine[("orders", "email")] is False
+    theirs = await run.client.get("/notifications/preferences", headers=run.b.headers)
+    assert all(p["enabled"] for p in theirs.json()["preferences"] if p["channel"] == "email")
+
+
+async def check_notification_template(run: Run, response: httpx.Response) -> None:
+    assert (response.json()["event"], response.json()["customised"]) == ("order.shipped", True)
+
+
 CASES: dict[tuple[str, str], Case] = {
     # Identity: public flows.
     ("POST", "/auth/signup"): Case("rejected", check_signup, caller="anon"),
@@ -1059,6 +1070,13 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/products/{product_id}/variants/{variant_id}/stock"): Case(
         "rejected", check_stock, arrange=marketplace("product"), extra=marketplace_extra
     ),
+    ("PUT", "/notifications/preferences"): Case("rejected", check_preferences),
+    ("PUT", "/admin/notification-templates/{event}/{channel}"): Case(
+        "rejected",
+        check_notification_template,
+        caller="admin",
+        arrange=marketplace("notification_template"),
+    ),
 }
 
 
@@ -1075,6 +1093,19 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("POST", "/payments/paystack/webhook"): (
         "the body is Paystack's HMAC-signed event, not a client's input (unsigned: 400, proven by "
         "the matrix); a payment moves only on Paystack's own verify answer, never on the body"
+    ),
+    ("POST", "/notifications/read-all"): f"{NO_BODY}; it acts on the caller's own notifications",
+    (
+        "POST",
+        "/notifications/{notification_id}/read",
+    ): f"{NO_BODY}; the notification is named by the path",
+    ("POST", "/notifications/callbacks/twilio"): (
+        "the body is Twilio's signed status callback, not a client's input (unsigned: 403, proven "
+        "by the matrix); it can only move a delivery's status forward"
+    ),
+    ("POST", "/notifications/callbacks/sendgrid"): (
+        "the body is SendGrid's ECDSA-signed event batch, not a client's input (unsigned: 403, "
+        "proven by the matrix); it can only move a delivery's status forward"
     ),
     ("POST", "/webhook/stripe"): (
         "the body is Stripe's signed event, not a client's input (unsigned: 400, proven by the "

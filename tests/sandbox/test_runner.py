@@ -19,10 +19,10 @@ import httpx
 import pytest
 
 from oja.billing.config import BillingSettings
+from oja.channels.config import ChannelSettings
 from oja.core.ai.config import AISettings
 from oja.core.config import HttpSettings
 from oja.identity.config import GoogleSettings
-from oja.notifications.config import NotificationSettings
 from oja.sandbox import google, paystack, stripe
 from oja.sandbox.runner import PORT_OFFSETS, Sandbox
 
@@ -59,6 +59,14 @@ EXPECTED = {
     "OJA_STRIPE_SUCCESS_URL",
     "OJA_STRIPE_CANCEL_URL",
     "OJA_STRIPE_PORTAL_RETURN_URL",
+    "OJA_SENDGRID_API_KEY",
+    "OJA_SENDGRID_BASE_URL",
+    "OJA_SENDGRID_WEBHOOK_PUBLIC_KEY",
+    "OJA_TWILIO_ACCOUNT_SID",
+    "OJA_TWILIO_AUTH_TOKEN",
+    "OJA_TWILIO_FROM",
+    "OJA_TWILIO_BASE_URL",
+    "OJA_TWILIO_STATUS_CALLBACK_URL",
 }
 
 
@@ -86,10 +94,13 @@ def test_env_names_every_variable_and_the_settings_read_them(
     assert billing.stripe_api_base == sandbox.url("stripe")
     assert billing.stripe_webhook_secret == sandbox.stripe.webhook_secret
     assert billing.stripe_pro_price_id == stripe.DEFAULT_PRICE_ID
-    notifications = NotificationSettings()
+    notifications = ChannelSettings()
     assert (notifications.sms_provider, notifications.email_provider) == ("termii", "smtp")
     assert notifications.smtp_port == sandbox.smtp.port
     assert notifications.smtp_use_tls is False
+    assert notifications.sendgrid_base_url == sandbox.url("sendgrid")
+    assert notifications.twilio_base_url == sandbox.url("twilio")
+    assert notifications.twilio_status_callback_url == f"{OJA_URL}/notifications/callbacks/twilio"
     ai = AISettings()
     assert ai.openrouter_base_url == sandbox.url("openrouter")
     assert ai.gemini_base_url == sandbox.url("gemini")

@@ -11,19 +11,19 @@ from dataclasses import dataclass
 import httpx
 import structlog
 
+from oja.channels.config import ChannelSettings
+from oja.channels.errors import DeliveryFailed
+from oja.channels.mail import create_email_sender
+from oja.channels.ports import DeliveryReceipt
+from oja.channels.sms import create_sms_sender
 from oja.core.runtime import current_settings
-from oja.notifications.config import NotificationSettings
-from oja.notifications.errors import DeliveryFailed
-from oja.notifications.mail import create_email_sender
-from oja.notifications.ports import DeliveryReceipt
-from oja.notifications.sms import create_sms_sender
 
 log = structlog.get_logger("oja.identity")
 
 
 @dataclass(frozen=True)
 class Messenger:
-    settings: NotificationSettings
+    settings: ChannelSettings
     production: bool
     sms_transport: httpx.AsyncBaseTransport | None = None
 
@@ -57,6 +57,6 @@ class Messenger:
             log.warning(event, provider=exc.provider, retryable=exc.retryable)
 
 
-def get_notification_settings() -> NotificationSettings:
+def get_notification_settings() -> ChannelSettings:
     """The process-wide delivery settings; a FastAPI dependency tests may override."""
-    return current_settings().section(NotificationSettings)
+    return current_settings().section(ChannelSettings)

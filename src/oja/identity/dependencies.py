@@ -26,6 +26,7 @@ import structlog
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
+from oja.channels.config import ChannelSettings
 from oja.core.clock import utcnow
 from oja.core.db import own_transaction
 from oja.core.dependencies import RuntimeDep, SessionDep, provided
@@ -59,7 +60,6 @@ from oja.identity.scopes import scopes_of_roles
 from oja.identity.sessions.repository import access_state
 from oja.identity.throttle import LoginThrottle, MemoryThrottleStore, RedisThrottleStore
 from oja.identity.tokens import TokenContext
-from oja.notifications.config import NotificationSettings
 
 AUTH_ERRORS: tuple[type[OjaError], ...] = (
     MissingCredentials,
@@ -83,7 +83,7 @@ SCOPED_ERRORS: tuple[type[OjaError], ...] = (*AUTH_ERRORS, InsufficientScope)
 
 IdentitySettingsDep = Annotated[IdentitySettings, Depends(get_identity_settings)]
 GoogleSettingsDep = Annotated[GoogleSettings, Depends(get_google_settings)]
-NotificationSettingsDep = Annotated[NotificationSettings, Depends(get_notification_settings)]
+ChannelSettingsDep = Annotated[ChannelSettings, Depends(get_notification_settings)]
 Clock = Callable[[], datetime]
 
 
@@ -95,7 +95,7 @@ def get_clock() -> Clock:
 ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
-def get_messenger(runtime: RuntimeDep, settings: NotificationSettingsDep) -> Messenger:
+def get_messenger(runtime: RuntimeDep, settings: ChannelSettingsDep) -> Messenger:
     return Messenger(settings=settings, production=runtime.settings.is_production)
 
 

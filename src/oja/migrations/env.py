@@ -33,6 +33,7 @@ MODEL_MODULES = [
     "oja.marketplace.imports.models",
     "oja.marketplace.cart.models",
     "oja.marketplace.checkout.models",
+    "oja.notifications.models",
 ]
 for module in MODEL_MODULES:
     importlib.import_module(module)

@@ -1,37 +1,44 @@
-"""Errors raised by the delivery adapters."""
+"""The notification service's errors."""
 
 from __future__ import annotations
 
-from oja.core.errors import ErrorCode, UpstreamError
+from typing import ClassVar
+
+from oja.core.errors import ErrorCode, OjaError
 
 
 class NotificationsErrorCode(ErrorCode):
-    DELIVERY_FAILED = "delivery_failed"
+    NOTIFICATION_NOT_FOUND = "notification_not_found"
+    NOTIFICATION_TEMPLATE_NOT_FOUND = "notification_template_not_found"
+    NOTIFICATION_TEMPLATE_INVALID = "notification_template_invalid"
+    CALLBACK_SIGNATURE_INVALID = "callback_signature_invalid"
 
 
-class DeliveryFailed(UpstreamError):
-    """A provider did not accept a message.
+class NotificationNotFound(OjaError):
+    """No such notification among yours (another user's answers the same)."""
 
-    ``provider_message`` is the provider's own words (safe to show operators, never contains our
-    credentials); ``retryable`` says whether sending the same message again may succeed (network
-    errors, timeouts, 429 and 5xx), so a job can decide between retrying and giving up.
-    """
+    status_code: ClassVar[int] = 404
+    code: ClassVar[ErrorCode] = NotificationsErrorCode.NOTIFICATION_NOT_FOUND
 
-    code = NotificationsErrorCode.DELIVERY_FAILED
 
-    def __init__(
-        self,
-        provider: str,
-        provider_message: str,
-        *,
-        provider_status: int | None = None,
-        retryable: bool = False,
-    ) -> None:
-        super().__init__(
-            f"{provider} did not accept the message: {provider_message}",
-            details={"provider": provider, "provider_status": provider_status},
-        )
-        self.provider = provider
-        self.provider_message = provider_message
-        self.provider_status = provider_status
-        self.retryable = retryable
+class TemplateNotFound(OjaError):
+    """No such event, or no template for it on that channel."""
+
+    status_code: ClassVar[int] = 404
+    code: ClassVar[ErrorCode] = NotificationsErrorCode.NOTIFICATION_TEMPLATE_NOT_FOUND
+
+
+class TemplateInvalid(OjaError):
+    """The template names an unknown variable, uses what the sandbox forbids, or does not render
+    with the event's sample data; nothing was saved."""
+
+    status_code: ClassVar[int] = 422
+    code: ClassVar[ErrorCode] = NotificationsErrorCode.NOTIFICATION_TEMPLATE_INVALID
+
+
+class CallbackSignatureInvalid(OjaError):
+    """The provider callback's signature is missing or wrong (or the provider's key is not
+    configured, so none can be right); nothing was recorded."""
+
+    status_code: ClassVar[int] = 403
+    code: ClassVar[ErrorCode] = NotificationsErrorCode.CALLBACK_SIGNATURE_INVALID

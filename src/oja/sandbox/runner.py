@@ -1,8 +1,8 @@
 """Every fake at once, wired to one Oja: what ``oja sandbox`` and ``oja serve --sandbox`` run.
 
-:class:`Sandbox` starts the Google, Paystack, Flutterwave, Stripe, OpenRouter, Gemini and Termii fakes (HTTP, in
-threads) and the SMTP capture (a real SMTP server plus its inbox page), points the fakes back at Oja
-(payment webhooks, the Google redirect URI) and answers :attr:`Sandbox.env`, the ``OJA_*`` variables
+:class:`Sandbox` starts the Google, Paystack, Flutterwave, Stripe, OpenRouter, Gemini, Termii,
+SendGrid and Twilio fakes (HTTP, in threads) and the SMTP capture (a real SMTP server plus its
+inbox page), points the fakes back at Oja (payment webhooks, the Google redirect URI) and answers :attr:`Sandbox.env`, the ``OJA_*`` variables
 that point Oja at them. With a ``port_base`` every fake has a fixed port (base + offset, see
 :data:`PORT_OFFSETS`), so printed variables stay valid across restarts; ``port_base=None`` takes free
 ports (tests). Shared secrets are the fakes' public test values.
@@ -16,7 +16,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
-from oja.sandbox import flutterwave, gemini, google, openrouter, paystack, sms, stripe
+from oja.sandbox import (
+    flutterwave,
+    gemini,
+    google,
+    openrouter,
+    paystack,
+    sendgrid,
+    sms,
+    stripe,
+    twilio,
+)
 from oja.sandbox.base import Lifecycle
 from oja.sandbox.server import SandboxServer
 from oja.sandbox.smtp import SmtpCapture
@@ -32,13 +42,17 @@ PORT_OFFSETS = {
     "sms": 5,
     "smtp": 6,
     "email": 7,
-    "flutterwave": 10,  # 8 and 9 left for the fakes other branches add
+    "sendgrid": 8,
+    "twilio": 9,
+    "flutterwave": 10,
 }
 """Port of each fake relative to the base; ``smtp`` is the SMTP server, ``email`` its inbox page."""
 PAYSTACK_WEBHOOK_PATH = "/payments/paystack/webhook"
 STRIPE_WEBHOOK_PATH = "/webhook/stripe"
 FLUTTERWAVE_WEBHOOK_PATH = "/payments/flutterwave/webhook"
 GOOGLE_CALLBACK_PATH = "/auth/google/callback"
+SENDGRID_EVENTS_PATH = "/notifications/callbacks/sendgrid"
+TWILIO_STATUS_PATH = "/notifications/callbacks/twilio"
 PRIVATE_HOSTS = ("127.0.0.1", "localhost")
 """Hosts the sandbox's fakes live on, added to Oja's SSRF allowlist (OJA_HTTP_ALLOW_PRIVATE_HOSTS)."""
 
@@ -82,6 +96,8 @@ class Sandbox(Lifecycle):
         self.openrouter = openrouter.OpenRouterFake()
         self.gemini = gemini.GeminiFake()
         self.sms = sms.TermiiFake()
+        self.sendgrid = sendgrid.SendGridFake(webhook_url=self.oja_url + SENDGRID_EVENTS_PATH)
+        self.twilio = twilio.TwilioFake()
         self.smtp = SmtpCapture(host, self._port("smtp"))
         self._apps: dict[str, Any] = {
             "google": self.google.app,
@@ -92,6 +108,8 @@ class Sandbox(Lifecycle):
             "sms": self.sms.app,
             "email": self.smtp.app,
             "flutterwave": self.flutterwave.app,
+            "sendgrid": self.sendgrid.app,
+            "twilio": self.twilio.app,
         }
         self._servers: dict[str, SandboxServer] = {}
         self._started = False
@@ -149,6 +167,8 @@ class Sandbox(Lifecycle):
             Service("Termii SMS", self.url("sms"), self.url("sms") + "/"),
             Service("SMTP", self.url("smtp"), None),
             Service("Email inbox", self.url("email"), self.url("email") + "/"),
+            Service("SendGrid", self.url("sendgrid"), self.url("sendgrid") + "/"),
+            Service("Twilio SMS", self.url("twilio"), self.url("twilio") + "/"),
         ]
 
     @property
@@ -170,6 +190,14 @@ class Sandbox(Lifecycle):
             "OJA_SMTP_HOST": self.host,
             "OJA_SMTP_PORT": str(self.smtp.port),
             "OJA_SMTP_USE_TLS": "false",
+            "OJA_SENDGRID_API_KEY": self.sendgrid.api_key,
+            "OJA_SENDGRID_BASE_URL": self.url("sendgrid"),
+            "OJA_SENDGRID_WEBHOOK_PUBLIC_KEY": self.sendgrid.public_key,
+            "OJA_TWILIO_ACCOUNT_SID": self.twilio.account_sid,
+            "OJA_TWILIO_AUTH_TOKEN": self.twilio.auth_token,
+            "OJA_TWILIO_FROM": twilio.DEFAULT_FROM,
+            "OJA_TWILIO_BASE_URL": self.url("twilio"),
+            "OJA_TWILIO_STATUS_CALLBACK_URL": self.oja_url + TWILIO_STATUS_PATH,
             "OJA_LLM_PROVIDER": "openrouter",
             "OJA_OPENROUTER_BASE_URL": self.url("openrouter"),
             "OJA_OPENROUTER_API_KEY": next(iter(self.openrouter.api_keys)),

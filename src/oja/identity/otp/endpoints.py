@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from oja.channels.errors import DeliveryFailed
 from oja.core.dependencies import RuntimeDep
 from oja.core.errors import InvalidRequest, TooManyRequests, errors
 from oja.identity.dependencies import ClientIp, ClockDep, MessengerDep, TokenContextDep
@@ -12,7 +13,6 @@ from oja.identity.otp import service
 from oja.identity.otp.errors import InvalidOtp
 from oja.identity.otp.schemas import OtpSent, SendOtpRequest, VerifyOtpRequest
 from oja.identity.sessions.schemas import MfaChallenge, SignedIn, signed_in_or_challenge
-from oja.notifications.errors import DeliveryFailed
 
 router = APIRouter()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, BackgroundTasks
 
+from oja.channels.errors import DeliveryFailed
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import InvalidRequest, TooManyRequests, errors
 from oja.identity.dependencies import (
@@ -25,7 +26,6 @@ from oja.identity.verification.schemas import (
     PhoneVerificationRequest,
     Verified,
 )
-from oja.notifications.errors import DeliveryFailed
 
 router = APIRouter()
 

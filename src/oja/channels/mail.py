@@ -1,4 +1,4 @@
-"""Email adapters: the console (development) and SMTP, plus the factory that picks one."""
+"""Email adapters: the console (development), SMTP and SendGrid, plus the factory that picks one."""
 
 from __future__ import annotations
 
@@ -12,14 +12,16 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
+import httpx
 import structlog
 
+from oja.channels.config import ChannelSettings
+from oja.channels.errors import DeliveryFailed
+from oja.channels.httpapi import json_object, post, provider_client, provider_message, refused
+from oja.channels.ports import DeliveryReceipt, EmailSender
 from oja.core.config import UnsafeSettingsError
-from oja.notifications.config import NotificationSettings
-from oja.notifications.errors import DeliveryFailed
-from oja.notifications.ports import DeliveryReceipt, EmailSender
 
-log = structlog.get_logger("oja.notifications")
+log = structlog.get_logger("oja.channels")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +47,13 @@ class ConsoleEmail:
         return list(self._outbox)
 
     async def send(
-        self, to: str, subject: str, text: str, html: str | None = None
+        self,
+        to: str,
+        subject: str,
+        text: str,
+        html: str | None = None,
+        *,
+        reference: str | None = None,
     ) -> DeliveryReceipt:
         message_id = make_msgid(domain="console.oja.local")
         self._outbox.append(
@@ -107,7 +115,13 @@ class SmtpEmail:
         return message
 
     async def send(
-        self, to: str, subject: str, text: str, html: str | None = None
+        self,
+        to: str,
+        subject: str,
+        text: str,
+        html: str | None = None,
+        *,
+        reference: str | None = None,
     ) -> DeliveryReceipt:
         message = self.build_message(to, subject, text, html)
         await asyncio.to_thread(self._deliver, message)
@@ -147,6 +161,80 @@ class SmtpEmail:
         return None
 
 
+REFERENCE_ARG = "oja_reference"
+"""The ``custom_args`` key carrying the caller's reference; SendGrid echoes it on every event."""
+
+
+class SendGridEmail:
+    """SendGrid's v3 Mail Send (``POST {base}/v3/mail/send``, ``Authorization: Bearer <key>``).
+
+    One personalization per message (never several recipients in one ``to``), plain text first and
+    HTML second as SendGrid requires. 202 means accepted, not delivered: delivery arrives later on
+    the Event Webhook, correlated by ``X-Message-Id`` and the ``reference`` echoed from
+    ``custom_args``.
+    """
+
+    provider = "sendgrid"
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        sender: str,
+        base_url: str = "https://api.sendgrid.com",
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        name, address = parseaddr(sender)
+        self._from: dict[str, str] = {"email": address or sender}
+        if name:
+            self._from["name"] = name
+        self._client = provider_client(
+            base_url,
+            timeout=timeout,
+            transport=transport,
+            headers={"Authorization": f"Bearer {api_key}"},
+        )
+
+    def build_body(
+        self, to: str, subject: str, text: str, html: str | None, reference: str | None
+    ) -> dict[str, object]:
+        personalization: dict[str, object] = {"to": [{"email": to}]}
+        if reference:
+            personalization["custom_args"] = {REFERENCE_ARG: reference}
+        content = [{"type": "text/plain", "value": text}]
+        if html is not None:
+            content.append({"type": "text/html", "value": html})
+        return {
+            "personalizations": [personalization],
+            "from": self._from,
+            "subject": subject,
+            "content": content,
+        }
+
+    async def send(
+        self,
+        to: str,
+        subject: str,
+        text: str,
+        html: str | None = None,
+        *,
+        reference: str | None = None,
+    ) -> DeliveryReceipt:
+        body = self.build_body(to, subject, text, html, reference)
+        response = await post(self._client, self.provider, "/v3/mail/send", json=body)
+        if response.is_error:
+            raise refused(
+                self.provider, response, provider_message(json_object(response), response)
+            )
+        message_id = response.headers.get("x-message-id")
+        log.info("notifications.email.sent", provider=self.provider, message_id=message_id)
+        return DeliveryReceipt(provider=self.provider, recipient=to, message_id=message_id)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
 def _decode(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
 
@@ -160,8 +248,25 @@ def _domain_of(sender: str) -> str:
     return domain or "oja.local"
 
 
-def create_email_sender(settings: NotificationSettings, *, production: bool = False) -> EmailSender:
+def create_email_sender(
+    settings: ChannelSettings,
+    *,
+    production: bool = False,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> EmailSender:
     """The configured email adapter; refuses the console adapter in production."""
+    if settings.email_provider == "sendgrid":
+        if settings.sendgrid_api_key is None:
+            raise UnsafeSettingsError(
+                "OJA_SENDGRID_API_KEY must be set when OJA_EMAIL_PROVIDER=sendgrid"
+            )
+        return SendGridEmail(
+            api_key=settings.sendgrid_api_key.get_secret_value(),
+            sender=settings.email_from,
+            base_url=settings.sendgrid_base_url,
+            timeout=settings.sendgrid_timeout,
+            transport=transport,
+        )
     if settings.email_provider == "smtp":
         return SmtpEmail(
             host=settings.smtp_host,

@@ -20,11 +20,13 @@ class DeliveryReceipt:
 class SmsSender(Protocol):
     """Sends one text message to one phone number in E.164 form (``+2348012345678``).
 
-    Raises :class:`~oja.notifications.errors.DeliveryFailed` when the provider refuses it. Sends are
+    Raises :class:`~oja.channels.errors.DeliveryFailed` when the provider refuses it. Sends are
     not idempotent: the adapter never retries; the calling job does, on ``retryable`` failures.
     """
 
-    async def send(self, to_e164: str, text: str) -> DeliveryReceipt: ...
+    async def send(
+        self, to_e164: str, text: str, *, reference: str | None = None
+    ) -> DeliveryReceipt: ...
 
     async def aclose(self) -> None: ...
 
@@ -32,11 +34,18 @@ class SmsSender(Protocol):
 class EmailSender(Protocol):
     """Sends one email with a plain-text body and an optional HTML alternative.
 
-    Raises :class:`~oja.notifications.errors.DeliveryFailed` when the server refuses it.
+    Raises :class:`~oja.channels.errors.DeliveryFailed` when the server refuses it. ``reference``
+    is the caller's id for the message, echoed in the provider's status events where it can be.
     """
 
     async def send(
-        self, to: str, subject: str, text: str, html: str | None = None
+        self,
+        to: str,
+        subject: str,
+        text: str,
+        html: str | None = None,
+        *,
+        reference: str | None = None,
     ) -> DeliveryReceipt: ...
 
     async def aclose(self) -> None: ...

@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from oja.channels.config import ChannelSettings
+from oja.channels.errors import DeliveryFailed
+from oja.channels.mail import ConsoleEmail, SmtpEmail, create_email_sender
 from oja.core.config import UnsafeSettingsError
-from oja.notifications.config import NotificationSettings
-from oja.notifications.errors import DeliveryFailed
-from oja.notifications.mail import ConsoleEmail, SmtpEmail, create_email_sender
 from oja.sandbox.smtp import CapturedEmail, SmtpCapture
 
 SENDER = "Oja <no-reply@oja.test>"
@@ -196,7 +196,7 @@ async def test_console_email_logs_and_keeps_messages() -> None:
 
 def test_email_factory() -> None:
     smtp = create_email_sender(
-        NotificationSettings(
+        ChannelSettings(
             email_provider="smtp",
             smtp_host="mail.example.com",
             smtp_port=2525,
@@ -212,8 +212,6 @@ def test_email_factory() -> None:
         "ada@example.com",
         "Subject",
     )
-    assert isinstance(
-        create_email_sender(NotificationSettings(email_provider="console")), ConsoleEmail
-    )
+    assert isinstance(create_email_sender(ChannelSettings(email_provider="console")), ConsoleEmail)
     with pytest.raises(UnsafeSettingsError, match="OJA_EMAIL_PROVIDER must not be 'console'"):
-        create_email_sender(NotificationSettings(email_provider="console"), production=True)
+        create_email_sender(ChannelSettings(email_provider="console"), production=True)

@@ -6,10 +6,10 @@ import httpx
 import pytest
 import structlog
 
+from oja.channels.config import ChannelSettings
+from oja.channels.errors import DeliveryFailed
+from oja.channels.sms import ConsoleSms, ConsoleSmsMessage, TermiiSms, create_sms_sender
 from oja.core.config import UnsafeSettingsError
-from oja.notifications.config import NotificationSettings
-from oja.notifications.errors import DeliveryFailed
-from oja.notifications.sms import ConsoleSms, ConsoleSmsMessage, TermiiSms, create_sms_sender
 from oja.sandbox.server import SandboxServer
 from oja.sandbox.sms import DEFAULT_API_KEY, ReceivedSms, TermiiFake
 from tests.fakes import serving
@@ -133,7 +133,7 @@ async def test_termii_posts_the_documented_body_to_the_configured_base() -> None
         seen.append(request)
         return httpx.Response(200, json={"message_id": "9122821270554876574", "message": "ok"})
 
-    settings = NotificationSettings(
+    settings = ChannelSettings(
         sms_provider="termii",
         sms_api_key="key-123",
         sms_sender_id="Oja",
@@ -200,14 +200,14 @@ async def test_console_sms_logs_and_keeps_the_last_messages() -> None:
 
 
 def test_factory_picks_console_by_default_and_refuses_it_in_production() -> None:
-    settings = NotificationSettings(sms_provider="console")
+    settings = ChannelSettings(sms_provider="console")
     assert isinstance(create_sms_sender(settings), ConsoleSms)
     with pytest.raises(UnsafeSettingsError, match="OJA_SMS_PROVIDER must not be 'console'"):
         create_sms_sender(settings, production=True)
 
 
 def test_factory_requires_a_termii_key() -> None:
-    settings = NotificationSettings(sms_provider="termii", sms_api_key=None)
+    settings = ChannelSettings(sms_provider="termii", sms_api_key=None)
     with pytest.raises(UnsafeSettingsError, match="OJA_SMS_API_KEY must be set"):
         create_sms_sender(settings)
 
@@ -218,7 +218,7 @@ def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OJA_EMAIL_PROVIDER", "smtp")
     monkeypatch.setenv("OJA_SMTP_USE_TLS", "false")
 
-    settings = NotificationSettings()
+    settings = ChannelSettings()
 
     assert settings.sms_provider == "termii"
     assert settings.sms_api_key is not None
@@ -226,7 +226,7 @@ def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "from-env" not in repr(settings)
     assert settings.smtp_use_tls is False
     assert settings.production_problems() == []
-    assert NotificationSettings(
+    assert ChannelSettings(
         sms_provider="console", email_provider="console"
     ).production_problems() == [
         "OJA_SMS_PROVIDER must not be 'console' in production",

@@ -1,0 +1,167 @@
+"""Sending one delivery through its channel's adapter, at most once.
+
+The protocol (all of it keyed by the delivery row, unique per notification × channel):
+
+1. ``pending`` → ``sending`` in a transaction of its own, committed *before* the provider is called
+   (one conditional UPDATE: two workers cannot both claim it).
+2. The provider call, outside any transaction.
+3. ``sending`` → ``sent`` with the provider's message id, in the job's unit of work.
+
+A retry that finds the row ``sending`` cannot know whether the provider took the message before the
+worker died, so the row becomes ``uncertain`` and nothing is sent again; a later provider callback
+that names the message settles it. A refusal the provider *answered* (429, 5xx, network never
+reached) returns the row to ``pending`` and the job retries with backoff; a request that went out
+and got no answer is ``uncertain`` too; any other refusal is ``failed``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oja.channels.config import ChannelSettings
+from oja.channels.errors import DeliveryFailed
+from oja.channels.mail import create_email_sender
+from oja.channels.ports import DeliveryReceipt
+from oja.channels.sms import create_sms_sender
+from oja.core.clock import utcnow
+from oja.core.db import own_transaction
+from oja.core.runtime import Runtime
+from oja.notifications import repository
+from oja.notifications.catalogue import Channel
+from oja.notifications.models import DeliveryStatus
+from oja.notifications.templates import as_html
+
+log = structlog.get_logger("oja.notifications")
+UNCERTAIN = "the worker stopped after calling the provider; not sent again to avoid a duplicate"
+
+
+class SendRetryable(Exception):
+    """The provider refused for now (429, 5xx, unreachable): the job retries with backoff."""
+
+
+async def send(session: AsyncSession, runtime: Runtime, delivery_id: uuid.UUID) -> dict[str, Any]:
+    """Send the delivery if it is ``pending``; what happened, for the job's result."""
+    async with own_transaction(runtime.database) as claim:
+        delivery = await repository.claim_delivery(claim, delivery_id)
+        if delivery is None:
+            status = await repository.delivery_status(claim, delivery_id)
+            if status == DeliveryStatus.sending:
+                await repository.move_delivery(
+                    claim,
+                    delivery_id,
+                    from_statuses=[DeliveryStatus.sending],
+                    status=DeliveryStatus.uncertain,
+                    last_error=UNCERTAIN,
+                )
+                status = DeliveryStatus.uncertain
+            return {"delivery_id": str(delivery_id), "status": status, "sent": False}
+        channel, address = Channel(delivery.channel), delivery.address
+        subject, body = delivery.subject, delivery.body
+    try:
+        receipt = await _call_provider(
+            runtime,
+            channel=channel,
+            address=address,
+            subject=subject,
+            body=body,
+            reference=str(delivery_id),
+        )
+    except DeliveryFailed as exc:
+        return await _refused(runtime, delivery_id, exc)
+    await mark_sent(session, delivery_id, receipt)
+    log.info("notifications.delivery.sent", delivery_id=str(delivery_id), channel=channel.value)
+    return {"delivery_id": str(delivery_id), "status": DeliveryStatus.sent, "sent": True}
+
+
+async def _call_provider(
+    runtime: Runtime,
+    *,
+    channel: Channel,
+    address: str,
+    subject: str | None,
+    body: str,
+    reference: str,
+) -> DeliveryReceipt:
+    settings = runtime.settings.section(ChannelSettings)
+    production = runtime.settings.is_production
+    if channel == Channel.email:
+        mailer = create_email_sender(settings, production=production)
+        try:
+            return await mailer.send(
+                address, subject or "", body, as_html(body), reference=reference
+            )
+        finally:
+            await mailer.aclose()
+    texter = create_sms_sender(settings, production=production)
+    try:
+        return await texter.send(address, body, reference=reference)
+    finally:
+        await texter.aclose()
+
+
+async def mark_sent(
+    session: AsyncSession, delivery_id: uuid.UUID, receipt: DeliveryReceipt
+) -> None:
+    """Record the provider's acceptance (in the job's unit of work: it commits with the job)."""
+    await repository.move_delivery(
+        session,
+        delivery_id,
+        from_statuses=[DeliveryStatus.sending],
+        status=DeliveryStatus.sent,
+        provider=receipt.provider,
+        provider_message_id=receipt.message_id,
+        sent_at=utcnow(),
+        last_error=None,
+    )
+
+
+async def _refused(runtime: Runtime, delivery_id: uuid.UUID, exc: DeliveryFailed) -> dict[str, Any]:
+    error = exc.message[:500]
+    if exc.maybe_sent:
+        status = DeliveryStatus.uncertain
+    elif exc.retryable:
+        status = DeliveryStatus.pending
+    else:
+        status = DeliveryStatus.failed
+    async with own_transaction(runtime.database) as session:
+        await repository.move_delivery(
+            session,
+            delivery_id,
+            from_statuses=[DeliveryStatus.sending],
+            status=status,
+            provider=exc.provider,
+            last_error=error,
+        )
+    log.warning(
+        "notifications.delivery.refused",
+        delivery_id=str(delivery_id),
+        provider=exc.provider,
+        provider_status=exc.provider_status,
+        outcome=status.value,
+    )
+    if status == DeliveryStatus.pending:
+        raise SendRetryable(error) from exc
+    return {"delivery_id": str(delivery_id), "status": status, "sent": False}
+
+
+async def give_up(session: AsyncSession, delivery_id: uuid.UUID, error: str) -> None:
+    """The send job failed for good: a ``pending`` delivery is ``failed``; one left ``sending`` (the
+    worker died on the last attempt) is ``uncertain``."""
+    await repository.move_delivery(
+        session,
+        delivery_id,
+        from_statuses=[DeliveryStatus.pending],
+        status=DeliveryStatus.failed,
+        last_error=error[:500],
+    )
+    await repository.move_delivery(
+        session,
+        delivery_id,
+        from_statuses=[DeliveryStatus.sending],
+        status=DeliveryStatus.uncertain,
+        last_error=UNCERTAIN,
+    )

@@ -1,0 +1,93 @@
+"""The event subscribers and the two jobs that turn events into notifications.
+
+``@events.on`` handlers run inside the emitter's unit of work and only enqueue
+:data:`deliver_event` there: the job row is the outbox, so a rolled-back change notifies no one.
+:data:`deliver_event` stores the in-app notifications and the pending deliveries and enqueues one
+:data:`send_delivery` per delivery; see :mod:`.delivery` for why a delivery is sent at most once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+
+from oja.core import events
+from oja.core.db import current_session
+from oja.core.ids import uuid7
+from oja.core.jobs import EnqueueOptions, Job, JobContext, JobFailure, job
+from oja.notifications import delivery, service
+from oja.notifications.catalogue import EVENTS
+
+log = structlog.get_logger("oja.notifications")
+SEND_ATTEMPTS = 8
+"""Attempts per delivery: with the kernel's exponential backoff, a provider outage of several
+minutes is ridden out before the delivery is given up as ``failed``."""
+
+
+@job("notifications.deliver_event", subject=("notification_event", "event_id"), timeout=600)
+async def deliver_event(
+    ctx: JobContext, *, event: str, event_id: uuid.UUID, payload: dict[str, Any]
+) -> dict[str, Any]:
+    fanned = await service.fan_out(ctx.session, event, event_id, payload)
+    for delivery_id in fanned.deliveries:
+        send_delivery.enqueue_with(
+            ctx.session,
+            EnqueueOptions(dedupe_key=f"notifications.send:{delivery_id}"),
+            delivery_id=delivery_id,
+        )
+    return {"notifications": fanned.notifications, "deliveries": len(fanned.deliveries)}
+
+
+@job(
+    "notifications.send_delivery",
+    subject=("notification_delivery", "delivery_id"),
+    max_attempts=SEND_ATTEMPTS,
+    timeout=60,
+)
+async def send_delivery(ctx: JobContext, *, delivery_id: uuid.UUID) -> dict[str, Any]:
+    return await delivery.send(ctx.session, ctx.runtime, delivery_id)
+
+
+@send_delivery.on_failure
+async def _send_failed(failure: JobFailure, *, delivery_id: uuid.UUID) -> None:
+    await delivery.give_up(failure.session, delivery_id, failure.error)
+
+
+async def request_delivery(event: str, payload: dict[str, Any]) -> None:
+    """Enqueue the fan-out of ``event`` in the current unit of work (the emitter's).
+
+    An ``event_id`` in the payload makes re-emitting the same event harmless (one job per id, one
+    notification per user); without one, each emission is a new event.
+    """
+
+    given = payload.get("event_id")
+    event_id = uuid.UUID(str(given)) if given else uuid7()
+    key = f"notifications.event:{event_id}"
+    session = current_session()
+    if given and await session.scalar(select(Job.id).where(Job.dedupe_key == key)) is not None:
+        return
+    deliver_event.enqueue_with(
+        session,
+        EnqueueOptions(dedupe_key=key),
+        event=event,
+        event_id=event_id,
+        payload=payload,
+    )
+
+
+def _subscriber(event: str) -> events.Handler:
+    async def on_event(*, recipient_ids: list[uuid.UUID], **data: Any) -> None:
+        if not recipient_ids:
+            return
+        await request_delivery(event, {"recipient_ids": list(recipient_ids), **data})
+
+    on_event.__name__ = f"notify_{event.replace('.', '_')}"
+    return on_event
+
+
+SUBSCRIBERS = {event: _subscriber(event) for event in EVENTS}
+for _event, _handler in SUBSCRIBERS.items():
+    events.subscribe(_event, _handler)

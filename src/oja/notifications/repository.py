@@ -1,0 +1,254 @@
+"""Every query of the notifications tables. Reads of a user's notifications are scoped by
+``user_id`` here: another user's notification is simply not found."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oja.core.clock import utcnow
+from oja.core.db import insert_ignore
+from oja.core.pagination import PageParams
+from oja.identity.models import User
+from oja.notifications.models import (
+    DeliveryStatus,
+    Notification,
+    NotificationDelivery,
+    NotificationPreference,
+    NotificationTemplate,
+)
+
+CHUNK = 500
+"""Rows per multi-row statement: well under SQLite's and asyncpg's parameter limits."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    id: uuid.UUID
+    email: str | None
+    mobile: str | None
+    name: str | None
+    locale: str | None
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+async def recipients(db: AsyncSession, user_ids: Sequence[uuid.UUID]) -> list[Recipient]:
+    """The active users among ``user_ids`` (unknown and disabled ones are skipped)."""
+    found: list[Recipient] = []
+    for chunk in _chunks(user_ids):
+        result = await db.execute(
+            select(User.id, User.email, User.mobile, User.name, User.locale).where(
+                User.id.in_(chunk), User.is_active.is_(True)
+            )
+        )
+        found.extend(Recipient(*row) for row in result.all())
+    return found
+
+
+async def preferences_in(
+    db: AsyncSession, user_ids: Sequence[uuid.UUID], category: str
+) -> dict[uuid.UUID, dict[str, bool]]:
+    """The stored choices of ``user_ids`` for ``category``, by user then channel."""
+    chosen: dict[uuid.UUID, dict[str, bool]] = {}
+    for chunk in _chunks(user_ids):
+        result = await db.execute(
+            select(
+                NotificationPreference.user_id,
+                NotificationPreference.channel,
+                NotificationPreference.enabled,
+            ).where(
+                NotificationPreference.user_id.in_(chunk),
+                NotificationPreference.category == category,
+            )
+        )
+        for user_id, channel, enabled in result.all():
+            chosen.setdefault(user_id, {})[channel] = enabled
+    return chosen
+
+
+async def preferences_of(db: AsyncSession, user_id: uuid.UUID) -> list[NotificationPreference]:
+    result = await db.scalars(
+        select(NotificationPreference).where(NotificationPreference.user_id == user_id)
+    )
+    return list(result)
+
+
+async def set_preference(
+    db: AsyncSession, user_id: uuid.UUID, category: str, channel: str, enabled: bool
+) -> None:
+    row = await db.get(NotificationPreference, (user_id, category, channel))
+    if row is None:
+        db.add(
+            NotificationPreference(
+                user_id=user_id, category=category, channel=channel, enabled=enabled
+            )
+        )
+    else:
+        row.enabled = enabled
+
+
+async def insert_notifications(db: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """Insert, skipping any (event, user) already notified; the ids actually inserted."""
+    if not rows:
+        return set()
+    # executemany ("insertmanyvalues"): one cached statement, batched with RETURNING; a multi-row
+    # VALUES would compile thousands of bind parameters afresh on every call.
+    result = await db.execute(insert_ignore(db, Notification).returning(Notification.id), rows)
+    return set(result.scalars())
+
+
+async def insert_deliveries(db: AsyncSession, rows: list[dict[str, Any]]) -> list[uuid.UUID]:
+    if not rows:
+        return []
+    result = await db.execute(
+        insert_ignore(db, NotificationDelivery).returning(NotificationDelivery.id), rows
+    )
+    return list(result.scalars())
+
+
+def _mine(user_id: uuid.UUID, unread: bool) -> list[Any]:
+    where = [Notification.user_id == user_id]
+    if unread:
+        where.append(Notification.read_at.is_(None))
+    return where
+
+
+async def page_of(
+    db: AsyncSession, user_id: uuid.UUID, *, unread: bool, params: PageParams
+) -> tuple[list[Notification], int]:
+    where = _mine(user_id, unread)
+    total = await db.scalar(select(func.count()).select_from(Notification).where(*where)) or 0
+    result = await db.scalars(
+        select(Notification)
+        .where(*where)
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        .offset(params.offset)
+        .limit(params.per_page)
+    )
+    return list(result), total
+
+
+async def unread_count(db: AsyncSession, user_id: uuid.UUID) -> int:
+    where = _mine(user_id, True)
+    return await db.scalar(select(func.count()).select_from(Notification).where(*where)) or 0
+
+
+async def get_mine(
+    db: AsyncSession, user_id: uuid.UUID, notification_id: uuid.UUID
+) -> Notification | None:
+    return await db.scalar(
+        select(Notification).where(
+            Notification.id == notification_id, Notification.user_id == user_id
+        )
+    )
+
+
+async def mark_all_read(db: AsyncSession, user_id: uuid.UUID, now: datetime) -> int:
+    result = await db.execute(
+        update(Notification)
+        .where(*_mine(user_id, True))
+        .values(read_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# -- templates ---------------------------------------------------------------------------------
+
+
+async def overrides_of(db: AsyncSession, event: str | None = None) -> list[NotificationTemplate]:
+    query = select(NotificationTemplate)
+    if event is not None:
+        query = query.where(NotificationTemplate.event == event)
+    return list(await db.scalars(query))
+
+
+async def override(
+    db: AsyncSession, event: str, channel: str, locale: str
+) -> NotificationTemplate | None:
+    return await db.scalar(
+        select(NotificationTemplate).where(
+            NotificationTemplate.event == event,
+            NotificationTemplate.channel == channel,
+            NotificationTemplate.locale == locale,
+        )
+    )
+
+
+# -- deliveries --------------------------------------------------------------------------------
+
+
+async def claim_delivery(db: AsyncSession, delivery_id: uuid.UUID) -> NotificationDelivery | None:
+    """Move a ``pending`` delivery to ``sending`` (one conditional UPDATE); None if not pending."""
+    claimed = await db.scalar(
+        update(NotificationDelivery)
+        .where(
+            NotificationDelivery.id == delivery_id,
+            NotificationDelivery.status == DeliveryStatus.pending,
+        )
+        .values(
+            status=DeliveryStatus.sending,
+            attempts=NotificationDelivery.attempts + 1,
+            updated_at=utcnow(),
+        )
+        .returning(NotificationDelivery)
+        .execution_options(synchronize_session=False)
+    )
+    return claimed
+
+
+async def move_delivery(
+    db: AsyncSession,
+    delivery_id: uuid.UUID,
+    *,
+    from_statuses: Iterable[str],
+    **values: Any,
+) -> bool:
+    """Set ``values`` on the delivery if its status is one of ``from_statuses``."""
+    result = await db.execute(
+        update(NotificationDelivery)
+        .where(
+            NotificationDelivery.id == delivery_id,
+            NotificationDelivery.status.in_(list(from_statuses)),
+        )
+        .values(updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def delivery_status(db: AsyncSession, delivery_id: uuid.UUID) -> str | None:
+    return await db.scalar(
+        select(NotificationDelivery.status).where(NotificationDelivery.id == delivery_id)
+    )
+
+
+async def delivery_by_provider_id(
+    db: AsyncSession, provider: str, message_id: str
+) -> NotificationDelivery | None:
+    return await db.scalar(
+        select(NotificationDelivery).where(
+            NotificationDelivery.provider_message_id == message_id,
+            NotificationDelivery.provider == provider,
+        )
+    )
+
+
+async def deliveries_of(db: AsyncSession, notification_id: uuid.UUID) -> list[NotificationDelivery]:
+    return list(
+        await db.scalars(
+            select(NotificationDelivery).where(
+                NotificationDelivery.notification_id == notification_id
+            )
+        )
+    )

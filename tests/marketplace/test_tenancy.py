@@ -12,7 +12,13 @@ from . import world as matrix
 
 async def test_authorization_matrix(app: Any, client: httpx.AsyncClient) -> None:
     world = await matrix.build(app, client)
-    cases = matrix.vendor_cases(world) + matrix.catalog_cases(world) + matrix.closing_cases()
+    await matrix.with_review(app, client, world)
+    cases = (
+        matrix.vendor_cases(world)
+        + matrix.catalog_cases(world)
+        + matrix.review_cases(world)
+        + matrix.closing_cases()
+    )
     expected: dict[tuple[str, str, str], int] = {}
     actual: dict[tuple[str, str, str], int] = {}
     for case in cases:

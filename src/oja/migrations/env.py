@@ -29,6 +29,7 @@ MODEL_MODULES = [
     "oja.marketplace.inventory.models",
     "oja.marketplace.pricing.models",
     "oja.marketplace.orders.models",
+    "oja.marketplace.reviews.models",
 ]
 for module in MODEL_MODULES:
     importlib.import_module(module)

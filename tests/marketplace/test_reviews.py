@@ -14,6 +14,7 @@ import pytest
 from oja.core import events
 from oja.core.db import unit_of_work
 from oja.marketplace.reviews import service
+from tests.conftest import Jobs
 
 from .conftest import Person, admin, approved_store, error_code, person, rows
 from .world import delivered_order
@@ -449,3 +450,26 @@ async def test_moderation_queue_and_decisions(app: Any, client: httpx.AsyncClien
     assert (
         await client.delete(f"/reviews/{clean['id']}", headers=people[1].headers)
     ).status_code == 404
+
+
+async def test_reconcile_job_repairs_drift(app: Any, client: httpx.AsyncClient, jobs: Jobs) -> None:
+    from oja.marketplace.reviews.jobs import reconcile_summaries
+
+    m = await _market(app, client)
+    jollof = m["products"][0]
+    buyer = await person(client)
+    await delivered_order(app, buyer.id, m["store"]["id"], [jollof])
+    assert (
+        await client.post(f"/products/{jollof}/reviews", json=_review(4), headers=buyer.headers)
+    ).status_code == 201
+    async with app.state.runtime.database.engine.begin() as conn:
+        await conn.exec_driver_sql("UPDATE review_summary SET count = 7, total = 9, r1 = 6")
+    async with unit_of_work(app.state.runtime.database) as db:
+        reconcile_summaries.enqueue(db)
+    assert await jobs.run(app) == ["succeeded"]
+    assert await _summary(client, jollof) == {
+        "subject_id": jollof,
+        "average": 4.0,
+        "count": 1,
+        "histogram": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 0},
+    }

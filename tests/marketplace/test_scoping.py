@@ -72,11 +72,13 @@ def test_the_check_passes_scoped_statements() -> None:
 async def test_vendor_routes_scope_every_statement(app: Any, client: httpx.AsyncClient) -> None:
     world = await matrix.build(app, client)
     await matrix.add_orders(app, client, world)
+    await matrix.with_review(app, client, world)
     everything = (
         matrix.vendor_cases(world)
         + matrix.catalog_cases(world)
         + matrix.order_cases(world)
         + matrix.import_cases(world)
+        + matrix.review_cases(world)
     )
     cases = [case for case in everything if case.vendor_route]
     with statement_log(app.state.runtime.database.engine) as log:

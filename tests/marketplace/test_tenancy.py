@@ -13,12 +13,14 @@ from . import world as matrix
 async def test_authorization_matrix(app: Any, client: httpx.AsyncClient) -> None:
     world = await matrix.build(app, client)
     await matrix.add_orders(app, client, world)
+    await matrix.with_review(app, client, world)
     cases = (
         matrix.vendor_cases(world)
         + matrix.catalog_cases(world)
         + matrix.order_cases(world)
         + matrix.import_cases(world)
         + matrix.buyer_cases(world)
+        + matrix.review_cases(world)
         + matrix.closing_cases()
     )
     expected: dict[tuple[str, str, str], int] = {}

@@ -383,3 +383,94 @@ async def call(client: httpx.AsyncClient, world: World, case: Case, who: str) ->
             headers=world.headers(who),
         )
     return await client.request(case.method, case.path, json=body, headers=world.headers(who))
+
+
+async def delivered_order(
+    app: Any,
+    buyer_id: str,
+    vendor_id: str,
+    product_ids: list[str],
+    *,
+    status: str = "delivered",
+) -> dict[str, Any]:
+    """A store order of ``buyer_id`` from ``vendor_id`` with one line per product, written straight
+    to the order tables (checkout is another module's): ``{"order_id", "line_ids"}``."""
+    import uuid as uuid_
+    from datetime import timedelta
+
+    from oja.core.clock import utcnow
+    from oja.core.db import unit_of_work
+    from oja.marketplace.orders.models import OrderGroup, OrderLine, StoreOrder
+
+    now = utcnow()
+    buyer, vendor = uuid_.UUID(buyer_id), uuid_.UUID(vendor_id)
+    total = 1000 * len(product_ids)
+    async with unit_of_work(app.state.runtime.database) as db:
+        group = OrderGroup(
+            buyer_id=buyer,
+            status="paid",
+            currency="NGN",
+            subtotal=total,
+            discount_total=0,
+            total=total,
+            shipping_address={},
+            provider="paystack",
+            expires_at=now + timedelta(1),
+            paid_at=now,
+        )
+        db.add(group)
+        await db.flush()
+        order = StoreOrder(
+            group_id=group.id,
+            vendor_id=vendor,
+            buyer_id=buyer,
+            status=status,
+            currency="NGN",
+            subtotal=total,
+            discount_total=0,
+            total=total,
+            refunded_amount=0,
+            delivered_at=now if status == "delivered" else None,
+        )
+        db.add(order)
+        await db.flush()
+        lines = [
+            OrderLine(
+                order_id=order.id,
+                vendor_id=vendor,
+                product_id=uuid_.UUID(pid),
+                title="Item",
+                sku=f"SKU-{i}",
+                options={},
+                quantity=1,
+                unit_price=1000,
+                unit_discount=0,
+                tax=0,
+                line_total=1000,
+                returned_quantity=0,
+            )
+            for i, pid in enumerate(product_ids)
+        ]
+        db.add_all(lines)
+        await db.flush()
+        return {"order_id": str(order.id), "line_ids": [str(line.id) for line in lines]}
+
+
+async def with_review(app: Any, client: httpx.AsyncClient, world: World) -> None:
+    """A delivered order of vendor A's active product by the buyer, reviewed: for review_cases."""
+    buyer, active = world.people["buyer"], world.extra["active"]
+    await delivered_order(app, buyer.id, world.stores["a"]["id"], [active["id"]])
+    created = await client.post(
+        f"/products/{active['id']}/reviews",
+        json={"rating": 4, "title": "Good", "body": "Arrived fresh."},
+        headers=buyer.headers,
+    )
+    assert created.status_code == 201, created.text
+    world.extra["review"] = created.json()
+
+
+def review_cases(world: World) -> list[Case]:
+    review = world.extra["review"]
+    return [
+        Case("POST", f"/reviews/{review['id']}/reply", mine(200), {"body": "Thank you!"}),
+    ]

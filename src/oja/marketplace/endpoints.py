@@ -12,6 +12,8 @@ from oja.marketplace.inventory.endpoints import router as inventory_router
 from oja.marketplace.orders.endpoints import router as order_router
 from oja.marketplace.orders.endpoints import vendor_router as store_order_router
 from oja.marketplace.pricing.endpoints import router as pricing_router
+from oja.marketplace.reviews.endpoints import admin_router as review_admin_router
+from oja.marketplace.reviews.endpoints import router as review_router
 from oja.marketplace.vendors.endpoints import admin_router as vendor_admin_router
 from oja.marketplace.vendors.endpoints import router as vendor_router
 
@@ -28,4 +30,6 @@ routers: list[APIRouter] = [
     imports_router,
     cart_router,
     checkout_router,
+    review_router,
+    review_admin_router,
 ]

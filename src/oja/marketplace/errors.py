@@ -59,6 +59,16 @@ class MarketplaceErrorCode(ErrorCode):
     discount_code_invalid = "discount_code_invalid"
     discount_exhausted = "discount_exhausted"
     provider_not_supported = "provider_not_supported"
+    review_not_found = "review_not_found"
+    not_a_verified_buyer = "not_a_verified_buyer"
+    order_not_delivered = "order_not_delivered"
+    already_reviewed = "already_reviewed"
+    order_line_mismatch = "order_line_mismatch"
+    already_voted = "already_voted"
+    already_flagged = "already_flagged"
+    already_replied = "already_replied"
+    review_changed = "review_changed"
+    photo_not_found = "photo_not_found"
 
 
 class VendorNotFound(NotFound):
@@ -311,3 +321,59 @@ class ProviderNotSupported(OjaError):
 
     status_code = 422
     code = MarketplaceErrorCode.provider_not_supported
+
+
+class ReviewNotFound(NotFound):
+    code = MarketplaceErrorCode.review_not_found
+
+
+class NotAVerifiedBuyer(Forbidden):
+    """Only a buyer with an order of the product (or from the store) may review it."""
+
+    code = MarketplaceErrorCode.not_a_verified_buyer
+
+
+class OrderNotDelivered(Conflict):
+    """The buyer's order is not delivered yet: it can be reviewed once it is."""
+
+    code = MarketplaceErrorCode.order_not_delivered
+
+
+class AlreadyReviewed(Conflict):
+    """One review per order line (product) or per store order (store)."""
+
+    code = MarketplaceErrorCode.already_reviewed
+
+
+class OrderLineMismatch(OjaError):
+    """The ``order_line_id`` (or ``store_order_id``) is of another product or store."""
+
+    status_code = 422
+    code = MarketplaceErrorCode.order_line_mismatch
+
+
+class AlreadyVoted(Conflict):
+    code = MarketplaceErrorCode.already_voted
+
+
+class AlreadyFlagged(Conflict):
+    code = MarketplaceErrorCode.already_flagged
+
+
+class AlreadyReplied(Conflict):
+    """The store answers a review once."""
+
+    code = MarketplaceErrorCode.already_replied
+
+
+class ReviewChanged(Conflict):
+    """The review changed under this request; read it again and retry."""
+
+    code = MarketplaceErrorCode.review_changed
+
+
+class PhotoNotFound(OjaError):
+    """A photo must be the id of a file you uploaded."""
+
+    status_code = 422
+    code = MarketplaceErrorCode.photo_not_found

@@ -34,6 +34,7 @@ MODEL_MODULES = [
     "oja.marketplace.cart.models",
     "oja.marketplace.checkout.models",
     "oja.notifications.models",
+    "oja.marketplace.reviews.models",
 ]
 for module in MODEL_MODULES:
     importlib.import_module(module)

@@ -1,0 +1,1 @@
+"""Reviews and ratings of products and stores by verified buyers, with moderation."""

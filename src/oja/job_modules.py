@@ -20,6 +20,7 @@ JOB_MODULES: list[str] = [
     "oja.rag.jobs",
     "oja.billing.jobs",
     "oja.chat.jobs",
+    "oja.marketplace.search.jobs",
 ]
 
 

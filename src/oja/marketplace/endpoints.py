@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from oja.marketplace.catalog.endpoints import category_router, product_router
 from oja.marketplace.inventory.endpoints import router as inventory_router
 from oja.marketplace.pricing.endpoints import router as pricing_router
+from oja.marketplace.search.endpoints import router as search_router
 from oja.marketplace.vendors.endpoints import admin_router as vendor_admin_router
 from oja.marketplace.vendors.endpoints import router as vendor_router
 
@@ -18,4 +19,5 @@ routers: list[APIRouter] = [
     vendor_admin_router,
     category_router,
     product_router,
+    search_router,
 ]

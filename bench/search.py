@@ -36,7 +36,7 @@ from oja.marketplace.search.schemas import SearchFilters, SearchSort
 from oja.marketplace.vendors.models import Vendor
 
 PRODUCTS = int(os.environ.get("OJA_BENCH_SEARCH_PRODUCTS", "100000"))
-QUERIES = 200
+QUERIES = 100
 BRANDS = ["samsung", "tecno", "infinix", "nokia", "oraimo", "hisense", "binatone", "itel", "lg"]
 NOUNS = [
     "phone",
@@ -154,6 +154,8 @@ async def generate(db_url: str) -> list[str]:
     async with unit_of_work(database) as db:
         await db.execute(insert(SearchTerm), [{"term": t} for t in sorted(terms)])
         await repository.analyze(db)
+        if db.get_bind().dialect.name == "postgresql":
+            await db.execute(text("ANALYZE vendor, category, product"))
     await database.engine.dispose()
     return [c["slug"] for c in cats if c["parent_id"] is None]
 

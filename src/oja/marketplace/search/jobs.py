@@ -12,14 +12,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
-
 from oja.core import events
 from oja.core.db import current_session
 from oja.core.jobs import JobContext, job
 from oja.core.runtime import current_runtime
-from oja.marketplace.catalog.models import Product, ProductStatus
-from oja.marketplace.search import service
+from oja.marketplace.catalog.models import ProductStatus
+from oja.marketplace.search import repository, service
 
 PRODUCT_CHANGED = "catalog.product.changed"
 
@@ -36,9 +34,9 @@ async def reindex(ctx: JobContext) -> dict[str, Any]:
 
 
 @events.on(PRODUCT_CHANGED)
-async def on_product_changed(*, product_id: uuid.UUID, **_: Any) -> None:
+async def on_product_changed(*, vendor_id: uuid.UUID, product_id: uuid.UUID, **_: Any) -> None:
     session = current_session()
-    status = await session.scalar(select(Product.status).where(Product.id == product_id))
+    status = await repository.product_status(session, vendor_id, product_id)
     if status != ProductStatus.active:
         await service.unindex(session, [product_id])
         service.bump_version_after_commit(session, current_runtime().cache)

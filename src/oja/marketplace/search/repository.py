@@ -42,6 +42,13 @@ async def products_batch(db: AsyncSession, after: uuid.UUID | None, size: int) -
     return (await db.scalars(query)).all()
 
 
+async def product_status(
+    db: AsyncSession, vendor_id: uuid.UUID, product_id: uuid.UUID
+) -> str | None:
+    query = select(Product.status).where(Product.vendor_id == vendor_id, Product.id == product_id)
+    return await db.scalar(query)
+
+
 async def products(db: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[Product]:
     return (await db.scalars(select(Product).where(Product.id.in_(ids)))).all()
 

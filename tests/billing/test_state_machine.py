@@ -27,7 +27,7 @@ from oja.billing.providers.paystack import VerifiedTransaction
 from oja.billing.providers.stripe import SubscriptionState
 from oja.billing.states import PAYMENT_STATUSES, from_paystack
 from oja.core.clock import utcnow
-from oja.core.db import Database
+from oja.core.db import Database, unit_of_work
 from oja.identity.models import User
 
 SOAK = int(os.environ.get("OJA_SOAK", "1"))
@@ -113,7 +113,9 @@ deliveries = st.lists(st.tuples(st.integers(0, 5), st.integers(0, 2)), min_size=
 async def deliver(
     world: World, ports: FakePorts, provider: str, event_id: str, payload: dict[str, object]
 ) -> None:
-    async with world.database.sessionmaker() as session:
+    # A unit of work, as the webhook job runs it: billing's events (a payment credited) reach
+    # their subscribers — the marketplace's among them once it is imported — in this transaction.
+    async with unit_of_work(world.database) as session:
         row_id = await repository.store_event(
             session,
             provider=provider,
@@ -123,7 +125,6 @@ async def deliver(
         )
         if row_id is not None:
             await process_event(session, row_id, ports)
-        await session.commit()
 
 
 async def paystack_example(world: World, history: list[str], plan: list[tuple[int, int]]) -> None:

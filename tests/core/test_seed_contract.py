@@ -64,14 +64,24 @@ async def test_every_paginated_list_reads_limit_and_documents_only_per_page(
     document = app.openapi()
     routes = paginated_routes(document)
     assert routes == [
+        "/admin/reviews",
         "/admin/vendors",
         "/chatroom/{chatroom_id}",
         "/documents",
         "/files",
+        "/notifications",
+        "/orders",
         "/products",
         "/products/{product_id}/price-history",
+        "/products/{product_id}/reviews",
+        "/search",
         "/users",
+        "/vendors/me/imports",
+        "/vendors/me/imports/{import_id}/failures",
         "/vendors/me/inventory",
+        "/vendors/me/orders",
+        "/vendors/me/returns",
+        "/vendors/{vendor_id}/reviews",
     ]
     for path in routes:
         names = [p["name"] for p in document["paths"][path]["get"]["parameters"]]
@@ -82,20 +92,38 @@ async def test_every_paginated_list_reads_limit_and_documents_only_per_page(
     room = await client.post("/chatroom", json={"title": "Room"}, headers=bearer(token))
     store = await client.post("/vendors", json={"name": "Root Store"}, headers=bearer(token))
     assert store.status_code == 201, store.text
+    store_id = store.json()["id"]
+    approved = await client.post(f"/admin/vendors/{store_id}/approve", headers=bearer(token))
+    assert approved.status_code == 200, approved.text
     product = await client.post(
-        "/products", json={"title": "Zobo", "sku": "Z-1", "price": 100}, headers=bearer(token)
+        "/products",
+        json={"title": "Zobo", "sku": "Z-1", "price": 100, "status": "active"},
+        headers=bearer(token),
     )
     assert product.status_code == 201, product.text
+    imported = await client.post(
+        "/vendors/me/imports?dry_run=true",
+        files={"file": ("p.csv", b"title,sku,price,currency\nTea,T-1,100,NGN\n", "text/csv")},
+        headers=bearer(token),
+    )
+    assert imported.status_code == 202, imported.text
+    product_id = product.json()["id"]
     concrete = {
         "/chatroom/{chatroom_id}": f"/chatroom/{room.json()['id']}",
-        "/products/{product_id}/price-history": f"/products/{product.json()['id']}/price-history",
+        "/products/{product_id}/price-history": f"/products/{product_id}/price-history",
+        "/products/{product_id}/reviews": f"/products/{product_id}/reviews",
+        "/vendors/me/imports/{import_id}/failures": (
+            f"/vendors/me/imports/{imported.json()['id']}/failures"
+        ),
+        "/vendors/{vendor_id}/reviews": f"/vendors/{store_id}/reviews",
     }
+    required = {"/admin/reviews": {"status": "pending"}}  # the moderation queue is always named
     for path in routes:
-        url = concrete.get(path, path)
-        refused = await client.get(url, params={"limit": 0}, headers=bearer(token))
+        url, query = concrete.get(path, path), required.get(path, {})
+        refused = await client.get(url, params={**query, "limit": 0}, headers=bearer(token))
         assert refused.status_code == 422, path
         assert [d["loc"] for d in refused.json()["error"]["details"]] == [["query", "limit"]]
-        read = await client.get(url, params={"limit": 7}, headers=bearer(token))
+        read = await client.get(url, params={**query, "limit": 7}, headers=bearer(token))
         assert read.status_code == 200, (path, read.text)
         body = read.json()
         assert (body.get("messages") or body)["per_page"] == 7, path

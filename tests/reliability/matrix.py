@@ -893,3 +893,57 @@ ROWS: tuple[Row, ...] = (
 )
 
 ROUTES: dict[tuple[str, str], Row] = {(row.method, row.path): row for row in ROWS}
+
+ROWS_OWED: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("DELETE", "/cart/items/{item_id}"),
+        ("DELETE", "/products/{product_id}/images/{image_id}"),
+        ("DELETE", "/reviews/{review_id}"),
+        ("GET", "/admin/reviews"),
+        ("GET", "/cart"),
+        ("GET", "/order-groups/{group_id}"),
+        ("GET", "/orders"),
+        ("GET", "/orders/{order_id}"),
+        ("GET", "/products/{product_id}/rating"),
+        ("GET", "/products/{product_id}/reviews"),
+        ("GET", "/search"),
+        ("GET", "/search/suggest"),
+        ("GET", "/vendors/me/imports"),
+        ("GET", "/vendors/me/imports/{import_id}"),
+        ("GET", "/vendors/me/imports/{import_id}/failures"),
+        ("GET", "/vendors/me/orders"),
+        ("GET", "/vendors/me/orders/{order_id}"),
+        ("GET", "/vendors/me/returns"),
+        ("GET", "/vendors/{vendor_id}/reviews"),
+        ("PATCH", "/cart/items/{item_id}"),
+        ("PATCH", "/products/{product_id}/images/{image_id}"),
+        ("PATCH", "/reviews/{review_id}"),
+        ("POST", "/admin/reviews/{review_id}/hide"),
+        ("POST", "/admin/reviews/{review_id}/publish"),
+        ("POST", "/cart/items"),
+        ("POST", "/checkout"),
+        ("POST", "/orders/{order_id}/cancel"),
+        ("POST", "/orders/{order_id}/returns"),
+        ("POST", "/payments/flutterwave/initiate"),
+        ("POST", "/payments/flutterwave/webhook"),
+        ("POST", "/products/{product_id}/images"),
+        ("POST", "/products/{product_id}/reviews"),
+        ("POST", "/reviews/{review_id}/flag"),
+        ("POST", "/reviews/{review_id}/helpful"),
+        ("POST", "/reviews/{review_id}/reply"),
+        ("POST", "/vendors/me/imports"),
+        ("POST", "/vendors/me/orders/{order_id}/cancel"),
+        ("POST", "/vendors/me/orders/{order_id}/confirm"),
+        ("POST", "/vendors/me/orders/{order_id}/deliver"),
+        ("POST", "/vendors/me/orders/{order_id}/ship"),
+        ("POST", "/vendors/me/returns/{return_id}/approve"),
+        ("POST", "/vendors/me/returns/{return_id}/receive"),
+        ("POST", "/vendors/me/returns/{return_id}/reject"),
+        ("POST", "/vendors/{vendor_id}/reviews"),
+    }
+)
+"""Routes merged in the marketplace wave of 2026-12-06 whose rows are not written yet: a debt, not
+an exemption. Until each gets its row, the buyer/vendor/admin/anonymous matrix of
+``tests/marketplace/world.py`` proves the marketplace routes it lists. The coverage test fails on any
+route missing from both, and on an entry here that has a row or is no longer served: the set only
+shrinks."""

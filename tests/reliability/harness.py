@@ -24,6 +24,7 @@ from oja.identity import service as identity_service
 from oja.identity.config import GoogleSettings, get_google_settings, get_identity_settings
 from oja.identity.passwords import get_passwords
 from oja.identity.scopes import SCOPES
+from oja.sandbox.flutterwave import FlutterwaveFake
 from oja.sandbox.google import GoogleClient, GoogleFake, GoogleUser
 from oja.sandbox.paystack import PaystackFake
 from oja.sandbox.server import SandboxServer
@@ -99,9 +100,13 @@ class Fakes:
     paystack_url: str
     stripe_url: str
     google_url: str
+    flutterwave: FlutterwaveFake
+    flutterwave_url: str
 
     def install(self, app: FastAPI) -> None:
-        use_settings(app, **billing_values(self.paystack_url, self.stripe_url))
+        use_settings(
+            app, **billing_values(self.paystack_url, self.stripe_url, self.flutterwave_url)
+        )
         google = GoogleSettings(
             google_discovery_url=f"{self.google_url}/.well-known/openid-configuration",
             google_client_id=GOOGLE_CLIENT_ID,
@@ -123,10 +128,23 @@ def sandbox_fakes() -> Iterator[Fakes]:
         clients=[GoogleClient(GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, (GOOGLE_REDIRECT,))],
         user=GoogleUser(sub="2001", email="fuzz@example.com", name="Fuzz", picture=None),
     )
+    flutterwave = FlutterwaveFake()
     with ExitStack() as stack:
-        servers = [stack.enter_context(SandboxServer(f.app)) for f in (paystack, stripe, google)]
+        servers = [
+            stack.enter_context(SandboxServer(f.app))
+            for f in (paystack, stripe, google, flutterwave)
+        ]
         google.issuer = servers[2].url
-        yield Fakes(paystack, stripe, google, servers[0].url, servers[1].url, servers[2].url)
+        yield Fakes(
+            paystack,
+            stripe,
+            google,
+            servers[0].url,
+            servers[1].url,
+            servers[2].url,
+            flutterwave,
+            servers[3].url,
+        )
 
 
 def unique_email(tag: str = "rel") -> str:

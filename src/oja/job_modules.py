@@ -27,7 +27,6 @@ JOB_MODULES: list[str] = [
     "oja.marketplace.checkout.jobs",
     "oja.notifications.jobs",
     "oja.marketplace.reviews.jobs",
-    "oja.marketplace.search.jobs",
 ]
 
 

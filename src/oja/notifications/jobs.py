@@ -79,7 +79,7 @@ async def request_delivery(event: str, payload: dict[str, Any]) -> None:
 
 
 def _subscriber(event: str) -> events.Handler:
-    async def on_event(*, recipient_ids: list[uuid.UUID], **data: Any) -> None:
+    async def on_event(*, recipient_ids: list[uuid.UUID] | None = None, **data: Any) -> None:
         if not recipient_ids:
             return
         await request_delivery(event, {"recipient_ids": list(recipient_ids), **data})

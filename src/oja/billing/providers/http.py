@@ -9,6 +9,7 @@ major-unit amount such as ``100.50`` never passes through binary floating point.
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -74,7 +75,7 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-class BearerJsonClient(Closing):
+class BearerJsonClient(Closing, ABC):
     """What both adapters share: a bearer-key httpx client and the object / list readers over the
     adapter's own :meth:`_call` (which reads its provider's envelope)."""
 
@@ -101,6 +102,7 @@ class BearerJsonClient(Closing):
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    @abstractmethod
     async def _call(
         self,
         method: str,
@@ -109,7 +111,7 @@ class BearerJsonClient(Closing):
         json_body: Any = None,
         params: dict[str, Any] | None = None,
     ) -> Any:
-        raise NotImplementedError
+        """One request, the provider's envelope unwrapped: each adapter reads its own."""
 
     async def _object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         data = await self._call(method, path, **kwargs)

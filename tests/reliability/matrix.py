@@ -906,8 +906,6 @@ ROWS_OWED: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/orders/{order_id}"),
         ("GET", "/products/{product_id}/rating"),
         ("GET", "/products/{product_id}/reviews"),
-        ("GET", "/search"),
-        ("GET", "/search/suggest"),
         ("GET", "/vendors/me/imports"),
         ("GET", "/vendors/me/imports/{import_id}"),
         ("GET", "/vendors/me/imports/{import_id}/failures"),

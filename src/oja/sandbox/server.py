@@ -26,7 +26,6 @@ class SandboxServer(Lifecycle):
         port: int = 0,
         *,
         startup_timeout: float = 10.0,
-        log_level: str = "warning",
     ) -> None:
         self.app = app
         self.host = host
@@ -36,7 +35,11 @@ class SandboxServer(Lifecycle):
             app,
             host=host,
             port=port,
-            log_level=log_level,
+            # The fakes run inside Oja's own process (``oja serve --sandbox``, the tests): uvicorn's
+            # default logging config and level would rewrite the process-wide ``uvicorn.*``
+            # loggers and silence Oja's own server's lines. The process's logging stays as is.
+            log_config=None,
+            log_level=None,
             access_log=False,
             lifespan="auto",
             ws="none",

@@ -46,18 +46,28 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
+_LEFT_BY_WORKERS: dict[int, str] = {}
+
+
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist's controller: collects what each worker found left running (see below)."""
+    _LEFT_BY_WORKERS.update(getattr(node, "workeroutput", {}).get("left_processes", {}))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the run, naming them, when processes started by tests are still running; kill them."""
-    left = descendants(os.getpid())
-    for pid in left:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG)[0]:
-            pass
+    """Fail the run, naming them, when processes started by tests are still running; kill them.
+
+    Under xdist each worker checks its own descendants and hands the list to the controller, which
+    fails the run (a worker's own exit status does not reach the controller)."""
+    config = session.config
+    if hasattr(config, "workerinput"):  # an xdist worker
+        config.workeroutput["left_processes"] = _kill_left_processes()  # type: ignore[attr-defined]
+        return
+    distributed = getattr(config.option, "dist", "no") != "no"
+    left = dict(_LEFT_BY_WORKERS) if distributed else _kill_left_processes()
     if not left:
         return
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line("processes left running by the tests (now killed):", red=True)
         for pid, command in sorted(left.items()):
@@ -65,15 +75,45 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+def _kill_left_processes() -> dict[int, str]:
+    left = descendants(os.getpid())
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    return left
+
+
 def service_url(name: str) -> str:
     """The URL of a real service for integration tests, or skip (fail under .ci/run)."""
     variable = f"OJA_TEST_{name.upper()}_URL"
     url = os.environ.get(variable)
     if url:
-        return url
+        return _per_worker(name, url)
     if os.environ.get("OJA_TEST_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{variable} is required (OJA_TEST_REQUIRE_SERVICES=1)")
     pytest.skip(f"{variable} not set")
+
+
+def _per_worker(name: str, url: str) -> str:
+    """Under xdist each worker gets its own Redis database (``gw0`` → the configured one + 1, …), so
+    a test that flushes its database never empties another worker's. PostgreSQL needs nothing: each
+    session creates its own database (see ``postgres_database``)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if name != "redis" or not worker:
+        return url
+    base, _, db = url.rpartition("/")
+    return f"{base}/{(int(db or 0) + 1 + int(worker.removeprefix('gw'))) % 12}"
+
+
+def spare_redis_url() -> str:
+    """A Redis database no other test of this process (or worker) uses — for tests that flush it:
+    database 12, or 12 + the xdist worker's index (workers ``gw0``–``gw3``)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    base = service_url("redis").rpartition("/")[0]
+    return f"{base}/{12 + int(worker.removeprefix('gw'))}"
 
 
 def asyncpg_url(url: str) -> str:

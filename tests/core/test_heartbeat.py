@@ -14,7 +14,7 @@ import redis
 from oja.core.jobs.heartbeat import REDIS_KEY, beat_once, heartbeat_age, heartbeat_path, last_beat
 from oja.core.runtime import Runtime
 from oja.main import create_app
-from tests.conftest import make_settings, service_url
+from tests.conftest import make_settings, spare_redis_url
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ async def test_metrics_show_the_heartbeat_age(client: httpx.AsyncClient, setting
 async def test_with_redis_the_heartbeat_is_read_from_redis(
     tmp_path: Path, database_url: str
 ) -> None:
-    url = service_url("redis").rsplit("/", 1)[0] + "/12"
+    url = spare_redis_url()
     redis.Redis.from_url(url).delete(REDIS_KEY)
     settings = make_settings(tmp_path, database_url, redis_url=url)
     beat_once(settings, now=12345.5)

@@ -21,7 +21,7 @@ from oja.core.db import unit_of_work
 from oja.core.jobs import JobStatus
 from oja.core.runtime import Runtime
 from oja.reconcile import run as reconcile
-from tests.conftest import celery_runtime, make_settings, service_url
+from tests.conftest import celery_runtime, make_settings, spare_redis_url
 from tests.core import job_fixtures
 from tests.core.job_fixtures import job_effect, linger, metadata
 from tests.core.test_worker import wait_for_status, worker
@@ -36,7 +36,7 @@ JOBS_PER_RUN = 4
 def redis_broker() -> str:
     import redis
 
-    url = service_url("redis").rsplit("/", 1)[0] + "/12"
+    url = spare_redis_url()
     redis.Redis.from_url(url).flushdb()
     return url
 

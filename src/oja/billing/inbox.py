@@ -15,6 +15,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.billing import repository
+from oja.billing.cards import redact_card_data
 from oja.billing.config import BillingSettings
 from oja.billing.errors import BillingNotConfigured, InvalidPayload, InvalidSignature
 from oja.billing.jobs import process_webhook_event
@@ -109,7 +110,11 @@ async def _store(
     session: AsyncSession, provider: str, event_id: str, event_type: str, event: dict[str, Any]
 ) -> uuid.UUID | None:
     row_id = await repository.store_event(
-        session, provider=provider, event_id=event_id[:255], event_type=event_type, payload=event
+        session,
+        provider=provider,
+        event_id=event_id[:255],
+        event_type=event_type,
+        payload=redact_card_data(event),
     )
     if row_id is None:
         WEBHOOKS.labels(provider=provider, outcome="duplicate").inc()

@@ -46,8 +46,9 @@ def decay(at: datetime, now: datetime, half_life_days: float) -> float:
 
 
 def _top(scores: Mapping[P, float], limit: int) -> Ranked[P]:
-    # Ties by id so that every run (and every test) ranks the same way.
-    return heapq.nsmallest(limit, scores.items(), key=lambda kv: (-kv[1], str(kv[0])))
+    # Ties by id so that every run (and every test) ranks the same way: ids must be ordered (the
+    # refresh scores dense ints standing for the sorted product ids).
+    return heapq.nsmallest(limit, scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def recent_items(interactions: Iterable[Interaction[P]], per_subject: int) -> dict[str, list[P]]:
@@ -205,8 +206,7 @@ def nearest(
             sims[offset, start + offset] = -np.inf
         best = np.argpartition(-sims, keep - 1, axis=1)[:, :keep]
         for offset, row in enumerate(best):
-            scored = sorted(
-                ((ids[j], float(sims[offset, j])) for j in row), key=lambda kv: (-kv[1], str(kv[0]))
-            )
-            found[ids[start + offset]] = scored
+            # Ties by position in ``ids``.
+            ordered = sorted(row.tolist(), key=lambda j: (-sims[offset, j], j))
+            found[ids[start + offset]] = [(ids[j], float(sims[offset, j])) for j in ordered]
     return found

@@ -72,9 +72,16 @@ async def refresh(
     now = now or utcnow()
     last = None if full else await repository.cursor(db, BEHAVIOUR_CURSOR)
     touched = None if last is None else await repository.subjects_since(db, last - OVERLAP)
-    events = await repository.interactions(
+    stored = await repository.interactions(
         db, now - timedelta(days=conf.recommendation_history_days)
     )
+    # Scored as dense ints in product-id order: ints hash in C (a UUID's hash is Python code, most
+    # of the refresh's time otherwise), and their order is the ids' for ties.
+    ids = sorted({e.product for e in stored})
+    index = {product: i for i, product in enumerate(ids)}
+    events = [
+        scoring.Interaction(e.subject, index[e.product], e.kind, e.at, e.group) for e in stored
+    ]
     baskets = scoring.recent_items(events, conf.recommendation_subject_items)
     if touched is None:
         subjects, products, bought = set(baskets), None, None
@@ -84,13 +91,12 @@ async def refresh(
         bought = {e.product for e in events if e.kind == "purchase" and e.subject in subjects}
     limit = conf.recommendation_neighbours
     co = scoring.co_occurrence(baskets.values(), limit=limit, only=products)
-    await repository.replace_neighbours(db, NeighbourKind.co_occurrence, co, products)
     together = scoring.co_purchase(events, limit=limit, only=bought)
-    await repository.replace_neighbours(db, NeighbourKind.co_purchase, together, bought)
 
     half_life = conf.recommendation_half_life_days
     popular = scoring.popularity(events, now, half_life)
-    category_of = await repository.categories_of(db, popular)
+    categories = await repository.categories_of(db, ids)
+    category_of = {index[p]: c for p, c in categories.items()}
     model = scoring.Model(
         neighbours=co,
         category_of=category_of,
@@ -98,7 +104,7 @@ async def refresh(
     )
     # A caller's history is their recent basket: the products whose neighbours were just listed.
     recent_basket = {subject: set(baskets[subject]) for subject in subjects}
-    histories: dict[str, list[scoring.Interaction[uuid.UUID]]] = defaultdict(list)
+    histories: dict[str, list[scoring.Interaction[int]]] = defaultdict(list)
     for event in events:
         if event.product in recent_basket.get(event.subject, ()):
             histories[event.subject].append(event)
@@ -114,7 +120,26 @@ async def refresh(
     lists[TRENDING] = scoring.top(
         scoring.popularity(recent, now, conf.recommendation_trending_days / 2), per_subject
     )
-    await repository.replace_subjects(db, lists, now)
+
+    def as_ids(ranked: scoring.Ranked[int]) -> scoring.Ranked[uuid.UUID]:
+        return [(ids[p], score) for p, score in ranked]
+
+    def rewritten(touched: set[int] | None) -> list[uuid.UUID] | None:
+        return None if touched is None else [ids[p] for p in touched]
+
+    await repository.replace_neighbours(
+        db,
+        NeighbourKind.co_occurrence,
+        {ids[p]: as_ids(r) for p, r in co.items()},
+        rewritten(products),
+    )
+    await repository.replace_neighbours(
+        db,
+        NeighbourKind.co_purchase,
+        {ids[p]: as_ids(r) for p, r in together.items()},
+        rewritten(bought),
+    )
+    await repository.replace_subjects(db, {s: as_ids(r) for s, r in lists.items()}, now)
     await repository.set_cursor(db, BEHAVIOUR_CURSOR, now)
     return {
         "full": touched is None,

@@ -19,12 +19,16 @@ from oja.marketplace.recommendations import service
 @events.on("order.confirmed")
 async def record_purchase(
     *,
-    order_id: uuid.UUID,
-    vendor_id: uuid.UUID,
-    buyer_id: uuid.UUID,
-    group_id: uuid.UUID,
+    order_id: uuid.UUID | None = None,
+    vendor_id: uuid.UUID | None = None,
+    buyer_id: uuid.UUID | None = None,
+    group_id: uuid.UUID | None = None,
     **_: Any,
 ) -> None:
+    # Only a store order's own move says which lines were bought; other emitters of the event name
+    # (a notification test, a replayed template) carry no order and record nothing.
+    if order_id is None or vendor_id is None or buyer_id is None or group_id is None:
+        return
     await service.record_purchase(
         current_session(),
         order_id=order_id,

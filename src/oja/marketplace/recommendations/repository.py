@@ -197,22 +197,34 @@ def _servable(product_id: Any, subject: str | None) -> list[Any]:
 COLUMNS = (Product.id, Product.title, Product.vendor_id, Product.category_id)
 
 
+async def _head(
+    db: AsyncSession,
+    table: type[SubjectRecommendation] | type[ProductNeighbour],
+    product_id: Any,
+    where: list[Any],
+    caller: str | None,
+    limit: int,
+) -> list[Any]:
+    """The first ``limit`` servable rows of one precomputed list, best first."""
+    rows = await db.execute(
+        select(*COLUMNS, table.score)
+        .join(Product, Product.id == product_id)
+        .join(Vendor, Vendor.id == Product.vendor_id)
+        .where(*where, *_servable(product_id, caller))
+        .order_by(table.rank)
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
 async def recommended(
     db: AsyncSession, list_subject: str, caller: str | None, limit: int
 ) -> list[Any]:
     """The servable head of ``list_subject``'s precomputed list (the caller's, or trending)."""
-    rows = await db.execute(
-        select(*COLUMNS, SubjectRecommendation.score)
-        .join(Product, Product.id == SubjectRecommendation.product_id)
-        .join(Vendor, Vendor.id == Product.vendor_id)
-        .where(
-            SubjectRecommendation.subject == list_subject,
-            *_servable(SubjectRecommendation.product_id, caller),
-        )
-        .order_by(SubjectRecommendation.rank)
-        .limit(limit)
+    where = [SubjectRecommendation.subject == list_subject]
+    return await _head(
+        db, SubjectRecommendation, SubjectRecommendation.product_id, where, caller, limit
     )
-    return list(rows.all())
 
 
 async def neighbours(
@@ -222,19 +234,8 @@ async def neighbours(
     caller: str | None,
     limit: int,
 ) -> list[Any]:
-    rows = await db.execute(
-        select(*COLUMNS, ProductNeighbour.score)
-        .join(Product, Product.id == ProductNeighbour.neighbour_id)
-        .join(Vendor, Vendor.id == Product.vendor_id)
-        .where(
-            ProductNeighbour.product_id == product_id,
-            ProductNeighbour.kind == kind,
-            *_servable(ProductNeighbour.neighbour_id, caller),
-        )
-        .order_by(ProductNeighbour.rank)
-        .limit(limit)
-    )
-    return list(rows.all())
+    where = [ProductNeighbour.product_id == product_id, ProductNeighbour.kind == kind]
+    return await _head(db, ProductNeighbour, ProductNeighbour.neighbour_id, where, caller, limit)
 
 
 # Content

@@ -202,6 +202,7 @@ async def _head(
     table: type[SubjectRecommendation] | type[ProductNeighbour],
     product_id: Any,
     where: list[Any],
+    *,
     caller: str | None,
     limit: int,
 ) -> list[Any]:
@@ -223,7 +224,12 @@ async def recommended(
     """The servable head of ``list_subject``'s precomputed list (the caller's, or trending)."""
     where = [SubjectRecommendation.subject == list_subject]
     return await _head(
-        db, SubjectRecommendation, SubjectRecommendation.product_id, where, caller, limit
+        db,
+        SubjectRecommendation,
+        SubjectRecommendation.product_id,
+        where,
+        caller=caller,
+        limit=limit,
     )
 
 
@@ -235,7 +241,9 @@ async def neighbours(
     limit: int,
 ) -> list[Any]:
     where = [ProductNeighbour.product_id == product_id, ProductNeighbour.kind == kind]
-    return await _head(db, ProductNeighbour, ProductNeighbour.neighbour_id, where, caller, limit)
+    return await _head(
+        db, ProductNeighbour, ProductNeighbour.neighbour_id, where, caller=caller, limit=limit
+    )
 
 
 # Content

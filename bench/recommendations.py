@@ -244,6 +244,18 @@ async def latencies(
     return results
 
 
+async def explain(dsn: str, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(dsn)
+    try:
+        for sql, params in statements:
+            plan = await connection.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *params)
+            print("\n" + "\n".join(row[0] for row in plan))
+    finally:
+        await connection.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--products", type=int, default=50_000)
@@ -255,6 +267,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE Oja's statement")
     args = parser.parse_args()
     print(f"## Recommendations on PostgreSQL\n\n{machine_line()}\n")
     if not postgres_reachable(args.postgres):
@@ -288,6 +301,8 @@ def main() -> None:
             f"({timings['incremental']}); statements per GET /recommendations: {len(statements)} "
             f"(answer: {timings['strategy']})"
         )
+        if args.explain:
+            asyncio.run(explain(dsn, statements))
         with uvicorn_server(
             "oja.main:create_app", env=env, log_path=work / "oja.log", start_timeout=180
         ) as oja:

@@ -21,6 +21,7 @@ from oja.core.middleware import RequestContextMiddleware
 from oja.core.openapi import install_openapi
 from oja.core.runtime import Runtime, RuntimeMiddleware
 from oja.job_modules import job_registry
+from oja.marketplace.recommendations.recorder import flush_views
 from oja.realtime.hub import close_hub
 
 DESCRIPTION = """
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        await flush_views(runtime)
         await close_hub(runtime)
         await runtime.close()
 

@@ -759,6 +759,21 @@ ROWS: tuple[Row, ...] = (
     ),
     Row("GET", "/products/{product_id}", 404, "2xx", 404, 404, 404, 404, needs=("product",)),
     Row(
+        "GET", "/products/{product_id}/similar", 404, "2xx", 404, 404, 404, 404, needs=("product",)
+    ),
+    Row(
+        "GET",
+        "/products/{product_id}/bought-together",
+        404,
+        "2xx",
+        404,
+        404,
+        404,
+        404,
+        needs=("product",),
+    ),
+    Row("GET", "/recommendations", "2xx", "2xx", "2xx", "2xx", "2xx", "2xx"),
+    Row(
         "GET",
         "/products/{product_id}/price-history",
         404,

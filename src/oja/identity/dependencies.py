@@ -220,6 +220,22 @@ async def get_principal(
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
+async def get_optional_principal(
+    request: Request,
+    ctx: TokenContextDep,
+    bearer: Annotated[str | None, Depends(oauth2_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
+) -> Principal | None:
+    """The caller on a public route that tells callers apart: None without credentials; bad
+    credentials are still a 401. One resolution per request, however many dependencies ask."""
+    if not bearer and not api_key:
+        return None
+    return await get_principal(request, ctx, bearer, api_key)
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
+
+
 async def require_user_principal(principal: CurrentPrincipal) -> Principal:
     if principal.kind != "user":
         raise WrongPrincipal("This route needs a user token, not an API key.")

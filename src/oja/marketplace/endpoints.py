@@ -12,6 +12,7 @@ from oja.marketplace.inventory.endpoints import router as inventory_router
 from oja.marketplace.orders.endpoints import router as order_router
 from oja.marketplace.orders.endpoints import vendor_router as store_order_router
 from oja.marketplace.pricing.endpoints import router as pricing_router
+from oja.marketplace.recommendations.endpoints import router as recommendation_router
 from oja.marketplace.reviews.endpoints import admin_router as review_admin_router
 from oja.marketplace.reviews.endpoints import router as review_router
 from oja.marketplace.vendors.endpoints import admin_router as vendor_admin_router
@@ -32,4 +33,5 @@ routers: list[APIRouter] = [
     checkout_router,
     review_router,
     review_admin_router,
+    recommendation_router,
 ]

@@ -36,6 +36,8 @@ from oja.marketplace.errors import CartCurrencyMismatch, CartItemNotFound, Varia
 from oja.marketplace.pricing import repository as pricing_repository
 from oja.marketplace.pricing.models import Discount
 from oja.marketplace.pricing.prices import PricedItem, Quote, effective_price
+from oja.marketplace.recommendations import recorder
+from oja.marketplace.recommendations.models import BehaviourKind
 from oja.marketplace.vendors.models import Vendor, VendorStatus
 
 
@@ -185,6 +187,7 @@ async def add(db: AsyncSession, buyer_id: uuid.UUID, data: CartItemAdd) -> CartO
         price_seen=price,
         currency=variant.currency,
     )
+    recorder.record(db, BehaviourKind.cart, str(buyer_id), product.id)
     return await view(db, buyer_id)
 
 

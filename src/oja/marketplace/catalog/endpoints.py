@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
 
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import InvalidRequest, ServiceUnavailable, errors
@@ -22,6 +22,7 @@ from oja.files.upload_stream import MultipartUpload, multipart_openapi
 from oja.identity.dependencies import USER_ERRORS, RequireRole
 from oja.marketplace.catalog import categories, images, service
 from oja.marketplace.catalog.config import CatalogSettings
+from oja.marketplace.catalog.models import ProductStatus
 from oja.marketplace.catalog.schemas import (
     CategoryCreate,
     CategoryDetail,
@@ -53,6 +54,8 @@ from oja.marketplace.errors import (
     TooManyImages,
     VariantNotFound,
 )
+from oja.marketplace.recommendations import recorder
+from oja.marketplace.recommendations.dependencies import Visitor
 from oja.marketplace.vendors.dependencies import (
     ACTIVE_VENDOR_ERRORS,
     OPTIONAL_VENDOR_ERRORS,
@@ -173,8 +176,19 @@ async def create_product(data: ProductCreate, vendor: ActiveVendor, db: SessionD
     summary="A product (public when active in an approved store; its store sees drafts)",
     responses=errors(*OPTIONAL_VENDOR_ERRORS, ProductNotFound, InvalidRequest),
 )
-async def get_product(product_id: uuid.UUID, viewer: OptionalVendor, db: SessionDep) -> ProductOut:
-    return await service.get_product(db, product_id, viewer)
+async def get_product(
+    product_id: uuid.UUID,
+    *,
+    viewer: OptionalVendor,
+    visitor: Visitor,
+    db: SessionDep,
+    runtime: RuntimeDep,
+    background: BackgroundTasks,
+) -> ProductOut:
+    product = await service.get_product(db, product_id, viewer)
+    if product.status == ProductStatus.active:
+        recorder.record_view(runtime, background, visitor, product.id)
+    return product
 
 
 @product_router.patch(

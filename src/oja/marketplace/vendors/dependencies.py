@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from oja.core.dependencies import SessionDep
 from oja.core.errors import OjaError
 from oja.identity.dependencies import (
     AUTH_ERRORS,
     USER_ERRORS,
-    TokenContextDep,
+    OptionalPrincipal,
     UserPrincipal,
-    api_key_scheme,
-    get_principal,
-    oauth2_scheme,
 )
 from oja.marketplace.errors import NotAVendorMember, VendorSuspended
 from oja.marketplace.vendors import repository
@@ -64,19 +61,10 @@ ActiveVendor = Annotated[VendorContext, Depends(get_active_vendor)]
 discounts): :data:`CurrentVendor`, refused with ``vendor_suspended`` when the store is frozen."""
 
 
-async def get_optional_vendor(
-    request: Request,
-    ctx: TokenContextDep,
-    bearer: Annotated[str | None, Depends(oauth2_scheme)],
-    api_key: Annotated[str | None, Depends(api_key_scheme)],
-    db: SessionDep,
-) -> VendorContext | None:
+async def get_optional_vendor(principal: OptionalPrincipal, db: SessionDep) -> VendorContext | None:
     """The caller's store on a public route that shows its own members more (drafts): None for
     anonymous callers, API keys and users without a store; bad credentials are still a 401."""
-    if not bearer and not api_key:
-        return None
-    principal = await get_principal(request, ctx, bearer, api_key)
-    if principal.kind != "user":
+    if principal is None or principal.kind != "user":
         return None
     found = await repository.membership_of(db, principal.user_id)
     if found is None:

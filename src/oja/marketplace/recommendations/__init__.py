@@ -1,0 +1,1 @@
+"""Recommendations: behaviour events, item-to-item and content neighbours, per-caller lists."""

@@ -1,0 +1,284 @@
+"""SQL of recommendations. Reads that serve requests are Core statements over the precomputed
+rows, with what may have changed since the last refresh filtered at read time."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, exists, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oja.marketplace.catalog.models import Product, ProductStatus, ProductVariant
+from oja.marketplace.orders.models import OrderLine
+from oja.marketplace.recommendations.models import (
+    BehaviourEvent,
+    BehaviourKind,
+    NeighbourKind,
+    ProductEmbedding,
+    ProductNeighbour,
+    RecommendationCursor,
+    SubjectRecommendation,
+)
+from oja.marketplace.recommendations.scoring import Interaction, Ranked
+from oja.marketplace.vendors.models import Vendor, VendorStatus
+
+CHUNK = 500
+SCORED_KINDS = (BehaviourKind.view, BehaviourKind.cart, BehaviourKind.purchase)
+
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+# Behaviour
+
+
+async def purchased_products(
+    db: AsyncSession, vendor_id: uuid.UUID, order_id: uuid.UUID
+) -> list[uuid.UUID]:
+    found = await db.scalars(
+        select(OrderLine.product_id).where(
+            OrderLine.vendor_id == vendor_id,
+            OrderLine.order_id == order_id,
+            OrderLine.product_id.is_not(None),
+        )
+    )
+    return [p for p in found if p is not None]
+
+
+async def add_events(db: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await db.execute(insert(BehaviourEvent), rows)
+
+
+async def cursor(db: AsyncSession, name: str) -> datetime | None:
+    return await db.scalar(select(RecommendationCursor.at).where(RecommendationCursor.name == name))
+
+
+async def set_cursor(db: AsyncSession, name: str, at: datetime) -> None:
+    await db.execute(delete(RecommendationCursor).where(RecommendationCursor.name == name))
+    await db.execute(insert(RecommendationCursor).values(name=name, at=at))
+
+
+async def subjects_since(db: AsyncSession, since: datetime) -> set[str]:
+    found = await db.scalars(
+        select(BehaviourEvent.subject)
+        .where(BehaviourEvent.created_at > since, BehaviourEvent.kind.in_(SCORED_KINDS))
+        .distinct()
+    )
+    return set(found)
+
+
+async def interactions(db: AsyncSession, since: datetime) -> list[Interaction[uuid.UUID]]:
+    """Every scored behaviour (views, cart adds, purchases) since ``since``, oldest first."""
+    result = await db.execute(
+        select(
+            BehaviourEvent.subject,
+            BehaviourEvent.product_id,
+            BehaviourEvent.kind,
+            BehaviourEvent.created_at,
+            BehaviourEvent.group_id,
+        )
+        .where(
+            BehaviourEvent.created_at >= since,
+            BehaviourEvent.kind.in_(SCORED_KINDS),
+            BehaviourEvent.product_id.is_not(None),
+        )
+        .order_by(BehaviourEvent.created_at)
+    )
+    return [Interaction(s, p, k, at, g) for s, p, k, at, g in result.all() if p is not None]
+
+
+async def categories_of(
+    db: AsyncSession, product_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID | None]:
+    # A job's read across every store: a product's category is public catalogue data.
+    found: dict[uuid.UUID, uuid.UUID | None] = {}
+    for chunk in _chunks(sorted(set(product_ids))):
+        rows = await db.execute(
+            select(Product.id, Product.category_id).where(Product.id.in_(chunk))
+        )
+        found.update({pid: cid for pid, cid in rows.all()})  # noqa: C416 (Rows are not pairs)
+    return found
+
+
+# Precomputed rows
+
+
+async def replace_neighbours(
+    db: AsyncSession,
+    kind: NeighbourKind,
+    lists: Mapping[uuid.UUID, Ranked[uuid.UUID]],
+    products: Iterable[uuid.UUID] | None,
+) -> None:
+    """Rewrite the ``kind`` lists of ``products`` (every product when None) with ``lists``."""
+    if products is None:
+        await db.execute(delete(ProductNeighbour).where(ProductNeighbour.kind == kind))
+    else:
+        for chunk in _chunks(sorted(set(products))):
+            await db.execute(
+                delete(ProductNeighbour).where(
+                    ProductNeighbour.kind == kind, ProductNeighbour.product_id.in_(chunk)
+                )
+            )
+    rows = [
+        {"product_id": p, "kind": kind, "rank": rank, "neighbour_id": n, "score": score}
+        for p, ranked in lists.items()
+        for rank, (n, score) in enumerate(ranked)
+    ]
+    for chunk in _chunks(rows):
+        await db.execute(insert(ProductNeighbour), list(chunk))
+
+
+async def neighbour_lists(
+    db: AsyncSession, kind: NeighbourKind, products: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Ranked[uuid.UUID]]:
+    found: dict[uuid.UUID, Ranked[uuid.UUID]] = {}
+    for chunk in _chunks(sorted(set(products))):
+        rows = await db.execute(
+            select(
+                ProductNeighbour.product_id, ProductNeighbour.neighbour_id, ProductNeighbour.score
+            )
+            .where(ProductNeighbour.kind == kind, ProductNeighbour.product_id.in_(chunk))
+            .order_by(ProductNeighbour.product_id, ProductNeighbour.rank)
+        )
+        for product, neighbour, score in rows.all():
+            found.setdefault(product, []).append((neighbour, score))
+    return found
+
+
+async def replace_subjects(
+    db: AsyncSession, lists: Mapping[str, Ranked[uuid.UUID]], at: datetime
+) -> None:
+    for chunk in _chunks(sorted(lists)):
+        await db.execute(
+            delete(SubjectRecommendation).where(SubjectRecommendation.subject.in_(chunk))
+        )
+    rows = [
+        {"subject": s, "rank": rank, "product_id": p, "score": score, "computed_at": at}
+        for s, ranked in lists.items()
+        for rank, (p, score) in enumerate(ranked)
+    ]
+    for chunk in _chunks(rows):
+        await db.execute(insert(SubjectRecommendation), list(chunk))
+
+
+# Reads that serve requests
+
+
+def _servable(product_id: Any, subject: str | None) -> list[Any]:
+    """A recommendable product: active, of an approved store, in stock, not bought by the caller."""
+    conditions: list[Any] = [
+        Product.id == product_id,
+        Product.status == ProductStatus.active,
+        Vendor.status == VendorStatus.approved,
+        exists().where(
+            ProductVariant.vendor_id == Product.vendor_id,
+            ProductVariant.product_id == Product.id,
+            ProductVariant.deleted_at.is_(None),
+            ProductVariant.stock > 0,
+        ),
+    ]
+    if subject is not None:
+        conditions.append(
+            ~exists().where(
+                BehaviourEvent.subject == subject,
+                BehaviourEvent.kind == BehaviourKind.purchase,
+                BehaviourEvent.product_id == Product.id,
+            )
+        )
+    return conditions
+
+
+COLUMNS = (Product.id, Product.title, Product.vendor_id, Product.category_id)
+
+
+async def _head(
+    db: AsyncSession,
+    table: type[SubjectRecommendation] | type[ProductNeighbour],
+    product_id: Any,
+    where: list[Any],
+    *,
+    caller: str | None,
+    limit: int,
+) -> list[Any]:
+    """The first ``limit`` servable rows of one precomputed list, best first."""
+    rows = await db.execute(
+        select(*COLUMNS, table.score)
+        .join(Product, Product.id == product_id)
+        .join(Vendor, Vendor.id == Product.vendor_id)
+        .where(*where, *_servable(product_id, caller))
+        .order_by(table.rank)
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
+async def recommended(
+    db: AsyncSession, list_subject: str, caller: str | None, limit: int
+) -> list[Any]:
+    """The servable head of ``list_subject``'s precomputed list (the caller's, or trending)."""
+    where = [SubjectRecommendation.subject == list_subject]
+    return await _head(
+        db,
+        SubjectRecommendation,
+        SubjectRecommendation.product_id,
+        where,
+        caller=caller,
+        limit=limit,
+    )
+
+
+async def neighbours(
+    db: AsyncSession,
+    product_id: uuid.UUID,
+    kind: NeighbourKind,
+    caller: str | None,
+    limit: int,
+) -> list[Any]:
+    where = [ProductNeighbour.product_id == product_id, ProductNeighbour.kind == kind]
+    return await _head(
+        db, ProductNeighbour, ProductNeighbour.neighbour_id, where, caller=caller, limit=limit
+    )
+
+
+# Content
+
+
+async def visible_texts(db: AsyncSession) -> list[tuple[uuid.UUID, str, str | None]]:
+    """Every active product of an approved store, with the text its embedding is made from."""
+    rows = await db.execute(
+        select(Product.id, Product.title, Product.description)
+        .join(Vendor, Vendor.id == Product.vendor_id)
+        .where(Product.status == ProductStatus.active, Vendor.status == VendorStatus.approved)
+        .order_by(Product.id)
+    )
+    return [(pid, title, description) for pid, title, description in rows.all()]
+
+
+async def embeddings(db: AsyncSession) -> dict[uuid.UUID, tuple[str, str, bytes]]:
+    rows = await db.execute(
+        select(
+            ProductEmbedding.product_id,
+            ProductEmbedding.model,
+            ProductEmbedding.text_hash,
+            ProductEmbedding.vector,
+        )
+    )
+    return {pid: (model, text_hash, vector) for pid, model, text_hash, vector in rows.all()}
+
+
+async def replace_embeddings(db: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    for chunk in _chunks(rows):
+        ids = [row["product_id"] for row in chunk]
+        await db.execute(delete(ProductEmbedding).where(ProductEmbedding.product_id.in_(ids)))
+        await db.execute(insert(ProductEmbedding), list(chunk))
+
+
+async def delete_embeddings(db: AsyncSession, product_ids: Iterable[uuid.UUID]) -> None:
+    for chunk in _chunks(sorted(set(product_ids))):
+        await db.execute(delete(ProductEmbedding).where(ProductEmbedding.product_id.in_(chunk)))

@@ -18,7 +18,7 @@ from oja.identity.scopes import Role
 from tests.reliability import harness
 from tests.reliability.conftest import DroppedJobs
 from tests.reliability.marketplace_needs import MARKETPLACE_NEEDS
-from tests.reliability.matrix import CALLERS, ROUTES, ROWS, ROWS_OWED, Ctx, Row, matches
+from tests.reliability.matrix import CALLERS, ROUTES, ROWS, Ctx, Row, matches
 
 # Jobs are accepted and dropped (a row that needs one run, such as a chat reply, runs it): the
 # matrix is about who may call what, not about pipelines.
@@ -27,14 +27,10 @@ pytestmark = pytest.mark.usefixtures("dropped_jobs")
 
 def test_every_route_of_the_app_has_a_row(harness_app: Any) -> None:
     served = harness.app_operations(harness_app)
-    missing = sorted(served - ROUTES.keys() - ROWS_OWED)
+    missing = sorted(served - ROUTES.keys())
     stale = sorted(ROUTES.keys() - served)
     assert not missing, f"routes without a row in tests/reliability/matrix.py: {missing}"
     assert not stale, f"rows for routes the app no longer serves: {stale}"
-    settled = sorted(ROWS_OWED & ROUTES.keys())
-    gone = sorted(ROWS_OWED - served)
-    assert not settled, f"routes with a row still listed in ROWS_OWED (remove them): {settled}"
-    assert not gone, f"ROWS_OWED names routes the app does not serve: {gone}"
     assert harness.openapi_operations(harness_app) <= served
 
 
@@ -85,14 +81,22 @@ async def call(
     caller: str,
     shared: dict[str, str],
     run_jobs: Callable[[], Awaitable[None]] | None = None,
+    app: Any = None,
 ) -> int:
-    ctx = Ctx(client=client, people=people, caller=getattr(people, caller, None), run_jobs=run_jobs)
+    ctx = Ctx(
+        client=client,
+        people=people,
+        caller=getattr(people, caller, None),
+        run_jobs=run_jobs,
+        app=app,
+    )
     if row.fresh or not shared:
         ids = await _objects(ctx, row)
         if not row.fresh:
             shared.update(ids)
     else:
         ids = dict(shared)
+    ctx.ids = ids
     extra = await row.request(ctx) if row.request else {}
     headers = {**(await _headers(ctx, row, caller)), **extra.pop("headers", {})}
     response = await client.request(
@@ -113,7 +117,7 @@ async def test_matrix_row(
 
     wrong, shared = [], dict[str, str]()
     for caller in CALLERS:
-        status = await call(client, people, row, caller, shared, run_jobs)
+        status = await call(client, people, row, caller, shared, run_jobs, harness_app)
         if not matches(row.expected(caller), status):
             wrong.append(f"{caller}: expected {row.expected(caller)}, got {status}")
     assert not wrong, f"{row.id}: " + "; ".join(wrong)

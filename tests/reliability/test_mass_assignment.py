@@ -94,7 +94,7 @@ class Run:
         return self.people.b
 
     def ctx(self, caller: Person | None) -> Ctx:
-        return Ctx(self.client, self.people, caller, self.ids, self.run_jobs)
+        return Ctx(self.client, self.people, caller, self.ids, self.run_jobs, self.app)
 
     async def run_jobs(self) -> None:
         while self.jobs.published:

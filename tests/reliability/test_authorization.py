@@ -2,7 +2,8 @@
 
 Each route is one test; in it every caller makes the request once, against objects created fresh
 for that caller (user A owns them), so a consuming route (DELETE, revoke, logout) never spoils the
-next cell. A route the app serves without a row in the matrix fails the run.
+next cell. Where B must be told 404 (A's object), every table is compared before and after B's
+call: the refusal wrote nothing. A route the app serves without a row in the matrix fails the run.
 """
 
 from __future__ import annotations
@@ -99,9 +100,16 @@ async def call(
     ctx.ids = ids
     extra = await row.request(ctx) if row.request else {}
     headers = {**(await _headers(ctx, row, caller)), **extra.pop("headers", {})}
+    # Another user's object (B's 404) is not only hidden: B's call wrote nothing at all.
+    watched = app is not None and caller == "b" and row.b == 404
+    before = await harness.table_rows(app) if watched else {}
     response = await client.request(
         row.method, row.path.format(**ids), headers=headers, **extra, follow_redirects=False
     )
+    if watched:
+        after = await harness.table_rows(app)
+        changed = sorted(name for name in after if after[name] != before[name])
+        assert not changed, f"{row.id}: B's refused call changed rows of {changed}"
     return response.status_code
 
 

@@ -18,8 +18,9 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from sqlalchemy import select
 
-from oja.core.db import unit_of_work
+from oja.core.db import Base, unit_of_work
 from oja.identity import service as identity_service
 from oja.identity.config import GoogleSettings, get_google_settings, get_identity_settings
 from oja.identity.passwords import get_passwords
@@ -88,6 +89,16 @@ def openapi_operations(app: FastAPI) -> set[tuple[str, str]]:
         for method in operations
         if method in {"get", "post", "put", "patch", "delete"}
     }
+
+
+async def table_rows(app: FastAPI) -> dict[str, list[str]]:
+    """Every row of every table, as text, in a stable order: two snapshots compare equal when a
+    request wrote nothing."""
+    async with app.state.runtime.database.engine.connect() as conn:
+        return {
+            table.name: sorted(repr(tuple(row)) for row in await conn.execute(select(table)))
+            for table in Base.metadata.sorted_tables
+        }
 
 
 @dataclass

@@ -1,12 +1,20 @@
 """Objects the marketplace rows of the authorization matrix need: A's store (approved by the
 admin), a category (made by the admin), A's draft product, and stores of new users for the admin's
-decisions."""
+decisions — and, for the routes of orders, returns, imports, images, carts and reviews, B as the
+*other vendor* (B's own approved store, selling), so that B's cell proves tenancy: another
+vendor's object answers 404. Orders are written straight to the tables as checkout writes them
+(``tests/marketplace/orders_kit.py``); checkout has its own row."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import partial
 
+from oja.marketplace.orders.models import OrderStatus
+from tests.marketplace import conftest as shop_people
+from tests.marketplace.orders_kit import Shop, place
+from tests.marketplace.world import IMAGE, IMPORT_CSV
 from tests.reliability.harness import Person, signup_and_login
 from tests.reliability.matrix import Ctx
 
@@ -77,6 +85,150 @@ async def _notification_template(ctx: Ctx, ids: dict[str, str]) -> None:
     ids["event"], ids["channel"] = "order.shipped", "email"
 
 
+def _shop_person(person: Person) -> shop_people.Person:
+    return shop_people.Person(person.id, person.email, person.headers)
+
+
+async def _selling(ctx: Ctx, ids: dict[str, str], owner: Person, buyer: Person) -> Shop:
+    """``owner``'s approved store (its id in ``ids``) selling one active product with two
+    variants, stock 10 each, to ``buyer``."""
+    await _store(ctx, ids, owner)
+    tag = uuid.uuid4().hex[:8]
+    response = await ctx.client.post(
+        "/products",
+        json={
+            "title": f"Matrix goods {tag}",
+            "status": "active",
+            "variants": [
+                {"sku": f"G-{tag}-1", "price": 1000, "stock": 10},
+                {"sku": f"G-{tag}-2", "price": 2500, "stock": 10},
+            ],
+        },
+        headers=owner.headers,
+    )
+    assert response.status_code == 201, response.text
+    store = {"id": ids["vendor_id"]}
+    return Shop(_shop_person(buyer), _shop_person(owner), store, response.json())
+
+
+async def _rival_shop(ctx: Ctx, ids: dict[str, str]) -> Shop:
+    """B's store, selling to A: B is the other vendor of every vendor row that needs it."""
+    if "rival" not in ctx.made:
+        theirs: dict[str, str] = {}
+        ctx.made["rival"] = await _selling(ctx, theirs, ctx.people.b, ctx.people.a)
+        ids["rival_vendor_id"] = theirs["vendor_id"]
+        ids["rival_variant_id"] = ctx.made["rival"].variant(0)["id"]
+    shop: Shop = ctx.made["rival"]
+    return shop
+
+
+async def _own_shop(ctx: Ctx, ids: dict[str, str]) -> Shop:
+    """A's store selling to B — and B's own store besides (B is a vendor too)."""
+    if "own" not in ctx.made:
+        await _rival_shop(ctx, ids)
+        ctx.made["own"] = await _selling(ctx, ids, ctx.people.a, ctx.people.b)
+    shop: Shop = ctx.made["own"]
+    return shop
+
+
+async def _rival(ctx: Ctx, ids: dict[str, str]) -> None:
+    await _rival_shop(ctx, ids)
+
+
+async def _sale(status: OrderStatus, ctx: Ctx, ids: dict[str, str]) -> None:
+    """An unpaid order of B's (a vendor too) at A's store, put straight into ``status``."""
+    placed = await place(
+        ctx.app, None, await _own_shop(ctx, ids), [(0, 3)], status=status, paid=False
+    )
+    ids["order_id"], ids["group_id"] = placed.order_id, placed.group_id
+    ids["order_line_id"] = placed.line_ids[0]
+
+
+async def _purchase(status: OrderStatus, ctx: Ctx, ids: dict[str, str]) -> None:
+    """An unpaid order of A's at B's store (B, its vendor, is not its buyer), in ``status``."""
+    shop = await _rival_shop(ctx, ids)
+    placed = await place(ctx.app, None, shop, [(0, 3)], status=status, paid=False)
+    ids["order_id"], ids["group_id"] = placed.order_id, placed.group_id
+    ids["order_line_id"] = placed.line_ids[0]
+    ids["product_id"], ids["vendor_id"] = shop.product["id"], shop.store["id"]
+
+
+async def _return(approve: bool, ctx: Ctx, ids: dict[str, str]) -> None:
+    """B's request to return one unit of a delivered order of A's store (approved by A when
+    ``approve``)."""
+    await _sale(OrderStatus.delivered, ctx, ids)
+    made = await ctx.client.post(
+        f"/orders/{ids['order_id']}/returns",
+        json={"lines": [{"order_line_id": ids["order_line_id"], "quantity": 1}], "reason": "x"},
+        headers=ctx.people.b.headers,
+    )
+    assert made.status_code == 201, made.text
+    ids["return_id"] = made.json()["id"]
+    if approve:
+        approved = await ctx.client.post(
+            f"/vendors/me/returns/{ids['return_id']}/approve", headers=ctx.people.a.headers
+        )
+        assert approved.status_code == 200, approved.text
+
+
+async def _import(ctx: Ctx, ids: dict[str, str]) -> None:
+    await _rival_shop(ctx, ids)
+    await _store(ctx, ids)
+    imported = await ctx.client.post(
+        "/vendors/me/imports",
+        files={"file": ("products.csv", IMPORT_CSV, "text/csv")},
+        headers=ctx.people.a.headers,
+    )
+    assert imported.status_code == 202, imported.text
+    ids["import_id"] = imported.json()["id"]
+
+
+async def _image(ctx: Ctx, ids: dict[str, str]) -> None:
+    """An image of A's draft product; B has a store of its own."""
+    await _rival_shop(ctx, ids)
+    await _product(ctx, ids)
+    image = await ctx.client.post(
+        f"/products/{ids['product_id']}/images",
+        files={"file": ("front.png", IMAGE, "image/png")},
+        headers=ctx.people.a.headers,
+    )
+    assert image.status_code == 201, image.text
+    ids["image_id"] = image.json()["id"]
+
+
+async def _cart_line(ctx: Ctx, ids: dict[str, str]) -> None:
+    """A line of B's product in A's cart."""
+    shop = await _rival_shop(ctx, ids)
+    line = await ctx.client.post(
+        "/cart/items", json={"variant_id": shop.variant(0)["id"]}, headers=ctx.people.a.headers
+    )
+    assert line.status_code == 201, line.text
+    ids["item_id"] = line.json()["stores"][0]["lines"][0]["id"]
+    ids["variant_id"] = shop.variant(0)["id"]
+
+
+async def _review(author: Person, shop: Shop, ids: dict[str, str], ctx: Ctx) -> None:
+    response = await ctx.client.post(
+        f"/products/{shop.product['id']}/reviews",
+        json={"rating": 4, "title": "Good", "body": "Arrived fresh."},
+        headers=author.headers,
+    )
+    assert response.status_code == 201, response.text
+    ids["review_id"] = response.json()["id"]
+
+
+async def _my_review(ctx: Ctx, ids: dict[str, str]) -> None:
+    """A's review of B's product, bought and delivered."""
+    await _purchase(OrderStatus.delivered, ctx, ids)
+    await _review(ctx.people.a, await _rival_shop(ctx, ids), ids, ctx)
+
+
+async def _store_review(ctx: Ctx, ids: dict[str, str]) -> None:
+    """B's review of A's product, bought and delivered: A's store may answer it."""
+    await _sale(OrderStatus.delivered, ctx, ids)
+    await _review(ctx.people.b, await _own_shop(ctx, ids), ids, ctx)
+
+
 MARKETPLACE_NEEDS: dict[str, Callable[[Ctx, dict[str, str]], Awaitable[None]]] = {
     "pending_store": _other_pending_store,
     "approved_store": _other_store,
@@ -86,4 +238,17 @@ MARKETPLACE_NEEDS: dict[str, Callable[[Ctx, dict[str, str]], Awaitable[None]]] =
     "unwatched_order": _unwatched_order,
     "notification": _notification,
     "notification_template": _notification_template,
+    "rival": _rival,
+    "sale_pending": partial(_sale, OrderStatus.pending),
+    "sale_confirmed": partial(_sale, OrderStatus.confirmed),
+    "sale_shipped": partial(_sale, OrderStatus.shipped),
+    "purchase_pending": partial(_purchase, OrderStatus.pending),
+    "purchase_delivered": partial(_purchase, OrderStatus.delivered),
+    "return_requested": partial(_return, False),
+    "return_approved": partial(_return, True),
+    "import": _import,
+    "image": _image,
+    "cart_line": _cart_line,
+    "my_review": _my_review,
+    "store_review": _store_review,
 }

@@ -2,7 +2,8 @@
 
 Each route is one test; in it every caller makes the request once, against objects created fresh
 for that caller (user A owns them), so a consuming route (DELETE, revoke, logout) never spoils the
-next cell. A route the app serves without a row in the matrix fails the run.
+next cell. Where B must be told 404 (A's object), every table is compared before and after B's
+call: the refusal wrote nothing. A route the app serves without a row in the matrix fails the run.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from oja.identity.scopes import Role
 from tests.reliability import harness
 from tests.reliability.conftest import DroppedJobs
 from tests.reliability.marketplace_needs import MARKETPLACE_NEEDS
-from tests.reliability.matrix import CALLERS, ROUTES, ROWS, ROWS_OWED, Ctx, Row, matches
+from tests.reliability.matrix import CALLERS, ROUTES, ROWS, Ctx, Row, matches
 
 # Jobs are accepted and dropped (a row that needs one run, such as a chat reply, runs it): the
 # matrix is about who may call what, not about pipelines.
@@ -27,14 +28,10 @@ pytestmark = pytest.mark.usefixtures("dropped_jobs")
 
 def test_every_route_of_the_app_has_a_row(harness_app: Any) -> None:
     served = harness.app_operations(harness_app)
-    missing = sorted(served - ROUTES.keys() - ROWS_OWED)
+    missing = sorted(served - ROUTES.keys())
     stale = sorted(ROUTES.keys() - served)
     assert not missing, f"routes without a row in tests/reliability/matrix.py: {missing}"
     assert not stale, f"rows for routes the app no longer serves: {stale}"
-    settled = sorted(ROWS_OWED & ROUTES.keys())
-    gone = sorted(ROWS_OWED - served)
-    assert not settled, f"routes with a row still listed in ROWS_OWED (remove them): {settled}"
-    assert not gone, f"ROWS_OWED names routes the app does not serve: {gone}"
     assert harness.openapi_operations(harness_app) <= served
 
 
@@ -85,19 +82,34 @@ async def call(
     caller: str,
     shared: dict[str, str],
     run_jobs: Callable[[], Awaitable[None]] | None = None,
+    app: Any = None,
 ) -> int:
-    ctx = Ctx(client=client, people=people, caller=getattr(people, caller, None), run_jobs=run_jobs)
+    ctx = Ctx(
+        client=client,
+        people=people,
+        caller=getattr(people, caller, None),
+        run_jobs=run_jobs,
+        app=app,
+    )
     if row.fresh or not shared:
         ids = await _objects(ctx, row)
         if not row.fresh:
             shared.update(ids)
     else:
         ids = dict(shared)
+    ctx.ids = ids
     extra = await row.request(ctx) if row.request else {}
     headers = {**(await _headers(ctx, row, caller)), **extra.pop("headers", {})}
+    # Another user's object (B's 404) is not only hidden: B's call wrote nothing at all.
+    watched = app is not None and caller == "b" and row.b == 404
+    before = await harness.table_rows(app) if watched else {}
     response = await client.request(
         row.method, row.path.format(**ids), headers=headers, **extra, follow_redirects=False
     )
+    if watched:
+        after = await harness.table_rows(app)
+        changed = sorted(name for name in after if after[name] != before[name])
+        assert not changed, f"{row.id}: B's refused call changed rows of {changed}"
     return response.status_code
 
 
@@ -113,7 +125,7 @@ async def test_matrix_row(
 
     wrong, shared = [], dict[str, str]()
     for caller in CALLERS:
-        status = await call(client, people, row, caller, shared, run_jobs)
+        status = await call(client, people, row, caller, shared, run_jobs, harness_app)
         if not matches(row.expected(caller), status):
             wrong.append(f"{caller}: expected {row.expected(caller)}, got {status}")
     assert not wrong, f"{row.id}: " + "; ".join(wrong)

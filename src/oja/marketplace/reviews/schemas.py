@@ -59,21 +59,21 @@ class ReviewUpdate(BaseModel):
 
 class ReplyIn(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"body": "Thank you for your order!"}]}
+        extra="forbid", json_schema_extra={"examples": [{"body": "Thank you for your order!"}]}
     )
     body: str = Field(min_length=1, max_length=5000)
 
 
 class FlagIn(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"reason": "Not about the product."}]}
+        extra="forbid", json_schema_extra={"examples": [{"reason": "Not about the product."}]}
     )
     reason: str = Field(min_length=1, max_length=500)
 
 
 class DecisionIn(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"reason": "Checked: an honest review."}]}
+        extra="forbid", json_schema_extra={"examples": [{"reason": "Checked: an honest review."}]}
     )
     reason: str = Field(min_length=1, max_length=500)
 

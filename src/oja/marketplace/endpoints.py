@@ -14,6 +14,7 @@ from oja.marketplace.orders.endpoints import vendor_router as store_order_router
 from oja.marketplace.pricing.endpoints import router as pricing_router
 from oja.marketplace.reviews.endpoints import admin_router as review_admin_router
 from oja.marketplace.reviews.endpoints import router as review_router
+from oja.marketplace.search.endpoints import router as search_router
 from oja.marketplace.vendors.endpoints import admin_router as vendor_admin_router
 from oja.marketplace.vendors.endpoints import router as vendor_router
 
@@ -32,4 +33,5 @@ routers: list[APIRouter] = [
     checkout_router,
     review_router,
     review_admin_router,
+    search_router,
 ]

@@ -1,0 +1,268 @@
+"""Search SQL: the index rows, and the filtered query with its page, total and facets."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from oja.marketplace.catalog.models import Category, Product, ProductVariant
+from oja.marketplace.search.engines import Query, SearchEngine
+from oja.marketplace.search.models import SearchAttribute, SearchDocument, SearchTerm
+from oja.marketplace.search.schemas import SearchFilters, SearchSort
+from oja.marketplace.vendors.models import Vendor, VendorStatus
+
+D = SearchDocument
+
+
+# --- the index ----------------------------------------------------------------------------------
+
+
+async def products_batch(db: AsyncSession, after: uuid.UUID | None, size: int) -> Sequence[Product]:
+    query = select(Product).order_by(Product.id).limit(size)
+    if after is not None:
+        query = query.where(Product.id > after)
+    return (await db.scalars(query)).all()
+
+
+async def product_status(
+    db: AsyncSession, vendor_id: uuid.UUID, product_id: uuid.UUID
+) -> str | None:
+    query = select(Product.status).where(Product.vendor_id == vendor_id, Product.id == product_id)
+    return await db.scalar(query)
+
+
+async def products(db: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[Product]:
+    return (await db.scalars(select(Product).where(Product.id.in_(ids)))).all()
+
+
+async def variants_of(db: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[ProductVariant]:
+    query = select(ProductVariant).where(ProductVariant.product_id.in_(ids))
+    return (await db.scalars(query)).all()
+
+
+async def vendors(db: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Vendor]:
+    rows = await db.scalars(select(Vendor).where(Vendor.id.in_(set(ids))))
+    return {v.id: v for v in rows}
+
+
+async def all_categories(db: AsyncSession) -> dict[uuid.UUID, Category]:
+    return {c.id: c for c in await db.scalars(select(Category))}
+
+
+async def delete_documents(db: AsyncSession, ids: Sequence[uuid.UUID] | None) -> None:
+    """Remove the index rows of ``ids`` (all rows: ``None``)."""
+    attrs = delete(SearchAttribute)
+    docs = delete(D)
+    if ids is not None:
+        attrs = attrs.where(SearchAttribute.product_id.in_(ids))
+        docs = docs.where(D.product_id.in_(ids))
+    await db.execute(attrs)
+    await db.execute(docs)
+
+
+async def clear_terms(db: AsyncSession) -> None:
+    await db.execute(delete(SearchTerm))
+
+
+async def insert_documents(
+    db: AsyncSession, docs: list[dict[str, Any]], attrs: list[dict[str, Any]]
+) -> None:
+    if docs:
+        await db.execute(insert(D), docs)
+    if attrs:
+        await db.execute(insert(SearchAttribute), attrs)
+
+
+async def add_terms(db: AsyncSession, terms: set[str]) -> None:
+    if not terms:
+        return
+    dialect = db.get_bind().dialect.name
+    rows = [{"term": t} for t in sorted(terms)]
+    if dialect == "postgresql":
+        await db.execute(postgresql.insert(SearchTerm).on_conflict_do_nothing(), rows)
+    else:
+        await db.execute(sqlite.insert(SearchTerm).on_conflict_do_nothing(), rows)
+
+
+# --- queries ------------------------------------------------------------------------------------
+
+
+async def category_path(db: AsyncSession, category_id: uuid.UUID | None, slug: str) -> str | None:
+    cond = Category.slug == slug if category_id is None else Category.id == category_id
+    return await db.scalar(select(Category.path).where(cond))
+
+
+async def vendor_id(db: AsyncSession, id_: uuid.UUID | None, slug: str) -> uuid.UUID | None:
+    cond = Vendor.slug == slug if id_ is None else Vendor.id == id_
+    return await db.scalar(select(Vendor.id).where(cond))
+
+
+def base(
+    filters: SearchFilters,
+    *,
+    category_path: str | None,
+    vendor: uuid.UUID | None,
+    engine: SearchEngine,
+    query: Query | None,
+) -> tuple[Select[Any], ColumnElement[Any] | None]:
+    """The filtered rows (``SELECT search_document.* ... WHERE ...``) and the rank of ``q``."""
+    approved = select(Vendor.id).where(Vendor.status == VendorStatus.approved)
+    stmt = select(D).where(D.vendor_id.in_(approved))
+    if category_path is not None:
+        under = select(Category.id).where(Category.path.like(category_path + "%"))
+        stmt = stmt.where(D.category_id.in_(under))
+    if vendor is not None:
+        stmt = stmt.where(D.vendor_id == vendor)
+    if filters.min_price is not None:
+        stmt = stmt.where(D.price >= filters.min_price)
+    if filters.max_price is not None:
+        stmt = stmt.where(D.price <= filters.max_price)
+    if filters.rating_gte is not None:
+        stmt = stmt.where(D.rating >= filters.rating_gte)
+    if filters.in_stock is not None:
+        stocked = exists().where(
+            ProductVariant.product_id == D.product_id, ProductVariant.stock > 0
+        )
+        stmt = stmt.where(stocked if filters.in_stock else ~stocked)
+    for name, values in sorted(filters.attributes.items()):
+        pair = aliased(SearchAttribute)
+        stmt = stmt.where(
+            exists().where(
+                pair.product_id == D.product_id, pair.name == name, pair.value.in_(values)
+            )
+        )
+    rank = None
+    if query is not None:
+        stmt, rank = engine.match(stmt, query)
+    return stmt, rank
+
+
+def order(sort: SearchSort, rank: ColumnElement[Any] | None) -> list[ColumnElement[Any] | Any]:
+    if sort == SearchSort.relevance and rank is not None:
+        return [rank.desc(), D.product_id]
+    if sort == SearchSort.price_asc:
+        return [D.price, D.product_id]
+    if sort == SearchSort.price_desc:
+        return [D.price.desc(), D.product_id]
+    if sort == SearchSort.rating:
+        return [case((D.rating.is_(None), 1), else_=0), D.rating.desc(), D.product_id]
+    if sort == SearchSort.best_selling:
+        return [D.sales.desc(), D.created_at.desc(), D.product_id]
+    return [D.created_at.desc(), D.product_id]  # newest, and relevance without q
+
+
+async def page(
+    db: AsyncSession, stmt: Select[Any], ordering: list[Any], offset: int, limit: int
+) -> list[tuple[SearchDocument, Vendor]]:
+    query = stmt.add_columns(Vendor).join_from(D, Vendor, Vendor.id == D.vendor_id)
+    rows = await db.execute(query.order_by(*ordering).offset(offset).limit(limit))
+    return [(row[0], row[-1]) for row in rows]
+
+
+async def total(db: AsyncSession, stmt: Select[Any]) -> int:
+    return int(await db.scalar(stmt.with_only_columns(func.count()).order_by(None)) or 0)
+
+
+async def category_counts(db: AsyncSession, stmt: Select[Any]) -> list[tuple[Category, int]]:
+    counts = (
+        stmt.with_only_columns(D.category_id, func.count().label("n"))
+        .where(D.category_id.is_not(None))
+        .group_by(D.category_id)
+        .subquery()
+    )
+    rows = await db.execute(
+        select(Category, counts.c.n)
+        .join(counts, counts.c.category_id == Category.id)
+        .order_by(counts.c.n.desc(), Category.name, Category.id)
+    )
+    return [(c, int(n)) for c, n in rows]
+
+
+async def store_counts(db: AsyncSession, stmt: Select[Any]) -> list[tuple[Vendor, int]]:
+    counts = (
+        stmt.with_only_columns(D.vendor_id, func.count().label("n"))
+        .group_by(D.vendor_id)
+        .subquery()
+    )
+    rows = await db.execute(
+        select(Vendor, counts.c.n)
+        .join(counts, counts.c.vendor_id == Vendor.id)
+        .order_by(counts.c.n.desc(), Vendor.name, Vendor.id)
+    )
+    return [(v, int(n)) for v, n in rows]
+
+
+async def price_counts(db: AsyncSession, stmt: Select[Any], edges: list[int]) -> dict[int, int]:
+    """Rows per bucket index (bucket ``i``: below ``edges[i]``, at or above the one before)."""
+    bucket = case(*[(D.price < edge, i) for i, edge in enumerate(edges)], else_=len(edges)).label(
+        "bucket"
+    )
+    rows = await db.execute(
+        stmt.with_only_columns(bucket, func.count()).group_by(bucket).order_by(None)
+    )
+    return {int(b): int(n) for b, n in rows}
+
+
+async def rating_counts(db: AsyncSession, stmt: Select[Any]) -> dict[int, int]:
+    bucket = case(*[(D.rating >= s, s) for s in (5, 4, 3, 2)], else_=1).label("stars")
+    rows = await db.execute(
+        stmt.with_only_columns(bucket, func.count())
+        .where(D.rating.is_not(None))
+        .group_by(bucket)
+        .order_by(None)
+    )
+    return {int(b): int(n) for b, n in rows}
+
+
+async def attribute_counts(db: AsyncSession, stmt: Select[Any]) -> list[tuple[str, str, int]]:
+    n = func.count()
+    rows = await db.execute(
+        stmt.with_only_columns(SearchAttribute.name, SearchAttribute.value, n)
+        .join_from(D, SearchAttribute, SearchAttribute.product_id == D.product_id)
+        .group_by(SearchAttribute.name, SearchAttribute.value)
+        .order_by(SearchAttribute.name, n.desc(), SearchAttribute.value)
+    )
+    return [(a, v, int(c)) for a, v, c in rows]
+
+
+async def suggest_titles(db: AsyncSession, words: list[str], limit: int) -> list[tuple[Any, str]]:
+    approved = select(Vendor.id).where(Vendor.status == VendorStatus.approved)
+    conds = [or_(D.title.ilike(w + "%"), D.title.ilike("% " + w + "%")) for w in words]
+    rows = await db.execute(
+        select(D.product_id, D.title)
+        .where(D.vendor_id.in_(approved), and_(*conds))
+        .order_by(D.sales.desc(), D.title, D.product_id)
+        .limit(limit)
+    )
+    return [(pid, title) for pid, title in rows]
+
+
+async def suggest_categories(db: AsyncSession, words: list[str], limit: int) -> list[Category]:
+    conds = [or_(Category.name.ilike(w + "%"), Category.name.ilike("% " + w + "%")) for w in words]
+    rows = await db.scalars(
+        select(Category).where(and_(*conds)).order_by(Category.name, Category.id).limit(limit)
+    )
+    return list(rows)
+
+
+async def analyze(db: AsyncSession) -> None:
+    if db.get_bind().dialect.name == "postgresql":
+        await db.execute(text("ANALYZE search_document, search_attribute, search_term"))

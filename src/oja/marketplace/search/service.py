@@ -1,0 +1,317 @@
+"""Search rules: what is indexed, the filtered search with its facets, suggestions, the cache.
+
+Indexed: active products of approved stores with at least one variant. The store's status is also
+checked at query time (a suspended store's products vanish at once, before any re-indexing), and
+``in_stock`` reads the variants' live stock. The indexed price is the lowest effective price
+(:func:`oja.marketplace.pricing.prices.effective_price`) over the variants when the product was
+last indexed: a discount that starts or ends later shows after the next re-index.
+
+Answers are cached (:attr:`SearchSettings.search_cache_ttl`) under a key that includes the index
+version; every index change bumps the version after its commit, so a cached answer never outlives
+the data it was computed from by more than the commit-to-bump gap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oja.core.cache import Cache, CacheStats
+from oja.core.clock import utcnow
+from oja.core.db import after_commit
+from oja.core.pagination import PageParams
+from oja.marketplace.catalog.models import Category, Product, ProductStatus, ProductVariant
+from oja.marketplace.errors import CategoryNotFound, VendorNotFound
+from oja.marketplace.pricing import repository as pricing_repository
+from oja.marketplace.pricing.prices import PricedItem, effective_price
+from oja.marketplace.search import repository
+from oja.marketplace.search.config import SearchSettings
+from oja.marketplace.search.engines import engine_for, parse, words_of
+from oja.marketplace.search.schemas import (
+    CategoryCount,
+    Facets,
+    PriceBucket,
+    RatingBucket,
+    SearchFilters,
+    SearchHit,
+    SearchPage,
+    StoreCount,
+    StoreRef,
+    Suggestion,
+    ValueCount,
+)
+from oja.marketplace.slugs import parse_id
+from oja.marketplace.vendors.models import Vendor, VendorStatus
+
+VERSION_KEY = "marketplace:search:version"
+BATCH = 1000
+
+stats = CacheStats()
+"""Hits and misses of the search answer cache in this process."""
+
+
+# --- indexing -----------------------------------------------------------------------------------
+
+
+def _attribute_pairs(attributes: dict[str, Any]) -> set[tuple[str, str]]:
+    pairs: set[tuple[str, str]] = set()
+    for name, value in attributes.items():
+        values = value if isinstance(value, list) else [value]
+        for v in values:
+            if isinstance(v, str | int | float | bool) and not isinstance(v, bool):
+                pairs.add((str(name)[:100], str(v)[:200]))
+            elif isinstance(v, bool):
+                pairs.add((str(name)[:100], "true" if v else "false"))
+    return pairs
+
+
+@dataclass
+class Built:
+    docs: list[dict[str, Any]]
+    attrs: list[dict[str, Any]]
+    terms: set[str]
+
+
+async def _build(
+    db: AsyncSession, products: Sequence[Product], categories: dict[uuid.UUID, Category]
+) -> Built:
+    built = Built([], [], set())
+    live = [p for p in products if p.status == ProductStatus.active]
+    if not live:
+        return built
+    vendors = await repository.vendors(db, [p.vendor_id for p in live])
+    variants: dict[uuid.UUID, list[ProductVariant]] = defaultdict(list)
+    for variant in await repository.variants_of(db, [p.id for p in live]):
+        variants[variant.product_id].append(variant)
+    now = utcnow()
+    approved = [v for v in vendors.values() if v.status == VendorStatus.approved]
+    discounts = await pricing_repository.live_discounts(db, [v.id for v in approved], now)
+    for product in live:
+        vendor = vendors.get(product.vendor_id)
+        if vendor is None or vendor.status != VendorStatus.approved or not variants[product.id]:
+            continue
+        category = categories.get(product.category_id) if product.category_id else None
+        path_ids = (
+            frozenset(uuid.UUID(p) for p in category.path.strip("/").split("/") if p)
+            if category is not None
+            else frozenset()
+        )
+        best: tuple[int, str] | None = None
+        for variant in variants[product.id]:
+            item = PricedItem(
+                vendor_id=product.vendor_id,
+                product_id=product.id,
+                category_ids=path_ids,
+                price=variant.price,
+                currency=variant.currency,
+            )
+            quote = effective_price(item, discounts, now)
+            if best is None or quote.effective_price < best[0]:
+                best = (quote.effective_price, variant.currency)
+        assert best is not None
+        pairs = _attribute_pairs(product.attributes or {})
+        text = " ".join(
+            [
+                product.title,
+                product.description or "",
+                category.name if category is not None else "",
+                vendor.name,
+                *(v for _, v in sorted(pairs)),
+            ]
+        )
+        words = words_of(text)
+        built.terms.update(words)
+        built.docs.append(
+            {
+                "product_id": product.id,
+                "vendor_id": product.vendor_id,
+                "category_id": product.category_id,
+                "title": product.title,
+                "words": " ".join(words),
+                "price": best[0],
+                "currency": best[1],
+                "rating": None,
+                "sales": 0,
+                "created_at": product.created_at,
+            }
+        )
+        built.attrs.extend(
+            {"product_id": product.id, "name": n, "value": v} for n, v in sorted(pairs)
+        )
+    return built
+
+
+def bump_version_after_commit(db: AsyncSession, cache: Cache) -> None:
+    async def bump() -> None:
+        await cache.set(VERSION_KEY, uuid.uuid4().hex.encode(), 86_400.0)
+
+    after_commit(db, bump)
+
+
+async def index_products(db: AsyncSession, cache: Cache, ids: Sequence[uuid.UUID]) -> int:
+    """Bring the index rows of ``ids`` up to date (inserted, replaced or removed)."""
+    categories = await repository.all_categories(db)
+    built = await _build(db, await repository.products(db, ids), categories)
+    await repository.delete_documents(db, ids)
+    await repository.add_terms(db, built.terms)
+    await repository.insert_documents(db, built.docs, built.attrs)
+    bump_version_after_commit(db, cache)
+    return len(built.docs)
+
+
+async def unindex(db: AsyncSession, ids: Sequence[uuid.UUID]) -> None:
+    await repository.delete_documents(db, ids)
+
+
+async def rebuild(db: AsyncSession, cache: Cache) -> int:
+    """Rebuild the whole index from the catalogue (one unit of work)."""
+    await repository.delete_documents(db, None)
+    await repository.clear_terms(db)
+    categories = await repository.all_categories(db)
+    after: uuid.UUID | None = None
+    count = 0
+    while True:
+        batch = await repository.products_batch(db, after, BATCH)
+        if not batch:
+            break
+        after = batch[-1].id
+        built = await _build(db, batch, categories)
+        await repository.add_terms(db, built.terms)
+        await repository.insert_documents(db, built.docs, built.attrs)
+        count += len(built.docs)
+    await repository.analyze(db)
+    bump_version_after_commit(db, cache)
+    return count
+
+
+# --- search -------------------------------------------------------------------------------------
+
+
+async def _category_path(db: AsyncSession, id_or_slug: str) -> str:
+    path = await repository.category_path(db, parse_id(id_or_slug), id_or_slug)
+    if path is None:
+        raise CategoryNotFound("No such category.")
+    return path
+
+
+async def _vendor(db: AsyncSession, id_or_slug: str) -> uuid.UUID:
+    found = await repository.vendor_id(db, parse_id(id_or_slug), id_or_slug)
+    if found is None:
+        raise VendorNotFound("No such store.")
+    return found
+
+
+def _hit(doc: Any, vendor: Vendor) -> SearchHit:
+    return SearchHit(
+        id=doc.product_id,
+        title=doc.title,
+        price=doc.price,
+        currency=doc.currency,
+        category_id=doc.category_id,
+        store=StoreRef(id=vendor.id, name=vendor.name, slug=vendor.slug),
+        rating=doc.rating,
+        created_at=doc.created_at,
+    )
+
+
+async def _facets(db: AsyncSession, stmt: Any, settings: SearchSettings) -> Facets:
+    edges = sorted(set(settings.search_price_buckets))
+    prices = await repository.price_counts(db, stmt, edges)
+    lows = [0, *edges]
+    price = [
+        PriceBucket(min=lows[i], max=edges[i] if i < len(edges) else None, count=prices.get(i, 0))
+        for i in range(len(edges) + 1)
+    ]
+    attributes: dict[str, list[ValueCount]] = {}
+    for name, value, count in await repository.attribute_counts(db, stmt):
+        attributes.setdefault(name, []).append(ValueCount(value=value, count=count))
+    ratings = await repository.rating_counts(db, stmt)
+    return Facets(
+        categories=[
+            CategoryCount(id=c.id, name=c.name, slug=c.slug, count=n)
+            for c, n in await repository.category_counts(db, stmt)
+        ],
+        stores=[
+            StoreCount(id=v.id, name=v.name, slug=v.slug, count=n)
+            for v, n in await repository.store_counts(db, stmt)
+        ],
+        price=price,
+        attributes=attributes,
+        rating=[RatingBucket(rating=s, count=ratings.get(s, 0)) for s in (5, 4, 3, 2, 1)],
+    )
+
+
+async def _search(
+    db: AsyncSession, settings: SearchSettings, filters: SearchFilters, params: PageParams
+) -> SearchPage:
+    engine = engine_for(db.get_bind().dialect.name)
+    category_path = await _category_path(db, filters.category) if filters.category else None
+    vendor = await _vendor(db, filters.vendor) if filters.vendor else None
+    query = None
+    if filters.q and words_of(filters.q):
+        query = await parse(db, engine, filters.q, settings.search_typo_similarity)
+    stmt, rank = repository.base(
+        filters, category_path=category_path, vendor=vendor, engine=engine, query=query
+    )
+    total = await repository.total(db, stmt)
+    rows = await repository.page(
+        db, stmt, repository.order(filters.sort, rank), params.offset, params.per_page
+    )
+    return SearchPage(
+        items=[_hit(d, v) for d, v in rows],
+        total=total,
+        page=params.page,
+        per_page=params.per_page,
+        pages=math.ceil(total / params.per_page),
+        engine=engine.name,
+        facets=await _facets(db, stmt, settings),
+    )
+
+
+def _cache_key(version: str, filters: SearchFilters, params: PageParams) -> str:
+    body = json.dumps(
+        [filters.model_dump(mode="json"), params.page, params.per_page], sort_keys=True
+    )
+    return f"marketplace:search:{version}:{hashlib.sha256(body.encode()).hexdigest()}"
+
+
+async def search(
+    db: AsyncSession,
+    cache: Cache,
+    settings: SearchSettings,
+    filters: SearchFilters,
+    params: PageParams,
+) -> SearchPage:
+    if settings.search_cache_ttl <= 0:
+        return await _search(db, settings, filters, params)
+    raw = await cache.get(VERSION_KEY)
+    if raw is None:
+        raw = uuid.uuid4().hex.encode()
+        await cache.set(VERSION_KEY, raw, 86_400.0)
+    key = _cache_key(raw.decode(), filters, params)
+    cached = await cache.get_json(key)
+    stats.record(cached is not None)
+    if cached is not None:
+        return SearchPage.model_validate(cached)
+    result = await _search(db, settings, filters, params)
+    await cache.set_json(key, result.model_dump(mode="json"), settings.search_cache_ttl)
+    return result
+
+
+async def suggest(db: AsyncSession, q: str, limit: int) -> list[Suggestion]:
+    words = list(dict.fromkeys(words_of(q)))[:5]
+    if not words:
+        return []
+    categories = await repository.suggest_categories(db, words, limit)
+    titles = await repository.suggest_titles(db, words, limit)
+    out = [Suggestion(kind="category", id=c.id, text=c.name, slug=c.slug) for c in categories]
+    out += [Suggestion(kind="product", id=pid, text=title) for pid, title in titles]
+    return out[:limit]

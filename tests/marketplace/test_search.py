@@ -1,5 +1,6 @@
 """Product search: every filter and sort against a brute force over the same rows, on SQLite FTS5
-and PostgreSQL full text; facets equal counts of the filtered rows; typos; indexing by events."""
+and PostgreSQL full text; facets equal counts of the filtered rows; typos; the index kept by the
+catalogue's own writes (no job per change) and by jobs only for renames touching many products."""
 
 from __future__ import annotations
 
@@ -121,9 +122,8 @@ async def build(app: Any, client: httpx.AsyncClient, jobs: Jobs) -> World:
         headers=owners[1].headers,
     )
     assert discount.status_code == 201, discount.text
-    await jobs.run(app)
-    # A discount change is picked up by a rebuild.
-    await _reindex(app, jobs)
+    # Products were indexed by their own writes; the store discount re-prices the store's rows.
+    assert await jobs.run_kinds(app) == [("marketplace.search.reindex_store", "succeeded")]
     return World(boss, owners, stores, categories, created)
 
 
@@ -338,56 +338,170 @@ async def test_typo_finds_samsung(
     assert nothing["facets"]["stores"] == []
 
 
+async def _hits(client: httpx.AsyncClient, q: str, **params: Any) -> list[str]:
+    body = (await client.get("/search", params={"q": q, "per_page": 100, **params})).json()
+    return [h["id"] for h in body["items"]]
+
+
+async def _documents(app: Any, vendor_id: str | None = None) -> int:
+    counted = select(func.count()).select_from(SearchDocument)
+    if vendor_id is not None:
+        counted = counted.where(SearchDocument.vendor_id == uuid.UUID(vendor_id))
+    return int(await scalar(app, counted))
+
+
 @BOTH
-async def test_index_follows_catalogue_changes(
+async def test_the_index_follows_product_writes_in_their_own_unit_of_work(
     app: Any, client: httpx.AsyncClient, jobs: Jobs, database_url: str
 ) -> None:
     world = await build(app, client, jobs)
     pid = world.products[0]
     owner = world.owners[0]
-
-    async def titles(q: str) -> list[str]:
-        body = (await client.get("/search", params={"q": q, "per_page": 100})).json()
-        return [h["id"] for h in body["items"]]
-
-    assert await titles("kaleidoscope") == []
+    assert await _hits(client, "kaleidoscope") == []
     edited = await client.patch(
         f"/products/{pid}", json={"title": "Kaleidoscope lamp"}, headers=owner.headers
     )
     assert edited.status_code == 200, edited.text
-    assert await titles("kaleidoscope") == []  # not until the indexing job ran
-    ran = await jobs.run_kinds(app)
-    assert ("marketplace.search.index_product", "succeeded") in ran
-    assert await titles("kaleidoscope") == [pid]
-    assert await titles("kaleido") == [pid]
-    # Archiving takes the product out at once, before any job runs.
+    # Searchable as soon as the edit answers, and no job was asked for.
+    assert jobs.published == []
+    assert await _hits(client, "kaleidoscope") == [pid]
+    assert await _hits(client, "kaleido") == [pid]
+    assert await _hits(client, "galaxy 0") == []  # the old title left the index
+    # A variant's new price is the indexed price at once.
+    variants = (await client.get(f"/products/{pid}", headers=owner.headers)).json()["variants"]
+    for variant in variants:
+        changed = await client.patch(
+            f"/products/{pid}/variants/{variant['id']}",
+            json={"price": 123_456},
+            headers=owner.headers,
+        )
+        assert changed.status_code == 200, changed.text
+    found = (await client.get("/search", params={"q": "kaleidoscope"})).json()["items"]
+    assert [h["price"] for h in found] == [123_456]
+    # A new draft product is not indexed; activating it indexes it.
+    draft = world.products[29]
+    assert await _hits(client, "29") == []
+    activated = await client.patch(
+        f"/products/{draft}", json={"status": "active"}, headers=world.owners[2].headers
+    )
+    assert activated.status_code == 200, activated.text
+    assert await _hits(client, "29") == [draft]
+    # Archiving takes the product out at once: its row is gone.
     archived = await client.delete(f"/products/{pid}", headers=owner.headers)
     assert archived.status_code in (200, 204), archived.text
-    assert await titles("kaleidoscope") == []
-    await jobs.run(app)
-    assert await titles("kaleidoscope") == []
+    assert await _hits(client, "kaleidoscope") == []
     assert await rows(
         app, "SELECT count(*) FROM search_document WHERE title = 'Kaleidoscope lamp'"
     ) == [(0,)]
-    # A suspended store's products never appear (checked at query time), nor after a rebuild.
+    assert jobs.published == []
+    assert await _documents(app) == 29  # 30 products, one archived, the draft activated
+
+
+@BOTH
+async def test_a_rolled_back_write_leaves_the_index_as_it_was(
+    app: Any, client: httpx.AsyncClient, jobs: Jobs, database_url: str
+) -> None:
+    from oja.core.db import unit_of_work
+    from oja.core.runtime import running
+    from oja.marketplace.catalog.models import Product
+
+    world = await build(app, client, jobs)
+    pid = uuid.UUID(world.products[1])
+    vendor_id = uuid.UUID(world.stores[1]["id"])
+    before = await rows(app, "SELECT title, words, price FROM search_document ORDER BY product_id")
+
+    class Boom(Exception):
+        pass
+
+    async def write_then_fail() -> None:
+        async with unit_of_work(app.state.runtime.database) as db:
+            product = await db.get(Product, pid)
+            assert product is not None
+            product.title = "Zanzibar kettle"
+            await db.flush()
+            assert await search_service.index_products(db, vendor_id, [pid]) == 1
+            raise Boom
+
+    with running(app.state.runtime), pytest.raises(Boom):
+        await write_then_fail()
+    assert (
+        await rows(app, "SELECT title, words, price FROM search_document ORDER BY product_id")
+        == before
+    )
+    assert await _hits(client, "zanzibar") == []
+    assert await rows(app, "SELECT count(*) FROM search_term WHERE term = 'zanzibar'") == [(0,)]
+
+
+@BOTH
+async def test_store_and_category_renames_reindex_in_one_job(
+    app: Any, client: httpx.AsyncClient, jobs: Jobs, database_url: str
+) -> None:
+    world = await build(app, client, jobs)
+    theirs = sorted(await _hits(client, "kano"))
+    assert len(theirs) == 10
+    renamed = await client.patch(
+        "/vendors/me", json={"name": "Zaria Crafts"}, headers=world.owners[1].headers
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert await _hits(client, "zaria") == []  # not until the store's job ran
+    assert await jobs.run_kinds(app) == [("marketplace.search.reindex_store", "succeeded")]
+    assert sorted(await _hits(client, "zaria")) == theirs
+    assert await _hits(client, "kano") == []
+    # The same name again (or another field) asks for nothing.
+    same = await client.patch(
+        "/vendors/me",
+        json={"name": "Zaria Crafts", "description": "x"},
+        headers=world.owners[1].headers,
+    )
+    assert same.status_code == 200, same.text
+    assert jobs.published == []
+    # A category's rename: its own products (not its descendants', whose words hold their own
+    # category's name) are found by the new name.
+    kitchen = world.categories["kitchen"]
+    in_kitchen = sorted(await _hits(client, "kitchen"))
+    assert len(in_kitchen) == 5  # 4, 9, 14, 19, 24 (29 is the draft)
+    patched = await client.patch(
+        f"/categories/{kitchen['id']}", json={"name": "Cookware"}, headers=world.boss.headers
+    )
+    assert patched.status_code == 200, patched.text
+    assert await jobs.run_kinds(app) == [("marketplace.search.reindex_category", "succeeded")]
+    assert sorted(await _hits(client, "cookware")) == in_kitchen
+    assert await _hits(client, "kitchen") == []
+    # Moving a category needs no job: the tree is read at query time.
+    home = world.categories["home"]
+    assert len(await _hits(client, "", category=home["slug"])) == 11
+    moved = await client.patch(
+        f"/categories/{kitchen['id']}", json={"parent_id": None}, headers=world.boss.headers
+    )
+    assert moved.status_code == 200, moved.text
+    assert jobs.published == []
+    assert len(await _hits(client, "", category=home["slug"])) == 6
+
+
+@BOTH
+async def test_store_status_is_read_at_query_time(
+    app: Any, client: httpx.AsyncClient, jobs: Jobs, database_url: str
+) -> None:
+    world = await build(app, client, jobs)
     store = world.stores[2]
-    before = (await client.get("/search", params={"q": "abuja", "per_page": 100})).json()
-    assert before["total"] > 0
+    before = sorted(await _hits(client, "abuja"))
+    assert len(before) == 9  # 10 products, one of them the draft
     suspended = await client.post(
         f"/admin/vendors/{store['id']}/suspend", json={"reason": "x"}, headers=world.boss.headers
     )
     assert suspended.status_code == 200
-    after = (
-        await client.get(
-            "/search", params={"q": "abuja home", "per_page": 100, "vendor": store["slug"]}
-        )
-    ).json()
-    assert after["total"] == 0
+    assert await _hits(client, "abuja") == []
+    assert await _hits(client, "home", vendor=store["slug"]) == []
+    assert jobs.published == []
     await _reindex(app, jobs)
-    rebuilt = (await client.get("/search", params={"q": "abuja", "per_page": 100})).json()
-    assert rebuilt["total"] == 0
-    counted = select(func.count()).where(SearchDocument.vendor_id == uuid.UUID(store["id"]))
-    assert await scalar(app, counted) == 0
+    assert await _hits(client, "abuja") == []
+    assert await _documents(app, store["id"]) == 9  # kept, hidden at query time
+    reinstated = await client.post(
+        f"/admin/vendors/{store['id']}/approve", headers=world.boss.headers
+    )
+    assert reinstated.status_code == 200, reinstated.text
+    assert sorted(await _hits(client, "abuja")) == before
+    assert jobs.published == []
 
 
 @BOTH
@@ -428,6 +542,6 @@ async def test_answers_are_cached_until_the_index_changes(
     await client.patch(
         f"/products/{pid}", json={"title": "Linen shirt 3"}, headers=world.owners[0].headers
     )
-    await jobs.run(app)
+    assert jobs.published == []
     third = (await client.get("/search", params={"q": "cotton"})).json()
     assert third["total"] == first["total"] - 1

@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from oja.core import events
 from oja.core.clock import utcnow
 from oja.core.ids import uuid7
 from oja.core.pagination import Page, PageParams
@@ -48,6 +47,7 @@ from oja.marketplace.inventory import repository as inventory_repository
 from oja.marketplace.pricing import repository as pricing_repository
 from oja.marketplace.pricing.models import Discount
 from oja.marketplace.pricing.prices import PricedItem, Quote, effective_price
+from oja.marketplace.search import service as search
 from oja.marketplace.slugs import parse_id
 from oja.marketplace.vendors.service import VendorContext
 
@@ -201,13 +201,10 @@ def _record_initial(db: AsyncSession, ctx: VendorContext, variant: ProductVarian
         )
 
 
-PRODUCT_CHANGED = "catalog.product.changed"
-"""Emitted (``vendor_id``, ``product_id``) inside the unit of work of any product or variant write;
-search re-indexes the product from it."""
-
-
-async def _changed(ctx: VendorContext, product_id: uuid.UUID) -> None:
-    await events.emit(PRODUCT_CHANGED, vendor_id=ctx.vendor_id, product_id=product_id)
+async def _changed(db: AsyncSession, ctx: VendorContext, product_id: uuid.UUID) -> None:
+    """Every product or variant write ends here: the product's search row follows in this same
+    unit of work (called, not signalled: the index is right at commit, with no job to lose)."""
+    await search.index_products(db, ctx.vendor_id, [product_id])
 
 
 async def create_product(db: AsyncSession, ctx: VendorContext, data: ProductCreate) -> ProductOut:
@@ -231,7 +228,7 @@ async def create_product(db: AsyncSession, ctx: VendorContext, data: ProductCrea
     for variant in variants:
         _record_initial(db, ctx, variant)
     await db.flush()
-    await _changed(ctx, product.id)
+    await _changed(db, ctx, product.id)
     return product_out(product, variants, await _pricing(db, product))
 
 
@@ -280,7 +277,7 @@ async def _change_product(
     product = await repository.update_product(db, ctx.vendor_id, product_id, changes)
     if product is None:
         raise ProductNotFound("No such product.")
-    await _changed(ctx, product.id)
+    await _changed(db, ctx, product.id)
     return await _own_out(db, ctx, product)
 
 
@@ -305,7 +302,7 @@ async def add_variant(
     await _flush(db)
     _record_initial(db, ctx, variant)
     await db.flush()
-    await _changed(ctx, product.id)
+    await _changed(db, ctx, product.id)
     return variant_out(variant, _quote(product, variant, await _pricing(db, product)))
 
 
@@ -364,7 +361,7 @@ async def update_variant(
             )
         )
     await _flush(db)
-    await _changed(ctx, product.id)
+    await _changed(db, ctx, product.id)
     return variant_out(variant, _quote(product, variant, await _pricing(db, product)))
 
 
@@ -375,7 +372,7 @@ async def delete_variant(
     if await repository.count_variants(db, ctx.vendor_id, product_id) <= 1:
         raise LastVariant("A product keeps at least one variant; archive the product instead.")
     await repository.delete_variant(db, ctx.vendor_id, variant.id)
-    await _changed(ctx, product_id)
+    await _changed(db, ctx, product_id)
 
 
 async def list_products(

@@ -1,10 +1,12 @@
-"""Keeping the search index equal to the catalogue.
+"""Search jobs: only the bulk re-indexing.
 
-``catalog.product.changed`` (any product or variant write) → ``marketplace.search.index_product``
-in the writer's unit of work (a rolled-back write indexes nothing). A product that stops being
-active leaves the index in that same unit of work, so it is never found after the write commits.
-``marketplace.search.reindex`` rebuilds the whole index from the catalogue (after a deploy that
-changes what is indexed, a store's status change, a discount that started or ended).
+A product or variant write updates its product's index row itself, in its own unit of work
+(:func:`oja.marketplace.search.service.index_products`, called by the catalogue): no job per
+change. Jobs are left for what touches many products at once — a store's rename
+(``reindex_store``: its name is in every product's words; also a store or category discount,
+which moves indexed prices), a category's rename (``reindex_category``), and the rebuild from
+scratch (``reindex``: after a deploy that changes what is indexed, or a discount that started or
+ended on its own).
 """
 
 from __future__ import annotations
@@ -12,32 +14,20 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from oja.core import events
-from oja.core.db import current_session
 from oja.core.jobs import JobContext, job
-from oja.core.runtime import current_runtime
-from oja.marketplace.catalog.models import ProductStatus
-from oja.marketplace.search import repository, service
-
-PRODUCT_CHANGED = "catalog.product.changed"
+from oja.marketplace.search import service
 
 
-@job("marketplace.search.index_product", max_attempts=5, subject=("product", "product_id"))
-async def index_product(ctx: JobContext, *, product_id: uuid.UUID) -> dict[str, Any]:
-    indexed = await service.index_products(ctx.session, ctx.runtime.cache, [product_id])
-    return {"indexed": indexed}
+@job("marketplace.search.reindex_store", max_attempts=3, subject=("vendor", "vendor_id"))
+async def reindex_store(ctx: JobContext, *, vendor_id: uuid.UUID) -> dict[str, Any]:
+    return {"indexed": await service.index_store(ctx.session, vendor_id)}
+
+
+@job("marketplace.search.reindex_category", max_attempts=3, subject=("category", "category_id"))
+async def reindex_category(ctx: JobContext, *, category_id: uuid.UUID) -> dict[str, Any]:
+    return {"indexed": await service.index_category(ctx.session, category_id)}
 
 
 @job("marketplace.search.reindex", max_attempts=3)
 async def reindex(ctx: JobContext) -> dict[str, Any]:
-    return {"indexed": await service.rebuild(ctx.session, ctx.runtime.cache)}
-
-
-@events.on(PRODUCT_CHANGED)
-async def on_product_changed(*, vendor_id: uuid.UUID, product_id: uuid.UUID, **_: Any) -> None:
-    session = current_session()
-    status = await repository.product_status(session, vendor_id, product_id)
-    if status != ProductStatus.active:
-        await service.unindex(session, [product_id])
-        service.bump_version_after_commit(session, current_runtime().cache)
-    index_product.enqueue(session, product_id=product_id)
+    return {"indexed": await service.rebuild(ctx.session)}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -36,35 +36,61 @@ D = SearchDocument
 
 
 async def products_batch(db: AsyncSession, after: uuid.UUID | None, size: int) -> Sequence[Product]:
+    """Every store's products, by id (the full rebuild: the one cross-store read)."""
     query = select(Product).order_by(Product.id).limit(size)
     if after is not None:
         query = query.where(Product.id > after)
     return (await db.scalars(query)).all()
 
 
-async def product_status(
-    db: AsyncSession, vendor_id: uuid.UUID, product_id: uuid.UUID
-) -> str | None:
-    query = select(Product.status).where(Product.vendor_id == vendor_id, Product.id == product_id)
-    return await db.scalar(query)
+async def store_products_batch(
+    db: AsyncSession,
+    vendor_id: uuid.UUID,
+    after: uuid.UUID | None,
+    size: int,
+    *,
+    category_id: uuid.UUID | None = None,
+) -> Sequence[Product]:
+    query = select(Product).where(Product.vendor_id == vendor_id)
+    if category_id is not None:
+        query = query.where(Product.category_id == category_id)
+    if after is not None:
+        query = query.where(Product.id > after)
+    return (await db.scalars(query.order_by(Product.id).limit(size))).all()
 
 
-async def products(db: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[Product]:
-    return (await db.scalars(select(Product).where(Product.id.in_(ids)))).all()
+async def vendors_in_category(db: AsyncSession, category_id: uuid.UUID) -> list[uuid.UUID]:
+    """The stores with products filed directly under a category (read from the index, which
+    holds one row per searchable product, so no store's catalogue is read unscoped)."""
+    query = select(D.vendor_id).where(D.category_id == category_id).distinct()
+    return list(await db.scalars(query.order_by(D.vendor_id)))
 
 
-async def variants_of(db: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[ProductVariant]:
-    query = select(ProductVariant).where(ProductVariant.product_id.in_(ids))
+async def products(
+    db: AsyncSession, vendor_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> Sequence[Product]:
+    query = select(Product).where(Product.vendor_id == vendor_id, Product.id.in_(ids))
     return (await db.scalars(query)).all()
 
 
-async def vendors(db: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Vendor]:
+async def variants_of(
+    db: AsyncSession, vendor_ids: Collection[uuid.UUID], ids: Sequence[uuid.UUID]
+) -> Sequence[ProductVariant]:
+    query = select(ProductVariant).where(
+        ProductVariant.vendor_id.in_(vendor_ids), ProductVariant.product_id.in_(ids)
+    )
+    return (await db.scalars(query)).all()
+
+
+async def vendors(db: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Vendor]:
     rows = await db.scalars(select(Vendor).where(Vendor.id.in_(set(ids))))
     return {v.id: v for v in rows}
 
 
-async def all_categories(db: AsyncSession) -> dict[uuid.UUID, Category]:
-    return {c.id: c for c in await db.scalars(select(Category))}
+async def categories(db: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Category]:
+    if not ids:
+        return {}
+    return {c.id: c for c in await db.scalars(select(Category).where(Category.id.in_(ids)))}
 
 
 async def delete_documents(db: AsyncSession, ids: Sequence[uuid.UUID] | None) -> None:

@@ -1,10 +1,12 @@
 """Search rules: what is indexed, the filtered search with its facets, suggestions, the cache.
 
-Indexed: active products of approved stores with at least one variant. The store's status is also
-checked at query time (a suspended store's products vanish at once, before any re-indexing), and
-``in_stock`` reads the variants' live stock. The indexed price is the lowest effective price
-(:func:`oja.marketplace.pricing.prices.effective_price`) over the variants when the product was
-last indexed: a discount that starts or ends later shows after the next re-index.
+Indexed: active products with at least one variant, whatever their store's status: the store's
+status is checked at query time (a suspended store's products vanish at once and come back on
+reinstatement, with no re-indexing), and ``in_stock`` reads the variants' live stock. The indexed
+price is the lowest effective price (:func:`oja.marketplace.pricing.prices.effective_price`) over
+the variants when the product was last indexed: a discount created now is indexed at once (its
+product in the writer's unit of work, a store or category discount by ``reindex_store``); one that
+starts or ends later shows after the next rebuild.
 
 Answers are cached (:attr:`SearchSettings.search_cache_ttl`) under a key that includes the index
 version; every index change bumps the version after its commit, so a cached answer never outlives
@@ -28,7 +30,8 @@ from oja.core.cache import Cache, CacheStats
 from oja.core.clock import utcnow
 from oja.core.db import after_commit
 from oja.core.pagination import PageParams
-from oja.marketplace.catalog.models import Category, Product, ProductStatus, ProductVariant
+from oja.core.runtime import current_runtime
+from oja.marketplace.catalog.models import Product, ProductStatus, ProductVariant
 from oja.marketplace.errors import CategoryNotFound, VendorNotFound
 from oja.marketplace.pricing import repository as pricing_repository
 from oja.marketplace.pricing.prices import PricedItem, effective_price
@@ -49,7 +52,7 @@ from oja.marketplace.search.schemas import (
     ValueCount,
 )
 from oja.marketplace.slugs import parse_id
-from oja.marketplace.vendors.models import Vendor, VendorStatus
+from oja.marketplace.vendors.models import Vendor
 
 VERSION_KEY = "marketplace:search:version"
 BATCH = 1000
@@ -80,23 +83,24 @@ class Built:
     terms: set[str]
 
 
-async def _build(
-    db: AsyncSession, products: Sequence[Product], categories: dict[uuid.UUID, Category]
-) -> Built:
+async def _build(db: AsyncSession, products: Sequence[Product]) -> Built:
+    """The index rows of ``products`` that are searchable (active, with a variant); the store's
+    status is not looked at here but at query time, so no store decision has to re-index."""
     built = Built([], [], set())
     live = [p for p in products if p.status == ProductStatus.active]
     if not live:
         return built
-    vendors = await repository.vendors(db, [p.vendor_id for p in live])
+    vendor_ids = {p.vendor_id for p in live}
+    vendors = await repository.vendors(db, vendor_ids)
     variants: dict[uuid.UUID, list[ProductVariant]] = defaultdict(list)
-    for variant in await repository.variants_of(db, [p.id for p in live]):
+    for variant in await repository.variants_of(db, vendor_ids, [p.id for p in live]):
         variants[variant.product_id].append(variant)
+    categories = await repository.categories(db, {p.category_id for p in live if p.category_id})
     now = utcnow()
-    approved = [v for v in vendors.values() if v.status == VendorStatus.approved]
-    discounts = await pricing_repository.live_discounts(db, [v.id for v in approved], now)
+    discounts = await pricing_repository.live_discounts(db, list(vendor_ids), now)
     for product in live:
         vendor = vendors.get(product.vendor_id)
-        if vendor is None or vendor.status != VendorStatus.approved or not variants[product.id]:
+        if vendor is None or not variants[product.id]:
             continue
         category = categories.get(product.category_id) if product.category_id else None
         path_ids = (
@@ -149,46 +153,83 @@ async def _build(
     return built
 
 
-def bump_version_after_commit(db: AsyncSession, cache: Cache) -> None:
+def invalidate_after_commit(db: AsyncSession) -> None:
+    """Once this unit of work commits, no cached answer computed before it is served again: for
+    every index change, and for what search reads live (a store's status, the category tree)."""
+    cache = current_runtime().cache
+
     async def bump() -> None:
         await cache.set(VERSION_KEY, uuid.uuid4().hex.encode(), 86_400.0)
 
     after_commit(db, bump)
 
 
-async def index_products(db: AsyncSession, cache: Cache, ids: Sequence[uuid.UUID]) -> int:
-    """Bring the index rows of ``ids`` up to date (inserted, replaced or removed)."""
-    categories = await repository.all_categories(db)
-    built = await _build(db, await repository.products(db, ids), categories)
-    await repository.delete_documents(db, ids)
+async def _replace(db: AsyncSession, products: Sequence[Product]) -> int:
+    built = await _build(db, products)
+    await repository.delete_documents(db, [p.id for p in products])
     await repository.add_terms(db, built.terms)
     await repository.insert_documents(db, built.docs, built.attrs)
-    bump_version_after_commit(db, cache)
     return len(built.docs)
 
 
-async def unindex(db: AsyncSession, ids: Sequence[uuid.UUID]) -> None:
-    await repository.delete_documents(db, ids)
+async def index_products(
+    db: AsyncSession, vendor_id: uuid.UUID, product_ids: Sequence[uuid.UUID]
+) -> int:
+    """Bring the index rows of these products of one store up to date (inserted, replaced or
+    removed) in the caller's unit of work: the catalogue calls it on every product or variant
+    write, so the index is consistent with the catalogue at commit (a rolled-back write indexes
+    nothing, a committed one leaves no job to lose). A constant number of statements, scoped to
+    the store, whatever the number of products."""
+    if not product_ids:
+        return 0
+    products = await repository.products(db, vendor_id, product_ids)
+    # Ids the store does not own (or that were deleted) leave the index too.
+    await repository.delete_documents(db, product_ids)
+    indexed = await _replace(db, products)
+    invalidate_after_commit(db)
+    return indexed
 
 
-async def rebuild(db: AsyncSession, cache: Cache) -> int:
+async def index_store(db: AsyncSession, vendor_id: uuid.UUID) -> int:
+    """Re-index every product of one store (its name is in every product's words)."""
+    count = 0
+    after: uuid.UUID | None = None
+    while batch := await repository.store_products_batch(db, vendor_id, after, BATCH):
+        after = batch[-1].id
+        count += await _replace(db, batch)
+    invalidate_after_commit(db)
+    return count
+
+
+async def index_category(db: AsyncSession, category_id: uuid.UUID) -> int:
+    """Re-index every product filed directly under a category (its name is in their words; the
+    tree itself is read at query time, so a move needs nothing)."""
+    count = 0
+    for vendor_id in await repository.vendors_in_category(db, category_id):
+        after: uuid.UUID | None = None
+        while batch := await repository.store_products_batch(
+            db, vendor_id, after, BATCH, category_id=category_id
+        ):
+            after = batch[-1].id
+            count += await _replace(db, batch)
+    invalidate_after_commit(db)
+    return count
+
+
+async def rebuild(db: AsyncSession) -> int:
     """Rebuild the whole index from the catalogue (one unit of work)."""
     await repository.delete_documents(db, None)
     await repository.clear_terms(db)
-    categories = await repository.all_categories(db)
-    after: uuid.UUID | None = None
     count = 0
-    while True:
-        batch = await repository.products_batch(db, after, BATCH)
-        if not batch:
-            break
+    after: uuid.UUID | None = None
+    while batch := await repository.products_batch(db, after, BATCH):
         after = batch[-1].id
-        built = await _build(db, batch, categories)
+        built = await _build(db, batch)
         await repository.add_terms(db, built.terms)
         await repository.insert_documents(db, built.docs, built.attrs)
         count += len(built.docs)
     await repository.analyze(db)
-    bump_version_after_commit(db, cache)
+    invalidate_after_commit(db)
     return count
 
 

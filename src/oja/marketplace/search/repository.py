@@ -9,15 +9,20 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
+    String,
     and_,
     case,
+    cast,
     delete,
     exists,
     func,
     insert,
+    literal_column,
+    null,
     or_,
     select,
     text,
+    union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -203,70 +208,71 @@ async def page(
     return [(row[0], row[-1]) for row in rows]
 
 
-async def total(db: AsyncSession, stmt: Select[Any]) -> int:
-    return int(await db.scalar(stmt.with_only_columns(func.count()).order_by(None)) or 0)
+FacetRow = tuple[str, str | None, str | None, int]
+"""``(kind, key, value, count)``: kind ``total``, ``category`` (id), ``store`` (id), ``price``
+(bucket index), ``rating`` (stars) or ``attribute`` (name, value)."""
 
 
-async def category_counts(db: AsyncSession, stmt: Select[Any]) -> list[tuple[Category, int]]:
-    counts = (
-        stmt.with_only_columns(D.category_id, func.count().label("n"))
-        .where(D.category_id.is_not(None))
-        .group_by(D.category_id)
-        .subquery()
-    )
-    rows = await db.execute(
-        select(Category, counts.c.n)
-        .join(counts, counts.c.category_id == Category.id)
-        .order_by(counts.c.n.desc(), Category.name, Category.id)
-    )
-    return [(c, int(n)) for c, n in rows]
+def _tag(kind: str) -> ColumnElement[Any]:
+    return literal_column(f"'{kind}'", String).label("kind")
 
 
-async def store_counts(db: AsyncSession, stmt: Select[Any]) -> list[tuple[Vendor, int]]:
-    counts = (
-        stmt.with_only_columns(D.vendor_id, func.count().label("n"))
-        .group_by(D.vendor_id)
-        .subquery()
-    )
-    rows = await db.execute(
-        select(Vendor, counts.c.n)
-        .join(counts, counts.c.vendor_id == Vendor.id)
-        .order_by(counts.c.n.desc(), Vendor.name, Vendor.id)
-    )
-    return [(v, int(n)) for v, n in rows]
-
-
-async def price_counts(db: AsyncSession, stmt: Select[Any], edges: list[int]) -> dict[int, int]:
-    """Rows per bucket index (bucket ``i``: below ``edges[i]``, at or above the one before)."""
-    bucket = case(*[(D.price < edge, i) for i, edge in enumerate(edges)], else_=len(edges)).label(
-        "bucket"
-    )
-    rows = await db.execute(
-        stmt.with_only_columns(bucket, func.count()).group_by(bucket).order_by(None)
-    )
-    return {int(b): int(n) for b, n in rows}
-
-
-async def rating_counts(db: AsyncSession, stmt: Select[Any]) -> dict[int, int]:
-    bucket = case(*[(D.rating >= s, s) for s in (5, 4, 3, 2)], else_=1).label("stars")
-    rows = await db.execute(
-        stmt.with_only_columns(bucket, func.count())
-        .where(D.rating.is_not(None))
-        .group_by(bucket)
+async def facet_rows(db: AsyncSession, stmt: Select[Any], edges: list[int]) -> list[FacetRow]:
+    """The total and every facet's counts in one statement: the filtered rows (with the
+    full-text match, the costly part) are computed once into a materialized CTE and each count
+    groups that, instead of re-running the whole filter per facet."""
+    matched = (
+        stmt.with_only_columns(D.product_id, D.vendor_id, D.category_id, D.price, D.rating)
         .order_by(None)
+        .cte("matched")
+        .prefix_with("MATERIALIZED")
     )
-    return {int(b): int(n) for b, n in rows}
+    m = matched.c
+    none = cast(null(), String)
+    n = func.count().label("n")
+    price_bucket = case(
+        *[(m.price < literal_column(str(int(e))), str(i)) for i, e in enumerate(edges)],
+        else_=str(len(edges)),
+    ).label("a")
+    stars = case(
+        *[(m.rating >= literal_column(str(s)), str(s)) for s in (5, 4, 3, 2)], else_="1"
+    ).label("a")
+    category = cast(m.category_id, String).label("a")
+    store = cast(m.vendor_id, String).label("a")
+    parts = [
+        select(_tag("total"), none.label("a"), none.label("b"), n).select_from(matched),
+        select(_tag("category"), category, none.label("b"), n)
+        .where(m.category_id.is_not(None))
+        .group_by(m.category_id),
+        select(_tag("store"), store, none.label("b"), n).group_by(m.vendor_id),
+        select(_tag("price"), price_bucket, none.label("b"), n).group_by(literal_column("a")),
+        select(_tag("rating"), stars, none.label("b"), n)
+        .where(m.rating.is_not(None))
+        .group_by(literal_column("a")),
+        select(
+            _tag("attribute"), SearchAttribute.name.label("a"), SearchAttribute.value.label("b"), n
+        )
+        .select_from(matched)
+        .join(SearchAttribute, SearchAttribute.product_id == m.product_id)
+        .group_by(SearchAttribute.name, SearchAttribute.value),
+    ]
+    rows = await db.execute(union_all(*parts))
+    return [(str(k), a, b, int(c)) for k, a, b, c in rows]
 
 
-async def attribute_counts(db: AsyncSession, stmt: Select[Any]) -> list[tuple[str, str, int]]:
-    n = func.count()
-    rows = await db.execute(
-        stmt.with_only_columns(SearchAttribute.name, SearchAttribute.value, n)
-        .join_from(D, SearchAttribute, SearchAttribute.product_id == D.product_id)
-        .group_by(SearchAttribute.name, SearchAttribute.value)
-        .order_by(SearchAttribute.name, n.desc(), SearchAttribute.value)
-    )
-    return [(a, v, int(c)) for a, v, c in rows]
+async def categories_named(db: AsyncSession, ids: Collection[uuid.UUID]) -> list[Category]:
+    """Ordered by name then id (the facet's order among equal counts)."""
+    if not ids:
+        return []
+    query = select(Category).where(Category.id.in_(ids)).order_by(Category.name, Category.id)
+    return list(await db.scalars(query))
+
+
+async def vendors_named(db: AsyncSession, ids: Collection[uuid.UUID]) -> list[Vendor]:
+    if not ids:
+        return []
+    query = select(Vendor).where(Vendor.id.in_(ids)).order_by(Vendor.name, Vendor.id)
+    return list(await db.scalars(query))
 
 
 async def suggest_titles(db: AsyncSession, words: list[str], limit: int) -> list[tuple[Any, str]]:

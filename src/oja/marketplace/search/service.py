@@ -263,27 +263,48 @@ def _hit(doc: Any, vendor: Vendor) -> SearchHit:
     )
 
 
-async def _facets(db: AsyncSession, stmt: Any, settings: SearchSettings) -> Facets:
+async def _total_and_facets(
+    db: AsyncSession, stmt: Any, settings: SearchSettings
+) -> tuple[int, Facets]:
     edges = sorted(set(settings.search_price_buckets))
-    prices = await repository.price_counts(db, stmt, edges)
+    total = 0
+    category_n: dict[uuid.UUID, int] = {}
+    store_n: dict[uuid.UUID, int] = {}
+    prices: dict[int, int] = {}
+    ratings: dict[int, int] = {}
+    pairs: list[tuple[str, str, int]] = []
+    for kind, key, value, count in await repository.facet_rows(db, stmt, edges):
+        if kind == "total":
+            total = count
+        elif kind == "category" and key is not None:
+            category_n[uuid.UUID(key)] = count
+        elif kind == "store" and key is not None:
+            store_n[uuid.UUID(key)] = count
+        elif kind == "price" and key is not None:
+            prices[int(key)] = count
+        elif kind == "rating" and key is not None:
+            ratings[int(key)] = count
+        elif kind == "attribute" and key is not None and value is not None:
+            pairs.append((key, value, count))
     lows = [0, *edges]
     price = [
         PriceBucket(min=lows[i], max=edges[i] if i < len(edges) else None, count=prices.get(i, 0))
         for i in range(len(edges) + 1)
     ]
     attributes: dict[str, list[ValueCount]] = {}
-    for name, value, count in await repository.attribute_counts(db, stmt):
+    for name, value, count in sorted(pairs, key=lambda p: (p[0], -p[2], p[1])):
         attributes.setdefault(name, []).append(ValueCount(value=value, count=count))
-    ratings = await repository.rating_counts(db, stmt)
-    return Facets(
+    # Most counted first; among equals, the database's order by name then id (a stable sort).
+    categories = sorted(
+        await repository.categories_named(db, category_n), key=lambda c: -category_n[c.id]
+    )
+    stores = sorted(await repository.vendors_named(db, store_n), key=lambda v: -store_n[v.id])
+    return total, Facets(
         categories=[
-            CategoryCount(id=c.id, name=c.name, slug=c.slug, count=n)
-            for c, n in await repository.category_counts(db, stmt)
+            CategoryCount(id=c.id, name=c.name, slug=c.slug, count=category_n[c.id])
+            for c in categories
         ],
-        stores=[
-            StoreCount(id=v.id, name=v.name, slug=v.slug, count=n)
-            for v, n in await repository.store_counts(db, stmt)
-        ],
+        stores=[StoreCount(id=v.id, name=v.name, slug=v.slug, count=store_n[v.id]) for v in stores],
         price=price,
         attributes=attributes,
         rating=[RatingBucket(rating=s, count=ratings.get(s, 0)) for s in (5, 4, 3, 2, 1)],
@@ -302,10 +323,10 @@ async def _search(
     stmt, rank = repository.base(
         filters, category_path=category_path, vendor=vendor, engine=engine, query=query
     )
-    total = await repository.total(db, stmt)
     rows = await repository.page(
         db, stmt, repository.order(filters.sort, rank), params.offset, params.per_page
     )
+    total, facets = await _total_and_facets(db, stmt, settings)
     return SearchPage(
         items=[_hit(d, v) for d, v in rows],
         total=total,
@@ -313,7 +334,7 @@ async def _search(
         per_page=params.per_page,
         pages=math.ceil(total / params.per_page),
         engine=engine.name,
-        facets=await _facets(db, stmt, settings),
+        facets=facets,
     )
 
 

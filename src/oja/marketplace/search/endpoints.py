@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import InvalidRequest, errors
 from oja.core.pagination import PageParams, pagination
+from oja.marketplace.catalog.schemas import CategoryFilter, PriceBound, StoreFilter
 from oja.marketplace.errors import CategoryNotFound, VendorNotFound
 from oja.marketplace.search import service
 from oja.marketplace.search.config import SearchSettings
@@ -50,12 +51,10 @@ async def search(
     runtime: RuntimeDep,
     paging: Annotated[PageParams, Depends(pagination())],
     q: Annotated[str | None, Query(max_length=500)] = None,
-    category: Annotated[
-        str | None, Query(description="Category id or slug; its descendants are included.")
-    ] = None,
-    vendor: Annotated[str | None, Query(description="Store id or slug.")] = None,
-    min_price: Annotated[int | None, Query(ge=0, le=10**15, description="Minor units.")] = None,
-    max_price: Annotated[int | None, Query(ge=0, le=10**15, description="Minor units.")] = None,
+    category: CategoryFilter = None,
+    vendor: StoreFilter = None,
+    min_price: PriceBound = None,
+    max_price: PriceBound = None,
     rating_gte: Annotated[float | None, Query(ge=0, le=5)] = None,
     in_stock: Annotated[bool | None, Query()] = None,
     sort: Annotated[SearchSort, Query()] = SearchSort.relevance,

@@ -45,7 +45,11 @@ target_metadata = Base.metadata
 
 SEARCH_FTS = ("search_document_fts", "search_term_fts")
 """SQLite FTS5 tables of the search migration (and their shadow tables)."""
-SEARCH_INDEXES = ("ix_search_document_words_tsv", "ix_search_term_term_trgm")
+SEARCH_INDEXES = (
+    "ix_search_document_words_tsv",
+    "ix_search_term_term_trgm",
+    "ix_search_term_term_prefix",
+)
 """PostgreSQL expression/GIN indexes of the search migration."""
 
 

@@ -78,9 +78,15 @@ class SearchEngine(Protocol):
 
 
 async def has_prefix(db: AsyncSession, word: str) -> bool:
-    found = await db.scalar(
-        select(SearchTerm.term).where(SearchTerm.term.like(word + "%")).limit(1)
-    )
+    """Whether an indexed word starts with ``word`` (letters and digits only: no wildcard in it).
+    An index look-up on both engines: PostgreSQL's ``LIKE 'w%'`` through the ``text_pattern_ops``
+    index; SQLite's ``GLOB 'w*'`` (case-sensitive, so the primary key serves it, where its
+    case-insensitive ``LIKE`` would scan the vocabulary)."""
+    if db.get_bind().dialect.name == "sqlite":
+        match = SearchTerm.term.op("GLOB")(word + "*")
+    else:
+        match = SearchTerm.term.like(word + "%")
+    found = await db.scalar(select(SearchTerm.term).where(match).limit(1))
     return found is not None
 
 

@@ -1,7 +1,7 @@
 """marketplace search: the index table, attribute pairs, the vocabulary, and per-engine indexes
 
-PostgreSQL: ``pg_trgm``, a GIN index on ``to_tsvector('simple', words)`` and a trigram GIN index
-on the vocabulary. SQLite: FTS5 tables ``search_document_fts`` (unicode61) and ``search_term_fts``
+PostgreSQL: ``pg_trgm``, a GIN index on ``to_tsvector('simple', words)``, a trigram GIN index
+and a ``text_pattern_ops`` (prefix) index on the vocabulary. SQLite: FTS5 tables ``search_document_fts`` (unicode61) and ``search_term_fts``
 (trigram tokenizer, SQLite >= 3.34) kept equal to their tables by triggers. Neither engine's extras
 are declared by the models (``include_object`` in env.py leaves them out of ``alembic check``).
 
@@ -128,6 +128,9 @@ def upgrade() -> None:
         op.execute(
             "CREATE INDEX ix_search_term_term_trgm ON search_term USING gin (term gin_trgm_ops)"
         )
+        # Prefix look-ups (``term LIKE 'sams%'``) under any collation (the primary key's btree
+        # serves them only under "C").
+        op.execute("CREATE INDEX ix_search_term_term_prefix ON search_term (term text_pattern_ops)")
 
 
 def downgrade() -> None:
@@ -137,6 +140,7 @@ def downgrade() -> None:
         op.execute("DROP TABLE IF EXISTS search_term_fts")
         op.execute("DROP TABLE IF EXISTS search_document_fts")
     else:
+        op.execute("DROP INDEX IF EXISTS ix_search_term_term_prefix")
         op.execute("DROP INDEX IF EXISTS ix_search_term_term_trgm")
         op.execute("DROP INDEX IF EXISTS ix_search_document_words_tsv")
     op.drop_table("search_term")

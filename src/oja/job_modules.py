@@ -28,6 +28,7 @@ JOB_MODULES: list[str] = [
     "oja.notifications.jobs",
     "oja.marketplace.reviews.jobs",
     "oja.marketplace.recommendations.jobs",
+    "oja.marketplace.search.jobs",
 ]
 
 

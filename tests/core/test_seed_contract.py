@@ -74,6 +74,7 @@ async def test_every_paginated_list_reads_limit_and_documents_only_per_page(
         "/products",
         "/products/{product_id}/price-history",
         "/products/{product_id}/reviews",
+        "/search",
         "/users",
         "/vendors/me/imports",
         "/vendors/me/imports/{import_id}/failures",

@@ -733,3 +733,31 @@ async def test_a_frozen_store_cannot_import(
     assert jobs.published == []
     listed = await client.get("/vendors/me/imports", headers=owner.headers)
     assert listed.status_code == 200
+
+
+async def test_imported_products_are_searchable_when_their_batch_commits(
+    app: Any, client: httpx.AsyncClient, jobs: Jobs
+) -> None:
+    """Each batch indexes what it wrote in its own transaction: no search job is asked for."""
+    owner = await vendor(app, client)
+    rows_ = [
+        ["Zobo drink", "", "ZOBO-1L", "150000", "", "40", "active"],
+        ["Kunu drink", "", "KUNU-1L", "90000", "", "0", "draft"],
+    ]
+
+    async def drinks() -> list[tuple[str, int]]:
+        found = (await client.get("/search", params={"q": "drink"})).json()["items"]
+        return [(h["title"], h["price"]) for h in found]
+
+    await imported(app, client, jobs, owner, to_csv(HEADER[:7], rows_))
+    assert jobs.published == []
+    zobo = (await client.get("/products", params={"vendor": await store_id(client, owner)})).json()
+    first = zobo["items"][0]["variants"][0]["price"]
+    assert await drinks() == [("Zobo drink", first)]
+    rows_[0][3] = "120000"
+    await imported(app, client, jobs, owner, to_csv(HEADER[:7], rows_))
+    assert jobs.published == []
+    again = (await client.get("/products", params={"vendor": await store_id(client, owner)})).json()
+    second = again["items"][0]["variants"][0]["price"]
+    assert second != first
+    assert await drinks() == [("Zobo drink", second)]

@@ -147,6 +147,11 @@ async def _staff_body(ctx: Ctx) -> dict[str, Any]:
     return {"json": {"user_id": ctx.people.b.id}}
 
 
+async def _search_query(ctx: Ctx) -> dict[str, Any]:
+    """Search is public: anyone, signed in or not, gets answers."""
+    return {"params": {"q": "pho"}}
+
+
 async def _category_body(ctx: Ctx) -> dict[str, Any]:
     return {"json": {"name": f"Category {uuid.uuid4().hex[:6]}"}}
 
@@ -797,6 +802,8 @@ ROWS: tuple[Row, ...] = (
         fresh=True,
     ),
     Row("GET", "/products", "2xx", "2xx", "2xx", "2xx", "2xx", "2xx"),
+    Row("GET", "/search", "2xx", "2xx", "2xx", "2xx", "2xx", "2xx", request=_search_query),
+    Row("GET", "/search/suggest", "2xx", "2xx", "2xx", "2xx", "2xx", "2xx", request=_search_query),
     Row(
         "POST", "/products", 401, "2xx", 403, 403, 403, 403, needs=("store",), request=_product_body
     ),

@@ -15,6 +15,7 @@ from oja.marketplace.pricing.endpoints import router as pricing_router
 from oja.marketplace.recommendations.endpoints import router as recommendation_router
 from oja.marketplace.reviews.endpoints import admin_router as review_admin_router
 from oja.marketplace.reviews.endpoints import router as review_router
+from oja.marketplace.search.endpoints import router as search_router
 from oja.marketplace.vendors.endpoints import admin_router as vendor_admin_router
 from oja.marketplace.vendors.endpoints import router as vendor_router
 
@@ -34,4 +35,5 @@ routers: list[APIRouter] = [
     review_router,
     review_admin_router,
     recommendation_router,
+    search_router,
 ]

@@ -36,11 +36,22 @@ MODEL_MODULES = [
     "oja.notifications.models",
     "oja.marketplace.reviews.models",
     "oja.marketplace.recommendations.models",
+    "oja.marketplace.search.models",
 ]
 for module in MODEL_MODULES:
     importlib.import_module(module)
 
 target_metadata = Base.metadata
+
+
+SEARCH_FTS = ("search_document_fts", "search_term_fts")
+"""SQLite FTS5 tables of the search migration (and their shadow tables)."""
+SEARCH_INDEXES = (
+    "ix_search_document_words_tsv",
+    "ix_search_term_term_trgm",
+    "ix_search_term_term_prefix",
+)
+"""PostgreSQL expression/GIN indexes of the search migration."""
 
 
 def include_object(
@@ -50,7 +61,9 @@ def include_object(
     PostgreSQL's full-text expression index, both created by the rag migration."""
     if type_ == "table" and name is not None and name.startswith("rag_chunk_fts"):
         return False
-    return not (type_ == "index" and name == "ix_rag_chunk_text_tsv")
+    if type_ == "table" and name is not None and name.startswith(SEARCH_FTS):
+        return False
+    return not (type_ == "index" and name in ("ix_rag_chunk_text_tsv", *SEARCH_INDEXES))
 
 
 def _url() -> str:

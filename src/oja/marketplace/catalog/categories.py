@@ -25,6 +25,8 @@ from oja.marketplace.catalog.schemas import (
     CategoryUpdate,
 )
 from oja.marketplace.errors import CategoryCycle, CategoryInUse, CategoryNotFound, CategorySlugTaken
+from oja.marketplace.search import service as search
+from oja.marketplace.search.jobs import reindex_category
 from oja.marketplace.slugs import parse_id, slugify, with_suffix
 
 TREE_KEY = "marketplace:categories:tree"
@@ -130,8 +132,11 @@ async def update(
 ) -> CategoryOut:
     category = await _get(db, category_id)
     changes = data.model_dump(exclude_unset=True)
-    if changes.get("name") is not None:
+    if changes.get("name") is not None and changes["name"] != category.name:
         category.name = changes["name"]
+        # The name is in its products' search words (a move needs nothing: search reads the
+        # tree at query time).
+        reindex_category.enqueue(db, category_id=category.id)
     if changes.get("slug") is not None:
         category.slug = await _free_slug(db, changes["slug"], category.name, except_id=category.id)
     if "parent_id" in changes and changes["parent_id"] != category.parent_id:
@@ -148,6 +153,7 @@ async def update(
         await _flush(db, category.slug)
         await repository.move_subtree(db, old_path, new_path)
         await db.refresh(category)
+        search.invalidate_after_commit(db)  # search reads the tree live
     await _flush(db, category.slug)
     _drop_tree_after_commit(db, cache)
     return _out(category)

@@ -26,9 +26,11 @@ from oja.marketplace.catalog.models import ProductStatus
 from oja.marketplace.catalog.schemas import (
     CategoryCreate,
     CategoryDetail,
+    CategoryFilter,
     CategoryNode,
     CategoryOut,
     CategoryUpdate,
+    PriceBound,
     PriceChangeOut,
     ProductCreate,
     ProductImageOut,
@@ -36,6 +38,7 @@ from oja.marketplace.catalog.schemas import (
     ProductOut,
     ProductSort,
     ProductUpdate,
+    StoreFilter,
     VariantCreate,
     VariantOut,
     VariantUpdate,
@@ -138,12 +141,10 @@ async def list_products(
     *,
     db: SessionDep,
     paging: Annotated[PageParams, Depends(pagination())],
-    category: Annotated[
-        str | None, Query(description="Category id or slug; its descendants are included.")
-    ] = None,
-    vendor: Annotated[str | None, Query(description="Store id or slug.")] = None,
-    min_price: Annotated[int | None, Query(ge=0, le=10**15, description="Minor units.")] = None,
-    max_price: Annotated[int | None, Query(ge=0, le=10**15, description="Minor units.")] = None,
+    category: CategoryFilter = None,
+    vendor: StoreFilter = None,
+    min_price: PriceBound = None,
+    max_price: PriceBound = None,
     in_stock: Annotated[bool | None, Query(description="Only products with stock.")] = None,
     sort: Annotated[ProductSort, Query()] = "newest",
 ) -> Page[ProductOut]:

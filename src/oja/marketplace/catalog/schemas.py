@@ -6,10 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from oja.marketplace.catalog.models import ProductStatus
 from oja.marketplace.slugs import Slug
+
+CategoryFilter = Annotated[
+    str | None, Query(description="Category id or slug; its descendants are included.")
+]
+"""A listing's ``category`` query parameter (the product listing's and search's)."""
+StoreFilter = Annotated[str | None, Query(description="Store id or slug.")]
+PriceBound = Annotated[int | None, Query(ge=0, le=10**15, description="Minor units.")]
 
 _ID = "01938f6e-7b1a-7c3e-9a55-3f1f0c2d4e5f"
 _ID2 = "01938f6e-8c2b-7d4f-8b66-4a2a1d3e5f60"

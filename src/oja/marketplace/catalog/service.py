@@ -47,6 +47,7 @@ from oja.marketplace.inventory import repository as inventory_repository
 from oja.marketplace.pricing import repository as pricing_repository
 from oja.marketplace.pricing.models import Discount
 from oja.marketplace.pricing.prices import PricedItem, Quote, effective_price
+from oja.marketplace.search import service as search
 from oja.marketplace.slugs import parse_id
 from oja.marketplace.vendors.service import VendorContext
 
@@ -200,6 +201,12 @@ def _record_initial(db: AsyncSession, ctx: VendorContext, variant: ProductVarian
         )
 
 
+async def _changed(db: AsyncSession, ctx: VendorContext, product_id: uuid.UUID) -> None:
+    """Every product or variant write ends here: the product's search row follows in this same
+    unit of work (called, not signalled: the index is right at commit, with no job to lose)."""
+    await search.index_products(db, ctx.vendor_id, [product_id])
+
+
 async def create_product(db: AsyncSession, ctx: VendorContext, data: ProductCreate) -> ProductOut:
     if data.category_id is not None:
         await categories.exists(db, data.category_id)
@@ -221,6 +228,7 @@ async def create_product(db: AsyncSession, ctx: VendorContext, data: ProductCrea
     for variant in variants:
         _record_initial(db, ctx, variant)
     await db.flush()
+    await _changed(db, ctx, product.id)
     return product_out(product, variants, await _pricing(db, product))
 
 
@@ -269,6 +277,7 @@ async def _change_product(
     product = await repository.update_product(db, ctx.vendor_id, product_id, changes)
     if product is None:
         raise ProductNotFound("No such product.")
+    await _changed(db, ctx, product.id)
     return await _own_out(db, ctx, product)
 
 
@@ -293,6 +302,7 @@ async def add_variant(
     await _flush(db)
     _record_initial(db, ctx, variant)
     await db.flush()
+    await _changed(db, ctx, product.id)
     return variant_out(variant, _quote(product, variant, await _pricing(db, product)))
 
 
@@ -351,6 +361,7 @@ async def update_variant(
             )
         )
     await _flush(db)
+    await _changed(db, ctx, product.id)
     return variant_out(variant, _quote(product, variant, await _pricing(db, product)))
 
 
@@ -361,6 +372,7 @@ async def delete_variant(
     if await repository.count_variants(db, ctx.vendor_id, product_id) <= 1:
         raise LastVariant("A product keeps at least one variant; archive the product instead.")
     await repository.delete_variant(db, ctx.vendor_id, variant.id)
+    await _changed(db, ctx, product_id)
 
 
 async def list_products(

@@ -101,6 +101,13 @@ class Batch:
     image_positions: dict[uuid.UUID, int] = field(default_factory=dict)
     image_urls: dict[uuid.UUID, set[str]] = field(default_factory=dict)
 
+    def searchable_changes(self) -> list[uuid.UUID]:
+        """Products whose indexed fields (text, status, variants' prices) this batch writes; a
+        stock-only change is not one (search reads stock live)."""
+        ids = {p["id"] for p in (*self.new_products, *self.product_updates)}
+        ids |= {v["product_id"] for v in (*self.new_variants, *self.price_changes)}
+        return sorted(ids)
+
 
 class _Planner:
     def __init__(self, state: RunState, batch: Batch, import_id: uuid.UUID, now: datetime) -> None:

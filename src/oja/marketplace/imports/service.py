@@ -53,6 +53,7 @@ from oja.marketplace.imports.schemas import (
     ImportOut,
     ImportProgress,
 )
+from oja.marketplace.search import service as search
 from oja.marketplace.vendors.service import VendorContext
 
 SNIFF_BYTES = 4096
@@ -353,6 +354,7 @@ async def _commit_batch(
                 batch = await batches.plan(db, state, record.id, items, utcnow())
                 await batches.write(db, batch, dry_run=state.dry_run)
                 if not state.dry_run:
+                    await search.index_products(db, state.vendor_id, batch.searchable_changes())
                     await _fetch_images(db, state.vendor_id, batch.images)
                 await repository.add_counts(db, state.vendor_id, record.id, dict(batch.counts))
         except IntegrityError:

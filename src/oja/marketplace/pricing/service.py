@@ -11,6 +11,8 @@ from oja.marketplace.errors import DiscountCodeTaken, ProductNotFound
 from oja.marketplace.pricing import repository
 from oja.marketplace.pricing.models import Discount, DiscountScope
 from oja.marketplace.pricing.schemas import DiscountCreate, DiscountOut
+from oja.marketplace.search import service as search
+from oja.marketplace.search.jobs import reindex_store
 from oja.marketplace.vendors.service import VendorContext
 
 
@@ -45,6 +47,12 @@ async def create(db: AsyncSession, ctx: VendorContext, data: DiscountCreate) -> 
     )
     db.add(discount)
     await db.flush()
+    if data.code is None:  # an automatic discount moves the prices search indexes
+        if data.scope == DiscountScope.product:
+            assert data.target_id is not None
+            await search.index_products(db, ctx.vendor_id, [data.target_id])
+        else:
+            reindex_store.enqueue(db, vendor_id=ctx.vendor_id)
     return discount_out(discount)
 
 

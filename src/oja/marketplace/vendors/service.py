@@ -31,6 +31,8 @@ from oja.marketplace.errors import (
     VendorRoleRequired,
     VendorSlugTaken,
 )
+from oja.marketplace.search import service as search
+from oja.marketplace.search.jobs import reindex_store
 from oja.marketplace.slugs import RESERVED, parse_id, slugify, with_suffix
 from oja.marketplace.vendors import repository
 from oja.marketplace.vendors.models import (
@@ -169,9 +171,12 @@ async def update_store(db: AsyncSession, ctx: VendorContext, data: VendorUpdate)
     if "logo" in changes:
         await _check_logo(db, changes["logo"], ctx.user_id)
         changes["logo_file_id"] = changes.pop("logo")
+    renamed = "name" in changes and changes["name"] != vendor.name
     for field, value in changes.items():
         setattr(vendor, field, value)
     await _flush(db, vendor.slug)
+    if renamed:  # the store's name is in every product's search words
+        reindex_store.enqueue(db, vendor_id=vendor.id)
     return vendor_out(vendor, ctx.role)
 
 
@@ -233,6 +238,7 @@ async def decide(
         actor_id=actor_id,
         reason=decision.reason,
     )
+    search.invalidate_after_commit(db)  # search reads the store's status live
     if target == VendorStatus.approved:
         for owner_id in await repository.owner_ids(db, vendor_id):
             await identity_service.grant_role(db, owner_id, Role.vendor)

@@ -1,7 +1,7 @@
 """marketplace recommendations
 
 Revision ID: c22c00000001
-Revises: c22r00000001
+Revises: c22s00000001
 Create Date: 2026-12-06 13:49:21.685274+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import oja.core.db
 
 revision: str = "c22c00000001"
-down_revision: str | None = "c22r00000001"
+down_revision: str | None = "c22s00000001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

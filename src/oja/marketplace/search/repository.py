@@ -1,0 +1,300 @@
+"""Search SQL: the index rows, and the filtered query with its page, total and facets."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    null,
+    or_,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from oja.marketplace.catalog.models import Category, Product, ProductVariant
+from oja.marketplace.search.engines import Query, SearchEngine
+from oja.marketplace.search.models import SearchAttribute, SearchDocument, SearchTerm
+from oja.marketplace.search.schemas import SearchFilters, SearchSort
+from oja.marketplace.vendors.models import Vendor, VendorStatus
+
+D = SearchDocument
+
+
+# --- the index ----------------------------------------------------------------------------------
+
+
+async def products_batch(db: AsyncSession, after: uuid.UUID | None, size: int) -> Sequence[Product]:
+    """Every store's products, by id (the full rebuild: the one cross-store read)."""
+    query = select(Product).order_by(Product.id).limit(size)
+    if after is not None:
+        query = query.where(Product.id > after)
+    return (await db.scalars(query)).all()
+
+
+async def store_products_batch(
+    db: AsyncSession,
+    vendor_id: uuid.UUID,
+    after: uuid.UUID | None,
+    size: int,
+    *,
+    category_id: uuid.UUID | None = None,
+) -> Sequence[Product]:
+    query = select(Product).where(Product.vendor_id == vendor_id)
+    if category_id is not None:
+        query = query.where(Product.category_id == category_id)
+    if after is not None:
+        query = query.where(Product.id > after)
+    return (await db.scalars(query.order_by(Product.id).limit(size))).all()
+
+
+async def vendors_in_category(db: AsyncSession, category_id: uuid.UUID) -> list[uuid.UUID]:
+    """The stores with products filed directly under a category (read from the index, which
+    holds one row per searchable product, so no store's catalogue is read unscoped)."""
+    query = select(D.vendor_id).where(D.category_id == category_id).distinct()
+    return list(await db.scalars(query.order_by(D.vendor_id)))
+
+
+async def products(
+    db: AsyncSession, vendor_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> Sequence[Product]:
+    query = select(Product).where(Product.vendor_id == vendor_id, Product.id.in_(ids))
+    return (await db.scalars(query)).all()
+
+
+async def variants_of(
+    db: AsyncSession, vendor_ids: Collection[uuid.UUID], ids: Sequence[uuid.UUID]
+) -> Sequence[ProductVariant]:
+    query = select(ProductVariant).where(
+        ProductVariant.vendor_id.in_(vendor_ids), ProductVariant.product_id.in_(ids)
+    )
+    return (await db.scalars(query)).all()
+
+
+async def vendors(db: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Vendor]:
+    rows = await db.scalars(select(Vendor).where(Vendor.id.in_(set(ids))))
+    return {v.id: v for v in rows}
+
+
+async def categories(db: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Category]:
+    if not ids:
+        return {}
+    return {c.id: c for c in await db.scalars(select(Category).where(Category.id.in_(ids)))}
+
+
+async def delete_documents(db: AsyncSession, ids: Sequence[uuid.UUID] | None) -> None:
+    """Remove the index rows of ``ids`` (all rows: ``None``)."""
+    attrs = delete(SearchAttribute)
+    docs = delete(D)
+    if ids is not None:
+        attrs = attrs.where(SearchAttribute.product_id.in_(ids))
+        docs = docs.where(D.product_id.in_(ids))
+    await db.execute(attrs)
+    await db.execute(docs)
+
+
+async def clear_terms(db: AsyncSession) -> None:
+    await db.execute(delete(SearchTerm))
+
+
+async def insert_documents(
+    db: AsyncSession, docs: list[dict[str, Any]], attrs: list[dict[str, Any]]
+) -> None:
+    if docs:
+        await db.execute(insert(D), docs)
+    if attrs:
+        await db.execute(insert(SearchAttribute), attrs)
+
+
+async def add_terms(db: AsyncSession, terms: set[str]) -> None:
+    if not terms:
+        return
+    dialect = db.get_bind().dialect.name
+    rows = [{"term": t} for t in sorted(terms)]
+    if dialect == "postgresql":
+        await db.execute(postgresql.insert(SearchTerm).on_conflict_do_nothing(), rows)
+    else:
+        await db.execute(sqlite.insert(SearchTerm).on_conflict_do_nothing(), rows)
+
+
+# --- queries ------------------------------------------------------------------------------------
+
+
+async def category_path(db: AsyncSession, category_id: uuid.UUID | None, slug: str) -> str | None:
+    cond = Category.slug == slug if category_id is None else Category.id == category_id
+    return await db.scalar(select(Category.path).where(cond))
+
+
+async def vendor_id(db: AsyncSession, id_: uuid.UUID | None, slug: str) -> uuid.UUID | None:
+    cond = Vendor.slug == slug if id_ is None else Vendor.id == id_
+    return await db.scalar(select(Vendor.id).where(cond))
+
+
+def base(
+    filters: SearchFilters,
+    *,
+    category_path: str | None,
+    vendor: uuid.UUID | None,
+    engine: SearchEngine,
+    query: Query | None,
+) -> tuple[Select[Any], ColumnElement[Any] | None]:
+    """The filtered rows (``SELECT search_document.* ... WHERE ...``) and the rank of ``q``."""
+    approved = select(Vendor.id).where(Vendor.status == VendorStatus.approved)
+    stmt = select(D).where(D.vendor_id.in_(approved))
+    if category_path is not None:
+        under = select(Category.id).where(Category.path.like(category_path + "%"))
+        stmt = stmt.where(D.category_id.in_(under))
+    if vendor is not None:
+        stmt = stmt.where(D.vendor_id == vendor)
+    if filters.min_price is not None:
+        stmt = stmt.where(D.price >= filters.min_price)
+    if filters.max_price is not None:
+        stmt = stmt.where(D.price <= filters.max_price)
+    if filters.rating_gte is not None:
+        stmt = stmt.where(D.rating >= filters.rating_gte)
+    if filters.in_stock is not None:
+        stocked = exists().where(
+            ProductVariant.product_id == D.product_id, ProductVariant.stock > 0
+        )
+        stmt = stmt.where(stocked if filters.in_stock else ~stocked)
+    for name, values in sorted(filters.attributes.items()):
+        pair = aliased(SearchAttribute)
+        stmt = stmt.where(
+            exists().where(
+                pair.product_id == D.product_id, pair.name == name, pair.value.in_(values)
+            )
+        )
+    rank = None
+    if query is not None:
+        stmt, rank = engine.match(stmt, query)
+    return stmt, rank
+
+
+def order(sort: SearchSort, rank: ColumnElement[Any] | None) -> list[ColumnElement[Any] | Any]:
+    if sort == SearchSort.relevance and rank is not None:
+        return [rank.desc(), D.product_id]
+    if sort == SearchSort.price_asc:
+        return [D.price, D.product_id]
+    if sort == SearchSort.price_desc:
+        return [D.price.desc(), D.product_id]
+    if sort == SearchSort.rating:
+        return [case((D.rating.is_(None), 1), else_=0), D.rating.desc(), D.product_id]
+    if sort == SearchSort.best_selling:
+        return [D.sales.desc(), D.created_at.desc(), D.product_id]
+    return [D.created_at.desc(), D.product_id]  # newest, and relevance without q
+
+
+async def page(
+    db: AsyncSession, stmt: Select[Any], ordering: list[Any], offset: int, limit: int
+) -> list[tuple[SearchDocument, Vendor]]:
+    query = stmt.add_columns(Vendor).join_from(D, Vendor, Vendor.id == D.vendor_id)
+    rows = await db.execute(query.order_by(*ordering).offset(offset).limit(limit))
+    return [(row[0], row[-1]) for row in rows]
+
+
+FacetRow = tuple[str, str | None, str | None, int]
+"""``(kind, key, value, count)``: kind ``total``, ``category`` (id), ``store`` (id), ``price``
+(bucket index), ``rating`` (stars) or ``attribute`` (name, value)."""
+
+
+def _tag(kind: str) -> ColumnElement[Any]:
+    return literal_column(f"'{kind}'", String).label("kind")
+
+
+async def facet_rows(db: AsyncSession, stmt: Select[Any], edges: list[int]) -> list[FacetRow]:
+    """The total and every facet's counts in one statement: the filtered rows (with the
+    full-text match, the costly part) are computed once into a materialized CTE and each count
+    groups that, instead of re-running the whole filter per facet."""
+    matched = (
+        stmt.with_only_columns(D.product_id, D.vendor_id, D.category_id, D.price, D.rating)
+        .order_by(None)
+        .cte("matched")
+        .prefix_with("MATERIALIZED")
+    )
+    m = matched.c
+    none = cast(null(), String)
+    n = func.count().label("n")
+    price_bucket = case(
+        *[(m.price < literal_column(str(int(e))), str(i)) for i, e in enumerate(edges)],
+        else_=str(len(edges)),
+    ).label("a")
+    stars = case(
+        *[(m.rating >= literal_column(str(s)), str(s)) for s in (5, 4, 3, 2)], else_="1"
+    ).label("a")
+    category = cast(m.category_id, String).label("a")
+    store = cast(m.vendor_id, String).label("a")
+    parts = [
+        select(_tag("total"), none.label("a"), none.label("b"), n).select_from(matched),
+        select(_tag("category"), category, none.label("b"), n)
+        .where(m.category_id.is_not(None))
+        .group_by(m.category_id),
+        select(_tag("store"), store, none.label("b"), n).group_by(m.vendor_id),
+        select(_tag("price"), price_bucket, none.label("b"), n).group_by(literal_column("a")),
+        select(_tag("rating"), stars, none.label("b"), n)
+        .where(m.rating.is_not(None))
+        .group_by(literal_column("a")),
+        select(
+            _tag("attribute"), SearchAttribute.name.label("a"), SearchAttribute.value.label("b"), n
+        )
+        .select_from(matched)
+        .join(SearchAttribute, SearchAttribute.product_id == m.product_id)
+        .group_by(SearchAttribute.name, SearchAttribute.value),
+    ]
+    rows = await db.execute(union_all(*parts))
+    return [(str(k), a, b, int(c)) for k, a, b, c in rows]
+
+
+async def categories_named(db: AsyncSession, ids: Collection[uuid.UUID]) -> list[Category]:
+    """Ordered by name then id (the facet's order among equal counts)."""
+    if not ids:
+        return []
+    query = select(Category).where(Category.id.in_(ids)).order_by(Category.name, Category.id)
+    return list(await db.scalars(query))
+
+
+async def vendors_named(db: AsyncSession, ids: Collection[uuid.UUID]) -> list[Vendor]:
+    if not ids:
+        return []
+    query = select(Vendor).where(Vendor.id.in_(ids)).order_by(Vendor.name, Vendor.id)
+    return list(await db.scalars(query))
+
+
+async def suggest_titles(db: AsyncSession, words: list[str], limit: int) -> list[tuple[Any, str]]:
+    approved = select(Vendor.id).where(Vendor.status == VendorStatus.approved)
+    conds = [or_(D.title.ilike(w + "%"), D.title.ilike("% " + w + "%")) for w in words]
+    rows = await db.execute(
+        select(D.product_id, D.title)
+        .where(D.vendor_id.in_(approved), and_(*conds))
+        .order_by(D.sales.desc(), D.title, D.product_id)
+        .limit(limit)
+    )
+    return [(pid, title) for pid, title in rows]
+
+
+async def suggest_categories(db: AsyncSession, words: list[str], limit: int) -> list[Category]:
+    conds = [or_(Category.name.ilike(w + "%"), Category.name.ilike("% " + w + "%")) for w in words]
+    rows = await db.scalars(
+        select(Category).where(and_(*conds)).order_by(Category.name, Category.id).limit(limit)
+    )
+    return list(rows)
+
+
+async def analyze(db: AsyncSession) -> None:
+    if db.get_bind().dialect.name == "postgresql":
+        await db.execute(text("ANALYZE search_document, search_attribute, search_term"))

@@ -1,0 +1,379 @@
+"""Search rules: what is indexed, the filtered search with its facets, suggestions, the cache.
+
+Indexed: active products with at least one variant, whatever their store's status: the store's
+status is checked at query time (a suspended store's products vanish at once and come back on
+reinstatement, with no re-indexing), and ``in_stock`` reads the variants' live stock. The indexed
+price is the lowest effective price (:func:`oja.marketplace.pricing.prices.effective_price`) over
+the variants when the product was last indexed: a discount created now is indexed at once (its
+product in the writer's unit of work, a store or category discount by ``reindex_store``); one that
+starts or ends later shows after the next rebuild.
+
+Answers are cached (:attr:`SearchSettings.search_cache_ttl`) under a key that includes the index
+version; every index change bumps the version after its commit, so a cached answer never outlives
+the data it was computed from by more than the commit-to-bump gap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oja.core.cache import Cache, CacheStats
+from oja.core.clock import utcnow
+from oja.core.db import after_commit
+from oja.core.pagination import PageParams
+from oja.core.runtime import current_runtime
+from oja.marketplace.catalog.models import Product, ProductStatus, ProductVariant
+from oja.marketplace.errors import CategoryNotFound, VendorNotFound
+from oja.marketplace.pricing import repository as pricing_repository
+from oja.marketplace.pricing.prices import PricedItem, effective_price
+from oja.marketplace.search import repository
+from oja.marketplace.search.config import SearchSettings
+from oja.marketplace.search.engines import engine_for, parse, words_of
+from oja.marketplace.search.schemas import (
+    CategoryCount,
+    Facets,
+    PriceBucket,
+    RatingBucket,
+    SearchFilters,
+    SearchHit,
+    SearchPage,
+    StoreCount,
+    StoreRef,
+    Suggestion,
+    ValueCount,
+)
+from oja.marketplace.slugs import parse_id
+from oja.marketplace.vendors.models import Vendor
+
+VERSION_KEY = "marketplace:search:version"
+BATCH = 1000
+
+stats = CacheStats()
+"""Hits and misses of the search answer cache in this process."""
+
+
+# --- indexing -----------------------------------------------------------------------------------
+
+
+def _attribute_pairs(attributes: dict[str, Any]) -> set[tuple[str, str]]:
+    pairs: set[tuple[str, str]] = set()
+    for name, value in attributes.items():
+        values = value if isinstance(value, list) else [value]
+        for v in values:
+            if isinstance(v, str | int | float | bool) and not isinstance(v, bool):
+                pairs.add((str(name)[:100], str(v)[:200]))
+            elif isinstance(v, bool):
+                pairs.add((str(name)[:100], "true" if v else "false"))
+    return pairs
+
+
+@dataclass
+class Built:
+    docs: list[dict[str, Any]]
+    attrs: list[dict[str, Any]]
+    terms: set[str]
+
+
+async def _build(db: AsyncSession, products: Sequence[Product]) -> Built:
+    """The index rows of ``products`` that are searchable (active, with a variant); the store's
+    status is not looked at here but at query time, so no store decision has to re-index."""
+    built = Built([], [], set())
+    live = [p for p in products if p.status == ProductStatus.active]
+    if not live:
+        return built
+    vendor_ids = {p.vendor_id for p in live}
+    vendors = await repository.vendors(db, vendor_ids)
+    variants: dict[uuid.UUID, list[ProductVariant]] = defaultdict(list)
+    for variant in await repository.variants_of(db, vendor_ids, [p.id for p in live]):
+        variants[variant.product_id].append(variant)
+    categories = await repository.categories(db, {p.category_id for p in live if p.category_id})
+    now = utcnow()
+    discounts = await pricing_repository.live_discounts(db, list(vendor_ids), now)
+    for product in live:
+        vendor = vendors.get(product.vendor_id)
+        if vendor is None or not variants[product.id]:
+            continue
+        category = categories.get(product.category_id) if product.category_id else None
+        path_ids = (
+            frozenset(uuid.UUID(p) for p in category.path.strip("/").split("/") if p)
+            if category is not None
+            else frozenset()
+        )
+        best: tuple[int, str] | None = None
+        for variant in variants[product.id]:
+            item = PricedItem(
+                vendor_id=product.vendor_id,
+                product_id=product.id,
+                category_ids=path_ids,
+                price=variant.price,
+                currency=variant.currency,
+            )
+            quote = effective_price(item, discounts, now)
+            if best is None or quote.effective_price < best[0]:
+                best = (quote.effective_price, variant.currency)
+        assert best is not None
+        pairs = _attribute_pairs(product.attributes or {})
+        text = " ".join(
+            [
+                product.title,
+                product.description or "",
+                category.name if category is not None else "",
+                vendor.name,
+                *(v for _, v in sorted(pairs)),
+            ]
+        )
+        words = words_of(text)
+        built.terms.update(words)
+        built.docs.append(
+            {
+                "product_id": product.id,
+                "vendor_id": product.vendor_id,
+                "category_id": product.category_id,
+                "title": product.title,
+                "words": " ".join(words),
+                "price": best[0],
+                "currency": best[1],
+                "rating": None,
+                "sales": 0,
+                "created_at": product.created_at,
+            }
+        )
+        built.attrs.extend(
+            {"product_id": product.id, "name": n, "value": v} for n, v in sorted(pairs)
+        )
+    return built
+
+
+def invalidate_after_commit(db: AsyncSession) -> None:
+    """Once this unit of work commits, no cached answer computed before it is served again: for
+    every index change, and for what search reads live (a store's status, the category tree)."""
+    cache = current_runtime().cache
+
+    async def bump() -> None:
+        await cache.set(VERSION_KEY, uuid.uuid4().hex.encode(), 86_400.0)
+
+    after_commit(db, bump)
+
+
+async def _replace(db: AsyncSession, products: Sequence[Product]) -> int:
+    built = await _build(db, products)
+    await repository.delete_documents(db, [p.id for p in products])
+    await repository.add_terms(db, built.terms)
+    await repository.insert_documents(db, built.docs, built.attrs)
+    return len(built.docs)
+
+
+async def index_products(
+    db: AsyncSession, vendor_id: uuid.UUID, product_ids: Sequence[uuid.UUID]
+) -> int:
+    """Bring the index rows of these products of one store up to date (inserted, replaced or
+    removed) in the caller's unit of work: the catalogue calls it on every product or variant
+    write, so the index is consistent with the catalogue at commit (a rolled-back write indexes
+    nothing, a committed one leaves no job to lose). A constant number of statements, scoped to
+    the store, whatever the number of products."""
+    if not product_ids:
+        return 0
+    products = await repository.products(db, vendor_id, product_ids)
+    # Ids the store does not own (or that were deleted) leave the index too.
+    await repository.delete_documents(db, product_ids)
+    indexed = await _replace(db, products)
+    invalidate_after_commit(db)
+    return indexed
+
+
+async def index_store(db: AsyncSession, vendor_id: uuid.UUID) -> int:
+    """Re-index every product of one store (its name is in every product's words)."""
+    count = 0
+    after: uuid.UUID | None = None
+    while batch := await repository.store_products_batch(db, vendor_id, after, BATCH):
+        after = batch[-1].id
+        count += await _replace(db, batch)
+    invalidate_after_commit(db)
+    return count
+
+
+async def index_category(db: AsyncSession, category_id: uuid.UUID) -> int:
+    """Re-index every product filed directly under a category (its name is in their words; the
+    tree itself is read at query time, so a move needs nothing)."""
+    count = 0
+    for vendor_id in await repository.vendors_in_category(db, category_id):
+        after: uuid.UUID | None = None
+        while batch := await repository.store_products_batch(
+            db, vendor_id, after, BATCH, category_id=category_id
+        ):
+            after = batch[-1].id
+            count += await _replace(db, batch)
+    invalidate_after_commit(db)
+    return count
+
+
+async def rebuild(db: AsyncSession) -> int:
+    """Rebuild the whole index from the catalogue (one unit of work)."""
+    await repository.delete_documents(db, None)
+    await repository.clear_terms(db)
+    count = 0
+    after: uuid.UUID | None = None
+    while batch := await repository.products_batch(db, after, BATCH):
+        after = batch[-1].id
+        built = await _build(db, batch)
+        await repository.add_terms(db, built.terms)
+        await repository.insert_documents(db, built.docs, built.attrs)
+        count += len(built.docs)
+    await repository.analyze(db)
+    invalidate_after_commit(db)
+    return count
+
+
+# --- search -------------------------------------------------------------------------------------
+
+
+async def _category_path(db: AsyncSession, id_or_slug: str) -> str:
+    path = await repository.category_path(db, parse_id(id_or_slug), id_or_slug)
+    if path is None:
+        raise CategoryNotFound("No such category.")
+    return path
+
+
+async def _vendor(db: AsyncSession, id_or_slug: str) -> uuid.UUID:
+    found = await repository.vendor_id(db, parse_id(id_or_slug), id_or_slug)
+    if found is None:
+        raise VendorNotFound("No such store.")
+    return found
+
+
+def _hit(doc: Any, vendor: Vendor) -> SearchHit:
+    return SearchHit(
+        id=doc.product_id,
+        title=doc.title,
+        price=doc.price,
+        currency=doc.currency,
+        category_id=doc.category_id,
+        store=StoreRef(id=vendor.id, name=vendor.name, slug=vendor.slug),
+        rating=doc.rating,
+        created_at=doc.created_at,
+    )
+
+
+async def _total_and_facets(
+    db: AsyncSession, stmt: Any, settings: SearchSettings
+) -> tuple[int, Facets]:
+    edges = sorted(set(settings.search_price_buckets))
+    total = 0
+    category_n: dict[uuid.UUID, int] = {}
+    store_n: dict[uuid.UUID, int] = {}
+    prices: dict[int, int] = {}
+    ratings: dict[int, int] = {}
+    pairs: list[tuple[str, str, int]] = []
+    for kind, key, value, count in await repository.facet_rows(db, stmt, edges):
+        if kind == "total":
+            total = count
+        elif kind == "category" and key is not None:
+            category_n[uuid.UUID(key)] = count
+        elif kind == "store" and key is not None:
+            store_n[uuid.UUID(key)] = count
+        elif kind == "price" and key is not None:
+            prices[int(key)] = count
+        elif kind == "rating" and key is not None:
+            ratings[int(key)] = count
+        elif kind == "attribute" and key is not None and value is not None:
+            pairs.append((key, value, count))
+    lows = [0, *edges]
+    price = [
+        PriceBucket(min=lows[i], max=edges[i] if i < len(edges) else None, count=prices.get(i, 0))
+        for i in range(len(edges) + 1)
+    ]
+    attributes: dict[str, list[ValueCount]] = {}
+    for name, value, count in sorted(pairs, key=lambda p: (p[0], -p[2], p[1])):
+        attributes.setdefault(name, []).append(ValueCount(value=value, count=count))
+    # Most counted first; among equals, the database's order by name then id (a stable sort).
+    categories = sorted(
+        await repository.categories_named(db, category_n), key=lambda c: -category_n[c.id]
+    )
+    stores = sorted(await repository.vendors_named(db, store_n), key=lambda v: -store_n[v.id])
+    return total, Facets(
+        categories=[
+            CategoryCount(id=c.id, name=c.name, slug=c.slug, count=category_n[c.id])
+            for c in categories
+        ],
+        stores=[StoreCount(id=v.id, name=v.name, slug=v.slug, count=store_n[v.id]) for v in stores],
+        price=price,
+        attributes=attributes,
+        rating=[RatingBucket(rating=s, count=ratings.get(s, 0)) for s in (5, 4, 3, 2, 1)],
+    )
+
+
+async def _search(
+    db: AsyncSession, settings: SearchSettings, filters: SearchFilters, params: PageParams
+) -> SearchPage:
+    engine = engine_for(db.get_bind().dialect.name)
+    category_path = await _category_path(db, filters.category) if filters.category else None
+    vendor = await _vendor(db, filters.vendor) if filters.vendor else None
+    query = None
+    if filters.q and words_of(filters.q):
+        query = await parse(db, engine, filters.q, settings.search_typo_similarity)
+    stmt, rank = repository.base(
+        filters, category_path=category_path, vendor=vendor, engine=engine, query=query
+    )
+    rows = await repository.page(
+        db, stmt, repository.order(filters.sort, rank), params.offset, params.per_page
+    )
+    total, facets = await _total_and_facets(db, stmt, settings)
+    return SearchPage(
+        items=[_hit(d, v) for d, v in rows],
+        total=total,
+        page=params.page,
+        per_page=params.per_page,
+        pages=math.ceil(total / params.per_page),
+        engine=engine.name,
+        facets=facets,
+    )
+
+
+def _cache_key(version: str, filters: SearchFilters, params: PageParams) -> str:
+    body = json.dumps(
+        [filters.model_dump(mode="json"), params.page, params.per_page], sort_keys=True
+    )
+    return f"marketplace:search:{version}:{hashlib.sha256(body.encode()).hexdigest()}"
+
+
+async def search(
+    db: AsyncSession,
+    cache: Cache,
+    settings: SearchSettings,
+    filters: SearchFilters,
+    params: PageParams,
+) -> SearchPage:
+    if settings.search_cache_ttl <= 0:
+        return await _search(db, settings, filters, params)
+    raw = await cache.get(VERSION_KEY)
+    if raw is None:
+        raw = uuid.uuid4().hex.encode()
+        await cache.set(VERSION_KEY, raw, 86_400.0)
+    key = _cache_key(raw.decode(), filters, params)
+    cached = await cache.get_json(key)
+    stats.record(cached is not None)
+    if cached is not None:
+        return SearchPage.model_validate(cached)
+    result = await _search(db, settings, filters, params)
+    await cache.set_json(key, result.model_dump(mode="json"), settings.search_cache_ttl)
+    return result
+
+
+async def suggest(db: AsyncSession, q: str, limit: int) -> list[Suggestion]:
+    words = list(dict.fromkeys(words_of(q)))[:5]
+    if not words:
+        return []
+    categories = await repository.suggest_categories(db, words, limit)
+    titles = await repository.suggest_titles(db, words, limit)
+    out = [Suggestion(kind="category", id=c.id, text=c.name, slug=c.slug) for c in categories]
+    out += [Suggestion(kind="product", id=pid, text=title) for pid, title in titles]
+    return out[:limit]

@@ -13,7 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from oja.core.clock import utcnow
 from oja.identity.models import User
 from oja.marketplace.ledger.models import LedgerAccount, LedgerPosting, LedgerTransaction
-from oja.marketplace.orders.models import GroupStatus, OrderGroup, OrderLine, OrderStatus, StoreOrder
+from oja.marketplace.orders.models import (
+    GroupStatus,
+    OrderGroup,
+    OrderLine,
+    OrderStatus,
+    StoreOrder,
+)
 from oja.marketplace.vendors.models import Vendor, VendorStatus
 
 

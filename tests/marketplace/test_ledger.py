@@ -183,7 +183,9 @@ def uid(value: Any) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
-async def book(app: Any, lines: dict[int, list[int]], stores: int = 2) -> tuple[Any, list[uuid.UUID], list[StoreOrder], list[Any]]:
+async def book(
+    app: Any, lines: dict[int, list[int]], stores: int = 2
+) -> tuple[Any, list[uuid.UUID], list[StoreOrder], list[Any]]:
     async with unit_of_work(app.state.runtime.database) as db:
         buyer, vendors = await ledger_kit.people(db, stores)
         group, orders, made = await ledger_kit.add_group(
@@ -195,7 +197,9 @@ async def book(app: Any, lines: dict[int, list[int]], stores: int = 2) -> tuple[
     return group, vendors, orders, made
 
 
-async def refund(app: Any, order: StoreOrder, amount: int, *, lines: list[tuple[Any, int]] | None = None) -> str:
+async def refund(
+    app: Any, order: StoreOrder, amount: int, *, lines: list[tuple[Any, int]] | None = None
+) -> str:
     """A processed refund of ``amount`` of ``order``: a cancellation, or a return of ``lines``."""
     from oja.marketplace.orders.models import ReturnLine, ReturnRequest
 
@@ -306,7 +310,9 @@ async def test_held_shares_become_available_after_the_return_window_once(
 
         db.add(
             ReturnRequest(
-                vendor_id=three, order_id=by_vendor[three].id, buyer_id=by_vendor[three].buyer_id,
+                vendor_id=three,
+                order_id=by_vendor[three].id,
+                buyer_id=by_vendor[three].buyer_id,
                 reason="broken",
             )
         )
@@ -349,7 +355,10 @@ async def test_an_unbalanced_transaction_writes_nothing_and_postings_cannot_chan
     assert await count(app, "ledger_transaction") == 0
     assert await count(app, "ledger_account") == 0
     await book(app, {0: [1000]}, stores=1)
-    for statement in ("UPDATE ledger_posting SET amount = amount + 1", "DELETE FROM ledger_posting"):
+    for statement in (
+        "UPDATE ledger_posting SET amount = amount + 1",
+        "DELETE FROM ledger_posting",
+    ):
         with pytest.raises(Exception, match="immutable"):
             async with unit_of_work(app.state.runtime.database) as db:
                 await db.execute(text(statement))
@@ -406,7 +415,9 @@ async def test_the_statement_pages_filters_exports_csv_and_shows_only_the_caller
     assert none.json()["total"] == 0
     later = (utcnow() + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
     assert (
-        await client.get("/vendors/me/ledger", params={"created_from": later}, headers=a.owner.headers)
+        await client.get(
+            "/vendors/me/ledger", params={"created_from": later}, headers=a.owner.headers
+        )
     ).json()["total"] == 0
     for params, headers in (({"format": "csv"}, {}), ({}, {"Accept": "text/csv"})):
         exported = await client.get(
@@ -415,7 +426,16 @@ async def test_the_statement_pages_filters_exports_csv_and_shows_only_the_caller
         assert exported.status_code == 200, exported.text
         assert exported.headers["content-type"].startswith("text/csv")
         [header, row] = list(csv.reader(io.StringIO(exported.text)))
-        assert header == ["id", "created_at", "type", "account", "amount", "currency", "order_id", "source"]
+        assert header == [
+            "id",
+            "created_at",
+            "type",
+            "account",
+            "amount",
+            "currency",
+            "order_id",
+            "source",
+        ]
         assert row[2:6] == ["sale", "store_pending", "2697", "NGN"]
 
 

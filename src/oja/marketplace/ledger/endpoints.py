@@ -101,8 +101,6 @@ async def transactions(
     principal: UserPrincipal,
     db: SessionDep,
     paging: Paging,
-    kind: Annotated[
-        TransactionKind | None, Query(description="payment or refund.")
-    ] = None,
+    kind: Annotated[TransactionKind | None, Query(description="payment or refund.")] = None,
 ) -> Page[BuyerTransactionOut]:
     return await service.buyer_transactions(db, principal.user_id, kind, paging)

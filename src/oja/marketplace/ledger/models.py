@@ -112,8 +112,12 @@ class LedgerPosting(IdMixin, Base):
     transaction_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("ledger_transaction.id", ondelete="RESTRICT"), index=True
     )
-    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ledger_account.id", ondelete="RESTRICT"))
-    vendor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("vendor.id", ondelete="RESTRICT"))
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ledger_account.id", ondelete="RESTRICT")
+    )
+    vendor_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("vendor.id", ondelete="RESTRICT")
+    )
     """The account's store, copied so a store's statement is one indexed range."""
     entry_type: Mapped[str] = mapped_column(one_of(EntryType, name="entry_type_valid", length=24))
     amount: Mapped[int] = mapped_column(BigInteger)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, bindparam, exists, func, insert, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.db import insert_ignore
+from oja.core.ids import uuid7
 from oja.marketplace.catalog.models import Product
 from oja.marketplace.ledger.models import (
     CommissionRule,
@@ -22,10 +23,9 @@ from oja.marketplace.ledger.models import (
     StoreSettlement,
 )
 from oja.marketplace.orders.models import ReturnLine, ReturnRequest, ReturnStatus, StoreOrder
-from oja.core.ids import uuid7
 
-_accounts = LedgerAccount.__table__
-_postings = LedgerPosting.__table__
+_accounts = cast(Table, LedgerAccount.__table__)
+_postings = cast(Table, LedgerPosting.__table__)
 
 
 async def account_ids(
@@ -208,7 +208,9 @@ async def return_lines(
     return (await db.execute(query.order_by(ReturnLine.id))).scalars().all()
 
 
-async def due_releases(db: AsyncSession, delivered_before: datetime, limit: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
+async def due_releases(
+    db: AsyncSession, delivered_before: datetime, limit: int
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
     """(store, store order) of held settlements whose order was delivered before the cutoff and
     has no return still open, oldest first. A system-wide scan: each row is then read scoped."""
     open_return = exists().where(

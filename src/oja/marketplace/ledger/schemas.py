@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from oja.marketplace.ledger.models import AccountKind, EntryType, TransactionKind
 
@@ -18,10 +18,33 @@ class CurrencyBalance(BaseModel):
 
 
 class StoreBalanceOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"balances": [{"currency": "NGN", "pending": 3600, "available": 12500}]}]
+        }
+    )
+
     balances: list[CurrencyBalance] = Field(description="One row per currency the store sold in.")
 
 
 class LedgerEntryOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "01939a8e-7c1a-7cc4-9d52-4f7f0b0e6c11",
+                    "created_at": "2026-12-06T10:00:00Z",
+                    "type": "sale",
+                    "account": "store_pending",
+                    "amount": 3600,
+                    "currency": "NGN",
+                    "order_id": "01939a8e-7b00-7aa1-8c3e-2b1f4c5d6e7f",
+                    "source": "payment:oja_01939a8e7a0070a1",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     created_at: datetime
     type: EntryType
@@ -29,7 +52,9 @@ class LedgerEntryOut(BaseModel):
     amount: int = Field(description="Positive when it increases the account as its owner reads it.")
     currency: str
     order_id: uuid.UUID | None
-    source: str = Field(description="What booked it: payment:<reference>, refund:<id>, release:<order id>.")
+    source: str = Field(
+        description="What booked it: payment:<reference>, refund:<id>, release:<order id>."
+    )
 
 
 class StatementFormat(enum.StrEnum):
@@ -38,6 +63,23 @@ class StatementFormat(enum.StrEnum):
 
 
 class BuyerTransactionOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "01939a8e-7c1a-7cc4-9d52-4f7f0b0e6c12",
+                    "kind": "payment",
+                    "amount": 6997,
+                    "currency": "NGN",
+                    "reference": "oja_01939a8e7a0070a1",
+                    "group_id": "01939a8e-7a00-70a1-8c3e-2b1f4c5d6e70",
+                    "order_id": None,
+                    "created_at": "2026-12-06T10:00:00Z",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     kind: TransactionKind
     amount: int

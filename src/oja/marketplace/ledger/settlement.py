@@ -158,9 +158,7 @@ async def book_payment(db: AsyncSession, reference: str, settings: MarketplaceSe
                 currency=group.currency,
                 total=order.total,
                 commission=fee,
-                lines={
-                    str(line.id): [line.line_total, split[line.id]] for line in mine
-                },
+                lines={str(line.id): [line.line_total, split[line.id]] for line in mine},
                 line_refunds={},
             )
         )
@@ -280,7 +278,9 @@ async def release_due(db: AsyncSession, now: datetime, settings: MarketplaceSett
     return released
 
 
-async def release(db: AsyncSession, vendor_id: uuid.UUID, order_id: uuid.UUID, now: datetime) -> bool:
+async def release(
+    db: AsyncSession, vendor_id: uuid.UUID, order_id: uuid.UUID, now: datetime
+) -> bool:
     """Move one store order's remaining held share to available, once."""
     settlement = await repository.settlement(db, vendor_id, order_id, lock=True)
     if settlement is None or not await repository.mark_released(db, vendor_id, order_id, now):

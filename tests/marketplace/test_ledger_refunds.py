@@ -18,7 +18,7 @@ from tests.conftest import Jobs
 
 from . import ledger_kit, orders_kit
 from .conftest import count, rows
-from .orders_kit import place, shop
+from .orders_kit import Placed, Shop, place, shop
 from .test_refunds import settle
 
 paystack_server, paystack, settings = (
@@ -37,6 +37,35 @@ async def balances(app: Any) -> dict[str, int]:
     return found
 
 
+async def return_units(
+    app: Any,
+    client: httpx.AsyncClient,
+    paystack: PaystackFake,
+    jobs: Jobs,
+    store: Shop,
+    placed: Placed,
+    quantity: int,
+) -> None:
+    """``quantity`` units of the first line returned, received, refunded by the job; the ledger
+    books nothing until Paystack's webhook (delivered twice) says the buyer was paid back."""
+    made = await client.post(
+        f"/orders/{placed.order_id}/returns",
+        json={
+            "lines": [{"order_line_id": placed.line_ids[0], "quantity": quantity}],
+            "reason": "torn",
+        },
+        headers=store.buyer.headers,
+    )
+    assert made.status_code == 201, made.text
+    base = f"/vendors/me/returns/{made.json()['id']}"
+    assert (await client.post(f"{base}/approve", headers=store.owner.headers)).status_code == 200
+    assert (await client.post(f"{base}/receive", headers=store.owner.headers)).status_code == 200
+    refunds = await count(app, "ledger_transaction", "kind = 'refund'")
+    await jobs.run(app)
+    assert await count(app, "ledger_transaction", "kind = 'refund'") == refunds
+    await settle(app, client, paystack, jobs, paystack.refunds[-1].id)
+
+
 async def test_a_returned_unit_reverses_its_share_and_commission_once(
     app: Any, client: httpx.AsyncClient, paystack: PaystackFake, jobs: Jobs
 ) -> None:
@@ -52,19 +81,7 @@ async def test_a_returned_unit_reverses_its_share_and_commission_once(
     revenue = "platform_revenue:platform:NGN"
     assert (await balances(app))[pending] == -(2703 - 271)
 
-    made = await client.post(
-        f"/orders/{placed.order_id}/returns",
-        json={"lines": [{"order_line_id": placed.line_ids[0], "quantity": 1}], "reason": "torn"},
-        headers=store.buyer.headers,
-    )
-    assert made.status_code == 201, made.text
-    base = f"/vendors/me/returns/{made.json()['id']}"
-    await client.post(f"{base}/approve", headers=store.owner.headers)
-    received = await client.post(f"{base}/receive", headers=store.owner.headers)
-    assert received.status_code == 200, received.text
-    await jobs.run(app)
-    assert await count(app, "ledger_transaction", "kind = 'refund'") == 0  # not paid back yet
-    await settle(app, client, paystack, jobs, paystack.refunds[-1].id)  # webhook twice
+    await return_units(app, client, paystack, jobs, store, placed, 1)
 
     # One unit paid 901: floor(271 × 901 / 2703) = 90 of commission comes back, 811 of share.
     found = await balances(app)
@@ -85,16 +102,7 @@ async def test_a_returned_unit_reverses_its_share_and_commission_once(
     ]
 
     # The other two units come back too: everything the store and the platform got is reversed.
-    made = await client.post(
-        f"/orders/{placed.order_id}/returns",
-        json={"lines": [{"order_line_id": placed.line_ids[0], "quantity": 2}], "reason": "torn"},
-        headers=store.buyer.headers,
-    )
-    base = f"/vendors/me/returns/{made.json()['id']}"
-    await client.post(f"{base}/approve", headers=store.owner.headers)
-    await client.post(f"{base}/receive", headers=store.owner.headers)
-    await jobs.run(app)
-    await settle(app, client, paystack, jobs, paystack.refunds[-1].id)
+    await return_units(app, client, paystack, jobs, store, placed, 2)
     found = await balances(app)
     assert (found[pending], found[revenue], found["provider_clearing:platform:NGN"]) == (0, 0, 0)
     assert await count(app, "ledger_transaction", "kind = 'refund'") == 2

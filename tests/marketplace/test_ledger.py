@@ -447,3 +447,31 @@ async def test_a_store_order_marked_delivered_through_the_flow_is_released(app: 
         assert await settlement.release_due(db, utcnow(), market(app)) == 0
     assert OrderStatus.delivered == "delivered"
     await invariants(app)
+
+
+@pytest.mark.postgres
+async def test_a_refund_racing_the_release_is_taken_from_where_the_share_really_is(
+    app: Any, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        return  # the race needs real concurrent transactions
+    booked = [await book(app, {0: [1000]}, stores=1) for _ in range(8)]
+    for _, _, [order], _ in booked:
+        await deliver(app, order, days_ago=30)
+
+    async def released(order: StoreOrder) -> bool:
+        async with unit_of_work(app.state.runtime.database) as db:
+            return await settlement.release(db, order.vendor_id, order.id, utcnow())
+
+    await asyncio.gather(
+        *(released(order) for _, _, [order], _ in booked),
+        *(refund(app, order, 400) for _, _, [order], _ in booked),
+    )
+    balances = await ledger_balances(app)
+    for _, [vendor], [order], _ in booked:
+        # 900 share, 400 refunded (40 of commission): 540 left, wherever the refund found it.
+        pending = balances[key(AccountKind.store_pending, str(vendor))]
+        available = balances.get(key(AccountKind.store_available, str(vendor)), 0)
+        assert (pending, available) == (0, -540), order.id
+    assert await count(app, "ledger_transaction", "kind = 'release'") == 8
+    await invariants(app)

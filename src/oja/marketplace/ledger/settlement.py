@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from oja.billing.service import PAYMENT_SUCCEEDED
 from oja.core import events
 from oja.core.db import current_session
-from oja.core.runtime import current_runtime
+from oja.core.runtime import current_settings
 from oja.marketplace.checkout import payments as checkout_payments
 from oja.marketplace.checkout import repository as checkout_repository
 from oja.marketplace.config import MarketplaceSettings
@@ -64,7 +64,8 @@ def release_source(order_id: uuid.UUID) -> str:
 
 @events.on(PAYMENT_SUCCEEDED)
 async def on_payment_succeeded(*, reference: str, **_: Any) -> None:
-    settings = current_runtime().settings.section(MarketplaceSettings)
+    # Events carry no runtime; outside a request or job (a CLI), the environment's settings.
+    settings = current_settings().section(MarketplaceSettings)
     await book_payment(current_session(), reference, settings)
 
 

@@ -29,6 +29,7 @@ JOB_MODULES: list[str] = [
     "oja.marketplace.reviews.jobs",
     "oja.marketplace.recommendations.jobs",
     "oja.marketplace.search.jobs",
+    "oja.marketplace.ledger.jobs",
 ]
 
 

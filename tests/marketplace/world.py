@@ -224,6 +224,9 @@ def catalog_cases(world: World) -> list[Case]:
         Case("POST", f"/products/{pid}/variants/{first}/stock", mine(200), {"adjust": -1}),
         Case("GET", "/vendors/me/inventory", own_store(200)),
         Case("GET", "/vendors/me/discounts", own_store(200)),
+        Case("GET", "/vendors/me/balance", own_store(200)),
+        Case("GET", "/vendors/me/ledger", own_store(200)),
+        Case("GET", "/vendors/me/ledger?format=csv", own_store(200)),
         Case(
             "POST",
             "/vendors/me/discounts",

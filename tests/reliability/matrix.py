@@ -712,6 +712,8 @@ ROWS: tuple[Row, ...] = (
     Row("DELETE", "/vendors/me/staff/{user_id}", 401, 409, 403, 403, 403, 403, needs=("store",)),
     Row("GET", "/vendors/me/inventory", 401, "2xx", 403, 403, 403, 403, needs=("store",)),
     Row("GET", "/vendors/me/discounts", 401, "2xx", 403, 403, 403, 403, needs=("store",)),
+    Row("GET", "/vendors/me/balance", 401, "2xx", 403, 403, 403, 403, needs=("store",)),
+    Row("GET", "/vendors/me/ledger", 401, "2xx", 403, 403, 403, 403, needs=("store",)),
     Row(
         "POST",
         "/vendors/me/discounts",
@@ -1314,6 +1316,7 @@ ROWS: tuple[Row, ...] = (
     # Notifications: a user's own inbox and preferences (API keys are refused: 403), the admins'
     # templates, and the providers' callbacks, which every caller fails to sign (403).
     Row("GET", "/notifications", 401, "2xx", "2xx", "2xx", 403, 403),
+    Row("GET", "/transactions", 401, "2xx", "2xx", "2xx", 403, 403),
     Row("GET", "/notifications/unread-count", 401, "2xx", "2xx", "2xx", 403, 403),
     Row("POST", "/notifications/read-all", 401, "2xx", "2xx", "2xx", 403, 403),
     Row("GET", "/notifications/preferences", 401, "2xx", "2xx", "2xx", 403, 403),

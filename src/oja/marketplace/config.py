@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Depends
@@ -26,6 +27,11 @@ class MarketplaceSettings(SettingsSection):
     """Minutes an unpaid checkout keeps its stock reserved before it is canceled."""
     return_window_days: int = Field(default=14, ge=0)
     """Days after delivery during which the buyer may ask to return lines of an order."""
+    commission_percent: Decimal = Field(default=Decimal(10), ge=0, le=100, decimal_places=2)
+    """The platform's commission on each sold line, in percent (two decimals), unless a commission
+    rule names another for the store or the category."""
+    settlement_release_batch: int = Field(default=500, ge=1)
+    """Most store orders one run of the release job moves from pending to available."""
 
 
 async def get_marketplace_settings(runtime: RuntimeDep) -> MarketplaceSettings:

@@ -9,6 +9,8 @@ from oja.marketplace.catalog.endpoints import category_router, product_router
 from oja.marketplace.checkout.endpoints import router as checkout_router
 from oja.marketplace.imports.endpoints import router as imports_router
 from oja.marketplace.inventory.endpoints import router as inventory_router
+from oja.marketplace.ledger.endpoints import router as money_router
+from oja.marketplace.ledger.endpoints import vendor_router as store_money_router
 from oja.marketplace.orders.endpoints import router as order_router
 from oja.marketplace.orders.endpoints import vendor_router as store_order_router
 from oja.marketplace.pricing.endpoints import router as pricing_router
@@ -22,6 +24,7 @@ from oja.marketplace.vendors.endpoints import router as vendor_router
 # The inventory router first: its /vendors/me/inventory must win over /vendors/{id_or_slug}.
 routers: list[APIRouter] = [
     inventory_router,
+    store_money_router,
     pricing_router,
     vendor_router,
     vendor_admin_router,
@@ -36,4 +39,5 @@ routers: list[APIRouter] = [
     review_admin_router,
     recommendation_router,
     search_router,
+    money_router,
 ]

@@ -30,6 +30,7 @@ def vendor_owned_tables() -> frozenset[str]:
     import oja.marketplace.checkout.models
     import oja.marketplace.imports.models
     import oja.marketplace.inventory.models
+    import oja.marketplace.ledger.models
     import oja.marketplace.orders.models
     import oja.marketplace.pricing.models
     import oja.marketplace.reviews.models

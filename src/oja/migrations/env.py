@@ -37,6 +37,7 @@ MODEL_MODULES = [
     "oja.marketplace.reviews.models",
     "oja.marketplace.recommendations.models",
     "oja.marketplace.search.models",
+    "oja.marketplace.ledger.models",
 ]
 for module in MODEL_MODULES:
     importlib.import_module(module)

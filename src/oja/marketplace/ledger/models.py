@@ -1,0 +1,193 @@
+"""Ledger tables: accounts, transactions, postings; per store order, what was settled and held.
+
+Every money movement is one :class:`LedgerTransaction` (unique ``source``: one payment, refund or
+release books once) with two or more :class:`LedgerPosting` rows whose signed ``amount`` sums to
+zero (debits positive, credits negative; checked before anything is written). Postings are never
+updated or deleted (a trigger refuses it on both backends); a mistake is corrected by another
+transaction. Each :class:`LedgerAccount` keeps its running ``balance``, moved by the same
+transaction that writes the postings, so reading a balance is one row, never a SUM.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from oja.core.clock import utcnow
+from oja.core.db import Base, IdMixin, TimestampMixin, one_of
+from oja.marketplace.tenancy import VendorOwned
+
+
+class AccountKind(enum.StrEnum):
+    provider_clearing = "provider_clearing"
+    """Asset: money the payment provider holds for the platform (in from buyers, out to stores)."""
+    platform_revenue = "platform_revenue"
+    """Income: commission the platform earned."""
+    store_pending = "store_pending"
+    """Liability: a store's share held until delivery and the return window have passed."""
+    store_available = "store_available"
+    """Liability: a store's share it may be paid; negative after a refund it could not cover."""
+
+
+STORE_KINDS = frozenset({AccountKind.store_pending, AccountKind.store_available})
+CREDIT_NORMAL = frozenset({AccountKind.platform_revenue, *STORE_KINDS})
+"""Accounts whose balance is shown as ``-balance`` (credits increase them)."""
+
+
+class EntryType(enum.StrEnum):
+    sale = "sale"
+    commission = "commission"
+    payment = "payment"
+    refund = "refund"
+    commission_refund = "commission_refund"
+    release = "release"
+    payout = "payout"
+    adjustment = "adjustment"
+
+
+class TransactionKind(enum.StrEnum):
+    payment = "payment"
+    refund = "refund"
+    release = "release"
+    payout = "payout"
+    adjustment = "adjustment"
+
+
+class LedgerAccount(IdMixin, Base):
+    """One account per kind, store and currency (the platform's have no store)."""
+
+    __tablename__ = "ledger_account"
+
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    """``<kind>:<vendor id or "platform">:<currency>``: the one name an account is found by."""
+    kind: Mapped[str] = mapped_column(one_of(AccountKind, name="kind_valid", length=24))
+    vendor_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("vendor.id", ondelete="RESTRICT"), index=True
+    )
+    currency: Mapped[str] = mapped_column(String(3))
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Σ of this account's postings (debits positive), kept by every posting transaction."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LedgerTransaction(IdMixin, Base):
+    """One balanced movement of money, booked once per ``source``."""
+
+    __tablename__ = "ledger_transaction"
+    __table_args__ = (Index("ix_ledger_transaction_buyer_id_created_at", "buyer_id", "created_at"),)
+
+    source: Mapped[str] = mapped_column(String(150), unique=True)
+    """``payment:<reference>``, ``refund:<id>``, ``release:<store order id>``…"""
+    kind: Mapped[str] = mapped_column(one_of(TransactionKind, name="kind_valid", length=16))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    """The money that moved (Σ of the debits)."""
+    buyer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id", ondelete="RESTRICT"))
+    group_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("order_group.id", ondelete="RESTRICT")
+    )
+    order_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("store_order.id", ondelete="RESTRICT")
+    )
+    reference: Mapped[str | None] = mapped_column(String(100))
+    """The provider's reference of the payment this transaction belongs to."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LedgerPosting(IdMixin, Base):
+    """One side of a transaction on one account; immutable."""
+
+    __tablename__ = "ledger_posting"
+    __table_args__ = (
+        CheckConstraint("amount <> 0", name="amount_not_zero"),
+        Index("ix_ledger_posting_account_id_created_at", "account_id", "created_at"),
+        Index("ix_ledger_posting_vendor_id_created_at", "vendor_id", "created_at"),
+    )
+
+    transaction_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ledger_transaction.id", ondelete="RESTRICT"), index=True
+    )
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ledger_account.id", ondelete="RESTRICT")
+    )
+    vendor_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("vendor.id", ondelete="RESTRICT")
+    )
+    """The account's store, copied so a store's statement is one indexed range."""
+    entry_type: Mapped[str] = mapped_column(one_of(EntryType, name="entry_type_valid", length=24))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    """Signed minor units: a debit is positive, a credit negative."""
+    currency: Mapped[str] = mapped_column(String(3))
+    order_id: Mapped[uuid.UUID | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SettlementStatus(enum.StrEnum):
+    held = "held"
+    """The store's share sits in ``store_pending``."""
+    released = "released"
+    """Moved to ``store_available`` (delivered and the return window passed)."""
+
+
+class StoreSettlement(IdMixin, TimestampMixin, VendorOwned, Base):
+    """How one paid store order was split, and what of it is still held or may still be reversed.
+
+    ``lines`` keeps each line's commission as booked (``{line_id: [line_total, commission]}``), so
+    a refund of some lines reverses exactly their share and their commission; ``refunded`` and
+    ``commission_refunded`` are what refunds have reversed so far.
+    """
+
+    __tablename__ = "store_settlement"
+    __table_args__ = (
+        UniqueConstraint("order_id"),
+        Index("ix_store_settlement_status_created_at", "status", "created_at"),
+        CheckConstraint("commission >= 0 AND commission <= total", name="commission_bounded"),
+        CheckConstraint("refunded >= 0 AND refunded <= total", name="refund_bounded"),
+    )
+
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("store_order.id", ondelete="RESTRICT"))
+    group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("order_group.id", ondelete="RESTRICT"))
+    currency: Mapped[str] = mapped_column(String(3))
+    total: Mapped[int] = mapped_column(BigInteger)
+    commission: Mapped[int] = mapped_column(BigInteger)
+    lines: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    refunded: Mapped[int] = mapped_column(BigInteger, default=0)
+    commission_refunded: Mapped[int] = mapped_column(BigInteger, default=0)
+    line_refunds: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """``{line_id: amount refunded}`` so far."""
+    status: Mapped[str] = mapped_column(
+        one_of(SettlementStatus, name="status_valid", length=16), default=SettlementStatus.held
+    )
+    released_at: Mapped[datetime | None]
+
+
+class CommissionRule(IdMixin, TimestampMixin, Base):
+    """A commission override: for one store, one category, or one category in one store.
+
+    The most specific rule wins per line (store + category, then store, then category, then the
+    platform default ``OJA_MARKETPLACE_COMMISSION_PERCENT``); a rule may set a percentage, a fixed
+    amount per line, or both.
+    """
+
+    __tablename__ = "commission_rule"
+    __table_args__ = (
+        UniqueConstraint("vendor_id", "category_id"),
+        CheckConstraint("percent_bps >= 0 AND percent_bps <= 10000", name="percent_bounded"),
+        CheckConstraint("fixed >= 0", name="fixed_not_negative"),
+    )
+
+    vendor_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("vendor.id", ondelete="CASCADE"), index=True
+    )
+    category_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("category.id", ondelete="CASCADE")
+    )
+    percent_bps: Mapped[int] = mapped_column(default=0)
+    """Basis points of the line total (1000 = 10 %)."""
+    fixed: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Minor units per line, added to the percentage."""

@@ -1,0 +1,252 @@
+"""Ledger SQL. Postings are only ever inserted; balances move by one conditional-free increment
+per account, in account-id order so concurrent transactions lock accounts in the same order."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, Table, bindparam, exists, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oja.core.db import insert_ignore
+from oja.core.ids import uuid7
+from oja.marketplace.catalog.models import Product
+from oja.marketplace.ledger.models import (
+    CommissionRule,
+    LedgerAccount,
+    LedgerPosting,
+    LedgerTransaction,
+    SettlementStatus,
+    StoreSettlement,
+)
+from oja.marketplace.orders.models import ReturnLine, ReturnRequest, ReturnStatus, StoreOrder
+
+_accounts = cast(Table, LedgerAccount.__table__)
+_postings = cast(Table, LedgerPosting.__table__)
+
+
+async def account_ids(
+    db: AsyncSession, wanted: dict[str, tuple[str, uuid.UUID | None, str]]
+) -> dict[str, uuid.UUID]:
+    """The ids of the accounts named by ``wanted`` (key → kind, vendor id, currency), creating
+    those that do not exist yet (concurrent creators: one wins, every one reads the same row)."""
+    query = select(LedgerAccount.key, LedgerAccount.id).where(LedgerAccount.key.in_(wanted))
+    found: dict[str, uuid.UUID] = dict((await db.execute(query)).all())
+    missing = [key for key in wanted if key not in found]
+    if missing:
+        await db.execute(
+            insert_ignore(db, _accounts),
+            [
+                {
+                    "id": uuid7(),
+                    "key": key,
+                    "kind": wanted[key][0],
+                    "vendor_id": wanted[key][1],
+                    "currency": wanted[key][2],
+                    "balance": 0,
+                }
+                for key in missing
+            ],
+        )
+        query = select(LedgerAccount.key, LedgerAccount.id).where(LedgerAccount.key.in_(missing))
+        found.update(dict((await db.execute(query)).all()))
+    return found
+
+
+async def insert_transaction(db: AsyncSession, values: dict[str, Any]) -> uuid.UUID | None:
+    """The new transaction's id, or None when its ``source`` is already booked."""
+    statement = (
+        insert_ignore(db, LedgerTransaction.__table__)
+        .values(id=uuid7(), **values)
+        .returning(LedgerTransaction.id)
+    )
+    return (await db.execute(statement)).scalar_one_or_none()
+
+
+async def insert_postings(db: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    await db.execute(insert(_postings), rows)
+
+
+async def move_balances(db: AsyncSession, deltas: dict[uuid.UUID, int]) -> None:
+    statement = (
+        update(_accounts)
+        .where(_accounts.c.id == bindparam("account_id"))
+        .values(balance=_accounts.c.balance + bindparam("delta"))
+    )
+    await db.execute(
+        statement,
+        [{"account_id": key, "delta": deltas[key]} for key in sorted(deltas) if deltas[key]],
+    )
+
+
+async def transaction_by_source(db: AsyncSession, source: str) -> LedgerTransaction | None:
+    query = select(LedgerTransaction).where(LedgerTransaction.source == source)
+    return (await db.execute(query)).scalar_one_or_none()
+
+
+async def store_accounts(db: AsyncSession, vendor_id: uuid.UUID) -> Sequence[LedgerAccount]:
+    query = (
+        select(LedgerAccount)
+        .where(LedgerAccount.vendor_id == vendor_id)
+        .order_by(LedgerAccount.currency, LedgerAccount.kind)
+    )
+    return (await db.execute(query)).scalars().all()
+
+
+def _posting_filters(
+    vendor_id: uuid.UUID,
+    entry_type: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [LedgerPosting.vendor_id == vendor_id]
+    if entry_type is not None:
+        where.append(LedgerPosting.entry_type == entry_type)
+    if since is not None:
+        where.append(LedgerPosting.created_at >= since)
+    if until is not None:
+        where.append(LedgerPosting.created_at < until)
+    return where
+
+
+async def store_postings(
+    db: AsyncSession,
+    vendor_id: uuid.UUID,
+    *,
+    entry_type: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    offset: int,
+    limit: int | None,
+) -> tuple[int | None, Sequence[tuple[LedgerPosting, str, str]]]:
+    """A store's postings, newest first, with their account's kind and transaction's source; the
+    total only when paginating (``limit`` set)."""
+    where = _posting_filters(vendor_id, entry_type, since, until)
+    total = None
+    if limit is not None:
+        counted = await db.execute(select(func.count()).select_from(LedgerPosting).where(*where))
+        total = counted.scalar_one()
+    query = (
+        select(LedgerPosting, LedgerAccount.kind, LedgerTransaction.source)
+        .join(LedgerAccount, LedgerAccount.id == LedgerPosting.account_id)
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerPosting.transaction_id)
+        .where(*where)
+        .order_by(LedgerPosting.created_at.desc(), LedgerPosting.id.desc())
+        .offset(offset)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return total, (await db.execute(query)).all()
+
+
+async def buyer_transactions(
+    db: AsyncSession, buyer_id: uuid.UUID, kind: str | None, offset: int, limit: int
+) -> tuple[int, Sequence[LedgerTransaction]]:
+    where: list[ColumnElement[bool]] = [LedgerTransaction.buyer_id == buyer_id]
+    if kind is not None:
+        where.append(LedgerTransaction.kind == kind)
+    counted = await db.execute(select(func.count()).select_from(LedgerTransaction).where(*where))
+    query = (
+        select(LedgerTransaction)
+        .where(*where)
+        .order_by(LedgerTransaction.created_at.desc(), LedgerTransaction.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return counted.scalar_one(), (await db.execute(query)).scalars().all()
+
+
+# Settlement
+
+
+async def rules_for(
+    db: AsyncSession, vendor_ids: Iterable[uuid.UUID], category_ids: Iterable[uuid.UUID]
+) -> Sequence[CommissionRule]:
+    query = select(CommissionRule).where(
+        CommissionRule.vendor_id.in_(list(vendor_ids))
+        | (CommissionRule.vendor_id.is_(None) & CommissionRule.category_id.in_(list(category_ids)))
+    )
+    return (await db.execute(query)).scalars().all()
+
+
+async def product_categories(
+    db: AsyncSession, products: dict[uuid.UUID, uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID | None]:
+    """product id → its category, for ``products`` (product id → its store)."""
+    if not products:
+        return {}
+    query = select(Product.id, Product.category_id).where(
+        Product.id.in_(list(products)), Product.vendor_id.in_(set(products.values()))
+    )
+    return dict((await db.execute(query)).all())
+
+
+def add_settlements(db: AsyncSession, settlements: Iterable[StoreSettlement]) -> None:
+    db.add_all(list(settlements))
+
+
+async def settlement(
+    db: AsyncSession, vendor_id: uuid.UUID, order_id: uuid.UUID, *, lock: bool = False
+) -> StoreSettlement | None:
+    query = select(StoreSettlement).where(
+        StoreSettlement.vendor_id == vendor_id, StoreSettlement.order_id == order_id
+    )
+    if lock:
+        query = query.with_for_update()
+    return (await db.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
+
+
+async def return_lines(
+    db: AsyncSession, vendor_id: uuid.UUID, return_id: uuid.UUID
+) -> Sequence[ReturnLine]:
+    query = select(ReturnLine).where(
+        ReturnLine.vendor_id == vendor_id, ReturnLine.return_id == return_id
+    )
+    return (await db.execute(query.order_by(ReturnLine.id))).scalars().all()
+
+
+async def due_releases(
+    db: AsyncSession, delivered_before: datetime, limit: int
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(store, store order) of held settlements whose order was delivered before the cutoff and
+    has no return still open, oldest first. A system-wide scan: each row is then read scoped."""
+    open_return = exists().where(
+        ReturnRequest.vendor_id == StoreSettlement.vendor_id,
+        ReturnRequest.order_id == StoreSettlement.order_id,
+        ReturnRequest.status.in_([ReturnStatus.requested, ReturnStatus.approved]),
+    )
+    query = (
+        select(StoreSettlement.vendor_id, StoreSettlement.order_id)
+        .join(
+            StoreOrder,
+            (StoreOrder.id == StoreSettlement.order_id)
+            & (StoreOrder.vendor_id == StoreSettlement.vendor_id),
+        )
+        .where(
+            StoreSettlement.status == SettlementStatus.held,
+            StoreOrder.delivered_at.is_not(None),
+            StoreOrder.delivered_at <= delivered_before,
+            ~open_return,
+        )
+        .order_by(StoreSettlement.created_at)
+        .limit(limit)
+    )
+    return list((await db.execute(query)).all())
+
+
+async def mark_released(
+    db: AsyncSession, vendor_id: uuid.UUID, order_id: uuid.UUID, now: datetime
+) -> bool:
+    result = await db.execute(
+        update(StoreSettlement)
+        .where(
+            StoreSettlement.vendor_id == vendor_id,
+            StoreSettlement.order_id == order_id,
+            StoreSettlement.status == SettlementStatus.held,
+        )
+        .values(status=SettlementStatus.released, released_at=now, updated_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,196 @@
+"""Posting balanced transactions, and reading balances and statements.
+
+:func:`post` is the only way money moves in the ledger. It refuses an unbalanced transaction
+before writing anything, books a ``source`` at most once (the unique insert decides, so
+concurrent bookers of one payment cannot both win), writes every posting in one multi-row
+INSERT and moves each account's running balance in the same unit of work.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oja.core.clock import utcnow
+from oja.core.ids import uuid7
+from oja.core.pagination import Page, PageParams
+from oja.marketplace.ledger import repository
+from oja.marketplace.ledger.models import (
+    CREDIT_NORMAL,
+    AccountKind,
+    EntryType,
+    TransactionKind,
+)
+from oja.marketplace.ledger.schemas import (
+    BuyerTransactionOut,
+    CurrencyBalance,
+    LedgerEntryOut,
+    StoreBalanceOut,
+)
+
+PLATFORM = "platform"
+
+
+class UnbalancedTransaction(ValueError):
+    """Debits and credits of a transaction differ: a programming error, nothing was written."""
+
+
+def account_key(kind: AccountKind, vendor_id: uuid.UUID | None, currency: str) -> str:
+    return f"{kind}:{vendor_id or PLATFORM}:{currency}"
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One posting to be: ``amount`` is signed (debit positive, credit negative)."""
+
+    kind: AccountKind
+    entry_type: EntryType
+    amount: int
+    vendor_id: uuid.UUID | None = None
+    order_id: uuid.UUID | None = None
+
+
+async def post(
+    db: AsyncSession,
+    *,
+    source: str,
+    kind: TransactionKind,
+    currency: str,
+    legs: Sequence[Leg],
+    buyer_id: uuid.UUID | None = None,
+    group_id: uuid.UUID | None = None,
+    order_id: uuid.UUID | None = None,
+    reference: str | None = None,
+) -> uuid.UUID | None:
+    """Book one balanced transaction; its id, or None when ``source`` was booked already."""
+    legs = [leg for leg in legs if leg.amount != 0]
+    if sum(leg.amount for leg in legs) != 0:
+        raise UnbalancedTransaction(f"{source}: debits and credits differ")
+    if not legs:
+        return None
+    now = utcnow()
+    transaction_id = await repository.insert_transaction(
+        db,
+        {
+            "source": source,
+            "kind": str(kind),
+            "currency": currency,
+            "amount": sum(leg.amount for leg in legs if leg.amount > 0),
+            "buyer_id": buyer_id,
+            "group_id": group_id,
+            "order_id": order_id,
+            "reference": reference,
+            "created_at": now,
+        },
+    )
+    if transaction_id is None:
+        return None
+    wanted = {
+        account_key(leg.kind, leg.vendor_id, currency): (str(leg.kind), leg.vendor_id, currency)
+        for leg in legs
+    }
+    ids = await repository.account_ids(db, wanted)
+    deltas: dict[uuid.UUID, int] = defaultdict(int)
+    rows = []
+    for leg in legs:
+        account_id = ids[account_key(leg.kind, leg.vendor_id, currency)]
+        deltas[account_id] += leg.amount
+        rows.append(
+            {
+                "id": uuid7(),
+                "transaction_id": transaction_id,
+                "account_id": account_id,
+                "vendor_id": leg.vendor_id,
+                "entry_type": str(leg.entry_type),
+                "amount": leg.amount,
+                "currency": currency,
+                "order_id": leg.order_id,
+                "created_at": now,
+            }
+        )
+    await repository.insert_postings(db, rows)
+    await repository.move_balances(db, deltas)
+    return transaction_id
+
+
+def shown(kind: str, balance: int) -> int:
+    """A balance as its owner reads it: what a store is owed is positive."""
+    return -balance if kind in CREDIT_NORMAL else balance
+
+
+async def store_balance(db: AsyncSession, vendor_id: uuid.UUID) -> StoreBalanceOut:
+    by_currency: dict[str, CurrencyBalance] = {}
+    for account in await repository.store_accounts(db, vendor_id):
+        found = by_currency.setdefault(
+            account.currency, CurrencyBalance(currency=account.currency, pending=0, available=0)
+        )
+        if account.kind == AccountKind.store_pending:
+            found.pending = shown(account.kind, account.balance)
+        elif account.kind == AccountKind.store_available:
+            found.available = shown(account.kind, account.balance)
+    return StoreBalanceOut(balances=list(by_currency.values()))
+
+
+async def store_ledger(
+    db: AsyncSession,
+    vendor_id: uuid.UUID,
+    *,
+    entry_type: EntryType | None,
+    since: datetime | None,
+    until: datetime | None,
+    paging: PageParams | None,
+) -> Page[LedgerEntryOut] | list[LedgerEntryOut]:
+    """The store's entries, newest first: a page, or every one (``paging`` None, for CSV)."""
+    total, rows = await repository.store_postings(
+        db,
+        vendor_id,
+        entry_type=str(entry_type) if entry_type else None,
+        since=since,
+        until=until,
+        offset=paging.offset if paging else 0,
+        limit=paging.per_page if paging else None,
+    )
+    items = [
+        LedgerEntryOut(
+            id=posting.id,
+            created_at=posting.created_at,
+            type=EntryType(posting.entry_type),
+            account=AccountKind(kind),
+            amount=shown(kind, posting.amount),
+            currency=posting.currency,
+            order_id=posting.order_id,
+            source=source,
+        )
+        for posting, kind, source in rows
+    ]
+    if paging is None:
+        return items
+    assert total is not None
+    return Page[LedgerEntryOut].of(items, total=total, params=paging)
+
+
+async def buyer_transactions(
+    db: AsyncSession, buyer_id: uuid.UUID, kind: TransactionKind | None, paging: PageParams
+) -> Page[BuyerTransactionOut]:
+    total, rows = await repository.buyer_transactions(
+        db, buyer_id, str(kind) if kind else None, paging.offset, paging.per_page
+    )
+    items = [
+        BuyerTransactionOut(
+            id=row.id,
+            kind=TransactionKind(row.kind),
+            amount=row.amount,
+            currency=row.currency,
+            reference=row.reference,
+            group_id=row.group_id,
+            order_id=row.order_id,
+            created_at=row.created_at,
+        )
+        for row in rows
+    ]
+    return Page[BuyerTransactionOut].of(items, total=total, params=paging)

@@ -1,0 +1,305 @@
+"""Split settlement: a paid order group booked into the ledger, refunds reversed, holds released.
+
+* **Payment.** On ``billing.payment.succeeded`` (in the verifying unit of work, after checkout has
+  moved the group to ``paid``: this module imports checkout's handler first, so it is subscribed
+  first), the group is booked once under ``payment:<reference>``: the provider clearing account is
+  debited the payment; each store's ``pending`` account is credited its share and the platform's
+  revenue the commission (see :mod:`.commission` for the rounding rule). A group not ``paid`` —
+  flagged, paid after expiry, or another module's payment — books nothing: that money is an
+  operator's to refund, not a store's.
+* **Refund.** On ``refund.processed`` (the provider paid the buyer back), ``refund:<id>`` reverses
+  exactly the refunded lines' store share and commission, from ``pending`` while the order is held,
+  from ``available`` after release — where it may go negative; the next payouts recover it.
+* **Release.** A periodic job moves each store order's remaining share from ``pending`` to
+  ``available`` once it was delivered ``OJA_MARKETPLACE_RETURN_WINDOW_DAYS`` ago with no return
+  open, under ``release:<order id>``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oja.billing.service import PAYMENT_SUCCEEDED
+from oja.core import events
+from oja.core.db import current_session
+from oja.core.runtime import current_settings
+from oja.marketplace.checkout import payments as checkout_payments
+from oja.marketplace.checkout import repository as checkout_repository
+from oja.marketplace.config import MarketplaceSettings
+from oja.marketplace.ledger import commission, repository
+from oja.marketplace.ledger.models import (
+    AccountKind,
+    EntryType,
+    SettlementStatus,
+    StoreSettlement,
+    TransactionKind,
+)
+from oja.marketplace.ledger.service import Leg, post
+from oja.marketplace.orders import repository as orders_repository
+from oja.marketplace.orders.models import GroupStatus, RefundSource
+from oja.marketplace.orders.refunds import REFUND_PROCESSED
+
+log = structlog.get_logger("oja.marketplace.ledger")
+
+# Checkout's handler must run first (it makes the group ``paid``): it is subscribed on import.
+assert checkout_payments.on_payment_succeeded is not None
+
+
+def payment_source(reference: str) -> str:
+    return f"payment:{reference}"
+
+
+def refund_source(refund_id: uuid.UUID) -> str:
+    return f"refund:{refund_id}"
+
+
+def release_source(order_id: uuid.UUID) -> str:
+    return f"release:{order_id}"
+
+
+@events.on(PAYMENT_SUCCEEDED)
+async def on_payment_succeeded(*, reference: str, **_: Any) -> None:
+    # Events carry no runtime; outside a request or job (a CLI), the environment's settings.
+    settings = current_settings().section(MarketplaceSettings)
+    await book_payment(current_session(), reference, settings)
+
+
+@events.on(REFUND_PROCESSED)
+async def on_refund_processed(
+    *,
+    refund_id: uuid.UUID,
+    vendor_id: uuid.UUID,
+    order_id: uuid.UUID,
+    source: str,
+    source_id: uuid.UUID,
+    amount: int,
+    **_: Any,
+) -> None:
+    await book_refund(
+        current_session(),
+        refund_id=refund_id,
+        vendor_id=vendor_id,
+        order_id=order_id,
+        source=source,
+        source_id=source_id,
+        amount=amount,
+    )
+
+
+async def _rules(
+    db: AsyncSession,
+    settings: MarketplaceSettings,
+    vendor_ids: set[uuid.UUID],
+    category_ids: set[uuid.UUID],
+) -> commission.Rules:
+    by_store_category: dict[tuple[uuid.UUID, uuid.UUID], commission.Rate] = {}
+    by_store: dict[uuid.UUID, commission.Rate] = {}
+    by_category: dict[uuid.UUID, commission.Rate] = {}
+    for rule in await repository.rules_for(db, vendor_ids, category_ids):
+        rate = commission.Rate(rule.percent_bps, rule.fixed)
+        if rule.vendor_id is not None and rule.category_id is not None:
+            by_store_category[(rule.vendor_id, rule.category_id)] = rate
+        elif rule.vendor_id is not None:
+            by_store[rule.vendor_id] = rate
+        elif rule.category_id is not None:
+            by_category[rule.category_id] = rate
+    default = commission.Rate(int(settings.commission_percent * commission.BPS / 100))
+    return commission.Rules(default, by_store_category, by_store, by_category)
+
+
+async def book_payment(db: AsyncSession, reference: str, settings: MarketplaceSettings) -> str:
+    """Book a paid group's split once; the outcome (``booked``, ``already_booked``, ``not_paid``)."""
+    group = await checkout_repository.group_by_reference(db, reference)
+    if group is None or group.status != GroupStatus.paid:
+        return "not_paid"
+    orders = await checkout_repository.group_orders(db, group.id)
+    lines = await checkout_repository.group_lines(db, orders) if orders else []
+    categories = await repository.product_categories(
+        db, {line.product_id: line.vendor_id for line in lines if line.product_id is not None}
+    )
+    rules = await _rules(
+        db,
+        settings,
+        {order.vendor_id for order in orders},
+        {category for category in categories.values() if category is not None},
+    )
+    legs = [Leg(AccountKind.provider_clearing, EntryType.payment, group.total)]
+    settlements = []
+    for order in orders:
+        mine = [line for line in lines if line.order_id == order.id]
+        split = commission.split(
+            [
+                commission.SplitLine(
+                    line.id,
+                    line.line_total,
+                    rules.rate(
+                        order.vendor_id,
+                        categories.get(line.product_id) if line.product_id else None,
+                    ),
+                )
+                for line in mine
+            ]
+        )
+        fee = min(sum(split.values()), order.total)
+        share = order.total - fee
+        legs.append(
+            Leg(AccountKind.store_pending, EntryType.sale, -share, order.vendor_id, order.id)
+        )
+        legs.append(Leg(AccountKind.platform_revenue, EntryType.commission, -fee, None, order.id))
+        settlements.append(
+            StoreSettlement(
+                vendor_id=order.vendor_id,
+                order_id=order.id,
+                group_id=group.id,
+                currency=group.currency,
+                total=order.total,
+                commission=fee,
+                lines={str(line.id): [line.line_total, split[line.id]] for line in mine},
+                line_refunds={},
+            )
+        )
+    booked = await post(
+        db,
+        source=payment_source(reference),
+        kind=TransactionKind.payment,
+        currency=group.currency,
+        legs=legs,
+        buyer_id=group.buyer_id,
+        group_id=group.id,
+        reference=reference,
+    )
+    if booked is None:
+        return "already_booked"
+    repository.add_settlements(db, settlements)
+    await db.flush()
+    log.info("marketplace.ledger.payment_booked", group_id=str(group.id), total=group.total)
+    return "booked"
+
+
+def _refunded_lines(
+    settlement: StoreSettlement, wanted: list[tuple[str, int]], amount: int
+) -> list[tuple[str, int]]:
+    """Spread ``amount`` over ``wanted`` (line id, most refundable), never past a line's total."""
+    spread = []
+    for line_id, most in wanted:
+        if amount <= 0:
+            break
+        line_total = int(settlement.lines.get(line_id, [0, 0])[0])
+        left = line_total - int(settlement.line_refunds.get(line_id, 0))
+        take = min(amount, most, left)
+        if take > 0:
+            spread.append((line_id, take))
+            amount -= take
+    return spread
+
+
+async def book_refund(
+    db: AsyncSession,
+    *,
+    refund_id: uuid.UUID,
+    vendor_id: uuid.UUID,
+    order_id: uuid.UUID,
+    source: str,
+    source_id: uuid.UUID,
+    amount: int,
+) -> str:
+    """Reverse a processed refund's lines once; the outcome."""
+    settlement = await repository.settlement(db, vendor_id, order_id, lock=True)
+    if settlement is None:
+        return "not_settled"  # the group was never booked (paid before the ledger existed)
+    if await repository.transaction_by_source(db, refund_source(refund_id)) is not None:
+        return "already_booked"
+    if source == RefundSource.return_:
+        wanted = [
+            (str(line.order_line_id), line.amount)
+            for line in await repository.return_lines(db, vendor_id, source_id)
+        ]
+    else:
+        wanted = [(line_id, int(total)) for line_id, (total, _) in settlement.lines.items()]
+    refunds = dict(settlement.line_refunds)
+    fee = 0
+    spread = _refunded_lines(settlement, wanted, amount)
+    for line_id, take in spread:
+        line_total, line_fee = settlement.lines[line_id]
+        before = int(refunds.get(line_id, 0))
+        fee += commission.reversed_commission(int(line_fee), int(line_total), before, take)
+        refunds[line_id] = before + take
+    # What the lines could not absorb (a refund beyond them) is the store's alone.
+    store_part = amount - fee
+    held = settlement.status == SettlementStatus.held
+    account = AccountKind.store_pending if held else AccountKind.store_available
+    posted = await post(
+        db,
+        source=refund_source(refund_id),
+        kind=TransactionKind.refund,
+        currency=settlement.currency,
+        legs=[
+            Leg(AccountKind.provider_clearing, EntryType.refund, -amount),
+            Leg(account, EntryType.refund, store_part, vendor_id, order_id),
+            Leg(AccountKind.platform_revenue, EntryType.commission_refund, fee, None, order_id),
+        ],
+        buyer_id=await _buyer(db, settlement),
+        group_id=settlement.group_id,
+        order_id=order_id,
+    )
+    if posted is None:
+        return "already_booked"
+    settlement.refunded += amount
+    settlement.commission_refunded += fee
+    settlement.line_refunds = refunds
+    await db.flush()
+    log.info(
+        "marketplace.ledger.refund_booked",
+        refund_id=str(refund_id),
+        amount=amount,
+        commission=fee,
+        from_account=str(account),
+    )
+    return "booked"
+
+
+async def _buyer(db: AsyncSession, settlement: StoreSettlement) -> uuid.UUID | None:
+    group = await orders_repository.group(db, settlement.group_id)
+    return group.buyer_id if group else None
+
+
+async def release_due(db: AsyncSession, now: datetime, settings: MarketplaceSettings) -> int:
+    """Release the held share of up to a batch of store orders whose return window passed."""
+    cutoff = now - timedelta(days=settings.return_window_days)
+    released = 0
+    for vendor_id, order_id in await repository.due_releases(
+        db, cutoff, settings.settlement_release_batch
+    ):
+        released += await release(db, vendor_id, order_id, now)
+    return released
+
+
+async def release(
+    db: AsyncSession, vendor_id: uuid.UUID, order_id: uuid.UUID, now: datetime
+) -> bool:
+    """Move one store order's remaining held share to available, once."""
+    settlement = await repository.settlement(db, vendor_id, order_id, lock=True)
+    if settlement is None or not await repository.mark_released(db, vendor_id, order_id, now):
+        return False
+    remaining = (settlement.total - settlement.commission) - (
+        settlement.refunded - settlement.commission_refunded
+    )
+    await post(
+        db,
+        source=release_source(order_id),
+        kind=TransactionKind.release,
+        currency=settlement.currency,
+        legs=[
+            Leg(AccountKind.store_pending, EntryType.release, remaining, vendor_id, order_id),
+            Leg(AccountKind.store_available, EntryType.release, -remaining, vendor_id, order_id),
+        ],
+        group_id=settlement.group_id,
+        order_id=order_id,
+    )
+    log.info("marketplace.ledger.released", order_id=str(order_id), amount=remaining)
+    return True

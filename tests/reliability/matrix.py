@@ -864,6 +864,8 @@ ROWS: tuple[Row, ...] = (
         403,
         needs=("notification",),
     ),
+    # Public: a signed token in the query is the only credential; without a genuine one, 4xx.
+    Row("POST", "/notifications/unsubscribe", "4xx", "4xx", "4xx", "4xx", "4xx", "4xx"),
     Row("POST", "/notifications/callbacks/twilio", 403, 403, 403, 403, 403, 403),
     Row("POST", "/notifications/callbacks/sendgrid", 403, 403, 403, 403, 403, 403),
     Row("GET", "/admin/notification-templates", 401, 403, 403, "2xx", 403, 403),

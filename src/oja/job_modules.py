@@ -27,6 +27,7 @@ JOB_MODULES: list[str] = [
     "oja.marketplace.checkout.jobs",
     "oja.notifications.jobs",
     "oja.marketplace.reviews.jobs",
+    "oja.marketplace.vendors.jobs",
 ]
 
 

@@ -178,3 +178,11 @@ class StaffOut(BaseModel):
     email: str | None
     role: StaffRole
     created_at: datetime
+
+
+class FollowOut(BaseModel):
+    """Whether you follow the store now, and how many do."""
+
+    vendor_id: uuid.UUID
+    following: bool
+    followers: int

@@ -1,5 +1,5 @@
 """notifications: quiet hours and the promotions digest (notification_setting), deferred and
-held deliveries, throttled ones
+held deliveries, throttled ones; store followers (store_follow)
 
 Revision ID: c21n00000002
 Revises: c22r00000001
@@ -27,6 +27,24 @@ def _status_check(statuses: Sequence[str]) -> str:
 
 
 def upgrade() -> None:
+    op.create_table(
+        "store_follow",
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", oja.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("vendor_id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user.id"], name=op.f("fk_store_follow_user_id_user"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["vendor_id"],
+            ["vendor.id"],
+            name=op.f("fk_store_follow_vendor_id_vendor"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("vendor_id", "user_id", name=op.f("pk_store_follow")),
+    )
+    with op.batch_alter_table("store_follow", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_store_follow_vendor_id"), ["vendor_id"], unique=False)
     op.create_table(
         "notification_setting",
         sa.Column("user_id", sa.Uuid(), nullable=False),
@@ -63,3 +81,4 @@ def downgrade() -> None:
         batch_op.drop_column("digest_id")
         batch_op.drop_column("send_after")
     op.drop_table("notification_setting")
+    op.drop_table("store_follow")

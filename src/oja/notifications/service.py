@@ -165,9 +165,7 @@ async def fan_out(
     inserted = await repository.insert_notifications(db, notifications)
     deliveries = [d for d in deliveries if d["notification_id"] in inserted]
     delivery_ids = set(await repository.insert_deliveries(db, deliveries))
-    for row in notifications:
-        if row["id"] in inserted:
-            await push_in_app(db, Notification(**row))
+    await push_in_app(db, [Notification(**row) for row in notifications if row["id"] in inserted])
     queued = [
         Queued(d["id"], d["send_after"])
         for d in deliveries

@@ -137,7 +137,7 @@ async def public_store(id_or_slug: str, db: SessionDep) -> PublicVendorOut:
     responses=errors(*USER_ERRORS, VendorNotFound, InvalidRequest),
 )
 async def follow(vendor_id: uuid.UUID, user: CurrentUser, db: SessionDep) -> FollowOut:
-    return await service.follow_store(db, user.id, vendor_id)
+    return await service.set_following(db, user.id, vendor_id, following=True)
 
 
 @router.delete(
@@ -147,7 +147,7 @@ async def follow(vendor_id: uuid.UUID, user: CurrentUser, db: SessionDep) -> Fol
     responses=errors(*USER_ERRORS, VendorNotFound, InvalidRequest),
 )
 async def unfollow(vendor_id: uuid.UUID, user: CurrentUser, db: SessionDep) -> FollowOut:
-    return await service.unfollow_store(db, user.id, vendor_id)
+    return await service.set_following(db, user.id, vendor_id, following=False)
 
 
 @admin_router.get(

@@ -309,31 +309,20 @@ async def remove_staff(db: AsyncSession, ctx: VendorContext, user_id: uuid.UUID)
 # -- followers ---------------------------------------------------------------------------------
 
 
-async def _approved(db: AsyncSession, vendor_id: uuid.UUID) -> Vendor:
-    found = await repository.approved_vendor(db, vendor_id=vendor_id, slug="")
-    if found is None:
+async def set_following(
+    db: AsyncSession, user_id: uuid.UUID, vendor_id: uuid.UUID, *, following: bool
+) -> FollowOut:
+    """Follow or stop following an approved store (idempotent both ways; a store that is gone or
+    not approved answers 404)."""
+    if await repository.approved_vendor(db, vendor_id=vendor_id, slug="") is None:
         raise VendorNotFound("No such store.")
-    return found[0]
-
-
-async def follow_store(db: AsyncSession, user_id: uuid.UUID, vendor_id: uuid.UUID) -> FollowOut:
-    """Follow an approved store (idempotent)."""
-    await _approved(db, vendor_id)
-    await repository.follow(db, vendor_id, user_id)
+    if following:
+        await repository.follow(db, vendor_id, user_id)
+    else:
+        await repository.unfollow(db, vendor_id, user_id)
     return FollowOut(
         vendor_id=vendor_id,
-        following=True,
-        followers=await repository.follower_count(db, vendor_id),
-    )
-
-
-async def unfollow_store(db: AsyncSession, user_id: uuid.UUID, vendor_id: uuid.UUID) -> FollowOut:
-    """Stop following (idempotent; a store that is gone or not approved answers 404)."""
-    await _approved(db, vendor_id)
-    await repository.unfollow(db, vendor_id, user_id)
-    return FollowOut(
-        vendor_id=vendor_id,
-        following=False,
+        following=following,
         followers=await repository.follower_count(db, vendor_id),
     )
 

@@ -1,6 +1,7 @@
 """Notification fan-out: one ``product.new_from_followed_store`` event to N followers.
 
-In one process, against a fresh migrated database (SQLite unless ``--database-url``):
+In one process, against a fresh migrated database (SQLite unless ``--database-url`` names a
+PostgreSQL server: a new database is created there and dropped afterwards):
 
 * the emit: the event inside a unit of work (the subscriber enqueues one job) and its commit;
 * the fan-out job (``notifications.deliver_event``, run as a worker runs it): N rendered in-app rows
@@ -31,6 +32,7 @@ import uuid
 from sqlalchemy import insert, text
 
 from bench.common import machine_line, markdown_table
+from bench.imports import fresh_database
 from oja.core import events
 from oja.core.config import Settings
 from oja.core.db import unit_of_work
@@ -172,4 +174,8 @@ if __name__ == "__main__":
     parser.add_argument("--followers", type=int, default=10_000)
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
-    asyncio.run(main(args.followers, args.database_url))
+    if args.database_url:
+        with fresh_database(args.database_url) as dsn:
+            asyncio.run(main(args.followers, dsn))
+    else:
+        asyncio.run(main(args.followers, None))

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 
 from oja.core import events
+from oja.core.clock import utcnow
 from oja.core.db import unit_of_work
+from oja.core.jobs import Job
 from oja.core.runtime import running
 from oja.identity.models import User
+from oja.notifications.models import Notification, NotificationDelivery
 from oja.sandbox.sendgrid import SendGridFake
 from oja.sandbox.server import SandboxServer
 from oja.sandbox.twilio import DEFAULT_FROM, TwilioFake
@@ -102,3 +106,47 @@ async def deliveries(app: Any) -> list[Any]:
             )
         )
         return list(result.all())
+
+
+async def release_deferred(app: Any, jobs: Any, kind: str = "notifications.send_delivery") -> int:
+    """Make ``kind``'s queued jobs due now (as the clock reaching their start would) and hand them
+    to ``jobs`` again; how many."""
+    async with app.state.runtime.database.engine.begin() as conn:
+        result = await conn.execute(
+            text("SELECT id FROM job WHERE kind = :kind AND status = 'queued'"), {"kind": kind}
+        )
+        ids = [uuid.UUID(str(r[0])) for r in result.all()]
+        await conn.execute(
+            update(Job).where(Job.id.in_(ids)).values(run_after=utcnow() - timedelta(seconds=1))
+        )
+    for job_id in ids:
+        jobs.task_names[job_id] = f"oja.job.{kind}"
+        jobs.published.append(job_id)
+    return len(ids)
+
+
+PROMOTION = {
+    "product_id": "0192f0c1-0000-7000-8000-00000000bbbb",
+    "product_title": "Jollof rice",
+    "store_name": "Mama Put Foods",
+    "price_amount": 250000,
+    "currency": "NGN",
+}
+
+
+async def deliveries_of(app: Any, person: Person) -> list[Any]:
+    """``person``'s deliveries (channel, status, send_after, digest_id, id), oldest first."""
+    query = (
+        select(
+            NotificationDelivery.channel,
+            NotificationDelivery.status,
+            NotificationDelivery.send_after,
+            NotificationDelivery.digest_id,
+            NotificationDelivery.id,
+        )
+        .join(Notification, Notification.id == NotificationDelivery.notification_id)
+        .where(Notification.user_id == uuid.UUID(person.id))
+        .order_by(NotificationDelivery.created_at, NotificationDelivery.id)
+    )
+    async with app.state.runtime.database.engine.connect() as conn:
+        return list((await conn.execute(query)).all())

@@ -42,7 +42,9 @@ async def test_defaults_and_what_is_always_sent(app: Any, client: httpx.AsyncCli
         "account.password_changed",
         "account.email_changed",
         "account.signed_in",
+        "account.mfa_changed",
     }
+    assert (body["quiet_hours"], body["promotions_digest"]) == (None, False)
 
 
 async def test_an_opt_out_is_respected_and_a_mandatory_event_overrides_it(

@@ -1470,6 +1470,13 @@ EXEMPT: dict[tuple[str, str], str] = {
         "POST",
         "/notifications/{notification_id}/read",
     ): f"{NO_BODY}; the notification is named by the path",
+    ("POST", "/vendors/{vendor_id}/follow"): (
+        f"{NO_BODY}; the store is named by the path and the follower is the caller"
+    ),
+    ("POST", "/notifications/unsubscribe"): (
+        f"{NO_BODY}; the signed token in the query names the user and category, and it can only "
+        "turn that category's email off (forgeries refused: tests/notifications/test_unsubscribe)"
+    ),
     ("POST", "/notifications/callbacks/twilio"): (
         "the body is Twilio's signed status callback, not a client's input (unsigned: 403, proven "
         "by the matrix); it can only move a delivery's status forward"

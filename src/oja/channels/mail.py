@@ -7,6 +7,7 @@ import datetime as dt
 import smtplib
 import ssl
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -31,6 +32,7 @@ class ConsoleEmailMessage:
     text: str
     html: str | None
     message_id: str
+    headers: dict[str, str]
 
 
 class ConsoleEmail:
@@ -54,10 +56,18 @@ class ConsoleEmail:
         html: str | None = None,
         *,
         reference: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> DeliveryReceipt:
         message_id = make_msgid(domain="console.oja.local")
         self._outbox.append(
-            ConsoleEmailMessage(to=to, subject=subject, text=text, html=html, message_id=message_id)
+            ConsoleEmailMessage(
+                to=to,
+                subject=subject,
+                text=text,
+                html=html,
+                message_id=message_id,
+                headers=dict(headers or {}),
+            )
         )
         log.info(
             "notifications.email.console", to=to, subject=subject, text=text, message_id=message_id
@@ -101,7 +111,12 @@ class SmtpEmail:
         self._ssl_context = ssl_context
 
     def build_message(
-        self, to: str, subject: str, text: str, html: str | None = None
+        self,
+        to: str,
+        subject: str,
+        text: str,
+        html: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> EmailMessage:
         message = EmailMessage()
         message["From"] = self._sender
@@ -109,6 +124,8 @@ class SmtpEmail:
         message["Subject"] = subject
         message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
         message["Message-ID"] = make_msgid(domain=_domain_of(self._sender))
+        for name, value in (headers or {}).items():
+            message[name] = value
         message.set_content(text)
         if html is not None:
             message.add_alternative(html, subtype="html")
@@ -122,8 +139,9 @@ class SmtpEmail:
         html: str | None = None,
         *,
         reference: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> DeliveryReceipt:
-        message = self.build_message(to, subject, text, html)
+        message = self.build_message(to, subject, text, html, headers)
         await asyncio.to_thread(self._deliver, message)
         message_id = message["Message-ID"]
         log.info("notifications.email.sent", provider=self.provider, message_id=message_id)
@@ -197,11 +215,20 @@ class SendGridEmail:
         )
 
     def build_body(
-        self, to: str, subject: str, text: str, html: str | None, reference: str | None
+        self,
+        to: str,
+        subject: str,
+        text: str,
+        html: str | None,
+        reference: str | None,
+        *,
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, object]:
         personalization: dict[str, object] = {"to": [{"email": to}]}
         if reference:
             personalization["custom_args"] = {REFERENCE_ARG: reference}
+        if headers:
+            personalization["headers"] = dict(headers)
         content = [{"type": "text/plain", "value": text}]
         if html is not None:
             content.append({"type": "text/html", "value": html})
@@ -220,8 +247,9 @@ class SendGridEmail:
         html: str | None = None,
         *,
         reference: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> DeliveryReceipt:
-        body = self.build_body(to, subject, text, html, reference)
+        body = self.build_body(to, subject, text, html, reference, headers=headers)
         response = await post(self._client, self.provider, "/v3/mail/send", json=body)
         if response.is_error:
             raise refused(

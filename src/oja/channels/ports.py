@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -35,7 +36,8 @@ class EmailSender(Protocol):
     """Sends one email with a plain-text body and an optional HTML alternative.
 
     Raises :class:`~oja.channels.errors.DeliveryFailed` when the server refuses it. ``reference``
-    is the caller's id for the message, echoed in the provider's status events where it can be.
+    is the caller's id for the message, echoed in the provider's status events where it can be;
+    ``headers`` are extra message headers (``List-Unsubscribe``).
     """
 
     async def send(
@@ -46,6 +48,7 @@ class EmailSender(Protocol):
         html: str | None = None,
         *,
         reference: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> DeliveryReceipt: ...
 
     async def aclose(self) -> None: ...

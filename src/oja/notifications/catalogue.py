@@ -31,6 +31,9 @@ class Channel(StrEnum):
 
 EXTERNAL_CHANNELS = (Channel.email, Channel.sms)
 """The channels with a delivery row (in-app notifications are the stored row itself)."""
+MARKETING = frozenset({Category.promotions})
+"""Categories whose emails are marketing: they carry a one-click unsubscribe (RFC 8058) and may
+wait for the daily digest."""
 DEFAULT_LOCALE = "en"
 COMMON_VARIABLES = frozenset({"recipient_name"})
 """Variables every template may use besides its event's data."""
@@ -245,10 +248,14 @@ EVENTS: dict[str, EventSpec] = {
                 "store_name": "Mama Put Foods",
                 "price_amount": 250000,
                 "currency": "NGN",
+                "vendor_id": "0192f0c1-0000-7000-8000-000000000008",
+                "more_count": 2,
             },
             title="New from {{ store_name }}: {{ product_title }}",
             text="{{ store_name }} just listed {{ product_title }} for "
-            "{{ money(price_amount, currency) }}.",
+            "{{ money(price_amount, currency) }}"
+            "{% if more_count is defined and more_count %} and {{ more_count }} more "
+            "product{% if more_count > 1 %}s{% endif %}{% endif %}.",
         ),
         _event(
             "vendor.plan_limit_warning",
@@ -285,6 +292,16 @@ EVENTS: dict[str, EventSpec] = {
             title="Your email address was changed",
             text="Your Oja email address was changed to {{ new_email }}. If this was not you, "
             "contact support.",
+            mandatory=True,
+        ),
+        _event(
+            "account.mfa_changed",
+            Category.account,
+            {"enabled": True, "changed_at": "2026-12-06T10:00:00Z"},
+            title="Two-step sign-in was {% if enabled %}turned on{% else %}turned off{% endif %}",
+            text="Two-step sign-in on your Oja account was "
+            "{% if enabled %}turned on{% else %}turned off{% endif %} at {{ changed_at }}. "
+            "If this was not you, reset your password now.",
             mandatory=True,
         ),
         _event(

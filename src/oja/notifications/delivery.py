@@ -12,6 +12,10 @@ worker died, so the row becomes ``uncertain`` and nothing is sent again; a later
 that names the message settles it. A refusal the provider *answered* (429, 5xx, network never
 reached) returns the row to ``pending`` and the job retries with backoff; a request that went out
 and got no answer is ``uncertain`` too; any other refusal is ``failed``.
+
+Before the call, a non-mandatory delivery over the recipient's hourly limit on its channel is
+``throttled`` (never sent: a hundred orders changing at once make a hundred in-app notifications,
+not a hundred SMS); a marketing email gets the RFC 8058 one-click unsubscribe headers and link.
 """
 
 from __future__ import annotations
@@ -29,13 +33,16 @@ from oja.channels.ports import DeliveryReceipt
 from oja.channels.sms import create_sms_sender
 from oja.core.clock import utcnow
 from oja.core.db import own_transaction
+from oja.core.ratelimit import Rate
 from oja.core.runtime import Runtime
-from oja.notifications import repository
-from oja.notifications.catalogue import Channel
+from oja.notifications import repository, unsubscribe
+from oja.notifications.catalogue import EVENTS, MARKETING, Channel, EventSpec
+from oja.notifications.config import NotificationSettings
 from oja.notifications.models import DeliveryStatus
 from oja.notifications.templates import as_html
 
 log = structlog.get_logger("oja.notifications")
+THROTTLED = "over the recipient's hourly limit on this channel; the in-app notification tells it"
 UNCERTAIN = "the worker stopped after calling the provider; not sent again to avoid a duplicate"
 
 
@@ -61,6 +68,31 @@ async def send(session: AsyncSession, runtime: Runtime, delivery_id: uuid.UUID) 
             return {"delivery_id": str(delivery_id), "status": status, "sent": False}
         channel, address = Channel(delivery.channel), delivery.address
         subject, body = delivery.subject, delivery.body
+        user_id, event = await repository.recipient_of(claim, delivery_id) or (delivery_id, "")
+        spec = EVENTS.get(event)
+        # Counted once per delivery (its first attempt): a retry after a 503 is the same message.
+        first = delivery.attempts == 1
+        if first and spec is not None and not await _within_rate(runtime, spec, channel, user_id):
+            await repository.move_delivery(
+                claim,
+                delivery_id,
+                from_statuses=[DeliveryStatus.sending],
+                status=DeliveryStatus.throttled,
+                last_error=THROTTLED,
+            )
+            log.info("notifications.delivery.throttled", delivery_id=str(delivery_id))
+            return {
+                "delivery_id": str(delivery_id),
+                "status": DeliveryStatus.throttled,
+                "sent": False,
+            }
+    headers: dict[str, str] = {}
+    if channel == Channel.email and spec is not None and spec.category in MARKETING:
+        headers = unsubscribe.headers(
+            runtime.settings.app.public_url, runtime.settings.secret_key, user_id, spec.category
+        )
+        link = headers["List-Unsubscribe"].strip("<>")
+        body = f"{body}\n\nStop these emails with one click: {link}"
     try:
         receipt = await _call_provider(
             runtime,
@@ -69,6 +101,7 @@ async def send(session: AsyncSession, runtime: Runtime, delivery_id: uuid.UUID) 
             subject=subject,
             body=body,
             reference=str(delivery_id),
+            headers=headers,
         )
     except DeliveryFailed as exc:
         return await _refused(runtime, delivery_id, exc)
@@ -85,6 +118,7 @@ async def _call_provider(
     subject: str | None,
     body: str,
     reference: str,
+    headers: dict[str, str],
 ) -> DeliveryReceipt:
     settings = runtime.settings.section(ChannelSettings)
     production = runtime.settings.is_production
@@ -92,7 +126,7 @@ async def _call_provider(
         mailer = create_email_sender(settings, production=production)
         try:
             return await mailer.send(
-                address, subject or "", body, as_html(body), reference=reference
+                address, subject or "", body, as_html(body), reference=reference, headers=headers
             )
         finally:
             await mailer.aclose()
@@ -101,6 +135,24 @@ async def _call_provider(
         return await texter.send(address, body, reference=reference)
     finally:
         await texter.aclose()
+
+
+async def _within_rate(
+    runtime: Runtime, spec: EventSpec, channel: Channel, user_id: uuid.UUID
+) -> bool:
+    """Whether the recipient's hourly budget on ``channel`` allows one more (mandatory: always)."""
+    if spec.mandatory:
+        return True
+    settings = runtime.settings.section(NotificationSettings)
+    amount = (
+        settings.notification_sms_per_hour
+        if channel == Channel.sms
+        else settings.notification_email_per_hour
+    )
+    decision = await runtime.rate_limiter.hit(
+        f"notifications.{channel.value}", str(user_id), Rate(amount, 3600)
+    )
+    return decision.allowed
 
 
 async def mark_sent(

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 
-from oja.core.dependencies import SessionDep
+from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import InvalidRequest, errors
 from oja.core.pagination import Page, PageParams, pagination
 from oja.identity.dependencies import USER_ERRORS, CurrentUser, RequireRole, SignedInUser
@@ -20,6 +20,7 @@ from oja.notifications.errors import (
     NotificationNotFound,
     TemplateInvalid,
     TemplateNotFound,
+    UnsubscribeTokenInvalid,
 )
 from oja.notifications.schemas import (
     CallbackAck,
@@ -30,10 +31,12 @@ from oja.notifications.schemas import (
     TemplateOut,
     TemplateUpdate,
     UnreadCount,
+    Unsubscribed,
 )
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
 callback_router = APIRouter(prefix="/notifications/callbacks", tags=["webhooks"])
+unsubscribe_router = APIRouter(prefix="/notifications", tags=["notifications"])
 admin_router = APIRouter(
     prefix="/admin/notification-templates",
     tags=["notifications: admin"],
@@ -111,6 +114,20 @@ async def read_one(
     return await service.mark_read(db, user.id, notification_id)
 
 
+@unsubscribe_router.post(
+    "/unsubscribe",
+    response_model=Unsubscribed,
+    summary="One-click unsubscribe from a marketing email (public; RFC 8058, signed token)",
+    responses=errors(UnsubscribeTokenInvalid, InvalidRequest),
+)
+async def unsubscribe(
+    db: SessionDep,
+    runtime: RuntimeDep,
+    token: Annotated[str, Query(max_length=200, description="The token from the email's link.")],
+) -> Unsubscribed:
+    return await service.unsubscribe_by_token(db, runtime.settings.secret_key, token)
+
+
 @callback_router.post(
     "/twilio",
     response_model=CallbackAck,
@@ -185,4 +202,4 @@ async def put_template(
     return await service.put_template(db, event, channel, data, admin.id)
 
 
-routers = [router, callback_router, admin_router]
+routers = [unsubscribe_router, router, callback_router, admin_router]

@@ -12,6 +12,7 @@ class NotificationsErrorCode(ErrorCode):
     NOTIFICATION_TEMPLATE_NOT_FOUND = "notification_template_not_found"
     NOTIFICATION_TEMPLATE_INVALID = "notification_template_invalid"
     CALLBACK_SIGNATURE_INVALID = "callback_signature_invalid"
+    UNSUBSCRIBE_TOKEN_INVALID = "unsubscribe_token_invalid"  # noqa: S105 - a code, not a secret
 
 
 class NotificationNotFound(OjaError):
@@ -42,3 +43,10 @@ class CallbackSignatureInvalid(OjaError):
 
     status_code: ClassVar[int] = 403
     code: ClassVar[ErrorCode] = NotificationsErrorCode.CALLBACK_SIGNATURE_INVALID
+
+
+class UnsubscribeTokenInvalid(OjaError):
+    """The unsubscribe link's token is forged, altered or names no account; nothing changed."""
+
+    status_code: ClassVar[int] = 400
+    code: ClassVar[ErrorCode] = NotificationsErrorCode.UNSUBSCRIBE_TOKEN_INVALID

@@ -9,12 +9,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import structlog
 from sqlalchemy import select
 
 from oja.core import events
+from oja.core.clock import utcnow
 from oja.core.db import current_session
 from oja.core.ids import uuid7
 from oja.core.jobs import EnqueueOptions, Job, JobContext, JobFailure, job
@@ -25,6 +27,8 @@ log = structlog.get_logger("oja.notifications")
 SEND_ATTEMPTS = 8
 """Attempts per delivery: with the kernel's exponential backoff, a provider outage of several
 minutes is ridden out before the delivery is given up as ``failed``."""
+DIGEST_INTERVAL = 24 * 3600
+"""Seconds between promotion digests (beat runs one per interval, however many beats run)."""
 
 
 @job("notifications.deliver_event", subject=("notification_event", "event_id"), timeout=600)
@@ -32,13 +36,31 @@ async def deliver_event(
     ctx: JobContext, *, event: str, event_id: uuid.UUID, payload: dict[str, Any]
 ) -> dict[str, Any]:
     fanned = await service.fan_out(ctx.session, event, event_id, payload)
-    for delivery_id in fanned.deliveries:
+    enqueue_sends(ctx, fanned.deliveries)
+    return {"notifications": fanned.notifications, "deliveries": len(fanned.deliveries)}
+
+
+def enqueue_sends(ctx: JobContext, deliveries: list[service.Queued]) -> None:
+    """One send job per delivery; one deferred by quiet hours starts when they end."""
+    now = utcnow()
+    for queued in deliveries:
+        delay = queued.send_after - now if queued.send_after is not None else None
         send_delivery.enqueue_with(
             ctx.session,
-            EnqueueOptions(dedupe_key=f"notifications.send:{delivery_id}"),
-            delivery_id=delivery_id,
+            EnqueueOptions(
+                dedupe_key=f"notifications.send:{queued.id}",
+                delay=delay if delay is not None and delay > timedelta() else None,
+            ),
+            delivery_id=queued.id,
         )
-    return {"notifications": fanned.notifications, "deliveries": len(fanned.deliveries)}
+
+
+@job("notifications.send_digests", periodic=DIGEST_INTERVAL, timeout=600)
+async def send_digests(ctx: JobContext) -> dict[str, Any]:
+    """Once a day: each recipient's held promotion emails become one digest email."""
+    folded = await service.build_digests(ctx.session, ctx.runtime)
+    enqueue_sends(ctx, folded.deliveries)
+    return {"digests": len(folded.deliveries), "folded": folded.notifications}
 
 
 @job(

@@ -7,6 +7,11 @@ it ``pending`` → ``sending`` (committed before the provider is called) → ``s
 callbacks move it on to ``delivered`` or ``failed``. A delivery found ``sending`` by a retry may
 have been accepted by the provider before the worker died, so it becomes ``uncertain`` and is never
 sent again: late is allowed, twice is not.
+
+Three statuses hold a delivery back without sending it: ``held`` waits for the recipient's daily
+promotions digest, ``digested`` was folded into that digest (``digest_id`` names the delivery that
+carried it), ``throttled`` was refused by the per-recipient rate limit (the in-app notification
+still tells it). ``send_after`` is when a delivery deferred by quiet hours may go.
 """
 
 from __future__ import annotations
@@ -16,7 +21,16 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oja.core.clock import utcnow
@@ -31,6 +45,9 @@ class DeliveryStatus(enum.StrEnum):
     delivered = "delivered"
     failed = "failed"
     uncertain = "uncertain"
+    held = "held"
+    digested = "digested"
+    throttled = "throttled"
 
 
 STATUS_RANK = {
@@ -40,6 +57,9 @@ STATUS_RANK = {
     DeliveryStatus.sent: 2,
     DeliveryStatus.delivered: 3,
     DeliveryStatus.failed: 3,
+    DeliveryStatus.held: 0,
+    DeliveryStatus.digested: 3,
+    DeliveryStatus.throttled: 3,
 }
 """Provider callbacks arrive in any order: a status only ever moves to a higher rank."""
 
@@ -70,6 +90,7 @@ class NotificationDelivery(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("notification_id", "channel"),
         Index("ix_notification_delivery_provider_message_id", "provider_message_id"),
+        Index("ix_notification_delivery_status_created_at", "status", "created_at"),
     )
 
     notification_id: Mapped[uuid.UUID] = mapped_column(
@@ -88,6 +109,10 @@ class NotificationDelivery(IdMixin, TimestampMixin, Base):
     """The provider's last word on it (Twilio ``MessageStatus``, SendGrid ``event``)."""
     last_error: Mapped[str | None] = mapped_column(String(500))
     sent_at: Mapped[datetime | None] = mapped_column()
+    send_after: Mapped[datetime | None] = mapped_column()
+    """Not before this time: the end of the recipient's quiet hours when it was fanned out."""
+    digest_id: Mapped[uuid.UUID | None] = mapped_column()
+    """For a ``digested`` delivery: the digest delivery that carried it."""
 
 
 class NotificationPreference(Base):
@@ -105,6 +130,25 @@ class NotificationPreference(Base):
         one_of(_CHANNELS, name="channel_valid", length=8), primary_key=True
     )
     enabled: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class NotificationSetting(Base):
+    """A user's quiet hours and digest choice; an absent row means none and no digest."""
+
+    __tablename__ = "notification_setting"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
+    )
+    quiet_start: Mapped[int | None] = mapped_column(SmallInteger)
+    """Minutes after local midnight when quiet hours begin (None: no quiet hours)."""
+    quiet_end: Mapped[int | None] = mapped_column(SmallInteger)
+    """Minutes after local midnight when they end (before ``quiet_start``: they span midnight)."""
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    """IANA name the quiet hours are read in."""
+    promotions_digest: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Promotion emails wait for one daily digest instead of going one by one."""
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -21,6 +21,7 @@ from oja.notifications.models import (
     Notification,
     NotificationDelivery,
     NotificationPreference,
+    NotificationSetting,
     NotificationTemplate,
 )
 
@@ -95,6 +96,27 @@ async def set_preference(
         )
     else:
         row.enabled = enabled
+
+
+async def settings_in(
+    db: AsyncSession, user_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, NotificationSetting]:
+    """The stored quiet hours and digest choices of ``user_ids`` (users without a row absent)."""
+    found: dict[uuid.UUID, NotificationSetting] = {}
+    for chunk in _chunks(user_ids):
+        rows = await db.scalars(
+            select(NotificationSetting).where(NotificationSetting.user_id.in_(chunk))
+        )
+        found.update({row.user_id: row for row in rows})
+    return found
+
+
+async def user_exists(db: AsyncSession, user_id: uuid.UUID) -> bool:
+    return await db.scalar(select(User.id).where(User.id == user_id)) is not None
+
+
+async def setting_of(db: AsyncSession, user_id: uuid.UUID) -> NotificationSetting | None:
+    return await db.get(NotificationSetting, user_id)
 
 
 async def insert_notifications(db: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
@@ -252,3 +274,87 @@ async def deliveries_of(db: AsyncSession, notification_id: uuid.UUID) -> list[No
             )
         )
     )
+
+
+async def recipient_of(db: AsyncSession, delivery_id: uuid.UUID) -> tuple[uuid.UUID, str] | None:
+    """The user and event of the notification a delivery carries."""
+    row = (
+        await db.execute(
+            select(Notification.user_id, Notification.event)
+            .join(NotificationDelivery, NotificationDelivery.notification_id == Notification.id)
+            .where(NotificationDelivery.id == delivery_id)
+        )
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    id: uuid.UUID
+    user_id: uuid.UUID
+    address: str
+    subject: str | None
+    body: str
+
+
+async def users_with_held(db: AsyncSession, limit: int) -> list[uuid.UUID]:
+    """Up to ``limit`` users with deliveries waiting for the digest."""
+    result = await db.scalars(
+        select(Notification.user_id)
+        .join(NotificationDelivery, NotificationDelivery.notification_id == Notification.id)
+        .where(NotificationDelivery.status == DeliveryStatus.held)
+        .group_by(Notification.user_id)
+        .order_by(Notification.user_id)
+        .limit(limit)
+    )
+    return list(result)
+
+
+async def held_of(db: AsyncSession, user_ids: Sequence[uuid.UUID]) -> list[Held]:
+    """The deliveries of ``user_ids`` waiting for the digest, oldest first."""
+    result = await db.execute(
+        select(
+            NotificationDelivery.id,
+            Notification.user_id,
+            NotificationDelivery.address,
+            NotificationDelivery.subject,
+            NotificationDelivery.body,
+        )
+        .join(Notification, Notification.id == NotificationDelivery.notification_id)
+        .where(
+            NotificationDelivery.status == DeliveryStatus.held,
+            Notification.user_id.in_(list(user_ids)),
+        )
+        .order_by(NotificationDelivery.created_at, NotificationDelivery.id)
+    )
+    return [Held(*row) for row in result.all()]
+
+
+async def fold_into_digest(
+    db: AsyncSession, carrier_id: uuid.UUID, folded: Sequence[uuid.UUID], subject: str, body: str
+) -> bool:
+    """The carrier becomes the pending digest; the others ``digested`` into it. False if another
+    run took the carrier first (nothing changed then)."""
+    now = utcnow()
+    moved = await db.execute(
+        update(NotificationDelivery)
+        .where(
+            NotificationDelivery.id == carrier_id,
+            NotificationDelivery.status == DeliveryStatus.held,
+        )
+        .values(status=DeliveryStatus.pending, subject=subject, body=body, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not moved.rowcount:  # type: ignore[attr-defined]
+        return False
+    for chunk in _chunks(list(folded)):
+        await db.execute(
+            update(NotificationDelivery)
+            .where(
+                NotificationDelivery.id.in_(chunk),
+                NotificationDelivery.status == DeliveryStatus.held,
+            )
+            .values(status=DeliveryStatus.digested, digest_id=carrier_id, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -14,18 +15,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from oja.core.clock import utcnow
 from oja.core.ids import uuid7
 from oja.core.pagination import Page, PageParams
-from oja.notifications import repository
+from oja.core.runtime import Runtime
+from oja.notifications import repository, unsubscribe
 from oja.notifications.catalogue import (
     DEFAULT_LOCALE,
     DEFAULT_PREFERENCES,
     EVENTS,
     EXTERNAL_CHANNELS,
+    MARKETING,
     Channel,
     EventSpec,
     Template,
 )
-from oja.notifications.errors import NotificationNotFound, TemplateInvalid, TemplateNotFound
-from oja.notifications.models import DeliveryStatus, Notification, NotificationTemplate
+from oja.notifications.config import NotificationSettings
+from oja.notifications.errors import (
+    NotificationNotFound,
+    TemplateInvalid,
+    TemplateNotFound,
+    UnsubscribeTokenInvalid,
+)
+from oja.notifications.models import (
+    DeliveryStatus,
+    Notification,
+    NotificationSetting,
+    NotificationTemplate,
+)
+from oja.notifications.quiet_hours import as_minutes, as_text, quiet_until
 from oja.notifications.realtime import push_in_app
 from oja.notifications.repository import Recipient
 from oja.notifications.schemas import (
@@ -35,9 +50,11 @@ from oja.notifications.schemas import (
     Preference,
     PreferencesOut,
     PreferencesUpdate,
+    QuietHours,
     TemplateOut,
     TemplateUpdate,
     UnreadCount,
+    Unsubscribed,
 )
 from oja.notifications.templates import TemplateProblem, check, render
 
@@ -47,9 +64,18 @@ RESERVED_KEYS = frozenset({"recipient_ids", "event_id"})
 
 
 @dataclass(frozen=True, slots=True)
+class Queued:
+    """A delivery to send, and when (None: now; else the end of the recipient's quiet hours)."""
+
+    id: uuid.UUID
+    send_after: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class FanOut:
     notifications: int
-    deliveries: list[uuid.UUID]
+    deliveries: list[Queued]
+    """Deliveries to send; ``held`` ones (waiting for the digest) are not among them."""
 
 
 # -- fan-out -----------------------------------------------------------------------------------
@@ -58,8 +84,12 @@ class FanOut:
 async def fan_out(
     db: AsyncSession, event: str, event_id: uuid.UUID, payload: dict[str, Any]
 ) -> FanOut:
-    """One in-app notification per active recipient, and one pending delivery per external channel
-    the recipient's preferences allow (or the event makes mandatory) and an address exists for.
+    """One in-app notification per active recipient, and one delivery per external channel the
+    recipient's preferences allow (or the event makes mandatory) and an address exists for.
+
+    A non-mandatory delivery fanned out in the recipient's quiet hours is ``pending`` with
+    ``send_after`` at their end; a promotion email for a recipient who chose the digest is
+    ``held`` for it. Mandatory events ignore opt-outs, quiet hours and the digest.
 
     Idempotent: an ``event_id`` already fanned out to a user adds nothing for that user.
     """
@@ -70,7 +100,9 @@ async def fan_out(
     recipient_ids = list(dict.fromkeys(uuid.UUID(str(i)) for i in payload.get("recipient_ids", [])))
     data = {k: v for k, v in payload.items() if k not in RESERVED_KEYS}
     people = await repository.recipients(db, recipient_ids)
-    chosen = await repository.preferences_in(db, [p.id for p in people], spec.category)
+    ids = [p.id for p in people]
+    chosen = await repository.preferences_in(db, ids, spec.category)
+    settings = {} if spec.mandatory else await repository.settings_in(db, ids)
     overrides = {(o.channel, o.locale): o for o in await repository.overrides_of(db, event)}
     now = utcnow()
     notifications: list[dict[str, Any]] = []
@@ -103,31 +135,49 @@ async def fan_out(
                 "created_at": now,
             }
         )
+        setting = settings.get(person.id)
+        send_after = _quiet_until(setting, now)
         for channel in _channels(spec, person, chosen.get(person.id, {})):
             text = rendered(channel, person)
             if text is None:
                 continue
+            held = (
+                setting is not None
+                and setting.promotions_digest
+                and channel == Channel.email
+                and spec.category in MARKETING
+            )
             deliveries.append(
                 {
                     "id": uuid7(),
                     "notification_id": notification_id,
                     "channel": channel.value,
-                    "status": DeliveryStatus.pending.value,
+                    "status": (DeliveryStatus.held if held else DeliveryStatus.pending).value,
                     "address": person.email if channel == Channel.email else person.mobile,
                     "subject": text[0][:300] if text[0] else None,
                     "body": text[1],
                     "attempts": 0,
+                    "send_after": None if held else send_after,
                     "created_at": now,
                     "updated_at": now,
                 }
             )
     inserted = await repository.insert_notifications(db, notifications)
     deliveries = [d for d in deliveries if d["notification_id"] in inserted]
-    delivery_ids = await repository.insert_deliveries(db, deliveries)
-    for row in notifications:
-        if row["id"] in inserted:
-            await push_in_app(db, Notification(**row))
-    return FanOut(len(inserted), delivery_ids)
+    delivery_ids = set(await repository.insert_deliveries(db, deliveries))
+    await push_in_app(db, [Notification(**row) for row in notifications if row["id"] in inserted])
+    queued = [
+        Queued(d["id"], d["send_after"])
+        for d in deliveries
+        if d["id"] in delivery_ids and d["status"] == DeliveryStatus.pending
+    ]
+    return FanOut(len(inserted), queued)
+
+
+def _quiet_until(setting: NotificationSetting | None, now: datetime) -> datetime | None:
+    if setting is None or setting.quiet_start is None or setting.quiet_end is None:
+        return None
+    return quiet_until(now, setting.quiet_start, setting.quiet_end, setting.time_zone)
 
 
 def _channels(spec: EventSpec, person: Recipient, chosen: dict[str, bool]) -> list[Channel]:
@@ -215,6 +265,14 @@ async def preferences(db: AsyncSession, user_id: uuid.UUID) -> PreferencesOut:
     stored = {
         (p.category, p.channel): p.enabled for p in await repository.preferences_of(db, user_id)
     }
+    setting = await repository.setting_of(db, user_id)
+    quiet = None
+    if setting is not None and setting.quiet_start is not None and setting.quiet_end is not None:
+        quiet = QuietHours(
+            start=as_text(setting.quiet_start),
+            end=as_text(setting.quiet_end),
+            time_zone=setting.time_zone,
+        )
     return PreferencesOut(
         preferences=[
             Preference(
@@ -225,6 +283,8 @@ async def preferences(db: AsyncSession, user_id: uuid.UUID) -> PreferencesOut:
             for category, channels in DEFAULT_PREFERENCES.items()
             for channel, default in channels.items()
         ],
+        quiet_hours=quiet,
+        promotions_digest=setting.promotions_digest if setting is not None else False,
         always_sent=[
             AlwaysSent(event=spec.name, category=spec.category)
             for spec in EVENTS.values()
@@ -240,8 +300,68 @@ async def update_preferences(
         await repository.set_preference(
             db, user_id, choice.category.value, choice.channel, choice.enabled
         )
+    quiet_given = "quiet_hours" in update.model_fields_set
+    if quiet_given or update.promotions_digest is not None:
+        setting = await repository.setting_of(db, user_id)
+        if setting is None:
+            setting = NotificationSetting(user_id=user_id, time_zone="UTC", promotions_digest=False)
+            db.add(setting)
+        if quiet_given:
+            quiet = update.quiet_hours
+            setting.quiet_start = as_minutes(quiet.start) if quiet else None
+            setting.quiet_end = as_minutes(quiet.end) if quiet else None
+            setting.time_zone = quiet.time_zone if quiet else "UTC"
+        if update.promotions_digest is not None:
+            setting.promotions_digest = update.promotions_digest
     await db.flush()
     return await preferences(db, user_id)
+
+
+async def unsubscribe_by_token(db: AsyncSession, secret: str, token: str) -> Unsubscribed:
+    """Turn off the email of the category a genuine unsubscribe token names (idempotent)."""
+    found = unsubscribe.read_token(secret, token)
+    if found is None or not await repository.user_exists(db, found[0]):
+        raise UnsubscribeTokenInvalid("This unsubscribe link is not valid.")
+    user_id, category = found
+    await repository.set_preference(db, user_id, category.value, Channel.email.value, False)
+    await db.flush()
+    log.info("notifications.unsubscribed", user_id=str(user_id), category=category.value)
+    return Unsubscribed(category=category, channel="email", enabled=False)
+
+
+# -- the promotions digest ---------------------------------------------------------------------
+
+DIGEST_USERS_PER_PASS = 500
+
+
+async def build_digests(db: AsyncSession, runtime: Runtime) -> FanOut:
+    """Each recipient's ``held`` emails become one: the oldest carries the digest (``pending``),
+    the others are ``digested`` into it. ``notifications`` counts the emails folded."""
+    most = runtime.settings.section(NotificationSettings).notification_digest_max_items
+    carriers: list[Queued] = []
+    folded = 0
+    while users := await repository.users_with_held(db, DIGEST_USERS_PER_PASS):
+        by_user: dict[uuid.UUID, list[repository.Held]] = {}
+        for held in await repository.held_of(db, users):
+            by_user.setdefault(held.user_id, []).append(held)
+        for items in by_user.values():
+            carrier = items[0]
+            subject, body = _digest_text(items, most)
+            if await repository.fold_into_digest(
+                db, carrier.id, [h.id for h in items[1:]], subject, body
+            ):
+                carriers.append(Queued(carrier.id, None))
+                folded += len(items)
+    return FanOut(folded, carriers)
+
+
+def _digest_text(items: list[repository.Held], most: int) -> tuple[str, str]:
+    count = len(items)
+    subject = f"Your Oja digest: {count} update{'s' if count != 1 else ''}"
+    lines = [f"- {h.subject or h.body.splitlines()[0]}" for h in items[-most:]]
+    if count > most:
+        lines.append(f"- and {count - most} earlier")
+    return subject, "Hello,\n\nWhat you missed on Oja today:\n\n" + "\n".join(lines) + "\n\n— Oja"
 
 
 # -- templates ---------------------------------------------------------------------------------

@@ -8,6 +8,6 @@ modules register (:mod:`oja.realtime.audiences`); this module imports nothing ab
 
 from __future__ import annotations
 
-from oja.realtime.service import publish
+from oja.realtime.service import publish, publish_many
 
-__all__ = ["publish"]
+__all__ = ["publish", "publish_many"]

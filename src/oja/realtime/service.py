@@ -62,12 +62,24 @@ async def publish(
     ``data`` must be JSON (UUIDs and datetimes are encoded); ``event`` a dotted name such as
     ``order.updated``; topics ``<kind>:<id>`` (see :mod:`oja.realtime.audiences`).
     """
+    [row] = await publish_many(session, [(event, data, topics)])
+    return row
+
+
+async def publish_many(
+    session: AsyncSession, items: list[tuple[str, dict[str, Any], list[str]]]
+) -> list[RealtimeEvent]:
+    """:func:`publish` for many events at once, in two batched statements (a fan-out's)."""
     if not in_unit_of_work(session):
         raise RuntimeError("no unit of work is active on this session: publish in one")
-    if not topics:
+    if not items:
+        return []
+    if not all(topics for _, _, topics in items):
         raise ValueError("an event needs at least one topic")
-    row = await repository.add_event(
-        session, event, jsonable_encoder(data), list(dict.fromkeys(topics)), utcnow()
+    rows = await repository.add_events(
+        session,
+        [(e, jsonable_encoder(d), list(dict.fromkeys(t))) for e, d, t in items],
+        utcnow(),
     )
     pending: list[RealtimeEvent] | None = session.info.get(_PENDING)
     if pending is None:
@@ -75,8 +87,8 @@ async def publish(
         runtime = current_runtime()
         after_commit(session, _push_after_commit(runtime, session))
         _enqueue_drain(session, runtime)
-    pending.append(row)
-    return row
+    pending.extend(rows)
+    return rows
 
 
 def _enqueue_drain(session: AsyncSession, runtime: Runtime) -> None:

@@ -60,6 +60,7 @@ class ReceivedEmail:
     text: str
     html: str | None
     custom_args: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
     received_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
 
     def as_json(self) -> dict[str, Any]:
@@ -71,6 +72,7 @@ class ReceivedEmail:
             "text": self.text,
             "html": self.html,
             "custom_args": self.custom_args,
+            "headers": self.headers,
             "received_at": self.received_at,
         }
 
@@ -195,6 +197,10 @@ class SendGridFake(ScriptedFailures[Call]):
                             custom_args={
                                 **body.get("custom_args", {}),
                                 **personalization.get("custom_args", {}),
+                            },
+                            headers={
+                                **body.get("headers", {}),
+                                **personalization.get("headers", {}),
                             },
                         )
                     )

@@ -19,11 +19,13 @@ import qrcode  # type: ignore[import-untyped]
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from oja.core import events
 from oja.core.ratelimit import Rate, RateLimiter, enforce
 from oja.identity import repository as users
 from oja.identity import tokens
 from oja.identity.digests import keyed_digest, same_digest, seal, unseal
 from oja.identity.errors import AccountDisabled, InvalidCredentials
+from oja.identity.events import ACCOUNT_MFA_CHANGED
 from oja.identity.mfa import repository
 from oja.identity.mfa.errors import MfaAlreadyEnabled, MfaInvalidCode, MfaNotEnabled, MfaNotSetUp
 from oja.identity.mfa.models import UserMfa
@@ -132,6 +134,12 @@ async def enable(
     hashes = [_recovery_digest(secret, user.id, value) for value in codes]
     await repository.replace_recovery_codes(db, user.id, hashes, now=now)
     log.info("identity.mfa.enabled", user_id=str(user.id))
+    await events.emit(
+        ACCOUNT_MFA_CHANGED,
+        recipient_ids=[user.id],
+        enabled=True,
+        changed_at=now.isoformat(timespec="seconds"),
+    )
     return codes
 
 
@@ -197,3 +205,9 @@ async def disable(
         raise MfaInvalidCode("The code is not valid.")
     await repository.remove(db, user.id)
     log.info("identity.mfa.disabled", user_id=str(user.id))
+    await events.emit(
+        ACCOUNT_MFA_CHANGED,
+        recipient_ids=[user.id],
+        enabled=False,
+        changed_at=now.isoformat(timespec="seconds"),
+    )

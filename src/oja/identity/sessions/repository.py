@@ -124,3 +124,18 @@ async def child_of(db: AsyncSession, token_id: uuid.UUID) -> RefreshToken | None
     return (
         await db.execute(select(RefreshToken).where(RefreshToken.parent_id == token_id))
     ).scalar_one_or_none()
+
+
+async def device_history(
+    db: AsyncSession, user_id: uuid.UUID, ip_address: str | None, user_agent: str | None
+) -> tuple[bool, bool]:
+    """(whether the user has signed in before, whether from this IP address and user agent)."""
+    rows = (
+        await db.execute(
+            select(AuthSession.ip_address, AuthSession.user_agent)
+            .where(AuthSession.user_id == user_id)
+            .distinct()
+            .limit(1000)
+        )
+    ).all()
+    return bool(rows), any(r[0] == ip_address and r[1] == user_agent for r in rows)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from oja.core import events
 from oja.core.clock import utcnow
 from oja.core.db import Database, own_transaction
 from oja.core.ids import uuid7
@@ -21,6 +22,7 @@ from oja.identity import repository as users
 from oja.identity import service as user_service
 from oja.identity import tokens
 from oja.identity.errors import AccountDisabled, InvalidCredentials, InvalidToken, SessionRevoked
+from oja.identity.events import ACCOUNT_PASSWORD_CHANGED, ACCOUNT_SIGNED_IN
 from oja.identity.mfa import repository as mfa_repository
 from oja.identity.models import User
 from oja.identity.passwords import Passwords
@@ -156,6 +158,16 @@ async def start_session(
         user_agent=(user_agent or "")[:300] or None,
         ip_address=ip[:64] or None,
     )
+    before, known = await repository.device_history(
+        db, user.id, auth_session.ip_address, auth_session.user_agent
+    )
+    if before and not known:  # a first sign-in has nothing to compare with: no alert
+        await events.emit(
+            ACCOUNT_SIGNED_IN,
+            recipient_ids=[user.id],
+            ip_address=auth_session.ip_address or "an unknown address",
+            signed_in_at=now.isoformat(timespec="seconds"),
+        )
     db.add(auth_session)
     roles = await users.roles_of(db, user.id)
     pair = await _issue(
@@ -199,6 +211,7 @@ async def set_password(
     user.password_changed_at = now
     revoked = await repository.revoke_other_sessions(db, user.id, keep=None, reason=reason, now=now)
     log.info("identity.password.reset", user_id=str(user.id), sessions_revoked=revoked)
+    await _password_changed(user, now)
     return revoked
 
 
@@ -262,6 +275,14 @@ async def logout(db: AsyncSession, session_id: uuid.UUID) -> None:
         log.info("identity.session.revoked", session_id=str(session_id), reason="logout")
 
 
+async def _password_changed(user: User, now: datetime) -> None:
+    await events.emit(
+        ACCOUNT_PASSWORD_CHANGED,
+        recipient_ids=[user.id],
+        changed_at=now.isoformat(timespec="seconds"),
+    )
+
+
 async def change_password(
     db: AsyncSession,
     user: User,
@@ -283,4 +304,5 @@ async def change_password(
         db, user.id, keep=session_id, reason="password_changed", now=now
     )
     log.info("identity.password.changed", user_id=str(user.id), sessions_revoked=revoked)
+    await _password_changed(user, now)
     return revoked

@@ -27,6 +27,7 @@ from oja.marketplace.vendors import service
 from oja.marketplace.vendors.dependencies import VENDOR_ERRORS, CurrentVendor
 from oja.marketplace.vendors.models import VendorAction, VendorStatus
 from oja.marketplace.vendors.schemas import (
+    FollowOut,
     PublicVendorOut,
     StaffAdd,
     StaffOut,
@@ -127,6 +128,26 @@ async def remove_staff(user_id: uuid.UUID, vendor: CurrentVendor, db: SessionDep
 )
 async def public_store(id_or_slug: str, db: SessionDep) -> PublicVendorOut:
     return await service.public_store(db, id_or_slug)
+
+
+@router.post(
+    "/{vendor_id}/follow",
+    response_model=FollowOut,
+    summary="Follow an approved store: hear of its new products, at most once a day",
+    responses=errors(*USER_ERRORS, VendorNotFound, InvalidRequest),
+)
+async def follow(vendor_id: uuid.UUID, user: CurrentUser, db: SessionDep) -> FollowOut:
+    return await service.set_following(db, user.id, vendor_id, following=True)
+
+
+@router.delete(
+    "/{vendor_id}/follow",
+    response_model=FollowOut,
+    summary="Stop following a store",
+    responses=errors(*USER_ERRORS, VendorNotFound, InvalidRequest),
+)
+async def unfollow(vendor_id: uuid.UUID, user: CurrentUser, db: SessionDep) -> FollowOut:
+    return await service.set_following(db, user.id, vendor_id, following=False)
 
 
 @admin_router.get(

@@ -12,7 +12,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, PrimaryKeyConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oja.core.clock import utcnow
@@ -92,4 +92,15 @@ class VendorStatusChange(IdMixin, VendorOwned, Base):
     to_status: Mapped[str] = mapped_column(one_of(VendorStatus, name="to_status_valid", length=16))
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StoreFollow(VendorOwned, Base):
+    """A user following a store: told once a day at most of the products it listed that day."""
+
+    __tablename__ = "store_follow"
+
+    __table_args__ = (PrimaryKeyConstraint("vendor_id", "user_id"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

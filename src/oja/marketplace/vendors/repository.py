@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.clock import utcnow
+from oja.core.db import insert_ignore
 from oja.core.pagination import PageParams
 from oja.files.models import File
 from oja.identity.models import User
-from oja.marketplace.catalog.models import Product, ProductStatus
+from oja.marketplace.catalog.models import Product, ProductStatus, ProductVariant
 from oja.marketplace.vendors.models import (
     StaffRole,
+    StoreFollow,
     Vendor,
     VendorMember,
     VendorStatus,
@@ -183,3 +186,73 @@ async def user_by_id_or_email(
     # Emails are stored lowercased (identity normalises them at signup).
     key = User.id == user_id if user_id is not None else User.email == (email or "").lower()
     return (await db.scalars(select(User).where(key))).first()
+
+
+# -- followers ---------------------------------------------------------------------------------
+
+
+async def follow(db: AsyncSession, vendor_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """Idempotent: following twice leaves one row (``ON CONFLICT DO NOTHING``)."""
+    await db.execute(
+        insert_ignore(db, StoreFollow).values(
+            vendor_id=vendor_id, user_id=user_id, created_at=utcnow()
+        )
+    )
+
+
+async def unfollow(db: AsyncSession, vendor_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    await db.execute(
+        delete(StoreFollow).where(
+            StoreFollow.vendor_id == vendor_id, StoreFollow.user_id == user_id
+        )
+    )
+
+
+async def follower_count(db: AsyncSession, vendor_id: uuid.UUID) -> int:
+    query = select(func.count()).select_from(StoreFollow).where(StoreFollow.vendor_id == vendor_id)
+    return int(await db.scalar(query) or 0)
+
+
+async def follower_ids(db: AsyncSession, vendor_id: uuid.UUID) -> list[uuid.UUID]:
+    return list(
+        await db.scalars(select(StoreFollow.user_id).where(StoreFollow.vendor_id == vendor_id))
+    )
+
+
+async def new_products_of_followed_stores(
+    db: AsyncSession, start: datetime, end: datetime
+) -> list[tuple[uuid.UUID, str, uuid.UUID, str, int | None, str | None]]:
+    """Active products created in [start, end) by approved stores with followers, oldest first per
+    store: (vendor_id, store name, product_id, title, cheapest live price, its currency)."""
+    cheapest = (
+        select(
+            ProductVariant.product_id,
+            func.min(ProductVariant.price).label("price"),
+            func.min(ProductVariant.currency).label("currency"),
+        )
+        .where(ProductVariant.deleted_at.is_(None))
+        .group_by(ProductVariant.product_id)
+        .subquery()
+    )
+    followed = select(StoreFollow.vendor_id).distinct().scalar_subquery()
+    result = await db.execute(
+        select(
+            Product.vendor_id,
+            Vendor.name,
+            Product.id,
+            Product.title,
+            cheapest.c.price,
+            cheapest.c.currency,
+        )
+        .join(Vendor, Vendor.id == Product.vendor_id)
+        .outerjoin(cheapest, cheapest.c.product_id == Product.id)
+        .where(
+            Product.created_at >= start,
+            Product.created_at < end,
+            Product.status == ProductStatus.active,
+            Vendor.status == VendorStatus.approved,
+            Product.vendor_id.in_(followed),
+        )
+        .order_by(Product.vendor_id, Product.created_at, Product.id)
+    )
+    return [tuple(row) for row in result.all()]

@@ -178,3 +178,17 @@ class StaffOut(BaseModel):
     email: str | None
     role: StaffRole
     created_at: datetime
+
+
+class FollowOut(BaseModel):
+    """Whether you follow the store now, and how many do."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"vendor_id": _EXAMPLE_ID, "following": True, "followers": 128}]
+        }
+    )
+
+    vendor_id: uuid.UUID
+    following: bool
+    followers: int

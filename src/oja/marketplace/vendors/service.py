@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from oja.core import events
 from oja.core.pagination import Page, PageParams
 from oja.identity import service as identity_service
 from oja.identity.models import User
@@ -44,6 +47,7 @@ from oja.marketplace.vendors.models import (
     VendorStatus,
 )
 from oja.marketplace.vendors.schemas import (
+    FollowOut,
     PublicVendorOut,
     StaffAdd,
     StaffOut,
@@ -306,3 +310,50 @@ async def remove_staff(db: AsyncSession, ctx: VendorContext, user_id: uuid.UUID)
         raise LastOwner("The last owner of a store cannot be removed.")
     await repository.remove_member(db, ctx.vendor_id, user_id)
     log.info("marketplace.vendor.staff_removed", vendor_id=str(ctx.vendor_id), user_id=str(user_id))
+
+
+# -- followers ---------------------------------------------------------------------------------
+
+
+async def set_following(
+    db: AsyncSession, user_id: uuid.UUID, vendor_id: uuid.UUID, *, following: bool
+) -> FollowOut:
+    """Follow or stop following an approved store (idempotent both ways; a store that is gone or
+    not approved answers 404)."""
+    if await repository.approved_vendor(db, vendor_id=vendor_id, slug="") is None:
+        raise VendorNotFound("No such store.")
+    if following:
+        await repository.follow(db, vendor_id, user_id)
+    else:
+        await repository.unfollow(db, vendor_id, user_id)
+    return FollowOut(
+        vendor_id=vendor_id,
+        following=following,
+        followers=await repository.follower_count(db, vendor_id),
+    )
+
+
+async def announce_new_products(db: AsyncSession, day: date) -> int:
+    """Tell each approved store's followers, in one event per store, of the active products it
+    created on ``day`` (UTC); the event id is the store and the day, so a re-run tells no one twice.
+    How many stores were announced."""
+    start = datetime.combine(day, time(), tzinfo=UTC)
+    found = await repository.new_products_of_followed_stores(db, start, start + timedelta(days=1))
+    by_store: dict[uuid.UUID, list[tuple[Any, ...]]] = {}
+    for row in found:
+        by_store.setdefault(row[0], []).append(row)
+    for vendor_id, products in by_store.items():
+        _, store_name, product_id, title, price, currency = products[0]
+        await events.emit(
+            "product.new_from_followed_store",
+            recipient_ids=await repository.follower_ids(db, vendor_id),
+            event_id=uuid.uuid5(vendor_id, f"new-products:{day.isoformat()}"),
+            vendor_id=str(vendor_id),
+            store_name=store_name,
+            product_id=str(product_id),
+            product_title=title,
+            price_amount=price or 0,
+            currency=currency or "NGN",
+            more_count=len(products) - 1,
+        )
+    return len(by_store)

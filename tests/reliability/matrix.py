@@ -677,6 +677,15 @@ ROWS: tuple[Row, ...] = (
         request=body(type="percentage", value=10, scope="store"),
     ),
     Row("GET", "/vendors/{id_or_slug}", "2xx", "2xx", "2xx", "2xx", "2xx", "2xx", needs=("store",)),
+    # AliExpress: connecting acts for the caller's store; the callback is public and carries its
+    # store in a signed state, so without a code and a state Oja signed it is refused to everyone.
+    Row(
+        "GET", "/integrations/aliexpress/connect", 401, "2xx", 403, 403, 403, 403, needs=("store",)
+    ),
+    Row("GET", "/integrations/aliexpress/callback", "4xx", "4xx", "4xx", "4xx", "4xx", "4xx"),
+    Row(
+        "GET", "/vendors/me/aliexpress/connection", 401, "2xx", 403, 403, 403, 403, needs=("store",)
+    ),
     Row("GET", "/admin/vendors", 401, 403, 403, "2xx", 403, 403),
     Row(
         "POST",

@@ -20,7 +20,12 @@ from oja.identity.digests import unseal
 from oja.marketplace.aliexpress import service
 from oja.marketplace.errors import AliExpressConnectionExpired
 from oja.marketplace.sources.aliexpress.config import AliExpressSettings
-from oja.sandbox.aliexpress import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, AliExpressFake
+from oja.sandbox.aliexpress import (
+    DEFAULT_APP_KEY,
+    DEFAULT_APP_SECRET,
+    FIRST_PRODUCT_ID,
+    AliExpressFake,
+)
 from tests.conftest import TEST_SECRET, make_settings, use_settings
 from tests.fakes import serving
 from tests.marketplace.conftest import Person, count, open_store, person, rows
@@ -191,3 +196,58 @@ async def test_without_app_credentials_connect_is_not_configured(
             "settings": ["OJA_ALIEXPRESS_APP_KEY", "OJA_ALIEXPRESS_APP_SECRET"],
         },
     }
+
+
+async def test_search_and_detail_act_for_the_connected_store_and_say_why_not(
+    app: Any, client: httpx.AsyncClient, served: tuple[AliExpressFake, str]
+) -> None:
+    fake, url = served
+    first = str(FIRST_PRODUCT_ID)
+    owner = await _vendor(client, "Searching Store")
+    other = await _vendor(client, "Unconnected Store")
+    unconnected = await client.get("/vendors/me/aliexpress/search", headers=other.headers)
+    assert unconnected.status_code == 409
+    assert unconnected.json()["error"]["code"] == "aliexpress_not_connected"
+    assert (await _connect(client, owner)).status_code == 200
+
+    found = await client.get(
+        "/vendors/me/aliexpress/search",
+        params={"q": "kitchen", "sort": "price_desc"},
+        headers=owner.headers,
+    )
+    assert found.status_code == 200, found.text
+    assert found.json() == {
+        "items": [
+            {
+                "ae_id": first,
+                "title": "Kitchen item 1",
+                "image_url": f"{url}/img/{first}/0.jpg",
+                "url": f"https://www.aliexpress.com/item/{first}.html",
+                "price": 399,
+                "currency": "USD",
+                "category_id": "200000002",
+            }
+        ],
+        "page": 1,
+        "per_page": 20,
+        "total": 1,
+    }
+    detail = await client.get(f"/vendors/me/aliexpress/products/{first}", headers=owner.headers)
+    assert detail.status_code == 200, detail.text
+    body = detail.json()
+    assert [v["price"] for v in body["variants"]] == [399, 449, 499, 549]
+    assert body["variants"][0]["options"] == [
+        {"name": "Color", "value": "Black", "image_url": f"{url}/img/{first}/c0.jpg"},
+        {"name": "Size", "value": "S", "image_url": None},
+    ]
+    assert [s["service"] for s in body["shipping"]] == ["AE_STANDARD_FREE", "CAINIAO_STANDARD"]
+
+    fake.remove(first)
+    gone = await client.get(f"/vendors/me/aliexpress/products/{first}", headers=owner.headers)
+    assert (gone.status_code, gone.json()["error"]["code"]) == (404, "aliexpress_product_gone")
+
+    fake.expire_tokens()  # AliExpress revokes what Oja still thinks live
+    revoked = await client.get("/vendors/me/aliexpress/search", headers=owner.headers)
+    assert revoked.status_code == 409
+    assert revoked.json()["error"]["code"] == "aliexpress_connection_expired"
+    assert revoked.json()["error"]["details"] == {"provider_code": "IllegalAccessToken"}

@@ -77,6 +77,11 @@ async def _notification_template(ctx: Ctx, ids: dict[str, str]) -> None:
     ids["event"], ids["channel"] = "order.shipped", "email"
 
 
+async def _ae_product(ctx: Ctx, ids: dict[str, str]) -> None:
+    """An AliExpress product id: the store has no AliExpress connection, so none is fetched."""
+    ids["ae_id"] = "1005000000000001"
+
+
 MARKETPLACE_NEEDS: dict[str, Callable[[Ctx, dict[str, str]], Awaitable[None]]] = {
     "pending_store": _other_pending_store,
     "approved_store": _other_store,
@@ -86,4 +91,5 @@ MARKETPLACE_NEEDS: dict[str, Callable[[Ctx, dict[str, str]], Awaitable[None]]] =
     "unwatched_order": _unwatched_order,
     "notification": _notification,
     "notification_template": _notification_template,
+    "ae_product": _ae_product,
 }

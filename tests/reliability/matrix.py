@@ -686,6 +686,19 @@ ROWS: tuple[Row, ...] = (
     Row(
         "GET", "/vendors/me/aliexpress/connection", 401, "2xx", 403, 403, 403, 403, needs=("store",)
     ),
+    # A's store has connected no AliExpress account: its own calls are refused on their merits.
+    Row("GET", "/vendors/me/aliexpress/search", 401, 409, 403, 403, 403, 403, needs=("store",)),
+    Row(
+        "GET",
+        "/vendors/me/aliexpress/products/{ae_id}",
+        401,
+        409,
+        403,
+        403,
+        403,
+        403,
+        needs=("store", "ae_product"),
+    ),
     Row("GET", "/admin/vendors", 401, 403, 403, "2xx", 403, 403),
     Row(
         "POST",

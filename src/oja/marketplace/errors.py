@@ -58,6 +58,7 @@ class MarketplaceErrorCode(ErrorCode):
     aliexpress_not_connected = "aliexpress_not_connected"
     aliexpress_connection_expired = "aliexpress_connection_expired"
     aliexpress_refused = "aliexpress_refused"
+    aliexpress_product_gone = "aliexpress_product_gone"
     cart_item_not_found = "cart_item_not_found"
     cart_currency_mismatch = "cart_currency_mismatch"
     cart_empty = "cart_empty"
@@ -412,3 +413,9 @@ class AliExpressRefused(UpstreamError):
     """AliExpress refused or failed a call Oja made for the store (its words in ``details``)."""
 
     code = MarketplaceErrorCode.aliexpress_refused
+
+
+class AliExpressProductGone(NotFound):
+    """AliExpress no longer offers the product (removed, or not shipped to the store's country)."""
+
+    code = MarketplaceErrorCode.aliexpress_product_gone

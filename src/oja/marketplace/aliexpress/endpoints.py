@@ -6,20 +6,29 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import errors
 from oja.identity.dependencies import ClockDep
 from oja.marketplace.aliexpress import service
-from oja.marketplace.aliexpress.schemas import AuthorizeUrlOut, ConnectionOut
+from oja.marketplace.aliexpress.schemas import (
+    AuthorizeUrlOut,
+    ConnectionOut,
+    SearchOut,
+    SourceProductOut,
+)
 from oja.marketplace.errors import (
+    AliExpressConnectionExpired,
     AliExpressNotConfigured,
+    AliExpressNotConnected,
+    AliExpressProductGone,
     AliExpressRefused,
     AliExpressStateInvalid,
 )
 from oja.marketplace.sources.aliexpress.client import AliExpressClient
 from oja.marketplace.sources.aliexpress.config import AliExpressSettings
+from oja.marketplace.sources.port import SearchQuery
 from oja.marketplace.vendors.dependencies import (
     ACTIVE_VENDOR_ERRORS,
     VENDOR_ERRORS,
@@ -106,3 +115,61 @@ async def callback(
 )
 async def connection(ctx: CurrentVendor, db: SessionDep, clock: ClockDep) -> ConnectionOut:
     return await service.describe(db, ctx.vendor_id, now=clock())
+
+
+SOURCE_ERRORS = (
+    *VENDOR_ERRORS,
+    AliExpressNotConfigured,
+    AliExpressNotConnected,
+    AliExpressConnectionExpired,
+    AliExpressRefused,
+)
+
+
+@router.get(
+    "/vendors/me/aliexpress/search",
+    response_model=SearchOut,
+    summary="Search AliExpress with your store's connected account",
+    description="`q` words, `category` (an AliExpress category id), `sort` (`price_asc`, "
+    "`price_desc`, `orders`, `reviews`), `page` (20 a page). Prices in minor units of the "
+    "configured target currency. 409 `aliexpress_connection_expired` when the connection lapsed.",
+    responses=errors(*SOURCE_ERRORS),
+)
+async def search(
+    *,
+    ctx: CurrentVendor,
+    db: SessionDep,
+    runtime: RuntimeDep,
+    client: AliExpressClientDep,
+    clock: ClockDep,
+    q: Annotated[str, Query(max_length=200)] = "",
+    category: Annotated[str | None, Query(max_length=32, pattern=r"^\d+$")] = None,
+    sort: Annotated[str | None, Query(pattern="^(price_asc|price_desc|orders|reviews)$")] = None,
+    page: Annotated[int, Query(ge=1, le=100)] = 1,
+) -> SearchOut:
+    token = await service.access_token(
+        db, ctx.vendor_id, secret=runtime.settings.secret_key, now=clock()
+    )
+    query = SearchQuery(text=q, category_id=category, sort=sort, page=page)
+    return await service.search(client, token, query)
+
+
+@router.get(
+    "/vendors/me/aliexpress/products/{ae_id}",
+    response_model=SourceProductOut,
+    summary="An AliExpress product's detail: variants with price and stock, images, shipping",
+    responses=errors(*SOURCE_ERRORS, AliExpressProductGone),
+)
+async def product(
+    *,
+    ctx: CurrentVendor,
+    db: SessionDep,
+    runtime: RuntimeDep,
+    client: AliExpressClientDep,
+    clock: ClockDep,
+    ae_id: Annotated[str, Path(max_length=32, pattern=r"^\d+$")],
+) -> SourceProductOut:
+    token = await service.access_token(
+        db, ctx.vendor_id, secret=runtime.settings.secret_key, now=clock()
+    )
+    return await service.detail(client, token, ae_id)

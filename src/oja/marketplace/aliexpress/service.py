@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,18 +21,33 @@ from oja.billing.providers.port import ProviderCallError
 from oja.identity.digests import keyed_digest, same_digest, seal, unseal
 from oja.marketplace.aliexpress import repository
 from oja.marketplace.aliexpress.models import AliExpressConnection
-from oja.marketplace.aliexpress.schemas import ConnectionOut
+from oja.marketplace.aliexpress.schemas import (
+    ConnectionOut,
+    ListingOut,
+    OptionOut,
+    SearchOut,
+    ShippingOut,
+    SourceProductOut,
+    VariantOut,
+)
 from oja.marketplace.errors import (
     AliExpressConnectionExpired,
     AliExpressNotConfigured,
     AliExpressNotConnected,
+    AliExpressProductGone,
     AliExpressRefused,
     AliExpressStateInvalid,
 )
 from oja.marketplace.sources.aliexpress.client import AliExpressClient
 from oja.marketplace.sources.aliexpress.config import AliExpressSettings
-from oja.marketplace.sources.port import SourceAuthorizationExpired
+from oja.marketplace.sources.port import (
+    SearchQuery,
+    ShippingOption,
+    SourceAuthorizationExpired,
+    SourceProductGone,
+)
 
+T = TypeVar("T")
 STATE_TTL = timedelta(minutes=10)
 STATE_LABEL = "marketplace.aliexpress.state"
 TOKEN_LABEL = "marketplace.aliexpress.token"  # noqa: S105 (a key-derivation label)
@@ -165,4 +182,90 @@ def expired_error(exc: SourceAuthorizationExpired) -> AliExpressConnectionExpire
     return AliExpressConnectionExpired(
         "AliExpress no longer accepts this store's connection: reconnect the account.",
         details={"provider_code": exc.provider_code},
+    )
+
+
+async def _call_source(call: Awaitable[T]) -> T:
+    """A source call for a vendor route: a lapsed or revoked token and any refusal said clearly."""
+    try:
+        return await call
+    except SourceAuthorizationExpired as exc:
+        raise expired_error(exc) from exc
+    except SourceProductGone as exc:
+        raise AliExpressProductGone("AliExpress no longer offers this product.") from exc
+    except ProviderCallError as exc:
+        raise AliExpressRefused(
+            "AliExpress did not answer the request; try again later.",
+            details={"provider_code": exc.provider_code, "message": exc.message},
+        ) from exc
+
+
+async def search(client: AliExpressClient, token: str, query: SearchQuery) -> SearchOut:
+    page = await _call_source(client.search(query, access_token=token))
+    return SearchOut(
+        items=[
+            ListingOut(
+                ae_id=i.source_id,
+                title=i.title,
+                image_url=i.image_url,
+                url=i.url,
+                price=i.price,
+                currency=i.currency,
+                category_id=i.category_id,
+            )
+            for i in page.items
+        ],
+        page=page.page,
+        per_page=page.per_page,
+        total=page.total,
+    )
+
+
+async def detail(client: AliExpressClient, token: str, ae_id: str) -> SourceProductOut:
+    product = await _call_source(client.product(ae_id, access_token=token))
+    shipping: list[ShippingOption] = []
+    if product.variants:
+        try:
+            shipping = list(
+                await _call_source(
+                    client.shipping(
+                        ae_id,
+                        product.variants[0].sku_id,
+                        country=client.ship_to_country,
+                        access_token=token,
+                    )
+                )
+            )
+        except AliExpressProductGone:
+            shipping = []
+    return SourceProductOut(
+        ae_id=product.source_id,
+        title=product.title,
+        description=product.description,
+        url=product.url,
+        category_id=product.category_id,
+        images=list(product.images),
+        variants=[
+            VariantOut(
+                sku_id=v.sku_id,
+                options=[
+                    OptionOut(name=o.name, value=o.value, image_url=o.image_url) for o in v.options
+                ],
+                price=v.price,
+                currency=v.currency,
+                stock=v.stock,
+                image_url=v.image_url,
+            )
+            for v in product.variants
+        ],
+        shipping=[
+            ShippingOut(
+                service=s.service,
+                fee=s.fee,
+                currency=s.currency,
+                min_days=s.min_days,
+                max_days=s.max_days,
+            )
+            for s in shipping
+        ],
     )

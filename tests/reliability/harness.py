@@ -25,6 +25,7 @@ from oja.identity import service as identity_service
 from oja.identity.config import GoogleSettings, get_google_settings, get_identity_settings
 from oja.identity.passwords import get_passwords
 from oja.identity.scopes import SCOPES
+from oja.sandbox import aliexpress
 from oja.sandbox.flutterwave import FlutterwaveFake
 from oja.sandbox.google import GoogleClient, GoogleFake, GoogleUser
 from oja.sandbox.paystack import PaystackFake
@@ -116,7 +117,11 @@ class Fakes:
 
     def install(self, app: FastAPI) -> None:
         use_settings(
-            app, **billing_values(self.paystack_url, self.stripe_url, self.flutterwave_url)
+            app,
+            **billing_values(self.paystack_url, self.stripe_url, self.flutterwave_url),
+            # Connecting to AliExpress only builds a URL; no route of the matrix reaches the gateway.
+            aliexpress_app_key=aliexpress.DEFAULT_APP_KEY,
+            aliexpress_app_secret=aliexpress.DEFAULT_APP_SECRET,
         )
         google = GoogleSettings(
             google_discovery_url=f"{self.google_url}/.well-known/openid-configuration",

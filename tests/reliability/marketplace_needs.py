@@ -229,6 +229,11 @@ async def _store_review(ctx: Ctx, ids: dict[str, str]) -> None:
     await _review(ctx.people.b, await _own_shop(ctx, ids), ids, ctx)
 
 
+async def _ae_product(ctx: Ctx, ids: dict[str, str]) -> None:
+    """An AliExpress product id: the store has no AliExpress connection, so none is fetched."""
+    ids["ae_id"] = "1005000000000001"
+
+
 MARKETPLACE_NEEDS: dict[str, Callable[[Ctx, dict[str, str]], Awaitable[None]]] = {
     "pending_store": _other_pending_store,
     "approved_store": _other_store,
@@ -251,4 +256,5 @@ MARKETPLACE_NEEDS: dict[str, Callable[[Ctx, dict[str, str]], Awaitable[None]]] =
     "cart_line": _cart_line,
     "my_review": _my_review,
     "store_review": _store_review,
+    "ae_product": _ae_product,
 }

@@ -749,6 +749,28 @@ ROWS: tuple[Row, ...] = (
         403,
         needs=("approved_store",),
     ),
+    # AliExpress: connecting acts for the caller's store; the callback is public and carries its
+    # store in a signed state, so without a code and a state Oja signed it is refused to everyone.
+    Row(
+        "GET", "/integrations/aliexpress/connect", 401, "2xx", 403, 403, 403, 403, needs=("store",)
+    ),
+    Row("GET", "/integrations/aliexpress/callback", "4xx", "4xx", "4xx", "4xx", "4xx", "4xx"),
+    Row(
+        "GET", "/vendors/me/aliexpress/connection", 401, "2xx", 403, 403, 403, 403, needs=("store",)
+    ),
+    # A's store has connected no AliExpress account: its own calls are refused on their merits.
+    Row("GET", "/vendors/me/aliexpress/search", 401, 409, 403, 403, 403, 403, needs=("store",)),
+    Row(
+        "GET",
+        "/vendors/me/aliexpress/products/{ae_id}",
+        401,
+        409,
+        403,
+        403,
+        403,
+        403,
+        needs=("store", "ae_product"),
+    ),
     Row("GET", "/admin/vendors", 401, 403, 403, "2xx", 403, 403),
     Row(
         "POST",

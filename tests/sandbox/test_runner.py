@@ -23,7 +23,8 @@ from oja.channels.config import ChannelSettings
 from oja.core.ai.config import AISettings
 from oja.core.config import HttpSettings
 from oja.identity.config import GoogleSettings
-from oja.sandbox import google, paystack, stripe
+from oja.marketplace.sources.aliexpress.config import AliExpressSettings
+from oja.sandbox import aliexpress, google, paystack, stripe
 from oja.sandbox.runner import PORT_OFFSETS, Sandbox
 
 OJA_URL = "http://127.0.0.1:8765"
@@ -67,6 +68,10 @@ EXPECTED = {
     "OJA_TWILIO_FROM",
     "OJA_TWILIO_BASE_URL",
     "OJA_TWILIO_STATUS_CALLBACK_URL",
+    "OJA_ALIEXPRESS_BASE_URL",
+    "OJA_ALIEXPRESS_AUTHORIZE_URL",
+    "OJA_ALIEXPRESS_APP_KEY",
+    "OJA_ALIEXPRESS_APP_SECRET",
 }
 
 
@@ -101,6 +106,13 @@ def test_env_names_every_variable_and_the_settings_read_them(
     assert notifications.sendgrid_base_url == sandbox.url("sendgrid")
     assert notifications.twilio_base_url == sandbox.url("twilio")
     assert notifications.twilio_status_callback_url == f"{OJA_URL}/notifications/callbacks/twilio"
+    ae = AliExpressSettings()
+    assert ae.aliexpress_base_url == sandbox.url("aliexpress")
+    assert ae.aliexpress_authorize_url == sandbox.url("aliexpress") + "/oauth/authorize"
+    assert (ae.aliexpress_app_key, ae.aliexpress_app_secret) == (
+        aliexpress.DEFAULT_APP_KEY,
+        aliexpress.DEFAULT_APP_SECRET,
+    )
     ai = AISettings()
     assert ai.openrouter_base_url == sandbox.url("openrouter")
     assert ai.gemini_base_url == sandbox.url("gemini")

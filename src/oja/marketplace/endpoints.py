@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from oja.marketplace.aliexpress.endpoints import router as aliexpress_router
 from oja.marketplace.cart.endpoints import router as cart_router
 from oja.marketplace.catalog.endpoints import category_router, product_router
 from oja.marketplace.checkout.endpoints import router as checkout_router
@@ -33,6 +34,7 @@ routers: list[APIRouter] = [
     order_router,
     store_order_router,
     imports_router,
+    aliexpress_router,
     cart_router,
     checkout_router,
     review_router,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from oja.core.errors import (
+    BadRequest,
     Conflict,
     ErrorCode,
     Forbidden,
+    NotConfigured,
     NotFound,
     OjaError,
     UnsupportedMediaType,
+    UpstreamError,
 )
 
 
@@ -51,6 +54,11 @@ class MarketplaceErrorCode(ErrorCode):
     import_not_found = "import_not_found"
     unsupported_import_file = "unsupported_import_file"
     import_key_reused = "import_key_reused"
+    aliexpress_state_invalid = "aliexpress_state_invalid"
+    aliexpress_not_connected = "aliexpress_not_connected"
+    aliexpress_connection_expired = "aliexpress_connection_expired"
+    aliexpress_refused = "aliexpress_refused"
+    aliexpress_product_gone = "aliexpress_product_gone"
     cart_item_not_found = "cart_item_not_found"
     cart_currency_mismatch = "cart_currency_mismatch"
     cart_empty = "cart_empty"
@@ -377,3 +385,37 @@ class PhotoNotFound(OjaError):
 
     status_code = 422
     code = MarketplaceErrorCode.photo_not_found
+
+
+class AliExpressNotConfigured(NotConfigured):
+    """AliExpress import lacks its app key or secret: 503 ``not_configured`` like every module."""
+
+
+class AliExpressStateInvalid(BadRequest):
+    """The callback's ``state`` is not one Oja signed, or it is older than its ten minutes."""
+
+    code = MarketplaceErrorCode.aliexpress_state_invalid
+
+
+class AliExpressNotConnected(Conflict):
+    """The store has connected no AliExpress account yet."""
+
+    code = MarketplaceErrorCode.aliexpress_not_connected
+
+
+class AliExpressConnectionExpired(Conflict):
+    """The store's AliExpress tokens have lapsed (or AliExpress revoked them): reconnect."""
+
+    code = MarketplaceErrorCode.aliexpress_connection_expired
+
+
+class AliExpressRefused(UpstreamError):
+    """AliExpress refused or failed a call Oja made for the store (its words in ``details``)."""
+
+    code = MarketplaceErrorCode.aliexpress_refused
+
+
+class AliExpressProductGone(NotFound):
+    """AliExpress no longer offers the product (removed, or not shipped to the store's country)."""
+
+    code = MarketplaceErrorCode.aliexpress_product_gone

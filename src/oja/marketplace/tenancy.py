@@ -26,6 +26,7 @@ class VendorOwned:
 def vendor_owned_tables() -> frozenset[str]:
     """Names of every table whose model mixes in :class:`VendorOwned`."""
     # Imported here: the models import this module for the mixin.
+    import oja.marketplace.aliexpress.models
     import oja.marketplace.catalog.models
     import oja.marketplace.checkout.models
     import oja.marketplace.imports.models

@@ -38,6 +38,7 @@ MODEL_MODULES = [
     "oja.marketplace.recommendations.models",
     "oja.marketplace.search.models",
     "oja.marketplace.ledger.models",
+    "oja.marketplace.aliexpress.models",
 ]
 for module in MODEL_MODULES:
     importlib.import_module(module)

@@ -1,7 +1,7 @@
 """Every fake at once, wired to one Oja: what ``oja sandbox`` and ``oja serve --sandbox`` run.
 
 :class:`Sandbox` starts the Google, Paystack, Flutterwave, Stripe, OpenRouter, Gemini, Termii,
-SendGrid and Twilio fakes (HTTP, in threads) and the SMTP capture (a real SMTP server plus its
+SendGrid, Twilio and AliExpress fakes (HTTP, in threads) and the SMTP capture (a real SMTP server plus its
 inbox page), points the fakes back at Oja (payment webhooks, the Google redirect URI) and answers :attr:`Sandbox.env`, the ``OJA_*`` variables
 that point Oja at them. With a ``port_base`` every fake has a fixed port (base + offset, see
 :data:`PORT_OFFSETS`), so printed variables stay valid across restarts; ``port_base=None`` takes free
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from oja.sandbox import (
+    aliexpress,
     flutterwave,
     gemini,
     google,
@@ -45,6 +46,7 @@ PORT_OFFSETS = {
     "sendgrid": 8,
     "twilio": 9,
     "flutterwave": 10,
+    "aliexpress": 11,
 }
 """Port of each fake relative to the base; ``smtp`` is the SMTP server, ``email`` its inbox page."""
 PAYSTACK_WEBHOOK_PATH = "/payments/paystack/webhook"
@@ -98,6 +100,7 @@ class Sandbox(Lifecycle):
         self.sms = sms.TermiiFake()
         self.sendgrid = sendgrid.SendGridFake(webhook_url=self.oja_url + SENDGRID_EVENTS_PATH)
         self.twilio = twilio.TwilioFake()
+        self.aliexpress = aliexpress.AliExpressFake()
         self.smtp = SmtpCapture(host, self._port("smtp"))
         self._apps: dict[str, Any] = {
             "google": self.google.app,
@@ -110,6 +113,7 @@ class Sandbox(Lifecycle):
             "flutterwave": self.flutterwave.app,
             "sendgrid": self.sendgrid.app,
             "twilio": self.twilio.app,
+            "aliexpress": self.aliexpress.app,
         }
         self._servers: dict[str, SandboxServer] = {}
         self._started = False
@@ -169,6 +173,7 @@ class Sandbox(Lifecycle):
             Service("Email inbox", self.url("email"), self.url("email") + "/"),
             Service("SendGrid", self.url("sendgrid"), self.url("sendgrid") + "/"),
             Service("Twilio SMS", self.url("twilio"), self.url("twilio") + "/"),
+            Service("AliExpress", self.url("aliexpress"), None),
         ]
 
     @property
@@ -209,6 +214,10 @@ class Sandbox(Lifecycle):
             "OJA_FLUTTERWAVE_SECRET_KEY": self.flutterwave.secret_key,
             "OJA_FLUTTERWAVE_SECRET_HASH": self.flutterwave.secret_hash,
             "OJA_FLUTTERWAVE_REDIRECT_URL": self.oja_url + "/payments/flutterwave/return",
+            "OJA_ALIEXPRESS_BASE_URL": self.url("aliexpress"),
+            "OJA_ALIEXPRESS_AUTHORIZE_URL": self.url("aliexpress") + "/oauth/authorize",
+            "OJA_ALIEXPRESS_APP_KEY": self.aliexpress.app_key,
+            "OJA_ALIEXPRESS_APP_SECRET": self.aliexpress.app_secret,
             "OJA_STRIPE_API_BASE": self.url("stripe"),
             "OJA_STRIPE_SECRET_KEY": self.stripe.secret_key,
             "OJA_STRIPE_WEBHOOK_SECRET": self.stripe.webhook_secret,

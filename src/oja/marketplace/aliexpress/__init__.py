@@ -1,0 +1,1 @@
+"""AliExpress for vendors: connecting an AliExpress account (OAuth) and what is imported from it."""

@@ -1,0 +1,175 @@
+"""AliExpress connection routes: start the OAuth connect, its callback (public: AliExpress sends
+the browser back with no Oja session), and the store's connection state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from oja.core.dependencies import RuntimeDep, SessionDep
+from oja.core.errors import errors
+from oja.identity.dependencies import ClockDep
+from oja.marketplace.aliexpress import service
+from oja.marketplace.aliexpress.schemas import (
+    AuthorizeUrlOut,
+    ConnectionOut,
+    SearchOut,
+    SourceProductOut,
+)
+from oja.marketplace.errors import (
+    AliExpressConnectionExpired,
+    AliExpressNotConfigured,
+    AliExpressNotConnected,
+    AliExpressProductGone,
+    AliExpressRefused,
+    AliExpressStateInvalid,
+)
+from oja.marketplace.sources.aliexpress.client import AliExpressClient
+from oja.marketplace.sources.aliexpress.config import AliExpressSettings
+from oja.marketplace.sources.port import SearchQuery
+from oja.marketplace.vendors.dependencies import (
+    ACTIVE_VENDOR_ERRORS,
+    VENDOR_ERRORS,
+    ActiveVendor,
+    CurrentVendor,
+)
+
+router = APIRouter(tags=["marketplace: aliexpress"])
+
+
+async def get_aliexpress_settings(runtime: RuntimeDep) -> AliExpressSettings:
+    return runtime.settings.section(AliExpressSettings)
+
+
+AliExpressSettingsDep = Annotated[AliExpressSettings, Depends(get_aliexpress_settings)]
+
+
+async def get_aliexpress_client(
+    settings: AliExpressSettingsDep,
+) -> AsyncIterator[AliExpressClient]:
+    async with service.client_for(settings) as client:
+        yield client
+
+
+AliExpressClientDep = Annotated[AliExpressClient, Depends(get_aliexpress_client)]
+
+
+@router.get(
+    "/integrations/aliexpress/connect",
+    response_model=AuthorizeUrlOut,
+    summary="Start connecting your store's AliExpress account",
+    description="Answers the AliExpress consent URL to send the browser to; its signed `state` "
+    "names your store and is valid for ten minutes. AliExpress then returns the browser to "
+    "`/integrations/aliexpress/callback`.",
+    responses=errors(*ACTIVE_VENDOR_ERRORS, AliExpressNotConfigured),
+)
+async def connect(
+    ctx: ActiveVendor,
+    runtime: RuntimeDep,
+    settings: AliExpressSettingsDep,
+    clock: ClockDep,
+) -> AuthorizeUrlOut:
+    url = service.authorize_url(
+        settings,
+        secret=runtime.settings.secret_key,
+        public_url=runtime.settings.app.public_url,
+        vendor_id=ctx.vendor_id,
+        user_id=ctx.user_id,
+        now=clock(),
+    )
+    return AuthorizeUrlOut(authorize_url=url, expires_in=int(service.STATE_TTL.total_seconds()))
+
+
+@router.get(
+    "/integrations/aliexpress/callback",
+    response_model=ConnectionOut,
+    summary="Finish connecting an AliExpress account (public: AliExpress redirects here)",
+    description="Trades the one-time `code` for the account's tokens and stores them encrypted "
+    "for the store the signed `state` names. 400 for a state Oja did not sign or older than ten "
+    "minutes; 502 when AliExpress refuses the code.",
+    responses=errors(AliExpressStateInvalid, AliExpressRefused, AliExpressNotConfigured),
+)
+async def callback(
+    *,
+    db: SessionDep,
+    runtime: RuntimeDep,
+    client: AliExpressClientDep,
+    clock: ClockDep,
+    code: Annotated[str, Query(min_length=1, max_length=512)],
+    state: Annotated[str, Query(min_length=1, max_length=512)],
+) -> ConnectionOut:
+    now = clock()
+    connection = await service.complete(
+        db, client, secret=runtime.settings.secret_key, code=code, state=state, now=now
+    )
+    return await service.describe(db, connection.vendor_id, now=now)
+
+
+@router.get(
+    "/vendors/me/aliexpress/connection",
+    response_model=ConnectionOut,
+    summary="Your store's AliExpress connection: connected, expired or not connected",
+    responses=errors(*VENDOR_ERRORS),
+)
+async def connection(ctx: CurrentVendor, db: SessionDep, clock: ClockDep) -> ConnectionOut:
+    return await service.describe(db, ctx.vendor_id, now=clock())
+
+
+SOURCE_ERRORS = (
+    *VENDOR_ERRORS,
+    AliExpressNotConfigured,
+    AliExpressNotConnected,
+    AliExpressConnectionExpired,
+    AliExpressRefused,
+)
+
+
+@router.get(
+    "/vendors/me/aliexpress/search",
+    response_model=SearchOut,
+    summary="Search AliExpress with your store's connected account",
+    description="`q` words, `category` (an AliExpress category id), `sort` (`price_asc`, "
+    "`price_desc`, `orders`, `reviews`), `page` (20 a page). Prices in minor units of the "
+    "configured target currency. 409 `aliexpress_connection_expired` when the connection lapsed.",
+    responses=errors(*SOURCE_ERRORS),
+)
+async def search(
+    *,
+    ctx: CurrentVendor,
+    db: SessionDep,
+    runtime: RuntimeDep,
+    client: AliExpressClientDep,
+    clock: ClockDep,
+    q: Annotated[str, Query(max_length=200)] = "",
+    category: Annotated[str | None, Query(max_length=32, pattern=r"^\d+$")] = None,
+    sort: Annotated[str | None, Query(pattern="^(price_asc|price_desc|orders|reviews)$")] = None,
+    page: Annotated[int, Query(ge=1, le=100)] = 1,
+) -> SearchOut:
+    token = await service.access_token(
+        db, ctx.vendor_id, secret=runtime.settings.secret_key, now=clock()
+    )
+    query = SearchQuery(text=q, category_id=category, sort=sort, page=page)
+    return await service.search(client, token, query)
+
+
+@router.get(
+    "/vendors/me/aliexpress/products/{ae_id}",
+    response_model=SourceProductOut,
+    summary="An AliExpress product's detail: variants with price and stock, images, shipping",
+    responses=errors(*SOURCE_ERRORS, AliExpressProductGone),
+)
+async def product(
+    *,
+    ctx: CurrentVendor,
+    db: SessionDep,
+    runtime: RuntimeDep,
+    client: AliExpressClientDep,
+    clock: ClockDep,
+    ae_id: Annotated[str, Path(max_length=32, pattern=r"^\d+$")],
+) -> SourceProductOut:
+    token = await service.access_token(
+        db, ctx.vendor_id, secret=runtime.settings.secret_key, now=clock()
+    )
+    return await service.detail(client, token, ae_id)

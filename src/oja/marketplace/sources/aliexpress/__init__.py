@@ -1,0 +1,1 @@
+"""The AliExpress Open Platform dropshipping adapter (see docs: marketplace-apis §3)."""

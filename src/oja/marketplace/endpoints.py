@@ -11,6 +11,7 @@ from oja.marketplace.imports.endpoints import router as imports_router
 from oja.marketplace.inventory.endpoints import router as inventory_router
 from oja.marketplace.orders.endpoints import router as order_router
 from oja.marketplace.orders.endpoints import vendor_router as store_order_router
+from oja.marketplace.plans.endpoints import router as plans_router
 from oja.marketplace.pricing.endpoints import router as pricing_router
 from oja.marketplace.reviews.endpoints import admin_router as review_admin_router
 from oja.marketplace.reviews.endpoints import router as review_router
@@ -21,6 +22,7 @@ from oja.marketplace.vendors.endpoints import router as vendor_router
 routers: list[APIRouter] = [
     inventory_router,
     pricing_router,
+    plans_router,
     vendor_router,
     vendor_admin_router,
     category_router,

@@ -69,6 +69,7 @@ class MarketplaceErrorCode(ErrorCode):
     already_replied = "already_replied"
     review_changed = "review_changed"
     photo_not_found = "photo_not_found"
+    store_traffic_limit = "store_traffic_limit"
 
 
 class VendorNotFound(NotFound):
@@ -377,3 +378,10 @@ class PhotoNotFound(OjaError):
 
     status_code = 422
     code = MarketplaceErrorCode.photo_not_found
+
+
+class StoreTrafficLimit(Forbidden):
+    """The store has served as many distinct users this plan period as its plan allows; users
+    already counted keep access until the period ends."""
+
+    code = MarketplaceErrorCode.store_traffic_limit

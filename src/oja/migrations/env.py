@@ -35,6 +35,7 @@ MODEL_MODULES = [
     "oja.marketplace.checkout.models",
     "oja.notifications.models",
     "oja.marketplace.reviews.models",
+    "oja.marketplace.plans.models",
 ]
 for module in MODEL_MODULES:
     importlib.import_module(module)

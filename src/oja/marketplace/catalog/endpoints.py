@@ -50,6 +50,7 @@ from oja.marketplace.errors import (
     NotAnImage,
     ProductNotFound,
     SkuTaken,
+    StoreTrafficLimit,
     TooManyImages,
     VariantNotFound,
 )
@@ -57,6 +58,7 @@ from oja.marketplace.vendors.dependencies import (
     ACTIVE_VENDOR_ERRORS,
     OPTIONAL_VENDOR_ERRORS,
     ActiveVendor,
+    OptionalPrincipal,
     OptionalVendor,
 )
 
@@ -171,10 +173,13 @@ async def create_product(data: ProductCreate, vendor: ActiveVendor, db: SessionD
     "/{product_id}",
     response_model=ProductOut,
     summary="A product (public when active in an approved store; its store sees drafts)",
-    responses=errors(*OPTIONAL_VENDOR_ERRORS, ProductNotFound, InvalidRequest),
+    responses=errors(*OPTIONAL_VENDOR_ERRORS, ProductNotFound, InvalidRequest, StoreTrafficLimit),
 )
-async def get_product(product_id: uuid.UUID, viewer: OptionalVendor, db: SessionDep) -> ProductOut:
-    return await service.get_product(db, product_id, viewer)
+async def get_product(
+    product_id: uuid.UUID, viewer: OptionalVendor, caller: OptionalPrincipal, db: SessionDep
+) -> ProductOut:
+    visitor = caller.user_id if caller is not None and caller.kind == "user" else None
+    return await service.get_product(db, product_id, viewer, visitor_id=visitor)
 
 
 @product_router.patch(

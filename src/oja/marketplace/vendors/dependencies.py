@@ -11,6 +11,7 @@ from oja.core.errors import OjaError
 from oja.identity.dependencies import (
     AUTH_ERRORS,
     USER_ERRORS,
+    Principal,
     TokenContextDep,
     UserPrincipal,
     api_key_scheme,
@@ -64,19 +65,26 @@ ActiveVendor = Annotated[VendorContext, Depends(get_active_vendor)]
 discounts): :data:`CurrentVendor`, refused with ``vendor_suspended`` when the store is frozen."""
 
 
-async def get_optional_vendor(
+async def get_optional_principal(
     request: Request,
     ctx: TokenContextDep,
     bearer: Annotated[str | None, Depends(oauth2_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
-    db: SessionDep,
-) -> VendorContext | None:
-    """The caller's store on a public route that shows its own members more (drafts): None for
-    anonymous callers, API keys and users without a store; bad credentials are still a 401."""
+) -> Principal | None:
+    """The signed-in caller on a public route: None for anonymous callers; bad credentials are
+    still a 401. Resolved once per request however many dependencies ask for it."""
     if not bearer and not api_key:
         return None
-    principal = await get_principal(request, ctx, bearer, api_key)
-    if principal.kind != "user":
+    return await get_principal(request, ctx, bearer, api_key)
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
+
+
+async def get_optional_vendor(principal: OptionalPrincipal, db: SessionDep) -> VendorContext | None:
+    """The caller's store on a public route that shows its own members more (drafts): None for
+    anonymous callers, API keys and users without a store; bad credentials are still a 401."""
+    if principal is None or principal.kind != "user":
         return None
     found = await repository.membership_of(db, principal.user_id)
     if found is None:

@@ -23,12 +23,13 @@ from oja.identity.models import User
 from oja.marketplace.errors import StoreTrafficLimit
 from oja.marketplace.plans import service as plans
 from oja.marketplace.plans.models import VendorSubscription
+from tests.chat.conftest import redis_client
 from tests.conftest import Jobs, make_settings, service_url
 
 from .conftest import Person, count, error_code, person, rows
 from .shop import Served, Store, add, checkout, paystack, paystack_server, shop
 
-__all__ = ["paystack", "paystack_server"]
+__all__ = ["paystack", "paystack_server", "redis_client"]
 
 LIMIT = 3
 
@@ -203,6 +204,20 @@ async def test_an_upgrade_raises_the_limit_at_once(app: Any, client: httpx.Async
     assert (found["usage"]["limit"], found["usage"]["remaining"]) == (100, 100 - LIMIT - 1)
 
 
+async def race(runtime: Any, vendor_id: uuid.UUID, user_ids: list[uuid.UUID]) -> int:
+    """Every user's admission at once, each in its own unit of work: how many got in."""
+
+    async def one(user_id: uuid.UUID) -> bool:
+        try:
+            async with unit_of_work(runtime.database) as db:
+                await plans.admit(db, vendor_id, user_id)
+        except StoreTrafficLimit:
+            return False
+        return True
+
+    return sum(await asyncio.gather(*(one(u) for u in user_ids)))
+
+
 # A race: proven on PostgreSQL only (SQLite serialises every writer).
 @pytest.mark.parametrize(
     "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
@@ -228,17 +243,7 @@ async def test_a_hundred_new_users_race_for_the_last_five_places(
             db.add_all(racers)
             await db.flush()
             racer_ids = [u.id for u in racers]
-
-        async def one(user_id: uuid.UUID) -> bool:
-            try:
-                async with unit_of_work(runtime.database) as db:
-                    await plans.admit(db, vendor_id, user_id)
-            except StoreTrafficLimit:
-                return False
-            return True
-
-        results = await asyncio.gather(*(one(u) for u in racer_ids))
-    assert sum(results) == 5
+        assert await race(runtime, vendor_id, racer_ids) == 5
     assert await count(app, "store_visitor") == 100
     assert await rows(app, "SELECT used FROM quota_counter WHERE metric = 'store.users'") == [
         (100,)
@@ -260,13 +265,6 @@ async def redis_app(settings: Settings, jobs: Jobs) -> AsyncIterator[Any]:
     application = create_app(settings.replace(redis_url=service_url("redis")), publisher=jobs)
     yield application
     await application.state.runtime.close()
-
-
-@pytest.fixture
-async def redis_client(redis_app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=redis_app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        yield c
 
 
 @pytest.mark.redis
@@ -295,15 +293,5 @@ async def test_with_redis_the_set_is_exact_and_a_race_admits_five(
         for _ in range(95):
             async with unit_of_work(runtime.database) as db:
                 await plans.admit(db, vendor_id, uuid.uuid4())
-
-        async def one(user_id: uuid.UUID) -> bool:
-            try:
-                async with unit_of_work(runtime.database) as db:
-                    await plans.admit(db, vendor_id, user_id)
-            except StoreTrafficLimit:
-                return False
-            return True
-
-        results = await asyncio.gather(*(one(uuid.uuid4()) for _ in range(100)))
-    assert sum(results) == 5
+        assert await race(runtime, vendor_id, [uuid.uuid4() for _ in range(100)]) == 5
     assert (await usage(client, other))["usage"]["users"] == 100

@@ -5,10 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class VendorPlanOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "vendor_basic_monthly",
+                    "name": "Basic Monthly",
+                    "interval": "month",
+                    "user_limit": 100,
+                    "provider": "paystack",
+                }
+            ]
+        }
+    )
+
     code: str = Field(examples=["vendor_basic_monthly"])
     name: str = Field(examples=["Basic Monthly"])
     interval: Literal["month", "year"]
@@ -26,6 +40,26 @@ class UsageOut(BaseModel):
 
 
 class SubscriptionOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "plan": "free",
+                    "status": "free",
+                    "interval": "month",
+                    "period_start": "2026-12-01T00:00:00Z",
+                    "period_end": "2027-01-01T00:00:00Z",
+                    "usage": {
+                        "users": 18,
+                        "limit": 20,
+                        "remaining": 2,
+                        "resets_at": "2027-01-01T00:00:00Z",
+                    },
+                }
+            ]
+        }
+    )
+
     plan: str = Field(
         description="The plan's code, or `free` for a store without a paid plan.",
         examples=["vendor_basic_monthly"],

@@ -711,6 +711,8 @@ ROWS: tuple[Row, ...] = (
     # The store's last owner cannot be removed: A's own call is refused on its merits.
     Row("DELETE", "/vendors/me/staff/{user_id}", 401, 409, 403, 403, 403, 403, needs=("store",)),
     Row("GET", "/vendors/me/inventory", 401, "2xx", 403, 403, 403, 403, needs=("store",)),
+    Row("GET", "/vendors/me/subscription", 401, "2xx", 403, 403, 403, 403, needs=("store",)),
+    Row("GET", "/vendor-plans", "2xx", "2xx", "2xx", "2xx", "2xx", "2xx"),
     Row("GET", "/vendors/me/discounts", 401, "2xx", 403, 403, 403, 403, needs=("store",)),
     Row("GET", "/vendors/me/balance", 401, "2xx", 403, 403, 403, 403, needs=("store",)),
     Row("GET", "/vendors/me/ledger", 401, "2xx", 403, 403, 403, 403, needs=("store",)),

@@ -14,6 +14,7 @@ from oja.marketplace.ledger.endpoints import router as money_router
 from oja.marketplace.ledger.endpoints import vendor_router as store_money_router
 from oja.marketplace.orders.endpoints import router as order_router
 from oja.marketplace.orders.endpoints import vendor_router as store_order_router
+from oja.marketplace.plans.endpoints import router as plans_router
 from oja.marketplace.pricing.endpoints import router as pricing_router
 from oja.marketplace.recommendations.endpoints import router as recommendation_router
 from oja.marketplace.reviews.endpoints import admin_router as review_admin_router
@@ -27,6 +28,7 @@ routers: list[APIRouter] = [
     inventory_router,
     store_money_router,
     pricing_router,
+    plans_router,
     vendor_router,
     vendor_admin_router,
     category_router,

@@ -77,6 +77,7 @@ class MarketplaceErrorCode(ErrorCode):
     already_replied = "already_replied"
     review_changed = "review_changed"
     photo_not_found = "photo_not_found"
+    store_traffic_limit = "store_traffic_limit"
 
 
 class VendorNotFound(NotFound):
@@ -419,3 +420,10 @@ class AliExpressProductGone(NotFound):
     """AliExpress no longer offers the product (removed, or not shipped to the store's country)."""
 
     code = MarketplaceErrorCode.aliexpress_product_gone
+
+
+class StoreTrafficLimit(Forbidden):
+    """The store has served as many distinct users this plan period as its plan allows; users
+    already counted keep access until the period ends."""
+
+    code = MarketplaceErrorCode.store_traffic_limit

@@ -39,6 +39,7 @@ MODEL_MODULES = [
     "oja.marketplace.search.models",
     "oja.marketplace.ledger.models",
     "oja.marketplace.aliexpress.models",
+    "oja.marketplace.plans.models",
 ]
 for module in MODEL_MODULES:
     importlib.import_module(module)

@@ -11,7 +11,12 @@ from oja.core.errors import InvalidRequest, errors
 from oja.identity.dependencies import USER_ERRORS, CurrentUser
 from oja.marketplace.cart import service
 from oja.marketplace.cart.schemas import CartItemAdd, CartItemUpdate, CartOut
-from oja.marketplace.errors import CartCurrencyMismatch, CartItemNotFound, VariantNotFound
+from oja.marketplace.errors import (
+    CartCurrencyMismatch,
+    CartItemNotFound,
+    StoreTrafficLimit,
+    VariantNotFound,
+)
 
 router = APIRouter(prefix="/cart", tags=["marketplace: cart"])
 
@@ -31,7 +36,9 @@ async def get_cart(user: CurrentUser, db: SessionDep) -> CartOut:
     status_code=status.HTTP_201_CREATED,
     response_model=CartOut,
     summary="Add a variant (again: its quantity adds up); answers the whole cart",
-    responses=errors(*USER_ERRORS, VariantNotFound, CartCurrencyMismatch, InvalidRequest),
+    responses=errors(
+        *USER_ERRORS, VariantNotFound, CartCurrencyMismatch, InvalidRequest, StoreTrafficLimit
+    ),
 )
 async def add_item(data: CartItemAdd, user: CurrentUser, db: SessionDep) -> CartOut:
     return await service.add(db, user.id, data)

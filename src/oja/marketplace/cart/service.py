@@ -33,6 +33,7 @@ from oja.marketplace.cart.schemas import (
 )
 from oja.marketplace.catalog.models import Product, ProductStatus, ProductVariant
 from oja.marketplace.errors import CartCurrencyMismatch, CartItemNotFound, VariantNotFound
+from oja.marketplace.plans import service as plans
 from oja.marketplace.pricing import repository as pricing_repository
 from oja.marketplace.pricing.models import Discount
 from oja.marketplace.pricing.prices import PricedItem, Quote, effective_price
@@ -170,6 +171,7 @@ async def add(db: AsyncSession, buyer_id: uuid.UUID, data: CartItemAdd) -> CartO
     variant, product, vendor, path = found
     if product.status != ProductStatus.active or vendor.status != VendorStatus.approved:
         raise VariantNotFound("No such variant on sale.")
+    await plans.admit(db, vendor.id, buyer_id)
     other = await repository.other_currency(db, buyer_id, variant.id, variant.currency)
     if other is not None:
         raise CartCurrencyMismatch(

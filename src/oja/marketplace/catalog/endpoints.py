@@ -19,7 +19,7 @@ from oja.files.errors import (
     UploadTooLarge,
 )
 from oja.files.upload_stream import MultipartUpload, multipart_openapi
-from oja.identity.dependencies import USER_ERRORS, RequireRole
+from oja.identity.dependencies import USER_ERRORS, OptionalPrincipal, RequireRole
 from oja.marketplace.catalog import categories, images, service
 from oja.marketplace.catalog.config import CatalogSettings
 from oja.marketplace.catalog.models import ProductStatus
@@ -54,6 +54,7 @@ from oja.marketplace.errors import (
     NotAnImage,
     ProductNotFound,
     SkuTaken,
+    StoreTrafficLimit,
     TooManyImages,
     VariantNotFound,
 )
@@ -175,18 +176,20 @@ async def create_product(data: ProductCreate, vendor: ActiveVendor, db: SessionD
     "/{product_id}",
     response_model=ProductOut,
     summary="A product (public when active in an approved store; its store sees drafts)",
-    responses=errors(*OPTIONAL_VENDOR_ERRORS, ProductNotFound, InvalidRequest),
+    responses=errors(*OPTIONAL_VENDOR_ERRORS, ProductNotFound, InvalidRequest, StoreTrafficLimit),
 )
 async def get_product(
     product_id: uuid.UUID,
     *,
     viewer: OptionalVendor,
+    caller: OptionalPrincipal,
     visitor: Visitor,
     db: SessionDep,
     runtime: RuntimeDep,
     background: BackgroundTasks,
 ) -> ProductOut:
-    product = await service.get_product(db, product_id, viewer)
+    user = caller.user_id if caller is not None and caller.kind == "user" else None
+    product = await service.get_product(db, product_id, viewer, visitor_id=user)
     if product.status == ProductStatus.active:
         recorder.record_view(runtime, background, visitor, product.id)
     return product

@@ -44,6 +44,7 @@ from oja.marketplace.errors import (
     VariantNotFound,
 )
 from oja.marketplace.inventory import repository as inventory_repository
+from oja.marketplace.plans import service as plans
 from oja.marketplace.pricing import repository as pricing_repository
 from oja.marketplace.pricing.models import Discount
 from oja.marketplace.pricing.prices import PricedItem, Quote, effective_price
@@ -246,14 +247,22 @@ async def _own_out(db: AsyncSession, ctx: VendorContext, product: Product) -> Pr
 
 
 async def get_product(
-    db: AsyncSession, product_id: uuid.UUID, viewer: VendorContext | None
+    db: AsyncSession,
+    product_id: uuid.UUID,
+    viewer: VendorContext | None,
+    *,
+    visitor_id: uuid.UUID | None = None,
 ) -> ProductOut:
+    """``visitor_id``, the signed-in caller, is counted among the store's users (the traffic
+    limit); its own staff are not."""
     own = viewer.vendor_id if viewer is not None else None
     product = await repository.visible_product(db, product_id, own_vendor_id=own)
     if product is None:
         raise ProductNotFound("No such product.")
     if product.vendor_id == own and viewer is not None:
         return await _own_out(db, viewer, product)
+    if visitor_id is not None:
+        await plans.admit(db, product.vendor_id, visitor_id)
     variants = await repository.variants_of_products(db, [product.id])
     shown = await images.images_out(await repository.images_of_products(db, [product.id]))
     return product_out(product, variants, await _pricing(db, product), shown[product.id])

@@ -29,6 +29,7 @@ from oja.marketplace.errors import (
     LinesUnavailable,
     OutOfStock,
     ProviderNotSupported,
+    StoreTrafficLimit,
 )
 
 router = APIRouter(tags=["marketplace: checkout"])
@@ -55,6 +56,7 @@ router = APIRouter(tags=["marketplace: checkout"])
         ProviderError,
         ProviderUnavailable,
         BillingNotConfigured,
+        StoreTrafficLimit,
     ),
 )
 async def checkout(

@@ -64,6 +64,7 @@ from oja.marketplace.orders.models import (
     OrderStatus,
     StoreOrder,
 )
+from oja.marketplace.plans import service as plans
 from oja.marketplace.pricing.models import Discount
 
 log = structlog.get_logger("oja.marketplace.checkout")
@@ -99,6 +100,7 @@ async def checkout(
     now = utcnow()
     lines = await priced_lines(db, rows, now, body.discount_code)
     _check(lines, body.discount_code)
+    await plans.admit_all(db, {line.vendor.id for line in lines}, user.id)
     await _reserve(db, lines)
     used = await _count_discounts(db, user.id, lines)
 

@@ -1,0 +1,96 @@
+"""SQL for vendor plans and the store's set of distinct users. Every statement on the vendor-owned
+tables filters on ``vendor_id``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oja.billing.models import QuotaCounter
+from oja.core.db import insert_ignore
+from oja.marketplace.plans.models import StoreVisitor, SubscriptionStatus, VendorSubscription
+
+USERS_METRIC = "store.users"
+"""The quota metric counting a store's distinct users per plan period."""
+
+
+def counter_subject(vendor_id: uuid.UUID) -> str:
+    return f"vendor:{vendor_id}"
+
+
+async def active_plans(db: AsyncSession, vendor_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The plan code of each store in ``vendor_ids`` with an active subscription (one statement)."""
+    query = select(VendorSubscription.vendor_id, VendorSubscription.plan).where(
+        VendorSubscription.vendor_id.in_(set(vendor_ids)),
+        VendorSubscription.status == SubscriptionStatus.active,
+    )
+    return dict((await db.execute(query)).all())
+
+
+async def counted_in(
+    db: AsyncSession, periods: dict[uuid.UUID, datetime], user_id: uuid.UUID
+) -> set[uuid.UUID]:
+    """The stores of ``periods`` (store → its period's start) that already count ``user_id``."""
+    query = select(StoreVisitor.vendor_id).where(
+        or_(
+            *(
+                and_(StoreVisitor.vendor_id == vendor_id, StoreVisitor.period_start == start)
+                for vendor_id, start in periods.items()
+            )
+        ),
+        StoreVisitor.user_id == user_id,
+    )
+    return set((await db.scalars(query)).all())
+
+
+async def add_visitor(
+    db: AsyncSession, vendor_id: uuid.UUID, period_start: datetime, user_id: uuid.UUID
+) -> bool:
+    """Insert the user's first-seen row; False when it is already there (a concurrent request of
+    the same user waits for the other's insert, then finds it)."""
+    inserted = await db.execute(
+        insert_ignore(db, StoreVisitor)
+        .values(vendor_id=vendor_id, period_start=period_start, user_id=user_id)
+        .returning(StoreVisitor.user_id)
+    )
+    return inserted.first() is not None
+
+
+async def take_place(
+    db: AsyncSession, vendor_id: uuid.UUID, period_start: datetime, limit: int | None
+) -> int | None:
+    """One more user in the store's counter if fewer than ``limit`` are counted: the new count,
+    or None when full. One conditional UPDATE: the row lock it takes on PostgreSQL (and SQLite's
+    single writer) make the check and the increment one step."""
+    subject = counter_subject(vendor_id)
+    await db.execute(
+        insert_ignore(db, QuotaCounter).values(
+            subject=subject, metric=USERS_METRIC, window_start=period_start, used=0
+        )
+    )
+    statement = update(QuotaCounter).where(
+        QuotaCounter.subject == subject,
+        QuotaCounter.metric == USERS_METRIC,
+        QuotaCounter.window_start == period_start,
+    )
+    if limit is not None:
+        statement = statement.where(QuotaCounter.used < limit)
+    result = await db.execute(
+        statement.values(used=QuotaCounter.used + 1)
+        .returning(QuotaCounter.used)
+        .execution_options(synchronize_session=False)
+    )
+    return result.scalar_one_or_none()
+
+
+async def counted(db: AsyncSession, vendor_id: uuid.UUID, period_start: datetime) -> int:
+    query = select(QuotaCounter.used).where(
+        QuotaCounter.subject == counter_subject(vendor_id),
+        QuotaCounter.metric == USERS_METRIC,
+        QuotaCounter.window_start == period_start,
+    )
+    return int((await db.execute(query)).scalar_one_or_none() or 0)

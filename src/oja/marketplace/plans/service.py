@@ -1,0 +1,112 @@
+"""Vendor plans and the traffic limit.
+
+A store on a paid plan (an active :class:`VendorSubscription`) may serve the plan's ``user_limit``
+distinct signed-in buyers per plan period; any other store is on the free tier
+(``OJA_VENDOR_FREE_TIER_USERS`` per month). Periods are UTC calendar months or years, the quota
+engine's windows. :func:`admit` runs on the store's product detail, cart-add and checkout routes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oja.billing.plans import PLANS, VENDOR_PLANS, Audience
+from oja.billing.quota import window
+from oja.core.runtime import current_runtime
+from oja.marketplace.errors import StoreTrafficLimit
+from oja.marketplace.plans import repository
+from oja.marketplace.plans.config import VendorPlanSettings
+from oja.marketplace.plans.schemas import SubscriptionOut, UsageOut, VendorPlanOut
+from oja.marketplace.plans.traffic import Admission, visitors_for
+
+FREE = "free"
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    plan: str
+    limit: int | None
+    interval: Literal["month", "year"]
+
+    def window(self) -> tuple[datetime, datetime]:
+        return window(self.interval)
+
+
+def vendor_plans() -> list[VendorPlanOut]:
+    return [
+        VendorPlanOut(
+            code=plan.code,
+            name=plan.name,
+            interval=plan.interval,
+            user_limit=plan.user_limit,
+            provider=plan.provider or "paystack",
+        )
+        for plan in VENDOR_PLANS
+    ]
+
+
+def _allowance(code: str | None) -> Allowance:
+    plan = PLANS.get(code) if code is not None else None
+    if plan is None or plan.audience != Audience.vendor or plan.interval not in ("month", "year"):
+        free = current_runtime().settings.section(VendorPlanSettings).free_tier_users
+        return Allowance(plan=FREE, limit=free, interval="month")
+    return Allowance(plan=plan.code, limit=plan.user_limit, interval=plan.interval)
+
+
+async def allowances(
+    db: AsyncSession, vendor_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, Allowance]:
+    plans = await repository.active_plans(db, vendor_ids)
+    return {vendor_id: _allowance(plans.get(vendor_id)) for vendor_id in vendor_ids}
+
+
+async def admit(db: AsyncSession, vendor_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """Count ``user_id`` among the store's users this period, or raise ``store_traffic_limit``
+    when the store is full and the user is not counted yet."""
+    await admit_all(db, [vendor_id], user_id)
+
+
+async def admit_all(
+    db: AsyncSession, vendor_ids: Collection[uuid.UUID], user_id: uuid.UUID
+) -> list[Admission]:
+    """:func:`admit` for each of ``vendor_ids`` (a checkout's stores): two reads when every store
+    already counts the user, one admission per store that does not. The new admissions."""
+    found = await allowances(db, vendor_ids)
+    windows = {vendor_id: allowance.window() for vendor_id, allowance in found.items()}
+    visitors = visitors_for(current_runtime())
+    known = await visitors.known(db, {v: w[0] for v, w in windows.items()}, user_id)
+    admitted = []
+    for vendor_id in sorted(set(vendor_ids) - known):
+        admission = await visitors.admit(
+            db, vendor_id, user_id, found[vendor_id].limit, windows[vendor_id]
+        )
+        if not admission.admitted:
+            resets_at = windows[vendor_id][1]
+            raise StoreTrafficLimit(
+                "This store has reached its visitor limit for now; it reopens to new visitors at "
+                f"{resets_at.isoformat()}.",
+                details={"vendor_id": str(vendor_id), "resets_at": resets_at.isoformat()},
+            )
+        admitted.append(admission)
+    return admitted
+
+
+async def subscription(db: AsyncSession, vendor_id: uuid.UUID) -> SubscriptionOut:
+    found = (await allowances(db, [vendor_id]))[vendor_id]
+    start, end = found.window()
+    users = await visitors_for(current_runtime()).used(db, vendor_id, (start, end))
+    remaining = None if found.limit is None else max(0, found.limit - users)
+    return SubscriptionOut(
+        plan=found.plan,
+        status="free" if found.plan == FREE else "active",
+        interval=found.interval,
+        period_start=start,
+        period_end=end,
+        usage=UsageOut(users=users, limit=found.limit, remaining=remaining, resets_at=end),
+    )

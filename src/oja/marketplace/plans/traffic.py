@@ -1,0 +1,151 @@
+"""The traffic limit's exact set of distinct users per store and plan period, and its atomic
+admission: a Redis set when ``OJA_REDIS_URL`` is set, the ``store_visitor`` table otherwise.
+
+Only a user's first visit in a period writes (one row, or one ``SADD``); a counted user's later
+views are one read. Admission is atomic: with ``limit`` places, at most ``limit`` distinct users are
+ever admitted however many race, and a user once counted stays admitted for the period.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import redis.asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oja.core.clock import utcnow
+from oja.core.runtime import Runtime
+from oja.marketplace.plans import repository
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    admitted: bool
+    counted: int | None
+    """The store's count after this user was added; None when the user was already counted."""
+
+
+ALREADY_COUNTED = Admission(admitted=True, counted=None)
+FULL = Admission(admitted=False, counted=None)
+
+
+class Visitors(Protocol):
+    async def known(
+        self, db: AsyncSession, periods: dict[uuid.UUID, datetime], user_id: uuid.UUID
+    ) -> set[uuid.UUID]:
+        """The stores of ``periods`` (store → its period's start) already counting ``user_id``:
+        one read, whatever the number of stores."""
+
+    async def admit(
+        self,
+        db: AsyncSession,
+        vendor_id: uuid.UUID,
+        user_id: uuid.UUID,
+        limit: int | None,
+        window: tuple[datetime, datetime],
+    ) -> Admission: ...
+
+    async def used(
+        self, db: AsyncSession, vendor_id: uuid.UUID, window: tuple[datetime, datetime]
+    ) -> int: ...
+
+
+class SqlVisitors:
+    """Rows in the request's unit of work: a refused admission rolls back with the request."""
+
+    async def known(
+        self, db: AsyncSession, periods: dict[uuid.UUID, datetime], user_id: uuid.UUID
+    ) -> set[uuid.UUID]:
+        return await repository.counted_in(db, periods, user_id)
+
+    async def admit(
+        self,
+        db: AsyncSession,
+        vendor_id: uuid.UUID,
+        user_id: uuid.UUID,
+        limit: int | None,
+        window: tuple[datetime, datetime],
+    ) -> Admission:
+        start = window[0]
+        if not await repository.add_visitor(db, vendor_id, start, user_id):
+            return ALREADY_COUNTED
+        count = await repository.take_place(db, vendor_id, start, limit)
+        return FULL if count is None else Admission(admitted=True, counted=count)
+
+    async def used(
+        self, db: AsyncSession, vendor_id: uuid.UUID, window: tuple[datetime, datetime]
+    ) -> int:
+        return await repository.counted(db, vendor_id, window[0])
+
+
+# KEYS[1] the set; ARGV[1] user, ARGV[2] limit (-1: none), ARGV[3] TTL in ms.
+# Answers -1 (already counted), -2 (full) or the new count.
+_ADMIT = """
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return -1 end
+local n = redis.call('SCARD', KEYS[1])
+local limit = tonumber(ARGV[2])
+if limit >= 0 and n >= limit then return -2 end
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return n + 1
+"""
+
+
+class RedisVisitors:
+    """One set per store and period, admitted by one Lua script (one round trip)."""
+
+    def __init__(self, redis: aioredis.Redis, namespace: str = "oja:store-users:") -> None:
+        self._redis = redis
+        self._namespace = namespace
+        self._admit = redis.register_script(_ADMIT)
+
+    def _key(self, vendor_id: uuid.UUID, start: datetime) -> str:
+        return f"{self._namespace}{{{vendor_id}}}:{start:%Y%m%d}"
+
+    async def known(
+        self, db: AsyncSession, periods: dict[uuid.UUID, datetime], user_id: uuid.UUID
+    ) -> set[uuid.UUID]:
+        stores = list(periods)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for vendor_id in stores:
+                pipe.sismember(self._key(vendor_id, periods[vendor_id]), str(user_id))
+            found = await pipe.execute()
+        return {vendor_id for vendor_id, member in zip(stores, found, strict=True) if member}
+
+    async def admit(
+        self,
+        db: AsyncSession,
+        vendor_id: uuid.UUID,
+        user_id: uuid.UUID,
+        limit: int | None,
+        window: tuple[datetime, datetime],
+    ) -> Admission:
+        start, end = window
+        # The set outlives its period by a day, for the usage shown just after the rollover.
+        ttl_ms = int((end - utcnow()).total_seconds() * 1000) + 86_400_000
+        answer = int(
+            await self._admit(
+                keys=[self._key(vendor_id, start)],
+                args=[str(user_id), -1 if limit is None else limit, ttl_ms],
+            )
+        )
+        if answer == -1:
+            return ALREADY_COUNTED
+        if answer == -2:
+            return FULL
+        return Admission(admitted=True, counted=answer)
+
+    async def used(
+        self, db: AsyncSession, vendor_id: uuid.UUID, window: tuple[datetime, datetime]
+    ) -> int:
+        return int(await self._redis.scard(self._key(vendor_id, window[0])))
+
+
+def visitors_for(runtime: Runtime) -> Visitors:
+    """Redis-backed when the runtime has Redis (shared by every replica), else the database."""
+    if runtime.redis is not None:
+        return RedisVisitors(runtime.redis)
+    return SqlVisitors()

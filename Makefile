@@ -25,10 +25,10 @@ run: install ## Install, migrate and start Oja on embedded defaults (API :8000 +
 	$(RUN) oja serve
 
 .PHONY: test
-# Four pytest workers (the suite mostly waits on databases, brokers and subprocesses, so four beat
+# Three pytest workers (the suite mostly waits on databases, brokers and subprocesses, so three beat
 # one per core even on two cores): each worker has its own PostgreSQL database and Redis
 # database; whole files go to one worker, so a module's fixtures are built once.
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 3
 test: install ## Install and run the whole test suite (TEST_WORKERS=0 to run in one process)
 	$(RUN) pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -184,7 +185,11 @@ def _hypothesis_test(
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case: Any) -> None:
         outcome.cases[key] += 1
-        response = case.call(base_url=served.url, headers=headers(key), timeout=30)
+        try:
+            response = _call(case, served.url, headers(key))
+        except Exception as exc:  # a hang (timeout) is a finding: say what it was, not "flaky"
+            outcome.failures.setdefault(key, f"{exc!r}\nreproduce: {case.as_curl_command()}"[:4000])
+            raise
         checks = CHECKS
         if mode is GenerationMode.NEGATIVE and case.media_type == "multipart/form-data":
             checks = MULTIPART_NEGATIVE_CHECKS
@@ -195,6 +200,18 @@ def _hypothesis_test(
             raise
 
     return run
+
+
+def _call(case: Any, url: str, headers: dict[str, str]) -> Any:
+    """One request; a connection the server closed while idle (keep-alive race: the fuzzer's
+    client reused it as the server dropped it) is retried once — that is the network, not the app.
+    Timeouts are not retried."""
+    try:
+        return case.call(base_url=url, headers=headers, timeout=30)
+    except requests.ConnectionError as exc:
+        if isinstance(exc, requests.ConnectTimeout):
+            raise
+        return case.call(base_url=url, headers=headers, timeout=30)
 
 
 def fuzz(served: Served, principal: str, examples: int) -> Outcome:

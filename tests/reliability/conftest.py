@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -14,6 +15,9 @@ from oja.core.jobs.runner import execute
 from oja.core.runtime import Runtime
 from tests.conftest import Jobs
 from tests.reliability.harness import Fakes, sandbox_fakes
+
+if TYPE_CHECKING:
+    from tests.reliability.fuzzing import Served
 
 
 @pytest.fixture(scope="session")
@@ -100,3 +104,12 @@ def harness_app(app: Any, fakes: Fakes, local_ai: None) -> Iterator[Any]:
     fakes.install(app)
     yield app
     fakes.uninstall(app)
+
+
+@pytest.fixture
+def served(tmp_path: Path, database_url: str, fakes: Fakes, local_ai: None) -> Iterator[Served]:
+    """Oja served over HTTP for the fuzzer (``tests/reliability/fuzzing.py``)."""
+    from tests.reliability.fuzzing import serve
+
+    with serve(tmp_path, database_url, fakes) as served:
+        yield served

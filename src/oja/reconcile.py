@@ -14,7 +14,10 @@
   ``failed``): a file ``uploaded``/``processing``, a document ``PROCESSING`` or ``UPLOADED`` without
   text, a document's text waiting to be indexed, a chat prompt ``pending``. Clients poll those until
   they move, and nothing will move them once their job is over. No threshold: the job that moves a
-  row commits the row's new state with (or before) its own end, so there is no legitimate window.
+  row commits the row's new state with (or before) its own end, so there is no legitimate window;
+* **marketplace** — stock equals its movements, paid groups are booked and confirmed, unpaid ones
+  released, the ledger balanced, rating summaries equal to their reviews
+  (``oja.marketplace.invariants``: four lines, ``stock``, ``orders``, ``ledger``, ``ratings``).
 
 It reads every module's tables, so it sits above them all (just under the CLI).
 
@@ -48,6 +51,7 @@ from oja.documents.jobs import extract_document
 from oja.documents.models import Document, DocumentStatus
 from oja.files.jobs import process_file
 from oja.files.models import File, FileStatus
+from oja.marketplace import invariants
 from oja.rag.jobs import index_document
 
 SAMPLE = 10
@@ -104,6 +108,7 @@ async def run(
     await _storage(runtime, report, cutoff)
     await _quotas(runtime, report, cutoff)
     await _stuck_rows(runtime, report)
+    await _marketplace(runtime, report, cutoff)
     return report
 
 
@@ -360,4 +365,36 @@ async def _stuck_rows(runtime: Runtime, report: Report) -> None:
         problems,
         f"{in_progress} rows in progress, none whose job has ended",
         "{n} rows in progress whose job has ended (clients would wait for them for ever)",
+    )
+
+
+async def _marketplace(runtime: Runtime, report: Report, cutoff: datetime) -> None:
+    async with read_only(runtime.database) as session:
+        variants, stock = await invariants.stock(session)
+        paid, orders = await invariants.orders(session, cutoff)
+        transactions, ledger = await invariants.ledger(session)
+        ratings = await invariants.ratings(session)
+    report.add(
+        "stock",
+        stock,
+        f"{variants} variants, each at the sum of its movements",
+        "{n} variants whose stock is not the sum of their movements",
+    )
+    report.add(
+        "orders",
+        orders,
+        f"{paid} paid groups, each booked and applied; no expired reservation held",
+        "{n} order groups paid but not booked or applied, or unpaid past their expiry",
+    )
+    report.add(
+        "ledger",
+        ledger,
+        f"{transactions} transactions, all balanced; balances equal their postings",
+        "{n} ledger invariants broken",
+    )
+    report.add(
+        "ratings",
+        ratings,
+        "every rating summary equals its reviews",
+        "{n} rating summaries differ from their reviews",
     )

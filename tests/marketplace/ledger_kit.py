@@ -1,5 +1,5 @@
 """Order groups written straight into the tables (no catalogue, no checkout), for the ledger's
-tests and its benchmark, and the ledger's invariants as queries."""
+tests and its benchmark (the ledger's invariants are ``oja.marketplace.ledger.checks``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.clock import utcnow
 from oja.identity.models import User
-from oja.marketplace.ledger.models import LedgerAccount, LedgerPosting, LedgerTransaction
+from oja.marketplace.ledger.checks import drifted_accounts, unbalanced_transactions
+from oja.marketplace.ledger.models import LedgerAccount, LedgerTransaction
 from oja.marketplace.orders.models import (
     GroupStatus,
     OrderGroup,
@@ -107,32 +108,6 @@ async def add_group(
     return group, orders, made
 
 
-async def unbalanced_transactions(db: AsyncSession) -> list[uuid.UUID]:
-    query = (
-        select(LedgerPosting.transaction_id)
-        .group_by(LedgerPosting.transaction_id)
-        .having(func.sum(LedgerPosting.amount) != 0)
-    )
-    return list((await db.execute(query)).scalars().all())
-
-
-async def drifted_accounts(db: AsyncSession) -> list[tuple[str, int, int]]:
-    """Accounts whose running balance differs from the sum of their postings."""
-    sums = (
-        select(LedgerPosting.account_id, func.sum(LedgerPosting.amount).label("total"))
-        .group_by(LedgerPosting.account_id)
-        .subquery()
-    )
-    query = select(LedgerAccount.key, LedgerAccount.balance, func.coalesce(sums.c.total, 0)).join(
-        sums, sums.c.account_id == LedgerAccount.id, isouter=True
-    )
-    return [
-        (key, balance, int(total))
-        for key, balance, total in (await db.execute(query))
-        if balance != int(total)
-    ]
-
-
 async def balances(db: AsyncSession) -> dict[str, int]:
     """Every account's running balance, by key."""
     return dict((await db.execute(select(LedgerAccount.key, LedgerAccount.balance))).all())
@@ -140,3 +115,6 @@ async def balances(db: AsyncSession) -> dict[str, int]:
 
 async def transaction_count(db: AsyncSession) -> int:
     return int((await db.execute(select(func.count()).select_from(LedgerTransaction))).scalar_one())
+
+
+__all__ = ["drifted_accounts", "unbalanced_transactions"]

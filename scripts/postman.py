@@ -1,8 +1,15 @@
 """Generate the Postman collection (v2.1) from Oja's OpenAPI document: ``make postman``.
 
-Output: ``docs/postman/oja.postman_collection.json``. One folder per OpenAPI tag, plus a first folder,
-"Core flow (seed 001)", that runs the seed's journey in order with a 2xx check on each step:
-signup → login → create / list / read a chatroom → send a message → read it → subscription status.
+Output: ``docs/postman/oja.postman_collection.json``. One folder per OpenAPI tag, plus two flows that
+run in order with a status check on each step:
+
+- "Core flow (seed 001)": signup → login → create / list / read a chatroom → send a message → read
+  it → subscription status;
+- "Marketplace (seed 003)": the vendor and the buyer journeys — an admin (``adminEmail`` /
+  ``adminPassword``) approves a new store, the vendor lists a product, a buyer finds it, carts it,
+  checks out, pays on the payment page (``oja serve --sandbox``'s Paystack fake), the store confirms
+  its order by payment and ships and delivers it, the buyer reviews it, and the store reads its
+  balance. Each role's token is its own variable (``vendorToken``, ``buyerToken``, ``adminToken``).
 
 - ``{{baseUrl}}`` and ``{{token}}`` are collection variables; the collection authenticates with
   ``Bearer {{token}}`` and routes the OpenAPI document marks public use ``noauth``.
@@ -35,6 +42,243 @@ CORE_FLOW = [
     ("get", "/chatroom/{chatroom_id}/messages/{message_id}"),
     ("get", "/subscription/status"),
 ]
+MARKETPLACE_FOLDER = "Marketplace (seed 003)"
+ADDRESS = {
+    "name": "Ada Obi",
+    "line1": "12 Allen Avenue",
+    "city": "Ikeja",
+    "state": "Lagos",
+    "country": "NG",
+    "phone": "+2348012345678",
+}
+
+
+def _step(
+    name: str,
+    method: str,
+    path: str,
+    *,
+    role: str | None,
+    status: int,
+    body: Any = None,
+    capture: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    url: str | None = None,
+    pre: list[str] | None = None,
+    check: list[str] | None = None,
+) -> dict[str, Any]:
+    """One step of the marketplace flow: who calls (a role's token, or none), the status it must
+    answer, what it stores for later steps (variable → JavaScript expression over ``body``)."""
+    return {
+        "name": name,
+        "method": method,
+        "path": path,
+        "role": role,
+        "status": status,
+        "body": body,
+        "capture": capture or {},
+        "headers": headers or {},
+        "url": url,
+        "pre": pre or [],
+        "check": check or [],
+    }
+
+
+MARKETPLACE_FLOW = [
+    _step(
+        "admin signs in",
+        "post",
+        "/auth/login",
+        role=None,
+        status=200,
+        body={"email": "{{adminEmail}}", "password": "{{adminPassword}}"},
+        capture={"adminToken": "body.access_token"},
+    ),
+    _step(
+        "vendor signs up",
+        "post",
+        "/auth/signup",
+        role=None,
+        status=201,
+        body={"email": "{{vendorEmail}}", "password": "{{password}}"},
+        pre=["pm.collectionVariables.set('vendorEmail', 'vendor' + Date.now() + '@example.com');"],
+    ),
+    _step(
+        "vendor signs in",
+        "post",
+        "/auth/login",
+        role=None,
+        status=200,
+        body={"email": "{{vendorEmail}}", "password": "{{password}}"},
+        capture={"vendorToken": "body.access_token"},
+    ),
+    _step(
+        "vendor opens a store",
+        "post",
+        "/vendors",
+        role="vendor",
+        status=201,
+        body={"name": "Adire House {{$timestamp}}", "contact_email": "{{vendorEmail}}"},
+        capture={"vendor_id": "body.id"},
+        check=["pm.expect(body.status).to.eql('pending');"],
+    ),
+    _step(
+        "admin approves the store",
+        "post",
+        "/admin/vendors/{vendor_id}/approve",
+        role="admin",
+        status=200,
+        body={},
+        check=["pm.expect(body.status).to.eql('approved');"],
+    ),
+    _step(
+        "vendor lists a product",
+        "post",
+        "/products",
+        role="vendor",
+        status=201,
+        body={
+            "title": "Adire indigo shirt",
+            "description": "Hand-dyed cotton, made in Abeokuta.",
+            "status": "active",
+            "variants": [
+                {"sku": "ADIRE-M", "options": {"size": "M"}, "price": 1500000, "stock": 5}
+            ],
+        },
+        capture={"product_id": "body.id", "variant_id": "body.variants[0].id"},
+    ),
+    _step(
+        "anyone browses the store's products",
+        "get",
+        "/products",
+        role=None,
+        status=200,
+        url="{{baseUrl}}/products?vendor={{vendor_id}}",
+        check=[
+            "pm.expect(body.items.map(p => p.id)).to.include(pm.collectionVariables.get('product_id'));"
+        ],
+    ),
+    _step(
+        "buyer signs up",
+        "post",
+        "/auth/signup",
+        role=None,
+        status=201,
+        body={"email": "{{buyerEmail}}", "password": "{{password}}"},
+        pre=["pm.collectionVariables.set('buyerEmail', 'buyer' + Date.now() + '@example.com');"],
+    ),
+    _step(
+        "buyer signs in",
+        "post",
+        "/auth/login",
+        role=None,
+        status=200,
+        body={"email": "{{buyerEmail}}", "password": "{{password}}"},
+        capture={"buyerToken": "body.access_token"},
+    ),
+    _step(
+        "buyer views the product",
+        "get",
+        "/products/{product_id}",
+        role="buyer",
+        status=200,
+        check=["pm.expect(body.variants[0].stock).to.eql(5);"],
+    ),
+    _step(
+        "buyer adds two to the cart",
+        "post",
+        "/cart/items",
+        role="buyer",
+        status=201,
+        body={"variant_id": "{{variant_id}}", "quantity": 2},
+    ),
+    _step(
+        "buyer reads the cart",
+        "get",
+        "/cart",
+        role="buyer",
+        status=200,
+        check=["pm.expect(body.total).to.eql(3000000);"],
+    ),
+    _step(
+        "buyer checks out",
+        "post",
+        "/checkout",
+        role="buyer",
+        status=201,
+        body={"shipping_address": ADDRESS, "provider": "paystack"},
+        headers={"Idempotency-Key": "{{$guid}}"},
+        capture={
+            "order_group_id": "body.order_group_id",
+            "order_id": "body.orders[0].id",
+            "authorization_url": "body.payment.authorization_url",
+        },
+    ),
+    _step(
+        "buyer pays on the payment page",
+        "post",
+        "/pay",
+        role=None,
+        status=200,
+        url="{{authorization_url}}/pay",
+        headers={"Accept": "application/json"},
+        check=["pm.expect(body.status).to.eql('success');"],
+    ),
+    _step(
+        "the order group is paid",
+        "get",
+        "/order-groups/{group_id}",
+        role="buyer",
+        status=200,
+        url="{{baseUrl}}/order-groups/{{order_group_id}}",
+        check=["pm.expect(body.status).to.eql('paid');"],
+    ),
+    _step(
+        "vendor sees the confirmed order",
+        "get",
+        "/vendors/me/orders/{order_id}",
+        role="vendor",
+        status=200,
+        check=["pm.expect(body.status).to.eql('confirmed');"],
+    ),
+    _step(
+        "vendor ships it",
+        "post",
+        "/vendors/me/orders/{order_id}/ship",
+        role="vendor",
+        status=200,
+        body={"carrier": "GIG Logistics", "tracking_number": "GIG{{$timestamp}}"},
+        check=["pm.expect(body.status).to.eql('shipped');"],
+    ),
+    _step(
+        "vendor marks it delivered",
+        "post",
+        "/vendors/me/orders/{order_id}/deliver",
+        role="vendor",
+        status=200,
+        check=["pm.expect(body.status).to.eql('delivered');"],
+    ),
+    _step(
+        "buyer reviews the product",
+        "post",
+        "/products/{product_id}/reviews",
+        role="buyer",
+        status=201,
+        body={"rating": 5, "title": "True indigo", "body": "The dye is deep and even. Fits well."},
+    ),
+    _step(
+        "vendor reads its balance",
+        "get",
+        "/vendors/me/balance",
+        role="vendor",
+        status=200,
+    ),
+]
+"""The marketplace folder, in order. Paying needs the sandbox's Paystack fake: its payment page
+sends the webhook, and "the order group is paid" is asked again (up to 40 times, half a second
+apart) until the worker has verified the payment."""
+POLLED = {"the order group is paid": "body.status !== 'paid'"}
+
 BODY_VARIABLES = {"email": "{{email}}", "password": "{{password}}", "mobile": "{{mobile}}"}
 CAPTURES: dict[tuple[str, str], dict[str, str]] = {
     ("post", "/chatroom/{chatroom_id}/message"): {"message_id": "user_message.id"},
@@ -228,6 +472,72 @@ def request_item(
     return item
 
 
+def marketplace_item(document: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
+    """A request of the marketplace flow: the operation's item, with the step's caller, body,
+    headers and checks."""
+    method, path = step["method"], step["path"]
+    if path in document["paths"]:
+        item = request_item(document, method, path)
+    else:  # the payment page: the provider's, not Oja's
+        item = {"name": "", "request": {"method": method.upper(), "header": [], "url": {}}}
+    request = item["request"]
+    item["name"] = step["name"]
+    if step["url"] is not None:
+        request["url"] = step["url"]  # a string: parsed once its variables are resolved
+    role = step["role"]
+    request["auth"] = (
+        {"type": "noauth"}
+        if role is None
+        else {
+            "type": "bearer",
+            "bearer": [{"key": "token", "value": f"{{{{{role}Token}}}}", "type": "string"}],
+        }
+    )
+    request["header"] = [h for h in request["header"] if h["key"] not in step["headers"]]
+    request["header"] += [{"key": k, "value": v} for k, v in step["headers"].items()]
+    if step["body"] is not None:
+        request["body"] = {
+            "mode": "raw",
+            "raw": json.dumps(step["body"], indent=2, ensure_ascii=False),
+            "options": {"raw": {"language": "json"}},
+        }
+        if not any(h["key"] == "Content-Type" for h in request["header"]):
+            request["header"].append({"key": "Content-Type", "value": "application/json"})
+    else:
+        request.pop("body", None)
+    script = ["let body = null;", "try { body = pm.response.json(); } catch (e) {}"]
+    waiting = POLLED.get(step["name"])
+    if waiting is not None:
+        script += [
+            "const polls = Number(pm.collectionVariables.get('polls') || 0);",
+            f"if (body && {waiting} && polls < 40) {{",
+            "    pm.collectionVariables.set('polls', polls + 1);",
+            "    setTimeout(function () {}, 500);",
+            "    postman.setNextRequest(pm.info.requestName);",
+            "} else {",
+            "pm.collectionVariables.set('polls', 0);",
+        ]
+    script += [
+        f"pm.test({json.dumps(step['name'] + ': ' + str(step['status']))}, function () {{",
+        f"    pm.expect(pm.response.code).to.eql({step['status']});",
+        *(f"    {line}" for line in step["check"]),
+        "});",
+    ]
+    script += [
+        f"if (body && body.{expression.split('.')[1].split('[')[0]}) "
+        f"pm.collectionVariables.set('{variable}', {expression});"
+        for variable, expression in step["capture"].items()
+    ]
+    if waiting is not None:
+        script.append("}")
+    item["event"] = [{"listen": "test", "script": {"type": "text/javascript", "exec": script}}]
+    if step["pre"]:
+        item["event"].append(
+            {"listen": "prerequest", "script": {"type": "text/javascript", "exec": step["pre"]}}
+        )
+    return item
+
+
 def build(document: dict[str, Any]) -> dict[str, Any]:
     folders: dict[str, list[dict[str, Any]]] = {}
     variables = {"baseUrl": "http://127.0.0.1:8000", "token": "", "refreshToken": ""}
@@ -241,6 +551,18 @@ def build(document: dict[str, Any]) -> dict[str, Any]:
             for name in re.findall(r"\{(\w+)\}", path):
                 variables.setdefault(name, "")
     core = [request_item(document, m, p, check_success=True) for m, p in CORE_FLOW]
+    marketplace = [marketplace_item(document, step) for step in MARKETPLACE_FLOW]
+    variables |= {
+        "adminEmail": "admin@example.com",
+        "adminPassword": "",
+        "adminToken": "",
+        "vendorEmail": "",
+        "vendorToken": "",
+        "buyerEmail": "",
+        "buyerToken": "",
+        "authorization_url": "",
+        "polls": "0",
+    }
     return {
         "info": {
             "name": document["info"]["title"],
@@ -261,6 +583,7 @@ def build(document: dict[str, Any]) -> dict[str, Any]:
         "variable": [{"key": k, "value": v, "type": "string"} for k, v in variables.items()],
         "item": [
             {"name": CORE_FOLDER, "item": core},
+            {"name": MARKETPLACE_FOLDER, "item": marketplace},
             *({"name": tag, "item": items} for tag, items in folders.items()),
         ],
     }

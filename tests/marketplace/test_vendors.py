@@ -123,6 +123,7 @@ async def test_transitions_follow_the_table(app: Any, client: httpx.AsyncClient)
         409,
         "invalid_vendor_transition",
     )
+    assert suspend_pending.json()["error"]["message"] == "A pending store cannot be suspended."
     rejected = await client.post(f"{url}/reject", json={"reason": "no docs"}, headers=boss.headers)
     assert rejected.json()["status"] == "rejected"
     approve_rejected = await client.post(f"{url}/approve", headers=boss.headers)

@@ -231,7 +231,7 @@ async def decide(
         db, vendor_id, from_status=current, to_status=target, reason=decision.reason
     ):
         raise InvalidVendorTransition(
-            f"A {current} store cannot be {action}d.",
+            f"A {current} store cannot be {target}.",
             details={"status": str(current), "action": str(action)},
         )
     repository.record_status_change(

@@ -7,7 +7,7 @@ function of :mod:`oja.admin.operations`.
 
 from __future__ import annotations
 
-from sqladmin import ModelView
+from sqladmin import BaseView, ModelView
 
 from oja.admin.business_views import (
     ChatroomView,
@@ -19,8 +19,18 @@ from oja.admin.business_views import (
 from oja.admin.file_views import FileView
 from oja.admin.identity_views import ApiKeyView, UserView
 from oja.admin.job_views import JobView
+from oja.admin.marketplace_views import (
+    ProductView,
+    RefundView,
+    ReturnView,
+    ReviewQueueView,
+    StoreOrderView,
+    StorePlanView,
+    VendorView,
+)
+from oja.admin.notification_views import DeliveryFailureView, NotificationTemplateView
 
-VIEWS: list[type[ModelView]] = [
+VIEWS: list[type[ModelView] | type[BaseView]] = [
     UserView,
     ApiKeyView,
     JobView,
@@ -30,4 +40,13 @@ VIEWS: list[type[ModelView]] = [
     WebhookEventView,
     SubscriptionView,
     ChatroomView,
+    VendorView,
+    ProductView,
+    StoreOrderView,
+    ReturnView,
+    RefundView,
+    ReviewQueueView,
+    StorePlanView,
+    NotificationTemplateView,
+    DeliveryFailureView,
 ]

@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy import select
 
 from oja.core.clock import utcnow
-from oja.core.db import unit_of_work
+from oja.core.db import Database, unit_of_work
 from oja.marketplace.catalog.models import Product
 from oja.marketplace.orders.models import (
     OrderGroup,
@@ -27,6 +27,11 @@ from oja.notifications.models import Notification, NotificationDelivery
 from tests.marketplace.conftest import Person, open_store, person
 
 
+def database_of(target: Any) -> Database:
+    """The database of an app, or the database itself (the browser tests have no app in-process)."""
+    return target if isinstance(target, Database) else target.state.runtime.database
+
+
 async def store(client: httpx.AsyncClient, name: str) -> tuple[Person, uuid.UUID]:
     """A pending store opened through the API by a new user: (its owner, its id)."""
     owner = await person(client, "owner")
@@ -35,12 +40,12 @@ async def store(client: httpx.AsyncClient, name: str) -> tuple[Person, uuid.UUID
 
 
 async def get(app: Any, model: Any, pk: Any) -> Any:
-    async with app.state.runtime.database.sessionmaker() as db:
+    async with database_of(app).sessionmaker() as db:
         return await db.get(model, pk)
 
 
 async def all_of(app: Any, query: Any) -> list[Any]:
-    async with app.state.runtime.database.sessionmaker() as db:
+    async with database_of(app).sessionmaker() as db:
         return list((await db.scalars(query)).all())
 
 
@@ -48,7 +53,7 @@ async def add_product(
     app: Any, vendor_id: uuid.UUID, title: str, status: str = "active"
 ) -> uuid.UUID:
     row = Product(vendor_id=vendor_id, title=title, status=status, attributes={})
-    async with unit_of_work(app.state.runtime.database) as db:
+    async with unit_of_work(database_of(app)) as db:
         db.add(row)
     return row.id
 
@@ -60,7 +65,7 @@ async def add_order(
     one unit and, with ``refund``, the refund of that return."""
     now = utcnow()
     buyer = uuid.UUID(buyer_id)
-    async with unit_of_work(app.state.runtime.database) as db:
+    async with unit_of_work(database_of(app)) as db:
         group = OrderGroup(
             buyer_id=buyer,
             status="paid",
@@ -169,7 +174,7 @@ async def add_review(
         open_flags=open_flags,
         screening="held: a link" if status == "pending" else None,
     )
-    async with unit_of_work(app.state.runtime.database) as db:
+    async with unit_of_work(database_of(app)) as db:
         db.add(row)
         if status == "published":
             counts = {f"r{r}": int(r == rating) for r in range(1, 6)}
@@ -188,7 +193,7 @@ async def summary_count(app: Any, review_id: uuid.UUID) -> int:
 
 
 async def add_delivery(app: Any, user_id: str, status: str, address: str) -> uuid.UUID:
-    async with unit_of_work(app.state.runtime.database) as db:
+    async with unit_of_work(database_of(app)) as db:
         note = Notification(
             user_id=uuid.UUID(user_id),
             event_id=uuid.uuid4(),

@@ -214,13 +214,28 @@ async def test_a_buyer_cannot_reach_the_marketplace_pages(
     assert (await get(app, Vendor, pending)).status == "pending"
 
 
-async def test_a_malformed_selection_in_a_decision_is_a_400(
-    admin_client: httpx.AsyncClient,
+async def test_a_malformed_selection_or_an_overlong_reason_is_a_400(
+    admin_client: httpx.AsyncClient, app: Any
 ) -> None:
-    response = await admin_client.post(
+    _, pending = await store(admin_client, "Long Story")
+    author = await person(admin_client)
+    review_id = await add_review(app, pending, author.id, "Held for a link")
+
+    malformed = await admin_client.post(
         "/admin/vendor/decide/reject", data={"pks": "not-a-uuid", "reason": "x"}
     )
-    assert response.status_code == 400
+    long_store = await admin_client.post(
+        "/admin/vendor/decide/reject", data={"pks": str(pending), "reason": "x" * 501}
+    )
+    long_review = await admin_client.post(
+        "/admin/review/decide/hide", data={"pks": str(review_id), "reason": "x" * 501}
+    )
+    missing = await admin_client.post("/admin/vendor/decide/reject", data={"pks": str(pending)})
+
+    assert [r.status_code for r in (malformed, long_store, long_review, missing)] == [400] * 4
+    assert (await get(app, Vendor, pending)).status == "pending"
+    assert (await get(app, Review, review_id)).status == "pending"
+    assert await all_of(app, select(ReviewDecision)) == []
 
 
 # Products, orders, returns, refunds

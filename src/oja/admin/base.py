@@ -88,6 +88,8 @@ def operator_id(request: Request) -> uuid.UUID:
 
 
 REASON_TEMPLATE = "oja/reason.html"
+MAX_REASON = 500
+"""The longest reason the services record (a store's status change, a review decision)."""
 
 
 async def ask_reason(
@@ -124,7 +126,10 @@ async def reason_of(request: Request) -> tuple[list[uuid.UUID], str | None]:
         ids = [uuid.UUID(pk) for pk in pks.split(",") if pk]
     except ValueError as exc:
         raise HTTPException(status_code=400, detail="Invalid selection.") from exc
-    return ids, reason.strip() or None
+    reason = reason.strip()
+    if len(reason) > MAX_REASON:
+        raise HTTPException(status_code=400, detail=f"A reason is at most {MAX_REASON} characters.")
+    return ids, reason or None
 
 
 def details_link(request: Request, identity: str, pk: object, text: object) -> Markup:

@@ -222,10 +222,23 @@ class StoreOrderView(LinkingView, model=StoreOrder):
         StoreOrder.canceled_at,
     ]
     column_labels: ClassVar[Any] = {
+        StoreOrder.id: "Id",
+        StoreOrder.group_id: "Checkout (order group)",
         StoreOrder.vendor_id: "Store",
         StoreOrder.buyer_id: "Buyer",
+        StoreOrder.status: "Status",
+        StoreOrder.subtotal: "Subtotal",
+        StoreOrder.discount_total: "Discounts",
+        StoreOrder.total: "Total",
         StoreOrder.refunded_amount: "Refunded",
+        StoreOrder.carrier: "Carrier",
+        StoreOrder.tracking_number: "Tracking number",
+        StoreOrder.cancel_reason: "Cancel reason",
         StoreOrder.created_at: "Placed",
+        StoreOrder.confirmed_at: "Confirmed",
+        StoreOrder.shipped_at: "Shipped",
+        StoreOrder.delivered_at: "Delivered",
+        StoreOrder.canceled_at: "Canceled",
     }
     column_formatters: ClassVar[Any] = {
         StoreOrder.total: _money("total"),

@@ -9,7 +9,6 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 
 from oja.core.clock import utcnow
 from oja.core.db import Database, unit_of_work
@@ -219,7 +218,3 @@ async def add_delivery(app: Any, user_id: str, status: str, address: str) -> uui
         )
         db.add(row)
     return row.id
-
-
-def select_all(model: Any) -> Any:
-    return select(model)

@@ -490,6 +490,18 @@ async def test_a_template_opens_with_its_preview_from_the_sample(
     assert "{{" not in rendered
 
 
+async def test_every_default_template_opens_with_a_rendered_preview(
+    admin_client: httpx.AsyncClient,
+) -> None:
+    from oja.notifications.catalogue import EVENTS
+
+    for event, spec in EVENTS.items():
+        for channel in spec.templates:
+            page = await admin_client.get(f"/admin/notifications/templates/{event}/{channel.value}")
+            assert page.status_code == 200, (event, channel)
+            assert 'id="template-problem"' not in page.text, (event, channel)
+
+
 async def test_saving_an_override_goes_through_the_service(
     admin_client: httpx.AsyncClient, app: Any, admin_user: dict[str, Any]
 ) -> None:

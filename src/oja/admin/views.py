@@ -2,7 +2,8 @@
 
 Write it like the others: a :class:`~oja.admin.base.ReadOnlyView` over the module's model with an
 allow-list of columns (never a secret), and any change it offers as an ``@action`` that calls one
-function of :mod:`oja.admin.operations`.
+function of :mod:`oja.admin.operations`. A change the service records with a reason is an action
+that opens :func:`~oja.admin.base.ask_reason`'s form, posted to an ``@expose``'d ``decide`` route.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The admin in a real browser: Oja under uvicorn, driven by headless Chromium through Selenium.
 
 Skipped only where Chromium is missing and services are not required (``OJA_TEST_REQUIRE_SERVICES``
-makes it a failure, as under ``.ci/run``). Leaves ``test-artifacts/admin-jobs.png`` behind.
+makes it a failure, as under ``.ci/run``). Leaves ``test-artifacts/admin-jobs.png`` behind, and one
+``test-artifacts/admin-<page>.png`` for each marketplace page (:data:`MARKETPLACE_PAGES`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "test-artifacts" / "admin-jobs.png"
 ADMIN_EMAIL = "browser-admin@example.com"
 TIMEOUT = 20
+STARTUP = 120
+"""Seconds for uvicorn to answer: importing Oja alone took 18 s on a loaded two-core machine."""
 
 
 def _require_browser() -> None:
@@ -122,7 +125,7 @@ def server(tmp_path: Path, sqlite_template: Path) -> Iterator[dict[str, Any]]:
     process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + TIMEOUT
+        deadline = time.monotonic() + STARTUP
         while True:
             if process.poll() is not None:
                 pytest.fail((tmp_path / "server.log").read_text())
@@ -230,3 +233,173 @@ def test_an_operator_signs_in_sees_users_and_retries_a_failed_job(
     row = asyncio.run(_job(server["url"], job_id))
     assert (row.status, row.attempts, row.finished_at) == (JobStatus.queued, 0, None)
     assert _published_job_ids(server["queue"]) == [str(job_id)]
+
+
+MARKETPLACE_PAGES = {
+    "vendors": "/admin/vendor/list",
+    "products": "/admin/product/list",
+    "store-orders": "/admin/store-order/list",
+    "returns": "/admin/return-request/list",
+    "refunds": "/admin/order-refund/list",
+    "reviews": "/admin/review/list",
+    "store-plans": "/admin/store-plan/list",
+    "notification-templates": "/admin/notifications/templates",
+    "failed-deliveries": "/admin/notification-delivery/list",
+}
+"""Each marketplace page, and the screenshot it leaves: ``test-artifacts/admin-<key>.png``."""
+
+
+async def _seed_marketplace(url: str) -> dict[str, uuid.UUID]:
+    """Two pending stores (one to approve, one to approve then suspend) with an owner each, a
+    delivered order with its history, a return and a failed refund, a review held by screening, a
+    failed SMS delivery and a paid plan."""
+    from oja.identity.models import User
+    from oja.marketplace.plans.models import VendorSubscription
+    from oja.marketplace.vendors.models import Vendor, VendorMember
+    from tests.admin.marketplace_kit import add_delivery, add_order, add_product, add_review
+
+    database = Database(url)
+    try:
+        async with unit_of_work(database) as db:
+            buyer = User(email="browser-buyer@example.com", name="Bisi Buyer")
+            owners = [User(email=f"owner{i}@example.com") for i in range(2)]
+            db.add_all([buyer, *owners])
+            await db.flush()
+            stores = [
+                Vendor(name="Adire Atelier", slug="adire-atelier", status="pending"),
+                Vendor(name="Kente Corner", slug="kente-corner", status="pending"),
+            ]
+            db.add_all(stores)
+            await db.flush()
+            for vendor, owner in zip(stores, owners, strict=True):
+                db.add(VendorMember(vendor_id=vendor.id, user_id=owner.id, role="owner"))
+            db.add(VendorSubscription(vendor_id=stores[1].id, plan="vendor_premium_monthly"))
+        first, second = stores[0].id, stores[1].id
+        await add_product(database, first, "Indigo adire scarf")
+        ids = await add_order(database, first, str(buyer.id), refund=1250050)
+        review = await add_review(database, first, str(buyer.id), "Lovely dye, slow courier")
+        await add_delivery(database, str(buyer.id), "failed", "+2348030000009")
+        return {"approve": first, "suspend": second, "order": ids["order"], "review": review}
+    finally:
+        await database.dispose()
+
+
+async def _status_of(url: str, model: Any, pk: uuid.UUID) -> str:
+    database = Database(url)
+    try:
+        async with database.sessionmaker() as db:
+            row = await db.get(model, pk)
+            assert row is not None
+            return str(row.status)
+    finally:
+        await database.dispose()
+
+
+def _shoot(browser: Any, key: str) -> None:
+    path = ROOT / "test-artifacts" / f"admin-{key}.png"
+    path.parent.mkdir(exist_ok=True)
+    assert browser.save_screenshot(str(path))
+
+
+def test_an_operator_runs_the_marketplace_from_the_admin(
+    server: dict[str, Any], browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from oja.marketplace.reviews.models import Review
+    from oja.marketplace.vendors.models import Vendor
+
+    wait = WebDriverWait(browser, TIMEOUT)
+    base = server["base"]
+    ids = asyncio.run(_seed_marketplace(server["url"]))
+
+    browser.get(f"{base}/admin/login")
+    browser.find_element(By.ID, "email").send_keys(ADMIN_EMAIL)
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait.until(ec.url_to_be(f"{base}/admin/"))
+
+    def select_row(pk: uuid.UUID) -> None:
+        wait.until(
+            ec.element_to_be_clickable(
+                (
+                    By.XPATH,
+                    f"//input[@type='hidden' and @value='{pk}']"
+                    "/following-sibling::input[contains(@class, 'select-box')]",
+                )
+            )
+        ).click()
+        browser.find_element(By.ID, "dropdownMenuButton").click()
+
+    def toast_text() -> str:
+        found = wait.until(
+            ec.visibility_of_element_located((By.CSS_SELECTOR, ".toast .toast-body"))
+        )
+        return str(found.text)
+
+    # Approve both stores: the action asks for confirmation first.
+    for pk in (ids["approve"], ids["suspend"]):
+        browser.get(f"{base}/admin/vendor/list")
+        select_row(pk)
+        wait.until(ec.element_to_be_clickable((By.ID, "action-customconfirm-approve"))).click()
+        wait.until(ec.element_to_be_clickable((By.ID, "action-custom-modal-approve"))).click()
+        assert toast_text() == "Approved 1 of 1 selected."
+    assert asyncio.run(_status_of(server["url"], Vendor, ids["approve"])) == "approved"
+
+    # Suspend one: the action opens a form for the reason.
+    select_row(ids["suspend"])
+    wait.until(ec.element_to_be_clickable((By.ID, "action-custom-suspend"))).click()
+    wait.until(ec.presence_of_element_located((By.ID, "reason"))).send_keys("Fake kente.")
+    _shoot(browser, "vendor-suspend")
+    browser.find_element(By.ID, "reason-submit").click()
+    assert toast_text() == "Suspended 1 of 1 selected."
+    assert asyncio.run(_status_of(server["url"], Vendor, ids["suspend"])) == "suspended"
+
+    # Publish the held review, with a reason.
+    browser.get(f"{base}/admin/review/list")
+    select_row(ids["review"])
+    wait.until(ec.element_to_be_clickable((By.ID, "action-custom-publish"))).click()
+    wait.until(ec.presence_of_element_located((By.ID, "reason"))).send_keys("Honest review.")
+    browser.find_element(By.ID, "reason-submit").click()
+    assert toast_text() == "Published 1 of 1 selected."
+    assert asyncio.run(_status_of(server["url"], Review, ids["review"])) == "published"
+
+    # An order's history, in order.
+    browser.get(f"{base}/admin/store-order/details/{ids['order']}")
+    history = wait.until(ec.presence_of_element_located((By.ID, "order-history"))).text
+    assert [row.split()[2] for row in history.splitlines()[1:]] == [
+        "—",
+        "pending",
+        "confirmed",
+        "shipped",
+    ]
+    _shoot(browser, "store-order-details")
+
+    # A template override: a refused one is shown back, a good one previews and saves.
+    browser.get(f"{base}/admin/notifications/templates/order.shipped/sms")
+    body = wait.until(ec.presence_of_element_located((By.ID, "body")))
+    body.clear()
+    body.send_keys("{{ ''.__class__ }}")
+    browser.find_element(By.ID, "template-save").click()
+    problem = wait.until(ec.presence_of_element_located((By.ID, "template-problem")))
+    assert "The template was refused" in problem.text
+    body = browser.find_element(By.ID, "body")
+    body.clear()
+    body.send_keys("Order {{ order_number }} shipped.")
+    browser.find_element(By.ID, "template-save").click()
+    wait.until(ec.presence_of_element_located((By.ID, "template-saved")))
+    assert "Order OJA-10042 shipped." in browser.find_element(By.ID, "template-rendered").text
+    _shoot(browser, "notification-template")
+
+    for key, path in MARKETPLACE_PAGES.items():
+        browser.get(f"{base}{path}")
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "table tbody")))
+        _shoot(browser, key)
+    deliveries = browser.find_element(By.TAG_NAME, "tbody").text  # the last page
+    assert "+2348030000009" in deliveries
+    browser.get(f"{base}/admin/store-plan/list")
+    plans = wait.until(ec.presence_of_element_located((By.TAG_NAME, "tbody"))).text
+    assert "vendor_premium_monthly" in plans
+    assert "Kente Corner" in plans

@@ -11,6 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any, ClassVar
 
+from markupsafe import Markup, escape
 from sqladmin import ModelView
 from sqladmin.filters import StaticValuesFilter
 from sqladmin.flash import Flash
@@ -19,7 +20,7 @@ from sqlalchemy import Enum
 from sqlalchemy.orm import InstrumentedAttribute
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
+from starlette.responses import RedirectResponse, Response
 
 from oja.core.clock import as_utc
 from oja.core.runtime import Runtime
@@ -79,3 +80,84 @@ def values_filter(column: InstrumentedAttribute[str]) -> StaticValuesFilter:
     if not isinstance(allowed, Enum):
         raise TypeError(f"{column} is not a one_of() column")
     return StaticValuesFilter(column, values=[(v, v) for v in allowed.enums])
+
+
+def operator_id(request: Request) -> uuid.UUID:
+    """The signed-in admin (the session :class:`oja.admin.auth.AdminAuth` checked for this request)."""
+    return uuid.UUID(request.session["user_id"])
+
+
+REASON_TEMPLATE = "oja/reason.html"
+MAX_REASON = 500
+"""The longest reason the services record (a store's status change, a review decision)."""
+
+
+async def ask_reason(
+    view: ModelView, request: Request, *, decide: str, verb: str, required: bool = True
+) -> Response:
+    """The form that asks why, for a decision the service records with a reason. It posts the
+    selection and the reason to the view's ``decide`` route (a same-origin POST)."""
+    refuse_cross_site(request)
+    ids = selected_ids(request)
+    if not ids:
+        return back_to_list(view, request, "Select at least one row.", ok=False)
+    return await view.templates.TemplateResponse(
+        request,
+        REASON_TEMPLATE,
+        {
+            "model_view": view,
+            "title": f"{verb} {len(ids)} {view.name.lower()}(s)",
+            "verb": verb,
+            "pks": ",".join(str(i) for i in ids),
+            "post_to": str(request.url_for(f"admin:view-{view.identity}-{decide}")),
+            "required": required,
+        },
+    )
+
+
+async def reason_of(request: Request) -> tuple[list[uuid.UUID], str | None]:
+    """The selection and the reason a :func:`ask_reason` form posted; cross-site posts refused."""
+    refuse_cross_site(request)
+    form = await request.form()
+    pks, reason = form.get("pks"), form.get("reason")
+    if not isinstance(pks, str) or not isinstance(reason, str):
+        raise HTTPException(status_code=400, detail="Invalid form.")
+    try:
+        ids = [uuid.UUID(pk) for pk in pks.split(",") if pk]
+    except ValueError as exc:
+        raise HTTPException(status_code=400, detail="Invalid selection.") from exc
+    reason = reason.strip()
+    if len(reason) > MAX_REASON:
+        raise HTTPException(status_code=400, detail=f"A reason is at most {MAX_REASON} characters.")
+    return ids, reason or None
+
+
+def details_link(request: Request, identity: str, pk: object, text: object) -> Markup:
+    """A link to another view's details page (an order from its refund, say)."""
+    url = request.url_for("admin:details", identity=identity, pk=str(pk))
+    return Markup('<a href="{}">{}</a>').format(str(url), escape(str(text)))
+
+
+class LinkingView(ReadOnlyView):
+    """A read-only view whose id columns in :attr:`column_links` link to the view they name."""
+
+    column_links: ClassVar[dict[str, str]] = {}
+    """Attribute name → the identity of the view its value is the primary key of."""
+
+    async def get_list_value(
+        self, obj: Any, prop: str, request: Request | None = None
+    ) -> tuple[Any, Any]:
+        value, formatted = await super().get_list_value(obj, prop, request)
+        identity = self.column_links.get(prop)
+        if identity is None or value is None or request is None:
+            return value, formatted
+        return value, details_link(request, identity, value, formatted)
+
+    async def get_detail_value(
+        self, obj: Any, prop: str, request: Request | None = None
+    ) -> tuple[Any, Any]:
+        value, formatted = await super().get_detail_value(obj, prop, request)
+        identity = self.column_links.get(prop)
+        if identity is None or value is None or request is None:
+            return value, formatted
+        return value, details_link(request, identity, value, formatted)

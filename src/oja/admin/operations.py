@@ -17,12 +17,21 @@ from oja.billing.jobs import process_webhook_event
 from oja.billing.models import WebhookEvent
 from oja.core.clock import utcnow
 from oja.core.db import Database, unit_of_work
+from oja.core.errors import OjaError
 from oja.core.jobs import Job, JobStatus
 from oja.core.jobs.outbox import outbox_of
 from oja.identity import service as identity_service
 from oja.identity.api_keys import service as api_key_service
 from oja.identity.api_keys.models import ApiKey
 from oja.identity.scopes import Role
+from oja.marketplace.reviews import service as review_service
+from oja.marketplace.reviews.models import ReviewStatus
+from oja.marketplace.vendors import service as vendor_service
+from oja.marketplace.vendors.models import VendorAction
+from oja.marketplace.vendors.schemas import VendorDecision
+from oja.notifications import service as notification_service
+from oja.notifications.catalogue import Channel
+from oja.notifications.schemas import TemplateOut, TemplateUpdate
 
 log = structlog.get_logger("oja.admin")
 
@@ -116,3 +125,66 @@ async def replay_webhook_events(
         for event_id in known:
             process_webhook_event.enqueue(session, event_id=event_id)
     return list(known)
+
+
+async def decide_vendors(
+    database: Database,
+    vendor_ids: Sequence[uuid.UUID],
+    action: VendorAction,
+    reason: str | None,
+    *,
+    actor_id: uuid.UUID,
+) -> tuple[int, list[str]]:
+    """Apply one decision to each selected store through the vendor service (its transition table,
+    status record, role grants and log line), each store in its own unit of work: a store the
+    decision does not fit is reported and left as it was. Returns (stores changed, refusals)."""
+    decision = VendorDecision(reason=reason)
+    changed, refused = 0, []
+    for vendor_id in vendor_ids:
+        try:
+            async with unit_of_work(database) as session:
+                await vendor_service.decide(session, vendor_id, action, decision, actor_id=actor_id)
+        except OjaError as exc:
+            refused.append(exc.message)
+        else:
+            changed += 1
+    return changed, refused
+
+
+async def moderate_reviews(
+    database: Database,
+    review_ids: Sequence[uuid.UUID],
+    status: ReviewStatus,
+    reason: str,
+    *,
+    actor_id: uuid.UUID,
+) -> tuple[int, list[str]]:
+    """Publish or hide each selected review through the reviews service (flags cleared, rating
+    summary moved, decision recorded), one unit of work per review. Returns (changed, refusals)."""
+    changed, refused = 0, []
+    for review_id in review_ids:
+        try:
+            async with unit_of_work(database) as session:
+                await review_service.set_status(
+                    session, review_id, status, actor_id=actor_id, reason=reason
+                )
+        except OjaError as exc:
+            refused.append(exc.message)
+        else:
+            changed += 1
+    return changed, refused
+
+
+async def save_template(
+    database: Database,
+    event: str,
+    channel: Channel,
+    update: TemplateUpdate,
+    *,
+    actor_id: uuid.UUID,
+) -> TemplateOut:
+    """Store a template override through the notification service, validated as
+    ``PUT /admin/notification-templates/{event}/{channel}`` validates it (raises ``TemplateInvalid``
+    or ``TemplateNotFound`` and then stores nothing)."""
+    async with unit_of_work(database) as session:
+        return await notification_service.put_template(session, event, channel, update, actor_id)

@@ -2,12 +2,13 @@
 
 Write it like the others: a :class:`~oja.admin.base.ReadOnlyView` over the module's model with an
 allow-list of columns (never a secret), and any change it offers as an ``@action`` that calls one
-function of :mod:`oja.admin.operations`.
+function of :mod:`oja.admin.operations`. A change the service records with a reason is an action
+that opens :func:`~oja.admin.base.ask_reason`'s form, posted to an ``@expose``'d ``decide`` route.
 """
 
 from __future__ import annotations
 
-from sqladmin import ModelView
+from sqladmin import BaseView, ModelView
 
 from oja.admin.business_views import (
     ChatroomView,
@@ -19,8 +20,18 @@ from oja.admin.business_views import (
 from oja.admin.file_views import FileView
 from oja.admin.identity_views import ApiKeyView, UserView
 from oja.admin.job_views import JobView
+from oja.admin.marketplace_views import (
+    ProductView,
+    RefundView,
+    ReturnView,
+    ReviewQueueView,
+    StoreOrderView,
+    StorePlanView,
+    VendorView,
+)
+from oja.admin.notification_views import DeliveryFailureView, NotificationTemplateView
 
-VIEWS: list[type[ModelView]] = [
+VIEWS: list[type[ModelView] | type[BaseView]] = [
     UserView,
     ApiKeyView,
     JobView,
@@ -30,4 +41,13 @@ VIEWS: list[type[ModelView]] = [
     WebhookEventView,
     SubscriptionView,
     ChatroomView,
+    VendorView,
+    ProductView,
+    StoreOrderView,
+    ReturnView,
+    RefundView,
+    ReviewQueueView,
+    StorePlanView,
+    NotificationTemplateView,
+    DeliveryFailureView,
 ]

@@ -58,6 +58,15 @@ async def test_follow_and_unfollow_a_store(app: Any, client: httpx.AsyncClient) 
     assert await count(app, "store_follow") == 0
 
 
+async def _a_day_ago(app: Any, **where: Any) -> None:
+    """Every product (or those matching ``where``) created and last changed yesterday."""
+    yesterday = utcnow() - timedelta(days=1)
+    async with app.state.runtime.database.engine.begin() as conn:
+        await conn.execute(
+            update(Product).filter_by(**where).values(created_at=yesterday, updated_at=yesterday)
+        )
+
+
 async def _announce(app: Any) -> None:
     runtime = app.state.runtime
     with running(runtime):
@@ -86,8 +95,7 @@ async def test_followers_hear_of_a_day_of_new_products_in_one_message(
     await _product(client, quiet_owner, "Zobo")
     assert await jobs.run(app) == []  # nothing is said while the day runs
     # The day is over: the products were created yesterday.
-    async with app.state.runtime.database.engine.begin() as conn:
-        await conn.execute(update(Product).values(created_at=utcnow() - timedelta(days=1)))
+    await _a_day_ago(app)
 
     await _announce(app)
     outcomes = [o for k, o in await jobs.run_kinds(app) if k != "realtime.drain"]
@@ -111,3 +119,41 @@ async def test_followers_hear_of_a_day_of_new_products_in_one_message(
     await jobs.run(app)
     assert await count(app, "notification") == 2
     assert len(fakes.sendgrid.messages) == 2
+
+
+async def test_a_draft_is_announced_on_the_day_it_goes_live_and_an_edit_is_not_news(
+    app: Any, client: httpx.AsyncClient, jobs: Jobs, fakes: Fakes
+) -> None:
+    boss, owner = await admin(app, client), await person(client, "owner")
+    store = await approved_store(client, owner, boss, "Adire House")
+    ada = await reachable(app, client)
+    await client.post(f"/vendors/{store['id']}/follow", headers=ada.headers)
+    draft = await _product(client, owner, "Wrap", status="draft")
+    await _a_day_ago(app)
+    await _announce(app)
+    await jobs.run(app)
+    assert await count(app, "notification") == 0  # a draft is not news
+    assert await count(app, "product_announcement") == 0
+
+    live = await client.patch(
+        f"/products/{draft}", json={"status": "active"}, headers=owner.headers
+    )
+    assert live.status_code == 200, live.text
+    await _a_day_ago(app)  # it went live yesterday
+    await _announce(app)
+    await jobs.run(app)
+    [item] = (await client.get("/notifications", headers=ada.headers)).json()["items"]
+    assert item["title"] == "New from Adire House: Wrap"
+    assert await count(app, "product_announcement") == 1
+
+    # Edited the next day: the same product is not announced again.
+    edited = await client.patch(
+        f"/products/{draft}", json={"title": "Indigo wrap"}, headers=owner.headers
+    )
+    assert edited.status_code == 200, edited.text
+    async with app.state.runtime.database.engine.begin() as conn:
+        await conn.execute(update(Product).values(updated_at=utcnow() - timedelta(hours=25)))
+    await _announce(app)
+    await jobs.run(app)
+    assert await count(app, "notification") == 1
+    assert len(fakes.sendgrid.messages) == 1

@@ -104,3 +104,19 @@ class StoreFollow(VendorOwned, Base):
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProductAnnouncement(Base):
+    """A product its store's followers were told of: announced once, whenever it became active.
+
+    The daily announcement lists the active products of followed stores changed that day and not
+    yet announced, so a product created as a draft and activated days later is announced on the
+    day it went live, and an announced product that is edited is not announced again."""
+
+    __tablename__ = "product_announcement"
+
+    product_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("product.id", ondelete="CASCADE"), primary_key=True
+    )
+    vendor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("vendor.id", ondelete="CASCADE"))
+    announced_at: Mapped[datetime] = mapped_column(default=utcnow)

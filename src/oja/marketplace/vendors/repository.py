@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.clock import utcnow
@@ -17,6 +17,7 @@ from oja.files.models import File
 from oja.identity.models import User
 from oja.marketplace.catalog.models import Product, ProductStatus, ProductVariant
 from oja.marketplace.vendors.models import (
+    ProductAnnouncement,
     StaffRole,
     StoreFollow,
     Vendor,
@@ -222,8 +223,9 @@ async def follower_ids(db: AsyncSession, vendor_id: uuid.UUID) -> list[uuid.UUID
 async def new_products_of_followed_stores(
     db: AsyncSession, start: datetime, end: datetime
 ) -> list[tuple[uuid.UUID, str, uuid.UUID, str, int | None, str | None]]:
-    """Active products created in [start, end) by approved stores with followers, oldest first per
-    store: (vendor_id, store name, product_id, title, cheapest live price, its currency)."""
+    """Active products changed in [start, end) and never announced, of approved stores with
+    followers, oldest first per store: (vendor_id, store name, product_id, title, cheapest live
+    price, its currency). A draft activated on a later day is found on that day."""
     cheapest = (
         select(
             ProductVariant.product_id,
@@ -247,12 +249,17 @@ async def new_products_of_followed_stores(
         .join(Vendor, Vendor.id == Product.vendor_id)
         .outerjoin(cheapest, cheapest.c.product_id == Product.id)
         .where(
-            Product.created_at >= start,
-            Product.created_at < end,
+            Product.updated_at >= start,
+            Product.updated_at < end,
             Product.status == ProductStatus.active,
+            ~exists().where(ProductAnnouncement.product_id == Product.id),
             Vendor.status == VendorStatus.approved,
             Product.vendor_id.in_(followed),
         )
         .order_by(Product.vendor_id, Product.created_at, Product.id)
     )
     return [tuple(row) for row in result.all()]
+
+
+def record_announced(db: AsyncSession, vendor_id: uuid.UUID, product_ids: list[uuid.UUID]) -> None:
+    db.add_all(ProductAnnouncement(product_id=p, vendor_id=vendor_id) for p in product_ids)

@@ -334,9 +334,10 @@ async def set_following(
 
 
 async def announce_new_products(db: AsyncSession, day: date) -> int:
-    """Tell each approved store's followers, in one event per store, of the active products it
-    created on ``day`` (UTC); the event id is the store and the day, so a re-run tells no one twice.
-    How many stores were announced."""
+    """Tell each approved store's followers, in one event per store, of the products it made active
+    on ``day`` (UTC) and never announced; each is recorded as announced in the same transaction,
+    and the event id is the store and the day, so a re-run tells no one twice. How many stores were
+    announced."""
     start = datetime.combine(day, time(), tzinfo=UTC)
     found = await repository.new_products_of_followed_stores(db, start, start + timedelta(days=1))
     by_store: dict[uuid.UUID, list[tuple[Any, ...]]] = {}
@@ -356,4 +357,5 @@ async def announce_new_products(db: AsyncSession, day: date) -> int:
             currency=currency or "NGN",
             more_count=len(products) - 1,
         )
+        repository.record_announced(db, vendor_id, [row[2] for row in products])
     return len(by_store)

@@ -181,11 +181,23 @@ def demo(
     timeout: Annotated[
         float, typer.Option(help="Seconds each poll (processing, webhooks) may wait.")
     ] = 90.0,
+    admin_email: Annotated[
+        str | None,
+        typer.Option(
+            envvar="OJA_DEMO_ADMIN_EMAIL",
+            help="An operator account (`oja create-admin`): the marketplace flow needs one to "
+            "approve its stores; without it that flow is skipped.",
+        ),
+    ] = None,
+    admin_password: Annotated[
+        str | None, typer.Option(envvar="OJA_DEMO_ADMIN_PASSWORD", help="Its password.")
+    ] = None,
 ) -> None:
     """Walk each module's main flow against a running Oja and print a table; exit 1 on a failure."""
     from oja.demo import run
 
-    raise typer.Exit(run(base_url, poll_timeout=timeout))
+    admin = (admin_email, admin_password) if admin_email and admin_password else None
+    raise typer.Exit(run(base_url, poll_timeout=timeout, admin=admin))
 
 
 _PARENT_PID = typer.Option(

@@ -1,5 +1,7 @@
 """``oja demo``: walk each module's main flow (sign-up, OTP, Google, API keys, files,
-documents and query, chat, Paystack, Stripe) against a running Oja, over HTTP, and print a table.
+documents and query, chat, Paystack, Stripe, the marketplace) against a running Oja, over HTTP, and
+print a table. The marketplace needs an operator to approve its stores (``--admin-email``,
+``--admin-password``: an account made with ``oja create-admin``).
 
 Oja must run with the sandbox (``oja serve --sandbox``) so that Google sign-in, the payment
 checkouts and the models are the local fakes: the demo follows the URLs Oja hands out (the Google
@@ -77,6 +79,9 @@ class Walk:
     steps: list[Step] = field(default_factory=list)
     flow: str = ""
     account: Account | None = None
+    admin: tuple[str, str] | None = None
+    """The operator's email and password (``--admin-email``/``--admin-password``): the
+    marketplace flow needs someone to approve its stores."""
 
     # -- recording ---------------------------------------------------------------------------
 
@@ -665,6 +670,260 @@ def stripe(w: Walk) -> None:
     )
 
 
+# -- the marketplace (seed 003) ---------------------------------------------------------------
+
+
+def _signed_in(w: Walk, name: str, email: str, password: str) -> dict[str, str]:
+    login = w.call(
+        name,
+        "POST",
+        "/auth/login",
+        json={"email": email, "password": password},
+        expect=200,
+        show=lambda r: f"{r.json()['token_type']} token",
+    )
+    return {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+
+def _store(w: Walk, label: str, admin: dict[str, str], product: str, price: int) -> dict[str, Any]:
+    """A vendor signs up, opens a store the operator approves, and lists one product."""
+    email = f"{label.lower()}-{secrets.token_hex(4)}@example.com"
+    w.call(
+        f"{label}: vendor signs up",
+        "POST",
+        "/auth/signup",
+        json={"email": email, "password": PASSWORD},
+        expect=201,
+        show=lambda r: f"user {r.json()['id'][:8]}…",
+    )
+    vendor = _signed_in(w, f"{label}: vendor logs in", email, PASSWORD)
+    opened = w.call(
+        f"{label}: opens a store",
+        "POST",
+        "/vendors",
+        headers=vendor,
+        json={"name": f"{label} {secrets.token_hex(3)}", "contact_email": email},
+        expect=201,
+        expected="201 pending",
+        check=lambda r: r.json()["status"] == "pending",
+        show=lambda r: f"{r.json()['slug']} {r.json()['status']}",
+    )
+    store_id = opened.json()["id"]
+    w.call(
+        f"{label}: operator approves it",
+        "POST",
+        f"/admin/vendors/{store_id}/approve",
+        headers=admin,
+        json={},
+        expect=200,
+        expected="200 approved",
+        check=lambda r: r.json()["status"] == "approved",
+        show=lambda r: str(r.json()["status"]),
+    )
+    listed = w.call(
+        f"{label}: lists {product}",
+        "POST",
+        "/products",
+        headers=vendor,
+        json={
+            "title": product,
+            "description": f"{product}, made by hand in Lagos.",
+            "status": "active",
+            "variants": [{"sku": f"{label[:3].upper()}-1", "price": price, "stock": 5}],
+        },
+        expect=201,
+        show=lambda r: f"{r.json()['title']} ₦{r.json()['price'] / 100:,.0f}",
+    )
+    return {
+        "headers": vendor,
+        "id": store_id,
+        "product": listed.json()["id"],
+        "variant": listed.json()["variants"][0]["id"],
+    }
+
+
+def _status_is(state: str) -> Callable[[httpx.Response], bool]:
+    return lambda r: bool(r.json()["status"] == state)
+
+
+def _vendor_order(w: Walk, label: str, store: dict[str, Any], order: str) -> None:
+    w.call(
+        f"{label}: sees the paid order",
+        "GET",
+        f"/vendors/me/orders/{order}",
+        headers=store["headers"],
+        expect=200,
+        expected="200 confirmed",
+        check=lambda r: r.json()["status"] == "confirmed",
+        show=lambda r: f"{r.json()['status']} ₦{r.json()['total'] / 100:,.0f}",
+    )
+    for action, body, state in (
+        (
+            "ship",
+            {"carrier": "GIG Logistics", "tracking_number": f"GIG{secrets.token_hex(3)}"},
+            "shipped",
+        ),
+        ("deliver", {}, "delivered"),
+    ):
+        w.call(
+            f"{label}: {action}s it",
+            "POST",
+            f"/vendors/me/orders/{order}/{action}",
+            headers=store["headers"],
+            json=body,
+            expect=200,
+            expected=f"200 {state}",
+            check=_status_is(state),
+            show=lambda r: str(r.json()["status"]),
+        )
+
+
+def marketplace(w: Walk) -> None:
+    """Two stores onboard; the demo user searches, carts both, pays once, both stores ship; one
+    line comes back and is refunded; the buyer reviews the other; notifications arrive."""
+    if w.admin is None:
+        w.skip("(every step)", "skipped (no operator: pass --admin-email and --admin-password)")
+        return
+    admin = _signed_in(w, "operator logs in", *w.admin)
+    tag = secrets.token_hex(3)
+    adire = _store(w, "Adire", admin, f"Adire indigo wrap {tag}", 1_500_000)
+    beads = _store(w, "Beads", admin, f"Coral bead necklace {tag}", 850_000)
+    buyer = w.bearer()
+    w.call(
+        "buyer searches",
+        "GET",
+        "/search",
+        params={"q": tag},
+        expect=200,
+        expected="200 both products, facets",
+        check=lambda r: (
+            {i["id"] for i in r.json()["items"]} == {adire["product"], beads["product"]}
+            and "facets" in r.json()
+        ),
+        show=lambda r: f"{r.json()['total']} found",
+    )
+    w.call(
+        "buyer asks for recommendations",
+        "GET",
+        "/recommendations",
+        headers=buyer,
+        expect=200,
+        show=lambda r: f"{len(r.json()['items'])} suggested",
+    )
+    for store in (adire, beads):
+        w.call(
+            "buyer carts a product",
+            "POST",
+            "/cart/items",
+            headers=buyer,
+            json={"variant_id": store["variant"], "quantity": 1},
+            expect=201,
+            show=lambda r: f"₦{r.json()['total'] / 100:,.0f} in cart",
+        )
+    placed = w.call(
+        "buyer checks out two stores",
+        "POST",
+        "/checkout",
+        headers={**buyer, "Idempotency-Key": secrets.token_hex(8)},
+        json={
+            "shipping_address": {
+                "name": "Ada Obi",
+                "line1": "12 Allen Avenue",
+                "city": "Ikeja",
+                "state": "Lagos",
+                "country": "NG",
+                "phone": "+2348012345678",
+            }
+        },
+        expect=201,
+        expected="201 one payment, 2 orders",
+        check=lambda r: len(r.json()["orders"]) == 2,
+        show=lambda r: f"₦{r.json()['total'] / 100:,.0f}, {len(r.json()['orders'])} orders",
+    )
+    group = placed.json()
+    orders = {o["vendor_id"]: o for o in group["orders"]}
+    w.call(
+        "pay once (fake sends the webhook)",
+        "POST",
+        f"{group['payment']['authorization_url']}/pay",
+        headers={"Accept": "application/json"},
+        expect=200,
+        expected="success, webhook 200",
+        check=lambda r: r.json()["status"] == "success" and r.json()["webhook_status"] == 200,
+        show=lambda r: f"{r.json()['status']}, webhook {r.json()['webhook_status']}",
+    )
+    w.poll(
+        "the order group is paid",
+        f"/order-groups/{group['order_group_id']}",
+        headers=buyer,
+        until=lambda r: r.json()["status"] == "paid",
+        expected="paid",
+        show=lambda r: str(r.json()["status"]),
+    )
+    _vendor_order(w, "Adire", adire, orders[adire["id"]]["id"])
+    _vendor_order(w, "Beads", beads, orders[beads["id"]]["id"])
+    returned = orders[adire["id"]]
+    asked = w.call(
+        "buyer returns the wrap",
+        "POST",
+        f"/orders/{returned['id']}/returns",
+        headers=buyer,
+        json={
+            "lines": [{"order_line_id": returned["lines"][0]["id"], "quantity": 1}],
+            "reason": "The colour is not what I expected",
+        },
+        expect=201,
+        show=lambda r: str(r.json()["status"]),
+    )
+    for action in ("approve", "receive"):
+        w.call(
+            f"Adire: {action}s the return",
+            "POST",
+            f"/vendors/me/returns/{asked.json()['id']}/{action}",
+            headers=adire["headers"],
+            json={},
+            expect=200,
+            show=lambda r: str(r.json()["status"]),
+        )
+    # The provider takes the refund at once and pays it back later (Paystack: refund.processed,
+    # days in production); the demo waits for the provider to have accepted it.
+    w.poll(
+        "the provider takes the refund",
+        f"/orders/{returned['id']}",
+        headers=buyer,
+        until=lambda r: r.json()["refunds"][0]["status"] in ("processing", "processed"),
+        expected="refund processing",
+        show=lambda r: (
+            f"₦{r.json()['refunds'][0]['amount'] / 100:,.0f} {r.json()['refunds'][0]['status']}"
+        ),
+    )
+    w.call(
+        "buyer reviews the necklace",
+        "POST",
+        f"/products/{beads['product']}/reviews",
+        headers=buyer,
+        json={"rating": 5, "title": "Lovely work", "body": "The beads are even and strong."},
+        expect=201,
+        show=lambda r: f"{r.json()['rating']}★ {r.json()['status']}",
+    )
+    w.poll(
+        "buyer's notifications",
+        "/notifications",
+        headers=buyer,
+        until=lambda r: r.json()["total"] > 0,
+        expected="order notifications",
+        show=lambda r: f"{r.json()['total']} in-app",
+    )
+    w.call(
+        "Beads: reads its balance",
+        "GET",
+        "/vendors/me/balance",
+        headers=beads["headers"],
+        expect=200,
+        show=lambda r: str(r.json())[:40],
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Flow:
     name: str
@@ -684,6 +943,7 @@ FLOWS = (
     Flow("chat", chat, ("/chatroom", "/chatroom/{chatroom_id}/message")),
     Flow("paystack", paystack, ("/payments/paystack/initiate", "/payments/{reference}/status")),
     Flow("stripe", stripe, ("/subscribe/pro", "/subscription/status")),
+    Flow("market", marketplace, ("/vendors", "/checkout", "/search")),
 )
 """In order: chat runs before Stripe, since a Pro user has no daily prompt limit to hit."""
 
@@ -751,6 +1011,7 @@ def run(
     poll_timeout: float = 90.0,
     out: TextIO | None = None,
     transport: httpx.BaseTransport | None = None,
+    admin: tuple[str, str] | None = None,
 ) -> int:
     """Walk every flow, printing each step as it ends; 0 when no step failed."""
     stream = out or sys.stdout
@@ -769,7 +1030,7 @@ def run(
         if health.status_code != 200:
             stream.write(f"Oja at {base_url} answered /healthz with {health.status_code}\n")
             return 2
-        walk = Walk(client, base_url, poll_timeout, served_paths(client), stream)
+        walk = Walk(client, base_url, poll_timeout, served_paths(client), stream, admin=admin)
         stream.write(f"Oja demo against {base_url}\n{header()}\n")
         for flow in FLOWS:
             walk.flow = flow.name

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from fastapi import Depends
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from oja.core.config import SettingsSection
+from oja.core.dependencies import RuntimeDep
 
 
 class ReportSettings(SettingsSection):
@@ -57,3 +60,11 @@ class ReportSettings(SettingsSection):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+
+async def get_report_settings(runtime: RuntimeDep) -> ReportSettings:
+    """The reports section of the app's settings; jobs read ``ctx.runtime.settings`` instead."""
+    return runtime.settings.section(ReportSettings)
+
+
+ReportSettingsDep = Annotated[ReportSettings, Depends(get_report_settings)]

@@ -328,3 +328,7 @@ async def approved_stores(db: AsyncSession) -> Rows:
         .order_by(Vendor.id)
     )
     return (await db.execute(statement)).all()
+
+
+async def store_name(db: AsyncSession, vendor_id: uuid.UUID) -> str:
+    return (await db.execute(select(Vendor.name).where(Vendor.id == vendor_id))).scalar_one()

@@ -120,18 +120,21 @@ async def refund_rows(
 async def commission_refund_rows(
     db: AsyncSession, start: datetime, end: datetime, vendor_id: uuid.UUID | None
 ) -> Rows:
-    """Commission the platform gave back in [start, end): (vendor, time, currency, amount)."""
+    """Commission the platform gave back by the refunds booked in [start, end): (vendor, time,
+    currency, amount)."""
     statement = (
         select(
             StoreOrder.vendor_id,
-            LedgerPosting.created_at,
+            LedgerTransaction.created_at,
             LedgerPosting.currency,
             LedgerPosting.amount,
         )
-        .join(StoreOrder, StoreOrder.id == LedgerPosting.order_id)
+        .join(LedgerPosting, LedgerPosting.transaction_id == LedgerTransaction.id)
+        .join(StoreOrder, StoreOrder.id == LedgerTransaction.order_id)
         .where(
+            LedgerTransaction.kind == TransactionKind.refund,
+            *_between(LedgerTransaction.created_at, start, end),
             LedgerPosting.entry_type == EntryType.commission_refund,
-            *_between(LedgerPosting.created_at, start, end),
             *_scoped(vendor_id, StoreOrder.vendor_id),
         )
     )

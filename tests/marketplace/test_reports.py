@@ -694,3 +694,21 @@ async def test_performance_figures_and_thresholds(
     assert (
         await client.get("/admin/vendors/performance", headers=good.owner.headers)
     ).status_code == 403
+
+
+async def test_the_periodic_run_recomputes_only_the_closed_days_of_its_window(
+    app: Any, client: httpx.AsyncClient, jobs: Jobs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await shop(app, client, "Window store")
+    today = datetime.now(LAGOS).date()
+    for back in (0, 1, 3, 5):
+        await sell(app, monkeypatch, store, at(today - timedelta(days=back), 10), [(0, 1, 0)])
+    async with unit_of_work(app.state.runtime.database) as db:
+        rollup_days.enqueue(db)
+    assert await jobs.run(app) == ["succeeded"]
+    settings = app.state.runtime.settings.section(ReportSettings)
+    assert settings.recompute_days == 3
+    async with unit_of_work(app.state.runtime.database) as db:
+        days = sorted(r.day for r in (await db.scalars(select(StoreSalesDay))).all())
+    # Yesterday and three days ago are in the window; today is never stored; five days ago is not.
+    assert days == [today - timedelta(days=3), today - timedelta(days=1)]

@@ -31,6 +31,7 @@ JOB_MODULES: list[str] = [
     "oja.marketplace.search.jobs",
     "oja.marketplace.ledger.jobs",
     "oja.marketplace.vendors.jobs",
+    "oja.marketplace.reports.jobs",
 ]
 
 

@@ -66,6 +66,7 @@ async def test_every_paginated_list_reads_limit_and_documents_only_per_page(
     assert routes == [
         "/admin/reviews",
         "/admin/vendors",
+        "/admin/vendors/performance",
         "/chatroom/{chatroom_id}",
         "/documents",
         "/files",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -138,6 +139,11 @@ async def build(app: Any, client: httpx.AsyncClient) -> World:
     return world
 
 
+REPORT_TO = datetime.now(UTC).date() + timedelta(days=1)
+REPORT_FROM = REPORT_TO - timedelta(days=60)
+"""A range over closed days (read from the rollups) and today (counted live from the raw rows)."""
+
+
 def vendor_cases(world: World) -> list[Case]:
     clerk = world.extra["clerk"]
     newcomers = world.extra["newcomers"]
@@ -146,6 +152,13 @@ def vendor_cases(world: World) -> list[Case]:
         Case("GET", "/vendors/me", own_store(200)),
         Case("PATCH", "/vendors/me", own_store(200), {"description": "Fresh daily"}),
         Case("GET", "/vendors/me/staff", own_store(200)),
+        Case("GET", f"/vendors/me/reports/sales?from={REPORT_FROM}&to={REPORT_TO}", own_store(200)),
+        Case(
+            "GET",
+            f"/vendors/me/reports/sales?from={REPORT_FROM}&to={REPORT_TO}&tz=UTC&format=csv",
+            own_store(200),
+        ),
+        Case("GET", "/vendors/me/performance", own_store(200)),
         Case(
             "POST",
             "/vendors/me/staff",

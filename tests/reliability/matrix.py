@@ -200,6 +200,10 @@ async def _moderation_queue(ctx: Ctx) -> dict[str, Any]:
     return {"params": {"status": "flagged"}}
 
 
+async def _report_range(ctx: Ctx) -> dict[str, Any]:
+    return {"params": {"from": "2026-11-01", "to": "2026-11-30", "granularity": "week"}}
+
+
 async def _idempotent(ctx: Ctx) -> dict[str, Any]:
     return {"headers": {"Idempotency-Key": uuid.uuid4().hex}}
 
@@ -717,6 +721,19 @@ ROWS: tuple[Row, ...] = (
     Row("GET", "/vendors/me/balance", 401, "2xx", 403, 403, 403, 403, needs=("store",)),
     Row("GET", "/vendors/me/ledger", 401, "2xx", 403, 403, 403, 403, needs=("store",)),
     Row(
+        "GET",
+        "/vendors/me/reports/sales",
+        401,
+        "2xx",
+        403,
+        403,
+        403,
+        403,
+        needs=("store",),
+        request=_report_range,
+    ),
+    Row("GET", "/vendors/me/performance", 401, "2xx", 403, 403, 403, 403, needs=("store",)),
+    Row(
         "POST",
         "/vendors/me/discounts",
         401,
@@ -774,6 +791,7 @@ ROWS: tuple[Row, ...] = (
         needs=("store", "ae_product"),
     ),
     Row("GET", "/admin/vendors", 401, 403, 403, "2xx", 403, 403),
+    Row("GET", "/admin/vendors/performance", 401, 403, 403, "2xx", 403, 403),
     Row(
         "POST",
         "/admin/vendors/{vendor_id}/approve",

@@ -17,6 +17,8 @@ from oja.marketplace.orders.endpoints import vendor_router as store_order_router
 from oja.marketplace.plans.endpoints import router as plans_router
 from oja.marketplace.pricing.endpoints import router as pricing_router
 from oja.marketplace.recommendations.endpoints import router as recommendation_router
+from oja.marketplace.reports.endpoints import admin_router as report_admin_router
+from oja.marketplace.reports.endpoints import router as report_router
 from oja.marketplace.reviews.endpoints import admin_router as review_admin_router
 from oja.marketplace.reviews.endpoints import router as review_router
 from oja.marketplace.search.endpoints import router as search_router
@@ -29,6 +31,8 @@ routers: list[APIRouter] = [
     store_money_router,
     pricing_router,
     plans_router,
+    report_router,
+    report_admin_router,
     vendor_router,
     vendor_admin_router,
     category_router,

@@ -78,6 +78,8 @@ class MarketplaceErrorCode(ErrorCode):
     review_changed = "review_changed"
     photo_not_found = "photo_not_found"
     store_traffic_limit = "store_traffic_limit"
+    report_range_invalid = "report_range_invalid"
+    unknown_time_zone = "unknown_time_zone"
 
 
 class VendorNotFound(NotFound):
@@ -427,3 +429,18 @@ class StoreTrafficLimit(Forbidden):
     already counted keep access until the period ends."""
 
     code = MarketplaceErrorCode.store_traffic_limit
+
+
+class ReportRangeInvalid(OjaError):
+    """A report's ``from`` is after its ``to``, or the range is longer than
+    ``OJA_REPORTS_MAX_RANGE_DAYS``."""
+
+    status_code = 422
+    code = MarketplaceErrorCode.report_range_invalid
+
+
+class UnknownTimeZone(OjaError):
+    """``tz`` names no IANA time zone (such as ``Africa/Lagos`` or ``UTC``)."""
+
+    status_code = 422
+    code = MarketplaceErrorCode.unknown_time_zone

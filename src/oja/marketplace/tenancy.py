@@ -35,6 +35,7 @@ def vendor_owned_tables() -> frozenset[str]:
     import oja.marketplace.orders.models
     import oja.marketplace.plans.models
     import oja.marketplace.pricing.models
+    import oja.marketplace.reports.models
     import oja.marketplace.reviews.models
     import oja.marketplace.vendors.models  # noqa: F401
     from oja.core.db import Base

@@ -40,6 +40,7 @@ MODEL_MODULES = [
     "oja.marketplace.ledger.models",
     "oja.marketplace.aliexpress.models",
     "oja.marketplace.plans.models",
+    "oja.marketplace.reports.models",
 ]
 for module in MODEL_MODULES:
     importlib.import_module(module)

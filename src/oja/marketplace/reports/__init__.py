@@ -1,0 +1,1 @@
+"""Vendor sales reports and store performance, read from daily rollups."""

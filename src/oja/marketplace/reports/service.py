@@ -1,0 +1,358 @@
+"""Sales reports and store performance, read from the daily rollups.
+
+Closed days come from the rollup tables (one indexed range per store); the last
+:data:`LIVE_DAYS` days — today, and yesterday until the hourly job has certainly stored it — are
+counted live from the raw rows with the same :func:`rollup.count_days`. A report in a time zone
+other than ``OJA_REPORTS_TIME_ZONE`` cannot reuse days cut at another midnight, so it is counted
+live over its whole range (bounded by ``OJA_REPORTS_MAX_RANGE_DAYS``).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime, timedelta
+from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oja.core.clock import utcnow
+from oja.core.pagination import Page, PageParams
+from oja.marketplace.errors import ReportRangeInvalid, UnknownTimeZone
+from oja.marketplace.reports import repository, rollup
+from oja.marketplace.reports.config import ReportSettings
+from oja.marketplace.reports.rollup import Days, Figures
+from oja.marketplace.reports.schemas import (
+    CurrencyFigures,
+    Granularity,
+    PerformanceOut,
+    PerformanceSort,
+    ReportBucket,
+    SalesReportOut,
+    SortOrder,
+    TopCategory,
+    TopProduct,
+)
+
+T = TypeVar("T")
+
+LIVE_DAYS = 2
+"""Days ending today counted live rather than read from the rollups."""
+
+
+def zone_of(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise UnknownTimeZone(f"Unknown time zone {name!r}.", details={"tz": name}) from exc
+
+
+async def gather(
+    db: AsyncSession,
+    vendor_id: uuid.UUID | None,
+    first: date,
+    last: date,
+    *,
+    zone: ZoneInfo,
+    settings: ReportSettings,
+    now: datetime | None = None,
+) -> tuple[Days, dict[tuple[uuid.UUID, str, uuid.UUID], list[int]]]:
+    """The figures of first..last per store and day, and per (store, currency, product) the units
+    and revenue over the range."""
+    days = Days()
+    products: dict[tuple[uuid.UUID, str, uuid.UUID], list[int]] = defaultdict(lambda: [0, 0])
+    live_from = first
+    if zone.key == settings.time_zone:
+        live_from = max(first, rollup.local_today(zone, now) - timedelta(days=LIVE_DAYS - 1))
+        closed_last = min(last, live_from - timedelta(days=1))
+        if first <= closed_last:
+            for row in await repository.sales_days(db, vendor_id, first, closed_last):
+                days.sales[(row.vendor_id, row.day, row.currency)] = Figures(
+                    **{name: getattr(row, name) for name in rollup.FIGURE_NAMES}
+                )
+            for visit in await repository.visit_days(db, vendor_id, first, closed_last):
+                days.visitors[(visit.vendor_id, visit.day)] = visit.visitors
+            if vendor_id is not None:
+                for product_id, currency, units, revenue in await repository.product_totals(
+                    db, vendor_id, first, closed_last
+                ):
+                    products[(vendor_id, currency, product_id)] = [int(units), int(revenue)]
+    if live_from <= last:
+        live = await rollup.count_days(db, live_from, last, zone, vendor_id)
+        days.sales.update(live.sales)
+        days.visitors.update(live.visitors)
+        for (vendor, _, currency, product_id), (units, revenue) in live.products.items():
+            found = products[(vendor, currency, product_id)]
+            found[0] += units
+            found[1] += revenue
+    return days, products
+
+
+def _figures(currency: str, f: Figures) -> CurrencyFigures:
+    net_sales = f.gross_sales - f.discounts - f.refunds
+    return CurrencyFigures(
+        currency=currency,
+        gross_sales=f.gross_sales,
+        discounts=f.discounts,
+        refunds=f.refunds,
+        net_sales=net_sales,
+        commission=f.commission,
+        net_payable=net_sales - f.commission,
+        orders=f.orders,
+        units=f.units,
+        average_order_value=(f.gross_sales - f.discounts) // f.orders if f.orders else 0,
+        canceled=f.canceled,
+        returned=f.returned,
+        returned_units=f.returned_units,
+    )
+
+
+def bucket_starts(first: date, last: date, granularity: Granularity) -> Iterator[tuple[date, date]]:
+    """(start, end) of each bucket covering first..last, cut to the range."""
+    start = first
+    while start <= last:
+        if granularity == Granularity.day:
+            end = start
+        elif granularity == Granularity.week:
+            end = start + timedelta(days=6 - start.weekday())
+        else:
+            following = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+            end = following - timedelta(days=1)
+        end = min(end, last)
+        yield start, end
+        start = end + timedelta(days=1)
+
+
+def _bucket(days: Days, start: date, end: date) -> ReportBucket:
+    by_currency: dict[str, Figures] = defaultdict(Figures)
+    for (_, day, currency), figures in days.sales.items():
+        if start <= day <= end:
+            by_currency[currency].add(figures)
+    visitors = sum(n for (_, day), n in days.visitors.items() if start <= day <= end)
+    return ReportBucket(
+        start=start,
+        end=end,
+        visitors=visitors,
+        sales=[_figures(c, by_currency[c]) for c in sorted(by_currency)],
+    )
+
+
+def _top(items: dict[tuple[str, T], list[int]], limit: int) -> list[tuple[str, T, int, int]]:
+    """The ``limit`` best by revenue of each currency, currencies in order."""
+    ranked = sorted(items.items(), key=lambda kv: (kv[0][0], -kv[1][1], -kv[1][0], str(kv[0][1])))
+    out: list[tuple[str, T, int, int]] = []
+    taken: dict[str, int] = defaultdict(int)
+    for (currency, key), (units, revenue) in ranked:
+        if taken[currency] < limit:
+            taken[currency] += 1
+            out.append((currency, key, units, revenue))
+    return out
+
+
+async def sales_report(
+    db: AsyncSession,
+    vendor_id: uuid.UUID,
+    *,
+    first: date,
+    last: date,
+    granularity: Granularity,
+    tz: str | None,
+    settings: ReportSettings,
+) -> SalesReportOut:
+    zone = zone_of(tz or settings.time_zone)
+    if first > last:
+        raise ReportRangeInvalid(
+            "'from' must not be after 'to'.", details={"from": str(first), "to": str(last)}
+        )
+    if (last - first).days + 1 > settings.max_range_days:
+        raise ReportRangeInvalid(
+            f"A report covers at most {settings.max_range_days} days.",
+            details={"max_range_days": settings.max_range_days},
+        )
+    days, products = await gather(db, vendor_id, first, last, zone=zone, settings=settings)
+    names = await repository.product_names(db, vendor_id, {p for (_, _, p) in products})
+    by_product = {(c, p): value for (_, c, p), value in products.items()}
+    by_category: dict[tuple[str, uuid.UUID | None], list[int]] = defaultdict(lambda: [0, 0])
+    category_names: dict[uuid.UUID | None, str | None] = {None: None}
+    for (currency, product_id), (units, revenue) in by_product.items():
+        _, category_id, category_name = names.get(product_id, (None, None, None))
+        category_names[category_id] = category_name
+        found = by_category[(currency, category_id)]
+        found[0] += units
+        found[1] += revenue
+    return SalesReportOut(
+        from_=first,
+        to=last,
+        granularity=granularity,
+        tz=zone.key,
+        totals=_bucket(days, first, last),
+        buckets=[_bucket(days, s, e) for s, e in bucket_starts(first, last, granularity)],
+        top_products=[
+            TopProduct(
+                product_id=product_id,
+                title=names[product_id][0] if product_id in names else None,
+                currency=currency,
+                units=units,
+                revenue=revenue,
+            )
+            for currency, product_id, units, revenue in _top(by_product, settings.top_items)
+        ],
+        top_categories=[
+            TopCategory(
+                category_id=category_id,
+                name=category_names.get(category_id),
+                currency=currency,
+                units=units,
+                revenue=revenue,
+            )
+            for currency, category_id, units, revenue in _top(by_category, settings.top_items)
+        ],
+    )
+
+
+def percentile(values: Sequence[float], p: float) -> float | None:
+    """The nearest-rank ``p``-th percentile (0 < p ≤ 100); None of nothing."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def _hours(start: datetime, end: datetime) -> float:
+    return round((end - start).total_seconds() / 3600, 2)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+async def performance(
+    db: AsyncSession,
+    settings: ReportSettings,
+    stores: Sequence[tuple[uuid.UUID, str]],
+    *,
+    only: uuid.UUID | None,
+) -> list[PerformanceOut]:
+    """The performance figures of each of ``stores`` over the window; ``only`` scopes every read
+    to one store (a vendor route)."""
+    zone = zone_of(settings.time_zone)
+    now = utcnow()
+    last = rollup.local_today(zone, now)
+    first = last - timedelta(days=settings.performance_days - 1)
+    start, end = rollup.day_bounds(first, last, zone)
+    days, _ = await gather(db, only, first, last, zone=zone, settings=settings, now=now)
+    totals: dict[uuid.UUID, Figures] = defaultdict(Figures)
+    for (vendor, _, _), figures in days.sales.items():
+        totals[vendor].add(figures)
+    visitors: dict[uuid.UUID, int] = defaultdict(int)
+    for (vendor, _), n in days.visitors.items():
+        visitors[vendor] += n
+    shipped: dict[uuid.UUID, list[float]] = defaultdict(list)
+    delivered: dict[uuid.UUID, list[bool]] = defaultdict(list)
+    on_time = timedelta(days=settings.on_time_days)
+    for vendor, confirmed_at, shipped_at, delivered_at in await repository.fulfilment_rows(
+        db, start, end, only
+    ):
+        if shipped_at is not None and start <= shipped_at < end:
+            shipped[vendor].append(_hours(confirmed_at, shipped_at))
+        if delivered_at is not None and start <= delivered_at < end:
+            delivered[vendor].append(delivered_at - confirmed_at <= on_time)
+    replies: dict[uuid.UUID, list[float]] = defaultdict(list)
+    for vendor, reviewed_at, replied_at in await repository.reply_rows(db, start, end, only):
+        replies[vendor].append(_hours(reviewed_at, replied_at))
+    ratings = await repository.ratings(db, only)
+    out = []
+    for vendor_id, name in stores:
+        figures = totals[vendor_id]
+        count, rating_sum = ratings.get(vendor_id, (0, 0))
+        result = PerformanceOut(
+            vendor_id=vendor_id,
+            name=name,
+            from_=first,
+            to=last,
+            visitors=visitors[vendor_id],
+            orders=figures.orders,
+            conversion=_rate(figures.orders, visitors[vendor_id]),
+            fulfilment_hours_p50=percentile(shipped[vendor_id], 50),
+            fulfilment_hours_p90=percentile(shipped[vendor_id], 90),
+            cancellation_rate=_rate(figures.canceled, figures.orders),
+            return_rate=_rate(figures.returned, figures.orders),
+            on_time_rate=_rate(sum(delivered[vendor_id]), len(delivered[vendor_id])),
+            average_rating=round(rating_sum / count, 2) if count else None,
+            reviews=count,
+            review_response_hours_p50=percentile(replies[vendor_id], 50),
+            below_threshold=False,
+            failed_thresholds=[],
+        )
+        result.failed_thresholds = failed_thresholds(result, settings)
+        result.below_threshold = bool(result.failed_thresholds)
+        out.append(result)
+    return out
+
+
+def failed_thresholds(p: PerformanceOut, settings: ReportSettings) -> list[str]:
+    checks: list[tuple[str, float | None, bool]] = [
+        (
+            "conversion",
+            p.conversion,
+            p.conversion is not None and p.conversion < settings.min_conversion,
+        ),
+        (
+            "cancellation_rate",
+            p.cancellation_rate,
+            p.cancellation_rate is not None
+            and p.cancellation_rate > settings.max_cancellation_rate,
+        ),
+        (
+            "return_rate",
+            p.return_rate,
+            p.return_rate is not None and p.return_rate > settings.max_return_rate,
+        ),
+        (
+            "on_time_rate",
+            p.on_time_rate,
+            p.on_time_rate is not None and p.on_time_rate < settings.min_on_time_rate,
+        ),
+        (
+            "average_rating",
+            p.average_rating,
+            p.average_rating is not None and p.average_rating < settings.min_average_rating,
+        ),
+        (
+            "fulfilment_hours_p90",
+            p.fulfilment_hours_p90,
+            p.fulfilment_hours_p90 is not None
+            and p.fulfilment_hours_p90 > settings.max_fulfilment_p90_hours,
+        ),
+    ]
+    return [name for name, _, failed in checks if failed]
+
+
+async def store_performance(
+    db: AsyncSession, vendor_id: uuid.UUID, name: str, settings: ReportSettings
+) -> PerformanceOut:
+    (found,) = await performance(db, settings, [(vendor_id, name)], only=vendor_id)
+    return found
+
+
+async def all_performance(
+    db: AsyncSession,
+    settings: ReportSettings,
+    *,
+    sort: PerformanceSort,
+    order: SortOrder,
+    paging: PageParams,
+) -> Page[PerformanceOut]:
+    """Every approved store's figures, sorted (stores without the figure last), one page."""
+    stores = [(row[0], row[1]) for row in await repository.approved_stores(db)]
+    results = await performance(db, settings, stores, only=None)
+    key = str(sort)
+    present = [r for r in results if getattr(r, key) is not None]
+    absent = [r for r in results if getattr(r, key) is None]
+    present.sort(key=lambda r: (getattr(r, key), str(r.vendor_id)), reverse=order == SortOrder.desc)
+    ordered = present + absent
+    window = ordered[paging.offset : paging.offset + paging.per_page]
+    return Page[PerformanceOut].of(window, total=len(ordered), params=paging)

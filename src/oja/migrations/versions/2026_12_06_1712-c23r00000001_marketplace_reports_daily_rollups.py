@@ -2,7 +2,7 @@
 for the raw reads of a day (settlements, cancellations, received returns, refund transactions)
 
 Revision ID: c23r00000001
-Revises: c23p00000001
+Revises: c21p00000001
 Create Date: 2026-12-06 17:12:25.968699+00:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import oja.core.db
 
 revision: str = "c23r00000001"
-down_revision: str | None = "c23p00000001"
+down_revision: str | None = "c21p00000001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

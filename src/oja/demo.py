@@ -922,6 +922,58 @@ def marketplace(w: Walk) -> None:
         expect=200,
         show=lambda r: str(r.json())[:40],
     )
+    _traffic_limit(w, beads)
+
+
+TRAFFIC_DEMO_MAX = 50
+"""The most visitors the demo signs up to fill a store's allowance (the free tier is 20)."""
+
+
+def _traffic_limit(w: Walk, store: dict[str, Any]) -> None:
+    """New visitors fill the store's plan allowance; the next one is refused."""
+    usage = w.call(
+        "Beads: its traffic allowance",
+        "GET",
+        "/vendors/me/subscription",
+        headers=store["headers"],
+        expect=200,
+        show=lambda r: (
+            f"{r.json()['plan']}: {r.json()['usage']['users']} of "
+            f"{r.json()['usage']['limit']} users"
+        ),
+    ).json()["usage"]
+    if usage["limit"] is None or usage["remaining"] > TRAFFIC_DEMO_MAX:
+        w.skip("a visitor beyond the limit", f"skipped (allowance {usage['limit']})")
+        return
+    for _ in range(usage["remaining"]):
+        email = f"visitor-{secrets.token_hex(4)}@example.com"
+        w.client.post("/auth/signup", json={"email": email, "password": PASSWORD})
+        token = w.client.post("/auth/login", json={"email": email, "password": PASSWORD})
+        visitor = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        w.client.get(f"/products/{store['product']}", headers=visitor)
+    w.call(
+        f"{usage['remaining']} new visitors fill it",
+        "GET",
+        "/vendors/me/subscription",
+        headers=store["headers"],
+        expect=200,
+        expected="0 remaining",
+        check=lambda r: r.json()["usage"]["remaining"] == 0,
+        show=lambda r: f"{r.json()['usage']['users']} of {r.json()['usage']['limit']} users",
+    )
+    email = f"visitor-{secrets.token_hex(4)}@example.com"
+    w.client.post("/auth/signup", json={"email": email, "password": PASSWORD})
+    late = _signed_in(w, "one more visitor signs in", email, PASSWORD)
+    w.call(
+        "and is turned away",
+        "GET",
+        f"/products/{store['product']}",
+        headers=late,
+        expect=403,
+        expected="403 store_traffic_limit",
+        check=lambda r: r.json()["error"]["code"] == "store_traffic_limit",
+        show=lambda r: str(r.json()["error"]["code"]),
+    )
 
 
 @dataclass(frozen=True, slots=True)

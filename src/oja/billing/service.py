@@ -183,22 +183,27 @@ async def open_payment(
     callback_url: str | None,
     request_hash: str | None,
     settings: BillingSettings,
+    provider: ProviderName = "paystack",
 ) -> Payment:
-    """Start a Paystack transaction for another module's purchase (a marketplace order group).
+    """Start a Paystack or Flutterwave transaction for another module's purchase (a marketplace
+    order group), always under a fresh reference.
 
     The caller owns idempotency (its own row is unique per key) and computed the amount; ``metadata``
     is kept on the payment and travels with its ``billing.payment.*`` events. Flushed, not committed:
-    if the caller's unit of work rolls back, the payment row goes with it.
+    if the caller's unit of work rolls back, the payment row goes with it. Amounts stay minor units
+    here: the Flutterwave adapter converts to major units on the wire.
     """
     reference = f"oja_{uuid7().hex}"
-    async with paystack_client(settings) as client:
+    if provider == "paystack":
+        callback_url = callback_url or settings.paystack_callback_url
+    async with provider_client(settings, provider) as client:
         try:
             started = await client.initialize(
                 email=email,
                 amount=amount,
                 currency=currency,
                 reference=reference,
-                callback_url=callback_url or settings.paystack_callback_url,
+                callback_url=callback_url,
                 metadata={**metadata, "user_id": str(user_id)},
             )
         except ProviderCallError as exc:
@@ -206,7 +211,7 @@ async def open_payment(
     payment = Payment(
         id=uuid7(),
         user_id=user_id,
-        provider="paystack",
+        provider=provider,
         reference=reference,
         status="pending",
         amount=amount,

@@ -66,7 +66,6 @@ class MarketplaceErrorCode(ErrorCode):
     lines_unavailable = "lines_unavailable"
     discount_code_invalid = "discount_code_invalid"
     discount_exhausted = "discount_exhausted"
-    provider_not_supported = "provider_not_supported"
     review_not_found = "review_not_found"
     not_a_verified_buyer = "not_a_verified_buyer"
     order_not_delivered = "order_not_delivered"
@@ -323,13 +322,6 @@ class DiscountExhausted(Conflict):
     """A discount reached its usage limit (overall or for this buyer) meanwhile; nothing was kept."""
 
     code = MarketplaceErrorCode.discount_exhausted
-
-
-class ProviderNotSupported(OjaError):
-    """The payment provider is not available for checkout yet (``paystack`` is)."""
-
-    status_code = 422
-    code = MarketplaceErrorCode.provider_not_supported
 
 
 class ReviewNotFound(NotFound):

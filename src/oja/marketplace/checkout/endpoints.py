@@ -28,7 +28,6 @@ from oja.marketplace.errors import (
     DiscountExhausted,
     LinesUnavailable,
     OutOfStock,
-    ProviderNotSupported,
     StoreTrafficLimit,
 )
 
@@ -50,7 +49,6 @@ router = APIRouter(tags=["marketplace: checkout"])
         OutOfStock,
         DiscountCodeInvalid,
         DiscountExhausted,
-        ProviderNotSupported,
         IdempotencyKeyReused,
         PaymentInitiationFailed,
         ProviderError,

@@ -53,7 +53,6 @@ from oja.marketplace.errors import (
     DiscountExhausted,
     LinesUnavailable,
     OutOfStock,
-    ProviderNotSupported,
 )
 from oja.marketplace.inventory import repository as inventory_repository
 from oja.marketplace.orders import repository as orders_repository
@@ -68,7 +67,6 @@ from oja.marketplace.plans import service as plans
 from oja.marketplace.pricing.models import Discount
 
 log = structlog.get_logger("oja.marketplace.checkout")
-SUPPORTED_PROVIDERS = ("paystack",)
 CHECKOUT_REASON = "checkout"
 
 
@@ -81,12 +79,6 @@ async def checkout(
     settings: MarketplaceSettings,
     billing: BillingSettings,
 ) -> CheckoutOut:
-    if body.provider not in SUPPORTED_PROVIDERS:
-        raise ProviderNotSupported(
-            f"Checkout with {body.provider} is not available yet: it arrives with the payments "
-            "issue. Use paystack.",
-            details={"provider": body.provider, "supported": list(SUPPORTED_PROVIDERS)},
-        )
     fingerprint = billing_service.request_fingerprint(body.model_dump(mode="json"))
     if idempotency_key:
         existing = await repository.group_by_key(db, user.id, idempotency_key)
@@ -118,6 +110,7 @@ async def checkout(
         callback_url=str(body.callback_url) if body.callback_url else None,
         request_hash=fingerprint,
         settings=billing,
+        provider=body.provider,
     )
     group = {
         "id": group_id,

@@ -1008,6 +1008,18 @@ ROWS: tuple[Row, ...] = (
         403,
         needs=("purchase_pending",),
     ),
+    # Paying again: A's unpaid group (no failed attempt on record, so a first one is opened).
+    Row(
+        "POST",
+        "/order-groups/{group_id}/pay",
+        401,
+        "2xx",
+        404,
+        404,
+        403,
+        403,
+        needs=("purchase_pending",),
+    ),
     Row(
         "POST",
         "/orders/{order_id}/cancel",

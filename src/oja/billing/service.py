@@ -248,6 +248,10 @@ currency equal ours). Payload: ``payment_id``, ``reference``, ``user_id``, ``amo
 PAYMENT_FLAGGED = "billing.payment.flagged"
 """Emitted once when the provider verifies a different amount or currency: the same payload plus
 ``reason``, ``verified_amount`` and ``verified_currency``."""
+PAYMENT_FAILED = "billing.payment.failed"
+"""Emitted once when the provider verifies the transaction ``failed``: the same payload as
+:data:`PAYMENT_SUCCEEDED` plus ``reason`` (the provider's gateway response, or ``"failed"``). A
+failed transaction may still be verified ``success`` later (statuses only move forward)."""
 
 
 def _payment_event(payment: Payment) -> dict[str, Any]:
@@ -311,6 +315,13 @@ async def apply_verification(
         log.info("billing.payment.credited", reference=payment.reference, amount=payment.amount)
         await events.emit(PAYMENT_SUCCEEDED, **_payment_event(payment))
         return "credited"
+    if target == "failed":
+        log.info("billing.payment.failed", reference=payment.reference)
+        await events.emit(
+            PAYMENT_FAILED,
+            **_payment_event(payment),
+            reason=(verified.gateway_response or "failed")[:500],
+        )
     return "moved"
 
 

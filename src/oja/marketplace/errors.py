@@ -66,6 +66,7 @@ class MarketplaceErrorCode(ErrorCode):
     lines_unavailable = "lines_unavailable"
     discount_code_invalid = "discount_code_invalid"
     discount_exhausted = "discount_exhausted"
+    payment_not_retryable = "payment_not_retryable"
     review_not_found = "review_not_found"
     not_a_verified_buyer = "not_a_verified_buyer"
     order_not_delivered = "order_not_delivered"
@@ -322,6 +323,13 @@ class DiscountExhausted(Conflict):
     """A discount reached its usage limit (overall or for this buyer) meanwhile; nothing was kept."""
 
     code = MarketplaceErrorCode.discount_exhausted
+
+
+class PaymentNotRetryable(Conflict):
+    """The group is not unpaid any more (paid, flagged, expired), or its current attempt has not
+    failed: nothing was started."""
+
+    code = MarketplaceErrorCode.payment_not_retryable
 
 
 class ReviewNotFound(NotFound):

@@ -64,6 +64,16 @@ class CheckoutRequest(BaseModel):
         return None if value is None else value.strip().upper()
 
 
+class PayAgainRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"callback_url": "https://shop.example/paid"}]},
+    )
+
+    callback_url: HttpUrl | None = None
+    """Where the provider sends the buyer back after paying."""
+
+
 class OrderLineOut(BaseModel):
     id: uuid.UUID
     variant_id: uuid.UUID | None

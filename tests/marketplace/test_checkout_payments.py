@@ -254,6 +254,10 @@ async def test_a_failed_payment_waits_and_is_paid_again_under_a_new_reference(
     await paystack_says(app, client, paystack, jobs, first, "failed")
     assert await group_row(app) == ("awaiting_payment", first, "Declined", None)
     assert await order_states(app) == [("pending",), ("pending",)]
+    told = "SELECT user_id, event, title FROM notification WHERE event = 'payment.failed'"
+    assert [(str(uuid.UUID(str(u))), e, t) for u, e, t in await rows(app, told)] == [
+        (buyer.id, "payment.failed", f"Payment for order {group_id} failed")
+    ]
     assert await rows(app, "SELECT sku, stock FROM product_variant ORDER BY sku") == [
         ("A-1", 3),
         ("B-1", 2),
@@ -302,6 +306,7 @@ async def test_a_failed_payment_waits_and_is_paid_again_under_a_new_reference(
     assert await group_row(app) == ("paid", second, None, None)
     assert await rows(app, "SELECT source FROM ledger_transaction") == [(f"payment:{second}",)]
     assert await inbox(app) == ["moved", "credited", "credited"]
+    assert len(await rows(app, told)) == 1  # told once
     paid = await client.post(f"/order-groups/{group_id}/pay", headers=buyer.headers)
     assert (paid.status_code, error_code(paid)) == (409, "payment_not_retryable")
     assert paid.json()["error"]["details"] == {"status": "paid"}

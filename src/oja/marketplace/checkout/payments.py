@@ -109,9 +109,24 @@ async def on_payment_flagged(
 
 @events.on(PAYMENT_FAILED)
 async def on_payment_failed(*, reference: str, reason: str, **_: Any) -> None:
-    # Only the current attempt: a failure of an attempt the buyer already replaced says nothing.
-    if await repository.record_failure(current_session(), reference, reason):
-        log.info("marketplace.checkout.payment_failed", reference=reference, reason=reason)
+    """Only the current attempt counts: a failure of an attempt the buyer already replaced says
+    nothing. The buyer is told once (``payment.failed``, the notification catalogue's)."""
+    noted = await repository.record_failure(current_session(), reference, reason)
+    if noted is None:
+        return
+    group_id, buyer_id, total, currency = noted
+    log.info("marketplace.checkout.payment_failed", group_id=str(group_id), reason=reason)
+    await events.emit(
+        "payment.failed",
+        order_id=group_id,
+        group_id=group_id,
+        buyer_id=buyer_id,
+        order_number=str(group_id),
+        amount=total,
+        currency=currency,
+        reason=reason,
+        recipient_ids=[buyer_id],
+    )
 
 
 Attempt = tuple[uuid.UUID, uuid.UUID]

@@ -166,18 +166,24 @@ async def move_group(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def record_failure(db: AsyncSession, reference: str, reason: str) -> bool:
-    """Note why the group's current attempt failed, if the group is still unpaid."""
+async def record_failure(
+    db: AsyncSession, reference: str, reason: str
+) -> tuple[uuid.UUID, uuid.UUID, int, str] | None:
+    """Note why the group's current attempt failed, if the group is still unpaid and this is news;
+    the group's (id, buyer, total, currency) when noted."""
     result = await db.execute(
         update(OrderGroup)
         .where(
             OrderGroup.payment_reference == reference,
             OrderGroup.status == str(GroupStatus.awaiting_payment),
+            OrderGroup.failure_reason.is_(None),
         )
         .values(failure_reason=reason[:500], updated_at=utcnow())
+        .returning(OrderGroup.id, OrderGroup.buyer_id, OrderGroup.total, OrderGroup.currency)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    row = result.one_or_none()
+    return None if row is None else (row[0], row[1], int(row[2]), str(row[3]))
 
 
 async def replace_attempt(

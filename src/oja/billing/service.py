@@ -248,6 +248,11 @@ currency equal ours). Payload: ``payment_id``, ``reference``, ``user_id``, ``amo
 PAYMENT_FLAGGED = "billing.payment.flagged"
 """Emitted once when the provider verifies a different amount or currency: the same payload plus
 ``reason``, ``verified_amount`` and ``verified_currency``."""
+DISPUTE_CHANGED = "billing.dispute.changed"
+"""Emitted for every authentic ``charge.dispute.*`` delivery, once the dispute was re-read from the
+provider and names one of our payments: ``provider``, ``dispute_id`` (the provider's),
+``reference``, ``status``, ``resolution`` (None until resolved), ``amount``, ``currency``,
+``due_at``, ``user_id``, ``metadata``. Subscribers make it idempotent (a replay re-emits)."""
 PAYMENT_FAILED = "billing.payment.failed"
 """Emitted once when the provider verifies the transaction ``failed``: the same payload as
 :data:`PAYMENT_SUCCEEDED` plus ``reason`` (the provider's gateway response, or ``"failed"``). A

@@ -67,6 +67,8 @@ class MarketplaceErrorCode(ErrorCode):
     discount_code_invalid = "discount_code_invalid"
     discount_exhausted = "discount_exhausted"
     payment_not_retryable = "payment_not_retryable"
+    dispute_not_found = "dispute_not_found"
+    dispute_closed = "dispute_closed"
     review_not_found = "review_not_found"
     not_a_verified_buyer = "not_a_verified_buyer"
     order_not_delivered = "order_not_delivered"
@@ -330,6 +332,16 @@ class PaymentNotRetryable(Conflict):
     failed: nothing was started."""
 
     code = MarketplaceErrorCode.payment_not_retryable
+
+
+class DisputeNotFound(NotFound):
+    code = MarketplaceErrorCode.dispute_not_found
+
+
+class DisputeClosed(Conflict):
+    """The dispute is resolved already, or its provider takes no evidence through Oja."""
+
+    code = MarketplaceErrorCode.dispute_closed
 
 
 class ReviewNotFound(NotFound):

@@ -133,6 +133,8 @@ async def store_balance(db: AsyncSession, vendor_id: uuid.UUID) -> StoreBalanceO
             found.pending = shown(account.kind, account.balance)
         elif account.kind == AccountKind.store_available:
             found.available = shown(account.kind, account.balance)
+        elif account.kind == AccountKind.store_frozen:
+            found.frozen = shown(account.kind, account.balance)
     return StoreBalanceOut(balances=list(by_currency.values()))
 
 

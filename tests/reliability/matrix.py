@@ -1342,6 +1342,25 @@ ROWS: tuple[Row, ...] = (
         needs=("my_review",),
         request=body(reason="matrix"),
     ),
+    # Disputes are the admin's: listing, and evidence sent to the provider (a closed one: 409).
+    Row("GET", "/admin/disputes", 401, 403, 403, "2xx", 403, 403),
+    Row(
+        "POST",
+        "/admin/disputes/{dispute_id}/evidence",
+        401,
+        403,
+        403,
+        409,
+        403,
+        403,
+        needs=("closed_dispute",),
+        request=body(
+            customer_email="ada@example.com",
+            customer_name="Ada Obi",
+            customer_phone="+2348012345678",
+            service_details="matrix",
+        ),
+    ),
     # Flutterwave: as Paystack — a user spends (a key cannot), the webhook needs a signature.
     Row(
         "POST",

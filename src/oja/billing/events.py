@@ -19,7 +19,7 @@ from oja.billing.config import BillingSettings
 from oja.billing.models import Payment, WebhookEvent
 from oja.billing.providers.flutterwave import FlutterwaveClient
 from oja.billing.providers.paystack import PaystackClient
-from oja.billing.providers.port import Dispute, VerifiedTransaction
+from oja.billing.providers.port import Dispute, ProviderCallRefused, VerifiedTransaction
 from oja.billing.providers.stripe import StripeGateway, SubscriptionState
 from oja.core import events
 from oja.core.http import Closing
@@ -155,7 +155,12 @@ async def _paystack_dispute(session: AsyncSession, data: dict[str, Any], ports: 
     dispute_id = data.get("id")
     if not isinstance(dispute_id, int | str) or not str(dispute_id):
         return "ignored:no_dispute_id"
-    dispute = await ports.paystack().fetch_dispute(str(dispute_id))
+    try:
+        dispute = await ports.paystack().fetch_dispute(str(dispute_id))
+    except ProviderCallRefused as exc:  # Paystack does not know it (429, 5xx: the job retries)
+        if exc.status_code != 404:
+            raise
+        return "ignored:unknown_dispute"
     payment = await _payment_of(session, dispute.transaction_reference, "paystack")
     if isinstance(payment, str):
         return payment

@@ -137,7 +137,11 @@ async def test_checkout_paid_through_flutterwave_once(
     booked = await rows(
         app, "SELECT source, kind, amount, currency FROM ledger_transaction ORDER BY source"
     )
-    assert booked == [(f"payment:{reference}", "payment", 3099, "NGN")]
+    fee = 43  # Flutterwave's app_fee on 30.99 NGN (the fake's 1.4 %), in kobo
+    assert booked == [
+        (f"fee:{reference}", "fee", fee, "NGN"),
+        (f"payment:{reference}", "payment", 3099, "NGN"),
+    ]
     shares = await rows(
         app,
         "SELECT a.kind, a.vendor_id, p.amount FROM ledger_posting p "
@@ -145,7 +149,8 @@ async def test_checkout_paid_through_flutterwave_once(
     )
     assert sum(amount for _, _, amount in shares) == 0
     assert [(kind, amount) for kind, _, amount in shares if kind == "provider_clearing"] == [
-        ("provider_clearing", 3099)
+        ("provider_clearing", -fee),
+        ("provider_clearing", 3099),
     ]
     store_shares = {
         str(uuid.UUID(str(v))): -amount for kind, v, amount in shares if kind == "store_pending"
@@ -170,7 +175,7 @@ async def test_checkout_paid_through_flutterwave_once(
     assert outcomes == ["succeeded"]
     assert await inbox(app) == ["credited", "unchanged"]
     assert flutterwave.calls["verify_by_reference"] == 1
-    assert await count(app, "ledger_transaction") == 1
+    assert await count(app, "ledger_transaction") == 2
     assert await group_state(app) == [("paid", "flutterwave", None)]
 
 
@@ -298,13 +303,17 @@ async def test_a_failed_payment_waits_and_is_paid_again_under_a_new_reference(
     await paystack_says(app, client, paystack, jobs, second, "success")
     assert await group_row(app) == ("paid", second, None, None)
     assert await order_states(app) == [("confirmed",), ("confirmed",)]
-    assert await rows(app, "SELECT source FROM ledger_transaction") == [(f"payment:{second}",)]
+    assert await rows(app, "SELECT source FROM ledger_transaction WHERE kind = 'payment'") == [
+        (f"payment:{second}",)
+    ]
 
     # The first attempt turning out paid after all changes nothing for the group or the ledger
     # (the money is credited in billing for an operator's refund).
     await paystack_says(app, client, paystack, jobs, first, "success")
     assert await group_row(app) == ("paid", second, None, None)
-    assert await rows(app, "SELECT source FROM ledger_transaction") == [(f"payment:{second}",)]
+    assert await rows(app, "SELECT source FROM ledger_transaction WHERE kind = 'payment'") == [
+        (f"payment:{second}",)
+    ]
     assert await inbox(app) == ["moved", "credited", "credited"]
     assert len(await rows(app, told)) == 1  # told once
     paid = await client.post(f"/order-groups/{group_id}/pay", headers=buyer.headers)
@@ -327,9 +336,9 @@ async def test_an_earlier_attempt_verified_late_pays_the_group_once(
     assert await order_states(app) == [("confirmed",), ("confirmed",)]
     await paystack_says(app, client, paystack, jobs, second, "success")
     assert await group_row(app) == ("paid", first, None, None)
-    assert await rows(app, "SELECT source, amount FROM ledger_transaction") == [
-        (f"payment:{first}", 3099)
-    ]
+    assert await rows(
+        app, "SELECT source, amount FROM ledger_transaction WHERE kind = 'payment'"
+    ) == [(f"payment:{first}", 3099)]
 
 
 async def test_a_failure_of_a_replaced_attempt_or_another_buyers_metadata_changes_nothing(
@@ -412,4 +421,6 @@ async def test_a_failed_flutterwave_payment_is_paid_again_through_flutterwave(
     await client.post(WEBHOOK, content=flutterwave.webhook_body(charge), headers=V3)
     await jobs.run_kinds(app)
     assert await group_row(app) == ("paid", second, None, None)
-    assert await rows(app, "SELECT source FROM ledger_transaction") == [(f"payment:{second}",)]
+    assert await rows(app, "SELECT source FROM ledger_transaction WHERE kind = 'payment'") == [
+        (f"payment:{second}",)
+    ]

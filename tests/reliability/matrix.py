@@ -1342,6 +1342,7 @@ ROWS: tuple[Row, ...] = (
         needs=("my_review",),
         request=body(reason="matrix"),
     ),
+    Row("GET", "/admin/marketplace/revenue", 401, 403, 403, "2xx", 403, 403),
     # Disputes are the admin's: listing, and evidence sent to the provider (a closed one: 409).
     Row("GET", "/admin/disputes", 401, 403, 403, "2xx", 403, 403),
     Row(

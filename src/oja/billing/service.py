@@ -244,7 +244,8 @@ Outcome = Literal["credited", "moved", "unchanged", "amount_mismatch", "no_chang
 PAYMENT_SUCCEEDED = "billing.payment.succeeded"
 """Emitted once, in the verifying unit of work, when a payment is credited (verified amount and
 currency equal ours). Payload: ``payment_id``, ``reference``, ``user_id``, ``amount``,
-``currency``, ``metadata``."""
+``currency``, ``metadata``, and ``fees`` (the provider's fee from the same verification, minor
+units; 0 when it did not say)."""
 PAYMENT_FLAGGED = "billing.payment.flagged"
 """Emitted once when the provider verifies a different amount or currency: the same payload plus
 ``reason``, ``verified_amount`` and ``verified_currency``."""
@@ -318,7 +319,7 @@ async def apply_verification(
             currency=payment.currency,
         )
         log.info("billing.payment.credited", reference=payment.reference, amount=payment.amount)
-        await events.emit(PAYMENT_SUCCEEDED, **_payment_event(payment))
+        await events.emit(PAYMENT_SUCCEEDED, **_payment_event(payment), fees=verified.fees or 0)
         return "credited"
     if target == "failed":
         log.info("billing.payment.failed", reference=payment.reference)

@@ -11,6 +11,7 @@ from oja.marketplace.checkout.endpoints import router as checkout_router
 from oja.marketplace.imports.endpoints import router as imports_router
 from oja.marketplace.inventory.endpoints import router as inventory_router
 from oja.marketplace.ledger.endpoints import admin_router as dispute_admin_router
+from oja.marketplace.ledger.endpoints import revenue_router
 from oja.marketplace.ledger.endpoints import router as money_router
 from oja.marketplace.ledger.endpoints import vendor_router as store_money_router
 from oja.marketplace.orders.endpoints import router as order_router
@@ -46,4 +47,5 @@ routers: list[APIRouter] = [
     search_router,
     money_router,
     dispute_admin_router,
+    revenue_router,
 ]

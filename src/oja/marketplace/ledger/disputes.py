@@ -145,7 +145,7 @@ async def apply_dispute(
     assert dispute is not None
     outcome = "updated"
     if opened:
-        await _freeze(db, dispute, group.buyer_id)
+        await _freeze(db, dispute)
         outcome = "opened"
     elif dispute.status == DisputeStatus.open:
         dispute.provider_status = provider_status[:40]
@@ -178,11 +178,11 @@ async def apply_dispute(
 def _remaining(settlement: StoreSettlement) -> tuple[int, int]:
     """(store share, commission) of a settlement not yet reversed by refunds."""
     commission = settlement.commission - settlement.commission_refunded
-    share = (settlement.total - settlement.refunded) - commission
+    share = (settlement.total - settlement.refunded) - commission - settlement.fee
     return max(share, 0), max(commission, 0)
 
 
-async def _freeze(db: AsyncSession, dispute: Dispute, buyer_id: uuid.UUID) -> None:
+async def _freeze(db: AsyncSession, dispute: Dispute) -> None:
     legs: list[Leg] = []
     flagged: list[DisputeOrder] = []
     for settlement in await repository.group_settlements(db, dispute.group_id):
@@ -209,7 +209,6 @@ async def _freeze(db: AsyncSession, dispute: Dispute, buyer_id: uuid.UUID) -> No
         kind=TransactionKind.dispute,
         currency=dispute.currency,
         legs=legs,
-        buyer_id=buyer_id,
         group_id=dispute.group_id,
         reference=dispute.reference,
     )
@@ -260,6 +259,11 @@ async def _reverse(db: AsyncSession, dispute: Dispute) -> None:
             )
         )
         settlement = settlements.get(order)
+        if settlement is not None and settlement.fee:
+            # The provider takes the whole order back; the fee the store bore is not refunded
+            # by the provider: it becomes the platform's expense.
+            legs.append(Leg(AccountKind.provider_clearing, EntryType.dispute, -settlement.fee))
+            legs.append(Leg(AccountKind.provider_fees, EntryType.fee, settlement.fee, None, order))
         if settlement is not None:  # fully reversed: no release or refund moves it again
             settlement.refunded = settlement.total
             settlement.commission_refunded = settlement.commission

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -19,6 +19,7 @@ from oja.billing.errors import (
     ProviderRefused,
     ProviderUnavailable,
 )
+from oja.core.clock import utcnow
 from oja.core.dependencies import SessionDep
 from oja.core.errors import InvalidRequest, errors
 from oja.core.pagination import Page, PageParams, pagination
@@ -31,7 +32,9 @@ from oja.marketplace.ledger.schemas import (
     BuyerTransactionOut,
     DisputeOut,
     EvidenceIn,
+    Granularity,
     LedgerEntryOut,
+    RevenueOut,
     StatementFormat,
     StoreBalanceOut,
 )
@@ -41,6 +44,9 @@ router = APIRouter(tags=["marketplace: money"])
 vendor_router = APIRouter(prefix="/vendors/me", tags=["marketplace: money"])
 admin_router = APIRouter(
     prefix="/admin/disputes", tags=["marketplace: admin"], dependencies=[RequireRole("admin")]
+)
+revenue_router = APIRouter(
+    prefix="/admin/marketplace", tags=["marketplace: admin"], dependencies=[RequireRole("admin")]
 )
 
 Paging = Annotated[PageParams, Depends(pagination())]
@@ -157,3 +163,34 @@ async def dispute_evidence(
     dispute_id: uuid.UUID, body: EvidenceIn, db: SessionDep, billing: BillingSettingsDep
 ) -> DisputeOut:
     return await disputes.submit_evidence(db, dispute_id, body, billing)
+
+
+@revenue_router.get(
+    "/revenue",
+    response_model=RevenueOut,
+    response_model_by_alias=True,
+    summary="Platform commission and provider fees by day or month, from the ledger (admin)",
+    responses=errors(*USER_ERRORS, InvalidRequest),
+)
+async def revenue(
+    db: SessionDep,
+    since: Annotated[
+        date | None, Query(alias="from", description="First day (UTC); 30 days ago by default.")
+    ] = None,
+    until: Annotated[
+        date | None, Query(alias="to", description="Last day (UTC), inclusive; today by default.")
+    ] = None,
+    granularity: Annotated[Granularity, Query(description="`day` or `month`.")] = Granularity.day,
+) -> RevenueOut:
+    until = until or utcnow().date()
+    since = since or until - timedelta(days=30)
+    if since > until:
+        raise InvalidRequest("`from` must not be after `to`.", details={"from": str(since)})
+    months = (until.year - since.year) * 12 + until.month - since.month + 1
+    length = (until - since).days + 1 if granularity == Granularity.day else months
+    most = service.REVENUE_MAX_PERIODS[granularity]
+    if length > most:
+        raise InvalidRequest(
+            f"At most {most} {granularity}s per report.", details={"max_periods": most}
+        )
+    return await service.revenue(db, since, until, granularity)

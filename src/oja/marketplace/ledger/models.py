@@ -34,6 +34,8 @@ class AccountKind(enum.StrEnum):
     """Liability: a store's share it may be paid; negative after a refund it could not cover."""
     store_frozen = "store_frozen"
     """Liability: a store's share held by an open dispute (neither released nor paid out)."""
+    provider_fees = "provider_fees"
+    """Expense: the payment provider's fees the platform bore."""
 
 
 STORE_KINDS = frozenset(
@@ -56,6 +58,8 @@ class EntryType(enum.StrEnum):
     """A store's share frozen by a dispute, unfrozen when it is won, or reversed when it is lost."""
     commission_dispute = "commission_dispute"
     """The platform's commission reversed by a lost dispute."""
+    fee = "fee"
+    """The payment provider's fee: the platform's expense, or taken from a store's share."""
 
 
 class TransactionKind(enum.StrEnum):
@@ -65,6 +69,7 @@ class TransactionKind(enum.StrEnum):
     payout = "payout"
     adjustment = "adjustment"
     dispute = "dispute"
+    fee = "fee"
 
 
 class LedgerAccount(IdMixin, Base):
@@ -164,6 +169,8 @@ class StoreSettlement(IdMixin, TimestampMixin, VendorOwned, Base):
     currency: Mapped[str] = mapped_column(String(3))
     total: Mapped[int] = mapped_column(BigInteger)
     commission: Mapped[int] = mapped_column(BigInteger)
+    fee: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """The provider's fee taken from this store's share (``OJA_MARKETPLACE_FEE_BEARER=vendor``)."""
     lines: Mapped[dict[str, Any]] = mapped_column(default=dict)
     refunded: Mapped[int] = mapped_column(BigInteger, default=0)
     commission_refunded: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -15,6 +15,7 @@ from oja.core.db import insert_ignore
 from oja.core.ids import uuid7
 from oja.marketplace.catalog.models import Product
 from oja.marketplace.ledger.models import (
+    AccountKind,
     CommissionRule,
     Dispute,
     DisputeOrder,
@@ -336,3 +337,36 @@ async def disputes(
         .limit(limit)
     )
     return int(total), (await db.execute(query)).scalars().all()
+
+
+async def revenue_postings(
+    db: AsyncSession, since: datetime, until: datetime
+) -> Sequence[tuple[datetime, str, str, int, str]]:
+    """(created_at, account kind, entry type, amount, currency) of the platform's revenue and fee
+    postings and the provider's fee on clearing, ``since`` ≤ created_at < ``until``."""
+    query = (
+        select(
+            LedgerPosting.created_at,
+            LedgerAccount.kind,
+            LedgerPosting.entry_type,
+            LedgerPosting.amount,
+            LedgerPosting.currency,
+        )
+        .join(LedgerAccount, LedgerAccount.id == LedgerPosting.account_id)
+        .where(
+            LedgerPosting.vendor_id.is_(None),
+            LedgerPosting.created_at >= since,
+            LedgerPosting.created_at < until,
+            LedgerAccount.kind.in_(
+                [
+                    AccountKind.platform_revenue,
+                    AccountKind.provider_fees,
+                    AccountKind.provider_clearing,
+                ]
+            ),
+        )
+    )
+    rows = await db.execute(query)
+    return [
+        (at, str(kind), str(entry), int(amount), str(cur)) for at, kind, entry, amount, cur in rows
+    ]

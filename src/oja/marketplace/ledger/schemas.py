@@ -186,3 +186,49 @@ class EvidenceIn(BaseModel):
     service_details: str = Field(min_length=1, max_length=2000)
     delivery_address: str | None = Field(default=None, max_length=500)
     delivery_date: date | None = None
+
+
+class Granularity(enum.StrEnum):
+    day = "day"
+    month = "month"
+
+
+class RevenuePeriod(BaseModel):
+    period: str = Field(description="`YYYY-MM-DD` (day) or `YYYY-MM` (month), UTC.")
+    currency: str
+    commission: int = Field(description="Commission earned, less commission reversed.")
+    fees: int = Field(description="Every provider fee charged on payments.")
+    fees_platform: int = Field(description="The part of `fees` the platform bore.")
+    net: int = Field(description="`commission − fees_platform`.")
+
+
+class RevenueOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "from": "2026-12-01",
+                    "to": "2026-12-06",
+                    "granularity": "day",
+                    "periods": [
+                        {
+                            "period": "2026-12-06",
+                            "currency": "NGN",
+                            "commission": 300,
+                            "fees": 44,
+                            "fees_platform": 44,
+                            "net": 256,
+                        }
+                    ],
+                }
+            ]
+        },
+        populate_by_name=True,
+    )
+
+    since: date = Field(alias="from")
+    until: date = Field(alias="to", description="Inclusive.")
+    granularity: Granularity
+    periods: list[RevenuePeriod] = Field(
+        description="One row per period and currency with any entry, oldest first."
+    )

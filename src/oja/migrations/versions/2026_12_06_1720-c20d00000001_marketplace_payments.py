@@ -1,5 +1,6 @@
 """marketplace payments: a failed attempt's reason on the order group; disputes (dispute,
-dispute_order) and the ledger's store_frozen account, dispute entries and transactions
+dispute_order) and the ledger's store_frozen account, dispute entries and transactions; provider
+fees (provider_fees account, fee entries, the fee a store bore on its settlement)
 
 The ledger's CHECK constraints gain the new values on both backends. On SQLite, changing a CHECK
 recreates ledger_posting, which drops its immutability triggers: they are created again.
@@ -22,9 +23,9 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 OLD_ACCOUNT_KINDS = ("provider_clearing", "platform_revenue", "store_pending", "store_available")
-NEW_ACCOUNT_KINDS = (*OLD_ACCOUNT_KINDS, "store_frozen")
+NEW_ACCOUNT_KINDS = (*OLD_ACCOUNT_KINDS, "store_frozen", "provider_fees")
 OLD_TRANSACTION_KINDS = ("payment", "refund", "release", "payout", "adjustment")
-NEW_TRANSACTION_KINDS = (*OLD_TRANSACTION_KINDS, "dispute")
+NEW_TRANSACTION_KINDS = (*OLD_TRANSACTION_KINDS, "dispute", "fee")
 OLD_ENTRY_TYPES = (
     "sale",
     "commission",
@@ -35,7 +36,7 @@ OLD_ENTRY_TYPES = (
     "payout",
     "adjustment",
 )
-NEW_ENTRY_TYPES = (*OLD_ENTRY_TYPES, "dispute", "commission_dispute")
+NEW_ENTRY_TYPES = (*OLD_ENTRY_TYPES, "dispute", "commission_dispute", "fee")
 
 
 def _check(column: str, values: Sequence[str]) -> str:
@@ -67,6 +68,8 @@ def _ledger_checks(accounts: Sequence[str], kinds: Sequence[str], entries: Seque
 def upgrade() -> None:
     with op.batch_alter_table("order_group", schema=None) as batch_op:
         batch_op.add_column(sa.Column("failure_reason", sa.String(length=500), nullable=True))
+    with op.batch_alter_table("store_settlement", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("fee", sa.BigInteger(), server_default="0", nullable=False))
     op.create_table(
         "dispute",
         sa.Column("provider", sa.String(length=16), nullable=False),
@@ -169,5 +172,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_dispute_status_created_at")
         batch_op.drop_index(batch_op.f("ix_dispute_group_id"))
     op.drop_table("dispute")
+    with op.batch_alter_table("store_settlement", schema=None) as batch_op:
+        batch_op.drop_column("fee")
     with op.batch_alter_table("order_group", schema=None) as batch_op:
         batch_op.drop_column("failure_reason")

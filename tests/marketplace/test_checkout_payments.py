@@ -8,6 +8,7 @@ the reservation expiry still cancels it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import timedelta
@@ -423,4 +424,29 @@ async def test_a_failed_flutterwave_payment_is_paid_again_through_flutterwave(
     assert await group_row(app) == ("paid", second, None, None)
     assert await rows(app, "SELECT source FROM ledger_transaction WHERE kind = 'payment'") == [
         (f"payment:{second}",)
+    ]
+
+
+@pytest.mark.postgres
+async def test_concurrent_retries_open_one_attempt(
+    app: Any, client: httpx.AsyncClient, paystack: PaystackFake, jobs: Jobs, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        return  # the race needs real concurrent transactions
+    _, _, buyer = await two_stores(app, client)
+    placed = (await checkout(client, buyer)).json()
+    group_id, first = placed["order_group_id"], placed["payment"]["reference"]
+    await paystack_says(app, client, paystack, jobs, first, "failed")
+    answers = await asyncio.gather(
+        *(client.post(f"/order-groups/{group_id}/pay", headers=buyer.headers) for _ in range(5))
+    )
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [201] + [409] * 4
+    [won] = [a.json()["payment"]["reference"] for a in answers if a.status_code == 201]
+    assert {error_code(a) for a in answers if a.status_code == 409} == {"payment_not_retryable"}
+    assert await group_row(app) == ("awaiting_payment", won, None, None)
+    # Every loser's transaction was dropped with its request: one attempt besides the first.
+    assert await rows(app, "SELECT reference, status FROM payment ORDER BY created_at") == [
+        (first, "failed"),
+        (won, "pending"),
     ]

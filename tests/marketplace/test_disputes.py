@@ -5,12 +5,17 @@ with the commission, balanced and once, whatever order the deliveries come in.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
 
 import httpx
+import pytest
 
+from oja.core.db import unit_of_work
+from oja.core.runtime import running
+from oja.marketplace.ledger import disputes
 from oja.sandbox.paystack import PaystackFake
 from oja.sandbox.paystack_records import DisputeRecord
 from tests.billing.conftest import paystack_headers
@@ -237,3 +242,35 @@ async def test_forged_or_foreign_dispute_deliveries_change_nothing(
         ("fee",),
         ("payment",),
     ]
+
+
+@pytest.mark.postgres
+async def test_concurrent_deliveries_of_one_dispute_freeze_once(
+    app: Any, client: httpx.AsyncClient, paystack: PaystackFake, jobs: Jobs, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        return  # the race needs real concurrent transactions
+    a, b, _, _, reference = await paid_group(app, client, paystack, jobs)
+    runtime = app.state.runtime
+
+    async def one() -> str:
+        with running(runtime):
+            async with unit_of_work(runtime.database) as db:
+                return await disputes.apply_dispute(
+                    db,
+                    provider="paystack",
+                    provider_dispute_id="4242",
+                    reference=reference,
+                    provider_status="awaiting-merchant-feedback",
+                    resolution=None,
+                    amount=2999,
+                    currency="NGN",
+                    due_at=None,
+                )
+
+    assert sorted(await asyncio.gather(*(one() for _ in range(4)))) == ["opened"] + ["updated"] * 3
+    assert await count(app, "dispute") == 1
+    assert await count(app, "dispute_order") == 2
+    assert await count(app, "ledger_transaction", "kind = 'dispute'") == 1
+    assert {s.id: (await balances(client, s))["frozen"] for s in (a, b)} == {a.id: 1800, b.id: 899}
+    assert await unbalanced(app) == []

@@ -212,8 +212,9 @@ async def test_a_lost_dispute_reverses_shares_and_commission_once_even_out_of_or
     ]
     # The settlements are fully reversed: nothing is left to release.
     assert await rows(
-        app, "SELECT refunded = total, commission_refunded = commission FROM store_settlement"
-    ) == [(True, True), (True, True)]
+        app,
+        "SELECT refunded = total, commission_refunded = commission, status FROM store_settlement",
+    ) == [(True, True, "released"), (True, True, "released")]
 
 
 async def test_forged_or_foreign_dispute_deliveries_change_nothing(

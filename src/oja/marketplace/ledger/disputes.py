@@ -268,6 +268,9 @@ async def _reverse(db: AsyncSession, dispute: Dispute) -> None:
             settlement.refunded = settlement.total
             settlement.commission_refunded = settlement.commission
             settlement.line_refunds = {k: int(v[0]) for k, v in settlement.lines.items()}
+            if settlement.status == SettlementStatus.held:  # nothing is left to hold
+                settlement.status = str(SettlementStatus.released)
+                settlement.released_at = utcnow()
     await post(
         db,
         source=reversal_source(dispute.id),

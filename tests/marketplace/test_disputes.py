@@ -8,14 +8,19 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
+from oja.core.clock import utcnow
 from oja.core.db import unit_of_work
 from oja.core.runtime import running
-from oja.marketplace.ledger import disputes
+from oja.marketplace.config import MarketplaceSettings
+from oja.marketplace.ledger import disputes, settlement
+from oja.marketplace.orders.models import StoreOrder
 from oja.sandbox.paystack import PaystackFake
 from oja.sandbox.paystack_records import DisputeRecord
 from tests.billing.conftest import paystack_headers
@@ -274,4 +279,31 @@ async def test_concurrent_deliveries_of_one_dispute_freeze_once(
     assert await count(app, "dispute_order") == 2
     assert await count(app, "ledger_transaction", "kind = 'dispute'") == 1
     assert {s.id: (await balances(client, s))["frozen"] for s in (a, b)} == {a.id: 1800, b.id: 899}
+    assert await unbalanced(app) == []
+
+
+async def test_the_release_job_skips_orders_under_an_open_dispute(
+    app: Any, client: httpx.AsyncClient, paystack: PaystackFake, jobs: Jobs
+) -> None:
+    a, b, _, _, reference = await paid_group(app, client, paystack, jobs)
+    dispute = opened(paystack, reference)
+    await deliver(app, client, jobs, paystack, "charge.dispute.create", dispute)
+    long_ago = utcnow() - timedelta(days=60)
+    async with unit_of_work(app.state.runtime.database) as db:
+        await db.execute(update(StoreOrder).values(status="delivered", delivered_at=long_ago))
+    market = app.state.runtime.settings.section(MarketplaceSettings)
+
+    async def release() -> int:
+        async with unit_of_work(app.state.runtime.database) as db:
+            return await settlement.release_due(db, utcnow(), market)
+
+    assert await release() == 0
+    assert await rows(app, "SELECT DISTINCT status FROM store_settlement") == [("held",)]
+    dispute.status, dispute.resolution = "resolved", "declined"
+    await deliver(app, client, jobs, paystack, "charge.dispute.resolve", dispute)
+    assert await release() == 2
+    assert {s.id: await balances(client, s) for s in (a, b)} == {
+        a.id: {"pending": 0, "available": 1800, "frozen": 0},
+        b.id: {"pending": 0, "available": 899, "frozen": 0},
+    }
     assert await unbalanced(app) == []

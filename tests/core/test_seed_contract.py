@@ -64,6 +64,7 @@ async def test_every_paginated_list_reads_limit_and_documents_only_per_page(
     document = app.openapi()
     routes = paginated_routes(document)
     assert routes == [
+        "/admin/disputes",
         "/admin/reviews",
         "/admin/vendors",
         "/admin/vendors/performance",

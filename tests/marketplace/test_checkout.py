@@ -184,12 +184,12 @@ async def test_provider_failure_keeps_nothing(
     assert await created(app) == dict.fromkeys(CREATED_TABLES, 0)
     assert await stocks(app) == {"A-1": 5, "A-2": 5, "B-1": 3}
     assert await count(app, "cart_item") == 3
+    # Flutterwave without its key on this deployment: a clear 503, and nothing kept either.
     flutterwave = await checkout(client, buyer, provider="flutterwave")
-    assert (flutterwave.status_code, error_code(flutterwave)) == (422, "provider_not_supported")
-    assert flutterwave.json()["error"]["details"] == {
-        "provider": "flutterwave",
-        "supported": ["paystack"],
-    }
+    assert (flutterwave.status_code, error_code(flutterwave)) == (503, "not_configured")
+    assert flutterwave.json()["error"]["details"]["settings"] == ["OJA_FLUTTERWAVE_SECRET_KEY"]
+    assert await created(app) == dict.fromkeys(CREATED_TABLES, 0)
+    assert await stocks(app) == {"A-1": 5, "A-2": 5, "B-1": 3}
     bad = await client.post(
         "/checkout", json={"shipping_address": {"name": "X"}}, headers=buyer.headers
     )

@@ -88,15 +88,17 @@ async def test_a_verified_payment_is_split_once_between_the_stores_and_the_platf
     a, b, buyer, body = await two_stores_paid(app, client, paystack, jobs)
     reference = body["payment"]["reference"]
     # 10 % default: A sold 4000 → 400; B sold 3 × 999 = 2997 → 299.7, the platform takes 300.
+    # Paystack's fee (the fake's 1.5 %: 104) leaves clearing as the platform's expense.
     assert await ledger_balances(app) == {
-        key(AccountKind.provider_clearing, None): 6997,
+        key(AccountKind.provider_clearing, None): 6997 - 104,
+        key(AccountKind.provider_fees, None): 104,
         key(AccountKind.platform_revenue, None): -700,
         key(AccountKind.store_pending, a.id): -3600,
         key(AccountKind.store_pending, b.id): -2697,
     }
-    assert await rows(app, "SELECT source, kind, amount FROM ledger_transaction") == [
-        (f"payment:{reference}", "payment", 6997)
-    ]
+    assert await rows(
+        app, "SELECT source, kind, amount FROM ledger_transaction ORDER BY source DESC"
+    ) == [(f"payment:{reference}", "payment", 6997), (f"fee:{reference}", "fee", 104)]
     settled = await rows(
         app, "SELECT vendor_id, total, commission, status FROM store_settlement ORDER BY total"
     )
@@ -114,14 +116,16 @@ async def test_a_verified_payment_is_split_once_between_the_stores_and_the_platf
             "/payments/paystack/webhook", content=replay, headers=paystack_headers(replay)
         )
     await jobs.run(app)
-    assert await count(app, "ledger_transaction") == 1
-    assert await count(app, "ledger_posting") == 5
+    assert await count(app, "ledger_transaction") == 2
+    assert await count(app, "ledger_posting") == 7
     assert await count(app, "store_settlement") == 2
     await invariants(app)
 
     balance = await client.get("/vendors/me/balance", headers=a.owner.headers)
     assert balance.status_code == 200, balance.text
-    assert balance.json() == {"balances": [{"currency": "NGN", "pending": 3600, "available": 0}]}
+    assert balance.json() == {
+        "balances": [{"currency": "NGN", "pending": 3600, "available": 0, "frozen": 0}]
+    }
     history = await client.get("/transactions", headers=buyer.headers)
     assert history.status_code == 200, history.text
     [payment] = history.json()["items"]

@@ -39,6 +39,8 @@ async def test_defaults_and_what_is_always_sent(app: Any, client: httpx.AsyncCli
         "order.confirmed",
         "refund.processed",
         "payment.failed",
+        "dispute.opened",
+        "dispute.resolved",
         "account.password_changed",
         "account.email_changed",
         "account.signed_in",

@@ -11,7 +11,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from functools import partial
 
-from oja.marketplace.orders.models import OrderStatus
+from oja.core.db import unit_of_work
+from oja.marketplace.ledger.models import Dispute, DisputeStatus
+from oja.marketplace.orders.models import OrderGroup, OrderStatus
 from tests.marketplace import conftest as shop_people
 from tests.marketplace.orders_kit import Shop, place
 from tests.marketplace.world import IMAGE, IMPORT_CSV
@@ -229,6 +231,30 @@ async def _store_review(ctx: Ctx, ids: dict[str, str]) -> None:
     await _review(ctx.people.b, await _own_shop(ctx, ids), ids, ctx)
 
 
+async def _closed_dispute(ctx: Ctx, ids: dict[str, str]) -> None:
+    """A dispute (already won) of A's order group: the admin's evidence call passes authorization
+    and is refused for its own reason (409), so no provider is called."""
+    await _purchase(OrderStatus.confirmed, ctx, ids)
+    async with unit_of_work(ctx.app.state.runtime.database) as db:
+        group = await db.get(OrderGroup, uuid.UUID(ids["group_id"]))
+        assert group is not None
+        assert group.payment_reference is not None
+        dispute = Dispute(
+            provider="paystack",
+            provider_dispute_id=uuid.uuid4().hex[:12],
+            reference=group.payment_reference,
+            group_id=group.id,
+            status=DisputeStatus.won,
+            provider_status="resolved",
+            resolution="declined",
+            amount=group.total,
+            currency=group.currency,
+        )
+        db.add(dispute)
+        await db.flush()
+        ids["dispute_id"] = str(dispute.id)
+
+
 async def _ae_product(ctx: Ctx, ids: dict[str, str]) -> None:
     """An AliExpress product id: the store has no AliExpress connection, so none is fetched."""
     ids["ae_id"] = "1005000000000001"
@@ -257,4 +283,5 @@ MARKETPLACE_NEEDS: dict[str, Callable[[Ctx, dict[str, str]], Awaitable[None]]] =
     "my_review": _my_review,
     "store_review": _store_review,
     "ae_product": _ae_product,
+    "closed_dispute": _closed_dispute,
 }

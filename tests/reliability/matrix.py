@@ -1026,6 +1026,18 @@ ROWS: tuple[Row, ...] = (
         403,
         needs=("purchase_pending",),
     ),
+    # Paying again: A's unpaid group (no failed attempt on record, so a first one is opened).
+    Row(
+        "POST",
+        "/order-groups/{group_id}/pay",
+        401,
+        "2xx",
+        404,
+        404,
+        403,
+        403,
+        needs=("purchase_pending",),
+    ),
     Row(
         "POST",
         "/orders/{order_id}/cancel",
@@ -1347,6 +1359,26 @@ ROWS: tuple[Row, ...] = (
         403,
         needs=("my_review",),
         request=body(reason="matrix"),
+    ),
+    Row("GET", "/admin/marketplace/revenue", 401, 403, 403, "2xx", 403, 403),
+    # Disputes are the admin's: listing, and evidence sent to the provider (a closed one: 409).
+    Row("GET", "/admin/disputes", 401, 403, 403, "2xx", 403, 403),
+    Row(
+        "POST",
+        "/admin/disputes/{dispute_id}/evidence",
+        401,
+        403,
+        403,
+        409,
+        403,
+        403,
+        needs=("closed_dispute",),
+        request=body(
+            customer_email="ada@example.com",
+            customer_name="Ada Obi",
+            customer_phone="+2348012345678",
+            service_details="matrix",
+        ),
     ),
     # Flutterwave: as Paystack — a user spends (a key cannot), the webhook needs a signature.
     Row(

@@ -38,6 +38,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from oja.billing import repository as billing_repository
 from oja.billing.config import BillingSettings
 from oja.billing.models import LedgerEntry, Payment, Refund
 from oja.chat.models import ChatMessage, Chatroom
@@ -50,8 +51,12 @@ from oja.identity.config import get_identity_settings
 from oja.identity.mfa.models import UserMfa
 from oja.identity.models import OneTimeToken
 from oja.identity.scopes import SCOPES, Role
+from oja.marketplace.ledger.models import Dispute, DisputeStatus
+from oja.marketplace.orders.models import OrderGroup
 from oja.marketplace.reviews.models import ReviewFlag
 from oja.sandbox import stripe as stripe_fake
+from oja.sandbox.paystack_records import DisputeRecord
+from oja.sandbox.paystack_records import Transaction as PaystackTransaction
 from oja.sandbox.smtp import SmtpCapture
 from tests.identity.support import token_in, totp_now, use_smtp
 from tests.reliability import harness
@@ -795,6 +800,80 @@ def marketplace_extra(run: Run) -> Json:
     return {"vendor_id": HOSTILE_ID, "product_id": HOSTILE_ID, "stock_before": 0}
 
 
+async def check_paid_again(run: Run, response: httpx.Response) -> None:
+    """A new attempt of A's group under a new reference, for the group's total, nothing else."""
+    body = response.json()
+    assert body["order_group_id"] == run.ids["group_id"]
+    assert (body["status"], body["total"], body["payment"]["provider"]) == (
+        "awaiting_payment",
+        3000,
+        "paystack",
+    )
+    async with unit_of_work(run.app.state.runtime.database) as db:
+        payment = await billing_repository.payment_by_reference(db, body["payment"]["reference"])
+    assert payment is not None
+    assert (str(payment.user_id), payment.amount, payment.status) == (run.a.id, 3000, "pending")
+
+
+async def arrange_open_dispute(run: Run) -> None:
+    """A's group paid at the Paystack fake and disputed there, its dispute row open."""
+    await marketplace("purchase_pending")(run)
+    async with unit_of_work(run.app.state.runtime.database) as db:
+        group = await db.get(OrderGroup, uuid.UUID(run.ids["group_id"]))
+        assert group is not None
+        assert group.payment_reference is not None
+        tx = PaystackTransaction(
+            id=next(run.fakes.paystack._ids),
+            reference=group.payment_reference,
+            access_code=group.payment_reference,
+            amount=group.total,
+            currency="NGN",
+            email=run.a.email,
+            metadata={},
+            callback_url=None,
+        )
+        run.fakes.paystack.transactions[tx.reference] = tx
+        run.fakes.paystack.settle(tx.reference, "success")
+        record = DisputeRecord(next(run.fakes.paystack._ids), tx, tx.amount)
+        run.fakes.paystack.disputes[record.id] = record
+        dispute = Dispute(
+            provider="paystack",
+            provider_dispute_id=str(record.id),
+            reference=tx.reference,
+            group_id=group.id,
+            status=DisputeStatus.open,
+            provider_status=record.status,
+            amount=tx.amount,
+            currency="NGN",
+        )
+        db.add(dispute)
+        await db.flush()
+        run.ids["dispute_id"] = str(dispute.id)
+        run.state["dispute"] = record
+
+
+async def check_evidence(run: Run, response: httpx.Response) -> None:
+    """Only the evidence reached Paystack; the dispute is still open, its figures unchanged."""
+    record: DisputeRecord = run.state["dispute"]
+    assert record.evidence is not None
+    assert set(record.evidence) - {"id", "dispute"} == {
+        "customer_email",
+        "customer_name",
+        "customer_phone",
+        "service_details",
+    }
+    body = response.json()
+    assert (body["status"], body["amount"], body["evidence_id"]) == (
+        "open",
+        3000,
+        str(record.evidence["id"]),
+    )
+
+
+def dispute_extra(run: Run) -> Json:
+    return {"status": "won", "resolution": "declined", "amount": 1, "evidence_id": "forged"}
+
+
 async def no_body(run: Run) -> Json:
     return {}
 
@@ -1296,6 +1375,20 @@ CASES: dict[tuple[str, str], Case] = {
         arrange=marketplace("cart_line"),
         status="paid",
         extra=priced_extra,
+    ),
+    ("POST", "/order-groups/{group_id}/pay"): Case(
+        "rejected",
+        check_paid_again,
+        arrange=marketplace("purchase_pending"),
+        status="paid",
+        extra=lambda run: {"provider": "flutterwave", "amount": 1, "reference": "oja_forged"},
+    ),
+    ("POST", "/admin/disputes/{dispute_id}/evidence"): Case(
+        "rejected",
+        check_evidence,
+        caller="admin",
+        arrange=arrange_open_dispute,
+        extra=dispute_extra,
     ),
     ("POST", "/orders/{order_id}/cancel"): Case(
         "rejected",

@@ -19,8 +19,9 @@ from oja.billing.config import BillingSettings
 from oja.billing.models import Payment, WebhookEvent
 from oja.billing.providers.flutterwave import FlutterwaveClient
 from oja.billing.providers.paystack import PaystackClient
-from oja.billing.providers.port import VerifiedTransaction
+from oja.billing.providers.port import Dispute, ProviderCallRefused, VerifiedTransaction
 from oja.billing.providers.stripe import StripeGateway, SubscriptionState
+from oja.core import events
 from oja.core.http import Closing
 
 log = structlog.get_logger("oja.billing")
@@ -41,6 +42,10 @@ class TransactionSource(Protocol):
     async def verify(self, reference: str) -> VerifiedTransaction: ...
 
 
+class PaystackSource(TransactionSource, Protocol):
+    async def fetch_dispute(self, dispute_id: str) -> Dispute: ...
+
+
 class FlutterwaveSource(TransactionSource, Protocol):
     async def verify_transaction(self, transaction_id: str) -> VerifiedTransaction: ...
 
@@ -54,7 +59,7 @@ class Providers(Closing):
     _stripe: StripeGateway | None = field(default=None, init=False)
     _flutterwave: FlutterwaveClient | None = field(default=None, init=False)
 
-    def paystack(self) -> TransactionSource:
+    def paystack(self) -> PaystackSource:
         if self._paystack is None:
             self._paystack = service.paystack_client(self.settings)
         return self._paystack
@@ -79,7 +84,7 @@ class Providers(Closing):
 
 
 class PortSet(Protocol):
-    def paystack(self) -> TransactionSource: ...
+    def paystack(self) -> PaystackSource: ...
 
     def stripe(self) -> subscriptions.SubscriptionSource: ...
 
@@ -126,6 +131,8 @@ async def _paystack_event(
 ) -> str:
     data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
     assert isinstance(data, dict)
+    if event_type.startswith("charge.dispute."):
+        return await _paystack_dispute(session, data, ports)
     if event_type.startswith("charge."):
         payment = await _payment_of(session, data.get("reference"), "paystack")
         if isinstance(payment, str):
@@ -140,6 +147,37 @@ async def _paystack_event(
             session, str(refund_id), str(data.get("status") or event_type.removeprefix("refund."))
         )
     return "ignored:event_type"
+
+
+async def _paystack_dispute(session: AsyncSession, data: dict[str, Any], ports: PortSet) -> str:
+    """``charge.dispute.create|remind|resolve``: the dispute is re-read from Paystack (the body
+    only names it) and must be of one of our Paystack payments; its figures are Paystack's."""
+    dispute_id = data.get("id")
+    if not isinstance(dispute_id, int | str) or not str(dispute_id):
+        return "ignored:no_dispute_id"
+    try:
+        dispute = await ports.paystack().fetch_dispute(str(dispute_id))
+    except ProviderCallRefused as exc:  # Paystack does not know it (429, 5xx: the job retries)
+        if exc.status_code != 404:
+            raise
+        return "ignored:unknown_dispute"
+    payment = await _payment_of(session, dispute.transaction_reference, "paystack")
+    if isinstance(payment, str):
+        return payment
+    await events.emit(
+        service.DISPUTE_CHANGED,
+        provider="paystack",
+        dispute_id=dispute.id,
+        reference=payment.reference,
+        status=dispute.status,
+        resolution=dispute.resolution,
+        amount=dispute.refund_amount,
+        currency=(dispute.currency or payment.currency).upper(),
+        due_at=dispute.due_at,
+        user_id=payment.user_id,
+        metadata=dict(payment.extra or {}),
+    )
+    return f"dispute:{dispute.resolution or dispute.status}"[:100]
 
 
 async def _flutterwave_event(

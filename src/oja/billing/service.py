@@ -183,22 +183,27 @@ async def open_payment(
     callback_url: str | None,
     request_hash: str | None,
     settings: BillingSettings,
+    provider: ProviderName = "paystack",
 ) -> Payment:
-    """Start a Paystack transaction for another module's purchase (a marketplace order group).
+    """Start a Paystack or Flutterwave transaction for another module's purchase (a marketplace
+    order group), always under a fresh reference.
 
     The caller owns idempotency (its own row is unique per key) and computed the amount; ``metadata``
     is kept on the payment and travels with its ``billing.payment.*`` events. Flushed, not committed:
-    if the caller's unit of work rolls back, the payment row goes with it.
+    if the caller's unit of work rolls back, the payment row goes with it. Amounts stay minor units
+    here: the Flutterwave adapter converts to major units on the wire.
     """
     reference = f"oja_{uuid7().hex}"
-    async with paystack_client(settings) as client:
+    if provider == "paystack":
+        callback_url = callback_url or settings.paystack_callback_url
+    async with provider_client(settings, provider) as client:
         try:
             started = await client.initialize(
                 email=email,
                 amount=amount,
                 currency=currency,
                 reference=reference,
-                callback_url=callback_url or settings.paystack_callback_url,
+                callback_url=callback_url,
                 metadata={**metadata, "user_id": str(user_id)},
             )
         except ProviderCallError as exc:
@@ -206,7 +211,7 @@ async def open_payment(
     payment = Payment(
         id=uuid7(),
         user_id=user_id,
-        provider="paystack",
+        provider=provider,
         reference=reference,
         status="pending",
         amount=amount,
@@ -239,10 +244,20 @@ Outcome = Literal["credited", "moved", "unchanged", "amount_mismatch", "no_chang
 PAYMENT_SUCCEEDED = "billing.payment.succeeded"
 """Emitted once, in the verifying unit of work, when a payment is credited (verified amount and
 currency equal ours). Payload: ``payment_id``, ``reference``, ``user_id``, ``amount``,
-``currency``, ``metadata``."""
+``currency``, ``metadata``, and ``fees`` (the provider's fee from the same verification, minor
+units; 0 when it did not say)."""
 PAYMENT_FLAGGED = "billing.payment.flagged"
 """Emitted once when the provider verifies a different amount or currency: the same payload plus
 ``reason``, ``verified_amount`` and ``verified_currency``."""
+DISPUTE_CHANGED = "billing.dispute.changed"
+"""Emitted for every authentic ``charge.dispute.*`` delivery, once the dispute was re-read from the
+provider and names one of our payments: ``provider``, ``dispute_id`` (the provider's),
+``reference``, ``status``, ``resolution`` (None until resolved), ``amount``, ``currency``,
+``due_at``, ``user_id``, ``metadata``. Subscribers make it idempotent (a replay re-emits)."""
+PAYMENT_FAILED = "billing.payment.failed"
+"""Emitted once when the provider verifies the transaction ``failed``: the same payload as
+:data:`PAYMENT_SUCCEEDED` plus ``reason`` (the provider's gateway response, or ``"failed"``). A
+failed transaction may still be verified ``success`` later (statuses only move forward)."""
 
 
 def _payment_event(payment: Payment) -> dict[str, Any]:
@@ -304,8 +319,15 @@ async def apply_verification(
             currency=payment.currency,
         )
         log.info("billing.payment.credited", reference=payment.reference, amount=payment.amount)
-        await events.emit(PAYMENT_SUCCEEDED, **_payment_event(payment))
+        await events.emit(PAYMENT_SUCCEEDED, **_payment_event(payment), fees=verified.fees or 0)
         return "credited"
+    if target == "failed":
+        log.info("billing.payment.failed", reference=payment.reference)
+        await events.emit(
+            PAYMENT_FAILED,
+            **_payment_event(payment),
+            reason=(verified.gateway_response or "failed")[:500],
+        )
     return "moved"
 
 

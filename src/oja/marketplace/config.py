@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends
 from pydantic import Field
@@ -32,6 +32,10 @@ class MarketplaceSettings(SettingsSection):
     rule names another for the store or the category."""
     settlement_release_batch: int = Field(default=500, ge=1)
     """Most store orders one run of the release job moves from pending to available."""
+    fee_bearer: Literal["platform", "vendor"] = "platform"
+    """Who bears the payment provider's fee on a paid group (Paystack's verified ``fees``):
+    ``platform`` books it as the platform's expense; ``vendor`` takes it from the stores' shares in
+    proportion to their orders' totals (the platform absorbs the remainder kobo)."""
 
 
 async def get_marketplace_settings(runtime: RuntimeDep) -> MarketplaceSettings:

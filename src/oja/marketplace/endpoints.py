@@ -10,6 +10,8 @@ from oja.marketplace.catalog.endpoints import category_router, product_router
 from oja.marketplace.checkout.endpoints import router as checkout_router
 from oja.marketplace.imports.endpoints import router as imports_router
 from oja.marketplace.inventory.endpoints import router as inventory_router
+from oja.marketplace.ledger.endpoints import admin_router as dispute_admin_router
+from oja.marketplace.ledger.endpoints import revenue_router
 from oja.marketplace.ledger.endpoints import router as money_router
 from oja.marketplace.ledger.endpoints import vendor_router as store_money_router
 from oja.marketplace.orders.endpoints import router as order_router
@@ -48,4 +50,6 @@ routers: list[APIRouter] = [
     recommendation_router,
     search_router,
     money_router,
+    dispute_admin_router,
+    revenue_router,
 ]

@@ -66,7 +66,9 @@ class MarketplaceErrorCode(ErrorCode):
     lines_unavailable = "lines_unavailable"
     discount_code_invalid = "discount_code_invalid"
     discount_exhausted = "discount_exhausted"
-    provider_not_supported = "provider_not_supported"
+    payment_not_retryable = "payment_not_retryable"
+    dispute_not_found = "dispute_not_found"
+    dispute_closed = "dispute_closed"
     review_not_found = "review_not_found"
     not_a_verified_buyer = "not_a_verified_buyer"
     order_not_delivered = "order_not_delivered"
@@ -327,11 +329,21 @@ class DiscountExhausted(Conflict):
     code = MarketplaceErrorCode.discount_exhausted
 
 
-class ProviderNotSupported(OjaError):
-    """The payment provider is not available for checkout yet (``paystack`` is)."""
+class PaymentNotRetryable(Conflict):
+    """The group is not unpaid any more (paid, flagged, expired), or its current attempt has not
+    failed: nothing was started."""
 
-    status_code = 422
-    code = MarketplaceErrorCode.provider_not_supported
+    code = MarketplaceErrorCode.payment_not_retryable
+
+
+class DisputeNotFound(NotFound):
+    code = MarketplaceErrorCode.dispute_not_found
+
+
+class DisputeClosed(Conflict):
+    """The dispute is resolved already, or its provider takes no evidence through Oja."""
+
+    code = MarketplaceErrorCode.dispute_closed
 
 
 class ReviewNotFound(NotFound):

@@ -206,6 +206,25 @@ EVENTS: dict[str, EventSpec] = {
             mandatory=True,
         ),
         _event(
+            "dispute.opened",
+            Category.payments,
+            {**_ORDER, **_MONEY, "dispute_id": "0192f0c1-0000-7000-8000-000000000006"},
+            title="Payment dispute on order {{ order_number }}",
+            text="The buyer disputed the payment for order {{ order_number }}: "
+            "{{ money(amount, currency) }} of your share is frozen until the dispute is resolved.",
+            mandatory=True,
+        ),
+        _event(
+            "dispute.resolved",
+            Category.payments,
+            {**_ORDER, **_MONEY, "dispute_id": "0192f0c1-0000-7000-8000-000000000006"},
+            title="Payment dispute on order {{ order_number }} {{ status }}",
+            text="The dispute on order {{ order_number }} was resolved ({{ status }}): "
+            "{{ money(amount, currency) }} "
+            "{{ 'is released' if status == 'won' else 'was reversed to the buyer' }}.",
+            mandatory=True,
+        ),
+        _event(
             "payout.paid",
             Category.payments,
             {

@@ -434,6 +434,10 @@ class PaystackClient(BearerJsonClient):
         params = {"status": status} if status else None
         return [_dispute(d) for d in await self._list("GET", "/dispute", params=params)]
 
+    async def fetch_dispute(self, dispute_id: str) -> Dispute:
+        """``GET /dispute/{id}``: where a dispute stands, whatever a webhook body said."""
+        return _dispute(await self._object("GET", f"/dispute/{quote(dispute_id, safe='')}"))
+
     async def add_dispute_evidence(
         self,
         dispute_id: str,

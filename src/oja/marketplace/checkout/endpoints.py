@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
@@ -19,7 +20,7 @@ from oja.core.dependencies import SessionDep
 from oja.core.errors import InvalidRequest, errors
 from oja.identity.dependencies import USER_ERRORS, CurrentUser
 from oja.marketplace.checkout import service
-from oja.marketplace.checkout.schemas import CheckoutOut, CheckoutRequest
+from oja.marketplace.checkout.schemas import CheckoutOut, CheckoutRequest, PayAgainRequest
 from oja.marketplace.config import MarketplaceSettings, get_marketplace_settings
 from oja.marketplace.errors import (
     CartCurrencyMismatch,
@@ -27,8 +28,9 @@ from oja.marketplace.errors import (
     DiscountCodeInvalid,
     DiscountExhausted,
     LinesUnavailable,
+    OrderGroupNotFound,
     OutOfStock,
-    ProviderNotSupported,
+    PaymentNotRetryable,
     StoreTrafficLimit,
 )
 
@@ -50,7 +52,6 @@ router = APIRouter(tags=["marketplace: checkout"])
         OutOfStock,
         DiscountCodeInvalid,
         DiscountExhausted,
-        ProviderNotSupported,
         IdempotencyKeyReused,
         PaymentInitiationFailed,
         ProviderError,
@@ -71,3 +72,35 @@ async def checkout(
     return await service.checkout(
         db, user, body, idempotency_key=idempotency_key, settings=settings, billing=billing
     )
+
+
+@router.post(
+    "/order-groups/{group_id}/pay",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CheckoutOut,
+    summary="Pay again after a failed payment: a new transaction under a new reference",
+    description=(
+        "Only while the group is `awaiting_payment`, before `expires_at`, and its current payment "
+        "attempt has failed (see `failure_reason` on `GET /order-groups/{group_id}`). The old "
+        "reference is never reused; the stock stays reserved until `expires_at`."
+    ),
+    responses=errors(
+        *USER_ERRORS,
+        InvalidRequest,
+        InvalidInput,
+        OrderGroupNotFound,
+        PaymentNotRetryable,
+        PaymentInitiationFailed,
+        ProviderError,
+        ProviderUnavailable,
+        BillingNotConfigured,
+    ),
+)
+async def pay_again(
+    group_id: uuid.UUID,
+    user: CurrentUser,
+    db: SessionDep,
+    billing: BillingSettingsDep,
+    body: PayAgainRequest | None = None,
+) -> CheckoutOut:
+    return await service.pay_again(db, user, group_id, body or PayAgainRequest(), billing=billing)

@@ -12,8 +12,22 @@ marketplace):
 * ``billing.payment.flagged`` — the provider reported another amount or currency: the group
   becomes ``flagged`` with the reason; nothing is confirmed.
 
+* ``billing.payment.failed`` — the provider verified the group's *current* attempt ``failed``: the
+  group stays ``awaiting_payment`` (its stock still reserved) with ``failure_reason``; the buyer
+  pays again with ``POST /order-groups/{id}/pay`` (:func:`oja.marketplace.checkout.service.pay_again`),
+  which opens a new transaction under a new reference — a reference is never reused — and the
+  reservation expiry still cancels the group if nobody pays.
+
 A replayed webhook changes nothing: billing's moves are conditional (no second event), and so is
 every group move here (``WHERE status = :from``).
+
+**Earlier attempts.** A group's ``payment_reference`` is its current attempt; an earlier one is
+found through the payment's own metadata (``order_group_id``, written by Oja, never by the
+provider) and only for the same buyer. A failed transaction may still be verified ``success``
+later: if the group is still unpaid, that attempt pays it and becomes its ``payment_reference``
+(so the ledger books that payment, once). A second attempt verified after the group was paid
+changes nothing here (``paid_twice``, logged): that money stands credited in billing for an
+operator to refund.
 
 **Paid after expiry.** An unpaid group past ``expires_at`` is expired by a periodic job: its orders
 canceled through ``move()`` (note "reservation expired"), their stock returned (a conditional
@@ -36,12 +50,13 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from oja.billing.service import PAYMENT_FLAGGED, PAYMENT_SUCCEEDED
+from oja.billing.service import PAYMENT_FAILED, PAYMENT_FLAGGED, PAYMENT_SUCCEEDED
 from oja.core import events
 from oja.core.clock import utcnow
 from oja.core.db import current_session
 from oja.marketplace.checkout import repository
 from oja.marketplace.inventory import repository as inventory_repository
+from oja.marketplace.orders import repository as orders_repository
 from oja.marketplace.orders import transitions
 from oja.marketplace.orders.models import GroupStatus, OrderGroup, OrderStatus
 
@@ -53,15 +68,36 @@ PAID_AFTER_EXPIRY = "paid_after_expiry"
 
 
 @events.on(PAYMENT_SUCCEEDED)
-async def on_payment_succeeded(*, reference: str, amount: int, currency: str, **_: Any) -> None:
-    await confirm_payment(current_session(), reference, amount=amount, currency=currency)
+async def on_payment_succeeded(
+    *,
+    reference: str,
+    amount: int,
+    currency: str,
+    user_id: uuid.UUID | None = None,
+    metadata: dict[str, Any] | None = None,
+    **_: Any,
+) -> None:
+    await confirm_payment(
+        current_session(),
+        reference,
+        amount=amount,
+        currency=currency,
+        attempt_of=_attempt_of(user_id, metadata),
+    )
 
 
 @events.on(PAYMENT_FLAGGED)
 async def on_payment_flagged(
-    *, reference: str, reason: str, verified_amount: int, verified_currency: str, **_: Any
+    *,
+    reference: str,
+    reason: str,
+    verified_amount: int,
+    verified_currency: str,
+    user_id: uuid.UUID | None = None,
+    metadata: dict[str, Any] | None = None,
+    **_: Any,
 ) -> None:
-    group = await repository.group_by_reference(current_session(), reference)
+    group = await _group_paid_by(current_session(), reference, _attempt_of(user_id, metadata))
     if group is not None:
         await _flag(
             current_session(),
@@ -71,10 +107,66 @@ async def on_payment_flagged(
         )
 
 
-async def confirm_payment(db: AsyncSession, reference: str, *, amount: int, currency: str) -> str:
-    """Apply a verified payment to its group; the outcome (``paid``, ``flagged``,
-    ``paid_after_expiry``, ``unchanged``, or ``not_an_order`` for other payments)."""
+@events.on(PAYMENT_FAILED)
+async def on_payment_failed(*, reference: str, reason: str, **_: Any) -> None:
+    """Only the current attempt counts: a failure of an attempt the buyer already replaced says
+    nothing. The buyer is told once (``payment.failed``, the notification catalogue's)."""
+    noted = await repository.record_failure(current_session(), reference, reason)
+    if noted is None:
+        return
+    group_id, buyer_id, total, currency = noted
+    log.info("marketplace.checkout.payment_failed", group_id=str(group_id), reason=reason)
+    await events.emit(
+        "payment.failed",
+        order_id=group_id,
+        group_id=group_id,
+        buyer_id=buyer_id,
+        order_number=str(group_id),
+        amount=total,
+        currency=currency,
+        reason=reason,
+        recipient_ids=[buyer_id],
+    )
+
+
+Attempt = tuple[uuid.UUID, uuid.UUID]
+"""(buyer, order group) a payment was opened for, from the payment's own metadata."""
+
+
+def _attempt_of(user_id: uuid.UUID | None, metadata: dict[str, Any] | None) -> Attempt | None:
+    raw = (metadata or {}).get("order_group_id")
+    if user_id is None or not isinstance(raw, str):
+        return None
+    try:
+        return user_id, uuid.UUID(raw)
+    except ValueError:
+        return None
+
+
+async def _group_paid_by(
+    db: AsyncSession, reference: str, attempt_of: Attempt | None
+) -> OrderGroup | None:
+    """The group ``reference`` is the current attempt of, else the buyer's group it was an
+    earlier attempt of."""
     group = await repository.group_by_reference(db, reference)
+    if group is None and attempt_of is not None:
+        buyer_id, group_id = attempt_of
+        group = await orders_repository.buyer_group(db, buyer_id, group_id)
+    return group
+
+
+async def confirm_payment(
+    db: AsyncSession,
+    reference: str,
+    *,
+    amount: int,
+    currency: str,
+    attempt_of: Attempt | None = None,
+) -> str:
+    """Apply a verified payment to its group; the outcome (``paid``, ``flagged``,
+    ``paid_after_expiry``, ``paid_twice``, ``unchanged``, or ``not_an_order`` for other
+    payments)."""
+    group = await _group_paid_by(db, reference, attempt_of)
     if group is None:
         return "not_an_order"
     if amount != group.total or currency.upper() != group.currency:
@@ -89,7 +181,7 @@ async def confirm_payment(db: AsyncSession, reference: str, *, amount: int, curr
         group.id,
         from_status=GroupStatus.awaiting_payment,
         to_status=GroupStatus.paid,
-        values={"paid_at": utcnow()},
+        values={"paid_at": utcnow(), "payment_reference": reference, "failure_reason": None},
     )
     if paid:
         for order in await repository.group_orders(db, group.id):
@@ -108,6 +200,14 @@ async def confirm_payment(db: AsyncSession, reference: str, *, amount: int, curr
     ):
         log.warning("marketplace.checkout.paid_after_expiry", group_id=str(group.id))
         return PAID_AFTER_EXPIRY
+    if group.payment_reference != reference:
+        log.warning(
+            "marketplace.checkout.paid_twice",
+            group_id=str(group.id),
+            reference=reference,
+            paid_by=group.payment_reference,
+        )
+        return "paid_twice"
     return "unchanged"
 
 

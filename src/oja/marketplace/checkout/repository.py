@@ -166,6 +166,56 @@ async def move_group(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def record_failure(
+    db: AsyncSession, reference: str, reason: str
+) -> tuple[uuid.UUID, uuid.UUID, int, str] | None:
+    """Note why the group's current attempt failed, if the group is still unpaid and this is news;
+    the group's (id, buyer, total, currency) when noted."""
+    result = await db.execute(
+        update(OrderGroup)
+        .where(
+            OrderGroup.payment_reference == reference,
+            OrderGroup.status == str(GroupStatus.awaiting_payment),
+            OrderGroup.failure_reason.is_(None),
+        )
+        .values(failure_reason=reason[:500], updated_at=utcnow())
+        .returning(OrderGroup.id, OrderGroup.buyer_id, OrderGroup.total, OrderGroup.currency)
+        .execution_options(synchronize_session=False)
+    )
+    row = result.one_or_none()
+    return None if row is None else (row[0], row[1], int(row[2]), str(row[3]))
+
+
+async def replace_attempt(
+    db: AsyncSession,
+    group_id: uuid.UUID,
+    *,
+    old_reference: str | None,
+    reference: str,
+    authorization_url: str,
+    now: datetime,
+) -> bool:
+    """Make ``reference`` the unpaid, unexpired group's current attempt, if ``old_reference``
+    still is (of two concurrent retries, one wins)."""
+    result = await db.execute(
+        update(OrderGroup)
+        .where(
+            OrderGroup.id == group_id,
+            OrderGroup.payment_reference == old_reference,
+            OrderGroup.status == str(GroupStatus.awaiting_payment),
+            OrderGroup.expires_at > now,
+        )
+        .values(
+            payment_reference=reference,
+            authorization_url=authorization_url,
+            failure_reason=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def due_groups(db: AsyncSession, now: datetime, limit: int) -> list[uuid.UUID]:
     query = (
         select(OrderGroup.id)

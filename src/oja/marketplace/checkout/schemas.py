@@ -54,7 +54,7 @@ class CheckoutRequest(BaseModel):
     discount_code: str | None = Field(default=None, min_length=3, max_length=32)
     """A store's discount code; it applies to that store's lines it covers."""
     provider: Literal["paystack", "flutterwave"] = "paystack"
-    """`flutterwave` is refused (422 `provider_not_supported`) until the payments issue lands."""
+    """Who takes the payment: Paystack, or Flutterwave Standard (hosted checkout either way)."""
     callback_url: HttpUrl | None = None
     """Where the provider sends the buyer back after paying."""
 
@@ -62,6 +62,16 @@ class CheckoutRequest(BaseModel):
     @classmethod
     def _code_upper(cls, value: str | None) -> str | None:
         return None if value is None else value.strip().upper()
+
+
+class PayAgainRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"callback_url": "https://shop.example/paid"}]},
+    )
+
+    callback_url: HttpUrl | None = None
+    """Where the provider sends the buyer back after paying."""
 
 
 class OrderLineOut(BaseModel):

@@ -30,6 +30,7 @@ from oja.billing import repository as billing_repository
 from oja.billing import service as billing_service
 from oja.billing.config import BillingSettings
 from oja.billing.errors import IdempotencyKeyReused, InvalidInput
+from oja.billing.states import public_status
 from oja.core.clock import utcnow
 from oja.core.db import discard
 from oja.core.ids import uuid7
@@ -42,6 +43,7 @@ from oja.marketplace.checkout.schemas import (
     CheckoutOut,
     CheckoutRequest,
     OrderLineOut,
+    PayAgainRequest,
     PaymentOut,
     StoreOrderOut,
 )
@@ -52,8 +54,9 @@ from oja.marketplace.errors import (
     DiscountCodeInvalid,
     DiscountExhausted,
     LinesUnavailable,
+    OrderGroupNotFound,
     OutOfStock,
-    ProviderNotSupported,
+    PaymentNotRetryable,
 )
 from oja.marketplace.inventory import repository as inventory_repository
 from oja.marketplace.orders import repository as orders_repository
@@ -68,7 +71,6 @@ from oja.marketplace.plans import service as plans
 from oja.marketplace.pricing.models import Discount
 
 log = structlog.get_logger("oja.marketplace.checkout")
-SUPPORTED_PROVIDERS = ("paystack",)
 CHECKOUT_REASON = "checkout"
 
 
@@ -81,12 +83,6 @@ async def checkout(
     settings: MarketplaceSettings,
     billing: BillingSettings,
 ) -> CheckoutOut:
-    if body.provider not in SUPPORTED_PROVIDERS:
-        raise ProviderNotSupported(
-            f"Checkout with {body.provider} is not available yet: it arrives with the payments "
-            "issue. Use paystack.",
-            details={"provider": body.provider, "supported": list(SUPPORTED_PROVIDERS)},
-        )
     fingerprint = billing_service.request_fingerprint(body.model_dump(mode="json"))
     if idempotency_key:
         existing = await repository.group_by_key(db, user.id, idempotency_key)
@@ -118,6 +114,7 @@ async def checkout(
         callback_url=str(body.callback_url) if body.callback_url else None,
         request_hash=fingerprint,
         settings=billing,
+        provider=body.provider,
     )
     group = {
         "id": group_id,
@@ -174,6 +171,78 @@ async def checkout(
         currency=currency,
     )
     return _out(OrderGroup(**group), orders, order_lines)
+
+
+async def pay_again(
+    db: AsyncSession,
+    user: User,
+    group_id: uuid.UUID,
+    body: PayAgainRequest,
+    *,
+    billing: BillingSettings,
+) -> CheckoutOut:
+    """A new payment attempt for the buyer's unpaid group whose current attempt failed: a new
+    transaction with the group's provider under a new reference (never the old one), made the
+    group's current attempt by one conditional UPDATE; the reservation and its expiry stand."""
+    group = await orders_repository.buyer_group(db, user.id, group_id)
+    if group is None:
+        raise OrderGroupNotFound("No such order group.")
+    now = utcnow()
+    if group.status != GroupStatus.awaiting_payment or group.expires_at <= now:
+        status = (
+            GroupStatus.expired if group.status == GroupStatus.awaiting_payment else group.status
+        )
+        raise PaymentNotRetryable(
+            f"This order group cannot be paid any more: it is {status}.",
+            details={"status": str(status)},
+        )
+    current = (
+        await billing_repository.payment_by_reference(db, group.payment_reference)
+        if group.payment_reference
+        else None
+    )
+    if current is not None and current.status != "failed":
+        raise PaymentNotRetryable(
+            "The current payment has not failed: complete it at its authorization_url, or wait "
+            "for its result.",
+            details={"payment_status": public_status(current.status)},
+        )
+    email = current.email if current is not None else user.email
+    if not email:
+        raise InvalidInput("An email address is required to pay: add one to your account.")
+    payment = await billing_service.open_payment(
+        db,
+        user_id=user.id,
+        email=email,
+        amount=group.total,
+        currency=group.currency,
+        metadata={"order_group_id": str(group.id)},
+        callback_url=str(body.callback_url) if body.callback_url else None,
+        request_hash=None,
+        settings=billing,
+        provider="flutterwave" if group.provider == "flutterwave" else "paystack",
+    )
+    assert payment.authorization_url is not None
+    if not await repository.replace_attempt(
+        db,
+        group.id,
+        old_reference=group.payment_reference,
+        reference=payment.reference,
+        authorization_url=payment.authorization_url,
+        now=now,
+    ):
+        # Paid, expired or retried meanwhile: the new transaction is dropped with this request.
+        raise PaymentNotRetryable("The order group changed meanwhile: look at it again.")
+    await db.flush()
+    await db.refresh(group)
+    log.info(
+        "marketplace.checkout.pay_again",
+        group_id=str(group.id),
+        reference=payment.reference,
+        replaced=current.reference if current is not None else None,
+    )
+    orders = await repository.group_orders(db, group.id)
+    return _out(group, orders, await repository.group_lines(db, orders))
 
 
 def _check(lines: Sequence[PricedLine], code: str | None) -> None:

@@ -4,22 +4,37 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+import uuid
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from oja.billing.endpoints import BillingSettingsDep
+from oja.billing.errors import (
+    BillingNotConfigured,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderRefused,
+    ProviderUnavailable,
+)
+from oja.core.clock import utcnow
 from oja.core.dependencies import SessionDep
 from oja.core.errors import InvalidRequest, errors
 from oja.core.pagination import Page, PageParams, pagination
-from oja.identity.dependencies import USER_ERRORS, UserPrincipal
-from oja.marketplace.ledger import service
-from oja.marketplace.ledger.models import EntryType, TransactionKind
+from oja.identity.dependencies import USER_ERRORS, RequireRole, UserPrincipal
+from oja.marketplace.errors import DisputeClosed, DisputeNotFound
+from oja.marketplace.ledger import disputes, service
+from oja.marketplace.ledger.models import DisputeStatus, EntryType, TransactionKind
 from oja.marketplace.ledger.schemas import (
     CSV_COLUMNS,
     BuyerTransactionOut,
+    DisputeOut,
+    EvidenceIn,
+    Granularity,
     LedgerEntryOut,
+    RevenueOut,
     StatementFormat,
     StoreBalanceOut,
 )
@@ -27,6 +42,12 @@ from oja.marketplace.vendors.dependencies import VENDOR_ERRORS, CurrentVendor
 
 router = APIRouter(tags=["marketplace: money"])
 vendor_router = APIRouter(prefix="/vendors/me", tags=["marketplace: money"])
+admin_router = APIRouter(
+    prefix="/admin/disputes", tags=["marketplace: admin"], dependencies=[RequireRole("admin")]
+)
+revenue_router = APIRouter(
+    prefix="/admin/marketplace", tags=["marketplace: admin"], dependencies=[RequireRole("admin")]
+)
 
 Paging = Annotated[PageParams, Depends(pagination())]
 CSV = "text/csv"
@@ -104,3 +125,72 @@ async def transactions(
     kind: Annotated[TransactionKind | None, Query(description="payment or refund.")] = None,
 ) -> Page[BuyerTransactionOut]:
     return await service.buyer_transactions(db, principal.user_id, kind, paging)
+
+
+@admin_router.get(
+    "",
+    response_model=Page[DisputeOut],
+    summary="Payment disputes, newest first, with the store orders each one froze (admin)",
+    responses=errors(*USER_ERRORS, InvalidRequest),
+)
+async def dispute_list(
+    paging: Paging,
+    db: SessionDep,
+    dispute_status: Annotated[
+        DisputeStatus | None, Query(alias="status", description="Only disputes in this state.")
+    ] = None,
+) -> Page[DisputeOut]:
+    return await disputes.admin_disputes(db, dispute_status, paging)
+
+
+@admin_router.post(
+    "/{dispute_id}/evidence",
+    response_model=DisputeOut,
+    summary="Send the merchant's evidence for an open dispute to the provider (admin)",
+    responses=errors(
+        *USER_ERRORS,
+        InvalidRequest,
+        DisputeNotFound,
+        DisputeClosed,
+        ProviderRefused,
+        ProviderRateLimited,
+        ProviderError,
+        ProviderUnavailable,
+        BillingNotConfigured,
+    ),
+)
+async def dispute_evidence(
+    dispute_id: uuid.UUID, body: EvidenceIn, db: SessionDep, billing: BillingSettingsDep
+) -> DisputeOut:
+    return await disputes.submit_evidence(db, dispute_id, body, billing)
+
+
+@revenue_router.get(
+    "/revenue",
+    response_model=RevenueOut,
+    response_model_by_alias=True,
+    summary="Platform commission and provider fees by day or month, from the ledger (admin)",
+    responses=errors(*USER_ERRORS, InvalidRequest),
+)
+async def revenue(
+    db: SessionDep,
+    since: Annotated[
+        date | None, Query(alias="from", description="First day (UTC); 30 days ago by default.")
+    ] = None,
+    until: Annotated[
+        date | None, Query(alias="to", description="Last day (UTC), inclusive; today by default.")
+    ] = None,
+    granularity: Annotated[Granularity, Query(description="`day` or `month`.")] = Granularity.day,
+) -> RevenueOut:
+    until = until or utcnow().date()
+    since = since or until - timedelta(days=30)
+    if since > until:
+        raise InvalidRequest("`from` must not be after `to`.", details={"from": str(since)})
+    months = (until.year - since.year) * 12 + until.month - since.month + 1
+    length = (until - since).days + 1 if granularity == Granularity.day else months
+    most = service.REVENUE_MAX_PERIODS[granularity]
+    if length > most:
+        raise InvalidRequest(
+            f"At most {most} {granularity}s per report.", details={"max_periods": most}
+        )
+    return await service.revenue(db, since, until, granularity)

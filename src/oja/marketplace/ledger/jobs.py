@@ -1,5 +1,6 @@
 """Ledger jobs: held shares released to available. Importing this module also subscribes the
-ledger to payment and refund events (:mod:`oja.marketplace.ledger.settlement`)."""
+ledger to payment and refund events (:mod:`oja.marketplace.ledger.settlement`) and to disputes
+(:mod:`oja.marketplace.ledger.disputes`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from typing import Any
 from oja.core.clock import utcnow
 from oja.core.jobs import JobContext, job
 from oja.marketplace.config import MarketplaceSettings
-from oja.marketplace.ledger import settlement
+from oja.marketplace.ledger import disputes, settlement
+
+__all__ = ["disputes", "release_settlements"]
 
 
 @job("marketplace.ledger.release_settlements", timeout=300, max_attempts=3, periodic=3600.0)

@@ -32,9 +32,15 @@ class AccountKind(enum.StrEnum):
     """Liability: a store's share held until delivery and the return window have passed."""
     store_available = "store_available"
     """Liability: a store's share it may be paid; negative after a refund it could not cover."""
+    store_frozen = "store_frozen"
+    """Liability: a store's share held by an open dispute (neither released nor paid out)."""
+    provider_fees = "provider_fees"
+    """Expense: the payment provider's fees the platform bore."""
 
 
-STORE_KINDS = frozenset({AccountKind.store_pending, AccountKind.store_available})
+STORE_KINDS = frozenset(
+    {AccountKind.store_pending, AccountKind.store_available, AccountKind.store_frozen}
+)
 CREDIT_NORMAL = frozenset({AccountKind.platform_revenue, *STORE_KINDS})
 """Accounts whose balance is shown as ``-balance`` (credits increase them)."""
 
@@ -48,6 +54,12 @@ class EntryType(enum.StrEnum):
     release = "release"
     payout = "payout"
     adjustment = "adjustment"
+    dispute = "dispute"
+    """A store's share frozen by a dispute, unfrozen when it is won, or reversed when it is lost."""
+    commission_dispute = "commission_dispute"
+    """The platform's commission reversed by a lost dispute."""
+    fee = "fee"
+    """The payment provider's fee: the platform's expense, or taken from a store's share."""
 
 
 class TransactionKind(enum.StrEnum):
@@ -56,6 +68,8 @@ class TransactionKind(enum.StrEnum):
     release = "release"
     payout = "payout"
     adjustment = "adjustment"
+    dispute = "dispute"
+    fee = "fee"
 
 
 class LedgerAccount(IdMixin, Base):
@@ -155,6 +169,8 @@ class StoreSettlement(IdMixin, TimestampMixin, VendorOwned, Base):
     currency: Mapped[str] = mapped_column(String(3))
     total: Mapped[int] = mapped_column(BigInteger)
     commission: Mapped[int] = mapped_column(BigInteger)
+    fee: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """The provider's fee taken from this store's share (``OJA_MARKETPLACE_FEE_BEARER=vendor``)."""
     lines: Mapped[dict[str, Any]] = mapped_column(default=dict)
     refunded: Mapped[int] = mapped_column(BigInteger, default=0)
     commission_refunded: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -191,3 +207,68 @@ class CommissionRule(IdMixin, TimestampMixin, Base):
     """Basis points of the line total (1000 = 10 %)."""
     fixed: Mapped[int] = mapped_column(BigInteger, default=0)
     """Minor units per line, added to the percentage."""
+
+
+class DisputeStatus(enum.StrEnum):
+    open = "open"
+    """The stores' shares are frozen (``store_frozen``) until the provider resolves it."""
+    won = "won"
+    """Resolved in the merchant's favour (``declined``): the shares went back where they were."""
+    lost = "lost"
+    """Resolved against the merchant (``merchant-accepted``, ``auto-accepted``): the shares and
+    the commission were reversed to the provider."""
+
+
+class Dispute(IdMixin, TimestampMixin, Base):
+    """One provider dispute (chargeback) of a paid order group; one row per provider id."""
+
+    __tablename__ = "dispute"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_dispute_id"),
+        Index("ix_dispute_status_created_at", "status", "created_at"),
+    )
+
+    provider: Mapped[str] = mapped_column(String(16))
+    provider_dispute_id: Mapped[str] = mapped_column(String(64))
+    reference: Mapped[str] = mapped_column(String(100))
+    """The disputed payment's reference."""
+    group_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("order_group.id", ondelete="RESTRICT"), index=True
+    )
+    status: Mapped[str] = mapped_column(
+        one_of(DisputeStatus, name="status_valid", length=16), default=DisputeStatus.open
+    )
+    provider_status: Mapped[str] = mapped_column(String(40))
+    resolution: Mapped[str | None] = mapped_column(String(40))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    """What the buyer disputes (the provider's ``refund_amount``), minor units."""
+    currency: Mapped[str] = mapped_column(String(3))
+    due_at: Mapped[datetime | None]
+    """The provider's deadline for the merchant's evidence."""
+    evidence_id: Mapped[str | None] = mapped_column(String(64))
+    evidence_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+
+
+class DisputeOrder(IdMixin, VendorOwned, Base):
+    """A store order a dispute flags: the share frozen from it and the commission at stake."""
+
+    __tablename__ = "dispute_order"
+    __table_args__ = (
+        UniqueConstraint("dispute_id", "order_id"),
+        CheckConstraint("frozen >= 0 AND commission >= 0", name="amounts_not_negative"),
+    )
+
+    dispute_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("dispute.id", ondelete="RESTRICT"), index=True
+    )
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("store_order.id", ondelete="RESTRICT"), index=True
+    )
+    frozen: Mapped[int] = mapped_column(BigInteger)
+    """The store's share moved to ``store_frozen``."""
+    commission: Mapped[int] = mapped_column(BigInteger)
+    """The platform's commission on it, reversed if the dispute is lost."""
+    from_held: Mapped[bool]
+    """The share came from ``store_pending`` (not yet released), so a won dispute returns it there."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -15,7 +15,11 @@ from oja.core.db import insert_ignore
 from oja.core.ids import uuid7
 from oja.marketplace.catalog.models import Product
 from oja.marketplace.ledger.models import (
+    AccountKind,
     CommissionRule,
+    Dispute,
+    DisputeOrder,
+    DisputeStatus,
     LedgerAccount,
     LedgerPosting,
     LedgerTransaction,
@@ -218,6 +222,12 @@ async def due_releases(
         ReturnRequest.order_id == StoreSettlement.order_id,
         ReturnRequest.status.in_([ReturnStatus.requested, ReturnStatus.approved]),
     )
+    open_dispute = exists().where(
+        DisputeOrder.vendor_id == StoreSettlement.vendor_id,
+        DisputeOrder.order_id == StoreSettlement.order_id,
+        Dispute.id == DisputeOrder.dispute_id,
+        Dispute.status == DisputeStatus.open,
+    )
     query = (
         select(StoreSettlement.vendor_id, StoreSettlement.order_id)
         .join(
@@ -230,6 +240,7 @@ async def due_releases(
             StoreOrder.delivered_at.is_not(None),
             StoreOrder.delivered_at <= delivered_before,
             ~open_return,
+            ~open_dispute,
         )
         .order_by(StoreSettlement.created_at)
         .limit(limit)
@@ -250,3 +261,112 @@ async def mark_released(
         .values(status=SettlementStatus.released, released_at=now, updated_at=now)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# Disputes
+
+
+async def group_settlements(db: AsyncSession, group_id: uuid.UUID) -> Sequence[StoreSettlement]:
+    """Every store's settlement of one group, locked (a system path: the group names them)."""
+    query = (
+        select(StoreSettlement)
+        .where(StoreSettlement.group_id == group_id)
+        .order_by(StoreSettlement.order_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await db.execute(query)).scalars().all()
+
+
+async def insert_dispute(db: AsyncSession, values: dict[str, Any]) -> bool:
+    """Record a provider dispute unless it is recorded already (one row per provider id)."""
+    statement = insert_ignore(db, Dispute.__table__).values(**values).returning(Dispute.id)
+    return (await db.execute(statement)).scalar_one_or_none() is not None
+
+
+async def dispute(db: AsyncSession, dispute_id: uuid.UUID) -> Dispute | None:
+    return await db.get(Dispute, dispute_id, populate_existing=True)
+
+
+async def dispute_by_provider_id(
+    db: AsyncSession, provider: str, provider_dispute_id: str
+) -> Dispute | None:
+    query = (
+        select(Dispute)
+        .where(Dispute.provider == provider, Dispute.provider_dispute_id == provider_dispute_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await db.execute(query)).scalar_one_or_none()
+
+
+async def resolve_dispute(
+    db: AsyncSession, dispute_id: uuid.UUID, status: DisputeStatus, now: datetime
+) -> bool:
+    """Move an open dispute to won or lost, once."""
+    result = await db.execute(
+        update(Dispute)
+        .where(Dispute.id == dispute_id, Dispute.status == DisputeStatus.open)
+        .values(status=str(status), resolved_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def dispute_orders(db: AsyncSession, dispute_ids: Sequence[uuid.UUID]) -> list[DisputeOrder]:
+    if not dispute_ids:
+        return []
+    query = (
+        select(DisputeOrder)
+        .where(DisputeOrder.dispute_id.in_(list(dispute_ids)))
+        .order_by(DisputeOrder.dispute_id, DisputeOrder.order_id)
+    )
+    return list((await db.execute(query)).scalars().all())
+
+
+async def disputes(
+    db: AsyncSession, status: str | None, offset: int, limit: int
+) -> tuple[int, Sequence[Dispute]]:
+    where = [Dispute.status == status] if status else []
+    total = (await db.execute(select(func.count()).select_from(Dispute).where(*where))).scalar_one()
+    query = (
+        select(Dispute)
+        .where(*where)
+        .order_by(Dispute.created_at.desc(), Dispute.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return int(total), (await db.execute(query)).scalars().all()
+
+
+async def revenue_postings(
+    db: AsyncSession, since: datetime, until: datetime
+) -> Sequence[tuple[datetime, str, str, int, str]]:
+    """(created_at, account kind, entry type, amount, currency) of the platform's revenue and fee
+    postings and the provider's fee on clearing, ``since`` ≤ created_at < ``until``."""
+    query = (
+        select(
+            LedgerPosting.created_at,
+            LedgerAccount.kind,
+            LedgerPosting.entry_type,
+            LedgerPosting.amount,
+            LedgerPosting.currency,
+        )
+        .join(LedgerAccount, LedgerAccount.id == LedgerPosting.account_id)
+        .where(
+            LedgerPosting.vendor_id.is_(None),
+            LedgerPosting.created_at >= since,
+            LedgerPosting.created_at < until,
+            LedgerAccount.kind.in_(
+                [
+                    AccountKind.platform_revenue,
+                    AccountKind.provider_fees,
+                    AccountKind.provider_clearing,
+                ]
+            ),
+        )
+    )
+    rows = await db.execute(query)
+    return [
+        (at, str(kind), str(entry), int(amount), str(cur)) for at, kind, entry, amount, cur in rows
+    ]

@@ -12,7 +12,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,7 +29,10 @@ from oja.marketplace.ledger.models import (
 from oja.marketplace.ledger.schemas import (
     BuyerTransactionOut,
     CurrencyBalance,
+    Granularity,
     LedgerEntryOut,
+    RevenueOut,
+    RevenuePeriod,
     StoreBalanceOut,
 )
 
@@ -133,6 +136,8 @@ async def store_balance(db: AsyncSession, vendor_id: uuid.UUID) -> StoreBalanceO
             found.pending = shown(account.kind, account.balance)
         elif account.kind == AccountKind.store_available:
             found.available = shown(account.kind, account.balance)
+        elif account.kind == AccountKind.store_frozen:
+            found.frozen = shown(account.kind, account.balance)
     return StoreBalanceOut(balances=list(by_currency.values()))
 
 
@@ -194,3 +199,47 @@ async def buyer_transactions(
         for row in rows
     ]
     return Page[BuyerTransactionOut].of(items, total=total, params=paging)
+
+
+REVENUE_MAX_PERIODS = {"day": 366, "month": 120}
+"""The longest report per granularity (days, months): one answer, no pagination."""
+
+
+def _period(at: datetime, granularity: Granularity) -> str:
+    return at.strftime("%Y-%m-%d" if granularity == Granularity.day else "%Y-%m")
+
+
+async def revenue(
+    db: AsyncSession, since: date, until: date, granularity: Granularity
+) -> RevenueOut:
+    """The platform's commission and the provider's fees per period (UTC) and currency, summed
+    from the ledger's postings: commission = −Σ platform revenue postings (commission less its
+    refunds and dispute reversals), fees = −Σ fee postings on provider clearing, fees_platform =
+    Σ ``provider_fees`` postings."""
+    start = datetime.combine(since, time.min, tzinfo=UTC)
+    end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC)
+    sums: dict[tuple[str, str], dict[str, int]] = defaultdict(
+        lambda: {"commission": 0, "fees": 0, "fees_platform": 0}
+    )
+    for at, kind, entry_type, amount, currency in await repository.revenue_postings(db, start, end):
+        row = sums[(_period(at, granularity), currency)]
+        if kind == AccountKind.platform_revenue:
+            row["commission"] -= amount
+        elif kind == AccountKind.provider_fees:
+            row["fees_platform"] += amount
+        elif entry_type == EntryType.fee:  # the provider's fee leaving clearing
+            row["fees"] -= amount
+    return RevenueOut(
+        since=since,
+        until=until,
+        granularity=granularity,
+        periods=[
+            RevenuePeriod(
+                period=period,
+                currency=currency,
+                **row,
+                net=row["commission"] - row["fees_platform"],
+            )
+            for (period, currency), row in sorted(sums.items())
+        ],
+    )

@@ -4,7 +4,11 @@
   moved the group to ``paid``: this module imports checkout's handler first, so it is subscribed
   first), the group is booked once under ``payment:<reference>``: the provider clearing account is
   debited the payment; each store's ``pending`` account is credited its share and the platform's
-  revenue the commission (see :mod:`.commission` for the rounding rule). A group not ``paid`` —
+  revenue the commission (see :mod:`.commission` for the rounding rule). The provider's fee (from
+  the same verification) is booked beside it under ``fee:<reference>``: credited to clearing and
+  debited to whoever bears it
+  (``OJA_MARKETPLACE_FEE_BEARER``: the platform's ``provider_fees`` expense, or the stores'
+  pending shares in proportion to their orders). A group not ``paid`` —
   flagged, paid after expiry, or another module's payment — books nothing: that money is an
   operator's to refund, not a store's.
 * **Refund.** On ``refund.processed`` (the provider paid the buyer back), ``refund:<id>`` reverses
@@ -54,6 +58,10 @@ def payment_source(reference: str) -> str:
     return f"payment:{reference}"
 
 
+def fee_source(reference: str) -> str:
+    return f"fee:{reference}"
+
+
 def refund_source(refund_id: uuid.UUID) -> str:
     return f"refund:{refund_id}"
 
@@ -63,10 +71,10 @@ def release_source(order_id: uuid.UUID) -> str:
 
 
 @events.on(PAYMENT_SUCCEEDED)
-async def on_payment_succeeded(*, reference: str, **_: Any) -> None:
+async def on_payment_succeeded(*, reference: str, fees: int = 0, **_: Any) -> None:
     # Events carry no runtime; outside a request or job (a CLI), the environment's settings.
     settings = current_settings().section(MarketplaceSettings)
-    await book_payment(current_session(), reference, settings)
+    await book_payment(current_session(), reference, settings, fees=fees)
 
 
 @events.on(REFUND_PROCESSED)
@@ -112,8 +120,32 @@ async def _rules(
     return commission.Rules(default, by_store_category, by_store, by_category)
 
 
-async def book_payment(db: AsyncSession, reference: str, settings: MarketplaceSettings) -> str:
-    """Book a paid group's split once; the outcome (``booked``, ``already_booked``, ``not_paid``)."""
+def fee_parts(
+    fees: int, shares: dict[uuid.UUID, tuple[int, int]], bearer: str
+) -> tuple[dict[uuid.UUID, int], int]:
+    """The provider's ``fees`` split between the stores (order id → part) and the platform.
+
+    ``platform``: all of it is the platform's. ``vendor``: each store order bears
+    ``fees × order total // group total`` (``shares``: order id → (order total, store share)),
+    never more than its share; the platform absorbs the remainder kobo and any excess."""
+    if bearer != "vendor" or fees <= 0:
+        return {}, max(fees, 0)
+    total = sum(order_total for order_total, _ in shares.values())
+    parts = {
+        order_id: min(fees * order_total // total, share) if total else 0
+        for order_id, (order_total, share) in shares.items()
+    }
+    return parts, fees - sum(parts.values())
+
+
+async def book_payment(
+    db: AsyncSession, reference: str, settings: MarketplaceSettings, *, fees: int = 0
+) -> str:
+    """Book a paid group's split once; the outcome (``booked``, ``already_booked``, ``not_paid``).
+
+    ``fees`` (the provider's, from the verification) leave the clearing account: the platform's
+    expense (``provider_fees``) or, with ``OJA_MARKETPLACE_FEE_BEARER=vendor``, taken from the
+    stores' shares (a ``fee`` entry on each store's pending account)."""
     group = await checkout_repository.group_by_reference(db, reference)
     if group is None or group.status != GroupStatus.paid:
         return "not_paid"
@@ -129,7 +161,9 @@ async def book_payment(db: AsyncSession, reference: str, settings: MarketplaceSe
         {category for category in categories.values() if category is not None},
     )
     legs = [Leg(AccountKind.provider_clearing, EntryType.payment, group.total)]
+    fees = min(max(fees, 0), group.total)
     settlements = []
+    splits: dict[uuid.UUID, int] = {}
     for order in orders:
         mine = [line for line in lines if line.order_id == order.id]
         split = commission.split(
@@ -147,6 +181,7 @@ async def book_payment(db: AsyncSession, reference: str, settings: MarketplaceSe
         )
         fee = min(sum(split.values()), order.total)
         share = order.total - fee
+        splits[order.id] = fee
         legs.append(
             Leg(AccountKind.store_pending, EntryType.sale, -share, order.vendor_id, order.id)
         )
@@ -159,8 +194,29 @@ async def book_payment(db: AsyncSession, reference: str, settings: MarketplaceSe
                 currency=group.currency,
                 total=order.total,
                 commission=fee,
+                fee=0,
                 lines={str(line.id): [line.line_total, split[line.id]] for line in mine},
                 line_refunds={},
+            )
+        )
+    parts, platform_fee = fee_parts(
+        fees,
+        {o.id: (o.total, o.total - splits[o.id]) for o in orders},
+        settings.fee_bearer,
+    )
+    fee_legs = [
+        Leg(AccountKind.provider_clearing, EntryType.fee, -fees),
+        Leg(AccountKind.provider_fees, EntryType.fee, platform_fee),
+    ]
+    for settlement in settlements:
+        settlement.fee = parts.get(settlement.order_id, 0)
+        fee_legs.append(
+            Leg(
+                AccountKind.store_pending,
+                EntryType.fee,
+                settlement.fee,
+                settlement.vendor_id,
+                settlement.order_id,
             )
         )
     booked = await post(
@@ -175,6 +231,15 @@ async def book_payment(db: AsyncSession, reference: str, settings: MarketplaceSe
     )
     if booked is None:
         return "already_booked"
+    await post(  # its own transaction: the payment's amount stays what the buyer paid
+        db,
+        source=fee_source(reference),
+        kind=TransactionKind.fee,
+        currency=group.currency,
+        legs=fee_legs,
+        group_id=group.id,
+        reference=reference,
+    )
     repository.add_settlements(db, settlements)
     await db.flush()
     log.info("marketplace.ledger.payment_booked", group_id=str(group.id), total=group.total)
@@ -286,7 +351,7 @@ async def release(
     settlement = await repository.settlement(db, vendor_id, order_id, lock=True)
     if settlement is None or not await repository.mark_released(db, vendor_id, order_id, now):
         return False
-    remaining = (settlement.total - settlement.commission) - (
+    remaining = (settlement.total - settlement.commission - settlement.fee) - (
         settlement.refunded - settlement.commission_refunded
     )
     await post(

@@ -35,6 +35,7 @@ from oja.marketplace.tenancy import VendorOwned
 
 class GroupStatus(enum.StrEnum):
     awaiting_payment = "awaiting_payment"
+    """Unpaid, its stock reserved; after a failed attempt too (``failure_reason``), until expiry."""
     paid = "paid"
     flagged = "flagged"
     """The provider confirmed a different amount or currency: held for an operator, never confirmed."""
@@ -113,6 +114,8 @@ class OrderGroup(IdMixin, TimestampMixin, Base):
     expires_at: Mapped[datetime]
     paid_at: Mapped[datetime | None]
     flag_reason: Mapped[str | None] = mapped_column(String(500))
+    failure_reason: Mapped[str | None] = mapped_column(String(500))
+    """Why the current payment attempt failed (the provider's words); cleared by a new attempt."""
 
 
 class StoreOrder(IdMixin, TimestampMixin, VendorOwned, Base):

@@ -231,7 +231,12 @@ class OrderGroupOut(_Out):
     discount_total: int
     total: int
     provider: str
-    payment_reference: str | None
+    payment_reference: str | None = Field(description="The current payment attempt's reference.")
+    failure_reason: str | None = Field(
+        default=None,
+        description="Why the current payment attempt failed, in the provider's words; pay again "
+        "with `POST /order-groups/{id}/pay` before the reservation expires.",
+    )
     created_at: datetime
     paid_at: datetime | None
     orders: list[StoreOrderSummary]

@@ -6,7 +6,7 @@ The ledger's CHECK constraints gain the new values on both backends. On SQLite, 
 recreates ledger_posting, which drops its immutability triggers: they are created again.
 
 Revision ID: c20d00000001
-Revises: c23p00000001
+Revises: c23r00000001
 Create Date: 2026-12-06 17:20:00.000000+00:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import oja.core.db
 
 revision: str = "c20d00000001"
-down_revision: str | None = "c23p00000001"
+down_revision: str | None = "c23r00000001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,71 @@
+"""A source app's call budget: ``n`` calls a second per app key, shared by every worker.
+
+Built on the runtime's :class:`~oja.core.ratelimit.RateLimiter` (its exact moving window, on Redis
+when ``OJA_REDIS_URL`` is set, in this process otherwise — the embedded profile's one process):
+a caller takes a slot before each call and waits, never fails, when the second is spent. A source
+that still answers "too many calls" (another app sharing the key, a clock skew) is retried after
+the wait it asks for, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import structlog
+
+from oja.billing.providers.port import ProviderCallRateLimited
+from oja.core.ratelimit import Rate, RateLimiter
+
+T = TypeVar("T")
+SCOPE = "marketplace.sources.calls"
+RATE_LIMITED_ATTEMPTS = 6
+MAX_BACKOFF = 30.0
+log = structlog.get_logger("oja.marketplace.sources")
+
+
+class CallBudget:
+    """``await budget.call(lambda: client.product(…))``: the call, made within the budget."""
+
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        *,
+        key: str,
+        per_second: int,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._limiter = limiter
+        self._key = key
+        self._rate = Rate(per_second, 1)
+        self._sleep = sleep
+        self.waits = 0
+        """Times a caller waited for a slot (for logs and the benchmark)."""
+        self.throttled = 0
+        """Calls the source refused as over its limit, each retried."""
+
+    async def take(self) -> None:
+        """Wait for one slot of this key's second."""
+        while True:
+            decision = await self._limiter.hit(SCOPE, self._key, self._rate)
+            if decision.allowed:
+                return
+            self.waits += 1
+            await self._sleep(decision.retry_after_seconds)
+
+    async def call(self, make: Callable[[], Awaitable[T]]) -> T:
+        """``make()`` once a slot is free; again after the source's wait when it answers
+        ``ApiCallLimit`` (at most :data:`RATE_LIMITED_ATTEMPTS` times)."""
+        for attempt in range(1, RATE_LIMITED_ATTEMPTS + 1):
+            await self.take()
+            try:
+                return await make()
+            except ProviderCallRateLimited as exc:
+                if attempt == RATE_LIMITED_ATTEMPTS:
+                    raise
+                self.throttled += 1
+                wait = min((exc.retry_after or 1.0) * attempt, MAX_BACKOFF)
+                log.info("marketplace.sources.throttled", key=self._key, wait=wait)
+                await self._sleep(wait)
+        raise AssertionError("unreachable")

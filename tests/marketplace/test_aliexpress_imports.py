@@ -29,6 +29,8 @@ from tests.marketplace.conftest import Person, admin, approved_store, count, per
 
 FIRST = str(FIRST_PRODUCT_ID)
 IMPORT_TASK = "oja.job.marketplace.aliexpress.import"
+SECTIONS = (AliExpressSettings, AliExpressImportSettings)
+"""Imported so that their fields are known when the settings below are made."""
 CATALOGUE_TABLES = (
     "product",
     "product_variant",
@@ -54,7 +56,6 @@ def served() -> Iterator[tuple[AliExpressFake, str]]:
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, served: tuple[AliExpressFake, str]) -> Settings:
     _, url = served
-    assert AliExpressSettings.model_fields and AliExpressImportSettings.model_fields  # declared
     return make_settings(
         tmp_path,
         database_url,

@@ -399,8 +399,9 @@ async def write_batch(
     import_id: uuid.UUID | None,
     chunk: list[Planned],
     now: Any,
-) -> tuple[batches.Batch, Counter[str]]:
-    """Plan and write ``chunk``'s rows with their provenance, in the caller's unit of work."""
+) -> tuple[batches.Batch, Counter[str], list[provenance.CostChange]]:
+    """Plan and write ``chunk``'s rows with their provenance, in the caller's unit of work; the
+    SKUs whose source cost changed since last recorded come back."""
     rows: list[Row | Failure] = [row for planned in chunk for row in planned.rows]
     batch = await batches.plan(db, state, import_id or uuid7(), rows, now)
     counts = product_outcomes(batch, chunk)
@@ -413,8 +414,8 @@ async def write_batch(
     await batches.write(db, batch, dry_run=False)
     await search.index_products(db, state.vendor_id, batch.searchable_changes())
     await imports_service.fetch_images(db, state.vendor_id, batch.images)
-    await provenance.record(db, state.vendor_id, [p for p in chunk if p.rows], now)
-    return batch, counts
+    changes = await provenance.record(db, state.vendor_id, [p for p in chunk if p.rows], now)
+    return batch, counts, changes
 
 
 # The job
@@ -536,7 +537,7 @@ async def _commit(
                     rows_done=done + len(chunk),
                 ):
                     raise imports_service.ImportSuperseded
-                batch, counts = await write_batch(db, state, record.id, chunk, utcnow())
+                batch, counts, _ = await write_batch(db, state, record.id, chunk, utcnow())
                 await imports_repository.add_counts(db, state.vendor_id, record.id, dict(counts))
         except IntegrityError:
             if attempt == BATCH_ATTEMPTS:

@@ -36,3 +36,24 @@ async def import_products_failed(
     from oja.marketplace.imports import service
 
     await service.record_failure(failure.session, import_id, vendor_id, failure.error)
+
+
+@job(
+    "marketplace.aliexpress.sync",
+    timeout=_SETTINGS.aliexpress_job_timeout,
+    max_attempts=1,
+    periodic=_SETTINGS.aliexpress_sync_interval,
+)
+async def sync_products(ctx: JobContext) -> dict[str, Any]:
+    """Re-read the least recently synced imported products: cost, stock, price, availability."""
+    from oja.marketplace.aliexpress import sync
+
+    return dict(await sync.sync(ctx))
+
+
+@job("marketplace.aliexpress.refresh_tokens", timeout=600, max_attempts=1, periodic=900.0)
+async def refresh_tokens(ctx: JobContext) -> dict[str, Any]:
+    """Renew AliExpress access tokens before they lapse (test-status apps: one day)."""
+    from oja.marketplace.aliexpress import sync
+
+    return dict(await sync.refresh_tokens(ctx))

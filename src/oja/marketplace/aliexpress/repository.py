@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.marketplace.aliexpress.models import (
@@ -180,3 +180,44 @@ async def unmapped(
         .order_by(ProductSource.source_category_id)
     )
     return [(str(row[0]), int(row[1])) for row in (await db.execute(query)).all()]
+
+
+async def mapped_skus(
+    db: AsyncSession, vendor_id: uuid.UUID, product_ids: Sequence[uuid.UUID]
+) -> list[tuple[uuid.UUID, str]]:
+    """(product id, source SKU id) of these imported products' variants."""
+    if not product_ids:
+        return []
+    query = (
+        select(ProductSourceVariant.product_id, ProductSourceVariant.source_sku_id)
+        .where(
+            ProductSourceVariant.vendor_id == vendor_id,
+            ProductSourceVariant.product_id.in_(product_ids),
+        )
+        .order_by(ProductSourceVariant.source_sku_id)
+    )
+    return [(row[0], str(row[1])) for row in (await db.execute(query)).all()]
+
+
+async def mark_sources(db: AsyncSession, vendor_id: uuid.UUID, rows: list[dict[str, Any]]) -> None:
+    """Set ``available``, ``unavailable_reason`` and ``last_synced_at`` of sources by id."""
+    if not rows:
+        return
+    table: Any = ProductSource.__table__
+    statement = update(table).where(
+        table.c.id == bindparam("b_id"), table.c.vendor_id == bindparam("b_vendor_id")
+    )
+    await db.execute(
+        statement,
+        [
+            {
+                "b_id": r["id"],
+                "b_vendor_id": vendor_id,
+                "available": r["available"],
+                "unavailable_reason": r["unavailable_reason"],
+                "last_synced_at": r["last_synced_at"],
+                "updated_at": r["last_synced_at"],
+            }
+            for r in rows
+        ],
+    )

@@ -2,7 +2,10 @@
 
 Built on the runtime's :class:`~oja.core.ratelimit.RateLimiter` (its exact moving window, on Redis
 when ``OJA_REDIS_URL`` is set, in this process otherwise — the embedded profile's one process):
-a caller takes a slot before each call and waits, never fails, when the second is spent. A source
+a caller takes a slot before each call and waits, never fails, when the second is spent. Within
+one process the slots are also spaced ``1/n`` s apart: a burst of ``n`` calls at the top of each
+second lands at the source with arrival jitter that its own window counts as one call too many,
+while evenly spaced calls keep their slack. A source
 that still answers "too many calls" (another app sharing the key, a clock skew) is retried after
 the wait it asks for, a bounded number of times.
 """
@@ -10,6 +13,7 @@ the wait it asks for, a bounded number of times.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -40,19 +44,27 @@ class CallBudget:
         self._key = key
         self._rate = Rate(per_second, 1)
         self._sleep = sleep
+        self._spacing = 1.0 / per_second
+        self._next = 0.0
+        self._turn = asyncio.Lock()
         self.waits = 0
         """Times a caller waited for a slot (for logs and the benchmark)."""
         self.throttled = 0
         """Calls the source refused as over its limit, each retried."""
 
     async def take(self) -> None:
-        """Wait for one slot of this key's second."""
-        while True:
-            decision = await self._limiter.hit(SCOPE, self._key, self._rate)
-            if decision.allowed:
-                return
-            self.waits += 1
-            await self._sleep(decision.retry_after_seconds)
+        """Wait for one slot of this key's second (and this process's turn)."""
+        async with self._turn:
+            early = self._next - time.monotonic()
+            if early > 0:
+                await self._sleep(early)
+            while True:
+                decision = await self._limiter.hit(SCOPE, self._key, self._rate)
+                if decision.allowed:
+                    self._next = time.monotonic() + self._spacing
+                    return
+                self.waits += 1
+                await self._sleep(decision.retry_after_seconds)
 
     async def call(self, make: Callable[[], Awaitable[T]]) -> T:
         """``make()`` once a slot is free; again after the source's wait when it answers

@@ -197,7 +197,9 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-async def _same_fifty_twice(app: Any, client: httpx.AsyncClient, jobs: Jobs) -> None:
+async def _same_fifty_twice(
+    app: Any, client: httpx.AsyncClient, jobs: Jobs, fake: AliExpressFake
+) -> None:
     boss = await admin(app, client)
     owner = await connected_vendor(app, client, boss)
     body = {"products": [ae(n) for n in range(50)], "price_rule": {"currency": "USD"}}
@@ -218,11 +220,23 @@ async def _same_fifty_twice(app: Any, client: httpx.AsyncClient, jobs: Jobs) -> 
     assert await count(app, "job", "kind <> 'marketplace.aliexpress.import'") == jobs_before
     assert jobs.published == []  # no image fetched again
 
+    # The source's cost changed: the same import updates those variants, still no new row
+    # but the price changes it records.
+    fake.set_price(ae(0), "9.00")
+    third = await imported(app, client, jobs, owner, body)
+    assert third["counts"] == {"created": 0, "updated": 1, "unchanged": 49, "failed": 0}
+    after = await counts(app)
+    assert after == {**before, "price_change": before["price_change"] + 4}
+    prices = await rows(
+        app, "SELECT DISTINCT price FROM product_variant WHERE sku LIKE :s", s=f"AE-{ae(0)}%"
+    )
+    assert [p[0] for p in prices] == [900]
+
 
 async def test_the_same_fifty_products_again_add_no_row(
-    app: Any, client: httpx.AsyncClient, jobs: Jobs
+    app: Any, client: httpx.AsyncClient, jobs: Jobs, served: tuple[AliExpressFake, str]
 ) -> None:
-    await _same_fifty_twice(app, client, jobs)
+    await _same_fifty_twice(app, client, jobs, served[0])
 
 
 async def test_a_lapsed_connection_imports_nothing_and_says_why(

@@ -176,7 +176,14 @@ async def test_an_import_creates_products_variants_provenance_and_stored_images(
         "/auth/token/create",
         "aliexpress.ds.product.get",
         "aliexpress.ds.product.get",
-    ]
+    ]  # one call a product: the least an import can make
+
+    # The detail says which product of the store a source product became.
+    (product_id,) = (await rows(app, "SELECT product_id FROM product_source ORDER BY source_id"))[0]
+    shown = await client.get(f"/vendors/me/aliexpress/products/{ae(0)}", headers=owner.headers)
+    assert shown.json()["imported_product_id"] == str(uuid.UUID(str(product_id)))
+    shown = await client.get(f"/vendors/me/aliexpress/products/{ae(2)}", headers=owner.headers)
+    assert shown.json()["imported_product_id"] is None
 
     # Images: fetched from the fake into stored files by the files pipeline, never hot-linked.
     await jobs.run(app)

@@ -183,7 +183,9 @@ async def product(
     token = await service.access_token(
         db, ctx.vendor_id, secret=runtime.settings.secret_key, now=clock()
     )
-    return await service.detail(client, token, ae_id)
+    found = await service.detail(client, token, ae_id)
+    found.imported_product_id = await imports.imported_product(db, ctx.vendor_id, ae_id)
+    return found
 
 
 @router.post(

@@ -212,6 +212,12 @@ async def create(
     return record
 
 
+async def imported_product(db: AsyncSession, vendor_id: uuid.UUID, ae_id: str) -> uuid.UUID | None:
+    """The store's product imported from AliExpress product ``ae_id``, if any."""
+    found = await repository.sources_by_id(db, vendor_id, SOURCE, [ae_id])
+    return found[ae_id].product_id if ae_id in found else None
+
+
 # Reading products from AliExpress
 
 

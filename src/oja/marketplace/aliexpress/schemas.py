@@ -115,6 +115,8 @@ class SourceProductOut(BaseModel):
     shipping: list[ShippingOut]
     """Services to the store's country for the first variant, cheapest first; empty when
     AliExpress does not ship there."""
+    imported_product_id: uuid.UUID | None = None
+    """The store's product imported from this one, if any (a new import updates it)."""
 
 
 class ListingOut(BaseModel):

@@ -11,8 +11,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from oja.billing.providers.port import ProviderCallRateLimited
+from oja.core.db import Database
 from oja.core.ratelimit import RateLimiter
-from oja.marketplace.sources.budget import RATE_LIMITED_ATTEMPTS, CallBudget
+from oja.marketplace.sources.budget import RATE_LIMITED_ATTEMPTS, CallBudget, DatabaseCallBudget
 from tests.conftest import service_url
 
 
@@ -89,3 +90,37 @@ async def test_a_throttled_call_is_retried_after_the_wait_asked_then_given_up() 
     with pytest.raises(ProviderCallRateLimited):
         await budget.call(never)
     assert budget.throttled == 2 + RATE_LIMITED_ATTEMPTS - 1
+
+
+async def test_without_redis_processes_share_the_budget_through_the_database(
+    database_url: str,
+) -> None:
+    """Two budgets on one database (two worker processes): slots never shared, 1/n s apart."""
+    database = Database(database_url)
+    now = [1000.0]
+    try:
+        one_sleeps, two_sleeps = Sleeps(real=False), Sleeps(real=False)
+        one, two = (
+            DatabaseCallBudget(
+                database, key="aliexpress:500100", per_second=5, sleep=s, clock=lambda: now[0]
+            )
+            for s in (one_sleeps, two_sleeps)
+        )
+        other = DatabaseCallBudget(
+            database,
+            key="aliexpress:999",
+            per_second=5,
+            sleep=Sleeps(real=False),
+            clock=lambda: now[0],
+        )
+        slots = [await budget.slot() for budget in (one, two, one, two, one)]
+        assert slots == pytest.approx([1000.0, 1000.2, 1000.4, 1000.6, 1000.8])
+        await two.take()  # the sixth call of the second waits for the next second
+        assert two_sleeps.waits == pytest.approx([1.0])
+        assert one_sleeps.waits == []
+        assert await other.slot() == pytest.approx(1000.0)  # its own schedule
+        now[0] = 2000.0  # idle for a while: no debt carried, the next call goes at once
+        await one.take()
+        assert one_sleeps.waits == []
+    finally:
+        await database.dispose()

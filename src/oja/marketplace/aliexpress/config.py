@@ -13,8 +13,8 @@ from oja.core.config import SettingsSection
 class AliExpressImportSettings(SettingsSection):
     aliexpress_calls_per_second: int = Field(default=5, ge=1, le=1000)
     """Calls a second the app key may make, shared by every worker's imports and syncs
-    (OJA_ALIEXPRESS_CALLS_PER_SECOND): counted in Redis when OJA_REDIS_URL is set, else in
-    this process."""
+    (OJA_ALIEXPRESS_CALLS_PER_SECOND): counted in Redis when OJA_REDIS_URL is set, else in the
+    database."""
     aliexpress_fetch_concurrency: int = Field(default=4, ge=1, le=64)
     """Product reads one import or sync keeps in flight (within the calls-a-second budget)."""
     aliexpress_store_currency: str = Field(default="NGN", min_length=3, max_length=3)

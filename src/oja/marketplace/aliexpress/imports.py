@@ -48,7 +48,7 @@ from oja.marketplace.imports.parsing import Failure, Row
 from oja.marketplace.search import service as search
 from oja.marketplace.sources.aliexpress.client import AliExpressClient
 from oja.marketplace.sources.aliexpress.config import AliExpressSettings
-from oja.marketplace.sources.budget import CallBudget
+from oja.marketplace.sources.budget import CallBudget, DatabaseCallBudget
 from oja.marketplace.sources.port import (
     SourceAuthorizationExpired,
     SourceProduct,
@@ -239,12 +239,12 @@ class ConnectionLost(Exception):
 
 
 def budget_for(runtime: Runtime, client: AliExpressClient) -> CallBudget:
-    settings = runtime.settings.section(AliExpressImportSettings)
-    return CallBudget(
-        runtime.rate_limiter,
-        key=f"aliexpress:{client.app_key}",
-        per_second=settings.aliexpress_calls_per_second,
-    )
+    """The app key's budget: counted in Redis when there is one, else in the database."""
+    key = f"aliexpress:{client.app_key}"
+    per_second = runtime.settings.section(AliExpressImportSettings).aliexpress_calls_per_second
+    if runtime.redis is None:
+        return DatabaseCallBudget(runtime.database, key=key, per_second=per_second)
+    return CallBudget(runtime.rate_limiter, key=key, per_second=per_second)
 
 
 async def fetch(

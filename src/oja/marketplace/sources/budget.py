@@ -1,8 +1,10 @@
 """A source app's call budget: ``n`` calls a second per app key, shared by every worker.
 
-Built on the runtime's :class:`~oja.core.ratelimit.RateLimiter` (its exact moving window, on Redis
-when ``OJA_REDIS_URL`` is set, in this process otherwise — the embedded profile's one process):
-a caller takes a slot before each call and waits, never fails, when the second is spent. Within
+With Redis (``OJA_REDIS_URL``), :class:`CallBudget` counts on the runtime's
+:class:`~oja.core.ratelimit.RateLimiter` (its exact moving window); without it (the embedded
+profile, whose worker runs several processes), :class:`DatabaseCallBudget` hands out slots from a
+schedule row per key in the database, one atomic ``UPDATE … RETURNING`` a call. Either way a
+caller takes a slot before each call and waits, never fails, when the second is spent. Within
 one process the slots are also spaced ``1/n`` s apart: a burst of ``n`` calls at the top of each
 second lands at the source with arrival jitter that its own window counts as one call too many,
 while evenly spaced calls keep their slack. A source
@@ -15,12 +17,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import structlog
+from sqlalchemy import case, insert, update
+from sqlalchemy.exc import IntegrityError
 
 from oja.billing.providers.port import ProviderCallRateLimited
+from oja.core.db import Database, own_transaction
 from oja.core.ratelimit import Rate, RateLimiter
+from oja.marketplace.sources.models import SourceCallSlot
 
 T = TypeVar("T")
 SCOPE = "marketplace.sources.calls"
@@ -30,7 +36,8 @@ log = structlog.get_logger("oja.marketplace.sources")
 
 
 class CallBudget:
-    """``await budget.call(lambda: client.product(…))``: the call, made within the budget."""
+    """``await budget.call(lambda: client.product(…))``: the call, made within the budget
+    counted by ``limiter``."""
 
     def __init__(
         self,
@@ -81,3 +88,64 @@ class CallBudget:
                 log.info("marketplace.sources.throttled", key=self._key, wait=wait)
                 await self._sleep(wait)
         raise AssertionError("unreachable")
+
+
+class DatabaseCallBudget(CallBudget):
+    """The same budget kept in the database: the key's row holds its next free slot, and each
+    call moves it ``1/n`` s on (``next = max(next, now) + 1/n``) in one atomic statement, so
+    processes sharing the database never share a slot."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        key: str,
+        per_second: int,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(RateLimiter.in_memory(), key=key, per_second=per_second, sleep=sleep)
+        self._database = database
+        self._clock = clock
+
+    async def slot(self) -> float:
+        """Reserve the key's next slot; its epoch second (now or later)."""
+        now = self._clock()
+        table: Any = SourceCallSlot.__table__
+        async with own_transaction(self._database) as db:
+            found = await db.execute(
+                update(table)
+                .where(table.c.key == self._key)
+                .values(
+                    next_at=case((table.c.next_at > now, table.c.next_at), else_=now)
+                    + self._spacing
+                )
+                .returning(table.c.next_at)
+            )
+            after = found.scalar()
+            if after is None:
+                try:
+                    async with db.begin_nested():
+                        await db.execute(
+                            insert(table).values(key=self._key, next_at=now + self._spacing)
+                        )
+                except IntegrityError:  # another process made the key's row meanwhile
+                    raise _Retry from None
+                return now
+        return float(after) - self._spacing
+
+    async def take(self) -> None:
+        while True:
+            try:
+                at = await self.slot()
+            except _Retry:  # another process made the key's row meanwhile
+                continue
+            wait = at - self._clock()
+            if wait > 0:
+                self.waits += 1
+                await self._sleep(wait)
+            return
+
+
+class _Retry(Exception):
+    pass

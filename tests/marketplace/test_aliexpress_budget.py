@@ -13,7 +13,12 @@ import redis.asyncio as aioredis
 from oja.billing.providers.port import ProviderCallRateLimited
 from oja.core.db import Database
 from oja.core.ratelimit import RateLimiter
-from oja.marketplace.sources.budget import RATE_LIMITED_ATTEMPTS, CallBudget, DatabaseCallBudget
+from oja.marketplace.sources.budget import (
+    RATE_LIMITED_ATTEMPTS,
+    SPACING_SLACK,
+    CallBudget,
+    DatabaseCallBudget,
+)
 from tests.conftest import service_url
 
 
@@ -114,9 +119,10 @@ async def test_without_redis_processes_share_the_budget_through_the_database(
             clock=lambda: now[0],
         )
         slots = [await budget.slot() for budget in (one, two, one, two, one)]
-        assert slots == pytest.approx([1000.0, 1000.2, 1000.4, 1000.6, 1000.8])
-        await two.take()  # the sixth call of the second waits for the next second
-        assert two_sleeps.waits == pytest.approx([1.0])
+        gap = SPACING_SLACK / 5
+        assert slots == pytest.approx([1000.0 + n * gap for n in range(5)])
+        await two.take()  # the sixth call waits for the next second (and its slack)
+        assert two_sleeps.waits == pytest.approx([5 * gap])
         assert one_sleeps.waits == []
         assert await other.slot() == pytest.approx(1000.0)  # its own schedule
         now[0] = 2000.0  # idle for a while: no debt carried, the next call goes at once

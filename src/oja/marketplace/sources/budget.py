@@ -113,7 +113,12 @@ class DatabaseCallBudget(CallBudget):
         self._clock = clock
 
     async def slot(self) -> float:
-        """Reserve the key's next slot; its epoch second (now or later)."""
+        """Reserve the key's next slot; its epoch second (now or later). Shielded: a caller
+        cancelled meanwhile (its siblings' import failed) must not leave the statement's
+        transaction open, holding SQLite's write lock."""
+        return await asyncio.shield(self._reserve())
+
+    async def _reserve(self) -> float:
         now = self._clock()
         table: Any = SourceCallSlot.__table__
         async with own_transaction(self._database) as db:

@@ -410,3 +410,24 @@ async def test_another_store_never_sees_an_import(
         await client.post("/vendors/me/aliexpress/imports", json=body, headers=buyer.headers)
     ).status_code == 403
     assert (await client.post("/vendors/me/aliexpress/imports", json=body)).status_code == 401
+
+
+async def test_an_idempotency_key_answers_the_first_import(
+    app: Any, client: httpx.AsyncClient, jobs: Jobs
+) -> None:
+    boss = await admin(app, client)
+    owner = await connected_vendor(app, client, boss)
+    headers = {**owner.headers, "Idempotency-Key": "ae-import-1"}
+    body = {"products": [ae(0), ae(1)], "price_rule": {"currency": "USD"}}
+    first = await client.post("/vendors/me/aliexpress/imports", json=body, headers=headers)
+    again = await client.post("/vendors/me/aliexpress/imports", json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.json()["id"] == first.json()["id"]
+    other = await client.post(
+        "/vendors/me/aliexpress/imports", json={**body, "status": "active"}, headers=headers
+    )
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "import_key_reused"
+    assert await count(app, "product_import") == 1
+    assert await run_imports(app, jobs) == ["succeeded"]
+    assert await count(app, "product") == 2

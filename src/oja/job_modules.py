@@ -24,6 +24,7 @@ JOB_MODULES: list[str] = [
     "oja.marketplace.orders.jobs",
     "oja.marketplace.catalog.jobs",
     "oja.marketplace.imports.jobs",
+    "oja.marketplace.aliexpress.jobs",
     "oja.marketplace.checkout.jobs",
     "oja.notifications.jobs",
     "oja.marketplace.reviews.jobs",

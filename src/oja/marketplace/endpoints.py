@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from oja.marketplace.aliexpress.endpoints import admin_router as aliexpress_admin_router
 from oja.marketplace.aliexpress.endpoints import router as aliexpress_router
 from oja.marketplace.cart.endpoints import router as cart_router
 from oja.marketplace.catalog.endpoints import category_router, product_router
@@ -43,6 +44,7 @@ routers: list[APIRouter] = [
     store_order_router,
     imports_router,
     aliexpress_router,
+    aliexpress_admin_router,
     cart_router,
     checkout_router,
     review_router,

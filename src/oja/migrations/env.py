@@ -38,6 +38,7 @@ MODEL_MODULES = [
     "oja.marketplace.recommendations.models",
     "oja.marketplace.search.models",
     "oja.marketplace.ledger.models",
+    "oja.marketplace.sources.models",
     "oja.marketplace.aliexpress.models",
     "oja.marketplace.plans.models",
     "oja.marketplace.reports.models",

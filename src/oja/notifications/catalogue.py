@@ -248,6 +248,22 @@ EVENTS: dict[str, EventSpec] = {
             text="{{ product_title }} is down to {{ stock }} (alert at {{ threshold }}).",
         ),
         _event(
+            "aliexpress.cost_changed",
+            Category.store,
+            {
+                "product_id": "0192f0c1-0000-7000-8000-000000000005",
+                "product_title": "Kitchen item 1",
+                "old_cost": 399,
+                "new_cost": 499,
+                "cost_currency": "USD",
+                "percent": 25,
+            },
+            title="AliExpress cost changed: {{ product_title }}",
+            text="{{ product_title }} now costs {{ money(new_cost, cost_currency) }} on AliExpress "
+            "(was {{ money(old_cost, cost_currency) }}, {{ percent }}%); its price follows your "
+            "price rule.",
+        ),
+        _event(
             "inventory.back_in_stock",
             Category.promotions,
             {

@@ -1,19 +1,24 @@
-"""AliExpress connection routes: start the OAuth connect, its callback (public: AliExpress sends
-the browser back with no Oja session), and the store's connection state."""
+"""AliExpress routes: start the OAuth connect, its callback (public: AliExpress sends the browser
+back with no Oja session), the store's connection state, search and detail, imports (followed at
+the bulk import's `GET /vendors/me/imports/{id}`), and the category maps (the store's and the
+operator's default)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query, status
 
 from oja.core.dependencies import RuntimeDep, SessionDep
-from oja.core.errors import errors
-from oja.identity.dependencies import ClockDep
-from oja.marketplace.aliexpress import service
+from oja.core.errors import InvalidRequest, errors
+from oja.identity.dependencies import USER_ERRORS, ClockDep, RequireRole
+from oja.marketplace.aliexpress import categories, imports, service
 from oja.marketplace.aliexpress.schemas import (
+    AliExpressImportIn,
     AuthorizeUrlOut,
+    CategoryMapIn,
+    CategoryMapOut,
     ConnectionOut,
     SearchOut,
     SourceProductOut,
@@ -25,7 +30,10 @@ from oja.marketplace.errors import (
     AliExpressProductGone,
     AliExpressRefused,
     AliExpressStateInvalid,
+    ImportKeyReused,
 )
+from oja.marketplace.imports import service as imports_service
+from oja.marketplace.imports.schemas import ImportOut
 from oja.marketplace.sources.aliexpress.client import AliExpressClient
 from oja.marketplace.sources.aliexpress.config import AliExpressSettings
 from oja.marketplace.sources.port import SearchQuery
@@ -37,6 +45,9 @@ from oja.marketplace.vendors.dependencies import (
 )
 
 router = APIRouter(tags=["marketplace: aliexpress"])
+admin_router = APIRouter(
+    prefix="/admin/aliexpress", tags=["marketplace: admin"], dependencies=[RequireRole("admin")]
+)
 
 
 async def get_aliexpress_settings(runtime: RuntimeDep) -> AliExpressSettings:
@@ -172,4 +183,75 @@ async def product(
     token = await service.access_token(
         db, ctx.vendor_id, secret=runtime.settings.secret_key, now=clock()
     )
-    return await service.detail(client, token, ae_id)
+    found = await service.detail(client, token, ae_id)
+    found.imported_product_id = await imports.imported_product(db, ctx.vendor_id, ae_id)
+    return found
+
+
+@router.post(
+    "/vendors/me/aliexpress/imports",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ImportOut,
+    summary="Import AliExpress products into your store (applied in the background)",
+    description="Each product by id, or as an object with its own `category_id`, `price_rule`, "
+    "`status` and `sku_ids` (the variants to include; default all). The price of a variant is its "
+    "AliExpress cost converted to the rule's `currency` (OJA_ALIEXPRESS_CURRENCY_RATES), times "
+    "`multiplier`, plus `markup` (minor units), raised to the next price `ending`. New products "
+    "are `draft` unless `status` says otherwise; a product imported before is updated, never "
+    "duplicated. Follow it at `GET /vendors/me/imports/{id}` (one row a product). 409 when the "
+    "store's AliExpress connection is missing or expired; nothing is imported then.",
+    responses=errors(*SOURCE_ERRORS, *ACTIVE_VENDOR_ERRORS, InvalidRequest, ImportKeyReused),
+)
+async def import_products(
+    body: AliExpressImportIn,
+    ctx: ActiveVendor,
+    db: SessionDep,
+    runtime: RuntimeDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> ImportOut:
+    record = await imports.create(db, runtime, ctx, body, idempotency_key=idempotency_key)
+    return imports_service.import_out(record)
+
+
+@router.get(
+    "/vendors/me/aliexpress/category-map",
+    response_model=CategoryMapOut,
+    summary="Your AliExpress category map, and the imported categories no map covers",
+    responses=errors(*VENDOR_ERRORS),
+)
+async def category_map(ctx: CurrentVendor, db: SessionDep) -> CategoryMapOut:
+    return await categories.vendor_map(db, ctx.vendor_id)
+
+
+@router.put(
+    "/vendors/me/aliexpress/category-map",
+    response_model=CategoryMapOut,
+    summary="Replace your AliExpress category map",
+    description="The whole map: a mapping it does not list is removed. It wins over the "
+    "operator's default map for your imports and syncs.",
+    responses=errors(*ACTIVE_VENDOR_ERRORS, InvalidRequest),
+)
+async def replace_category_map(
+    body: CategoryMapIn, ctx: ActiveVendor, db: SessionDep
+) -> CategoryMapOut:
+    return await categories.replace_vendor_map(db, ctx.vendor_id, body)
+
+
+@admin_router.get(
+    "/category-map",
+    response_model=CategoryMapOut,
+    summary="The default AliExpress category map, used where a store maps nothing (admin)",
+    responses=errors(*USER_ERRORS),
+)
+async def default_category_map(db: SessionDep) -> CategoryMapOut:
+    return await categories.default_map(db)
+
+
+@admin_router.put(
+    "/category-map",
+    response_model=CategoryMapOut,
+    summary="Replace the default AliExpress category map (admin)",
+    responses=errors(*USER_ERRORS, InvalidRequest),
+)
+async def replace_default_category_map(body: CategoryMapIn, db: SessionDep) -> CategoryMapOut:
+    return await categories.replace_default_map(db, body)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
-from typing import Literal
+from decimal import Decimal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class AuthorizeUrlOut(BaseModel):
@@ -113,6 +115,8 @@ class SourceProductOut(BaseModel):
     shipping: list[ShippingOut]
     """Services to the store's country for the first variant, cheapest first; empty when
     AliExpress does not ship there."""
+    imported_product_id: uuid.UUID | None = None
+    """The store's product imported from this one, if any (a new import updates it)."""
 
 
 class ListingOut(BaseModel):
@@ -151,3 +155,127 @@ class SearchOut(BaseModel):
     page: int
     per_page: int
     total: int
+
+
+AeId = Annotated[str, Field(pattern=r"^\d{1,32}$", examples=["1005000000000001"])]
+
+
+class PriceRuleIn(BaseModel):
+    """The store price of each variant: the source cost converted to ``currency`` with the
+    configured rate, times ``multiplier``, plus ``markup``, then raised to the next price ending
+    in ``ending``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    multiplier: Decimal = Field(default=Decimal(1), gt=0, le=1000, max_digits=12)
+    markup: int = Field(default=0, ge=0, le=10**12, description="Minor units of `currency`.")
+    currency: str | None = Field(
+        default=None,
+        pattern="^[A-Z]{3}$",
+        description="The store price's currency; default OJA_ALIEXPRESS_STORE_CURRENCY.",
+    )
+    ending: Decimal | None = Field(
+        default=None,
+        ge=0,
+        max_digits=12,
+        description="Major units: `0.99` ends every price in .99, `9.99` in 9.99, `0` rounds up "
+        "to whole units.",
+    )
+
+
+ProductStatusIn = Literal["draft", "active"]
+
+
+class ImportProductIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ae_id: AeId
+    category_id: uuid.UUID | None = Field(
+        default=None, description="Local category; default the import's, then the maps."
+    )
+    price_rule: PriceRuleIn | None = None
+    status: ProductStatusIn | None = None
+    sku_ids: list[Annotated[str, Field(pattern=r"^\d{1,40}$")]] | None = Field(
+        default=None, max_length=200, description="Variants to include; default all."
+    )
+
+
+class AliExpressImportIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "products": [
+                    "1005000000000001",
+                    {"ae_id": "1005000000000002", "sku_ids": ["100500000000000200"]},
+                ],
+                "price_rule": {"multiplier": "1.5", "markup": 50000, "ending": "0.99"},
+                "status": "draft",
+            }
+        },
+    )
+
+    products: list[AeId | ImportProductIn] = Field(min_length=1, max_length=5000)
+    """AliExpress product ids, or objects naming one with its own settings."""
+    category_id: uuid.UUID | None = None
+    """Local category of every product that names none; default the category maps."""
+    price_rule: PriceRuleIn = Field(default_factory=PriceRuleIn)
+    status: ProductStatusIn | None = None
+    """Status a new product is created with (default ``draft``); a re-import changes an existing
+    product's status only when one is given."""
+
+
+class CategoryMappingIn(BaseModel):
+    source_category_id: Annotated[str, Field(pattern=r"^\d{1,32}$")]
+    category_id: uuid.UUID
+
+
+class CategoryMapIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "mappings": [
+                    {
+                        "source_category_id": "200000002",
+                        "category_id": "01938f6e-7b1a-7c3e-9a55-3f1f0c2d4e5f",
+                    }
+                ]
+            }
+        },
+    )
+
+    mappings: list[CategoryMappingIn] = Field(max_length=2000)
+    """The whole map: what it does not list is removed."""
+
+
+class CategoryMappingOut(BaseModel):
+    source_category_id: str
+    category_id: uuid.UUID
+
+
+class UnmappedCategoryOut(BaseModel):
+    source_category_id: str
+    products: int
+    """Imported products of this store in that AliExpress category."""
+
+
+class CategoryMapOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "mappings": [
+                    {
+                        "source_category_id": "200000002",
+                        "category_id": "01938f6e-7b1a-7c3e-9a55-3f1f0c2d4e5f",
+                    }
+                ],
+                "unmapped": [{"source_category_id": "200000005", "products": 3}],
+            }
+        }
+    )
+
+    mappings: list[CategoryMappingOut]
+    unmapped: list[UnmappedCategoryOut] = Field(default_factory=list)
+    """AliExpress categories of imported products that neither this map nor the default maps
+    (they went to the fallback category): fix them here."""

@@ -30,6 +30,8 @@ class ImportStatus(enum.StrEnum):
 class ImportFormat(enum.StrEnum):
     csv = "csv"
     xlsx = "xlsx"
+    aliexpress = "aliexpress"
+    """Products picked on AliExpress: the stored "file" is the request (JSON), one row a product."""
 
 
 class ProductImport(IdMixin, TimestampMixin, VendorOwned, Base):
@@ -41,7 +43,7 @@ class ProductImport(IdMixin, TimestampMixin, VendorOwned, Base):
 
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     filename: Mapped[str | None] = mapped_column(String(255))
-    format: Mapped[str] = mapped_column(one_of(ImportFormat, name="format_valid", length=8))
+    format: Mapped[str] = mapped_column(one_of(ImportFormat, name="format_valid", length=16))
     storage_key: Mapped[str] = mapped_column(String(512))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))

@@ -262,7 +262,7 @@ _VARIANT_FIELDS = (
 )
 
 
-async def _update_many(
+async def update_many(
     db: AsyncSession, model: Any, fields: Sequence[str], rows: list[dict[str, Any]]
 ) -> None:
     if not rows:
@@ -282,11 +282,11 @@ async def _update_many(
 
 async def update_products(db: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Set the product fields of each row (its ``id`` and ``vendor_id`` select it)."""
-    await _update_many(db, Product, _PRODUCT_FIELDS, rows)
+    await update_many(db, Product, _PRODUCT_FIELDS, rows)
 
 
 async def update_variants(db: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    await _update_many(db, ProductVariant, _VARIANT_FIELDS, rows)
+    await update_many(db, ProductVariant, _VARIANT_FIELDS, rows)
 
 
 def price_change(

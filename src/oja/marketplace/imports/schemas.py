@@ -50,7 +50,7 @@ class ImportOut(BaseModel):
     status: Literal["queued", "running", "succeeded", "failed"]
     dry_run: bool = Field(description="Validated only: the catalogue was not changed.")
     filename: str | None
-    format: Literal["csv", "xlsx"]
+    format: Literal["csv", "xlsx", "aliexpress"]
     progress: ImportProgress
     counts: ImportCounts
     unknown_columns: list[str] = Field(description="Header names that were not used (once each).")

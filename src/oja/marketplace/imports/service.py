@@ -103,7 +103,7 @@ async def create(
         existing = await repository.by_key(db, ctx.vendor_id, idempotency_key)
         if existing is not None:
             await runtime.storage.delete(key)
-            return _same_request(existing, stored.sha256, dry_run)
+            return same_request(existing, stored.sha256, dry_run)
     record = ProductImport(
         id=import_id,
         vendor_id=ctx.vendor_id,
@@ -133,7 +133,7 @@ async def create(
         winner = await repository.by_key(db, ctx.vendor_id, idempotency_key)
         if winner is None:
             raise
-        return _same_request(winner, stored.sha256, dry_run)
+        return same_request(winner, stored.sha256, dry_run)
     # The job records its id on the import when it starts (an UPDATE here would be by id alone).
     run_import.enqueue(db, import_id=import_id, vendor_id=ctx.vendor_id)
     log.info(
@@ -147,7 +147,7 @@ async def create(
     return record
 
 
-def _same_request(existing: ProductImport, sha256: str, dry_run: bool) -> ProductImport:
+def same_request(existing: ProductImport, sha256: str, dry_run: bool) -> ProductImport:
     if existing.sha256 != sha256 or existing.dry_run != dry_run:
         raise ImportKeyReused(
             "This Idempotency-Key was already used for a different file or mode.",
@@ -355,7 +355,7 @@ async def _commit_batch(
                 await batches.write(db, batch, dry_run=state.dry_run)
                 if not state.dry_run:
                     await search.index_products(db, state.vendor_id, batch.searchable_changes())
-                    await _fetch_images(db, state.vendor_id, batch.images)
+                    await fetch_images(db, state.vendor_id, batch.images)
                 await repository.add_counts(db, state.vendor_id, record.id, dict(batch.counts))
         except IntegrityError:
             # A request took one of the batch's SKUs (or handles) meanwhile: plan it again, and
@@ -374,7 +374,7 @@ def image_job_key(product_id: uuid.UUID, url: str) -> str:
     return f"marketplace.product_image:{product_id}:{digest}"
 
 
-async def _fetch_images(
+async def fetch_images(
     db: AsyncSession, vendor_id: uuid.UUID, images: list[tuple[uuid.UUID, str, int]]
 ) -> None:
     """Enqueue ``fetch_product_image`` for each product's URL that no job has asked for yet:

@@ -1,7 +1,7 @@
 """marketplace aliexpress imports
 
 Revision ID: c24i00000001
-Revises: c23p00000001
+Revises: c20d00000001
 Create Date: 2026-12-06 17:11:29.624862+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import oja.core.db
 
 revision: str = "c24i00000001"
-down_revision: str | None = "c23p00000001"
+down_revision: str | None = "c20d00000001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -110,8 +110,11 @@ class PaystackPlans:
         """Transaction reference → the plan code it was charged for."""
         self.checkouts: set[str] = set()
         """References of checkouts initialised with a plan (paying one subscribes)."""
-        self.now = lambda: datetime.now(UTC)
-        """The fake's clock (a test moves it to renew in the future)."""
+        self.clock_offset = timedelta(0)
+        """Added to the wall clock (a test moves the fake into a later period)."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.clock_offset
 
     # Test helpers
 

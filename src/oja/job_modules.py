@@ -25,6 +25,7 @@ JOB_MODULES: list[str] = [
     "oja.marketplace.catalog.jobs",
     "oja.marketplace.imports.jobs",
     "oja.marketplace.checkout.jobs",
+    "oja.marketplace.plans.jobs",
     "oja.notifications.jobs",
     "oja.marketplace.reviews.jobs",
     "oja.marketplace.recommendations.jobs",

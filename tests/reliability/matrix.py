@@ -712,6 +712,35 @@ ROWS: tuple[Row, ...] = (
     Row("DELETE", "/vendors/me/staff/{user_id}", 401, 409, 403, 403, 403, 403, needs=("store",)),
     Row("GET", "/vendors/me/inventory", 401, "2xx", 403, 403, 403, 403, needs=("store",)),
     Row("GET", "/vendors/me/subscription", 401, "2xx", 403, 403, 403, 403, needs=("store",)),
+    # A's store asks for a plan that does not exist (a real one would reach Paystack), and has no
+    # paid plan to change or cancel: its own calls are refused on their merits.
+    Row(
+        "POST",
+        "/vendors/me/subscription",
+        401,
+        422,
+        403,
+        403,
+        403,
+        403,
+        needs=("store",),
+        request=body(plan="vendor_gold_monthly"),
+    ),
+    Row(
+        "POST",
+        "/vendors/me/subscription/change",
+        401,
+        409,
+        403,
+        403,
+        403,
+        403,
+        needs=("store",),
+        request=body(plan="vendor_diamond_monthly"),
+    ),
+    Row(
+        "POST", "/vendors/me/subscription/cancel", 401, 409, 403, 403, 403, 403, needs=("store",)
+    ),
     Row("GET", "/vendor-plans", "2xx", "2xx", "2xx", "2xx", "2xx", "2xx"),
     Row("GET", "/vendors/me/discounts", 401, "2xx", 403, 403, 403, 403, needs=("store",)),
     Row("GET", "/vendors/me/balance", 401, "2xx", 403, 403, 403, 403, needs=("store",)),

@@ -11,7 +11,9 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.billing.models import QuotaCounter
+from oja.core.clock import utcnow
 from oja.core.db import insert_ignore
+from oja.core.ids import uuid7
 from oja.marketplace.plans.models import StoreVisitor, SubscriptionStatus, VendorSubscription
 
 USERS_METRIC = "store.users"
@@ -94,3 +96,88 @@ async def counted(db: AsyncSession, vendor_id: uuid.UUID, period_start: datetime
         QuotaCounter.window_start == period_start,
     )
     return int((await db.execute(query)).scalar_one_or_none() or 0)
+
+
+async def subscription_of(
+    db: AsyncSession, vendor_id: uuid.UUID, *, lock: bool = False
+) -> VendorSubscription | None:
+    query = select(VendorSubscription).where(VendorSubscription.vendor_id == vendor_id)
+    if lock:
+        query = query.with_for_update()
+    return (await db.scalars(query)).one_or_none()
+
+
+async def store_of_subscription(db: AsyncSession, code: str) -> uuid.UUID | None:
+    """Tenant resolution for a provider event: the store whose current or pending Paystack
+    subscription is ``code``."""
+    query = select(VendorSubscription.vendor_id).where(
+        or_(
+            VendorSubscription.subscription_code == code,
+            VendorSubscription.pending_subscription_code == code,
+        )
+    )
+    return (await db.scalars(query)).first()
+
+
+async def store_of_customer(db: AsyncSession, email: str) -> uuid.UUID | None:
+    """Tenant resolution for a new Paystack subscription: the store that checked out with
+    ``email``."""
+    query = select(VendorSubscription.vendor_id).where(
+        VendorSubscription.customer_email == email.lower()
+    )
+    return (await db.scalars(query)).first()
+
+
+async def claim(db: AsyncSession, vendor_id: uuid.UUID, plan: str, email: str) -> None:
+    """Remember the email a store checks out with (its Paystack customer); a store without a row
+    gets one on the free tier (``canceled``) until Paystack confirms the subscription."""
+    await db.execute(
+        insert_ignore(db, VendorSubscription).values(
+            id=uuid7(),
+            vendor_id=vendor_id,
+            plan=plan,
+            status=SubscriptionStatus.canceled,
+            cancel_at_period_end=False,
+            created_at=utcnow(),
+            updated_at=utcnow(),
+        )
+    )
+    await db.execute(
+        update(VendorSubscription)
+        .where(VendorSubscription.vendor_id == vendor_id)
+        .values(customer_email=email.lower(), updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def due(db: AsyncSession, vendor_ids: Collection[uuid.UUID]) -> list[VendorSubscription]:
+    """The rows of ``vendor_ids``, locked, for the periodic job to move."""
+    query = (
+        select(VendorSubscription)
+        .where(VendorSubscription.vendor_id.in_(set(vendor_ids)))
+        .order_by(VendorSubscription.vendor_id)
+        .with_for_update()
+    )
+    return list((await db.scalars(query)).all())
+
+
+async def stores_due(db: AsyncSession, now: datetime, limit: int) -> list[uuid.UUID]:
+    """Stores with something due at ``now``: a scheduled change, the end of a canceled period, or
+    the end of a grace period (tenant resolution for the periodic job)."""
+    active = VendorSubscription.status == SubscriptionStatus.active
+    query = (
+        select(VendorSubscription.vendor_id)
+        .where(
+            or_(
+                VendorSubscription.pending_at <= now,
+                and_(
+                    active,
+                    VendorSubscription.cancel_at_period_end.is_(True),
+                    VendorSubscription.current_period_end <= now,
+                ),
+                and_(active, VendorSubscription.grace_until <= now),
+            )
+        )
+        .limit(limit)
+    )
+    return list((await db.scalars(query)).all())

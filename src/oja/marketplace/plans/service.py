@@ -22,6 +22,7 @@ from oja.core.runtime import current_runtime
 from oja.marketplace.errors import StoreTrafficLimit
 from oja.marketplace.plans import repository
 from oja.marketplace.plans.config import VendorPlanSettings
+from oja.marketplace.plans.models import SubscriptionStatus
 from oja.marketplace.plans.schemas import SubscriptionOut, UsageOut, VendorPlanOut
 from oja.marketplace.plans.traffic import Admission, visitors_for
 
@@ -39,12 +40,15 @@ class Allowance:
 
 
 def vendor_plans() -> list[VendorPlanOut]:
+    settings = current_runtime().settings.section(VendorPlanSettings)
     return [
         VendorPlanOut(
             code=plan.code,
             name=plan.name,
             interval=plan.interval,
             user_limit=plan.user_limit,
+            price=settings.plan_prices[plan.code],
+            currency=settings.plan_currency,
             provider=plan.provider or "paystack",
         )
         for plan in VENDOR_PLANS
@@ -102,11 +106,22 @@ async def subscription(db: AsyncSession, vendor_id: uuid.UUID) -> SubscriptionOu
     start, end = found.window()
     users = await visitors_for(current_runtime()).used(db, vendor_id, (start, end))
     remaining = None if found.limit is None else max(0, found.limit - users)
+    row = await repository.subscription_of(db, vendor_id)
+    paid = row is not None and row.status == SubscriptionStatus.active
     return SubscriptionOut(
         plan=found.plan,
-        status="free" if found.plan == FREE else "active",
+        status="free"
+        if found.plan == FREE
+        else "past_due"
+        if row is not None and row.grace_until is not None
+        else "active",
         interval=found.interval,
         period_start=start,
         period_end=end,
         usage=UsageOut(users=users, limit=found.limit, remaining=remaining, resets_at=end),
+        paid_through=row.current_period_end if paid and row is not None else None,
+        cancel_at_period_end=paid and row is not None and row.cancel_at_period_end,
+        pending_plan=row.pending_plan if paid and row is not None else None,
+        pending_at=row.pending_at if paid and row is not None else None,
+        grace_until=row.grace_until if paid and row is not None else None,
     )

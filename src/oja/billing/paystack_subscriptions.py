@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from oja.billing.providers.paystack_plans import PaystackSubscription
+from oja.billing.providers.port import ProviderCallRefused
 from oja.core import events
 
 PAYSTACK_SUBSCRIPTION_VERIFIED = "billing.paystack_subscription.verified"
@@ -35,7 +36,12 @@ async def sync(event_type: str, data: dict[str, Any], source: SubscriptionReader
     code = subscription_code(data)
     if code is None:
         return "ignored:no_subscription"
-    verified = await source.subscription(code)
+    try:
+        verified = await source.subscription(code)
+    except ProviderCallRefused:
+        # Paystack does not know it (a forged or foreign event): nothing to act on. A 5xx or a
+        # timeout is not a refusal: the job retries it.
+        return "ignored:unknown_subscription"
     handled = await events.emit(
         PAYSTACK_SUBSCRIPTION_VERIFIED, event_type=event_type, subscription=verified
     )

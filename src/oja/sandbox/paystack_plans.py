@@ -114,7 +114,9 @@ class PaystackPlans:
         """Added to the wall clock (a test moves the fake into a later period)."""
 
     def now(self) -> datetime:
-        return datetime.now(UTC) + self.clock_offset
+        """To the millisecond, as Paystack's timestamps are."""
+        moment = datetime.now(UTC) + self.clock_offset
+        return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
     # Test helpers
 

@@ -236,7 +236,7 @@ async def on_verified_subscription(
     outcome = await apply_verified(current_session(), event_type, subscription)
     log.info(
         "marketplace.plans.subscription",
-        event=event_type,
+        webhook=event_type,
         subscription=subscription.code,
         status=subscription.status,
         outcome=outcome,

@@ -243,3 +243,107 @@ async def test_renewal_failed_renewal_grace_free_tier_and_reactivation(
         None,
     )
     assert len(paystack.subscriptions.subscriptions) == 2
+
+
+async def test_upgrade_once_paid_downgrade_at_period_end_and_cancel(
+    app: Any, client: httpx.AsyncClient, paystack: PaystackFake, inbox: Inbox
+) -> None:
+    store = await shop(app, client, "Store A", [{"sku": "A-1", "price": 1000, "stock": 5}])
+    await subscribed(client, inbox, store, "vendor_basic_monthly")
+    basic = only_subscription(paystack)
+
+    async def change(plan: str) -> httpx.Response:
+        return await client.post(
+            "/vendors/me/subscription/change", json={"plan": plan}, headers=store.owner.headers
+        )
+
+    # Upgrade: pending until Paystack's subscription arrives; then the limit is raised at once.
+    upgrading = await change("vendor_premium_monthly")
+    assert upgrading.status_code == 202, upgrading.text
+    body = upgrading.json()
+    assert (body["plan"], body["pending_plan"], body["pending_at"], body["usage"]["limit"]) == (
+        "vendor_basic_monthly",
+        "vendor_premium_monthly",
+        None,
+        100,
+    )
+    assert basic.status == "cancelled"  # the old one no longer renews
+    assert await inbox.deliver() == [
+        "ignored:unknown_reference",  # the upgrade's charge: not a payment Oja opened
+        "subscription:active",  # the new subscription: upgraded
+        "subscription:cancelled",  # the old one, disabled: no longer the store's (stale)
+    ]
+    premium = only_subscription(paystack, "active")
+    upgraded = await mine(client, store)
+    assert (upgraded["plan"], upgraded["pending_plan"], upgraded["usage"]["limit"]) == (
+        "vendor_premium_monthly",
+        None,
+        300,
+    )
+    assert parse(upgraded["paid_through"]) == premium.next_payment_date
+    same = await change("vendor_premium_monthly")
+    assert (same.status_code, error_code(same)) == (409, "plan_unchanged")
+
+    # Downgrade: the paid period is kept; the lower plan starts when it ends.
+    downgrading = await change("vendor_basic_monthly")
+    assert downgrading.status_code == 202, downgrading.text
+    body = downgrading.json()
+    paid_through = parse(upgraded["paid_through"])
+    assert (body["plan"], body["pending_plan"], parse(body["pending_at"])) == (
+        "vendor_premium_monthly",
+        "vendor_basic_monthly",
+        paid_through,
+    )
+    await inbox.deliver()
+    assert (await mine(client, store))["usage"]["limit"] == 300
+    assert await due(app, paid_through - timedelta(seconds=1)) == {
+        "downgraded": 0,
+        "ended": 0,
+        "lapsed": 0,
+    }
+    assert await due(app, paid_through) == {"downgraded": 1, "ended": 0, "lapsed": 0}
+    downgraded = await mine(client, store)
+    assert (downgraded["plan"], downgraded["pending_plan"], downgraded["usage"]["limit"]) == (
+        "vendor_basic_monthly",
+        None,
+        100,
+    )
+    assert parse(downgraded["paid_through"]) == paid_through + timedelta(days=30)
+
+    # Cancel: the plan holds to the period's end, then the free tier.
+    canceled = await client.post("/vendors/me/subscription/cancel", headers=store.owner.headers)
+    assert canceled.status_code == 200, canceled.text
+    assert (canceled.json()["plan"], canceled.json()["cancel_at_period_end"]) == (
+        "vendor_basic_monthly",
+        True,
+    )
+    assert {s.status for s in paystack.subscriptions.subscriptions.values()} == {"cancelled"}
+    await inbox.deliver()
+    end = parse(downgraded["paid_through"])
+    assert await due(app, end - timedelta(seconds=1)) == {"downgraded": 0, "ended": 0, "lapsed": 0}
+    assert await due(app, end) == {"downgraded": 0, "ended": 1, "lapsed": 0}
+    final = await mine(client, store)
+    assert (final["plan"], final["status"], final["usage"]["limit"]) == ("free", "free", 3)
+    again = await client.post("/vendors/me/subscription/cancel", headers=store.owner.headers)
+    assert (again.status_code, error_code(again)) == (409, "no_paid_plan")
+    refused = await change("vendor_diamond_monthly")
+    assert (refused.status_code, error_code(refused)) == (409, "no_paid_plan")
+
+
+async def test_staff_cannot_buy_a_plan_and_a_store_without_one_cannot_change_it(
+    app: Any, client: httpx.AsyncClient, paystack: PaystackFake
+) -> None:
+    store = await shop(app, client, "Store A", [{"sku": "A-1", "price": 1000, "stock": 5}])
+    staff = await person(client, "staff")
+    added = await client.post(
+        "/vendors/me/staff",
+        json={"email": staff.email, "role": "staff"},
+        headers=store.owner.headers,
+    )
+    assert added.status_code in (200, 201), added.text
+    refused = await client.post(
+        "/vendors/me/subscription", json={"plan": "vendor_basic_monthly"}, headers=staff.headers
+    )
+    assert (refused.status_code, error_code(refused)) == (403, "vendor_role_required")
+    assert paystack.transactions == {}
+    assert await rows(app, "SELECT count(*) FROM vendor_subscription") == [(0,)]

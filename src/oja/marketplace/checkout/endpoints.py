@@ -29,6 +29,7 @@ from oja.marketplace.errors import (
     LinesUnavailable,
     OutOfStock,
     ProviderNotSupported,
+    StoreSessionEnded,
     StoreTrafficLimit,
 )
 
@@ -57,6 +58,7 @@ router = APIRouter(tags=["marketplace: checkout"])
         ProviderUnavailable,
         BillingNotConfigured,
         StoreTrafficLimit,
+        StoreSessionEnded,
     ),
 )
 async def checkout(

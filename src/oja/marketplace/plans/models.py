@@ -73,6 +73,9 @@ class StoreVisitor(VendorOwned, Base):
     period_start: Mapped[datetime]
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ordinal: Mapped[int | None] = mapped_column(default=None)
+    """The user's place in the period's admissions (1 = first): a store over its limit keeps
+    serving places 1..limit; the others' sessions with it end (``store_session_ended``)."""
 
 
 class StorePlanAlert(VendorOwned, Base):

@@ -35,9 +35,10 @@ async def active_plans(db: AsyncSession, vendor_ids: Collection[uuid.UUID]) -> d
 
 async def counted_in(
     db: AsyncSession, periods: dict[uuid.UUID, datetime], user_id: uuid.UUID
-) -> set[uuid.UUID]:
-    """The stores of ``periods`` (store → its period's start) that already count ``user_id``."""
-    query = select(StoreVisitor.vendor_id).where(
+) -> dict[uuid.UUID, int | None]:
+    """The stores of ``periods`` (store → its period's start) that already count ``user_id``,
+    each with the user's place in its admissions."""
+    query = select(StoreVisitor.vendor_id, StoreVisitor.ordinal).where(
         or_(
             *(
                 and_(StoreVisitor.vendor_id == vendor_id, StoreVisitor.period_start == start)
@@ -46,7 +47,7 @@ async def counted_in(
         ),
         StoreVisitor.user_id == user_id,
     )
-    return set((await db.scalars(query)).all())
+    return dict((await db.execute(query)).all())
 
 
 async def add_visitor(
@@ -60,6 +61,21 @@ async def add_visitor(
         .returning(StoreVisitor.user_id)
     )
     return inserted.first() is not None
+
+
+async def set_ordinal(
+    db: AsyncSession, vendor_id: uuid.UUID, period_start: datetime, user_id: uuid.UUID, place: int
+) -> None:
+    await db.execute(
+        update(StoreVisitor)
+        .where(
+            StoreVisitor.vendor_id == vendor_id,
+            StoreVisitor.period_start == period_start,
+            StoreVisitor.user_id == user_id,
+        )
+        .values(ordinal=place)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def take_place(

@@ -9,17 +9,17 @@ engine's windows. :func:`admit` runs on the store's product detail, cart-add and
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.billing.plans import PLANS, VENDOR_PLANS, Audience
 from oja.billing.quota import window
 from oja.core.runtime import current_runtime
-from oja.marketplace.errors import StoreTrafficLimit
+from oja.marketplace.errors import StoreSessionEnded, StoreTrafficLimit
 from oja.marketplace.plans import repository
 from oja.marketplace.plans.config import VendorPlanSettings
 from oja.marketplace.plans.models import SubscriptionStatus
@@ -72,21 +72,37 @@ async def allowances(
 
 async def admit(db: AsyncSession, vendor_id: uuid.UUID, user_id: uuid.UUID) -> None:
     """Count ``user_id`` among the store's users this period, or raise ``store_traffic_limit``
-    when the store is full and the user is not counted yet."""
+    when the store is full and the user is not counted yet, or ``store_session_ended`` when the
+    store is over its limit and the user's place is beyond it."""
     await admit_all(db, [vendor_id], user_id)
 
 
 async def admit_all(
-    db: AsyncSession, vendor_ids: Collection[uuid.UUID], user_id: uuid.UUID
+    db: AsyncSession,
+    vendor_ids: Collection[uuid.UUID],
+    user_id: uuid.UUID,
+    *,
+    lines: Mapping[uuid.UUID, list[dict[str, Any]]] | None = None,
 ) -> list[Admission]:
     """:func:`admit` for each of ``vendor_ids`` (a checkout's stores): two reads when every store
-    already counts the user, one admission per store that does not. The new admissions."""
+    already counts the user, one admission per store that does not. The new admissions.
+    ``lines`` (store → the caller's references to its cart lines) are named in a refusal."""
     found = await allowances(db, vendor_ids)
     windows = {vendor_id: allowance.window() for vendor_id, allowance in found.items()}
     visitors = visitors_for(current_runtime())
     known = await visitors.known(db, {v: w[0] for v, w in windows.items()}, user_id)
+    for vendor_id in sorted(known):
+        place, limit = known[vendor_id], found[vendor_id].limit
+        if place is not None and limit is not None and place > limit:
+            resets_at = windows[vendor_id][1]
+            raise StoreSessionEnded(
+                "This store is over its visitor allowance for now and your session with it has "
+                f"ended; it reopens to you at {resets_at.isoformat()}. Your cart lines from it "
+                "are kept.",
+                details=_refusal(vendor_id, resets_at, lines),
+            )
     admitted = []
-    for vendor_id in sorted(set(vendor_ids) - known):
+    for vendor_id in sorted(set(vendor_ids) - set(known)):
         admission = await visitors.admit(
             db, vendor_id, user_id, found[vendor_id].limit, windows[vendor_id]
         )
@@ -95,10 +111,21 @@ async def admit_all(
             raise StoreTrafficLimit(
                 "This store has reached its visitor limit for now; it reopens to new visitors at "
                 f"{resets_at.isoformat()}.",
-                details={"vendor_id": str(vendor_id), "resets_at": resets_at.isoformat()},
+                details=_refusal(vendor_id, resets_at, lines),
             )
         admitted.append(admission)
     return admitted
+
+
+def _refusal(
+    vendor_id: uuid.UUID,
+    resets_at: datetime,
+    lines: Mapping[uuid.UUID, list[dict[str, Any]]] | None,
+) -> dict[str, Any]:
+    details: dict[str, Any] = {"vendor_id": str(vendor_id), "resets_at": resets_at.isoformat()}
+    if lines is not None:
+        details["lines"] = lines.get(vendor_id, [])
+    return details
 
 
 async def subscription(db: AsyncSession, vendor_id: uuid.UUID) -> SubscriptionOut:

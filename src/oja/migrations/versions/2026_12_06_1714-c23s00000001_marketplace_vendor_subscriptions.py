@@ -41,6 +41,9 @@ def upgrade() -> None:
             batch_op.f("ix_store_plan_alert_vendor_id"), ["vendor_id"], unique=False
         )
 
+    with op.batch_alter_table("store_visitor", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("ordinal", sa.Integer(), nullable=True))
+
     with op.batch_alter_table("vendor_subscription", schema=None) as batch_op:
         batch_op.add_column(sa.Column("customer_email", sa.String(length=320), nullable=True))
         batch_op.add_column(sa.Column("subscription_code", sa.String(length=64), nullable=True))
@@ -92,6 +95,9 @@ def downgrade() -> None:
         batch_op.drop_column("authorization_code")
         batch_op.drop_column("subscription_code")
         batch_op.drop_column("customer_email")
+
+    with op.batch_alter_table("store_visitor", schema=None) as batch_op:
+        batch_op.drop_column("ordinal")
 
     with op.batch_alter_table("store_plan_alert", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_store_plan_alert_vendor_id"))

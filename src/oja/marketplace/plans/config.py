@@ -38,3 +38,6 @@ class VendorPlanSettings(SettingsSection):
     code → amount). The Paystack plan ``oja:<code>`` is created with it on first sale."""
     plan_currency: str = Field(default="NGN", min_length=3, max_length=3)
     """The currency vendor plans are sold in."""
+    plan_upgrade_url: str = "http://127.0.0.1:8000/vendor-plans"
+    """The upgrade link in a store's usage alerts (``vendor.plan_limit_warning``): the page where
+    its owners choose a bigger plan."""

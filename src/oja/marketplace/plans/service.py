@@ -20,7 +20,7 @@ from oja.billing.plans import PLANS, VENDOR_PLANS, Audience
 from oja.billing.quota import window
 from oja.core.runtime import current_runtime
 from oja.marketplace.errors import StoreSessionEnded, StoreTrafficLimit
-from oja.marketplace.plans import repository
+from oja.marketplace.plans import alerts, repository
 from oja.marketplace.plans.config import VendorPlanSettings
 from oja.marketplace.plans.models import SubscriptionStatus
 from oja.marketplace.plans.schemas import SubscriptionOut, UsageOut, VendorPlanOut
@@ -112,6 +112,10 @@ async def admit_all(
                 "This store has reached its visitor limit for now; it reopens to new visitors at "
                 f"{resets_at.isoformat()}.",
                 details=_refusal(vendor_id, resets_at, lines),
+            )
+        if admission.counted is not None:
+            await alerts.on_admission(
+                db, vendor_id, windows[vendor_id][0], admission.counted, found[vendor_id].limit
             )
         admitted.append(admission)
     return admitted

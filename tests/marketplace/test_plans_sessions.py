@@ -18,6 +18,8 @@ from sqlalchemy import update
 from oja.billing import quota
 from oja.core.config import Settings
 from oja.core.db import unit_of_work
+from oja.core.runtime import running
+from oja.marketplace.plans import service as plans
 from oja.marketplace.plans.models import SubscriptionStatus, VendorSubscription
 from tests.conftest import Jobs, service_url
 
@@ -42,6 +44,8 @@ async def set_plan(app: Any, store: Store, plan: str, status: SubscriptionStatus
         )
         if moved.rowcount == 0:  # type: ignore[attr-defined]
             db.add(VendorSubscription(vendor_id=vendor_id, plan=plan, status=status))
+        with running(app.state.runtime):
+            await plans.invalidate([vendor_id])
 
 
 async def over_the_limit(app: Any, client: httpx.AsyncClient) -> tuple[Store, Store, list[Person]]:

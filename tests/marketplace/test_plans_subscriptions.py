@@ -15,6 +15,7 @@ import pytest
 from oja.core.clock import utcnow
 from oja.core.config import Settings
 from oja.core.db import unit_of_work
+from oja.core.runtime import running
 from oja.marketplace.plans import subscriptions
 from oja.sandbox.paystack import PaystackFake
 from tests.billing.conftest import paystack_headers
@@ -107,8 +108,10 @@ async def subscribed(
 
 
 async def due(app: Any, moment: datetime) -> dict[str, int]:
-    async with unit_of_work(app.state.runtime.database) as db:
-        return await subscriptions.apply_due(db, moment)
+    """The periodic job's work, run at ``moment``."""
+    with running(app.state.runtime):
+        async with unit_of_work(app.state.runtime.database) as db:
+            return await subscriptions.apply_due(db, moment)
 
 
 def only_subscription(fake: PaystackFake, status: str | None = None) -> Any:

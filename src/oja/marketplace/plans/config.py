@@ -41,3 +41,7 @@ class VendorPlanSettings(SettingsSection):
     plan_upgrade_url: str = "http://127.0.0.1:8000/vendor-plans"
     """The upgrade link in a store's usage alerts (``vendor.plan_limit_warning``): the page where
     its owners choose a bigger plan."""
+    plan_cache_seconds: float = Field(default=5.0, ge=0)
+    """How long a process keeps a store's plan and limit for the traffic check (0: never). With
+    Redis a plan change reaches every process at once (a version key read with the check); without
+    it, other processes see the change within this time."""

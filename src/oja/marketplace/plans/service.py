@@ -18,13 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.billing.plans import PLANS, VENDOR_PLANS, Audience
 from oja.billing.quota import window
-from oja.core.runtime import current_runtime
+from oja.core.runtime import Runtime, current_runtime
 from oja.marketplace.errors import StoreSessionEnded, StoreTrafficLimit
 from oja.marketplace.plans import alerts, repository
+from oja.marketplace.plans.cache import AllowanceCache, per_runtime
 from oja.marketplace.plans.config import VendorPlanSettings
 from oja.marketplace.plans.models import SubscriptionStatus
 from oja.marketplace.plans.schemas import SubscriptionOut, UsageOut, VendorPlanOut
-from oja.marketplace.plans.traffic import Admission, visitors_for
+from oja.marketplace.plans.traffic import Admission, RedisVisitors, Visitors, visitors_for
 
 FREE = "free"
 
@@ -70,6 +71,42 @@ async def allowances(
     return {vendor_id: _allowance(plans.get(vendor_id)) for vendor_id in vendor_ids}
 
 
+def _cache(runtime: Runtime) -> AllowanceCache[Allowance]:
+    holder = per_runtime(runtime)
+    found = holder.get("allowances")
+    if found is None:
+        ttl = runtime.settings.section(VendorPlanSettings).plan_cache_seconds
+        found = holder["allowances"] = AllowanceCache[Allowance](ttl)
+    return found
+
+
+async def _allowance_of(
+    db: AsyncSession, runtime: Runtime, visitors: Visitors, vendor_id: uuid.UUID
+) -> Allowance:
+    """The store's allowance from the cache, or read (version first, so that a change landing
+    between the two reads leaves the entry stale, not wrong) and cached."""
+    hit = _cache(runtime).get(vendor_id)
+    if hit is not None:
+        return hit[0]
+    version = (
+        (await visitors.versions([vendor_id]))[0] if isinstance(visitors, RedisVisitors) else 0
+    )
+    found = (await allowances(db, [vendor_id]))[vendor_id]
+    _cache(runtime).put(vendor_id, found, version)
+    return found
+
+
+async def invalidate(vendor_ids: Collection[uuid.UUID]) -> None:
+    """A store's plan changed (the caller's unit of work): drop this process's cached allowance,
+    and with Redis bump the store's version so every other process drops its own."""
+    runtime = current_runtime()
+    for vendor_id in vendor_ids:
+        _cache(runtime).forget(vendor_id)
+    visitors = visitors_for(runtime)
+    if isinstance(visitors, RedisVisitors) and vendor_ids:
+        await visitors.bump(sorted(vendor_ids))
+
+
 async def admit(db: AsyncSession, vendor_id: uuid.UUID, user_id: uuid.UUID) -> None:
     """Count ``user_id`` among the store's users this period, or raise ``store_traffic_limit``
     when the store is full and the user is not counted yet, or ``store_session_ended`` when the
@@ -87,10 +124,29 @@ async def admit_all(
     """:func:`admit` for each of ``vendor_ids`` (a checkout's stores): two reads when every store
     already counts the user, one admission per store that does not. The new admissions.
     ``lines`` (store → the caller's references to its cart lines) are named in a refusal."""
-    found = await allowances(db, vendor_ids)
-    windows = {vendor_id: allowance.window() for vendor_id, allowance in found.items()}
-    visitors = visitors_for(current_runtime())
-    known = await visitors.known(db, {v: w[0] for v, w in windows.items()}, user_id)
+    runtime = current_runtime()
+    visitors = visitors_for(runtime)
+    if len(vendor_ids) == 1:
+        (vendor_id,) = vendor_ids
+        known: dict[uuid.UUID, int | None] | None = None
+        hit = _cache(runtime).get(vendor_id)
+        if hit is not None and isinstance(visitors, RedisVisitors):
+            # The hot path: one round trip (the user's place and the plan's version).
+            place, version = await visitors.place_and_version(
+                vendor_id, hit[0].window()[0], user_id
+            )
+            if version == hit[1]:
+                known = {} if place is None else {vendor_id: place}
+            else:
+                _cache(runtime).forget(vendor_id)
+        found = {vendor_id: await _allowance_of(db, runtime, visitors, vendor_id)}
+        windows = {vendor_id: found[vendor_id].window()}
+        if known is None:
+            known = await visitors.known(db, {vendor_id: windows[vendor_id][0]}, user_id)
+    else:  # a checkout's stores: read as they are now
+        found = await allowances(db, vendor_ids)
+        windows = {v: allowance.window() for v, allowance in found.items()}
+        known = await visitors.known(db, {v: w[0] for v, w in windows.items()}, user_id)
     for vendor_id in sorted(known):
         place, limit = known[vendor_id], found[vendor_id].limit
         if place is not None and limit is not None and place > limit:

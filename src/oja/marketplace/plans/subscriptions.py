@@ -44,6 +44,7 @@ from oja.core.runtime import current_runtime
 from oja.identity.models import User
 from oja.marketplace.errors import NoPaidPlan, PlanAlreadyActive, PlanUnchanged
 from oja.marketplace.plans import repository
+from oja.marketplace.plans import service as plans_service
 from oja.marketplace.plans.config import VendorPlanSettings
 from oja.marketplace.plans.models import SubscriptionStatus, VendorSubscription
 from oja.marketplace.plans.schemas import SubscriptionCheckoutOut
@@ -183,6 +184,7 @@ async def change(db: AsyncSession, vendor_id: uuid.UUID, plan: str) -> VendorSub
     row.pending_plan, row.pending_subscription_code, row.pending_at = plan, created.code, starts
     row.updated_at = utcnow()
     await db.flush()
+    await plans_service.invalidate([vendor_id])
     log.info(
         "marketplace.plans.change",
         vendor_id=str(vendor_id),
@@ -207,6 +209,7 @@ async def cancel(db: AsyncSession, vendor_id: uuid.UUID) -> VendorSubscription:
     row.pending_plan = row.pending_subscription_code = row.pending_at = None
     row.updated_at = utcnow()
     await db.flush()
+    await plans_service.invalidate([vendor_id])
     return row
 
 
@@ -233,7 +236,12 @@ def _interval(plan: str) -> str:
 async def on_verified_subscription(
     *, event_type: str, subscription: PaystackSubscription, **_: Any
 ) -> None:
-    outcome = await apply_verified(current_session(), event_type, subscription)
+    db = current_session()
+    outcome = await apply_verified(db, event_type, subscription)
+    await db.flush()
+    vendor_id = await repository.store_of_subscription(db, subscription.code)
+    if vendor_id is not None:
+        await plans_service.invalidate([vendor_id])
     log.info(
         "marketplace.plans.subscription",
         webhook=event_type,
@@ -311,6 +319,7 @@ async def _new_subscription(db: AsyncSession, sub: PaystackSubscription, plan: s
 async def apply_due(db: AsyncSession, now: datetime) -> dict[str, int]:
     counts = {"downgraded": 0, "ended": 0, "lapsed": 0}
     vendor_ids = await repository.stores_due(db, now, DUE_BATCH)
+    moved: list[uuid.UUID] = []
     for row in await repository.due(db, vendor_ids):
         if row.pending_at is not None and row.pending_at <= now and row.pending_plan is not None:
             plan = row.pending_plan
@@ -334,6 +343,8 @@ async def apply_due(db: AsyncSession, now: datetime) -> dict[str, int]:
         else:
             continue
         row.updated_at = now
+        moved.append(row.vendor_id)
         log.info("marketplace.plans.due", vendor_id=str(row.vendor_id), plan=row.plan)
     await db.flush()
+    await plans_service.invalidate(moved)
     return counts

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from oja.core.clock import utcnow
 from oja.core.runtime import Runtime
 from oja.marketplace.plans import repository
+from oja.marketplace.plans.cache import per_runtime
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,32 @@ class RedisVisitors:
     def _key(self, vendor_id: uuid.UUID, start: datetime) -> str:
         return f"{self._namespace}{{{vendor_id}}}:{start:%Y%m%d}"
 
+    @staticmethod
+    def _version_key(vendor_id: uuid.UUID) -> str:
+        return f"oja:store-plan-version:{vendor_id}"
+
+    async def place_and_version(
+        self, vendor_id: uuid.UUID, start: datetime, user_id: uuid.UUID
+    ) -> tuple[int | None, int]:
+        """The user's place in the store's period (None: not counted) and the store's plan
+        version: the hot path's one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zscore(self._key(vendor_id, start), str(user_id))
+            pipe.get(self._version_key(vendor_id))
+            place, version = await pipe.execute()
+        return (None if place is None else int(place)), int(version or 0)
+
+    async def versions(self, vendor_ids: list[uuid.UUID]) -> list[int]:
+        found = await self._redis.mget([self._version_key(v) for v in vendor_ids])
+        return [int(v or 0) for v in found]
+
+    async def bump(self, vendor_ids: list[uuid.UUID]) -> None:
+        """A store's plan changed: every process's cached allowance of it is stale."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for vendor_id in vendor_ids:
+                pipe.incr(self._version_key(vendor_id))
+            await pipe.execute()
+
     async def known(
         self, db: AsyncSession, periods: dict[uuid.UUID, datetime], user_id: uuid.UUID
     ) -> dict[uuid.UUID, int | None]:
@@ -157,7 +184,12 @@ class RedisVisitors:
 
 
 def visitors_for(runtime: Runtime) -> Visitors:
-    """Redis-backed when the runtime has Redis (shared by every replica), else the database."""
-    if runtime.redis is not None:
-        return RedisVisitors(runtime.redis)
-    return SqlVisitors()
+    """Redis-backed when the runtime has Redis (shared by every replica), else the database;
+    one per runtime."""
+    holder = per_runtime(runtime)
+    found = holder.get("visitors")
+    if found is None:
+        found = holder["visitors"] = (
+            RedisVisitors(runtime.redis) if runtime.redis is not None else SqlVisitors()
+        )
+    return found

@@ -738,9 +738,7 @@ ROWS: tuple[Row, ...] = (
         needs=("store",),
         request=body(plan="vendor_diamond_monthly"),
     ),
-    Row(
-        "POST", "/vendors/me/subscription/cancel", 401, 409, 403, 403, 403, 403, needs=("store",)
-    ),
+    Row("POST", "/vendors/me/subscription/cancel", 401, 409, 403, 403, 403, 403, needs=("store",)),
     Row("GET", "/vendor-plans", "2xx", "2xx", "2xx", "2xx", "2xx", "2xx"),
     Row("GET", "/vendors/me/discounts", 401, "2xx", 403, 403, 403, 403, needs=("store",)),
     Row("GET", "/vendors/me/balance", 401, "2xx", 403, 403, 403, 403, needs=("store",)),

@@ -2,6 +2,11 @@
 this period, with the check and without it (the same route, the same app, the check replaced by a
 no-op), in one run.
 
+With Redis, the check of a counted user is one round trip: the store's plan and limit come from
+the process's cache (``OJA_VENDOR_PLAN_CACHE_SECONDS``), and one pipeline reads the user's place
+and the store's plan version (which drops a stale cache entry). Without Redis it is one indexed
+read of ``store_visitor`` (the plan cached the same way).
+
 The app runs in this process (httpx's ASGI transport, one request at a time) on a fresh, migrated
 database — SQLite in a temporary folder, or ``--database-url`` — with ``--redis`` behind the
 traffic sets when given. Rounds interleave (with, without, without, with …); the table shows p50 and

@@ -6,6 +6,7 @@ restore access. With the database and with Redis."""
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -21,9 +22,11 @@ from oja.core.db import unit_of_work
 from oja.core.runtime import running
 from oja.marketplace.plans import service as plans
 from oja.marketplace.plans.models import SubscriptionStatus, VendorSubscription
+from oja.marketplace.plans.traffic import RedisVisitors, visitors_for
 from tests.conftest import Jobs, service_url
 
 from .conftest import Person, count, error_code, person
+from .scoping import statement_log
 from .shop import Store, add, checkout, paystack, paystack_server, shop
 from .test_plans import LIMIT, settings, usage, view
 
@@ -149,3 +152,57 @@ async def test_with_redis_a_store_over_its_limit_ends_the_same_sessions(
 ) -> None:
     await check_enforcement(redis_app, redis_client)
     assert await count(redis_app, "store_visitor") == 0  # the places live in Redis
+
+
+class CountingRedis:
+    """The Redis client with its round trips counted (a command, or a whole pipeline)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.trips = 0
+
+    def pipeline(self, *args: Any, **kwargs: Any) -> Any:
+        self.trips += 1
+        return self.inner.pipeline(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self.inner, name)
+        if not inspect.iscoroutinefunction(found):
+            return found
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            self.trips += 1
+            return await found(*args, **kwargs)
+
+        return counted
+
+
+@pytest.mark.redis
+async def test_with_redis_a_counted_users_check_is_one_round_trip_and_no_sql(
+    redis_app: Any, redis_client: httpx.AsyncClient
+) -> None:
+    app, client = redis_app, redis_client
+    store = await shop(app, client, "Store A", [{"sku": "A-1", "price": 1000, "stock": 50}])
+    buyer = await person(client)
+    assert (await view(client, store, buyer)).status_code == 200  # counted; the plan cached
+    runtime = app.state.runtime
+    visitors = visitors_for(runtime)
+    assert isinstance(visitors, RedisVisitors)
+    counting = CountingRedis(visitors._redis)
+    visitors._redis = counting  # type: ignore[assignment]
+    try:
+        with running(runtime), statement_log(runtime.database.engine) as log, log.on():
+            async with unit_of_work(runtime.database) as db:
+                await plans.admit(db, uuid.UUID(store.id), uuid.UUID(buyer.id))
+        assert (counting.trips, log.statements) == (1, [])
+        # A plan change anywhere bumps the version: the next check reads the plan again.
+        await set_plan(app, store, "vendor_basic_monthly", SubscriptionStatus.active)
+        counting.trips = 0
+        with running(runtime), statement_log(runtime.database.engine) as log, log.on():
+            async with unit_of_work(runtime.database) as db:
+                await plans.admit(db, uuid.UUID(store.id), uuid.UUID(buyer.id))
+        assert len([s for s in log.statements if "vendor_subscription" in s]) == 1
+        found = await usage(client, store)
+        assert (found["plan"], found["usage"]["limit"]) == ("vendor_basic_monthly", 100)
+    finally:
+        visitors._redis = counting.inner

@@ -26,6 +26,7 @@ JOB_MODULES: list[str] = [
     "oja.marketplace.imports.jobs",
     "oja.marketplace.aliexpress.jobs",
     "oja.marketplace.checkout.jobs",
+    "oja.marketplace.plans.jobs",
     "oja.notifications.jobs",
     "oja.marketplace.reviews.jobs",
     "oja.marketplace.recommendations.jobs",

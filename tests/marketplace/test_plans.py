@@ -10,7 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 import pytest
@@ -23,6 +23,7 @@ from oja.identity.models import User
 from oja.marketplace.errors import StoreTrafficLimit
 from oja.marketplace.plans import service as plans
 from oja.marketplace.plans.models import VendorSubscription
+from oja.marketplace.plans.schemas import VendorPlanCode
 from tests.chat.conftest import redis_client
 from tests.conftest import Jobs, make_settings, service_url
 
@@ -67,14 +68,19 @@ async def usage(client: httpx.AsyncClient, store: Store) -> dict[str, Any]:
 async def test_the_six_vendor_plans_are_public(client: httpx.AsyncClient) -> None:
     answer = await client.get("/vendor-plans")
     assert answer.status_code == 200, answer.text
-    assert [(p["code"], p["interval"], p["user_limit"]) for p in answer.json()] == [
-        ("vendor_basic_monthly", "month", 100),
-        ("vendor_basic_yearly", "year", 150),
-        ("vendor_premium_monthly", "month", 300),
-        ("vendor_premium_yearly", "year", 700),
-        ("vendor_diamond_monthly", "month", None),
-        ("vendor_diamond_yearly", "year", None),
+    assert [
+        (p["code"], p["interval"], p["user_limit"], p["price"], p["currency"])
+        for p in answer.json()
+    ] == [
+        ("vendor_basic_monthly", "month", 100, 500_000, "NGN"),
+        ("vendor_basic_yearly", "year", 150, 5_000_000, "NGN"),
+        ("vendor_premium_monthly", "month", 300, 1_500_000, "NGN"),
+        ("vendor_premium_yearly", "year", 700, 15_000_000, "NGN"),
+        ("vendor_diamond_monthly", "month", None, 5_000_000, "NGN"),
+        ("vendor_diamond_yearly", "year", None, 50_000_000, "NGN"),
     ]
+    # The request schema's plan codes are the plans on sale.
+    assert list(get_args(VendorPlanCode)) == [p["code"] for p in answer.json()]
 
 
 async def test_a_store_without_a_plan_is_on_the_free_tier(
@@ -95,6 +101,11 @@ async def test_a_store_without_a_plan_is_on_the_free_tier(
             "remaining": LIMIT,
             "resets_at": iso(end),
         },
+        "paid_through": None,
+        "cancel_at_period_end": False,
+        "pending_plan": None,
+        "pending_at": None,
+        "grace_until": None,
     }
     buyer = await person(client)
     stranger = await client.get("/vendors/me/subscription", headers=buyer.headers)
@@ -197,6 +208,8 @@ async def test_an_upgrade_raises_the_limit_at_once(app: Any, client: httpx.Async
     assert (await view(client, store, late)).status_code == 403
     async with unit_of_work(app.state.runtime.database) as db:
         db.add(VendorSubscription(vendor_id=uuid.UUID(store.id), plan="vendor_basic_monthly"))
+        with running(app.state.runtime):  # an operator's change: the cached plan is dropped
+            await plans.invalidate([uuid.UUID(store.id)])
     assert (await view(client, store, late)).status_code == 200
     found = await usage(client, store)
     assert (found["plan"], found["status"]) == ("vendor_basic_monthly", "active")

@@ -14,11 +14,11 @@ from typing import Any, Protocol
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from oja.billing import repository, service, subscriptions
+from oja.billing import paystack_subscriptions, repository, service, subscriptions
 from oja.billing.config import BillingSettings
 from oja.billing.models import Payment, WebhookEvent
 from oja.billing.providers.flutterwave import FlutterwaveClient
-from oja.billing.providers.paystack import PaystackClient
+from oja.billing.providers.paystack_plans import PaystackPlansClient
 from oja.billing.providers.port import Dispute, ProviderCallRefused, VerifiedTransaction
 from oja.billing.providers.stripe import StripeGateway, SubscriptionState
 from oja.core import events
@@ -55,11 +55,17 @@ class Providers(Closing):
     """The provider clients one job needs, opened on first use and closed together."""
 
     settings: BillingSettings
-    _paystack: PaystackClient | None = field(default=None, init=False)
+    _paystack: PaystackPlansClient | None = field(default=None, init=False)
     _stripe: StripeGateway | None = field(default=None, init=False)
     _flutterwave: FlutterwaveClient | None = field(default=None, init=False)
 
     def paystack(self) -> PaystackSource:
+        return self._paystack_client()
+
+    def paystack_plans(self) -> paystack_subscriptions.SubscriptionReader:
+        return self._paystack_client()
+
+    def _paystack_client(self) -> PaystackPlansClient:
         if self._paystack is None:
             self._paystack = service.paystack_client(self.settings)
         return self._paystack
@@ -85,6 +91,8 @@ class Providers(Closing):
 
 class PortSet(Protocol):
     def paystack(self) -> PaystackSource: ...
+
+    def paystack_plans(self) -> paystack_subscriptions.SubscriptionReader: ...
 
     def stripe(self) -> subscriptions.SubscriptionSource: ...
 
@@ -146,6 +154,8 @@ async def _paystack_event(
         return await service.apply_refund_event(
             session, str(refund_id), str(data.get("status") or event_type.removeprefix("refund."))
         )
+    if event_type.startswith(paystack_subscriptions.SUBSCRIPTION_EVENTS):
+        return await paystack_subscriptions.sync(event_type, data, ports.paystack_plans())
     return "ignored:event_type"
 
 

@@ -36,6 +36,7 @@ from oja.billing.models import Payment, Refund
 from oja.billing.plans import CHAT_BASIC, CHAT_PRO, Plan
 from oja.billing.providers.flutterwave import FlutterwaveClient
 from oja.billing.providers.paystack import PaystackClient
+from oja.billing.providers.paystack_plans import PaystackPlansClient
 from oja.billing.providers.port import ProviderCallError, VerifiedTransaction
 from oja.billing.schemas import InitiatePaymentRequest
 from oja.billing.states import SUBSCRIPTION_ENTITLED, from_paystack
@@ -47,14 +48,14 @@ from oja.identity.models import User
 log = structlog.get_logger("oja.billing")
 
 
-def paystack_client(settings: BillingSettings) -> PaystackClient:
+def paystack_client(settings: BillingSettings) -> PaystackPlansClient:
     if not settings.paystack_secret_key:
         raise BillingNotConfigured(
             "Paystack is not configured on this server: set OJA_PAYSTACK_SECRET_KEY.",
             feature="paystack",
             settings=["OJA_PAYSTACK_SECRET_KEY"],
         )
-    return PaystackClient(
+    return PaystackPlansClient(
         base_url=settings.paystack_base_url, secret_key=settings.paystack_secret_key
     )
 
@@ -184,9 +185,11 @@ async def open_payment(
     request_hash: str | None,
     settings: BillingSettings,
     provider: ProviderName = "paystack",
+    plan: str | None = None,
 ) -> Payment:
     """Start a Paystack or Flutterwave transaction for another module's purchase (a marketplace
-    order group), always under a fresh reference.
+    order group, always under a fresh reference; a store's plan: ``plan`` is the Paystack plan
+    code, whose amount must equal ``amount``).
 
     The caller owns idempotency (its own row is unique per key) and computed the amount; ``metadata``
     is kept on the payment and travels with its ``billing.payment.*`` events. Flushed, not committed:
@@ -205,6 +208,7 @@ async def open_payment(
                 reference=reference,
                 callback_url=callback_url,
                 metadata={**metadata, "user_id": str(user_id)},
+                plan=plan,
             )
         except ProviderCallError as exc:
             raise from_provider(exc, refused=PaymentInitiationFailed) from exc

@@ -10,6 +10,7 @@ from oja.core.errors import (
     NotConfigured,
     NotFound,
     OjaError,
+    Unauthorized,
     UnsupportedMediaType,
     UpstreamError,
 )
@@ -82,6 +83,10 @@ class MarketplaceErrorCode(ErrorCode):
     store_traffic_limit = "store_traffic_limit"
     report_range_invalid = "report_range_invalid"
     unknown_time_zone = "unknown_time_zone"
+    store_session_ended = "store_session_ended"
+    plan_already_active = "plan_already_active"
+    no_paid_plan = "no_paid_plan"
+    plan_unchanged = "plan_unchanged"
 
 
 class VendorNotFound(NotFound):
@@ -456,3 +461,30 @@ class UnknownTimeZone(OjaError):
 
     status_code = 422
     code = MarketplaceErrorCode.unknown_time_zone
+
+
+class StoreSessionEnded(Unauthorized):
+    """The store is over its plan's limit (a downgrade, a failed renewal, an operator's change)
+    and the caller is not among the users its allowance admits this period: their session with
+    this store has ended until the period rolls over or the store upgrades."""
+
+    code = MarketplaceErrorCode.store_session_ended
+
+
+class PlanAlreadyActive(Conflict):
+    """The store already pays for a plan: change it with ``POST /vendors/me/subscription/change``."""
+
+    code = MarketplaceErrorCode.plan_already_active
+
+
+class NoPaidPlan(Conflict):
+    """The store has no paid plan to change or cancel (subscribe with
+    ``POST /vendors/me/subscription``)."""
+
+    code = MarketplaceErrorCode.no_paid_plan
+
+
+class PlanUnchanged(Conflict):
+    """The store is already on (or already moving to) that plan."""
+
+    code = MarketplaceErrorCode.plan_unchanged

@@ -295,9 +295,18 @@ EVENTS: dict[str, EventSpec] = {
         _event(
             "vendor.plan_limit_warning",
             Category.store,
-            {"store_name": "Mama Put Foods", "limit_name": "products", "used": 90, "limit": 100},
+            {
+                "store_name": "Mama Put Foods",
+                "limit_name": "users",
+                "used": 80,
+                "limit": 100,
+                "threshold": 80,
+                "upgrade_url": "https://oja.example/vendor-plans",
+            },
             title="{{ store_name }} is near its {{ limit_name }} limit",
-            text="{{ store_name }} uses {{ used }} of {{ limit }} {{ limit_name }} on its plan.",
+            text="{{ store_name }} uses {{ used }} of {{ limit }} {{ limit_name }} on its plan"
+            "{% if threshold is defined %} ({{ threshold }} %){% endif %}."
+            "{% if upgrade_url is defined %} Upgrade: {{ upgrade_url }}{% endif %}",
         ),
         _event(
             "review.flagged",

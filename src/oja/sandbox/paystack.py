@@ -38,6 +38,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from oja.sandbox.base import SecretKeyApi
+from oja.sandbox.paystack_plans import PaystackPlans, register
 from oja.sandbox.paystack_records import (
     BANK_NAMES,
     BANKS,
@@ -100,6 +101,8 @@ class PaystackFake(SecretKeyApi):
         self._misreport: list[int] = []
         self._rate_limits: list[int] = []
         self._needs_attention = 0
+        self.subscriptions = PaystackPlans(self)
+        """Plans and subscriptions (:mod:`oja.sandbox.paystack_plans`)."""
         self.app = self._build_app()
 
     @property
@@ -149,7 +152,10 @@ class PaystackFake(SecretKeyApi):
             return tx
 
     async def deliver(self, event: str, transaction: Transaction) -> int | None:
-        return await self.webhooks.send(event, self.webhook_body(event, transaction))
+        status = await self.webhooks.send(event, self.webhook_body(event, transaction))
+        if event == "charge.success":
+            await self.subscriptions.on_charge(transaction)
+        return status
 
     async def send_event(self, event: str, data: dict[str, Any]) -> int | None:
         return await self.webhooks.send(event, json.dumps({"event": event, "data": data}).encode())
@@ -228,6 +234,7 @@ class PaystackFake(SecretKeyApi):
             if tx.status == "success"
             else {},
             "split": self._split_of(tx),
+            "plan": self.subscriptions.charge_plan(tx),
             "subaccount": self.subaccounts[tx.subaccount].as_json()
             if tx.subaccount in self.subaccounts
             else {},
@@ -424,4 +431,6 @@ class PaystackFake(SecretKeyApi):
         await self.send_event(f"transfer.{record.status}", self._transfer(record))
 
     def _build_app(self) -> FastAPI:
-        return build_app(self)
+        app = build_app(self)
+        register(app, self)
+        return app

@@ -135,7 +135,9 @@ class FlutterwaveClient(BearerJsonClient):
         callback_url: str | None = None,
         metadata: dict[str, Any] | None = None,
         subaccounts: Sequence[dict[str, Any]] | None = None,
+        plan: str | None = None,
     ) -> InitializedTransaction:
+        """Standard checkout; ``plan`` is a Flutterwave payment plan id (``payment_plan``)."""
         redirect = callback_url or self._redirect_url
         body: dict[str, Any] = {
             "tx_ref": reference,
@@ -148,6 +150,8 @@ class FlutterwaveClient(BearerJsonClient):
             body["meta"] = metadata
         if subaccounts:
             body["subaccounts"] = list(subaccounts)
+        if plan is not None:
+            body["payment_plan"] = plan
         data = await self._object("POST", "/v3/payments", json_body=body)
         return InitializedTransaction(
             reference=reference, authorization_url=str(data["link"]), access_code=""

@@ -165,7 +165,10 @@ class PaystackClient(BearerJsonClient):
         subaccount: str | None = None,
         bearer: str | None = None,
         transaction_charge: int | None = None,
+        plan: str | None = None,
     ) -> InitializedTransaction:
+        """``plan`` (a ``PLN_`` code) makes the checkout a subscription: Paystack charges the
+        plan's amount, and paying subscribes the customer."""
         body: dict[str, Any] = {
             "email": email,
             "amount": amount,
@@ -179,6 +182,7 @@ class PaystackClient(BearerJsonClient):
             "subaccount": subaccount,
             "bearer": bearer,
             "transaction_charge": transaction_charge,
+            "plan": plan,
         }
         body.update({k: v for k, v in optional.items() if v})
         data = await self._object("POST", "/transaction/initialize", json_body=body)

@@ -14,6 +14,7 @@ from oja.marketplace.cart.schemas import CartItemAdd, CartItemUpdate, CartOut
 from oja.marketplace.errors import (
     CartCurrencyMismatch,
     CartItemNotFound,
+    StoreSessionEnded,
     StoreTrafficLimit,
     VariantNotFound,
 )
@@ -37,7 +38,12 @@ async def get_cart(user: CurrentUser, db: SessionDep) -> CartOut:
     response_model=CartOut,
     summary="Add a variant (again: its quantity adds up); answers the whole cart",
     responses=errors(
-        *USER_ERRORS, VariantNotFound, CartCurrencyMismatch, InvalidRequest, StoreTrafficLimit
+        *USER_ERRORS,
+        VariantNotFound,
+        CartCurrencyMismatch,
+        InvalidRequest,
+        StoreTrafficLimit,
+        StoreSessionEnded,
     ),
 )
 async def add_item(data: CartItemAdd, user: CurrentUser, db: SessionDep) -> CartOut:

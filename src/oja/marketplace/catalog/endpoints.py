@@ -54,6 +54,7 @@ from oja.marketplace.errors import (
     NotAnImage,
     ProductNotFound,
     SkuTaken,
+    StoreSessionEnded,
     StoreTrafficLimit,
     TooManyImages,
     VariantNotFound,
@@ -176,7 +177,13 @@ async def create_product(data: ProductCreate, vendor: ActiveVendor, db: SessionD
     "/{product_id}",
     response_model=ProductOut,
     summary="A product (public when active in an approved store; its store sees drafts)",
-    responses=errors(*OPTIONAL_VENDOR_ERRORS, ProductNotFound, InvalidRequest, StoreTrafficLimit),
+    responses=errors(
+        *OPTIONAL_VENDOR_ERRORS,
+        ProductNotFound,
+        InvalidRequest,
+        StoreTrafficLimit,
+        StoreSessionEnded,
+    ),
 )
 async def get_product(
     product_id: uuid.UUID,

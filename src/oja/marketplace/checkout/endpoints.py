@@ -31,6 +31,7 @@ from oja.marketplace.errors import (
     OrderGroupNotFound,
     OutOfStock,
     PaymentNotRetryable,
+    StoreSessionEnded,
     StoreTrafficLimit,
 )
 
@@ -58,6 +59,7 @@ router = APIRouter(tags=["marketplace: checkout"])
         ProviderUnavailable,
         BillingNotConfigured,
         StoreTrafficLimit,
+        StoreSessionEnded,
     ),
 )
 async def checkout(

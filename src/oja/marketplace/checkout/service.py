@@ -96,7 +96,10 @@ async def checkout(
     now = utcnow()
     lines = await priced_lines(db, rows, now, body.discount_code)
     _check(lines, body.discount_code)
-    await plans.admit_all(db, {line.vendor.id for line in lines}, user.id)
+    by_store: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    for line in lines:
+        by_store.setdefault(line.vendor.id, []).append(_line_ref(line))
+    await plans.admit_all(db, by_store.keys(), user.id, lines=by_store)
     await _reserve(db, lines)
     used = await _count_discounts(db, user.id, lines)
 

@@ -20,3 +20,28 @@ class VendorPlanSettings(SettingsSection):
 
     free_tier_users: int = Field(default=20, ge=0)
     """Distinct signed-in buyers per calendar month a store without a paid plan may serve."""
+
+    plan_grace_days: int = Field(default=3, ge=0)
+    """Days a store keeps its paid plan after a failed renewal (``invoice.payment_failed``) before
+    a periodic job puts it on the free tier; paying again within them keeps the plan."""
+    plan_prices: dict[str, int] = Field(
+        default_factory=lambda: {
+            "vendor_basic_monthly": 500_000,
+            "vendor_basic_yearly": 5_000_000,
+            "vendor_premium_monthly": 1_500_000,
+            "vendor_premium_yearly": 15_000_000,
+            "vendor_diamond_monthly": 5_000_000,
+            "vendor_diamond_yearly": 50_000_000,
+        }
+    )
+    """Each vendor plan's price in minor units of ``OJA_VENDOR_PLAN_CURRENCY`` (JSON object, plan
+    code → amount). The Paystack plan ``oja:<code>`` is created with it on first sale."""
+    plan_currency: str = Field(default="NGN", min_length=3, max_length=3)
+    """The currency vendor plans are sold in."""
+    plan_upgrade_url: str = "http://127.0.0.1:8000/vendor-plans"
+    """The upgrade link in a store's usage alerts (``vendor.plan_limit_warning``): the page where
+    its owners choose a bigger plan."""
+    plan_cache_seconds: float = Field(default=5.0, ge=0)
+    """How long a process keeps a store's plan and limit for the traffic check (0: never). With
+    Redis a plan change reaches every process at once (a version key read with the check); without
+    it, other processes see the change within this time."""

@@ -1,22 +1,45 @@
-"""Vendor plan routes: the plans on sale (public) and the caller's store's plan and usage."""
+"""Vendor plan routes: the plans on sale (public), the caller's store's plan and usage, and its
+subscription: subscribe, change, cancel (owners and managers)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, status
 
+from oja.billing.errors import (
+    BillingNotConfigured,
+    InvalidInput,
+    PaymentInitiationFailed,
+    ProviderError,
+    ProviderUnavailable,
+)
 from oja.core.dependencies import SessionDep
-from oja.core.errors import errors
-from oja.marketplace.plans import service
-from oja.marketplace.plans.schemas import SubscriptionOut, VendorPlanOut
+from oja.core.errors import InvalidRequest, errors
+from oja.marketplace.errors import NoPaidPlan, PlanAlreadyActive, PlanUnchanged, VendorRoleRequired
+from oja.marketplace.plans import service, subscriptions
+from oja.marketplace.plans.schemas import (
+    ChangePlanIn,
+    SubscribeIn,
+    SubscriptionCheckoutOut,
+    SubscriptionOut,
+    VendorPlanOut,
+)
 from oja.marketplace.vendors.dependencies import VENDOR_ERRORS, CurrentVendor
+from oja.marketplace.vendors.service import require_manager
 
 router = APIRouter(tags=["marketplace: plans"])
+
+PROVIDER_ERRORS = (
+    PaymentInitiationFailed,
+    ProviderError,
+    ProviderUnavailable,
+    BillingNotConfigured,
+)
 
 
 @router.get(
     "/vendor-plans",
     response_model=list[VendorPlanOut],
-    summary="The vendor plans on sale: price interval and distinct users per period",
+    summary="The vendor plans on sale: price, interval and distinct users per period",
 )
 async def vendor_plans() -> list[VendorPlanOut]:
     return service.vendor_plans()
@@ -29,4 +52,64 @@ async def vendor_plans() -> list[VendorPlanOut]:
     responses=errors(*VENDOR_ERRORS),
 )
 async def my_subscription(vendor: CurrentVendor, db: SessionDep) -> SubscriptionOut:
+    return await service.subscription(db, vendor.vendor_id)
+
+
+@router.post(
+    "/vendors/me/subscription",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SubscriptionCheckoutOut,
+    summary="Subscribe your store to a plan: a Paystack checkout; the plan applies once paid",
+    responses=errors(
+        *VENDOR_ERRORS,
+        VendorRoleRequired,
+        InvalidRequest,
+        InvalidInput,
+        PlanAlreadyActive,
+        *PROVIDER_ERRORS,
+    ),
+)
+async def subscribe(
+    body: SubscribeIn, vendor: CurrentVendor, db: SessionDep
+) -> SubscriptionCheckoutOut:
+    require_manager(vendor)
+    return await subscriptions.start(
+        db,
+        vendor.vendor_id,
+        vendor.user_id,
+        body.plan,
+        str(body.callback_url) if body.callback_url else None,
+    )
+
+
+@router.post(
+    "/vendors/me/subscription/change",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=SubscriptionOut,
+    summary="Change plan: an upgrade applies once Paystack confirms the charge, a downgrade at "
+    "the end of the paid period",
+    responses=errors(
+        *VENDOR_ERRORS,
+        VendorRoleRequired,
+        InvalidRequest,
+        NoPaidPlan,
+        PlanUnchanged,
+        *PROVIDER_ERRORS,
+    ),
+)
+async def change_plan(body: ChangePlanIn, vendor: CurrentVendor, db: SessionDep) -> SubscriptionOut:
+    require_manager(vendor)
+    await subscriptions.change(db, vendor.vendor_id, body.plan)
+    return await service.subscription(db, vendor.vendor_id)
+
+
+@router.post(
+    "/vendors/me/subscription/cancel",
+    response_model=SubscriptionOut,
+    summary="Cancel your store's plan: it holds until the paid period ends, then the free tier",
+    responses=errors(*VENDOR_ERRORS, VendorRoleRequired, NoPaidPlan, *PROVIDER_ERRORS),
+)
+async def cancel_plan(vendor: CurrentVendor, db: SessionDep) -> SubscriptionOut:
+    require_manager(vendor)
+    await subscriptions.cancel(db, vendor.vendor_id)
     return await service.subscription(db, vendor.vendor_id)

@@ -12,7 +12,14 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, PrimaryKeyConstraint, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oja.core.clock import utcnow
@@ -26,7 +33,11 @@ class SubscriptionStatus(enum.StrEnum):
 
 
 class VendorSubscription(IdMixin, TimestampMixin, VendorOwned, Base):
-    """The store's paid plan; a store without an active one is on the free tier."""
+    """The store's paid plan; a store without an active one is on the free tier.
+
+    One row per store, moved only by verified Paystack subscriptions (webhook inbox), the store's
+    own cancel and downgrade (which give value back, never take it), and the periodic job that
+    applies what falls due (period end, grace end, a scheduled downgrade)."""
 
     __tablename__ = "vendor_subscription"
     __table_args__ = (UniqueConstraint("vendor_id"),)
@@ -34,6 +45,23 @@ class VendorSubscription(IdMixin, TimestampMixin, VendorOwned, Base):
     plan: Mapped[str] = mapped_column(String(64))
     """A vendor plan's code (``oja.billing.plans.VENDOR_PLANS``)."""
     status: Mapped[str] = status_column(SubscriptionStatus, default=SubscriptionStatus.active)
+    customer_email: Mapped[str | None] = mapped_column(String(320), default=None)
+    """The email the store paid with: how a new Paystack subscription is matched to the store."""
+    subscription_code: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    authorization_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    current_period_end: Mapped[datetime | None] = mapped_column(default=None)
+    """Paid through (Paystack's ``next_payment_date``); a renewal moves it."""
+    cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
+    grace_until: Mapped[datetime | None] = mapped_column(default=None)
+    """Set by a failed renewal: the store keeps its plan until then, then falls to the free tier."""
+    pending_plan: Mapped[str | None] = mapped_column(String(64), default=None)
+    """A plan change waiting: an upgrade until Paystack confirms it, a downgrade until
+    ``pending_at``."""
+    pending_subscription_code: Mapped[str | None] = mapped_column(
+        String(64), default=None, index=True
+    )
+    pending_at: Mapped[datetime | None] = mapped_column(default=None)
+    """When a downgrade takes effect (the current period's end); None for an upgrade."""
 
 
 class StoreVisitor(VendorOwned, Base):
@@ -45,3 +73,17 @@ class StoreVisitor(VendorOwned, Base):
     period_start: Mapped[datetime]
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ordinal: Mapped[int | None] = mapped_column(default=None)
+    """The user's place in the period's admissions (1 = first): a store over its limit keeps
+    serving places 1..limit; the others' sessions with it end (``store_session_ended``)."""
+
+
+class StorePlanAlert(VendorOwned, Base):
+    """A usage alert sent to the store: at most one per threshold (percent) and period."""
+
+    __tablename__ = "store_plan_alert"
+    __table_args__ = (PrimaryKeyConstraint("vendor_id", "period_start", "threshold"),)
+
+    period_start: Mapped[datetime]
+    threshold: Mapped[int] = mapped_column(SmallInteger)
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -11,7 +11,9 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.billing.models import QuotaCounter
+from oja.core.clock import utcnow
 from oja.core.db import insert_ignore
+from oja.core.ids import uuid7
 from oja.marketplace.plans.models import StoreVisitor, SubscriptionStatus, VendorSubscription
 
 USERS_METRIC = "store.users"
@@ -33,9 +35,10 @@ async def active_plans(db: AsyncSession, vendor_ids: Collection[uuid.UUID]) -> d
 
 async def counted_in(
     db: AsyncSession, periods: dict[uuid.UUID, datetime], user_id: uuid.UUID
-) -> set[uuid.UUID]:
-    """The stores of ``periods`` (store → its period's start) that already count ``user_id``."""
-    query = select(StoreVisitor.vendor_id).where(
+) -> dict[uuid.UUID, int | None]:
+    """The stores of ``periods`` (store → its period's start) that already count ``user_id``,
+    each with the user's place in its admissions."""
+    query = select(StoreVisitor.vendor_id, StoreVisitor.ordinal).where(
         or_(
             *(
                 and_(StoreVisitor.vendor_id == vendor_id, StoreVisitor.period_start == start)
@@ -44,7 +47,7 @@ async def counted_in(
         ),
         StoreVisitor.user_id == user_id,
     )
-    return set((await db.scalars(query)).all())
+    return dict((await db.execute(query)).all())
 
 
 async def add_visitor(
@@ -58,6 +61,21 @@ async def add_visitor(
         .returning(StoreVisitor.user_id)
     )
     return inserted.first() is not None
+
+
+async def set_ordinal(
+    db: AsyncSession, vendor_id: uuid.UUID, period_start: datetime, user_id: uuid.UUID, place: int
+) -> None:
+    await db.execute(
+        update(StoreVisitor)
+        .where(
+            StoreVisitor.vendor_id == vendor_id,
+            StoreVisitor.period_start == period_start,
+            StoreVisitor.user_id == user_id,
+        )
+        .values(ordinal=place)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def take_place(
@@ -94,3 +112,88 @@ async def counted(db: AsyncSession, vendor_id: uuid.UUID, period_start: datetime
         QuotaCounter.window_start == period_start,
     )
     return int((await db.execute(query)).scalar_one_or_none() or 0)
+
+
+async def subscription_of(
+    db: AsyncSession, vendor_id: uuid.UUID, *, lock: bool = False
+) -> VendorSubscription | None:
+    query = select(VendorSubscription).where(VendorSubscription.vendor_id == vendor_id)
+    if lock:
+        query = query.with_for_update()
+    return (await db.scalars(query)).one_or_none()
+
+
+async def store_of_subscription(db: AsyncSession, code: str) -> uuid.UUID | None:
+    """Tenant resolution for a provider event: the store whose current or pending Paystack
+    subscription is ``code``."""
+    query = select(VendorSubscription.vendor_id).where(
+        or_(
+            VendorSubscription.subscription_code == code,
+            VendorSubscription.pending_subscription_code == code,
+        )
+    )
+    return (await db.scalars(query)).first()
+
+
+async def store_of_customer(db: AsyncSession, email: str) -> uuid.UUID | None:
+    """Tenant resolution for a new Paystack subscription: the store that checked out with
+    ``email``."""
+    query = select(VendorSubscription.vendor_id).where(
+        VendorSubscription.customer_email == email.lower()
+    )
+    return (await db.scalars(query)).first()
+
+
+async def claim(db: AsyncSession, vendor_id: uuid.UUID, plan: str, email: str) -> None:
+    """Remember the email a store checks out with (its Paystack customer); a store without a row
+    gets one on the free tier (``canceled``) until Paystack confirms the subscription."""
+    await db.execute(
+        insert_ignore(db, VendorSubscription).values(
+            id=uuid7(),
+            vendor_id=vendor_id,
+            plan=plan,
+            status=SubscriptionStatus.canceled,
+            cancel_at_period_end=False,
+            created_at=utcnow(),
+            updated_at=utcnow(),
+        )
+    )
+    await db.execute(
+        update(VendorSubscription)
+        .where(VendorSubscription.vendor_id == vendor_id)
+        .values(customer_email=email.lower(), updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def due(db: AsyncSession, vendor_ids: Collection[uuid.UUID]) -> list[VendorSubscription]:
+    """The rows of ``vendor_ids``, locked, for the periodic job to move."""
+    query = (
+        select(VendorSubscription)
+        .where(VendorSubscription.vendor_id.in_(set(vendor_ids)))
+        .order_by(VendorSubscription.vendor_id)
+        .with_for_update()
+    )
+    return list((await db.scalars(query)).all())
+
+
+async def stores_due(db: AsyncSession, now: datetime, limit: int) -> list[uuid.UUID]:
+    """Stores with something due at ``now``: a scheduled change, the end of a canceled period, or
+    the end of a grace period (tenant resolution for the periodic job)."""
+    active = VendorSubscription.status == SubscriptionStatus.active
+    query = (
+        select(VendorSubscription.vendor_id)
+        .where(
+            or_(
+                VendorSubscription.pending_at <= now,
+                and_(
+                    active,
+                    VendorSubscription.cancel_at_period_end.is_(True),
+                    VendorSubscription.current_period_end <= now,
+                ),
+                and_(active, VendorSubscription.grace_until <= now),
+            )
+        )
+        .limit(limit)
+    )
+    return list((await db.scalars(query)).all())

@@ -1,9 +1,10 @@
 """The traffic limit's exact set of distinct users per store and plan period, and its atomic
-admission: a Redis set when ``OJA_REDIS_URL`` is set, the ``store_visitor`` table otherwise.
+admission: a Redis sorted set when ``OJA_REDIS_URL`` is set, the ``store_visitor`` table otherwise.
 
-Only a user's first visit in a period writes (one row, or one ``SADD``); a counted user's later
+Only a user's first visit in a period writes (one row, or one ``ZADD``); a counted user's later
 views are one read. Admission is atomic: with ``limit`` places, at most ``limit`` distinct users are
-ever admitted however many race, and a user once counted stays admitted for the period.
+ever admitted however many race. Each counted user keeps their place (1 = first admitted): when the
+store's limit falls below the count (a downgrade, a lapsed plan), places beyond it no longer pass.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from oja.core.clock import utcnow
 from oja.core.runtime import Runtime
 from oja.marketplace.plans import repository
+from oja.marketplace.plans.cache import per_runtime
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +37,10 @@ FULL = Admission(admitted=False, counted=None)
 class Visitors(Protocol):
     async def known(
         self, db: AsyncSession, periods: dict[uuid.UUID, datetime], user_id: uuid.UUID
-    ) -> set[uuid.UUID]:
-        """The stores of ``periods`` (store → its period's start) already counting ``user_id``:
-        one read, whatever the number of stores."""
+    ) -> dict[uuid.UUID, int | None]:
+        """The stores of ``periods`` (store → its period's start) already counting ``user_id``,
+        each with the user's place (None: counted before places were kept): one read, whatever
+        the number of stores."""
 
     async def admit(
         self,
@@ -58,7 +61,7 @@ class SqlVisitors:
 
     async def known(
         self, db: AsyncSession, periods: dict[uuid.UUID, datetime], user_id: uuid.UUID
-    ) -> set[uuid.UUID]:
+    ) -> dict[uuid.UUID, int | None]:
         return await repository.counted_in(db, periods, user_id)
 
     async def admit(
@@ -73,7 +76,10 @@ class SqlVisitors:
         if not await repository.add_visitor(db, vendor_id, start, user_id):
             return ALREADY_COUNTED
         count = await repository.take_place(db, vendor_id, start, limit)
-        return FULL if count is None else Admission(admitted=True, counted=count)
+        if count is None:
+            return FULL
+        await repository.set_ordinal(db, vendor_id, start, user_id, count)
+        return Admission(admitted=True, counted=count)
 
     async def used(
         self, db: AsyncSession, vendor_id: uuid.UUID, window: tuple[datetime, datetime]
@@ -81,23 +87,23 @@ class SqlVisitors:
         return await repository.counted(db, vendor_id, window[0])
 
 
-# KEYS[1] the set; ARGV[1] user, ARGV[2] limit (-1: none), ARGV[3] TTL in ms.
-# Answers -1 (already counted), -2 (full) or the new count.
+# KEYS[1] the sorted set (member: user, score: place); ARGV[1] user, ARGV[2] limit (-1: none),
+# ARGV[3] TTL in ms. Answers -1 (already counted), -2 (full) or the new count (the user's place).
 _ADMIT = """
-if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return -1 end
-local n = redis.call('SCARD', KEYS[1])
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return -1 end
+local n = redis.call('ZCARD', KEYS[1])
 local limit = tonumber(ARGV[2])
 if limit >= 0 and n >= limit then return -2 end
-redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[1], n + 1, ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return n + 1
 """
 
 
 class RedisVisitors:
-    """One set per store and period, admitted by one Lua script (one round trip)."""
+    """One sorted set per store and period, admitted by one Lua script (one round trip)."""
 
-    def __init__(self, redis: aioredis.Redis, namespace: str = "oja:store-users:") -> None:
+    def __init__(self, redis: aioredis.Redis, namespace: str = "oja:store-places:") -> None:
         self._redis = redis
         self._namespace = namespace
         self._admit = redis.register_script(_ADMIT)
@@ -105,15 +111,48 @@ class RedisVisitors:
     def _key(self, vendor_id: uuid.UUID, start: datetime) -> str:
         return f"{self._namespace}{{{vendor_id}}}:{start:%Y%m%d}"
 
+    @staticmethod
+    def _version_key(vendor_id: uuid.UUID) -> str:
+        return f"oja:store-plan-version:{vendor_id}"
+
+    async def place_and_version(
+        self, vendor_id: uuid.UUID, start: datetime, user_id: uuid.UUID
+    ) -> tuple[int | None, int]:
+        """The user's place in the store's period (None: not counted) and the store's plan
+        version: the hot path's one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zscore(self._key(vendor_id, start), str(user_id))
+            pipe.get(self._version_key(vendor_id))
+            place, version = await pipe.execute()
+        return (None if place is None else int(place)), int(version or 0)
+
+    async def versions(self, vendor_ids: list[uuid.UUID]) -> list[int]:
+        found = await self._redis.mget([self._version_key(v) for v in vendor_ids])
+        return [int(v or 0) for v in found]
+
+    async def bump(self, vendor_ids: list[uuid.UUID]) -> None:
+        """A store's plan changed: every process's cached allowance of it is stale."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for vendor_id in vendor_ids:
+                pipe.incr(self._version_key(vendor_id))
+            await pipe.execute()
+
     async def known(
         self, db: AsyncSession, periods: dict[uuid.UUID, datetime], user_id: uuid.UUID
-    ) -> set[uuid.UUID]:
+    ) -> dict[uuid.UUID, int | None]:
         stores = list(periods)
+        if len(stores) == 1:  # the hot path (one store's page): one command, no pipeline
+            place = await self._redis.zscore(self._key(stores[0], periods[stores[0]]), str(user_id))
+            return {} if place is None else {stores[0]: int(place)}
         async with self._redis.pipeline(transaction=False) as pipe:
             for vendor_id in stores:
-                pipe.sismember(self._key(vendor_id, periods[vendor_id]), str(user_id))
+                pipe.zscore(self._key(vendor_id, periods[vendor_id]), str(user_id))
             found = await pipe.execute()
-        return {vendor_id for vendor_id, member in zip(stores, found, strict=True) if member}
+        return {
+            vendor_id: int(place)
+            for vendor_id, place in zip(stores, found, strict=True)
+            if place is not None
+        }
 
     async def admit(
         self,
@@ -141,11 +180,16 @@ class RedisVisitors:
     async def used(
         self, db: AsyncSession, vendor_id: uuid.UUID, window: tuple[datetime, datetime]
     ) -> int:
-        return int(await self._redis.scard(self._key(vendor_id, window[0])))
+        return int(await self._redis.zcard(self._key(vendor_id, window[0])))
 
 
 def visitors_for(runtime: Runtime) -> Visitors:
-    """Redis-backed when the runtime has Redis (shared by every replica), else the database."""
-    if runtime.redis is not None:
-        return RedisVisitors(runtime.redis)
-    return SqlVisitors()
+    """Redis-backed when the runtime has Redis (shared by every replica), else the database;
+    one per runtime."""
+    holder = per_runtime(runtime)
+    found = holder.get("visitors")
+    if found is None:
+        found = holder["visitors"] = (
+            RedisVisitors(runtime.redis) if runtime.redis is not None else SqlVisitors()
+        )
+    return found

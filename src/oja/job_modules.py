@@ -30,6 +30,7 @@ JOB_MODULES: list[str] = [
     "oja.marketplace.recommendations.jobs",
     "oja.marketplace.search.jobs",
     "oja.marketplace.ledger.jobs",
+    "oja.marketplace.payouts.jobs",
     "oja.marketplace.vendors.jobs",
 ]
 

@@ -78,6 +78,10 @@ class MarketplaceErrorCode(ErrorCode):
     review_changed = "review_changed"
     photo_not_found = "photo_not_found"
     store_traffic_limit = "store_traffic_limit"
+    payout_account_unresolved = "payout_account_unresolved"
+    no_pending_payout_account = "no_pending_payout_account"
+    payout_not_found = "payout_not_found"
+    payout_not_retryable = "payout_not_retryable"
 
 
 class VendorNotFound(NotFound):
@@ -427,3 +431,27 @@ class StoreTrafficLimit(Forbidden):
     already counted keep access until the period ends."""
 
     code = MarketplaceErrorCode.store_traffic_limit
+
+
+class PayoutAccountUnresolved(OjaError):
+    """The provider could not resolve the bank code and account number to an account."""
+
+    status_code = 422
+    code = MarketplaceErrorCode.payout_account_unresolved
+
+
+class NoPendingPayoutAccount(Conflict):
+    """The store has no payout account waiting for approval."""
+
+    code = MarketplaceErrorCode.no_pending_payout_account
+
+
+class PayoutNotFound(NotFound):
+    code = MarketplaceErrorCode.payout_not_found
+
+
+class PayoutNotRetryable(Conflict):
+    """Only a failed payout is retried, once, while the store has no payout in flight and enough
+    available money."""
+
+    code = MarketplaceErrorCode.payout_not_retryable

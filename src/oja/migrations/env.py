@@ -38,6 +38,7 @@ MODEL_MODULES = [
     "oja.marketplace.recommendations.models",
     "oja.marketplace.search.models",
     "oja.marketplace.ledger.models",
+    "oja.marketplace.payouts.models",
     "oja.marketplace.aliexpress.models",
     "oja.marketplace.plans.models",
 ]

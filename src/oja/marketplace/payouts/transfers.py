@@ -22,6 +22,7 @@ from datetime import date, datetime
 from typing import Any
 
 import structlog
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.billing import service as billing
@@ -125,7 +126,13 @@ async def make_payout(
         run_date=day,
         sequence=sequence,
     )
-    await _book(db, payout)
+    try:
+        async with db.begin_nested():
+            await _book(db, payout)
+    except IntegrityError:
+        # A racing run booked this store's payout first (SQLite has no row lock to wait on; the
+        # partial unique index on in-flight payouts refuses the second).
+        return None
     log.info(
         "marketplace.payout.created",
         payout_id=str(payout.id),

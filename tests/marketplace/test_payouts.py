@@ -186,11 +186,14 @@ async def test_a_send_whose_commit_was_lost_adopts_the_transfer_the_provider_has
     class Crash(Exception):
         pass
 
-    # The provider accepts the transfer, then the process dies before its commit.
-    with pytest.raises(Crash):
+    async def send_then_die() -> None:
         async with unit_of_work(app.state.runtime.database) as db:
             await transfers.send(db, uuid.UUID(store.id), payout_id, billing(app))
             raise Crash
+
+    # The provider accepts the transfer, then the process dies before its commit.
+    with pytest.raises(Crash):
+        await send_then_die()
     assert len(paystack.transfers) == 1
     assert [p[2] for p in await payouts(app)] == ["pending"]
     # The re-run sends the same reference: refused as a duplicate, the transfer is adopted.

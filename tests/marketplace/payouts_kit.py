@@ -8,7 +8,9 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from oja.core.clock import utcnow
 from oja.core.db import unit_of_work
 from oja.marketplace.ledger.models import (
     AccountKind,
@@ -18,8 +20,9 @@ from oja.marketplace.ledger.models import (
     TransactionKind,
 )
 from oja.marketplace.ledger.service import Leg, post
+from oja.marketplace.payouts import repository, transfers
 from oja.marketplace.payouts.jobs import run_payouts, verify_payouts
-from oja.marketplace.payouts.models import Payout, PayoutLog
+from oja.marketplace.payouts.models import Payout, PayoutLog, PayoutStatus
 from oja.notifications.models import Notification
 from oja.sandbox.paystack import PaystackFake
 from tests.billing.conftest import paystack_headers
@@ -34,16 +37,45 @@ BANK = "058"
 async def credit(app: Any, vendor_id: str, amount: int) -> None:
     """``amount`` of a paid, released sale in the store's available balance."""
     async with unit_of_work(app.state.runtime.database) as db:
-        await post(
-            db,
-            source=f"test-credit:{uuid.uuid4()}",
-            kind=TransactionKind.release,
+        await credit_in(db, vendor_id, amount)
+
+
+async def credit_in(db: AsyncSession, vendor_id: str, amount: int) -> None:
+    await post(
+        db,
+        source=f"test-credit:{uuid.uuid4()}",
+        kind=TransactionKind.release,
+        currency="NGN",
+        legs=[
+            Leg(AccountKind.provider_clearing, EntryType.payment, amount),
+            Leg(AccountKind.store_available, EntryType.release, -amount, uuid.UUID(vendor_id)),
+        ],
+    )
+
+
+async def failed_payout(app: Any, vendor_id: str, amount: int) -> str:
+    """A payout of ``amount`` booked and failed (the money returned), as the job and a failed
+    transfer leave it; its id."""
+    async with unit_of_work(app.state.runtime.database) as db:
+        account = await repository.active_account(db, uuid.UUID(vendor_id))
+        assert account is not None
+        now = utcnow()
+        payout = Payout(
+            id=uuid.uuid4(),
+            vendor_id=account.vendor_id,
+            reference=transfers.reference_for(account.vendor_id, now.date(), 1),
             currency="NGN",
-            legs=[
-                Leg(AccountKind.provider_clearing, EntryType.payment, amount),
-                Leg(AccountKind.store_available, EntryType.release, -amount, uuid.UUID(vendor_id)),
-            ],
+            amount=amount,
+            status=PayoutStatus.pending,
+            provider=account.provider,
+            account_id=account.id,
+            recipient_code=account.recipient_code,
+            run_date=now.date(),
         )
+        await credit_in(db, vendor_id, amount)
+        await transfers.book(db, payout)
+        await transfers.move_to(db, payout, PayoutStatus.failed, None, "Account closed")
+        return str(payout.id)
 
 
 async def put_account(

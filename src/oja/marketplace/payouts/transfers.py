@@ -128,7 +128,7 @@ async def make_payout(
     )
     try:
         async with db.begin_nested():
-            await _book(db, payout)
+            await book(db, payout)
     except IntegrityError:
         # A racing run booked this store's payout first (SQLite has no row lock to wait on; the
         # partial unique index on in-flight payouts refuses the second).
@@ -143,7 +143,8 @@ async def make_payout(
     return payout
 
 
-async def _book(db: AsyncSession, payout: Payout) -> None:
+async def book(db: AsyncSession, payout: Payout) -> None:
+    """Write a new payout row and its ``payout:<id>`` ledger transaction together."""
     db.add(payout)
     await db.flush()
     await post(
@@ -188,7 +189,7 @@ async def book_retry(db: AsyncSession, failed: Payout, now: datetime) -> Payout 
         sequence=failed.sequence,
         retry_of=failed.id,
     )
-    await _book(db, payout)
+    await book(db, payout)
     return payout
 
 
@@ -228,7 +229,7 @@ async def send(
             try:
                 result = await client.verify_transfer(payout.reference)
             except ProviderCallRefused:
-                return await _apply(db, payout, PayoutStatus.failed, None, refused.message)
+                return await move_to(db, payout, PayoutStatus.failed, None, refused.message)
     return await apply(db, payout, result)
 
 
@@ -266,16 +267,18 @@ async def apply(db: AsyncSession, payout: Payout, result: TransferResult) -> str
         )
         return "ignored:mismatch"
     target = _FROM_PROVIDER[result.status]
-    return await _apply(db, payout, target, result.transfer_code, result.message)
+    return await move_to(db, payout, target, result.transfer_code, result.message)
 
 
-async def _apply(
+async def move_to(
     db: AsyncSession,
     payout: Payout,
     target: PayoutStatus,
     transfer_code: str | None,
     message: str | None,
 ) -> str:
+    """Move ``payout`` to ``target`` once (a conditional update); a returned payout's money
+    goes back to available and its store is told; the outcome."""
     now = utcnow()
     values: dict[str, Any] = {"updated_at": now}
     if transfer_code:

@@ -64,6 +64,7 @@ async def test_every_paginated_list_reads_limit_and_documents_only_per_page(
     document = app.openapi()
     routes = paginated_routes(document)
     assert routes == [
+        "/admin/payouts",
         "/admin/reviews",
         "/admin/vendors",
         "/chatroom/{chatroom_id}",
@@ -82,6 +83,7 @@ async def test_every_paginated_list_reads_limit_and_documents_only_per_page(
         "/vendors/me/inventory",
         "/vendors/me/ledger",
         "/vendors/me/orders",
+        "/vendors/me/payouts",
         "/vendors/me/returns",
         "/vendors/{vendor_id}/reviews",
     ]

@@ -1,5 +1,5 @@
-"""Payout jobs: the periodic run that books every due store's payout, the send of one payout's
-transfer, and the verify sweep. Importing this module also subscribes payouts to billing's
+"""Payout jobs: the periodic run that finds the due stores, the booking of one store's payout,
+the send of one payout's transfer, and the verify sweep. Importing this module also subscribes payouts to billing's
 transfer events (:mod:`oja.marketplace.payouts.webhooks`)."""
 
 from __future__ import annotations
@@ -38,6 +38,22 @@ async def send_payout(
 
 
 @job(
+    "marketplace.payouts.make",
+    timeout=60,
+    max_attempts=3,
+    subject=("vendor", "vendor_id"),
+)
+async def make_payout(ctx: JobContext, *, vendor_id: uuid.UUID) -> dict[str, Any]:
+    """Book one store's payout (if still due) and have it sent after this commit."""
+    settings = ctx.runtime.settings.section(MarketplaceSettings)
+    payout = await transfers.make_payout(ctx.session, vendor_id, utcnow(), settings)
+    if payout is None:
+        return {"outcome": "not_due"}
+    send_payout.enqueue(ctx.session, vendor_id=payout.vendor_id, payout_id=payout.id)
+    return {"outcome": "made", "payout_id": str(payout.id), "amount": payout.amount}
+
+
+@job(
     "marketplace.payouts.run",
     timeout=600,
     max_attempts=3,
@@ -45,12 +61,13 @@ async def send_payout(
     periodic=MarketplaceSettings().payout_interval,
 )
 async def run_payouts(ctx: JobContext) -> dict[str, Any]:
-    """Book a payout for every due store; each is sent by its own job after this commit."""
+    """Find the stores due a payout; each is booked by its own job (one store per unit of work,
+    so one store's locks are never held while another's are taken)."""
     settings = ctx.runtime.settings.section(MarketplaceSettings)
-    made = await transfers.make_due(ctx.session, utcnow(), settings)
-    for payout in made:
-        send_payout.enqueue(ctx.session, vendor_id=payout.vendor_id, payout_id=payout.id)
-    return {"payouts": len(made), "amount": sum(p.amount for p in made)}
+    stores = await transfers.due(ctx.session, utcnow(), settings)
+    for vendor_id in stores:
+        make_payout.enqueue(ctx.session, vendor_id=vendor_id)
+    return {"stores": len(stores)}
 
 
 @job("marketplace.payouts.verify", timeout=300, max_attempts=1, periodic=600.0)

@@ -152,17 +152,27 @@ async def due_stores(
 
 
 async def lock_available(db: AsyncSession, vendor_id: uuid.UUID, currency: str) -> int | None:
-    """The store's available balance as it reads it, its account row locked until commit."""
+    """The store's available balance as it reads it. Its account row and the provider clearing
+    account are locked until commit, in id order as :func:`oja.marketplace.ledger.service.post`
+    moves them, so a payout never deadlocks with a refund or release of the same store."""
     query = (
-        select(LedgerAccount.balance)
+        select(LedgerAccount.kind, LedgerAccount.balance)
         .where(
-            LedgerAccount.vendor_id == vendor_id,
-            LedgerAccount.kind == AccountKind.store_available,
             LedgerAccount.currency == currency,
+            (
+                (LedgerAccount.vendor_id == vendor_id)
+                & (LedgerAccount.kind == AccountKind.store_available)
+            )
+            | (
+                LedgerAccount.vendor_id.is_(None)
+                & (LedgerAccount.kind == AccountKind.provider_clearing)
+            ),
         )
+        .order_by(LedgerAccount.id)
         .with_for_update()
     )
-    balance = (await db.execute(query)).scalar_one_or_none()
+    found = dict((await db.execute(query)).all())
+    balance = found.get(AccountKind.store_available)
     return None if balance is None else -int(balance)
 
 

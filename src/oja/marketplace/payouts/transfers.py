@@ -1,7 +1,7 @@
 """Payouts made and tracked: booked with their row, sent under their reference, settled once.
 
-* **Made.** :func:`make_payout` re-reads the store's available balance with its ledger account
-  row locked, so two runs racing serialise there: the second finds the first's payout in flight
+* **Made.** :func:`make_payout`, one store per unit of work, re-reads the store's available
+  balance with its ledger account row locked, so two runs racing serialise there: the second finds the first's payout in flight
   and makes none (the partial unique index on in-flight payouts backs this up). The payout row and
   its ledger transaction ``payout:<id>`` (``store_available`` debited, ``provider_clearing``
   credited) are written in the same unit of work. A negative or too small balance pays nothing.
@@ -79,16 +79,11 @@ def reference_for(vendor_id: uuid.UUID, day: date, sequence: int) -> str:
 # Making payouts
 
 
-async def make_due(db: AsyncSession, now: datetime, settings: MarketplaceSettings) -> list[Payout]:
-    """A payout for every store due one (see :func:`make_payout`), up to a batch."""
-    made = []
-    for vendor_id in await repository.due_stores(
+async def due(db: AsyncSession, now: datetime, settings: MarketplaceSettings) -> list[uuid.UUID]:
+    """The stores due a payout (up to a batch); each is made in its own unit of work."""
+    return await repository.due_stores(
         db, settings.payout_currency, settings.payout_minimum, now, settings.payout_batch
-    ):
-        payout = await make_payout(db, vendor_id, now, settings)
-        if payout is not None:
-            made.append(payout)
-    return made
+    )
 
 
 async def _payable(db: AsyncSession, vendor_id: uuid.UUID, currency: str, now: datetime) -> bool:

@@ -197,10 +197,13 @@ async def test_a_send_whose_commit_was_lost_adopts_the_transfer_the_provider_has
         await send_then_die()
     assert len(paystack.transfers) == 1
     assert [p[2] for p in await payouts(app)] == ["pending"]
-    # The re-run sends the same reference: refused as a duplicate, the transfer is adopted.
+    # The verify sweep finds it stuck pending and sends it again under the same reference:
+    # refused as a duplicate, the transfer the provider has is adopted.
     async with unit_of_work(app.state.runtime.database) as db:
-        outcome = await transfers.send(db, uuid.UUID(store.id), payout_id, billing(app))
-    assert outcome == "paid"  # the fake settles test transfers at once
+        await db.execute(update(Payout).values(updated_at=utcnow() - timedelta(hours=1)))
+    ran = await verify(app, jobs)
+    assert ("marketplace.payouts.send", "succeeded") in ran
+    assert [p[2] for p in await payouts(app)] == ["paid"]  # the fake settles test transfers at once
     assert len(paystack.transfers) == 1
     assert await available(app, store.id) == 0
     assert await count(app, "ledger_transaction", "source LIKE 'payout-return:%'") == 0

@@ -32,6 +32,7 @@ JOB_MODULES: list[str] = [
     "oja.marketplace.recommendations.jobs",
     "oja.marketplace.search.jobs",
     "oja.marketplace.ledger.jobs",
+    "oja.marketplace.payouts.jobs",
     "oja.marketplace.vendors.jobs",
     "oja.marketplace.reports.jobs",
 ]

@@ -65,6 +65,7 @@ async def test_every_paginated_list_reads_limit_and_documents_only_per_page(
     routes = paginated_routes(document)
     assert routes == [
         "/admin/disputes",
+        "/admin/payouts",
         "/admin/reviews",
         "/admin/vendors",
         "/admin/vendors/performance",
@@ -84,6 +85,7 @@ async def test_every_paginated_list_reads_limit_and_documents_only_per_page(
         "/vendors/me/inventory",
         "/vendors/me/ledger",
         "/vendors/me/orders",
+        "/vendors/me/payouts",
         "/vendors/me/returns",
         "/vendors/{vendor_id}/reviews",
     ]

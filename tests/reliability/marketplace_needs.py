@@ -16,6 +16,7 @@ from oja.marketplace.ledger.models import Dispute, DisputeStatus
 from oja.marketplace.orders.models import OrderGroup, OrderStatus
 from tests.marketplace import conftest as shop_people
 from tests.marketplace.orders_kit import Shop, place
+from tests.marketplace.payouts_kit import failed_payout
 from tests.marketplace.world import IMAGE, IMPORT_CSV
 from tests.reliability.harness import Person, signup_and_login
 from tests.reliability.matrix import Ctx
@@ -255,6 +256,31 @@ async def _closed_dispute(ctx: Ctx, ids: dict[str, str]) -> None:
         ids["dispute_id"] = str(dispute.id)
 
 
+async def _payout_account_pending(ctx: Ctx, ids: dict[str, str]) -> None:
+    """A's store, whose payout account (resolved by the Paystack fake as ``SANDBOX ACCOUNT …``,
+    unlike the store's name) waits for an admin's approval."""
+    await _store(ctx, ids)
+    response = await ctx.client.put(
+        "/vendors/me/payout-account",
+        json={"bank_code": "058", "account_number": f"{uuid.uuid4().int % 10**9 + 10**9:010d}"},
+        headers=ctx.people.a.headers,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["pending"] is not None, response.text
+
+
+async def _failed_payout(ctx: Ctx, ids: dict[str, str]) -> None:
+    """A failed payout of A's store, whose money is back in its available balance and whose
+    account is active: the admin may retry it."""
+    await _payout_account_pending(ctx, ids)
+    approved = await ctx.client.post(
+        f"/admin/vendors/{ids['vendor_id']}/payout-account/approve",
+        headers=ctx.people.admin.headers,
+    )
+    assert approved.status_code == 200, approved.text
+    ids["payout_id"] = await failed_payout(ctx.app, ids["vendor_id"], 150_000)
+
+
 async def _ae_product(ctx: Ctx, ids: dict[str, str]) -> None:
     """An AliExpress product id: the store has no AliExpress connection, so none is fetched."""
     ids["ae_id"] = "1005000000000001"
@@ -284,4 +310,6 @@ MARKETPLACE_NEEDS: dict[str, Callable[[Ctx, dict[str, str]], Awaitable[None]]] =
     "store_review": _store_review,
     "ae_product": _ae_product,
     "closed_dispute": _closed_dispute,
+    "payout_account_pending": _payout_account_pending,
+    "failed_payout": _failed_payout,
 }

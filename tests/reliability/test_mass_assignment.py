@@ -915,6 +915,48 @@ async def check_stock(run: Run, response: httpx.Response) -> None:
     assert response.json()["movement"]["before"] == 5
 
 
+async def check_payout_account(run: Run, response: httpx.Response) -> None:
+    pending = response.json()["pending"]
+    assert (pending["account_name"], pending["name_matched"]) == ("SANDBOX ACCOUNT 6789", False)
+    assert (pending["status"], response.json()["active"]) == ("pending_approval", None)
+
+
+async def check_approved_account(run: Run, response: httpx.Response) -> None:
+    active = response.json()["active"]
+    assert active["account_name"].startswith("SANDBOX ACCOUNT ")
+    assert (active["status"], active["name_matched"]) == ("active", False)
+
+
+def check_hold(held: bool) -> Check:
+    async def check(run: Run, response: httpx.Response) -> None:
+        assert (response.json()["held"], response.json()["reason"]) == (held, "matrix")
+        assert response.json()["vendor_id"] == run.ids["vendor_id"]
+
+    return check
+
+
+async def check_retry(run: Run, response: httpx.Response) -> None:
+    body = response.json()
+    assert (body["amount"], body["status"], body["vendor_id"]) == (
+        150_000,
+        "pending",
+        run.ids["vendor_id"],
+    )
+    assert body["reference"].endswith("-r1")
+    assert body["retry_of"] == run.ids["payout_id"]
+
+
+def payout_extra(run: Run) -> Json:
+    return {
+        "vendor_id": HOSTILE_ID,
+        "account_name": "HOSTILE HOLDER",
+        "recipient_code": "RCP_hostile",
+        "name_matched": True,
+        "held_until": LONG_AGO,
+        "reference": "payout_hostile",
+    }
+
+
 # Marketplace: carts, checkout, orders, returns, images, imports, reviews
 
 
@@ -1329,6 +1371,45 @@ CASES: dict[tuple[str, str], Case] = {
         caller="admin",
         arrange=marketplace("approved_store"),
         status="approved",
+    ),
+    ("PUT", "/vendors/me/payout-account"): Case(
+        "rejected",
+        check_payout_account,
+        arrange=marketplace("store"),
+        status="active",
+        extra=payout_extra,
+    ),
+    ("POST", "/admin/vendors/{vendor_id}/payout-account/approve"): Case(
+        "ignored",
+        check_approved_account,
+        caller="admin",
+        arrange=marketplace("payout_account_pending"),
+        request=no_body,
+        status="active",
+        extra=payout_extra,
+    ),
+    ("POST", "/admin/vendors/{vendor_id}/payout-hold"): Case(
+        "rejected",
+        check_hold(True),
+        caller="admin",
+        arrange=marketplace("approved_store"),
+        extra=payout_extra,
+    ),
+    ("POST", "/admin/vendors/{vendor_id}/payout-release"): Case(
+        "rejected",
+        check_hold(False),
+        caller="admin",
+        arrange=marketplace("approved_store"),
+        extra=payout_extra,
+    ),
+    ("POST", "/admin/payouts/{payout_id}/retry"): Case(
+        "ignored",
+        check_retry,
+        caller="admin",
+        arrange=marketplace("failed_payout"),
+        request=no_body,
+        status="paid",
+        extra=payout_extra,
     ),
     ("POST", "/categories"): Case("rejected", check_category, caller="admin"),
     ("PATCH", "/categories/{category_id}"): Case(

@@ -26,6 +26,12 @@ from oja.core.http import Closing
 
 log = structlog.get_logger("oja.billing")
 
+TRANSFER_UPDATED = "billing.transfer.updated"
+"""A provider says a transfer (a payout) moved: ``provider``, ``reference``. Subscribers confirm
+it with the provider's transfer verify; the event's figures are not passed on."""
+PAYSTACK_TRANSFER_EVENTS = frozenset({"transfer.success", "transfer.failed", "transfer.reversed"})
+FLUTTERWAVE_TRANSFER_EVENTS = frozenset({"transfer.completed", "Transfer"})
+
 STRIPE_SUBSCRIPTION_EVENTS = frozenset(
     {
         "checkout.session.completed",
@@ -141,6 +147,8 @@ async def _paystack_event(
     assert isinstance(data, dict)
     if event_type.startswith("charge.dispute."):
         return await _paystack_dispute(session, data, ports)
+    if event_type in PAYSTACK_TRANSFER_EVENTS:
+        return await _transfer_event("paystack", data)
     if event_type.startswith("charge."):
         payment = await _payment_of(session, data.get("reference"), "paystack")
         if isinstance(payment, str):
@@ -198,6 +206,8 @@ async def _flutterwave_event(
     ``tx_ref`` otherwise) and must name our reference; its figures decide, never the body's."""
     data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
     assert isinstance(data, dict)
+    if event_type in FLUTTERWAVE_TRANSFER_EVENTS:
+        return await _transfer_event("flutterwave", data)
     if event_type not in ("charge.completed", "CARD_TRANSACTION", "BANK_TRANSFER_TRANSACTION"):
         return "ignored:event_type"
     reference = data.get("tx_ref") or data.get("reference") or data.get("txRef")
@@ -218,6 +228,15 @@ async def _flutterwave_event(
         )
         return "ignored:reference_mismatch"
     return await service.apply_verification(session, payment, verified)
+
+
+async def _transfer_event(provider: str, data: dict[str, Any]) -> str:
+    """Tell the subscribers (payouts) which transfer moved; they verify it with the provider."""
+    reference = data.get("reference")
+    if not isinstance(reference, str) or not reference:
+        return "ignored:no_reference"
+    handled = await events.emit(TRANSFER_UPDATED, provider=provider, reference=reference)
+    return "transfer:dispatched" if handled else "ignored:no_subscriber"
 
 
 def _stripe_subscription_id(event_type: str, obj: dict[str, Any]) -> str | None:

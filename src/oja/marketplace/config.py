@@ -36,6 +36,21 @@ class MarketplaceSettings(SettingsSection):
     """Who bears the payment provider's fee on a paid group (Paystack's verified ``fees``):
     ``platform`` books it as the platform's expense; ``vendor`` takes it from the stores' shares in
     proportion to their orders' totals (the platform absorbs the remainder kobo)."""
+    payout_interval: float = Field(default=86400.0, gt=0)
+    """Seconds between runs of the payout job (beat reads it when it starts)."""
+    payout_minimum: int = Field(default=100000, ge=1)
+    """Least available balance (minor units) a store is paid out; less waits for the next run."""
+    payout_provider: str = Field(default="paystack", pattern="^(paystack|flutterwave)$")
+    """The provider payout accounts are resolved with and transfers are sent through."""
+    payout_currency: str = Field(default="NGN", min_length=3, max_length=3)
+    """The currency of payout accounts (the transfer recipient's)."""
+    payout_account_change_hold_hours: int = Field(default=24, ge=0)
+    """Hours a store's payouts wait after its payout account changed (account-takeover defence)."""
+    payout_verify_after: int = Field(default=1800, ge=0)
+    """Seconds after which a payout still pending or processing is checked with the provider's
+    transfer verify by the sweep (a lost webhook or a worker killed mid-transfer)."""
+    payout_batch: int = Field(default=200, ge=1)
+    """Most stores one run of the payout job (and payouts one verify sweep) handles."""
 
 
 async def get_marketplace_settings(runtime: RuntimeDep) -> MarketplaceSettings:

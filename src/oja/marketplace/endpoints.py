@@ -17,6 +17,8 @@ from oja.marketplace.ledger.endpoints import router as money_router
 from oja.marketplace.ledger.endpoints import vendor_router as store_money_router
 from oja.marketplace.orders.endpoints import router as order_router
 from oja.marketplace.orders.endpoints import vendor_router as store_order_router
+from oja.marketplace.payouts.endpoints import admin_router as payout_admin_router
+from oja.marketplace.payouts.endpoints import vendor_router as store_payout_router
 from oja.marketplace.plans.endpoints import router as plans_router
 from oja.marketplace.pricing.endpoints import router as pricing_router
 from oja.marketplace.recommendations.endpoints import router as recommendation_router
@@ -32,12 +34,14 @@ from oja.marketplace.vendors.endpoints import router as vendor_router
 routers: list[APIRouter] = [
     inventory_router,
     store_money_router,
+    store_payout_router,
     pricing_router,
     plans_router,
     report_router,
     report_admin_router,
     vendor_router,
     vendor_admin_router,
+    payout_admin_router,
     category_router,
     product_router,
     order_router,

@@ -87,6 +87,10 @@ class MarketplaceErrorCode(ErrorCode):
     plan_already_active = "plan_already_active"
     no_paid_plan = "no_paid_plan"
     plan_unchanged = "plan_unchanged"
+    payout_account_unresolved = "payout_account_unresolved"
+    no_pending_payout_account = "no_pending_payout_account"
+    payout_not_found = "payout_not_found"
+    payout_not_retryable = "payout_not_retryable"
 
 
 class VendorNotFound(NotFound):
@@ -488,3 +492,27 @@ class PlanUnchanged(Conflict):
     """The store is already on (or already moving to) that plan."""
 
     code = MarketplaceErrorCode.plan_unchanged
+
+
+class PayoutAccountUnresolved(OjaError):
+    """The provider could not resolve the bank code and account number to an account."""
+
+    status_code = 422
+    code = MarketplaceErrorCode.payout_account_unresolved
+
+
+class NoPendingPayoutAccount(Conflict):
+    """The store has no payout account waiting for approval."""
+
+    code = MarketplaceErrorCode.no_pending_payout_account
+
+
+class PayoutNotFound(NotFound):
+    code = MarketplaceErrorCode.payout_not_found
+
+
+class PayoutNotRetryable(Conflict):
+    """Only a failed payout is retried, once, while the store has no payout in flight and enough
+    available money."""
+
+    code = MarketplaceErrorCode.payout_not_retryable

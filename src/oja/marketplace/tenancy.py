@@ -33,6 +33,7 @@ def vendor_owned_tables() -> frozenset[str]:
     import oja.marketplace.inventory.models
     import oja.marketplace.ledger.models
     import oja.marketplace.orders.models
+    import oja.marketplace.payouts.models
     import oja.marketplace.plans.models
     import oja.marketplace.pricing.models
     import oja.marketplace.reports.models

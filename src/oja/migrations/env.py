@@ -39,6 +39,7 @@ MODEL_MODULES = [
     "oja.marketplace.search.models",
     "oja.marketplace.ledger.models",
     "oja.marketplace.sources.models",
+    "oja.marketplace.payouts.models",
     "oja.marketplace.aliexpress.models",
     "oja.marketplace.plans.models",
     "oja.marketplace.reports.models",

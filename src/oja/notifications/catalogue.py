@@ -236,6 +236,39 @@ EVENTS: dict[str, EventSpec] = {
             text="{{ money(amount, currency) }} is on its way to {{ store_name }}'s bank account.",
         ),
         _event(
+            "payout.failed",
+            Category.payments,
+            {
+                "payout_id": "0192f0c1-0000-7000-8000-000000000004",
+                "store_name": "Mama Put Foods",
+                **_MONEY,
+                "status": "failed",
+                "reason": "Could not credit the account",
+            },
+            title="Payout of {{ money(amount, currency) }} {{ status }}",
+            text="The payout of {{ money(amount, currency) }} to {{ store_name }}'s bank account "
+            "{{ status }}{% if reason %} ({{ reason }}){% endif %}. The money is back in your "
+            "available balance.",
+            mandatory=True,
+        ),
+        _event(
+            "payout.account_changed",
+            Category.account,
+            {
+                "store_name": "Mama Put Foods",
+                "bank_code": "058",
+                "account_last4": "7890",
+                "status": "active",
+                "held_until": "2026-12-07T10:00:00+00:00",
+            },
+            title="{{ store_name }}'s payout account was changed",
+            text="The payout account of {{ store_name }} was set to the account ending "
+            "{{ account_last4 }} (bank {{ bank_code }}){% if status == 'pending_approval' %}; it "
+            "waits for an admin's approval{% endif %}{% if held_until %}. Payouts are held until "
+            "{{ held_until }}{% endif %}. If this was not you, contact support now.",
+            mandatory=True,
+        ),
+        _event(
             "inventory.low_stock",
             Category.store,
             {

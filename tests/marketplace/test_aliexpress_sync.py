@@ -220,3 +220,34 @@ async def test_tokens_are_refreshed_before_they_lapse_and_a_lapsed_one_is_report
     # A store whose connection lapsed is skipped by the sync, which says so.
     outcome = await run_job(app, jobs, sync_products)
     assert ("marketplace.aliexpress.sync", "succeeded") in outcome
+
+
+async def test_a_sku_the_source_stops_selling_is_taken_off_sale_not_left_in_stock(
+    app: Any, client: httpx.AsyncClient, jobs: Jobs, served: tuple[AliExpressFake, str]
+) -> None:
+    fake, _ = served
+    boss = await admin(app, client)
+    owner = await connected_vendor(app, client, boss)
+    body = {"products": [ae(0)], "price_rule": {"currency": "USD", "multiplier": "2"}}
+    await imported(app, client, jobs, owner, {**body, "status": "active"})
+    await jobs.run(app)
+    product = fake.products[ae(0)]
+    product.skus = [s for s in product.skus if s.sku_id != f"{ae(0)}01"]
+
+    outcomes = await run_job(app, jobs, sync_products)
+    assert ("marketplace.aliexpress.sync", "succeeded") in outcomes
+    assert await catalogue(app) == [
+        ("Kitchen item 1", "active", f"AE-{ae(0)}00", 798, 100),
+        ("Kitchen item 1", "active", f"AE-{ae(0)}01", 898, 0),
+    ]
+    movements = await rows(
+        app,
+        "SELECT v.sku, m.stock_before, m.stock_after FROM stock_movement m "
+        "JOIN product_variant v ON v.id = m.variant_id WHERE m.stock_before <> 0",
+    )
+    assert [tuple(m) for m in movements] == [(f"AE-{ae(0)}01", 101, 0)]
+    (source,) = await rows(app, "SELECT available FROM product_source")
+    assert tuple(source) == (True,)  # the product is still sold, in its remaining SKU
+
+    await run_job(app, jobs, sync_products)  # a second run changes nothing more
+    assert len(await rows(app, "SELECT id FROM stock_movement WHERE stock_before <> 0")) == 1

@@ -169,6 +169,10 @@ async def _apply(
         )
         _, counts, changes = await write_batch(db, state, None, live, now)
         await _unavailable(db, state, gone, titles, now=now, country=country)
+        vanished = await _vanished_skus(db, vendor_id, items, live)
+        await _zero(
+            db, state, vanished, items={i.product_id: i for i in items}, titles=titles, now=now
+        )
         unread = [
             {
                 "id": i.id,
@@ -206,6 +210,45 @@ async def _unavailable(
         return
     by_product = {g.product_id: g for g in gone}
     skus = await repository.mapped_skus(db, state.vendor_id, sorted(by_product))
+    await _zero(db, state, skus, items=by_product, titles=titles, now=now)
+    reason = f"removed from AliExpress or no longer shipped to {country}"
+    await repository.mark_sources(
+        db,
+        state.vendor_id,
+        [
+            {"id": g.id, "available": False, "unavailable_reason": reason, "last_synced_at": now}
+            for g in gone
+        ],
+    )
+
+
+async def _vanished_skus(
+    db: AsyncSession, vendor_id: uuid.UUID, items: list[Due], live: list[Planned]
+) -> list[tuple[uuid.UUID, str]]:
+    """(product id, SKU id) of mapped variants whose SKU the source no longer sells, for the
+    products read this run: they must not stay on sale with the stock they last had."""
+    product_of = {i.source_id: i.product_id for i in items}
+    selling = {
+        product_of[p.ae_id]: {v.sku_id for v in p.product.variants}
+        for p in live
+        if p.product is not None
+    }
+    mapped = await repository.mapped_skus(db, vendor_id, sorted(selling))
+    return [(product, sku_id) for product, sku_id in mapped if sku_id not in selling[product]]
+
+
+async def _zero(
+    db: AsyncSession,
+    state: batches.RunState,
+    skus: list[tuple[uuid.UUID, str]],
+    *,
+    items: dict[uuid.UUID, Due],
+    titles: dict[uuid.UUID, str],
+    now: Any,
+) -> None:
+    """Stock 0 for these (product id, SKU id) variants, a stock movement each."""
+    if not skus:
+        return
     variants = {
         v.sku: v
         for v in await imports_repository.variants_by_sku(
@@ -222,7 +265,7 @@ async def _unavailable(
                 number=number,
                 sku=variant.sku,
                 title=titles[product_id],
-                product_key=handle(by_product[product_id].source_id),
+                product_key=handle(items[product_id].source_id),
                 price=variant.price,
                 stock=0,
             )
@@ -230,15 +273,6 @@ async def _unavailable(
     batch = await batches.plan(db, state, uuid7(), rows, now)
     batch.failures = []
     await batches.write(db, batch, dry_run=False)
-    reason = f"removed from AliExpress or no longer shipped to {country}"
-    await repository.mark_sources(
-        db,
-        state.vendor_id,
-        [
-            {"id": g.id, "available": False, "unavailable_reason": reason, "last_synced_at": now}
-            for g in gone
-        ],
-    )
 
 
 async def _alert(

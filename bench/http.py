@@ -157,15 +157,25 @@ def _wrk_ms(text: str) -> float:
     return float(match[1]) * _UNITS[match[2]]
 
 
-def run_wrk(
-    url: str, connections: int, duration: float, headers: Mapping[str, str] | None = None
-) -> Result:
+def wrk_argv(
+    url: str,
+    connections: int,
+    duration: float,
+    headers: Mapping[str, str] | None = None,
+    script: Path | None = None,
+) -> list[str]:
+    """``wrk`` with one thread (the servers under test get the other core), ``--latency``, the
+    ``headers`` and, for requests other than a GET, a Lua ``script``."""
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency", url]
     for name, value in (headers or {}).items():
         argv += ["-H", f"{name}: {value}"]
-    output = subprocess.run(
-        argv, capture_output=True, text=True, check=True, timeout=duration + 30
-    ).stdout
+    if script is not None:
+        argv += ["-s", str(script)]
+    return argv
+
+
+def read_wrk(output: str) -> Result:
+    """req/s, p50, p99 and errors (non-2xx/3xx answers and socket errors) from wrk's report."""
     rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
     p50 = re.search(r"^\s+50%\s+(\S+)", output, re.MULTILINE)
     p99 = re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE)
@@ -177,6 +187,20 @@ def run_wrk(
     if socket_errors := re.search(r"Socket errors:(.*)", output):
         errors += sum(int(n) for n in re.findall(r"\d+", socket_errors[1]))
     return Result(float(rps[1]), _wrk_ms(p50[1]), _wrk_ms(p99[1]), errors)
+
+
+def run_wrk(
+    url: str,
+    connections: int,
+    duration: float,
+    headers: Mapping[str, str] | None = None,
+    script: Path | None = None,
+) -> Result:
+    argv = wrk_argv(url, connections, duration, headers, script)
+    output = subprocess.run(
+        argv, capture_output=True, text=True, check=True, timeout=duration + 30
+    ).stdout
+    return read_wrk(output)
 
 
 # --- httpx generator (a separate process: python -m bench.http --generate URL) --------------------

@@ -1,14 +1,18 @@
 """Authentication cost: password logins, token-authenticated reads, and whether hashing blocks the loop.
 
 Oja runs under uvicorn (one process) in a subprocess on 127.0.0.1 with a fresh, migrated database; the
-load comes from this process with httpx. Measured in one run:
+load comes from ``wrk`` in other processes (one httpx client saturated near 230 req/s, below what it
+measured). Measured in one run:
 
 * argon2id hashes/s on one core in this process — the bare-library ceiling for logins;
-* ``POST /auth/login`` logins/s (and per core) with p50/p95;
-* ``GET /healthz`` and token-authenticated ``GET /user/me`` req/s side by side (JWT decode + session
-  revocation lookup + user load is the difference);
-* ``GET /user/me`` latency from a light probe, alone and again while logins saturate the hashing pool:
-  if hashing ran on the event loop, the second p99 would be a multiple of one hash (~40 ms+).
+* ``POST /auth/login`` logins/s (and per core) with p50/p99, rotating over ``--users`` accounts;
+* ``GET /healthz`` and token-authenticated ``GET /user/me`` req/s side by side (JWT decode + the
+  session check is the difference);
+* ``GET /user/me`` latency from a light probe (2 connections), alone and again while logins
+  saturate the hashing pool: if hashing ran on the event loop, the second p99 would be a multiple
+  of one hash (~40 ms+).
+
+Each run signs up accounts with unique emails, so runs can repeat on the same ``--database-url``.
 
     python bench/auth.py [--duration 5] [--connections 32] [--database-url postgresql+asyncpg://…]
 """
@@ -24,62 +28,41 @@ if __name__ == "__main__":
     sys.path.insert(0, str(_bench_dir.parent))
 
 import argparse
-import asyncio
+import json
 import os
+import shutil
+import subprocess
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+import uuid
 
 import httpx
 
-from bench.common import bench_env, machine_line, markdown_table, percentile, uvicorn_server
+from bench.common import bench_env, machine_line, markdown_table, uvicorn_server
+from bench.http import Result, load_average, read_wrk, run_wrk, wrk_argv
 
 PASSWORD = "bench password 0123"
 SECRET = "bench-secret-key-that-is-long-enough-0123456789"
 
-
-@dataclass
-class Sample:
-    latencies_ms: list[float] = field(default_factory=list)
-    errors: int = 0
-    elapsed: float = 0.0
-
-    @property
-    def rate(self) -> float:
-        return len(self.latencies_ms) / self.elapsed if self.elapsed else 0.0
-
-    def p(self, q: float) -> float:
-        return percentile(self.latencies_ms, q)
+_LOGIN_SCRIPT = """
+local bodies = %s
+local next_body = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  next_body = next_body %% #bodies + 1
+  return wrk.format(nil, nil, nil, bodies[next_body])
+end
+"""
 
 
-Request = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]
-
-
-async def load(
-    client: httpx.AsyncClient, request: Request, *, connections: int, duration: float
-) -> Sample:
-    """``connections`` workers issue ``request`` back to back until ``duration`` runs out."""
-    sample = Sample()
-    started = time.perf_counter()
-    deadline = started + duration
-
-    async def worker(index: int) -> None:
-        while time.perf_counter() < deadline:
-            t0 = time.perf_counter()
-            try:
-                response = await request(client, index)
-                ok = response.status_code < 400
-            except httpx.HTTPError:
-                ok = False
-            if ok:
-                sample.latencies_ms.append((time.perf_counter() - t0) * 1000)
-            else:
-                sample.errors += 1
-
-    await asyncio.gather(*(worker(i) for i in range(connections)))
-    sample.elapsed = time.perf_counter() - started
-    return sample
+def login_script(folder: Path, emails: list[str]) -> Path:
+    """A wrk Lua script that POSTs a login for each account in turn."""
+    bodies = [json.dumps({"email": email, "password": PASSWORD}) for email in emails]
+    lua_list = "{" + ", ".join(json.dumps(body) for body in bodies) + "}"
+    path = folder / "login.lua"
+    path.write_text(_LOGIN_SCRIPT % lua_list)
+    return path
 
 
 def bare_hashes_per_second(duration: float) -> float:
@@ -103,88 +86,56 @@ def bare_hashes_per_second(duration: float) -> float:
     return count / (time.perf_counter() - started)
 
 
-async def run(
-    base_url: str, *, duration: float, connections: int, users: int
+def run(
+    base_url: str, folder: Path, *, duration: float, connections: int, users: int
 ) -> list[list[object]]:
     cores = os.cpu_count() or 1
-    limits = httpx.Limits(
-        max_connections=connections + 16, max_keepalive_connections=connections + 16
-    )
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
-        emails = [f"bench{i}@example.com" for i in range(users)]
+    emails = [f"bench-{uuid.uuid4().hex[:12]}@example.com" for _ in range(users)]
+    with httpx.Client(base_url=base_url, timeout=60) as client:
         for email in emails:
-            response = await client.post(
-                "/auth/signup", json={"email": email, "password": PASSWORD}
-            )
-            response.raise_for_status()
-        login = await client.post("/auth/login", json={"email": emails[0], "password": PASSWORD})
+            body = {"email": email, "password": PASSWORD}
+            client.post("/auth/signup", json=body).raise_for_status()
+        login = client.post("/auth/login", json={"email": emails[0], "password": PASSWORD})
         login.raise_for_status()
-        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    script = login_script(folder, emails)
+    me, login_url = f"{base_url}/user/me", f"{base_url}/auth/login"
+    logins = 2 * cores
 
-        async def healthz(c: httpx.AsyncClient, _: int) -> httpx.Response:
-            return await c.get("/healthz")
-
-        async def me(c: httpx.AsyncClient, _: int) -> httpx.Response:
-            return await c.get("/user/me", headers=headers)
-
-        async def password_login(c: httpx.AsyncClient, i: int) -> httpx.Response:
-            body = {"email": emails[i % users], "password": PASSWORD}
-            return await c.post("/auth/login", json=body)
-
-        await load(client, healthz, connections=connections, duration=1)  # warm up
-        await load(client, me, connections=connections, duration=1)
-        health = await load(client, healthz, connections=connections, duration=duration)
-        reads = await load(client, me, connections=connections, duration=duration)
-        probe_alone = await load(client, me, connections=2, duration=duration)
-        logins_alone = await load(client, password_login, connections=2 * cores, duration=duration)
-        logins_busy, probe_busy = await asyncio.gather(
-            load(client, password_login, connections=2 * cores, duration=duration),
-            load(client, me, connections=2, duration=duration),
-        )
+    run_wrk(f"{base_url}/healthz", connections, 1)  # warm up
+    run_wrk(me, connections, 1, headers)
+    health = run_wrk(f"{base_url}/healthz", connections, duration)
+    reads = run_wrk(me, connections, duration, headers)
+    probe_alone = run_wrk(me, 2, duration, headers)
+    logins_alone = run_wrk(login_url, logins, duration, script=script)
+    # Both loads at once, each from its own wrk process.
+    with subprocess.Popen(
+        wrk_argv(login_url, logins, duration, script=script), stdout=subprocess.PIPE, text=True
+    ) as busy:
+        time.sleep(0.2)  # the logins are under way before the probe starts
+        probe_busy = run_wrk(me, 2, duration - 0.2, headers)
+        logins_busy = read_wrk(busy.communicate(timeout=duration + 30)[0])
 
     bare = bare_hashes_per_second(min(duration, 3))
+
+    def row(what: str, note: str, r: Result) -> list[object]:
+        return [what, note, r.requests_per_s, r.p50_ms, r.p99_ms, r.errors]
+
     return [
         ["argon2id verify, bare library, 1 thread", "–", bare, "–", "–", 0],
-        [
-            f"POST /auth/login ({2 * cores} concurrent)",
-            f"{logins_alone.rate / cores:,.1f}/core",
-            logins_alone.rate,
-            logins_alone.p(50),
-            logins_alone.p(95),
-            logins_alone.errors,
-        ],
-        [
-            f"GET /healthz ({connections} concurrent)",
-            "–",
-            health.rate,
-            health.p(50),
-            health.p(99),
-            health.errors,
-        ],
-        [
-            f"GET /user/me, token ({connections} concurrent)",
-            "–",
-            reads.rate,
-            reads.p(50),
-            reads.p(99),
-            reads.errors,
-        ],
-        [
-            "GET /user/me probe (2 concurrent), alone",
-            "–",
-            probe_alone.rate,
-            probe_alone.p(50),
-            probe_alone.p(99),
-            probe_alone.errors,
-        ],
-        [
-            "GET /user/me probe (2 concurrent), during logins",
-            f"logins {logins_busy.rate:,.1f}/s",
-            probe_busy.rate,
-            probe_busy.p(50),
-            probe_busy.p(99),
-            probe_busy.errors,
-        ],
+        row(
+            f"POST /auth/login ({logins} connections)",
+            f"{logins_alone.requests_per_s / cores:,.1f}/core",
+            logins_alone,
+        ),
+        row(f"GET /healthz ({connections} connections)", "–", health),
+        row(f"GET /user/me, token ({connections} connections)", "–", reads),
+        row("GET /user/me probe (2 connections), alone", "–", probe_alone),
+        row(
+            "GET /user/me probe (2 connections), during logins",
+            f"logins {logins_busy.requests_per_s:,.1f}/s",
+            probe_busy,
+        ),
     ]
 
 
@@ -198,6 +149,8 @@ def main() -> None:
         "--hash-threads", type=int, default=0, help="OJA_PASSWORD_HASH_THREADS (0: one per core)"
     )
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("bench/auth.py needs wrk (apt-get install wrk)")
 
     from oja.core.migrate import upgrade
 
@@ -214,17 +167,19 @@ def main() -> None:
         with uvicorn_server(
             "oja.main:create_app", env=env, log_path=Path(tmp) / "server.log"
         ) as base:
-            rows = asyncio.run(
-                run(base, duration=args.duration, connections=args.connections, users=args.users)
+            loads = load_average()
+            rows = run(
+                base,
+                Path(tmp),
+                duration=args.duration,
+                connections=args.connections,
+                users=args.users,
             )
     print(machine_line())
-    print(
-        f"database: {'SQLite' if url.startswith('sqlite') else 'PostgreSQL'}; {args.duration:g} s per phase"
-    )
+    database = "SQLite" if url.startswith("sqlite") else "PostgreSQL"
+    print(f"database: {database}; wrk; {args.duration:g} s per phase; load average {loads}")
     print()
-    print(markdown_table(["What", "Note", "per s", "p50 ms", "p95/p99 ms", "errors"], rows))
-    print()
-    print("Latency column: p95 for logins, p99 for reads.")
+    print(markdown_table(["What", "Note", "per s", "p50 ms", "p99 ms", "errors"], rows))
 
 
 if __name__ == "__main__":

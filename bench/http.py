@@ -78,8 +78,9 @@ WHERE s.id = $1
 
 
 def asyncpg_app(dsn: str) -> tuple[FastAPI, dict[str, Any]]:
-    """A bare FastAPI app with ``/healthz`` and an asyncpg pool of Oja's size (10 + 10 overflow),
-    opened by its lifespan: the pool is ``holder["pool"]`` once the app has started."""
+    """A bare FastAPI app with ``/healthz`` and an asyncpg pool of Oja's size (20 connections,
+    opened as needed and kept), opened by its lifespan: the pool is ``holder["pool"]`` once the app
+    has started."""
     import asyncpg
 
     holder: dict[str, Any] = {}
@@ -103,7 +104,7 @@ def create_raw_me_app() -> FastAPI:
     """The baseline for ``GET /user/me``: PyJWT and asyncpg, the same check and the same SELECT.
 
     Configured by ``BENCH_DSN`` (asyncpg) and ``BENCH_SECRET`` (the JWT key); the pool is Oja's
-    size (10 + 10 overflow).
+    size (20 connections).
     """
     import jwt
 
@@ -157,15 +158,25 @@ def _wrk_ms(text: str) -> float:
     return float(match[1]) * _UNITS[match[2]]
 
 
-def run_wrk(
-    url: str, connections: int, duration: float, headers: Mapping[str, str] | None = None
-) -> Result:
+def wrk_argv(
+    url: str,
+    connections: int,
+    duration: float,
+    headers: Mapping[str, str] | None = None,
+    script: Path | None = None,
+) -> list[str]:
+    """``wrk`` with one thread (the servers under test get the other core), ``--latency``, the
+    ``headers`` and, for requests other than a GET, a Lua ``script``."""
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency", url]
     for name, value in (headers or {}).items():
         argv += ["-H", f"{name}: {value}"]
-    output = subprocess.run(
-        argv, capture_output=True, text=True, check=True, timeout=duration + 30
-    ).stdout
+    if script is not None:
+        argv += ["-s", str(script)]
+    return argv
+
+
+def read_wrk(output: str) -> Result:
+    """req/s, p50, p99 and errors (non-2xx/3xx answers and socket errors) from wrk's report."""
     rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
     p50 = re.search(r"^\s+50%\s+(\S+)", output, re.MULTILINE)
     p99 = re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE)
@@ -177,6 +188,20 @@ def run_wrk(
     if socket_errors := re.search(r"Socket errors:(.*)", output):
         errors += sum(int(n) for n in re.findall(r"\d+", socket_errors[1]))
     return Result(float(rps[1]), _wrk_ms(p50[1]), _wrk_ms(p99[1]), errors)
+
+
+def run_wrk(
+    url: str,
+    connections: int,
+    duration: float,
+    headers: Mapping[str, str] | None = None,
+    script: Path | None = None,
+) -> Result:
+    argv = wrk_argv(url, connections, duration, headers, script)
+    output = subprocess.run(
+        argv, capture_output=True, text=True, check=True, timeout=duration + 30
+    ).stdout
+    return read_wrk(output)
 
 
 # --- httpx generator (a separate process: python -m bench.http --generate URL) --------------------
@@ -255,6 +280,76 @@ def measure(
 
 def load_average() -> str:
     return "/".join(f"{n:.2f}" for n in os.getloadavg())
+
+
+def listener_pid(base_url: str) -> int:
+    """The uvicorn process serving ``base_url`` (found by the ``--port`` on its command line)."""
+    port = base_url.rpartition(":")[2]
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if (
+            b"uvicorn" in argv
+            and b"--port" in argv
+            and argv[argv.index(b"--port") + 1] == port.encode()
+        ):
+            return int(proc.name)
+    raise LookupError(f"no uvicorn process listens on port {port}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used: what a request costs the server whatever
+    share of the machine its neighbours leave it."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def statements_per_me(dsn: str, headers: Mapping[str, str]) -> list[str]:
+    """The SQL statements one ``GET /user/me`` sends, counted in this process on Oja's engine
+    (the first word and first table of each; tests/core/test_statement_budget.py asserts them)."""
+    import httpx
+    from sqlalchemy import event
+
+    from oja.core.config import Settings
+    from oja.main import create_app
+
+    sent: list[str] = []
+
+    async def count() -> None:
+        app = create_app(Settings())
+        engine = app.state.runtime.database.engine
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://oja") as client:
+            (await client.get("/user/me", headers=dict(headers))).raise_for_status()
+
+            def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+                words = statement.split()
+                table = words[words.index("FROM") + 1].strip('"') if "FROM" in words else ""
+                sent.append(f"{words[0].upper()} {table}".strip())
+
+            event.listen(engine.sync_engine, "before_cursor_execute", record)
+            (await client.get("/user/me", headers=dict(headers))).raise_for_status()
+            event.remove(engine.sync_engine, "before_cursor_execute", record)
+        await app.state.runtime.database.dispose()
+
+    overrides = {"OJA_DATABASE_URL": dsn.replace("postgresql://", "postgresql+asyncpg://", 1)}
+    overrides |= {"OJA_SECRET_KEY": SECRET, "OJA_LOG_LEVEL": "WARNING"}
+    saved = {key: os.environ.get(key) for key in overrides}
+    os.environ.update(overrides)
+    try:
+        with tempfile.TemporaryDirectory(prefix="oja-bench-count-") as var:
+            os.environ["OJA_VAR_DIR"] = var
+            asyncio.run(count())
+    finally:
+        os.environ.pop("OJA_VAR_DIR", None)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return sent
 
 
 def bench_healthz(args: argparse.Namespace, tool: str) -> None:
@@ -394,6 +489,9 @@ def bench_me(args: argparse.Namespace, tool: str) -> None:
             ) as raw,
         ):
             headers = sign_in(oja)
+            sent = statements_per_me(dsn, headers)
+            pids = {"Oja": listener_pid(oja), "raw": listener_pid(raw)}
+            cpu_ms: dict[tuple[str, int], list[float]] = {}
             rounds: dict[tuple[str, int], list[Result]] = {}
             for index in range(args.rounds):
                 loads = load_average()
@@ -402,19 +500,20 @@ def bench_me(args: argparse.Namespace, tool: str) -> None:
                     # Alternate who goes first, so neither always follows the other's load.
                     order = [("Oja", oja), ("raw", raw)]
                     for name, base in order if index % 2 == 0 else order[::-1]:
-                        result = measure(
-                            f"{base}/user/me",
-                            tool,
-                            connections,
-                            args.duration,
-                            args.warmup,
-                            headers,
-                        )
+                        url = f"{base}/user/me"
+                        measure(url, tool, connections, args.warmup, 0, headers)
+                        cpu_before = cpu_seconds(pids[name])
+                        result = measure(url, tool, connections, args.duration, 0, headers)
+                        used = cpu_seconds(pids[name]) - cpu_before
+                        served = result.requests_per_s * args.duration
+                        cpu_ms.setdefault((name, connections), []).append(1000 * used / served)
                         rounds.setdefault((name, connections), []).append(result)
                     ours, bare = rounds["Oja", connections][-1], rounds["raw", connections][-1]
                     line.append(
                         f"{connections} conn: Oja {ours.requests_per_s:,.0f} / raw "
                         f"{bare.requests_per_s:,.0f} = {ours.requests_per_s / bare.requests_per_s:.2f}"
+                        f" (CPU ms/request {cpu_ms['Oja', connections][-1]:.2f} / "
+                        f"{cpu_ms['raw', connections][-1]:.2f})"
                     )
                 print(f"round {index + 1} (load average {loads}): " + "; ".join(line))
 
@@ -422,7 +521,7 @@ def bench_me(args: argparse.Namespace, tool: str) -> None:
     for connections in levels:
         ours, bare = rounds["Oja", connections], rounds["raw", connections]
         ratios = [o.requests_per_s / b.requests_per_s for o, b in zip(ours, bare, strict=True)]
-        for name, results in (("Oja", ours), ("raw asyncpg + PyJWT", bare)):
+        for name, key, results in (("Oja", "Oja", ours), ("raw asyncpg + PyJWT", "raw", bare)):
             rows.append(
                 [
                     name,
@@ -431,13 +530,22 @@ def bench_me(args: argparse.Namespace, tool: str) -> None:
                     statistics.median(r.p50_ms for r in results),
                     statistics.median(r.p99_ms for r in results),
                     f"{min(ratios):.2f}–{max(ratios):.2f}" if name == "Oja" else "1",
+                    statistics.median(cpu_ms[key, connections]),
                     sum(r.errors for r in results),
                 ]
             )
     print()
-    headers_row = ["server", "connections", "req/s", "p50 ms", "p99 ms", "÷ raw", "errors"]
-    print(markdown_table(headers_row, rows))
-    print("\nMedians over the rounds; ÷ raw is the range of the per-round ratios.")
+    headers_row = ["server", "connections", "req/s", "p50 ms", "p99 ms", "÷ raw", "CPU ms/req"]
+    print(markdown_table([*headers_row, "errors"], rows))
+    print(
+        "\nMedians over the rounds; ÷ raw is the range of the per-round ratios. CPU ms/req is the "
+        "server process's own CPU time per answered request, which a loaded machine does not "
+        "inflate the way it does wall-clock throughput."
+    )
+    print(
+        f"SQL statements per GET /user/me: Oja {len(sent)} ({', '.join(sent)}), outside any "
+        "transaction; raw 1 (the same joined SELECT)."
+    )
 
 
 def main() -> None:

@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import asyncpg
 import httpx
+import pytest
 from sqlalchemy import event
 
 from oja.core.db import unit_of_work
@@ -126,3 +128,47 @@ async def test_product_listing_is_three_selects_whatever_the_filters(
             "SELECT product_variant",
             "SELECT discount",
         ]
+
+
+async def _terminate_others(database_url: str) -> list[int]:
+    """Cut every other connection to this database, as a restarted server or an idle-timeout proxy
+    would; return once PostgreSQL no longer lists them."""
+    connection = await asyncpg.connect(
+        database_url.replace("postgresql+asyncpg://", "postgresql://")
+    )
+    try:
+        others = "datname = current_database() AND pid <> pg_backend_pid()"
+        cut = await connection.fetch(
+            f"SELECT pg_terminate_backend(pid), pid FROM pg_stat_activity WHERE {others}"
+        )
+        for _ in range(500):  # bounded: termination is asynchronous
+            if not await connection.fetchval(
+                f"SELECT count(*) FROM pg_stat_activity WHERE {others}"
+            ):
+                break
+            await connection.execute("SELECT pg_sleep(0.01)")
+        return [row["pid"] for row in cut]
+    finally:
+        await connection.close()
+
+
+@pytest.mark.postgres
+async def test_a_dropped_connection_is_one_503_then_the_pool_recovers(
+    client: httpx.AsyncClient, app: Any, database_url: str
+) -> None:
+    """No pre-ping: the request that draws a connection the server dropped answers 503 (retrying
+    it is the client's call, as for any outage) and SQLAlchemy invalidates every connection made
+    before the failure, so the next request reconnects and succeeds; nothing is retried inside."""
+    if not database_url.startswith("postgresql"):
+        return  # SQLite has no server to drop a connection
+    user = await new_user(client)
+    assert (await client.get("/user/me", headers=auth(user))).status_code == 200
+    assert await _terminate_others(database_url)
+    with statements(app) as sent:
+        dropped = await client.get("/user/me", headers=auth(user))
+    assert dropped.status_code == 503
+    assert dropped.json()["error"]["code"] == "service_unavailable"
+    assert kinds(sent) == ["SELECT user"]  # tried once, not again
+    recovered = await client.get("/user/me", headers=auth(user))
+    assert recovered.status_code == 200
+    assert recovered.json()["id"] == user["id"]

@@ -284,3 +284,48 @@ async def test_expired_access_token_says_so(client: httpx.AsyncClient, app: Any,
     response = await client.get("/user/me", headers=bearer(pair["access_token"]))
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "token_expired"
+
+
+def test_a_verified_access_token_is_kept_until_its_exp_and_not_an_instant_longer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The per-process cache of verified access tokens serves a token only inside the window PyJWT
+    itself accepts, and only for the key and settings it was verified with."""
+    from datetime import UTC, datetime
+
+    from oja.identity import tokens
+    from oja.identity.config import IdentitySettings
+    from oja.identity.errors import InvalidToken, TokenExpired
+
+    settings = IdentitySettings()
+    issued = utcnow().replace(microsecond=0)
+    claims = tokens.TokenClaims(
+        typ="access",
+        user_id=uuid.uuid4(),
+        session_id=uuid.uuid4(),
+        jti=uuid.uuid4(),
+        issued_at=issued,
+        expires_at=issued + timedelta(seconds=60),
+    )
+    token = tokens.encode(claims, secret=TEST_SECRET, settings=settings)
+    first = tokens.decode(token, typ="access", secret=TEST_SECRET, settings=settings)
+    assert first == claims
+    assert tokens.decode(token, typ="access", secret=TEST_SECRET, settings=settings) is first
+    with pytest.raises(InvalidToken):  # another key verifies afresh
+        tokens.decode(token, typ="access", secret=TEST_SECRET + "x", settings=settings)
+    other = settings.model_copy(update={"jwt_audience": "elsewhere"})
+    with pytest.raises(InvalidToken):  # as does another audience
+        tokens.decode(token, typ="access", secret=TEST_SECRET, settings=other)
+    with pytest.raises(InvalidToken):  # and another type: a refresh token is never an access one
+        tokens.decode(token, typ="refresh", secret=TEST_SECRET, settings=settings)
+
+    class AtExpiry(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> AtExpiry:  # type: ignore[override]
+            return cls.fromtimestamp((issued + timedelta(seconds=60)).timestamp(), UTC)
+
+    monkeypatch.setattr(tokens, "datetime", AtExpiry)
+    monkeypatch.setattr(jwt.api_jwt, "datetime", AtExpiry)
+    with pytest.raises(TokenExpired):
+        tokens.decode(token, typ="access", secret=TEST_SECRET, settings=settings)
+    assert all(key[0] != token for key in tokens._verified)

@@ -31,6 +31,7 @@ from oja.core.clock import utcnow
 from oja.core.db import own_transaction
 from oja.core.dependencies import RuntimeDep, SessionDep, provided
 from oja.core.errors import OjaError
+from oja.core.runtime import Runtime
 from oja.identity import tokens
 from oja.identity.api_keys import service as api_key_service
 from oja.identity.api_keys.config import ApiKeySettings, get_api_key_settings
@@ -133,9 +134,14 @@ class Principal:
     current_roles: frozenset[str] = field(default=frozenset(), compare=False)
 
 
-async def get_token_context(request: Request, runtime: RuntimeDep) -> TokenContext:
+def token_context(request: Request) -> TokenContext:
+    runtime: Runtime = request.app.state.runtime
     settings = provided(request, get_identity_settings)
     return TokenContext(settings=settings, secret=runtime.settings.secret_key)
+
+
+async def get_token_context(request: Request) -> TokenContext:
+    return token_context(request)
 
 
 TokenContextDep = Annotated[TokenContext, Depends(get_token_context)]
@@ -172,10 +178,11 @@ def _remember(request: Request, principal: Principal) -> Principal:
 
 async def get_principal(
     request: Request,
-    ctx: TokenContextDep,
     bearer: Annotated[str | None, Depends(oauth2_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> Principal:
+    # Each dependency costs FastAPI's solver a node on every request: the runtime and the token
+    # context are read here, not declared (the two schemes stay: they are the OpenAPI security).
     database = request.app.state.runtime.database
     if api_key or (bearer and bearer.startswith(KEY_PREFIX)):
         key = api_key or bearer or ""
@@ -197,6 +204,7 @@ async def get_principal(
         return _remember(request, principal)
     if not bearer:
         raise MissingCredentials("Send `Authorization: Bearer <token>` or `X-API-Key`.")
+    ctx = token_context(request)
     claims = tokens.decode(bearer, typ="access", secret=ctx.secret, settings=ctx.settings)
     async with database.autocommit_engine.connect() as auth_conn:
         state = await access_state(auth_conn, claims.session_id)
@@ -222,7 +230,6 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 async def get_optional_principal(
     request: Request,
-    ctx: TokenContextDep,
     bearer: Annotated[str | None, Depends(oauth2_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> Principal | None:
@@ -230,7 +237,7 @@ async def get_optional_principal(
     credentials are still a 401. One resolution per request, however many dependencies ask."""
     if not bearer and not api_key:
         return None
-    return await get_principal(request, ctx, bearer, api_key)
+    return await get_principal(request, bearer, api_key)
 
 
 OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]

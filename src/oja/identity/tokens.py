@@ -9,6 +9,7 @@ the identical pair.
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, overload
@@ -84,6 +85,11 @@ def _refuse_foreign(token: str) -> None:
     _refuse_foreign_header(header)
 
 
+VERIFIED_CACHE_SIZE = 4096
+"""Access tokens whose signature and claims were verified, kept per process (about 1 KB each)."""
+_verified: OrderedDict[tuple[str, str, str, str], tuple[TokenClaims, int, int]] = OrderedDict()
+
+
 @overload
 def decode(
     token: str, *, typ: Literal["access", "refresh"], secret: str, settings: IdentitySettings
@@ -100,6 +106,47 @@ def decode(
     token: str, *, typ: TokenType | Literal["mfa"], secret: str, settings: IdentitySettings
 ) -> TokenClaims | MfaClaims:
     """Verified claims of a token of type ``typ``; else InvalidToken or TokenExpired.
+
+    An access token comes with every request: once verified, its claims are kept (keyed by the
+    token, the secret, the audience and the issuer, so a changed key or setting verifies afresh)
+    and served again while it is within its ``nbf``/``iat``–``exp`` window — the clock is read as
+    PyJWT reads it, so the same token expires at the same instant either way. Nothing that can
+    change is cached: the session, the user and the roles are still read on every request.
+    """
+    if typ != "access":
+        return _decode(token, typ=typ, secret=secret, settings=settings)
+    key = (token, secret, settings.jwt_audience, settings.jwt_issuer)
+    now = datetime.now(tz=UTC).timestamp()
+    if (kept := _verified.get(key)) is not None:
+        claims, not_before, expires = kept
+        if not_before <= now < expires:
+            _verified.move_to_end(key)
+            return claims
+        del _verified[key]
+    claims = _decode(token, typ="access", secret=secret, settings=settings)
+    # A token that verifies was signed here, where ``nbf`` is always ``iat``.
+    _verified[key] = (claims, _ts(claims.issued_at), _ts(claims.expires_at))
+    if len(_verified) > VERIFIED_CACHE_SIZE:
+        _verified.popitem(last=False)
+    return claims
+
+
+@overload
+def _decode(
+    token: str, *, typ: Literal["access", "refresh"], secret: str, settings: IdentitySettings
+) -> TokenClaims: ...
+
+
+@overload
+def _decode(
+    token: str, *, typ: Literal["mfa"], secret: str, settings: IdentitySettings
+) -> MfaClaims: ...
+
+
+def _decode(
+    token: str, *, typ: TokenType | Literal["mfa"], secret: str, settings: IdentitySettings
+) -> TokenClaims | MfaClaims:
+    """Verified claims of a token of type ``typ``, checked in full; else InvalidToken or TokenExpired.
 
     The one way a token this service issued is read. A token of another type fails for lack of its
     claims (an MFA token has no ``sid``, a session token no ``amr``) or by its ``typ``. The token is

@@ -10,7 +10,6 @@ from fastapi import Depends, Query, Request
 
 from oja.core.dependencies import RuntimeDep
 from oja.identity.dependencies import (
-    TokenContextDep,
     api_key_scheme,
     get_principal,
     get_signed_in_user,
@@ -21,10 +20,9 @@ from oja.identity.errors import InvalidToken
 from oja.realtime import service
 
 
-async def get_stream_user(  # noqa: PLR0917 - FastAPI injects by parameter
+async def get_stream_user(
     request: Request,
     runtime: RuntimeDep,
-    ctx: TokenContextDep,
     bearer: Annotated[str | None, Depends(oauth2_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
     ticket: Annotated[
@@ -38,7 +36,7 @@ async def get_stream_user(  # noqa: PLR0917 - FastAPI injects by parameter
         if user_id is None:
             raise InvalidToken("The ticket is not valid, has expired or was used.")
         return user_id
-    principal = await require_user_principal(await get_principal(request, ctx, bearer, api_key))
+    principal = await require_user_principal(await get_principal(request, bearer, api_key))
     return (await get_signed_in_user(principal)).id
 
 

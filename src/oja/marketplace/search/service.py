@@ -98,6 +98,9 @@ async def _build(db: AsyncSession, products: Sequence[Product]) -> Built:
     categories = await repository.categories(db, {p.category_id for p in live if p.category_id})
     now = utcnow()
     discounts = await pricing_repository.live_discounts(db, list(vendor_ids), now)
+    live_ids = [p.id for p in live]
+    ratings = {r.subject_id: r.average for r in await repository.rating_rows(db, live_ids)}
+    sales = await repository.units_sold(db, vendor_ids, live_ids)
     for product in live:
         vendor = vendors.get(product.vendor_id)
         if vendor is None or not variants[product.id]:
@@ -142,8 +145,8 @@ async def _build(db: AsyncSession, products: Sequence[Product]) -> Built:
                 "words": " ".join(words),
                 "price": best[0],
                 "currency": best[1],
-                "rating": None,
-                "sales": 0,
+                "rating": ratings.get(product.id),
+                "sales": sales.get(product.id, 0),
                 "created_at": product.created_at,
             }
         )
@@ -164,11 +167,18 @@ def invalidate_after_commit(db: AsyncSession) -> None:
     after_commit(db, bump)
 
 
-async def _replace(db: AsyncSession, products: Sequence[Product]) -> int:
+async def _replace(
+    db: AsyncSession, products: Sequence[Product], ids: Sequence[uuid.UUID] | None = None
+) -> int:
+    """Upsert the rows of ``products`` that are searchable and remove the rest of ``ids``
+    (default: the products'). An existing row keeps its rating and sales, which only their own
+    writers move (:func:`index_rating`, :func:`index_sales`); a new row reads them from the
+    review summary and the orders."""
     built = await _build(db, products)
-    await repository.delete_documents(db, [p.id for p in products])
+    indexed = {d["product_id"] for d in built.docs}
+    await repository.delete_other_documents(db, ids or [p.id for p in products], indexed)
     await repository.add_terms(db, built.terms)
-    await repository.insert_documents(db, built.docs, built.attrs)
+    await repository.upsert_documents(db, built.docs, built.attrs)
     return len(built.docs)
 
 
@@ -184,10 +194,33 @@ async def index_products(
         return 0
     products = await repository.products(db, vendor_id, product_ids)
     # Ids the store does not own (or that were deleted) leave the index too.
-    await repository.delete_documents(db, product_ids)
-    indexed = await _replace(db, products)
+    indexed = await _replace(db, products, product_ids)
     invalidate_after_commit(db)
     return indexed
+
+
+async def index_rating(db: AsyncSession, product_id: uuid.UUID, average: float | None) -> None:
+    """Set a product's indexed rating to its review summary's new average (``None``: no
+    published review left), in the unit of work that moved the summary."""
+    if await repository.set_rating(db, product_id, average):
+        invalidate_after_commit(db)
+
+
+async def index_sales(db: AsyncSession, units: dict[uuid.UUID, int], sign: int) -> None:
+    """Add (``sign`` +1) or take off (-1) sold units in the unit of work that sold or took them
+    back: a store order confirmed (paid), a confirmed one canceled, a return received."""
+    if await repository.add_sales(db, units, sign):
+        invalidate_after_commit(db)
+
+
+async def order_sold(
+    db: AsyncSession, vendor_id: uuid.UUID, order_id: uuid.UUID, sign: int
+) -> None:
+    await index_sales(db, await repository.order_units(db, vendor_id, order_id), sign)
+
+
+async def return_received(db: AsyncSession, vendor_id: uuid.UUID, return_id: uuid.UUID) -> None:
+    await index_sales(db, await repository.returned_units(db, vendor_id, return_id), -1)
 
 
 async def index_store(db: AsyncSession, vendor_id: uuid.UUID) -> int:

@@ -37,7 +37,7 @@ from oja.marketplace.pricing import repository as pricing_repository
 from oja.marketplace.pricing.prices import PricedItem, effective_price
 from oja.marketplace.search import repository
 from oja.marketplace.search.config import SearchSettings
-from oja.marketplace.search.engines import engine_for, parse, words_of
+from oja.marketplace.search.engines import SearchEngine, engine_for, parse, words_of
 from oja.marketplace.search.schemas import (
     CategoryCount,
     Facets,
@@ -345,9 +345,13 @@ async def _total_and_facets(
 
 
 async def _search(
-    db: AsyncSession, settings: SearchSettings, filters: SearchFilters, params: PageParams
+    db: AsyncSession,
+    settings: SearchSettings,
+    filters: SearchFilters,
+    params: PageParams,
+    engine: SearchEngine | None = None,
 ) -> SearchPage:
-    engine = engine_for(db.get_bind().dialect.name)
+    engine = engine or engine_for(db.get_bind().dialect.name)
     category_path = await _category_path(db, filters.category) if filters.category else None
     vendor = await _vendor(db, filters.vendor) if filters.vendor else None
     query = None
@@ -384,9 +388,13 @@ async def search(
     settings: SearchSettings,
     filters: SearchFilters,
     params: PageParams,
+    *,
+    engine: SearchEngine | None = None,
 ) -> SearchPage:
+    """One page with its facets. ``engine``: the dialect's by default (a benchmark passes another
+    variant to compare)."""
     if settings.search_cache_ttl <= 0:
-        return await _search(db, settings, filters, params)
+        return await _search(db, settings, filters, params, engine)
     raw = await cache.get(VERSION_KEY)
     if raw is None:
         raw = uuid.uuid4().hex.encode()
@@ -396,7 +404,7 @@ async def search(
     stats.record(cached is not None)
     if cached is not None:
         return SearchPage.model_validate(cached)
-    result = await _search(db, settings, filters, params)
+    result = await _search(db, settings, filters, params, engine)
     await cache.set_json(key, result.model_dump(mode="json"), settings.search_cache_ttl)
     return result
 

@@ -5,6 +5,7 @@ from the sources finds the same values."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from oja.core.db import unit_of_work
 from oja.core.runtime import running
+from oja.marketplace.catalog.models import Product
 from oja.marketplace.orders import transitions
 from oja.marketplace.orders.models import OrderStatus, StoreOrder
 from oja.marketplace.search import service as search_service
@@ -207,3 +209,76 @@ async def test_best_selling_counts_paid_units_in_the_paying_unit_of_work(
     expected = [("Akara", None, 2), ("Boli", None, 1), ("Chinchin", None, 1)]
     assert await _indexed(app) == expected
     assert await _rebuilt(app) == expected
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_payment_waiting_on_a_catalogue_write_still_counts(
+    app: Any, client: httpx.AsyncClient, database_url: str
+) -> None:
+    """A catalogue write re-indexes by upsert, keeping the row (and its lock) rather than deleting
+    it: a payment whose increment waits on that write lands on the new row, not on a deleted
+    one. The write is held open until the payment is seen waiting for its lock."""
+    m = await _market(app, client, ["Dodo"])
+    dodo, vendor_id = uuid.UUID(m["ids"]["Dodo"]), uuid.UUID(m["store"]["id"])
+    buyer = await person(client)
+    order = await delivered_order(app, buyer.id, m["store"]["id"], [str(dodo)], status="pending")
+    runtime = app.state.runtime
+    indexed, release = asyncio.Event(), asyncio.Event()
+
+    async def held_edit() -> None:
+        with running(runtime):
+            async with unit_of_work(runtime.database) as db:
+                product = await db.get(Product, dodo)
+                assert product is not None
+                product.title = "Dodo plantain"
+                await db.flush()
+                assert await search_service.index_products(db, vendor_id, [dodo]) == 1
+                indexed.set()
+                await release.wait()
+
+    edit = asyncio.create_task(held_edit())
+    await indexed.wait()
+    payment = asyncio.create_task(_move(app, order["order_id"], OrderStatus.confirmed))
+    waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND datname = current_database()"
+    for _ in range(10_000):
+        if (await rows(app, waiting))[0][0] > 0:
+            break
+        await asyncio.sleep(0.005)
+    else:
+        raise AssertionError("the payment never waited on the catalogue write")
+    release.set()
+    await edit
+    await payment
+    assert await _indexed(app) == [("Dodo plantain", None, 1)]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_concurrent_payments_and_a_catalogue_write_all_count(
+    app: Any, client: httpx.AsyncClient, database_url: str
+) -> None:
+    """Sales are atomic increments, and a catalogue write's upsert leaves them alone: payments
+    confirmed at the same time as each other and as an edit of the product all count."""
+    m = await _market(app, client, ["Dodo"])
+    dodo = m["ids"]["Dodo"]
+    buyers = [await person(client) for _ in range(6)]
+    orders = [
+        await delivered_order(app, b.id, m["store"]["id"], [dodo], status="pending")
+        for b in buyers
+    ]
+
+    async def edit() -> None:
+        renamed = await client.patch(
+            f"/products/{dodo}", json={"title": "Dodo plantain"}, headers=m["owner"].headers
+        )
+        assert renamed.status_code == 200, renamed.text
+
+    await asyncio.gather(
+        *(_move(app, o["order_id"], OrderStatus.confirmed) for o in orders[:3]),
+        edit(),
+        *(_move(app, o["order_id"], OrderStatus.confirmed) for o in orders[3:]),
+    )
+    assert await _indexed(app) == [("Dodo plantain", None, 6)]
+    assert await _rebuilt(app) == [("Dodo plantain", None, 6)]

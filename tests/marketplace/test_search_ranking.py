@@ -240,8 +240,10 @@ async def test_a_payment_waiting_on_a_catalogue_write_still_counts(
     edit = asyncio.create_task(held_edit())
     await indexed.wait()
     payment = asyncio.create_task(_move(app, order["order_id"], OrderStatus.confirmed))
-    waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-        "AND datname = current_database()"
+    waiting = (
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
     for _ in range(10_000):
         if (await rows(app, waiting))[0][0] > 0:
             break
@@ -265,8 +267,7 @@ async def test_concurrent_payments_and_a_catalogue_write_all_count(
     dodo = m["ids"]["Dodo"]
     buyers = [await person(client) for _ in range(6)]
     orders = [
-        await delivered_order(app, b.id, m["store"]["id"], [dodo], status="pending")
-        for b in buyers
+        await delivered_order(app, b.id, m["store"]["id"], [dodo], status="pending") for b in buyers
     ]
 
     async def edit() -> None:

@@ -8,6 +8,15 @@ the variants when the product was last indexed: a discount created now is indexe
 product in the writer's unit of work, a store or category discount by ``reindex_store``); one that
 starts or ends later shows after the next rebuild.
 
+Ranking data: ``rating`` is the product's review-summary average as shown (two decimals; None
+without a published review), set by the review writer in the unit of work that moves the summary
+(:func:`index_rating`); ``sales`` is the units of its store orders that were confirmed (paid, or
+confirmed by the store) and not canceled, less units received back by returns, moved by atomic
+increments from the order events (:func:`index_sales`). A catalogue write upserts the row and keeps
+both (a payment waiting on its lock then lands on the live row); a new row and the rebuild read
+them from the review summary and the orders. The rebuild replaces every row, so a payment that
+commits while it runs may be missing until the next rebuild.
+
 Answers are cached (:attr:`SearchSettings.search_cache_ttl`) under a key that includes the index
 version; every index change bumps the version after its commit, so a cached answer never outlives
 the data it was computed from by more than the commit-to-bump gap.

@@ -12,7 +12,8 @@ rounds, each caller a random generated browser (``X-Client-Id``):
 
 * **Oja**: ``GET /recommendations?limit=10`` through a real uvicorn process;
 * **Oja's SQL**: the statements that request sent (captured from the app's engine in this
-  process), replayed with asyncpg — the floor of that query;
+  process), replayed with asyncpg in one transaction (the ``SET LOCAL plan_cache_mode`` before
+  the SELECT) — the floor of that query;
 * **bare SELECT**: ``SELECT product_id, score FROM subject_recommendation WHERE subject = $1
   ORDER BY rank LIMIT 10`` with asyncpg — the precomputed rows without the read-time filters.
 
@@ -189,8 +190,7 @@ async def latencies(
     import httpx
 
     rng = random.Random(3)
-    (sql, params), *_ = statements  # one statement: the head of the caller's list
-    subject_at = [i for i, p in enumerate(params) if p == subjects[0]]
+    captured = subjects[0]  # the caller whose request the statements were captured from
     bare = (
         "SELECT product_id, score FROM subject_recommendation WHERE subject = $1 "
         "ORDER BY rank LIMIT 10"
@@ -207,8 +207,11 @@ async def latencies(
 
             async def oja_sql() -> None:
                 subject = rng.choice(subjects)
-                values = [subject if i in subject_at else p for i, p in enumerate(params)]
-                await connection.fetch(sql, *values)
+                async with connection.transaction():  # as the request runs them (SET LOCAL)
+                    for sql, params in statements:
+                        await connection.fetch(
+                            sql, *(subject if p == captured else p for p in params)
+                        )
 
             async def bare_select() -> None:
                 await connection.fetch(bare, rng.choice(subjects))
@@ -250,6 +253,8 @@ async def explain(dsn: str, statements: list[tuple[str, tuple[Any, ...]]]) -> No
     connection = await asyncpg.connect(dsn)
     try:
         for sql, params in statements:
+            if not sql.lstrip().upper().startswith("SELECT"):
+                continue  # the SET LOCAL before the head's SELECT
             plan = await connection.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *params)
             print("\n" + "\n".join(row[0] for row in plan))
     finally:

@@ -4,7 +4,10 @@ Each query is ``q`` + 2 filters (category with descendants, max_price) + every f
 search service in-process (no HTTP): cold (no answer cache) and cached (the answer cache, after one
 miss per distinct query). Beside it, in the same run, the bare SQL of the same query: the page and
 total statements the service runs, compiled once and sent as text (the baseline: what the database
-alone costs for the hit list, without facets, ORM or serialisation).
+alone costs for the hit list, without facets, ORM or serialisation). On PostgreSQL both are
+measured twice, interleaved: matching and ranking the stored ``words_tsv`` column (after), and the
+vector computed from ``words`` for every row through an expression index (before). The load
+average is printed at the start and the end (the machine is shared).
 
     OJA_BENCH_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/test .venv/bin/python -m bench.search
 """
@@ -30,13 +33,25 @@ from oja.core.pagination import PageParams
 from oja.marketplace.catalog.models import Category, Product
 from oja.marketplace.search import repository, service
 from oja.marketplace.search.config import SearchSettings
-from oja.marketplace.search.engines import engine_for, parse, words_of
+from oja.marketplace.search.engines import (
+    PostgresEngine,
+    SearchEngine,
+    engine_for,
+    parse,
+    words_of,
+)
 from oja.marketplace.search.models import SearchAttribute, SearchDocument, SearchTerm
 from oja.marketplace.search.schemas import SearchFilters, SearchSort
 from oja.marketplace.vendors.models import Vendor
 
 PRODUCTS = int(os.environ.get("OJA_BENCH_SEARCH_PRODUCTS", "100000"))
 QUERIES = 100
+SQLITE = os.environ.get("OJA_BENCH_SEARCH_SQLITE", "1") != "0"
+"""``OJA_BENCH_SEARCH_SQLITE=0`` skips the SQLite half."""
+BEFORE_INDEX = (
+    "CREATE INDEX IF NOT EXISTS bench_search_document_words_expr ON search_document "
+    "USING gin (to_tsvector('simple', words))"
+)
 BRANDS = ["samsung", "tecno", "infinix", "nokia", "oraimo", "hisense", "binatone", "itel", "lg"]
 NOUNS = [
     "phone",
@@ -183,38 +198,70 @@ def workload(roots: list[str]) -> list[SearchFilters]:
     return out
 
 
+def variants(dialect: str) -> list[tuple[str, SearchEngine]]:
+    """PostgreSQL: the stored ``words_tsv`` (after) beside the vector computed from ``words`` per
+    row through an expression index (before, as the index was until revision c22t00000001),
+    interleaved query by query so the machine's load falls on both alike."""
+    if dialect != "postgresql":
+        return [("", engine_for(dialect))]
+    return [
+        (", tsvector from words (before)", PostgresEngine(stored=False)),
+        (", stored tsvector (after)", PostgresEngine()),
+    ]
+
+
+async def prepare(db_url: str) -> None:
+    """PostgreSQL: add the "before" index (the migration replaced it by the stored column's),
+    then VACUUM so both GIN indexes are compact (the stored column's was filled row by row, its
+    entries still in the pending list a production autovacuum would have merged)."""
+    if not db_url.startswith("postgresql"):
+        return
+    database = Database(db_url)
+    async with database.engine.connect() as conn:
+        auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await auto.exec_driver_sql(BEFORE_INDEX)
+        await auto.exec_driver_sql("VACUUM ANALYZE search_document")
+    await database.engine.dispose()
+
+
 async def measure(db_url: str, roots: list[str]) -> list[list[object]]:
+    await prepare(db_url)
     database = Database(db_url)
     params = PageParams(page=1, per_page=20)
     cold_settings = SearchSettings(search_cache_ttl=0)
     warm_settings = SearchSettings(search_cache_ttl=300)
     cache = MemoryCache()
     queries = workload(roots)
-    cold, warm, bare = [], [], []
+    warm: list[float] = []
     async with unit_of_work(database) as db:
+        dialect = db.get_bind().dialect
+        kinds = variants(dialect.name)
+        cold: dict[str, list[float]] = {label: [] for label, _ in kinds}
+        bare: dict[str, list[float]] = {label: [] for label, _ in kinds}
         for f in queries[:10]:  # warm the buffers
-            await service.search(db, cache, cold_settings, f, params)
-        engine = engine_for(db.get_bind().dialect.name)
-        for f in queries:
-            t = time.perf_counter()
-            await service.search(db, cache, cold_settings, f, params)
-            cold.append((time.perf_counter() - t) * 1000)
-            # The bare SQL of the same page and total, compiled with the values inlined.
-            path = await repository.category_path(db, None, f.category or "")
-            query = await parse(db, engine, f.q or "", cold_settings.search_typo_similarity)
-            stmt, rank = repository.base(
-                f, category_path=path, vendor=None, engine=engine, query=query
-            )
-            page_sql = stmt.order_by(*repository.order(f.sort, rank)).limit(20)
-            dialect = db.get_bind().dialect
-            sqls = [
-                str(s.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-                for s in (page_sql, stmt.with_only_columns(repository.func.count()).order_by(None))
-            ]
-            t = time.perf_counter()
-            for sql in sqls:
-                (await db.execute(text(sql))).all()
-            bare.append((time.perf_counter() - t) * 1000)
+            for _, engine in kinds:
+                await service.search(db, cache, cold_settings, f, params, engine=engine)
+        for i, f in enumerate(queries):
+            for label, engine in kinds if i % 2 else kinds[::-1]:  # neither always first
+                t = time.perf_counter()
+                await service.search(db, cache, cold_settings, f, params, engine=engine)
+                cold[label].append((time.perf_counter() - t) * 1000)
+                # The bare SQL of the same page and total, compiled with the values inlined.
+                path = await repository.category_path(db, None, f.category or "")
+                query = await parse(db, engine, f.q or "", cold_settings.search_typo_similarity)
+                stmt, rank = repository.base(
+                    f, category_path=path, vendor=None, engine=engine, query=query
+                )
+                page_sql = stmt.order_by(*repository.order(f.sort, rank)).limit(20)
+                counted = stmt.with_only_columns(repository.func.count()).order_by(None)
+                sqls = [
+                    str(s.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+                    for s in (page_sql, counted)
+                ]
+                t = time.perf_counter()
+                for sql in sqls:
+                    (await db.execute(text(sql))).all()
+                bare[label].append((time.perf_counter() - t) * 1000)
         popular = queries[:20]
         for f in popular:  # one miss each
             await service.search(db, cache, warm_settings, f, params)
@@ -225,11 +272,12 @@ async def measure(db_url: str, roots: list[str]) -> list[list[object]]:
     await database.engine.dispose()
     name = "PostgreSQL" if db_url.startswith("postgresql") else "SQLite FTS5"
     rows: list[list[object]] = []
-    for label, values in (
-        ("bare SQL (page + total)", bare),
-        ("Oja cold (page+total+facets)", cold),
-        ("Oja cached", warm),
-    ):
+    measured: list[tuple[str, list[float]]] = []
+    for label, _ in kinds:
+        measured.append((f"bare SQL (page + total){label}", bare[label]))
+        measured.append((f"Oja cold (page+total+facets){label}", cold[label]))
+    measured.append(("Oja cached", warm))
+    for label, values in measured:
         rows.append([name, label, f"{percentile(values, 50):.1f}", f"{percentile(values, 95):.1f}"])
     rows.append(
         [
@@ -263,7 +311,9 @@ def main() -> None:
     pg = asyncio.run(postgres_url())
     urls = [u for u in (pg,) if u]
     tmp = tempfile.TemporaryDirectory()
-    urls.append(f"sqlite+aiosqlite:///{tmp.name}/search.db")
+    if SQLITE:
+        urls.append(f"sqlite+aiosqlite:///{tmp.name}/search.db")
+    print(f"load average at start: {os.getloadavg()}", flush=True)
     for url in urls:
         upgrade(url)
         t = time.perf_counter()
@@ -275,6 +325,7 @@ def main() -> None:
         service.stats.hits = service.stats.misses = 0
         rows.extend(asyncio.run(measure(url, roots)))
     tmp.cleanup()
+    print(f"load average at end: {os.getloadavg()}", flush=True)
     print(markdown_table(["engine", "what", "p50 ms", "p95 ms"], rows))
 
 

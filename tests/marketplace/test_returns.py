@@ -11,8 +11,11 @@ import httpx
 import pytest
 
 from oja.core.clock import utcnow
+from oja.core.db import unit_of_work
+from oja.core.runtime import running
 from oja.marketplace.config import MarketplaceSettings
 from oja.marketplace.orders.models import OrderStatus
+from oja.marketplace.search import service as search_service
 from oja.sandbox.paystack import PaystackFake
 from tests.conftest import use_settings
 
@@ -148,6 +151,12 @@ async def test_approve_receive_restock_and_the_order_comes_back(
     placed = await place(app, paystack, store, [(0, 2), (1, 1)], status=OrderStatus.delivered)
     stocks = (await stock_of(client, store, 0), await stock_of(client, store, 1))
     assert stocks == (8, 9)
+    # The order was written delivered (no payment event counted it): a rebuild reads its units.
+    with running(app.state.runtime):
+        async with unit_of_work(app.state.runtime.database) as db:
+            await search_service.rebuild(db)
+    sales = "SELECT sales FROM search_document"
+    assert await rows(app, sales) == [(3,)]
     first = (await ask(client, store, placed, 2)).json()
     base = f"/vendors/me/returns/{first['id']}"
     early = await client.post(f"{base}/receive", headers=store.owner.headers)
@@ -165,6 +174,7 @@ async def test_approve_receive_restock_and_the_order_comes_back(
     assert received.json()["status"] == "received"
     assert received.json()["lines"][0]["restock"] is True
     assert await stock_of(client, store, 0) == 10
+    assert await rows(app, sales) == [(1,)]  # received units leave the sales, once
     order = (await client.get(f"/orders/{placed.order_id}", headers=store.buyer.headers)).json()
     assert order["status"] == "delivered"  # the second line is still with the buyer
     assert [(r["source"], r["source_id"], r["amount"]) for r in order["refunds"]] == [
@@ -182,6 +192,7 @@ async def test_approve_receive_restock_and_the_order_comes_back(
     assert kept.status_code == 200, kept.text
     assert kept.json()["lines"][0]["restock"] is False
     assert await stock_of(client, store, 1) == 9  # damaged goods stay out of stock
+    assert await rows(app, sales) == [(0,)]
     order = (await client.get(f"/orders/{placed.order_id}", headers=store.buyer.headers)).json()
     assert order["status"] == "returned"
     assert [(t["from_status"], t["to_status"]) for t in order["transitions"]] == [

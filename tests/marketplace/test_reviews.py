@@ -13,6 +13,7 @@ import pytest
 
 from oja.core import events
 from oja.core.db import unit_of_work
+from oja.core.runtime import running
 from oja.marketplace.reviews import service
 from tests.conftest import Jobs
 
@@ -215,17 +216,28 @@ async def test_summary_equals_recomputation_after_1000_random_writes(
             "count": len(ratings),
             "histogram": {str(k): ratings.count(k) for k in range(1, 6)},
         }
-    async with unit_of_work(app.state.runtime.database) as db:
-        assert await service.reconcile(db) == []
-    # A corrupted summary is reported, then repaired.
-    async with app.state.runtime.database.engine.begin() as conn:
-        await conn.exec_driver_sql("UPDATE review_summary SET count = count + 3, r5 = r5 + 3")
-    async with unit_of_work(app.state.runtime.database) as db:
-        drift = await service.reconcile(db)
-    assert sorted(str(d.subject_id) for d in drift) == sorted(products)
-    assert all(d.stored["count"] == d.actual["count"] + 3 for d in drift)
-    async with unit_of_work(app.state.runtime.database) as db:
-        assert await service.reconcile(db) == []
+    averages = {uuid.UUID(p): (await _summary(client, p))["average"] for p in products}
+
+    async def indexed() -> dict[uuid.UUID, Any]:
+        found = await rows(app, "SELECT product_id, rating FROM search_document")
+        return {uuid.UUID(str(p)): r for p, r in found if uuid.UUID(str(p)) in averages}
+
+    # The search index moved with every write: it holds the summary's average.
+    assert await indexed() == averages
+    with running(app.state.runtime):
+        async with unit_of_work(app.state.runtime.database) as db:
+            assert await service.reconcile(db) == []
+        # A corrupted summary is reported, then repaired (the index with it).
+        async with app.state.runtime.database.engine.begin() as conn:
+            await conn.exec_driver_sql("UPDATE review_summary SET count = count + 3, r5 = r5 + 3")
+            await conn.exec_driver_sql("UPDATE search_document SET rating = 1.5")
+        async with unit_of_work(app.state.runtime.database) as db:
+            drift = await service.reconcile(db)
+        assert sorted(str(d.subject_id) for d in drift) == sorted(products)
+        assert all(d.stored["count"] == d.actual["count"] + 3 for d in drift)
+        async with unit_of_work(app.state.runtime.database) as db:
+            assert await service.reconcile(db) == []
+    assert await indexed() == averages
 
 
 async def test_filters_and_sorts_are_exact(app: Any, client: httpx.AsyncClient) -> None:

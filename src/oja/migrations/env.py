@@ -54,10 +54,14 @@ SEARCH_FTS = ("search_document_fts", "search_term_fts")
 """SQLite FTS5 tables of the search migration (and their shadow tables)."""
 SEARCH_INDEXES = (
     "ix_search_document_words_tsv",
+    "ix_search_document_words_tsv_stored",
     "ix_search_term_term_trgm",
     "ix_search_term_term_prefix",
 )
-"""PostgreSQL expression/GIN indexes of the search migration."""
+"""PostgreSQL expression/GIN indexes of the search migrations."""
+SEARCH_COLUMNS = ("words_tsv",)
+"""PostgreSQL's generated ``tsvector`` column of ``search_document`` (not declared by the model,
+which serves SQLite too)."""
 
 
 def include_object(
@@ -68,6 +72,8 @@ def include_object(
     if type_ == "table" and name is not None and name.startswith("rag_chunk_fts"):
         return False
     if type_ == "table" and name is not None and name.startswith(SEARCH_FTS):
+        return False
+    if type_ == "column" and name in SEARCH_COLUMNS:
         return False
     return not (type_ == "index" and name in ("ix_rag_chunk_text_tsv", *SEARCH_INDEXES))
 

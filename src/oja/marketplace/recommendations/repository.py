@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, insert, select
+from sqlalchemy import delete, exists, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.marketplace.catalog.models import Product, ProductStatus, ProductVariant
@@ -206,7 +206,15 @@ async def _head(
     caller: str | None,
     limit: int,
 ) -> list[Any]:
-    """The first ``limit`` servable rows of one precomputed list, best first."""
+    """The first ``limit`` servable rows of one precomputed list, best first.
+
+    On PostgreSQL the statement runs under ``plan_cache_mode = force_generic_plan`` (for the rest
+    of this read's transaction): its prepared statement is then planned once per connection
+    instead of per request — planning a five-relation join with two (anti-)semi-joins cost more
+    than executing it (``bench/recommendations.py``). Its one good plan does not depend on the
+    parameter values: primary-key and index look-ups from the list's few rows."""
+    if db.get_bind().dialect.name == "postgresql":
+        await db.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
     rows = await db.execute(
         select(*COLUMNS, table.score)
         .join(Product, Product.id == product_id)

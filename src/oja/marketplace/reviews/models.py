@@ -86,6 +86,11 @@ class ReviewSummary(Base):
     r4: Mapped[int] = mapped_column(default=0)
     r5: Mapped[int] = mapped_column(default=0)
 
+    @property
+    def average(self) -> float | None:
+        """The shown average (two decimals), the one search filters and sorts by; None unrated."""
+        return round(self.total / self.count, 2) if self.count else None
+
 
 class ReviewVote(Base):
     """One "helpful" vote per user and review."""

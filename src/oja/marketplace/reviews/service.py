@@ -53,6 +53,7 @@ from oja.marketplace.reviews.schemas import (
     ReviewUpdate,
 )
 from oja.marketplace.reviews.screening import screen
+from oja.marketplace.search import service as search
 from oja.marketplace.vendors.service import VendorContext
 
 
@@ -63,10 +64,9 @@ def review_out(review: Review) -> ReviewOut:
 def rating_summary(subject_id: uuid.UUID, row: ReviewSummary | None) -> RatingSummary:
     counts = [0] * 5 if row is None else [row.r1, row.r2, row.r3, row.r4, row.r5]
     count = 0 if row is None else row.count
-    total = 0 if row is None else row.total
     return RatingSummary(
         subject_id=subject_id,
-        average=round(total / count, 2) if count else None,
+        average=None if row is None else row.average,
         count=count,
         histogram={str(i + 1): n for i, n in enumerate(counts)},
     )
@@ -75,11 +75,21 @@ def rating_summary(subject_id: uuid.UUID, row: ReviewSummary | None) -> RatingSu
 async def _move_summary(
     db: AsyncSession, before: ReviewState | Review | None, after: ReviewState | Review | None
 ) -> None:
-    """Take ``before`` out of the summary and put ``after`` in (only published reviews count)."""
+    """Take ``before`` out of the summary and put ``after`` in (only published reviews count);
+    a product's new average goes into its search index row in the same unit of work."""
+    moved: set[tuple[str, uuid.UUID]] = set()
     if before is not None and before.status == ReviewStatus.published:
         await repository.bump_summary(db, before.subject, before.subject_id, before.rating, -1)
+        moved.add((before.subject, before.subject_id))
     if after is not None and after.status == ReviewStatus.published:
         await repository.bump_summary(db, after.subject, after.subject_id, after.rating, +1)
+        moved.add((after.subject, after.subject_id))
+    for subject, subject_id in moved:
+        if subject == ReviewSubject.product:
+            # Read after the bump: this unit of work holds the summary row's lock, so the
+            # average written is the one every later writer starts from.
+            row = await repository.summary(db, subject_id)
+            await search.index_rating(db, subject_id, None if row is None else row.average)
 
 
 async def _check_photos(db: AsyncSession, photos: list[uuid.UUID], user_id: uuid.UUID) -> None:
@@ -427,4 +437,7 @@ async def reconcile(db: AsyncSession, *, fix: bool = True) -> list[Drift]:
             drift.append(Drift(subject_id, have, want))
             if fix:
                 await repository.overwrite_summary(db, subject, subject_id, histogram)
+                if subject == ReviewSubject.product:
+                    row = await repository.summary(db, subject_id)
+                    await search.index_rating(db, subject_id, None if row is None else row.average)
     return drift

@@ -38,9 +38,10 @@ def _attributes(request: Request) -> dict[str, list[str]]:
         "`q`: every word must start a word of the product (title, description, category, store, "
         "attribute values); a word nothing starts is matched by similar words (typos). Filters "
         "combine with AND; `attr.<name>=<value>` (repeat a name for any of several values). "
-        "`rating_gte` and `sort=rating` use the rating column, empty until reviews exist "
-        "(unrated products sort last and never pass `rating_gte`); `best_selling` orders by "
-        "sales, zero until sales are indexed, then newest. `relevance` without `q` is `newest`."
+        "`rating_gte` and `sort=rating` use the average of the product's published reviews as "
+        "its rating summary shows it (unrated products sort last and never pass `rating_gte`); "
+        "`best_selling` orders by units sold in paid store orders, less canceled orders and "
+        "received returns, then newest. `relevance` without `q` is `newest`."
     ),
     responses=errors(CategoryNotFound, VendorNotFound, InvalidRequest),
 )

@@ -2,9 +2,9 @@
 pairs for filters and facets, and the vocabulary of indexed words for typo expansion.
 
 ``words`` is the product's text already split into lowercase words (title, description, category
-and store names, attribute values); the engines index it (PostgreSQL: a GIN index on
-``to_tsvector('simple', words)``; SQLite: the FTS5 table ``search_document_fts`` kept equal by
-triggers). Both are created by the migration, not declared here (env.py leaves them out of
+and store names, attribute values); the engines index it (PostgreSQL: the generated column
+``words_tsv = to_tsvector('simple', words)`` with a GIN index; SQLite: the FTS5 table
+``search_document_fts`` kept equal by triggers). Both are created by the migration, not declared here (env.py leaves them out of
 ``alembic check``).
 """
 

@@ -23,12 +23,22 @@ from sqlalchemy import (
     select,
     text,
     union_all,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from oja.marketplace.catalog.models import Category, Product, ProductVariant
+from oja.marketplace.orders.models import (
+    OrderLine,
+    OrderStatus,
+    ReturnLine,
+    ReturnRequest,
+    ReturnStatus,
+    StoreOrder,
+)
+from oja.marketplace.reviews.models import ReviewSummary
 from oja.marketplace.search.engines import Query, SearchEngine
 from oja.marketplace.search.models import SearchAttribute, SearchDocument, SearchTerm
 from oja.marketplace.search.schemas import SearchFilters, SearchSort
@@ -120,6 +130,147 @@ async def insert_documents(
         await db.execute(insert(D), docs)
     if attrs:
         await db.execute(insert(SearchAttribute), attrs)
+
+
+RANKING = frozenset({"product_id", "rating", "sales"})
+"""Columns an existing row keeps on an upsert: the key, and what the review and order writers
+move in their own units of work (a catalogue write racing a payment must not undo its count)."""
+
+
+async def upsert_documents(
+    db: AsyncSession, docs: list[dict[str, Any]], attrs: list[dict[str, Any]]
+) -> None:
+    """Insert new rows; on an existing row rewrite every column but :data:`RANKING`. The
+    attribute pairs of these products are replaced."""
+    if not docs:
+        return
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(D)
+    keep = {c.name: stmt.excluded[c.name] for c in D.__table__.columns if c.name not in RANKING}
+    await db.execute(stmt.on_conflict_do_update(index_elements=[D.product_id], set_=keep), docs)
+    ids = [d["product_id"] for d in docs]
+    await db.execute(delete(SearchAttribute).where(SearchAttribute.product_id.in_(ids)))
+    if attrs:
+        await db.execute(insert(SearchAttribute), attrs)
+
+
+async def delete_other_documents(
+    db: AsyncSession, ids: Sequence[uuid.UUID], keep: Collection[uuid.UUID]
+) -> None:
+    """Remove the index rows of ``ids`` but those in ``keep``."""
+    gone = [i for i in ids if i not in keep]
+    if gone:
+        await delete_documents(db, gone)
+
+
+# --- ranking data: ratings and sales ------------------------------------------------------------
+
+SOLD = (OrderStatus.confirmed, OrderStatus.shipped, OrderStatus.delivered, OrderStatus.returned)
+"""Store-order states whose lines count as sold: paid (or confirmed by the store) and not
+canceled. Units received back by a return are taken off again."""
+
+
+async def rating_rows(db: AsyncSession, ids: Collection[uuid.UUID]) -> Sequence[ReviewSummary]:
+    if not ids:
+        return []
+    query = select(ReviewSummary).where(ReviewSummary.subject_id.in_(ids))
+    return (await db.scalars(query.execution_options(populate_existing=True))).all()
+
+
+async def units_sold(
+    db: AsyncSession, vendor_ids: Collection[uuid.UUID], ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """Units of ``ids`` in sold store orders, minus units received back, from the order rows."""
+    if not ids:
+        return {}
+    sold = await db.execute(
+        select(OrderLine.product_id, func.sum(OrderLine.quantity))
+        .join(StoreOrder, StoreOrder.id == OrderLine.order_id)
+        .where(
+            OrderLine.vendor_id.in_(vendor_ids),
+            StoreOrder.vendor_id.in_(vendor_ids),
+            OrderLine.product_id.in_(ids),
+            StoreOrder.status.in_(SOLD),
+        )
+        .group_by(OrderLine.product_id)
+    )
+    back = await db.execute(
+        select(OrderLine.product_id, func.sum(ReturnLine.quantity))
+        .join(ReturnLine, ReturnLine.order_line_id == OrderLine.id)
+        .join(ReturnRequest, ReturnRequest.id == ReturnLine.return_id)
+        .where(
+            OrderLine.vendor_id.in_(vendor_ids),
+            ReturnLine.vendor_id.in_(vendor_ids),
+            ReturnRequest.vendor_id.in_(vendor_ids),
+            OrderLine.product_id.in_(ids),
+            ReturnRequest.status == ReturnStatus.received,
+        )
+        .group_by(OrderLine.product_id)
+    )
+    units = {product_id: int(n) for product_id, n in sold if product_id is not None}
+    for product_id, n in back:
+        if product_id is not None:
+            units[product_id] = units.get(product_id, 0) - int(n)
+    return units
+
+
+async def order_units(
+    db: AsyncSession, vendor_id: uuid.UUID, order_id: uuid.UUID
+) -> dict[uuid.UUID, int]:
+    """Units per product of one store order."""
+    rows = await db.execute(
+        select(OrderLine.product_id, func.sum(OrderLine.quantity))
+        .where(
+            OrderLine.vendor_id == vendor_id,
+            OrderLine.order_id == order_id,
+            OrderLine.product_id.is_not(None),
+        )
+        .group_by(OrderLine.product_id)
+    )
+    return {product_id: int(n) for product_id, n in rows if product_id is not None}
+
+
+async def returned_units(
+    db: AsyncSession, vendor_id: uuid.UUID, return_id: uuid.UUID
+) -> dict[uuid.UUID, int]:
+    """Units per product of one return request."""
+    rows = await db.execute(
+        select(OrderLine.product_id, func.sum(ReturnLine.quantity))
+        .join(ReturnLine, ReturnLine.order_line_id == OrderLine.id)
+        .where(
+            ReturnLine.vendor_id == vendor_id,
+            OrderLine.vendor_id == vendor_id,
+            ReturnLine.return_id == return_id,
+            OrderLine.product_id.is_not(None),
+        )
+        .group_by(OrderLine.product_id)
+    )
+    return {product_id: int(n) for product_id, n in rows if product_id is not None}
+
+
+async def add_sales(db: AsyncSession, units: dict[uuid.UUID, int], sign: int) -> int:
+    """Move each product's indexed sales by ``sign × units`` (atomic increments: concurrent
+    payments of one product both count); how many index rows moved."""
+    moved = 0
+    for product_id, n in sorted(units.items()):
+        result = await db.execute(
+            update(D)
+            .where(D.product_id == product_id)
+            .values(sales=D.sales + sign * n)
+            .execution_options(synchronize_session=False)
+        )
+        moved += int(getattr(result, "rowcount", 0) or 0)
+    return moved
+
+
+async def set_rating(db: AsyncSession, product_id: uuid.UUID, rating: float | None) -> int:
+    result = await db.execute(
+        update(D)
+        .where(D.product_id == product_id)
+        .values(rating=rating)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def add_terms(db: AsyncSession, terms: set[str]) -> None:

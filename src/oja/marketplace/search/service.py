@@ -8,6 +8,15 @@ the variants when the product was last indexed: a discount created now is indexe
 product in the writer's unit of work, a store or category discount by ``reindex_store``); one that
 starts or ends later shows after the next rebuild.
 
+Ranking data: ``rating`` is the product's review-summary average as shown (two decimals; None
+without a published review), set by the review writer in the unit of work that moves the summary
+(:func:`index_rating`); ``sales`` is the units of its store orders that were confirmed (paid, or
+confirmed by the store) and not canceled, less units received back by returns, moved by atomic
+increments from the order events (:func:`index_sales`). A catalogue write upserts the row and keeps
+both (a payment waiting on its lock then lands on the live row); a new row and the rebuild read
+them from the review summary and the orders. The rebuild replaces every row, so a payment that
+commits while it runs may be missing until the next rebuild.
+
 Answers are cached (:attr:`SearchSettings.search_cache_ttl`) under a key that includes the index
 version; every index change bumps the version after its commit, so a cached answer never outlives
 the data it was computed from by more than the commit-to-bump gap.
@@ -37,7 +46,7 @@ from oja.marketplace.pricing import repository as pricing_repository
 from oja.marketplace.pricing.prices import PricedItem, effective_price
 from oja.marketplace.search import repository
 from oja.marketplace.search.config import SearchSettings
-from oja.marketplace.search.engines import engine_for, parse, words_of
+from oja.marketplace.search.engines import SearchEngine, engine_for, parse, words_of
 from oja.marketplace.search.schemas import (
     CategoryCount,
     Facets,
@@ -98,6 +107,9 @@ async def _build(db: AsyncSession, products: Sequence[Product]) -> Built:
     categories = await repository.categories(db, {p.category_id for p in live if p.category_id})
     now = utcnow()
     discounts = await pricing_repository.live_discounts(db, list(vendor_ids), now)
+    live_ids = [p.id for p in live]
+    ratings = {r.subject_id: r.average for r in await repository.rating_rows(db, live_ids)}
+    sales = await repository.units_sold(db, vendor_ids, live_ids)
     for product in live:
         vendor = vendors.get(product.vendor_id)
         if vendor is None or not variants[product.id]:
@@ -142,8 +154,8 @@ async def _build(db: AsyncSession, products: Sequence[Product]) -> Built:
                 "words": " ".join(words),
                 "price": best[0],
                 "currency": best[1],
-                "rating": None,
-                "sales": 0,
+                "rating": ratings.get(product.id),
+                "sales": sales.get(product.id, 0),
                 "created_at": product.created_at,
             }
         )
@@ -164,11 +176,18 @@ def invalidate_after_commit(db: AsyncSession) -> None:
     after_commit(db, bump)
 
 
-async def _replace(db: AsyncSession, products: Sequence[Product]) -> int:
+async def _replace(
+    db: AsyncSession, products: Sequence[Product], ids: Sequence[uuid.UUID] | None = None
+) -> int:
+    """Upsert the rows of ``products`` that are searchable and remove the rest of ``ids``
+    (default: the products'). An existing row keeps its rating and sales, which only their own
+    writers move (:func:`index_rating`, :func:`index_sales`); a new row reads them from the
+    review summary and the orders."""
     built = await _build(db, products)
-    await repository.delete_documents(db, [p.id for p in products])
+    indexed = {d["product_id"] for d in built.docs}
+    await repository.delete_other_documents(db, ids or [p.id for p in products], indexed)
     await repository.add_terms(db, built.terms)
-    await repository.insert_documents(db, built.docs, built.attrs)
+    await repository.upsert_documents(db, built.docs, built.attrs)
     return len(built.docs)
 
 
@@ -184,10 +203,33 @@ async def index_products(
         return 0
     products = await repository.products(db, vendor_id, product_ids)
     # Ids the store does not own (or that were deleted) leave the index too.
-    await repository.delete_documents(db, product_ids)
-    indexed = await _replace(db, products)
+    indexed = await _replace(db, products, product_ids)
     invalidate_after_commit(db)
     return indexed
+
+
+async def index_rating(db: AsyncSession, product_id: uuid.UUID, average: float | None) -> None:
+    """Set a product's indexed rating to its review summary's new average (``None``: no
+    published review left), in the unit of work that moved the summary."""
+    if await repository.set_rating(db, product_id, average):
+        invalidate_after_commit(db)
+
+
+async def index_sales(db: AsyncSession, units: dict[uuid.UUID, int], sign: int) -> None:
+    """Add (``sign`` +1) or take off (-1) sold units in the unit of work that sold or took them
+    back: a store order confirmed (paid), a confirmed one canceled, a return received."""
+    if await repository.add_sales(db, units, sign):
+        invalidate_after_commit(db)
+
+
+async def order_sold(
+    db: AsyncSession, vendor_id: uuid.UUID, order_id: uuid.UUID, sign: int
+) -> None:
+    await index_sales(db, await repository.order_units(db, vendor_id, order_id), sign)
+
+
+async def return_received(db: AsyncSession, vendor_id: uuid.UUID, return_id: uuid.UUID) -> None:
+    await index_sales(db, await repository.returned_units(db, vendor_id, return_id), -1)
 
 
 async def index_store(db: AsyncSession, vendor_id: uuid.UUID) -> int:
@@ -312,9 +354,13 @@ async def _total_and_facets(
 
 
 async def _search(
-    db: AsyncSession, settings: SearchSettings, filters: SearchFilters, params: PageParams
+    db: AsyncSession,
+    settings: SearchSettings,
+    filters: SearchFilters,
+    params: PageParams,
+    engine: SearchEngine | None = None,
 ) -> SearchPage:
-    engine = engine_for(db.get_bind().dialect.name)
+    engine = engine or engine_for(db.get_bind().dialect.name)
     category_path = await _category_path(db, filters.category) if filters.category else None
     vendor = await _vendor(db, filters.vendor) if filters.vendor else None
     query = None
@@ -351,9 +397,13 @@ async def search(
     settings: SearchSettings,
     filters: SearchFilters,
     params: PageParams,
+    *,
+    engine: SearchEngine | None = None,
 ) -> SearchPage:
+    """One page with its facets. ``engine``: the dialect's by default (a benchmark passes another
+    variant to compare)."""
     if settings.search_cache_ttl <= 0:
-        return await _search(db, settings, filters, params)
+        return await _search(db, settings, filters, params, engine)
     raw = await cache.get(VERSION_KEY)
     if raw is None:
         raw = uuid.uuid4().hex.encode()
@@ -363,7 +413,7 @@ async def search(
     stats.record(cached is not None)
     if cached is not None:
         return SearchPage.model_validate(cached)
-    result = await _search(db, settings, filters, params)
+    result = await _search(db, settings, filters, params, engine)
     await cache.set_json(key, result.model_dump(mode="json"), settings.search_cache_ttl)
     return result
 

@@ -8,7 +8,7 @@ instead of parsing ``words`` again for every hit. SQLite: the FTS5 update trigge
 declared by the models (``include_object`` in env.py leaves them out of ``alembic check``).
 
 Revision ID: c22t00000001
-Revises: c23p00000001
+Revises: c20p00000001
 Create Date: 2026-12-06 18:00:00.000000+00:00
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "c22t00000001"
-down_revision: str | None = "c23p00000001"
+down_revision: str | None = "c20p00000001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -16,8 +16,10 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, insert, select
@@ -29,6 +31,7 @@ from oja.billing.providers import flutterwave as flutterwave_provider
 from oja.billing.providers import paystack as paystack_provider
 from oja.billing.providers.port import InvalidWebhook, VerifiedTransaction
 from oja.billing.states import PAYMENT_STATUSES, from_paystack
+from oja.core import events
 from oja.core.clock import utcnow
 from oja.core.db import unit_of_work
 from oja.marketplace.checkout import payments as checkout_payments
@@ -48,6 +51,21 @@ FLUTTERWAVE_HASH = flutterwave_fake.DEFAULT_SECRET_HASH
 # The handlers under test subscribe on import.
 assert (checkout_payments.on_payment_succeeded, settlement.on_payment_succeeded) != (None, None)
 assert disputes.on_dispute_changed is not None
+
+OUTSIDE = ("oja.notifications", "oja.realtime", "oja.marketplace.orders.live")
+"""Modules whose handlers need a running Oja (the jobs outbox, the push hub): the world here is a
+bare database, and whether another test file imported them first depends on the test worker."""
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _only_the_handlers_under_test() -> Iterator[None]:
+    saved = {name: list(handlers) for name, handlers in events._handlers.items()}
+    for handlers in events._handlers.values():
+        handlers[:] = [h for h in handlers if not h.__module__.startswith(OUTSIDE)]
+    yield
+    events._handlers.clear()
+    events._handlers.update(saved)
+
 
 # A delivery: (moment of the history it is processed at, what it is). Kinds 0-2: genuine copies
 # (the same bytes for the same copy); 3: forged; 4: authentic but lying about success.

@@ -41,6 +41,8 @@ async def test_defaults_and_what_is_always_sent(app: Any, client: httpx.AsyncCli
         "payment.failed",
         "dispute.opened",
         "dispute.resolved",
+        "payout.failed",
+        "payout.account_changed",
         "account.password_changed",
         "account.email_changed",
         "account.signed_in",

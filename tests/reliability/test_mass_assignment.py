@@ -126,6 +126,10 @@ class Case:
     """The most privileged status of the route's resource."""
     extra: Extra | None = None
     """The route's own hostile fields (overriding the standard ones of the same name)."""
+    merits: tuple[int, str] | None = None
+    """``rejected`` only: the legitimate retry's own (status, error code) when the harness cannot
+    make it succeed (no AliExpress connection, no paid plan to change) — the refusal is still proven
+    to be the extras', and the retry is refused for its own reason."""
 
 
 # Helpers
@@ -874,6 +878,27 @@ def dispute_extra(run: Run) -> Json:
     return {"status": "won", "resolution": "declined", "amount": 1, "evidence_id": "forged"}
 
 
+async def _json(body: Json) -> Json:
+    return body
+
+
+async def check_nothing(run: Run, response: httpx.Response) -> None:
+    """Only ``merits`` cases: the retry's refusal is their check."""
+
+
+async def check_empty_category_map(run: Run, response: httpx.Response) -> None:
+    assert response.json()["mappings"] == []
+
+
+async def check_plan_checkout(run: Run, response: httpx.Response) -> None:
+    """A checkout for the asked plan at its listed price; the store's plan is still the free
+    tier (a plan applies once Paystack confirms the charge, never from the request)."""
+    assert response.json()["plan"] == "vendor_basic_monthly"
+    assert response.json()["authorization_url"].startswith("http")
+    mine = await run.client.get("/vendors/me/subscription", headers=run.a.headers)
+    assert (mine.json()["plan"], mine.json()["usage"]["limit"]) == ("free", 20), mine.text
+
+
 async def no_body(run: Run) -> Json:
     return {}
 
@@ -1411,6 +1436,42 @@ CASES: dict[tuple[str, str], Case] = {
         status="paid",
         extra=payout_extra,
     ),
+    ("PUT", "/vendors/me/aliexpress/category-map"): Case(
+        "rejected",
+        check_empty_category_map,
+        arrange=marketplace("store"),
+        extra=lambda run: {"vendor_id": HOSTILE_ID},
+    ),
+    ("PUT", "/admin/aliexpress/category-map"): Case(
+        "rejected",
+        check_empty_category_map,
+        caller="admin",
+        extra=lambda run: {"vendor_id": HOSTILE_ID},
+    ),
+    ("POST", "/vendors/me/aliexpress/imports"): Case(
+        "rejected",
+        check_nothing,
+        arrange=marketplace("store"),
+        extra=lambda run: {"vendor_id": HOSTILE_ID, "source": "manual"},
+        merits=(409, "aliexpress_not_connected"),
+    ),
+    ("POST", "/vendors/me/subscription"): Case(
+        "rejected",
+        check_plan_checkout,
+        arrange=marketplace("store"),
+        request=lambda run: _json({"json": {"plan": "vendor_basic_monthly"}}),
+        status="active",
+        extra=lambda run: {"vendor_id": HOSTILE_ID, "user_limit": None, "price": 0},
+    ),
+    ("POST", "/vendors/me/subscription/change"): Case(
+        "rejected",
+        check_nothing,
+        arrange=marketplace("store"),
+        request=lambda run: _json({"json": {"plan": "vendor_diamond_monthly"}}),
+        status="active",
+        extra=lambda run: {"vendor_id": HOSTILE_ID, "user_limit": None, "price": 0},
+        merits=(409, "no_paid_plan"),
+    ),
     ("POST", "/categories"): Case("rejected", check_category, caller="admin"),
     ("PATCH", "/categories/{category_id}"): Case(
         "rejected", check_category, caller="admin", arrange=marketplace("category")
@@ -1636,6 +1697,9 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("POST", "/documents/{document_id}/process"): NO_BODY,
     ("POST", "/subscription/cancel"): f"{NO_BODY}; it acts on the caller's own subscription",
     ("POST", "/subscription/portal"): f"{NO_BODY}; it opens the caller's own portal",
+    ("POST", "/vendors/me/subscription/cancel"): (
+        f"{NO_BODY}; it acts on the caller's own store's plan"
+    ),
     ("POST", "/payments/paystack/webhook"): (
         "the body is Paystack's HMAC-signed event, not a client's input (unsigned: 400, proven by "
         "the matrix); a payment moves only on Paystack's own verify answer, never on the body"
@@ -1820,5 +1884,9 @@ async def test_hostile_fields_have_no_effect(
         }
         assert await table_counts(harness_app) == before, "a rejected request changed rows"
         response = await _send(run, method, url, caller, built, {})
+        if case.merits is not None:
+            assert (response.status_code, response.json()["error"]["code"]) == case.merits
+            assert await table_counts(harness_app) == before, "a refused request changed rows"
+            return
     assert 200 <= response.status_code < 300, response.text
     await case.check(run, response)

@@ -105,6 +105,52 @@ class PaymentOut(BaseModel):
 
 
 class CheckoutOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "order_group_id": "01938f6e-7b1a-7c3e-9a55-3f1f0c2d4e5f",
+                    "status": "awaiting_payment",
+                    "subtotal": 1500000,
+                    "discount_total": 0,
+                    "total": 1500000,
+                    "currency": "NGN",
+                    "expires_at": "2026-12-06T18:30:00Z",
+                    "orders": [
+                        {
+                            "id": "01938f6e-8c2b-7d4f-8b66-4a2a1d3e5f60",
+                            "vendor_id": "01938f6e-9d3c-7e5a-9c77-5b3b2e4f6a71",
+                            "status": "pending",
+                            "subtotal": 1500000,
+                            "discount_total": 0,
+                            "total": 1500000,
+                            "lines": [
+                                {
+                                    "id": "01938f6e-ae4d-7f6b-8d88-6c4c3f5a7b82",
+                                    "variant_id": "01938f6e-bf5e-7a7c-9e99-7d5d4a6b8c93",
+                                    "title": "Adire indigo wrap",
+                                    "sku": "ADIRE-M",
+                                    "options": {"size": "M"},
+                                    "quantity": 1,
+                                    "unit_price": 1500000,
+                                    "unit_discount": 0,
+                                    "tax": 0,
+                                    "line_total": 1500000,
+                                    "discount_id": None,
+                                }
+                            ],
+                        }
+                    ],
+                    "payment": {
+                        "provider": "paystack",
+                        "reference": "oja_01938f6ec06f7b8d",
+                        "authorization_url": "https://checkout.paystack.com/0peioxfhpn",
+                    },
+                }
+            ]
+        }
+    )
+
     order_group_id: uuid.UUID
     status: str
     subtotal: int

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from oja.core.db import unit_of_work
 from oja.identity.models import User, UserRole
+from oja.marketplace.ledger.models import Dispute, DisputeStatus
 from oja.marketplace.plans.models import VendorSubscription
 from oja.marketplace.reviews.models import Review, ReviewDecision
 from oja.marketplace.vendors.models import Vendor, VendorStatusChange
@@ -313,6 +314,8 @@ async def test_products_are_listed_by_status_with_their_store(
         "store-order",
         "return-request",
         "order-refund",
+        "payout",
+        "dispute",
         "review",
         "store-plan",
         "notification-delivery",
@@ -604,3 +607,31 @@ async def test_only_failed_deliveries_are_listed(admin_client: httpx.AsyncClient
     assert "+2348030000002" not in page
     assert details.status_code == 200
     assert hidden.status_code == 404
+
+
+async def test_disputes_are_listed_by_status(admin_client: httpx.AsyncClient, app: Any) -> None:
+    buyer = await person(admin_client)
+    _, vendor_id = await store(admin_client, "Dispute Row")
+    ids = await add_order(app, vendor_id, buyer.id)
+    reference = f"oja_dispute_{uuid.uuid4().hex[:12]}"
+    async with unit_of_work(app.state.runtime.database) as db:
+        db.add(
+            Dispute(
+                provider="paystack",
+                provider_dispute_id="dsp_admin_1",
+                reference=reference,
+                group_id=ids["group"],
+                status=DisputeStatus.open,
+                provider_status="awaiting-merchant-feedback",
+                amount=1250050,
+                currency="NGN",
+            )
+        )
+
+    open_ = (await admin_client.get("/admin/dispute/list", params={"status": "open"})).text
+    won = (await admin_client.get("/admin/dispute/list", params={"status": "won"})).text
+
+    assert reference in open_
+    assert "NGN 12,500.50" in open_
+    assert "awaiting-merchant-feedback" in open_
+    assert reference not in won

@@ -31,6 +31,7 @@ from oja.admin.base import (
 )
 from oja.core.db import read_only
 from oja.marketplace.catalog.models import Product
+from oja.marketplace.ledger.models import Dispute
 from oja.marketplace.orders import repository as order_repository
 from oja.marketplace.orders.models import (
     OrderLine,
@@ -39,6 +40,7 @@ from oja.marketplace.orders.models import (
     ReturnRequest,
     StoreOrder,
 )
+from oja.marketplace.payouts.models import Payout
 from oja.marketplace.plans import service as plan_service
 from oja.marketplace.plans.schemas import SubscriptionOut
 from oja.marketplace.reviews.models import Review, ReviewStatus
@@ -327,6 +329,57 @@ class RefundView(LinkingView, model=OrderRefund):
     column_searchable_list: ClassVar[Any] = [OrderRefund.order_id, OrderRefund.provider_refund_id]
     column_sortable_list: ClassVar[Any] = [OrderRefund.created_at, OrderRefund.amount]
     column_default_sort: ClassVar[Any] = [(OrderRefund.created_at, True)]
+
+
+class PayoutView(LinkingView, model=Payout):
+    """Payouts (read-only here: retry, hold and release are ``POST /admin/payouts/{id}/retry`` and
+    ``/admin/vendors/{id}/payout-hold|release``, which go through the payouts service)."""
+
+    name = "Payout"
+    icon = "fa-solid fa-building-columns"
+    column_list: ClassVar[Any] = [
+        Payout.vendor_id,
+        Payout.reference,
+        Payout.amount,
+        Payout.status,
+        Payout.provider,
+        Payout.failure_reason,
+        Payout.created_at,
+        Payout.settled_at,
+    ]
+    column_labels: ClassVar[Any] = {Payout.vendor_id: "Store", Payout.failure_reason: "Failure"}
+    column_formatters: ClassVar[Any] = {Payout.amount: _money("amount")}
+    column_formatters_detail: ClassVar[Any] = {Payout.amount: _money("amount")}
+    column_links: ClassVar[dict[str, str]] = {"vendor_id": VENDOR}
+    column_filters: ClassVar[Any] = [values_filter(Payout.status)]
+    column_searchable_list: ClassVar[Any] = [Payout.reference, Payout.transfer_code]
+    column_sortable_list: ClassVar[Any] = [Payout.created_at, Payout.amount, Payout.status]
+    column_default_sort: ClassVar[Any] = [(Payout.created_at, True)]
+
+
+class DisputeView(LinkingView, model=Dispute):
+    """Payment disputes (read-only here: evidence goes to the provider through
+    ``POST /admin/disputes/{id}/evidence``)."""
+
+    name = "Dispute"
+    icon = "fa-solid fa-scale-balanced"
+    column_list: ClassVar[Any] = [
+        Dispute.reference,
+        Dispute.provider,
+        Dispute.status,
+        Dispute.provider_status,
+        Dispute.resolution,
+        Dispute.amount,
+        Dispute.due_at,
+        Dispute.created_at,
+        Dispute.resolved_at,
+    ]
+    column_formatters: ClassVar[Any] = {Dispute.amount: _money("amount")}
+    column_formatters_detail: ClassVar[Any] = {Dispute.amount: _money("amount")}
+    column_filters: ClassVar[Any] = [values_filter(Dispute.status)]
+    column_searchable_list: ClassVar[Any] = [Dispute.reference, Dispute.provider_dispute_id]
+    column_sortable_list: ClassVar[Any] = [Dispute.created_at, Dispute.amount, Dispute.status]
+    column_default_sort: ClassVar[Any] = [(Dispute.created_at, True)]
 
 
 def _queue(status: QueueStatus | None) -> Any:

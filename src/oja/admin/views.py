@@ -21,6 +21,8 @@ from oja.admin.file_views import FileView
 from oja.admin.identity_views import ApiKeyView, UserView
 from oja.admin.job_views import JobView
 from oja.admin.marketplace_views import (
+    DisputeView,
+    PayoutView,
     ProductView,
     RefundView,
     ReturnView,
@@ -46,6 +48,8 @@ VIEWS: list[type[ModelView] | type[BaseView]] = [
     StoreOrderView,
     ReturnView,
     RefundView,
+    PayoutView,
+    DisputeView,
     ReviewQueueView,
     StorePlanView,
     NotificationTemplateView,

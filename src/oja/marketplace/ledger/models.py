@@ -93,7 +93,11 @@ class LedgerTransaction(IdMixin, Base):
     """One balanced movement of money, booked once per ``source``."""
 
     __tablename__ = "ledger_transaction"
-    __table_args__ = (Index("ix_ledger_transaction_buyer_id_created_at", "buyer_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_ledger_transaction_buyer_id_created_at", "buyer_id", "created_at"),
+        # Refunds booked in a time range: the sales reports' rollup.
+        Index("ix_ledger_transaction_kind_created_at", "kind", "created_at"),
+    )
 
     source: Mapped[str] = mapped_column(String(150), unique=True)
     """``payment:<reference>``, ``refund:<id>``, ``release:<store order id>``…"""
@@ -160,6 +164,8 @@ class StoreSettlement(IdMixin, TimestampMixin, VendorOwned, Base):
     __table_args__ = (
         UniqueConstraint("order_id"),
         Index("ix_store_settlement_status_created_at", "status", "created_at"),
+        # A store's sales in a time range: the sales reports' rollup and live figures.
+        Index("ix_store_settlement_vendor_id_created_at", "vendor_id", "created_at"),
         CheckConstraint("commission >= 0 AND commission <= total", name="commission_bounded"),
         CheckConstraint("refunded >= 0 AND refunded <= total", name="refund_bounded"),
     )

@@ -126,6 +126,8 @@ class StoreOrder(IdMixin, TimestampMixin, VendorOwned, Base):
         UniqueConstraint("group_id", "vendor_id"),
         Index("ix_store_order_vendor_id_status_created_at", "vendor_id", "status", "created_at"),
         Index("ix_store_order_buyer_id_created_at", "buyer_id", "created_at"),
+        # A store's cancellations in a time range: the sales reports.
+        Index("ix_store_order_vendor_id_canceled_at", "vendor_id", "canceled_at"),
         CheckConstraint("refunded_amount >= 0 AND refunded_amount <= total", name="refund_bounded"),
     )
 
@@ -203,7 +205,11 @@ class ReturnRequest(IdMixin, TimestampMixin, VendorOwned, Base):
     """A buyer's request to send back some delivered lines of one store order."""
 
     __tablename__ = "return_request"
-    __table_args__ = (Index("ix_return_request_vendor_id_status", "vendor_id", "status"),)
+    __table_args__ = (
+        Index("ix_return_request_vendor_id_status", "vendor_id", "status"),
+        # A store's received returns in a time range: the sales reports.
+        Index("ix_return_request_vendor_id_received_at", "vendor_id", "received_at"),
+    )
 
     order_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("store_order.id", ondelete="CASCADE"), index=True

@@ -12,13 +12,11 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Index, PrimaryKeyConstraint, String
+from sqlalchemy import BigInteger, PrimaryKeyConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oja.core.clock import utcnow
 from oja.core.db import Base
-from oja.marketplace.ledger.models import LedgerTransaction, StoreSettlement
-from oja.marketplace.orders.models import ReturnRequest, StoreOrder
 from oja.marketplace.tenancy import VendorOwned
 
 
@@ -70,15 +68,3 @@ class StoreVisitDay(VendorOwned, Base):
 
     day: Mapped[date]
     visitors: Mapped[int] = mapped_column(default=0)
-
-
-# The raw reads of a day (the rollup job over every store, today's live figures of one store) are
-# time ranges on other modules' tables; these indexes serve only them, so they are declared here.
-Index(
-    "ix_store_settlement_vendor_id_created_at",
-    StoreSettlement.vendor_id,
-    StoreSettlement.created_at,
-)
-Index("ix_store_order_vendor_id_canceled_at", StoreOrder.vendor_id, StoreOrder.canceled_at)
-Index("ix_return_request_vendor_id_received_at", ReturnRequest.vendor_id, ReturnRequest.received_at)
-Index("ix_ledger_transaction_kind_created_at", LedgerTransaction.kind, LedgerTransaction.created_at)

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.clock import utcnow
 from oja.identity.models import User
-from oja.marketplace.ledger.checks import drifted_accounts, unbalanced_transactions
 from oja.marketplace.ledger.models import LedgerAccount, LedgerTransaction
 from oja.marketplace.orders.models import (
     GroupStatus,
@@ -115,6 +114,3 @@ async def balances(db: AsyncSession) -> dict[str, int]:
 
 async def transaction_count(db: AsyncSession) -> int:
     return int((await db.execute(select(func.count()).select_from(LedgerTransaction))).scalar_one())
-
-
-__all__ = ["drifted_accounts", "unbalanced_transactions"]

@@ -18,6 +18,7 @@ from sqlalchemy import select, text, update
 from oja.core.clock import utcnow
 from oja.core.db import unit_of_work
 from oja.marketplace.config import MarketplaceSettings
+from oja.marketplace.ledger import checks as ledger_checks
 from oja.marketplace.ledger import settlement
 from oja.marketplace.ledger.jobs import release_settlements
 from oja.marketplace.ledger.models import (
@@ -77,8 +78,8 @@ async def ledger_balances(app: Any) -> dict[str, int]:
 
 async def invariants(app: Any) -> None:
     async with unit_of_work(app.state.runtime.database) as db:
-        assert await ledger_kit.unbalanced_transactions(db) == []
-        assert await ledger_kit.drifted_accounts(db) == []
+        assert await ledger_checks.unbalanced_transactions(db) == []
+        assert await ledger_checks.drifted_accounts(db) == []
     assert sum((await ledger_balances(app)).values()) == 0
 
 

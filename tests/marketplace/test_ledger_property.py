@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from oja.core.clock import utcnow
 from oja.core.db import Database, unit_of_work
 from oja.marketplace.config import MarketplaceSettings
+from oja.marketplace.ledger import checks as ledger_checks
 from oja.marketplace.ledger import settlement
 from oja.marketplace.ledger.models import AccountKind, StoreSettlement
 from oja.marketplace.ledger.service import account_key
@@ -198,8 +199,8 @@ async def check(
     database: Database, stores: list[uuid.UUID], model: Model, before: dict[str, int]
 ) -> None:
     async with unit_of_work(database) as db:
-        assert await ledger_kit.unbalanced_transactions(db) == []
-        assert await ledger_kit.drifted_accounts(db) == []
+        assert await ledger_checks.unbalanced_transactions(db) == []
+        assert await ledger_checks.drifted_accounts(db) == []
         balances = await ledger_kit.balances(db)
         settled = (
             (await db.execute(select(StoreSettlement).where(StoreSettlement.vendor_id.in_(stores))))

@@ -11,6 +11,7 @@ import httpx
 
 from oja.core.db import unit_of_work
 from oja.marketplace.config import MarketplaceSettings
+from oja.marketplace.ledger import checks as ledger_checks
 from oja.marketplace.ledger import settlement
 from oja.marketplace.orders.models import OrderStatus
 from oja.sandbox.paystack import PaystackFake
@@ -30,8 +31,8 @@ paystack_server, paystack, settings = (
 
 async def balances(app: Any) -> dict[str, int]:
     async with unit_of_work(app.state.runtime.database) as db:
-        assert await ledger_kit.unbalanced_transactions(db) == []
-        assert await ledger_kit.drifted_accounts(db) == []
+        assert await ledger_checks.unbalanced_transactions(db) == []
+        assert await ledger_checks.drifted_accounts(db) == []
         found = await ledger_kit.balances(db)
     assert sum(found.values()) == 0
     return found

@@ -35,6 +35,7 @@ from oja.core import events
 from oja.core.clock import utcnow
 from oja.core.db import unit_of_work
 from oja.marketplace.checkout import payments as checkout_payments
+from oja.marketplace.ledger import checks as ledger_checks
 from oja.marketplace.ledger import disputes, settlement
 from oja.marketplace.ledger.models import LedgerTransaction
 from oja.marketplace.orders.models import GroupStatus, OrderGroup, OrderStatus, StoreOrder
@@ -240,7 +241,7 @@ async def example(
                 .where(StoreOrder.group_id == group.id, StoreOrder.status == "confirmed")
             )
         ).scalar_one()
-        unbalanced = await ledger_kit.unbalanced_transactions(db)
+        unbalanced = await ledger_checks.unbalanced_transactions(db)
         stored_rows = (
             await db.execute(
                 select(func.count())

@@ -157,3 +157,34 @@ async def lapse_lease(app: Any, kind: str) -> int:
             {"kind": kind},
         )
     return int(lapsed.rowcount)
+
+
+async def kill_at_marker(
+    process: subprocess.Popen[bytes], marker: Path, log: Path, what: str, timeout: float = 90
+) -> None:
+    """SIGKILL ``process``'s group once its fault-injection hook left ``marker`` (it stalls there
+    at the point under test), and reap it."""
+
+    async def stalled() -> bool:
+        return marker.exists()
+
+    await wait_until(stalled, timeout, what, log)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def reconciled(env: Mapping[str, str]) -> str:
+    """``oja reconcile`` as a process with ``env`` (fresh work may be two minutes old); its table,
+    asserted all consistent."""
+    done = subprocess.run(
+        [sys.executable, "-m", "oja.cli", "reconcile", "--stale-after", "120"],
+        env=dict(env),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.endswith("all consistent\n"), done.stdout
+    return done.stdout

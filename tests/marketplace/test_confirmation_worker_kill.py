@@ -7,10 +7,6 @@ the checkouts — and ``oja reconcile`` finds the marketplace consistent."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +19,14 @@ from oja.sandbox import paystack as paystack_fake
 from oja.sandbox.paystack import PaystackFake
 from tests.billing.conftest import paystack_headers
 from tests.conftest import Jobs
-from tests.processes import REPO, chaos_worker_env, lapse_lease, running, wait_until
+from tests.processes import (
+    chaos_worker_env,
+    kill_at_marker,
+    lapse_lease,
+    reconciled,
+    running,
+    wait_until,
+)
 
 from .conftest import admin, count, person, rows
 from .shop import WEBHOOK, Served, add, checkout, new_key, paystack, paystack_server, settings, shop
@@ -90,13 +93,7 @@ async def test_a_worker_killed_mid_confirmation_confirms_every_paid_group_once(
         return [s for (s,) in await rows(app, "SELECT status FROM order_group") if s == "paid"]
 
     with running(WORKER, env, log) as first:
-
-        async def stalled() -> bool:
-            return marker.exists()
-
-        await wait_until(stalled, 90, "a confirmation applied and not committed", log)
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait()
+        await kill_at_marker(first, marker, log, "a confirmation applied and not committed")
     # Everything the killed job wrote died with its transaction: nothing paid, booked or moved.
     assert await paid_groups() == []
     assert await count(app, "order_transition", "to_status = 'confirmed'") == 0
@@ -139,16 +136,5 @@ async def test_a_worker_killed_mid_confirmation_confirms_every_paid_group_once(
         movements,
         {"WRAP": 7, "BEAD": 4},
     )
-    reconciled = subprocess.run(
-        [sys.executable, "-m", "oja.cli", "reconcile", "--stale-after", "120"],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr
-    checks = {r.split()[0]: r.split()[1] for r in reconciled.stdout.splitlines()[2:] if r.strip()}
+    checks = {r.split()[0]: r.split()[1] for r in reconciled(env).splitlines()[2:] if r.strip()}
     assert (checks["stock"], checks["orders"], checks["ledger"]) == ("ok", "ok", "ok")
-    assert reconciled.stdout.endswith("all consistent\n"), reconciled.stdout

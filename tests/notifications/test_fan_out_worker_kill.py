@@ -6,10 +6,6 @@ none lost and none doubled, and ``oja reconcile`` finds nothing stuck."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -29,7 +25,14 @@ from tests.notifications.conftest import (
     emit,
     reachable,
 )
-from tests.processes import REPO, chaos_worker_env, lapse_lease, running, wait_until
+from tests.processes import (
+    chaos_worker_env,
+    kill_at_marker,
+    lapse_lease,
+    reconciled,
+    running,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 WORKER = ["oja.cli", "worker", "--concurrency", "1", "--beat"]
@@ -76,13 +79,7 @@ async def test_a_worker_killed_mid_fan_out_delivers_every_notification_once(
     await emit(app, "order.delivered", people[:2], **DELIVERED)
 
     with running(WORKER, env, log) as first:
-
-        async def stalled() -> bool:
-            return marker.exists()
-
-        await wait_until(stalled, 90, "a fan-out stored and not committed", log)
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait()
+        await kill_at_marker(first, marker, log, "a fan-out stored and not committed")
     # The killed fan-out had stored one event's notifications and deliveries (an email and an SMS
     # each); they died with its transaction, and no send job had been published for them.
     assert marker.read_text() in {"4 8", "2 4"}
@@ -110,14 +107,4 @@ async def test_a_worker_killed_mid_fan_out_delivers_every_notification_once(
     for someone, expected in zip(people, (2, 2, 1, 1), strict=True):
         page = (await client.get("/notifications", headers=someone.headers)).json()
         assert page["total"] == expected
-    reconciled = subprocess.run(
-        [sys.executable, "-m", "oja.cli", "reconcile", "--stale-after", "120"],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr
-    assert reconciled.stdout.endswith("all consistent\n"), reconciled.stdout
+    reconciled(env)

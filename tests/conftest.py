@@ -46,6 +46,30 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
+SLOWEST_FIRST = (
+    "tests/reliability/test_fuzz*.py",
+    "tests/reliability/test_authorization*.py",
+    "tests/test_demo.py",
+    "tests/admin/test_browser.py",
+    "tests/reliability/test_chaos.py",
+    "tests/reliability/test_load.py",
+    "tests/*/test_*worker_kill.py",
+)
+"""Files that take minutes each, slowest kinds first."""
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # xdist's --dist loadfile hands out files in collection order: a slow file collected last
+    # becomes the run's tail on one worker while the others idle, so the slow ones start first.
+    def rank(item: pytest.Item) -> int:
+        # A relative glob matches a path from its right end.
+        matches = (i for i, glob in enumerate(SLOWEST_FIRST) if Path(item.path).match(glob))
+        return next(matches, len(SLOWEST_FIRST))
+
+    items.sort(key=rank)  # stable: files keep their order, and tests theirs, within a rank
+
+
 _LEFT_BY_WORKERS: dict[int, str] = {}
 
 

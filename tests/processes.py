@@ -4,14 +4,18 @@ if it has not gone within the grace period — whatever the test's outcome."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -103,3 +107,84 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+async def wait_until(
+    predicate: Callable[[], Awaitable[bool]], timeout: float, what: str, log: Path
+) -> None:
+    """Poll ``predicate`` until it holds; past ``timeout`` fail with the tail of ``log`` (the
+    worker's output says why). A bound on how long to wait, never an assertion on timing."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{what} did not happen in {timeout:g} s\n{log.read_text()[-3000:]}")
+
+
+def chaos_worker_env(database_url: str, settings: Any, imports: list[str]) -> dict[str, str]:
+    """A worker subprocess's environment for the SIGKILL tests: the test's database and secret, a
+    filesystem broker, ``imports`` loaded into the worker (their fault-injection hooks), and a
+    sweeper that requeues a dead worker's job after one second instead of minutes."""
+    return {
+        **os.environ,
+        "OJA_ENV": "test",
+        "OJA_SECRET_KEY": settings.secret_key,
+        "OJA_VAR_DIR": str(settings.app.var_dir),
+        "OJA_DATABASE_URL": database_url,
+        "OJA_BROKER_URL": "filesystem://",
+        "OJA_WORKER_IMPORTS": json.dumps(imports),
+        "OJA_SWEEPER_INTERVAL": "0.5",
+        "OJA_JOB_REQUEUE_AFTER": "1",
+        "OJA_JOB_LEASE_GRACE": "1",
+        "OJA_JOB_RETRY_BASE_DELAY": "0",
+        "PYTHONPATH": str(REPO),
+    }
+
+
+async def lapse_lease(app: Any, kind: str) -> int:
+    """The killed worker's lease on its ``running`` jobs of ``kind`` runs out now, as the job's
+    timeout (minutes for some kinds) plus the grace would make it: the sweeper takes them over at
+    its next pass instead of the test waiting that long. How many leases lapsed."""
+    from sqlalchemy import text
+
+    async with app.state.runtime.database.engine.begin() as conn:
+        lapsed = await conn.execute(
+            text(
+                "UPDATE job SET lease_expires_at = now() - interval '1 second' "
+                "WHERE kind = :kind AND status = 'running'"
+            ),
+            {"kind": kind},
+        )
+    return int(lapsed.rowcount)
+
+
+async def kill_at_marker(
+    process: subprocess.Popen[bytes], marker: Path, log: Path, what: str, timeout: float = 90
+) -> None:
+    """SIGKILL ``process``'s group once its fault-injection hook left ``marker`` (it stalls there
+    at the point under test), and reap it."""
+
+    async def stalled() -> bool:
+        return marker.exists()
+
+    await wait_until(stalled, timeout, what, log)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def reconciled(env: Mapping[str, str]) -> str:
+    """``oja reconcile`` as a process with ``env`` (fresh work may be two minutes old); its table,
+    asserted all consistent."""
+    done = subprocess.run(
+        [sys.executable, "-m", "oja.cli", "reconcile", "--stale-after", "120"],
+        env=dict(env),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.endswith("all consistent\n"), done.stdout
+    return done.stdout

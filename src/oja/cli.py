@@ -192,12 +192,23 @@ def demo(
     admin_password: Annotated[
         str | None, typer.Option(envvar="OJA_DEMO_ADMIN_PASSWORD", help="Its password.")
     ] = None,
+    email_inbox: Annotated[
+        str | None,
+        typer.Option(
+            envvar="OJA_DEMO_EMAIL_INBOX",
+            help="The sandbox's email inbox (its `Email inbox` page): the demo counts the "
+            "buyer's emails there. The Paystack and SMS fakes are found from the sandbox's "
+            "OJA_PAYSTACK_* and OJA_SMS_BASE_URL variables.",
+        ),
+    ] = None,
 ) -> None:
     """Walk each module's main flow against a running Oja and print a table; exit 1 on a failure."""
     from oja.demo import run
+    from oja.demo_market import Fakes
 
     admin = (admin_email, admin_password) if admin_email and admin_password else None
-    raise typer.Exit(run(base_url, poll_timeout=timeout, admin=admin))
+    fakes = Fakes.from_environment(email_inbox)
+    raise typer.Exit(run(base_url, poll_timeout=timeout, admin=admin, fakes=fakes))
 
 
 _PARENT_PID = typer.Option(

@@ -25,6 +25,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from oja import demo_market
+from oja.demo_market import Fakes
+
 Outcome = Literal["ok", "failed", "skipped"]
 MARKS: dict[Outcome, str] = {"ok": "✓", "failed": "✗", "skipped": "–"}
 ABSENT = "skipped (module absent)"
@@ -82,6 +85,8 @@ class Walk:
     admin: tuple[str, str] | None = None
     """The operator's email and password (``--admin-email``/``--admin-password``): the
     marketplace flow needs someone to approve its stores."""
+    fakes: Fakes = field(default_factory=Fakes)
+    """Where the sandbox's fakes keep their records (the marketplace's payouts and inboxes)."""
 
     # -- recording ---------------------------------------------------------------------------
 
@@ -788,6 +793,8 @@ def marketplace(w: Walk) -> None:
     tag = secrets.token_hex(3)
     adire = _store(w, "Adire", admin, f"Adire indigo wrap {tag}", 1_500_000)
     beads = _store(w, "Beads", admin, f"Coral bead necklace {tag}", 850_000)
+    demo_market.csv_import(w, beads)
+    demo_market.aliexpress_import(w, adire)
     buyer = w.bearer()
     w.call(
         "buyer searches",
@@ -914,6 +921,9 @@ def marketplace(w: Walk) -> None:
         expected="order notifications",
         show=lambda r: f"{r.json()['total']} in-app",
     )
+    second = demo_market.flutterwave_order(w, adire, PASSWORD, _vendor_order)
+    demo_market.payouts(w, admin, {"Adire": adire, "Beads": beads})
+    demo_market.inboxes(w, second)
     w.call(
         "Beads: reads its balance",
         "GET",
@@ -1064,6 +1074,7 @@ def run(
     out: TextIO | None = None,
     transport: httpx.BaseTransport | None = None,
     admin: tuple[str, str] | None = None,
+    fakes: Fakes | None = None,
 ) -> int:
     """Walk every flow, printing each step as it ends; 0 when no step failed."""
     stream = out or sys.stdout
@@ -1082,7 +1093,15 @@ def run(
         if health.status_code != 200:
             stream.write(f"Oja at {base_url} answered /healthz with {health.status_code}\n")
             return 2
-        walk = Walk(client, base_url, poll_timeout, served_paths(client), stream, admin=admin)
+        walk = Walk(
+            client,
+            base_url,
+            poll_timeout,
+            served_paths(client),
+            stream,
+            admin=admin,
+            fakes=fakes or Fakes(),
+        )
         stream.write(f"Oja demo against {base_url}\n{header()}\n")
         for flow in FLOWS:
             walk.flow = flow.name

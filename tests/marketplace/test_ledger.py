@@ -454,6 +454,17 @@ async def test_a_store_order_marked_delivered_through_the_flow_is_released(app: 
     await invariants(app)
 
 
+async def test_a_settlement_hold_shorter_than_the_return_window_releases_earlier(app: Any) -> None:
+    _, _, [order], _ = await book(app, {0: [1000]}, stores=1)
+    await deliver(app, order, days_ago=2.01)
+    default, two_days = market(app), market(app).model_copy(update={"settlement_hold_days": 2})
+    async with unit_of_work(app.state.runtime.database) as db:
+        assert await settlement.release_due(db, utcnow(), default) == 0  # the 14-day window
+        assert await settlement.release_due(db, utcnow(), two_days) == 1
+        assert await settlement.release_due(db, utcnow(), two_days) == 0
+    await invariants(app)
+
+
 @pytest.mark.postgres
 async def test_a_refund_racing_the_release_is_taken_from_where_the_share_really_is(
     app: Any, database_url: str

@@ -30,6 +30,12 @@ class MarketplaceSettings(SettingsSection):
     commission_percent: Decimal = Field(default=Decimal(10), ge=0, le=100, decimal_places=2)
     """The platform's commission on each sold line, in percent (two decimals), unless a commission
     rule names another for the store or the category."""
+    settlement_hold_days: int | None = Field(default=None, ge=0)
+    """Days after delivery a store order's share stays held before it can be paid out; unset, the
+    return window. A shorter hold (the sandbox demo's 0) pays stores before returns close: a later
+    refund is then taken from the store's available balance."""
+    settlement_release_interval: float = Field(default=3600.0, gt=0)
+    """Seconds between runs of the job releasing held shares (beat reads it when it starts)."""
     settlement_release_batch: int = Field(default=500, ge=1)
     """Most store orders one run of the release job moves from pending to available."""
     fee_bearer: Literal["platform", "vendor"] = "platform"

@@ -14,8 +14,15 @@ from oja.marketplace.ledger import disputes, settlement
 __all__ = ["disputes", "release_settlements"]
 
 
-@job("marketplace.ledger.release_settlements", timeout=300, max_attempts=3, periodic=3600.0)
+@job(
+    "marketplace.ledger.release_settlements",
+    timeout=300,
+    max_attempts=3,
+    # Beat's schedule is fixed when it imports this module: the interval is read then.
+    periodic=MarketplaceSettings().settlement_release_interval,
+)
 async def release_settlements(ctx: JobContext) -> dict[str, Any]:
-    """Store orders delivered a return window ago: their held share becomes available."""
+    """Store orders delivered a hold (by default the return window) ago: their held share becomes
+    available."""
     settings = ctx.runtime.settings.section(MarketplaceSettings)
     return {"released": await settlement.release_due(ctx.session, utcnow(), settings)}

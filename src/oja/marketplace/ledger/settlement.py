@@ -334,8 +334,10 @@ async def _buyer(db: AsyncSession, settlement: StoreSettlement) -> uuid.UUID | N
 
 
 async def release_due(db: AsyncSession, now: datetime, settings: MarketplaceSettings) -> int:
-    """Release the held share of up to a batch of store orders whose return window passed."""
-    cutoff = now - timedelta(days=settings.return_window_days)
+    """Release the held share of up to a batch of store orders whose hold (by default the return
+    window) passed."""
+    hold = settings.settlement_hold_days
+    cutoff = now - timedelta(days=settings.return_window_days if hold is None else hold)
     released = 0
     for vendor_id, order_id in await repository.due_releases(
         db, cutoff, settings.settlement_release_batch

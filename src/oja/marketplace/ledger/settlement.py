@@ -13,7 +13,8 @@
   operator's to refund, not a store's.
 * **Refund.** On ``refund.processed`` (the provider paid the buyer back), ``refund:<id>`` reverses
   exactly the refunded lines' store share and commission, from ``pending`` while the order is held,
-  from ``available`` after release — where it may go negative; the next payouts recover it.
+  from ``available`` after release — where it may go negative; the next payouts recover it. The
+  fee a store bore comes back to it in proportion (the provider keeps it; the platform absorbs it).
 * **Release.** A periodic job moves each store order's remaining share from ``pending`` to
   ``available`` once it was delivered ``OJA_MARKETPLACE_RETURN_WINDOW_DAYS`` ago with no return
   open, under ``release:<order id>``.
@@ -263,6 +264,41 @@ def _refunded_lines(
     return spread
 
 
+def reverse_lines(
+    settlement: StoreSettlement, wanted: list[tuple[str, int]], amount: int
+) -> tuple[dict[str, int], int]:
+    """``amount`` spread over the ``wanted`` lines: the lines' refunded totals after it, and the
+    commission it takes back (on the running total, :func:`.commission.reversed_commission`)."""
+    refunds = {k: int(v) for k, v in settlement.line_refunds.items()}
+    fee = 0
+    for line_id, take in _refunded_lines(settlement, wanted, amount):
+        line_total, line_fee = settlement.lines[line_id]
+        before = refunds.get(line_id, 0)
+        fee += commission.reversed_commission(int(line_fee), int(line_total), before, take)
+        refunds[line_id] = before + take
+    return refunds, fee
+
+
+def whole_order(settlement: StoreSettlement) -> list[tuple[str, int]]:
+    """Every line of the order, as far as it goes: what a refund or a dispute of the order (not
+    of named lines) is spread over."""
+    return [(line_id, int(total)) for line_id, (total, _) in settlement.lines.items()]
+
+
+def returned_fee(settlement: StoreSettlement, refunded: int) -> int:
+    """What of the fee the store bore comes back once ``refunded`` of its order was reversed."""
+    return commission.returned_fee(settlement.fee, settlement.total, refunded)
+
+
+def remaining_share(settlement: StoreSettlement) -> int:
+    """The store's share of an order not yet reversed by refunds or a lost dispute."""
+    return (
+        (settlement.total - settlement.commission - settlement.fee)
+        - (settlement.refunded - settlement.commission_refunded)
+        + returned_fee(settlement, settlement.refunded)
+    )
+
+
 async def book_refund(
     db: AsyncSession,
     *,
@@ -285,17 +321,15 @@ async def book_refund(
             for line in await repository.return_lines(db, vendor_id, source_id)
         ]
     else:
-        wanted = [(line_id, int(total)) for line_id, (total, _) in settlement.lines.items()]
-    refunds = dict(settlement.line_refunds)
-    fee = 0
-    spread = _refunded_lines(settlement, wanted, amount)
-    for line_id, take in spread:
-        line_total, line_fee = settlement.lines[line_id]
-        before = int(refunds.get(line_id, 0))
-        fee += commission.reversed_commission(int(line_fee), int(line_total), before, take)
-        refunds[line_id] = before + take
+        wanted = whole_order(settlement)
+    refunds, fee = reverse_lines(settlement, wanted, amount)
     # What the lines could not absorb (a refund beyond them) is the store's alone.
     store_part = amount - fee
+    # The provider keeps its fee on a refund: the part the store bore comes back from the
+    # platform (see :mod:`.commission`), so a full refund leaves the store as if never sold.
+    fee_back = returned_fee(settlement, settlement.refunded + amount) - returned_fee(
+        settlement, settlement.refunded
+    )
     held = settlement.status == SettlementStatus.held
     account = AccountKind.store_pending if held else AccountKind.store_available
     posted = await post(
@@ -307,6 +341,8 @@ async def book_refund(
             Leg(AccountKind.provider_clearing, EntryType.refund, -amount),
             Leg(account, EntryType.refund, store_part, vendor_id, order_id),
             Leg(AccountKind.platform_revenue, EntryType.commission_refund, fee, None, order_id),
+            Leg(account, EntryType.fee, -fee_back, vendor_id, order_id),
+            Leg(AccountKind.provider_fees, EntryType.fee, fee_back, None, order_id),
         ],
         buyer_id=await _buyer(db, settlement),
         group_id=settlement.group_id,
@@ -323,6 +359,7 @@ async def book_refund(
         refund_id=str(refund_id),
         amount=amount,
         commission=fee,
+        fee_returned=fee_back,
         from_account=str(account),
     )
     return "booked"
@@ -351,9 +388,7 @@ async def release(
     settlement = await repository.settlement(db, vendor_id, order_id, lock=True)
     if settlement is None or not await repository.mark_released(db, vendor_id, order_id, now):
         return False
-    remaining = (settlement.total - settlement.commission - settlement.fee) - (
-        settlement.refunded - settlement.commission_refunded
-    )
+    remaining = remaining_share(settlement)
     await post(
         db,
         source=release_source(order_id),

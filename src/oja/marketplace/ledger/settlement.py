@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,6 +38,7 @@ from oja.marketplace.checkout import payments as checkout_payments
 from oja.marketplace.checkout import repository as checkout_repository
 from oja.marketplace.config import MarketplaceSettings
 from oja.marketplace.ledger import commission, repository
+from oja.marketplace.ledger import split as provider_split
 from oja.marketplace.ledger.models import (
     AccountKind,
     EntryType,
@@ -46,7 +48,7 @@ from oja.marketplace.ledger.models import (
 )
 from oja.marketplace.ledger.service import Leg, post
 from oja.marketplace.orders import repository as orders_repository
-from oja.marketplace.orders.models import GroupStatus, RefundSource
+from oja.marketplace.orders.models import GroupStatus, OrderLine, RefundSource, StoreOrder
 from oja.marketplace.orders.refunds import REFUND_PROCESSED
 
 log = structlog.get_logger("oja.marketplace.ledger")
@@ -72,10 +74,24 @@ def release_source(order_id: uuid.UUID) -> str:
 
 
 @events.on(PAYMENT_SUCCEEDED)
-async def on_payment_succeeded(*, reference: str, fees: int = 0, **_: Any) -> None:
+async def on_payment_succeeded(
+    *,
+    reference: str,
+    fees: int = 0,
+    metadata: dict[str, Any] | None = None,
+    split_shares: dict[str, int] | None = None,
+    **_: Any,
+) -> None:
     # Events carry no runtime; outside a request or job (a CLI), the environment's settings.
     settings = current_settings().section(MarketplaceSettings)
-    await book_payment(current_session(), reference, settings, fees=fees)
+    await book_payment(
+        current_session(),
+        reference,
+        settings,
+        fees=fees,
+        sent=provider_split.sent_shares(metadata),
+        split_shares=split_shares,
+    )
 
 
 @events.on(REFUND_PROCESSED)
@@ -121,6 +137,42 @@ async def _rules(
     return commission.Rules(default, by_store_category, by_store, by_category)
 
 
+async def order_commissions(
+    db: AsyncSession,
+    settings: MarketplaceSettings,
+    orders: Sequence[StoreOrder],
+    lines: Sequence[OrderLine],
+) -> dict[uuid.UUID, dict[uuid.UUID, int]]:
+    """Each store order's commission per line (order id → line id → minor units), by the most
+    specific rule (:mod:`.commission`): what the ledger books, and what a provider split pays."""
+    categories = await repository.product_categories(
+        db, {line.product_id: line.vendor_id for line in lines if line.product_id is not None}
+    )
+    rules = await _rules(
+        db,
+        settings,
+        {order.vendor_id for order in orders},
+        {category for category in categories.values() if category is not None},
+    )
+    return {
+        order.id: commission.split(
+            [
+                commission.SplitLine(
+                    line.id,
+                    line.line_total,
+                    rules.rate(
+                        order.vendor_id,
+                        categories.get(line.product_id) if line.product_id else None,
+                    ),
+                )
+                for line in lines
+                if line.order_id == order.id
+            ]
+        )
+        for order in orders
+    }
+
+
 def fee_parts(
     fees: int, shares: dict[uuid.UUID, tuple[int, int]], bearer: str
 ) -> tuple[dict[uuid.UUID, int], int]:
@@ -140,46 +192,33 @@ def fee_parts(
 
 
 async def book_payment(
-    db: AsyncSession, reference: str, settings: MarketplaceSettings, *, fees: int = 0
+    db: AsyncSession,
+    reference: str,
+    settings: MarketplaceSettings,
+    *,
+    fees: int = 0,
+    sent: Mapping[uuid.UUID, tuple[str, int]] | None = None,
+    split_shares: Mapping[str, int] | None = None,
 ) -> str:
     """Book a paid group's split once; the outcome (``booked``, ``already_booked``, ``not_paid``).
 
     ``fees`` (the provider's, from the verification) leave the clearing account: the platform's
     expense (``provider_fees``) or, with ``OJA_MARKETPLACE_FEE_BEARER=vendor``, taken from the
-    stores' shares (a ``fee`` entry on each store's pending account)."""
+    stores' shares (a ``fee`` entry on each store's pending account). ``sent``: the stores
+    Paystack settled directly (:mod:`.split`), with ``split_shares`` as verified."""
     group = await checkout_repository.group_by_reference(db, reference)
     if group is None or group.status != GroupStatus.paid:
         return "not_paid"
     orders = await checkout_repository.group_orders(db, group.id)
     lines = await checkout_repository.group_lines(db, orders) if orders else []
-    categories = await repository.product_categories(
-        db, {line.product_id: line.vendor_id for line in lines if line.product_id is not None}
-    )
-    rules = await _rules(
-        db,
-        settings,
-        {order.vendor_id for order in orders},
-        {category for category in categories.values() if category is not None},
-    )
+    commissions = await order_commissions(db, settings, orders, lines)
     legs = [Leg(AccountKind.provider_clearing, EntryType.payment, group.total)]
     fees = min(max(fees, 0), group.total)
     settlements = []
     splits: dict[uuid.UUID, int] = {}
     for order in orders:
         mine = [line for line in lines if line.order_id == order.id]
-        split = commission.split(
-            [
-                commission.SplitLine(
-                    line.id,
-                    line.line_total,
-                    rules.rate(
-                        order.vendor_id,
-                        categories.get(line.product_id) if line.product_id else None,
-                    ),
-                )
-                for line in mine
-            ]
-        )
+        split = commissions[order.id]
         fee = min(sum(split.values()), order.total)
         share = order.total - fee
         splits[order.id] = fee
@@ -205,6 +244,14 @@ async def book_payment(
         {o.id: (o.total, o.total - splits[o.id]) for o in orders},
         settings.fee_bearer,
     )
+    sent = sent or {}
+    for order in orders:  # Paystack allocated these stores' fee itself (all-proportional)
+        if order.id in sent:
+            parts[order.id] = min(
+                provider_split.fee_part(fees, sent[order.id][1], group.total, settings.fee_bearer),
+                order.total - splits[order.id],
+            )
+    platform_fee = fees - sum(parts.values())
     fee_legs = [
         Leg(AccountKind.provider_clearing, EntryType.fee, -fees),
         Leg(AccountKind.provider_fees, EntryType.fee, platform_fee),
@@ -241,6 +288,16 @@ async def book_payment(
         group_id=group.id,
         reference=reference,
     )
+    if sent:
+        await provider_split.book(
+            db,
+            reference=reference,
+            group_id=group.id,
+            currency=group.currency,
+            settlements=settlements,
+            sent=sent,
+            verified=split_shares,
+        )
     repository.add_settlements(db, settlements)
     await db.flush()
     log.info("marketplace.ledger.payment_booked", group_id=str(group.id), total=group.total)

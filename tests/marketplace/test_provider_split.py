@@ -154,3 +154,17 @@ async def test_a_split_that_differs_from_the_ledger_is_flagged_and_the_ledger_st
         paystack.transactions[reference].split_request["subaccounts"][0]["subaccount"]: 1800
     }
     assert await notified(app, "payment.split_mismatch") == 1
+
+
+async def test_a_store_paystack_did_not_pay_stays_ledger_settled_and_is_flagged(
+    app: Any, client: httpx.AsyncClient, paystack: PaystackFake, jobs: Jobs
+) -> None:
+    a, b, buyer = await two_stores(app, client, paystack)
+    reference = (await checkout(client, buyer)).json()["payment"]["reference"]
+    paystack.transactions[reference].split_code = None  # Paystack settled it all to the platform
+    assert await paid_webhook(app, client, paystack, jobs, reference) == ["succeeded"]
+    assert paystack.subaccount_balances == {}
+    found = await balances(app, a, b)
+    assert (found["store_pending:A"], found["store_pending:B"]) == (-1800, -899)
+    assert await rows(app, "SELECT count(*) FROM ledger_transaction") == [(2,)]
+    assert await notified(app, "payment.split_mismatch") == 1

@@ -16,7 +16,8 @@ allocates it); with ``platform`` it says ``account`` and the store bears none.
 The verified ``split.shares`` are compared with the ledger's figures; any difference (a store
 missing, an amount off by a kobo, a split the ledger did not send) is logged as
 ``marketplace.ledger.split_mismatch`` and told to the admins (``payment.split_mismatch``): the
-ledger's entries stand and an operator reconciles, neither side is trusted silently.
+ledger's entries stand and an operator reconciles, neither side is trusted silently. A store the
+verified split does not name at all was not paid by Paystack: its share stays ledger-settled.
 """
 
 from __future__ import annotations
@@ -84,12 +85,15 @@ async def book(
     """Mark the provider-settled stores' shares paid out by the provider, once, and compare."""
     legs: list[Leg] = []
     expected: dict[str, int] = {}
+    actual = dict(verified or {})
     for settlement in settlements:
         if settlement.order_id not in sent:
             continue
         code, _ = sent[settlement.order_id]
         net = settlement.total - settlement.commission - settlement.fee
         expected[code] = expected.get(code, 0) + net
+        if code not in actual:
+            continue  # Paystack did not pay this store: it stays ledger-settled (and is flagged)
         vendor, order = settlement.vendor_id, settlement.order_id
         legs.append(Leg(AccountKind.store_pending, EntryType.payout, net, vendor, order))
         legs.append(Leg(AccountKind.provider_clearing, EntryType.payout, -net, None, order))
@@ -104,7 +108,6 @@ async def book(
         group_id=group_id,
         reference=reference,
     )
-    actual = dict(verified or {})
     if expected != actual:
         log.error(
             "marketplace.ledger.split_mismatch",

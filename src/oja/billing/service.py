@@ -186,10 +186,11 @@ async def open_payment(
     settings: BillingSettings,
     provider: ProviderName = "paystack",
     plan: str | None = None,
+    split: dict[str, Any] | None = None,
 ) -> Payment:
     """Start a Paystack or Flutterwave transaction for another module's purchase (a marketplace
     order group, always under a fresh reference; a store's plan: ``plan`` is the Paystack plan
-    code, whose amount must equal ``amount``).
+    code, whose amount must equal ``amount``; ``split``: a Paystack dynamic split).
 
     The caller owns idempotency (its own row is unique per key) and computed the amount; ``metadata``
     is kept on the payment and travels with its ``billing.payment.*`` events. Flushed, not committed:
@@ -199,6 +200,9 @@ async def open_payment(
     reference = f"oja_{uuid7().hex}"
     if provider == "paystack":
         callback_url = callback_url or settings.paystack_callback_url
+    extra: dict[str, Any] = {"plan": plan}
+    if split is not None and provider == "paystack":
+        extra["split"] = split
     async with provider_client(settings, provider) as client:
         try:
             started = await client.initialize(
@@ -208,7 +212,7 @@ async def open_payment(
                 reference=reference,
                 callback_url=callback_url,
                 metadata={**metadata, "user_id": str(user_id)},
-                plan=plan,
+                **extra,
             )
         except ProviderCallError as exc:
             raise from_provider(exc, refused=PaymentInitiationFailed) from exc
@@ -248,8 +252,9 @@ Outcome = Literal["credited", "moved", "unchanged", "amount_mismatch", "no_chang
 PAYMENT_SUCCEEDED = "billing.payment.succeeded"
 """Emitted once, in the verifying unit of work, when a payment is credited (verified amount and
 currency equal ours). Payload: ``payment_id``, ``reference``, ``user_id``, ``amount``,
-``currency``, ``metadata``, and ``fees`` (the provider's fee from the same verification, minor
-units; 0 when it did not say)."""
+``currency``, ``metadata``, ``fees`` (the provider's fee from the same verification, minor
+units; 0 when it did not say) and ``split_shares`` (a split payment's allocation by subaccount
+code, from the same verification; None when not split)."""
 PAYMENT_FLAGGED = "billing.payment.flagged"
 """Emitted once when the provider verifies a different amount or currency: the same payload plus
 ``reason``, ``verified_amount`` and ``verified_currency``."""
@@ -323,7 +328,12 @@ async def apply_verification(
             currency=payment.currency,
         )
         log.info("billing.payment.credited", reference=payment.reference, amount=payment.amount)
-        await events.emit(PAYMENT_SUCCEEDED, **_payment_event(payment), fees=verified.fees or 0)
+        await events.emit(
+            PAYMENT_SUCCEEDED,
+            **_payment_event(payment),
+            fees=verified.fees or 0,
+            split_shares=verified.split_shares,
+        )
         return "credited"
     if target == "failed":
         log.info("billing.payment.failed", reference=payment.reference)

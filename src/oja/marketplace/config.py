@@ -42,6 +42,13 @@ class MarketplaceSettings(SettingsSection):
     """Who bears the payment provider's fee on a paid group (Paystack's verified ``fees``):
     ``platform`` books it as the platform's expense; ``vendor`` takes it from the stores' shares in
     proportion to their orders' totals (the platform absorbs the remainder kobo)."""
+    settlement: Literal["ledger", "provider_split"] = "ledger"
+    """How stores are paid: ``ledger`` — the platform collects every payment and pays stores by
+    transfer (the payout job); ``provider_split`` — a Paystack checkout carries a dynamic flat
+    ``split`` paying each store that has a Paystack subaccount (created when its payout account
+    becomes active) its share straight away; the ledger books the same entries and marks those
+    shares paid out by the provider. Stores without a subaccount, and Flutterwave checkouts, stay
+    ledger-settled."""
     payout_interval: float = Field(default=86400.0, gt=0)
     """Seconds between runs of the payout job (beat reads it when it starts)."""
     payout_minimum: int = Field(default=100000, ge=1)

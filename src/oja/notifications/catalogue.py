@@ -215,6 +215,21 @@ EVENTS: dict[str, EventSpec] = {
             mandatory=True,
         ),
         _event(
+            "payment.split_mismatch",
+            Category.payments,
+            {
+                "group_id": "0192f0c1-0000-7000-8000-000000000007",
+                "reference": "oja_0192f0c1",
+                "expected": 1250050,
+                "verified": 1250000,
+                "currency": "NGN",
+            },
+            title="Paystack split differs from the ledger ({{ reference }})",
+            text="Paystack's split of payment {{ reference }} paid the stores "
+            "{{ money(verified, currency) }}; the ledger expected {{ money(expected, currency) }}. "
+            "The ledger's entries stand: reconcile it.",
+        ),
+        _event(
             "dispute.resolved",
             Category.payments,
             {**_ORDER, **_MONEY, "dispute_id": "0192f0c1-0000-7000-8000-000000000006"},

@@ -87,6 +87,8 @@ class PaystackFake(SecretKeyApi):
         self.refunds: list[RefundRecord] = []
         self.subaccounts: dict[str, SubaccountRecord] = {}
         self.splits: dict[str, SplitRecord] = {}
+        self.subaccount_balances: dict[str, int] = {}
+        """What split payments settled to each subaccount (code → minor units): its own books."""
         self.recipients: dict[str, dict[str, Any]] = {}
         self.transfers: dict[str, TransferRecord] = {}
         self.disputes: dict[int, DisputeRecord] = {}
@@ -146,7 +148,15 @@ class PaystackFake(SecretKeyApi):
             tx = self.transactions[reference]
             if outcome == "success" and tx.status != "success":
                 tx.status, tx.gateway_response, tx.paid_at = "success", "Successful", timestamp()
-                self.balance[tx.currency] = self.balance.get(tx.currency, 0) + tx.amount
+                # A split pays its subaccounts their allocation; the main balance keeps the rest.
+                paid_out = 0
+                for share in (self._split_of(tx).get("shares") or {}).get("subaccounts", []):
+                    code = share["subaccount_code"]
+                    self.subaccount_balances[code] = (
+                        self.subaccount_balances.get(code, 0) + share["amount"]
+                    )
+                    paid_out += share["amount"]
+                self.balance[tx.currency] = self.balance.get(tx.currency, 0) + tx.amount - paid_out
             elif outcome == "failed" and tx.status != "success":
                 tx.status, tx.gateway_response = "failed", "Declined"
             return tx
@@ -278,6 +288,7 @@ class PaystackFake(SecretKeyApi):
             "id": split.id,
             "name": split.name,
             "split_code": split.code,
+            "is_dynamic": split.dynamic,
             "formula": {
                 "type": split.type,
                 "subaccounts": [

@@ -58,6 +58,8 @@ class Transaction:
     refunded: int = 0
     split_code: str | None = None
     subaccount: str | None = None
+    split_request: dict[str, Any] | None = None
+    """The dynamic ``split`` initialize received, exactly as sent."""
 
 
 @dataclass
@@ -110,6 +112,8 @@ class SplitRecord:
     bearer_type: str
     bearer_subaccount: str | None
     active: bool = True
+    dynamic: bool = False
+    """Sent with a transaction's initialize rather than created with ``POST /split``."""
 
 
 @dataclass

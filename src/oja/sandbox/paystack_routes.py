@@ -108,6 +108,11 @@ def build_app(fake: PaystackFake) -> FastAPI:
         if currency not in SUPPORTED_CURRENCIES:
             return refuse(400, "Currency not supported by merchant")
         split_code, subaccount = body.get("split_code"), body.get("subaccount")
+        if body.get("split") is not None:
+            made = dynamic_split(body["split"], currency)
+            if isinstance(made, str):
+                return refuse(400, made)
+            split_code = made.code
         if split_code is not None and split_code not in fake.splits:
             return refuse(400, "Split code is invalid")
         if subaccount is not None and subaccount not in fake.subaccounts:
@@ -125,6 +130,7 @@ def build_app(fake: PaystackFake) -> FastAPI:
         )
         if tx is None:
             return refuse(400, "Duplicate Transaction Reference")
+        tx.split_request = body.get("split")
         base = str(request.base_url).rstrip("/")
         return ok(
             {
@@ -256,6 +262,36 @@ def build_app(fake: PaystackFake) -> FastAPI:
         if kind == "percentage" and sum(shares.values()) > 100:
             return "Percentage shares cannot exceed 100"
         return None
+
+    def dynamic_split(raw: Any, currency: str) -> SplitRecord | str:
+        """A dynamic ``split`` sent with initialize, kept like a split group; or the refusal."""
+        if not isinstance(raw, dict) or raw.get("type") not in ("percentage", "flat"):
+            return "split needs a type of percentage or flat"
+        entries = raw.get("subaccounts") or []
+        shares: dict[str, Any] = {
+            str(e.get("subaccount")): e.get("share") for e in entries if isinstance(e, dict)
+        }
+        if not shares:
+            return "split needs subaccounts"
+        if (problem := check_shares(str(raw["type"]), shares)) is not None:
+            return problem
+        bearer = str(raw.get("bearer_type") or "account")
+        if bearer == "subaccount" and raw.get("bearer_subaccount") not in shares:
+            return "bearer_subaccount must be a member of the split"
+        with fake._lock:
+            split = SplitRecord(
+                id=next(fake._ids),
+                code=f"SPL_{secrets.token_hex(5)}",
+                name=str(raw.get("name") or "dynamic"),
+                type=str(raw["type"]),
+                currency=str(raw.get("currency") or currency),
+                shares={code: int(share) for code, share in shares.items()},
+                bearer_type=bearer,
+                bearer_subaccount=raw.get("bearer_subaccount"),
+                dynamic=True,
+            )
+            fake.splits[split.code] = split
+        return split
 
     @app.post("/split")
     async def create_split(request: Request) -> Response:

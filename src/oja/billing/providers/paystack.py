@@ -166,9 +166,11 @@ class PaystackClient(BearerJsonClient):
         bearer: str | None = None,
         transaction_charge: int | None = None,
         plan: str | None = None,
+        split: dict[str, Any] | None = None,
     ) -> InitializedTransaction:
         """``plan`` (a ``PLN_`` code) makes the checkout a subscription: Paystack charges the
-        plan's amount, and paying subscribes the customer."""
+        plan's amount, and paying subscribes the customer. ``split`` is a dynamic split
+        (``type``, ``currency``, ``subaccounts [{subaccount, share}]``, ``bearer_type``)."""
         body: dict[str, Any] = {
             "email": email,
             "amount": amount,
@@ -183,6 +185,7 @@ class PaystackClient(BearerJsonClient):
             "bearer": bearer,
             "transaction_charge": transaction_charge,
             "plan": plan,
+            "split": split,
         }
         body.update({k: v for k, v in optional.items() if v})
         data = await self._object("POST", "/transaction/initialize", json_body=body)
@@ -207,6 +210,7 @@ class PaystackClient(BearerJsonClient):
             provider_id=_text(data.get("id")),
             provider_status=status,
             fees=_int_or_none(data.get("fees")),
+            split_shares=_split_shares(data.get("split")),
         )
 
     # Refunds
@@ -578,6 +582,20 @@ def _refund(data: dict[str, Any], amount: int | None, currency: str) -> RefundRe
         currency=str(data.get("currency") or currency),
         merchant_note=_text(data.get("merchant_note")),
     )
+
+
+def _split_shares(split: Any) -> dict[str, int] | None:
+    """``split.shares.subaccounts`` as code → amount; None for a payment that was not split."""
+    shares = split.get("shares") if isinstance(split, dict) else None
+    entries = shares.get("subaccounts") if isinstance(shares, dict) else None
+    if not isinstance(entries, list) or not entries:
+        return None
+    found: dict[str, int] = {}
+    for entry in entries:
+        if isinstance(entry, dict) and (amount := _int_or_none(entry.get("amount"))) is not None:
+            code = str(entry.get("subaccount_code") or "")
+            found[code] = found.get(code, 0) + amount
+    return found
 
 
 def _subaccount(data: dict[str, Any]) -> Subaccount:

@@ -137,6 +137,9 @@ class VerifiedTransaction:
     provider_status: str | None = None
     """The provider's word before normalisation (``successful`` for Flutterwave)."""
     fees: int | None = None
+    split_shares: dict[str, int] | None = None
+    """A split payment's actual allocation: subaccount code → minor units it received (Paystack
+    ``split.shares.subaccounts``); None when the payment was not split."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,7 @@ from oja.marketplace.orders.models import (
     OrderStatus,
     StoreOrder,
 )
+from oja.marketplace.payouts import subaccounts
 from oja.marketplace.plans import service as plans
 from oja.marketplace.pricing.models import Discount
 
@@ -107,17 +108,26 @@ async def checkout(
     orders, order_lines = _orders(group_id, user.id, lines)
     currency = lines[0].variant.currency
     total = sum(o.total for o in orders)
+    metadata: dict[str, Any] = {"order_group_id": str(group_id)}
+    split = None  # Paystack settles provider-split stores directly (OJA_MARKETPLACE_SETTLEMENT)
+    made = None
+    if body.provider == "paystack":
+        made = await subaccounts.checkout_split(db, orders, order_lines, currency, settings)
+    if made is not None:
+        split, recorded = made
+        metadata.update(recorded)
     payment = await billing_service.open_payment(
         db,
         user_id=user.id,
         email=user.email,
         amount=total,
         currency=currency,
-        metadata={"order_group_id": str(group_id)},
+        metadata=metadata,
         callback_url=str(body.callback_url) if body.callback_url else None,
         request_hash=fingerprint,
         settings=billing,
         provider=body.provider,
+        split=split,
     )
     group = {
         "id": group_id,

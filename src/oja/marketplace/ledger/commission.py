@@ -9,6 +9,18 @@ the differences of the rounded running total, so they also add up exactly to the
 
 A refund of part of a line reverses ``commission × refunded ÷ line_total`` of it, rounded down on
 the running total refunded: a full refund reverses exactly the commission booked, never more.
+
+**The fee a store bore** (``OJA_MARKETPLACE_FEE_BEARER=vendor``) is given back to it in proportion
+to what of its order is refunded (``fee × refunded ÷ order total``, rounded down on the running
+total, so a full refund gives back exactly the fee it bore): Paystack keeps its transaction fee on a
+refund ("our transaction charges are non-refundable", support.paystack.com/en/articles/2127106), so
+the platform absorbs it as its own ``provider_fees`` expense — the same rule as a lost dispute. A
+store whose sale is fully refunded ends where it would be had the sale never happened.
+
+**Apportioning** an amount over several store orders (a partial chargeback over a group) is by
+largest remainder in minor units: each order gets ``amount × weight ÷ Σ weights`` rounded down,
+then the kobo left go one each to the largest remainders, ties to the earlier order; the parts add
+up to the amount exactly and none exceeds its weight.
 """
 
 from __future__ import annotations
@@ -73,3 +85,25 @@ def reversed_commission(commission: int, line_total: int, refunded_before: int, 
         return 0
     after = min(line_total, refunded_before + amount)
     return commission * after // line_total - commission * refunded_before // line_total
+
+
+def returned_fee(fee: int, total: int, refunded: int) -> int:
+    """What of the ``fee`` a store bore on an order of ``total`` comes back once ``refunded`` of
+    it was refunded (cumulative; the difference of two calls is one refund's part)."""
+    if total <= 0 or fee <= 0:
+        return 0
+    return fee * min(max(refunded, 0), total) // total
+
+
+def apportion(amount: int, weights: Sequence[int]) -> list[int]:
+    """``amount`` (at most Σ ``weights``) split by largest remainder; parts in ``weights`` order."""
+    whole = sum(max(w, 0) for w in weights)
+    if whole <= 0 or amount <= 0:
+        return [0 for _ in weights]
+    amount = min(amount, whole)
+    parts = [amount * max(w, 0) // whole for w in weights]
+    remainders = [amount * max(w, 0) % whole for w in weights]
+    left = amount - sum(parts)
+    for i in sorted(range(len(weights)), key=lambda i: (-remainders[i], i))[:left]:
+        parts[i] += 1
+    return parts

@@ -6,21 +6,27 @@ provider's, never a webhook body's. Here, in the verifying unit of work:
 
 * **Opened** (the first news of a provider dispute, whichever event brought it): one ``dispute``
   row per provider id (``INSERT … ON CONFLICT DO NOTHING``: replays and concurrent deliveries
-  record it once); every store order of the group is flagged with a ``dispute_order`` row, and each
-  store's remaining share moves from ``store_pending`` (still held) or ``store_available`` (already
-  released) to ``store_frozen`` under ``dispute:<id>:freeze`` — neither released (the release job
+  record it once); the disputed amount (the provider's ``refund_amount``) is apportioned over the
+  group's store orders by what of each is not yet refunded (largest remainder in minor units,
+  :func:`.commission.apportion`: the parts add up to the amount exactly; a dispute of the whole
+  group, or of an amount the provider did not name, takes every order whole). Each order it takes
+  from is flagged with a ``dispute_order`` row, its part split into store share, commission and
+  the fee the store bore as a refund of that amount would be, and that share moves from
+  ``store_pending`` (still held) or ``store_available`` (already released) to ``store_frozen``
+  under ``dispute:<id>:freeze`` — neither released (the release job
   skips an order with an open dispute) nor payable (payouts pay ``available`` only). The stores'
   members and the admins are told (``dispute.opened``).
 * **Resolved** (``resolution`` set): the row moves ``open → won|lost`` once (a conditional
   UPDATE). ``declined`` is the merchant's win: ``dispute:<id>:release`` returns each frozen share to
   the account it came from. ``merchant-accepted`` or ``auto-accepted`` is a loss:
   ``dispute:<id>:reversal`` books the frozen shares and the commission on them back to the
-  provider (``provider_clearing``), balanced, and the settlements are marked fully reversed so no
-  later release or refund reverses them again. Everyone is told (``dispute.resolved``).
+  provider (``provider_clearing``; the fee part the store bore becomes the platform's expense),
+  balanced, and the settlements count the disputed part as reversed (its lines' refunded totals
+  too) so no later release or refund reverses it again. Everyone is told (``dispute.resolved``).
 
 Out-of-order deliveries (a resolve before its create) are harmless: the dispute is re-read, so the
-first delivery processed opens and, if already resolved, resolves it. Whole store orders are frozen
-and reversed whatever ``refund_amount`` says (a partial chargeback is an operator's adjustment).
+first delivery processed opens and, if already resolved, resolves it. The amount frozen is the one
+the dispute named when it opened; a later change of ``refund_amount`` is recorded on the row only.
 """
 
 from __future__ import annotations
@@ -44,7 +50,9 @@ from oja.core.ids import uuid7
 from oja.core.pagination import Page, PageParams
 from oja.marketplace.checkout import repository as checkout_repository
 from oja.marketplace.errors import DisputeClosed, DisputeNotFound
+from oja.marketplace.ledger import commission as commission_rules
 from oja.marketplace.ledger import repository
+from oja.marketplace.ledger import settlement as settlement_rules
 from oja.marketplace.ledger.models import (
     AccountKind,
     Dispute,
@@ -175,18 +183,40 @@ async def apply_dispute(
     return outcome
 
 
-def _remaining(settlement: StoreSettlement) -> tuple[int, int]:
-    """(store share, commission) of a settlement not yet reversed by refunds."""
-    commission = settlement.commission - settlement.commission_refunded
-    share = (settlement.total - settlement.refunded) - commission - settlement.fee
-    return max(share, 0), max(commission, 0)
+def at_stake(settlement: StoreSettlement, amount: int) -> tuple[int, int, int]:
+    """(store share, commission, fee the store bore) in ``amount`` of an order's unreversed
+    money, split as a refund of that amount over the order's lines would be."""
+    amount = max(0, min(amount, settlement.total - settlement.refunded))
+    _, commission = settlement_rules.reverse_lines(
+        settlement, settlement_rules.whole_order(settlement), amount
+    )
+    fee = settlement_rules.returned_fee(
+        settlement, settlement.refunded + amount
+    ) - settlement_rules.returned_fee(settlement, settlement.refunded)
+    return max(amount - commission - fee, 0), commission, fee
+
+
+def disputed_parts(settlements: list[StoreSettlement], amount: int) -> list[int]:
+    """The disputed ``amount`` apportioned over the group's orders by what of each is not yet
+    reversed (largest remainder, :func:`.commission.apportion`); a dispute of nothing named or
+    of at least everything takes every order whole."""
+    left = [s.total - s.refunded for s in settlements]
+    if amount <= 0 or amount >= sum(left):
+        return left
+    return commission_rules.apportion(amount, left)
 
 
 async def _freeze(db: AsyncSession, dispute: Dispute) -> None:
     legs: list[Leg] = []
     flagged: list[DisputeOrder] = []
-    for settlement in await repository.group_settlements(db, dispute.group_id):
-        share, commission = _remaining(settlement)
+    settlements = list(await repository.group_settlements(db, dispute.group_id))
+    whole = dispute.amount <= 0 or dispute.amount >= sum(s.total - s.refunded for s in settlements)
+    for settlement, part in zip(
+        settlements, disputed_parts(settlements, dispute.amount), strict=True
+    ):
+        if part <= 0 and not whole:
+            continue  # a partial dispute leaves the orders it takes nothing from alone
+        share, commission, fee = at_stake(settlement, part)
         held = settlement.status == SettlementStatus.held
         source = AccountKind.store_pending if held else AccountKind.store_available
         vendor, order = settlement.vendor_id, settlement.order_id
@@ -199,6 +229,7 @@ async def _freeze(db: AsyncSession, dispute: Dispute) -> None:
                 order_id=order,
                 frozen=share,
                 commission=commission,
+                fee=fee,
                 from_held=held,
             )
         )
@@ -258,17 +289,24 @@ async def _reverse(db: AsyncSession, dispute: Dispute) -> None:
                 order,
             )
         )
+        if flagged.fee:
+            # The provider takes its part of the order back but keeps its fee: the part of it
+            # the store bore becomes the platform's expense (as with a refund).
+            legs.append(Leg(AccountKind.provider_clearing, EntryType.dispute, -flagged.fee))
+            legs.append(Leg(AccountKind.provider_fees, EntryType.fee, flagged.fee, None, order))
         settlement = settlements.get(order)
-        if settlement is not None and settlement.fee:
-            # The provider takes the whole order back; the fee the store bore is not refunded
-            # by the provider: it becomes the platform's expense.
-            legs.append(Leg(AccountKind.provider_clearing, EntryType.dispute, -settlement.fee))
-            legs.append(Leg(AccountKind.provider_fees, EntryType.fee, settlement.fee, None, order))
-        if settlement is not None:  # fully reversed: no release or refund moves it again
-            settlement.refunded = settlement.total
-            settlement.commission_refunded = settlement.commission
-            settlement.line_refunds = {k: int(v[0]) for k, v in settlement.lines.items()}
-            if settlement.status == SettlementStatus.held:  # nothing is left to hold
+        if settlement is not None:  # reversed: no release or refund moves this part again
+            taken = flagged.frozen + flagged.commission + flagged.fee
+            refunds, _ = settlement_rules.reverse_lines(
+                settlement, settlement_rules.whole_order(settlement), taken
+            )
+            settlement.refunded = min(settlement.refunded + taken, settlement.total)
+            settlement.commission_refunded = min(
+                settlement.commission_refunded + flagged.commission, settlement.commission
+            )
+            settlement.line_refunds = refunds
+            fully = settlement.refunded >= settlement.total
+            if fully and settlement.status == SettlementStatus.held:  # nothing is left to hold
                 settlement.status = str(SettlementStatus.released)
                 settlement.released_at = utcnow()
     await post(

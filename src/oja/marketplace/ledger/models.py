@@ -257,12 +257,16 @@ class Dispute(IdMixin, TimestampMixin, Base):
 
 
 class DisputeOrder(IdMixin, VendorOwned, Base):
-    """A store order a dispute flags: the share frozen from it and the commission at stake."""
+    """A store order a dispute flags: the share frozen from it and the commission at stake.
+
+    ``frozen + commission + fee`` is the order's part of the disputed amount (the whole order
+    when the dispute is for the whole group)."""
 
     __tablename__ = "dispute_order"
     __table_args__ = (
         UniqueConstraint("dispute_id", "order_id"),
         CheckConstraint("frozen >= 0 AND commission >= 0", name="amounts_not_negative"),
+        CheckConstraint("fee >= 0", name="fee_not_negative"),
     )
 
     dispute_id: Mapped[uuid.UUID] = mapped_column(
@@ -275,6 +279,8 @@ class DisputeOrder(IdMixin, VendorOwned, Base):
     """The store's share moved to ``store_frozen``."""
     commission: Mapped[int] = mapped_column(BigInteger)
     """The platform's commission on it, reversed if the dispute is lost."""
+    fee: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """The part of the provider's fee the store bore on it, the platform's expense if lost."""
     from_held: Mapped[bool]
     """The share came from ``store_pending`` (not yet released), so a won dispute returns it there."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

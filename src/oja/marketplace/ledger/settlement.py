@@ -13,7 +13,8 @@
   operator's to refund, not a store's.
 * **Refund.** On ``refund.processed`` (the provider paid the buyer back), ``refund:<id>`` reverses
   exactly the refunded lines' store share and commission, from ``pending`` while the order is held,
-  from ``available`` after release — where it may go negative; the next payouts recover it.
+  from ``available`` after release — where it may go negative; the next payouts recover it. The
+  fee a store bore comes back to it in proportion (the provider keeps it; the platform absorbs it).
 * **Release.** A periodic job moves each store order's remaining share from ``pending`` to
   ``available`` once it was delivered ``OJA_MARKETPLACE_RETURN_WINDOW_DAYS`` ago with no return
   open, under ``release:<order id>``.
@@ -22,6 +23,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,6 +38,7 @@ from oja.marketplace.checkout import payments as checkout_payments
 from oja.marketplace.checkout import repository as checkout_repository
 from oja.marketplace.config import MarketplaceSettings
 from oja.marketplace.ledger import commission, repository
+from oja.marketplace.ledger import split as provider_split
 from oja.marketplace.ledger.models import (
     AccountKind,
     EntryType,
@@ -45,7 +48,7 @@ from oja.marketplace.ledger.models import (
 )
 from oja.marketplace.ledger.service import Leg, post
 from oja.marketplace.orders import repository as orders_repository
-from oja.marketplace.orders.models import GroupStatus, RefundSource
+from oja.marketplace.orders.models import GroupStatus, OrderLine, RefundSource, StoreOrder
 from oja.marketplace.orders.refunds import REFUND_PROCESSED
 
 log = structlog.get_logger("oja.marketplace.ledger")
@@ -71,10 +74,24 @@ def release_source(order_id: uuid.UUID) -> str:
 
 
 @events.on(PAYMENT_SUCCEEDED)
-async def on_payment_succeeded(*, reference: str, fees: int = 0, **_: Any) -> None:
+async def on_payment_succeeded(
+    *,
+    reference: str,
+    fees: int = 0,
+    metadata: dict[str, Any] | None = None,
+    split_shares: dict[str, int] | None = None,
+    **_: Any,
+) -> None:
     # Events carry no runtime; outside a request or job (a CLI), the environment's settings.
     settings = current_settings().section(MarketplaceSettings)
-    await book_payment(current_session(), reference, settings, fees=fees)
+    await book_payment(
+        current_session(),
+        reference,
+        settings,
+        fees=fees,
+        sent=provider_split.sent_shares(metadata),
+        split_shares=split_shares,
+    )
 
 
 @events.on(REFUND_PROCESSED)
@@ -120,6 +137,42 @@ async def _rules(
     return commission.Rules(default, by_store_category, by_store, by_category)
 
 
+async def order_commissions(
+    db: AsyncSession,
+    settings: MarketplaceSettings,
+    orders: Sequence[StoreOrder],
+    lines: Sequence[OrderLine],
+) -> dict[uuid.UUID, dict[uuid.UUID, int]]:
+    """Each store order's commission per line (order id → line id → minor units), by the most
+    specific rule (:mod:`.commission`): what the ledger books, and what a provider split pays."""
+    categories = await repository.product_categories(
+        db, {line.product_id: line.vendor_id for line in lines if line.product_id is not None}
+    )
+    rules = await _rules(
+        db,
+        settings,
+        {order.vendor_id for order in orders},
+        {category for category in categories.values() if category is not None},
+    )
+    return {
+        order.id: commission.split(
+            [
+                commission.SplitLine(
+                    line.id,
+                    line.line_total,
+                    rules.rate(
+                        order.vendor_id,
+                        categories.get(line.product_id) if line.product_id else None,
+                    ),
+                )
+                for line in lines
+                if line.order_id == order.id
+            ]
+        )
+        for order in orders
+    }
+
+
 def fee_parts(
     fees: int, shares: dict[uuid.UUID, tuple[int, int]], bearer: str
 ) -> tuple[dict[uuid.UUID, int], int]:
@@ -139,46 +192,33 @@ def fee_parts(
 
 
 async def book_payment(
-    db: AsyncSession, reference: str, settings: MarketplaceSettings, *, fees: int = 0
+    db: AsyncSession,
+    reference: str,
+    settings: MarketplaceSettings,
+    *,
+    fees: int = 0,
+    sent: Mapping[uuid.UUID, tuple[str, int]] | None = None,
+    split_shares: Mapping[str, int] | None = None,
 ) -> str:
     """Book a paid group's split once; the outcome (``booked``, ``already_booked``, ``not_paid``).
 
     ``fees`` (the provider's, from the verification) leave the clearing account: the platform's
     expense (``provider_fees``) or, with ``OJA_MARKETPLACE_FEE_BEARER=vendor``, taken from the
-    stores' shares (a ``fee`` entry on each store's pending account)."""
+    stores' shares (a ``fee`` entry on each store's pending account). ``sent``: the stores
+    Paystack settled directly (:mod:`.split`), with ``split_shares`` as verified."""
     group = await checkout_repository.group_by_reference(db, reference)
     if group is None or group.status != GroupStatus.paid:
         return "not_paid"
     orders = await checkout_repository.group_orders(db, group.id)
     lines = await checkout_repository.group_lines(db, orders) if orders else []
-    categories = await repository.product_categories(
-        db, {line.product_id: line.vendor_id for line in lines if line.product_id is not None}
-    )
-    rules = await _rules(
-        db,
-        settings,
-        {order.vendor_id for order in orders},
-        {category for category in categories.values() if category is not None},
-    )
+    commissions = await order_commissions(db, settings, orders, lines)
     legs = [Leg(AccountKind.provider_clearing, EntryType.payment, group.total)]
     fees = min(max(fees, 0), group.total)
     settlements = []
     splits: dict[uuid.UUID, int] = {}
     for order in orders:
         mine = [line for line in lines if line.order_id == order.id]
-        split = commission.split(
-            [
-                commission.SplitLine(
-                    line.id,
-                    line.line_total,
-                    rules.rate(
-                        order.vendor_id,
-                        categories.get(line.product_id) if line.product_id else None,
-                    ),
-                )
-                for line in mine
-            ]
-        )
+        split = commissions[order.id]
         fee = min(sum(split.values()), order.total)
         share = order.total - fee
         splits[order.id] = fee
@@ -204,6 +244,14 @@ async def book_payment(
         {o.id: (o.total, o.total - splits[o.id]) for o in orders},
         settings.fee_bearer,
     )
+    sent = sent or {}
+    for order in orders:  # Paystack allocated these stores' fee itself (all-proportional)
+        if order.id in sent:
+            parts[order.id] = min(
+                provider_split.fee_part(fees, sent[order.id][1], group.total, settings.fee_bearer),
+                order.total - splits[order.id],
+            )
+    platform_fee = fees - sum(parts.values())
     fee_legs = [
         Leg(AccountKind.provider_clearing, EntryType.fee, -fees),
         Leg(AccountKind.provider_fees, EntryType.fee, platform_fee),
@@ -240,6 +288,16 @@ async def book_payment(
         group_id=group.id,
         reference=reference,
     )
+    if sent:
+        await provider_split.book(
+            db,
+            reference=reference,
+            group_id=group.id,
+            currency=group.currency,
+            settlements=settlements,
+            sent=sent,
+            verified=split_shares,
+        )
     repository.add_settlements(db, settlements)
     await db.flush()
     log.info("marketplace.ledger.payment_booked", group_id=str(group.id), total=group.total)
@@ -261,6 +319,41 @@ def _refunded_lines(
             spread.append((line_id, take))
             amount -= take
     return spread
+
+
+def reverse_lines(
+    settlement: StoreSettlement, wanted: list[tuple[str, int]], amount: int
+) -> tuple[dict[str, int], int]:
+    """``amount`` spread over the ``wanted`` lines: the lines' refunded totals after it, and the
+    commission it takes back (on the running total, :func:`.commission.reversed_commission`)."""
+    refunds = {k: int(v) for k, v in settlement.line_refunds.items()}
+    fee = 0
+    for line_id, take in _refunded_lines(settlement, wanted, amount):
+        line_total, line_fee = settlement.lines[line_id]
+        before = refunds.get(line_id, 0)
+        fee += commission.reversed_commission(int(line_fee), int(line_total), before, take)
+        refunds[line_id] = before + take
+    return refunds, fee
+
+
+def whole_order(settlement: StoreSettlement) -> list[tuple[str, int]]:
+    """Every line of the order, as far as it goes: what a refund or a dispute of the order (not
+    of named lines) is spread over."""
+    return [(line_id, int(total)) for line_id, (total, _) in settlement.lines.items()]
+
+
+def returned_fee(settlement: StoreSettlement, refunded: int) -> int:
+    """What of the fee the store bore comes back once ``refunded`` of its order was reversed."""
+    return commission.returned_fee(settlement.fee, settlement.total, refunded)
+
+
+def remaining_share(settlement: StoreSettlement) -> int:
+    """The store's share of an order not yet reversed by refunds or a lost dispute."""
+    return (
+        (settlement.total - settlement.commission - settlement.fee)
+        - (settlement.refunded - settlement.commission_refunded)
+        + returned_fee(settlement, settlement.refunded)
+    )
 
 
 async def book_refund(
@@ -285,17 +378,15 @@ async def book_refund(
             for line in await repository.return_lines(db, vendor_id, source_id)
         ]
     else:
-        wanted = [(line_id, int(total)) for line_id, (total, _) in settlement.lines.items()]
-    refunds = dict(settlement.line_refunds)
-    fee = 0
-    spread = _refunded_lines(settlement, wanted, amount)
-    for line_id, take in spread:
-        line_total, line_fee = settlement.lines[line_id]
-        before = int(refunds.get(line_id, 0))
-        fee += commission.reversed_commission(int(line_fee), int(line_total), before, take)
-        refunds[line_id] = before + take
+        wanted = whole_order(settlement)
+    refunds, fee = reverse_lines(settlement, wanted, amount)
     # What the lines could not absorb (a refund beyond them) is the store's alone.
     store_part = amount - fee
+    # The provider keeps its fee on a refund: the part the store bore comes back from the
+    # platform (see :mod:`.commission`), so a full refund leaves the store as if never sold.
+    fee_back = returned_fee(settlement, settlement.refunded + amount) - returned_fee(
+        settlement, settlement.refunded
+    )
     held = settlement.status == SettlementStatus.held
     account = AccountKind.store_pending if held else AccountKind.store_available
     posted = await post(
@@ -307,6 +398,8 @@ async def book_refund(
             Leg(AccountKind.provider_clearing, EntryType.refund, -amount),
             Leg(account, EntryType.refund, store_part, vendor_id, order_id),
             Leg(AccountKind.platform_revenue, EntryType.commission_refund, fee, None, order_id),
+            Leg(account, EntryType.fee, -fee_back, vendor_id, order_id),
+            Leg(AccountKind.provider_fees, EntryType.fee, fee_back, None, order_id),
         ],
         buyer_id=await _buyer(db, settlement),
         group_id=settlement.group_id,
@@ -323,6 +416,7 @@ async def book_refund(
         refund_id=str(refund_id),
         amount=amount,
         commission=fee,
+        fee_returned=fee_back,
         from_account=str(account),
     )
     return "booked"
@@ -353,9 +447,7 @@ async def release(
     settlement = await repository.settlement(db, vendor_id, order_id, lock=True)
     if settlement is None or not await repository.mark_released(db, vendor_id, order_id, now):
         return False
-    remaining = (settlement.total - settlement.commission - settlement.fee) - (
-        settlement.refunded - settlement.commission_refunded
-    )
+    remaining = remaining_share(settlement)
     await post(
         db,
         source=release_source(order_id),

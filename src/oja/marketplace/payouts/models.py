@@ -159,3 +159,22 @@ class PayoutLog(IdMixin, VendorOwned, Base):
     reason: Mapped[str | None] = mapped_column(String(500))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StoreSubaccount(IdMixin, TimestampMixin, VendorOwned, Base):
+    """A store's Paystack subaccount (``OJA_MARKETPLACE_SETTLEMENT=provider_split``): one per
+    store and currency, made for its active payout account, named in checkout's dynamic split
+    from ``active_from`` (the account-change hold applies to it as to transfers)."""
+
+    __tablename__ = "store_subaccount"
+    __table_args__ = (UniqueConstraint("vendor_id", "currency"),)
+
+    provider: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str] = mapped_column(String(64))
+    """Paystack ``ACCT_…``."""
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("payout_account.id", ondelete="RESTRICT")
+    )
+    """The payout account it settles to."""
+    currency: Mapped[str] = mapped_column(String(3))
+    active_from: Mapped[datetime]

@@ -21,6 +21,7 @@ from oja.marketplace.payouts.models import (
     PayoutAccount,
     PayoutHold,
     PayoutLog,
+    StoreSubaccount,
 )
 
 # Accounts
@@ -278,3 +279,29 @@ async def list_payouts(
         .limit(limit)
     )
     return int(total), (await db.execute(query)).scalars().all()
+
+
+# Paystack subaccounts (provider split)
+
+
+async def subaccount(
+    db: AsyncSession, vendor_id: uuid.UUID, currency: str
+) -> StoreSubaccount | None:
+    query = select(StoreSubaccount).where(
+        StoreSubaccount.vendor_id == vendor_id, StoreSubaccount.currency == currency
+    )
+    return (await db.execute(query.with_for_update())).scalar_one_or_none()
+
+
+async def split_subaccounts(
+    db: AsyncSession, vendor_ids: Sequence[uuid.UUID], currency: str, now: datetime
+) -> dict[uuid.UUID, str]:
+    """store → its Paystack subaccount code, for the stores of a checkout whose subaccount is in
+    effect (a system read: the checkout names the stores)."""
+    query = select(StoreSubaccount.vendor_id, StoreSubaccount.code).where(
+        StoreSubaccount.vendor_id.in_(list(vendor_ids)),
+        StoreSubaccount.currency == currency,
+        StoreSubaccount.provider == "paystack",
+        StoreSubaccount.active_from <= now,
+    )
+    return dict((await db.execute(query)).all())

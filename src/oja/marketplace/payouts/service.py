@@ -38,7 +38,7 @@ from oja.marketplace.errors import (
     VendorNotFound,
     VendorRoleRequired,
 )
-from oja.marketplace.payouts import repository, transfers
+from oja.marketplace.payouts import repository, subaccounts, transfers
 from oja.marketplace.payouts.jobs import send_payout
 from oja.marketplace.payouts.models import (
     AccountStatus,
@@ -211,6 +211,10 @@ async def set_account(
     else:
         action = PayoutAction.account_awaiting_approval
     await _record_change(db, account, action, ctx.user_id, hold.held_until if matched else None)
+    if matched:
+        await subaccounts.ensure_subaccount(
+            db, account, market, billing_settings, active_from=hold.held_until
+        )
     await db.flush()
     return await payout_account(db, ctx.vendor_id)
 
@@ -238,6 +242,7 @@ async def approve_account(
     await _record_change(
         db, pending, PayoutAction.account_approved, actor_id, hold.held_until if active else None
     )
+    await subaccounts.ensure_subaccount(db, pending, market, None, active_from=hold.held_until)
     return await payout_account(db, vendor_id)
 
 

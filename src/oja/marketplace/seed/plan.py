@@ -231,7 +231,12 @@ class Builder:
             )
             self.plan.add(
                 VendorMember,
-                {"vendor_id": vendor_id, "user_id": owner, "role": str(StaffRole.owner)},
+                {
+                    "vendor_id": vendor_id,
+                    "user_id": owner,
+                    "role": str(StaffRole.owner),
+                    "created_at": at,
+                },
             )
             if status == "approved":
                 self.plan.add(

@@ -4,6 +4,7 @@ reconciled, searchable, signed in to, the same rows in two databases, added once
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import uuid
 from datetime import datetime
@@ -172,3 +173,35 @@ async def test_two_databases_seeded_alike_hold_the_same_rows(
         name: len(rows) for name, rows in rows_two.items()
     }
     assert rows_one == rows_two
+
+
+def test_the_cli_seeds_once_and_prints_its_summary(tmp_path: Path, sqlite_template: Path) -> None:
+    from typer.testing import CliRunner
+
+    from oja.cli import app
+
+    database = tmp_path / "oja.db"
+    shutil.copy(sqlite_template, database)
+    env = {
+        "OJA_ENV": "test",
+        "OJA_SECRET_KEY": "seed-test-secret-key-0123456789abcdef-0123",
+        "OJA_VAR_DIR": str(tmp_path / "var"),
+        "OJA_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+    }
+    sizes = ["seed", "--products", "20", "--vendors", "2", "--buyers", "6", "--seed", "3"]
+
+    first = CliRunner().invoke(app, sizes, env=env)
+
+    assert first.exit_code == 0, first.output
+    assert re.search(r"^product +20$", first.output, re.MULTILINE), first.output
+    assert "\nseeded in " in first.output
+    again = CliRunner().invoke(app, sizes, env=env)
+    assert again.exit_code == 0, again.output
+    assert "already seeded, nothing added" in again.output
+    other = CliRunner().invoke(
+        app, ["seed", "--products", "21", "--vendors", "2", "--buyers", "6", "--seed", "3"], env=env
+    )
+    assert other.exit_code == 2
+    assert "seeded with --seed 3 and 20 products, not 21" in other.output
+    clean = CliRunner().invoke(app, ["reconcile"], env=env)
+    assert clean.exit_code == 0, clean.output

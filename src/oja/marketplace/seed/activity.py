@@ -7,6 +7,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
+from oja.marketplace.checkout.service import CHECKOUT_REASON
 from oja.marketplace.orders.models import (
     GroupStatus,
     OrderGroup,
@@ -21,15 +22,14 @@ from oja.marketplace.orders.models import (
     ReturnStatus,
     StoreOrder,
 )
+from oja.marketplace.orders.returns import RECEIVED_STOCK_REASON
+from oja.marketplace.orders.service import CANCELED_STOCK_REASON
 from oja.marketplace.recommendations.models import BehaviourEvent, BehaviourKind
 from oja.marketplace.reviews.models import Review, ReviewStatus, ReviewSubject, ReviewSummary
 from oja.marketplace.seed import words
 from oja.marketplace.seed.plan import (
-    CANCELED_REASON,
-    CHECKOUT_REASON,
     FATES,
     PROVIDER,
-    RETURNED_REASON,
     UNPAID_SHARE,
     Builder,
     Plan,
@@ -258,7 +258,7 @@ class Shopping:
         order["cancel_reason"] = "seeded: the buyer changed their mind"
         for line in lines:
             self.b.move(
-                order["vendor_id"], line["variant_id"], line["quantity"], CANCELED_REASON, at
+                order["vendor_id"], line["variant_id"], line["quantity"], CANCELED_STOCK_REASON, at
             )
         self.refund(order, RefundSource.cancellation, order["id"], order["total"], at)
 
@@ -301,7 +301,11 @@ class Shopping:
                 },
             )
             b.move(
-                order["vendor_id"], line["variant_id"], line["quantity"], RETURNED_REASON, received
+                order["vendor_id"],
+                line["variant_id"],
+                line["quantity"],
+                RECEIVED_STOCK_REASON,
+                received,
             )
         self.refund(order, RefundSource.return_, return_id, order["total"], received)
 

@@ -32,9 +32,7 @@ from oja.marketplace.catalog.models import (
     ProductVariant,
 )
 from oja.marketplace.inventory.models import StockMovement
-from oja.marketplace.orders.models import (
-    OrderStatus,
-)
+from oja.marketplace.orders.models import OrderStatus
 from oja.marketplace.seed import words
 from oja.marketplace.vendors.models import StaffRole, Vendor, VendorMember, VendorStatusChange
 
@@ -43,9 +41,7 @@ EMAIL_DOMAIN = "seed.example.com"
 PASSWORD = "oja-seed-password"  # noqa: S105 - a documented demo password, not a secret
 MAX_PICTURES = 300
 PROVIDER = "paystack"
-CHECKOUT_REASON = "checkout"  # the reasons checkout, cancellation and returns write
-CANCELED_REASON = "order_canceled"
-RETURNED_REASON = "return_received"
+INITIAL_REASON = "initial stock"  # as the catalogue writes it when a variant is created
 
 # Store-order fates of paid groups (the first groups walk them all, so a small seed has each).
 FATES = (
@@ -367,7 +363,7 @@ class Builder:
             )
             self.levels[variant_id] = 0
             if stock:
-                self.move(vendor_id, variant_id, stock, "initial stock", at)
+                self.move(vendor_id, variant_id, stock, INITIAL_REASON, at)
             if status == ProductStatus.active:
                 self.variants_of[vendor_id].append(
                     _Variant(

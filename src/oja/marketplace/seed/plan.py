@@ -98,8 +98,11 @@ class Plan:
     payments: list[str] = field(default_factory=list)
     """References of the paid groups, for the ledger to book in this order."""
     refunds: list[RefundToBook] = field(default_factory=list)
-    marker: uuid.UUID = field(default_factory=uuid.uuid4)
-    """The first vendor's id: present in a database means it was seeded with this seed."""
+
+    @property
+    def marker(self) -> uuid.UUID:
+        """The first store's id: a database holding it was seeded with this seed already."""
+        return ident(self.config.seed, "vendor", 0)
 
     def add(self, model: type[Base], row: dict[str, Any]) -> dict[str, Any]:
         self.rows.setdefault(model, []).append(row)
@@ -131,7 +134,7 @@ class Builder:
     def __init__(self, config: SeedConfig, password_hash: str) -> None:
         self.config = config
         self.rng = random.Random(config.seed)  # noqa: S311 - generated demo data, not security
-        self.plan = Plan(config, marker=ident(config.seed, "vendor", 0))
+        self.plan = Plan(config)
         self.password_hash = password_hash
         self.now = config.now
         self.levels: dict[uuid.UUID, int] = {}

@@ -52,6 +52,7 @@ from tests.reliability.load import (
     Recorder,
     Row,
     Sample,
+    _admin_execute,
     cpu_seconds,
     free_port,
     job_counts,
@@ -135,16 +136,6 @@ def _dotenv(path: Path) -> dict[str, str]:
     return dict(pair.split("=", 1) for pair in pairs if not pair.startswith("#"))
 
 
-async def _admin(server: str, statement: str) -> None:
-    import asyncpg  # type: ignore[import-untyped]
-
-    conn = await asyncpg.connect(server.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 async def _wait_for(check: Callable[[], Awaitable[bool]], what: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -207,7 +198,7 @@ async def shopping_stack(
     )
     stack = Stack(base_url, settings, workdir)
     started: list[subprocess.Popen[bytes]] = []
-    await _admin(server, f'CREATE DATABASE "{name}"')
+    await _admin_execute(server, f'CREATE DATABASE "{name}"')
     flush = redis.Redis.from_url(redis_url)
     try:
         flush.flushdb()
@@ -263,7 +254,7 @@ async def shopping_stack(
             for process in reversed(started):
                 await asyncio.to_thread(stop_process, process)
         finally:
-            await _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await _admin_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             with contextlib.suppress(redis.RedisError):
                 flush.flushdb()
             flush.close()

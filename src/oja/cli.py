@@ -372,6 +372,7 @@ def seed(
     from oja.core.logging import configure_logging
     from oja.core.migrate import upgrade
     from oja.core.runtime import Runtime
+    from oja.marketplace.config import MarketplaceSettings
     from oja.marketplace.seed.plan import SeedConfig
     from oja.marketplace.seed.writer import SeedConflict, SeedResult, default_now
     from oja.marketplace.seed.writer import seed as fill
@@ -381,7 +382,13 @@ def seed(
     if migrate:
         upgrade(settings.database_url)
     config = SeedConfig(
-        now=default_now(), products=products, vendors=vendors, buyers=buyers, seed=seed
+        now=default_now(),
+        products=products,
+        vendors=vendors,
+        buyers=buyers,
+        seed=seed,
+        # Unpaid groups hold their stock as long as a real checkout's would.
+        reservation_minutes=settings.section(MarketplaceSettings).reservation_minutes,
     )
 
     async def run() -> SeedResult:

@@ -12,6 +12,10 @@ only with ``--strict`` (numbers on a shared 2-core machine are noisy).
     python -m bench.load [--users 50] [--seconds 60] [--strict]
         [--postgres-url postgresql://postgres@127.0.0.1:5432/test]
         [--redis-url redis://127.0.0.1:6379/0]
+
+Scenario ``shopping-day`` (:mod:`bench.shopping_day`): 200 buyers on a seeded marketplace.
+
+    python -m bench.load shopping-day [--minutes 5] [--users 200] [--strict]
 """
 
 from __future__ import annotations
@@ -127,4 +131,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["shopping-day"]:
+        from bench import shopping_day
+
+        sys.exit(asyncio.run(shopping_day.main(shopping_day.parse(sys.argv[2:]))))
     sys.exit(asyncio.run(main(parse())))

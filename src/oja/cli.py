@@ -366,6 +366,58 @@ def reconcile(
 
 
 @app.command()
+def seed(
+    products: Annotated[int, typer.Option(min=1, help="Products to generate.")] = 10_000,
+    vendors: Annotated[int, typer.Option(min=1, help="Stores (about one in ten pending).")] = 50,
+    buyers: Annotated[
+        int, typer.Option(min=1, help="Buyers (as many order groups are placed).")
+    ] = 2_000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same rows.")] = 42,
+    migrate: Annotated[bool, typer.Option(help="Migrate the database first.")] = True,
+) -> None:
+    """Fill the database with a generated marketplace (stores, catalogue with pictures, buyers,
+    orders in every state with their ledger, reviews, behaviour); a second run adds nothing."""
+    import asyncio
+
+    from oja.core.config import get_settings
+    from oja.core.logging import configure_logging
+    from oja.core.migrate import upgrade
+    from oja.core.runtime import Runtime
+    from oja.marketplace.config import MarketplaceSettings
+    from oja.marketplace.seed.plan import SeedConfig
+    from oja.marketplace.seed.writer import SeedConflict, SeedResult, default_now
+    from oja.marketplace.seed.writer import seed as fill
+
+    settings = get_settings()
+    configure_logging("WARNING", json=settings.app.log_json)  # the summary table is the output
+    if migrate:
+        upgrade(settings.database_url)
+    config = SeedConfig(
+        now=default_now(),
+        products=products,
+        vendors=vendors,
+        buyers=buyers,
+        seed=seed,
+        # Unpaid groups hold their stock as long as a real checkout's would.
+        reservation_minutes=settings.section(MarketplaceSettings).reservation_minutes,
+    )
+
+    async def run() -> SeedResult:
+        runtime = Runtime.create(settings)
+        try:
+            return await fill(runtime, config)
+        finally:
+            await runtime.close()
+
+    try:
+        result = asyncio.run(run())
+    except SeedConflict as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(result.table(), nl=False)
+
+
+@app.command()
 def openapi(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="File to write (default stdout).")

@@ -108,6 +108,17 @@ async def categories(db: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.
     return {c.id: c for c in await db.scalars(select(Category).where(Category.id.in_(ids)))}
 
 
+async def lock_for_rebuild(db: AsyncSession) -> None:
+    """PostgreSQL: ``SHARE ROW EXCLUSIVE`` on ``search_document``, held to the rebuild's commit.
+    It waits for every open transaction that has written index rows (a payment's sales increment,
+    a catalogue upsert: ``ROW EXCLUSIVE``) to commit — so the rebuild's reads of the order rows,
+    each a fresh READ COMMITTED snapshot, see their sales — and makes later writers wait for the
+    commit, so their increments land on the rebuilt rows. Searches (``ACCESS SHARE``) go on
+    reading the old rows. SQLite has one writer at a time: nothing to do."""
+    if db.get_bind().dialect.name == "postgresql":
+        await db.execute(text("LOCK TABLE search_document IN SHARE ROW EXCLUSIVE MODE"))
+
+
 async def delete_documents(db: AsyncSession, ids: Sequence[uuid.UUID] | None) -> None:
     """Remove the index rows of ``ids`` (all rows: ``None``)."""
     attrs = delete(SearchAttribute)

@@ -259,7 +259,14 @@ async def index_category(db: AsyncSession, category_id: uuid.UUID) -> int:
 
 
 async def rebuild(db: AsyncSession) -> int:
-    """Rebuild the whole index from the catalogue (one unit of work)."""
+    """Rebuild the whole index from the catalogue (one unit of work).
+
+    Sales are read from the order rows, so a payment must either be committed before they are
+    read or apply its increment to the rebuilt rows after: the rebuild first takes the lock
+    every sales increment conflicts with (:func:`repository.lock_for_rebuild`). Without it a
+    payment committing mid-rebuild is missed twice — too late for the rebuild's read, and its
+    increment waits on a row the rebuild deletes, then updates nothing."""
+    await repository.lock_for_rebuild(db)
     await repository.delete_documents(db, None)
     await repository.clear_terms(db)
     count = 0

@@ -247,10 +247,10 @@ async def measure(db_url: str, roots: list[str]) -> list[list[object]]:
                 await service.search(db, cache, cold_settings, f, params, engine=engine)
                 cold[label].append((time.perf_counter() - t) * 1000)
                 # The bare SQL of the same page and total, compiled with the values inlined.
-                path = await repository.category_path(db, None, f.category or "")
+                under = await repository.categories_under(db, None, f.category or "")
                 query = await parse(db, engine, f.q or "", cold_settings.search_typo_similarity)
                 stmt, rank = repository.base(
-                    f, category_path=path, vendor=None, engine=engine, query=query
+                    f, categories=under, vendor=None, engine=engine, query=query
                 )
                 page_sql = stmt.order_by(*repository.order(f.sort, rank)).limit(20)
                 counted = stmt.with_only_columns(repository.func.count()).order_by(None)

@@ -285,11 +285,11 @@ async def rebuild(db: AsyncSession) -> int:
 # --- search -------------------------------------------------------------------------------------
 
 
-async def _category_path(db: AsyncSession, id_or_slug: str) -> str:
-    path = await repository.category_path(db, parse_id(id_or_slug), id_or_slug)
-    if path is None:
+async def _categories(db: AsyncSession, id_or_slug: str) -> list[uuid.UUID]:
+    found = await repository.categories_under(db, parse_id(id_or_slug), id_or_slug)
+    if found is None:
         raise CategoryNotFound("No such category.")
-    return path
+    return found
 
 
 async def _vendor(db: AsyncSession, id_or_slug: str) -> uuid.UUID:
@@ -312,19 +312,48 @@ def _hit(doc: Any, vendor: Vendor) -> SearchHit:
     )
 
 
-async def _total_and_facets(
-    db: AsyncSession, stmt: Any, settings: SearchSettings
-) -> tuple[int, Facets]:
+@dataclass
+class Counted:
+    total: int
+    page: list[uuid.UUID]
+    facets: Facets
+    exact: bool
+
+
+async def _page_and_facets(
+    db: AsyncSession,
+    stmt: Any,
+    rank: Any,
+    *,
+    filters: SearchFilters,
+    params: PageParams,
+    settings: SearchSettings,
+) -> Counted:
     edges = sorted(set(settings.search_price_buckets))
-    total = 0
+    total = sampled = 0
+    on_page: list[tuple[int, uuid.UUID]] = []
     category_n: dict[uuid.UUID, int] = {}
     store_n: dict[uuid.UUID, int] = {}
     prices: dict[int, int] = {}
     ratings: dict[int, int] = {}
     pairs: list[tuple[str, str, int]] = []
-    for kind, key, value, count in await repository.facet_rows(db, stmt, edges):
+    rows = await repository.page_and_facets(
+        db,
+        stmt,
+        filters.sort,
+        rank,
+        offset=params.offset,
+        limit=params.per_page,
+        edges=edges,
+        sample=settings.search_facet_sample,
+    )
+    for kind, key, value, count in rows:
         if kind == "total":
             total = count
+        elif kind == "sample":
+            sampled = count
+        elif kind == "page" and key is not None:
+            on_page.append((count, uuid.UUID(key)))
         elif kind == "category" and key is not None:
             category_n[uuid.UUID(key)] = count
         elif kind == "store" and key is not None:
@@ -348,7 +377,7 @@ async def _total_and_facets(
         await repository.categories_named(db, category_n), key=lambda c: -category_n[c.id]
     )
     stores = sorted(await repository.vendors_named(db, store_n), key=lambda v: -store_n[v.id])
-    return total, Facets(
+    facets = Facets(
         categories=[
             CategoryCount(id=c.id, name=c.name, slug=c.slug, count=category_n[c.id])
             for c in categories
@@ -358,6 +387,7 @@ async def _total_and_facets(
         attributes=attributes,
         rating=[RatingBucket(rating=s, count=ratings.get(s, 0)) for s in (5, 4, 3, 2, 1)],
     )
+    return Counted(total, [pid for _, pid in sorted(on_page)], facets, sampled == total)
 
 
 async def _search(
@@ -368,26 +398,27 @@ async def _search(
     engine: SearchEngine | None = None,
 ) -> SearchPage:
     engine = engine or engine_for(db.get_bind().dialect.name)
-    category_path = await _category_path(db, filters.category) if filters.category else None
+    categories = await _categories(db, filters.category) if filters.category else None
     vendor = await _vendor(db, filters.vendor) if filters.vendor else None
     query = None
     if filters.q and words_of(filters.q):
         query = await parse(db, engine, filters.q, settings.search_typo_similarity)
     stmt, rank = repository.base(
-        filters, category_path=category_path, vendor=vendor, engine=engine, query=query
+        filters, categories=categories, vendor=vendor, engine=engine, query=query
     )
-    rows = await repository.page(
-        db, stmt, repository.order(filters.sort, rank), params.offset, params.per_page
+    counted = await _page_and_facets(
+        db, stmt, rank, filters=filters, params=params, settings=settings
     )
-    total, facets = await _total_and_facets(db, stmt, settings)
+    rows = await repository.documents(db, counted.page)
     return SearchPage(
         items=[_hit(d, v) for d, v in rows],
-        total=total,
+        total=counted.total,
         page=params.page,
         per_page=params.per_page,
-        pages=math.ceil(total / params.per_page),
+        pages=math.ceil(counted.total / params.per_page),
         engine=engine.name,
-        facets=facets,
+        facets=counted.facets,
+        facets_exact=counted.exact,
     )
 
 

@@ -44,6 +44,7 @@ from oja.marketplace.catalog.models import Product, ProductStatus, ProductVarian
 from oja.marketplace.errors import CategoryNotFound, VendorNotFound
 from oja.marketplace.pricing import repository as pricing_repository
 from oja.marketplace.pricing.prices import PricedItem, effective_price
+from oja.marketplace.recommendations import recorder
 from oja.marketplace.search import repository
 from oja.marketplace.search.config import SearchSettings
 from oja.marketplace.search.engines import SearchEngine, engine_for, parse, words_of
@@ -437,9 +438,27 @@ async def search(
     params: PageParams,
     *,
     engine: SearchEngine | None = None,
+    subject: str | None = None,
 ) -> SearchPage:
     """One page with its facets. ``engine``: the dialect's by default (a benchmark passes another
-    variant to compare)."""
+    variant to compare). ``subject``: the caller's behaviour subject; the first page of a text
+    search is recorded for them with the category the answer found most of (cached or not)."""
+    result = await _cached_search(db, cache, settings, filters, params, engine=engine)
+    if subject is not None and filters.q and params.page == 1:
+        top = result.facets.categories[0].id if result.facets.categories else None
+        recorder.record_search(db, subject, filters.q, top)
+    return result
+
+
+async def _cached_search(
+    db: AsyncSession,
+    cache: Cache,
+    settings: SearchSettings,
+    filters: SearchFilters,
+    params: PageParams,
+    *,
+    engine: SearchEngine | None,
+) -> SearchPage:
     if settings.search_cache_ttl <= 0:
         return await _search(db, settings, filters, params, engine)
     raw = await cache.get(VERSION_KEY)

@@ -48,6 +48,9 @@ PRODUCTS = int(os.environ.get("OJA_BENCH_SEARCH_PRODUCTS", "100000"))
 QUERIES = 100
 SQLITE = os.environ.get("OJA_BENCH_SEARCH_SQLITE", "1") != "0"
 """``OJA_BENCH_SEARCH_SQLITE=0`` skips the SQLite half."""
+BEFORE = os.environ.get("OJA_BENCH_SEARCH_BEFORE", "1") != "0"
+"""``OJA_BENCH_SEARCH_BEFORE=0`` skips PostgreSQL's "tsvector from words" variant (and building
+its expression index: minutes at 1,000,000 products)."""
 BEFORE_INDEX = (
     "CREATE INDEX IF NOT EXISTS bench_search_document_words_expr ON search_document "
     "USING gin (to_tsvector('simple', words))"
@@ -204,6 +207,8 @@ def variants(dialect: str) -> list[tuple[str, SearchEngine]]:
     interleaved query by query so the machine's load falls on both alike."""
     if dialect != "postgresql":
         return [("", engine_for(dialect))]
+    if not BEFORE:
+        return [(", stored tsvector", PostgresEngine())]
     return [
         (", tsvector from words (before)", PostgresEngine(stored=False)),
         (", stored tsvector (after)", PostgresEngine()),
@@ -219,7 +224,8 @@ async def prepare(db_url: str) -> None:
     database = Database(db_url)
     async with database.engine.connect() as conn:
         auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await auto.exec_driver_sql(BEFORE_INDEX)
+        if BEFORE:
+            await auto.exec_driver_sql(BEFORE_INDEX)
         await auto.exec_driver_sql("VACUUM ANALYZE search_document")
     await database.engine.dispose()
 
@@ -247,10 +253,10 @@ async def measure(db_url: str, roots: list[str]) -> list[list[object]]:
                 await service.search(db, cache, cold_settings, f, params, engine=engine)
                 cold[label].append((time.perf_counter() - t) * 1000)
                 # The bare SQL of the same page and total, compiled with the values inlined.
-                path = await repository.category_path(db, None, f.category or "")
+                under = await repository.categories_under(db, None, f.category or "")
                 query = await parse(db, engine, f.q or "", cold_settings.search_typo_similarity)
                 stmt, rank = repository.base(
-                    f, category_path=path, vendor=None, engine=engine, query=query
+                    f, categories=under, vendor=None, engine=engine, query=query
                 )
                 page_sql = stmt.order_by(*repository.order(f.sort, rank)).limit(20)
                 counted = stmt.with_only_columns(repository.func.count()).order_by(None)
@@ -306,6 +312,17 @@ async def postgres_url() -> str | None:
     )
 
 
+async def drop_postgres() -> None:
+    """The generated database goes once measured (at 1,000,000 products it is gigabytes)."""
+    base = os.environ.get("OJA_BENCH_POSTGRES_URL")
+    if base:
+        import asyncpg
+
+        conn = await asyncpg.connect(base)
+        await conn.execute("DROP DATABASE IF EXISTS oja_bench_search")
+        await conn.close()
+
+
 def main() -> None:
     rows: list[list[object]] = []
     pg = asyncio.run(postgres_url())
@@ -325,6 +342,7 @@ def main() -> None:
         service.stats.hits = service.stats.misses = 0
         rows.extend(asyncio.run(measure(url, roots)))
     tmp.cleanup()
+    asyncio.run(drop_postgres())
     print(f"load average at end: {os.getloadavg()}", flush=True)
     print(markdown_table(["engine", "what", "p50 ms", "p95 ms"], rows))
 

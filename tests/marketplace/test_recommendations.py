@@ -25,7 +25,7 @@ from oja.marketplace.recommendations.models import BehaviourEvent, NeighbourKind
 from oja.rag.embedding import MiniLMEmbedder
 from tests.conftest import use_settings
 
-from .conftest import Person, admin, approved_store, count, error_code, person, rows
+from .conftest import PASSWORD, Person, admin, approved_store, count, error_code, person, rows
 from .world import delivered_order
 
 CLIENT = "browser-0001"
@@ -457,3 +457,129 @@ def test_the_personal_strategy_beats_the_popularity_baseline_offline() -> None:
     assert served.users == baseline.users == SMALL.users
     assert served.hit_rate > baseline.hit_rate
     assert served.mean_ndcg > baseline.mean_ndcg
+
+
+async def test_a_browsers_anonymous_history_follows_the_user_who_signs_in_on_it(
+    app: Any, client: httpx.AsyncClient
+) -> None:
+    m = await _market(app, client, ["A", "B", "C"])
+    a, b, c = (m.ids[k] for k in "ABC")
+    user, other = await person(client), await person(client)
+    # Someone saw A and B (B is A's neighbour); the other user has a history of their own.
+    await _events(app, ("view", "s1", a, None), ("view", "s1", b, None), days_ago=1)
+    await _events(app, ("view", other.id, c, None), days_ago=1)
+    runtime = app.state.runtime
+    recorder.buffer_for(runtime).rows.clear()
+    await _get(client, f"/products/{a}", {"X-Client-Id": CLIENT})
+    assert await recorder.flush_views(runtime) == 1
+    await _refresh(app)  # the cursor passes the anonymous view
+    assert (await _get(client, "/recommendations", user.headers))["strategy"] == "trending"
+    browsing = await _get(client, "/recommendations", {"X-Client-Id": CLIENT})
+    assert browsing["strategy"] == "personal"
+    # A view still in the buffer when the browser signs in.
+    await _get(client, f"/products/{c}", {"X-Client-Id": CLIENT})
+
+    async def sign_in(who: Person) -> None:
+        login = await client.post(
+            "/auth/login",
+            json={"email": who.email, "password": PASSWORD},
+            headers={"X-Client-Id": CLIENT},
+        )
+        assert login.status_code == 200, login.text
+
+    async def history() -> list[tuple[str, str, str | None, str | None]]:
+        found = await rows(
+            app, "SELECT kind, subject, product_id, query FROM behaviour_event ORDER BY id"
+        )
+        return sorted((k, s, str(uuid.UUID(str(p))) if p else None, q) for k, s, p, q in found)
+
+    before = await history()
+    await sign_in(user)
+    merged = [("merge", user.id, None, f"c:{CLIENT}"), ("view", user.id, a, None)]
+    untouched = [e for e in before if e[1] != f"c:{CLIENT}"]
+    assert await history() == sorted([*untouched, *merged])
+    assert [r["subject"] for r in recorder.buffer_for(runtime).rows] == [user.id]
+    # Signing in again merges nothing more (no second marker); another user signing in on the
+    # same browser gets none of this user's history, and theirs stays theirs.
+    await sign_in(user)
+    await sign_in(other)
+    assert await history() == sorted([*untouched, *merged])
+    assert await recorder.flush_views(runtime) == 1
+
+    # The incremental refresh recomputes the user's list from the merged history (A, then C):
+    # A's neighbour B; the browser's own list is gone.
+    result = await _refresh(app)
+    assert result["full"] is False
+    mine = await _get(client, "/recommendations", user.headers)
+    assert mine["strategy"] == "personal"
+    assert m.names(mine["items"])[0] == "B"
+    assert (await _get(client, "/recommendations", {"X-Client-Id": CLIENT}))[
+        "strategy"
+    ] == "trending"
+
+
+async def test_searches_are_recorded_with_their_category_and_lean_the_list_to_it(
+    app: Any, client: httpx.AsyncClient
+) -> None:
+    boss = await admin(app, client)
+    owner = await person(client, "vendor")
+    await approved_store(client, owner, boss, "Store A")
+    categories = {}
+    for name in ("Food", "Tools"):
+        created = await client.post("/categories", json={"name": name}, headers=boss.headers)
+        assert created.status_code == 201, created.text
+        categories[name] = created.json()["id"]
+    filed = {
+        "Jollof rice": "Food",
+        "Ofada rice": "Food",
+        "Suya": "Food",
+        "Rice scoop": "Tools",
+        "Hammer": "Tools",
+    }
+    ids = {}
+    for i, (title, category) in enumerate(filed.items()):
+        created = await client.post(
+            "/products",
+            json={
+                "title": title,
+                "status": "active",
+                "sku": f"S-{i}",
+                "price": 1000,
+                "stock": 5,
+                "category_id": categories[category],
+            },
+            headers=owner.headers,
+        )
+        assert created.status_code == 201, created.text
+        ids[title] = created.json()["id"]
+    # Someone else's views make every product popular in its category.
+    await _events(app, *(("view", "s1", pid, None) for pid in ids.values()), days_ago=1)
+    user = await person(client)
+
+    async def search(headers: dict[str, str], **params: Any) -> None:
+        response = await client.get("/search", params=params, headers=headers)
+        assert response.status_code == 200, response.text
+
+    # "rice" finds two foods and one tool: the search is recorded with Food.
+    await search(user.headers, q="Rice")
+    await search({"X-Client-Id": CLIENT}, q="hammer")
+    # Not recorded: a second page, a search without words, a caller we cannot tell apart.
+    await search(user.headers, q="rice", page=2)
+    await search(user.headers, category=categories["Tools"])
+    await search({}, q="rice")
+    found = await rows(
+        app, "SELECT subject, query, category_id FROM behaviour_event WHERE kind = 'search'"
+    )
+    assert sorted((s, q, str(uuid.UUID(str(c)))) for s, q, c in found) == sorted(
+        [(user.id, "Rice", categories["Food"]), (f"c:{CLIENT}", "hammer", categories["Tools"])]
+    )
+
+    # A caller who only searched gets the popular products of what they searched for.
+    await _refresh(app)
+    mine = await _get(client, "/recommendations", user.headers)
+    assert mine["strategy"] == "personal"
+    assert {item["category_id"] for item in mine["items"]} == {categories["Food"]}
+    assert len(mine["items"]) == 3
+    browser = await _get(client, "/recommendations", {"X-Client-Id": CLIENT})
+    assert browser["strategy"] == "personal"
+    assert {item["category_id"] for item in browser["items"]} == {categories["Tools"]}

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from oja.marketplace.catalog.models import ProductVariant
 from oja.marketplace.search import service as search_service
 from oja.marketplace.search.models import SearchDocument
-from tests.conftest import Jobs
+from tests.conftest import Jobs, use_settings
 
 from .conftest import Person, admin, approved_store, error_code, person, rows
 
@@ -336,6 +336,33 @@ async def test_typo_finds_samsung(
     assert (nothing["total"], nothing["items"]) == (0, [])
     assert nothing["facets"]["categories"] == []
     assert nothing["facets"]["stores"] == []
+
+
+@BOTH
+async def test_facets_of_a_large_answer_count_a_sample_and_say_so(
+    app: Any, client: httpx.AsyncClient, jobs: Jobs, database_url: str
+) -> None:
+    world = await build(app, client, jobs)
+    catalogue = await truth(app, client)
+    params = {"per_page": 100, "sort": "price_asc"}
+    exact = (await client.get("/search", params=params)).json()
+    assert exact["facets_exact"] is True
+    assert facets_of(exact) == expected_facets(catalogue, world)
+
+    use_settings(app, search_facet_sample=10, search_cache_ttl=0)
+    sampled = (await client.get("/search", params=params)).json()
+    # The total, the order and the page stay exact; the facets count 10 of the 29 rows.
+    assert sampled["facets_exact"] is False
+    assert (sampled["total"], sampled["items"]) == (29, exact["items"])
+    assert sum(s["count"] for s in sampled["facets"]["stores"]) == 10
+    assert sum(b["count"] for b in sampled["facets"]["price"]) == 10
+    whole = {s["id"]: s["count"] for s in exact["facets"]["stores"]}
+    assert all(0 < s["count"] <= whole[s["id"]] for s in sampled["facets"]["stores"])
+    # An answer within the sample is counted exactly, and says so.
+    found = brute(catalogue, {"q": "samsung"}, world)
+    small = (await client.get("/search", params={"q": "samsung", "per_page": 100})).json()
+    assert (small["facets_exact"], small["total"]) == (True, len(found))
+    assert facets_of(small) == expected_facets(found, world)
 
 
 async def _hits(client: httpx.AsyncClient, q: str, **params: Any) -> list[str]:

@@ -172,6 +172,20 @@ async def _move(app: Any, order_id: str, to: OrderStatus, *, then_fail: bool = F
                 raise Abandoned
 
 
+async def _someone_waits_for_a_lock(app: Any, failure: str) -> None:
+    """Return once a session of the test database waits for a lock (polled, no time limit but
+    the attempts)."""
+    waiting = (
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    for _ in range(10_000):
+        if (await rows(app, waiting))[0][0] > 0:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(failure)
+
+
 @BOTH
 async def test_best_selling_counts_paid_units_in_the_paying_unit_of_work(
     app: Any, client: httpx.AsyncClient, database_url: str
@@ -240,16 +254,7 @@ async def test_a_payment_waiting_on_a_catalogue_write_still_counts(
     edit = asyncio.create_task(held_edit())
     await indexed.wait()
     payment = asyncio.create_task(_move(app, order["order_id"], OrderStatus.confirmed))
-    waiting = (
-        "SELECT count(*) FROM pg_stat_activity "
-        "WHERE wait_event_type = 'Lock' AND datname = current_database()"
-    )
-    for _ in range(10_000):
-        if (await rows(app, waiting))[0][0] > 0:
-            break
-        await asyncio.sleep(0.005)
-    else:
-        raise AssertionError("the payment never waited on the catalogue write")
+    await _someone_waits_for_a_lock(app, "the payment never waited on the catalogue write")
     release.set()
     await edit
     await payment
@@ -283,3 +288,72 @@ async def test_concurrent_payments_and_a_catalogue_write_all_count(
     )
     assert await _indexed(app) == [("Dodo plantain", None, 6)]
     assert await _rebuilt(app) == [("Dodo plantain", None, 6)]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_payment_committing_during_a_rebuild_still_counts(
+    app: Any, client: httpx.AsyncClient, database_url: str
+) -> None:
+    """The rebuild has read the order rows (the order still pending) and rewritten the index, not
+    yet committed, when the order is paid: the payment's increment waits for the rebuild's commit
+    and lands on the rebuilt row. (Before the rebuild took its lock, the increment waited on the
+    old row the rebuild had deleted and then updated nothing: the sale was lost until the next
+    rebuild.) The rebuild is held open until the payment is seen waiting for a lock."""
+    m = await _market(app, client, ["Dodo"])
+    dodo = m["ids"]["Dodo"]
+    buyer = await person(client)
+    order = await delivered_order(app, buyer.id, m["store"]["id"], [dodo], status="pending")
+    runtime = app.state.runtime
+    rebuilt, release = asyncio.Event(), asyncio.Event()
+
+    async def held_rebuild() -> None:
+        with running(runtime):
+            async with unit_of_work(runtime.database) as db:
+                assert await search_service.rebuild(db) == 1
+                rebuilt.set()
+                await release.wait()
+
+    rebuild = asyncio.create_task(held_rebuild())
+    await rebuilt.wait()
+    payment = asyncio.create_task(_move(app, order["order_id"], OrderStatus.confirmed))
+    await _someone_waits_for_a_lock(app, "the payment never waited on the rebuild")
+    release.set()
+    await rebuild
+    await payment
+    assert await _indexed(app) == [("Dodo", None, 1)]
+    assert await _rebuilt(app) == [("Dodo", None, 1)]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_rebuild_starting_during_a_payment_counts_it(
+    app: Any, client: httpx.AsyncClient, database_url: str
+) -> None:
+    """The other order: the payment has incremented the index row, not yet committed, when the
+    rebuild starts. The rebuild waits for it, then reads the order rows with the sale in them —
+    counted once, not zero times (read too early) nor twice."""
+    m = await _market(app, client, ["Dodo"])
+    dodo = m["ids"]["Dodo"]
+    buyer = await person(client)
+    order = await delivered_order(app, buyer.id, m["store"]["id"], [dodo], status="pending")
+    runtime = app.state.runtime
+    paid, release = asyncio.Event(), asyncio.Event()
+
+    async def held_payment() -> None:
+        with running(runtime):
+            async with unit_of_work(runtime.database) as db:
+                found = await db.get(StoreOrder, uuid.UUID(order["order_id"]))
+                assert found is not None
+                assert await transitions.move(db, found, OrderStatus.confirmed, actor_id=None)
+                await db.flush()
+                paid.set()
+                await release.wait()
+
+    payment = asyncio.create_task(held_payment())
+    await paid.wait()
+    rebuild = asyncio.create_task(_rebuilt(app))
+    await _someone_waits_for_a_lock(app, "the rebuild never waited on the payment")
+    release.set()
+    await payment
+    assert await rebuild == [("Dodo", None, 1)]

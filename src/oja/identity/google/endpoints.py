@@ -135,5 +135,6 @@ async def google_callback(
         now=clock(),
         ip=ip,
         user_agent=request.headers.get("user-agent"),
+        client_id=request.headers.get("x-client-id"),
     )
     return GoogleSignIn.of(finished)

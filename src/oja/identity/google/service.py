@@ -145,6 +145,7 @@ async def finish(
     now: datetime,
     ip: str,
     user_agent: str | None,
+    client_id: str | None = None,
 ) -> GoogleSignInResult:
     """Finish a sign-in from Google's callback.
 
@@ -161,7 +162,9 @@ async def finish(
     metadata = await client.metadata(cfg.discovery_url)
     token = await client.exchange(cfg, metadata, code=code, verifier=pending.code_verifier)
     claims = await client.verify_id_token(cfg, metadata, token["id_token"], nonce=pending.nonce)
-    return await sign_in(db, ctx, claims, now=now, ip=ip, user_agent=user_agent)
+    return await sign_in(
+        db, ctx, claims, now=now, ip=ip, user_agent=user_agent, client_id=client_id
+    )
 
 
 async def sign_in(
@@ -172,6 +175,7 @@ async def sign_in(
     now: datetime,
     ip: str,
     user_agent: str | None,
+    client_id: str | None = None,
 ) -> GoogleSignInResult:
     """Find, link or create the user for verified ID-token ``claims`` and log them in."""
     issuer, subject = str(claims["iss"]), str(claims["sub"])
@@ -229,7 +233,7 @@ async def sign_in(
     )
     log.info("identity.google.signed_in", user_id=str(user.id), created=created)
     result = await sessions.first_factor_passed(
-        db, ctx, user, method="google", ip=ip, user_agent=user_agent
+        db, ctx, user, method="google", ip=ip, user_agent=user_agent, client_id=client_id
     )
     return GoogleSignInResult(user=user, created=created, result=result)
 

@@ -120,6 +120,7 @@ async def verify(
         now=clock(),
         ip=ip,
         user_agent=request.headers.get("user-agent"),
+        client_id=request.headers.get("x-client-id"),
     )
     return signed_in(result)
 

@@ -159,6 +159,7 @@ async def verify(
     now: datetime,
     ip: str,
     user_agent: str | None,
+    client_id: str | None = None,
 ) -> SignIn:
     """Finish a login that answered ``mfa_required``."""
     user_id = tokens.decode(mfa_token, typ="mfa", secret=ctx.secret, settings=ctx.settings).user_id
@@ -181,7 +182,9 @@ async def verify(
         raise MfaInvalidCode("The code is not valid.")
     if recovery_code is not None:
         log.info("identity.mfa.recovery_code_used", user_id=str(user_id))
-    return await sessions.start_session(db, ctx, user, ip=ip, user_agent=user_agent)
+    return await sessions.start_session(
+        db, ctx, user, ip=ip, user_agent=user_agent, client_id=client_id
+    )
 
 
 async def disable(

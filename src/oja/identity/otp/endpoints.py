@@ -82,5 +82,6 @@ async def verify_otp(
         now=clock(),
         ip=ip,
         user_agent=request.headers.get("user-agent"),
+        client_id=request.headers.get("x-client-id"),
     )
     return signed_in_or_challenge(result)

@@ -224,6 +224,7 @@ async def log_in(
     now: datetime,
     ip: str,
     user_agent: str | None,
+    client_id: str | None = None,
 ) -> SignIn | MfaRequired:
     """Log in with a phone code; the first verified code for an unknown number creates its account.
 
@@ -231,7 +232,14 @@ async def log_in(
     """
     async with own_transaction(database) as db:
         outcome = await _log_in(
-            db, ctx, mobile=mobile, code=code, now=now, ip=ip, user_agent=user_agent
+            db,
+            ctx,
+            mobile=mobile,
+            code=code,
+            now=now,
+            ip=ip,
+            user_agent=user_agent,
+            client_id=client_id,
         )
     return outcome.unwrap()
 
@@ -245,6 +253,7 @@ async def _log_in(
     now: datetime,
     ip: str,
     user_agent: str | None,
+    client_id: str | None = None,
 ) -> Outcome[SignIn | MfaRequired]:
     checked = await check(
         db,
@@ -270,6 +279,6 @@ async def _log_in(
     elif user.mobile_verified_at is None:
         user.mobile_verified_at = now
     result = await sessions.first_factor_passed(
-        db, ctx, user, method="otp", ip=ip, user_agent=user_agent
+        db, ctx, user, method="otp", ip=ip, user_agent=user_agent, client_id=client_id
     )
     return Outcome(value=result)

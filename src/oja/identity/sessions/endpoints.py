@@ -101,6 +101,7 @@ async def login(
         throttle=throttle,
         ip=ip,
         user_agent=request.headers.get("user-agent"),
+        client_id=request.headers.get("x-client-id"),
     )
     return signed_in_or_challenge(result)
 

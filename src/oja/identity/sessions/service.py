@@ -22,7 +22,11 @@ from oja.identity import repository as users
 from oja.identity import service as user_service
 from oja.identity import tokens
 from oja.identity.errors import AccountDisabled, InvalidCredentials, InvalidToken, SessionRevoked
-from oja.identity.events import ACCOUNT_PASSWORD_CHANGED, ACCOUNT_SIGNED_IN
+from oja.identity.events import (
+    ACCOUNT_PASSWORD_CHANGED,
+    ACCOUNT_SESSION_STARTED,
+    ACCOUNT_SIGNED_IN,
+)
 from oja.identity.mfa import repository as mfa_repository
 from oja.identity.models import User
 from oja.identity.passwords import Passwords
@@ -127,6 +131,7 @@ async def login(
     throttle: LoginThrottle,
     ip: str,
     user_agent: str | None,
+    client_id: str | None = None,
 ) -> SignIn | MfaRequired:
     """Password login. Unknown account, wrong password, no password and a disabled account all
     answer the same error after the same amount of hashing work."""
@@ -143,13 +148,25 @@ async def login(
     await throttle.succeeded(keys[0])
     if new_hash is not None:
         user.password_hash = new_hash
-    return await first_factor_passed(db, ctx, user, method="pwd", ip=ip, user_agent=user_agent)
+    return await first_factor_passed(
+        db, ctx, user, method="pwd", ip=ip, user_agent=user_agent, client_id=client_id
+    )
 
 
 async def start_session(
-    db: AsyncSession, ctx: TokenContext, user: User, *, ip: str, user_agent: str | None
+    db: AsyncSession,
+    ctx: TokenContext,
+    user: User,
+    *,
+    ip: str,
+    user_agent: str | None,
+    client_id: str | None = None,
 ) -> SignIn:
-    """A new session for ``user`` and its first token pair (every factor already checked)."""
+    """A new session for ``user`` and its first token pair (every factor already checked).
+
+    Emits :data:`ACCOUNT_SESSION_STARTED` with the ``X-Client-Id`` the signing-in request sent
+    (``client_id``: an anonymous storefront's id for the browser, unchecked here), so what a
+    higher module recorded for that browser can follow the user."""
     now = _now()
     auth_session = AuthSession(
         id=uuid7(),
@@ -169,6 +186,7 @@ async def start_session(
             signed_in_at=now.isoformat(timespec="seconds"),
         )
     db.add(auth_session)
+    await events.emit(ACCOUNT_SESSION_STARTED, db=db, user_id=user.id, client_id=client_id)
     roles = await users.roles_of(db, user.id)
     pair = await _issue(
         db, ctx, user_id=user.id, session_id=auth_session.id, roles=roles, parent_id=None, now=now
@@ -186,6 +204,7 @@ async def first_factor_passed(
     method: str,
     ip: str,
     user_agent: str | None,
+    client_id: str | None = None,
 ) -> SignIn | MfaRequired:
     """Tokens, or an MFA challenge when the user has TOTP enabled (``method``: pwd, otp, google)."""
     if await mfa_repository.mfa_enabled(db, user.id):
@@ -199,7 +218,7 @@ async def first_factor_passed(
         )
         log.info("identity.login.mfa_required", user_id=str(user.id), method=method)
         return MfaRequired(mfa_token=token, expires_in=ctx.settings.mfa_token_ttl)
-    return await start_session(db, ctx, user, ip=ip, user_agent=user_agent)
+    return await start_session(db, ctx, user, ip=ip, user_agent=user_agent, client_id=client_id)
 
 
 async def set_password(

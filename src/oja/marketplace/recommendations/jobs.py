@@ -1,7 +1,8 @@
 """The periodic refreshes, and purchases recorded from the order events.
 
 Importing this module (both composition roots do, through :mod:`oja.job_modules`) subscribes to
-``order.confirmed``: a store order confirmed — by a verified payment or by its store — records one
+``account.session_started`` (a sign-in attributes the browser's anonymous history to the user, see
+:func:`service.attribute_anonymous`) and to ``order.confirmed``: a store order confirmed — by a verified payment or by its store — records one
 purchase per product in that unit of work, so a rolled-back confirmation records nothing.
 """
 
@@ -10,9 +11,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from oja.core import events
 from oja.core.db import current_session
 from oja.core.jobs import JobContext, job
+from oja.identity.events import ACCOUNT_SESSION_STARTED
 from oja.marketplace.recommendations import service
 
 
@@ -36,6 +40,19 @@ async def record_purchase(
         buyer_id=buyer_id,
         group_id=group_id,
     )
+
+
+@events.on(ACCOUNT_SESSION_STARTED)
+async def attribute_anonymous(
+    *,
+    db: AsyncSession | None = None,
+    user_id: uuid.UUID | None = None,
+    client_id: str | None = None,
+    **_: Any,
+) -> None:
+    # In the sign-in's transaction: a refused or rolled-back sign-in merges nothing.
+    if db is not None and user_id is not None:
+        await service.attribute_anonymous(db, user_id, client_id)
 
 
 @job("recommendations.refresh", periodic=300, timeout=600)

@@ -1,8 +1,10 @@
 """Behaviour events (append-only) and the precomputed tables requests read.
 
-``behaviour_event`` is written cheaply — views in batches from an in-process buffer, cart adds and
-purchases as one row in the unit of work that caused them — and never updated. ``subject`` is the
-caller: a user's id, or ``c:<client id>`` for an anonymous browser. The periodic jobs turn events
+``behaviour_event`` is written cheaply — views in batches from an in-process buffer, cart adds,
+purchases and searches as one row in the unit of work that caused them — and never updated but
+for one thing: a sign-in attributes an anonymous browser's rows to the user (``subject``).
+``subject`` is the caller: a user's id, or ``c:<client id>`` for an anonymous browser. The periodic
+jobs turn events
 into ``product_neighbour`` rows (co-occurrence, co-purchase, content similarity) and
 ``subject_recommendation`` rows (a caller's ranked list; the subject ``*`` is the trending list).
 Requests only read those rows, filtering at read time what may have changed since (stock, product
@@ -30,6 +32,9 @@ class BehaviourKind(enum.StrEnum):
     cart = "cart"
     purchase = "purchase"
     search = "search"
+    merge = "merge"
+    """A marker: the anonymous history of ``query`` (``c:<client id>``) became the subject's at a
+    sign-in (so the next incremental refresh recomputes the subject's list)."""
 
 
 class NeighbourKind(enum.StrEnum):
@@ -56,7 +61,10 @@ class BehaviourEvent(IdMixin, Base):
     group_id: Mapped[uuid.UUID | None]
     """The order group of a purchase (what "bought together" means)."""
     query: Mapped[str | None] = mapped_column(String(200))
-    """The text of a search."""
+    """The text of a search; the merged anonymous subject of a ``merge``."""
+    category_id: Mapped[uuid.UUID | None]
+    """A search's category: the most counted one of its answer's category facet (what category
+    affinity reads). No foreign key, like ``product_id``."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

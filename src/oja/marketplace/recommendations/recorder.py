@@ -97,6 +97,17 @@ def record_view(
         background.add_task(flush_views, runtime)
 
 
+def relabel_buffered(runtime: Runtime, anonymous: str, user: str) -> int:
+    """Buffered, not yet written views of ``anonymous`` become ``user``'s (a sign-in's merge
+    covers the rows already written; these would otherwise land under the browser's id)."""
+    moved = 0
+    for row in buffer_for(runtime).rows:
+        if row["subject"] == anonymous:
+            row["subject"] = user
+            moved += 1
+    return moved
+
+
 async def flush_views(runtime: Runtime) -> int:
     """Write the buffered views in one INSERT; how many were written."""
     buffer = buffer_for(runtime)
@@ -122,20 +133,34 @@ def record(
     *,
     group_id: uuid.UUID | None = None,
     query: str | None = None,
+    category_id: uuid.UUID | None = None,
 ) -> None:
     """Add one behaviour row to the caller's unit of work."""
     db.add(
         BehaviourEvent(
-            kind=kind, subject=subject, product_id=product_id, group_id=group_id, query=query
+            kind=kind,
+            subject=subject,
+            product_id=product_id,
+            group_id=group_id,
+            query=query,
+            category_id=category_id,
         )
     )
 
 
-def record_search(db: AsyncSession, subject: str | None, query: str) -> None:
+def record_search(
+    db: AsyncSession, subject: str | None, query: str, category_id: uuid.UUID | None = None
+) -> None:
     """For the search module: record a search in its unit of work (nothing for a caller we cannot
-    tell apart, or an empty query). Searches weigh nothing in the lists yet (see
-    :data:`~oja.marketplace.recommendations.scoring.KIND_WEIGHTS`): they are the query log a later
-    "searched, then bought" signal will read."""
+    tell apart, or an empty query). ``category_id``: the category the answer found most of (the
+    first of its category facet), what the personal lists' category affinity reads (see
+    :data:`~oja.marketplace.recommendations.scoring.SEARCH_WEIGHT`)."""
     if subject is None or not query.strip():
         return
-    record(db, BehaviourKind.search, subject, query=query.strip()[:QUERY_MAX])
+    record(
+        db,
+        BehaviourKind.search,
+        subject,
+        query=query.strip()[:QUERY_MAX],
+        category_id=category_id,
+    )

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, insert, select, text
+from sqlalchemy import delete, exists, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.marketplace.catalog.models import Product, ProductStatus, ProductVariant
@@ -27,6 +27,7 @@ from oja.marketplace.vendors.models import Vendor, VendorStatus
 
 CHUNK = 500
 SCORED_KINDS = (BehaviourKind.view, BehaviourKind.cart, BehaviourKind.purchase)
+TOUCHING_KINDS = (*SCORED_KINDS, BehaviourKind.search, BehaviourKind.merge)
 
 
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -55,6 +56,23 @@ async def add_events(db: AsyncSession, rows: list[dict[str, Any]]) -> None:
         await db.execute(insert(BehaviourEvent), rows)
 
 
+async def attribute(db: AsyncSession, anonymous: str, user: str) -> int:
+    """Every behaviour row of the ``anonymous`` subject becomes ``user``'s; how many moved. Only
+    that exact subject is touched (never another user's rows), and a second call finds nothing
+    left to move."""
+    result = await db.execute(
+        update(BehaviourEvent)
+        .where(BehaviourEvent.subject == anonymous)
+        .values(subject=user)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def delete_subject_lists(db: AsyncSession, subject: str) -> None:
+    await db.execute(delete(SubjectRecommendation).where(SubjectRecommendation.subject == subject))
+
+
 async def cursor(db: AsyncSession, name: str) -> datetime | None:
     return await db.scalar(select(RecommendationCursor.at).where(RecommendationCursor.name == name))
 
@@ -65,9 +83,10 @@ async def set_cursor(db: AsyncSession, name: str, at: datetime) -> None:
 
 
 async def subjects_since(db: AsyncSession, since: datetime) -> set[str]:
+    """Subjects whose list may have changed: new scored behaviour, searches, or a merge."""
     found = await db.scalars(
         select(BehaviourEvent.subject)
-        .where(BehaviourEvent.created_at > since, BehaviourEvent.kind.in_(SCORED_KINDS))
+        .where(BehaviourEvent.created_at > since, BehaviourEvent.kind.in_(TOUCHING_KINDS))
         .distinct()
     )
     return set(found)
@@ -91,6 +110,20 @@ async def interactions(db: AsyncSession, since: datetime) -> list[Interaction[uu
         .order_by(BehaviourEvent.created_at)
     )
     return [Interaction(s, p, k, at, g) for s, p, k, at, g in result.all() if p is not None]
+
+
+async def searches(db: AsyncSession, since: datetime) -> list[tuple[str, uuid.UUID, datetime]]:
+    """``(subject, category, at)`` of every search since ``since`` whose answer had a category."""
+    result = await db.execute(
+        select(BehaviourEvent.subject, BehaviourEvent.category_id, BehaviourEvent.created_at)
+        .where(
+            BehaviourEvent.created_at >= since,
+            BehaviourEvent.kind == BehaviourKind.search,
+            BehaviourEvent.category_id.is_not(None),
+        )
+        .order_by(BehaviourEvent.created_at)
+    )
+    return [(s, c, at) for s, c, at in result.all() if c is not None]
 
 
 async def categories_of(

@@ -26,6 +26,17 @@ AFFINITY_WEIGHT = 0.5
 AFFINITY_CATEGORIES = 3
 """A caller's strongest categories whose popular products become candidates."""
 AFFINITY_CANDIDATES = 30
+SEARCH_WEIGHT = 2.0
+"""What a search adds to the affinity of the category its answer found most of (a view adds 1
+to its product's category, a cart add 3, a purchase 5; recency-decayed alike)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Search:
+    """A search of the caller's: the category its answer found most of, and when."""
+
+    category: Hashable
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,10 +148,11 @@ def personal(
     limit: int,
     use_neighbours: bool = True,
     use_affinity: bool = True,
+    searches: Sequence[Search] = (),
 ) -> Ranked[P]:
     """A caller's ranked list: the neighbours of what they saw, carted and bought (weighted by kind
-    and recency), plus the popular products of their strongest categories (affinity). What they
-    bought is never in it."""
+    and recency), plus the popular products of their strongest categories (affinity: the
+    categories of those products, and of their ``searches``). What they bought is never in it."""
     weights: dict[P, float] = defaultdict(float)
     bought: set[P] = set()
     for it in history:
@@ -162,6 +174,8 @@ def personal(
             category = model.category_of.get(product)
             if category is not None:
                 affinity[category] += weight
+        for search in searches:
+            affinity[search.category] += SEARCH_WEIGHT * decay(search.at, now, half_life_days)
         total = sum(affinity.values())
         strongest = sorted(affinity.items(), key=lambda kv: (-kv[1], str(kv[0])))
         for category, weight in strongest[:AFFINITY_CATEGORIES]:

@@ -1,7 +1,8 @@
 """Recommendations: the periodic refreshes that precompute lists, and the reads that serve them.
 
 **Refresh** (:func:`refresh`, every few minutes). Reads the scored behaviour of the history window
-(views, cart adds, purchases), and rewrites only what the behaviour since its cursor touched: the
+(views, cart adds, purchases; searches, by the category each answer found most of, for category
+affinity), and rewrites only what the behaviour since its cursor touched: the
 co-occurrence lists of every product in a touched caller's recent basket, the co-purchase lists of
 what they bought, their personal lists, and the trending list. ``full=True`` (the daily rebuild)
 rewrites everything, catching what the incremental pass leaves stale: scores of untouched products
@@ -31,6 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.clock import utcnow
 from oja.core.config import Settings
+from oja.core.db import after_commit
+from oja.core.runtime import current_runtime
 from oja.marketplace.catalog import repository as catalog_repository
 from oja.marketplace.errors import ProductNotFound
 from oja.marketplace.recommendations import recorder, repository, scoring
@@ -62,6 +65,30 @@ async def record_purchase(
     return len(products)
 
 
+async def attribute_anonymous(db: AsyncSession, user_id: uuid.UUID, client_id: str | None) -> int:
+    """At a sign-in: the behaviour recorded under the browser's client id becomes the user's, in
+    the sign-in's unit of work; how many rows moved. Only ``c:<client id>`` rows move, so no
+    user's history is ever given to another; signing in again finds none left (merged once). A
+    ``merge`` row marks the user for the next incremental refresh (the moved rows are older than
+    its cursor); the browser's own list goes, its history being the user's now. Views still in
+    this process's buffer are relabelled once the sign-in commits."""
+    anonymous = recorder.subject_of(None, client_id)
+    if anonymous is None:
+        return 0
+    user = str(user_id)
+    moved = await repository.attribute(db, anonymous, user)
+    runtime = current_runtime()
+
+    async def relabel() -> None:
+        recorder.relabel_buffered(runtime, anonymous, user)
+
+    after_commit(db, relabel)
+    if moved:
+        recorder.record(db, BehaviourKind.merge, user, query=anonymous)
+        await repository.delete_subject_lists(db, anonymous)
+    return moved
+
+
 # Refresh
 
 
@@ -72,9 +99,11 @@ async def refresh(
     now = now or utcnow()
     last = None if full else await repository.cursor(db, BEHAVIOUR_CURSOR)
     touched = None if last is None else await repository.subjects_since(db, last - OVERLAP)
-    stored = await repository.interactions(
-        db, now - timedelta(days=conf.recommendation_history_days)
-    )
+    since = now - timedelta(days=conf.recommendation_history_days)
+    stored = await repository.interactions(db, since)
+    searched: dict[str, list[scoring.Search]] = defaultdict(list)
+    for subject, category, at in await repository.searches(db, since):
+        searched[subject].append(scoring.Search(category, at))
     # Scored as dense ints in product-id order: ints hash in C (a UUID's hash is Python code, most
     # of the refresh's time otherwise), and their order is the ids' for ties.
     ids = sorted({e.product for e in stored})
@@ -83,11 +112,13 @@ async def refresh(
         scoring.Interaction(e.subject, index[e.product], e.kind, e.at, e.group) for e in stored
     ]
     baskets = scoring.recent_items(events, conf.recommendation_subject_items)
+    # A caller who only searched has a list too: the popular products of what they searched.
+    known = set(baskets) | set(searched)
     if touched is None:
-        subjects, products, bought = set(baskets), None, None
+        subjects, products, bought = known, None, None
     else:
-        subjects = touched & set(baskets)
-        products = {p for s in subjects for p in baskets[s]}
+        subjects = touched & known
+        products = {p for s in subjects for p in baskets.get(s, ())}
         bought = {e.product for e in events if e.kind == "purchase" and e.subject in subjects}
     limit = conf.recommendation_neighbours
     co = scoring.co_occurrence(baskets.values(), limit=limit, only=products)
@@ -103,7 +134,7 @@ async def refresh(
         by_category=scoring.popular_by_category(popular, category_of, scoring.AFFINITY_CANDIDATES),
     )
     # A caller's history is their recent basket: the products whose neighbours were just listed.
-    recent_basket = {subject: set(baskets[subject]) for subject in subjects}
+    recent_basket = {subject: set(baskets.get(subject, ())) for subject in subjects}
     histories: dict[str, list[scoring.Interaction[int]]] = defaultdict(list)
     for event in events:
         if event.product in recent_basket.get(event.subject, ()):
@@ -111,7 +142,12 @@ async def refresh(
     per_subject = conf.recommendation_per_subject
     lists = {
         subject: scoring.personal(
-            histories[subject], model, now=now, half_life_days=half_life, limit=per_subject
+            histories[subject],
+            model,
+            now=now,
+            half_life_days=half_life,
+            limit=per_subject,
+            searches=searched.get(subject, ()),
         )
         for subject in subjects
     }

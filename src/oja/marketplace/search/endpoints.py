@@ -11,6 +11,7 @@ from oja.core.errors import InvalidRequest, errors
 from oja.core.pagination import PageParams, pagination
 from oja.marketplace.catalog.schemas import CategoryFilter, PriceBound, StoreFilter
 from oja.marketplace.errors import CategoryNotFound, VendorNotFound
+from oja.marketplace.recommendations.dependencies import Visitor
 from oja.marketplace.search import service
 from oja.marketplace.search.config import SearchSettings
 from oja.marketplace.search.schemas import SearchFilters, SearchPage, SearchSort, Suggestion
@@ -41,7 +42,9 @@ def _attributes(request: Request) -> dict[str, list[str]]:
         "`rating_gte` and `sort=rating` use the average of the product's published reviews as "
         "its rating summary shows it (unrated products sort last and never pass `rating_gte`); "
         "`best_selling` orders by units sold in paid store orders, less canceled orders and "
-        "received returns, then newest. `relevance` without `q` is `newest`."
+        "received returns, then newest. `relevance` without `q` is `newest`. The first page of "
+        "a `q` search is recorded for a signed-in caller or an `X-Client-Id` browser (its "
+        "recommendations lean to the category it found most of)."
     ),
     responses=errors(CategoryNotFound, VendorNotFound, InvalidRequest),
 )
@@ -59,6 +62,7 @@ async def search(
     rating_gte: Annotated[float | None, Query(ge=0, le=5)] = None,
     in_stock: Annotated[bool | None, Query()] = None,
     sort: Annotated[SearchSort, Query()] = SearchSort.relevance,
+    visitor: Visitor,
 ) -> SearchPage:
     filters = SearchFilters(
         q=q,
@@ -72,7 +76,7 @@ async def search(
         sort=sort,
     )
     settings = runtime.settings.section(SearchSettings)
-    return await service.search(db, runtime.cache, settings, filters, paging)
+    return await service.search(db, runtime.cache, settings, filters, paging, subject=visitor)
 
 
 @router.get(

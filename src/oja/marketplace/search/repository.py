@@ -108,6 +108,17 @@ async def categories(db: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.
     return {c.id: c for c in await db.scalars(select(Category).where(Category.id.in_(ids)))}
 
 
+async def lock_for_rebuild(db: AsyncSession) -> None:
+    """PostgreSQL: ``SHARE ROW EXCLUSIVE`` on ``search_document``, held to the rebuild's commit.
+    It waits for every open transaction that has written index rows (a payment's sales increment,
+    a catalogue upsert: ``ROW EXCLUSIVE``) to commit — so the rebuild's reads of the order rows,
+    each a fresh READ COMMITTED snapshot, see their sales — and makes later writers wait for the
+    commit, so their increments land on the rebuilt rows. Searches (``ACCESS SHARE``) go on
+    reading the old rows. SQLite has one writer at a time: nothing to do."""
+    if db.get_bind().dialect.name == "postgresql":
+        await db.execute(text("LOCK TABLE search_document IN SHARE ROW EXCLUSIVE MODE"))
+
+
 async def delete_documents(db: AsyncSession, ids: Sequence[uuid.UUID] | None) -> None:
     """Remove the index rows of ``ids`` (all rows: ``None``)."""
     attrs = delete(SearchAttribute)
@@ -292,6 +303,18 @@ async def category_path(db: AsyncSession, category_id: uuid.UUID | None, slug: s
     return await db.scalar(select(Category.path).where(cond))
 
 
+async def categories_under(
+    db: AsyncSession, category_id: uuid.UUID | None, slug: str
+) -> list[uuid.UUID] | None:
+    """The category (by id or slug) and its descendants, or None when there is no such category.
+    Resolved before the search, so the search filters on a list of ids: a sub-select there made
+    PostgreSQL loop over the categories and repeat the full-text index scan once per category."""
+    cond = Category.slug == slug if category_id is None else Category.id == category_id
+    path = select(Category.path).where(cond).scalar_subquery()
+    under = select(Category.id).where(Category.path.like(path + "%")).order_by(Category.id)
+    return list(await db.scalars(under)) or None
+
+
 async def vendor_id(db: AsyncSession, id_: uuid.UUID | None, slug: str) -> uuid.UUID | None:
     cond = Vendor.slug == slug if id_ is None else Vendor.id == id_
     return await db.scalar(select(Vendor.id).where(cond))
@@ -300,17 +323,17 @@ async def vendor_id(db: AsyncSession, id_: uuid.UUID | None, slug: str) -> uuid.
 def base(
     filters: SearchFilters,
     *,
-    category_path: str | None,
+    categories: Sequence[uuid.UUID] | None,
     vendor: uuid.UUID | None,
     engine: SearchEngine,
     query: Query | None,
 ) -> tuple[Select[Any], ColumnElement[Any] | None]:
-    """The filtered rows (``SELECT search_document.* ... WHERE ...``) and the rank of ``q``."""
+    """The filtered rows (``SELECT search_document.* ... WHERE ...``) and the rank of ``q``.
+    ``categories``: the filter's category and its descendants (:func:`categories_under`)."""
     approved = select(Vendor.id).where(Vendor.status == VendorStatus.approved)
     stmt = select(D).where(D.vendor_id.in_(approved))
-    if category_path is not None:
-        under = select(Category.id).where(Category.path.like(category_path + "%"))
-        stmt = stmt.where(D.category_id.in_(under))
+    if categories is not None:
+        stmt = stmt.where(D.category_id.in_(categories))
     if vendor is not None:
         stmt = stmt.where(D.vendor_id == vendor)
     if filters.min_price is not None:
@@ -337,50 +360,113 @@ def base(
     return stmt, rank
 
 
-def order(sort: SearchSort, rank: ColumnElement[Any] | None) -> list[ColumnElement[Any] | Any]:
+def order(
+    sort: SearchSort, rank: ColumnElement[Any] | None, c: Any = D
+) -> list[ColumnElement[Any] | Any]:
+    """The ``ORDER BY`` of ``sort`` over ``c``: the index's columns (default) or the same names
+    of a CTE of its rows."""
     if sort == SearchSort.relevance and rank is not None:
-        return [rank.desc(), D.product_id]
+        return [rank.desc(), c.product_id]
     if sort == SearchSort.price_asc:
-        return [D.price, D.product_id]
+        return [c.price, c.product_id]
     if sort == SearchSort.price_desc:
-        return [D.price.desc(), D.product_id]
+        return [c.price.desc(), c.product_id]
     if sort == SearchSort.rating:
-        return [case((D.rating.is_(None), 1), else_=0), D.rating.desc(), D.product_id]
+        return [case((c.rating.is_(None), 1), else_=0), c.rating.desc(), c.product_id]
     if sort == SearchSort.best_selling:
-        return [D.sales.desc(), D.created_at.desc(), D.product_id]
-    return [D.created_at.desc(), D.product_id]  # newest, and relevance without q
+        return [c.sales.desc(), c.created_at.desc(), c.product_id]
+    return [c.created_at.desc(), c.product_id]  # newest, and relevance without q
 
 
-async def page(
-    db: AsyncSession, stmt: Select[Any], ordering: list[Any], offset: int, limit: int
+async def documents(
+    db: AsyncSession, ids: Sequence[uuid.UUID]
 ) -> list[tuple[SearchDocument, Vendor]]:
-    query = stmt.add_columns(Vendor).join_from(D, Vendor, Vendor.id == D.vendor_id)
-    rows = await db.execute(query.order_by(*ordering).offset(offset).limit(limit))
-    return [(row[0], row[-1]) for row in rows]
+    """The index rows of ``ids`` with their stores, in the order of ``ids``."""
+    if not ids:
+        return []
+    query = select(D, Vendor).join(Vendor, Vendor.id == D.vendor_id).where(D.product_id.in_(ids))
+    found = {doc.product_id: (doc, vendor) for doc, vendor in (await db.execute(query)).all()}
+    return [found[i] for i in ids if i in found]
 
 
 FacetRow = tuple[str, str | None, str | None, int]
 """``(kind, key, value, count)``: kind ``total``, ``category`` (id), ``store`` (id), ``price``
-(bucket index), ``rating`` (stars) or ``attribute`` (name, value)."""
+(bucket index), ``rating`` (stars), ``attribute`` (name, value), ``sample`` (how many rows the
+facets counted) or ``page`` (a product id of the page, its position as the count)."""
 
 
 def _tag(kind: str) -> ColumnElement[Any]:
     return literal_column(f"'{kind}'", String).label("kind")
 
 
-async def facet_rows(db: AsyncSession, stmt: Select[Any], edges: list[int]) -> list[FacetRow]:
-    """The total and every facet's counts in one statement: the filtered rows (with the
-    full-text match, the costly part) are computed once into a materialized CTE and each count
-    groups that, instead of re-running the whole filter per facet."""
+async def page_and_facets(
+    db: AsyncSession,
+    stmt: Select[Any],
+    sort: SearchSort,
+    rank: ColumnElement[Any] | None,
+    *,
+    offset: int,
+    limit: int,
+    edges: list[int],
+    sample: int,
+) -> list[FacetRow]:
+    """The page's ids, the total and every facet's counts in one statement: the filtered rows
+    (with the full-text match, the costly part) are computed once into a materialized CTE with
+    their sort keys; the page orders it, the total counts it, each facet groups it — instead of
+    re-running the match for the page and again for the facets.
+
+    The facets group at most ``sample`` of the matched rows (the first the scan produced, the
+    ``sample`` CTE): grouping is cheap, but the attribute facet joins each row to its attribute
+    pairs, which at tens of thousands of hits is most of the answer's time. Below ``sample`` hits
+    the counts are exact; the ``sample`` row says how many rows were counted."""
+    ranked = (rank if rank is not None else literal_column("0")).label("rank")
     matched = (
-        stmt.with_only_columns(D.product_id, D.vendor_id, D.category_id, D.price, D.rating)
+        stmt.with_only_columns(
+            D.product_id,
+            D.vendor_id,
+            D.category_id,
+            D.price,
+            D.rating,
+            D.sales,
+            D.created_at,
+            ranked,
+        )
         .order_by(None)
         .cte("matched")
         .prefix_with("MATERIALIZED")
     )
     m = matched.c
+    on_page = (
+        select(
+            m.product_id,
+            func.row_number()
+            .over(order_by=order(sort, m.rank if rank is not None else None, m))
+            .label("position"),
+        )
+        .order_by(*order(sort, m.rank if rank is not None else None, m))
+        .offset(offset)
+        .limit(limit)
+        .subquery("on_page")
+    )
+    counted = (
+        select(m.product_id, m.vendor_id, m.category_id, m.price, m.rating)
+        .limit(sample)
+        .cte("counted")
+        .prefix_with("MATERIALIZED")
+    )
     none = cast(null(), String)
     n = func.count().label("n")
+    head = [
+        select(_tag("total"), none.label("a"), none.label("b"), n).select_from(matched),
+        select(
+            _tag("page"),
+            cast(on_page.c.product_id, String).label("a"),
+            none.label("b"),
+            on_page.c.position.label("n"),
+        ),
+        select(_tag("sample"), none.label("a"), none.label("b"), n).select_from(counted),
+    ]
+    m = counted.c
     price_bucket = case(
         *[(m.price < literal_column(str(int(e))), str(i)) for i, e in enumerate(edges)],
         else_=str(len(edges)),
@@ -391,7 +477,7 @@ async def facet_rows(db: AsyncSession, stmt: Select[Any], edges: list[int]) -> l
     category = cast(m.category_id, String).label("a")
     store = cast(m.vendor_id, String).label("a")
     parts = [
-        select(_tag("total"), none.label("a"), none.label("b"), n).select_from(matched),
+        *head,
         select(_tag("category"), category, none.label("b"), n)
         .where(m.category_id.is_not(None))
         .group_by(m.category_id),
@@ -403,7 +489,7 @@ async def facet_rows(db: AsyncSession, stmt: Select[Any], edges: list[int]) -> l
         select(
             _tag("attribute"), SearchAttribute.name.label("a"), SearchAttribute.value.label("b"), n
         )
-        .select_from(matched)
+        .select_from(counted)
         .join(SearchAttribute, SearchAttribute.product_id == m.product_id)
         .group_by(SearchAttribute.name, SearchAttribute.value),
     ]

@@ -86,6 +86,12 @@ class Facets(BaseModel):
 
 class SearchPage(Page[SearchHit]):
     facets: Facets
+    facets_exact: bool = Field(
+        default=True,
+        description="False when more rows matched than the facets count "
+        "(`OJA_SEARCH_FACET_SAMPLE`): the facets then count the first rows found, not all of "
+        "them. `total`, the order and the page are always exact.",
+    )
     engine: str
 
 

@@ -44,6 +44,7 @@ from oja.marketplace.catalog.models import Product, ProductStatus, ProductVarian
 from oja.marketplace.errors import CategoryNotFound, VendorNotFound
 from oja.marketplace.pricing import repository as pricing_repository
 from oja.marketplace.pricing.prices import PricedItem, effective_price
+from oja.marketplace.recommendations import recorder
 from oja.marketplace.search import repository
 from oja.marketplace.search.config import SearchSettings
 from oja.marketplace.search.engines import SearchEngine, engine_for, parse, words_of
@@ -259,7 +260,14 @@ async def index_category(db: AsyncSession, category_id: uuid.UUID) -> int:
 
 
 async def rebuild(db: AsyncSession) -> int:
-    """Rebuild the whole index from the catalogue (one unit of work)."""
+    """Rebuild the whole index from the catalogue (one unit of work).
+
+    Sales are read from the order rows, so a payment must either be committed before they are
+    read or apply its increment to the rebuilt rows after: the rebuild first takes the lock
+    every sales increment conflicts with (:func:`repository.lock_for_rebuild`). Without it a
+    payment committing mid-rebuild is missed twice — too late for the rebuild's read, and its
+    increment waits on a row the rebuild deletes, then updates nothing."""
+    await repository.lock_for_rebuild(db)
     await repository.delete_documents(db, None)
     await repository.clear_terms(db)
     count = 0
@@ -278,11 +286,11 @@ async def rebuild(db: AsyncSession) -> int:
 # --- search -------------------------------------------------------------------------------------
 
 
-async def _category_path(db: AsyncSession, id_or_slug: str) -> str:
-    path = await repository.category_path(db, parse_id(id_or_slug), id_or_slug)
-    if path is None:
+async def _categories(db: AsyncSession, id_or_slug: str) -> list[uuid.UUID]:
+    found = await repository.categories_under(db, parse_id(id_or_slug), id_or_slug)
+    if found is None:
         raise CategoryNotFound("No such category.")
-    return path
+    return found
 
 
 async def _vendor(db: AsyncSession, id_or_slug: str) -> uuid.UUID:
@@ -305,19 +313,48 @@ def _hit(doc: Any, vendor: Vendor) -> SearchHit:
     )
 
 
-async def _total_and_facets(
-    db: AsyncSession, stmt: Any, settings: SearchSettings
-) -> tuple[int, Facets]:
+@dataclass
+class Counted:
+    total: int
+    page: list[uuid.UUID]
+    facets: Facets
+    exact: bool
+
+
+async def _page_and_facets(
+    db: AsyncSession,
+    stmt: Any,
+    rank: Any,
+    *,
+    filters: SearchFilters,
+    params: PageParams,
+    settings: SearchSettings,
+) -> Counted:
     edges = sorted(set(settings.search_price_buckets))
-    total = 0
+    total = sampled = 0
+    on_page: list[tuple[int, uuid.UUID]] = []
     category_n: dict[uuid.UUID, int] = {}
     store_n: dict[uuid.UUID, int] = {}
     prices: dict[int, int] = {}
     ratings: dict[int, int] = {}
     pairs: list[tuple[str, str, int]] = []
-    for kind, key, value, count in await repository.facet_rows(db, stmt, edges):
+    rows = await repository.page_and_facets(
+        db,
+        stmt,
+        filters.sort,
+        rank,
+        offset=params.offset,
+        limit=params.per_page,
+        edges=edges,
+        sample=settings.search_facet_sample,
+    )
+    for kind, key, value, count in rows:
         if kind == "total":
             total = count
+        elif kind == "sample":
+            sampled = count
+        elif kind == "page" and key is not None:
+            on_page.append((count, uuid.UUID(key)))
         elif kind == "category" and key is not None:
             category_n[uuid.UUID(key)] = count
         elif kind == "store" and key is not None:
@@ -341,7 +378,7 @@ async def _total_and_facets(
         await repository.categories_named(db, category_n), key=lambda c: -category_n[c.id]
     )
     stores = sorted(await repository.vendors_named(db, store_n), key=lambda v: -store_n[v.id])
-    return total, Facets(
+    facets = Facets(
         categories=[
             CategoryCount(id=c.id, name=c.name, slug=c.slug, count=category_n[c.id])
             for c in categories
@@ -351,6 +388,7 @@ async def _total_and_facets(
         attributes=attributes,
         rating=[RatingBucket(rating=s, count=ratings.get(s, 0)) for s in (5, 4, 3, 2, 1)],
     )
+    return Counted(total, [pid for _, pid in sorted(on_page)], facets, sampled == total)
 
 
 async def _search(
@@ -361,26 +399,27 @@ async def _search(
     engine: SearchEngine | None = None,
 ) -> SearchPage:
     engine = engine or engine_for(db.get_bind().dialect.name)
-    category_path = await _category_path(db, filters.category) if filters.category else None
+    categories = await _categories(db, filters.category) if filters.category else None
     vendor = await _vendor(db, filters.vendor) if filters.vendor else None
     query = None
     if filters.q and words_of(filters.q):
         query = await parse(db, engine, filters.q, settings.search_typo_similarity)
     stmt, rank = repository.base(
-        filters, category_path=category_path, vendor=vendor, engine=engine, query=query
+        filters, categories=categories, vendor=vendor, engine=engine, query=query
     )
-    rows = await repository.page(
-        db, stmt, repository.order(filters.sort, rank), params.offset, params.per_page
+    counted = await _page_and_facets(
+        db, stmt, rank, filters=filters, params=params, settings=settings
     )
-    total, facets = await _total_and_facets(db, stmt, settings)
+    rows = await repository.documents(db, counted.page)
     return SearchPage(
         items=[_hit(d, v) for d, v in rows],
-        total=total,
+        total=counted.total,
         page=params.page,
         per_page=params.per_page,
-        pages=math.ceil(total / params.per_page),
+        pages=math.ceil(counted.total / params.per_page),
         engine=engine.name,
-        facets=facets,
+        facets=counted.facets,
+        facets_exact=counted.exact,
     )
 
 
@@ -399,9 +438,27 @@ async def search(
     params: PageParams,
     *,
     engine: SearchEngine | None = None,
+    subject: str | None = None,
 ) -> SearchPage:
     """One page with its facets. ``engine``: the dialect's by default (a benchmark passes another
-    variant to compare)."""
+    variant to compare). ``subject``: the caller's behaviour subject; the first page of a text
+    search is recorded for them with the category the answer found most of (cached or not)."""
+    result = await _cached_search(db, cache, settings, filters, params, engine=engine)
+    if subject is not None and filters.q and params.page == 1:
+        top = result.facets.categories[0].id if result.facets.categories else None
+        recorder.record_search(db, subject, filters.q, top)
+    return result
+
+
+async def _cached_search(
+    db: AsyncSession,
+    cache: Cache,
+    settings: SearchSettings,
+    filters: SearchFilters,
+    params: PageParams,
+    *,
+    engine: SearchEngine | None,
+) -> SearchPage:
     if settings.search_cache_ttl <= 0:
         return await _search(db, settings, filters, params, engine)
     raw = await cache.get(VERSION_KEY)

@@ -6,7 +6,9 @@ The dataset plants what the personal strategy is meant to find. Categories have 
 categories and one style in each. Most of a user's behaviour (views, cart adds, purchases) is in
 their styles, the rest is noise drawn by global popularity, and their last event is a purchase in a
 style — the held-out item. A popularity baseline can only find it by luck; co-occurrence finds it
-through the other users of the same style, category affinity through the category.
+through the other users of the same style, category affinity through the category. Each user also
+searches (:data:`SEARCHES`, mostly in their liked categories), which the served strategy adds to
+category affinity; the same strategy without them is measured beside it.
 
 The strategies run the production code of :mod:`oja.marketplace.recommendations.scoring`, the
 functions the refresh job calls (not its SQL): what is measured here is what is served.
@@ -33,6 +35,7 @@ K = 10
 NOW = datetime(2026, 12, 1)
 BASELINE = "popularity (baseline)"
 SERVED = "personal (served)"
+WITHOUT_SEARCHES = "personal without searches"
 
 
 @dataclass(frozen=True)
@@ -45,11 +48,19 @@ class Size:
 SMALL = Size(users=300, products=600, events=12_000)
 
 
+SEARCHES = 6
+"""Searches per user, drawn after the behaviour (their own random stream: the behaviour, and so
+every strategy's numbers without searches, are the same with or without them)."""
+SEARCH_NOISE = 0.3
+"""Share of a user's searches in a category drawn by global popularity instead of a liked one."""
+
+
 @dataclass
 class Dataset:
     category_of: dict[int, int]
     train: list[Interaction[int]]
     held_out: dict[str, int]
+    searches: dict[str, list[scoring.Search]] = field(default_factory=dict)
 
 
 @dataclass
@@ -96,9 +107,20 @@ def generate(size: Size, seed: int = 22) -> Dataset:
     start = NOW - timedelta(days=60)
     train: list[Interaction[int]] = []
     held_out: dict[str, int] = {}
+    searches: dict[str, list[scoring.Search]] = {}
+    search_rng = random.Random(seed + 1)  # noqa: S311 (as above)
     for user in range(size.users):
         subject = f"u{user}"
         liked = rng.choices(range(categories), weights=category_weights, k=2)
+        searches[subject] = [
+            scoring.Search(
+                search_rng.choices(range(categories), weights=category_weights)[0]
+                if search_rng.random() < SEARCH_NOISE
+                else search_rng.choice(liked),
+                start + timedelta(days=search_rng.uniform(0, 60)),
+            )
+            for _ in range(SEARCHES)
+        ]
         taste = [styles[(c, rng.randrange(STYLES))] for c in liked]
         taste_items = [p for style in taste for p in style]
         taste_weights = [w for style in taste for w in _zipf(len(style), 0.6)]
@@ -117,7 +139,7 @@ def generate(size: Size, seed: int = 22) -> Dataset:
         held_out[subject] = rng.choices(
             choices, weights=[taste_weights[taste_items.index(p)] for p in choices]
         )[0]
-    return Dataset(category_of=category_of, train=train, held_out=held_out)
+    return Dataset(category_of=category_of, train=train, held_out=held_out, searches=searches)
 
 
 def _credit(score: Score, ranked: scoring.Ranked[int], target: int) -> None:
@@ -144,18 +166,20 @@ def evaluate(data: Dataset, size: Size) -> Report:
         if event.product in baskets[event.subject]:
             histories[event.subject].append(event)
     report = Report(size=size)
-    # name → (use_neighbours, use_affinity) of scoring.personal
+    # name → (use_neighbours, use_affinity, use_searches) of scoring.personal
     strategies = {
-        "co-occurrence": (True, False),
-        "category affinity": (False, True),
-        SERVED: (True, True),
+        "co-occurrence": (True, False, False),
+        "category affinity": (False, True, False),
+        "category affinity with searches": (False, True, True),
+        WITHOUT_SEARCHES: (True, True, False),
+        SERVED: (True, True, True),
     }
     report.scores = {name: Score() for name in [BASELINE, *strategies]}
     for subject, target in data.held_out.items():
         history = histories[subject]
         bought = {e.product for e in history if e.kind == "purchase"}
         _credit(report.scores[BASELINE], scoring.top(popular, K, bought), target)
-        for name, (neighbours, affinity) in strategies.items():
+        for name, (neighbours, affinity, searched) in strategies.items():
             ranked = scoring.personal(
                 history,
                 model,
@@ -164,6 +188,7 @@ def evaluate(data: Dataset, size: Size) -> Report:
                 limit=K,
                 use_neighbours=neighbours,
                 use_affinity=affinity,
+                searches=data.searches.get(subject, []) if searched else (),
             )
             _credit(report.scores[name], ranked, target)
     return report

@@ -2,7 +2,7 @@
 kind (an anonymous browser's history attributed to the user who signed in on it)
 
 Revision ID: c22h00000001
-Revises: c22t00000001
+Revises: c20n00000001
 Create Date: 2026-12-06 20:20:00.000000+00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "c22h00000001"
-down_revision: str | None = "c22t00000001"
+down_revision: str | None = "c20n00000001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy import select
 
 from oja.core.db import unit_of_work
-from oja.marketplace.reports.models import StoreSalesDay
+from oja.marketplace.reports import rollup
+from oja.marketplace.reports.models import SALES_FIGURES, StoreSalesDay
 from oja.marketplace.vendors.models import Vendor
 from tests.conftest import Jobs
 
@@ -151,3 +152,7 @@ async def test_an_unknown_time_zone_is_refused_and_changes_nothing(
     )
     assert same.status_code == 200
     assert await jobs.run(app) == []
+
+
+def test_the_stored_figures_are_read_in_the_order_of_figures() -> None:
+    assert rollup.FIGURE_NAMES == SALES_FIGURES

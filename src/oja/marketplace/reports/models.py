@@ -45,6 +45,21 @@ class StoreSalesDay(VendorOwned, Base):
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+SALES_FIGURES = (
+    "gross_sales",
+    "discounts",
+    "refunds",
+    "commission",
+    "orders",
+    "units",
+    "canceled",
+    "returned",
+    "returned_units",
+)
+"""The figure columns of :class:`StoreSalesDay`, in ``rollup.Figures``' field order (a test keeps
+the two equal: rows are read as plain tuples into ``Figures``)."""
+
+
 class StoreProductDay(VendorOwned, Base):
     """One product's units and revenue (line totals as sold) on one day in one currency."""
 

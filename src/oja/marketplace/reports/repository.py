@@ -32,7 +32,12 @@ from oja.marketplace.orders.models import (
     StoreOrder,
 )
 from oja.marketplace.recommendations.models import BehaviourEvent, BehaviourKind
-from oja.marketplace.reports.models import StoreProductDay, StoreSalesDay, StoreVisitDay
+from oja.marketplace.reports.models import (
+    SALES_FIGURES,
+    StoreProductDay,
+    StoreSalesDay,
+    StoreVisitDay,
+)
 from oja.marketplace.reviews.models import Review, ReviewStatus
 from oja.marketplace.vendors.models import Vendor, VendorStatus
 
@@ -282,26 +287,30 @@ async def replace_days(
             await db.execute(insert(model), rows)
 
 
-async def sales_days(
-    db: AsyncSession, scope: Scope, first: date, last: date
-) -> Sequence[StoreSalesDay]:
-    statement = select(StoreSalesDay).where(
+async def sales_days(db: AsyncSession, scope: Scope, first: date, last: date) -> Rows:
+    """(store, day, currency, *figures in :data:`SALES_FIGURES` order) of the stored days: plain
+    rows, not entities — a year of them is read on every report."""
+    statement = select(
+        StoreSalesDay.vendor_id,
+        StoreSalesDay.day,
+        StoreSalesDay.currency,
+        *(getattr(StoreSalesDay, name) for name in SALES_FIGURES),
+    ).where(
         StoreSalesDay.day >= first,
         StoreSalesDay.day <= last,
         *_scoped(scope, StoreSalesDay.vendor_id),
     )
-    return (await db.scalars(statement)).all()
+    return (await db.execute(statement)).all()
 
 
-async def visit_days(
-    db: AsyncSession, scope: Scope, first: date, last: date
-) -> Sequence[StoreVisitDay]:
-    statement = select(StoreVisitDay).where(
+async def visit_days(db: AsyncSession, scope: Scope, first: date, last: date) -> Rows:
+    """(store, day, visitors) of the stored days."""
+    statement = select(StoreVisitDay.vendor_id, StoreVisitDay.day, StoreVisitDay.visitors).where(
         StoreVisitDay.day >= first,
         StoreVisitDay.day <= last,
         *_scoped(scope, StoreVisitDay.vendor_id),
     )
-    return (await db.scalars(statement)).all()
+    return (await db.execute(statement)).all()
 
 
 async def product_totals(db: AsyncSession, vendor_id: uuid.UUID, first: date, last: date) -> Rows:

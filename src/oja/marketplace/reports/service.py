@@ -78,12 +78,12 @@ async def gather(
         live_from = max(first, rollup.local_today(zone, now) - timedelta(days=LIVE_DAYS - 1))
         closed_last = min(last, live_from - timedelta(days=1))
         if first <= closed_last:
-            for row in await repository.sales_days(db, scope, first, closed_last):
-                days.sales[(row.vendor_id, row.day, row.currency)] = Figures(
-                    **{name: getattr(row, name) for name in rollup.FIGURE_NAMES}
-                )
-            for visit in await repository.visit_days(db, scope, first, closed_last):
-                days.visitors[(visit.vendor_id, visit.day)] = visit.visitors
+            for vendor, day, currency, *figures in await repository.sales_days(
+                db, scope, first, closed_last
+            ):
+                days.sales[(vendor, day, currency)] = Figures(*figures)
+            for vendor, day, visitors in await repository.visit_days(db, scope, first, closed_last):
+                days.visitors[(vendor, day)] = visitors
             if isinstance(scope, uuid.UUID):
                 for product_id, currency, units, revenue in await repository.product_totals(
                     db, scope, first, closed_last
@@ -135,18 +135,31 @@ def bucket_starts(first: date, last: date, granularity: Granularity) -> Iterator
         start = end + timedelta(days=1)
 
 
-def _bucket(days: Days, start: date, end: date) -> ReportBucket:
-    by_currency: dict[str, Figures] = defaultdict(Figures)
-    for (_, day, currency), figures in days.sales.items():
-        if start <= day <= end:
-            by_currency[currency].add(figures)
-    visitors = sum(n for (_, day), n in days.visitors.items() if start <= day <= end)
+def _bucket(start: date, end: date, sales: dict[str, Figures], visitors: int) -> ReportBucket:
     return ReportBucket(
         start=start,
         end=end,
         visitors=visitors,
-        sales=[_figures(c, by_currency[c]) for c in sorted(by_currency)],
+        sales=[_figures(c, sales[c]) for c in sorted(sales)],
     )
+
+
+def buckets(days: Days, ranges: list[tuple[date, date]]) -> list[ReportBucket]:
+    """The buckets of ``ranges`` (contiguous, in order): each stored or counted day added to
+    its bucket in one pass over the days."""
+    index: dict[date, int] = {}
+    for n, (start, end) in enumerate(ranges):
+        for offset in range((end - start).days + 1):
+            index[start + timedelta(days=offset)] = n
+    sales: list[dict[str, Figures]] = [defaultdict(Figures) for _ in ranges]
+    visitors = [0] * len(ranges)
+    for (_, day, currency), figures in days.sales.items():
+        if (found := index.get(day)) is not None:
+            sales[found][currency].add(figures)
+    for (_, day), count in days.visitors.items():
+        if (found := index.get(day)) is not None:
+            visitors[found] += count
+    return [_bucket(start, end, sales[n], visitors[n]) for n, (start, end) in enumerate(ranges)]
 
 
 def _top(items: dict[tuple[str, T], list[int]], limit: int) -> list[tuple[str, T, int, int]]:
@@ -200,8 +213,8 @@ async def sales_report(
         to=last,
         granularity=granularity,
         tz=zone.key,
-        totals=_bucket(days, first, last),
-        buckets=[_bucket(days, s, e) for s, e in bucket_starts(first, last, granularity)],
+        totals=buckets(days, [(first, last)])[0],
+        buckets=buckets(days, list(bucket_starts(first, last, granularity))),
         top_products=[
             TopProduct(
                 product_id=product_id,

@@ -4,7 +4,8 @@
 ``OJA_REPORTS_TIME_ZONE``, which is what every existing store's rollups were counted in);
 ``vendor.rollup_time_zone``: the zone its stored rollups are in, moved by the rollup job once it
 has rebuilt a store's days after a change. ``vendor_plan_change``: the record of operators' plan
-changes (who, from, to, why).
+changes (who, from, to, why). ``ix_behaviour_event_product_id_created_at``: a store's visitors over
+its report's live days read per product, not every store's events of those days once per product.
 
 Revision ID: c23z00000001
 Revises: c22t00000001
@@ -25,6 +26,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_index(
+        "ix_behaviour_event_product_id_created_at",
+        "behaviour_event",
+        ["product_id", "created_at"],
+        unique=False,
+    )
     op.create_table(
         "vendor_plan_change",
         sa.Column("from_plan", sa.String(length=64), nullable=False),
@@ -59,6 +66,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_behaviour_event_product_id_created_at", table_name="behaviour_event")
     with op.batch_alter_table("vendor", schema=None) as batch_op:
         batch_op.drop_column("rollup_time_zone")
         batch_op.drop_column("time_zone")

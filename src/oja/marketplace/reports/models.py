@@ -1,6 +1,6 @@
 """Daily rollups of a store's sales, product sales and visitors.
 
-Each figure is counted on the calendar day (in ``OJA_REPORTS_TIME_ZONE``) its event happened: a
+Each figure is counted on the calendar day (in the store's ``time_zone``) its event happened: a
 sale when its payment was booked in the ledger, a refund when the ledger booked it, a cancellation
 when the order was canceled, a return when its goods were received. A closed day therefore never
 changes from later events; the rollup job rewrites whole days (delete and insert in one unit of

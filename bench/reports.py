@@ -32,6 +32,7 @@ if __name__ == "__main__":
 
 import argparse
 import asyncio
+import gc
 import os
 import random
 import time
@@ -232,7 +233,7 @@ async def run_rollup(url: str) -> tuple[float, dict[str, object]]:
     yesterday = rollup.local_today(zone) - timedelta(days=1)
     started = time.perf_counter()
     async with unit_of_work(database) as db:
-        outcome = await rollup.rollup(db, yesterday - timedelta(days=365), yesterday, zone)
+        outcome = await rollup.rollup(db, yesterday - timedelta(days=365), yesterday, zone, None)
     elapsed = time.perf_counter() - started
     await database.dispose()
     return elapsed, outcome
@@ -249,6 +250,9 @@ async def time_reports(
     first = last - timedelta(days=365)
     start, end = rollup.day_bounds(first, last, zone)
     timings: dict[str, list[float]] = {"oja": [], "raw": [], "live": []}
+    # As the app's lifespan does once started (oja.main): what is loaded is never collected.
+    gc.collect()
+    gc.freeze()
     try:
         for n in range(reads):
             started = time.perf_counter()

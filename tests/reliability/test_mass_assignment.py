@@ -971,6 +971,15 @@ async def check_retry(run: Run, response: httpx.Response) -> None:
     assert body["retry_of"] == run.ids["payout_id"]
 
 
+async def check_operator_plan(run: Run, response: httpx.Response) -> None:
+    body = response.json()
+    assert (body["plan"], body["status"], body["usage"]["limit"]) == (
+        "vendor_basic_monthly",
+        "active",
+        100,
+    )
+
+
 def payout_extra(run: Run) -> Json:
     return {
         "vendor_id": HOSTILE_ID,
@@ -1419,6 +1428,14 @@ CASES: dict[tuple[str, str], Case] = {
         caller="admin",
         arrange=marketplace("approved_store"),
         extra=payout_extra,
+    ),
+    ("POST", "/admin/vendors/{vendor_id}/plan"): Case(
+        "rejected",
+        check_operator_plan,
+        caller="admin",
+        arrange=marketplace("approved_store"),
+        status="active",
+        extra=lambda run: {"vendor_id": HOSTILE_ID, "user_limit": None, "limit": 0},
     ),
     ("POST", "/admin/vendors/{vendor_id}/payout-release"): Case(
         "rejected",

@@ -19,6 +19,7 @@ from oja.marketplace.orders.endpoints import router as order_router
 from oja.marketplace.orders.endpoints import vendor_router as store_order_router
 from oja.marketplace.payouts.endpoints import admin_router as payout_admin_router
 from oja.marketplace.payouts.endpoints import vendor_router as store_payout_router
+from oja.marketplace.plans.endpoints import admin_router as plans_admin_router
 from oja.marketplace.plans.endpoints import router as plans_router
 from oja.marketplace.pricing.endpoints import router as pricing_router
 from oja.marketplace.recommendations.endpoints import router as recommendation_router
@@ -37,6 +38,7 @@ routers: list[APIRouter] = [
     store_payout_router,
     pricing_router,
     plans_router,
+    plans_admin_router,
     report_router,
     report_admin_router,
     vendor_router,

@@ -1,7 +1,10 @@
 """Vendor plan routes: the plans on sale (public), the caller's store's plan and usage, and its
-subscription: subscribe, change, cancel (owners and managers)."""
+subscription: subscribe, change, cancel (owners and managers); an operator's change of a store's
+plan (admin)."""
 
 from __future__ import annotations
+
+import uuid
 
 from fastapi import APIRouter, status
 
@@ -14,10 +17,18 @@ from oja.billing.errors import (
 )
 from oja.core.dependencies import SessionDep
 from oja.core.errors import InvalidRequest, errors
-from oja.marketplace.errors import NoPaidPlan, PlanAlreadyActive, PlanUnchanged, VendorRoleRequired
-from oja.marketplace.plans import service, subscriptions
+from oja.identity.dependencies import USER_ERRORS, RequireRole, UserPrincipal
+from oja.marketplace.errors import (
+    NoPaidPlan,
+    PlanAlreadyActive,
+    PlanUnchanged,
+    VendorNotFound,
+    VendorRoleRequired,
+)
+from oja.marketplace.plans import operator, service, subscriptions
 from oja.marketplace.plans.schemas import (
     ChangePlanIn,
+    OperatorPlanIn,
     SubscribeIn,
     SubscriptionCheckoutOut,
     SubscriptionOut,
@@ -27,6 +38,9 @@ from oja.marketplace.vendors.dependencies import VENDOR_ERRORS, CurrentVendor
 from oja.marketplace.vendors.service import require_manager
 
 router = APIRouter(tags=["marketplace: plans"])
+admin_router = APIRouter(
+    prefix="/admin/vendors", tags=["marketplace: admin"], dependencies=[RequireRole("admin")]
+)
 
 PROVIDER_ERRORS = (
     PaymentInitiationFailed,
@@ -113,3 +127,17 @@ async def cancel_plan(vendor: CurrentVendor, db: SessionDep) -> SubscriptionOut:
     require_manager(vendor)
     await subscriptions.cancel(db, vendor.vendor_id)
     return await service.subscription(db, vendor.vendor_id)
+
+
+@admin_router.post(
+    "/{vendor_id}/plan",
+    response_model=SubscriptionOut,
+    summary="Set a store's plan at once, with a reason (admin): an upgrade raises its limit now, "
+    "a downgrade below its users ends the sessions beyond the new limit",
+    responses=errors(*USER_ERRORS, VendorNotFound, PlanUnchanged, InvalidRequest),
+)
+async def set_store_plan(
+    vendor_id: uuid.UUID, body: OperatorPlanIn, admin: UserPrincipal, db: SessionDep
+) -> SubscriptionOut:
+    await operator.set_plan(db, vendor_id, body.plan, body.reason, actor_id=admin.user_id)
+    return await service.subscription(db, vendor_id)

@@ -87,3 +87,16 @@ class StorePlanAlert(VendorOwned, Base):
     period_start: Mapped[datetime]
     threshold: Mapped[int] = mapped_column(SmallInteger)
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class VendorPlanChange(IdMixin, VendorOwned, Base):
+    """An operator's change of a store's plan: who, from what, to what, why, when."""
+
+    __tablename__ = "vendor_plan_change"
+
+    from_plan: Mapped[str] = mapped_column(String(64))
+    """The plan the store was on (``free`` without an active paid plan)."""
+    to_plan: Mapped[str] = mapped_column(String(64))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -123,6 +123,30 @@ async def subscription_of(
     return (await db.scalars(query)).one_or_none()
 
 
+async def _insert_row(db: AsyncSession, vendor_id: uuid.UUID, plan: str) -> None:
+    """The store's row on the free tier (``canceled``) unless it has one already."""
+    await db.execute(
+        insert_ignore(db, VendorSubscription).values(
+            id=uuid7(),
+            vendor_id=vendor_id,
+            plan=plan,
+            status=SubscriptionStatus.canceled,
+            cancel_at_period_end=False,
+            created_at=utcnow(),
+            updated_at=utcnow(),
+        )
+    )
+
+
+async def subscription_for_update(db: AsyncSession, vendor_id: uuid.UUID) -> VendorSubscription:
+    """The store's row, locked; a store without one gets one on the free tier first (inserted
+    with ``ON CONFLICT DO NOTHING``: two operators at once lock the same row)."""
+    await _insert_row(db, vendor_id, "free")
+    found = await subscription_of(db, vendor_id, lock=True)
+    assert found is not None
+    return found
+
+
 async def store_of_subscription(db: AsyncSession, code: str) -> uuid.UUID | None:
     """Tenant resolution for a provider event: the store whose current or pending Paystack
     subscription is ``code``."""
@@ -147,17 +171,7 @@ async def store_of_customer(db: AsyncSession, email: str) -> uuid.UUID | None:
 async def claim(db: AsyncSession, vendor_id: uuid.UUID, plan: str, email: str) -> None:
     """Remember the email a store checks out with (its Paystack customer); a store without a row
     gets one on the free tier (``canceled``) until Paystack confirms the subscription."""
-    await db.execute(
-        insert_ignore(db, VendorSubscription).values(
-            id=uuid7(),
-            vendor_id=vendor_id,
-            plan=plan,
-            status=SubscriptionStatus.canceled,
-            cancel_at_period_end=False,
-            created_at=utcnow(),
-            updated_at=utcnow(),
-        )
-    )
+    await _insert_row(db, vendor_id, plan)
     await db.execute(
         update(VendorSubscription)
         .where(VendorSubscription.vendor_id == vendor_id)

@@ -123,6 +123,25 @@ class ChangePlanIn(BaseModel):
     plan: VendorPlanCode
 
 
+class OperatorPlanIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "plan": "vendor_premium_monthly",
+                    "reason": "Paid by bank transfer, ref. 20261206.",
+                }
+            ]
+        },
+    )
+
+    plan: VendorPlanCode | Literal["free"] = Field(
+        description="The store's plan from now on; `free` puts it on the free tier."
+    )
+    reason: str = Field(min_length=1, max_length=500, description="Why; recorded and logged.")
+
+
 class SubscriptionCheckoutOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={

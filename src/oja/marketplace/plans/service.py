@@ -107,6 +107,20 @@ async def invalidate(vendor_ids: Collection[uuid.UUID]) -> None:
         await visitors.bump(sorted(vendor_ids))
 
 
+async def plan_changed(db: AsyncSession, vendor_ids: Collection[uuid.UUID]) -> None:
+    """Stores' plans changed (the caller's unit of work; an operator's change, or what falls
+    due): cached allowances dropped, and the owners alerted at once of the highest threshold of
+    the new limit the period's users already reach and were not alerted of — after a downgrade
+    below the count, the 100 % alert. The users beyond the new limit meet
+    ``store_session_ended`` on their next request (:func:`admit_all`)."""
+    await invalidate(vendor_ids)
+    visitors = visitors_for(current_runtime())
+    for vendor_id, found in sorted((await allowances(db, vendor_ids)).items()):
+        start, end = found.window()
+        used = await visitors.used(db, vendor_id, (start, end))
+        await alerts.on_admission(db, vendor_id, start, used, found.limit)
+
+
 async def admit(db: AsyncSession, vendor_id: uuid.UUID, user_id: uuid.UUID) -> None:
     """Count ``user_id`` among the store's users this period, or raise ``store_traffic_limit``
     when the store is full and the user is not counted yet, or ``store_session_ended`` when the

@@ -346,5 +346,5 @@ async def apply_due(db: AsyncSession, now: datetime) -> dict[str, int]:
         moved.append(row.vendor_id)
         log.info("marketplace.plans.due", vendor_id=str(row.vendor_id), plan=row.plan)
     await db.flush()
-    await plans_service.invalidate(moved)
+    await plans_service.plan_changed(db, moved)
     return counts

@@ -51,6 +51,9 @@ class BehaviourEvent(IdMixin, Base):
     __table_args__ = (
         Index("ix_behaviour_event_created_at", "created_at"),
         Index("ix_behaviour_event_subject_kind_product_id", "subject", "kind", "product_id"),
+        # A store's visitors over a few days (the sales report's live days): a short range per
+        # product of the store, instead of every store's events of those days once per product.
+        Index("ix_behaviour_event_product_id_created_at", "product_id", "created_at"),
     )
 
     kind: Mapped[str] = mapped_column(one_of(BehaviourKind, name="kind_valid", length=16))

@@ -24,9 +24,10 @@ class ReportSettings(SettingsSection):
     )
 
     time_zone: str = "Africa/Lagos"
-    """IANA time zone whose calendar days the daily rollups count in, and the default ``tz`` of a
-    sales report (stores have no zone of their own). A report asked in another zone is computed
-    from the raw order and ledger rows instead."""
+    """IANA time zone of the stores that set none of their own (``PATCH /vendors/me``
+    ``time_zone``): the calendar days their daily rollups count in, and their sales reports'
+    default ``tz``. A report asked in another zone than the store's is computed from the raw order
+    and ledger rows instead."""
     recompute_days: int = Field(default=3, ge=1, le=400)
     """Closed days the rollup job recomputes on each run (today is always computed live), so rows
     that arrive late — a refund webhook processed after midnight — land in their day."""
@@ -55,11 +56,16 @@ class ReportSettings(SettingsSection):
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+        return known_zone(value)
+
+
+def known_zone(value: str) -> str:
+    """``value`` if zoneinfo knows it as an IANA time zone, else ValueError (a 422 in a body)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
 
 
 async def get_report_settings(runtime: RuntimeDep) -> ReportSettings:

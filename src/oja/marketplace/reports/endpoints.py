@@ -17,7 +17,7 @@ from oja.core.errors import InvalidRequest, errors
 from oja.core.pagination import Page, PageParams, pagination
 from oja.identity.dependencies import USER_ERRORS, RequireRole
 from oja.marketplace.errors import ReportRangeInvalid, UnknownTimeZone
-from oja.marketplace.reports import repository, service
+from oja.marketplace.reports import service
 from oja.marketplace.reports.config import ReportSettingsDep
 from oja.marketplace.reports.schemas import (
     CSV_COLUMNS,
@@ -79,7 +79,10 @@ async def sales_report(
     granularity: Annotated[Granularity, Query(description="Bucket size.")] = Granularity.day,
     tz: Annotated[
         str | None,
-        Query(max_length=64, description="IANA time zone of the days; OJA_REPORTS_TIME_ZONE."),
+        Query(
+            max_length=64,
+            description="IANA time zone of the days; the store's own zone by default.",
+        ),
     ] = None,
     format: Annotated[
         ReportFormat | None,
@@ -117,8 +120,7 @@ async def sales_report(
 async def my_performance(
     vendor: CurrentVendor, db: SessionDep, settings: ReportSettingsDep
 ) -> PerformanceOut:
-    name = await repository.store_name(db, vendor.vendor_id)
-    return await service.store_performance(db, vendor.vendor_id, name, settings)
+    return await service.store_performance(db, vendor.vendor_id, settings)
 
 
 @admin_router.get(

@@ -1,10 +1,10 @@
-"""The daily rollup: the last ``OJA_REPORTS_RECOMPUTE_DAYS`` closed days recounted each run."""
+"""The daily rollup: the last ``OJA_REPORTS_RECOMPUTE_DAYS`` closed days recounted each run, each
+store in its time zone, and the stored days of a store whose zone changed rebuilt."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from oja.core.jobs import JobContext, job
 from oja.marketplace.reports import rollup
@@ -16,14 +16,13 @@ async def rollup_days(
     ctx: JobContext, first: str | None = None, last: str | None = None
 ) -> dict[str, Any]:
     """Rewrite the rollups of the days first..last (ISO dates; by default the closed days of the
-    recompute window). Today is never stored: reports count it live."""
+    recompute window) in every zone. Today is never stored: reports count it live. Enqueued too
+    when a store changes its zone (idempotent: a run finds nothing left to move)."""
     settings = ctx.runtime.settings.section(ReportSettings)
-    zone = ZoneInfo(settings.time_zone)
-    yesterday = rollup.local_today(zone) - timedelta(days=1)
-    end = date.fromisoformat(last) if last else yesterday
-    start = (
-        date.fromisoformat(first)
-        if first
-        else yesterday - timedelta(days=settings.recompute_days - 1)
+    return await rollup.rollup_stores(
+        ctx.session,
+        settings.time_zone,
+        recompute_days=settings.recompute_days,
+        first=date.fromisoformat(first) if first else None,
+        last=date.fromisoformat(last) if last else None,
     )
-    return await rollup.rollup(ctx.session, start, min(end, yesterday), zone)

@@ -1,6 +1,6 @@
 """Daily rollups of a store's sales, product sales and visitors.
 
-Each figure is counted on the calendar day (in ``OJA_REPORTS_TIME_ZONE``) its event happened: a
+Each figure is counted on the calendar day (in the store's ``time_zone``) its event happened: a
 sale when its payment was booked in the ledger, a refund when the ledger booked it, a cancellation
 when the order was canceled, a return when its goods were received. A closed day therefore never
 changes from later events; the rollup job rewrites whole days (delete and insert in one unit of
@@ -43,6 +43,21 @@ class StoreSalesDay(VendorOwned, Base):
     """Returns whose goods were received this day."""
     returned_units: Mapped[int] = mapped_column(default=0)
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+SALES_FIGURES = (
+    "gross_sales",
+    "discounts",
+    "refunds",
+    "commission",
+    "orders",
+    "units",
+    "canceled",
+    "returned",
+    "returned_units",
+)
+"""The figure columns of :class:`StoreSalesDay`, in ``rollup.Figures``' field order (a test keeps
+the two equal: rows are read as plain tuples into ``Figures``)."""
 
 
 class StoreProductDay(VendorOwned, Base):

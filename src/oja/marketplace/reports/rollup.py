@@ -1,8 +1,9 @@
 """Counting a store's daily figures from the raw order, ledger and behaviour rows.
 
 :func:`count_days` is the one place figures are defined; the rollup job stores what it counts for
-closed days, and a report counts today (and any day in a zone other than the rollups') with it
-live. Every event is counted on the local calendar day it happened (see :mod:`.models`).
+closed days, and a report counts today (and any day in a zone other than the store's rollups') with
+it live. Every event is counted on the calendar day it happened in the store's time zone (see
+:mod:`.models`); :func:`rollup_stores` runs the job's work zone by zone.
 """
 
 from __future__ import annotations
@@ -74,9 +75,9 @@ def local_today(zone: ZoneInfo, now: datetime | None = None) -> date:
 
 
 async def count_days(
-    db: AsyncSession, first: date, last: date, zone: ZoneInfo, vendor_id: uuid.UUID | None
+    db: AsyncSession, first: date, last: date, zone: ZoneInfo, scope: repository.Scope
 ) -> Days:
-    """Every store's (or one store's) figures on each local day first..last, from the raw rows."""
+    """The scope's stores' figures on each day first..last of ``zone``, from the raw rows."""
     start, end = day_bounds(first, last, zone)
     days = Days()
 
@@ -84,7 +85,7 @@ async def count_days(
         return at.astimezone(zone).date()
 
     for vendor, at, currency, total, discount, fee in await repository.sale_rows(
-        db, start, end, vendor_id
+        db, start, end, scope
     ):
         found = days.sales[(vendor, on(at), currency)]
         found.orders += 1
@@ -92,7 +93,7 @@ async def count_days(
         found.discounts += discount
         found.commission += fee
     for vendor, at, currency, product_id, quantity, line_total in await repository.line_rows(
-        db, start, end, vendor_id
+        db, start, end, scope
     ):
         day = on(at)
         days.sales[(vendor, day, currency)].units += quantity
@@ -100,28 +101,31 @@ async def count_days(
             product = days.products[(vendor, day, currency, product_id)]
             product[0] += quantity
             product[1] += line_total
-    for vendor, at, currency, amount in await repository.refund_rows(db, start, end, vendor_id):
+    for vendor, at, currency, amount in await repository.refund_rows(db, start, end, scope):
         days.sales[(vendor, on(at), currency)].refunds += amount
     for vendor, at, currency, amount in await repository.commission_refund_rows(
-        db, start, end, vendor_id
+        db, start, end, scope
     ):
         days.sales[(vendor, on(at), currency)].commission -= amount
-    for vendor, at, currency in await repository.cancel_rows(db, start, end, vendor_id):
+    for vendor, at, currency in await repository.cancel_rows(db, start, end, scope):
         days.sales[(vendor, on(at), currency)].canceled += 1
-    for vendor, at, currency, units in await repository.return_rows(db, start, end, vendor_id):
+    for vendor, at, currency, units in await repository.return_rows(db, start, end, scope):
         found = days.sales[(vendor, on(at), currency)]
         found.returned += 1
         found.returned_units += int(units or 0)
     seen: dict[tuple[uuid.UUID, date], set[str]] = defaultdict(set)
-    for vendor, subject, at in await repository.visit_rows(db, start, end, vendor_id):
+    for vendor, subject, at in await repository.visit_rows(db, start, end, scope):
         seen[(vendor, on(at))].add(subject)
     days.visitors = {key: len(subjects) for key, subjects in seen.items()}
     return days
 
 
-async def rollup(db: AsyncSession, first: date, last: date, zone: ZoneInfo) -> dict[str, Any]:
-    """Recount every store's days first..last and replace their rollup rows (idempotent)."""
-    days = await count_days(db, first, last, zone, None)
+async def rollup(
+    db: AsyncSession, first: date, last: date, zone: ZoneInfo, scope: repository.Scope
+) -> dict[str, Any]:
+    """Recount the scope's days first..last in ``zone`` and replace their rollup rows
+    (idempotent)."""
+    days = await count_days(db, first, last, zone, scope)
     now = utcnow()
     sales = [
         {"vendor_id": v, "day": d, "currency": c, "computed_at": now, **figures.as_row()}
@@ -133,12 +137,48 @@ async def rollup(db: AsyncSession, first: date, last: date, zone: ZoneInfo) -> d
     ]
     visits = [{"vendor_id": v, "day": d, "visitors": n} for (v, d), n in days.visitors.items()]
     await repository.replace_days(
-        db, first=first, last=last, sales=sales, products=products, visits=visits
+        db, scope, first=first, last=last, sales=sales, products=products, visits=visits
     )
     return {
+        "zone": zone.key,
         "first": first.isoformat(),
         "last": last.isoformat(),
         "sales_rows": len(sales),
         "product_rows": len(products),
         "visit_rows": len(visits),
     }
+
+
+async def rollup_stores(
+    db: AsyncSession,
+    default: str,
+    *,
+    recompute_days: int,
+    first: date | None = None,
+    last: date | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The rollup job's work. Each zone's stores get the closed days of the recompute window (or
+    first..last) recounted in their zone; a store whose zone changed since its rollups were stored
+    gets every stored day rebuilt in its new zone, then its rollups are marked as in that zone
+    (with the zone it was rebuilt in: a change landing meanwhile is rebuilt on the next run)."""
+    zones = []
+    for name in await repository.store_zones(db, default):
+        zone = ZoneInfo(name)
+        yesterday = local_today(zone, now) - timedelta(days=1)
+        start = first or yesterday - timedelta(days=recompute_days - 1)
+        end = min(last or yesterday, yesterday)
+        if start <= end:
+            scope = repository.stores_in_zone(name, default, settled=True)
+            zones.append(await rollup(db, start, end, zone, scope))
+    moved = []
+    for vendor_id, name in await repository.moving_stores(db, default):
+        zone = ZoneInfo(name)
+        yesterday = local_today(zone, now) - timedelta(days=1)
+        earliest = await repository.first_rolled_day(db, vendor_id)
+        await repository.drop_days_after(db, vendor_id, yesterday)
+        if earliest is not None and earliest - timedelta(days=1) <= yesterday:
+            # A day earlier: the old zone's first day may hold the new zone's day before it.
+            moved.append(await rollup(db, earliest - timedelta(days=1), yesterday, zone, vendor_id))
+        await repository.set_rollup_zone(db, vendor_id, None if name == default else name)
+    return {"zones": zones, "rebuilt": moved}

@@ -2,9 +2,10 @@
 
 Closed days come from the rollup tables (one indexed range per store); the last
 :data:`LIVE_DAYS` days — today, and yesterday until the hourly job has certainly stored it — are
-counted live from the raw rows with the same :func:`rollup.count_days`. A report in a time zone
-other than ``OJA_REPORTS_TIME_ZONE`` cannot reuse days cut at another midnight, so it is counted
-live over its whole range (bounded by ``OJA_REPORTS_MAX_RANGE_DAYS``).
+counted live from the raw rows with the same :func:`rollup.count_days`. A store's rollups are cut
+at its own midnight (``vendor.time_zone``, else ``OJA_REPORTS_TIME_ZONE``); a report in another
+zone — or while the job has not yet rebuilt a store's days after a change of zone — cannot reuse
+them, so it is counted live over its whole range (bounded by ``OJA_REPORTS_MAX_RANGE_DAYS``).
 """
 
 from __future__ import annotations
@@ -50,38 +51,46 @@ def zone_of(name: str) -> ZoneInfo:
         raise UnknownTimeZone(f"Unknown time zone {name!r}.", details={"tz": name}) from exc
 
 
+def store_zone(
+    settings: ReportSettings, zone: str | None, rollup_zone: str | None
+) -> tuple[str, bool]:
+    """A store's zone and whether its stored rollups are in it (None is the setting's zone)."""
+    name = zone or settings.time_zone
+    return name, (rollup_zone or settings.time_zone) == name
+
+
 async def gather(
     db: AsyncSession,
-    vendor_id: uuid.UUID | None,
+    scope: repository.Scope,
     first: date,
     last: date,
     *,
     zone: ZoneInfo,
-    settings: ReportSettings,
+    rollups: bool,
     now: datetime | None = None,
 ) -> tuple[Days, dict[tuple[uuid.UUID, str, uuid.UUID], list[int]]]:
     """The figures of first..last per store and day, and per (store, currency, product) the units
-    and revenue over the range."""
+    and revenue over the range; ``rollups``: the scope's stored rollups are days of ``zone``."""
     days = Days()
     products: dict[tuple[uuid.UUID, str, uuid.UUID], list[int]] = defaultdict(lambda: [0, 0])
     live_from = first
-    if zone.key == settings.time_zone:
+    if rollups:
         live_from = max(first, rollup.local_today(zone, now) - timedelta(days=LIVE_DAYS - 1))
         closed_last = min(last, live_from - timedelta(days=1))
         if first <= closed_last:
-            for row in await repository.sales_days(db, vendor_id, first, closed_last):
-                days.sales[(row.vendor_id, row.day, row.currency)] = Figures(
-                    **{name: getattr(row, name) for name in rollup.FIGURE_NAMES}
-                )
-            for visit in await repository.visit_days(db, vendor_id, first, closed_last):
-                days.visitors[(visit.vendor_id, visit.day)] = visit.visitors
-            if vendor_id is not None:
+            for vendor, day, currency, *figures in await repository.sales_days(
+                db, scope, first, closed_last
+            ):
+                days.sales[(vendor, day, currency)] = Figures(*figures)
+            for vendor, day, visitors in await repository.visit_days(db, scope, first, closed_last):
+                days.visitors[(vendor, day)] = visitors
+            if isinstance(scope, uuid.UUID):
                 for product_id, currency, units, revenue in await repository.product_totals(
-                    db, vendor_id, first, closed_last
+                    db, scope, first, closed_last
                 ):
-                    products[(vendor_id, currency, product_id)] = [int(units), int(revenue)]
+                    products[(scope, currency, product_id)] = [int(units), int(revenue)]
     if live_from <= last:
-        live = await rollup.count_days(db, live_from, last, zone, vendor_id)
+        live = await rollup.count_days(db, live_from, last, zone, scope)
         days.sales.update(live.sales)
         days.visitors.update(live.visitors)
         for (vendor, _, currency, product_id), (units, revenue) in live.products.items():
@@ -126,18 +135,31 @@ def bucket_starts(first: date, last: date, granularity: Granularity) -> Iterator
         start = end + timedelta(days=1)
 
 
-def _bucket(days: Days, start: date, end: date) -> ReportBucket:
-    by_currency: dict[str, Figures] = defaultdict(Figures)
-    for (_, day, currency), figures in days.sales.items():
-        if start <= day <= end:
-            by_currency[currency].add(figures)
-    visitors = sum(n for (_, day), n in days.visitors.items() if start <= day <= end)
+def _bucket(start: date, end: date, sales: dict[str, Figures], visitors: int) -> ReportBucket:
     return ReportBucket(
         start=start,
         end=end,
         visitors=visitors,
-        sales=[_figures(c, by_currency[c]) for c in sorted(by_currency)],
+        sales=[_figures(c, sales[c]) for c in sorted(sales)],
     )
+
+
+def buckets(days: Days, ranges: list[tuple[date, date]]) -> list[ReportBucket]:
+    """The buckets of ``ranges`` (contiguous, in order): each stored or counted day added to
+    its bucket in one pass over the days."""
+    index: dict[date, int] = {}
+    for n, (start, end) in enumerate(ranges):
+        for offset in range((end - start).days + 1):
+            index[start + timedelta(days=offset)] = n
+    sales: list[dict[str, Figures]] = [defaultdict(Figures) for _ in ranges]
+    visitors = [0] * len(ranges)
+    for (_, day, currency), figures in days.sales.items():
+        if (found := index.get(day)) is not None:
+            sales[found][currency].add(figures)
+    for (_, day), count in days.visitors.items():
+        if (found := index.get(day)) is not None:
+            visitors[found] += count
+    return [_bucket(start, end, sales[n], visitors[n]) for n, (start, end) in enumerate(ranges)]
 
 
 def _top(items: dict[tuple[str, T], list[int]], limit: int) -> list[tuple[str, T, int, int]]:
@@ -162,7 +184,8 @@ async def sales_report(
     tz: str | None,
     settings: ReportSettings,
 ) -> SalesReportOut:
-    zone = zone_of(tz or settings.time_zone)
+    own, settled = store_zone(settings, *await repository.zone_of_store(db, vendor_id))
+    zone = zone_of(tz or own)
     if first > last:
         raise ReportRangeInvalid(
             "'from' must not be after 'to'.", details={"from": str(first), "to": str(last)}
@@ -172,7 +195,9 @@ async def sales_report(
             f"A report covers at most {settings.max_range_days} days.",
             details={"max_range_days": settings.max_range_days},
         )
-    days, products = await gather(db, vendor_id, first, last, zone=zone, settings=settings)
+    days, products = await gather(
+        db, vendor_id, first, last, zone=zone, rollups=settled and zone.key == own
+    )
     names = await repository.product_names(db, vendor_id, {p for (_, _, p) in products})
     by_product = {(c, p): value for (_, c, p), value in products.items()}
     by_category: dict[tuple[str, uuid.UUID | None], list[int]] = defaultdict(lambda: [0, 0])
@@ -188,8 +213,8 @@ async def sales_report(
         to=last,
         granularity=granularity,
         tz=zone.key,
-        totals=_bucket(days, first, last),
-        buckets=[_bucket(days, s, e) for s, e in bucket_starts(first, last, granularity)],
+        totals=buckets(days, [(first, last)])[0],
+        buckets=buckets(days, list(bucket_starts(first, last, granularity))),
         top_products=[
             TopProduct(
                 product_id=product_id,
@@ -229,21 +254,47 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+StoreRow = tuple[uuid.UUID, str, str | None, str | None]
+"""(id, name, zone, rollups' zone) of a store."""
+
+
 async def performance(
     db: AsyncSession,
     settings: ReportSettings,
-    stores: Sequence[tuple[uuid.UUID, str]],
+    stores: Sequence[StoreRow],
     *,
     only: uuid.UUID | None,
 ) -> list[PerformanceOut]:
-    """The performance figures of each of ``stores`` over the window; ``only`` scopes every read
-    to one store (a vendor route)."""
-    zone = zone_of(settings.time_zone)
+    """The performance figures of each of ``stores`` over the window of days in its own zone;
+    ``only`` scopes every read to one store (a vendor route). Stores are measured a zone at a
+    time (and apart while their rollups are being moved to a new zone)."""
+    groups: dict[tuple[str, bool], list[tuple[uuid.UUID, str]]] = defaultdict(list)
+    for vendor_id, name, zone, rollup_zone in stores:
+        groups[store_zone(settings, zone, rollup_zone)].append((vendor_id, name))
+    found: dict[uuid.UUID, PerformanceOut] = {}
+    for (zone, settled), members in sorted(groups.items()):
+        scope = only or repository.stores_in_zone(zone, settings.time_zone, settled=settled)
+        for result in await _performance_in(
+            db, settings, members, scope, zone=zone_of(zone), rollups=settled
+        ):
+            found[result.vendor_id] = result
+    return [found[row[0]] for row in stores]
+
+
+async def _performance_in(
+    db: AsyncSession,
+    settings: ReportSettings,
+    stores: Sequence[tuple[uuid.UUID, str]],
+    scope: repository.Scope,
+    *,
+    zone: ZoneInfo,
+    rollups: bool,
+) -> list[PerformanceOut]:
     now = utcnow()
     last = rollup.local_today(zone, now)
     first = last - timedelta(days=settings.performance_days - 1)
     start, end = rollup.day_bounds(first, last, zone)
-    days, _ = await gather(db, only, first, last, zone=zone, settings=settings, now=now)
+    days, _ = await gather(db, scope, first, last, zone=zone, rollups=rollups, now=now)
     totals: dict[uuid.UUID, Figures] = defaultdict(Figures)
     for (vendor, _, _), figures in days.sales.items():
         totals[vendor].add(figures)
@@ -254,16 +305,16 @@ async def performance(
     delivered: dict[uuid.UUID, list[bool]] = defaultdict(list)
     on_time = timedelta(days=settings.on_time_days)
     for vendor, confirmed_at, shipped_at, delivered_at in await repository.fulfilment_rows(
-        db, start, end, only
+        db, start, end, scope
     ):
         if shipped_at is not None and start <= shipped_at < end:
             shipped[vendor].append(_hours(confirmed_at, shipped_at))
         if delivered_at is not None and start <= delivered_at < end:
             delivered[vendor].append(delivered_at - confirmed_at <= on_time)
     replies: dict[uuid.UUID, list[float]] = defaultdict(list)
-    for vendor, reviewed_at, replied_at in await repository.reply_rows(db, start, end, only):
+    for vendor, reviewed_at, replied_at in await repository.reply_rows(db, start, end, scope):
         replies[vendor].append(_hours(reviewed_at, replied_at))
-    ratings = await repository.ratings(db, only)
+    ratings = await repository.ratings(db, scope)
     out = []
     for vendor_id, name in stores:
         figures = totals[vendor_id]
@@ -332,9 +383,13 @@ def failed_thresholds(p: PerformanceOut, settings: ReportSettings) -> list[str]:
 
 
 async def store_performance(
-    db: AsyncSession, vendor_id: uuid.UUID, name: str, settings: ReportSettings
+    db: AsyncSession, vendor_id: uuid.UUID, settings: ReportSettings
 ) -> PerformanceOut:
-    (found,) = await performance(db, settings, [(vendor_id, name)], only=vendor_id)
+    name = await repository.store_name(db, vendor_id)
+    zone, rollup_zone = await repository.zone_of_store(db, vendor_id)
+    (found,) = await performance(
+        db, settings, [(vendor_id, name, zone, rollup_zone)], only=vendor_id
+    )
     return found
 
 
@@ -347,7 +402,7 @@ async def all_performance(
     paging: PageParams,
 ) -> Page[PerformanceOut]:
     """Every approved store's figures, sorted (stores without the figure last), one page."""
-    stores = [(row[0], row[1]) for row in await repository.approved_stores(db)]
+    stores = [(row[0], row[1], row[2], row[3]) for row in await repository.approved_stores(db)]
     results = await performance(db, settings, stores, only=None)
     key = str(sort)
     present = [r for r in results if getattr(r, key) is not None]

@@ -67,6 +67,14 @@ class Vendor(IdMixin, TimestampMixin, Base):
     address: Mapped[str | None] = mapped_column(String(500))
     status: Mapped[str] = status_column(VendorStatus, default=VendorStatus.pending)
     status_reason: Mapped[str | None] = mapped_column(String(500))
+    time_zone: Mapped[str | None] = mapped_column(String(64), default=None)
+    """The store's IANA time zone: the calendar days of its sales reports and daily rollups.
+    None follows ``OJA_REPORTS_TIME_ZONE`` (so a store that never chose one moves with it)."""
+    rollup_time_zone: Mapped[str | None] = mapped_column(String(64), default=None)
+    """The zone the store's stored daily rollups were counted in (None: ``OJA_REPORTS_TIME_ZONE``).
+    It differs from :attr:`time_zone` between a change of zone and the rollup job's rebuild of the
+    store's days; meanwhile its reports are counted live, never from days cut at another
+    midnight."""
 
 
 class VendorMember(VendorOwned, Base):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Self
+from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
+from oja.marketplace.reports.config import known_zone
 from oja.marketplace.slugs import Slug
 from oja.marketplace.vendors.models import StaffRole, VendorStatus
 
@@ -52,6 +53,13 @@ class VendorUpdate(BaseModel):
     contact_email: EmailStr | None = None
     phone: str | None = Field(default=None, max_length=32)
     address: str | None = Field(default=None, max_length=500)
+    time_zone: Annotated[str, AfterValidator(known_zone)] | None = Field(
+        default=None,
+        max_length=64,
+        description="IANA time zone of the store's sales reports and daily rollups; null returns "
+        "to the operator's default (OJA_REPORTS_TIME_ZONE).",
+        examples=["America/New_York"],
+    )
 
 
 class VendorOut(BaseModel):
@@ -71,6 +79,7 @@ class VendorOut(BaseModel):
                     "address": None,
                     "status": "pending",
                     "status_reason": None,
+                    "time_zone": "Africa/Lagos",
                     "role": "owner",
                     "created_at": "2026-12-06T08:00:00Z",
                     "updated_at": "2026-12-06T08:00:00Z",
@@ -89,6 +98,10 @@ class VendorOut(BaseModel):
     address: str | None
     status: VendorStatus
     status_reason: str | None
+    time_zone: str = Field(
+        description="IANA time zone of the store's sales reports and daily rollups (the "
+        "operator's default, OJA_REPORTS_TIME_ZONE, until the store sets one)."
+    )
     role: StaffRole | None = Field(default=None, description="The caller's role in this store.")
     created_at: datetime
     updated_at: datetime

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core import events
 from oja.core.pagination import Page, PageParams
+from oja.core.runtime import current_runtime
 from oja.identity import service as identity_service
 from oja.identity.models import User
 from oja.identity.scopes import Role
@@ -34,6 +35,8 @@ from oja.marketplace.errors import (
     VendorRoleRequired,
     VendorSlugTaken,
 )
+from oja.marketplace.reports.config import ReportSettings
+from oja.marketplace.reports.jobs import rollup_days
 from oja.marketplace.search import service as search
 from oja.marketplace.search.jobs import reindex_store
 from oja.marketplace.slugs import RESERVED, parse_id, slugify, with_suffix
@@ -73,6 +76,11 @@ class VendorContext:
     status: VendorStatus
 
 
+def default_zone() -> str:
+    """The zone of stores that set none: ``OJA_REPORTS_TIME_ZONE``."""
+    return current_runtime().settings.section(ReportSettings).time_zone
+
+
 def vendor_out(vendor: Vendor, role: StaffRole | None = None) -> VendorOut:
     return VendorOut(
         id=vendor.id,
@@ -85,6 +93,7 @@ def vendor_out(vendor: Vendor, role: StaffRole | None = None) -> VendorOut:
         address=vendor.address,
         status=vendor.status,
         status_reason=vendor.status_reason,
+        time_zone=vendor.time_zone or default_zone(),
         role=role,
         created_at=vendor.created_at,
         updated_at=vendor.updated_at,
@@ -176,11 +185,16 @@ async def update_store(db: AsyncSession, ctx: VendorContext, data: VendorUpdate)
         await _check_logo(db, changes["logo"], ctx.user_id)
         changes["logo_file_id"] = changes.pop("logo")
     renamed = "name" in changes and changes["name"] != vendor.name
+    zone_before = vendor.time_zone or default_zone()
     for field, value in changes.items():
         setattr(vendor, field, value)
     await _flush(db, vendor.slug)
     if renamed:  # the store's name is in every product's search words
         reindex_store.enqueue(db, vendor_id=vendor.id)
+    if (vendor.time_zone or default_zone()) != zone_before:
+        # Its stored days were cut at the old midnight: the job rebuilds them (reports are
+        # counted live until it has).
+        rollup_days.enqueue(db)
     return vendor_out(vendor, ctx.role)
 
 

@@ -8,7 +8,7 @@ changes (who, from, to, why). ``ix_behaviour_event_product_id_created_at``: a st
 its report's live days read per product, not every store's events of those days once per product.
 
 Revision ID: c23z00000001
-Revises: c22t00000001
+Revises: c22h00000001
 Create Date: 2026-12-06 20:05:11.682852+00:00
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 import oja.core.db
 
 revision: str = "c23z00000001"
-down_revision: str | None = "c22t00000001"
+down_revision: str | None = "c22h00000001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -8,7 +8,8 @@ transactions (``POST /transaction/initialize`` with ``split_code`` / ``subaccoun
 (``POST/GET /subaccount``, ``GET/PUT /subaccount/{code}``), splits (``POST/GET /split``,
 ``GET/PUT /split/{id}``, ``POST /split/{id}/subaccount/add|remove``), ``GET /bank``,
 ``GET /bank/resolve``, ``POST /transferrecipient``, transfers (``POST /transfer``,
-``POST /transfer/finalize_transfer``, ``POST /transfer/bulk``, ``GET /transfer/verify/{reference}``),
+``POST /transfer/finalize_transfer``, ``POST /transfer/resend_otp``, ``POST /transfer/bulk``,
+``GET /transfer/verify/{reference}``),
 refunds (``POST/GET /refund``, ``GET /refund/{id}``, ``POST /refund/retry_with_customer_details/{id}``),
 disputes (``GET /dispute``, ``GET /dispute/{id}``, ``POST /dispute/{id}/evidence``,
 ``PUT /dispute/{id}/resolve``).

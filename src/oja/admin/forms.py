@@ -5,6 +5,7 @@ so the UI accepts exactly what the API accepts."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -12,9 +13,10 @@ from pydantic import BaseModel, ValidationError
 from sqladmin import ModelView
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from oja.admin.base import back_to_list, refuse_cross_site, selected_ids
+from oja.core.errors import OjaError
 
 FORM_TEMPLATE = "oja/form.html"
 Model = TypeVar("Model", bound=BaseModel)
@@ -81,3 +83,24 @@ async def form_of(
     except ValidationError as exc:
         problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
         return pk, "; ".join(problems)
+
+
+async def submit_form(
+    view: ModelView,
+    request: Request,
+    schema: type[Model],
+    fields: list[FormField],
+    *,
+    refused: str,
+    act: Callable[[uuid.UUID, Model], Awaitable[str]],
+) -> RedirectResponse:
+    """Read the posted form as ``schema`` and ``act`` on it; the outcome, or why not (the schema's
+    complaint or the service's refusal, prefixed by ``refused``), shown on the view's list."""
+    pk, given = await form_of(request, schema, fields)
+    if isinstance(given, str):
+        return back_to_list(view, request, f"{refused}: {given}", ok=False)
+    try:
+        done = await act(pk, given)
+    except OjaError as exc:
+        return back_to_list(view, request, f"{refused}: {exc.message}", ok=False)
+    return back_to_list(view, request, done)

@@ -30,10 +30,9 @@ from oja.admin.base import (
     selected_ids,
     values_filter,
 )
-from oja.admin.forms import FormField, ask_form, form_of
+from oja.admin.forms import FormField, ask_form, submit_form
 from oja.billing.config import BillingSettings
 from oja.core.db import read_only
-from oja.core.errors import OjaError
 from oja.marketplace.catalog.models import Product
 from oja.marketplace.ledger.models import Dispute
 from oja.marketplace.ledger.schemas import EvidenceIn
@@ -426,11 +425,9 @@ class PayoutView(LinkingView, model=Payout):
 
     @expose("/decide/finalize", methods=["POST"])
     async def decide_finalize(self, request: Request) -> RedirectResponse:
-        pk, given = await form_of(request, FinalizeIn, OTP_FIELDS)
-        if isinstance(given, str):
-            return back_to_list(self, request, f"Not finalized: {given}", ok=False)
         runtime = runtime_of(request)
-        try:
+
+        async def finalize(pk: uuid.UUID, given: FinalizeIn) -> str:
             payout = await operations.finalize_payout(
                 runtime.database,
                 pk,
@@ -438,9 +435,11 @@ class PayoutView(LinkingView, model=Payout):
                 runtime.settings.section(BillingSettings),
                 actor_id=operator_id(request),
             )
-        except OjaError as exc:
-            return back_to_list(self, request, f"Not finalized: {exc.message}", ok=False)
-        return back_to_list(self, request, f"Finalized: the payout is {payout.status}.")
+            return f"Finalized: the payout is {payout.status}."
+
+        return await submit_form(
+            self, request, FinalizeIn, OTP_FIELDS, refused="Not finalized", act=finalize
+        )
 
 
 class DisputeView(LinkingView, model=Dispute):
@@ -480,17 +479,16 @@ class DisputeView(LinkingView, model=Dispute):
 
     @expose("/decide/evidence", methods=["POST"])
     async def decide_evidence(self, request: Request) -> RedirectResponse:
-        pk, given = await form_of(request, EvidenceIn, EVIDENCE_FIELDS)
-        if isinstance(given, str):
-            return back_to_list(self, request, f"Evidence not sent: {given}", ok=False)
         runtime = runtime_of(request)
-        try:
-            await operations.submit_dispute_evidence(
-                runtime.database, pk, given, runtime.settings.section(BillingSettings)
-            )
-        except OjaError as exc:
-            return back_to_list(self, request, f"Evidence not sent: {exc.message}", ok=False)
-        return back_to_list(self, request, "Evidence sent to the provider.")
+
+        async def send(pk: uuid.UUID, given: EvidenceIn) -> str:
+            settings = runtime.settings.section(BillingSettings)
+            await operations.submit_dispute_evidence(runtime.database, pk, given, settings)
+            return "Evidence sent to the provider."
+
+        return await submit_form(
+            self, request, EvidenceIn, EVIDENCE_FIELDS, refused="Evidence not sent", act=send
+        )
 
 
 def _queue(status: QueueStatus | None) -> Any:

@@ -133,6 +133,25 @@ async def replay_webhook_events(
     return list(known)
 
 
+async def _each(
+    database: Database,
+    ids: Sequence[uuid.UUID],
+    change: Callable[[AsyncSession, uuid.UUID], Awaitable[object]],
+) -> tuple[int, list[str]]:
+    """``change`` each selected row in its own unit of work; a refusal (a domain error) is
+    reported and its row left as it was. Returns (rows changed, refusals)."""
+    changed, refused = 0, []
+    for pk in ids:
+        try:
+            async with unit_of_work(database) as session:
+                await change(session, pk)
+        except OjaError as exc:
+            refused.append(exc.message)
+        else:
+            changed += 1
+    return changed, refused
+
+
 async def decide_vendors(
     database: Database,
     vendor_ids: Sequence[uuid.UUID],
@@ -145,16 +164,11 @@ async def decide_vendors(
     status record, role grants and log line), each store in its own unit of work: a store the
     decision does not fit is reported and left as it was. Returns (stores changed, refusals)."""
     decision = VendorDecision(reason=reason)
-    changed, refused = 0, []
-    for vendor_id in vendor_ids:
-        try:
-            async with unit_of_work(database) as session:
-                await vendor_service.decide(session, vendor_id, action, decision, actor_id=actor_id)
-        except OjaError as exc:
-            refused.append(exc.message)
-        else:
-            changed += 1
-    return changed, refused
+
+    async def decide(session: AsyncSession, vendor_id: uuid.UUID) -> None:
+        await vendor_service.decide(session, vendor_id, action, decision, actor_id=actor_id)
+
+    return await _each(database, vendor_ids, decide)
 
 
 async def moderate_reviews(
@@ -167,18 +181,13 @@ async def moderate_reviews(
 ) -> tuple[int, list[str]]:
     """Publish or hide each selected review through the reviews service (flags cleared, rating
     summary moved, decision recorded), one unit of work per review. Returns (changed, refusals)."""
-    changed, refused = 0, []
-    for review_id in review_ids:
-        try:
-            async with unit_of_work(database) as session:
-                await review_service.set_status(
-                    session, review_id, status, actor_id=actor_id, reason=reason
-                )
-        except OjaError as exc:
-            refused.append(exc.message)
-        else:
-            changed += 1
-    return changed, refused
+
+    async def moderate(session: AsyncSession, review_id: uuid.UUID) -> None:
+        await review_service.set_status(
+            session, review_id, status, actor_id=actor_id, reason=reason
+        )
+
+    return await _each(database, review_ids, moderate)
 
 
 async def save_template(
@@ -197,25 +206,6 @@ async def save_template(
 
 
 # Payouts and disputes: through the services the ``/admin/payouts`` and ``/admin/disputes`` routes call
-
-
-async def _each(
-    database: Database,
-    ids: Sequence[uuid.UUID],
-    change: Callable[[AsyncSession, uuid.UUID], Awaitable[object]],
-) -> tuple[int, list[str]]:
-    """``change`` each selected row in its own unit of work; a refusal (a domain error) is
-    reported and its row left as it was. Returns (rows changed, refusals)."""
-    changed, refused = 0, []
-    for pk in ids:
-        try:
-            async with unit_of_work(database) as session:
-                await change(session, pk)
-        except OjaError as exc:
-            refused.append(exc.message)
-        else:
-            changed += 1
-    return changed, refused
 
 
 async def retry_payouts(

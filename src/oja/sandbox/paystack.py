@@ -78,7 +78,11 @@ __all__ = [
 
 class PaystackFake(SecretKeyApi):
     def __init__(
-        self, *, secret_key: str = DEFAULT_SECRET_KEY, webhook_url: str | None = None
+        self,
+        *,
+        secret_key: str = DEFAULT_SECRET_KEY,
+        webhook_url: str | None = None,
+        otp_required: bool = False,
     ) -> None:
         super().__init__(secret_key)
         self.webhooks = WebhookSender(
@@ -94,7 +98,9 @@ class PaystackFake(SecretKeyApi):
         self.accounts: dict[tuple[str, str], str] = {}
         """``(bank code, account number)`` → the name ``/bank/resolve`` answers."""
         self.balance: dict[str, int] = {"NGN": DEFAULT_BALANCE}
-        self.otp_required = False
+        self.otp_required = otp_required
+        """OTP mode: transfers answer ``otp`` until finalized with :data:`SANDBOX_OTP` (a wrong OTP
+        answers 400 "Invalid OTP"); bulk transfers are refused."""
         self.transfer_outcome = "success"
         """What a queued transfer becomes (test mode: ``success``; ``failed``/``reversed`` to test)."""
         self._ids = itertools.count(4_099_260_516)

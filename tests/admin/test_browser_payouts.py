@@ -20,8 +20,15 @@ from oja.marketplace.payouts.models import (
     PayoutHold,
     PayoutStatus,
 )
-from tests.admin.test_browser import ADMIN_EMAIL, TIMEOUT, _shoot, browser, server
-from tests.identity.conftest import PASSWORD
+from tests.admin.test_browser import (
+    TIMEOUT,
+    _shoot,
+    browser,
+    select_list_row,
+    server,
+    shown_toast,
+    sign_in,
+)
 from tests.marketplace.payouts_kit import credit_in
 
 __all__ = ["browser", "server"]
@@ -120,63 +127,41 @@ def test_an_operator_retries_holds_and_answers_disputes_from_the_admin(
     base = server["base"]
     ids = asyncio.run(_seed(server["url"]))
 
-    browser.get(f"{base}/admin/login")
-    browser.find_element(By.ID, "email").send_keys(ADMIN_EMAIL)
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait.until(ec.url_to_be(f"{base}/admin/"))
-
-    def select_row(pk: uuid.UUID) -> None:
-        wait.until(
-            ec.element_to_be_clickable(
-                (
-                    By.XPATH,
-                    f"//input[@type='hidden' and @value='{pk}']"
-                    "/following-sibling::input[contains(@class, 'select-box')]",
-                )
-            )
-        ).click()
-        browser.find_element(By.ID, "dropdownMenuButton").click()
-
-    def toast_text() -> str:
-        found = wait.until(
-            ec.visibility_of_element_located((By.CSS_SELECTOR, ".toast .toast-body"))
-        )
-        return str(found.text)
+    sign_in(browser, base)
 
     # Retry the failed payout: confirmed first, then a new payout under <reference>-r1.
     browser.get(f"{base}/admin/payout/list")
-    select_row(ids["payout"])
+    select_list_row(browser, ids["payout"])
     wait.until(ec.element_to_be_clickable((By.ID, "action-customconfirm-retry"))).click()
     wait.until(ec.element_to_be_clickable((By.ID, "action-custom-modal-retry"))).click()
-    assert toast_text() == "Retried 1 of 1 selected."
+    assert shown_toast(browser) == "Retried 1 of 1 selected."
     _shoot(browser, "payout-retry")
     references, _ = asyncio.run(_state(server["url"], ids["vendor"]))
     assert references == [references[0], f"{references[0]}-r1"]
 
     # The OTP form; this payout waits for none: refused, and the page says why.
-    select_row(ids["payout"])
+    select_list_row(browser, ids["payout"])
     wait.until(ec.element_to_be_clickable((By.ID, "action-custom-finalize"))).click()
     wait.until(ec.presence_of_element_located((By.ID, "otp"))).send_keys("123456")
     _shoot(browser, "payout-finalize")
     browser.find_element(By.ID, "form-submit").click()
-    assert toast_text() == "Not finalized: A failed payout is not waiting for an OTP."
+    assert shown_toast(browser) == "Not finalized: A failed payout is not waiting for an OTP."
 
     # Hold the store's payouts, with a reason.
     browser.get(f"{base}/admin/vendor/list")
-    select_row(ids["vendor"])
+    select_list_row(browser, ids["vendor"])
     wait.until(ec.element_to_be_clickable((By.ID, "action-custom-payout-hold"))).click()
     wait.until(ec.presence_of_element_located((By.ID, "reason"))).send_keys("Chargebacks.")
     _shoot(browser, "vendor-payout-hold")
     browser.find_element(By.ID, "reason-submit").click()
-    assert toast_text() == "Held payouts of 1 of 1 selected."
+    assert shown_toast(browser) == "Held payouts of 1 of 1 selected."
     _, hold = asyncio.run(_state(server["url"], ids["vendor"]))
     assert hold is not None
     assert (hold.held, hold.reason) == (True, "Chargebacks.")
 
     # The dispute's evidence form (this server has no Paystack key: refused, shown why).
     browser.get(f"{base}/admin/dispute/list")
-    select_row(ids["dispute"])
+    select_list_row(browser, ids["dispute"])
     wait.until(ec.element_to_be_clickable((By.ID, "action-custom-evidence"))).click()
     wait.until(ec.presence_of_element_located((By.ID, "customer_email"))).send_keys(
         "payer@example.com"
@@ -186,4 +171,4 @@ def test_an_operator_retries_holds_and_answers_disputes_from_the_admin(
     browser.find_element(By.ID, "service_details").send_keys("Two wrappers, signed for.")
     _shoot(browser, "dispute-evidence")
     browser.find_element(By.ID, "form-submit").click()
-    assert toast_text().startswith("Evidence not sent: ")
+    assert shown_toast(browser).startswith("Evidence not sent: ")

@@ -16,8 +16,10 @@
   they move, and nothing will move them once their job is over. No threshold: the job that moves a
   row commits the row's new state with (or before) its own end, so there is no legitimate window;
 * **marketplace** — stock equals its movements, paid groups are booked and confirmed, unpaid ones
-  released, the ledger balanced, rating summaries equal to their reviews
-  (``oja.marketplace.invariants``: four lines, ``stock``, ``orders``, ``ledger``, ``ratings``).
+  released, the ledger balanced, every payout booked, settled or moving, failed ones returned once
+  with a reason and none above its store's balance, rating summaries equal to their reviews
+  (``oja.marketplace.invariants``: five lines, ``stock``, ``orders``, ``ledger``, ``payouts``,
+  ``ratings``).
 
 It reads every module's tables, so it sits above them all (just under the CLI).
 
@@ -374,6 +376,7 @@ async def _marketplace(runtime: Runtime, report: Report, cutoff: datetime) -> No
         paid, orders = await invariants.orders(session, cutoff)
         transactions, ledger = await invariants.ledger(session)
         ratings = await invariants.ratings(session)
+        checked, payouts = await invariants.payouts(session, cutoff)
     report.add(
         "stock",
         stock,
@@ -391,6 +394,13 @@ async def _marketplace(runtime: Runtime, report: Report, cutoff: datetime) -> No
         ledger,
         f"{transactions} transactions, all balanced; balances equal their postings",
         "{n} ledger invariants broken",
+    )
+    report.add(
+        "payouts",
+        payouts,
+        f"{checked} payouts, each booked for its amount, settled or moving, failed ones returned "
+        "once with a reason, none above its store's available balance",
+        "{n} payout problems (unbooked, stuck, unreturned, or above the store's balance)",
     )
     report.add(
         "ratings",

@@ -301,6 +301,49 @@ def _shoot(browser: Any, key: str) -> None:
     assert browser.save_screenshot(str(path))
 
 
+def sign_in(browser: Any, base: str) -> None:
+    """The seeded admin signs in to ``/admin``."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(f"{base}/admin/login")
+    browser.find_element(By.ID, "email").send_keys(ADMIN_EMAIL)
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, TIMEOUT).until(ec.url_to_be(f"{base}/admin/"))
+
+
+def select_list_row(browser: Any, pk: uuid.UUID) -> None:
+    """Tick row ``pk`` of the list shown and open the actions menu."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, TIMEOUT).until(
+        ec.element_to_be_clickable(
+            (
+                By.XPATH,
+                f"//input[@type='hidden' and @value='{pk}']"
+                "/following-sibling::input[contains(@class, 'select-box')]",
+            )
+        )
+    ).click()
+    browser.find_element(By.ID, "dropdownMenuButton").click()
+
+
+def shown_toast(browser: Any) -> str:
+    """The text of the outcome toast the page shows."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    found = WebDriverWait(browser, TIMEOUT).until(
+        ec.visibility_of_element_located((By.CSS_SELECTOR, ".toast .toast-body"))
+    )
+    return str(found.text)
+
+
 def test_an_operator_runs_the_marketplace_from_the_admin(
     server: dict[str, Any], browser: Any
 ) -> None:
@@ -314,56 +357,33 @@ def test_an_operator_runs_the_marketplace_from_the_admin(
     wait = WebDriverWait(browser, TIMEOUT)
     base = server["base"]
     ids = asyncio.run(_seed_marketplace(server["url"]))
-
-    browser.get(f"{base}/admin/login")
-    browser.find_element(By.ID, "email").send_keys(ADMIN_EMAIL)
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait.until(ec.url_to_be(f"{base}/admin/"))
-
-    def select_row(pk: uuid.UUID) -> None:
-        wait.until(
-            ec.element_to_be_clickable(
-                (
-                    By.XPATH,
-                    f"//input[@type='hidden' and @value='{pk}']"
-                    "/following-sibling::input[contains(@class, 'select-box')]",
-                )
-            )
-        ).click()
-        browser.find_element(By.ID, "dropdownMenuButton").click()
-
-    def toast_text() -> str:
-        found = wait.until(
-            ec.visibility_of_element_located((By.CSS_SELECTOR, ".toast .toast-body"))
-        )
-        return str(found.text)
+    sign_in(browser, base)
 
     # Approve both stores: the action asks for confirmation first.
     for pk in (ids["approve"], ids["suspend"]):
         browser.get(f"{base}/admin/vendor/list")
-        select_row(pk)
+        select_list_row(browser, pk)
         wait.until(ec.element_to_be_clickable((By.ID, "action-customconfirm-approve"))).click()
         wait.until(ec.element_to_be_clickable((By.ID, "action-custom-modal-approve"))).click()
-        assert toast_text() == "Approved 1 of 1 selected."
+        assert shown_toast(browser) == "Approved 1 of 1 selected."
     assert asyncio.run(_status_of(server["url"], Vendor, ids["approve"])) == "approved"
 
     # Suspend one: the action opens a form for the reason.
-    select_row(ids["suspend"])
+    select_list_row(browser, ids["suspend"])
     wait.until(ec.element_to_be_clickable((By.ID, "action-custom-suspend"))).click()
     wait.until(ec.presence_of_element_located((By.ID, "reason"))).send_keys("Fake kente.")
     _shoot(browser, "vendor-suspend")
     browser.find_element(By.ID, "reason-submit").click()
-    assert toast_text() == "Suspended 1 of 1 selected."
+    assert shown_toast(browser) == "Suspended 1 of 1 selected."
     assert asyncio.run(_status_of(server["url"], Vendor, ids["suspend"])) == "suspended"
 
     # Publish the held review, with a reason.
     browser.get(f"{base}/admin/review/list")
-    select_row(ids["review"])
+    select_list_row(browser, ids["review"])
     wait.until(ec.element_to_be_clickable((By.ID, "action-custom-publish"))).click()
     wait.until(ec.presence_of_element_located((By.ID, "reason"))).send_keys("Honest review.")
     browser.find_element(By.ID, "reason-submit").click()
-    assert toast_text() == "Published 1 of 1 selected."
+    assert shown_toast(browser) == "Published 1 of 1 selected."
     assert asyncio.run(_status_of(server["url"], Review, ids["review"])) == "published"
 
     # An order's history, in order.

@@ -258,8 +258,14 @@ async def test_recipients_transfers_otp_and_bulk(
     assert held.transfer_code is not None
     with pytest.raises(PaystackRefused, match="Invalid OTP"):
         await paystack.finalize_transfer(held.transfer_code, "000000")
+    await paystack.resend_transfer_otp(held.transfer_code)
+    assert fake.calls["transfer.resend_otp"] == 1
+    with pytest.raises(PaystackRefused, match="Transfer not found"):
+        await paystack.resend_transfer_otp("TRF_unknown")
     finalized = await paystack.finalize_transfer(held.transfer_code, SANDBOX_OTP)
     assert (finalized.reference, finalized.status) == ("payout-ada-0003", "pending")
+    with pytest.raises(PaystackRefused, match="not currently awaiting OTP"):
+        await paystack.resend_transfer_otp(held.transfer_code)
     assert (await paystack.verify_transfer("payout-ada-0003")).status == "success"
     orders = [
         TransferOrder(

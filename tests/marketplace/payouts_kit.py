@@ -10,8 +10,10 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from oja.billing.config import BillingSettings
 from oja.core.clock import utcnow
 from oja.core.db import unit_of_work
+from oja.marketplace.config import MarketplaceSettings
 from oja.marketplace.ledger.models import (
     AccountKind,
     EntryType,
@@ -76,6 +78,26 @@ async def failed_payout(app: Any, vendor_id: str, amount: int) -> str:
         await transfers.book(db, payout)
         await transfers.move_to(db, payout, PayoutStatus.failed, None, "Account closed")
         return str(payout.id)
+
+
+async def otp_payout(app: Any, paystack: PaystackFake, vendor_id: str, amount: int) -> str:
+    """A payout of ``amount`` sent while the Paystack fake asks for an OTP: ``otp_required``, its
+    transfer waiting at the fake for ``finalize_transfer``; its id. The store's account is active."""
+    runtime = app.state.runtime
+    await credit(app, vendor_id, amount)
+    async with unit_of_work(runtime.database) as db:
+        market = runtime.settings.section(MarketplaceSettings)
+        payout = await transfers.make_payout(db, uuid.UUID(vendor_id), utcnow(), market)
+    assert payout is not None
+    before, paystack.otp_required = paystack.otp_required, True
+    try:
+        async with unit_of_work(runtime.database) as db:
+            billing = runtime.settings.section(BillingSettings)
+            outcome = await transfers.send(db, payout.vendor_id, payout.id, billing)
+    finally:
+        paystack.otp_required = before
+    assert outcome == "otp_required", outcome
+    return str(payout.id)
 
 
 async def put_account(

@@ -1,7 +1,7 @@
-"""A real worker process SIGKILLed mid-payout, after the provider accepted the transfer and before
-Oja recorded it: a second worker re-runs the send (the job table's lease and sweeper), sends the same
-reference, is refused as a duplicate, adopts the transfer the provider has — exactly one transfer,
-one ledger payout, no money returned."""
+"""A real worker process SIGKILLed mid-payout, after the provider accepted the run's bulk transfer and
+before Oja recorded it: a second worker re-runs the batch (the job table's lease and sweeper), sends
+the same references, each is refused as a duplicate and the transfer the provider has is adopted —
+exactly one transfer per payout, one ledger payout each, no money returned."""
 
 from __future__ import annotations
 
@@ -73,8 +73,9 @@ async def test_a_payout_worker_killed_after_the_provider_accepted_pays_once(
     paystack_server: Served,
     tmp_path: Path,
 ) -> None:
-    store, _ = await paid_store(app, client, paystack)
-    await credit(app, store.id, 320_000)
+    stores = [(await paid_store(app, client, paystack, f"Killed {n}"))[0] for n in range(2)]
+    for store in stores:
+        await credit(app, store.id, 320_000)
     jobs.forward = CeleryPublisher(create_celery(settings))  # real publication, filesystem broker
     log, marker = tmp_path / "worker.log", tmp_path / "stalled"
     env = _env(settings, paystack_server, marker)
@@ -86,22 +87,28 @@ async def test_a_payout_worker_killed_after_the_provider_accepted_pays_once(
         async def stalled() -> bool:
             return marker.exists()
 
-        await _wait_for(stalled, 90, "the first transfer reaching the provider", log)
+        await _wait_for(stalled, 90, "the first bulk transfer reaching the provider", log)
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
-    # The provider has the transfer; Oja's record of sending it died with the worker.
-    assert len(paystack.transfers) == 1
-    ((reference, amount, status),) = await payouts(app)
-    assert (amount, status) == (320_000, "pending")
+    # The provider has the batch's transfers; Oja's record of sending them died with the worker.
+    assert paystack.calls["transfer.bulk"] == 1
+    assert paystack.calls["transfer"] == 0
+    made = await payouts(app)
+    assert {p[2] for p in made} == {"pending"}
+    assert set(paystack.transfers) <= {p[0] for p in made}
+    assert len(paystack.transfers) >= 1
 
     with running(["oja.cli", "worker", "--concurrency", "1", "--beat"], env, log):
 
         async def settled() -> bool:
-            return [p[2] for p in await payouts(app)] in (["processing"], ["paid"])
+            found = await payouts(app)
+            return len(found) == 2 and {p[2] for p in found} <= {"processing", "paid"}
 
-        await _wait_for(settled, 180, "the payout adopting the provider's transfer", log)
-    assert list(paystack.transfers) == [reference]
-    assert paystack.transfers[reference].amount == 320_000
-    assert await available(app, store.id) == 0
-    assert await count(app, "ledger_transaction", "kind = 'payout'") == 1
+        await _wait_for(settled, 180, "the payouts adopting the provider's transfers", log)
+    made = await payouts(app)
+    assert sorted(paystack.transfers) == sorted(p[0] for p in made)  # one transfer per payout
+    assert [t.amount for t in paystack.transfers.values()] == [320_000, 320_000]
+    for store in stores:
+        assert await available(app, store.id) == 0
+    assert await count(app, "ledger_transaction", "kind = 'payout'") == 2
     assert await count(app, "ledger_transaction", "source LIKE 'payout-return:%'") == 0

@@ -147,7 +147,7 @@ async def test_a_due_store_is_paid_once_under_a_deterministic_reference(
     await credit(app, small.id, market(app).payout_minimum - 1)
 
     ran = await run_job(app, jobs)
-    assert ("marketplace.payouts.send", "succeeded") in ran
+    assert ("marketplace.payouts.send_batch", "succeeded") in ran
     reference = f"payout_{uuid.UUID(store.id).hex}_{utcnow():%Y%m%d}_1"
     assert await payouts(app) == [(reference, 150_000, "processing")]
     assert [(t.reference, t.amount) for t in paystack.transfers.values()] == [(reference, 150_000)]

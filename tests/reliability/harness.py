@@ -116,6 +116,7 @@ class Fakes:
     flutterwave_url: str
 
     def install(self, app: FastAPI) -> None:
+        app.state.sandbox_fakes = self  # needs that script a fake (an OTP-held transfer) find it
         use_settings(
             app,
             **billing_values(self.paystack_url, self.stripe_url, self.flutterwave_url),

@@ -16,7 +16,7 @@ from oja.marketplace.ledger.models import Dispute, DisputeStatus
 from oja.marketplace.orders.models import OrderGroup, OrderStatus
 from tests.marketplace import conftest as shop_people
 from tests.marketplace.orders_kit import Shop, place
-from tests.marketplace.payouts_kit import failed_payout
+from tests.marketplace.payouts_kit import failed_payout, otp_payout
 from tests.marketplace.world import IMAGE, IMPORT_CSV
 from tests.reliability.harness import Person, signup_and_login
 from tests.reliability.matrix import Ctx
@@ -281,6 +281,19 @@ async def _failed_payout(ctx: Ctx, ids: dict[str, str]) -> None:
     ids["payout_id"] = await failed_payout(ctx.app, ids["vendor_id"], 150_000)
 
 
+async def _otp_payout(ctx: Ctx, ids: dict[str, str]) -> None:
+    """A payout of A's store held by the Paystack fake for its OTP (``otp_required``): the admin
+    may finalize it or have the OTP sent again."""
+    await _payout_account_pending(ctx, ids)
+    approved = await ctx.client.post(
+        f"/admin/vendors/{ids['vendor_id']}/payout-account/approve",
+        headers=ctx.people.admin.headers,
+    )
+    assert approved.status_code == 200, approved.text
+    paystack = ctx.app.state.sandbox_fakes.paystack
+    ids["payout_id"] = await otp_payout(ctx.app, paystack, ids["vendor_id"], 150_000)
+
+
 async def _ae_product(ctx: Ctx, ids: dict[str, str]) -> None:
     """An AliExpress product id: the store has no AliExpress connection, so none is fetched."""
     ids["ae_id"] = "1005000000000001"
@@ -312,4 +325,5 @@ MARKETPLACE_NEEDS: dict[str, Callable[[Ctx, dict[str, str]], Awaitable[None]]] =
     "closed_dispute": _closed_dispute,
     "payout_account_pending": _payout_account_pending,
     "failed_payout": _failed_payout,
+    "otp_payout": _otp_payout,
 }

@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from oja.sandbox.paystack import SANDBOX_OTP
 from tests.marketplace.world import IMAGE, IMPORT_CSV
 from tests.reliability.harness import PASSWORD, Person, Principals
 
@@ -941,6 +942,42 @@ ROWS: tuple[Row, ...] = (
         403,
         403,
         needs=("payout_account_pending",),
+    ),
+    Row(
+        "POST",
+        "/admin/vendors/{vendor_id}/payout-account/reject",
+        401,
+        403,
+        403,
+        "2xx",
+        403,
+        403,
+        needs=("payout_account_pending",),
+        request=body(reason="matrix"),
+    ),
+    Row("GET", "/admin/payout-accounts", 401, 403, 403, "2xx", 403, 403),
+    Row(
+        "POST",
+        "/admin/payouts/{payout_id}/finalize",
+        401,
+        403,
+        403,
+        "2xx",
+        403,
+        403,
+        needs=("otp_payout",),
+        request=body(otp=SANDBOX_OTP),
+    ),
+    Row(
+        "POST",
+        "/admin/payouts/{payout_id}/resend-otp",
+        401,
+        403,
+        403,
+        "2xx",
+        403,
+        403,
+        needs=("otp_payout",),
     ),
     Row(
         "POST",

@@ -980,6 +980,22 @@ async def check_operator_plan(run: Run, response: httpx.Response) -> None:
     )
 
 
+async def check_rejected_account(run: Run, response: httpx.Response) -> None:
+    assert (response.json()["active"], response.json()["pending"]) == (None, None)
+    assert response.json()["held"] is False
+
+
+async def check_finalized(run: Run, response: httpx.Response) -> None:
+    body = response.json()
+    assert (body["id"], body["vendor_id"]) == (run.ids["payout_id"], run.ids["vendor_id"])
+    assert (body["amount"], body["status"]) == (150_000, "processing")
+    assert body["reference"].startswith("payout_")
+
+
+async def check_otp_resent(run: Run, response: httpx.Response) -> None:
+    assert response.json() == {"payout_id": run.ids["payout_id"], "status": "otp_required"}
+
+
 def payout_extra(run: Run) -> Json:
     return {
         "vendor_id": HOSTILE_ID,
@@ -1442,6 +1458,31 @@ CASES: dict[tuple[str, str], Case] = {
         check_hold(False),
         caller="admin",
         arrange=marketplace("approved_store"),
+        extra=payout_extra,
+    ),
+    ("POST", "/admin/vendors/{vendor_id}/payout-account/reject"): Case(
+        "rejected",
+        check_rejected_account,
+        caller="admin",
+        arrange=marketplace("payout_account_pending"),
+        status="active",
+        extra=payout_extra,
+    ),
+    ("POST", "/admin/payouts/{payout_id}/finalize"): Case(
+        "rejected",
+        check_finalized,
+        caller="admin",
+        arrange=marketplace("otp_payout"),
+        status="paid",
+        extra=payout_extra,
+    ),
+    ("POST", "/admin/payouts/{payout_id}/resend-otp"): Case(
+        "ignored",
+        check_otp_resent,
+        caller="admin",
+        arrange=marketplace("otp_payout"),
+        request=no_body,
+        status="paid",
         extra=payout_extra,
     ),
     ("POST", "/admin/payouts/{payout_id}/retry"): Case(

@@ -300,3 +300,9 @@ def test_oja_sandbox_prints_writes_and_stops_on_sigterm(tmp_path: Path) -> None:
     assert f"export OJA_SMTP_PORT={base + PORT_OFFSETS['smtp']}" in stdout.splitlines()
     with socket.socket() as again:  # every port was released
         again.bind(("127.0.0.1", base))
+
+
+def test_the_paystack_fake_can_start_in_otp_mode() -> None:
+    """Built, not started: the option reaches the fake, off by default."""
+    assert Sandbox(oja_url=OJA_URL, port_base=None, paystack_otp=True).paystack.otp_required
+    assert not Sandbox(oja_url=OJA_URL, port_base=None).paystack.otp_required

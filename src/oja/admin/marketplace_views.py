@@ -1,4 +1,5 @@
-"""The marketplace for operators: stores (approve, reject, suspend), products, store orders with their
+"""The marketplace for operators: stores (approve, reject, suspend, payout hold and release),
+payouts (retry, OTP finalize), disputes (evidence), products, store orders with their
 transition history, returns, refunds, the reviews moderation queue, and each store's plan and traffic.
 
 Every change goes through the module's own service (by way of :mod:`oja.admin.operations`), the one
@@ -29,9 +30,12 @@ from oja.admin.base import (
     selected_ids,
     values_filter,
 )
+from oja.admin.forms import FormField, ask_form, submit_form
+from oja.billing.config import BillingSettings
 from oja.core.db import read_only
 from oja.marketplace.catalog.models import Product
 from oja.marketplace.ledger.models import Dispute
+from oja.marketplace.ledger.schemas import EvidenceIn
 from oja.marketplace.orders import repository as order_repository
 from oja.marketplace.orders.models import (
     OrderLine,
@@ -41,6 +45,7 @@ from oja.marketplace.orders.models import (
     StoreOrder,
 )
 from oja.marketplace.payouts.models import Payout
+from oja.marketplace.payouts.schemas import FinalizeIn
 from oja.marketplace.plans import service as plan_service
 from oja.marketplace.plans.schemas import SubscriptionOut
 from oja.marketplace.reviews.models import Review, ReviewStatus
@@ -158,6 +163,38 @@ class VendorView(LinkingView, model=Vendor):
     async def decide_suspend(self, request: Request) -> RedirectResponse:
         ids, reason = await reason_of(request)
         return await self._decide(request, ids, VendorAction.suspend, reason)
+
+    @action("payout_hold", "Hold payouts…")
+    async def payout_hold(self, request: Request) -> Response:
+        return await ask_reason(self, request, decide="decide_payout_hold", verb="Hold payouts of")
+
+    @action("payout_release", "Release payouts…")
+    async def payout_release(self, request: Request) -> Response:
+        return await ask_reason(
+            self, request, decide="decide_payout_release", verb="Release payouts of"
+        )
+
+    async def _hold(self, request: Request, *, held: bool) -> RedirectResponse:
+        ids, reason = await reason_of(request)
+        if reason is None:
+            return back_to_list(self, request, "A payout hold or release needs a reason.", ok=False)
+        changed, refused = await operations.hold_payouts(
+            runtime_of(request).database,
+            ids,
+            held=held,
+            reason=reason,
+            actor_id=operator_id(request),
+        )
+        done = "Held payouts of" if held else "Released payouts of"
+        return _outcome(self, request, done, changed, refused)
+
+    @expose("/decide/payout-hold", methods=["POST"])
+    async def decide_payout_hold(self, request: Request) -> RedirectResponse:
+        return await self._hold(request, held=True)
+
+    @expose("/decide/payout-release", methods=["POST"])
+    async def decide_payout_release(self, request: Request) -> RedirectResponse:
+        return await self._hold(request, held=False)
 
 
 class ProductView(LinkingView, model=Product):
@@ -331,9 +368,20 @@ class RefundView(LinkingView, model=OrderRefund):
     column_default_sort: ClassVar[Any] = [(OrderRefund.created_at, True)]
 
 
+OTP_FIELDS = [FormField("otp", "OTP sent to the business's phone", max_length=8)]
+EVIDENCE_FIELDS = [
+    FormField("customer_email", "Customer email", kind="email", max_length=320),
+    FormField("customer_name", "Customer name", max_length=200),
+    FormField("customer_phone", "Customer phone", kind="tel", max_length=20),
+    FormField("service_details", "What was sold and delivered", kind="textarea", max_length=2000),
+    FormField("delivery_address", "Delivery address", required=False),
+    FormField("delivery_date", "Delivery date", kind="date", required=False, max_length=10),
+]
+
+
 class PayoutView(LinkingView, model=Payout):
-    """Payouts (read-only here: retry, hold and release are ``POST /admin/payouts/{id}/retry`` and
-    ``/admin/vendors/{id}/payout-hold|release``, which go through the payouts service)."""
+    """Payouts: retry failed ones and finalize one waiting for its OTP, through the payouts service
+    (as ``POST /admin/payouts/{id}/retry`` and ``/finalize``). Store holds are on the store page."""
 
     name = "Payout"
     icon = "fa-solid fa-building-columns"
@@ -356,10 +404,47 @@ class PayoutView(LinkingView, model=Payout):
     column_sortable_list: ClassVar[Any] = [Payout.created_at, Payout.amount, Payout.status]
     column_default_sort: ClassVar[Any] = [(Payout.created_at, True)]
 
+    @action("retry", "Retry", "Retry the selected failed payouts, each under a new reference?")
+    async def retry(self, request: Request) -> RedirectResponse:
+        refuse_cross_site(request)
+        changed, refused = await operations.retry_payouts(
+            runtime_of(request).database, selected_ids(request), actor_id=operator_id(request)
+        )
+        return _outcome(self, request, "Retried", changed, refused)
+
+    @action("finalize", "Finalize with OTP…")
+    async def finalize(self, request: Request) -> Response:
+        return await ask_form(
+            self,
+            request,
+            decide="decide_finalize",
+            verb="Finalize",
+            what="payout waiting for its OTP",
+            fields=OTP_FIELDS,
+        )
+
+    @expose("/decide/finalize", methods=["POST"])
+    async def decide_finalize(self, request: Request) -> RedirectResponse:
+        runtime = runtime_of(request)
+
+        async def finalize(pk: uuid.UUID, given: FinalizeIn) -> str:
+            payout = await operations.finalize_payout(
+                runtime.database,
+                pk,
+                given.otp,
+                runtime.settings.section(BillingSettings),
+                actor_id=operator_id(request),
+            )
+            return f"Finalized: the payout is {payout.status}."
+
+        return await submit_form(
+            self, request, FinalizeIn, OTP_FIELDS, refused="Not finalized", act=finalize
+        )
+
 
 class DisputeView(LinkingView, model=Dispute):
-    """Payment disputes (read-only here: evidence goes to the provider through
-    ``POST /admin/disputes/{id}/evidence``)."""
+    """Payment disputes; evidence for an open one goes to the provider through the disputes service
+    (as ``POST /admin/disputes/{id}/evidence``)."""
 
     name = "Dispute"
     icon = "fa-solid fa-scale-balanced"
@@ -380,6 +465,30 @@ class DisputeView(LinkingView, model=Dispute):
     column_searchable_list: ClassVar[Any] = [Dispute.reference, Dispute.provider_dispute_id]
     column_sortable_list: ClassVar[Any] = [Dispute.created_at, Dispute.amount, Dispute.status]
     column_default_sort: ClassVar[Any] = [(Dispute.created_at, True)]
+
+    @action("evidence", "Send evidence…")
+    async def evidence(self, request: Request) -> Response:
+        return await ask_form(
+            self,
+            request,
+            decide="decide_evidence",
+            verb="Send evidence",
+            what="open dispute",
+            fields=EVIDENCE_FIELDS,
+        )
+
+    @expose("/decide/evidence", methods=["POST"])
+    async def decide_evidence(self, request: Request) -> RedirectResponse:
+        runtime = runtime_of(request)
+
+        async def send(pk: uuid.UUID, given: EvidenceIn) -> str:
+            settings = runtime.settings.section(BillingSettings)
+            await operations.submit_dispute_evidence(runtime.database, pk, given, settings)
+            return "Evidence sent to the provider."
+
+        return await submit_form(
+            self, request, EvidenceIn, EVIDENCE_FIELDS, refused="Evidence not sent", act=send
+        )
 
 
 def _queue(status: QueueStatus | None) -> Any:

@@ -8,11 +8,13 @@ action is harmless.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from oja.billing.config import BillingSettings
 from oja.billing.jobs import process_webhook_event
 from oja.billing.models import WebhookEvent
 from oja.core.clock import utcnow
@@ -24,6 +26,10 @@ from oja.identity import service as identity_service
 from oja.identity.api_keys import service as api_key_service
 from oja.identity.api_keys.models import ApiKey
 from oja.identity.scopes import Role
+from oja.marketplace.ledger import disputes
+from oja.marketplace.ledger.schemas import DisputeOut, EvidenceIn
+from oja.marketplace.payouts import service as payout_service
+from oja.marketplace.payouts.schemas import PayoutOut
 from oja.marketplace.reviews import service as review_service
 from oja.marketplace.reviews.models import ReviewStatus
 from oja.marketplace.vendors import service as vendor_service
@@ -127,6 +133,25 @@ async def replay_webhook_events(
     return list(known)
 
 
+async def _each(
+    database: Database,
+    ids: Sequence[uuid.UUID],
+    change: Callable[[AsyncSession, uuid.UUID], Awaitable[object]],
+) -> tuple[int, list[str]]:
+    """``change`` each selected row in its own unit of work; a refusal (a domain error) is
+    reported and its row left as it was. Returns (rows changed, refusals)."""
+    changed, refused = 0, []
+    for pk in ids:
+        try:
+            async with unit_of_work(database) as session:
+                await change(session, pk)
+        except OjaError as exc:
+            refused.append(exc.message)
+        else:
+            changed += 1
+    return changed, refused
+
+
 async def decide_vendors(
     database: Database,
     vendor_ids: Sequence[uuid.UUID],
@@ -139,16 +164,11 @@ async def decide_vendors(
     status record, role grants and log line), each store in its own unit of work: a store the
     decision does not fit is reported and left as it was. Returns (stores changed, refusals)."""
     decision = VendorDecision(reason=reason)
-    changed, refused = 0, []
-    for vendor_id in vendor_ids:
-        try:
-            async with unit_of_work(database) as session:
-                await vendor_service.decide(session, vendor_id, action, decision, actor_id=actor_id)
-        except OjaError as exc:
-            refused.append(exc.message)
-        else:
-            changed += 1
-    return changed, refused
+
+    async def decide(session: AsyncSession, vendor_id: uuid.UUID) -> None:
+        await vendor_service.decide(session, vendor_id, action, decision, actor_id=actor_id)
+
+    return await _each(database, vendor_ids, decide)
 
 
 async def moderate_reviews(
@@ -161,18 +181,13 @@ async def moderate_reviews(
 ) -> tuple[int, list[str]]:
     """Publish or hide each selected review through the reviews service (flags cleared, rating
     summary moved, decision recorded), one unit of work per review. Returns (changed, refusals)."""
-    changed, refused = 0, []
-    for review_id in review_ids:
-        try:
-            async with unit_of_work(database) as session:
-                await review_service.set_status(
-                    session, review_id, status, actor_id=actor_id, reason=reason
-                )
-        except OjaError as exc:
-            refused.append(exc.message)
-        else:
-            changed += 1
-    return changed, refused
+
+    async def moderate(session: AsyncSession, review_id: uuid.UUID) -> None:
+        await review_service.set_status(
+            session, review_id, status, actor_id=actor_id, reason=reason
+        )
+
+    return await _each(database, review_ids, moderate)
 
 
 async def save_template(
@@ -188,3 +203,57 @@ async def save_template(
     or ``TemplateNotFound`` and then stores nothing)."""
     async with unit_of_work(database) as session:
         return await notification_service.put_template(session, event, channel, update, actor_id)
+
+
+# Payouts and disputes: through the services the ``/admin/payouts`` and ``/admin/disputes`` routes call
+
+
+async def retry_payouts(
+    database: Database, payout_ids: Sequence[uuid.UUID], *, actor_id: uuid.UUID
+) -> tuple[int, list[str]]:
+    """Retry each selected failed payout (a new payout under ``<reference>-r<n>``, sent after its
+    commit), as ``POST /admin/payouts/{id}/retry``."""
+
+    async def retry(session: AsyncSession, pk: uuid.UUID) -> None:
+        await payout_service.retry(session, pk, actor_id)
+
+    return await _each(database, payout_ids, retry)
+
+
+async def hold_payouts(
+    database: Database,
+    vendor_ids: Sequence[uuid.UUID],
+    *,
+    held: bool,
+    reason: str,
+    actor_id: uuid.UUID,
+) -> tuple[int, list[str]]:
+    """Hold or release each selected store's payouts, with the reason kept in the payout log, as
+    ``POST /admin/vendors/{id}/payout-hold|release``."""
+
+    async def hold(session: AsyncSession, pk: uuid.UUID) -> None:
+        await payout_service.set_hold(session, pk, held=held, reason=reason, actor_id=actor_id)
+
+    return await _each(database, vendor_ids, hold)
+
+
+async def finalize_payout(
+    database: Database,
+    payout_id: uuid.UUID,
+    otp: str,
+    settings: BillingSettings,
+    *,
+    actor_id: uuid.UUID,
+) -> PayoutOut:
+    """Give a payout's OTP to the provider, as ``POST /admin/payouts/{id}/finalize`` (raises the
+    service's errors; a refused OTP changes nothing)."""
+    async with unit_of_work(database) as session:
+        return await payout_service.finalize(session, payout_id, otp, actor_id, settings)
+
+
+async def submit_dispute_evidence(
+    database: Database, dispute_id: uuid.UUID, evidence: EvidenceIn, settings: BillingSettings
+) -> DisputeOut:
+    """Send a dispute's evidence to the provider, as ``POST /admin/disputes/{id}/evidence``."""
+    async with unit_of_work(database) as session:
+        return await disputes.submit_evidence(session, dispute_id, evidence, settings)

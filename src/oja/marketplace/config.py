@@ -64,6 +64,11 @@ class MarketplaceSettings(SettingsSection):
     transfer verify by the sweep (a lost webhook or a worker killed mid-transfer)."""
     payout_batch: int = Field(default=200, ge=1)
     """Most stores one run of the payout job (and payouts one verify sweep) handles."""
+    payout_bulk_size: int = Field(default=100, ge=1, le=100)
+    """Most transfers one bulk transfer request carries (Paystack allows at most 100)."""
+    payout_bulk_interval: float = Field(default=5.0, ge=0)
+    """Seconds between two bulk transfer requests of one payout run (Paystack allows one batch
+    every 5 seconds and answers 429 to a faster one)."""
 
 
 async def get_marketplace_settings(runtime: RuntimeDep) -> MarketplaceSettings:

@@ -91,6 +91,8 @@ class MarketplaceErrorCode(ErrorCode):
     no_pending_payout_account = "no_pending_payout_account"
     payout_not_found = "payout_not_found"
     payout_not_retryable = "payout_not_retryable"
+    payout_not_awaiting_otp = "payout_not_awaiting_otp"
+    payout_otp_rejected = "payout_otp_rejected"
 
 
 class VendorNotFound(NotFound):
@@ -509,6 +511,20 @@ class NoPendingPayoutAccount(Conflict):
 
 class PayoutNotFound(NotFound):
     code = MarketplaceErrorCode.payout_not_found
+
+
+class PayoutNotAwaitingOtp(Conflict):
+    """Only a payout in ``otp_required`` is finalized or has its OTP resent (a finalized one is
+    already on its way: a replay changes nothing)."""
+
+    code = MarketplaceErrorCode.payout_not_awaiting_otp
+
+
+class PayoutOtpRejected(OjaError):
+    """The provider refused the OTP (wrong or expired): the payout still waits for the right one."""
+
+    status_code = 422
+    code = MarketplaceErrorCode.payout_otp_rejected
 
 
 class PayoutNotRetryable(Conflict):

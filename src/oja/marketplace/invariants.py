@@ -8,6 +8,12 @@
   holding stock past its reservation expiry plus the threshold (the expiry job stopped);
 * **ledger** — every transaction balanced, every running balance equal to its postings, every
   currency summing to zero (``ledger.checks``);
+* **payouts** — every payout booked once in the ledger for its amount (``payout:<id>``), none
+  ``pending``, ``processing`` or ``otp_required`` untouched past the threshold, every ``failed`` or
+  ``reversed`` one with a reason and its money returned (``payout-return:<id>``) and no other one
+  returned, and none above the store's available balance when it was booked (the store's
+  ``store_available`` postings before the payout's, in posting order — uuid7 ids, and a payout
+  locks the store's account while it books);
 * **ratings** — every rating summary equal to a recount of its published reviews.
 
 Read-only: nothing is repaired here (the reviews' own job repairs summaries).
@@ -16,16 +22,25 @@ Read-only: nothing is repaired here (the reviews' own job repairs summaries).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import ColumnElement, and_, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from oja.marketplace.catalog.models import ProductVariant
 from oja.marketplace.inventory.models import StockMovement
 from oja.marketplace.ledger import checks as ledger_checks
-from oja.marketplace.ledger.models import LedgerTransaction
+from oja.marketplace.ledger.models import (
+    AccountKind,
+    LedgerAccount,
+    LedgerPosting,
+    LedgerTransaction,
+    TransactionKind,
+)
 from oja.marketplace.ledger.settlement import payment_source
 from oja.marketplace.orders.models import GroupStatus, OrderGroup, OrderStatus, StoreOrder
+from oja.marketplace.payouts.models import IN_FLIGHT, RETURNED, Payout
 from oja.marketplace.reviews import service as reviews
 
 
@@ -94,6 +109,102 @@ async def ledger(db: AsyncSession) -> tuple[int, list[str]]:
     """How many transactions the ledger holds, and every invariant that does not hold."""
     count = (await db.execute(select(func.count()).select_from(LedgerTransaction))).scalar_one()
     return int(count), await ledger_checks.problems(db)
+
+
+def _booked(txn: Any) -> ColumnElement[bool]:
+    """A payout's own ledger transaction (``payout:<id>``, booked under the payout's reference;
+    ids compare differently on the two backends, references do not)."""
+    return and_(txn.reference == Payout.reference, txn.kind == TransactionKind.payout)
+
+
+async def payouts(db: AsyncSession, cutoff: datetime) -> tuple[int, list[str]]:
+    """How many payouts were checked, and what is wrong with their books."""
+    booked = aliased(LedgerTransaction)
+    returned = aliased(LedgerTransaction)
+    store_leg = (
+        select(func.sum(LedgerPosting.amount))
+        .where(
+            LedgerPosting.transaction_id == booked.id,
+            LedgerPosting.vendor_id == Payout.vendor_id,
+        )
+        .scalar_subquery()
+    )
+    rows = (
+        await db.execute(
+            select(
+                Payout.id,
+                Payout.reference,
+                Payout.status,
+                Payout.amount,
+                Payout.failure_reason,
+                Payout.updated_at,
+                booked.id,
+                store_leg,
+                returned.id,
+            )
+            .join(booked, _booked(booked), isouter=True)
+            .join(
+                returned,
+                (returned.reference == Payout.reference)
+                & returned.source.startswith("payout-return:"),
+                isouter=True,
+            )
+            .order_by(Payout.created_at, Payout.id)
+        )
+    ).all()
+    problems = []
+    for payout_id, ref, status, amount, reason, updated_at, txn, leg, back in rows:
+        name = f"payout {payout_id} ({ref})"
+        if txn is None:
+            problems.append(f"{name} has no ledger transaction")
+        elif int(leg or 0) != amount:
+            problems.append(f"{name} of {amount} booked as {int(leg or 0)}")
+        if status in IN_FLIGHT and updated_at < cutoff:
+            problems.append(f"{name} still {status} since {updated_at}")
+        if status in RETURNED and not reason:
+            problems.append(f"{name} {status} without a reason")
+        if status in RETURNED and back is None:
+            problems.append(f"{name} {status} but its money was never returned")
+        if status not in RETURNED and back is not None:
+            problems.append(f"{name} {status} yet its money was returned")
+    problems += await _paid_above_available(db)
+    return len(rows), problems
+
+
+async def _paid_above_available(db: AsyncSession) -> list[str]:
+    """Payouts whose store had less available, just before the payout's posting, than it paid."""
+    mine = aliased(LedgerPosting)
+    before = (
+        select(func.coalesce(func.sum(LedgerPosting.amount), 0))
+        .where(
+            LedgerPosting.account_id == mine.account_id,
+            LedgerPosting.id < mine.id,
+        )
+        .scalar_subquery()
+    )
+    rows = (
+        await db.execute(
+            select(Payout.id, Payout.reference, mine.amount, before)
+            .join(LedgerTransaction, _booked(LedgerTransaction))
+            .join(
+                mine,
+                (mine.transaction_id == LedgerTransaction.id)
+                & (mine.vendor_id == Payout.vendor_id),
+            )
+            .join(
+                LedgerAccount,
+                (LedgerAccount.id == mine.account_id)
+                & (LedgerAccount.kind == AccountKind.store_available),
+            )
+            .order_by(Payout.created_at, Payout.id)
+        )
+    ).all()
+    # store_available is a liability: what the store is owed is minus its postings' sum.
+    return [
+        f"payout {payout_id} ({ref}) of {paid} above the store's available {-int(sum_before)}"
+        for payout_id, ref, paid, sum_before in rows
+        if paid > -int(sum_before)
+    ]
 
 
 async def ratings(db: AsyncSession) -> list[str]:

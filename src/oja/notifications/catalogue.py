@@ -279,7 +279,8 @@ EVENTS: dict[str, EventSpec] = {
             title="{{ store_name }}'s payout account was changed",
             text="The payout account of {{ store_name }} was set to the account ending "
             "{{ account_last4 }} (bank {{ bank_code }}){% if status == 'pending_approval' %}; it "
-            "waits for an admin's approval{% endif %}{% if held_until %}. Payouts are held until "
+            "waits for an admin's approval{% endif %}{% if status == 'rejected' %}; an admin refused "
+            "it, so payouts keep going to the account used before{% endif %}{% if held_until %}. Payouts are held until "
             "{{ held_until }}{% endif %}. If this was not you, contact support now.",
             mandatory=True,
         ),

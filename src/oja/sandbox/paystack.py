@@ -8,7 +8,8 @@ transactions (``POST /transaction/initialize`` with ``split_code`` / ``subaccoun
 (``POST/GET /subaccount``, ``GET/PUT /subaccount/{code}``), splits (``POST/GET /split``,
 ``GET/PUT /split/{id}``, ``POST /split/{id}/subaccount/add|remove``), ``GET /bank``,
 ``GET /bank/resolve``, ``POST /transferrecipient``, transfers (``POST /transfer``,
-``POST /transfer/finalize_transfer``, ``POST /transfer/bulk``, ``GET /transfer/verify/{reference}``),
+``POST /transfer/finalize_transfer``, ``POST /transfer/resend_otp``, ``POST /transfer/bulk``,
+``GET /transfer/verify/{reference}``),
 refunds (``POST/GET /refund``, ``GET /refund/{id}``, ``POST /refund/retry_with_customer_details/{id}``),
 disputes (``GET /dispute``, ``GET /dispute/{id}``, ``POST /dispute/{id}/evidence``,
 ``PUT /dispute/{id}/resolve``).
@@ -77,7 +78,11 @@ __all__ = [
 
 class PaystackFake(SecretKeyApi):
     def __init__(
-        self, *, secret_key: str = DEFAULT_SECRET_KEY, webhook_url: str | None = None
+        self,
+        *,
+        secret_key: str = DEFAULT_SECRET_KEY,
+        webhook_url: str | None = None,
+        otp_required: bool = False,
     ) -> None:
         super().__init__(secret_key)
         self.webhooks = WebhookSender(
@@ -95,7 +100,9 @@ class PaystackFake(SecretKeyApi):
         self.accounts: dict[tuple[str, str], str] = {}
         """``(bank code, account number)`` → the name ``/bank/resolve`` answers."""
         self.balance: dict[str, int] = {"NGN": DEFAULT_BALANCE}
-        self.otp_required = False
+        self.otp_required = otp_required
+        """OTP mode: transfers answer ``otp`` until finalized with :data:`SANDBOX_OTP` (a wrong OTP
+        answers 400 "Invalid OTP"); bulk transfers are refused."""
         self.transfer_outcome = "success"
         """What a queued transfer becomes (test mode: ``success``; ``failed``/``reversed`` to test)."""
         self._ids = itertools.count(4_099_260_516)

@@ -513,6 +513,22 @@ def build_app(fake: PaystackFake) -> FastAPI:
         await fake._process_transfer(record)
         return ok(answer, "Transfer has been queued")
 
+    @app.post("/transfer/resend_otp")
+    async def resend_otp(request: Request) -> Response:
+        body = await read(request, "transfer.resend_otp")
+        if isinstance(body, JSONResponse):
+            return body
+        if body.get("reason") not in ("resend_otp", "transfer", "disable_otp"):
+            return refuse(400, "Reason is invalid")
+        record = next(
+            (t for t in fake.transfers.values() if t.code == body.get("transfer_code")), None
+        )
+        if record is None:
+            return refuse(404, "Transfer not found")
+        if record.status != "otp":
+            return refuse(400, "Transfer is not currently awaiting OTP")
+        return JSONResponse({"status": True, "message": "OTP has been resent"})
+
     @app.post("/transfer/bulk")
     async def bulk(request: Request) -> Response:
         body = await read(request, "transfer.bulk")

@@ -77,7 +77,9 @@ class Sandbox(Lifecycle):
         oja_url: str = DEFAULT_OJA_URL,
         port_base: int | None = DEFAULT_PORT_BASE,
         host: str = "127.0.0.1",
+        paystack_otp: bool = False,
     ) -> None:
+        """``paystack_otp``: the Paystack fake holds every transfer for an OTP (OTP approval on)."""
         self.oja_url = oja_url.rstrip("/")
         self.port_base = port_base
         self.host = host
@@ -90,7 +92,9 @@ class Sandbox(Lifecycle):
             ],
             issuer=self._http_url("google"),
         )
-        self.paystack = paystack.PaystackFake(webhook_url=self.oja_url + PAYSTACK_WEBHOOK_PATH)
+        self.paystack = paystack.PaystackFake(
+            webhook_url=self.oja_url + PAYSTACK_WEBHOOK_PATH, otp_required=paystack_otp
+        )
         self.stripe = stripe.StripeFake(webhook_url=self.oja_url + STRIPE_WEBHOOK_PATH)
         self.flutterwave = flutterwave.FlutterwaveFake(
             webhook_url=self.oja_url + FLUTTERWAVE_WEBHOOK_PATH

@@ -410,6 +410,11 @@ class PaystackClient(BearerJsonClient):
         body = {"transfer_code": transfer_code, "otp": otp}
         return _transfer(await self._object("POST", "/transfer/finalize_transfer", json_body=body))
 
+    async def resend_transfer_otp(self, transfer_code: str) -> None:
+        """Paystack sends the OTP of a transfer waiting in ``otp`` to the business's phone again."""
+        body = {"transfer_code": transfer_code, "reason": "transfer"}
+        await self._call("POST", "/transfer/resend_otp", json_body=body)
+
     async def bulk_transfer(self, orders: Sequence[TransferOrder]) -> BulkTransferResult:
         """At most 100 transfers per call, OTP disabled (Paystack's rules)."""
         currency = orders[0].currency if orders else "NGN"

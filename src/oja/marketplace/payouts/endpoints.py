@@ -1,5 +1,5 @@
-"""Payout routes: a store's payout account and payouts; the admin's approvals, holds, list and
-retries."""
+"""Payout routes: a store's payout account and payouts; the admin's accounts awaiting approval
+(approve, reject), holds, list, retries and OTP finalize / resend."""
 
 from __future__ import annotations
 
@@ -23,19 +23,25 @@ from oja.marketplace.config import MarketplaceSettingsDep
 from oja.marketplace.errors import (
     NoPendingPayoutAccount,
     PayoutAccountUnresolved,
+    PayoutNotAwaitingOtp,
     PayoutNotFound,
     PayoutNotRetryable,
+    PayoutOtpRejected,
     VendorNotFound,
     VendorRoleRequired,
 )
 from oja.marketplace.payouts import service
-from oja.marketplace.payouts.models import PayoutStatus
+from oja.marketplace.payouts.models import AccountStatus, PayoutStatus
 from oja.marketplace.payouts.schemas import (
+    DecisionIn,
+    FinalizeIn,
     HoldIn,
     HoldOut,
+    OtpResentOut,
     PayoutAccountIn,
     PayoutAccountOut,
     PayoutOut,
+    StoreAccountOut,
 )
 from oja.marketplace.vendors.dependencies import VENDOR_ERRORS, CurrentVendor
 
@@ -166,3 +172,73 @@ async def release_payouts(
     return await service.set_hold(
         db, vendor_id, held=False, reason=data.reason, actor_id=admin.user_id
     )
+
+
+@admin_router.get(
+    "/payout-accounts",
+    response_model=Page[StoreAccountOut],
+    summary="Every store's payout accounts, oldest first, by status: pending_approval lists those "
+    "waiting for an admin (admin)",
+    responses=errors(*USER_ERRORS, InvalidRequest),
+)
+async def payout_accounts(
+    db: SessionDep,
+    paging: Paging,
+    status: Annotated[
+        AccountStatus | None, Query(description="Only accounts in this status.")
+    ] = None,
+) -> Page[StoreAccountOut]:
+    return await service.list_accounts(db, status=status, paging=paging)
+
+
+@admin_router.post(
+    "/vendors/{vendor_id}/payout-account/reject",
+    response_model=PayoutAccountOut,
+    summary="Reject a store's payout account waiting for approval, with a reason (admin)",
+    responses=errors(*USER_ERRORS, VendorNotFound, NoPendingPayoutAccount, InvalidRequest),
+)
+async def reject_payout_account(
+    vendor_id: uuid.UUID, data: DecisionIn, admin: UserPrincipal, db: SessionDep
+) -> PayoutAccountOut:
+    return await service.reject_account(db, vendor_id, data.reason, admin.user_id)
+
+
+OTP_ERRORS = (
+    *USER_ERRORS,
+    PayoutNotFound,
+    PayoutNotAwaitingOtp,
+    ProviderUnavailable,
+    ProviderRateLimited,
+    ProviderError,
+    BillingNotConfigured,
+    InvalidRequest,
+)
+
+
+@admin_router.post(
+    "/payouts/{payout_id}/finalize",
+    response_model=PayoutOut,
+    summary="Finalize a payout waiting for its transfer's OTP (Paystack OTP approval on); a "
+    "refused OTP changes nothing (admin)",
+    responses=errors(*OTP_ERRORS, PayoutOtpRejected),
+)
+async def finalize_payout(
+    payout_id: uuid.UUID,
+    data: FinalizeIn,
+    admin: UserPrincipal,
+    db: SessionDep,
+    billing: BillingSettingsDep,
+) -> PayoutOut:
+    return await service.finalize(db, payout_id, data.otp, admin.user_id, billing)
+
+
+@admin_router.post(
+    "/payouts/{payout_id}/resend-otp",
+    response_model=OtpResentOut,
+    summary="Have the provider send a waiting payout's OTP to the business's phone again (admin)",
+    responses=errors(*OTP_ERRORS),
+)
+async def resend_payout_otp(
+    payout_id: uuid.UUID, admin: UserPrincipal, db: SessionDep, billing: BillingSettingsDep
+) -> OtpResentOut:
+    return await service.resend_otp(db, payout_id, admin.user_id, billing)

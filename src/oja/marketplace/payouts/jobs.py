@@ -1,5 +1,5 @@
 """Payout jobs: the periodic run that finds the due stores, the booking of one store's payout,
-the send of one payout's transfer, and the verify sweep. Importing this module also subscribes payouts to billing's
+the bulk send of the pending payouts, the send of one payout's transfer, and the verify sweep. Importing this module also subscribes payouts to billing's
 transfer events (:mod:`oja.marketplace.payouts.webhooks`)."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Any
 from oja.billing.config import BillingSettings
 from oja.billing.providers.port import ProviderCallError, ProviderCallRefused
 from oja.core.clock import utcnow
-from oja.core.jobs import JobContext, PermanentJobError, job
+from oja.core.jobs import EnqueueOptions, JobContext, PermanentJobError, job
 from oja.marketplace.config import MarketplaceSettings
-from oja.marketplace.payouts import repository, transfers, webhooks
+from oja.marketplace.payouts import bulk, repository, transfers, webhooks
 from oja.marketplace.payouts.models import PayoutStatus
 
 __all__ = ["webhooks"]
@@ -37,6 +37,19 @@ async def send_payout(
     return {"outcome": outcome}
 
 
+@job("marketplace.payouts.send_batch", timeout=300, max_attempts=8)
+async def send_batch(ctx: JobContext) -> dict[str, Any]:
+    """Send the pending payouts in bulk (:mod:`oja.marketplace.payouts.bulk`); a full batch that
+    moved something has the next one sent after the provider's interval between batches."""
+    market = ctx.runtime.settings.section(MarketplaceSettings)
+    settings = ctx.runtime.settings.section(BillingSettings)
+    outcome = await bulk.send_batch(ctx.session, settings, market.payout_bulk_size)
+    if outcome.payouts == market.payout_bulk_size and outcome.moved:
+        delay = timedelta(seconds=market.payout_bulk_interval)
+        send_batch.enqueue_with(ctx.session, EnqueueOptions(delay=delay))
+    return {"payouts": outcome.payouts, "moved": outcome.moved, "requests": outcome.requests}
+
+
 @job(
     "marketplace.payouts.make",
     timeout=60,
@@ -44,12 +57,13 @@ async def send_payout(
     subject=("vendor", "vendor_id"),
 )
 async def make_payout(ctx: JobContext, *, vendor_id: uuid.UUID) -> dict[str, Any]:
-    """Book one store's payout (if still due) and have it sent after this commit."""
+    """Book one store's payout (if still due) and have the run's payouts sent in bulk after this
+    commit (the first batch job sends every payout booked by then; the others find none)."""
     settings = ctx.runtime.settings.section(MarketplaceSettings)
     payout = await transfers.make_payout(ctx.session, vendor_id, utcnow(), settings)
     if payout is None:
         return {"outcome": "not_due"}
-    send_payout.enqueue(ctx.session, vendor_id=payout.vendor_id, payout_id=payout.id)
+    send_batch.enqueue(ctx.session)
     return {"outcome": "made", "payout_id": str(payout.id), "amount": payout.amount}
 
 
@@ -84,8 +98,10 @@ async def verify_payouts(ctx: JobContext) -> dict[str, Any]:
         # Its own job: the same reference again (a duplicate the provider refuses, then adopted).
         send_payout.enqueue(ctx.session, vendor_id=vendor_id, payout_id=payout_id)
         counts["resent"] += 1
+    # An OTP transfer nobody finalized is abandoned by the provider: verify reads it failed.
+    waiting = [PayoutStatus.processing, PayoutStatus.otp_required]
     for _, _, reference in await repository.stale(
-        ctx.session, [PayoutStatus.processing], before, market.payout_batch
+        ctx.session, waiting, before, market.payout_batch
     ):
         try:
             await transfers.settle(ctx.session, reference, settings)

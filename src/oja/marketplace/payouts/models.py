@@ -3,8 +3,8 @@
 A :class:`Payout` is one transfer of a store's available money. It is created ``pending`` with its
 deterministic ``reference`` in the same transaction that books ``payout:<id>`` in the ledger
 (``store_available`` → ``provider_clearing``); at most one payout per store and currency is in
-flight (``pending`` or ``processing``: a partial unique index, on both backends). The transfer is
-sent after that commit, always under the row's reference, so a re-sent transfer is refused by the
+flight (``pending``, ``processing`` or ``otp_required``: a partial unique index, on both
+backends). The transfer is sent after that commit, always under the row's reference, so a re-sent transfer is refused by the
 provider as a duplicate and the row adopts the provider's answer instead. ``failed`` and
 ``reversed`` give the money back once (``payout-return:<id>``).
 """
@@ -39,6 +39,8 @@ class AccountStatus(enum.StrEnum):
     """Its resolved name did not match the store's: it waits for an admin."""
     replaced = "replaced"
     """Was active, or waited, until a newer account took its place."""
+    rejected = "rejected"
+    """Waited for an admin, who refused it (the reason is in the payout log)."""
 
 
 class PayoutStatus(enum.StrEnum):
@@ -46,12 +48,15 @@ class PayoutStatus(enum.StrEnum):
     """Booked in the ledger; the transfer has not been accepted by the provider yet."""
     processing = "processing"
     """The provider accepted the transfer; its outcome comes by webhook or verify."""
+    otp_required = "otp_required"
+    """The provider holds the transfer for an OTP (Paystack ``status: otp``): an admin finalizes
+    it with the OTP the business's phone received (``POST /admin/payouts/{id}/finalize``)."""
     paid = "paid"
     failed = "failed"
     reversed = "reversed"
 
 
-IN_FLIGHT = (PayoutStatus.pending, PayoutStatus.processing)
+IN_FLIGHT = (PayoutStatus.pending, PayoutStatus.processing, PayoutStatus.otp_required)
 SETTLED = frozenset({PayoutStatus.paid, PayoutStatus.failed, PayoutStatus.reversed})
 RETURNED = frozenset({PayoutStatus.failed, PayoutStatus.reversed})
 """Outcomes whose money goes back to the store's available balance."""
@@ -65,6 +70,9 @@ class PayoutAction(enum.StrEnum):
     hold = "hold"
     release = "release"
     retry = "retry"
+    account_rejected = "account_rejected"
+    otp_finalized = "otp_finalized"
+    otp_resent = "otp_resent"
 
 
 class PayoutAccount(IdMixin, TimestampMixin, VendorOwned, Base):
@@ -122,8 +130,8 @@ class Payout(IdMixin, TimestampMixin, VendorOwned, Base):
             "vendor_id",
             "currency",
             unique=True,
-            postgresql_where=text("status IN ('pending', 'processing')"),
-            sqlite_where=text("status IN ('pending', 'processing')"),
+            postgresql_where=text("status IN ('pending', 'processing', 'otp_required')"),
+            sqlite_where=text("status IN ('pending', 'processing', 'otp_required')"),
         ),
         Index("ix_payout_status_updated_at", "status", "updated_at"),
         Index("ix_payout_vendor_id_created_at", "vendor_id", "created_at"),

@@ -22,7 +22,9 @@ from oja.marketplace.payouts.models import (
     PayoutHold,
     PayoutLog,
     StoreSubaccount,
+    PayoutStatus,
 )
+from oja.marketplace.vendors.models import Vendor
 
 # Accounts
 
@@ -62,9 +64,14 @@ async def replace_accounts(
     )
 
 
-async def activate(
-    db: AsyncSession, vendor_id: uuid.UUID, account_id: uuid.UUID, values: dict[str, Any]
+async def decide(
+    db: AsyncSession,
+    vendor_id: uuid.UUID,
+    account_id: uuid.UUID,
+    to_status: AccountStatus,
+    values: dict[str, Any],
 ) -> bool:
+    """An account awaiting approval made active or rejected; False when it no longer waits."""
     result = await db.execute(
         update(PayoutAccount)
         .where(
@@ -72,7 +79,7 @@ async def activate(
             PayoutAccount.id == account_id,
             PayoutAccount.status == AccountStatus.pending_approval,
         )
-        .values(status=AccountStatus.active, **values)
+        .values(status=to_status, **values)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -242,6 +249,19 @@ async def retried(db: AsyncSession, vendor_id: uuid.UUID, payout_id: uuid.UUID) 
     return (await db.execute(query)).first() is not None
 
 
+async def unsent(db: AsyncSession, limit: int) -> Sequence[Payout]:
+    """Pending payouts, oldest first, locked; those another sender holds are skipped (a system-wide
+    scan: each row names its store)."""
+    query = (
+        select(Payout)
+        .where(Payout.status == PayoutStatus.pending)
+        .order_by(Payout.created_at, Payout.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (await db.execute(query.execution_options(populate_existing=True))).scalars().all()
+
+
 async def stale(
     db: AsyncSession, statuses: Sequence[str], before: datetime, limit: int
 ) -> list[tuple[uuid.UUID, uuid.UUID, str]]:
@@ -305,3 +325,23 @@ async def split_subaccounts(
         StoreSubaccount.active_from <= now,
     )
     return dict((await db.execute(query)).all())
+
+
+async def list_accounts(
+    db: AsyncSession, *, status: str | None, offset: int, limit: int
+) -> tuple[int, Sequence[tuple[PayoutAccount, str]]]:
+    """Every store's payout accounts (admins), oldest first so the longest waiting come first,
+    each with its store's name."""
+    where = [] if status is None else [PayoutAccount.status == status]
+    total = (
+        await db.execute(select(func.count()).select_from(PayoutAccount).where(*where))
+    ).scalar_one()
+    query = (
+        select(PayoutAccount, Vendor.name)
+        .join(Vendor, Vendor.id == PayoutAccount.vendor_id)
+        .where(*where)
+        .order_by(PayoutAccount.created_at, PayoutAccount.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return int(total), [(a, n) for a, n in (await db.execute(query)).all()]

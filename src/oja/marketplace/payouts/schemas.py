@@ -136,3 +136,62 @@ class HoldOut(BaseModel):
     held: bool
     reason: str | None
     held_until: datetime | None
+
+
+class StoreAccountOut(AccountOut):
+    """A payout account with its store, for the admin's list of accounts awaiting approval."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "01939a8e-7c1a-7cc4-9d52-4f7f0b0e6c22",
+                    "vendor_id": "01939a8e-7b00-7aa1-8c3e-2b1f4c5d6e7f",
+                    "store_name": "Ada Fabrics",
+                    "bank_code": "058",
+                    "account_number": "******6789",
+                    "account_name": "OBI ADA CHIOMA",
+                    "provider": "paystack",
+                    "currency": "NGN",
+                    "status": "pending_approval",
+                    "name_matched": False,
+                    "created_at": "2026-12-06T10:00:00Z",
+                    "activated_at": None,
+                }
+            ]
+        }
+    )
+
+    vendor_id: uuid.UUID
+    store_name: str
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"reason": "The holder is not the store's owner"}]},
+    )
+
+    reason: str = Field(min_length=1, max_length=500, description="Why; kept in the payout log.")
+
+
+class FinalizeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"otp": "123456"}]})
+
+    otp: str = Field(
+        pattern=r"^[0-9]{4,8}$",
+        description="The OTP the provider sent to the business's phone; never stored or logged.",
+    )
+
+
+class OtpResentOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"payout_id": "01939a8e-7c1a-7cc4-9d52-4f7f0b0e6c21", "status": "otp_required"}
+            ]
+        }
+    )
+
+    payout_id: uuid.UUID
+    status: PayoutStatus

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from oja.billing import service as billing
 from oja.billing.config import BillingSettings
 from oja.billing.errors import from_provider
+from oja.billing.providers.paystack import PaystackClient
 from oja.billing.providers.port import ProviderCallError, ProviderCallRefused
 from oja.core import events
 from oja.core.clock import as_utc, utcnow
@@ -33,8 +34,10 @@ from oja.marketplace.config import MarketplaceSettings
 from oja.marketplace.errors import (
     NoPendingPayoutAccount,
     PayoutAccountUnresolved,
+    PayoutNotAwaitingOtp,
     PayoutNotFound,
     PayoutNotRetryable,
+    PayoutOtpRejected,
     VendorNotFound,
     VendorRoleRequired,
 )
@@ -50,9 +53,11 @@ from oja.marketplace.payouts.models import (
 from oja.marketplace.payouts.schemas import (
     AccountOut,
     HoldOut,
+    OtpResentOut,
     PayoutAccountIn,
     PayoutAccountOut,
     PayoutOut,
+    StoreAccountOut,
 )
 from oja.marketplace.vendors import repository as vendors
 from oja.marketplace.vendors.models import StaffRole
@@ -232,8 +237,12 @@ async def approve_account(
     now = utcnow()
     active = current.get(AccountStatus.active)
     await repository.replace_accounts(db, vendor_id, [AccountStatus.active], now)
-    await repository.activate(
-        db, vendor_id, pending.id, {"approved_by": actor_id, "activated_at": now, "updated_at": now}
+    await repository.decide(
+        db,
+        vendor_id,
+        pending.id,
+        AccountStatus.active,
+        {"approved_by": actor_id, "activated_at": now, "updated_at": now},
     )
     if active is not None:
         hold.held_until = now + timedelta(hours=market.payout_account_change_hold_hours)
@@ -246,12 +255,52 @@ async def approve_account(
     return await payout_account(db, vendor_id)
 
 
+async def reject_account(
+    db: AsyncSession, vendor_id: uuid.UUID, reason: str, actor_id: uuid.UUID
+) -> PayoutAccountOut:
+    """Refuse the account waiting for approval (kept as ``rejected``); the active one, if any,
+    stays where payouts go."""
+    if await vendors.vendor(db, vendor_id) is None:
+        raise VendorNotFound("No such store.")
+    await repository.ensure_hold(db, vendor_id)  # one change of a store at a time
+    current = {AccountStatus(a.status): a for a in await repository.accounts(db, vendor_id)}
+    pending = current.get(AccountStatus.pending_approval)
+    if pending is None:
+        raise NoPendingPayoutAccount("This store has no payout account waiting for approval.")
+    now = utcnow()
+    await repository.decide(db, vendor_id, pending.id, AccountStatus.rejected, {"updated_at": now})
+    await db.flush()
+    await db.refresh(pending)
+    await _record_change(db, pending, PayoutAction.account_rejected, actor_id, None, reason=reason)
+    return await payout_account(db, vendor_id)
+
+
+async def list_accounts(
+    db: AsyncSession, *, status: AccountStatus | None, paging: PageParams
+) -> Page[StoreAccountOut]:
+    total, rows = await repository.list_accounts(
+        db,
+        status=str(status) if status else None,
+        offset=paging.offset,
+        limit=paging.per_page,
+    )
+    items = [
+        StoreAccountOut(
+            **account_out(account).model_dump(), vendor_id=account.vendor_id, store_name=name
+        )
+        for account, name in rows
+    ]
+    return Page[StoreAccountOut].of(items, total=total, params=paging)
+
+
 async def _record_change(
     db: AsyncSession,
     account: PayoutAccount,
     action: PayoutAction,
     actor_id: uuid.UUID,
     held_until: datetime | None,
+    *,
+    reason: str | None = None,
 ) -> None:
     details = {
         "account_id": str(account.id),
@@ -260,12 +309,13 @@ async def _record_change(
         "name_matched": account.name_matched,
         "held_until": held_until.isoformat() if held_until else None,
     }
-    repository.log(db, account.vendor_id, action, actor_id=actor_id, details=details)
+    repository.log(db, account.vendor_id, action, actor_id=actor_id, reason=reason, details=details)
     log.info(
         "marketplace.payout.account_changed",
         vendor_id=str(account.vendor_id),
         action=str(action),
         actor_id=str(actor_id),
+        reason=reason,
         **details,
     )
     store = await vendors.vendor(db, account.vendor_id)
@@ -358,3 +408,89 @@ async def retry(db: AsyncSession, payout_id: uuid.UUID, actor_id: uuid.UUID) -> 
     await db.refresh(payout)
     log.info("marketplace.payout.retried", payout_id=str(failed.id), retry_id=str(payout.id))
     return payout_out(payout)
+
+
+# OTP
+
+
+async def _awaiting_otp(db: AsyncSession, payout_id: uuid.UUID) -> Payout:
+    """The payout, locked (a replayed or concurrent finalize waits here, then finds it moved)."""
+    vendor_id = await repository.store_of_payout(db, payout_id)
+    payout = (
+        None if vendor_id is None else await repository.payout(db, vendor_id, payout_id, lock=True)
+    )
+    if payout is None:
+        raise PayoutNotFound("No such payout.")
+    if payout.status != PayoutStatus.otp_required or not payout.transfer_code:
+        raise PayoutNotAwaitingOtp(
+            f"A {payout.status} payout is not waiting for an OTP.",
+            details={"status": payout.status},
+        )
+    return payout
+
+
+async def finalize(
+    db: AsyncSession,
+    payout_id: uuid.UUID,
+    otp: str,
+    actor_id: uuid.UUID,
+    settings: BillingSettings,
+) -> PayoutOut:
+    """Give the provider the transfer's OTP; the payout then moves as the provider answers. A
+    refused OTP changes nothing (the payout still waits)."""
+    payout = await _awaiting_otp(db, payout_id)
+    async with billing.provider_client(settings, payout.provider) as client:
+        if not isinstance(client, PaystackClient):  # only Paystack holds transfers for an OTP
+            raise PayoutNotAwaitingOtp("This payout's provider has no OTP step.")
+        try:
+            assert payout.transfer_code is not None
+            result = await client.finalize_transfer(payout.transfer_code, otp)
+        except ProviderCallRefused as exc:
+            raise PayoutOtpRejected(
+                "The provider refused this OTP; the payout still waits for the right one.",
+                details={"provider_message": exc.message},
+            ) from exc
+        except ProviderCallError as exc:
+            raise from_provider(exc) from exc
+    outcome = await transfers.apply(db, payout, result)
+    repository.log(
+        db,
+        payout.vendor_id,
+        PayoutAction.otp_finalized,
+        actor_id=actor_id,
+        details={"payout_id": str(payout.id), "outcome": outcome},
+    )
+    await db.flush()
+    await db.refresh(payout)
+    log.info(
+        "marketplace.payout.finalized",
+        payout_id=str(payout.id),
+        actor_id=str(actor_id),
+        outcome=outcome,
+    )
+    return payout_out(payout)
+
+
+async def resend_otp(
+    db: AsyncSession, payout_id: uuid.UUID, actor_id: uuid.UUID, settings: BillingSettings
+) -> OtpResentOut:
+    """Have the provider send the transfer's OTP to the business's phone again."""
+    payout = await _awaiting_otp(db, payout_id)
+    async with billing.provider_client(settings, payout.provider) as client:
+        if not isinstance(client, PaystackClient):
+            raise PayoutNotAwaitingOtp("This payout's provider has no OTP step.")
+        try:
+            assert payout.transfer_code is not None
+            await client.resend_transfer_otp(payout.transfer_code)
+        except ProviderCallError as exc:
+            raise from_provider(exc) from exc
+    repository.log(
+        db,
+        payout.vendor_id,
+        PayoutAction.otp_resent,
+        actor_id=actor_id,
+        details={"payout_id": str(payout.id)},
+    )
+    await db.flush()
+    log.info("marketplace.payout.otp_resent", payout_id=str(payout.id), actor_id=str(actor_id))
+    return OtpResentOut(payout_id=payout.id, status=PayoutStatus(payout.status))

@@ -9,6 +9,10 @@
   reference: a job killed after the provider accepted the transfer leaves the row ``pending``;
   the re-run's transfer is refused by the provider as a duplicate reference, and any refusal is
   first checked with the provider's transfer verify, so the row adopts the one transfer that exists.
+* **Sent in bulk.** :mod:`oja.marketplace.payouts.bulk` sends a run's pending payouts in
+  batches, each under its own reference, with the same adoption rule.
+* **OTP.** A provider that holds a transfer for an OTP (Paystack ``status: otp``) leaves the payout
+  ``otp_required`` until an admin finalizes it (:func:`oja.marketplace.payouts.service.finalize`).
 * **Settled.** Webhooks and the verify sweep never trust a body: :func:`settle` asks the provider's
   transfer verify and moves the row by conditional updates (``pending → processing → paid |
   failed | reversed``; ``paid → reversed``). ``failed`` and ``reversed`` book the money back once
@@ -27,6 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.billing import service as billing
 from oja.billing.config import BillingSettings
+from oja.billing.providers.flutterwave import FlutterwaveClient
+from oja.billing.providers.paystack import PaystackClient
 from oja.billing.providers.port import (
     ProviderCallRefused,
     Recipient,
@@ -38,25 +44,30 @@ from oja.marketplace.config import MarketplaceSettings
 from oja.marketplace.ledger.models import AccountKind, EntryType, TransactionKind
 from oja.marketplace.ledger.service import Leg, post
 from oja.marketplace.payouts import repository
-from oja.marketplace.payouts.models import RETURNED, Payout, PayoutStatus
+from oja.marketplace.payouts.models import IN_FLIGHT, RETURNED, Payout, PayoutStatus
 from oja.marketplace.vendors import repository as vendors
 
 log = structlog.get_logger("oja.marketplace.payouts")
+
+TransferClient = PaystackClient | FlutterwaveClient
+"""The adapters payouts are sent through (:func:`oja.billing.service.provider_client`)."""
 
 PAYOUT_PAID = "payout.paid"
 PAYOUT_FAILED = "payout.failed"
 
 _MOVES: dict[PayoutStatus, tuple[PayoutStatus, ...]] = {
-    PayoutStatus.processing: (PayoutStatus.pending,),
-    PayoutStatus.paid: (PayoutStatus.pending, PayoutStatus.processing),
-    PayoutStatus.failed: (PayoutStatus.pending, PayoutStatus.processing),
+    PayoutStatus.otp_required: (PayoutStatus.pending,),
+    PayoutStatus.processing: (PayoutStatus.pending, PayoutStatus.otp_required),
+    PayoutStatus.paid: IN_FLIGHT,
+    # Paystack fails an OTP transfer nobody finalized within 30 minutes (``abandoned``).
+    PayoutStatus.failed: IN_FLIGHT,
     # Paystack reverses a transfer it had reported a success (the bank sent the money back).
-    PayoutStatus.reversed: (PayoutStatus.pending, PayoutStatus.processing, PayoutStatus.paid),
+    PayoutStatus.reversed: (*IN_FLIGHT, PayoutStatus.paid),
 }
 """Target status → the statuses it may be reached from."""
 _FROM_PROVIDER: dict[str, PayoutStatus] = {
     "pending": PayoutStatus.processing,
-    "otp": PayoutStatus.processing,
+    "otp": PayoutStatus.otp_required,
     "success": PayoutStatus.paid,
     "failed": PayoutStatus.failed,
     "reversed": PayoutStatus.reversed,
@@ -200,31 +211,39 @@ async def send(
         return "missing"
     if payout.status != PayoutStatus.pending:
         return f"already:{payout.status}"
-    account = await repository.account(db, vendor_id, payout.account_id)
+    async with billing.provider_client(settings, payout.provider) as client:
+        return await send_one(db, client, payout)
+
+
+async def recipient_of(db: AsyncSession, payout: Payout) -> Recipient:
+    account = await repository.account(db, payout.vendor_id, payout.account_id)
     assert account is not None
-    recipient = Recipient(
+    return Recipient(
         code=payout.recipient_code,
         name=account.account_name,
         account_number=account.account_number,
         bank_code=account.bank_code,
         currency=payout.currency,
     )
-    async with billing.provider_client(settings, payout.provider) as client:
+
+
+async def send_one(db: AsyncSession, client: TransferClient, payout: Payout) -> str:
+    """Send one pending (locked) payout's transfer alone; the outcome."""
+    try:
+        result = await client.transfer(
+            amount=payout.amount,
+            currency=payout.currency,
+            reference=payout.reference,
+            recipient=await recipient_of(db, payout),
+            reason=f"Oja payout {payout.reference}",
+        )
+    except ProviderCallRefused as refused:
+        # A duplicate reference (this payout was sent before a crash) or a real refusal: the
+        # provider's own record of the reference decides.
         try:
-            result = await client.transfer(
-                amount=payout.amount,
-                currency=payout.currency,
-                reference=payout.reference,
-                recipient=recipient,
-                reason=f"Oja payout {payout.reference}",
-            )
-        except ProviderCallRefused as refused:
-            # A duplicate reference (this payout was sent before a crash) or a real refusal: the
-            # provider's own record of the reference decides.
-            try:
-                result = await client.verify_transfer(payout.reference)
-            except ProviderCallRefused:
-                return await move_to(db, payout, PayoutStatus.failed, None, refused.message)
+            result = await client.verify_transfer(payout.reference)
+        except ProviderCallRefused:
+            return await move_to(db, payout, PayoutStatus.failed, None, refused.message)
     return await apply(db, payout, result)
 
 

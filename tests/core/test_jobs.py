@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import structlog
-from sqlalchemy import event, func, insert, select, update
+from sqlalchemy import event, func, insert, select, text, update
 
 from oja.core.clock import utcnow
 from oja.core.config import Settings
@@ -135,6 +135,33 @@ async def test_a_job_runs_in_two_statements_and_one_that_writes_nothing_is_marke
         other = record_effect.enqueue(session, label="x")
     assert await execute(str(other.id), runtime, "tests.quiet") == "not_claimed"  # not its kind
     assert (await load(runtime, other.id)).status == JobStatus.queued
+
+
+async def test_the_runners_relaxed_commits_end_with_their_statement(runtime: Runtime) -> None:
+    """The claim and a quiet job's mark skip the wait for the WAL flush (``SET LOCAL`` through
+    ``set_config``, PostgreSQL only); the setting must not outlive them on the pooled connection,
+    or every later transaction on it (a payment, an order) would commit without a flush too."""
+    async with unit_of_work(runtime.database) as session:
+        row = quiet.enqueue(session)
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement)
+
+    engine = runtime.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert await execute(str(row.id), runtime, "tests.quiet") == "succeeded"
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    postgres = runtime.database.engine.dialect.name == "postgresql"
+    assert [("set_config" in statement) for statement in sent] == [postgres, postgres]
+    if postgres:  # the pool hands back the connection the runner used (one checkout at a time)
+        for engine_ in (runtime.database.autocommit_engine, runtime.database.engine):
+            async with engine_.connect() as connection:
+                setting = await connection.execute(text("SHOW synchronous_commit"))
+                assert setting.scalar_one() == "on"
+    assert (await load(runtime, row.id)).status == JobStatus.succeeded
 
 
 async def test_a_job_that_wrote_nothing_and_lost_its_lease_is_not_marked(

@@ -45,6 +45,7 @@ import asyncio
 import contextlib
 import json
 import math
+import os
 import statistics
 import subprocess
 import tempfile
@@ -221,10 +222,11 @@ def run_broker(
     timeout: float,
     kombu_filesystem: bool = False,
     database_url: str | None = None,
+    worker_src: Path | None = None,
 ) -> Result:
     var_dir = work / name.split(maxsplit=1)[0].lower().strip(",")
-    if kombu_filesystem:
-        var_dir = var_dir.with_name(f"{var_dir.name}-kombu")
+    if kombu_filesystem or worker_src:
+        var_dir = var_dir.with_name(f"{var_dir.name}-{'kombu' if kombu_filesystem else 'before'}")
     overrides = {"var_dir": var_dir, "log_level": "WARNING"}
     imports = ["bench.jobs_fixture", *(["bench.jobs_kombu"] if kombu_filesystem else [])]
     env = bench_env(
@@ -232,6 +234,8 @@ def run_broker(
         OJA_LOG_LEVEL="WARNING",
         OJA_WORKER_IMPORTS=json.dumps(imports),
     )
+    if worker_src is not None:  # the worker imports `oja` from there (the producer stays this one)
+        env["PYTHONPATH"] = os.pathsep.join([str(worker_src.resolve()), env["PYTHONPATH"]])
     celery_app.FILESYSTEM_TRANSPORT = KOMBU_FILESYSTEM if kombu_filesystem else OJA_FILESYSTEM
     if broker_url:
         overrides["broker_url"] = broker_url
@@ -388,6 +392,13 @@ def main() -> None:
         help="a PostgreSQL server: the job table goes to a scratch database there (else SQLite)",
     )
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait per batch")
+    parser.add_argument(
+        "--compare-src",
+        type=Path,
+        default=None,
+        help="an older src/ (git archive <rev> src | tar -x -C DIR): one more Redis row whose "
+        "worker runs that code, in the same rounds (the producer is this checkout's)",
+    )
     args = parser.parse_args()
     wanted = {name.strip() for name in args.brokers.split(",")}
 
@@ -400,17 +411,29 @@ def main() -> None:
         f"round(s); load average {load_average()}\n"
     )
     redis_name = args.redis_url.removeprefix("redis://")
-    # name → (kind, URL, kombu's own filesystem transport instead of Oja's)
-    rows: dict[str, tuple[str, str | None, bool]] = {}
+    # name → (kind, URL, kombu's own filesystem transport instead of Oja's, the worker's src)
+    rows: dict[str, tuple[str, str | None, bool, Path | None]] = {}
     if "kombu" in wanted:
-        rows["filesystem, kombu's (before)"] = ("oja", None, True)
+        rows["filesystem, kombu's (before)"] = ("oja", None, True, None)
     if "filesystem" in wanted:
-        rows["filesystem (embedded)"] = ("oja", None, False)
+        rows["filesystem (embedded)"] = ("oja", None, False, None)
+    if "redis" in wanted and args.compare_src:
+        rows[f"Oja on Redis, worker from {args.compare_src}"] = (
+            "oja",
+            args.redis_url,
+            False,
+            args.compare_src,
+        )
     if "redis" in wanted:
-        rows[f"Oja on Redis ({redis_name})"] = ("oja", args.redis_url, False)
+        rows[f"Oja on Redis ({redis_name})"] = ("oja", args.redis_url, False, None)
     if "raw" in wanted:
-        rows["raw Celery on Redis, defaults"] = ("raw", args.redis_url, False)
-        rows["raw Celery on Redis, acks_late + prefetch 1"] = ("raw-safe", args.redis_url, False)
+        rows["raw Celery on Redis, defaults"] = ("raw", args.redis_url, False, None)
+        rows["raw Celery on Redis, acks_late + prefetch 1"] = (
+            "raw-safe",
+            args.redis_url,
+            False,
+            None,
+        )
     results: dict[str, list[Result]] = {name: [] for name in rows}
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="oja-bench-jobs-"))
@@ -420,7 +443,7 @@ def main() -> None:
             database_url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
         for index in range(args.rounds):
             order = list(rows.items()) if index % 2 == 0 else list(rows.items())[::-1]
-            for name, (kind, url, kombu_filesystem) in order:
+            for name, (kind, url, kombu_filesystem, worker_src) in order:
                 if url and not redis_reachable(url):
                     results[name].append(failed_result(name, 0, "skipped: Redis unreachable"))
                     continue
@@ -439,6 +462,7 @@ def main() -> None:
                         work,
                         kombu_filesystem=kombu_filesystem,
                         database_url=database_url,
+                        worker_src=worker_src,
                         **counts,
                     )
                 else:
@@ -482,17 +506,16 @@ def main() -> None:
         )
     print()
     print(markdown_table(headers, table_rows))
-    oja = results.get(f"Oja on Redis ({redis_name})")
-    if oja and "raw Celery on Redis, defaults" in results:
+    ojas = [name for name, row in rows.items() if row[0] == "oja" and row[1]]
+    for oja_name in ojas if "raw Celery on Redis, defaults" in results else []:
         for raw_name in (
             "raw Celery on Redis, defaults",
             "raw Celery on Redis, acks_late + prefetch 1",
         ):
-            ratios = [
-                o.jobs_per_s / r.jobs_per_s for o, r in zip(oja, results[raw_name], strict=True)
-            ]
+            pairs = zip(results[oja_name], results[raw_name], strict=True)
+            ratios = [o.jobs_per_s / r.jobs_per_s for o, r in pairs]
             print(
-                f"Oja on Redis ÷ {raw_name}: jobs/s "
+                f"{oja_name} ÷ {raw_name}: jobs/s "
                 + ", ".join(f"{ratio:.2f}" for ratio in ratios)
                 + " (per round)"
             )

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 import structlog
-from sqlalchemy import event, func, insert, select, update
+from sqlalchemy import event, func, insert, select, text, update
 
 from oja.core.clock import utcnow
 from oja.core.config import Settings
 from oja.core.db import own_transaction, unit_of_work
 from oja.core.jobs import Job, JobStatus
-from oja.core.jobs.runner import execute
+from oja.core.jobs.runner import claim, execute
 from oja.core.jobs.sweeper import LEASE_EXPIRED, sweep
 from oja.core.runtime import Runtime
 from tests.core import job_fixtures
@@ -70,6 +70,12 @@ async def load(runtime: Runtime, job_id: uuid.UUID) -> Job:
         return row
 
 
+async def set_job(runtime: Runtime, job_id: uuid.UUID, **values: Any) -> None:
+    """Move a job's row by hand (a lease or a delay run out) in a transaction of its own."""
+    async with own_transaction(runtime.database) as session:
+        await session.execute(update(Job).where(Job.id == job_id).values(**values))
+
+
 async def count_jobs(runtime: Runtime) -> int:
     async with runtime.database.sessionmaker() as session:
         return int((await session.execute(select(func.count()).select_from(Job))).scalar_one())
@@ -109,13 +115,13 @@ async def test_a_job_runs_in_two_statements_and_one_that_writes_nothing_is_marke
     runtime: Runtime,
 ) -> None:
     """The hot path: the claim is one UPDATE (the task knows the kind), a job that wrote nothing
-    is marked done by one more; no BEGIN/COMMIT pair, no read of the row first."""
+    is marked done by one more; no BEGIN/COMMIT pair, no read of the row first, no WAL flush."""
     async with unit_of_work(runtime.database) as session:
         row = quiet.enqueue(session)
     sent: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(statement.split(maxsplit=1)[0].upper())
+        sent.append(statement)
 
     engine = runtime.database.engine.sync_engine
     event.listen(engine, "before_cursor_execute", record)
@@ -123,7 +129,17 @@ async def test_a_job_runs_in_two_statements_and_one_that_writes_nothing_is_marke
         assert await execute(str(row.id), runtime, "tests.quiet") == "succeeded"
     finally:
         event.remove(engine, "before_cursor_execute", record)
-    assert sent == ["UPDATE", "UPDATE"]
+    assert [statement.split(maxsplit=1)[0].upper() for statement in sent] == ["UPDATE", "UPDATE"]
+    # Both skip the wait for the WAL flush (``SET LOCAL`` through ``set_config``, PostgreSQL
+    # only); the setting must not outlive them on the pooled connection, or every later
+    # transaction on it (a payment, an order) would commit without a flush too.
+    postgres = runtime.database.engine.dialect.name == "postgresql"
+    assert [("set_config" in statement) for statement in sent] == [postgres, postgres]
+    if postgres:  # the pool hands back the connection the runner used (one checkout at a time)
+        for engine_ in (runtime.database.autocommit_engine, runtime.database.engine):
+            async with engine_.connect() as connection:
+                setting = await connection.execute(text("SHOW synchronous_commit"))
+                assert setting.scalar_one() == "on"
     stored = await load(runtime, row.id)
     assert (stored.status, stored.attempts, stored.result) == (
         JobStatus.succeeded,
@@ -135,6 +151,34 @@ async def test_a_job_runs_in_two_statements_and_one_that_writes_nothing_is_marke
         other = record_effect.enqueue(session, label="x")
     assert await execute(str(other.id), runtime, "tests.quiet") == "not_claimed"  # not its kind
     assert (await load(runtime, other.id)).status == JobStatus.queued
+
+
+async def test_a_quiet_job_whose_worker_died_after_its_relaxed_claim_runs_again_once(
+    runtime: Runtime, published: Published
+) -> None:
+    """The claim commits (without waiting for the WAL flush on PostgreSQL) and the worker dies
+    before the job's mark: the claim stands, the sweeper hands the job over once its lease has
+    expired, and the next delivery runs it to one success; a late duplicate is refused."""
+    async with unit_of_work(runtime.database) as session:
+        row = quiet.enqueue(session)
+    claimed = await claim(runtime, row.id, "tests.quiet")  # then the worker is SIGKILLed
+    assert claimed is not None
+    assert claimed.attempts == 1
+    stored = await load(runtime, row.id)
+    assert (stored.status, stored.attempts) == (JobStatus.running, 1)
+    published.clear()
+    assert await sweep(runtime) == {"republished": 0, "failed": 0}  # its lease still runs
+    await set_job(runtime, row.id, lease_expires_at=utcnow() - timedelta(seconds=1))
+    assert await sweep(runtime) == {"republished": 1, "failed": 0}
+    assert [job_id for _, job_id, _ in published] == [row.id]
+    assert await execute(str(row.id), runtime, "tests.quiet") == "succeeded"
+    assert await execute(str(row.id), runtime, "tests.quiet") == "not_claimed"
+    stored = await load(runtime, row.id)
+    assert (stored.status, stored.attempts, stored.result) == (
+        JobStatus.succeeded,
+        2,
+        {"steal": False},
+    )
 
 
 async def test_a_job_that_wrote_nothing_and_lost_its_lease_is_not_marked(
@@ -169,13 +213,7 @@ async def test_failures_retry_with_backoff_and_roll_back_their_effects(
         base = runtime.settings.queue.job_retry_base_delay
         assert 0 <= delay <= base * 2 ** (attempt - 1)
         # Not runnable before its delay has passed; make it due.
-        async with runtime.database.sessionmaker() as session:
-            await session.execute(
-                update(Job)
-                .where(Job.id == row.id)
-                .values(run_after=utcnow() - timedelta(seconds=1))
-            )
-            await session.commit()
+        await set_job(runtime, row.id, run_after=utcnow() - timedelta(seconds=1))
     assert await execute(str(row.id), runtime) == "succeeded"
     assert await effects(runtime) == [("flaky", 3)]  # the failed attempts left nothing behind
 

@@ -17,8 +17,10 @@ console). They are not declared by the models (like the ledger's): ``alembic che
   both count, which a recount from each one's snapshot would not) and, when a price or a deletion
   changed, locks the product row before recomputing ``min_price``/``max_price`` (PL/pgSQL takes a
   fresh snapshot per statement, so the recount after the lock sees every committed sibling). The
-  variant trigger fires only when a price, a deletion, the product or stock's crossing of zero
-  changed (``WHEN``): an ordinary stock reservation runs nothing.
+  variant update trigger fires only when a price, a deletion, the product or stock's crossing of
+  zero changed (``WHEN``): an ordinary stock reservation runs nothing. Inserts and deletes of
+  variants run once per statement (transition tables), so a bulk import or a cascade rewrites
+  each product once, not once per variant.
 * SQLite (one writer at a time): AFTER triggers recompute the same values.
 
 Revision ID: c18l00000001
@@ -87,9 +89,9 @@ PG_FUNCTIONS = [
         was integer := 0;
         now_in integer := 0;
     BEGIN
-        IF TG_OP <> 'INSERT' AND OLD.deleted_at IS NULL AND OLD.stock > 0 THEN was := 1; END IF;
-        IF TG_OP <> 'DELETE' AND NEW.deleted_at IS NULL AND NEW.stock > 0 THEN now_in := 1; END IF;
-        IF TG_OP = 'UPDATE' AND OLD.product_id <> NEW.product_id THEN
+        IF OLD.deleted_at IS NULL AND OLD.stock > 0 THEN was := 1; END IF;
+        IF NEW.deleted_at IS NULL AND NEW.stock > 0 THEN now_in := 1; END IF;
+        IF OLD.product_id <> NEW.product_id THEN
             UPDATE product SET stocked_variants = stocked_variants - was WHERE id = OLD.product_id;
             UPDATE product SET stocked_variants = stocked_variants + now_in
             WHERE id = NEW.product_id;
@@ -99,14 +101,41 @@ PG_FUNCTIONS = [
         END IF;
         IF now_in <> was THEN
             UPDATE product SET stocked_variants = stocked_variants + now_in - was
-            WHERE id = CASE WHEN TG_OP = 'DELETE' THEN OLD.product_id ELSE NEW.product_id END;
+            WHERE id = NEW.product_id;
         END IF;
-        IF TG_OP = 'INSERT' THEN
+        IF OLD.price IS DISTINCT FROM NEW.price OR OLD.deleted_at IS DISTINCT FROM NEW.deleted_at
+        THEN
             PERFORM product_listing_prices(NEW.product_id);
-        ELSIF TG_OP = 'DELETE' OR OLD.price IS DISTINCT FROM NEW.price
-                OR OLD.deleted_at IS DISTINCT FROM NEW.deleted_at THEN
-            PERFORM product_listing_prices(OLD.product_id);
         END IF;
+        RETURN NULL;
+    END $$""",
+    # Inserts and deletes, once per statement (a bulk import or a cascade touches each product
+    # once, not once per variant): lock the products in id order, then add the stock change and
+    # recount the prices from a snapshot taken after the locks.
+    """CREATE FUNCTION product_listing_variants_added() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM 1 FROM product WHERE id IN (SELECT product_id FROM changed)
+        ORDER BY id FOR UPDATE;
+        UPDATE product AS p SET stocked_variants = p.stocked_variants + d.stocked,
+            (min_price, max_price) = (SELECT min(v.price), max(v.price) FROM product_variant AS v
+                                      WHERE v.product_id = p.id AND v.deleted_at IS NULL)
+        FROM (SELECT product_id,
+                     count(*) FILTER (WHERE deleted_at IS NULL AND stock > 0) AS stocked
+              FROM changed GROUP BY product_id) AS d
+        WHERE p.id = d.product_id;
+        RETURN NULL;
+    END $$""",
+    """CREATE FUNCTION product_listing_variants_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM 1 FROM product WHERE id IN (SELECT product_id FROM changed)
+        ORDER BY id FOR UPDATE;
+        UPDATE product AS p SET stocked_variants = p.stocked_variants - d.stocked,
+            (min_price, max_price) = (SELECT min(v.price), max(v.price) FROM product_variant AS v
+                                      WHERE v.product_id = p.id AND v.deleted_at IS NULL)
+        FROM (SELECT product_id,
+                     count(*) FILTER (WHERE deleted_at IS NULL AND stock > 0) AS stocked
+              FROM changed GROUP BY product_id) AS d
+        WHERE p.id = d.product_id;
         RETURN NULL;
     END $$""",
 ]
@@ -119,8 +148,12 @@ PG_TRIGGERS = [
     "WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION product_listing_vendor()",
     "CREATE TRIGGER product_listing_category AFTER UPDATE OF path ON category FOR EACH ROW "
     "WHEN (OLD.path IS DISTINCT FROM NEW.path) EXECUTE FUNCTION product_listing_category()",
-    "CREATE TRIGGER product_listing_variant_insert_delete AFTER INSERT OR DELETE ON "
-    "product_variant FOR EACH ROW EXECUTE FUNCTION product_listing_variant()",
+    "CREATE TRIGGER product_listing_variant_insert AFTER INSERT ON product_variant "
+    "REFERENCING NEW TABLE AS changed FOR EACH STATEMENT "
+    "EXECUTE FUNCTION product_listing_variants_added()",
+    "CREATE TRIGGER product_listing_variant_delete AFTER DELETE ON product_variant "
+    "REFERENCING OLD TABLE AS changed FOR EACH STATEMENT "
+    "EXECUTE FUNCTION product_listing_variants_removed()",
     "CREATE TRIGGER product_listing_variant_update AFTER UPDATE ON product_variant FOR EACH ROW "
     f"WHEN ({VARIANT_CHANGED}) EXECUTE FUNCTION product_listing_variant()",
 ]
@@ -129,8 +162,11 @@ PG_DROP = [
     "DROP TRIGGER IF EXISTS product_listing_own ON product",
     "DROP TRIGGER IF EXISTS product_listing_vendor ON vendor",
     "DROP TRIGGER IF EXISTS product_listing_category ON category",
-    "DROP TRIGGER IF EXISTS product_listing_variant_insert_delete ON product_variant",
+    "DROP TRIGGER IF EXISTS product_listing_variant_insert ON product_variant",
+    "DROP TRIGGER IF EXISTS product_listing_variant_delete ON product_variant",
     "DROP TRIGGER IF EXISTS product_listing_variant_update ON product_variant",
+    "DROP FUNCTION IF EXISTS product_listing_variants_removed()",
+    "DROP FUNCTION IF EXISTS product_listing_variants_added()",
     "DROP FUNCTION IF EXISTS product_listing_variant()",
     "DROP FUNCTION IF EXISTS product_listing_prices(uuid)",
     "DROP FUNCTION IF EXISTS product_listing_category()",

@@ -110,32 +110,23 @@ PG_FUNCTIONS = [
         RETURN NULL;
     END $$""",
     # Inserts and deletes, once per statement (a bulk import or a cascade touches each product
-    # once, not once per variant): lock the products in id order, then add the stock change and
-    # recount the prices from a snapshot taken after the locks.
-    """CREATE FUNCTION product_listing_variants_added() RETURNS trigger LANGUAGE plpgsql AS $$
+    # once, not once per variant). A loop of indexed one-row statements, in product id order (the
+    # lock order): the planner knows nothing of a transition table's size, and a join to it can
+    # turn quadratic on a bulk insert.
+    """CREATE FUNCTION product_listing_variants() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        sign integer := CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE -1 END;
+        r record;
     BEGIN
-        PERFORM 1 FROM product WHERE id IN (SELECT product_id FROM changed)
-        ORDER BY id FOR UPDATE;
-        UPDATE product AS p SET stocked_variants = p.stocked_variants + d.stocked,
-            (min_price, max_price) = (SELECT min(v.price), max(v.price) FROM product_variant AS v
-                                      WHERE v.product_id = p.id AND v.deleted_at IS NULL)
-        FROM (SELECT product_id,
-                     count(*) FILTER (WHERE deleted_at IS NULL AND stock > 0) AS stocked
-              FROM changed GROUP BY product_id) AS d
-        WHERE p.id = d.product_id;
-        RETURN NULL;
-    END $$""",
-    """CREATE FUNCTION product_listing_variants_removed() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        PERFORM 1 FROM product WHERE id IN (SELECT product_id FROM changed)
-        ORDER BY id FOR UPDATE;
-        UPDATE product AS p SET stocked_variants = p.stocked_variants - d.stocked,
-            (min_price, max_price) = (SELECT min(v.price), max(v.price) FROM product_variant AS v
-                                      WHERE v.product_id = p.id AND v.deleted_at IS NULL)
-        FROM (SELECT product_id,
-                     count(*) FILTER (WHERE deleted_at IS NULL AND stock > 0) AS stocked
-              FROM changed GROUP BY product_id) AS d
-        WHERE p.id = d.product_id;
+        FOR r IN SELECT product_id,
+                        count(*) FILTER (WHERE deleted_at IS NULL AND stock > 0) AS stocked
+                 FROM changed GROUP BY product_id ORDER BY product_id LOOP
+            IF r.stocked <> 0 THEN
+                UPDATE product SET stocked_variants = stocked_variants + sign * r.stocked
+                WHERE id = r.product_id;
+            END IF;
+            PERFORM product_listing_prices(r.product_id);
+        END LOOP;
         RETURN NULL;
     END $$""",
 ]
@@ -150,10 +141,10 @@ PG_TRIGGERS = [
     "WHEN (OLD.path IS DISTINCT FROM NEW.path) EXECUTE FUNCTION product_listing_category()",
     "CREATE TRIGGER product_listing_variant_insert AFTER INSERT ON product_variant "
     "REFERENCING NEW TABLE AS changed FOR EACH STATEMENT "
-    "EXECUTE FUNCTION product_listing_variants_added()",
+    "EXECUTE FUNCTION product_listing_variants()",
     "CREATE TRIGGER product_listing_variant_delete AFTER DELETE ON product_variant "
     "REFERENCING OLD TABLE AS changed FOR EACH STATEMENT "
-    "EXECUTE FUNCTION product_listing_variants_removed()",
+    "EXECUTE FUNCTION product_listing_variants()",
     "CREATE TRIGGER product_listing_variant_update AFTER UPDATE ON product_variant FOR EACH ROW "
     f"WHEN ({VARIANT_CHANGED}) EXECUTE FUNCTION product_listing_variant()",
 ]
@@ -165,8 +156,7 @@ PG_DROP = [
     "DROP TRIGGER IF EXISTS product_listing_variant_insert ON product_variant",
     "DROP TRIGGER IF EXISTS product_listing_variant_delete ON product_variant",
     "DROP TRIGGER IF EXISTS product_listing_variant_update ON product_variant",
-    "DROP FUNCTION IF EXISTS product_listing_variants_removed()",
-    "DROP FUNCTION IF EXISTS product_listing_variants_added()",
+    "DROP FUNCTION IF EXISTS product_listing_variants()",
     "DROP FUNCTION IF EXISTS product_listing_variant()",
     "DROP FUNCTION IF EXISTS product_listing_prices(uuid)",
     "DROP FUNCTION IF EXISTS product_listing_category()",

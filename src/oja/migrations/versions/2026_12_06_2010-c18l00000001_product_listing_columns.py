@@ -76,12 +76,19 @@ PG_FUNCTIONS = [
         WHERE category_id = NEW.id AND category_path IS DISTINCT FROM NEW.path;
         RETURN NULL;
     END $$""",
-    """CREATE FUNCTION product_listing_prices(pid uuid) RETURNS void LANGUAGE plpgsql AS $$
+    # Lock the product, then recount its prices from a snapshot taken after the lock, adding
+    # ``stocked`` to its stock count in the same row version. PL/pgSQL keeps a generic plan per
+    # statement: planned while ``product_variant`` looked empty (a new database, a bulk insert
+    # before ANALYZE) the recount would scan the table once per product — quadratic on a bulk
+    # insert; with sequential scans off it always walks the ``product_id`` index.
+    """CREATE FUNCTION product_listing_prices(pid uuid, stocked integer) RETURNS void
+    LANGUAGE plpgsql SET enable_seqscan = off AS $$
     BEGIN
         PERFORM 1 FROM product WHERE id = pid FOR UPDATE;
-        UPDATE product SET (min_price, max_price) = (
-            SELECT min(v.price), max(v.price) FROM product_variant AS v
-            WHERE v.product_id = pid AND v.deleted_at IS NULL)
+        UPDATE product SET stocked_variants = stocked_variants + stocked,
+            (min_price, max_price) = (
+                SELECT min(v.price), max(v.price) FROM product_variant AS v
+                WHERE v.product_id = pid AND v.deleted_at IS NULL)
         WHERE id = pid;
     END $$""",
     """CREATE FUNCTION product_listing_variant() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -92,20 +99,17 @@ PG_FUNCTIONS = [
         IF OLD.deleted_at IS NULL AND OLD.stock > 0 THEN was := 1; END IF;
         IF NEW.deleted_at IS NULL AND NEW.stock > 0 THEN now_in := 1; END IF;
         IF OLD.product_id <> NEW.product_id THEN
-            UPDATE product SET stocked_variants = stocked_variants - was WHERE id = OLD.product_id;
-            UPDATE product SET stocked_variants = stocked_variants + now_in
-            WHERE id = NEW.product_id;
-            PERFORM product_listing_prices(OLD.product_id);
-            PERFORM product_listing_prices(NEW.product_id);
-            RETURN NULL;
-        END IF;
-        IF now_in <> was THEN
+            PERFORM product_listing_prices(LEAST(OLD.product_id, NEW.product_id),
+                CASE WHEN OLD.product_id < NEW.product_id THEN -was ELSE now_in END);
+            PERFORM product_listing_prices(GREATEST(OLD.product_id, NEW.product_id),
+                CASE WHEN OLD.product_id < NEW.product_id THEN now_in ELSE -was END);
+        ELSIF OLD.price IS DISTINCT FROM NEW.price
+                OR OLD.deleted_at IS DISTINCT FROM NEW.deleted_at THEN
+            PERFORM product_listing_prices(NEW.product_id, now_in - was);
+        ELSIF now_in <> was THEN
+            -- A stock crossing zero alone: no lock first, the delta commutes.
             UPDATE product SET stocked_variants = stocked_variants + now_in - was
             WHERE id = NEW.product_id;
-        END IF;
-        IF OLD.price IS DISTINCT FROM NEW.price OR OLD.deleted_at IS DISTINCT FROM NEW.deleted_at
-        THEN
-            PERFORM product_listing_prices(NEW.product_id);
         END IF;
         RETURN NULL;
     END $$""",
@@ -121,11 +125,7 @@ PG_FUNCTIONS = [
         FOR r IN SELECT product_id,
                         count(*) FILTER (WHERE deleted_at IS NULL AND stock > 0) AS stocked
                  FROM changed GROUP BY product_id ORDER BY product_id LOOP
-            IF r.stocked <> 0 THEN
-                UPDATE product SET stocked_variants = stocked_variants + sign * r.stocked
-                WHERE id = r.product_id;
-            END IF;
-            PERFORM product_listing_prices(r.product_id);
+            PERFORM product_listing_prices(r.product_id, sign * r.stocked::integer);
         END LOOP;
         RETURN NULL;
     END $$""",
@@ -158,7 +158,7 @@ PG_DROP = [
     "DROP TRIGGER IF EXISTS product_listing_variant_update ON product_variant",
     "DROP FUNCTION IF EXISTS product_listing_variants()",
     "DROP FUNCTION IF EXISTS product_listing_variant()",
-    "DROP FUNCTION IF EXISTS product_listing_prices(uuid)",
+    "DROP FUNCTION IF EXISTS product_listing_prices(uuid, integer)",
     "DROP FUNCTION IF EXISTS product_listing_category()",
     "DROP FUNCTION IF EXISTS product_listing_vendor()",
     "DROP FUNCTION IF EXISTS product_listing_own()",

@@ -29,6 +29,7 @@ Create Date: 2026-12-06 20:10:00.000000+00:00
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -211,6 +212,27 @@ SQLITE_TRIGGERS = {
 }
 
 
+# The listing's partial indexes (as declared on the model): name, columns, PostgreSQL extras.
+INDEXES: list[tuple[str, list[str], dict[str, Any]]] = [
+    (
+        "ix_product_listed_created_at",
+        ["created_at", "id"],
+        {"postgresql_include": ["stocked_variants"]},
+    ),
+    (
+        "ix_product_listed_min_price",
+        ["min_price", "id"],
+        {"postgresql_include": ["stocked_variants"]},
+    ),
+    ("ix_product_listed_vendor_id_created_at", ["vendor_id", "created_at"], {}),
+    (
+        "ix_product_listed_category_path",
+        ["category_path"],
+        {"postgresql_ops": {"category_path": "text_pattern_ops"}},
+    ),
+]
+
+
 def upgrade() -> None:
     with op.batch_alter_table("product", schema=None) as batch_op:
         batch_op.add_column(
@@ -231,37 +253,15 @@ def upgrade() -> None:
     )
     listed = sa.text("listed")
     with op.batch_alter_table("product", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_product_listed_created_at",
-            ["created_at", "id"],
-            unique=False,
-            postgresql_where=listed,
-            sqlite_where=listed,
-            postgresql_include=["stocked_variants"],
-        )
-        batch_op.create_index(
-            "ix_product_listed_min_price",
-            ["min_price", "id"],
-            unique=False,
-            postgresql_where=listed,
-            sqlite_where=listed,
-            postgresql_include=["stocked_variants"],
-        )
-        batch_op.create_index(
-            "ix_product_listed_vendor_id_created_at",
-            ["vendor_id", "created_at"],
-            unique=False,
-            postgresql_where=listed,
-            sqlite_where=listed,
-        )
-        batch_op.create_index(
-            "ix_product_listed_category_path",
-            ["category_path"],
-            unique=False,
-            postgresql_where=listed,
-            sqlite_where=listed,
-            postgresql_ops={"category_path": "text_pattern_ops"},
-        )
+        for name, columns, extra in INDEXES:
+            batch_op.create_index(
+                name,
+                columns,
+                unique=False,
+                postgresql_where=listed,
+                sqlite_where=listed,
+                **extra,
+            )
     if op.get_bind().dialect.name == "postgresql":
         for statement in PG_FUNCTIONS + PG_TRIGGERS:
             op.execute(statement)
@@ -278,10 +278,8 @@ def downgrade() -> None:
         for name in SQLITE_TRIGGERS:
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
     with op.batch_alter_table("product", schema=None) as batch_op:
-        batch_op.drop_index("ix_product_listed_category_path")
-        batch_op.drop_index("ix_product_listed_vendor_id_created_at")
-        batch_op.drop_index("ix_product_listed_min_price")
-        batch_op.drop_index("ix_product_listed_created_at")
+        for name, _, _ in reversed(INDEXES):
+            batch_op.drop_index(name)
         batch_op.drop_column("category_path")
         batch_op.drop_column("stocked_variants")
         batch_op.drop_column("max_price")

@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -57,11 +58,57 @@ class ProductStatus(enum.StrEnum):
     archived = "archived"
 
 
+_LISTED = text("listed")
+
+
 class Product(IdMixin, TimestampMixin, VendorOwned, Base):
+    """A store's product. The ``listed`` … ``category_path`` columns are what the public listing
+    filters and sorts on, copied here so that ``GET /products`` reads one table through indexes
+    that match each sort (newest, price up, price down; partial on ``listed``) instead of joining
+    the store, the category and every variant of every candidate. Database triggers (migration
+    ``c18l00000001``, on PostgreSQL and SQLite) keep them equal to their sources in the very
+    statement that changes a source — a product's status or category, a store's status, a
+    category's path, a variant's price, stock or deletion, whichever code path writes it
+    (checkout's conditional stock UPDATE and the bulk import included). Nothing in Python writes
+    them. Discounts are not copied: the listing filters and sorts on variant prices as stored.
+    """
+
     __tablename__ = "product"
     __table_args__ = (
         Index("ix_product_status_created_at", "status", "created_at"),
         Index("ix_product_vendor_id_created_at", "vendor_id", "created_at"),
+        # The listing's indexes, one per sort, all partial on ``listed``; the stock count rides
+        # along (INCLUDE) so "in stock" and the totals can be counted from the index alone.
+        Index(
+            "ix_product_listed_created_at",
+            "created_at",
+            "id",
+            postgresql_where=_LISTED,
+            sqlite_where=_LISTED,
+            postgresql_include=["stocked_variants"],
+        ),
+        Index(
+            "ix_product_listed_min_price",
+            "min_price",
+            "id",
+            postgresql_where=_LISTED,
+            sqlite_where=_LISTED,
+            postgresql_include=["stocked_variants"],
+        ),
+        Index(
+            "ix_product_listed_vendor_id_created_at",
+            "vendor_id",
+            "created_at",
+            postgresql_where=_LISTED,
+            sqlite_where=_LISTED,
+        ),
+        Index(
+            "ix_product_listed_category_path",
+            "category_path",
+            postgresql_where=_LISTED,
+            sqlite_where=_LISTED,
+            postgresql_ops={"category_path": "text_pattern_ops"},
+        ),
     )
 
     title: Mapped[str] = mapped_column(String(200))
@@ -71,6 +118,17 @@ class Product(IdMixin, TimestampMixin, VendorOwned, Base):
     )
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = status_column(ProductStatus, default=ProductStatus.draft)
+    listed: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Active, of an approved store: the public listing shows it (kept by triggers, see above)."""
+    min_price: Mapped[int | None] = mapped_column(BigInteger)
+    """The cheapest live variant's price (the price sorts' key); None without live variants."""
+    max_price: Mapped[int | None] = mapped_column(BigInteger)
+    """The dearest live variant's price: with ``min_price``, the price-range filter's prefilter."""
+    stocked_variants: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    """How many live variants have stock: a count, not a flag, so that concurrent stock changes
+    add and subtract without reading each other's rows (no write skew)."""
+    category_path: Mapped[str | None] = mapped_column(String(2000))
+    """The category's materialised path (see :class:`Category`), followed through moves."""
 
 
 class ProductVariant(IdMixin, TimestampMixin, VendorOwned, Base):

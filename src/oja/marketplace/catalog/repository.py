@@ -109,16 +109,6 @@ async def delete_category(db: AsyncSession, category_id: uuid.UUID) -> None:
     )
 
 
-def in_category_tree(key_id: uuid.UUID | None, key_slug: str) -> Any:
-    """``Product.category_id`` in the category ``key`` or any descendant: one prefix match on the
-    materialised path, as a subquery of the listing (no extra statement)."""
-    root = aliased(Category)
-    node = aliased(Category)
-    root_key = root.id == key_id if key_id is not None else root.slug == key_slug
-    root_path = select(root.path).where(root_key).scalar_subquery()
-    return Product.category_id.in_(select(node.id).where(node.path.like(root_path.concat("%"))))
-
-
 # Products, vendor side (always scoped by vendor_id)
 
 
@@ -280,23 +270,42 @@ async def variants_of_products(
     return (await db.scalars(query)).all()
 
 
-def _cheapest_variant() -> tuple[Any, Any]:
-    """A join to each product's cheapest variant (ties: the smaller id) and its condition: the
-    price sorts then order by one indexed column, so PostgreSQL can walk ``product_variant`` by
-    price and stop at the page, instead of a ``min(price)`` subquery for every matching product."""
-    cheapest = aliased(ProductVariant)
-    other = aliased(ProductVariant)
-    cheaper = exists().where(
-        other.product_id == cheapest.product_id,
-        other.deleted_at.is_(None),
-        or_(
-            other.price < cheapest.price,
-            and_(other.price == cheapest.price, other.id < cheapest.id),
-        ),
+def _under_path(root_path: Any, dialect: str) -> Any:
+    """``Product.category_path`` starts with ``root_path`` (a scalar subquery). On PostgreSQL also
+    as a byte-wise range (``~>=~``/``~<~``: the operators of the ``text_pattern_ops`` index), which
+    the planner can walk with the subquery's value — a LIKE with a non-constant pattern uses no
+    index. A path holds only ``/``, ``-`` and hex digits, all below ``~``, so the range holds
+    exactly the paths under the root."""
+    prefix = Product.category_path.like(root_path.concat("%"))
+    if dialect != "postgresql":
+        return prefix
+    column = Product.category_path
+    below = root_path.concat("~").self_group()
+    return and_(
+        column.op("~>=~", is_comparison=True)(root_path),
+        column.op("~<~", is_comparison=True)(below),
+        prefix,
     )
-    return cheapest, and_(
-        cheapest.product_id == Product.id, cheapest.deleted_at.is_(None), ~cheaper
-    )
+
+
+def _price_range(min_price: int | None, max_price: int | None) -> list[Any]:
+    """Some live variant's price is within the bounds. The product's cheapest and dearest prices
+    answer it alone (and through the row at hand) unless the product straddles the range, where
+    only a look at its variants can tell."""
+    where: list[Any] = []
+    if min_price is not None:
+        where.append(Product.max_price >= min_price)
+    if max_price is not None:
+        where.append(Product.min_price <= max_price)
+    if min_price is not None and max_price is not None:
+        within = exists().where(
+            ProductVariant.product_id == Product.id,
+            ProductVariant.deleted_at.is_(None),
+            ProductVariant.price >= min_price,
+            ProductVariant.price <= max_price,
+        )
+        where.append(or_(Product.min_price >= min_price, Product.max_price <= max_price, within))
+    return where
 
 
 async def list_visible(
@@ -311,55 +320,39 @@ async def list_visible(
     paging: PageParams,
 ) -> tuple[list[tuple[Product, str | None, list[ImageRow]]], int]:
     """One page of the public listing (each product with its category's path and its images) and
-    its total: one statement, whatever the filters."""
-    where: list[Any] = [
-        Product.status == ProductStatus.active,
-        Vendor.status == VendorStatus.approved,
-    ]
+    its total: one statement, whatever the filters.
+
+    It reads the product table alone: ``listed``, ``min_price``/``max_price``,
+    ``stocked_variants`` and ``category_path`` are kept on the row by triggers (see
+    :class:`Product`), and each sort walks its partial index (``WHERE listed``) and stops at the
+    page."""
+    dialect = db.get_bind().dialect.name
+    where: list[Any] = [Product.listed]
     if category is not None:
-        where.append(in_category_tree(*category))
+        key_id, key_slug = category
+        root_key = Category.id == key_id if key_id is not None else Category.slug == key_slug
+        root_path = select(Category.path).where(root_key).scalar_subquery()
+        where.append(_under_path(root_path, dialect))
     if vendor is not None:
         vendor_id, slug = vendor
-        where.append(Vendor.id == vendor_id if vendor_id is not None else Vendor.slug == slug)
-    if min_price is not None or max_price is not None:
-        priced = [ProductVariant.product_id == Product.id, ProductVariant.deleted_at.is_(None)]
-        if min_price is not None:
-            priced.append(ProductVariant.price >= min_price)
-        if max_price is not None:
-            priced.append(ProductVariant.price <= max_price)
-        where.append(exists().where(*priced))
+        store = select(Vendor.id).where(Vendor.slug == slug).scalar_subquery()
+        where.append(Product.vendor_id == (vendor_id if vendor_id is not None else store))
+    where += _price_range(min_price, max_price)
     if in_stock is not None:
-        stocked = exists().where(
-            ProductVariant.product_id == Product.id,
-            ProductVariant.deleted_at.is_(None),
-            ProductVariant.stock > 0,
-        )
-        where.append(stocked if in_stock else ~stocked)
+        where.append(Product.stocked_variants > 0 if in_stock else Product.stocked_variants == 0)
     # The total is an uncorrelated scalar subquery of the same filters: PostgreSQL counts it once,
-    # on its own narrow plan, while the page stops after ``per_page`` rows (a window count would
-    # read and sort every matching row, with all its columns, before the LIMIT).
-    total = (
-        select(func.count(Product.id))
-        .join(Vendor, Vendor.id == Product.vendor_id)
-        .where(*where)
-        .correlate(None)
-        .scalar_subquery()
-    )
-    inner = (
-        select(Product, total.label("total"), Category.path.label("path"))
-        .join(Vendor, Vendor.id == Product.vendor_id)
-        .outerjoin(Category, Category.id == Product.category_id)
-        .where(*where)
-    )
+    # from the index that answers the filters (``stocked_variants`` is included in the sorts'
+    # indexes for that), while the page stops after ``per_page`` rows.
+    total = select(func.count(Product.id)).where(*where).correlate(None).scalar_subquery()
+    inner = select(Product, total.label("total")).where(*where)
+    key: Any
     if sort in {"price_asc", "price_desc"}:
-        cheapest, is_cheapest = _cheapest_variant()
-        key = cheapest.price.label("sort_price")
-        inner = inner.join(cheapest, is_cheapest).add_columns(key)
-        descending, newest = sort == "price_desc", False
+        # A product always keeps a live variant; the condition says so to the planner (and keeps
+        # one caught mid-change out of the price sorts, as the join to its cheapest variant did).
+        inner = inner.where(Product.min_price.is_not(None))
+        key, descending, newest = Product.min_price, sort == "price_desc", False
     else:
-        key = Product.created_at.label("sort_created_at")
-        inner = inner.add_columns(key)
-        descending, newest = True, True
+        key, descending, newest = Product.created_at, True, True
     # ties: newest id first; by price, the smaller id. The images are added around the page, so
     # their subquery runs for its rows only, not for every match.
     page = (
@@ -372,9 +365,7 @@ async def list_visible(
     )
     listed = aliased(Product, page)
     sort_key = page.c[key.name]
-    outer = select(
-        listed, page.c.total, page.c.path, images_json(db.get_bind().dialect.name, page.c.id)
-    ).order_by(
+    outer = select(listed, page.c.total, images_json(dialect, page.c.id)).order_by(
         sort_key.desc() if descending else sort_key.asc(),
         page.c.id.desc() if newest else page.c.id,
     )
@@ -385,7 +376,9 @@ async def list_visible(
         total_found = 0
     else:
         total_found = int((await db.execute(select(total))).scalar_one())
-    return [(row[0], row[2], decode_images(row[0].id, row[3])) for row in rows], total_found
+    return [(row[0], row[0].category_path, decode_images(row[0].id, row[2])) for row in rows], (
+        total_found
+    )
 
 
 # Product images
@@ -442,12 +435,17 @@ async def images_of_products(db: AsyncSession, product_ids: Sequence[uuid.UUID])
     return _image_rows((await db.execute(query)).all())
 
 
+# Built once: an alias's column collection is populated on first use, and building both per
+# request was a quarter of the listing's CPU samples (py-spy).
+_LISTING_IMAGE = aliased(ProductImage, name="listing_image")
+_LISTING_FILE = aliased(File, name="listing_file")
+
+
 def images_json(dialect: str, product_id: ColumnElement[Any]) -> ColumnElement[Any]:
     """The images of the product ``product_id`` names, as one JSON array column of the listing's
     page query, so the listing stays at three statements whatever the page size
     (:func:`decode_images` reads it back)."""
-    image = aliased(ProductImage)
-    file = aliased(File)
+    image, file = _LISTING_IMAGE, _LISTING_FILE
     pairs: list[Any] = []
     for name, column in (
         ("id", image.id),

@@ -21,8 +21,8 @@ from oja.marketplace.payouts.models import (
     PayoutAccount,
     PayoutHold,
     PayoutLog,
-    StoreSubaccount,
     PayoutStatus,
+    StoreSubaccount,
 )
 from oja.marketplace.vendors.models import Vendor
 

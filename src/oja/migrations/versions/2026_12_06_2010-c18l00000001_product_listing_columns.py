@@ -24,7 +24,7 @@ console). They are not declared by the models (like the ledger's): ``alembic che
 * SQLite (one writer at a time): AFTER triggers recompute the same values.
 
 Revision ID: c18l00000001
-Revises: c22t00000001
+Revises: c20q00000001
 Create Date: 2026-12-06 20:10:00.000000+00:00
 """
 
@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "c18l00000001"
-down_revision: str | None = "c22t00000001"
+down_revision: str | None = "c20q00000001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -6,7 +6,7 @@ The CHECK constraints gain the new values and the partial unique index on in-fli
 recreated with ``otp_required`` in its predicate, on both backends.
 
 Revision ID: c20q00000001
-Revises: c22t00000001
+Revises: c23z00000001
 Create Date: 2026-12-06 20:30:00.000000+00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "c20q00000001"
-down_revision: str | None = "c22t00000001"
+down_revision: str | None = "c23z00000001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

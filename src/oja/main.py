@@ -31,6 +31,17 @@ marketplace. Every error has the shape `{"error": {"code", "message", "details"}
 """
 
 
+_frozen = False
+
+
+def _freeze_once() -> None:
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.collect()
+        gc.freeze()
+
+
 def create_app(settings: Settings | None = None, *, publisher: Publisher | None = None) -> FastAPI:
     """The app; jobs it enqueues are published through Celery unless ``publisher`` says otherwise
     (tests run them in-process)."""
@@ -47,9 +58,10 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Everything loaded by now (modules, routes, models, settings) lives as long as the
         # process: frozen, a full collection no longer walks it. Unfrozen, those collections
-        # were the 4x gap between a sales report's p50 and p95 (bench/reports.py).
-        gc.collect()
-        gc.freeze()
+        # were the 4x gap between a sales report's p50 and p95 (bench/reports.py). Once per
+        # process: a process that builds many apps (the tests) would otherwise pay a full
+        # collection per app and keep every earlier app's cycles frozen, never collected.
+        _freeze_once()
         yield
         await flush_views(runtime)
         await close_hub(runtime)

@@ -351,8 +351,11 @@ async def list_visible(
         where.append(Product.stocked_variants > 0 if in_stock else Product.stocked_variants == 0)
     # The total is an uncorrelated scalar subquery of the same filters: PostgreSQL counts it once,
     # from the index that answers the filters (``stocked_variants`` is included in the sorts'
-    # indexes for that), while the page stops after ``per_page`` rows.
-    total = select(func.count(Product.id)).where(*where).correlate(None).scalar_subquery()
+    # indexes for that), while the page stops after ``per_page`` rows. ``count(*)``, not of the
+    # id: an index without the id (the category path's) can then count without the heap.
+    total = (
+        select(func.count()).select_from(Product).where(*where).correlate(None).scalar_subquery()
+    )
     inner = select(Product, total.label("total")).where(*where)
     key: Any
     if sort in {"price_asc", "price_desc"}:

@@ -99,7 +99,9 @@ async def test_product_listing_is_three_selects_whatever_the_filters(
 ) -> None:
     """The public listing: the page with its total and its images (one statement, whose first
     FROM is the images' subquery), the page's variants, its stores' live discounts — with every
-    filter and each sort, never one per product."""
+    filter and each sort, never one per product. A category filter takes the subtree's path from
+    the cached category tree: the first listing after a category change reads the tree (one
+    more statement, then cached), every later one sends the three."""
     from tests.marketplace.conftest import admin, approved_store, person
 
     boss = await admin(app, client)
@@ -117,6 +119,15 @@ async def test_product_listing_is_three_selects_whatever_the_filters(
         "sort=price_asc",
         "sort=price_desc&per_page=2&page=2",
         "category=food&vendor=one&min_price=1000&max_price=6000&in_stock=true&sort=price_asc",
+    ]
+    with statements(app) as sent:
+        response = await client.get("/products?category=food")
+    assert response.json()["total"] == 3
+    assert kinds(sent) == [
+        "SELECT category",
+        "SELECT product_image",
+        "SELECT product_variant",
+        "SELECT discount",
     ]
     for query in queries:
         with statements(app) as sent:

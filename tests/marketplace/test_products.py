@@ -325,3 +325,105 @@ async def test_a_deleted_variant_keeps_its_history_and_leaves_every_answer(
     assert await count(app, "product_variant", "deleted_at IS NOT NULL") == 1
     assert await count(app, "product_variant") == 3
     assert store["status"] == "approved"
+
+
+async def test_the_price_range_matches_a_brute_force_over_live_variants(
+    app: Any, client: httpx.AsyncClient
+) -> None:
+    """A product is in ``[min_price, max_price]`` when some live variant's price is: products
+    inside, outside, on the bounds, and straddling the range with and without a variant in it
+    (one whose only inside variant was deleted), for every pair of bounds."""
+    boss, owner = await admin(app, client), await person(client)
+    await approved_store(client, owner, boss, "One")
+    prices = {
+        "A": [100],
+        "B": [100, 500],
+        "C": [100, 900],
+        "D": [100, 400, 900],
+        "E": [700],
+        "F": [300, 600],
+        "G": [100, 450, 900],
+    }
+    for title, amounts in prices.items():
+        variants = [{"sku": f"{title}{i}", "price": p} for i, p in enumerate(amounts)]
+        created = await _product(client, owner, title=title, status="active", variants=variants)
+        if title == "G":
+            gone = next(v for v in created["variants"] if v["price"] == 450)
+            deleted = await client.delete(
+                f"/products/{created['id']}/variants/{gone['id']}", headers=owner.headers
+            )
+            assert deleted.status_code == 204, deleted.text
+            prices["G"] = [100, 900]
+    bounds = [None, 99, 100, 300, 450, 600, 601, 900, 901]
+    for low in bounds:
+        for high in bounds:
+            query = {"per_page": "50"}
+            if low is not None:
+                query["min_price"] = str(low)
+            if high is not None:
+                query["max_price"] = str(high)
+            response = await client.get("/products", params=query)
+            assert response.status_code == 200, response.text
+            body = response.json()
+            expected = {
+                title
+                for title, amounts in prices.items()
+                if any((low is None or p >= low) and (high is None or p <= high) for p in amounts)
+            }
+            assert sorted(p["title"] for p in body["items"]) == sorted(expected), (low, high)
+            assert body["total"] == len(expected), (low, high)
+
+
+async def test_a_category_filter_reads_its_path_from_the_cached_tree(
+    app: Any, client: httpx.AsyncClient
+) -> None:
+    """With the tree cached the listing sends the subtree's path as a constant (no statement
+    reads ``category``). A category the cached tree does not hold yet (a tree cached just before
+    its creation committed) is looked up in the listing's statement instead; a tree cached just
+    before a move answers nothing under the old path, never another subtree's products."""
+    cache = app.state.runtime.cache
+    boss, owner = await admin(app, client), await person(client)
+    await approved_store(client, owner, boss, "One")
+    food = (await client.post("/categories", json={"name": "Food"}, headers=boss.headers)).json()
+    drinks = (
+        await client.post(
+            "/categories", json={"name": "Drinks", "parent_id": food["id"]}, headers=boss.headers
+        )
+    ).json()
+    await _product(client, owner, title="Rice", status="active", category_id=food["id"])
+    await _product(client, owner, title="Zobo", status="active", category_id=drinks["id"])
+
+    async def titles(key: str) -> list[str]:
+        response = await client.get(f"/products?category={key}")
+        assert response.status_code == 200, response.text
+        return [p["title"] for p in response.json()["items"]]
+
+    assert (await client.get("/categories")).status_code == 200
+    stale = await cache.get_json("marketplace:categories:tree")
+    with statement_log(app.state.runtime.database.engine) as log, log.on():
+        assert await titles("food") == ["Zobo", "Rice"]
+    assert len(log.statements) == 3, log.statements
+    assert f"'/{food['id']}/" in log.statements[0]
+    assert "FROM category" not in log.statements[0]
+    assert await titles(drinks["id"]) == ["Zobo"]
+
+    snacks = (
+        await client.post("/categories", json={"name": "Snacks"}, headers=boss.headers)
+    ).json()
+    await _product(client, owner, title="Chips", status="active", category_id=snacks["id"])
+    await cache.set_json("marketplace:categories:tree", stale, 600)
+    assert await titles("snacks") == ["Chips"]
+    assert await titles(snacks["id"]) == ["Chips"]
+    assert await titles("nothing") == []
+
+    moved = await client.patch(
+        f"/categories/{drinks['id']}", json={"parent_id": snacks["id"]}, headers=boss.headers
+    )
+    assert moved.status_code == 200, moved.text
+    await cache.set_json("marketplace:categories:tree", stale, 600)
+    assert await titles("drinks") == []
+    assert await titles("food") == ["Rice"]
+    await cache.delete("marketplace:categories:tree")  # what the move's commit did
+    assert await titles("drinks") == ["Zobo"]
+    assert await titles("snacks") == ["Chips", "Zobo"]
+    assert await titles("food") == ["Rice"]

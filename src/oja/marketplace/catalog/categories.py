@@ -7,6 +7,7 @@ commits, never before: a reader between an early drop and the commit would re-ca
 from __future__ import annotations
 
 import uuid
+from typing import Any, cast
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,10 +55,11 @@ def _drop_tree_after_commit(db: AsyncSession, cache: Cache) -> None:
     after_commit(db, drop)
 
 
-async def tree(db: AsyncSession, cache: Cache) -> list[CategoryNode]:
+async def _tree_json(db: AsyncSession, cache: Cache) -> list[dict[str, Any]]:
+    """The tree as cached (plain JSON): read once per change or TTL, then from the cache."""
     cached = await cache.get_json(TREE_KEY)
     if cached is not None:
-        return [CategoryNode.model_validate(node) for node in cached]
+        return cast(list[dict[str, Any]], cached)
     categories = await repository.all_categories(db)
     nodes = {c.id: CategoryNode(id=c.id, name=c.name, slug=c.slug, children=[]) for c in categories}
     roots: list[CategoryNode] = []
@@ -65,8 +67,33 @@ async def tree(db: AsyncSession, cache: Cache) -> list[CategoryNode]:
         node = nodes[category.id]
         parent = nodes.get(category.parent_id) if category.parent_id else None
         (parent.children if parent is not None else roots).append(node)
-    await cache.set_json(TREE_KEY, [n.model_dump(mode="json") for n in roots], TREE_TTL_SECONDS)
-    return roots
+    dumped = [n.model_dump(mode="json") for n in roots]
+    await cache.set_json(TREE_KEY, dumped, TREE_TTL_SECONDS)
+    return dumped
+
+
+async def tree(db: AsyncSession, cache: Cache) -> list[CategoryNode]:
+    return [CategoryNode.model_validate(node) for node in await _tree_json(db, cache)]
+
+
+async def path_of(db: AsyncSession, cache: Cache, key: str) -> str | None:
+    """The materialised path of the category ``key`` (an id, else a slug) from the cached tree, or
+    None if the tree does not hold it. A path is the chain of ids from the root (see
+    :class:`Category`), so the tree's nesting gives it without reading the category's row; the
+    listing passes it to PostgreSQL as a constant, whose planner then estimates the subtree's size
+    (a subquery's value it cannot see). A tree cached just before a move committed gives the old
+    path, under which no product remains: an empty page for that instant, never another category's
+    products (paths are made of unique ids)."""
+    key_id = parse_id(key)
+    wanted, field = (str(key_id), "id") if key_id is not None else (key, "slug")
+    stack = [("/", node) for node in await _tree_json(db, cache)]
+    while stack:
+        parent_path, node = stack.pop()
+        path = f"{parent_path}{node['id']}/"
+        if node[field] == wanted:
+            return path
+        stack.extend((path, child) for child in node["children"])
+    return None
 
 
 async def _get(db: AsyncSession, key: str | uuid.UUID) -> Category:

@@ -137,11 +137,13 @@ async def delete_category(category_id: uuid.UUID, db: SessionDep, runtime: Runti
     "",
     response_model=Page[ProductOut],
     summary="Active products of approved stores, filtered and sorted (public)",
-    responses=errors(InvalidRequest),
+    # 503: a category filter reads the cached category tree, and a cache outage shows.
+    responses=errors(InvalidRequest, ServiceUnavailable),
 )
 async def list_products(
     *,
     db: SessionDep,
+    runtime: RuntimeDep,
     paging: Annotated[PageParams, Depends(pagination())],
     category: CategoryFilter = None,
     vendor: StoreFilter = None,
@@ -152,6 +154,7 @@ async def list_products(
 ) -> Page[ProductOut]:
     return await service.list_products(
         db,
+        runtime.cache,
         category=category,
         vendor=vendor,
         min_price=min_price,

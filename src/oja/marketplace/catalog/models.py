@@ -78,7 +78,8 @@ class Product(IdMixin, TimestampMixin, VendorOwned, Base):
         Index("ix_product_status_created_at", "status", "created_at"),
         Index("ix_product_vendor_id_created_at", "vendor_id", "created_at"),
         # The listing's indexes, one per sort, all partial on ``listed``; the stock count rides
-        # along (INCLUDE) so "in stock" and the totals can be counted from the index alone.
+        # along (INCLUDE) so "in stock" and the totals can be counted from the index alone, and
+        # ``max_price`` on the price index so a price range is too (issue 18).
         Index(
             "ix_product_listed_created_at",
             "created_at",
@@ -93,7 +94,7 @@ class Product(IdMixin, TimestampMixin, VendorOwned, Base):
             "id",
             postgresql_where=_LISTED,
             sqlite_where=_LISTED,
-            postgresql_include=["stocked_variants"],
+            postgresql_include=["stocked_variants", "max_price"],
         ),
         Index(
             "ix_product_listed_vendor_id_created_at",

@@ -271,11 +271,12 @@ async def variants_of_products(
 
 
 def _under_path(root_path: Any, dialect: str) -> Any:
-    """``Product.category_path`` starts with ``root_path`` (a scalar subquery). On PostgreSQL also
-    as a byte-wise range (``~>=~``/``~<~``: the operators of the ``text_pattern_ops`` index), which
-    the planner can walk with the subquery's value — a LIKE with a non-constant pattern uses no
-    index. A path holds only ``/``, ``-`` and hex digits, all below ``~``, so the range holds
-    exactly the paths under the root."""
+    """``Product.category_path`` starts with ``root_path`` (a constant, or a scalar subquery when
+    the cached tree did not hold the category). On PostgreSQL also as a byte-wise range
+    (``~>=~``/``~<~``: the operators of the ``text_pattern_ops`` index), which the planner can walk
+    with a subquery's value too — a LIKE with a non-constant pattern uses no index. A path holds
+    only ``/``, ``-`` and hex digits, all below ``~``, so the range holds exactly the paths under
+    the root."""
     prefix = Product.category_path.like(root_path.concat("%"))
     if dialect != "postgresql":
         return prefix
@@ -312,6 +313,7 @@ async def list_visible(
     db: AsyncSession,
     *,
     category: tuple[uuid.UUID | None, str] | None,
+    category_path: str | None = None,
     vendor: tuple[uuid.UUID | None, str] | None,
     min_price: int | None,
     max_price: int | None,
@@ -320,7 +322,8 @@ async def list_visible(
     paging: PageParams,
 ) -> tuple[list[tuple[Product, str | None, list[ImageRow]]], int]:
     """One page of the public listing (each product with its category's path and its images) and
-    its total: one statement, whatever the filters.
+    its total: one statement, whatever the filters. ``category_path``, when the caller resolved
+    it, filters on that subtree; else ``category`` (id, slug) is looked up in the statement.
 
     It reads the product table alone: ``listed``, ``min_price``/``max_price``,
     ``stocked_variants`` and ``category_path`` are kept on the row by triggers (see
@@ -328,7 +331,13 @@ async def list_visible(
     page."""
     dialect = db.get_bind().dialect.name
     where: list[Any] = [Product.listed]
-    if category is not None:
+    if category_path is not None:
+        # Rendered into the SQL, not bound: a prepared statement's generic plan (PostgreSQL's
+        # choice after five executions) would not see a parameter's value either, and would
+        # misjudge the subtree's size as it does a subquery's (issue 18). Paths are ids only.
+        root = literal(category_path, String, literal_execute=True)
+        where.append(_under_path(root, dialect))
+    elif category is not None:
         key_id, key_slug = category
         root_key = Category.id == key_id if key_id is not None else Category.slug == key_slug
         root_path = select(Category.path).where(root_key).scalar_subquery()
@@ -342,8 +351,11 @@ async def list_visible(
         where.append(Product.stocked_variants > 0 if in_stock else Product.stocked_variants == 0)
     # The total is an uncorrelated scalar subquery of the same filters: PostgreSQL counts it once,
     # from the index that answers the filters (``stocked_variants`` is included in the sorts'
-    # indexes for that), while the page stops after ``per_page`` rows.
-    total = select(func.count(Product.id)).where(*where).correlate(None).scalar_subquery()
+    # indexes for that), while the page stops after ``per_page`` rows. ``count(*)``, not of the
+    # id: an index without the id (the category path's) can then count without the heap.
+    total = (
+        select(func.count()).select_from(Product).where(*where).correlate(None).scalar_subquery()
+    )
     inner = select(Product, total.label("total")).where(*where)
     key: Any
     if sort in {"price_asc", "price_desc"}:

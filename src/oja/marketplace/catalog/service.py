@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from oja.core.cache import Cache
 from oja.core.clock import utcnow
 from oja.core.ids import uuid7
 from oja.core.pagination import Page, PageParams
@@ -386,6 +387,7 @@ async def delete_variant(
 
 async def list_products(
     db: AsyncSession,
+    cache: Cache,
     *,
     category: str | None,
     vendor: str | None,
@@ -397,9 +399,13 @@ async def list_products(
 ) -> Page[ProductOut]:
     """The public listing: three statements (the page with its total, its variants, its stores'
     live discounts), never N+1."""
+    # The subtree's path from the cached tree (no statement while it is cached); a category the
+    # tree does not hold yet is looked up inside the listing's statement instead.
+    path = None if category is None else await categories.path_of(db, cache, category)
     products, total = await repository.list_visible(
         db,
-        category=None if category is None else (parse_id(category), category),
+        category=None if category is None or path is not None else (parse_id(category), category),
+        category_path=path,
         vendor=None if vendor is None else (parse_id(vendor), vendor),
         min_price=min_price,
         max_price=max_price,

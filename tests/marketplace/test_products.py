@@ -427,3 +427,39 @@ async def test_a_category_filter_reads_its_path_from_the_cached_tree(
     assert await titles("drinks") == ["Zobo"]
     assert await titles("snacks") == ["Chips", "Zobo"]
     assert await titles("food") == ["Rice"]
+
+
+async def test_a_cache_outage_costs_the_category_listing_its_shortcut_not_its_answer(
+    app: Any, client: httpx.AsyncClient
+) -> None:
+    """The cached tree only spares the listing a lookup: with the cache down, `GET /products
+    ?category=` looks the path up in its own statement and answers the same page, while
+    `GET /categories` (the tree itself) answers 503."""
+    import redis.asyncio as aioredis
+
+    from oja.core.cache import RedisCache
+
+    boss, owner = await admin(app, client), await person(client)
+    await approved_store(client, owner, boss, "One")
+    food = (await client.post("/categories", json={"name": "Food"}, headers=boss.headers)).json()
+    drinks = (
+        await client.post(
+            "/categories", json={"name": "Drinks", "parent_id": food["id"]}, headers=boss.headers
+        )
+    ).json()
+    await _product(client, owner, title="Rice", status="active", category_id=food["id"])
+    await _product(client, owner, title="Zobo", status="active", category_id=drinks["id"])
+
+    runtime = app.state.runtime
+    working = runtime.cache
+    dead = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
+    runtime.cache = RedisCache(dead)
+    try:
+        listed = await client.get("/products?category=food")
+        assert listed.status_code == 200, listed.text
+        assert [p["title"] for p in listed.json()["items"]] == ["Zobo", "Rice"]
+        assert listed.json()["total"] == 2
+        assert (await client.get("/categories")).status_code == 503
+    finally:
+        runtime.cache = working
+        await dead.aclose()

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.cache import Cache
 from oja.core.clock import utcnow
+from oja.core.errors import is_unavailable
 from oja.core.ids import uuid7
 from oja.core.pagination import Page, PageParams
 from oja.marketplace.catalog import categories, images, repository
@@ -385,6 +387,22 @@ async def delete_variant(
     await _changed(db, ctx, product_id)
 
 
+log = structlog.get_logger("oja.marketplace.catalog")
+
+
+async def _cached_path(db: AsyncSession, cache: Cache, category: str) -> str | None:
+    """The category's path from the cached tree, or None — then the listing looks it up in its own
+    statement. The tree is only a shortcut here, so a cache outage costs the better plan, not the
+    page (``GET /categories``, which is the tree, still answers 503)."""
+    try:
+        return await categories.path_of(db, cache, category)
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        log.warning("marketplace.catalog.category_tree_unavailable", error=type(exc).__name__)
+        return None
+
+
 async def list_products(
     db: AsyncSession,
     cache: Cache,
@@ -401,7 +419,7 @@ async def list_products(
     live discounts), never N+1."""
     # The subtree's path from the cached tree (no statement while it is cached); a category the
     # tree does not hold yet is looked up inside the listing's statement instead.
-    path = None if category is None else await categories.path_of(db, cache, category)
+    path = None if category is None else await _cached_path(db, cache, category)
     products, total = await repository.list_visible(
         db,
         category=None if category is None or path is not None else (parse_id(category), category),

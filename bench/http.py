@@ -14,7 +14,8 @@ a third process: ``wrk`` when it is installed (``apt-get install wrk``), else an
 generator, which saturates below the servers it measures.
 
     python bench/http.py [--connections 64] [--duration 10] [--warmup 2] [--tool auto|wrk|httpx]
-                         [--only healthz|me] [--rounds 3]
+                         [--only healthz|me] [--rounds 3] [--compare-src DIR]
+                         [--compare-log-level WARNING]
                          [--postgres postgresql://postgres@127.0.0.1:5432/test]
 """
 
@@ -42,7 +43,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -460,6 +461,26 @@ def postgres_reachable(server_url: str) -> bool:
     return True
 
 
+def me_variants(args: argparse.Namespace, work: Path, oja_env: dict[str, str]) -> list[Variant]:
+    """Oja as configured, then the variants asked for: another source tree, another log level."""
+    variants = [Variant("Oja", oja_env)]
+    if args.compare_src:
+        source = os.pathsep.join([str(args.compare_src.resolve()), oja_env["PYTHONPATH"]])
+        other = {**oja_env, "OJA_VAR_DIR": str(work / "var-other"), "PYTHONPATH": source}
+        variants.append(Variant(f"Oja ({args.compare_src})", other))
+    if args.compare_log_level:
+        level = args.compare_log_level.upper()
+        other = {**oja_env, "OJA_VAR_DIR": str(work / "var-level"), "OJA_LOG_LEVEL": level}
+        variants.append(Variant(f"Oja, {level} logs", other))
+    return variants
+
+
+@dataclass
+class Variant:
+    name: str
+    env: dict[str, str]
+
+
 def bench_me(args: argparse.Namespace, tool: str) -> None:
     levels = sorted({1, args.connections})
     print(
@@ -473,6 +494,7 @@ def bench_me(args: argparse.Namespace, tool: str) -> None:
     with (
         tempfile.TemporaryDirectory(prefix="oja-bench-me-") as tmp,
         scratch_database(args.postgres) as dsn,
+        ExitStack() as stack,
     ):
         work = Path(tmp)
         oja_env = bench_env(
@@ -482,55 +504,71 @@ def bench_me(args: argparse.Namespace, tool: str) -> None:
             OJA_LOG_LEVEL=args.log_level,
         )
         raw_env = bench_env(BENCH_DSN=dsn, BENCH_SECRET=SECRET)
-        with (
-            uvicorn_server("oja.main:create_app", env=oja_env, log_path=work / "oja.log") as oja,
-            uvicorn_server(
-                "bench.http:create_raw_me_app", env=raw_env, log_path=work / "raw.log"
-            ) as raw,
-        ):
-            headers = sign_in(oja)
-            sent = statements_per_me(dsn, headers)
-            pids = {"Oja": listener_pid(oja), "raw": listener_pid(raw)}
-            cpu_ms: dict[tuple[str, int], list[float]] = {}
-            rounds: dict[tuple[str, int], list[Result]] = {}
-            for index in range(args.rounds):
-                loads = load_average()
-                line = []
-                for connections in levels:
-                    # Alternate who goes first, so neither always follows the other's load.
-                    order = [("Oja", oja), ("raw", raw)]
-                    for name, base in order if index % 2 == 0 else order[::-1]:
-                        url = f"{base}/user/me"
-                        measure(url, tool, connections, args.warmup, 0, headers)
-                        cpu_before = cpu_seconds(pids[name])
-                        result = measure(url, tool, connections, args.duration, 0, headers)
-                        used = cpu_seconds(pids[name]) - cpu_before
-                        served = result.requests_per_s * args.duration
-                        cpu_ms.setdefault((name, connections), []).append(1000 * used / served)
-                        rounds.setdefault((name, connections), []).append(result)
-                    ours, bare = rounds["Oja", connections][-1], rounds["raw", connections][-1]
-                    line.append(
-                        f"{connections} conn: Oja {ours.requests_per_s:,.0f} / raw "
-                        f"{bare.requests_per_s:,.0f} = {ours.requests_per_s / bare.requests_per_s:.2f}"
-                        f" (CPU ms/request {cpu_ms['Oja', connections][-1]:.2f} / "
-                        f"{cpu_ms['raw', connections][-1]:.2f})"
+        servers: dict[str, str] = {}
+        for index, variant in enumerate(me_variants(args, work, oja_env)):
+            log_path = work / f"oja-{index}.log"
+            app = "oja.main:create_app"
+            servers[variant.name] = stack.enter_context(
+                uvicorn_server(app, env=variant.env, log_path=log_path)
+            )
+        app = "bench.http:create_raw_me_app"
+        servers["raw"] = stack.enter_context(
+            uvicorn_server(app, env=raw_env, log_path=work / "raw.log")
+        )
+        # Every Oja server shares the database, so one signed-in user serves them all.
+        headers = sign_in(servers["Oja"])
+        sent = statements_per_me(dsn, headers)
+        pids = {name: listener_pid(base) for name, base in servers.items()}
+        cpu_ms: dict[tuple[str, int], list[float]] = {}
+        rounds: dict[tuple[str, int], list[Result]] = {}
+        order = list(servers.items())
+        for index in range(args.rounds):
+            loads = load_average()
+            line = []
+            for connections in levels:
+                # Rotate who goes first, so none always follows another's load.
+                shift = index % len(order)
+                for name, base in order[shift:] + order[:shift]:
+                    url = f"{base}/user/me"
+                    measure(url, tool, connections, args.warmup, 0, headers)
+                    cpu_before = cpu_seconds(pids[name])
+                    result = measure(url, tool, connections, args.duration, 0, headers)
+                    used = cpu_seconds(pids[name]) - cpu_before
+                    served = max(result.requests_per_s * args.duration, 1)
+                    cpu_ms.setdefault((name, connections), []).append(1000 * used / served)
+                    rounds.setdefault((name, connections), []).append(result)
+                bare = rounds["raw", connections][-1]
+                line.append(
+                    f"{connections} conn: raw {bare.requests_per_s:,.0f} "
+                    f"(CPU ms/request {cpu_ms['raw', connections][-1]:.2f}); "
+                    + "; ".join(
+                        f"{name} {ours.requests_per_s:,.0f} = "
+                        f"{ours.requests_per_s / bare.requests_per_s:.2f} "
+                        f"({cpu_ms[name, connections][-1]:.2f}, {ours.errors} errors)"
+                        for name in servers
+                        if name != "raw"
+                        for ours in [rounds[name, connections][-1]]
                     )
-                print(f"round {index + 1} (load average {loads}): " + "; ".join(line))
+                )
+            print(f"round {index + 1} (load average {loads}): " + " | ".join(line))
 
     rows = []
     for connections in levels:
-        ours, bare = rounds["Oja", connections], rounds["raw", connections]
-        ratios = [o.requests_per_s / b.requests_per_s for o, b in zip(ours, bare, strict=True)]
-        for name, key, results in (("Oja", "Oja", ours), ("raw asyncpg + PyJWT", "raw", bare)):
+        bare = rounds["raw", connections]
+        for name in servers:
+            results = rounds[name, connections]
+            ratios = [
+                o.requests_per_s / b.requests_per_s for o, b in zip(results, bare, strict=True)
+            ]
             rows.append(
                 [
-                    name,
+                    "raw asyncpg + PyJWT" if name == "raw" else name,
                     connections,
                     statistics.median(r.requests_per_s for r in results),
                     statistics.median(r.p50_ms for r in results),
                     statistics.median(r.p99_ms for r in results),
-                    f"{min(ratios):.2f}–{max(ratios):.2f}" if name == "Oja" else "1",
-                    statistics.median(cpu_ms[key, connections]),
+                    "1" if name == "raw" else f"{min(ratios):.2f}–{max(ratios):.2f}",
+                    statistics.median(cpu_ms[name, connections]),
                     sum(r.errors for r in results),
                 ]
             )
@@ -565,6 +603,18 @@ def main() -> None:
     )
     parser.add_argument(
         "--log-level", default="INFO", help="Oja's OJA_LOG_LEVEL for GET /user/me (INFO: default)"
+    )
+    parser.add_argument(
+        "--compare-src",
+        type=Path,
+        default=None,
+        help="GET /user/me: a `src` folder of another Oja version (say, `git archive` of an older "
+        "commit), run as a further server in the same interleaved rounds",
+    )
+    parser.add_argument(
+        "--compare-log-level",
+        default=None,
+        help="GET /user/me: a further Oja server at this OJA_LOG_LEVEL in the same rounds",
     )
     parser.add_argument("--generate", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--headers", default="{}", help=argparse.SUPPRESS)

@@ -15,6 +15,7 @@ from sqlalchemy import inspect
 
 from oja.core.config import Settings, UnsafeSettingsError
 from oja.core.db import Base, Database
+from oja.core.logging import MAYBE_SECRET, _scrub
 from oja.core.migrate import downgrade, upgrade
 from oja.main import create_app
 from tests.conftest import TEST_SECRET, LogCapture, make_settings, service_url
@@ -193,3 +194,29 @@ def test_secrets_never_reach_a_log_line(app: Any, log_output: LogCapture) -> Non
     assert events[0]["email"] == "a@example.com"  # ordinary fields survive
     assert events[1]["mobile"] == "+2348000000000"
     assert all(json.dumps(e) for e in events)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"header BeArEr {SECRETS['access_token'][::-1]}",
+        f"jwt {SECRETS['access_token']}",
+        f"key {SECRETS['api_key']}",
+        "stripe sk_live_abcdefgh12345678",
+        "oja_live_abcdefgh12345678 used",
+        "retry with password=hunter2",
+        'body {"token": "abc123"}',
+    ],
+)
+def test_the_quick_check_never_lets_a_secret_through(text: str) -> None:
+    """Strings skip both substitutions when the quick pattern finds nothing; each shape of secret
+    must still reach them."""
+    assert MAYBE_SECRET.search(text) is not None
+    scrubbed = _scrub(text)
+    assert scrubbed != text
+    assert "***" in scrubbed
+
+
+def test_plain_strings_are_not_rewritten() -> None:
+    for text in ["GET", "/user/me", "0190e0a1-1111-7222-8333-444455556666", "http.request"]:
+        assert _scrub(text) is text

@@ -61,7 +61,7 @@ class DatabaseSettings(SettingsSection):
     database_url: str | None = None
     """SQLAlchemy async URL. Default: SQLite in OJA_VAR_DIR; production: `postgresql+asyncpg://…`."""
     database_pool_size: int = 20
-    """Connections a process may open and keeps open (PostgreSQL); beyond them a request waits up to `OJA_DATABASE_POOL_TIMEOUT` for one, then answers 503 (none is opened for a burst and closed after it)."""
+    """Connections a process may open and keeps open (PostgreSQL); beyond them requests wait for one in arrival order, each up to `OJA_DATABASE_POOL_TIMEOUT`, then answers 503 (none is opened for a burst and closed after it)."""
     database_pool_timeout: float = Field(default=5.0, gt=0)
     """Seconds a request waits for a free database connection (PostgreSQL) before answering 503."""
     database_echo: bool = False

@@ -137,8 +137,7 @@ async def delete_category(category_id: uuid.UUID, db: SessionDep, runtime: Runti
     "",
     response_model=Page[ProductOut],
     summary="Active products of approved stores, filtered and sorted (public)",
-    # 503: a category filter reads the cached category tree, and a cache outage shows.
-    responses=errors(InvalidRequest, ServiceUnavailable),
+    responses=errors(InvalidRequest),
 )
 async def list_products(
     *,

@@ -57,15 +57,22 @@ async def sale(app: Any, vendor_id: str, *, released: bool, split: bool = False)
         return order.id
 
 
-async def refund(app: Any, vendor_id: str, order_id: uuid.UUID, amount: int) -> uuid.UUID:
-    """A cancellation refund of ``amount`` the provider is still processing; its id."""
+async def refund(
+    app: Any,
+    vendor_id: str,
+    order_id: uuid.UUID,
+    amount: int,
+    source: RefundSource = RefundSource.cancellation,
+) -> uuid.UUID:
+    """A refund of ``amount`` the provider is still processing (a cancellation of the order, or a
+    return without lines: its amount is then the store's alone); its id."""
     async with unit_of_work(app.state.runtime.database) as db:
         row = OrderRefund(
             vendor_id=uuid.UUID(vendor_id),
             order_id=order_id,
             group_id=await _group_of(db, order_id),
-            source=RefundSource.cancellation,
-            source_id=order_id,
+            source=source,
+            source_id=order_id if source == RefundSource.cancellation else uuid.uuid4(),
             amount=amount,
             currency="NGN",
             status=RefundStatus.processing,
@@ -121,24 +128,24 @@ async def test_a_refund_in_flight_on_a_released_order_is_held_back_until_it_is_b
     order_id = await sale(app, store.id, released=True)
     await credit(app, store.id, 200_000)
     assert await available(app, store.id) == 900_000 + 200_000
-    # Two refunds in flight on the order: 500,000 gives back 50,000 of commission, the second
-    # 300,000 another 30,000 on the running total: the store owes 450,000 + 270,000.
+    # Two refunds in flight on the order: the cancellation's 500,000 gives back 50,000 of
+    # commission (the store owes 450,000); a return of no line's 300,000 is the store's alone.
     first = await refund(app, store.id, order_id, 500_000)
-    second = await refund(app, store.id, order_id, 300_000)
+    second = await refund(app, store.id, order_id, 300_000, RefundSource.return_)
 
     payout = await pay(app, store.id)
     assert payout is not None
-    assert payout.amount == 1_100_000 - 720_000
-    assert await available(app, store.id) == 720_000
+    assert payout.amount == 1_100_000 - 750_000
+    assert await available(app, store.id) == 750_000
 
     # The refunds are booked later: exactly what was held back leaves, never below zero.
     await settle_as(app, payout, PayoutStatus.paid)
     await finish(app, store.id, first, RefundStatus.processed)
-    assert await available(app, store.id) == 270_000
+    assert await available(app, store.id) == 300_000
     await finish(app, store.id, second, RefundStatus.processed)
     assert await available(app, store.id) == 0
     assert await pay(app, store.id) is None
-    assert [p[1:] for p in await payouts(app, store.id)] == [(380_000, "paid")]
+    assert [p[1:] for p in await payouts(app, store.id)] == [(350_000, "paid")]
 
 
 async def test_too_little_left_after_the_reservation_pays_nothing(

@@ -307,6 +307,8 @@ async def move_to(
     """Move ``payout`` to ``target`` once (a conditional update); a returned payout's money
     goes back to available and its store is told; the outcome."""
     now = utcnow()
+    # Read before the update: the ORM-enabled UPDATE below refreshes ``payout.status`` in place.
+    before = payout.status
     values: dict[str, Any] = {"updated_at": now}
     if transfer_code:
         values["transfer_code"] = transfer_code
@@ -328,7 +330,7 @@ async def move_to(
     log.info(
         "marketplace.payout.moved",
         payout_id=str(payout.id),
-        from_status=str(payout.status),
+        from_status=str(before),
         to_status=str(target),
     )
     # What reached the store: a running total moved with the status, read by the balance route.
@@ -336,7 +338,7 @@ async def move_to(
         await ledger_repository.add_paid_out(
             db, {(payout.vendor_id, payout.currency): payout.amount}
         )
-    elif target == PayoutStatus.reversed and payout.status == PayoutStatus.paid:
+    elif target == PayoutStatus.reversed and before == PayoutStatus.paid:
         await ledger_repository.add_paid_out(
             db, {(payout.vendor_id, payout.currency): -payout.amount}
         )

@@ -55,27 +55,35 @@ async def credit_in(db: AsyncSession, vendor_id: str, amount: int) -> None:
     )
 
 
+async def book_in(db: AsyncSession, vendor_id: str, amount: int, sequence: int = 1) -> Payout:
+    """``amount`` made available to the store and a payout of it booked as the job books it (the
+    day's ``sequence``), ``pending``."""
+    account = await repository.active_account(db, uuid.UUID(vendor_id))
+    assert account is not None
+    now = utcnow()
+    payout = Payout(
+        id=uuid.uuid4(),
+        vendor_id=account.vendor_id,
+        reference=transfers.reference_for(account.vendor_id, now.date(), sequence),
+        currency="NGN",
+        amount=amount,
+        status=PayoutStatus.pending,
+        provider=account.provider,
+        account_id=account.id,
+        recipient_code=account.recipient_code,
+        run_date=now.date(),
+        sequence=sequence,
+    )
+    await credit_in(db, vendor_id, amount)
+    await transfers.book(db, payout)
+    return payout
+
+
 async def failed_payout(app: Any, vendor_id: str, amount: int) -> str:
     """A payout of ``amount`` booked and failed (the money returned), as the job and a failed
     transfer leave it; its id."""
     async with unit_of_work(app.state.runtime.database) as db:
-        account = await repository.active_account(db, uuid.UUID(vendor_id))
-        assert account is not None
-        now = utcnow()
-        payout = Payout(
-            id=uuid.uuid4(),
-            vendor_id=account.vendor_id,
-            reference=transfers.reference_for(account.vendor_id, now.date(), 1),
-            currency="NGN",
-            amount=amount,
-            status=PayoutStatus.pending,
-            provider=account.provider,
-            account_id=account.id,
-            recipient_code=account.recipient_code,
-            run_date=now.date(),
-        )
-        await credit_in(db, vendor_id, amount)
-        await transfers.book(db, payout)
+        payout = await book_in(db, vendor_id, amount)
         await transfers.move_to(db, payout, PayoutStatus.failed, None, "Account closed")
         return str(payout.id)
 

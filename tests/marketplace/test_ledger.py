@@ -125,7 +125,16 @@ async def test_a_verified_payment_is_split_once_between_the_stores_and_the_platf
     balance = await client.get("/vendors/me/balance", headers=a.owner.headers)
     assert balance.status_code == 200, balance.text
     assert balance.json() == {
-        "balances": [{"currency": "NGN", "pending": 3600, "available": 0, "frozen": 0}]
+        "balances": [
+            {
+                "currency": "NGN",
+                "pending": 3600,
+                "available": 0,
+                "frozen": 0,
+                "paid_out": 0,
+                "in_transit": 0,
+            }
+        ]
     }
     history = await client.get("/transactions", headers=buyer.headers)
     assert history.status_code == 200, history.text

@@ -111,6 +111,8 @@ async def test_a_store_with_a_subaccount_is_settled_by_paystack_and_never_paid_a
     ]
     shown = (await client.get("/vendors/me/balance", headers=a.owner.headers)).json()
     assert [(x["pending"], x["available"]) for x in shown["balances"]] == [(0, 0)]
+    # Paystack settled the share to the store: it shows as paid out, nothing in transit.
+    assert [(x["paid_out"], x["in_transit"]) for x in shown["balances"]] == [(1800 - a_fee, 0)]
 
     # A replayed charge.success books nothing twice.
     await paid_webhook(app, client, paystack, jobs, reference)

@@ -56,7 +56,7 @@ CSV = "text/csv"
 @vendor_router.get(
     "/balance",
     response_model=StoreBalanceOut,
-    summary="Your store's balance per currency: pending (held) and available",
+    summary="Your store's balance per currency: pending, available, frozen, paid out, in transit",
     responses=errors(*VENDOR_ERRORS),
 )
 async def balance(vendor: CurrentVendor, db: SessionDep) -> StoreBalanceOut:

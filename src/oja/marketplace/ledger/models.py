@@ -188,6 +188,22 @@ class StoreSettlement(IdMixin, TimestampMixin, VendorOwned, Base):
     released_at: Mapped[datetime | None]
 
 
+class StorePaidOut(IdMixin, VendorOwned, Base):
+    """What reached one store per currency: its ``paid`` payouts plus the shares Paystack's
+    native split settled to it directly.
+
+    A running total moved in the same unit of work as what changes it (a payout becoming
+    ``paid``, a paid payout ``reversed``, a ``split:<reference>`` booking), so the balance route
+    reads one row instead of summing payouts and per-order split postings."""
+
+    __tablename__ = "store_paid_out"
+    __table_args__ = (UniqueConstraint("vendor_id", "currency"),)
+
+    currency: Mapped[str] = mapped_column(String(3))
+    paid_out: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class CommissionRule(IdMixin, TimestampMixin, Base):
     """A commission override: for one store, one category, or one category in one store.
 

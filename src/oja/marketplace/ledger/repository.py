@@ -9,8 +9,10 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, bindparam, exists, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from oja.core.clock import utcnow
 from oja.core.db import insert_ignore
 from oja.core.ids import uuid7
 from oja.marketplace.catalog.models import Product
@@ -24,9 +26,18 @@ from oja.marketplace.ledger.models import (
     LedgerPosting,
     LedgerTransaction,
     SettlementStatus,
+    StorePaidOut,
     StoreSettlement,
 )
-from oja.marketplace.orders.models import ReturnLine, ReturnRequest, ReturnStatus, StoreOrder
+from oja.marketplace.orders.models import (
+    OrderRefund,
+    RefundStatus,
+    ReturnLine,
+    ReturnRequest,
+    ReturnStatus,
+    StoreOrder,
+)
+from oja.marketplace.payouts.models import IN_FLIGHT, Payout
 
 _accounts = cast(Table, LedgerAccount.__table__)
 _postings = cast(Table, LedgerPosting.__table__)
@@ -212,6 +223,33 @@ async def return_lines(
     return (await db.execute(query.order_by(ReturnLine.id))).scalars().all()
 
 
+REFUNDS_IN_FLIGHT = (RefundStatus.pending, RefundStatus.processing, RefundStatus.needs_attention)
+"""A refund the provider has not yet reported processed (nor failed): it will still be booked."""
+
+
+async def refunds_in_flight(
+    db: AsyncSession, vendor_id: uuid.UUID, currency: str
+) -> Sequence[tuple[OrderRefund, StoreSettlement]]:
+    """The store's refunds still in flight on released orders, each with its settlement, in the
+    order they were made (as they will most likely be booked)."""
+    query = (
+        select(OrderRefund, StoreSettlement)
+        .join(
+            StoreSettlement,
+            (StoreSettlement.vendor_id == OrderRefund.vendor_id)
+            & (StoreSettlement.order_id == OrderRefund.order_id),
+        )
+        .where(
+            OrderRefund.vendor_id == vendor_id,
+            OrderRefund.currency == currency,
+            OrderRefund.status.in_([str(s) for s in REFUNDS_IN_FLIGHT]),
+            StoreSettlement.status == SettlementStatus.released,
+        )
+        .order_by(OrderRefund.created_at, OrderRefund.id)
+    )
+    return [(r, s) for r, s in (await db.execute(query)).all()]
+
+
 async def due_releases(
     db: AsyncSession, delivered_before: datetime, limit: int
 ) -> list[tuple[uuid.UUID, uuid.UUID]]:
@@ -370,3 +408,48 @@ async def revenue_postings(
     return [
         (at, str(kind), str(entry), int(amount), str(cur)) for at, kind, entry, amount, cur in rows
     ]
+
+
+# What reached stores
+
+
+async def add_paid_out(db: AsyncSession, deltas: dict[tuple[uuid.UUID, str], int]) -> None:
+    """Move stores' paid-out totals ((store, currency) → signed delta): one upsert each,
+    ``paid_out = paid_out + delta``, so concurrent movers of one store never lose an update."""
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    table = cast(Table, StorePaidOut.__table__)
+    now = utcnow()
+    for (vendor_id, currency), delta in sorted(deltas.items(), key=lambda kv: str(kv[0])):
+        if delta == 0:
+            continue
+        statement = dialect.insert(table).values(
+            id=uuid7(), vendor_id=vendor_id, currency=currency, paid_out=delta, updated_at=now
+        )
+        await db.execute(
+            statement.on_conflict_do_update(
+                index_elements=["vendor_id", "currency"],
+                set_={
+                    "paid_out": table.c.paid_out + statement.excluded.paid_out,
+                    "updated_at": now,
+                },
+            )
+        )
+
+
+async def paid_out(db: AsyncSession, vendor_id: uuid.UUID) -> dict[str, int]:
+    """currency → what reached the store (one row per currency)."""
+    query = select(StorePaidOut.currency, StorePaidOut.paid_out).where(
+        StorePaidOut.vendor_id == vendor_id
+    )
+    return {currency: int(amount) for currency, amount in (await db.execute(query)).all()}
+
+
+async def in_transit(db: AsyncSession, vendor_id: uuid.UUID) -> dict[str, int]:
+    """currency → the store's payouts booked and not yet paid (at most one per currency: the
+    partial unique index on in-flight payouts)."""
+    query = (
+        select(Payout.currency, func.sum(Payout.amount))
+        .where(Payout.vendor_id == vendor_id, Payout.status.in_([str(s) for s in IN_FLIGHT]))
+        .group_by(Payout.currency)
+    )
+    return {currency: int(amount) for currency, amount in (await db.execute(query)).all()}

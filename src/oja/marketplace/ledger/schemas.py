@@ -18,6 +18,14 @@ class CurrencyBalance(BaseModel):
     frozen: int = Field(
         default=0, description="Held by open disputes: neither released nor paid out."
     )
+    paid_out: int = Field(
+        default=0,
+        description="Reached the store: payouts paid plus shares the provider's split settled.",
+    )
+    in_transit: int = Field(
+        default=0,
+        description="Payouts booked and not yet paid (pending, processing or awaiting an OTP).",
+    )
 
 
 class StoreBalanceOut(BaseModel):
@@ -26,7 +34,14 @@ class StoreBalanceOut(BaseModel):
             "examples": [
                 {
                     "balances": [
-                        {"currency": "NGN", "pending": 3600, "available": 12500, "frozen": 0}
+                        {
+                            "currency": "NGN",
+                            "pending": 3600,
+                            "available": 12500,
+                            "frozen": 0,
+                            "paid_out": 480000,
+                            "in_transit": 150000,
+                        }
                     ]
                 }
             ]

@@ -127,17 +127,27 @@ def shown(kind: str, balance: int) -> int:
 
 
 async def store_balance(db: AsyncSession, vendor_id: uuid.UUID) -> StoreBalanceOut:
+    """Per currency: the store's ledger accounts (one row each), what reached it (a running
+    total) and its payout in flight (at most one per currency); never a SUM over postings."""
     by_currency: dict[str, CurrencyBalance] = {}
-    for account in await repository.store_accounts(db, vendor_id):
-        found = by_currency.setdefault(
-            account.currency, CurrencyBalance(currency=account.currency, pending=0, available=0)
+
+    def row(currency: str) -> CurrencyBalance:
+        return by_currency.setdefault(
+            currency, CurrencyBalance(currency=currency, pending=0, available=0)
         )
+
+    for account in await repository.store_accounts(db, vendor_id):
+        found = row(account.currency)
         if account.kind == AccountKind.store_pending:
             found.pending = shown(account.kind, account.balance)
         elif account.kind == AccountKind.store_available:
             found.available = shown(account.kind, account.balance)
         elif account.kind == AccountKind.store_frozen:
             found.frozen = shown(account.kind, account.balance)
+    for currency, amount in (await repository.paid_out(db, vendor_id)).items():
+        row(currency).paid_out = amount
+    for currency, amount in (await repository.in_transit(db, vendor_id)).items():
+        row(currency).in_transit = amount
     return StoreBalanceOut(balances=list(by_currency.values()))
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -305,7 +306,10 @@ async def book_payment(
 
 
 def _refunded_lines(
-    settlement: StoreSettlement, wanted: list[tuple[str, int]], amount: int
+    settlement: StoreSettlement,
+    wanted: list[tuple[str, int]],
+    amount: int,
+    line_refunds: Mapping[str, Any],
 ) -> list[tuple[str, int]]:
     """Spread ``amount`` over ``wanted`` (line id, most refundable), never past a line's total."""
     spread = []
@@ -313,7 +317,7 @@ def _refunded_lines(
         if amount <= 0:
             break
         line_total = int(settlement.lines.get(line_id, [0, 0])[0])
-        left = line_total - int(settlement.line_refunds.get(line_id, 0))
+        left = line_total - int(line_refunds.get(line_id, 0))
         take = min(amount, most, left)
         if take > 0:
             spread.append((line_id, take))
@@ -322,13 +326,18 @@ def _refunded_lines(
 
 
 def reverse_lines(
-    settlement: StoreSettlement, wanted: list[tuple[str, int]], amount: int
+    settlement: StoreSettlement,
+    wanted: list[tuple[str, int]],
+    amount: int,
+    line_refunds: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, int], int]:
     """``amount`` spread over the ``wanted`` lines: the lines' refunded totals after it, and the
-    commission it takes back (on the running total, :func:`.commission.reversed_commission`)."""
-    refunds = {k: int(v) for k, v in settlement.line_refunds.items()}
+    commission it takes back (on the running total, :func:`.commission.reversed_commission`).
+    ``line_refunds``: what was refunded per line before it (default: what the settlement says)."""
+    before_it = settlement.line_refunds if line_refunds is None else line_refunds
+    refunds = {k: int(v) for k, v in before_it.items()}
     fee = 0
-    for line_id, take in _refunded_lines(settlement, wanted, amount):
+    for line_id, take in _refunded_lines(settlement, wanted, amount, before_it):
         line_total, line_fee = settlement.lines[line_id]
         before = refunds.get(line_id, 0)
         fee += commission.reversed_commission(int(line_fee), int(line_total), before, take)
@@ -356,6 +365,76 @@ def remaining_share(settlement: StoreSettlement) -> int:
     )
 
 
+async def refunded_from(
+    db: AsyncSession, settlement: StoreSettlement, source: str, source_id: uuid.UUID
+) -> list[tuple[str, int]]:
+    """The lines a refund is spread over: a return's lines, else (a cancellation) the order's."""
+    if source == RefundSource.return_:
+        return [
+            (str(line.order_line_id), line.amount)
+            for line in await repository.return_lines(db, settlement.vendor_id, source_id)
+        ]
+    return whole_order(settlement)
+
+
+@dataclass(frozen=True, slots=True)
+class RefundParts:
+    """What one refund of ``amount`` reverses on its store order."""
+
+    amount: int
+    line_refunds: dict[str, int]
+    """Each line's refunded total after it."""
+    commission: int
+    """The commission it takes back from the platform."""
+    fee_back: int
+    """The provider fee the store bore that comes back to it."""
+
+    @property
+    def store_debit(self) -> int:
+        """What it takes from the store's balance: the refund less the commission and fee
+        parts it gives back."""
+        return self.amount - self.commission - self.fee_back
+
+
+def refund_parts(
+    settlement: StoreSettlement,
+    wanted: list[tuple[str, int]],
+    amount: int,
+    *,
+    refunded: int | None = None,
+    line_refunds: Mapping[str, Any] | None = None,
+) -> RefundParts:
+    """The ledger's one formula for a refund's parts, after ``refunded`` / ``line_refunds``
+    (default: what the settlement has reversed so far; payouts pass a running state to price
+    several refunds in flight on one order)."""
+    before = settlement.refunded if refunded is None else refunded
+    refunds, fee = reverse_lines(settlement, wanted, amount, line_refunds)
+    # The provider keeps its fee on a refund: the part the store bore comes back from the
+    # platform (see :mod:`.commission`), so a full refund leaves the store as if never sold.
+    fee_back = returned_fee(settlement, before + amount) - returned_fee(settlement, before)
+    return RefundParts(amount, refunds, fee, fee_back)
+
+
+async def reserved_for_refunds(db: AsyncSession, vendor_id: uuid.UUID, currency: str) -> int:
+    """What the store's refunds not yet processed will take from ``available``: only those of
+    released orders (a held order's refund is reversed from ``pending``, which is never paid
+    out). Each priced by :func:`refund_parts` as :func:`book_refund` will book it, in the order
+    they were made, on the running refunded total of their order."""
+    reserved = 0
+    state: dict[uuid.UUID, tuple[int, Mapping[str, Any]]] = {}
+    for refund, settlement in await repository.refunds_in_flight(db, vendor_id, currency):
+        refunded, line_refunds = state.get(
+            settlement.order_id, (settlement.refunded, settlement.line_refunds)
+        )
+        wanted = await refunded_from(db, settlement, refund.source, refund.source_id)
+        parts = refund_parts(
+            settlement, wanted, refund.amount, refunded=refunded, line_refunds=line_refunds
+        )
+        state[settlement.order_id] = (refunded + refund.amount, parts.line_refunds)
+        reserved += max(parts.store_debit, 0)
+    return reserved
+
+
 async def book_refund(
     db: AsyncSession,
     *,
@@ -372,21 +451,11 @@ async def book_refund(
         return "not_settled"  # the group was never booked (paid before the ledger existed)
     if await repository.transaction_by_source(db, refund_source(refund_id)) is not None:
         return "already_booked"
-    if source == RefundSource.return_:
-        wanted = [
-            (str(line.order_line_id), line.amount)
-            for line in await repository.return_lines(db, vendor_id, source_id)
-        ]
-    else:
-        wanted = whole_order(settlement)
-    refunds, fee = reverse_lines(settlement, wanted, amount)
+    wanted = await refunded_from(db, settlement, source, source_id)
+    parts = refund_parts(settlement, wanted, amount)
+    refunds, fee, fee_back = parts.line_refunds, parts.commission, parts.fee_back
     # What the lines could not absorb (a refund beyond them) is the store's alone.
     store_part = amount - fee
-    # The provider keeps its fee on a refund: the part the store bore comes back from the
-    # platform (see :mod:`.commission`), so a full refund leaves the store as if never sold.
-    fee_back = returned_fee(settlement, settlement.refunded + amount) - returned_fee(
-        settlement, settlement.refunded
-    )
     held = settlement.status == SettlementStatus.held
     account = AccountKind.store_pending if held else AccountKind.store_available
     posted = await post(

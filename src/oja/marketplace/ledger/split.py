@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core import events
 from oja.core.clock import utcnow
+from oja.marketplace.ledger import repository
 from oja.marketplace.ledger.models import (
     AccountKind,
     EntryType,
@@ -99,7 +100,7 @@ async def book(
         legs.append(Leg(AccountKind.provider_clearing, EntryType.payout, -net, None, order))
         settlement.status = str(SettlementStatus.released)
         settlement.released_at = utcnow()
-    await post(
+    booked = await post(
         db,
         source=split_source(reference),
         kind=TransactionKind.payout,
@@ -108,6 +109,13 @@ async def book(
         group_id=group_id,
         reference=reference,
     )
+    if booked is not None:  # what Paystack settled reached the stores: their paid-out totals
+        paid: dict[tuple[uuid.UUID, str], int] = {}
+        for leg in legs:
+            if leg.kind == AccountKind.store_pending and leg.vendor_id is not None:
+                key = (leg.vendor_id, currency)
+                paid[key] = paid.get(key, 0) + leg.amount
+        await repository.add_paid_out(db, paid)
     if expected != actual:
         log.error(
             "marketplace.ledger.split_mismatch",

@@ -41,6 +41,8 @@ from oja.billing.providers.port import (
 from oja.core import events
 from oja.core.clock import utcnow
 from oja.marketplace.config import MarketplaceSettings
+from oja.marketplace.ledger import repository as ledger_repository
+from oja.marketplace.ledger import settlement
 from oja.marketplace.ledger.models import AccountKind, EntryType, TransactionKind
 from oja.marketplace.ledger.service import Leg, post
 from oja.marketplace.payouts import repository
@@ -104,13 +106,24 @@ async def _payable(db: AsyncSession, vendor_id: uuid.UUID, currency: str, now: d
     return not await repository.in_flight(db, vendor_id, currency)
 
 
+async def _payable_amount(db: AsyncSession, vendor_id: uuid.UUID, currency: str) -> int | None:
+    """The store's available balance (its account locked) less what its refunds in flight on
+    released orders will take from it: paid out now, that money would be owed back by the store
+    when the refund is booked, driving ``available`` negative."""
+    available = await repository.lock_available(db, vendor_id, currency)
+    if available is None:
+        return None
+    return available - await settlement.reserved_for_refunds(db, vendor_id, currency)
+
+
 async def make_payout(
     db: AsyncSession, vendor_id: uuid.UUID, now: datetime, settings: MarketplaceSettings
 ) -> Payout | None:
-    """Book one payout of the store's whole available balance, or None when it is not due."""
+    """Book one payout of the store's available balance less its refunds in flight, or None
+    when that is not due."""
     currency = settings.payout_currency
-    available = await repository.lock_available(db, vendor_id, currency)
-    if available is None or available < settings.payout_minimum:
+    payable = await _payable_amount(db, vendor_id, currency)
+    if payable is None or payable < settings.payout_minimum:
         return None
     if not await _payable(db, vendor_id, currency, now):
         return None
@@ -124,7 +137,7 @@ async def make_payout(
         vendor_id=vendor_id,
         reference=reference_for(vendor_id, day, sequence),
         currency=currency,
-        amount=available,
+        amount=payable,
         status=PayoutStatus.pending,
         provider=account.provider,
         account_id=account.id,
@@ -143,7 +156,7 @@ async def make_payout(
         "marketplace.payout.created",
         payout_id=str(payout.id),
         vendor_id=str(vendor_id),
-        amount=available,
+        amount=payable,
         reference=payout.reference,
     )
     return payout
@@ -169,8 +182,8 @@ async def book(db: AsyncSession, payout: Payout) -> None:
 async def book_retry(db: AsyncSession, failed: Payout, now: datetime) -> Payout | None:
     """A new payout of a failed one's amount under ``<reference>-r<n>`` (the old reference is
     never sent again), or None when the store cannot be paid it now."""
-    available = await repository.lock_available(db, failed.vendor_id, failed.currency)
-    if available is None or available < failed.amount:
+    payable = await _payable_amount(db, failed.vendor_id, failed.currency)
+    if payable is None or payable < failed.amount:
         return None
     if await repository.in_flight(db, failed.vendor_id, failed.currency):
         return None
@@ -294,6 +307,8 @@ async def move_to(
     """Move ``payout`` to ``target`` once (a conditional update); a returned payout's money
     goes back to available and its store is told; the outcome."""
     now = utcnow()
+    # Read before the update: the ORM-enabled UPDATE below refreshes ``payout.status`` in place.
+    before = payout.status
     values: dict[str, Any] = {"updated_at": now}
     if transfer_code:
         values["transfer_code"] = transfer_code
@@ -315,9 +330,18 @@ async def move_to(
     log.info(
         "marketplace.payout.moved",
         payout_id=str(payout.id),
-        from_status=str(payout.status),
+        from_status=str(before),
         to_status=str(target),
     )
+    # What reached the store: a running total moved with the status, read by the balance route.
+    if target == PayoutStatus.paid:
+        await ledger_repository.add_paid_out(
+            db, {(payout.vendor_id, payout.currency): payout.amount}
+        )
+    elif target == PayoutStatus.reversed and before == PayoutStatus.paid:
+        await ledger_repository.add_paid_out(
+            db, {(payout.vendor_id, payout.currency): -payout.amount}
+        )
     if target in RETURNED:
         await _give_back(db, payout, target, message)
     elif target == PayoutStatus.paid:

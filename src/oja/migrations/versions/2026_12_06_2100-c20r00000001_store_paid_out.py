@@ -4,7 +4,7 @@ store (payouts ``paid`` plus shares Paystack's split settled), read by ``GET /ve
 Filled from what exists: the ``paid`` payouts and the store postings of ``split:`` transactions.
 
 Revision ID: c20r00000001
-Revises: c18l00000001
+Revises: c18m00000001
 Create Date: 2026-12-06 21:00:00.000000+00:00
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 import oja.core.db
 
 revision: str = "c20r00000001"
-down_revision: str | None = "c18l00000001"
+down_revision: str | None = "c18m00000001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

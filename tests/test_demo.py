@@ -153,14 +153,13 @@ def test_the_demo_walks_every_flow(tmp_path: Path) -> None:
     # The marketplace's returned wrap (₦15,000) was refunded at the Paystack fake, once.
     assert [r.amount for r in sandbox.paystack.refunds] == [1_500_000]
     # The second wrap was paid once at the Flutterwave fake; each store was paid out once at the
-    # Paystack fake, its sales less the 10 % commission: Beads ₦7,650 for its necklace, Adire
-    # ₦27,000 for two wraps. The first wrap's refund is still ``processing`` at Paystack (days in
-    # production; the fake waits to be told), and the ledger books a refund when it is processed,
-    # so with a zero-day hold that share was paid out too: the refund, once processed, is taken
-    # from Adire's available balance (see README.chaos.md).
+    # Paystack fake, its sales less the 10 % commission, less what its refunds still in flight
+    # will take: Beads ₦7,650 for its necklace; Adire ₦13,500 — two wraps (₦27,000) less the
+    # first wrap's refund, still ``processing`` at Paystack (the fake waits to be told), whose
+    # store part (₦15,000 less the ₦1,500 commission it gives back) the payout holds back.
     paid = [c for c in sandbox.flutterwave.charges.values() if c.status == "successful"]
     assert [int(c.amount * 100) for c in paid] == [1_500_000]
-    assert sorted(t.amount for t in sandbox.paystack.transfers.values()) == [765_000, 2_700_000]
+    assert sorted(t.amount for t in sandbox.paystack.transfers.values()) == [765_000, 1_350_000]
     # The second buyer's notifications reached the email and SMS fakes.
     emails = [m for m in sandbox.smtp.messages if "tunde-" in m.to]
     texts = [m for m in sandbox.sms.messages if m.to.lstrip("+").startswith("234803")]

@@ -37,11 +37,16 @@ __all__ = ["browser", "server"]
 async def _seed(url: str) -> dict[str, uuid.UUID]:
     """An approved store with an active payout account, a failed payout of NGN 1,500 (its money
     back in the store's available balance) and an open dispute on one of its orders."""
+    from oja.core.jobs.outbox import Outbox, unwired
     from oja.identity.models import User
+    from oja.job_modules import job_registry
     from oja.marketplace.vendors.models import Vendor, VendorMember
     from tests.admin.marketplace_kit import add_order
 
     database = Database(url)
+    # The failed payout's move notifies its store (a job row): a bare Database has no outbox.
+    # Unwired, the row waits for the server's sweeper; this test reads pages, not deliveries.
+    Outbox(job_registry(), unwired, default_max_attempts=5).install(database)
     try:
         async with unit_of_work(database) as db:
             owner, buyer = User(email="payout-owner@example.com"), User(email="payer@example.com")

@@ -65,6 +65,7 @@ async def test_every_paginated_list_reads_limit_and_documents_only_per_page(
     routes = paginated_routes(document)
     assert routes == [
         "/admin/disputes",
+        "/admin/payout-accounts",
         "/admin/payouts",
         "/admin/reviews",
         "/admin/vendors",

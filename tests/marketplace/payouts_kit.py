@@ -55,9 +55,11 @@ async def credit_in(db: AsyncSession, vendor_id: str, amount: int) -> None:
     )
 
 
-async def book_in(db: AsyncSession, vendor_id: str, amount: int, sequence: int = 1) -> Payout:
-    """``amount`` made available to the store and a payout of it booked as the job books it (the
-    day's ``sequence``), ``pending``."""
+async def book_in(
+    db: AsyncSession, vendor_id: str, amount: int, sequence: int = 1, *, credit: int | None = None
+) -> Payout:
+    """``credit`` (default ``amount``) made available to the store and a payout of ``amount``
+    booked as the job books it (the day's ``sequence``, whatever the balance), ``pending``."""
     account = await repository.active_account(db, uuid.UUID(vendor_id))
     assert account is not None
     now = utcnow()
@@ -74,7 +76,7 @@ async def book_in(db: AsyncSession, vendor_id: str, amount: int, sequence: int =
         run_date=now.date(),
         sequence=sequence,
     )
-    await credit_in(db, vendor_id, amount)
+    await credit_in(db, vendor_id, amount if credit is None else credit)
     await transfers.book(db, payout)
     return payout
 

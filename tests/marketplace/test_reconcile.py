@@ -22,7 +22,7 @@ from oja.sandbox.paystack import PaystackFake
 from tests.conftest import Jobs
 
 from .conftest import person
-from .payouts_kit import credit_in, paid_store
+from .payouts_kit import book_in, paid_store
 from .shop import add, checkout, paid_webhook, paystack, paystack_server, settings, shop
 
 __all__ = ["paystack", "paystack_server", "settings"]
@@ -134,24 +134,7 @@ async def booked(
     """``credit`` made available to the store, then a payout of ``amount`` booked as the job books
     it (whatever the balance) and moved to ``status`` as the provider's answer moves it."""
     async with unit_of_work(app.state.runtime.database) as db:
-        account = await repository.active_account(db, uuid.UUID(store_id))
-        assert account is not None
-        now = utcnow()
-        payout = Payout(
-            id=uuid.uuid4(),
-            vendor_id=account.vendor_id,
-            reference=transfers.reference_for(account.vendor_id, now.date(), sequence),
-            currency="NGN",
-            amount=amount,
-            status=PayoutStatus.pending,
-            provider=account.provider,
-            account_id=account.id,
-            recipient_code=account.recipient_code,
-            run_date=now.date(),
-            sequence=sequence,
-        )
-        await credit_in(db, store_id, credit)
-        await transfers.book(db, payout)
+        payout = await book_in(db, store_id, amount, sequence, credit=credit)
         if status is not None:
             await transfers.move_to(db, payout, status, None, reason)
     return payout.id, payout.reference

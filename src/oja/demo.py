@@ -594,24 +594,8 @@ def paystack(w: Walk) -> None:
     )
     reference = started.json()["reference"]
     checkout = started.json()["authorization_url"]
-    w.call(
-        "open the checkout",
-        "GET",
-        checkout,
-        expect=200,
-        expected="200 page with Pay",
-        check=lambda r: "/pay" in r.text,
-        show=lambda r: "checkout page",
-    )
-    w.call(
-        "pay (fake sends the webhook)",
-        "POST",
-        f"{checkout}/pay",
-        headers={"Accept": "application/json"},
-        expect=200,
-        expected="success, webhook 200",
-        check=lambda r: r.json()["status"] == "success" and r.json()["webhook_status"] == 200,
-        show=lambda r: f"{r.json()['status']}, webhook {r.json()['webhook_status']}",
+    demo_market.pay_on_hosted_page(
+        w, checkout, opened="open the checkout", page="checkout page", paid="success"
     )
     w.poll(
         "payment status",

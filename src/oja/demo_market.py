@@ -158,6 +158,30 @@ def aliexpress_import(w: Walk, store: dict[str, Any]) -> None:
 # -- a Flutterwave checkout ---------------------------------------------------------------------
 
 
+def pay_on_hosted_page(w: Walk, link: str, *, opened: str, page: str, paid: str) -> None:
+    """Open a payment fake's hosted page and press Pay; the fake answers ``paid`` and has sent its
+    webhook (the Paystack and Flutterwave fakes' pages work alike)."""
+    w.call(
+        opened,
+        "GET",
+        link,
+        expect=200,
+        expected="200 page with Pay",
+        check=lambda r: "/pay" in r.text,
+        show=lambda r: page,
+    )
+    w.call(
+        "pay (fake sends the webhook)",
+        "POST",
+        f"{link}/pay",
+        headers={"Accept": "application/json"},
+        expect=200,
+        expected=f"{paid}, webhook 200",
+        check=lambda r: r.json()["status"] == paid and r.json()["webhook_status"] == 200,
+        show=lambda r: f"{r.json()['status']}, webhook {r.json()['webhook_status']}",
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Buyer:
     email: str
@@ -214,24 +238,8 @@ def flutterwave_order(
     )
     group = placed.json()
     link = group["payment"]["authorization_url"]
-    w.call(
-        "open Flutterwave's page",
-        "GET",
-        link,
-        expect=200,
-        expected="200 page with Pay",
-        check=lambda r: "/pay" in r.text,
-        show=lambda r: "hosted payment page",
-    )
-    w.call(
-        "pay (fake sends the webhook)",
-        "POST",
-        f"{link}/pay",
-        headers={"Accept": "application/json"},
-        expect=200,
-        expected="successful, webhook 200",
-        check=lambda r: r.json()["status"] == "successful" and r.json()["webhook_status"] == 200,
-        show=lambda r: f"{r.json()['status']}, webhook {r.json()['webhook_status']}",
+    pay_on_hosted_page(
+        w, link, opened="open Flutterwave's page", page="hosted payment page", paid="successful"
     )
     w.poll(
         "the Flutterwave group is paid",

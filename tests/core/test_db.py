@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from oja.billing.models import QuotaCounter
 from oja.core.config import Settings
 from oja.core.db import (
+    SQLITE_BUSY_TIMEOUT_MS,
     AfterCommit,
     Database,
     after_commit,
@@ -115,6 +119,38 @@ async def test_own_transaction_commits_apart_from_the_unit_of_work(database: Dat
     with pytest.raises(Conflict):
         await fail_around()
     assert await subjects(database) == ["recorded"]
+
+
+async def busy_timeouts(database: Database, connections: int) -> list[int]:
+    """``PRAGMA busy_timeout`` of ``connections`` pooled SQLite connections, all held at once."""
+    async with AsyncExitStack() as held:
+        opened = [
+            await held.enter_async_context(database.engine.connect()) for _ in range(connections)
+        ]
+        return [(await c.exec_driver_sql("PRAGMA busy_timeout")).scalar_one() for c in opened]
+
+
+async def test_a_short_sqlite_patience_ends_with_its_block_on_its_own_connection(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    """SQLite only: ``busy_timeout`` is its own. Job progress writes with 200 ms of patience."""
+    shutil.copy(sqlite_template, tmp_path / "oja.db")
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'oja.db'}")
+    try:
+        await _patience_restored(database)
+    finally:
+        await database.dispose()
+
+
+async def _patience_restored(database: Database) -> None:
+    assert await busy_timeouts(database, 3) == [SQLITE_BUSY_TIMEOUT_MS] * 3  # three in the pool
+    async with own_transaction(database, sqlite_busy_timeout_ms=200) as session:
+        assert (await session.execute(text("PRAGMA busy_timeout"))).scalar_one() == 200
+        session.add(counter("progress"))
+    assert await subjects(database) == ["progress"]
+    # The pool hands connections out oldest first: restoring through a new checkout set the
+    # normal patience on another connection and left this one at 200 ms.
+    assert await busy_timeouts(database, 3) == [SQLITE_BUSY_TIMEOUT_MS] * 3
 
 
 async def test_read_only_keeps_nothing(database: Database) -> None:

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, NoReturn
 
 import structlog
-from sqlalchemy import JSON, DateTime, Enum, MetaData, event, text
+from sqlalchemy import JSON, DateTime, Enum, MetaData, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -338,20 +338,39 @@ async def own_transaction(
     waits for the single write lock — for at most ``sqlite_busy_timeout_ms`` when given (a best-effort
     write that must give up fast when the caller's own transaction may hold that lock).
     """
-    sqlite_patience = sqlite_busy_timeout_ms is not None and is_sqlite(database.url)
-    async with database.sessionmaker() as session:
-        try:
-            if sqlite_patience:
-                await session.execute(text(f"PRAGMA busy_timeout={sqlite_busy_timeout_ms:d}"))
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
-        finally:
-            if sqlite_patience:  # pooled connection: restore the normal patience
+    if sqlite_busy_timeout_ms is None or not is_sqlite(database.url):
+        async with database.sessionmaker() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
                 await session.rollback()
-                await session.execute(text(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}"))
+                raise
+        return
+    # The patience is a property of one pooled connection, and a session hands its connection back
+    # at commit: the session is bound to one connection for the whole block, and the normal
+    # patience is restored on that same connection (restoring it through the session set it on
+    # whichever connection the pool handed out next, and the short one later failed a writer
+    # that expected 30 s with "database is locked" after 200 ms). Not restored: never reused.
+    async with database.engine.connect() as conn:
+        await conn.exec_driver_sql(f"PRAGMA busy_timeout={sqlite_busy_timeout_ms:d}")
+        await conn.commit()
+        try:
+            async with database.sessionmaker(bind=conn) as session:
+                try:
+                    yield session
+                    await session.commit()
+                except BaseException:
+                    await session.rollback()
+                    raise
+        finally:
+            try:
+                await conn.rollback()
+                await conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+                await conn.commit()
+            except BaseException:
+                await conn.invalidate()
+                raise
 
 
 @asynccontextmanager

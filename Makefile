@@ -27,10 +27,12 @@ run: install ## Install, migrate and start Oja on embedded defaults (API :8000 +
 .PHONY: test
 # Three pytest workers (the suite mostly waits on databases, brokers and subprocesses, so three beat
 # one per core even on two cores): each worker has its own PostgreSQL database and Redis
-# database; whole files go to one worker, so a module's fixtures are built once.
+# database; whole files go to one worker, so a module's fixtures are built once. Files start in
+# collection order (tests/conftest.py puts the slowest first): xdist would otherwise reorder them
+# by their number of tests, and a one-test file that takes minutes (the load test) ran last.
 TEST_WORKERS ?= 3
 test: install ## Install and run the whole test suite (TEST_WORKERS=0 to run in one process)
-	$(RUN) pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(RUN) pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 .PHONY: fmt
 fmt: install ## Format the code

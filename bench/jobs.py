@@ -71,6 +71,7 @@ from oja.core.db import own_transaction, unit_of_work
 from oja.core.jobs import Job, JobStatus, Registry, celery_app
 from oja.core.jobs.celery_app import CeleryPublisher, create_celery
 from oja.core.jobs.fsbroker import TRANSPORT as OJA_FILESYSTEM
+from oja.core.jobs.outbox import Publisher
 from oja.core.migrate import upgrade
 from oja.core.runtime import Runtime
 
@@ -156,6 +157,16 @@ async def latencies_ms(runtime: Runtime, ids: list[uuid.UUID]) -> tuple[list[flo
     return start, done
 
 
+def awaited(publisher: CeleryPublisher) -> Publisher:
+    """``publisher`` without its hand-off: each caller waits for its publish after the commit, as
+    before the outbox handed its messages to one sending thread (the "awaited" row)."""
+
+    async def publish(task_name: str, job_id: uuid.UUID, countdown: float) -> None:
+        await publisher(task_name, job_id, countdown)
+
+    return publish
+
+
 async def measure(
     settings: Settings,
     worker: subprocess.Popen[bytes],
@@ -164,12 +175,16 @@ async def measure(
     idle_jobs: int,
     warmup: int,
     timeout: float,
+    awaited_publish: bool = False,
 ) -> tuple[float, float, float, float, float, float, int]:
     # The producer's side, wired as the API's composition root wires it: Celery as the publisher.
     celery = create_celery(settings)
     registry = Registry()
     registry.add(noop)
-    runtime = Runtime.create(settings, registry=registry, publisher=CeleryPublisher(celery))
+    publisher: Publisher = CeleryPublisher(celery)
+    if awaited_publish:
+        publisher = awaited(CeleryPublisher(celery))
+    runtime = Runtime.create(settings, registry=registry, publisher=publisher)
     try:
         # Warm-up doubles as the readiness check: the worker is up once it has run these.
         await wait_done(runtime, await enqueue(runtime, warmup), worker, timeout)
@@ -223,10 +238,13 @@ def run_broker(
     kombu_filesystem: bool = False,
     database_url: str | None = None,
     worker_src: Path | None = None,
+    awaited_publish: bool = False,
 ) -> Result:
     var_dir = work / name.split(maxsplit=1)[0].lower().strip(",")
     if kombu_filesystem or worker_src:
         var_dir = var_dir.with_name(f"{var_dir.name}-{'kombu' if kombu_filesystem else 'before'}")
+    if awaited_publish:
+        var_dir = var_dir.with_name(f"{var_dir.name}-awaited")
     overrides = {"var_dir": var_dir, "log_level": "WARNING"}
     imports = ["bench.jobs_fixture", *(["bench.jobs_kombu"] if kombu_filesystem else [])]
     env = bench_env(
@@ -254,7 +272,13 @@ def run_broker(
     try:
         measured = asyncio.run(
             measure(
-                settings, worker, jobs=jobs, idle_jobs=idle_jobs, warmup=warmup, timeout=timeout
+                settings,
+                worker,
+                jobs=jobs,
+                idle_jobs=idle_jobs,
+                warmup=warmup,
+                timeout=timeout,
+                awaited_publish=awaited_publish,
             )
         )
     except (WorkerDied, TimeoutError) as exc:
@@ -383,7 +407,8 @@ def main() -> None:
     parser.add_argument(
         "--brokers",
         default="kombu,filesystem,redis,raw",
-        help="rows to run: kombu (filesystem, kombu's), filesystem, redis, raw (raw Celery)",
+        help="rows to run: kombu (filesystem, kombu's), filesystem, redis, awaited (Oja on Redis, "
+        "each caller waiting for its publish: the producer before the hand-off), raw (raw Celery)",
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
     parser.add_argument(
@@ -413,6 +438,13 @@ def main() -> None:
     redis_name = args.redis_url.removeprefix("redis://")
     # name → (kind, URL, kombu's own filesystem transport instead of Oja's, the worker's src)
     rows: dict[str, tuple[str, str | None, bool, Path | None]] = {}
+    if "awaited" in wanted:
+        rows[f"Oja on Redis, publish awaited ({redis_name})"] = (
+            "oja-awaited",
+            args.redis_url,
+            False,
+            None,
+        )
     if "kombu" in wanted:
         rows["filesystem, kombu's (before)"] = ("oja", None, True, None)
     if "filesystem" in wanted:
@@ -455,7 +487,7 @@ def main() -> None:
                     "warmup": args.warmup,
                     "timeout": args.timeout,
                 }
-                if kind == "oja":
+                if kind in ("oja", "oja-awaited"):
                     result = run_broker(
                         name,
                         url,
@@ -463,6 +495,7 @@ def main() -> None:
                         kombu_filesystem=kombu_filesystem,
                         database_url=database_url,
                         worker_src=worker_src,
+                        awaited_publish=kind == "oja-awaited",
                         **counts,
                     )
                 else:
@@ -506,7 +539,7 @@ def main() -> None:
         )
     print()
     print(markdown_table(headers, table_rows))
-    ojas = [name for name, row in rows.items() if row[0] == "oja" and row[1]]
+    ojas = [name for name, row in rows.items() if row[0].startswith("oja") and row[1]]
     for oja_name in ojas if "raw Celery on Redis, defaults" in results else []:
         for raw_name in (
             "raw Celery on Redis, defaults",

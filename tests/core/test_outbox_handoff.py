@@ -133,9 +133,10 @@ def test_the_thread_sends_what_queued_up_in_one_batch_in_order_and_goes_on_after
     None
 ):
     batches: list[list[str]] = []
-    gate = threading.Event()
+    gate, sending = threading.Event(), threading.Event()
 
     def send(batch: list[Message]) -> None:
+        sending.set()
         assert gate.wait(10)
         names = [task_name for task_name, _, _ in batch]
         if "bad" in names:
@@ -143,8 +144,8 @@ def test_the_thread_sends_what_queued_up_in_one_batch_in_order_and_goes_on_after
         batches.append(names)
 
     thread = PublishThread(send)
-    thread.hand_off("a", uuid.uuid4(), 0.0)  # the thread takes it and waits at the gate
-    assert thread.flush(0.05) is False
+    thread.hand_off("a", uuid.uuid4(), 0.0)
+    assert sending.wait(10)  # the thread took "a" alone and waits at the gate
     for name in ["b", "c"]:  # queued meanwhile: the next batch
         thread.hand_off(name, uuid.uuid4(), 0.0)
     gate.set()
@@ -161,9 +162,13 @@ def test_the_thread_sends_what_queued_up_in_one_batch_in_order_and_goes_on_after
 def test_a_forked_child_starts_its_own_thread_and_forgets_the_parents_queue() -> None:
     sent: list[str] = []
     gate = threading.Event()
+    parent = os.getpid()
 
     def send(batch: list[Message]) -> None:
-        assert gate.wait(10)
+        # Only the parent's sends wait: the child must not touch the gate, whose lock a fork may
+        # have copied while the parent's thread held it.
+        if os.getpid() == parent:
+            assert gate.wait(10)
         sent.extend(task_name for task_name, _, _ in batch)
 
     thread = PublishThread(send)
@@ -172,7 +177,6 @@ def test_a_forked_child_starts_its_own_thread_and_forgets_the_parents_queue() ->
     if pid == 0:  # the child: Celery's prefork pool forks a worker the same way
         code = 1
         try:
-            gate.set()
             thread.hand_off("child", uuid.uuid4(), 0.0)
             if thread.flush(10) and sent == ["child"]:
                 code = 0

@@ -20,10 +20,12 @@ finished, the job row marked).
 The baseline, on the same Redis and in the same run: raw Celery (``bench/jobs_celery_fixture.py``)
 running a no-op task with ``--concurrency 2``, sent with ``send_task`` by the same producer, no job
 table — once with Celery's defaults (acknowledged on receipt, prefetch 4) and once with Oja's
-delivery settings (``acks_late``, prefetch 1). Rounds are interleaved (each round runs every row
+delivery settings (``acks_late``, prefetch 1). The row ``awaited`` is Oja on Redis with each caller
+waiting for its publish after the commit (the producer before the outbox's hand-off to one sending
+thread), for a before/after in the same run. Rounds are interleaved (each round runs every row
 once) and the table shows medians.
 
-    python -m bench.jobs [--jobs 500] [--idle-jobs 30] [--rounds 2] [--brokers redis,raw]
+    python -m bench.jobs [--jobs 500] [--idle-jobs 30] [--rounds 2] [--brokers awaited,redis,raw]
                          [--redis-url redis://127.0.0.1:6379/15]
                          [--postgres postgresql://postgres@127.0.0.1:5432/test]
 """

@@ -20,10 +20,12 @@ finished, the job row marked).
 The baseline, on the same Redis and in the same run: raw Celery (``bench/jobs_celery_fixture.py``)
 running a no-op task with ``--concurrency 2``, sent with ``send_task`` by the same producer, no job
 table — once with Celery's defaults (acknowledged on receipt, prefetch 4) and once with Oja's
-delivery settings (``acks_late``, prefetch 1). Rounds are interleaved (each round runs every row
+delivery settings (``acks_late``, prefetch 1). The row ``awaited`` is Oja on Redis with each caller
+waiting for its publish after the commit (the producer before the outbox's hand-off to one sending
+thread), for a before/after in the same run. Rounds are interleaved (each round runs every row
 once) and the table shows medians.
 
-    python -m bench.jobs [--jobs 500] [--idle-jobs 30] [--rounds 2] [--brokers redis,raw]
+    python -m bench.jobs [--jobs 500] [--idle-jobs 30] [--rounds 2] [--brokers awaited,redis,raw]
                          [--redis-url redis://127.0.0.1:6379/15]
                          [--postgres postgresql://postgres@127.0.0.1:5432/test]
 """
@@ -71,6 +73,7 @@ from oja.core.db import own_transaction, unit_of_work
 from oja.core.jobs import Job, JobStatus, Registry, celery_app
 from oja.core.jobs.celery_app import CeleryPublisher, create_celery
 from oja.core.jobs.fsbroker import TRANSPORT as OJA_FILESYSTEM
+from oja.core.jobs.outbox import Publisher
 from oja.core.migrate import upgrade
 from oja.core.runtime import Runtime
 
@@ -156,6 +159,16 @@ async def latencies_ms(runtime: Runtime, ids: list[uuid.UUID]) -> tuple[list[flo
     return start, done
 
 
+def awaited(publisher: CeleryPublisher) -> Publisher:
+    """``publisher`` without its hand-off: each caller waits for its publish after the commit, as
+    before the outbox handed its messages to one sending thread (the "awaited" row)."""
+
+    async def publish(task_name: str, job_id: uuid.UUID, countdown: float) -> None:
+        await publisher(task_name, job_id, countdown)
+
+    return publish
+
+
 async def measure(
     settings: Settings,
     worker: subprocess.Popen[bytes],
@@ -164,12 +177,16 @@ async def measure(
     idle_jobs: int,
     warmup: int,
     timeout: float,
+    awaited_publish: bool = False,
 ) -> tuple[float, float, float, float, float, float, int]:
     # The producer's side, wired as the API's composition root wires it: Celery as the publisher.
     celery = create_celery(settings)
     registry = Registry()
     registry.add(noop)
-    runtime = Runtime.create(settings, registry=registry, publisher=CeleryPublisher(celery))
+    publisher: Publisher = CeleryPublisher(celery)
+    if awaited_publish:
+        publisher = awaited(CeleryPublisher(celery))
+    runtime = Runtime.create(settings, registry=registry, publisher=publisher)
     try:
         # Warm-up doubles as the readiness check: the worker is up once it has run these.
         await wait_done(runtime, await enqueue(runtime, warmup), worker, timeout)
@@ -223,10 +240,13 @@ def run_broker(
     kombu_filesystem: bool = False,
     database_url: str | None = None,
     worker_src: Path | None = None,
+    awaited_publish: bool = False,
 ) -> Result:
     var_dir = work / name.split(maxsplit=1)[0].lower().strip(",")
     if kombu_filesystem or worker_src:
         var_dir = var_dir.with_name(f"{var_dir.name}-{'kombu' if kombu_filesystem else 'before'}")
+    if awaited_publish:
+        var_dir = var_dir.with_name(f"{var_dir.name}-awaited")
     overrides = {"var_dir": var_dir, "log_level": "WARNING"}
     imports = ["bench.jobs_fixture", *(["bench.jobs_kombu"] if kombu_filesystem else [])]
     env = bench_env(
@@ -254,7 +274,13 @@ def run_broker(
     try:
         measured = asyncio.run(
             measure(
-                settings, worker, jobs=jobs, idle_jobs=idle_jobs, warmup=warmup, timeout=timeout
+                settings,
+                worker,
+                jobs=jobs,
+                idle_jobs=idle_jobs,
+                warmup=warmup,
+                timeout=timeout,
+                awaited_publish=awaited_publish,
             )
         )
     except (WorkerDied, TimeoutError) as exc:
@@ -383,7 +409,8 @@ def main() -> None:
     parser.add_argument(
         "--brokers",
         default="kombu,filesystem,redis,raw",
-        help="rows to run: kombu (filesystem, kombu's), filesystem, redis, raw (raw Celery)",
+        help="rows to run: kombu (filesystem, kombu's), filesystem, redis, awaited (Oja on Redis, "
+        "each caller waiting for its publish: the producer before the hand-off), raw (raw Celery)",
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
     parser.add_argument(
@@ -413,6 +440,13 @@ def main() -> None:
     redis_name = args.redis_url.removeprefix("redis://")
     # name → (kind, URL, kombu's own filesystem transport instead of Oja's, the worker's src)
     rows: dict[str, tuple[str, str | None, bool, Path | None]] = {}
+    if "awaited" in wanted:
+        rows[f"Oja on Redis, publish awaited ({redis_name})"] = (
+            "oja-awaited",
+            args.redis_url,
+            False,
+            None,
+        )
     if "kombu" in wanted:
         rows["filesystem, kombu's (before)"] = ("oja", None, True, None)
     if "filesystem" in wanted:
@@ -455,7 +489,7 @@ def main() -> None:
                     "warmup": args.warmup,
                     "timeout": args.timeout,
                 }
-                if kind == "oja":
+                if kind in ("oja", "oja-awaited"):
                     result = run_broker(
                         name,
                         url,
@@ -463,6 +497,7 @@ def main() -> None:
                         kombu_filesystem=kombu_filesystem,
                         database_url=database_url,
                         worker_src=worker_src,
+                        awaited_publish=kind == "oja-awaited",
                         **counts,
                     )
                 else:
@@ -506,7 +541,7 @@ def main() -> None:
         )
     print()
     print(markdown_table(headers, table_rows))
-    ojas = [name for name, row in rows.items() if row[0] == "oja" and row[1]]
+    ojas = [name for name, row in rows.items() if row[0].startswith("oja") and row[1]]
     for oja_name in ojas if "raw Celery on Redis, defaults" in results else []:
         for raw_name in (
             "raw Celery on Redis, defaults",

@@ -12,7 +12,9 @@ The shape, from the inside out:
   (:meth:`Outbox.install`, done by :meth:`oja.core.runtime.Runtime.create`), with the registry and the
   default attempt budget.
 - **Publisher port** (:class:`.outbox.Publisher`): an async callable taking the task name, the job id
-  and a countdown. Tests and benchmarks pass their own to ``Runtime.create`` or ``create_app``.
+  and a countdown. Tests and benchmarks pass their own to ``Runtime.create`` or ``create_app``. One
+  that also has ``hand_off`` (:class:`.outbox.HandsOff`; the Celery adapter's sending thread) gets
+  the after-commit messages without the caller waiting; the sweeper republishes what it loses.
 - **Celery adapter** (:mod:`.celery_app`): :class:`CeleryPublisher` and :func:`register_tasks`; it
   imports the kernel, never the reverse. The worker composition root owns the one process global the
   machinery keeps: each forked worker process's runtime, which Celery cannot pass to a task.

@@ -18,6 +18,7 @@ from celery import Celery
 from oja.core.config import Settings
 from oja.core.jobs.definition import Registry
 from oja.core.jobs.fsbroker import TRANSPORT
+from oja.core.jobs.outbox import Message, PublishThread
 from oja.core.jobs.periodic import enqueue_periodic
 from oja.core.jobs.runner import execute
 from oja.core.jobs.sweeper import sweep
@@ -87,13 +88,19 @@ def create_celery(settings: Settings) -> Celery:
 
 
 class CeleryPublisher:
-    """The outbox's publisher on a Celery app: ``send_task`` by name, on a thread (kombu blocks)."""
+    """The outbox's publisher on a Celery app: ``send_task`` by name, off the event loop (kombu
+    blocks) — awaited on a thread-pool thread, or handed to this publisher's one sending thread
+    without waiting (after a commit: see :mod:`oja.core.jobs.outbox`)."""
 
     def __init__(self, app: Celery) -> None:
         self.app = app
+        self.thread = PublishThread(self.send_batch)
 
     async def __call__(self, task_name: str, job_id: uuid.UUID, countdown: float) -> None:
         await asyncio.to_thread(self.send, task_name, job_id, countdown)
+
+    def hand_off(self, task_name: str, job_id: uuid.UUID, countdown: float) -> None:
+        self.thread.hand_off(task_name, job_id, countdown)
 
     def send(self, task_name: str, job_id: uuid.UUID, countdown: float = 0.0) -> None:
         self.app.send_task(
@@ -103,6 +110,19 @@ class CeleryPublisher:
             retry=False,
             ignore_result=True,
         )
+
+    def send_batch(self, messages: list[Message]) -> None:
+        """``messages`` through one producer (one broker connection checkout for the batch)."""
+        with self.app.producer_or_acquire() as producer:
+            for task_name, job_id, countdown in messages:
+                self.app.send_task(
+                    task_name,
+                    args=[str(job_id)],
+                    countdown=countdown or None,
+                    retry=False,
+                    ignore_result=True,
+                    producer=producer,
+                )
 
 
 Work = Callable[[Runtime], Awaitable[Any]]

@@ -332,7 +332,8 @@ async def test_the_price_range_matches_a_brute_force_over_live_variants(
 ) -> None:
     """A product is in ``[min_price, max_price]`` when some live variant's price is: products
     inside, outside, on the bounds, and straddling the range with and without a variant in it
-    (one whose only inside variant was deleted), for every pair of bounds."""
+    (one whose only inside variant was deleted, others whose inside variant is on a bound), for
+    every pair of bounds: the page's items and its total (asked in two different forms)."""
     boss, owner = await admin(app, client), await person(client)
     await approved_store(client, owner, boss, "One")
     prices = {
@@ -343,6 +344,9 @@ async def test_the_price_range_matches_a_brute_force_over_live_variants(
         "E": [700],
         "F": [300, 600],
         "G": [100, 450, 900],
+        # straddlers whose inside variant sits exactly on a bound (300 or 600)
+        "H": [99, 300, 901],
+        "I": [100, 600, 900],
     }
     for title, amounts in prices.items():
         variants = [{"sku": f"{title}{i}", "price": p} for i, p in enumerate(amounts)]

@@ -155,6 +155,15 @@ class ProductVariant(IdMixin, TimestampMixin, VendorOwned, Base):
         CheckConstraint("price >= 0", name="price_not_negative"),
         CheckConstraint("low_stock_threshold >= 0", name="threshold_not_negative"),
         Index("ix_product_variant_price", "price"),
+        # The listing's price range asks which products have a live variant within the bounds:
+        # the live prices with their product, read from the index alone (issue 18).
+        Index(
+            "ix_product_variant_live_price",
+            "price",
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+            postgresql_include=["product_id"],
+        ),
     )
 
     product_id: Mapped[uuid.UUID] = mapped_column(

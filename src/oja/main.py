@@ -20,6 +20,7 @@ from oja.core.jobs.outbox import Publisher
 from oja.core.logging import configure_logging
 from oja.core.middleware import RequestContextMiddleware
 from oja.core.openapi import install_openapi
+from oja.core.routing import index_static_routes
 from oja.core.runtime import Runtime, RuntimeMiddleware
 from oja.job_modules import job_registry
 from oja.marketplace.recommendations.recorder import flush_views
@@ -94,4 +95,5 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
     include_routers(app)
     install_openapi(app)
     mount_admin(app, runtime)
+    index_static_routes(app.router)
     return app

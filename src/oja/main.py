@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
         # were the 4x gap between a sales report's p50 and p95 (bench/reports.py). Once per
         # process: a process that builds many apps (the tests) would otherwise pay a full
         # collection per app and keep every earlier app's cycles frozen, never collected.
+        route_index.build()  # before the freeze: the index lives as long as the process
         _freeze_once()
         yield
         await flush_views(runtime)
@@ -95,5 +96,5 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
     include_routers(app)
     install_openapi(app)
     mount_admin(app, runtime)
-    index_static_routes(app.router)
+    route_index = index_static_routes(app.router)
     return app

@@ -65,7 +65,7 @@ def tricky_app(*, indexed: bool) -> FastAPI:
         return {"route": "upload"}
 
     if indexed:
-        index_static_routes(app.router)
+        index_static_routes(app.router).build()
     return app
 
 
@@ -134,7 +134,6 @@ def test_the_index_narrows_static_paths_only() -> None:
     app = tricky_app(indexed=True)
     index = app.router.middleware_stack
     assert isinstance(index, StaticRouteIndex)
-    index._build()
     # `/files/listing` also reaches the mount declared before it; `/items/special` the parameter
     # route that shadows it; paths with parameters are never keys.
     assert {path: len(view.routes) for path, view in index._views.items()} == {
@@ -167,7 +166,7 @@ def select(routes: list[BaseRoute], method: str, path: str) -> BaseRoute | None:
 def test_every_static_path_of_the_app_selects_the_same_route(app: Any) -> None:
     index = app.router.middleware_stack
     assert isinstance(index, StaticRouteIndex)
-    index._build()
+    index.build()
     assert len(index._views) > 90
     assert len(index._views["/user/me"].routes) == 1  # one candidate of the app's ~50
     for path, view in index._views.items():
@@ -175,3 +174,29 @@ def test_every_static_path_of_the_app_selects_the_same_route(app: Any) -> None:
             chosen = select(view.routes, method, path)
             assert chosen is not None
             assert chosen is select(app.router.routes, method, path), (method, path)
+
+
+async def test_the_app_builds_its_index_at_startup(app: Any) -> None:
+    index = app.router.middleware_stack
+    assert isinstance(index, StaticRouteIndex)
+    assert not index.active  # no lifespan yet: every request takes the full router
+    async with app.router.lifespan_context(app):
+        assert index.active
+        assert "/user/me" in index._views
+
+
+async def test_a_route_added_after_the_build_turns_the_index_off() -> None:
+    app = tricky_app(indexed=True)
+    index = app.router.middleware_stack
+    assert isinstance(index, StaticRouteIndex)
+    assert index.active
+
+    @app.post("/items/special")
+    async def late() -> dict[str, str]:
+        return {"route": "late"}
+
+    assert not index.active
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        assert (await client.get("/items/special")).json() == {"route": "item", "id": "special"}
+        assert (await client.post("/items/special")).json() == {"route": "late"}

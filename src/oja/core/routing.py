@@ -1,8 +1,8 @@
 """A static-path index in front of the app's router.
 
 FastAPI's router tries its routes in order until one matches; with ~50 included routers (each
-trying its own routes, and matching twice: once to select, once to handle) that scan was a tenth
-of an authenticated read's CPU. :class:`StaticRouteIndex` answers the same question for a path
+trying its own routes, and matching twice: once to select, once to handle) that scan was a large
+share of an authenticated read's CPU. :class:`StaticRouteIndex` answers the same question for a path
 without parameters from a table: the routes that can match it at all, in their original order,
 so the router's own loop runs over one or two routes instead of all of them.
 
@@ -11,7 +11,8 @@ whose path is the literal path of some HTTP route is narrowed, and then to every
 pattern accepts that path (parameterised routes and mounts included), in order: routes left out
 would answer "no match", which the router's loop skips anyway. Anything else (paths with
 parameters, unknown paths, trailing-slash redirects, 404, websockets, lifespan) goes through the
-full router. The table is rebuilt when the router's own route list changes length.
+full router, and so does every request while the index is unbuilt or the router's own route
+list has changed length since it was built.
 """
 
 from __future__ import annotations
@@ -42,20 +43,29 @@ def _probe(path: str) -> Scope:
 
 
 class StaticRouteIndex:
-    """ASGI app standing in for ``router.middleware_stack`` (the router's own ``app``)."""
+    """ASGI app standing in for ``router.middleware_stack`` (the router's own ``app``).
+
+    Inactive (every request takes the full router) until :meth:`build` runs, which the app's
+    lifespan does at startup: building makes FastAPI prepare every included route at once (about
+    a second), which a test that serves a few requests without a lifespan should not pay.
+    """
 
     def __init__(self, router: Router) -> None:
         self.router = router
         self._built_for = -1
         self._views: dict[str, Router] = {}
 
-    def _build(self) -> None:
+    @property
+    def active(self) -> bool:
+        """Built, and for the routes the router has now (a route added since turns it off)."""
+        return self._built_for == len(self.router.routes)
+
+    def build(self) -> None:
         routes = self.router.routes
         leaves = list(_leaves(routes))
-        if any(isinstance(leaf, Host) for leaf in leaves):
-            self._views = {}  # a host route matches on a header, not the path: no index
-        else:
-            views: dict[str, Router] = {}
+        views: dict[str, Router] = {}
+        # A host route matches on a header, not the path: then no index.
+        if not any(isinstance(leaf, Host) for leaf in leaves):
             for leaf in leaves:
                 path = getattr(leaf, "path", None)
                 if not isinstance(path, str) or "{" in path or path in views:
@@ -65,13 +75,11 @@ class StaticRouteIndex:
                     view = copy.copy(self.router)
                     view.routes = candidates
                     views[path] = view
-            self._views = views
+        self._views = views
         self._built_for = len(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            if self._built_for != len(self.router.routes):
-                self._build()
+        if scope["type"] == "http" and self.active:
             view = self._views.get(get_route_path(scope))
             if view is not None:
                 # `url_for` asks the scope's router: the whole one, not the narrowed view.
@@ -81,6 +89,9 @@ class StaticRouteIndex:
         await self.router.app(scope, receive, send)
 
 
-def index_static_routes(router: Router) -> None:
-    """Route ``router``'s requests through a :class:`StaticRouteIndex` (same answers, less CPU)."""
-    router.middleware_stack = StaticRouteIndex(router)
+def index_static_routes(router: Router) -> StaticRouteIndex:
+    """Route ``router``'s requests through a :class:`StaticRouteIndex` (same answers, less CPU);
+    call its :meth:`~StaticRouteIndex.build` once the routes are in place."""
+    index = StaticRouteIndex(router)
+    router.middleware_stack = index
+    return index

@@ -15,7 +15,7 @@ generator, which saturates below the servers it measures.
 
     python bench/http.py [--connections 64] [--duration 10] [--warmup 2] [--tool auto|wrk|httpx]
                          [--only healthz|me] [--rounds 3] [--compare-src DIR]
-                         [--compare-log-level WARNING]
+                         [--compare-log-level WARNING] [--floor]
                          [--postgres postgresql://postgres@127.0.0.1:5432/test]
 """
 
@@ -136,6 +136,19 @@ def create_raw_me_app() -> FastAPI:
         )
         return Response(body, media_type="application/json")
 
+    return app
+
+
+def create_floor_me_app() -> FastAPI:
+    """The raw endpoint behind Oja's own request middleware (request id, body limit, metrics, the
+    access line at ``BENCH_LOG_LEVEL``): a floor for Oja, which adds routing over its ~50 routers,
+    dependency resolution, SQLAlchemy and the response model on top."""
+    from oja.core.logging import configure_logging
+    from oja.core.middleware import RequestContextMiddleware
+
+    configure_logging(os.environ.get("BENCH_LOG_LEVEL", "INFO"))
+    app = create_raw_me_app()
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=1 << 20, large_body_paths={})
     return app
 
 
@@ -511,6 +524,13 @@ def bench_me(args: argparse.Namespace, tool: str) -> None:
             servers[variant.name] = stack.enter_context(
                 uvicorn_server(app, env=variant.env, log_path=log_path)
             )
+        if args.floor:
+            floor_env = {**raw_env, "BENCH_LOG_LEVEL": args.log_level}
+            servers["raw + Oja middleware"] = stack.enter_context(
+                uvicorn_server(
+                    "bench.http:create_floor_me_app", env=floor_env, log_path=work / "floor.log"
+                )
+            )
         app = "bench.http:create_raw_me_app"
         servers["raw"] = stack.enter_context(
             uvicorn_server(app, env=raw_env, log_path=work / "raw.log")
@@ -615,6 +635,11 @@ def main() -> None:
         "--compare-log-level",
         default=None,
         help="GET /user/me: a further Oja server at this OJA_LOG_LEVEL in the same rounds",
+    )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="GET /user/me: a further server, the raw endpoint behind Oja's request middleware",
     )
     parser.add_argument("--generate", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--headers", default="{}", help=argparse.SUPPRESS)

@@ -20,6 +20,7 @@ from oja.core.jobs.outbox import Publisher
 from oja.core.logging import configure_logging
 from oja.core.middleware import RequestContextMiddleware
 from oja.core.openapi import install_openapi
+from oja.core.routing import index_static_routes
 from oja.core.runtime import Runtime, RuntimeMiddleware
 from oja.job_modules import job_registry
 from oja.marketplace.recommendations.recorder import flush_views
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
         # were the 4x gap between a sales report's p50 and p95 (bench/reports.py). Once per
         # process: a process that builds many apps (the tests) would otherwise pay a full
         # collection per app and keep every earlier app's cycles frozen, never collected.
+        route_index.build()  # before the freeze: the index lives as long as the process
         _freeze_once()
         yield
         await flush_views(runtime)
@@ -94,4 +96,5 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
     include_routers(app)
     install_openapi(app)
     mount_admin(app, runtime)
+    route_index = index_static_routes(app.router)
     return app

@@ -140,3 +140,47 @@ async def test_user_routes_refuse_api_keys(client: httpx.AsyncClient, route: str
         headers={"X-API-Key": key},
     )
     assert response.status_code == 403
+
+
+async def test_user_me_refuses_a_disabled_account_and_an_api_key(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    from sqlalchemy import update
+
+    from oja.identity.models import User
+
+    from .conftest import execute
+
+    _, pair = await user_with_token(client)
+    token = pair["access_token"]
+    key = await _key(client, token, ["examples:read"])
+    refused = await client.get("/user/me", headers={"X-API-Key": key})
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "forbidden")
+    await execute(app, update(User).values(is_active=False))
+    disabled = await client.get("/user/me", headers=bearer(token))
+    assert (disabled.status_code, disabled.json()["error"]["code"]) == (401, "account_disabled")
+
+
+def test_user_me_resolves_four_dependencies(app: Any) -> None:
+    """The hot read's dependency tree: each node is solved on every request."""
+    from fastapi.dependencies.models import Dependant
+
+    from oja.identity import dependencies
+
+    def calls(dependant: Dependant) -> list[Any]:
+        return [c for d in dependant.dependencies for c in [d.call, *calls(d)]]
+
+    routes = [r for r in app.routes if hasattr(r, "effective_route_contexts")]
+    me = next(
+        c.original_route
+        for r in routes
+        for c in r.effective_route_contexts()
+        if c.path == "/user/me"
+    )
+    assert sorted(getattr(c, "__name__", type(c).__name__) for c in set(calls(me.dependant))) == [
+        "APIKeyHeader",
+        "OAuth2PasswordBearer",
+        "get_principal",
+        "require_user_principal",
+    ]
+    assert dependencies.get_signed_in_user not in calls(me.dependant)

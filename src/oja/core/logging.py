@@ -74,6 +74,31 @@ def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> 
 
 
 _configured = False
+# The processors every line runs through before rendering, as configured (for `log_access`).
+_shared: list[Any] = []
+
+
+def log_access(logger: logging.Logger, fields: dict[str, Any]) -> None:
+    """The ``http.request`` line at INFO: the same record, processors and JSON as
+    ``structlog.get_logger(...).info("http.request", **fields)``, handed to the handlers directly.
+
+    Once per request, so it skips what a general call pays for: structlog's bound-logger dispatch,
+    the standard library's caller lookup (a stack walk) and a level check per processor chain.
+    """
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    if not _shared:  # logging not configured here: the ordinary path
+        structlog.get_logger(logger.name).info("http.request", **fields)
+        return
+    event_dict: Any = {**fields, "event": "http.request"}  # structlog puts the event last
+    for processor in _shared:
+        event_dict = processor(logger, "info", event_dict)
+    # What `ProcessorFormatter.wrap_for_formatter` attaches: the formatter then only renders.
+    extra = {"_logger": logger, "_name": "info"}
+    record = logger.makeRecord(
+        logger.name, logging.INFO, "(unknown file)", 0, event_dict, (), None, extra=extra
+    )
+    logger.handle(record)
 
 
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
@@ -87,6 +112,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         structlog.processors.format_exc_info,
         redact,
     ]
+    _shared[:] = shared
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     structlog.configure(
         # The level filter first: a dropped line (INFO access lines under WARNING) then costs one

@@ -6,6 +6,7 @@ the per-request overhead stays small.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -24,9 +25,11 @@ from oja.core.errors import (
     is_unavailable,
     is_unstorable_text,
 )
+from oja.core.logging import log_access
 from oja.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 log = structlog.get_logger("oja.http")
+access_logger = logging.getLogger("oja.http")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -181,14 +184,16 @@ class RequestContextMiddleware:
             HTTP_REQUESTS.labels(route, method, str(status)).inc()
             HTTP_LATENCY.labels(route, method).observe(duration)
             state: dict[str, Any] = scope.get("state", {})
-            log.info(
-                "http.request",
-                method=method,
-                path=scope["path"],
-                route=route,
-                status=status,
-                duration_ms=round(duration * 1000, 2),
-                user_id=state.get("user_id"),
-                client=(scope.get("client") or ("", 0))[0],
+            log_access(
+                access_logger,
+                {
+                    "method": method,
+                    "path": scope["path"],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(duration * 1000, 2),
+                    "user_id": state.get("user_id"),
+                    "client": (scope.get("client") or ("", 0))[0],
+                },
             )
             structlog.contextvars.clear_contextvars()

@@ -252,15 +252,21 @@ async def require_user_principal(principal: CurrentPrincipal) -> Principal:
 UserPrincipal = Annotated[Principal, Depends(require_user_principal)]
 
 
-async def get_signed_in_user(principal: UserPrincipal) -> User:
-    """The caller as the session check read it, detached from any session: for routes that only
-    read it, which then open no unit of work for it. Changes to it are never saved."""
+def signed_in_user(principal: Principal) -> User:
+    """The user of a user principal as the session check read it, detached from any session;
+    :class:`AccountDisabled` if the account is disabled. Changes to it are never saved."""
     user = principal.user
     if user is None:
         raise InvalidToken("The token is not valid.")
     if not user.is_active:
         raise AccountDisabled("This account is disabled.")
     return user
+
+
+async def get_signed_in_user(principal: UserPrincipal) -> User:
+    """The caller as the session check read it (:func:`signed_in_user`): for routes that only
+    read it, which then open no unit of work for it."""
+    return signed_in_user(principal)
 
 
 SignedInUser = Annotated[User, Depends(get_signed_in_user)]

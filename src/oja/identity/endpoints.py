@@ -21,8 +21,8 @@ from oja.identity.dependencies import (
     RequireRole,
     RequireScopes,
     ServicePrincipal,
-    SignedInUser,
     UserPrincipal,
+    signed_in_user,
 )
 from oja.identity.errors import AccountExists, HashingBusy, LastAdmin, UserNotFound
 from oja.identity.google import endpoints as google_endpoints
@@ -70,9 +70,10 @@ auth_router.include_router(mfa_endpoints.router)
     summary="The current user",
     responses=errors(*USER_ERRORS),
 )
-async def me(user: SignedInUser, principal: UserPrincipal) -> UserOut:
-    # The session check read the roles with the user: this route runs no query of its own.
-    return UserOut.of(user, principal.current_roles)
+async def me(principal: UserPrincipal) -> UserOut:
+    # The session check read the user and its roles: this route runs no query of its own. One
+    # dependency, not `SignedInUser` beside it: each is a node FastAPI solves on every request.
+    return UserOut.of(signed_in_user(principal), principal.current_roles)
 
 
 @admin_router.get(

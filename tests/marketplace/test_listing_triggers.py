@@ -105,3 +105,56 @@ async def test_a_dropped_listing_trigger_is_seen(app: Any) -> None:
             )
             async with app.state.runtime.database.engine.begin() as conn:
                 await conn.execute(text(statement))
+
+
+def _recount_migration() -> ModuleType:
+    (path,) = VERSIONS.glob("*-c18p00000001_*.py")
+    spec = importlib.util.spec_from_file_location("oja_migration_c18p00000001", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+RECOUNT = _recount_migration()
+
+
+async def test_the_price_recount_reads_its_product_s_variants_alone(app: Any) -> None:
+    """Issue 18: the recount's old ``deleted_at IS NULL`` condition let PL/pgSQL's plan, made
+    while ``product_variant`` looked small, AND a whole partial index ``WHERE deleted_at IS NULL``
+    (the live SKUs' unique index) with the ``product_id`` index: every recount read every live
+    variant, and a bulk import turned quadratic. The head's recount filters on the product
+    alone (liveness in the aggregates) and its plan walks the ``product_id`` index only."""
+    if app.state.runtime.database.engine.dialect.name == "postgresql":
+        (definition,) = await rows(
+            app, "SELECT pg_get_functiondef('product_listing_prices(uuid, integer)'::regprocedure)"
+        )
+        assert RECOUNT.RECOUNT in definition[0]
+        assert RECOUNT.OLD_RECOUNT not in definition[0]
+        async with app.state.runtime.database.engine.connect() as conn:
+            await conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            await conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+            await conn.exec_driver_sql(
+                "PREPARE listing_recount(uuid) AS " + RECOUNT.RECOUNT.replace("= pid", "= $1")
+            )
+            plan = "\n".join(
+                str(line)
+                for (line,) in (
+                    await conn.exec_driver_sql(
+                        "EXPLAIN EXECUTE listing_recount('00000000-0000-0000-0000-000000000000')"
+                    )
+                ).all()
+            )
+            await conn.exec_driver_sql("DEALLOCATE listing_recount")
+        indexes = set(re.findall(r"Index (?:Only )?Scan(?: Backward)? (?:using|on) (\w+)", plan))
+        assert indexes == {"ix_product_variant_product_id"}, plan
+    else:
+        # SQLite plans the trigger's subquery per statement: the product_id index serves it.
+        plan = await rows(
+            app,
+            "EXPLAIN QUERY PLAN SELECT min(v.price), max(v.price) FROM product_variant AS v "
+            "WHERE v.product_id = :p AND v.deleted_at IS NULL",
+            p="00000000000000000000000000000000",
+        )
+        assert any("ix_product_variant_product_id" in str(row[-1]) for row in plan), plan

@@ -6,13 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.jobs.runner import execute
-from oja.marketplace.imports import batches
+from oja.marketplace.imports import batches, repository
 from tests.conftest import Jobs, use_settings
 
 from .conftest import Person, admin, approved_store, count, error_code, person, rows
@@ -761,3 +764,44 @@ async def test_imported_products_are_searchable_when_their_batch_commits(
     second = again["items"][0]["variants"][0]["price"]
     assert second != first
     assert await drinks() == [("Zobo drink", second)]
+
+
+@pytest.mark.parametrize("database_url", [POSTGRES], indirect=True)
+async def test_a_batch_reads_its_own_keys_not_the_whole_store(
+    app: Any, client: httpx.AsyncClient, jobs: Jobs
+) -> None:
+    """Each key of a batch is one index probe: a batch's reads do not grow with the store (issue
+    18: they read every row of it, with each SKU compared to every key of the batch)."""
+    owner = await vendor(app, client)
+    lines = [[f"Product {i // 2}", "", f"SKU-{i}", "100", "", "1"] for i in range(3000)]
+    report = await imported(app, client, jobs, owner, to_csv(HEADER[:6], lines))
+    assert report["counts"]["created"] == 3000
+    [(vendor_id,)] = await rows(app, "SELECT DISTINCT vendor_id FROM product_variant")
+    skus = ["SKU-3", "SKU-10", "SKU-2999", "SKU-NONE"]
+    keys = ["Product 1", "Product 1499", "Product NONE"]
+
+    async def tuples_read(db: AsyncSession, table: str) -> int:
+        query = text(
+            "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) "
+            "FROM pg_stat_xact_user_tables WHERE relname = :table"
+        )
+        return int((await db.execute(query, {"table": table})).scalar_one())
+
+    async with AsyncSession(app.state.runtime.database.engine) as db, db.begin():
+        # Generic plans, as the prepared statements of a long import end up with.
+        await db.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+        before = await tuples_read(db, "product_variant")
+        variants = await repository.variants_by_sku(db, vendor_id, skus, lock=True)
+        assert sorted(v.sku for v in variants) == ["SKU-10", "SKU-2999", "SKU-3"]
+        assert await tuples_read(db, "product_variant") - before == 3
+
+        before = await tuples_read(db, "product_handle")
+        handles = await repository.handles(db, vendor_id, keys)
+        assert sorted(handles) == ["Product 1", "Product 1499"]
+        assert await tuples_read(db, "product_handle") - before == 2
+
+        before = await tuples_read(db, "product")
+        found = await repository.products(db, vendor_id, [*handles.values(), uuid.uuid4()])
+        assert sorted(p.title for p in found.values()) == ["Product 1", "Product 1499"]
+        assert set(found) == set(handles.values())
+        assert await tuples_read(db, "product") - before == 2

@@ -8,8 +8,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import ARRAY, bindparam, func, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 from oja.core.clock import utcnow
 from oja.core.ids import uuid7
@@ -187,6 +190,24 @@ async def categories(
     return [(row[0], row[1]) for row in (await db.execute(query)).all()]
 
 
+# A batch's reads look up at most a batch of keys in a store of any size. On PostgreSQL each key
+# is its own index probe: ``unnest(:keys)`` joined LATERAL to a one-row lookup on the unique key,
+# which the planner cannot turn into a scan of the store. ``vendor_id = X AND key IN (:k1, …)``
+# could: on a freshly filled table (no statistics) it puts only ``vendor_id`` in the index
+# condition, and once the prepared statement goes generic the IN list is a list of parameters,
+# tested one by one on every row of the store — every batch read the whole store, 1,000 times over.
+
+
+def _is_postgres(db: AsyncSession) -> bool:
+    return db.get_bind().dialect.name == "postgresql"
+
+
+def _unnest(column: Any, values: Sequence[Any]) -> TableValuedAlias:
+    """``unnest(:values) AS k(key)``, the array typed as ``column``."""
+    array = bindparam("keys", list(values), type_=ARRAY(column.type))
+    return func.unnest(array).table_valued("key").render_derived(name="k")
+
+
 async def variants_by_sku(
     db: AsyncSession, vendor_id: uuid.UUID, skus: Sequence[str], *, lock: bool
 ) -> Sequence[ProductVariant]:
@@ -194,14 +215,21 @@ async def variants_by_sku(
     stock replaced, whatever orders do meanwhile."""
     if not skus:
         return []
-    query = select(ProductVariant).where(
-        ProductVariant.vendor_id == vendor_id,
-        ProductVariant.sku.in_(skus),
-        ProductVariant.deleted_at.is_(None),
+    live = ProductVariant.deleted_at.is_(None)
+    if not _is_postgres(db):
+        query = select(ProductVariant).where(
+            ProductVariant.vendor_id == vendor_id, ProductVariant.sku.in_(skus), live
+        )
+        return (await db.scalars(query)).all()
+    keys = _unnest(ProductVariant.sku, skus)
+    one = select(ProductVariant).where(
+        ProductVariant.vendor_id == vendor_id, ProductVariant.sku == keys.c.key, live
     )
     if lock:
-        query = query.with_for_update()
-    return (await db.scalars(query)).all()
+        one = one.with_for_update()
+    found = one.offset(0).lateral("found")
+    variant = aliased(ProductVariant, found)
+    return (await db.scalars(select(variant).select_from(keys).join(found, true()))).all()
 
 
 async def handles(
@@ -209,9 +237,19 @@ async def handles(
 ) -> dict[str, uuid.UUID]:
     if not keys:
         return {}
-    query = select(ProductHandle.handle, ProductHandle.product_id).where(
-        ProductHandle.vendor_id == vendor_id, ProductHandle.handle.in_(keys)
+    if not _is_postgres(db):
+        query = select(ProductHandle.handle, ProductHandle.product_id).where(
+            ProductHandle.vendor_id == vendor_id, ProductHandle.handle.in_(keys)
+        )
+        return dict((await db.execute(query)).all())
+    wanted = _unnest(ProductHandle.handle, keys)
+    found = (
+        select(ProductHandle.product_id)
+        .where(ProductHandle.vendor_id == vendor_id, ProductHandle.handle == wanted.c.key)
+        .offset(0)
+        .lateral("found")
     )
+    query = select(wanted.c.key, found.c.product_id).select_from(wanted).join(found, true())
     return dict((await db.execute(query)).all())
 
 
@@ -220,7 +258,18 @@ async def products(
 ) -> dict[uuid.UUID, Product]:
     if not ids:
         return {}
-    query = select(Product).where(Product.vendor_id == vendor_id, Product.id.in_(ids))
+    if not _is_postgres(db):
+        query = select(Product).where(Product.vendor_id == vendor_id, Product.id.in_(ids))
+        return {p.id: p for p in (await db.scalars(query)).all()}
+    keys = _unnest(Product.id, ids)
+    found = (
+        select(Product)
+        .where(Product.vendor_id == vendor_id, Product.id == keys.c.key)
+        .offset(0)
+        .lateral("found")
+    )
+    product = aliased(Product, found)
+    query = select(product).select_from(keys).join(found, true())
     return {p.id: p for p in (await db.scalars(query)).all()}
 
 
@@ -230,11 +279,18 @@ async def currencies(
     """Each product's currency (every variant of a product has the same)."""
     if not product_ids:
         return {}
+    # Not a LATERAL probe: per product, the planner prefers the store's (vendor_id, sku) index
+    # to the product_id one and reads the whole store each time. The ids are rendered inline
+    # (UUIDs, nothing to escape) so that every batch gets a custom plan, in which the IN list is
+    # one constant array hashed once, not parameters compared one by one on every row.
+    ids: ColumnElement[Any] = bindparam(
+        "product_ids", list(product_ids), expanding=True, literal_execute=_is_postgres(db)
+    )
     query = (
         select(ProductVariant.product_id, func.min(ProductVariant.currency))
         .where(
             ProductVariant.vendor_id == vendor_id,
-            ProductVariant.product_id.in_(product_ids),
+            ProductVariant.product_id.in_(ids),
             ProductVariant.deleted_at.is_(None),
         )
         .group_by(ProductVariant.product_id)

@@ -326,6 +326,17 @@ async def discard(session: AsyncSession) -> None:
 
 
 @asynccontextmanager
+async def _committed(session: AsyncSession) -> AsyncIterator[None]:
+    """Commit ``session`` when the block ends, roll it back when it raises."""
+    try:
+        yield
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+
+
+@asynccontextmanager
 async def own_transaction(
     database: Database, *, sqlite_busy_timeout_ms: int | None = None
 ) -> AsyncIterator[AsyncSession]:
@@ -339,13 +350,8 @@ async def own_transaction(
     write that must give up fast when the caller's own transaction may hold that lock).
     """
     if sqlite_busy_timeout_ms is None or not is_sqlite(database.url):
-        async with database.sessionmaker() as session:
-            try:
-                yield session
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
+        async with database.sessionmaker() as session, _committed(session):
+            yield session
         return
     # The patience is a property of one pooled connection, and a session hands its connection back
     # at commit: the session is bound to one connection for the whole block, and the normal
@@ -356,13 +362,8 @@ async def own_transaction(
         await conn.exec_driver_sql(f"PRAGMA busy_timeout={sqlite_busy_timeout_ms:d}")
         await conn.commit()
         try:
-            async with database.sessionmaker(bind=conn) as session:
-                try:
-                    yield session
-                    await session.commit()
-                except BaseException:
-                    await session.rollback()
-                    raise
+            async with database.sessionmaker(bind=conn) as session, _committed(session):
+                yield session
         finally:
             try:
                 await conn.rollback()

@@ -43,6 +43,10 @@ from tests.reliability import harness
 from tests.reliability.conftest import DroppedJobs
 
 EXAMPLES = harness.env_int("OJA_FUZZ_EXAMPLES", ci=50, soak=300)
+# One file fuzzes ~200 operations (~8,600 cases): 4–6 minutes with the other workers' files beside
+# it, over pytest-timeout's default 300 s. The timeout then fired inside a Hypothesis run, which
+# replayed the case, passed, and reported the operation it happened to be on as "flaky".
+TIMEOUT_S = 1500
 CHECKS = [not_a_server_error, response_schema_conformance, negative_data_rejection]
 # In a multipart form every field is text on the wire: a "negative" integer title is the string
 # "443", and a field sent twice is read once. Schemathesis counts their acceptance as a failure;
@@ -241,7 +245,11 @@ def fuzz(served: Served, principal: str, examples: int) -> Outcome:
                 # Nothing in this operation can be made invalid (no parameters, no body).
                 assert mode is GenerationMode.NEGATIVE, f"{key}: no valid case can be generated"
             except Exception as exc:  # recorded; go on with the next operation
-                outcome.failures.setdefault(key, f"{type(exc).__name__}: {exc}"[:4000])
+                # A flaky failure wraps what the first run raised: say what it was.
+                causes = "".join(
+                    f"\n  first run: {e!r}"[:600] for e in getattr(exc, "exceptions", ())
+                )
+                outcome.failures.setdefault(key, f"{type(exc).__name__}: {exc}{causes}"[:4000])
         _refresh_sessions(served, key)
     return outcome
 

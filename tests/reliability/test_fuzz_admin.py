@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.reliability.fuzzing import Served, check_every_operation
+from tests.reliability.fuzzing import TIMEOUT_S, Served, check_every_operation
 
-pytestmark = pytest.mark.usefixtures("local_ai")
+pytestmark = [pytest.mark.usefixtures("local_ai"), pytest.mark.timeout(TIMEOUT_S)]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -103,13 +103,7 @@ class CeleryPublisher:
         self.thread.hand_off(task_name, job_id, countdown)
 
     def send(self, task_name: str, job_id: uuid.UUID, countdown: float = 0.0) -> None:
-        self.app.send_task(
-            task_name,
-            args=[str(job_id)],
-            countdown=countdown or None,
-            retry=False,
-            ignore_result=True,
-        )
+        self.send_batch([(task_name, job_id, countdown)])
 
     def send_batch(self, messages: list[Message]) -> None:
         """``messages`` through one producer (one broker connection checkout for the batch)."""

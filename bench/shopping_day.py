@@ -270,6 +270,14 @@ async def shopping_stack(
 # --- where the CPU and the database time go ---------------------------------------------------
 
 TOP_STATEMENTS = 12
+OURS = (
+    "API",
+    "two workers",
+    "sandbox fakes",
+    "load generator",
+    "postgres backends of this database",
+)
+"""The day's own process groups (the rest of the machine is other people's work)."""
 
 
 def _asyncpg_dsn(database_url: str) -> str:
@@ -670,8 +678,16 @@ class DayResult:
             "CPU over the measured day (share of one core; the machine has "
             f"{os.cpu_count()}): "
             + ", ".join(f"{name} {sec / self.seconds:.0%}" for name, sec in self.usage.cpu.items()),
+            # Per request served: what the work costs, whatever share of the machine it got.
+            "CPU ms per request served: "
+            + ", ".join(
+                f"{name} {sec * 1000 / max(overall.requests, 1):.1f}"
+                for name, sec in self.usage.cpu.items()
+                if name in OURS
+            ),
             f"top statements of this database by total execution time (all statements: "
-            f"{self.usage.statements_ms / 1000:.1f} s of execution in {self.seconds:.0f} s):",
+            f"{self.usage.statements_ms / 1000:.1f} s of execution in {self.seconds:.0f} s, "
+            f"{self.usage.statements_ms / max(overall.requests, 1):.1f} ms per request):",
             markdown_table(
                 ["total s", "calls", "mean ms", "rows", "statement"], self.usage.statements
             ),

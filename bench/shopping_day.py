@@ -153,6 +153,9 @@ class Stack:
     workdir: Path
     api: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    sandbox: subprocess.Popen[bytes] | None = None
+    database_dsn: str = ""
+    """The run's database for asyncpg (``postgresql://…/name``): its backends and statements."""
     seed_output: str = ""
 
     def tail(self) -> str:
@@ -196,7 +199,7 @@ async def shopping_stack(
         redis_url=redis_url,
         broker_url=redis_url,
     )
-    stack = Stack(base_url, settings, workdir)
+    stack = Stack(base_url, settings, workdir, database_dsn=_asyncpg_dsn(database_url))
     started: list[subprocess.Popen[bytes]] = []
     await _admin_execute(server, f'CREATE DATABASE "{name}"')
     flush = redis.Redis.from_url(redis_url)
@@ -205,7 +208,8 @@ async def shopping_stack(
         sandbox_env = workdir / "sandbox.env"
         argv = _oja("sandbox", "--port-base", str(_free_block(12)), "--oja-url", base_url)
         argv += ["--write-env", str(sandbox_env)]
-        started.append(start_process(argv, env=env, log_path=workdir / "sandbox.log"))
+        stack.sandbox = start_process(argv, env=env, log_path=workdir / "sandbox.log")
+        started.append(stack.sandbox)
 
         async def written() -> bool:
             return sandbox_env.exists() and "OJA_PAYSTACK_BASE_URL" in sandbox_env.read_text()
@@ -230,6 +234,9 @@ async def shopping_stack(
         if seeded.returncode != 0:
             raise RuntimeError(f"oja seed failed:\n{seeded.stdout}\n{seeded.stderr[-3000:]}")
         stack.seed_output = seeded.stdout
+        await _database_fetch(
+            stack.database_dsn, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
+        )
         for n, extra in enumerate((["--beat"], [])):
             argv = _oja("worker", "--concurrency", "1", *extra)
             worker = start_process(argv, env=env, log_path=workdir / f"worker{n + 1}.log")
@@ -258,6 +265,146 @@ async def shopping_stack(
             with contextlib.suppress(redis.RedisError):
                 flush.flushdb()
             flush.close()
+
+
+# --- where the CPU and the database time go ---------------------------------------------------
+
+TOP_STATEMENTS = 12
+OURS = (
+    "API",
+    "two workers",
+    "sandbox fakes",
+    "load generator",
+    "postgres backends of this database",
+)
+"""The day's own process groups (the rest of the machine is other people's work)."""
+
+
+def _asyncpg_dsn(database_url: str) -> str:
+    return "postgresql://" + database_url.split("://", 1)[1]
+
+
+async def _database_fetch(dsn: str, statement: str) -> list[Any]:
+    import asyncpg  # type: ignore[import-untyped]
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        return list(await conn.fetch(statement))
+    finally:
+        await conn.close()
+
+
+def _pid_cpu(pid: int) -> float:
+    """User + system CPU seconds of one live process (0 when gone or off Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_cpu() -> dict[int, float]:
+    """CPU seconds of every ``postgres`` process this machine shows (backends of all databases,
+    checkpointer…), by pid."""
+    found = {}
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        with contextlib.suppress(OSError, ValueError):
+            if comm.read_text().strip() == "postgres":
+                found[int(comm.parent.name)] = _pid_cpu(int(comm.parent.name))
+    return found
+
+
+def _machine_busy() -> float:
+    """CPU seconds every process of the machine has used, all cores (``/proc/stat``: all but
+    idle and iowait; 0 off Linux)."""
+    try:
+        fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    except OSError:
+        return 0.0
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _since(now: dict[int, float], before: dict[int, float]) -> float:
+    """CPU since ``before`` of the processes alive now (one started since counts from 0; one
+    that ended in between is lost)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in now.items())
+
+
+_OWN_BACKENDS = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+_OWN_DATABASE = "(SELECT oid FROM pg_database WHERE datname = current_database())"
+
+
+@dataclass
+class Usage:
+    """CPU seconds per process group and the statements' times over the measured day."""
+
+    cpu: dict[str, float] = field(default_factory=dict)
+    statements: list[list[object]] = field(default_factory=list)
+    statements_ms: float = 0.0
+
+
+@dataclass
+class UsageProbe:
+    """Reads CPU counters at the start of the day and again at its end (:meth:`usage`)."""
+
+    stack: Stack
+    backends: dict[int, float] = field(default_factory=dict)
+    postgres: dict[int, float] = field(default_factory=dict)
+    counters: dict[str, float] = field(default_factory=dict)
+
+    def _counters(self) -> dict[str, float]:
+        stack = self.stack
+        return {
+            "API": cpu_seconds(stack.api.pid) if stack.api else 0.0,
+            "two workers": sum(cpu_seconds(w.pid) for w in stack.workers),
+            "sandbox fakes": cpu_seconds(stack.sandbox.pid) if stack.sandbox else 0.0,
+            "load generator": time.process_time(),
+            "whole machine": _machine_busy(),
+        }
+
+    async def _backends(self) -> dict[int, float]:
+        rows = await _database_fetch(self.stack.database_dsn, _OWN_BACKENDS)
+        return {int(row["pid"]): _pid_cpu(int(row["pid"])) for row in rows}
+
+    async def start(self) -> None:
+        await _database_fetch(
+            self.stack.database_dsn,
+            f"SELECT pg_stat_statements_reset(0, {_OWN_DATABASE}, 0)",
+        )
+        self.backends = await self._backends()
+        self.postgres = _postgres_cpu()
+        self.counters = self._counters()
+
+    async def usage(self) -> Usage:
+        counters, backends, postgres = self._counters(), await self._backends(), _postgres_cpu()
+        cpu = {name: counters[name] - self.counters[name] for name in counters}
+        machine = cpu.pop("whole machine")
+        # The pools are fixed, so few of this database's backends end during the day.
+        cpu["postgres backends of this database"] = _since(backends, self.backends)
+        cpu["everything else on the machine"] = machine - sum(cpu.values())
+        cpu["(of which other postgres processes)"] = (
+            _since(postgres, self.postgres) - cpu["postgres backends of this database"]
+        )
+        cpu["whole machine"] = machine
+        rows = await _database_fetch(
+            self.stack.database_dsn,
+            "SELECT total_exec_time, calls, mean_exec_time, rows,"
+            " regexp_replace(query, '\\s+', ' ', 'g') AS query"
+            f" FROM pg_stat_statements WHERE dbid = {_OWN_DATABASE}"
+            " ORDER BY total_exec_time DESC",
+        )
+        statements = [
+            [
+                round(row["total_exec_time"] / 1000, 1),
+                row["calls"],
+                round(row["mean_exec_time"], 2),
+                row["rows"],
+                row["query"][:150],
+            ]
+            for row in rows[:TOP_STATEMENTS]
+        ]
+        total_ms = sum(float(row["total_exec_time"]) for row in rows)
+        return Usage(cpu=cpu, statements=statements, statements_ms=total_ms)
 
 
 # --- the shoppers --------------------------------------------------------------------------------
@@ -464,9 +611,7 @@ class DayResult:
     rec: Recorder
     tally: Tally
     seconds: float
-    client_cpu: float
-    api_cpu: float
-    workers_cpu: float
+    usage: Usage
     load_before: tuple[float, float, float]
     load_after: tuple[float, float, float]
     seed_output: str
@@ -530,8 +675,22 @@ class DayResult:
             f"checkout {self.tally.sold_out}",
             f"errors (ramp and measured): {len(errors)}",
             *(f"  error: {e}" for e in errors[:10]),
-            f"CPU (share of one core): API {self.api_cpu:.0%}, two workers "
-            f"{self.workers_cpu:.0%}, this load generator {self.client_cpu:.0%}",
+            "CPU over the measured day (share of one core; the machine has "
+            f"{os.cpu_count()}): "
+            + ", ".join(f"{name} {sec / self.seconds:.0%}" for name, sec in self.usage.cpu.items()),
+            # Per request served: what the work costs, whatever share of the machine it got.
+            "CPU ms per request served: "
+            + ", ".join(
+                f"{name} {sec * 1000 / max(overall.requests, 1):.1f}"
+                for name, sec in self.usage.cpu.items()
+                if name in OURS
+            ),
+            f"top statements of this database by total execution time (all statements: "
+            f"{self.usage.statements_ms / 1000:.1f} s of execution in {self.seconds:.0f} s, "
+            f"{self.usage.statements_ms / max(overall.requests, 1):.1f} ms per request):",
+            markdown_table(
+                ["total s", "calls", "mean ms", "rows", "statement"], self.usage.statements
+            ),
             f"load average (1, 5, 15 min) before {_load(self.load_before)}, "
             f"after {_load(self.load_after)} on {os.cpu_count()} CPUs",
             f"jobs: {self.jobs}",
@@ -595,9 +754,9 @@ async def run_day(stack: Stack, config: DayConfig) -> DayResult:
             await asyncio.sleep(max(0.0, measured - time.monotonic()))
             rec.phase = "day"
             load_before = os.getloadavg()
-            began, client_cpu = time.monotonic(), time.process_time()
-            api_cpu = cpu_seconds(stack.api.pid) if stack.api else 0.0
-            workers_cpu = sum(cpu_seconds(w.pid) for w in stack.workers)
+            probe = UsageProbe(stack)
+            await probe.start()
+            began = time.monotonic()
             await day
         except BaseException:
             day.cancel()
@@ -608,9 +767,7 @@ async def run_day(stack: Stack, config: DayConfig) -> DayResult:
             rec=rec,
             tally=tally,
             seconds=seconds,
-            client_cpu=(time.process_time() - client_cpu) / seconds,
-            api_cpu=((cpu_seconds(stack.api.pid) if stack.api else 0.0) - api_cpu) / seconds,
-            workers_cpu=(sum(cpu_seconds(w.pid) for w in stack.workers) - workers_cpu) / seconds,
+            usage=await probe.usage(),
             load_before=load_before,
             load_after=os.getloadavg(),
             seed_output=stack.seed_output,

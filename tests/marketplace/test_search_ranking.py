@@ -225,6 +225,31 @@ async def test_best_selling_counts_paid_units_in_the_paying_unit_of_work(
     assert await _rebuilt(app) == expected
 
 
+@BOTH
+async def test_a_payment_recomputes_only_the_cached_best_selling_answers(
+    app: Any, client: httpx.AsyncClient, database_url: str
+) -> None:
+    """Sales move on every payment and only ``best_selling`` reads them: after a payment every
+    other cached answer is still served from the cache (the same answer), the best-selling one is
+    computed again and shows the sale."""
+    m = await _market(app, client, ["Akara", "Boli"])
+    akara = m["ids"]["Akara"]
+    buyer = await person(client)
+    order = await delivered_order(app, buyer.id, m["store"]["id"], [akara], status="pending")
+    newest = (await client.get("/search", params={"sort": "newest"})).json()
+    words = (await client.get("/search", params={"q": "akara"})).json()
+    assert [t for t, _ in await _search(client, sort="best_selling")] == ["Boli", "Akara"]
+    hits, misses = search_service.stats.hits, search_service.stats.misses
+
+    await _move(app, order["order_id"], OrderStatus.confirmed)
+
+    assert [s for *_, s in await _indexed(app)] == [1, 0]
+    assert (await client.get("/search", params={"sort": "newest"})).json() == newest
+    assert (await client.get("/search", params={"q": "akara"})).json() == words
+    assert [t for t, _ in await _search(client, sort="best_selling")] == ["Akara", "Boli"]
+    assert (search_service.stats.hits, search_service.stats.misses) == (hits + 2, misses + 1)
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_a_payment_waiting_on_a_catalogue_write_still_counts(

@@ -19,7 +19,10 @@ commits while it runs may be missing until the next rebuild.
 
 Answers are cached (:attr:`SearchSettings.search_cache_ttl`) under a key that includes the index
 version; every index change bumps the version after its commit, so a cached answer never outlives
-the data it was computed from by more than the commit-to-bump gap.
+the data it was computed from by more than the commit-to-bump gap. Sales are the exception: they
+move on every payment, and only ``sort=best_selling`` reads them (no hit, facet or filter shows
+them), so they bump a version of their own that only the keys of that sort include — a busy day's
+payments no longer empty the cache of every other answer.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ from oja.marketplace.search.schemas import (
     SearchFilters,
     SearchHit,
     SearchPage,
+    SearchSort,
     StoreCount,
     StoreRef,
     Suggestion,
@@ -65,6 +69,8 @@ from oja.marketplace.slugs import parse_id
 from oja.marketplace.vendors.models import Vendor
 
 VERSION_KEY = "marketplace:search:version"
+SALES_VERSION_KEY = "marketplace:search:sales-version"
+"""Bumped by sales moves only; part of the key of ``sort=best_selling`` answers alone."""
 BATCH = 1000
 
 stats = CacheStats()
@@ -166,13 +172,14 @@ async def _build(db: AsyncSession, products: Sequence[Product]) -> Built:
     return built
 
 
-def invalidate_after_commit(db: AsyncSession) -> None:
+def invalidate_after_commit(db: AsyncSession, key: str = VERSION_KEY) -> None:
     """Once this unit of work commits, no cached answer computed before it is served again: for
-    every index change, and for what search reads live (a store's status, the category tree)."""
+    every index change, and for what search reads live (a store's status, the category tree).
+    ``key`` :data:`SALES_VERSION_KEY`: only the answers that read sales (``best_selling``)."""
     cache = current_runtime().cache
 
     async def bump() -> None:
-        await cache.set(VERSION_KEY, uuid.uuid4().hex.encode(), 86_400.0)
+        await cache.set(key, uuid.uuid4().hex.encode(), 86_400.0)
 
     after_commit(db, bump)
 
@@ -220,7 +227,7 @@ async def index_sales(db: AsyncSession, units: dict[uuid.UUID, int], sign: int) 
     """Add (``sign`` +1) or take off (-1) sold units in the unit of work that sold or took them
     back: a store order confirmed (paid), a confirmed one canceled, a return received."""
     if await repository.add_sales(db, units, sign):
-        invalidate_after_commit(db)
+        invalidate_after_commit(db, SALES_VERSION_KEY)
 
 
 async def order_sold(
@@ -423,6 +430,14 @@ async def _search(
     )
 
 
+async def _version(cache: Cache, key: str) -> str:
+    raw = await cache.get(key)
+    if raw is None:
+        raw = uuid.uuid4().hex.encode()
+        await cache.set(key, raw, 86_400.0)
+    return raw.decode()
+
+
 def _cache_key(version: str, filters: SearchFilters, params: PageParams) -> str:
     body = json.dumps(
         [filters.model_dump(mode="json"), params.page, params.per_page], sort_keys=True
@@ -461,11 +476,10 @@ async def _cached_search(
 ) -> SearchPage:
     if settings.search_cache_ttl <= 0:
         return await _search(db, settings, filters, params, engine)
-    raw = await cache.get(VERSION_KEY)
-    if raw is None:
-        raw = uuid.uuid4().hex.encode()
-        await cache.set(VERSION_KEY, raw, 86_400.0)
-    key = _cache_key(raw.decode(), filters, params)
+    version = await _version(cache, VERSION_KEY)
+    if filters.sort == SearchSort.best_selling:
+        version += ":" + await _version(cache, SALES_VERSION_KEY)
+    key = _cache_key(version, filters, params)
     cached = await cache.get_json(key)
     stats.record(cached is not None)
     if cached is not None:

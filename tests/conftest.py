@@ -230,7 +230,8 @@ class PostgresTables:
     for ~100 tables), a kept one has them.
 
     The connection lives on its own event loop, as each test runs on a loop of its own. A test may
-    cut it (``pg_terminate_backend`` of every other connection): emptying then reconnects once."""
+    cut it (``pg_terminate_backend`` of every other connection): emptying then reconnects once. The
+    statement names every model table: the migration of ``postgres_database`` imported them all."""
 
     def __init__(self, url: str) -> None:
         self.url = url

@@ -21,16 +21,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from oja.core.db import Database
 from oja.core.pool import FairAsyncPool, FairQueue
 from tests.chat.conftest import auth, new_user
-from tests.conftest import Jobs, _truncate_all, make_settings
+from tests.conftest import Jobs, PostgresTables, make_settings
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def database_url(postgres_database: str) -> str:
+def database_url(postgres_tables: PostgresTables) -> str:
     """PostgreSQL only: SQLite runs without this pool."""
-    asyncio.run(_truncate_all(postgres_database))
-    return postgres_database
+    postgres_tables.empty()
+    return postgres_tables.url
 
 
 @pytest.fixture

@@ -206,6 +206,70 @@ async def test_small_object_is_a_single_put_on_s3(moto_endpoint: str, s3_client:
     assert head["ContentLength"] == len(data)
 
 
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        [64 * 1024] * 16,  # exactly one write buffer, hashed as it arrives
+        [64 * 1024] * 16 + [1],  # one byte past it
+        [300 * 1024, 10, 64 * 1024] * 5,  # chunks too big to hash on the loop, among small ones
+        [3 * MIB + 5],  # one chunk of several buffers
+        [1000] * 3000 + [2 * MIB],
+    ],
+    ids=["1MiB", "1MiB+1", "mixed", "one-big", "small-then-big"],
+)
+async def test_size_and_hash_whatever_the_chunks(storage: Storage, sizes: list[int]) -> None:
+    rng = random.Random(len(sizes))
+    pieces = [rng.randbytes(size) for size in sizes]
+
+    async def producer() -> AsyncIterator[bytes]:
+        for piece in pieces:
+            yield piece
+
+    data = b"".join(pieces)
+    stored = await storage.put("mixed/blob", producer(), content_type="application/octet-stream")
+
+    assert stored == StoredObject("mixed/blob", len(data), sha256(data))
+    assert await read_all(storage, "mixed/blob") == data
+
+
+async def test_alongside_sees_the_object_and_the_put_waits_for_it(storage: Storage) -> None:
+    data = random.Random(7).randbytes(MIB + 3)
+    seen: list[StoredObject] = []
+    events: list[str] = []
+
+    async def alongside(stored: StoredObject) -> None:
+        seen.append(stored)
+        await asyncio.sleep(0)
+        events.append("alongside done")
+
+    stored = await storage.put(
+        "along/blob", chunks_of(data), content_type="application/octet-stream", alongside=alongside
+    )
+    events.append("put returned")
+
+    assert seen == [stored] == [StoredObject("along/blob", len(data), sha256(data))]
+    assert events == ["alongside done", "put returned"]
+    assert await read_all(storage, "along/blob") == data
+
+
+async def test_alongside_that_raises_leaves_nothing(
+    storage: Storage, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    async def alongside(stored: StoredObject) -> None:
+        raise RuntimeError("the row could not be written")
+
+    with pytest.raises(RuntimeError, match="the row could not be written"):
+        await storage.put(
+            "along/doomed.bin",
+            chunks_of(b"\x03" * (MIB + 9)),
+            content_type="application/octet-stream",
+            alongside=alongside,
+        )
+
+    assert await storage.exists("along/doomed.bin") is False
+    assert leftovers(storage, tmp_path, request) == []
+
+
 # --- failures leave nothing -------------------------------------------------------------------
 
 

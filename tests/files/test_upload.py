@@ -179,33 +179,6 @@ async def test_a_commit_that_fails_is_503_and_deletes_the_stored_object(
     assert jobs.published == []
 
 
-async def test_a_row_insert_that_fails_is_503_and_leaves_no_object(
-    client: httpx.AsyncClient, app: Any, jobs: Jobs, user: dict[str, str], monkeypatch: Any
-) -> None:
-    """The row is flushed while storage fsyncs the object: when the flush fails, the put waits
-    for its fsync, removes the object it had already put in place, and nothing is committed."""
-    from sqlalchemy.exc import OperationalError
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-    from oja.files.models import File
-
-    real_flush = AsyncSession.flush
-
-    async def lost_connection(self: AsyncSession, objects: Any = None) -> None:
-        if any(isinstance(row, File) for row in self.new):
-            raise OperationalError("INSERT", {}, ConnectionResetError("server closed"))
-        await real_flush(self, objects)
-
-    monkeypatch.setattr(AsyncSession, "flush", lost_connection)
-    response = await upload(client, user, b"doomed\n" * 10, "doomed.txt")
-    assert response.status_code == 503, response.text
-    assert response.json()["error"]["code"] == "service_unavailable"
-    assert stored_keys(app) == []
-    monkeypatch.setattr(AsyncSession, "flush", real_flush)
-    assert await count_files(app) == 0
-    assert jobs.published == []
-
-
 async def test_too_long_title_is_422_and_nothing_is_kept(
     client: httpx.AsyncClient, app: Any, user: dict[str, str]
 ) -> None:

@@ -1,9 +1,8 @@
 """Rules of the files module: accept an upload, answer for an owner's files, retry, delete.
 
 Services never commit: the request's unit of work does. Storage objects are written before the row
-is committed (the row is flushed while the object is fsynced; a unit of work that does not commit,
-a failed commit included, deletes the object again) and are removed only after the row's deletion
-commits.
+(a unit of work that does not commit, a failed commit included, deletes the object again) and are
+removed only after the row's deletion commits.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from oja.core.ids import uuid7
 from oja.core.jobs import Job
 from oja.core.pagination import PageParams
 from oja.core.runtime import Runtime
-from oja.core.storage import Storage, StoredObject
+from oja.core.storage import Storage
 from oja.files import repository
 from oja.files.config import FilesSettings
 from oja.files.errors import EmptyFile, FileNotFound, InvalidUpload, NotProcessed, NotRetryable
@@ -103,35 +102,28 @@ async def store(
     content_type = sniff(head)
     file_id = uuid7()
     key = original_key(owner_id, file_id)
-    rows: list[File] = []
-
-    async def add_row(stored: StoredObject) -> None:
-        row = File(
-            id=file_id,
-            owner_id=owner_id,
-            original_filename=sanitize_filename(filename),
-            storage_key=key,
-            title=title,
-            description=description,
-            content_type=content_type,
-            declared_content_type=declared_content_type,
-            size=stored.size,
-            sha256=stored.sha256,
-            status=FileStatus.uploaded,
-            progress=0,
-            image_profile=image_profile,
-        )
-        session.add(row)
-        process_file.enqueue(session, file_id=file_id)
-        await session.flush()
-        rows.append(row)
-
-    # The row and its job are flushed while storage fsyncs the object; the unit of work commits
-    # them only after the put has returned, so a committed row always has its object on disk.
-    stored = await runtime.storage.put(key, chunks, content_type=content_type, alongside=add_row)
+    stored = await runtime.storage.put(key, chunks, content_type=content_type)
     after_rollback(session, functools.partial(runtime.storage.delete, key))
+    row = File(
+        id=file_id,
+        owner_id=owner_id,
+        original_filename=sanitize_filename(filename),
+        storage_key=key,
+        title=title,
+        description=description,
+        content_type=content_type,
+        declared_content_type=declared_content_type,
+        size=stored.size,
+        sha256=stored.sha256,
+        status=FileStatus.uploaded,
+        progress=0,
+        image_profile=image_profile,
+    )
+    session.add(row)
+    await session.flush()
+    process_file.enqueue(session, file_id=file_id)
     log.info("files.file.uploaded", file_id=str(file_id), size=stored.size, type=content_type)
-    return rows[0]
+    return row
 
 
 async def get_owned(session: AsyncSession, file_id: uuid.UUID, owner_id: uuid.UUID) -> File:

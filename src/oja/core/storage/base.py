@@ -8,10 +8,6 @@ Invariants every adapter keeps:
   and SHA-256 are computed on the way in. The object appears whole or not at all: a producer that
   raises or a caller that is cancelled leaves no object, no partial data and no temporary file or
   upload. (Cancelled during its final commit, a put may have stored the whole object.)
-* ``put(..., alongside=f)`` awaits ``f(stored)`` once every byte is written and hashed, while the
-  adapter makes the object durable, and returns only once both have ended; if either raises, the
-  put raises and leaves no object. That is the caller's window for its own round trips (the row
-  that records the object), which must not commit before the put returns.
 * ``delete`` is idempotent; ``open`` and ``size`` raise :class:`ObjectNotFound` for a missing key.
 """
 
@@ -20,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import re
 import unicodedata
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import ParamSpec, Protocol, TypeVar
 from urllib.parse import quote
@@ -53,10 +49,6 @@ class StoredObject:
     size: int
     sha256: str
     """Lower-case hex digest of exactly the bytes stored."""
-
-
-Alongside = Callable[[StoredObject], Awaitable[None]]
-"""Work a caller runs while a put makes its object durable (see ``Storage.put``)."""
 
 
 def validate_key(key: str) -> str:
@@ -115,33 +107,14 @@ async def run_blocking(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs)
         raise
 
 
-async def both(first: Awaitable[None], second: Awaitable[None]) -> None:
-    """Await the two concurrently; return once both have ended, raising the first's error if it
-    failed, else the second's. Neither is cancelled because the other failed: a put's durable step
-    and its caller's writes each finish (or fail) on their own before anything is cleaned up."""
-    outcomes = await asyncio.gather(first, second, return_exceptions=True)
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            raise outcome
-
-
 class Storage(Protocol):
     """Where object bytes live. Adapters: :class:`~oja.core.storage.local.LocalStorage` and
     :class:`~oja.core.storage.s3.S3Storage`."""
 
     async def put(
-        self,
-        key: str,
-        chunks: AsyncIterable[bytes],
-        *,
-        content_type: str,
-        alongside: Alongside | None = None,
+        self, key: str, chunks: AsyncIterable[bytes], *, content_type: str
     ) -> StoredObject:
-        """Store the bytes of ``chunks`` under ``key``, replacing any object there, atomically.
-
-        ``alongside``, if given, is awaited with the object's size and hash while the adapter makes
-        the object durable; the put returns once both have ended, and raises (leaving no object,
-        the one it replaced included) if either failed."""
+        """Store the bytes of ``chunks`` under ``key``, replacing any object there, atomically."""
         ...
 
     def open(self, key: str) -> AsyncIterator[bytes]:

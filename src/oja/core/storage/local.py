@@ -30,11 +30,9 @@ from urllib.parse import urlencode
 
 from oja.core.storage.base import (
     READ_CHUNK_SIZE,
-    Alongside,
     InvalidKey,
     ObjectNotFound,
     StoredObject,
-    both,
     run_blocking,
     safe_filename,
     validate_key,
@@ -43,8 +41,6 @@ from oja.core.storage.base import (
 # Chunks are coalesced up to this size before a thread hop, so a producer of tiny chunks does not
 # pay one hop per chunk; it also bounds what a put holds beyond the producer's current chunk.
 WRITE_BUFFER_SIZE = 1024 * 1024
-# A chunk up to this size is hashed on the event loop as it arrives (~0.15 ms at this size).
-INLINE_HASH_CHUNK = 256 * 1024
 MIN_SIGNING_KEY_BYTES = 32
 
 _EXPIRES = re.compile(r"[0-9]{1,12}")
@@ -76,50 +72,26 @@ class LocalStorage:
         return real
 
     async def put(
-        self,
-        key: str,
-        chunks: AsyncIterable[bytes],
-        *,
-        content_type: str,
-        alongside: Alongside | None = None,
+        self, key: str, chunks: AsyncIterable[bytes], *, content_type: str
     ) -> StoredObject:
         # The content type is not kept: the download endpoint derives it from the key's suffix.
         replacement = _Replacement(self._path(key))
         hasher = hashlib.sha256()
         size = 0
         pending = bytearray()
-        # The first buffer's chunks are hashed here as they arrive (the loop only waits for the
-        # next one meanwhile), so a small object's hash is ready with its last byte; past that,
-        # and for a chunk too big to hash without stalling the loop, the worker thread hashes
-        # beside its write, on the other core.
-        inline, hashed = True, 0  # `hashed`: the bytes at the head of `pending` hashed already
         try:
             handle = await run_blocking(self._begin, replacement)
             async for chunk in chunks:
                 size += len(chunk)
-                if inline and len(chunk) <= INLINE_HASH_CHUNK:
-                    hasher.update(chunk)
-                    hashed += len(chunk)
-                else:
-                    inline = False
                 pending += chunk
-                if len(pending) > WRITE_BUFFER_SIZE:
+                if len(pending) >= WRITE_BUFFER_SIZE:
                     batch, pending = pending, bytearray()
-                    await run_blocking(_write, handle, hasher, batch, hashed)
-                    inline, hashed = False, 0
-            hasher.update(memoryview(pending)[hashed:])  # less than one buffer is left
-            stored = StoredObject(key=key, size=size, sha256=hasher.hexdigest())
-            if alongside is None:
-                await run_blocking(_commit, replacement, pending)
-            else:
-                # The last write and the fsyncs take the longest: the caller's round trips run
-                # meanwhile.
-                await both(run_blocking(_commit, replacement, pending), alongside(stored))
-            return stored
+                    await run_blocking(_write, handle, hasher, batch)
+            await run_blocking(_commit, replacement, hasher, pending)
         except BaseException:
-            # With ``alongside``, a put that raises leaves no object even once it was in place.
-            await run_blocking(_discard, replacement, alongside is not None)
+            await run_blocking(_discard, replacement)
             raise
+        return StoredObject(key=key, size=size, sha256=hasher.hexdigest())
 
     def _begin(self, replacement: _Replacement) -> BinaryIO:
         target = replacement.target = self._contained(replacement.target)
@@ -230,9 +202,8 @@ class LocalStorage:
         return None
 
 
-def _write(handle: BinaryIO, hasher: hashlib._Hash, data: bytearray, hashed: int) -> None:
-    """Write ``data``, hashing what follows its first ``hashed`` bytes (hashed already)."""
-    hasher.update(memoryview(data)[hashed:])
+def _write(handle: BinaryIO, hasher: hashlib._Hash, data: bytearray) -> None:
+    hasher.update(data)
     handle.write(data)
 
 
@@ -244,20 +215,17 @@ class _Replacement:
     target: Path
     temporary: Path | None = None
     handle: BinaryIO | None = None
-    placed: bool = False
-    """The temporary file has been renamed onto the target."""
 
 
-def _commit(replacement: _Replacement, data: bytearray) -> None:
+def _commit(replacement: _Replacement, hasher: hashlib._Hash, data: bytearray) -> None:
     handle, temporary = replacement.handle, replacement.temporary
     assert handle is not None
     assert temporary is not None
-    handle.write(data)
+    _write(handle, hasher, data)
     handle.flush()
     os.fsync(handle.fileno())
     handle.close()
     os.replace(temporary, replacement.target)
-    replacement.placed = True
     # The rename itself is durable only once the directory entry is on disk.
     directory = os.open(replacement.target.parent, os.O_RDONLY)
     try:
@@ -266,10 +234,8 @@ def _commit(replacement: _Replacement, data: bytearray) -> None:
         os.close(directory)
 
 
-def _discard(replacement: _Replacement, placed_too: bool = False) -> None:
+def _discard(replacement: _Replacement) -> None:
     if replacement.handle is not None:
         replacement.handle.close()
     if replacement.temporary is not None:
         replacement.temporary.unlink(missing_ok=True)
-    if placed_too and replacement.placed:
-        replacement.target.unlink(missing_ok=True)

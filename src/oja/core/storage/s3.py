@@ -25,7 +25,6 @@ from botocore.exceptions import ClientError
 
 from oja.core.storage.base import (
     READ_CHUNK_SIZE,
-    Alongside,
     ObjectNotFound,
     StoredObject,
     content_disposition,
@@ -101,12 +100,7 @@ class S3Storage:
         return self._prefix + validate_key(key)
 
     async def put(
-        self,
-        key: str,
-        chunks: AsyncIterable[bytes],
-        *,
-        content_type: str,
-        alongside: Alongside | None = None,
+        self, key: str, chunks: AsyncIterable[bytes], *, content_type: str
     ) -> StoredObject:
         name = self.object_name(key)
         upload = _Multipart(name=name, content_type=content_type)
@@ -131,15 +125,7 @@ class S3Storage:
             if upload.upload_id is not None:
                 await run_blocking(self._abort_upload, upload)
             raise
-        stored = StoredObject(key=key, size=size, sha256=hasher.hexdigest())
-        if alongside is not None:
-            # S3 has answered: the object is durable already, so the caller's work runs after it.
-            try:
-                await alongside(stored)
-            except BaseException:
-                await run_blocking(self._client.delete_object, Bucket=self._bucket, Key=name)
-                raise
-        return stored
+        return StoredObject(key=key, size=size, sha256=hasher.hexdigest())
 
     def _put_whole(self, name: str, data: bytes, content_type: str, hasher: hashlib._Hash) -> None:
         hasher.update(data)

@@ -394,7 +394,7 @@ async def write(db: AsyncSession, batch: Batch, *, dry_run: bool) -> None:
         await repository.insert_rows(db, Product, batch.new_products)
         await repository.insert_rows(db, ProductHandle, batch.new_handles)
         await repository.update_products(db, batch.product_updates)
-        await repository.insert_rows(db, ProductVariant, batch.new_variants)
+        await repository.insert_at_once(db, ProductVariant, batch.new_variants)
         await repository.update_variants(db, batch.variant_updates)
         await repository.insert_rows(db, PriceChange, batch.price_changes)
         await repository.insert_rows(db, StockMovement, batch.movements)

@@ -307,6 +307,29 @@ async def insert_rows(db: AsyncSession, model: Any, rows: list[dict[str, Any]]) 
         await db.execute(insert(model.__table__), rows)
 
 
+async def insert_at_once(db: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (complete column dicts, the same keys each) in one statement: on
+    PostgreSQL ``INSERT … SELECT * FROM unnest(:column_1, :column_2, …)``, one array per column.
+
+    For a table with statement triggers (``product_variant``'s listing recount): an executemany
+    runs the statement, hence the trigger, once per row, so a product with two new variants in a
+    batch was rewritten twice; here once. A few parameters whatever the row count (a multi-row
+    ``VALUES`` would bind one per cell). SQLite's triggers are per row: an executemany there."""
+    if not rows:
+        return
+    if not _is_postgres(db):
+        await insert_rows(db, model, rows)
+        return
+    table = model.__table__
+    names = list(rows[0])
+    arrays = [
+        bindparam(f"all_{name}", [row[name] for row in rows], type_=ARRAY(table.c[name].type))
+        for name in names
+    ]
+    source = func.unnest(*arrays).table_valued(*names).render_derived(name="r")
+    await db.execute(insert(table).from_select(names, select(*source.c)))
+
+
 _PRODUCT_FIELDS = ("title", "description", "category_id", "status", "attributes")
 _VARIANT_FIELDS = (
     "options",

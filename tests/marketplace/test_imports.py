@@ -850,3 +850,32 @@ async def test_a_batch_rewrites_each_new_product_once(
             ("Product 2", 104, 105, 2),
         ]
         assert batch.counts == {"created": 6}
+
+
+@pytest.mark.parametrize("database_url", [POSTGRES], indirect=True)
+async def test_a_run_analyses_the_catalogue_after_its_first_batch(
+    app: Any, client: httpx.AsyncClient, jobs: Jobs
+) -> None:
+    """Once per run, after the first batch, so that the next batches' probes are planned with
+    statistics (a never-analysed table makes each probe read the whole store); a dry run writes
+    nothing and analyses nothing."""
+    use_settings(app, import_batch_rows=2)
+    owner = await vendor(app, client)
+    tables = ("product", "product_handle", "product_variant")
+
+    async def analyses() -> dict[str, int]:
+        found = await rows(
+            app,
+            "SELECT relname, analyze_count FROM pg_stat_user_tables "
+            "WHERE relname IN ('product', 'product_handle', 'product_variant')",
+        )
+        return {str(name): int(n) for name, n in found}
+
+    lines = [[f"Product {i // 2}", "", f"SKU-{i}", "100", "", "1"] for i in range(6)]
+    before = await analyses()
+    dry = await imported(app, client, jobs, owner, to_csv(HEADER[:6], lines), dry_run=True)
+    assert dry["counts"]["created"] == 6
+    assert await analyses() == before
+    report = await imported(app, client, jobs, owner, to_csv(HEADER[:6], lines))
+    assert report["counts"] == {"created": 6, "updated": 0, "unchanged": 0, "failed": 0}
+    assert await analyses() == {table: before[table] + 1 for table in tables}

@@ -322,10 +322,10 @@ async def insert_at_once(db: AsyncSession, model: Any, rows: list[dict[str, Any]
     """Insert ``rows`` (complete column dicts, the same keys each) in one statement: on
     PostgreSQL ``INSERT … SELECT * FROM unnest(:column_1, :column_2, …)``, one array per column.
 
-    For a table with statement triggers (``product_variant``'s listing recount): an executemany
-    runs the statement, hence the trigger, once per row, so a product with two new variants in a
-    batch was rewritten twice; here once. A few parameters whatever the row count (a multi-row
-    ``VALUES`` would bind one per cell). SQLite's triggers are per row: an executemany there."""
+    An executemany runs the statement once per row: for ``product_variant`` its statement trigger
+    too (the listing's recount), so a product with two new variants in a batch was rewritten
+    twice; here once. One parameter per column whatever the row count (a multi-row ``VALUES``
+    binds one per cell). SQLite's triggers are per row: an executemany there."""
     if not rows:
         return
     if not _is_postgres(db):

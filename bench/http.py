@@ -80,15 +80,19 @@ WHERE s.id = $1
 
 def asyncpg_app(dsn: str) -> tuple[FastAPI, dict[str, Any]]:
     """A bare FastAPI app with ``/healthz`` and an asyncpg pool of Oja's size (20 connections,
-    opened as needed and kept), opened by its lifespan: the pool is ``holder["pool"]`` once the app
-    has started."""
+    opened as needed and kept) and Oja's session settings (no JIT, as ``oja.core.db``: a plan
+    estimated above ``jit_above_cost`` would otherwise compile for 80–135 ms a query on this
+    machine, in the baseline only), opened by its lifespan: the pool is ``holder["pool"]`` once
+    the app has started."""
     import asyncpg
 
     holder: dict[str, Any] = {}
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        holder["pool"] = await asyncpg.create_pool(dsn, min_size=10, max_size=20)
+        holder["pool"] = await asyncpg.create_pool(
+            dsn, min_size=10, max_size=20, server_settings={"jit": "off"}
+        )
         yield
         await holder["pool"].close()
 

@@ -271,7 +271,7 @@ async def capture(
 async def explain(dsn: str, captured: dict[str, Captured]) -> None:
     import asyncpg
 
-    connection = await asyncpg.connect(dsn)
+    connection = await asyncpg.connect(dsn, server_settings={"jit": "off"})  # as Oja's sessions
     try:
         for name, found in captured.items():
             sql, params = found.statements[0]

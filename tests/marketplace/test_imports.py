@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from oja.core.clock import utcnow
 from oja.core.jobs.runner import execute
-from oja.marketplace.imports import batches, repository
+from oja.marketplace.imports import batches, parsing, repository
 from tests.conftest import Jobs, use_settings
 
 from .conftest import Person, admin, approved_store, count, error_code, person, rows
@@ -805,3 +806,76 @@ async def test_a_batch_reads_its_own_keys_not_the_whole_store(
         assert sorted(p.title for p in found.values()) == ["Product 1", "Product 1499"]
         assert set(found) == set(handles.values())
         assert await tuples_read(db, "product") - before == 2
+
+
+@pytest.mark.parametrize("database_url", [POSTGRES], indirect=True)
+async def test_a_batch_rewrites_each_new_product_once(
+    app: Any, client: httpx.AsyncClient, jobs: Jobs
+) -> None:
+    """A batch's new variants are one statement, so the listing's statement trigger recounts each
+    product once (issue 18: an executemany ran it per variant, rewriting a product per variant)."""
+    owner = await vendor(app, client)
+    vendor_id = uuid.UUID(await store_id(client, owner))
+    raws = [
+        {
+            "title": f"Product {i // 2}",
+            "sku": f"SKU-{i}",
+            "price": str(100 + i),
+            "stock": str(i % 3),
+        }
+        for i in range(6)
+    ]
+    items: list[parsing.Row | parsing.Failure] = [
+        parsing.parse_row(number, raw) for number, raw in enumerate(raws, start=2)
+    ]
+    state = batches.RunState(
+        vendor_id=vendor_id, actor_id=None, dry_run=False, lock=True, max_failed_rows=100
+    )
+    updates = text("SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'product'")
+    async with AsyncSession(app.state.runtime.database.engine) as db, db.begin():
+        before = int((await db.execute(updates)).scalar_one())
+        batch = await batches.plan(db, state, uuid.uuid4(), items, utcnow())
+        await batches.write(db, batch, dry_run=False)
+        assert int((await db.execute(updates)).scalar_one()) - before == 3
+        listing = await db.execute(
+            text(
+                "SELECT title, min_price, max_price, stocked_variants FROM product "
+                "WHERE vendor_id = :vendor_id ORDER BY title"
+            ),
+            {"vendor_id": vendor_id},
+        )
+        assert [tuple(row) for row in listing] == [
+            ("Product 0", 100, 101, 1),
+            ("Product 1", 102, 103, 1),
+            ("Product 2", 104, 105, 2),
+        ]
+        assert batch.counts == {"created": 6}
+
+
+@pytest.mark.parametrize("database_url", [POSTGRES], indirect=True)
+async def test_a_run_analyses_the_catalogue_after_its_first_batch(
+    app: Any, client: httpx.AsyncClient, jobs: Jobs
+) -> None:
+    """Once per run, after the first batch, so that the next batches' probes are planned with
+    statistics (a never-analysed table makes each probe read the whole store); a dry run writes
+    nothing and analyses nothing."""
+    use_settings(app, import_batch_rows=2)
+    owner = await vendor(app, client)
+    tables = ("product", "product_handle", "product_variant")
+
+    async def analyses() -> dict[str, int]:
+        found = await rows(
+            app,
+            "SELECT relname, analyze_count FROM pg_stat_user_tables "
+            "WHERE relname IN ('product', 'product_handle', 'product_variant')",
+        )
+        return {str(name): int(n) for name, n in found}
+
+    lines = [[f"Product {i // 2}", "", f"SKU-{i}", "100", "", "1"] for i in range(6)]
+    before = await analyses()
+    dry = await imported(app, client, jobs, owner, to_csv(HEADER[:6], lines), dry_run=True)
+    assert dry["counts"]["created"] == 6
+    assert await analyses() == before
+    report = await imported(app, client, jobs, owner, to_csv(HEADER[:6], lines))
+    assert report["counts"] == {"created": 6, "updated": 0, "unchanged": 0, "failed": 0}
+    assert await analyses() == {table: before[table] + 1 for table in tables}

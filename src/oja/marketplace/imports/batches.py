@@ -391,11 +391,11 @@ def _plan_row(planner: _Planner, row: Row, found: _Found) -> None:
 async def write(db: AsyncSession, batch: Batch, *, dry_run: bool) -> None:
     """The batch's writes, one statement per kind (none of the catalogue's in a dry run)."""
     if not dry_run:
-        await repository.insert_rows(db, Product, batch.new_products)
-        await repository.insert_rows(db, ProductHandle, batch.new_handles)
+        await repository.insert_at_once(db, Product, batch.new_products)
+        await repository.insert_at_once(db, ProductHandle, batch.new_handles)
         await repository.update_products(db, batch.product_updates)
-        await repository.insert_rows(db, ProductVariant, batch.new_variants)
+        await repository.insert_at_once(db, ProductVariant, batch.new_variants)
         await repository.update_variants(db, batch.variant_updates)
-        await repository.insert_rows(db, PriceChange, batch.price_changes)
-        await repository.insert_rows(db, StockMovement, batch.movements)
-    await repository.insert_rows(db, ProductImportRow, batch.failures)
+        await repository.insert_at_once(db, PriceChange, batch.price_changes)
+        await repository.insert_at_once(db, StockMovement, batch.movements)
+    await repository.insert_at_once(db, ProductImportRow, batch.failures)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, bindparam, func, insert, or_, select, true, update
+from sqlalchemy import ARRAY, bindparam, func, insert, or_, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -298,6 +298,17 @@ async def currencies(
     return dict((await db.execute(query)).all())
 
 
+async def analyze_catalogue(db: AsyncSession) -> None:
+    """Fresh planner statistics for the tables a batch's reads probe (PostgreSQL).
+
+    On a table never analysed (a new database, a store's first import) the planner takes the
+    ``vendor_id`` index for the per-key probes of :func:`handles` and :func:`products` and filters
+    the key: each probe reads the whole store (a store of 500 products, 572 handles looked up:
+    286,000 tuples read, 91 ms; analysed, 0.6 ms). ANALYZE samples at most 30,000 rows a table."""
+    if _is_postgres(db):
+        await db.execute(text("ANALYZE product, product_handle, product_variant"))
+
+
 # Writes of one batch: one statement each
 
 
@@ -305,6 +316,29 @@ async def insert_rows(db: AsyncSession, model: Any, rows: list[dict[str, Any]]) 
     """Insert ``rows`` (complete column dicts) into ``model``'s table in one executemany."""
     if rows:
         await db.execute(insert(model.__table__), rows)
+
+
+async def insert_at_once(db: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (complete column dicts, the same keys each) in one statement: on
+    PostgreSQL ``INSERT … SELECT * FROM unnest(:column_1, :column_2, …)``, one array per column.
+
+    An executemany runs the statement once per row: for ``product_variant`` its statement trigger
+    too (the listing's recount), so a product with two new variants in a batch was rewritten
+    twice; here once. One parameter per column whatever the row count (a multi-row ``VALUES``
+    binds one per cell). SQLite's triggers are per row: an executemany there."""
+    if not rows:
+        return
+    if not _is_postgres(db):
+        await insert_rows(db, model, rows)
+        return
+    table = model.__table__
+    names = list(rows[0])
+    arrays = [
+        bindparam(f"all_{name}", [row[name] for row in rows], type_=ARRAY(table.c[name].type))
+        for name in names
+    ]
+    source = func.unnest(*arrays).table_valued(*names).render_derived(name="r")
+    await db.execute(insert(table).from_select(names, select(*source.c)))
 
 
 _PRODUCT_FIELDS = ("title", "description", "category_id", "status", "attributes")

@@ -329,8 +329,13 @@ async def _apply(
         except parsing.RowError as exc:
             items.append(parsing.Failure(number, raw.get("sku") or None, str(exc)))
         if len(items) >= batch_rows:
+            first = done == record.rows_done
             done = await _commit_batch(ctx, state, record, items, done)
             items = []
+            if first and not state.dry_run:
+                # The next batches' probes are planned from statistics that include this one.
+                async with own_transaction(ctx.runtime.database) as db:
+                    await repository.analyze_catalogue(db)
             await ctx.progress(done * 100 // max(total, 1), f"{done} of {total} rows")
     if items:
         await _commit_batch(ctx, state, record, items, done)

@@ -421,6 +421,8 @@ def bench_healthz(args: argparse.Namespace, tool: str) -> None:
 # --- GET /user/me on PostgreSQL -------------------------------------------------------------------
 
 SECRET = "bench-secret-key-that-is-long-enough-0123456789"
+START_TIMEOUT = 120.0
+"""Seconds a server gets to answer ``/healthz``: Oja's start took over 30 s with the 2 cores loaded."""
 PASSWORD = "bench password 0123"
 
 
@@ -526,18 +528,21 @@ def bench_me(args: argparse.Namespace, tool: str) -> None:
             log_path = work / f"oja-{index}.log"
             app = "oja.main:create_app"
             servers[variant.name] = stack.enter_context(
-                uvicorn_server(app, env=variant.env, log_path=log_path)
+                uvicorn_server(app, env=variant.env, log_path=log_path, start_timeout=START_TIMEOUT)
             )
         if args.floor:
             floor_env = {**raw_env, "BENCH_LOG_LEVEL": args.log_level}
             servers["raw + Oja middleware"] = stack.enter_context(
                 uvicorn_server(
-                    "bench.http:create_floor_me_app", env=floor_env, log_path=work / "floor.log"
+                    "bench.http:create_floor_me_app",
+                    env=floor_env,
+                    log_path=work / "floor.log",
+                    start_timeout=START_TIMEOUT,
                 )
             )
         app = "bench.http:create_raw_me_app"
         servers["raw"] = stack.enter_context(
-            uvicorn_server(app, env=raw_env, log_path=work / "raw.log")
+            uvicorn_server(app, env=raw_env, log_path=work / "raw.log", start_timeout=START_TIMEOUT)
         )
         # Every Oja server shares the database, so one signed-in user serves them all.
         headers = sign_in(servers["Oja"])

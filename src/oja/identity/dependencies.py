@@ -206,8 +206,7 @@ async def get_principal(
         raise MissingCredentials("Send `Authorization: Bearer <token>` or `X-API-Key`.")
     ctx = token_context(request)
     claims = tokens.decode(bearer, typ="access", secret=ctx.secret, settings=ctx.settings)
-    async with database.autocommit_engine.connect() as auth_conn:
-        state = await access_state(auth_conn, claims.session_id)
+    state = await access_state(database, claims.session_id)
     if state is None or state.user.id != claims.user_id:
         raise InvalidToken("The token is not valid.")
     if state.revoked_at is not None:

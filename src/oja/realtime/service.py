@@ -196,8 +196,7 @@ async def user_of_access_token(runtime: Runtime, token: str) -> uuid.UUID:
         secret=runtime.settings.secret_key,
         settings=runtime.settings.section(IdentitySettings),
     )
-    async with runtime.database.autocommit_engine.connect() as conn:
-        state = await access_state(conn, claims.session_id)
+    state = await access_state(runtime.database, claims.session_id)
     if state is None or state.user.id != claims.user_id:
         raise InvalidToken("The token is not valid.")
     if state.revoked_at is not None:

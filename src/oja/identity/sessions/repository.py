@@ -8,9 +8,11 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Row, Table, bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import instrumentation, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
 
+from oja.core.db import Database, DriverRead
 from oja.identity.models import User, UserRole
 from oja.identity.sessions.models import AuthSession, RefreshToken
 from oja.identity.single_use import spend_once
@@ -30,30 +32,34 @@ class AccessState:
 
 _user = cast(Table, User.__table__)
 _role = cast(Table, UserRole.__table__)
-_ACCESS_STATE = (
+_ACCESS_STATE = DriverRead(
     select(*_user.c, _session.c.revoked_at, _role.c.role)
     .join(_session, _session.c.user_id == _user.c.id)
     .outerjoin(_role, _role.c.user_id == _user.c.id)
     .where(_session.c.id == bindparam("session_id"))
 )
+_USER_KEYS = tuple(column.key for column in _user.c)
+_users = instrumentation.manager_of_class(User)
 
 
-async def access_state(conn: AsyncConnection, session_id: uuid.UUID) -> AccessState | None:
+async def access_state(database: Database, session_id: uuid.UUID) -> AccessState | None:
     """The state of session ``session_id``: one SELECT (a row per role), checked on every request,
     so logout, revocation, password change, role changes and deletion count on the next one.
 
-    Core on a bare connection, not the ORM: this runs on every authenticated request, and the
-    ORM's session and entity loading cost as much as the round trip. The user comes back
-    detached, fully loaded and without history, as if read by a session that has closed.
+    Not the ORM: this runs on every authenticated request, and the ORM's session and entity
+    loading cost as much as the round trip. The user comes back detached, fully loaded and
+    without history, as if read by a session that has closed: its attributes are set as a load
+    sets them (no constructor, no attribute events), then it is made detached.
     """
-    rows = (await conn.execute(_ACCESS_STATE, {"session_id": session_id})).all()
+    rows = await _ACCESS_STATE.rows(database, {"session_id": session_id})
     if not rows:
         return None
-    first = rows[0]._mapping
-    user = User(**{column.key: first[column] for column in _user.c})
+    first = rows[0]
+    user = _users.new_instance()
+    instance_state(user).dict.update(zip(_USER_KEYS, first[: len(_USER_KEYS)], strict=True))
     make_transient_to_detached(user)
-    roles = frozenset(row.role for row in rows if row.role is not None)
-    return AccessState(user=user, revoked_at=first["revoked_at"], roles=roles)
+    roles = frozenset(row[-1] for row in rows if row[-1] is not None)
+    return AccessState(user=user, revoked_at=first[len(_USER_KEYS)], roles=roles)
 
 
 async def revoke_session(

@@ -109,6 +109,8 @@ class Product(IdMixin, TimestampMixin, VendorOwned, Base):
             postgresql_where=_LISTED,
             sqlite_where=_LISTED,
             postgresql_ops={"category_path": "text_pattern_ops"},
+            # the listing's counts filter on these: index-only scans (c18t00000001)
+            postgresql_include=["stocked_variants", "min_price", "max_price", "id"],
         ),
     )
 

@@ -21,6 +21,7 @@ from oja.marketplace.payouts.models import Payout
 from oja.sandbox.paystack import PaystackFake, transfer_fee
 from tests.conftest import Jobs
 
+from .conftest import admin
 from .payouts_kit import (
     available,
     credit,
@@ -34,6 +35,7 @@ from .payouts_kit import (
 from .shop import paystack, paystack_server, settings
 
 __all__ = ["paystack", "paystack_server", "settings"]
+REVENUE = "/admin/marketplace/revenue"
 
 
 def billing(app: Any) -> BillingSettings:
@@ -98,6 +100,21 @@ async def test_a_paid_transfer_books_its_fee_once_however_often_the_webhook_come
     # The store paid its payout's amount, not a kobo of the fee.
     assert await available(app, store.id) == 0
     assert await payout_entries(app, store.id) == [(f"payout:{payout_id}", "payout", 150_000)]
+    # The admin's revenue shows it as the platform's cost.
+    boss = await admin(app, client)
+    today = str(utcnow().date())
+    report = await client.get(REVENUE, params={"from": today}, headers=boss.headers)
+    assert report.status_code == 200, report.text
+    assert report.json()["periods"] == [
+        {
+            "period": today,
+            "currency": "NGN",
+            "commission": 0,
+            "fees": fee,
+            "fees_platform": fee,
+            "net": -fee,
+        }
+    ]
 
 
 async def test_a_failed_transfer_gives_its_fee_back_once(

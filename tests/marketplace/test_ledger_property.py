@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from oja.billing.providers.paystack import PaystackClient
 from oja.core.clock import utcnow
 from oja.core.db import Database, unit_of_work
 from oja.marketplace.config import MarketplaceSettings
@@ -49,7 +50,13 @@ from oja.marketplace.orders.models import (
 )
 from oja.marketplace.payouts import repository as payouts
 from oja.marketplace.payouts import transfers
-from oja.marketplace.payouts.models import RETURNED, AccountStatus, PayoutAccount, PayoutStatus
+from oja.marketplace.payouts.models import (
+    IN_FLIGHT,
+    RETURNED,
+    AccountStatus,
+    PayoutAccount,
+    PayoutStatus,
+)
 from oja.sandbox.paystack import SANDBOX_OTP, PaystackFake
 
 from . import ledger_kit
@@ -128,6 +135,8 @@ class Model:
     """(store, payout, amount) of every payout made."""
     transfer_of: dict[uuid.UUID, str] = field(default_factory=dict)
     """Payout → the reference of its transfer at the fake."""
+    transfer_fee: dict[uuid.UUID, int] = field(default_factory=dict)
+    """Payout → the fee the fake reported on its transfer (the platform's expense)."""
     paid_to: dict[uuid.UUID, int] = field(default_factory=dict)
     """What payouts took from each store and did not give back."""
     returned_or_paid: set[uuid.UUID] = field(default_factory=set)
@@ -384,22 +393,21 @@ async def pay_out(db: AsyncSession, world: World, op: tuple[object, ...]) -> Non
         assert made.amount == available > 0
         if model.frozen.get(store, 0):
             event("payout while a share is frozen")
-        sent = await world.call(
-            "POST",
-            "/transfer",
-            {
-                "source": "balance",
-                "amount": made.amount,
-                "recipient": world.recipients[store],
-                "reference": made.reference,
-                "currency": "NGN",
-            },
-        )
-        assert sent["status"] == "otp"  # the fake holds it (amount and fee debited) until settled
+        # Sent as the send job sends it: the fake holds it (amount and fee debited) until
+        # settled, and the ledger books the fee it reports, once.
+        async with PaystackClient(
+            base_url=str(world.api.base_url),
+            secret_key=world.fake.secret_key,
+            transport=httpx.ASGITransport(app=world.fake.app),
+        ) as client:
+            assert await transfers.send_one(db, client, made) == PayoutStatus.otp_required
+        fee = world.fake.transfers[made.reference].fee
+        assert fee > 0
         model.transfer_of[made.id] = made.reference
         model.payouts.append((store, made.id, made.amount))
+        model.transfer_fee[made.id] = fee
         model.paid_to[store] = model.paid_to.get(store, 0) + made.amount
-        model.paid_out += made.amount
+        model.paid_out += made.amount + fee
         return
     if not model.payouts:
         return
@@ -424,7 +432,7 @@ async def pay_out(db: AsyncSession, world: World, op: tuple[object, ...]) -> Non
         await world.fake._process_transfer(record)
     outcome = await transfers.move_to(db, row, target, None, "property")
     moved = outcome == str(target)
-    allowed = before in (PayoutStatus.pending, PayoutStatus.processing) or (
+    allowed = before in IN_FLIGHT or (
         before == PayoutStatus.paid and target == PayoutStatus.reversed
     )
     assert moved == (allowed and before != target) == at_fake
@@ -432,7 +440,7 @@ async def pay_out(db: AsyncSession, world: World, op: tuple[object, ...]) -> Non
         model.returned_or_paid.add(payout_id)
         if target in RETURNED:  # the money is back, once
             model.paid_to[store] -= amount
-            model.paid_out -= amount
+            model.paid_out -= amount + model.transfer_fee[payout_id]
 
 
 async def deliver_dispute(world: World, provider_id: int, times: int) -> list[str]:
@@ -559,8 +567,9 @@ async def check(world: World, before: dict[str, int], start: int) -> None:
     # The provider's own books: its balance moved by what it charged less what it refunded and
     # what transfers (with their fees) took; it holds that less its fees on the charges and the
     # chargebacks the platform lost (the fake's balance does not debit these two: they come
-    # from its own verification and dispute records). The ledger books no transfer fee, so its
-    # clearing account stands above the provider's balance by exactly the standing transfers' fees.
+    # from its own verification and dispute records). The ledger books each transfer's fee and
+    # books it back with a failed or reversed transfer's money, so its clearing account holds
+    # exactly what the provider holds.
     # (The fake serves every example of the test, as the database does: this example's records.)
     mine = {reference for reference, _ in model.groups}
     paid = [tx for tx in fake.transactions.values() if tx.reference in mine]
@@ -584,7 +593,7 @@ async def check(world: World, before: dict[str, int], start: int) -> None:
         if d.transaction.reference in mine and d.resolution == LOST
     )
     holds = fake.balance["NGN"] - start - fees - lost
-    assert moved == holds + sum(t.fee for t in standing)
+    assert moved == holds
 
     # Each dispute froze once and released or reversed once, however often its webhooks came.
     # (A dispute so small that it froze no store share — all commission — freezes nothing.)

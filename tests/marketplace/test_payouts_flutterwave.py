@@ -16,7 +16,7 @@ from oja.sandbox.flutterwave import FlutterwaveFake
 from tests.billing.conftest import Served, flutterwave, flutterwave_server
 from tests.conftest import Jobs, make_settings
 
-from .conftest import count
+from .conftest import count, rows
 from .payouts_kit import available, credit, payouts, put_account, run_job
 from .shop import shop
 
@@ -50,6 +50,10 @@ async def test_a_flutterwave_payout_fails_once_and_a_forged_completion_is_refuse
     assert (amount, status) == (250_050, "processing")
     (record,) = flutterwave.transfers.values()
     assert (record.reference, str(record.amount)) == (reference, "2500.50")  # major units
+    # The transfer's fee (₦10.75, major units) booked once in kobo, the platform's expense.
+    fee_sql = "SELECT amount FROM ledger_transaction WHERE source LIKE 'payout-fee{}:%'"
+    assert str(record.fee) == "10.75"
+    assert await rows(app, fee_sql.format("")) == [(1075,)]
 
     await flutterwave.settle_transfer(record.id, "FAILED")
     (sent,) = [o for o in flutterwave.webhooks.sent if o.event == "transfer.completed"]
@@ -65,3 +69,6 @@ async def test_a_flutterwave_payout_fails_once_and_a_forged_completion_is_refuse
     assert await payouts(app) == [(reference, 250_050, "failed")]
     assert await available(app, store.id) == 250_050
     assert await count(app, "ledger_transaction", "source LIKE 'payout-return:%'") == 1
+    # ... and given back once with the failed transfer's money.
+    assert await rows(app, fee_sql.format("-return")) == [(1075,)]
+    assert await rows(app, fee_sql.format("")) == [(1075,)]

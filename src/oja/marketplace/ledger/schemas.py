@@ -212,7 +212,10 @@ class RevenuePeriod(BaseModel):
     period: str = Field(description="`YYYY-MM-DD` (day) or `YYYY-MM` (month), UTC.")
     currency: str
     commission: int = Field(description="Commission earned, less commission reversed.")
-    fees: int = Field(description="Every provider fee charged on payments.")
+    fees: int = Field(
+        description="Every provider fee charged on payments and on payout transfers (less the "
+        "transfer fees given back with a failed or reversed transfer)."
+    )
     fees_platform: int = Field(description="The part of `fees` the platform bore.")
     net: int = Field(description="`commission − fees_platform`.")
 

@@ -225,7 +225,7 @@ async def revenue(
     """The platform's commission and the provider's fees per period (UTC) and currency, summed
     from the ledger's postings: commission = −Σ platform revenue postings (commission less its
     refunds and dispute reversals), fees = −Σ fee postings on provider clearing, fees_platform =
-    Σ ``provider_fees`` postings."""
+    Σ ``provider_fees`` postings (charge fees and payout transfer fees, less those given back)."""
     start = datetime.combine(since, time.min, tzinfo=UTC)
     end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC)
     sums: dict[tuple[str, str], dict[str, int]] = defaultdict(

@@ -17,6 +17,11 @@
   transfer verify and moves the row by conditional updates (``pending → processing → paid |
   failed | reversed``; ``paid → reversed``). ``failed`` and ``reversed`` book the money back once
   under ``payout-return:<id>`` and tell the store.
+* **Fee.** The provider debits its transfer fee (Paystack ``fee_charged``, Flutterwave ``fee``)
+  from its balance when it accepts the transfer and gives it back only when the transfer fails
+  or is reversed. The first verified record that reports it books it once under
+  ``payout-fee:<id>``, the platform's expense (``provider_fees`` debited, clearing credited),
+  never the store's; a returned payout books it back once under ``payout-fee-return:<id>``.
 """
 
 from __future__ import annotations
@@ -82,6 +87,14 @@ def payout_source(payout_id: uuid.UUID) -> str:
 
 def return_source(payout_id: uuid.UUID) -> str:
     return f"payout-return:{payout_id}"
+
+
+def fee_source(payout_id: uuid.UUID) -> str:
+    return f"payout-fee:{payout_id}"
+
+
+def fee_return_source(payout_id: uuid.UUID) -> str:
+    return f"payout-fee-return:{payout_id}"
 
 
 def reference_for(vendor_id: uuid.UUID, day: date, sequence: int) -> str:
@@ -294,7 +307,25 @@ async def apply(db: AsyncSession, payout: Payout, result: TransferResult) -> str
         )
         return "ignored:mismatch"
     target = _FROM_PROVIDER[result.status]
-    return await move_to(db, payout, target, result.transfer_code, result.message)
+    outcome = await move_to(db, payout, target, result.transfer_code, result.message)
+    if result.fee and payout.status not in RETURNED:
+        await _book_fee(db, payout, result.fee)
+    return outcome
+
+
+async def _book_fee(db: AsyncSession, payout: Payout, fee: int) -> None:
+    """The provider's fee on the payout's transfer, once: the platform's expense."""
+    await post(
+        db,
+        source=fee_source(payout.id),
+        kind=TransactionKind.fee,
+        currency=payout.currency,
+        legs=[
+            Leg(AccountKind.provider_fees, EntryType.fee, fee),
+            Leg(AccountKind.provider_clearing, EntryType.fee, -fee),
+        ],
+        reference=payout.reference,
+    )
 
 
 async def move_to(
@@ -370,6 +401,20 @@ async def _give_back(
     )
     if booked is not None:
         await _notify(db, payout, PAYOUT_FAILED, status=str(target), reason=message or "")
+    # The provider gives its fee back with the money: so does the ledger, if it booked one.
+    fee = await ledger_repository.transaction_by_source(db, fee_source(payout.id))
+    if fee is not None:
+        await post(
+            db,
+            source=fee_return_source(payout.id),
+            kind=TransactionKind.fee,
+            currency=payout.currency,
+            legs=[
+                Leg(AccountKind.provider_clearing, EntryType.fee, fee.amount),
+                Leg(AccountKind.provider_fees, EntryType.fee, -fee.amount),
+            ],
+            reference=payout.reference,
+        )
 
 
 async def _notify(db: AsyncSession, payout: Payout, event: str, **extra: Any) -> None:

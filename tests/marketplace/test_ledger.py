@@ -253,10 +253,11 @@ async def test_refunds_reverse_exactly_the_refunded_lines_share_and_commission(a
     first = next(o for o in orders if o.vendor_id == one)
     cheap, dear = made[0], made[1]
     # Commission booked: 3005 × 10 % = 300.5 → 301 (rounded up): 101 on the 1005 line, 200 on
-    # the other. Half of the first line comes back: floor(101 × 502 / 1005) = 50 of its commission.
+    # the other. Half of the first line comes back: the store's part is its share rounded down,
+    # 502 − 101 × 502 / 1005 = 451.55 → 451, so 51 of its commission (50.45 rounded up).
     assert await refund(app, first, 502, lines=[(cheap, 502)]) == "booked"
     pending = key(AccountKind.store_pending, str(one))
-    assert (await ledger_balances(app))[pending] == -(3005 - 301) + (502 - 50)
+    assert (await ledger_balances(app))[pending] == -(3005 - 301) + (502 - 51)
     # The rest of the order is canceled: every kobo of share and commission is reversed.
     assert await refund(app, first, 3005 - 502) == "booked"
     balances = await ledger_balances(app)

@@ -80,14 +80,16 @@ async def test_a_full_refund_leaves_the_store_as_if_it_never_sold_under_either_b
         "store_pending:B": -(1001 - 101 - b_fee),
     }
 
-    # 1000 of A refunded: floor(300 × 1000 / 2999) = 100 of commission and, with the store
-    # bearing fees, floor(57 × 1000 / 2999) = 19 of its fee come back.
+    # 1000 of A refunded: the store's part is its share of it rounded down, the platform's
+    # parts take the remainder. Store bearing fees: 1000 − 300 × 1000 / 2999 − 57 × 1000 / 2999
+    # = 880.96 → 880; its fee 19.006 → 20 comes back, and 120 − 20 = 100 of commission.
+    # Platform bearing them: 1000 − 100.03 → 899, so 101 of commission.
     first = uuid.uuid4()
     assert await refund(app, a, 1000, first) == "booked"
     assert await refund(app, a, 1000, first) == "already_booked"
-    back = 19 if bearer == "vendor" else 0
+    back, given = (20, 100) if bearer == "vendor" else (0, 101)
     found = named(await balances(app), a, b)
-    assert found["store_pending:A"] == -(2999 - 300 - a_fee) + (1000 - 100) - back
+    assert found["store_pending:A"] == -(2999 - 300 - a_fee) + (1000 - given) - back
     assert found["provider_fees:platform"] == platform_fee + back
 
     # The rest: the store is back to nothing, the platform kept the fee it now bears.
@@ -106,7 +108,7 @@ async def test_a_full_refund_leaves_the_store_as_if_it_never_sold_under_either_b
         "ORDER BY t.created_at, p.entry_type",
     )
     fee_rows = sorted(int(x) for e, x in statement if e == "fee")
-    assert fee_rows == ([-38, -19] if bearer == "vendor" else [])
+    assert fee_rows == ([-37, -20] if bearer == "vendor" else [])
     assert await count(app, "ledger_transaction", "kind = 'refund'") == 2
     assert await rows(
         app, f"SELECT refunded, commission_refunded FROM store_settlement WHERE total = {2999}"
@@ -122,7 +124,7 @@ def test_apportioning_is_largest_remainder_exact_and_bounded() -> None:
         parts = commission.apportion(amount, [13, 7, 19])
         assert sum(parts) == min(amount, 39)
         assert all(0 <= p <= w for p, w in zip(parts, [13, 7, 19], strict=True))
-    assert commission.returned_fee(57, 2999, 1000) == 19
+    assert commission.returned_fee(57, 2999, 1000) == 20  # 19.006, rounded up
     assert commission.returned_fee(57, 2999, 5000) == 57
 
 
@@ -147,16 +149,18 @@ async def test_a_partial_dispute_freezes_only_its_part_and_a_win_returns_it(app:
     assert await dispute(app, reference, "d-won", None) == "opened"
     assert await dispute(app, reference, "d-won", None) == "updated"
     # 1000 over 2999 and 1001: 749.75 and 250.25 → 749 + 250, the kobo left to A (larger
-    # remainder). A's 750: commission floor(300 × 750 / 2999) = 75, fee floor(57 × 750 / 2999)
-    # = 14, share 661. B's 250: commission 25, fee 4, share 221.
+    # remainder). The store's part is its share rounded down: A's 750 less commission
+    # 300 × 750 / 2999 = 75.03 and fee 57 × 750 / 2999 = 14.25 is 660.72 → 660, the fee 15
+    # (rounded up) and commission 90 − 15 = 75. B's 250 less 25.22 and 4.75: 220, fee 5,
+    # commission 25.
     assert await rows(
         app,
         "SELECT o.total, d.frozen, d.commission, d.fee FROM dispute_order d "
         "JOIN store_order o ON o.id = d.order_id ORDER BY o.total DESC",
-    ) == [(2999, 661, 75, 14), (1001, 221, 25, 4)]
+    ) == [(2999, 660, 75, 15), (1001, 220, 25, 5)]
     found = named(await balances(app), a, b)
-    assert (found["store_pending:A"], found["store_frozen:A"]) == (-(2642 - 661), -661)
-    assert (found["store_pending:B"], found["store_frozen:B"]) == (-(881 - 221), -221)
+    assert (found["store_pending:A"], found["store_frozen:A"]) == (-(2642 - 660), -660)
+    assert (found["store_pending:B"], found["store_frozen:B"]) == (-(881 - 220), -220)
 
     assert await dispute(app, reference, "d-won", "declined") == "won"
     assert await dispute(app, reference, "d-won", "declined") == "updated"
@@ -174,14 +178,14 @@ async def test_a_lost_partial_dispute_reverses_only_its_part_once(app: Any) -> N
     for _ in range(2):
         assert await dispute(app, reference, "d-lost", "merchant-accepted") in {"lost", "updated"}
     assert await count(app, "ledger_transaction", "kind = 'dispute'") == 2
-    # The provider took 1000 back; the platform lost 100 of commission and bears the 18 of fee
+    # The provider took 1000 back; the platform lost 100 of commission and bears the 20 of fee
     # the stores had borne on it; each store lost exactly its frozen share.
     assert named(await balances(app), a, b) == {
         "provider_clearing:platform": 4000 - FEES - 1000,
-        "provider_fees:platform": 1 + 14 + 4,
+        "provider_fees:platform": 1 + 15 + 5,
         "platform_revenue:platform": -(401 - 75 - 25),
-        "store_pending:A": -(2642 - 661),
-        "store_pending:B": -(881 - 221),
+        "store_pending:A": -(2642 - 660),
+        "store_pending:B": -(881 - 220),
     }
     assert sorted(
         await rows(app, "SELECT total, refunded, commission_refunded, status FROM store_settlement")
@@ -194,4 +198,4 @@ async def test_a_lost_partial_dispute_reverses_only_its_part_once(app: Any) -> N
     found = named(await balances(app), a, b)
     assert found["store_pending:A"] == 0
     assert found["platform_revenue:platform"] == -(101 - 25)
-    assert found["provider_fees:platform"] == 1 + 57 + 4
+    assert found["provider_fees:platform"] == 1 + 57 + 5

@@ -84,10 +84,11 @@ async def test_a_returned_unit_reverses_its_share_and_commission_once(
 
     await return_units(app, client, paystack, jobs, store, placed, 1)
 
-    # One unit paid 901: floor(271 × 901 / 2703) = 90 of commission comes back, 811 of share.
+    # One unit paid 901: the store's part is its share rounded down, 901 − 271 × 901 / 2703 =
+    # 810.67 → 810; the commission (90.33) rounded up, 91, comes back.
     found = await balances(app)
-    assert found[pending] == -(2703 - 271) + 811
-    assert found[revenue] == -271 + 90
+    assert found[pending] == -(2703 - 271) + 810
+    assert found[revenue] == -271 + 91
     assert found["provider_clearing:platform:NGN"] == 2703 - 901
     [(kind, amount, order_id)] = await rows(
         app, "SELECT kind, amount, order_id FROM ledger_transaction WHERE kind = 'refund'"
@@ -99,7 +100,7 @@ async def test_a_returned_unit_reverses_its_share_and_commission_once(
     ]
     statement = await client.get("/vendors/me/ledger?type=refund", headers=store.owner.headers)
     assert [(e["amount"], e["account"]) for e in statement.json()["items"]] == [
-        (-811, "store_pending")
+        (-810, "store_pending")
     ]
 
     # The other two units come back too: everything the store and the platform got is reversed.

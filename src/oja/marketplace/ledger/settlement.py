@@ -330,19 +330,33 @@ def reverse_lines(
     wanted: list[tuple[str, int]],
     amount: int,
     line_refunds: Mapping[str, Any] | None = None,
+    *,
+    refunded: int | None = None,
+    commission_refunded: int | None = None,
 ) -> tuple[dict[str, int], int]:
     """``amount`` spread over the ``wanted`` lines: the lines' refunded totals after it, and the
-    commission it takes back (on the running total, :func:`.commission.reversed_commission`).
-    ``line_refunds``: what was refunded per line before it (default: what the settlement says)."""
+    commission it takes back (on the running totals, :func:`.commission.reversed_commission`).
+    ``line_refunds`` / ``refunded`` / ``commission_refunded``: what was reversed before it
+    (default: what the settlement says)."""
     before_it = settlement.line_refunds if line_refunds is None else line_refunds
+    before = settlement.refunded if refunded is None else refunded
+    given_back = (
+        settlement.commission_refunded if commission_refunded is None else commission_refunded
+    )
     refunds = {k: int(v) for k, v in before_it.items()}
-    fee = 0
     for line_id, take in _refunded_lines(settlement, wanted, amount, before_it):
-        line_total, line_fee = settlement.lines[line_id]
-        before = refunds.get(line_id, 0)
-        fee += commission.reversed_commission(int(line_fee), int(line_total), before, take)
-        refunds[line_id] = before + take
-    return refunds, fee
+        refunds[line_id] = refunds.get(line_id, 0) + take
+    after = commission.reversed_commission(
+        (
+            (int(line_total), int(line_fee), refunds.get(line_id, 0))
+            for line_id, (line_total, line_fee) in settlement.lines.items()
+        ),
+        settlement.fee,
+        settlement.total,
+        before + amount,
+        given_back,
+    )
+    return refunds, after - given_back
 
 
 def whole_order(settlement: StoreSettlement) -> list[tuple[str, int]]:
@@ -403,12 +417,20 @@ def refund_parts(
     *,
     refunded: int | None = None,
     line_refunds: Mapping[str, Any] | None = None,
+    commission_refunded: int | None = None,
 ) -> RefundParts:
-    """The ledger's one formula for a refund's parts, after ``refunded`` / ``line_refunds``
-    (default: what the settlement has reversed so far; payouts pass a running state to price
-    several refunds in flight on one order)."""
+    """The ledger's one formula for a refund's parts, after ``refunded`` / ``line_refunds`` /
+    ``commission_refunded`` (default: what the settlement has reversed so far; payouts pass a
+    running state to price several refunds in flight on one order)."""
     before = settlement.refunded if refunded is None else refunded
-    refunds, fee = reverse_lines(settlement, wanted, amount, line_refunds)
+    refunds, fee = reverse_lines(
+        settlement,
+        wanted,
+        amount,
+        line_refunds,
+        refunded=before,
+        commission_refunded=commission_refunded,
+    )
     # The provider keeps its fee on a refund: the part the store bore comes back from the
     # platform (see :mod:`.commission`), so a full refund leaves the store as if never sold.
     fee_back = returned_fee(settlement, before + amount) - returned_fee(settlement, before)
@@ -421,16 +443,26 @@ async def reserved_for_refunds(db: AsyncSession, vendor_id: uuid.UUID, currency:
     out). Each priced by :func:`refund_parts` as :func:`book_refund` will book it, in the order
     they were made, on the running refunded total of their order."""
     reserved = 0
-    state: dict[uuid.UUID, tuple[int, Mapping[str, Any]]] = {}
+    state: dict[uuid.UUID, tuple[int, Mapping[str, Any], int]] = {}
     for refund, settlement in await repository.refunds_in_flight(db, vendor_id, currency):
-        refunded, line_refunds = state.get(
-            settlement.order_id, (settlement.refunded, settlement.line_refunds)
+        refunded, line_refunds, given_back = state.get(
+            settlement.order_id,
+            (settlement.refunded, settlement.line_refunds, settlement.commission_refunded),
         )
         wanted = await refunded_from(db, settlement, refund.source, refund.source_id)
         parts = refund_parts(
-            settlement, wanted, refund.amount, refunded=refunded, line_refunds=line_refunds
+            settlement,
+            wanted,
+            refund.amount,
+            refunded=refunded,
+            line_refunds=line_refunds,
+            commission_refunded=given_back,
         )
-        state[settlement.order_id] = (refunded + refund.amount, parts.line_refunds)
+        state[settlement.order_id] = (
+            refunded + refund.amount,
+            parts.line_refunds,
+            given_back + parts.commission,
+        )
         reserved += max(parts.store_debit, 0)
     return reserved
 

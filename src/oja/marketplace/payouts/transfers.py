@@ -309,20 +309,21 @@ async def apply(db: AsyncSession, payout: Payout, result: TransferResult) -> str
     target = _FROM_PROVIDER[result.status]
     outcome = await move_to(db, payout, target, result.transfer_code, result.message)
     if result.fee and payout.status not in RETURNED:
-        await _book_fee(db, payout, result.fee)
+        await _post_fee(db, payout, fee_source(payout.id), result.fee)
     return outcome
 
 
-async def _book_fee(db: AsyncSession, payout: Payout, fee: int) -> None:
-    """The provider's fee on the payout's transfer, once: the platform's expense."""
+async def _post_fee(db: AsyncSession, payout: Payout, source: str, amount: int) -> None:
+    """The provider's fee on the payout's transfer, once per ``source``: the platform's expense
+    (``amount`` > 0 books it, < 0 gives it back)."""
     await post(
         db,
-        source=fee_source(payout.id),
+        source=source,
         kind=TransactionKind.fee,
         currency=payout.currency,
         legs=[
-            Leg(AccountKind.provider_fees, EntryType.fee, fee),
-            Leg(AccountKind.provider_clearing, EntryType.fee, -fee),
+            Leg(AccountKind.provider_fees, EntryType.fee, amount),
+            Leg(AccountKind.provider_clearing, EntryType.fee, -amount),
         ],
         reference=payout.reference,
     )
@@ -404,17 +405,7 @@ async def _give_back(
     # The provider gives its fee back with the money: so does the ledger, if it booked one.
     fee = await ledger_repository.transaction_by_source(db, fee_source(payout.id))
     if fee is not None:
-        await post(
-            db,
-            source=fee_return_source(payout.id),
-            kind=TransactionKind.fee,
-            currency=payout.currency,
-            legs=[
-                Leg(AccountKind.provider_clearing, EntryType.fee, fee.amount),
-                Leg(AccountKind.provider_fees, EntryType.fee, -fee.amount),
-            ],
-            reference=payout.reference,
-        )
+        await _post_fee(db, payout, fee_return_source(payout.id), -fee.amount)
 
 
 async def _notify(db: AsyncSession, payout: Payout, event: str, **extra: Any) -> None:

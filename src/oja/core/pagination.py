@@ -10,7 +10,7 @@ with the same bounds, so ``limit=0`` is the same 422 as ``per_page=0``.
 # the closure below, which refer to the factory's arguments (local names a string cannot reach).
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -39,10 +39,13 @@ class PageParams:
 
 def pagination(
     *, default_per_page: int = 20, page_description: str | None = None
-) -> Callable[..., PageParams]:
-    """A dependency reading one list's page parameters (``Annotated[PageParams, Depends(...)]``)."""
+) -> Callable[..., Coroutine[Any, Any, PageParams]]:
+    """A dependency reading one list's page parameters (``Annotated[PageParams, Depends(...)]``).
 
-    def page_params(
+    ``async`` though it awaits nothing: FastAPI runs a plain ``def`` dependency in the thread pool,
+    a hop per request (~4 % of a listing's CPU in a profile)."""
+
+    async def page_params(
         request: Request,
         page: Annotated[int, Query(ge=1, le=MAX_PAGE, description=page_description)] = 1,
         per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = default_per_page,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -20,6 +20,7 @@ from oja.billing.errors import (
     ProviderUnavailable,
 )
 from oja.core.clock import utcnow
+from oja.core.dates import IsoDate, IsoDateTime
 from oja.core.dependencies import SessionDep
 from oja.core.errors import InvalidRequest, errors
 from oja.core.pagination import Page, PageParams, pagination
@@ -79,8 +80,8 @@ async def ledger(
     db: SessionDep,
     paging: Paging,
     type: Annotated[EntryType | None, Query(description="Only entries of this type.")] = None,
-    created_from: Annotated[datetime | None, Query(description="Booked at or after.")] = None,
-    created_to: Annotated[datetime | None, Query(description="Booked before.")] = None,
+    created_from: Annotated[IsoDateTime | None, Query(description="Booked at or after.")] = None,
+    created_to: Annotated[IsoDateTime | None, Query(description="Booked before.")] = None,
     format: Annotated[
         StatementFormat | None,
         Query(description="csv: every matching entry as a CSV file (or send Accept: text/csv)."),
@@ -175,10 +176,11 @@ async def dispute_evidence(
 async def revenue(
     db: SessionDep,
     since: Annotated[
-        date | None, Query(alias="from", description="First day (UTC); 30 days ago by default.")
+        IsoDate | None, Query(alias="from", description="First day (UTC); 30 days ago by default.")
     ] = None,
     until: Annotated[
-        date | None, Query(alias="to", description="Last day (UTC), inclusive; today by default.")
+        IsoDate | None,
+        Query(alias="to", description="Last day (UTC), inclusive; today by default."),
     ] = None,
     granularity: Annotated[Granularity, Query(description="`day` or `month`.")] = Granularity.day,
 ) -> RevenueOut:

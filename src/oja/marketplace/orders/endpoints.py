@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
+from oja.core.dates import IsoDateTime
 from oja.core.dependencies import SessionDep
 from oja.core.errors import InvalidRequest, errors
 from oja.core.pagination import Page, PageParams, pagination
@@ -147,8 +147,8 @@ async def vendor_orders(
     db: SessionDep,
     paging: Paging,
     status: OrderStatus | None = None,
-    created_from: Annotated[datetime | None, Query(description="Created at or after.")] = None,
-    created_to: Annotated[datetime | None, Query(description="Created before.")] = None,
+    created_from: Annotated[IsoDateTime | None, Query(description="Created at or after.")] = None,
+    created_to: Annotated[IsoDateTime | None, Query(description="Created before.")] = None,
 ) -> Page[StoreOrderSummary]:
     return await service.vendor_orders(
         db, vendor, status=status, since=created_from, until=created_to, paging=paging

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
-import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -26,7 +25,6 @@ from oja.core.storage import (
     StoredObject,
     content_disposition,
     create_storage,
-    local,
     safe_filename,
     signing_key,
     validate_key,
@@ -195,61 +193,6 @@ async def test_streamed_put_of_20_mib(
         ]
     else:
         assert leftovers(storage, tmp_path, request) == ["storage/big/video.mp4"]
-
-
-@pytest.mark.parametrize("chunk", [1000, CHUNK, 300 * 1024, 3 * MIB], ids=str)
-async def test_size_and_hash_whatever_the_chunks(storage: Storage, chunk: int) -> None:
-    # 3 MiB + a bit: local storage writes batches in a thread while the next chunks arrive; the
-    # producer yields to the loop between chunks, so batches are in flight while it produces.
-    data = random.Random(chunk).randbytes(3 * MIB + 12345)
-
-    async def producer() -> AsyncIterator[bytes]:
-        for start in range(0, len(data), chunk):
-            await asyncio.sleep(0)
-            yield data[start : start + chunk]
-
-    stored = await storage.put("batches/blob.bin", producer(), content_type="application/x-blob")
-
-    assert stored == StoredObject("batches/blob.bin", len(data), sha256(data))
-    assert await read_all(storage, "batches/blob.bin") == data
-
-
-async def test_a_cancelled_put_waits_for_its_batch_in_flight(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store = LocalStorage(tmp_path / "storage", SIGNING_KEY, "http://testserver")
-    writing, release = threading.Event(), threading.Event()
-    written: list[int] = []
-    real_write = local._write
-
-    def slow_write(handle: Any, hasher: Any, data: bytearray) -> None:
-        writing.set()
-        release.wait(30)
-        real_write(handle, hasher, data)
-        written.append(len(data))
-
-    monkeypatch.setattr(local, "_write", slow_write)
-
-    async def producer() -> AsyncIterator[bytes]:
-        for _ in range(local.MIN_WRITE_BATCH // CHUNK):
-            yield b"\x03" * CHUNK
-        await asyncio.Event().wait()  # a client that stalls while its first batch is written
-        yield b"never"
-
-    task = asyncio.create_task(
-        store.put("stalled.bin", producer(), content_type="application/octet-stream")
-    )
-    assert await asyncio.to_thread(writing.wait, 30)
-    task.cancel()
-    for _ in range(20):
-        await asyncio.sleep(0)
-    assert not task.done()  # still waiting for the thread before it removes the temporary file
-    release.set()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-
-    assert written == [local.MIN_WRITE_BATCH]
-    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == []
 
 
 async def test_small_object_is_a_single_put_on_s3(moto_endpoint: str, s3_client: S3Client) -> None:

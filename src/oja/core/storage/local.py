@@ -13,7 +13,6 @@ Invariants:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import hmac
@@ -39,12 +38,9 @@ from oja.core.storage.base import (
     validate_key,
 )
 
-# What a put holds beyond the producer's current chunk: the batch being written plus the bytes
-# received meanwhile.
+# Chunks are coalesced up to this size before a thread hop, so a producer of tiny chunks does not
+# pay one hop per chunk; it also bounds what a put holds beyond the producer's current chunk.
 WRITE_BUFFER_SIZE = 1024 * 1024
-# Chunks are coalesced up to this size before a thread hop, so a producer of tiny chunks (64 KiB
-# network reads) does not pay one hop per chunk.
-MIN_WRITE_BATCH = 256 * 1024
 MIN_SIGNING_KEY_BYTES = 32
 
 _EXPIRES = re.compile(r"[0-9]{1,12}")
@@ -83,34 +79,16 @@ class LocalStorage:
         hasher = hashlib.sha256()
         size = 0
         pending = bytearray()
-        # One batch is hashed and written in a worker thread while the next chunks arrive, so
-        # when the last byte is in only the bytes since the last batch are left to hash before
-        # the fsync. Batches go one at a time, in order (the file and the hasher see the bytes
-        # in sequence); the batch in flight plus ``pending`` stay within WRITE_BUFFER_SIZE.
-        writing: asyncio.Future[None] | None = None
-        in_flight = 0
         try:
             handle = await run_blocking(self._begin, replacement)
             async for chunk in chunks:
                 size += len(chunk)
                 pending += chunk
-                if writing is not None and (
-                    writing.done() or in_flight + len(pending) >= WRITE_BUFFER_SIZE
-                ):
-                    await _finish(writing)
-                    writing = None
-                if writing is None and len(pending) >= MIN_WRITE_BATCH:
-                    batch, pending, in_flight = pending, bytearray(), len(pending)
-                    writing = asyncio.ensure_future(
-                        asyncio.to_thread(_write, handle, hasher, batch)
-                    )
-            if writing is not None:
-                await _finish(writing)
-                writing = None
+                if len(pending) >= WRITE_BUFFER_SIZE:
+                    batch, pending = pending, bytearray()
+                    await run_blocking(_write, handle, hasher, batch)
             await run_blocking(_commit, replacement, hasher, pending)
         except BaseException:
-            if writing is not None:
-                await _settle(writing)
             await run_blocking(_discard, replacement)
             raise
         return StoredObject(key=key, size=size, sha256=hasher.hexdigest())
@@ -222,22 +200,6 @@ class LocalStorage:
 
     async def close(self) -> None:
         return None
-
-
-async def _finish(writing: asyncio.Future[None]) -> None:
-    """Await a batch's write; if cancelled meanwhile, still wait for the thread to return."""
-    try:
-        await asyncio.shield(writing)
-    except asyncio.CancelledError:
-        await _settle(writing)
-        raise
-
-
-async def _settle(writing: asyncio.Future[None]) -> None:
-    """Wait for the thread of a batch whose outcome no longer matters (the put is failing)."""
-    await asyncio.wait({writing})
-    if not writing.cancelled():
-        writing.exception()  # retrieved: the put's own error is the one to report
 
 
 def _write(handle: BinaryIO, hasher: hashlib._Hash, data: bytearray) -> None:

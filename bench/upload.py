@@ -65,6 +65,7 @@ PASSWORD = "correct horse battery"
 MB = 1024 * 1024
 CHUNK = 1 * MB
 BOUNDARY = "oja-bench-boundary-7d1c"
+STARTUP_TIMEOUT_S = 300.0
 
 
 def create_bare_app() -> Callable[..., Awaitable[None]]:
@@ -208,7 +209,8 @@ def server(app: str, env: dict[str, str], log: Path) -> Iterator[tuple[str, int]
     process = start_process(argv, env=env, log_path=log)
     base = f"http://{HOST}:{port}"
     try:
-        wait_http_ok(f"{base}/healthz", process)
+        # Oja's import takes ~8 CPU seconds: several times that in wall time on a loaded machine.
+        wait_http_ok(f"{base}/healthz", process, timeout=STARTUP_TIMEOUT_S)
         yield base, process.pid
     except BaseException:
         print(log.read_text(errors="replace")[-4000:], file=sys.stderr)

@@ -25,6 +25,7 @@ from oja.core.storage import (
     StoredObject,
     content_disposition,
     create_storage,
+    local,
     safe_filename,
     signing_key,
     validate_key,
@@ -193,6 +194,43 @@ async def test_streamed_put_of_20_mib(
         ]
     else:
         assert leftovers(storage, tmp_path, request) == ["storage/big/video.mp4"]
+
+
+@pytest.mark.parametrize("chunk", [1000, CHUNK, 300 * 1024, 3 * MIB], ids=str)
+async def test_size_and_hash_whatever_the_chunks(storage: Storage, chunk: int) -> None:
+    data = random.Random(chunk).randbytes(3 * MIB + 12345)
+    stored = await storage.put(
+        "batches/blob.bin", chunks_of(data, chunk), content_type="application/x-blob"
+    )
+
+    assert stored == StoredObject("batches/blob.bin", len(data), sha256(data))
+    assert await read_all(storage, "batches/blob.bin") == data
+
+
+@pytest.mark.parametrize(
+    ("size", "hops"),
+    [(0, 2), (1, 2), (MIB, 2), (MIB + 1, 3), (2 * MIB, 3), (2 * MIB + 1, 4)],
+    ids=str,
+)
+async def test_local_put_hops_to_a_thread_once_per_buffer_and_once_to_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int, hops: int
+) -> None:
+    # The last buffer is written in the same hop as the fsync and rename: a 1 MiB upload costs
+    # two hops (open the temporary file; write, hash, fsync, rename, fsync the directory).
+    store = LocalStorage(tmp_path / "storage", SIGNING_KEY, "http://testserver")
+    calls: list[str] = []
+    real = local.run_blocking
+
+    async def counted(fn: Any, /, *args: Any) -> Any:
+        calls.append(getattr(fn, "__name__", "?"))
+        return await real(fn, *args)
+
+    monkeypatch.setattr(local, "run_blocking", counted)
+    data = b"\x05" * size
+    stored = await store.put("hops.bin", chunks_of(data), content_type="application/x-blob")
+
+    assert stored == StoredObject("hops.bin", size, sha256(data))
+    assert calls == ["_begin"] + ["_write"] * (hops - 2) + ["_commit"]
 
 
 async def test_small_object_is_a_single_put_on_s3(moto_endpoint: str, s3_client: S3Client) -> None:

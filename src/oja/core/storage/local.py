@@ -82,11 +82,13 @@ class LocalStorage:
         try:
             handle = await run_blocking(self._begin, replacement)
             async for chunk in chunks:
-                size += len(chunk)
-                pending += chunk
+                # A full buffer is written only once more bytes come, so the last one goes to the
+                # thread with the fsync: a 1 MiB object costs two hops (open, then write + fsync).
                 if len(pending) >= WRITE_BUFFER_SIZE:
                     batch, pending = pending, bytearray()
                     await run_blocking(_write, handle, hasher, batch)
+                size += len(chunk)
+                pending += chunk
             await run_blocking(_commit, replacement, hasher, pending)
         except BaseException:
             await run_blocking(_discard, replacement)

@@ -20,8 +20,41 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
-from oja.marketplace.pricing.models import Discount, DiscountScope, DiscountType
+from oja.marketplace.pricing.models import DiscountScope, DiscountType
+
+
+class DiscountTerms(Protocol):
+    """What pricing reads of a discount: a :class:`~oja.marketplace.pricing.models.Discount`, or
+    the plain row the public catalogue reads (``pricing.repository.LiveDiscount``)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def vendor_id(self) -> uuid.UUID: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def scope(self) -> str: ...
+    @property
+    def target_id(self) -> uuid.UUID | None: ...
+    @property
+    def starts_at(self) -> datetime: ...
+    @property
+    def ends_at(self) -> datetime | None: ...
+    @property
+    def code(self) -> str | None: ...
+    @property
+    def usage_limit(self) -> int | None: ...
+    @property
+    def used_count(self) -> int: ...
+    @property
+    def stackable(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -52,7 +85,7 @@ def percent_of(amount: int, percent: int) -> int:
     return (amount * percent * 2 + 100) // 200
 
 
-def saving_of(discount: Discount, price: int) -> int:
+def saving_of(discount: DiscountTerms, price: int) -> int:
     if discount.type == DiscountType.percentage:
         saving = percent_of(price, discount.value)
     else:
@@ -60,7 +93,9 @@ def saving_of(discount: Discount, price: int) -> int:
     return min(saving, price)
 
 
-def applies(discount: Discount, item: PricedItem, now: datetime, code: str | None = None) -> bool:
+def applies(
+    discount: DiscountTerms, item: PricedItem, now: datetime, code: str | None = None
+) -> bool:
     if discount.vendor_id != item.vendor_id or discount.code not in (None, code):
         return False
     if discount.starts_at > now or (discount.ends_at is not None and now >= discount.ends_at):
@@ -77,9 +112,9 @@ def applies(discount: Discount, item: PricedItem, now: datetime, code: str | Non
 
 
 def effective_price(
-    item: PricedItem, discounts: Iterable[Discount], now: datetime, code: str | None = None
+    item: PricedItem, discounts: Iterable[DiscountTerms], now: datetime, code: str | None = None
 ) -> Quote:
-    usable: Sequence[Discount] = [d for d in discounts if applies(d, item, now, code)]
+    usable: Sequence[DiscountTerms] = [d for d in discounts if applies(d, item, now, code)]
     if not usable:
         return Quote(item.price, item.price, ())
     best = max(usable, key=lambda d: (saving_of(d, item.price), -d.starts_at.timestamp()))

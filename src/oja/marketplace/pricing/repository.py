@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +24,20 @@ async def vendor_discounts(db: AsyncSession, vendor_id: uuid.UUID) -> Sequence[D
     return (await db.scalars(query)).all()
 
 
+def _live(vendor_ids: Sequence[uuid.UUID], now: datetime, code: str | None) -> list[Any]:
+    coded = (
+        Discount.code.is_(None)
+        if code is None
+        else or_(Discount.code.is_(None), Discount.code == code)
+    )
+    return [
+        Discount.vendor_id.in_(set(vendor_ids)),
+        coded,
+        Discount.starts_at <= now,
+        or_(Discount.ends_at.is_(None), Discount.ends_at > now),
+    ]
+
+
 async def live_discounts(
     db: AsyncSession, vendor_ids: Sequence[uuid.UUID], now: datetime, code: str | None = None
 ) -> Sequence[Discount]:
@@ -29,18 +45,40 @@ async def live_discounts(
     statement)."""
     if not vendor_ids:
         return []
-    coded = (
-        Discount.code.is_(None)
-        if code is None
-        else or_(Discount.code.is_(None), Discount.code == code)
-    )
-    query = select(Discount).where(
-        Discount.vendor_id.in_(set(vendor_ids)),
-        coded,
-        Discount.starts_at <= now,
-        or_(Discount.ends_at.is_(None), Discount.ends_at > now),
-    )
-    return (await db.scalars(query)).all()
+    return (await db.scalars(select(Discount).where(*_live(vendor_ids, now, code)))).all()
+
+
+@dataclass(frozen=True, slots=True)
+class LiveDiscount:
+    """A discount's pricing terms as plain columns: the public catalogue prices with these and
+    loads no ORM entity (issue 18)."""
+
+    id: uuid.UUID
+    vendor_id: uuid.UUID
+    type: str
+    value: int
+    currency: str
+    scope: str
+    target_id: uuid.UUID | None
+    starts_at: datetime
+    ends_at: datetime | None
+    code: str | None
+    usage_limit: int | None
+    used_count: int
+    stackable: bool
+
+
+_TERMS = tuple(getattr(Discount, field.name) for field in fields(LiveDiscount))
+
+
+async def live_discount_terms(
+    db: AsyncSession, vendor_ids: Sequence[uuid.UUID], now: datetime
+) -> list[LiveDiscount]:
+    """:func:`live_discounts` without a code, as plain rows (one statement)."""
+    if not vendor_ids:
+        return []
+    query = select(*_TERMS).where(*_live(vendor_ids, now, None))
+    return [LiveDiscount(*row) for row in (await db.execute(query)).all()]
 
 
 async def code_taken(db: AsyncSession, vendor_id: uuid.UUID, code: str) -> bool:

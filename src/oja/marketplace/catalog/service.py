@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 from pydantic import TypeAdapter
@@ -28,7 +28,7 @@ from oja.core.ids import uuid7
 from oja.core.pagination import Page, PageParams
 from oja.marketplace.catalog import categories, images, repository
 from oja.marketplace.catalog.models import PriceChange, Product, ProductStatus, ProductVariant
-from oja.marketplace.catalog.repository import VariantRow
+from oja.marketplace.catalog.repository import ProductRow, VariantRow
 from oja.marketplace.catalog.schemas import (
     PriceChangeOut,
     ProductCreate,
@@ -77,51 +77,10 @@ def _category_ids(path: str | None) -> frozenset[uuid.UUID]:
     return frozenset(uuid.UUID(part) for part in path.strip("/").split("/") if part)
 
 
-class ProductFields(Protocol):
-    """What a product answer shows of a product: an ORM :class:`Product` or a plain
-    :class:`~oja.marketplace.catalog.repository.ProductRow` (the public reads)."""
-
-    @property
-    def id(self) -> uuid.UUID: ...
-    @property
-    def vendor_id(self) -> uuid.UUID: ...
-    @property
-    def title(self) -> str: ...
-    @property
-    def description(self) -> str | None: ...
-    @property
-    def category_id(self) -> uuid.UUID | None: ...
-    @property
-    def attributes(self) -> dict[str, Any]: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def created_at(self) -> datetime: ...
-    @property
-    def updated_at(self) -> datetime: ...
-
-
-class VariantFields(Protocol):
-    """What a variant answer shows: an ORM :class:`ProductVariant` or a ``VariantRow``."""
-
-    @property
-    def id(self) -> uuid.UUID: ...
-    @property
-    def sku(self) -> str: ...
-    @property
-    def options(self) -> dict[str, Any]: ...
-    @property
-    def price(self) -> int: ...
-    @property
-    def currency(self) -> str: ...
-    @property
-    def compare_at_price(self) -> int | None: ...
-    @property
-    def stock(self) -> int: ...
-    @property
-    def low_stock_threshold(self) -> int: ...
-    @property
-    def weight_grams(self) -> int | None: ...
+ProductFields = Product | ProductRow
+"""What a product answer shows: an ORM product (the store's own reads) or a plain row (the public
+reads)."""
+VariantFields = ProductVariant | VariantRow
 
 
 def _quote(

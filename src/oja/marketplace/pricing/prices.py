@@ -20,41 +20,32 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
-from oja.marketplace.pricing.models import DiscountScope, DiscountType
+from oja.marketplace.pricing.models import Discount, DiscountScope, DiscountType
 
 
-class DiscountTerms(Protocol):
-    """What pricing reads of a discount: a :class:`~oja.marketplace.pricing.models.Discount`, or
-    the plain row the public catalogue reads (``pricing.repository.LiveDiscount``)."""
+@dataclass(frozen=True, slots=True)
+class LiveDiscount:
+    """A discount's pricing terms as plain columns: the public catalogue prices with these and
+    loads no ORM entity (issue 18)."""
 
-    @property
-    def id(self) -> uuid.UUID: ...
-    @property
-    def vendor_id(self) -> uuid.UUID: ...
-    @property
-    def type(self) -> str: ...
-    @property
-    def value(self) -> int: ...
-    @property
-    def currency(self) -> str: ...
-    @property
-    def scope(self) -> str: ...
-    @property
-    def target_id(self) -> uuid.UUID | None: ...
-    @property
-    def starts_at(self) -> datetime: ...
-    @property
-    def ends_at(self) -> datetime | None: ...
-    @property
-    def code(self) -> str | None: ...
-    @property
-    def usage_limit(self) -> int | None: ...
-    @property
-    def used_count(self) -> int: ...
-    @property
-    def stackable(self) -> bool: ...
+    id: uuid.UUID
+    vendor_id: uuid.UUID
+    type: str
+    value: int
+    currency: str
+    scope: str
+    target_id: uuid.UUID | None
+    starts_at: datetime
+    ends_at: datetime | None
+    code: str | None
+    usage_limit: int | None
+    used_count: int
+    stackable: bool
+
+
+DiscountTerms = Discount | LiveDiscount
+"""What pricing reads of a discount: the ORM row or its plain columns."""
 
 
 @dataclass(frozen=True)

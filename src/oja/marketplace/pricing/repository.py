@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.marketplace.pricing.models import Discount
+from oja.marketplace.pricing.prices import LiveDiscount
 
 
 async def vendor_discounts(db: AsyncSession, vendor_id: uuid.UUID) -> Sequence[Discount]:
@@ -46,26 +47,6 @@ async def live_discounts(
     if not vendor_ids:
         return []
     return (await db.scalars(select(Discount).where(*_live(vendor_ids, now, code)))).all()
-
-
-@dataclass(frozen=True, slots=True)
-class LiveDiscount:
-    """A discount's pricing terms as plain columns: the public catalogue prices with these and
-    loads no ORM entity (issue 18)."""
-
-    id: uuid.UUID
-    vendor_id: uuid.UUID
-    type: str
-    value: int
-    currency: str
-    scope: str
-    target_id: uuid.UUID | None
-    starts_at: datetime
-    ends_at: datetime | None
-    code: str | None
-    usage_limit: int | None
-    used_count: int
-    stackable: bool
 
 
 _TERMS = tuple(getattr(Discount, field.name) for field in fields(LiveDiscount))

@@ -150,8 +150,9 @@ async def list_products(
     max_price: PriceBound = None,
     in_stock: Annotated[bool | None, Query(description="Only products with stock.")] = None,
     sort: Annotated[ProductSort, Query()] = "newest",
-) -> Page[ProductOut]:
-    return await service.list_products(
+) -> Response:
+    # The body is serialised once by the service (a Page[ProductOut]; response_model documents it).
+    body = await service.list_products(
         db,
         runtime.cache,
         category=category,
@@ -162,6 +163,7 @@ async def list_products(
         sort=sort,
         paging=paging,
     )
+    return Response(body, media_type="application/json")
 
 
 @product_router.post(
@@ -196,12 +198,12 @@ async def get_product(
     db: SessionDep,
     runtime: RuntimeDep,
     background: BackgroundTasks,
-) -> ProductOut:
+) -> Response:
     user = caller.user_id if caller is not None and caller.kind == "user" else None
     product = await service.get_product(db, product_id, viewer, visitor_id=user)
     if product.status == ProductStatus.active:
         recorder.record_view(runtime, background, visitor, product.id)
-    return product
+    return Response(product.body, media_type="application/json")
 
 
 @product_router.patch(

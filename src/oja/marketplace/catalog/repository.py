@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -23,7 +24,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from oja.core.clock import utcnow
@@ -256,18 +257,80 @@ async def visible_product(
     return (await db.scalars(_visible().where(Product.id == product_id))).first()
 
 
+@dataclass(frozen=True, slots=True)
+class ProductRow:
+    """What a public product answer needs of a product row, read as plain columns: the public
+    reads load no ORM entities (their identity map and attribute instrumentation were most of the
+    listing's Python time, issue 18)."""
+
+    id: uuid.UUID
+    vendor_id: uuid.UUID
+    title: str
+    description: str | None
+    category_id: uuid.UUID | None
+    attributes: dict[str, Any]
+    status: str
+    category_path: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class VariantRow:
+    """A live variant as a public answer shows it (plain columns, see :class:`ProductRow`)."""
+
+    id: uuid.UUID
+    product_id: uuid.UUID
+    sku: str
+    options: dict[str, Any]
+    price: int
+    currency: str
+    compare_at_price: int | None
+    stock: int
+    low_stock_threshold: int
+    weight_grams: int | None
+
+
+_PRODUCT_FIELDS = tuple(field.name for field in fields(ProductRow))
+_PRODUCT_COLUMNS = tuple(getattr(Product, name) for name in _PRODUCT_FIELDS)
+_VARIANT_COLUMNS = tuple(getattr(ProductVariant, field.name) for field in fields(VariantRow))
+
+
+async def listed_product(
+    db: AsyncSession, product_id: uuid.UUID
+) -> tuple[ProductRow, list[ImageRow]] | None:
+    """The product with its images, if anyone may see it (active, of an approved store): one
+    statement, plain columns."""
+    dialect = db.get_bind().dialect.name
+    query = (
+        select(*_PRODUCT_COLUMNS, images_json(dialect, Product.id))
+        .join(Vendor, Vendor.id == Product.vendor_id)
+        .where(
+            Product.id == product_id,
+            Product.status == ProductStatus.active,
+            Vendor.status == VendorStatus.approved,
+        )
+    )
+    row = (await db.execute(query)).first()
+    if row is None:
+        return None
+    product = ProductRow(*row[:-1])
+    return product, decode_images(product.id, row[-1])
+
+
 async def variants_of_products(
     db: AsyncSession, product_ids: Sequence[uuid.UUID]
-) -> Sequence[ProductVariant]:
-    """The variants of products already known to be visible (the listing's third statement)."""
+) -> list[VariantRow]:
+    """The live variants of products already known to be visible (the listing's second
+    statement), oldest first."""
     if not product_ids:
         return []
     query = (
-        select(ProductVariant)
+        select(*_VARIANT_COLUMNS)
         .where(ProductVariant.product_id.in_(product_ids), ProductVariant.deleted_at.is_(None))
         .order_by(ProductVariant.created_at, ProductVariant.id)
     )
-    return (await db.scalars(query)).all()
+    return [VariantRow(*row) for row in (await db.execute(query)).all()]
 
 
 def _under_path(root_path: Any, dialect: str) -> Any:
@@ -372,7 +435,7 @@ async def list_visible(
     in_stock: bool | None,
     sort: str,
     paging: PageParams,
-) -> tuple[list[tuple[Product, str | None, list[ImageRow]]], int]:
+) -> tuple[list[tuple[ProductRow, str | None, list[ImageRow]]], int]:
     """One page of the public listing (each product with its category's path and its images) and
     its total: one statement, whatever the filters. ``category_path``, when the caller resolved
     it, filters on that subtree; else ``category`` (id, slug) is looked up in the statement.
@@ -402,15 +465,19 @@ async def list_visible(
         where.append(Product.stocked_variants > 0 if in_stock else Product.stocked_variants == 0)
     total = _total(where, min_price, max_price)
     where += _price_range(min_price, max_price, per_row=True)
-    inner = select(Product, total.label("total")).where(*where)
     key: Any
     if sort in {"price_asc", "price_desc"}:
+        key, descending, newest = Product.min_price, sort == "price_desc", False
         # A product always keeps a live variant; the condition says so to the planner (and keeps
         # one caught mid-change out of the price sorts, as the join to its cheapest variant did).
-        inner = inner.where(Product.min_price.is_not(None))
-        key, descending, newest = Product.min_price, sort == "price_desc", False
+        where.append(Product.min_price.is_not(None))
+        sorted_by: tuple[Any, ...] = (Product.min_price,)
     else:
         key, descending, newest = Product.created_at, True, True
+        sorted_by = ()
+    # Only the columns the answer shows (and the sort key): every column of the page subquery is
+    # proxied again for the outer select, per request.
+    inner = select(*_PRODUCT_COLUMNS, *sorted_by, total.label("total")).where(*where)
     # ties: newest id first; by price, the smaller id. The images are added around the page, so
     # their subquery runs for its rows only, not for every match.
     page = (
@@ -421,22 +488,25 @@ async def list_visible(
         .limit(paging.per_page)
         .subquery("page")
     )
-    listed = aliased(Product, page)
     sort_key = page.c[key.name]
-    outer = select(listed, page.c.total, images_json(dialect, page.c.id)).order_by(
+    columns = [page.c[name] for name in _PRODUCT_FIELDS]
+    outer = select(*columns, page.c.total, images_json(dialect, page.c.id)).order_by(
         sort_key.desc() if descending else sort_key.asc(),
         page.c.id.desc() if newest else page.c.id,
     )
     rows = (await db.execute(outer)).all()
     if rows:
-        total_found = int(rows[0][1])
+        total_found = int(rows[0][-2])
     elif paging.offset == 0:
         total_found = 0
     else:
         total_found = int((await db.execute(select(total))).scalar_one())
-    return [(row[0], row[0].category_path, decode_images(row[0].id, row[2])) for row in rows], (
-        total_found
-    )
+    width = len(_PRODUCT_FIELDS)
+    page_rows = []
+    for row in rows:
+        product = ProductRow(*row[:width])
+        page_rows.append((product, product.category_path, decode_images(product.id, row[-1])))
+    return page_rows, total_found
 
 
 # Product images
@@ -499,7 +569,9 @@ _LISTING_IMAGE = aliased(ProductImage, name="listing_image")
 _LISTING_FILE = aliased(File, name="listing_file")
 
 
-def images_json(dialect: str, product_id: ColumnElement[Any]) -> ColumnElement[Any]:
+def images_json(
+    dialect: str, product_id: ColumnElement[Any] | InstrumentedAttribute[Any]
+) -> ColumnElement[Any]:
     """The images of the product ``product_id`` names, as one JSON array column of the listing's
     page query, so the listing stays at three statements whatever the page size
     (:func:`decode_images` reads it back)."""

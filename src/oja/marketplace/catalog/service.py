@@ -8,6 +8,7 @@ service afterwards.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from pydantic import TypeAdapter
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,8 +28,8 @@ from oja.core.ids import uuid7
 from oja.core.pagination import Page, PageParams
 from oja.marketplace.catalog import categories, images, repository
 from oja.marketplace.catalog.models import PriceChange, Product, ProductStatus, ProductVariant
+from oja.marketplace.catalog.repository import ProductRow, VariantRow
 from oja.marketplace.catalog.schemas import (
-    AppliedDiscount,
     PriceChangeOut,
     ProductCreate,
     ProductImageOut,
@@ -49,8 +51,7 @@ from oja.marketplace.errors import (
 from oja.marketplace.inventory import repository as inventory_repository
 from oja.marketplace.plans import service as plans
 from oja.marketplace.pricing import repository as pricing_repository
-from oja.marketplace.pricing.models import Discount
-from oja.marketplace.pricing.prices import PricedItem, Quote, effective_price
+from oja.marketplace.pricing.prices import DiscountTerms, PricedItem, Quote, effective_price
 from oja.marketplace.search import service as search
 from oja.marketplace.slugs import parse_id
 from oja.marketplace.vendors.service import VendorContext
@@ -60,12 +61,14 @@ from oja.marketplace.vendors.service import VendorContext
 class Pricing:
     """What prices a product's variants: the live discounts of its store and its categories."""
 
-    discounts: Sequence[Discount]
+    discounts: Sequence[DiscountTerms]
     category_path: str | None
     now: datetime
 
 
 NO_DISCOUNTS = Pricing((), None, datetime.min.replace(tzinfo=UTC))
+_PRODUCT = TypeAdapter(ProductOut)
+_PRODUCT_PAGE = TypeAdapter(Page[ProductOut])
 
 
 def _category_ids(path: str | None) -> frozenset[uuid.UUID]:
@@ -74,67 +77,97 @@ def _category_ids(path: str | None) -> frozenset[uuid.UUID]:
     return frozenset(uuid.UUID(part) for part in path.strip("/").split("/") if part)
 
 
-def _quote(product: Product, variant: ProductVariant, pricing: Pricing) -> Quote:
+ProductFields = Product | ProductRow
+"""What a product answer shows: an ORM product (the store's own reads) or a plain row (the public
+reads)."""
+VariantFields = ProductVariant | VariantRow
+
+
+def _quote(
+    product: ProductFields,
+    variant: VariantFields,
+    pricing: Pricing,
+    category_ids: frozenset[uuid.UUID] | None = None,
+) -> Quote:
     item = PricedItem(
         vendor_id=product.vendor_id,
         product_id=product.id,
-        category_ids=_category_ids(pricing.category_path),
+        category_ids=_category_ids(pricing.category_path) if category_ids is None else category_ids,
         price=variant.price,
         currency=variant.currency,
     )
     return effective_price(item, pricing.discounts, pricing.now)
 
 
-def variant_out(variant: ProductVariant, quote: Quote | None = None) -> VariantOut:
-    return VariantOut(
-        id=variant.id,
-        sku=variant.sku,
-        options=variant.options,
-        price=variant.price,
-        effective_price=quote.effective_price if quote else variant.price,
-        discount=AppliedDiscount(ids=list(quote.discount_ids), amount=quote.saving)
+def _variant_fields(variant: VariantFields, quote: Quote | None) -> dict[str, Any]:
+    """A :class:`VariantOut` as a dict of its fields, to be validated once with its page."""
+    return {
+        "id": variant.id,
+        "sku": variant.sku,
+        "options": variant.options,
+        "price": variant.price,
+        "effective_price": quote.effective_price if quote else variant.price,
+        "discount": {"ids": list(quote.discount_ids), "amount": quote.saving}
         if quote and quote.discount_ids
         else None,
-        currency=variant.currency,
-        compare_at_price=variant.compare_at_price,
-        stock=variant.stock,
-        low_stock_threshold=variant.low_stock_threshold,
-        stock_status=stock_status(variant.stock, variant.low_stock_threshold),
-        weight_grams=variant.weight_grams,
-    )
+        "currency": variant.currency,
+        "compare_at_price": variant.compare_at_price,
+        "stock": variant.stock,
+        "low_stock_threshold": variant.low_stock_threshold,
+        "stock_status": stock_status(variant.stock, variant.low_stock_threshold),
+        "weight_grams": variant.weight_grams,
+    }
+
+
+def variant_out(variant: VariantFields, quote: Quote | None = None) -> VariantOut:
+    return VariantOut.model_validate(_variant_fields(variant, quote))
+
+
+def product_fields(
+    product: ProductFields,
+    variants: Sequence[VariantFields],
+    pricing: Pricing = NO_DISCOUNTS,
+    product_images: Sequence[ProductImageOut] = (),
+) -> dict[str, Any]:
+    """A :class:`ProductOut` as a dict of its fields: the public reads validate and serialise a
+    whole answer of these once, instead of building a model per product and variant that the
+    framework dumps, validates and dumps again. Each variant is priced by the one pricing
+    function; the product's category ancestry is parsed once for all of them."""
+    category_ids = _category_ids(pricing.category_path)
+    priced = [_variant_fields(v, _quote(product, v, pricing, category_ids)) for v in variants]
+    cheapest = min(priced, key=lambda v: v["price"]) if priced else None
+    return {
+        "id": product.id,
+        "vendor_id": product.vendor_id,
+        "title": product.title,
+        "description": product.description,
+        "category_id": product.category_id,
+        "attributes": product.attributes,
+        "status": product.status,
+        "price": cheapest["price"] if cheapest else 0,
+        "effective_price": min(v["effective_price"] for v in priced) if priced else 0,
+        "currency": cheapest["currency"] if cheapest else "NGN",
+        "in_stock": any(v.stock > 0 for v in variants),
+        "variants": priced,
+        "images": list(product_images),
+        "created_at": product.created_at,
+        "updated_at": product.updated_at,
+    }
 
 
 def product_out(
-    product: Product,
-    variants: Sequence[ProductVariant],
+    product: ProductFields,
+    variants: Sequence[VariantFields],
     pricing: Pricing = NO_DISCOUNTS,
     product_images: Sequence[ProductImageOut] = (),
 ) -> ProductOut:
-    priced = [variant_out(v, _quote(product, v, pricing)) for v in variants]
-    cheapest = min(priced, key=lambda v: v.price) if priced else None
-    return ProductOut(
-        id=product.id,
-        vendor_id=product.vendor_id,
-        title=product.title,
-        description=product.description,
-        category_id=product.category_id,
-        attributes=product.attributes,
-        status=product.status,
-        price=cheapest.price if cheapest else 0,
-        effective_price=min(v.effective_price for v in priced) if priced else 0,
-        currency=cheapest.currency if cheapest else "NGN",
-        in_stock=any(v.stock > 0 for v in variants),
-        variants=priced,
-        images=list(product_images),
-        created_at=product.created_at,
-        updated_at=product.updated_at,
-    )
+    return ProductOut.model_validate(product_fields(product, variants, pricing, product_images))
 
 
-async def _pricing(db: AsyncSession, product: Product) -> Pricing:
+async def _pricing(db: AsyncSession, product: ProductFields) -> Pricing:
     now = utcnow()
     return Pricing(
-        discounts=await pricing_repository.live_discounts(db, [product.vendor_id], now),
+        discounts=await pricing_repository.live_discount_terms(db, [product.vendor_id], now),
         category_path=await repository.category_path(db, product.category_id),
         now=now,
     )
@@ -249,26 +282,47 @@ async def _own_out(db: AsyncSession, ctx: VendorContext, product: Product) -> Pr
     return product_out(product, variants, await _pricing(db, product), shown[product.id])
 
 
+@dataclass(frozen=True)
+class ProductAnswer:
+    """A product page: the JSON body of its :class:`ProductOut`, with what the route needs to
+    know of it."""
+
+    id: uuid.UUID
+    status: str
+    body: bytes
+
+
 async def get_product(
     db: AsyncSession,
     product_id: uuid.UUID,
     viewer: VendorContext | None,
     *,
     visitor_id: uuid.UUID | None = None,
-) -> ProductOut:
+) -> ProductAnswer:
     """``visitor_id``, the signed-in caller, is counted among the store's users (the traffic
-    limit); its own staff are not."""
-    own = viewer.vendor_id if viewer is not None else None
-    product = await repository.visible_product(db, product_id, own_vendor_id=own)
-    if product is None:
+    limit); its own staff are not. The public page is three statements (the product with its
+    images, its variants, its store's live discounts); the product's category path is its own
+    column (kept by triggers, as the listing reads it)."""
+    if viewer is not None:
+        owned = await repository.vendor_product(db, viewer.vendor_id, product_id)
+        if owned is not None:
+            out = await _own_out(db, viewer, owned)
+            return ProductAnswer(owned.id, owned.status, out.model_dump_json().encode())
+    found = await repository.listed_product(db, product_id)
+    if found is None:
         raise ProductNotFound("No such product.")
-    if product.vendor_id == own and viewer is not None:
-        return await _own_out(db, viewer, product)
+    product, image_rows = found
     if visitor_id is not None:
         await plans.admit(db, product.vendor_id, visitor_id)
     variants = await repository.variants_of_products(db, [product.id])
-    shown = await images.images_out(await repository.images_of_products(db, [product.id]))
-    return product_out(product, variants, await _pricing(db, product), shown[product.id])
+    shown = await images.images_out(image_rows)
+    now = utcnow()
+    discounts = await pricing_repository.live_discount_terms(db, [product.vendor_id], now)
+    pricing = Pricing(discounts, product.category_path, now)
+    fields = product_fields(product, variants, pricing, shown[product.id])
+    return ProductAnswer(
+        product.id, product.status, _PRODUCT.dump_json(_PRODUCT.validate_python(fields))
+    )
 
 
 async def update_product(
@@ -414,9 +468,10 @@ async def list_products(
     in_stock: bool | None,
     sort: str,
     paging: PageParams,
-) -> Page[ProductOut]:
-    """The public listing: three statements (the page with its total, its variants, its stores'
-    live discounts), never N+1."""
+) -> bytes:
+    """The public listing as the JSON body of a ``Page[ProductOut]``: three statements (the page
+    with its total, its variants, its stores' live discounts), never N+1, and one validation and
+    serialisation of the whole page."""
     # The subtree's path from the cached tree (no statement while it is cached); a category the
     # tree does not hold yet is looked up inside the listing's statement instead.
     path = None if category is None else await _cached_path(db, cache, category)
@@ -431,19 +486,26 @@ async def list_products(
         sort=sort,
         paging=paging,
     )
-    by_product: dict[uuid.UUID, list[ProductVariant]] = defaultdict(list)
+    by_product: dict[uuid.UUID, list[VariantRow]] = defaultdict(list)
     for variant in await repository.variants_of_products(db, [p.id for p, _, _ in products]):
         by_product[variant.product_id].append(variant)
     now = utcnow()
-    discounts = await pricing_repository.live_discounts(
+    discounts = await pricing_repository.live_discount_terms(
         db, [p.vendor_id for p, _, _ in products], now
     )
     shown = await images.images_out([row for _, _, rows in products for row in rows])
     items = [
-        product_out(p, by_product[p.id], Pricing(discounts, path, now), shown[p.id])
+        product_fields(p, by_product[p.id], Pricing(discounts, path, now), shown[p.id])
         for p, path, _ in products
     ]
-    return Page[ProductOut].of(items, total=total, params=paging)
+    page = {
+        "items": items,
+        "total": total,
+        "page": paging.page,
+        "per_page": paging.per_page,
+        "pages": math.ceil(total / paging.per_page),
+    }
+    return _PRODUCT_PAGE.dump_json(_PRODUCT_PAGE.validate_python(page))
 
 
 async def price_history(

@@ -24,6 +24,30 @@ from datetime import datetime
 from oja.marketplace.pricing.models import Discount, DiscountScope, DiscountType
 
 
+@dataclass(frozen=True, slots=True)
+class LiveDiscount:
+    """A discount's pricing terms as plain columns: the public catalogue prices with these and
+    loads no ORM entity (issue 18)."""
+
+    id: uuid.UUID
+    vendor_id: uuid.UUID
+    type: str
+    value: int
+    currency: str
+    scope: str
+    target_id: uuid.UUID | None
+    starts_at: datetime
+    ends_at: datetime | None
+    code: str | None
+    usage_limit: int | None
+    used_count: int
+    stackable: bool
+
+
+DiscountTerms = Discount | LiveDiscount
+"""What pricing reads of a discount: the ORM row or its plain columns."""
+
+
 @dataclass(frozen=True)
 class PricedItem:
     """What a discount's scope is matched against."""
@@ -52,7 +76,7 @@ def percent_of(amount: int, percent: int) -> int:
     return (amount * percent * 2 + 100) // 200
 
 
-def saving_of(discount: Discount, price: int) -> int:
+def saving_of(discount: DiscountTerms, price: int) -> int:
     if discount.type == DiscountType.percentage:
         saving = percent_of(price, discount.value)
     else:
@@ -60,7 +84,9 @@ def saving_of(discount: Discount, price: int) -> int:
     return min(saving, price)
 
 
-def applies(discount: Discount, item: PricedItem, now: datetime, code: str | None = None) -> bool:
+def applies(
+    discount: DiscountTerms, item: PricedItem, now: datetime, code: str | None = None
+) -> bool:
     if discount.vendor_id != item.vendor_id or discount.code not in (None, code):
         return False
     if discount.starts_at > now or (discount.ends_at is not None and now >= discount.ends_at):
@@ -77,9 +103,9 @@ def applies(discount: Discount, item: PricedItem, now: datetime, code: str | Non
 
 
 def effective_price(
-    item: PricedItem, discounts: Iterable[Discount], now: datetime, code: str | None = None
+    item: PricedItem, discounts: Iterable[DiscountTerms], now: datetime, code: str | None = None
 ) -> Quote:
-    usable: Sequence[Discount] = [d for d in discounts if applies(d, item, now, code)]
+    usable: Sequence[DiscountTerms] = [d for d in discounts if applies(d, item, now, code)]
     if not usable:
         return Quote(item.price, item.price, ())
     best = max(usable, key=lambda d: (saving_of(d, item.price), -d.starts_at.timestamp()))

@@ -134,5 +134,5 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["shopping-day"]:
         from bench import shopping_day
 
-        sys.exit(asyncio.run(shopping_day.main(shopping_day.parse(sys.argv[2:]))))
+        sys.exit(shopping_day.run(sys.argv[2:]))
     sys.exit(asyncio.run(main(parse())))

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from oja.marketplace.catalog.models import ProductVariant
 from oja.marketplace.search import service as search_service
 from oja.marketplace.search.models import SearchDocument
+from oja.marketplace.search.schemas import SearchPage
 from tests.conftest import Jobs, use_settings
 
 from .conftest import Person, admin, approved_store, error_code, person, rows
@@ -554,6 +555,33 @@ async def test_suggest_and_errors(
     assert (missing.status_code, error_code(missing)) == (404, "vendor_not_found")
     bad = await client.get("/search", params={"sort": "cheapest"})
     assert bad.status_code == 422
+
+
+async def test_a_cached_answer_is_the_computed_one_byte_for_byte(
+    app: Any, client: httpx.AsyncClient, jobs: Jobs
+) -> None:
+    """A hit sends the stored body as it is: the same bytes the miss sent, which are what the
+    response model writes; the search is recorded with the same top category either way."""
+    await build(app, client, jobs)
+    hits, misses = search_service.stats.hits, search_service.stats.misses
+    params = {"q": "cotton", "per_page": 2}
+    browser = {"X-Client-Id": "cached-answer-1"}
+    first = await client.get("/search", params=params, headers=browser)
+    second = await client.get("/search", params=params, headers=browser)
+    assert (search_service.stats.hits, search_service.stats.misses) == (hits + 1, misses + 1)
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert first.headers["content-type"] == second.headers["content-type"] == "application/json"
+    assert first.content == second.content
+    page = SearchPage.model_validate_json(first.content)
+    assert first.content == page.model_dump_json().encode()
+    assert (page.total, len(page.items)) == (3, 2)
+    top = page.facets.categories[0].id
+    recorded = await rows(
+        app,
+        "SELECT category_id FROM behaviour_event WHERE subject = :s AND kind = 'search'",
+        s="c:cached-answer-1",
+    )
+    assert [uuid.UUID(str(r[0])) for r in recorded] == [top, top]
 
 
 async def test_answers_are_cached_until_the_index_changes(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import InvalidRequest, errors
@@ -63,7 +63,7 @@ async def search(
     in_stock: Annotated[bool | None, Query()] = None,
     sort: Annotated[SearchSort, Query()] = SearchSort.relevance,
     visitor: Visitor,
-) -> SearchPage:
+) -> Response:
     filters = SearchFilters(
         q=q,
         category=category,
@@ -76,7 +76,9 @@ async def search(
         sort=sort,
     )
     settings = runtime.settings.section(SearchSettings)
-    return await service.search(db, runtime.cache, settings, filters, paging, subject=visitor)
+    found = await service.answer(db, runtime.cache, settings, filters, paging, subject=visitor)
+    # The body is the page as `response_model` writes it (cached answers are sent as stored).
+    return Response(found.body, media_type="application/json")
 
 
 @router.get(

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Row,
     Select,
     String,
     and_,
@@ -378,14 +379,27 @@ def order(
     return [c.created_at.desc(), c.product_id]  # newest, and relevance without q
 
 
-async def documents(
-    db: AsyncSession, ids: Sequence[uuid.UUID]
-) -> list[tuple[SearchDocument, Vendor]]:
-    """The index rows of ``ids`` with their stores, in the order of ``ids``."""
+HIT_COLUMNS = (
+    D.product_id,
+    D.title,
+    D.price,
+    D.currency,
+    D.category_id,
+    D.rating,
+    D.created_at,
+    Vendor.id.label("store_id"),
+    Vendor.name.label("store_name"),
+    Vendor.slug.label("store_slug"),
+)
+
+
+async def documents(db: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Any]:
+    """What a hit shows of the index rows of ``ids`` and their stores, in the order of ``ids``
+    (rows, not entities: a page is read, never changed)."""
     if not ids:
         return []
-    query = select(D, Vendor).join(Vendor, Vendor.id == D.vendor_id).where(D.product_id.in_(ids))
-    found = {doc.product_id: (doc, vendor) for doc, vendor in (await db.execute(query)).all()}
+    query = select(*HIT_COLUMNS).join(Vendor, Vendor.id == D.vendor_id).where(D.product_id.in_(ids))
+    found: dict[uuid.UUID, Any] = {row.product_id: row for row in await db.execute(query)}
     return [found[i] for i in ids if i in found]
 
 
@@ -497,19 +511,21 @@ async def page_and_facets(
     return [(str(k), a, b, int(c)) for k, a, b, c in rows]
 
 
-async def categories_named(db: AsyncSession, ids: Collection[uuid.UUID]) -> list[Category]:
-    """Ordered by name then id (the facet's order among equal counts)."""
+async def categories_named(db: AsyncSession, ids: Collection[uuid.UUID]) -> list[Row[Any]]:
+    """``(id, name, slug)`` rows, ordered by name then id (the facet's order among equal
+    counts)."""
     if not ids:
         return []
-    query = select(Category).where(Category.id.in_(ids)).order_by(Category.name, Category.id)
-    return list(await db.scalars(query))
+    query = select(Category.id, Category.name, Category.slug).where(Category.id.in_(ids))
+    return list(await db.execute(query.order_by(Category.name, Category.id)))
 
 
-async def vendors_named(db: AsyncSession, ids: Collection[uuid.UUID]) -> list[Vendor]:
+async def vendors_named(db: AsyncSession, ids: Collection[uuid.UUID]) -> list[Row[Any]]:
+    """``(id, name, slug)`` rows, ordered by name then id."""
     if not ids:
         return []
-    query = select(Vendor).where(Vendor.id.in_(ids)).order_by(Vendor.name, Vendor.id)
-    return list(await db.scalars(query))
+    query = select(Vendor.id, Vendor.name, Vendor.slug).where(Vendor.id.in_(ids))
+    return list(await db.execute(query.order_by(Vendor.name, Vendor.id)))
 
 
 async def suggest_titles(db: AsyncSession, words: list[str], limit: int) -> list[tuple[Any, str]]:

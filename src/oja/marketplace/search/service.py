@@ -66,7 +66,6 @@ from oja.marketplace.search.schemas import (
     ValueCount,
 )
 from oja.marketplace.slugs import parse_id
-from oja.marketplace.vendors.models import Vendor
 
 VERSION_KEY = "marketplace:search:version"
 SALES_VERSION_KEY = "marketplace:search:sales-version"
@@ -307,16 +306,17 @@ async def _vendor(db: AsyncSession, id_or_slug: str) -> uuid.UUID:
     return found
 
 
-def _hit(doc: Any, vendor: Vendor) -> SearchHit:
+def _hit(row: Any) -> SearchHit:
+    """A hit from a :data:`repository.HIT_COLUMNS` row."""
     return SearchHit(
-        id=doc.product_id,
-        title=doc.title,
-        price=doc.price,
-        currency=doc.currency,
-        category_id=doc.category_id,
-        store=StoreRef(id=vendor.id, name=vendor.name, slug=vendor.slug),
-        rating=doc.rating,
-        created_at=doc.created_at,
+        id=row.product_id,
+        title=row.title,
+        price=row.price,
+        currency=row.currency,
+        category_id=row.category_id,
+        store=StoreRef(id=row.store_id, name=row.store_name, slug=row.store_slug),
+        rating=row.rating,
+        created_at=row.created_at,
     )
 
 
@@ -419,7 +419,7 @@ async def _search(
     )
     rows = await repository.documents(db, counted.page)
     return SearchPage(
-        items=[_hit(d, v) for d, v in rows],
+        items=[_hit(row) for row in rows],
         total=counted.total,
         page=params.page,
         per_page=params.per_page,
@@ -442,7 +442,37 @@ def _cache_key(version: str, filters: SearchFilters, params: PageParams) -> str:
     body = json.dumps(
         [filters.model_dump(mode="json"), params.page, params.per_page], sort_keys=True
     )
-    return f"marketplace:search:{version}:{hashlib.sha256(body.encode()).hexdigest()}"
+    return f"marketplace:search:answer:{version}:{hashlib.sha256(body.encode()).hexdigest()}"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A search answer as its response body: the JSON FastAPI writes for the page (a cache hit
+    serves the cached bytes as they are: no parse, no validation, no second serialisation) and
+    the category it found most of (what recording the search reads)."""
+
+    body: bytes
+    top_category: uuid.UUID | None
+    computed: SearchPage | None = None
+    """The page, when this request computed it (a miss)."""
+
+    @classmethod
+    def of(cls, page: SearchPage) -> Answer:
+        top = page.facets.categories[0].id if page.facets.categories else None
+        return cls(page.model_dump_json(by_alias=True).encode(), top, page)
+
+    def page(self) -> SearchPage:
+        return self.computed or SearchPage.model_validate_json(self.body)
+
+    def cached(self) -> bytes:
+        """The cache's value: the top category's id (or nothing), a newline, the body (a JSON
+        body has no raw newline)."""
+        return (str(self.top_category or "") + "\n").encode() + self.body
+
+    @classmethod
+    def from_cache(cls, raw: bytes) -> Answer:
+        top, _, body = raw.partition(b"\n")
+        return cls(body, uuid.UUID(top.decode()) if top else None)
 
 
 async def search(
@@ -456,13 +486,28 @@ async def search(
     subject: str | None = None,
 ) -> SearchPage:
     """One page with its facets. ``engine``: the dialect's by default (a benchmark passes another
-    variant to compare). ``subject``: the caller's behaviour subject; the first page of a text
-    search is recorded for them with the category the answer found most of (cached or not)."""
-    result = await _cached_search(db, cache, settings, filters, params, engine=engine)
+    variant to compare). ``subject``: see :func:`answer`."""
+    found = await answer(db, cache, settings, filters, params, engine=engine, subject=subject)
+    return found.page()
+
+
+async def answer(
+    db: AsyncSession,
+    cache: Cache,
+    settings: SearchSettings,
+    filters: SearchFilters,
+    params: PageParams,
+    *,
+    engine: SearchEngine | None = None,
+    subject: str | None = None,
+) -> Answer:
+    """:func:`search` as the response body (what ``GET /search`` sends). ``subject``: the
+    caller's behaviour subject; the first page of a text search is recorded for them with the
+    category the answer found most of (cached or not)."""
+    found = await _cached_search(db, cache, settings, filters, params, engine=engine)
     if subject is not None and filters.q and params.page == 1:
-        top = result.facets.categories[0].id if result.facets.categories else None
-        recorder.record_search(db, subject, filters.q, top)
-    return result
+        recorder.record_search(db, subject, filters.q, found.top_category)
+    return found
 
 
 async def _cached_search(
@@ -473,20 +518,20 @@ async def _cached_search(
     params: PageParams,
     *,
     engine: SearchEngine | None,
-) -> SearchPage:
+) -> Answer:
     if settings.search_cache_ttl <= 0:
-        return await _search(db, settings, filters, params, engine)
+        return Answer.of(await _search(db, settings, filters, params, engine))
     version = await _version(cache, VERSION_KEY)
     if filters.sort == SearchSort.best_selling:
         version += ":" + await _version(cache, SALES_VERSION_KEY)
     key = _cache_key(version, filters, params)
-    cached = await cache.get_json(key)
+    cached = await cache.get(key)
     stats.record(cached is not None)
     if cached is not None:
-        return SearchPage.model_validate(cached)
-    result = await _search(db, settings, filters, params, engine)
-    await cache.set_json(key, result.model_dump(mode="json"), settings.search_cache_ttl)
-    return result
+        return Answer.from_cache(cached)
+    found = Answer.of(await _search(db, settings, filters, params, engine))
+    await cache.set(key, found.cached(), settings.search_cache_ttl)
+    return found
 
 
 async def suggest(db: AsyncSession, q: str, limit: int) -> list[Suggestion]:

@@ -4,6 +4,12 @@
 (:func:`oja.main.create_app`) and the worker (:mod:`oja.worker`) both call :func:`job_registry`, so
 the API can enqueue, and its sweeper-facing operations resolve, exactly the kinds the worker runs.
 Importing ``oja.rag.jobs`` also subscribes retrieval to the documents events.
+
+A jobs module imports at its top only what declaring its kinds and its event subscriptions needs
+(the kernel, its settings section, the modules it imports for their subscriptions); a job imports
+the service it runs inside its function. Every worker start imports every jobs module, and most
+starts run few kinds: a service (with numpy, jinja2, PIL, a provider's SDK) is loaded by the first
+job that needs it, once per process (tests/test_process_imports.py keeps it so).
 """
 
 from __future__ import annotations

@@ -8,17 +8,12 @@ from typing import Any
 
 import structlog
 
-from oja.billing import repository, service, subscriptions
 from oja.billing.config import BillingSettings
-from oja.billing.events import Providers, process_event
-from oja.billing.metrics import RECONCILE_DRIFT
-from oja.billing.providers.port import (
-    ProviderCallError,
-    ProviderCallRefused,
-    ProviderCallUnavailable,
-)
 from oja.core.clock import utcnow
 from oja.core.jobs import JobContext, PermanentJobError, job
+
+# The services, the providers' SDKs and the metrics are imported by the jobs that run them: a
+# worker process that runs no billing job does not load them (tests/test_process_imports.py).
 
 log = structlog.get_logger("oja.billing")
 
@@ -31,6 +26,9 @@ log = structlog.get_logger("oja.billing")
 )
 async def process_webhook_event(ctx: JobContext, *, event_id: uuid.UUID) -> dict[str, Any]:
     """Confirm with the provider and apply; a provider outage retries with backoff."""
+    from oja.billing.events import Providers, process_event
+    from oja.billing.providers.port import ProviderCallRefused, ProviderCallUnavailable
+
     async with Providers(ctx.runtime.settings.section(BillingSettings)) as ports:
         try:
             outcome = await process_event(ctx.session, event_id, ports)
@@ -50,6 +48,11 @@ async def process_webhook_event(ctx: JobContext, *, event_id: uuid.UUID) -> dict
 )
 async def reconcile(ctx: JobContext) -> dict[str, Any]:
     """Verify stale pending payments and re-sync live subscriptions; count what had drifted."""
+    from oja.billing import repository, service, subscriptions
+    from oja.billing.events import Providers
+    from oja.billing.metrics import RECONCILE_DRIFT
+    from oja.billing.providers.port import ProviderCallError
+
     settings = ctx.runtime.settings.section(BillingSettings)
     counts = {
         "payments_checked": 0,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import select
@@ -20,8 +20,13 @@ from oja.core.clock import utcnow
 from oja.core.db import current_session
 from oja.core.ids import uuid7
 from oja.core.jobs import EnqueueOptions, Job, JobContext, JobFailure, job
-from oja.notifications import delivery, service
 from oja.notifications.catalogue import EVENTS
+
+if TYPE_CHECKING:
+    from oja.notifications import service
+
+# The services (and jinja2, the channels) are imported by the jobs that run them: a worker
+# process that runs none of them does not load them (tests/test_process_imports.py).
 
 log = structlog.get_logger("oja.notifications")
 SEND_ATTEMPTS = 8
@@ -35,6 +40,8 @@ DIGEST_INTERVAL = 24 * 3600
 async def deliver_event(
     ctx: JobContext, *, event: str, event_id: uuid.UUID, payload: dict[str, Any]
 ) -> dict[str, Any]:
+    from oja.notifications import service
+
     fanned = await service.fan_out(ctx.session, event, event_id, payload)
     enqueue_sends(ctx, fanned.deliveries)
     return {"notifications": fanned.notifications, "deliveries": len(fanned.deliveries)}
@@ -58,6 +65,8 @@ def enqueue_sends(ctx: JobContext, deliveries: list[service.Queued]) -> None:
 @job("notifications.send_digests", periodic=DIGEST_INTERVAL, timeout=600)
 async def send_digests(ctx: JobContext) -> dict[str, Any]:
     """Once a day: each recipient's held promotion emails become one digest email."""
+    from oja.notifications import service
+
     folded = await service.build_digests(ctx.session, ctx.runtime)
     enqueue_sends(ctx, folded.deliveries)
     return {"digests": len(folded.deliveries), "folded": folded.notifications}
@@ -70,11 +79,15 @@ async def send_digests(ctx: JobContext) -> dict[str, Any]:
     timeout=60,
 )
 async def send_delivery(ctx: JobContext, *, delivery_id: uuid.UUID) -> dict[str, Any]:
+    from oja.notifications import delivery
+
     return await delivery.send(ctx.session, ctx.runtime, delivery_id)
 
 
 @send_delivery.on_failure
 async def _send_failed(failure: JobFailure, *, delivery_id: uuid.UUID) -> None:
+    from oja.notifications import delivery
+
     await delivery.give_up(failure.session, delivery_id, failure.error)
 
 

@@ -29,16 +29,13 @@ from oja.core.ids import uuid7
 from oja.core.jobs import EnqueueOptions, Job, JobContext, JobStatus, job
 from oja.core.runtime import current_runtime
 from oja.documents import chunks as documents_chunks
-from oja.documents.models import Document
-from oja.rag import repository, service
-from oja.rag.chunking import content_hash
 from oja.rag.config import RagSettings
-from oja.rag.embedding import embedding_name
-from oja.rag.models import RagChunk
-from oja.rag.schemas import DocumentChunkOut
+
+# The retrieval service (and numpy, the embedding model) is imported by the functions that run it:
+# a worker process that never indexes does not load it (tests/test_process_imports.py).
 
 STALE_BATCH = 100
-CHILDREN = f"children-{service.CHILD_WINDOW}-{service.CHILD_STRIDE}"
+CHILDREN = "children-128-96"  # the service's CHILD_WINDOW and CHILD_STRIDE (asserted in a test)
 """Part of the indexing dedupe key, so a document indexed before child vectors existed is indexed
 again for the same text and model."""
 
@@ -51,6 +48,8 @@ again for the same text and model."""
     subject=("document", "document_id"),
 )
 async def index_document(ctx: JobContext, *, document_id: uuid.UUID) -> dict[str, Any]:
+    from oja.rag import service
+
     indexed = await service.index_document(ctx.session, ctx.runtime, document_id)
     if indexed is None:
         return {"skipped": True}
@@ -59,6 +58,8 @@ async def index_document(ctx: JobContext, *, document_id: uuid.UUID) -> dict[str
 
 @job("rag.purge_document", max_attempts=10, subject=("document", "document_id"))
 async def purge_document(ctx: JobContext, *, document_id: uuid.UUID) -> None:
+    from oja.rag import service
+
     await service.purge_remote(ctx.session, ctx.runtime, document_id)
 
 
@@ -66,6 +67,10 @@ async def purge_document(ctx: JobContext, *, document_id: uuid.UUID) -> None:
 async def reindex_stale(ctx: JobContext) -> dict[str, Any]:
     """Documents with chunks of another embedding model, or chunks without child vectors, get
     re-indexed (a batch of each per run)."""
+    from oja.rag import repository
+    from oja.rag.embedding import embedding_name
+    from oja.rag.models import RagChunk
+
     model = embedding_name(ctx.runtime.settings)
     stale = list(
         await ctx.session.scalars(
@@ -85,6 +90,10 @@ async def reindex_stale(ctx: JobContext) -> dict[str, Any]:
 async def request_indexing(document_id: uuid.UUID, settings: Settings) -> Job | None:
     """Enqueue indexing in the current unit of work unless this text, with this model, already has
     a job that is queued, running or done."""
+    from oja.documents.models import Document
+    from oja.rag.chunking import content_hash
+    from oja.rag.embedding import embedding_name
+
     session = current_session()
     document = await session.get(Document, document_id)  # the emitter's copy, with its new text
     if document is None or document.text is None:
@@ -112,6 +121,8 @@ async def on_text_extracted(*, document_id: uuid.UUID, **_: Any) -> None:
 
 @events.on("documents.deleted")
 async def on_document_deleted(*, document_id: uuid.UUID, **_: Any) -> None:
+    from oja.rag import service
+
     session = current_session()
     await service.forget_document(session, document_id)
     if current_runtime().settings.section(RagSettings).chroma_url:
@@ -122,6 +133,9 @@ async def on_document_deleted(*, document_id: uuid.UUID, **_: Any) -> None:
 
 async def list_chunks(session: AsyncSession, document_id: uuid.UUID) -> list[dict[str, Any]]:
     """What ``GET /documents/{id}`` shows as ``chunks`` (the documents module's chunk port)."""
+    from oja.rag import repository
+    from oja.rag.schemas import DocumentChunkOut
+
     return [
         DocumentChunkOut.model_validate(row, from_attributes=True).model_dump()
         for row in await repository.chunks_of(session, document_id)

@@ -6,7 +6,9 @@ import uuid
 from typing import Any
 
 from oja.core.jobs import JobContext, job
-from oja.marketplace.catalog import images
+
+# The image service (and PIL, the vendors' service) is imported by the job that runs it: a worker
+# process that fetches no image does not load it (tests/test_process_imports.py).
 
 FETCH_MAX_ATTEMPTS = 4
 
@@ -27,6 +29,8 @@ async def fetch_product_image(
     the job at once with the reason as its error; a 5xx, timeout or lost connection is retried.
     The file's processing (listing, detail, thumbnail sizes) is a job of its own, queued here.
     """
+    from oja.marketplace.catalog import images
+
     return await images.fetch_into_product(
         ctx, vendor_id=vendor_id, product_id=product_id, url=url, position=position
     )

@@ -7,7 +7,6 @@ from typing import Any
 
 from oja.core.clock import utcnow
 from oja.core.jobs import JobContext, job
-from oja.marketplace.checkout import payments
 
 EXPIRY_BATCH = 200
 """Most groups one run expires; the next interval takes the rest."""
@@ -16,4 +15,6 @@ EXPIRY_BATCH = 200
 @job("marketplace.checkout.expire_reservations", timeout=120, max_attempts=3, periodic=60.0)
 async def expire_reservations(ctx: JobContext) -> dict[str, Any]:
     """Unpaid order groups past ``expires_at``: expired, orders canceled, stock returned."""
+    from oja.marketplace.checkout import payments
+
     return {"expired": await payments.expire_due(ctx.session, utcnow(), EXPIRY_BATCH)}

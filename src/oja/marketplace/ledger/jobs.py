@@ -9,7 +9,7 @@ from typing import Any
 from oja.core.clock import utcnow
 from oja.core.jobs import JobContext, job
 from oja.marketplace.config import MarketplaceSettings
-from oja.marketplace.ledger import disputes, settlement
+from oja.marketplace.ledger import disputes
 
 __all__ = ["disputes", "release_settlements"]
 
@@ -24,5 +24,7 @@ __all__ = ["disputes", "release_settlements"]
 async def release_settlements(ctx: JobContext) -> dict[str, Any]:
     """Store orders delivered a hold (by default the return window) ago: their held share becomes
     available."""
+    from oja.marketplace.ledger import settlement
+
     settings = ctx.runtime.settings.section(MarketplaceSettings)
     return {"released": await settlement.release_due(ctx.session, utcnow(), settings)}

@@ -9,11 +9,10 @@ from datetime import timedelta
 from typing import Any
 
 from oja.billing.config import BillingSettings
-from oja.billing.providers.port import ProviderCallError, ProviderCallRefused
 from oja.core.clock import utcnow
 from oja.core.jobs import EnqueueOptions, JobContext, PermanentJobError, job
 from oja.marketplace.config import MarketplaceSettings
-from oja.marketplace.payouts import bulk, repository, transfers, webhooks
+from oja.marketplace.payouts import webhooks
 from oja.marketplace.payouts.models import PayoutStatus
 
 __all__ = ["webhooks"]
@@ -29,6 +28,9 @@ async def send_payout(
     ctx: JobContext, *, vendor_id: uuid.UUID, payout_id: uuid.UUID
 ) -> dict[str, Any]:
     """Send one pending payout's transfer; a provider outage fails the attempt (retried)."""
+    from oja.billing.providers.port import ProviderCallRefused
+    from oja.marketplace.payouts import transfers
+
     settings = ctx.runtime.settings.section(BillingSettings)
     try:
         outcome = await transfers.send(ctx.session, vendor_id, payout_id, settings)
@@ -41,6 +43,8 @@ async def send_payout(
 async def send_batch(ctx: JobContext) -> dict[str, Any]:
     """Send the pending payouts in bulk (:mod:`oja.marketplace.payouts.bulk`); a full batch that
     moved something has the next one sent after the provider's interval between batches."""
+    from oja.marketplace.payouts import bulk
+
     market = ctx.runtime.settings.section(MarketplaceSettings)
     settings = ctx.runtime.settings.section(BillingSettings)
     outcome = await bulk.send_batch(ctx.session, settings, market.payout_bulk_size)
@@ -59,6 +63,8 @@ async def send_batch(ctx: JobContext) -> dict[str, Any]:
 async def make_payout(ctx: JobContext, *, vendor_id: uuid.UUID) -> dict[str, Any]:
     """Book one store's payout (if still due) and have the run's payouts sent in bulk after this
     commit (the first batch job sends every payout booked by then; the others find none)."""
+    from oja.marketplace.payouts import transfers
+
     settings = ctx.runtime.settings.section(MarketplaceSettings)
     payout = await transfers.make_payout(ctx.session, vendor_id, utcnow(), settings)
     if payout is None:
@@ -77,6 +83,8 @@ async def make_payout(ctx: JobContext, *, vendor_id: uuid.UUID) -> dict[str, Any
 async def run_payouts(ctx: JobContext) -> dict[str, Any]:
     """Find the stores due a payout; each is booked by its own job (one store per unit of work,
     so one store's locks are never held while another's are taken)."""
+    from oja.marketplace.payouts import transfers
+
     settings = ctx.runtime.settings.section(MarketplaceSettings)
     stores = await transfers.due(ctx.session, utcnow(), settings)
     for vendor_id in stores:
@@ -88,6 +96,9 @@ async def run_payouts(ctx: JobContext) -> dict[str, Any]:
 async def verify_payouts(ctx: JobContext) -> dict[str, Any]:
     """Payouts stuck pending (a send lost) are sent again under their own reference; those
     stuck processing (a webhook lost) are verified with the provider."""
+    from oja.billing.providers.port import ProviderCallError
+    from oja.marketplace.payouts import repository, transfers
+
     market = ctx.runtime.settings.section(MarketplaceSettings)
     settings = ctx.runtime.settings.section(BillingSettings)
     before = utcnow() - timedelta(seconds=market.payout_verify_after)

@@ -8,10 +8,11 @@ from typing import Any
 
 from oja.core.clock import utcnow
 from oja.core.jobs import JobContext, job
-from oja.marketplace.plans import subscriptions
 
 
 @job("marketplace.plans.apply_due", timeout=120, max_attempts=3, periodic=300.0)
 async def apply_due(ctx: JobContext) -> dict[str, Any]:
     """Each store whose plan change, canceled period or grace period ended: moved, once."""
+    from oja.marketplace.plans import subscriptions
+
     return await subscriptions.apply_due(ctx.session, utcnow())

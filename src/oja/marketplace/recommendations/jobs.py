@@ -17,7 +17,6 @@ from oja.core import events
 from oja.core.db import current_session
 from oja.core.jobs import JobContext, job
 from oja.identity.events import ACCOUNT_SESSION_STARTED
-from oja.marketplace.recommendations import service
 
 
 @events.on("order.confirmed")
@@ -31,6 +30,8 @@ async def record_purchase(
 ) -> None:
     # Only a store order's own move says which lines were bought; other emitters of the event name
     # (a notification test, a replayed template) carry no order and record nothing.
+    from oja.marketplace.recommendations import service
+
     if order_id is None or vendor_id is None or buyer_id is None or group_id is None:
         return
     await service.record_purchase(
@@ -51,6 +52,8 @@ async def attribute_anonymous(
     **_: Any,
 ) -> None:
     # In the sign-in's transaction: a refused or rolled-back sign-in merges nothing.
+    from oja.marketplace.recommendations import service
+
     if db is not None and user_id is not None:
         await service.attribute_anonymous(db, user_id, client_id)
 
@@ -58,16 +61,22 @@ async def attribute_anonymous(
 @job("recommendations.refresh", periodic=300, timeout=600)
 async def refresh(ctx: JobContext) -> dict[str, Any]:
     """Rewrite what the behaviour since the last refresh touched (see :func:`service.refresh`)."""
+    from oja.marketplace.recommendations import service
+
     return await service.refresh(ctx.session, ctx.runtime.settings)
 
 
 @job("recommendations.rebuild", periodic=24 * 3600, timeout=1800)
 async def rebuild(ctx: JobContext) -> dict[str, Any]:
     """Rewrite every list from the whole history window."""
+    from oja.marketplace.recommendations import service
+
     return await service.refresh(ctx.session, ctx.runtime.settings, full=True)
 
 
 @job("recommendations.similar", periodic=3600, timeout=1800)
 async def refresh_similar(ctx: JobContext) -> dict[str, Any]:
     """Embed changed products and recompute the content neighbours."""
+    from oja.marketplace.recommendations import service
+
     return await service.refresh_similar(ctx.session, ctx.runtime.settings)

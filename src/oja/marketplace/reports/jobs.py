@@ -7,7 +7,6 @@ from datetime import date
 from typing import Any
 
 from oja.core.jobs import JobContext, job
-from oja.marketplace.reports import rollup
 from oja.marketplace.reports.config import ReportSettings
 
 
@@ -18,6 +17,8 @@ async def rollup_days(
     """Rewrite the rollups of the days first..last (ISO dates; by default the closed days of the
     recompute window) in every zone. Today is never stored: reports count it live. Enqueued too
     when a store changes its zone (idempotent: a run finds nothing left to move)."""
+    from oja.marketplace.reports import rollup
+
     settings = ctx.runtime.settings.section(ReportSettings)
     return await rollup.rollup_stores(
         ctx.session,

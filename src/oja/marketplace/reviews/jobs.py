@@ -7,13 +7,14 @@ from typing import Any
 import structlog
 
 from oja.core.jobs import JobContext, job
-from oja.marketplace.reviews import service
 
 log = structlog.get_logger("oja.marketplace.reviews")
 
 
 @job("reviews.reconcile_summaries", periodic=24 * 3600)
 async def reconcile_summaries(ctx: JobContext) -> dict[str, Any]:
+    from oja.marketplace.reviews import service
+
     drift = await service.reconcile(ctx.session)
     for found in drift:
         log.warning(

@@ -23,7 +23,6 @@ from oja.core import events
 from oja.core.db import current_session
 from oja.core.jobs import JobContext, job
 from oja.marketplace.orders.models import OrderStatus
-from oja.marketplace.search import service
 
 SOLD_BEFORE_CANCEL = frozenset({OrderStatus.confirmed, OrderStatus.shipped})
 """States a canceled order may come from that had counted as sold."""
@@ -34,6 +33,8 @@ async def count_sale(
     *, order_id: uuid.UUID | None = None, vendor_id: uuid.UUID | None = None, **_: Any
 ) -> None:
     # Other emitters of the name (a notification preview) carry no order: nothing to count.
+    from oja.marketplace.search import service
+
     if order_id is not None and vendor_id is not None:
         await service.order_sold(current_session(), vendor_id, order_id, +1)
 
@@ -46,6 +47,8 @@ async def uncount_sale(
     from_status: str | None = None,
     **_: Any,
 ) -> None:
+    from oja.marketplace.search import service
+
     if order_id is not None and vendor_id is not None and from_status in SOLD_BEFORE_CANCEL:
         await service.order_sold(current_session(), vendor_id, order_id, -1)
 
@@ -54,20 +57,28 @@ async def uncount_sale(
 async def uncount_return(
     *, return_id: uuid.UUID | None = None, vendor_id: uuid.UUID | None = None, **_: Any
 ) -> None:
+    from oja.marketplace.search import service
+
     if return_id is not None and vendor_id is not None:
         await service.return_received(current_session(), vendor_id, return_id)
 
 
 @job("marketplace.search.reindex_store", max_attempts=3, subject=("vendor", "vendor_id"))
 async def reindex_store(ctx: JobContext, *, vendor_id: uuid.UUID) -> dict[str, Any]:
+    from oja.marketplace.search import service
+
     return {"indexed": await service.index_store(ctx.session, vendor_id)}
 
 
 @job("marketplace.search.reindex_category", max_attempts=3, subject=("category", "category_id"))
 async def reindex_category(ctx: JobContext, *, category_id: uuid.UUID) -> dict[str, Any]:
+    from oja.marketplace.search import service
+
     return {"indexed": await service.index_category(ctx.session, category_id)}
 
 
 @job("marketplace.search.reindex", max_attempts=3)
 async def reindex(ctx: JobContext) -> dict[str, Any]:
+    from oja.marketplace.search import service
+
     return {"indexed": await service.rebuild(ctx.session)}

@@ -7,7 +7,6 @@ from typing import Any
 
 from oja.core.clock import utcnow
 from oja.core.jobs import JobContext, job
-from oja.marketplace.vendors import service
 
 ANNOUNCE_INTERVAL = 24 * 3600
 """Once a day: followers hear of a store's new products at most once a day."""
@@ -16,5 +15,7 @@ ANNOUNCE_INTERVAL = 24 * 3600
 @job("marketplace.vendors.announce_new_products", periodic=ANNOUNCE_INTERVAL, timeout=600)
 async def announce_new_products(ctx: JobContext) -> dict[str, Any]:
     """Announce yesterday's (UTC) new products, one event per store with followers."""
+    from oja.marketplace.vendors import service
+
     day = (utcnow() - timedelta(days=1)).date()
     return {"day": day.isoformat(), "stores": await service.announce_new_products(ctx.session, day)}

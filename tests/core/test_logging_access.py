@@ -118,3 +118,10 @@ def test_the_direct_write_is_the_structlog_line() -> None:
         "level": "info",
         "logger": "oja.http",
     }
+
+
+def test_plain_values_pass_redaction_untouched() -> None:
+    from oja.core.logging import redact
+
+    event = {"status": 200, "duration_ms": 1.5, "ok": True, "user_id": None, "token": 7}
+    assert redact(None, "info", dict(event)) == {**event, "token": "***"}

@@ -37,6 +37,8 @@ SECRET_ASSIGNMENTS = re.compile(
 # the cost of an access line at INFO.
 MAYBE_SECRET = re.compile(r"eyJ|oja_|sk_|(?i:bearer)|[=:]")
 MASK = "***"
+_PLAIN = frozenset({int, float, bool})
+"""Types whose values hold no secret (a status, a duration): returned as they are."""
 
 
 @functools.lru_cache(maxsize=1024)
@@ -46,8 +48,8 @@ def _secret_key(key: str) -> bool:
 
 
 def _scrub(value: Any, depth: int = 0) -> Any:
-    if depth > 6:
-        return value
+    if depth > 6 or value is None or type(value) in _PLAIN:
+        return value  # before the `Mapping` check, an ABC's slow `isinstance`
     if isinstance(value, str):
         if MAYBE_SECRET.search(value) is None:
             return value

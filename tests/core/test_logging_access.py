@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -69,3 +70,58 @@ def test_no_access_line_below_the_level(rendered: io.StringIO) -> None:
     logging.getLogger().setLevel(logging.WARNING)
     log_access(logging.getLogger("oja.http"), dict(FIELDS))
     assert rendered.getvalue() == ""
+
+
+def test_the_direct_write_is_the_structlog_line() -> None:
+    """With the configured root handler alone in the way, the line is written to its stream
+    without a record: the same JSON, then the ordinary path again once a test adds a handler."""
+    configure_logging("INFO")
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    out = io.StringIO()
+    saved = handler.setStream(out)
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id="req-2")
+    made: list[logging.LogRecord] = []
+    logger = logging.getLogger("oja.http")
+    original = logger.makeRecord
+
+    def counting(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        made.append(record := original(*args, **kwargs))
+        return record
+
+    logger.makeRecord = counting  # type: ignore[method-assign]
+    try:
+        log_access(logger, dict(FIELDS))
+        assert made == []  # written directly
+        structlog.get_logger("oja.http").info("http.request", **FIELDS)
+        assert len(made) == 1  # the structlog call's own record
+        other = logging.StreamHandler(io.StringIO())
+        logger.addHandler(other)
+        log_access(logger, dict(FIELDS))  # someone else listens: the ordinary path
+        logger.removeHandler(other)
+        assert len(made) == 2
+    finally:
+        del logger.makeRecord
+        handler.setStream(saved or sys.stderr)
+        structlog.contextvars.clear_contextvars()
+    direct, ordinary, through = lines(out)
+    for line in (direct, ordinary, through):
+        assert line.pop("timestamp").endswith("Z")
+    assert direct == ordinary == through
+    assert list(direct) == list(ordinary)
+    assert direct == {
+        **FIELDS,
+        "path": "/files/***",
+        "event": "http.request",
+        "request_id": "req-2",
+        "level": "info",
+        "logger": "oja.http",
+    }
+
+
+def test_plain_values_pass_redaction_untouched() -> None:
+    from oja.core.logging import redact
+
+    event = {"status": 200, "duration_ms": 1.5, "ok": True, "user_id": None, "token": 7}
+    assert redact(None, "info", dict(event)) == {**event, "token": "***"}

@@ -200,3 +200,14 @@ async def test_a_route_added_after_the_build_turns_the_index_off() -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         assert (await client.get("/items/special")).json() == {"route": "item", "id": "special"}
         assert (await client.post("/items/special")).json() == {"route": "late"}
+
+
+def test_a_path_only_one_included_router_takes_is_handed_to_it() -> None:
+    """Such a path skips the router's loop (match, then handle and match again): the included
+    router is handed the request; other paths take the narrowed loop."""
+    app = tricky_app(indexed=True)
+    index = app.router.middleware_stack
+    assert isinstance(index, StaticRouteIndex)
+    assert sorted(index._direct) == ["/items/special", "/things/new"]
+    for path, route in index._direct.items():
+        assert index._views[path].routes == [route]

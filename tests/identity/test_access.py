@@ -161,7 +161,7 @@ async def test_user_me_refuses_a_disabled_account_and_an_api_key(
     assert (disabled.status_code, disabled.json()["error"]["code"]) == (401, "account_disabled")
 
 
-def test_user_me_resolves_four_dependencies(app: Any) -> None:
+def test_user_me_resolves_three_dependencies(app: Any) -> None:
     """The hot read's dependency tree: each node is solved on every request."""
     from fastapi.dependencies.models import Dependant
 
@@ -180,7 +180,6 @@ def test_user_me_resolves_four_dependencies(app: Any) -> None:
     assert sorted(getattr(c, "__name__", type(c).__name__) for c in set(calls(me.dependant))) == [
         "APIKeyHeader",
         "OAuth2PasswordBearer",
-        "get_principal",
-        "require_user_principal",
+        "get_user_principal",
     ]
     assert dependencies.get_signed_in_user not in calls(me.dependant)

@@ -7,9 +7,9 @@ the per-request overhead stays small.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 import structlog
@@ -35,6 +35,34 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 class BodyTooLarge(Exception):
     pass
+
+
+def new_request_id() -> str:
+    """What ``uuid.uuid4().hex`` answers (random, version 4, RFC 4122 variant) without building a
+    ``UUID`` object, whose checks cost more than the random bytes."""
+    value = int.from_bytes(os.urandom(16), "big")
+    value = (value & ~(0xC000 << 48) | 0x8000 << 48) & ~(0xF000 << 64) | 4 << 76
+    return f"{value:032x}"
+
+
+_METRIC_CHILDREN_MAX = 4096
+_metric_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def _metrics_for(route: str, method: str, status: int) -> tuple[Any, Any]:
+    """The request counter's and latency histogram's children for these labels, looked up once:
+    ``labels()`` takes a lock and builds the label tuple on every call. Bounded, as the labels
+    are (route templates, methods the server parses, statuses)."""
+    key = (route, method, status)
+    children = _metric_children.get(key)
+    if children is None:
+        children = (
+            HTTP_REQUESTS.labels(route, method, str(status)),
+            HTTP_LATENCY.labels(route, method),
+        )
+        if len(_metric_children) < _METRIC_CHILDREN_MAX:
+            _metric_children[key] = children
+    return children
 
 
 def route_template(scope: Scope) -> str:
@@ -120,7 +148,7 @@ class RequestContextMiddleware:
             return
         headers = dict(scope["headers"])
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -181,8 +209,9 @@ class RequestContextMiddleware:
             duration = time.perf_counter() - started
             route = route_template(scope)
             method = scope["method"]
-            HTTP_REQUESTS.labels(route, method, str(status)).inc()
-            HTTP_LATENCY.labels(route, method).observe(duration)
+            requests, latency = _metrics_for(route, method, status)
+            requests.inc()
+            latency.observe(duration)
             state: dict[str, Any] = scope.get("state", {})
             log_access(
                 access_logger,

@@ -12,7 +12,8 @@ pattern accepts that path (parameterised routes and mounts included), in order: 
 would answer "no match", which the router's loop skips anyway. Anything else (paths with
 parameters, unknown paths, trailing-slash redirects, 404, websockets, lifespan) goes through the
 full router, and so does every request while the index is unbuilt or the router's own route
-list has changed length since it was built.
+list has changed length since it was built. A path that one included router alone can take is
+handed to that router directly, which selects its route (or answers 405) as the loop would.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ def _leaves(routes: list[BaseRoute]) -> Iterator[Any]:
             yield route
 
 
+def _is_included_router(route: BaseRoute) -> bool:
+    """FastAPI's stand-in for an included router (it keeps the router it includes)."""
+    return hasattr(route, "original_router") and hasattr(route, "include_context")
+
+
 def _probe(path: str) -> Scope:
     return {"type": "http", "method": "GET", "path": path, "root_path": "", "headers": []}
 
@@ -54,6 +60,7 @@ class StaticRouteIndex:
         self.router = router
         self._built_for = -1
         self._views: dict[str, Router] = {}
+        self._direct: dict[str, BaseRoute] = {}
 
     @property
     def active(self) -> bool:
@@ -76,15 +83,33 @@ class StaticRouteIndex:
                     view.routes = candidates
                     views[path] = view
         self._views = views
+        # One included router alone can take the path: the router's loop would ask it to match
+        # (a full match of its own routes) and then to handle, which matches again. Handed the
+        # request at once, it selects the same route (or answers 405 for another method) with
+        # one match. Not when the app's router has form limits to apply first.
+        self._direct = (
+            {}
+            if getattr(self.router, "form_limits", None)
+            else {
+                path: view.routes[0]
+                for path, view in views.items()
+                if len(view.routes) == 1 and _is_included_router(view.routes[0])
+            }
+        )
         self._built_for = len(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.active:
-            view = self._views.get(get_route_path(scope))
+            path = get_route_path(scope)
+            view = self._views.get(path)
             if view is not None:
                 # `url_for` asks the scope's router: the whole one, not the narrowed view.
                 scope.setdefault("router", self.router)
-                await view.app(scope, receive, send)
+                direct = self._direct.get(path)
+                if direct is not None:
+                    await direct.handle(scope, receive, send)
+                else:
+                    await view.app(scope, receive, send)
                 return
         await self.router.app(scope, receive, send)
 

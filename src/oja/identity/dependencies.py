@@ -176,10 +176,27 @@ def _remember(request: Request, principal: Principal) -> Principal:
     return principal
 
 
+_PRINCIPAL = "oja.principal"
+"""The request scope's key for the caller once resolved."""
+
+
 async def get_principal(
     request: Request,
     bearer: Annotated[str | None, Depends(oauth2_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
+) -> Principal:
+    """The caller, resolved once per request however many dependencies ask for it (FastAPI's own
+    cache only joins identical nodes; :data:`UserPrincipal` calls this directly)."""
+    known: Principal | None = request.scope.get(_PRINCIPAL)
+    if known is not None:
+        return known
+    principal = await _resolve_principal(request, bearer, api_key)
+    request.scope[_PRINCIPAL] = principal
+    return principal
+
+
+async def _resolve_principal(
+    request: Request, bearer: str | None, api_key: str | None
 ) -> Principal:
     # Each dependency costs FastAPI's solver a node on every request: the runtime and the token
     # context are read here, not declared (the two schemes stay: they are the OpenAPI security).
@@ -242,13 +259,24 @@ async def get_optional_principal(
 OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
 
 
-async def require_user_principal(principal: CurrentPrincipal) -> Principal:
+async def require_user_principal(principal: Principal) -> Principal:
     if principal.kind != "user":
         raise WrongPrincipal("This route needs a user token, not an API key.")
     return principal
 
 
-UserPrincipal = Annotated[Principal, Depends(require_user_principal)]
+async def get_user_principal(
+    request: Request,
+    bearer: Annotated[str | None, Depends(oauth2_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
+) -> Principal:
+    """:data:`CurrentPrincipal`, which must be a user's. It declares the two schemes itself rather
+    than depend on :data:`CurrentPrincipal`: one node fewer for FastAPI to solve on every user
+    route (the OpenAPI security is the same)."""
+    return await require_user_principal(await get_principal(request, bearer, api_key))
+
+
+UserPrincipal = Annotated[Principal, Depends(get_user_principal)]
 
 
 def signed_in_user(principal: Principal) -> User:

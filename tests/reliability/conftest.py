@@ -13,7 +13,7 @@ import pytest
 
 from oja.core.jobs.runner import execute
 from oja.core.runtime import Runtime
-from tests.conftest import Jobs
+from tests.conftest import Jobs, use_settings
 from tests.reliability.harness import Fakes, sandbox_fakes
 
 if TYPE_CHECKING:
@@ -104,6 +104,18 @@ def harness_app(app: Any, fakes: Fakes, local_ai: None) -> Iterator[Any]:
     fakes.install(app)
     yield app
     fakes.uninstall(app)
+
+
+TEST_ARGON2 = {"argon2_memory_cost": 1024, "argon2_time_cost": 1}
+"""argon2id at a test's cost (1 MiB, one pass; production keeps its own): the authorization matrix
+and the mass-assignment cases prove who may call what, not how costly a guessed password is, and
+hashed ~6 passwords per test at 19 MiB."""
+
+
+@pytest.fixture
+def cheap_hashing(harness_app: Any) -> None:
+    """``harness_app`` hashing passwords with :data:`TEST_ARGON2`."""
+    use_settings(harness_app, **TEST_ARGON2)
 
 
 @pytest.fixture

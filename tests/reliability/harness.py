@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from oja.core.db import Base, unit_of_work
 from oja.identity import service as identity_service
-from oja.identity.config import GoogleSettings, get_google_settings, get_identity_settings
+from oja.identity.config import GoogleSettings, IdentitySettings, get_google_settings
 from oja.identity.passwords import get_passwords
 from oja.identity.scopes import SCOPES
 from oja.sandbox import aliexpress
@@ -100,6 +100,42 @@ async def table_rows(app: FastAPI) -> dict[str, list[str]]:
             table.name: sorted(repr(tuple(row)) for row in await conn.execute(select(table)))
             for table in Base.metadata.sorted_tables
         }
+
+
+Rows = dict[str, list[dict[str, Any]]]
+
+
+async def dump_rows(app: FastAPI) -> Rows:
+    """Every row of every non-empty table, as column values (see :func:`restore_rows`)."""
+    dumped: Rows = {}
+    async with app.state.runtime.database.engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            rows = [dict(row._mapping) for row in await conn.execute(select(table))]
+            if rows:
+                dumped[table.name] = rows
+    return dumped
+
+
+def added_rows(before: Rows, after: Rows) -> Rows:
+    """The rows of ``after`` that ``before`` (both from :func:`dump_rows`) did not hold."""
+    added = {
+        name: [row for row in rows if row not in before.get(name, [])]
+        for name, rows in after.items()
+    }
+    return {name: rows for name, rows in added.items() if rows}
+
+
+async def restore_rows(app: FastAPI, dumped: Rows) -> None:
+    """Write ``dumped`` (from :func:`dump_rows` or :func:`added_rows`) into the app's database,
+    parents first: a database in the state the dumped rows were added to then holds what it held
+    when they were dumped (``table_rows`` equal). A row already there fails the insert, loudly.
+
+    Integer keys keep their values; nothing draws them again (PostgreSQL's sequences only grow
+    across the emptying, SQLite's next rowid is above the largest written)."""
+    async with app.state.runtime.database.engine.begin() as conn:
+        for table in Base.metadata.sorted_tables:
+            if table.name in dumped:
+                await conn.execute(table.insert(), dumped[table.name])
 
 
 @dataclass
@@ -194,9 +230,12 @@ async def login(client: httpx.AsyncClient, user_id: str, email: str) -> Person:
 
 async def make_admin(app: FastAPI, client: httpx.AsyncClient) -> Person:
     email = unique_email("admin")
+    # Hashed as the app's own settings say (a test's cheaper argon2 parameters included): the
+    # environment's settings, which code outside a request would read, may differ.
+    passwords = get_passwords(app.state.runtime.settings.section(IdentitySettings))
     async with unit_of_work(app.state.runtime.database) as db:
         user = await identity_service.create_admin(
-            db, email=email, password=PASSWORD, passwords=get_passwords(get_identity_settings())
+            db, email=email, password=PASSWORD, passwords=passwords
         )
     return await login(client, str(user.id), email)
 

@@ -12,15 +12,17 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import delete
 
+from oja.core.db import Base
 from tests.reliability import harness
 from tests.reliability.authorization import check_row, part
 from tests.reliability.conftest import DroppedJobs
 from tests.reliability.matrix import ROUTES, Row
 
 # Jobs are accepted and dropped (a row that needs one run, such as a chat reply, runs it): the
-# matrix is about who may call what, not about pipelines.
-pytestmark = pytest.mark.usefixtures("dropped_jobs")
+# matrix is about who may call what, not about pipelines; passwords are hashed at a test's cost.
+pytestmark = pytest.mark.usefixtures("dropped_jobs", "cheap_hashing")
 
 
 def test_every_route_of_the_app_has_a_row(harness_app: Any) -> None:
@@ -30,6 +32,34 @@ def test_every_route_of_the_app_has_a_row(harness_app: Any) -> None:
     assert not missing, f"routes without a row in tests/reliability/matrix.py: {missing}"
     assert not stale, f"rows for routes the app no longer serves: {stale}"
     assert harness.openapi_operations(harness_app) <= served
+
+
+async def test_restored_principals_are_the_made_ones(
+    harness_app: Any, client: httpx.AsyncClient
+) -> None:
+    """What ``authorization.principals`` restores for a row is what making the principals through
+    the API wrote, every column of every table alike, and their tokens and key still let them in."""
+    before = await harness.table_rows(harness_app)
+    dumped = await harness.dump_rows(harness_app)
+    people = await harness.principals(harness_app, client)
+    made = await harness.table_rows(harness_app)
+    added = harness.added_rows(dumped, await harness.dump_rows(harness_app))
+    assert {"user", "api_key", "session"} <= added.keys()
+    # No job: what a row's ``run_jobs`` finds published is the same whether they were made or restored.
+    assert "job" not in added
+
+    async with harness_app.state.runtime.database.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            for row in added.get(table.name, []):
+                keys = [column == row[column.name] for column in table.primary_key.columns]
+                await conn.execute(delete(table).where(*keys))
+    assert await harness.table_rows(harness_app) == before
+    await harness.restore_rows(harness_app, added)
+    assert await harness.table_rows(harness_app) == made
+
+    for headers in (people.a.headers, people.b.headers, people.admin.headers):
+        assert (await client.get("/user/me", headers=headers)).status_code == 200
+    assert (await client.get("/examples/service-only", headers=people.key_all)).status_code == 200
 
 
 @pytest.mark.parametrize("row", part(0), ids=[row.id for row in part(0)])

@@ -12,8 +12,8 @@ from tests.reliability.conftest import DroppedJobs
 from tests.reliability.matrix import Row
 
 # Jobs are accepted and dropped (a row that needs one run, such as a chat reply, runs it): the
-# matrix is about who may call what, not about pipelines.
-pytestmark = pytest.mark.usefixtures("dropped_jobs")
+# matrix is about who may call what, not about pipelines; passwords are hashed at a test's cost.
+pytestmark = pytest.mark.usefixtures("dropped_jobs", "cheap_hashing")
 
 
 @pytest.mark.parametrize("row", part(1), ids=[row.id for row in part(1)])

@@ -60,6 +60,7 @@ from oja.sandbox.paystack_records import Transaction as PaystackTransaction
 from oja.sandbox.smtp import SmtpCapture
 from tests.identity.support import token_in, totp_now, use_smtp
 from tests.reliability import harness
+from tests.reliability.authorization import restored
 from tests.reliability.conftest import DroppedJobs
 from tests.reliability.harness import PASSWORD, Fakes, Person, Principals
 from tests.reliability.marketplace_needs import MARKETPLACE_NEEDS
@@ -190,12 +191,17 @@ async def table_counts(app: Any) -> dict[str, int]:
 
 async def principals(app: Any, client: httpx.AsyncClient, *, admin: bool) -> Principals:
     """Users A and B as ``harness.principals`` makes them, without its API key (no case uses one)
-    and with the admin only for a case that calls as one (two argon2 runs fewer per case).
-    Without one, B (a buyer) fills the admin's seat, which the matrix's builders never read."""
-    a = await harness.signup_and_login(client, "a")
-    b = await harness.signup_and_login(client, "b")
-    seat = await harness.make_admin(app, client) if admin else b
-    return Principals(a=a, b=b, admin=seat, key_all={})
+    and with the admin only for a case that calls as one. Without one, B (a buyer) fills the
+    admin's seat, which the matrix's builders never read. Made through the API by a backend's
+    first case and restored from their rows for the next (``authorization.restored``)."""
+
+    async def make() -> Principals:
+        a = await harness.signup_and_login(client, "a")
+        b = await harness.signup_and_login(client, "b")
+        seat = await harness.make_admin(app, client) if admin else b
+        return Principals(a=a, b=b, admin=seat, key_all={})
+
+    return await restored(app, client, f"mass-assignment admin={admin}", make)
 
 
 def matrix_request(method: str, path: str) -> Request:
@@ -1902,6 +1908,7 @@ def stack() -> Iterator[ExitStack]:
         yield opened
 
 
+@pytest.mark.usefixtures("cheap_hashing")  # passwords hashed at a test's cost (conftest.py)
 @pytest.mark.parametrize("key", list(CASES), ids=[f"{m} {p}" for m, p in CASES])
 async def test_hostile_fields_have_no_effect(
     key: tuple[str, str],

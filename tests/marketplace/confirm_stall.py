@@ -16,9 +16,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from oja.billing import jobs
+from oja.billing import events
 
-_process_event = jobs.process_event
+# The webhook job imports `process_event` from `oja.billing.events` when it runs (a worker that runs
+# no billing job does not load billing's services), so the stall replaces it there.
+_process_event = events.process_event
 
 
 async def _stalling_process_event(session: AsyncSession, event_id: uuid.UUID, ports: Any) -> str:
@@ -31,4 +33,4 @@ async def _stalling_process_event(session: AsyncSession, event_id: uuid.UUID, po
     return outcome
 
 
-jobs.process_event = _stalling_process_event
+events.process_event = _stalling_process_event

@@ -43,7 +43,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import httpx
@@ -457,6 +457,8 @@ class Client:
 class DayRecorder(Recorder):
     """:class:`Recorder` for :class:`Client`: the same samples, aiohttp's errors as status 0."""
 
+    transport_errors = (aiohttp.ClientError, TimeoutError)
+
     async def call(  # type: ignore[override]
         self,
         client: Client,
@@ -467,19 +469,10 @@ class DayRecorder(Recorder):
         expect: set[int],
         **kwargs: Any,
     ) -> Answer | None:
-        phase, at, started = self.phase, time.monotonic(), time.perf_counter()
-        try:
-            response = await client.request(method, url, **kwargs)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            detail = f"{method} {url}: {exc!r}"
-            elapsed = time.perf_counter() - started
-            self.samples.append(Sample(phase, endpoint, 0, elapsed, False, detail, at))
-            return None
-        elapsed = time.perf_counter() - started
-        ok = response.status_code in expect
-        detail = "" if ok else f"{method} {url} -> {response.status_code}: {response.text[:300]}"
-        self.samples.append(Sample(phase, endpoint, response.status_code, elapsed, ok, detail, at))
-        return response
+        answer = await super().call(
+            cast(Any, client), endpoint, method, url, expect=expect, **kwargs
+        )
+        return cast("Answer | None", answer)
 
 
 # --- the shoppers --------------------------------------------------------------------------------

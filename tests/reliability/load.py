@@ -57,7 +57,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from sqlalchemy import func, select
@@ -122,6 +122,8 @@ class Sample:
 class Recorder:
     samples: list[Sample] = field(default_factory=list)
     phase: str = "setup"
+    # What a client raises when no answer came back (recorded as status 0).
+    transport_errors: ClassVar[tuple[type[BaseException], ...]] = (httpx.HTTPError,)
 
     async def call(
         self,
@@ -137,7 +139,7 @@ class Recorder:
         phase, at, started = self.phase, time.monotonic(), time.perf_counter()
         try:
             response = await client.request(method, url, **kwargs)
-        except httpx.HTTPError as exc:
+        except self.transport_errors as exc:
             elapsed = time.perf_counter() - started
             detail = f"{method} {url}: {exc!r}"
             self.samples.append(Sample(phase, endpoint, 0, elapsed, False, detail, at))

@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 import structlog
 from sqlalchemy import event, func, insert, select, text, update
+from sqlalchemy.exc import OperationalError
 
 from oja.core.clock import utcnow
 from oja.core.config import Settings
 from oja.core.db import own_transaction, unit_of_work
-from oja.core.jobs import Job, JobStatus
+from oja.core.jobs import Job, JobStatus, runner
 from oja.core.jobs.runner import claim, execute
 from oja.core.jobs.sweeper import LEASE_EXPIRED, sweep
 from oja.core.runtime import Runtime
@@ -216,6 +217,42 @@ async def test_failures_retry_with_backoff_and_roll_back_their_effects(
         await set_job(runtime, row.id, run_after=utcnow() - timedelta(seconds=1))
     assert await execute(str(row.id), runtime) == "succeeded"
     assert await effects(runtime) == [("flaky", 3)]  # the failed attempts left nothing behind
+
+
+async def test_a_failure_the_database_could_not_record_is_recorded_once_it_is_back(
+    runtime: Runtime, published: Published, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job failed and the database is away: the worker tries again to record the failure
+    rather than leave the row ``running`` until its lease expires; any other error is not retried."""
+    real = runner._record_failure
+    calls: list[str] = []
+
+    async def away_twice(*args: Any) -> str:
+        calls.append("try")
+        if len(calls) <= 2:
+            raise OperationalError("UPDATE jobs", {}, ConnectionRefusedError("database away"))
+        return await real(*args)
+
+    monkeypatch.setattr(runner, "_record_failure", away_twice)
+    async with unit_of_work(runtime.database) as session:
+        row = record_effect.enqueue(session, label="away", fail_times=2)
+    assert await execute(str(row.id), runtime) == "retrying"
+    assert calls == ["try", "try", "try"]
+    stored = await load(runtime, row.id)
+    assert (stored.status, stored.attempts) == (JobStatus.queued, 1)
+    assert stored.last_error == "RuntimeError: planned failure 1"
+    assert [task for task, _, _ in published] == ["oja.job.tests.effect"] * 2
+
+    async def broken(*args: Any) -> str:
+        calls.append("broken")
+        raise ValueError("a bug, not an outage")
+
+    monkeypatch.setattr(runner, "_record_failure", broken)
+    await set_job(runtime, row.id, run_after=utcnow() - timedelta(seconds=1))
+    with pytest.raises(ValueError, match="a bug"):
+        await execute(str(row.id), runtime)
+    assert calls.count("broken") == 1
+    assert await effects(runtime) == []
 
 
 async def test_permanent_error_fails_at_once(runtime: Runtime, published: Published) -> None:

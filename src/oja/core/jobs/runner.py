@@ -245,12 +245,48 @@ async def _execute(job_id_text: str, runtime: Runtime, kind: str | None) -> str:
         log.warning("jobs.lease_lost")
         return "lease_lost"
     except Exception as exc:
-        return await _record_failure(runtime, claimed, attempt, exc, timeout)
+        return await _record_failure_when_possible(runtime, claimed, attempt, exc, timeout, started)
     finally:
         duration_ms = round((time.perf_counter() - started) * 1000, 1)
     log.info("jobs.succeeded", duration_ms=duration_ms)
     structlog.contextvars.unbind_contextvars("job_id", "job_kind", "attempt")
     return "succeeded"
+
+
+RECORD_RETRY_CAP = 5.0
+"""Longest pause, in seconds, between two tries to record an attempt's failure while the database
+is unavailable."""
+
+
+async def _record_failure_when_possible(
+    runtime: Runtime,
+    claimed: Claimed,
+    attempt: int,
+    exc: Exception,
+    timeout: float,
+    started: float,
+) -> str:
+    """Record the failure; while the database is unavailable, try again until the lease ends.
+
+    A job that failed because the database went away cannot record that failure until it is back.
+    Without a retry the row stayed ``running`` until its lease expired (the files job's is 5
+    minutes) and only then ran again; with it, the attempt is recorded (a retry scheduled, or the
+    last attempt failed) within a few seconds of the database's return. Past the lease the sweeper
+    owns the job, so the worker gives up and lets it.
+    """
+    from oja.core.errors import is_unavailable
+
+    deadline = started + timeout + runtime.settings.queue.job_lease_grace  # the lease, roughly
+    pause = 0.25
+    while True:
+        try:
+            return await _record_failure(runtime, claimed, attempt, exc, timeout)
+        except Exception as recording:
+            if not is_unavailable(recording) or time.perf_counter() + pause >= deadline:
+                raise
+            log.warning("jobs.record_failure_retry", error=type(recording).__name__, delay_s=pause)
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, RECORD_RETRY_CAP)
 
 
 async def _record_failure(

@@ -245,7 +245,9 @@ async def _execute(job_id_text: str, runtime: Runtime, kind: str | None) -> str:
         log.warning("jobs.lease_lost")
         return "lease_lost"
     except Exception as exc:
-        return await _record_failure_when_possible(runtime, claimed, attempt, exc, timeout, started)
+        return await _record_failure_when_possible(
+            runtime, claimed, attempt, exc, timeout, started=started
+        )
     finally:
         duration_ms = round((time.perf_counter() - started) * 1000, 1)
     log.info("jobs.succeeded", duration_ms=duration_ms)
@@ -264,6 +266,7 @@ async def _record_failure_when_possible(
     attempt: int,
     exc: Exception,
     timeout: float,
+    *,
     started: float,
 ) -> str:
     """Record the failure; while the database is unavailable, try again until the lease ends.

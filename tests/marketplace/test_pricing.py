@@ -148,6 +148,9 @@ async def test_discounts_price_product_answers(app: Any, client: httpx.AsyncClie
         {"type": "fixed", "value": 1, "scope": "product"},
         {"type": "fixed", "value": 1, "scope": "store", "target_id": pid},
         {"type": "fixed", "value": 0, "scope": "store"},
+        # A number is not a date-time (pydantic's lax mode read it as Unix time).
+        {"type": "fixed", "value": 1, "scope": "store", "starts_at": 1700000000},
+        {"type": "fixed", "value": 1, "scope": "store", "ends_at": "1700000000"},
     ):
         response = await client.post("/vendors/me/discounts", json=bad, headers=owner.headers)
         assert response.status_code == 422, bad

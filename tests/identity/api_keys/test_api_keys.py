@@ -90,6 +90,8 @@ async def test_create_shows_the_key_once_and_stores_only_its_hash(
             "expires_at": "2030-01-01T00:00:00Z",
         },
         {"name": "x", "scopes": ["files:read"], "expires_at": "2030-01-01T00:00:00"},
+        {"name": "x", "scopes": ["files:read"], "expires_at": 1900000000},
+        {"name": "x", "scopes": ["files:read"], "expires_at": 1900000000.5},
     ],
 )
 async def test_invalid_key_requests_are_422_and_create_nothing(

@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
+from oja.core.dates import IsoAwareDateTime
 from oja.identity.api_keys.models import ApiKey
 from oja.identity.scopes import DEFAULT_KEY_SCOPES, Scope
 
@@ -55,7 +56,7 @@ class ApiKeyCreate(BaseModel):
     )
     # strict: a JSON boolean is not a day count (lax parsing would read true as 1).
     expires_in_days: int | None = Field(default=None, ge=1, le=3650, strict=True)
-    expires_at: AwareDatetime | None = None
+    expires_at: IsoAwareDateTime | None = None
 
     @model_validator(mode="after")
     def _one_expiry(self) -> ApiKeyCreate:

@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from oja.core.dates import IsoAwareDateTime
 from oja.marketplace.catalog.schemas import Currency
 from oja.marketplace.pricing.models import DiscountScope, DiscountType
 
@@ -38,8 +39,8 @@ class DiscountCreate(BaseModel):
     target_id: uuid.UUID | None = Field(
         default=None, description="The product or category; none for the whole store."
     )
-    starts_at: AwareDatetime | None = Field(default=None, description="Default: now.")
-    ends_at: AwareDatetime | None = None
+    starts_at: IsoAwareDateTime | None = Field(default=None, description="Default: now.")
+    ends_at: IsoAwareDateTime | None = None
     code: str | None = Field(default=None, pattern=r"^[A-Z0-9-]{3,32}$")
     usage_limit: int | None = Field(default=None, ge=1, le=10**9)
     per_customer_limit: int | None = Field(default=None, ge=1, le=10**9)

@@ -300,8 +300,8 @@ async def get_product(
     visitor_id: uuid.UUID | None = None,
 ) -> ProductAnswer:
     """``visitor_id``, the signed-in caller, is counted among the store's users (the traffic
-    limit); its own staff are not. The public page is three statements (the product with its
-    images, its variants, its store's live discounts); the product's category path is its own
+    limit); its own staff are not. The public page is two statements on PostgreSQL (the product
+    with its images and variants, its store's live discounts; elsewhere the variants are a third); the product's category path is its own
     column (kept by triggers, as the listing reads it)."""
     if viewer is not None:
         owned = await repository.vendor_product(db, viewer.vendor_id, product_id)
@@ -311,10 +311,11 @@ async def get_product(
     found = await repository.listed_product(db, product_id)
     if found is None:
         raise ProductNotFound("No such product.")
-    product, image_rows = found
+    product, image_rows, variants = found
     if visitor_id is not None:
         await plans.admit(db, product.vendor_id, visitor_id)
-    variants = await repository.variants_of_products(db, [product.id])
+    if variants is None:
+        variants = await repository.variants_of_products(db, [product.id])
     shown = await images.images_out(image_rows)
     now = utcnow()
     discounts = await pricing_repository.live_discount_terms(db, [product.vendor_id], now)
@@ -469,8 +470,9 @@ async def list_products(
     sort: str,
     paging: PageParams,
 ) -> bytes:
-    """The public listing as the JSON body of a ``Page[ProductOut]``: three statements (the page
-    with its total, its variants, its stores' live discounts), never N+1, and one validation and
+    """The public listing as the JSON body of a ``Page[ProductOut]``: two statements on PostgreSQL
+    (the page with its total, images and variants; its stores' live discounts; elsewhere the
+    variants are a third), never N+1, and one validation and
     serialisation of the whole page."""
     # The subtree's path from the cached tree (no statement while it is cached); a category the
     # tree does not hold yet is looked up inside the listing's statement instead.
@@ -487,16 +489,20 @@ async def list_products(
         paging=paging,
     )
     by_product: dict[uuid.UUID, list[VariantRow]] = defaultdict(list)
-    for variant in await repository.variants_of_products(db, [p.id for p, _, _ in products]):
+    unread = [p.id for p, _, _, variants in products if variants is None]
+    for variant in await repository.variants_of_products(db, unread):
         by_product[variant.product_id].append(variant)
+    for p, _, _, variants in products:
+        if variants is not None:
+            by_product[p.id] = variants
     now = utcnow()
     discounts = await pricing_repository.live_discount_terms(
-        db, [p.vendor_id for p, _, _ in products], now
+        db, [p.vendor_id for p, _, _, _ in products], now
     )
-    shown = await images.images_out([row for _, _, rows in products for row in rows])
+    shown = await images.images_out([row for _, _, rows, _ in products for row in rows])
     items = [
         product_fields(p, by_product[p.id], Pricing(discounts, path, now), shown[p.id])
-        for p, path, _ in products
+        for p, path, _, _ in products
     ]
     page = {
         "items": items,

@@ -39,6 +39,11 @@ from oja.marketplace.catalog.models import (
     ProductStatus,
     ProductVariant,
 )
+from oja.marketplace.pricing.prices import LiveDiscount
+from oja.marketplace.pricing.repository import (
+    decode_live_discount_terms,
+    live_discount_terms_json,
+)
 from oja.marketplace.vendors.models import Vendor, VendorStatus
 
 # Categories
@@ -297,16 +302,41 @@ _PRODUCT_COLUMNS = tuple(getattr(Product, name) for name in _PRODUCT_FIELDS)
 _VARIANT_COLUMNS = tuple(getattr(ProductVariant, field.name) for field in fields(VariantRow))
 
 
-async def listed_product(
-    db: AsyncSession, product_id: uuid.UUID
-) -> tuple[ProductRow, list[ImageRow], list[VariantRow] | None] | None:
-    """The product with its images and (on PostgreSQL) its live variants, if anyone may see it
-    (active, of an approved store): one statement, plain columns. The variants are None on
-    another database: read them with :func:`variants_of_products`."""
-    dialect = db.get_bind().dialect.name
-    shown = [images_json(dialect, Product.id)]
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """What a public read shows with a product besides its row: its images and, on PostgreSQL,
+    its live variants and its store's live discounts, read in the product's statement (None
+    elsewhere: :func:`variants_of_products` and the pricing repository read them)."""
+
+    images: list[ImageRow]
+    variants: list[VariantRow] | None
+    discounts: list[LiveDiscount] | None
+
+
+def _shown_columns(
+    dialect: str, product_id: Any, vendor_id: Any, now: datetime
+) -> list[ColumnElement[Any]]:
+    columns = [images_json(dialect, product_id)]
     if dialect == "postgresql":
-        shown.append(variants_json(Product.id))
+        columns += [variants_json(product_id), live_discount_terms_json(vendor_id, now)]
+    return columns
+
+
+def _shown(product_id: uuid.UUID, values: Sequence[Any]) -> Shown:
+    images = decode_images(product_id, values[0])
+    if len(values) == 1:
+        return Shown(images, None, None)
+    variants = decode_variants(product_id, values[1])
+    return Shown(images, variants, decode_live_discount_terms(values[2]))
+
+
+async def listed_product(
+    db: AsyncSession, product_id: uuid.UUID, now: datetime
+) -> tuple[ProductRow, Shown] | None:
+    """The product with what it shows (:class:`Shown`; the discounts live at ``now``), if anyone
+    may see it (active, of an approved store): one statement, plain columns."""
+    dialect = db.get_bind().dialect.name
+    shown = _shown_columns(dialect, Product.id, Product.vendor_id, now)
     query = (
         select(*_PRODUCT_COLUMNS, *shown)
         .join(Vendor, Vendor.id == Product.vendor_id)
@@ -321,8 +351,7 @@ async def listed_product(
         return None
     width = len(_PRODUCT_FIELDS)
     product = ProductRow(*row[:width])
-    variants = decode_variants(product.id, row[width + 1]) if len(shown) > 1 else None
-    return product, decode_images(product.id, row[width]), variants
+    return product, _shown(product.id, row[width:])
 
 
 async def variants_of_products(
@@ -474,9 +503,8 @@ def _total(where: list[Any], min_price: int | None, max_price: int | None) -> An
     return _count(where + plain) + _count(where + straddling)
 
 
-ListedRow = tuple[ProductRow, str | None, list["ImageRow"], list[VariantRow] | None]
-"""A listing's product: its row, its category path, its images, its live variants (None off
-PostgreSQL: :func:`variants_of_products` reads them)."""
+ListedRow = tuple[ProductRow, Shown]
+"""A listing's product: its row and what it shows."""
 
 
 async def list_visible(
@@ -490,9 +518,10 @@ async def list_visible(
     in_stock: bool | None,
     sort: str,
     paging: PageParams,
+    now: datetime,
 ) -> tuple[list[ListedRow], int]:
-    """One page of the public listing (each product with its category's path, its images and, on
-    PostgreSQL, its live variants) and its total: one statement, whatever the filters. ``category_path``, when the caller resolved
+    """One page of the public listing (each product with what it shows, :class:`Shown`; the
+    discounts live at ``now``) and its total: one statement, whatever the filters. ``category_path``, when the caller resolved
     it, filters on that subtree; else ``category`` (id, slug) is looked up in the statement.
 
     It reads the product table alone: ``listed``, ``min_price``/``max_price``,
@@ -544,9 +573,7 @@ async def list_visible(
         .subquery("page")
     )
     sort_key = page.c[key.name]
-    shown = [images_json(dialect, page.c.id)]
-    if dialect == "postgresql":
-        shown.append(variants_json(page.c.id))
+    shown = _shown_columns(dialect, page.c.id, Product.vendor_id, now)
     outer = (
         select(*_PRODUCT_COLUMNS, page.c.total, *shown)
         .join_from(page, Product, Product.id == page.c.id)
@@ -566,10 +593,7 @@ async def list_visible(
     page_rows = []
     for row in rows:
         product = ProductRow(*row[:width])
-        variants = decode_variants(product.id, row[width + 2]) if len(shown) > 1 else None
-        page_rows.append(
-            (product, product.category_path, decode_images(product.id, row[width + 1]), variants)
-        )
+        page_rows.append((product, _shown(product.id, row[width + 1 :])))
     return page_rows, total_found
 
 

@@ -29,7 +29,8 @@ async def test_product_page_and_listing_statements(app: Any, client: httpx.Async
             listed = await client.get(f"/products?{query}")
         assert listed.status_code == 200, listed.text
         items = listed.json()["items"]
-        assert items and items == [expected[item["id"]] for item in items], query
+        assert items, query
+        assert items == [expected[item["id"]] for item in items], query
         assert len(log.statements) == (1 if postgres else 3), (query, log.statements)
 
 

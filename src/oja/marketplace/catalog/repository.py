@@ -14,6 +14,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    bindparam,
     delete,
     exists,
     func,
@@ -26,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from oja.core.clock import utcnow
 from oja.core.pagination import PageParams
@@ -314,7 +315,7 @@ class Shown:
 
 
 def _shown_columns(
-    dialect: str, product_id: Any, vendor_id: Any, now: datetime
+    dialect: str, product_id: Any, vendor_id: Any, now: datetime | BindParameter[Any]
 ) -> list[ColumnElement[Any]]:
     columns = [images_json(dialect, product_id)]
     if dialect == "postgresql":
@@ -330,23 +331,35 @@ def _shown(product_id: uuid.UUID, values: Sequence[Any]) -> Shown:
     return Shown(images, variants, decode_live_discount_terms(values[2]))
 
 
+_LISTED_PRODUCT: dict[str, Select[Any]] = {}
+"""The product page's statement per dialect, built once with bound parameters: building its
+subqueries per request cost as much CPU as running it (py-spy, issue 25)."""
+
+
+def _listed_product_query(dialect: str) -> Select[Any]:
+    query = _LISTED_PRODUCT.get(dialect)
+    if query is None:
+        now = bindparam("now", type_=Product.created_at.type)
+        shown = _shown_columns(dialect, Product.id, Product.vendor_id, now)
+        query = _LISTED_PRODUCT[dialect] = (
+            select(*_PRODUCT_COLUMNS, *shown)
+            .join(Vendor, Vendor.id == Product.vendor_id)
+            .where(
+                Product.id == bindparam("product_id", type_=Product.id.type),
+                Product.status == ProductStatus.active,
+                Vendor.status == VendorStatus.approved,
+            )
+        )
+    return query
+
+
 async def listed_product(
     db: AsyncSession, product_id: uuid.UUID, now: datetime
 ) -> tuple[ProductRow, Shown] | None:
     """The product with what it shows (:class:`Shown`; the discounts live at ``now``), if anyone
     may see it (active, of an approved store): one statement, plain columns."""
-    dialect = db.get_bind().dialect.name
-    shown = _shown_columns(dialect, Product.id, Product.vendor_id, now)
-    query = (
-        select(*_PRODUCT_COLUMNS, *shown)
-        .join(Vendor, Vendor.id == Product.vendor_id)
-        .where(
-            Product.id == product_id,
-            Product.status == ProductStatus.active,
-            Vendor.status == VendorStatus.approved,
-        )
-    )
-    row = (await db.execute(query)).first()
+    query = _listed_product_query(db.get_bind().dialect.name)
+    row = (await db.execute(query, {"product_id": product_id, "now": now})).first()
     if row is None:
         return None
     width = len(_PRODUCT_FIELDS)

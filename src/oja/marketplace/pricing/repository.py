@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, literal, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from oja.marketplace.pricing.models import Discount
 from oja.marketplace.pricing.prices import LiveDiscount
@@ -71,7 +71,9 @@ _UUIDS = frozenset({"id", "vendor_id", "target_id"})
 _TIMES = frozenset({"starts_at", "ends_at"})
 
 
-def live_discount_terms_json(vendor_id: ColumnElement[Any], now: datetime) -> Any:
+def live_discount_terms_json(
+    vendor_id: ColumnElement[Any], now: datetime | BindParameter[Any]
+) -> Any:
     """PostgreSQL: :func:`live_discount_terms` of the store ``vendor_id`` names, as one JSON
     array column of a catalogue read's statement (:func:`decode_live_discount_terms` reads it
     back): the product page and the listing then price without a statement of their own."""

@@ -406,7 +406,9 @@ async def test_a_category_filter_reads_its_path_from_the_cached_tree(
     stale = await cache.get_json("marketplace:categories:tree")
     with statement_log(app.state.runtime.database.engine) as log, log.on():
         assert await titles("food") == ["Zobo", "Rice"]
-    assert len(log.statements) == 3, log.statements
+    # PostgreSQL reads the page's variants and discounts in its statement; SQLite in one each.
+    postgres = app.state.runtime.database.engine.dialect.name == "postgresql"
+    assert len(log.statements) == (1 if postgres else 3), log.statements
     assert f"'/{food['id']}/" in log.statements[0]
     assert "FROM category" not in log.statements[0]
     assert await titles(drinks["id"]) == ["Zobo"]

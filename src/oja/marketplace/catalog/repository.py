@@ -14,6 +14,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    bindparam,
     delete,
     exists,
     func,
@@ -23,9 +24,10 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from oja.core.clock import utcnow
 from oja.core.pagination import PageParams
@@ -37,6 +39,11 @@ from oja.marketplace.catalog.models import (
     ProductImage,
     ProductStatus,
     ProductVariant,
+)
+from oja.marketplace.pricing.prices import LiveDiscount
+from oja.marketplace.pricing.repository import (
+    decode_live_discount_terms,
+    live_discount_terms_json,
 )
 from oja.marketplace.vendors.models import Vendor, VendorStatus
 
@@ -296,26 +303,68 @@ _PRODUCT_COLUMNS = tuple(getattr(Product, name) for name in _PRODUCT_FIELDS)
 _VARIANT_COLUMNS = tuple(getattr(ProductVariant, field.name) for field in fields(VariantRow))
 
 
-async def listed_product(
-    db: AsyncSession, product_id: uuid.UUID
-) -> tuple[ProductRow, list[ImageRow]] | None:
-    """The product with its images, if anyone may see it (active, of an approved store): one
-    statement, plain columns."""
-    dialect = db.get_bind().dialect.name
-    query = (
-        select(*_PRODUCT_COLUMNS, images_json(dialect, Product.id))
-        .join(Vendor, Vendor.id == Product.vendor_id)
-        .where(
-            Product.id == product_id,
-            Product.status == ProductStatus.active,
-            Vendor.status == VendorStatus.approved,
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """What a public read shows with a product besides its row: its images and, on PostgreSQL,
+    its live variants and its store's live discounts, read in the product's statement (None
+    elsewhere: :func:`variants_of_products` and the pricing repository read them)."""
+
+    images: list[ImageRow]
+    variants: list[VariantRow] | None
+    discounts: list[LiveDiscount] | None
+
+
+def _shown_columns(
+    dialect: str, product_id: Any, vendor_id: Any, now: datetime | BindParameter[Any]
+) -> list[ColumnElement[Any]]:
+    columns = [images_json(dialect, product_id)]
+    if dialect == "postgresql":
+        columns += [variants_json(product_id), live_discount_terms_json(vendor_id, now)]
+    return columns
+
+
+def _shown(product_id: uuid.UUID, values: Sequence[Any]) -> Shown:
+    images = decode_images(product_id, values[0])
+    if len(values) == 1:
+        return Shown(images, None, None)
+    variants = decode_variants(product_id, values[1])
+    return Shown(images, variants, decode_live_discount_terms(values[2]))
+
+
+_LISTED_PRODUCT: dict[str, Select[Any]] = {}
+"""The product page's statement per dialect, built once with bound parameters: building its
+subqueries per request cost as much CPU as running it (py-spy, issue 25)."""
+
+
+def _listed_product_query(dialect: str) -> Select[Any]:
+    query = _LISTED_PRODUCT.get(dialect)
+    if query is None:
+        now = bindparam("now", type_=Product.created_at.type)
+        shown = _shown_columns(dialect, Product.id, Product.vendor_id, now)
+        query = _LISTED_PRODUCT[dialect] = (
+            select(*_PRODUCT_COLUMNS, *shown)
+            .join(Vendor, Vendor.id == Product.vendor_id)
+            .where(
+                Product.id == bindparam("product_id", type_=Product.id.type),
+                Product.status == ProductStatus.active,
+                Vendor.status == VendorStatus.approved,
+            )
         )
-    )
-    row = (await db.execute(query)).first()
+    return query
+
+
+async def listed_product(
+    db: AsyncSession, product_id: uuid.UUID, now: datetime
+) -> tuple[ProductRow, Shown] | None:
+    """The product with what it shows (:class:`Shown`; the discounts live at ``now``), if anyone
+    may see it (active, of an approved store): one statement, plain columns."""
+    query = _listed_product_query(db.get_bind().dialect.name)
+    row = (await db.execute(query, {"product_id": product_id, "now": now})).first()
     if row is None:
         return None
-    product = ProductRow(*row[:-1])
-    return product, decode_images(product.id, row[-1])
+    width = len(_PRODUCT_FIELDS)
+    product = ProductRow(*row[:width])
+    return product, _shown(product.id, row[width:])
 
 
 async def variants_of_products(
@@ -331,6 +380,49 @@ async def variants_of_products(
         .order_by(ProductVariant.created_at, ProductVariant.id)
     )
     return [VariantRow(*row) for row in (await db.execute(query)).all()]
+
+
+# Built once, like the listing's image aliases below.
+_LISTED_VARIANT = aliased(ProductVariant, name="listed_variant")
+_VARIANT_JSON_FIELDS = tuple(
+    field.name for field in fields(VariantRow) if field.name != "product_id"
+)
+
+
+def variants_json(product_id: ColumnElement[Any] | InstrumentedAttribute[Any]) -> Any:
+    """PostgreSQL: the live variants of the product ``product_id`` names, oldest first, as one
+    JSON array column of the product page's and the listing's statement (:func:`decode_variants`
+    reads it back) — the statement :func:`variants_of_products` would otherwise be, and its round
+    trip, saved on every public read. Other databases read them with that statement."""
+    variant = _LISTED_VARIANT
+    pairs: list[Any] = []
+    for name in _VARIANT_JSON_FIELDS:
+        pairs += [literal(name), getattr(variant, name)]
+    ordered = aggregate_order_by(func.json_build_object(*pairs), variant.created_at, variant.id)
+    return (
+        select(func.coalesce(func.json_agg(ordered), literal_column("'[]'::json")))
+        .where(variant.product_id == product_id, variant.deleted_at.is_(None))
+        .scalar_subquery()
+    )
+
+
+def decode_variants(product_id: uuid.UUID, raw: Any) -> list[VariantRow]:
+    items = json.loads(raw) if isinstance(raw, str | bytes) else (raw or [])
+    return [
+        VariantRow(
+            id=uuid.UUID(item["id"]),
+            product_id=product_id,
+            sku=item["sku"],
+            options=item["options"],
+            price=item["price"],
+            currency=item["currency"],
+            compare_at_price=item["compare_at_price"],
+            stock=item["stock"],
+            low_stock_threshold=item["low_stock_threshold"],
+            weight_grams=item["weight_grams"],
+        )
+        for item in items
+    ]
 
 
 def _under_path(root_path: Any, dialect: str) -> Any:
@@ -424,6 +516,10 @@ def _total(where: list[Any], min_price: int | None, max_price: int | None) -> An
     return _count(where + plain) + _count(where + straddling)
 
 
+ListedRow = tuple[ProductRow, Shown]
+"""A listing's product: its row and what it shows."""
+
+
 async def list_visible(
     db: AsyncSession,
     *,
@@ -435,9 +531,10 @@ async def list_visible(
     in_stock: bool | None,
     sort: str,
     paging: PageParams,
-) -> tuple[list[tuple[ProductRow, str | None, list[ImageRow]]], int]:
-    """One page of the public listing (each product with its category's path and its images) and
-    its total: one statement, whatever the filters. ``category_path``, when the caller resolved
+    now: datetime,
+) -> tuple[list[ListedRow], int]:
+    """One page of the public listing (each product with what it shows, :class:`Shown`; the
+    discounts live at ``now``) and its total: one statement, whatever the filters. ``category_path``, when the caller resolved
     it, filters on that subtree; else ``category`` (id, slug) is looked up in the statement.
 
     It reads the product table alone: ``listed``, ``min_price``/``max_price``,
@@ -471,15 +568,15 @@ async def list_visible(
         # A product always keeps a live variant; the condition says so to the planner (and keeps
         # one caught mid-change out of the price sorts, as the join to its cheapest variant did).
         where.append(Product.min_price.is_not(None))
-        sorted_by: tuple[Any, ...] = (Product.min_price,)
     else:
         key, descending, newest = Product.created_at, True, True
-        sorted_by = ()
-    # Only the columns the answer shows (and the sort key): every column of the page subquery is
-    # proxied again for the outer select, per request.
-    inner = select(*_PRODUCT_COLUMNS, *sorted_by, total.label("total")).where(*where)
-    # ties: newest id first; by price, the smaller id. The images are added around the page, so
-    # their subquery runs for its rows only, not for every match.
+    # The page is found by its ids and sort key alone, which each sort's index holds (an index
+    # only scan past the skipped pages), and only its rows are then read from the table: reading
+    # whole rows for the skipped pages too was most of the statement (issue 25, EXPLAIN ANALYZE
+    # on 10,000 products: 300 heap rows for page 15).
+    inner = select(Product.id, key, total.label("total")).where(*where)
+    # ties: newest id first; by price, the smaller id. The images and variants are added around
+    # the page, so their subqueries run for its rows only, not for every match.
     page = (
         inner.order_by(
             key.desc() if descending else key.asc(), Product.id.desc() if newest else Product.id
@@ -489,23 +586,27 @@ async def list_visible(
         .subquery("page")
     )
     sort_key = page.c[key.name]
-    columns = [page.c[name] for name in _PRODUCT_FIELDS]
-    outer = select(*columns, page.c.total, images_json(dialect, page.c.id)).order_by(
-        sort_key.desc() if descending else sort_key.asc(),
-        page.c.id.desc() if newest else page.c.id,
+    shown = _shown_columns(dialect, page.c.id, Product.vendor_id, now)
+    outer = (
+        select(*_PRODUCT_COLUMNS, page.c.total, *shown)
+        .join_from(page, Product, Product.id == page.c.id)
+        .order_by(
+            sort_key.desc() if descending else sort_key.asc(),
+            page.c.id.desc() if newest else page.c.id,
+        )
     )
     rows = (await db.execute(outer)).all()
+    width = len(_PRODUCT_FIELDS)
     if rows:
-        total_found = int(rows[0][-2])
+        total_found = int(rows[0][width])
     elif paging.offset == 0:
         total_found = 0
     else:
         total_found = int((await db.execute(select(total))).scalar_one())
-    width = len(_PRODUCT_FIELDS)
     page_rows = []
     for row in rows:
         product = ProductRow(*row[:width])
-        page_rows.append((product, product.category_path, decode_images(product.id, row[-1])))
+        page_rows.append((product, _shown(product.id, row[width + 1 :])))
     return page_rows, total_found
 
 

@@ -300,24 +300,29 @@ async def get_product(
     visitor_id: uuid.UUID | None = None,
 ) -> ProductAnswer:
     """``visitor_id``, the signed-in caller, is counted among the store's users (the traffic
-    limit); its own staff are not. The public page is three statements (the product with its
-    images, its variants, its store's live discounts); the product's category path is its own
+    limit); its own staff are not. The public page is one statement on PostgreSQL (the product
+    with its images, its variants and its store's live discounts; elsewhere the last two are a
+    statement each); the product's category path is its own
     column (kept by triggers, as the listing reads it)."""
     if viewer is not None:
         owned = await repository.vendor_product(db, viewer.vendor_id, product_id)
         if owned is not None:
             out = await _own_out(db, viewer, owned)
             return ProductAnswer(owned.id, owned.status, out.model_dump_json().encode())
-    found = await repository.listed_product(db, product_id)
+    now = utcnow()
+    found = await repository.listed_product(db, product_id, now)
     if found is None:
         raise ProductNotFound("No such product.")
-    product, image_rows = found
+    product, extra = found
     if visitor_id is not None:
         await plans.admit(db, product.vendor_id, visitor_id)
-    variants = await repository.variants_of_products(db, [product.id])
-    shown = await images.images_out(image_rows)
-    now = utcnow()
-    discounts = await pricing_repository.live_discount_terms(db, [product.vendor_id], now)
+    variants = extra.variants
+    if variants is None:
+        variants = await repository.variants_of_products(db, [product.id])
+    discounts = extra.discounts
+    if discounts is None:
+        discounts = await pricing_repository.live_discount_terms(db, [product.vendor_id], now)
+    shown = await images.images_out(extra.images)
     pricing = Pricing(discounts, product.category_path, now)
     fields = product_fields(product, variants, pricing, shown[product.id])
     return ProductAnswer(
@@ -469,12 +474,14 @@ async def list_products(
     sort: str,
     paging: PageParams,
 ) -> bytes:
-    """The public listing as the JSON body of a ``Page[ProductOut]``: three statements (the page
-    with its total, its variants, its stores' live discounts), never N+1, and one validation and
+    """The public listing as the JSON body of a ``Page[ProductOut]``: one statement on PostgreSQL
+    (the page with its total, images, variants and stores' live discounts; elsewhere the variants
+    and the discounts are a statement each), never N+1, and one validation and
     serialisation of the whole page."""
     # The subtree's path from the cached tree (no statement while it is cached); a category the
     # tree does not hold yet is looked up inside the listing's statement instead.
     path = None if category is None else await _cached_path(db, cache, category)
+    now = utcnow()
     products, total = await repository.list_visible(
         db,
         category=None if category is None or path is not None else (parse_id(category), category),
@@ -485,18 +492,31 @@ async def list_products(
         in_stock=in_stock,
         sort=sort,
         paging=paging,
+        now=now,
     )
     by_product: dict[uuid.UUID, list[VariantRow]] = defaultdict(list)
-    for variant in await repository.variants_of_products(db, [p.id for p, _, _ in products]):
+    unread = [p.id for p, shown in products if shown.variants is None]
+    for variant in await repository.variants_of_products(db, unread):
         by_product[variant.product_id].append(variant)
-    now = utcnow()
-    discounts = await pricing_repository.live_discount_terms(
-        db, [p.vendor_id for p, _, _ in products], now
+    # Each store's live discounts once, whether its rows brought them or a statement reads them.
+    by_store: dict[uuid.UUID, list[DiscountTerms]] = {}
+    for p, shown in products:
+        if shown.variants is not None:
+            by_product[p.id] = shown.variants
+        if shown.discounts is not None:
+            by_store.setdefault(p.vendor_id, list(shown.discounts))
+    discounts = [d for terms in by_store.values() for d in terms]
+    discounts += await pricing_repository.live_discount_terms(
+        db,
+        list(dict.fromkeys(p.vendor_id for p, _ in products if p.vendor_id not in by_store)),
+        now,
     )
-    shown = await images.images_out([row for _, _, rows in products for row in rows])
+    images_of = await images.images_out([row for _, shown in products for row in shown.images])
     items = [
-        product_fields(p, by_product[p.id], Pricing(discounts, path, now), shown[p.id])
-        for p, path, _ in products
+        product_fields(
+            p, by_product[p.id], Pricing(discounts, p.category_path, now), images_of[p.id]
+        )
+        for p, _ in products
     ]
     page = {
         "items": items,

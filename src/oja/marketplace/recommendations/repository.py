@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from oja.marketplace.catalog.models import Product, ProductStatus, ProductVariant
 from oja.marketplace.orders.models import OrderLine
 from oja.marketplace.recommendations.models import (
+    TRENDING,
     BehaviourEvent,
     BehaviourKind,
     NeighbourKind,
@@ -238,8 +239,11 @@ async def _head(
     *,
     caller: str | None,
     limit: int,
+    order_by: Sequence[Any] = (),
+    extra: Sequence[Any] = (),
 ) -> list[Any]:
-    """The first ``limit`` servable rows of one precomputed list, best first.
+    """The first ``limit`` servable rows of one precomputed list, best first (after
+    ``order_by``), with the ``extra`` columns after the score.
 
     On PostgreSQL the statement runs under ``plan_cache_mode = force_generic_plan`` (for the rest
     of this read's transaction): its prepared statement is then planned once per connection
@@ -249,29 +253,37 @@ async def _head(
     if db.get_bind().dialect.name == "postgresql":
         await db.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
     rows = await db.execute(
-        select(*COLUMNS, table.score)
+        select(*COLUMNS, table.score, *extra)
         .join(Product, Product.id == product_id)
         .join(Vendor, Vendor.id == Product.vendor_id)
         .where(*where, *_servable(product_id, caller))
-        .order_by(table.rank)
+        .order_by(*order_by, table.rank)
         .limit(limit)
     )
     return list(rows.all())
 
 
-async def recommended(
-    db: AsyncSession, list_subject: str, caller: str | None, limit: int
-) -> list[Any]:
-    """The servable head of ``list_subject``'s precomputed list (the caller's, or trending)."""
-    where = [SubjectRecommendation.subject == list_subject]
-    return await _head(
+async def recommended_for(
+    db: AsyncSession, subject: str | None, limit: int
+) -> tuple[bool, list[Any]]:
+    """The servable head of the caller's own list, else of trending, in one statement (two lists
+    asked in turn were four statements with their plan settings, issue 25): both lists' rows,
+    the caller's first, cut at ``limit``; any of the caller's rows means theirs alone. True when
+    the rows are the caller's."""
+    subjects = [TRENDING] if subject is None else [subject, TRENDING]
+    is_trending = SubjectRecommendation.subject == TRENDING
+    rows = await _head(
         db,
         SubjectRecommendation,
         SubjectRecommendation.product_id,
-        where,
-        caller=caller,
+        [SubjectRecommendation.subject.in_(subjects)],
+        caller=subject,
         limit=limit,
+        order_by=(is_trending,),
+        extra=(is_trending,),
     )
+    personal = [row[:-1] for row in rows if not row[-1]]
+    return (True, personal) if personal else (False, [row[:-1] for row in rows])
 
 
 async def neighbours(

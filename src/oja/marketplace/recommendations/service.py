@@ -247,12 +247,8 @@ def _items(rows: list[Any]) -> list[RecommendedProduct]:
 async def for_caller(db: AsyncSession, subject: str | None, limit: int) -> RecommendationList:
     """The caller's personal list; trending for a caller without one (or none left servable).
     Never a mix: scores of the two lists are not on one scale."""
-    if subject is not None:
-        personal = await repository.recommended(db, subject, subject, limit)
-        if personal:
-            return RecommendationList(strategy="personal", items=_items(personal))
-    trending = await repository.recommended(db, TRENDING, subject, limit)
-    return RecommendationList(strategy="trending", items=_items(trending))
+    personal, rows = await repository.recommended_for(db, subject, limit)
+    return RecommendationList(strategy="personal" if personal else "trending", items=_items(rows))
 
 
 async def neighbours(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from types import SimpleNamespace
 
 import pytest
 import redis.asyncio as aioredis
@@ -182,34 +181,3 @@ def test_headers_for_a_refused_hit_round_up_and_never_say_zero() -> None:
         "RateLimit-Reset": "1",
         "Retry-After": "1",
     }
-
-
-async def test_in_process_clean_up_forgets_expired_hits_without_a_thread(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # limits' own clean-up hopped to a worker thread once per key on every hit.
-    import limits.aio.storage.memory
-
-    from oja.core import ratelimit
-
-    def no_thread(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the in-process limiter must not hop to a thread")
-
-    now = [1000.0]
-    clock = SimpleNamespace(time=lambda: now[0], monotonic=lambda: now[0])
-    monkeypatch.setattr(limits.aio.storage.memory, "time", clock)
-    monkeypatch.setattr(ratelimit, "time", clock)
-    monkeypatch.setattr(asyncio, "to_thread", no_thread)
-    limiter = RateLimiter.in_memory()
-    events: dict[str, list[object]] = limiter._strategy.storage.events  # type: ignore[attr-defined]
-    rate = Rate(2, 1)
-
-    assert [(await limiter.hit("s", "a", rate)).allowed for _ in range(3)] == [True, True, False]
-    (key,) = events
-    assert len(events[key]) == 2
-
-    now[0] += 1.5  # both hits have left the window, and the clean-up is a second old
-    assert (await limiter.hit("s", "b", rate)).allowed is True
-    assert key not in events
-    assert len(events) == 1
-    assert (await limiter.hit("s", "a", rate)).allowed is True

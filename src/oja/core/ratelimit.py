@@ -11,7 +11,6 @@ never turns into "allow everything".
 
 from __future__ import annotations
 
-import bisect
 import math
 import time
 from dataclasses import dataclass
@@ -49,35 +48,6 @@ class Rate:
         return limits.RateLimitItemPerSecond(self.amount, self.period)
 
 
-class _ProcessStorage(MemoryStorage):
-    """``limits``' in-process storage, minus its clean-up after every hit, which hopped to a worker
-    thread once per live key (to bisect a list): a thread hop per hit that cost an upload more CPU
-    than its sniffing. Here the clean-up runs at most once a second, inline (a bisect per key is
-    microseconds). Decisions never depended on it: every check compares the timestamps itself;
-    the clean-up only frees the memory of expired hits and counters."""
-
-    EXPIRY_INTERVAL_SECONDS = 1.0
-    _expired_at = -math.inf
-
-    async def _MemoryStorage__schedule_expiry(self) -> None:  # limits' private hook, replaced
-        now = time.monotonic()
-        if now - self._expired_at < self.EXPIRY_INTERVAL_SECONDS:
-            return
-        self._expired_at = now
-        wall = time.time()
-        for key in list(self.events):
-            # Hits are kept newest first; `expiry` is when each one leaves the window.
-            events = self.events[key]
-            del events[bisect.bisect_left(events, -wall, key=lambda event: -event.expiry) :]
-            if not events:
-                del self.events[key]
-                self.locks.pop(key, None)
-        for key in [k for k, at in self.expirations.items() if at <= wall]:
-            self.storage.pop(key, None)
-            self.expirations.pop(key, None)
-            self.locks.pop(key, None)
-
-
 @dataclass(frozen=True)
 class Decision:
     """The outcome of one hit.
@@ -106,7 +76,7 @@ class RateLimiter:
     @classmethod
     def in_memory(cls) -> RateLimiter:
         """Counts in this process only: right for one API process, wrong behind N replicas."""
-        return cls(_ProcessStorage())
+        return cls(MemoryStorage())
 
     @classmethod
     def redis(

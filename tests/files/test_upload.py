@@ -87,6 +87,31 @@ async def test_fields_sent_after_the_file_are_read(
     assert response.json()["description"] == "after the file"
 
 
+async def test_fields_sent_after_a_large_file_are_read(
+    client: httpx.AsyncClient, user: dict[str, str]
+) -> None:
+    # Past the first network chunks: the fields are parsed only once the file's bytes have been.
+    data = b"\x00\x01" * (512 * 1024)
+    body, headers = multipart_body(
+        [
+            (b"file", b"big.bin", b"application/octet-stream", data),
+            (b"title", None, None, b"after a megabyte"),
+            (b"description", None, None, b"still read"),
+        ]
+    )
+
+    async def in_chunks() -> Any:
+        for start in range(0, len(body), 64 * 1024):
+            yield body[start : start + 64 * 1024]
+
+    response = await client.post("/upload", content=in_chunks(), headers={**headers, **user})
+
+    assert response.status_code == 201, response.text
+    assert response.json()["title"] == "after a megabyte"
+    assert response.json()["description"] == "still read"
+    assert response.json()["size"] == len(data)
+
+
 async def test_a_file_one_byte_over_the_limit_is_413_with_nothing_stored(
     client: httpx.AsyncClient, app: Any, jobs: Jobs, user: dict[str, str]
 ) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable
 from typing import Any
 
 import structlog
@@ -68,7 +68,15 @@ async def upload(
             "The file is empty.",
             details=[{"loc": ["body", "file"], "msg": "empty file", "type": "empty"}],
         )
-    return await store(
+
+    def text_fields() -> tuple[str | None, str | None]:
+        # Called once the whole body is parsed: the fields may come after the file.
+        return (
+            _text_field(body.fields, "title", TITLE_MAX_CHARS),
+            _text_field(body.fields, "description", DESCRIPTION_MAX_CHARS),
+        )
+
+    return await _store(
         session,
         runtime,
         owner_id=owner_id,
@@ -76,8 +84,7 @@ async def upload(
         chunks=prefetched(body.file_chunks()),
         filename=body.filename,
         declared_content_type=body.declared_content_type,
-        title=_text_field(body.fields, "title", TITLE_MAX_CHARS),
-        description=_text_field(body.fields, "description", DESCRIPTION_MAX_CHARS),
+        text_fields=text_fields,
         image_profile=image_profile,
     )
 
@@ -98,11 +105,38 @@ async def store(
     """Store the bytes ``chunks`` yields (``head`` is their start, already read, for sniffing) as
     ``owner_id``'s file, add the row and queue its processing: an upload's path, and the one for
     bytes a feature fetched itself (a product image from a URL). The object is deleted again if
-    the unit of work does not commit.
+    the unit of work does not commit."""
+    return await _store(
+        session,
+        runtime,
+        owner_id=owner_id,
+        head=head,
+        chunks=chunks,
+        filename=filename,
+        declared_content_type=declared_content_type,
+        text_fields=lambda: (title, description),
+        image_profile=image_profile,
+    )
+
+
+async def _store(
+    session: AsyncSession,
+    runtime: Runtime,
+    *,
+    owner_id: uuid.UUID,
+    head: bytes,
+    chunks: AsyncIterable[bytes],
+    filename: str | None,
+    declared_content_type: str | None,
+    text_fields: Callable[[], tuple[str | None, str | None]],
+    image_profile: str | None,
+) -> File:
+    """:func:`store`, with the title and description asked for once every byte is stored.
 
     The row and its job are inserted while storage makes the object durable (``while_syncing``:
     the local adapter's fsyncs run in a thread meanwhile), and ``put`` returns only once both are
     done. The commit comes after, so the row is never durable before the object's bytes and name.
+    A field that fails validation then (422) removes the object again.
     """
     content_type = sniff(head)
     file_id = uuid7()
@@ -110,6 +144,7 @@ async def store(
     added: list[File] = []
 
     async def add_row(stored: StoredObject) -> None:
+        title, description = text_fields()
         row = File(
             id=file_id,
             owner_id=owner_id,

@@ -15,6 +15,8 @@ Rounds are interleaved (each round uploads once to every target, in rotating ord
 shows medians, so the drift of a shared machine falls on all alike. Each run signs up a user with
 a unique email, so runs can repeat against the same ``--database-url``. RSS growth is the server
 process's peak resident memory during the rounds minus its resident memory just before them.
+Server CPU per upload (utime + stime of the server process, all threads, from /proc) is the fairer
+comparison on a shared machine, where wall time depends on what else runs.
 
     python bench/upload.py [--sizes 1,50,500] [--database-url postgresql+asyncpg://…]
 """
@@ -164,6 +166,13 @@ def create_bare_app() -> Callable[..., Awaitable[None]]:
     return app
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU the process has used so far (all its threads), from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_bytes(pid: int) -> int:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
@@ -257,10 +266,12 @@ class Target:
         self.label = label or name
         self.client = httpx.AsyncClient(base_url=base, timeout=600)
         self.seconds: dict[int, list[float]] = {}
+        self.cpu: dict[int, list[float]] = {}
         self.rss = RssSampler(pid)
 
     async def upload(self, size: int, *, timed: bool = True) -> None:
         length, body = multipart(size)
+        cpu_before = cpu_seconds(self.pid)
         started = time.perf_counter()
         response = await self.client.post(
             self.path,
@@ -272,16 +283,22 @@ class Target:
             },
         )
         elapsed = time.perf_counter() - started
+        cpu = cpu_seconds(self.pid) - cpu_before
         if response.status_code != 201:
             raise RuntimeError(f"{self.name} answered {response.status_code}: {response.text}")
         if timed:
             self.seconds.setdefault(size, []).append(elapsed)
+            self.cpu.setdefault(size, []).append(cpu)
         if self.name == "oja":  # keep the disk from filling up; not timed
             await self.client.delete(f"/files/{response.json()['id']}", headers=self.headers)
 
     def mb_per_s(self, size: int) -> float:
         """Median of the rounds' throughputs."""
         return statistics.median(size / MB / s for s in self.seconds[size])
+
+    def cpu_ms(self, size: int) -> float:
+        """Mean server CPU per upload (all its threads; the clock ticks are 10 ms, so a mean)."""
+        return 1000 * statistics.fmean(self.cpu[size])
 
 
 async def run_rounds(targets: list[Target], sizes: list[int]) -> None:
@@ -394,6 +411,8 @@ def main() -> None:
                         f"{100 * oja_mb / bare_mb:.0f} %",
                         f"{100 * oja_mb / durable_mb:.0f} %",
                         f"{100 * oja_mb / atomic_mb:.0f} %",
+                        f"{by_name['durable'].cpu_ms(size * MB):.1f}",
+                        f"{by_name[label].cpu_ms(size * MB):.1f}",
                     ]
                 )
     print(machine_line())
@@ -413,6 +432,8 @@ def main() -> None:
         "Oja / bare",
         "Oja / bare+sha256+fsync",
         "Oja / bare + atomic",
+        "server CPU ms / upload: bare + sha256 + fsync",
+        "Oja",
     ]
     print(markdown_table(headers_row, rows))
     print()

@@ -209,15 +209,26 @@ async def test_size_and_hash_whatever_the_chunks(storage: Storage, chunk: int) -
 
 @pytest.mark.parametrize(
     ("size", "hops"),
-    [(0, 2), (1, 2), (MIB, 2), (MIB + 1, 3), (2 * MIB, 3), (2 * MIB + 1, 4)],
+    [(0, 1), (1, 1), (MIB, 1), (MIB + 1, 2), (2 * MIB, 2), (2 * MIB + 1, 3)],
     ids=str,
 )
-async def test_local_put_hops_to_a_thread_once_per_buffer_and_once_to_open(
+async def test_local_put_hops_to_a_thread_once_per_buffer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int, hops: int
 ) -> None:
-    # The last buffer is written in the same hop as the fsync and rename: a 1 MiB upload costs
-    # two hops (open the temporary file; write, hash, fsync, rename, fsync the directory).
+    # The temporary file is created by the first buffer's hop and the last buffer is written in
+    # the same hop as the fsync and rename: a 1 MiB upload costs one hop (create, write, hash,
+    # fsync, rename, fsync the directory).
     store = LocalStorage(tmp_path / "storage", SIGNING_KEY, "http://testserver")
+    calls = count_hops(monkeypatch)
+    data = b"\x05" * size
+    stored = await store.put("hops.bin", chunks_of(data), content_type="application/x-blob")
+
+    assert stored == StoredObject("hops.bin", size, sha256(data))
+    assert calls == ["_write"] * (hops - 1) + ["_commit"]
+    assert await read_all(store, "hops.bin") == data
+
+
+def count_hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     real = local.run_blocking
 
@@ -226,11 +237,83 @@ async def test_local_put_hops_to_a_thread_once_per_buffer_and_once_to_open(
         return await real(fn, *args)
 
     monkeypatch.setattr(local, "run_blocking", counted)
-    data = b"\x05" * size
-    stored = await store.put("hops.bin", chunks_of(data), content_type="application/x-blob")
+    return calls
 
-    assert stored == StoredObject("hops.bin", size, sha256(data))
-    assert calls == ["_begin"] + ["_write"] * (hops - 2) + ["_commit"]
+
+# --- while_syncing: the caller's work alongside the durable commit ----------------------------
+
+
+async def test_while_syncing_gets_the_stored_object_before_the_put_returns(
+    storage: Storage, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    data = random.Random(7).randbytes(MIB + 5)
+    seen: list[StoredObject] = []
+
+    async def work(stored: StoredObject) -> None:
+        await asyncio.sleep(0)
+        seen.append(stored)
+
+    stored = await storage.put(
+        "synced/blob.bin", chunks_of(data), content_type="application/x-blob", while_syncing=work
+    )
+
+    assert seen == [stored] == [StoredObject("synced/blob.bin", len(data), sha256(data))]
+    assert await read_all(storage, "synced/blob.bin") == data
+    assert len(leftovers(storage, tmp_path, request)) == 1
+
+
+async def test_local_while_syncing_runs_while_the_fsyncs_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The last buffer is written and hashed in one hop; the fsyncs and the rename in a second,
+    # started before the caller's work and awaited after it.
+    store = LocalStorage(tmp_path / "storage", SIGNING_KEY, "http://testserver")
+    calls = count_hops(monkeypatch)
+    order: list[str] = []
+
+    async def work(stored: StoredObject) -> None:
+        order.append(f"work after {calls}")
+
+    await store.put("s.bin", chunks_of(b"x" * 10), content_type="x/y", while_syncing=work)
+
+    assert order == ["work after ['_write', '_sync']"]
+    assert calls == ["_write", "_sync"]
+
+
+async def test_while_syncing_that_raises_leaves_no_object(
+    storage: Storage, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    async def work(stored: StoredObject) -> None:
+        raise RuntimeError("the row could not be added")
+
+    with pytest.raises(RuntimeError, match="the row could not be added"):
+        await storage.put(
+            "refused.bin", chunks_of(b"r" * 1000), content_type="x/y", while_syncing=work
+        )
+
+    assert await storage.exists("refused.bin") is False
+    assert leftovers(storage, tmp_path, request) == []
+
+
+async def test_while_syncing_cancelled_leaves_no_object(
+    storage: Storage, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    started = asyncio.Event()
+
+    async def work(stored: StoredObject) -> None:
+        started.set()
+        await asyncio.Event().wait()  # a database that never answers
+
+    task = asyncio.create_task(
+        storage.put("stuck.bin", chunks_of(b"s" * 1000), content_type="x/y", while_syncing=work)
+    )
+    await asyncio.wait_for(started.wait(), timeout=30)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    assert await storage.exists("stuck.bin") is False
+    assert leftovers(storage, tmp_path, request) == []
 
 
 async def test_small_object_is_a_single_put_on_s3(moto_endpoint: str, s3_client: S3Client) -> None:

@@ -87,6 +87,31 @@ async def test_fields_sent_after_the_file_are_read(
     assert response.json()["description"] == "after the file"
 
 
+async def test_fields_sent_after_a_large_file_are_read(
+    client: httpx.AsyncClient, user: dict[str, str]
+) -> None:
+    # Past the first network chunks: the fields are parsed only once the file's bytes have been.
+    data = b"\x00\x01" * (512 * 1024)
+    body, headers = multipart_body(
+        [
+            (b"file", b"big.bin", b"application/octet-stream", data),
+            (b"title", None, None, b"after a megabyte"),
+            (b"description", None, None, b"still read"),
+        ]
+    )
+
+    async def in_chunks() -> Any:
+        for start in range(0, len(body), 64 * 1024):
+            yield body[start : start + 64 * 1024]
+
+    response = await client.post("/upload", content=in_chunks(), headers={**headers, **user})
+
+    assert response.status_code == 201, response.text
+    assert response.json()["title"] == "after a megabyte"
+    assert response.json()["description"] == "still read"
+    assert response.json()["size"] == len(data)
+
+
 async def test_a_file_one_byte_over_the_limit_is_413_with_nothing_stored(
     client: httpx.AsyncClient, app: Any, jobs: Jobs, user: dict[str, str]
 ) -> None:
@@ -177,6 +202,59 @@ async def test_a_commit_that_fails_is_503_and_deletes_the_stored_object(
     assert stored_keys(app) == []
     assert await count_files(app) == 0
     assert jobs.published == []
+
+
+async def test_an_insert_that_fails_is_503_and_leaves_no_object(
+    client: httpx.AsyncClient, app: Any, jobs: Jobs, user: dict[str, str], monkeypatch: Any
+) -> None:
+    """The database dies at the INSERTs, which run while the object is being fsynced: the put
+    waits for the fsync, removes the object, and the client is told 503."""
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    async def lost_connection(self: AsyncSession, objects: Any = None) -> None:
+        raise OperationalError("INSERT", {}, ConnectionResetError("server closed"))
+
+    monkeypatch.setattr(AsyncSession, "flush", lost_connection)
+    response = await upload(client, user, b"doomed\n" * 10, "doomed.txt")
+    monkeypatch.undo()
+
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "service_unavailable"
+    assert stored_keys(app) == []
+    assert await count_files(app) == 0
+    assert jobs.published == []
+
+
+async def test_the_row_commits_only_once_the_object_is_durable(
+    client: httpx.AsyncClient, app: Any, user: dict[str, str], monkeypatch: Any
+) -> None:
+    """The INSERTs overlap the fsyncs, the COMMIT never does: a crash cannot leave a row whose
+    object's bytes or name were not on disk."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from oja.core.storage import LocalStorage, local
+
+    if not isinstance(app.state.runtime.storage, LocalStorage):
+        pytest.skip("the local adapter's fsyncs")
+    events: list[str] = []
+    real_sync, real_commit = local._sync, AsyncSession.commit
+
+    def sync(replacement: Any) -> None:
+        real_sync(replacement)
+        events.append("object durable")
+
+    async def commit(self: AsyncSession) -> None:
+        if self.info.get("oja.after_rollback"):  # the upload's unit of work
+            events.append("commit")
+        await real_commit(self)
+
+    monkeypatch.setattr(local, "_sync", sync)
+    monkeypatch.setattr(AsyncSession, "commit", commit)
+    response = await upload(client, user, b"durable\n" * 10, "durable.txt")
+
+    assert response.status_code == 201, response.text
+    assert events == ["object durable", "commit"]
 
 
 async def test_too_long_title_is_422_and_nothing_is_kept(

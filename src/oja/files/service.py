@@ -1,6 +1,6 @@
 """Rules of the files module: accept an upload, answer for an owner's files, retry, delete.
 
-Services never commit: the request's unit of work does. Storage objects are written before the row
+Services never commit: the request's unit of work does. Storage objects are durable before the row
 (a unit of work that does not commit, a failed commit included, deletes the object again) and are
 removed only after the row's deletion commits.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable
 from typing import Any
 
 import structlog
@@ -20,7 +20,7 @@ from oja.core.ids import uuid7
 from oja.core.jobs import Job
 from oja.core.pagination import PageParams
 from oja.core.runtime import Runtime
-from oja.core.storage import Storage
+from oja.core.storage import Storage, StoredObject
 from oja.files import repository
 from oja.files.config import FilesSettings
 from oja.files.errors import EmptyFile, FileNotFound, InvalidUpload, NotProcessed, NotRetryable
@@ -68,7 +68,15 @@ async def upload(
             "The file is empty.",
             details=[{"loc": ["body", "file"], "msg": "empty file", "type": "empty"}],
         )
-    return await store(
+
+    def text_fields() -> tuple[str | None, str | None]:
+        # Called once the whole body is parsed: the fields may come after the file.
+        return (
+            _text_field(body.fields, "title", TITLE_MAX_CHARS),
+            _text_field(body.fields, "description", DESCRIPTION_MAX_CHARS),
+        )
+
+    return await _store(
         session,
         runtime,
         owner_id=owner_id,
@@ -76,8 +84,7 @@ async def upload(
         chunks=prefetched(body.file_chunks()),
         filename=body.filename,
         declared_content_type=body.declared_content_type,
-        title=_text_field(body.fields, "title", TITLE_MAX_CHARS),
-        description=_text_field(body.fields, "description", DESCRIPTION_MAX_CHARS),
+        text_fields=text_fields,
         image_profile=image_profile,
     )
 
@@ -99,29 +106,70 @@ async def store(
     ``owner_id``'s file, add the row and queue its processing: an upload's path, and the one for
     bytes a feature fetched itself (a product image from a URL). The object is deleted again if
     the unit of work does not commit."""
+    return await _store(
+        session,
+        runtime,
+        owner_id=owner_id,
+        head=head,
+        chunks=chunks,
+        filename=filename,
+        declared_content_type=declared_content_type,
+        text_fields=lambda: (title, description),
+        image_profile=image_profile,
+    )
+
+
+async def _store(
+    session: AsyncSession,
+    runtime: Runtime,
+    *,
+    owner_id: uuid.UUID,
+    head: bytes,
+    chunks: AsyncIterable[bytes],
+    filename: str | None,
+    declared_content_type: str | None,
+    text_fields: Callable[[], tuple[str | None, str | None]],
+    image_profile: str | None,
+) -> File:
+    """:func:`store`, with the title and description asked for once every byte is stored.
+
+    The row and its job are inserted while storage makes the object durable (``while_syncing``:
+    the local adapter's fsyncs run in a thread meanwhile), and ``put`` returns only once both are
+    done. The commit comes after, so the row is never durable before the object's bytes and name.
+    A field that fails validation then (422) removes the object again.
+    """
     content_type = sniff(head)
     file_id = uuid7()
     key = original_key(owner_id, file_id)
-    stored = await runtime.storage.put(key, chunks, content_type=content_type)
-    after_rollback(session, functools.partial(runtime.storage.delete, key))
-    row = File(
-        id=file_id,
-        owner_id=owner_id,
-        original_filename=sanitize_filename(filename),
-        storage_key=key,
-        title=title,
-        description=description,
-        content_type=content_type,
-        declared_content_type=declared_content_type,
-        size=stored.size,
-        sha256=stored.sha256,
-        status=FileStatus.uploaded,
-        progress=0,
-        image_profile=image_profile,
+    added: list[File] = []
+
+    async def add_row(stored: StoredObject) -> None:
+        title, description = text_fields()
+        row = File(
+            id=file_id,
+            owner_id=owner_id,
+            original_filename=sanitize_filename(filename),
+            storage_key=key,
+            title=title,
+            description=description,
+            content_type=content_type,
+            declared_content_type=declared_content_type,
+            size=stored.size,
+            sha256=stored.sha256,
+            status=FileStatus.uploaded,
+            progress=0,
+            image_profile=image_profile,
+        )
+        session.add(row)
+        process_file.enqueue(session, file_id=file_id)
+        await session.flush()  # both INSERTs, in one flush
+        added.append(row)
+
+    stored = await runtime.storage.put(
+        key, chunks, content_type=content_type, while_syncing=add_row
     )
-    session.add(row)
-    await session.flush()
-    process_file.enqueue(session, file_id=file_id)
+    after_rollback(session, functools.partial(runtime.storage.delete, key))
+    (row,) = added
     log.info("files.file.uploaded", file_id=str(file_id), size=stored.size, type=content_type)
     return row
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import re
 import unicodedata
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import ParamSpec, Protocol, TypeVar
 from urllib.parse import quote
@@ -107,14 +107,31 @@ async def run_blocking(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs)
         raise
 
 
+WhileSyncing = Callable[[StoredObject], Awaitable[None]]
+"""Work a caller overlaps with a put's durable commit: it gets the size and digest of every byte
+written, and the put returns only once both are done (see :meth:`Storage.put`)."""
+
+
 class Storage(Protocol):
     """Where object bytes live. Adapters: :class:`~oja.core.storage.local.LocalStorage` and
     :class:`~oja.core.storage.s3.S3Storage`."""
 
     async def put(
-        self, key: str, chunks: AsyncIterable[bytes], *, content_type: str
+        self,
+        key: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        content_type: str,
+        while_syncing: WhileSyncing | None = None,
     ) -> StoredObject:
-        """Store the bytes of ``chunks`` under ``key``, replacing any object there, atomically."""
+        """Store the bytes of ``chunks`` under ``key``, replacing any object there, atomically.
+
+        ``while_syncing``, if given, is awaited with the :class:`StoredObject` once every byte is
+        written and hashed, while the adapter makes the object durable (the local adapter's
+        fsyncs run meanwhile; S3 has nothing to overlap and calls it once the object is stored).
+        The put returns only when both are done, so the object is durable before the caller goes
+        on. If it raises, the object is removed (an object the key held before is gone too) and
+        its error raised."""
         ...
 
     def open(self, key: str) -> AsyncIterator[bytes]:

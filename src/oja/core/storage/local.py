@@ -8,11 +8,15 @@ Invariants:
   key and fsyncs the directory: readers see the old object or the whole new one, never a part.
   ``~`` is not allowed in keys, so no key can name a temporary file. A failed or cancelled put
   removes its temporary file; only a killed process leaves one (safe to delete after a day).
-* File I/O runs in worker threads; the event loop never waits on the disk.
+* File I/O runs in worker threads; the event loop never waits on the disk. The temporary file is
+  created in the thread that writes the first buffer, so an object of up to one buffer costs one
+  hop (create, write, hash, fsync, rename, fsync the directory), or two with ``while_syncing``
+  (create, write, hash; then the fsyncs, while the caller's work runs on the event loop).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import hmac
@@ -33,6 +37,7 @@ from oja.core.storage.base import (
     InvalidKey,
     ObjectNotFound,
     StoredObject,
+    WhileSyncing,
     run_blocking,
     safe_filename,
     validate_key,
@@ -72,7 +77,12 @@ class LocalStorage:
         return real
 
     async def put(
-        self, key: str, chunks: AsyncIterable[bytes], *, content_type: str
+        self,
+        key: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        content_type: str,
+        while_syncing: WhileSyncing | None = None,
     ) -> StoredObject:
         # The content type is not kept: the download endpoint derives it from the key's suffix.
         replacement = _Replacement(self._path(key))
@@ -80,28 +90,39 @@ class LocalStorage:
         size = 0
         pending = bytearray()
         try:
-            handle = await run_blocking(self._begin, replacement)
             async for chunk in chunks:
                 # A full buffer is written only once more bytes come, so the last one goes to the
-                # thread with the fsync: a 1 MiB object costs two hops (open, then write + fsync).
+                # thread with the fsync (or, with while_syncing, the hop just before it).
                 if len(pending) >= WRITE_BUFFER_SIZE:
                     batch, pending = pending, bytearray()
-                    await run_blocking(_write, handle, hasher, batch)
+                    await run_blocking(self._write, replacement, hasher, batch)
                 size += len(chunk)
                 pending += chunk
-            await run_blocking(_commit, replacement, hasher, pending)
+            if while_syncing is None:
+                await run_blocking(self._commit, replacement, hasher, pending)
+                return StoredObject(key=key, size=size, sha256=hasher.hexdigest())
+            await run_blocking(self._write, replacement, hasher, pending)
+            stored = StoredObject(key=key, size=size, sha256=hasher.hexdigest())
+            await _sync_alongside(replacement, while_syncing, stored)
+            return stored
         except BaseException:
             await run_blocking(_discard, replacement)
             raise
-        return StoredObject(key=key, size=size, sha256=hasher.hexdigest())
 
-    def _begin(self, replacement: _Replacement) -> BinaryIO:
-        target = replacement.target = self._contained(replacement.target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".~", suffix=".tmp")
-        replacement.temporary = Path(temporary)
-        replacement.handle = os.fdopen(fd, "wb")
-        return replacement.handle
+    def _write(self, replacement: _Replacement, hasher: hashlib._Hash, data: bytearray) -> None:
+        """Hash and write ``data``, creating the temporary file first if this is the first batch."""
+        if replacement.handle is None:
+            target = replacement.target = self._contained(replacement.target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".~", suffix=".tmp")
+            replacement.temporary = Path(temporary)
+            replacement.handle = os.fdopen(fd, "wb")
+        hasher.update(data)
+        replacement.handle.write(data)
+
+    def _commit(self, replacement: _Replacement, hasher: hashlib._Hash, data: bytearray) -> None:
+        self._write(replacement, hasher, data)
+        _sync(replacement)
 
     def open(self, key: str) -> AsyncIterator[bytes]:
         return self._read(self._path(key))
@@ -204,30 +225,48 @@ class LocalStorage:
         return None
 
 
-def _write(handle: BinaryIO, hasher: hashlib._Hash, data: bytearray) -> None:
-    hasher.update(data)
-    handle.write(data)
-
-
 @dataclass
 class _Replacement:
     """One put's temporary file. Filled in from the worker thread itself, so a put cancelled while
-    ``_begin`` runs still knows what to clean up."""
+    a hop runs still knows what to clean up."""
 
     target: Path
     temporary: Path | None = None
     handle: BinaryIO | None = None
+    renamed: bool = False
+    """The temporary file is in place under the key."""
+    unwanted: bool = False
+    """The put failed after the rename (``while_syncing`` raised): the key's object goes too."""
 
 
-def _commit(replacement: _Replacement, hasher: hashlib._Hash, data: bytearray) -> None:
+async def _sync_alongside(
+    replacement: _Replacement, work: WhileSyncing, stored: StoredObject
+) -> None:
+    """Make the written object durable in a worker thread while ``work(stored)`` runs on the event
+    loop; return once both are done. If the work raises, the object is marked for removal."""
+    syncing = asyncio.ensure_future(run_blocking(_sync, replacement))
+    try:
+        await asyncio.sleep(0)  # the task hands the sync to its thread before the work begins
+        await work(stored)
+    except BaseException:
+        # A thread cannot be stopped: the object is removed only once the sync has returned.
+        await asyncio.wait({syncing})
+        if not syncing.cancelled():
+            syncing.exception()  # retrieved: the work's error is the one to raise
+        replacement.unwanted = True
+        raise
+    await syncing
+
+
+def _sync(replacement: _Replacement) -> None:
     handle, temporary = replacement.handle, replacement.temporary
     assert handle is not None
     assert temporary is not None
-    _write(handle, hasher, data)
     handle.flush()
     os.fsync(handle.fileno())
     handle.close()
     os.replace(temporary, replacement.target)
+    replacement.renamed = True
     # The rename itself is durable only once the directory entry is on disk.
     directory = os.open(replacement.target.parent, os.O_RDONLY)
     try:
@@ -241,3 +280,5 @@ def _discard(replacement: _Replacement) -> None:
         replacement.handle.close()
     if replacement.temporary is not None:
         replacement.temporary.unlink(missing_ok=True)
+    if replacement.unwanted and replacement.renamed:
+        replacement.target.unlink(missing_ok=True)

@@ -27,6 +27,7 @@ from oja.core.storage.base import (
     READ_CHUNK_SIZE,
     ObjectNotFound,
     StoredObject,
+    WhileSyncing,
     content_disposition,
     run_blocking,
     validate_key,
@@ -100,7 +101,12 @@ class S3Storage:
         return self._prefix + validate_key(key)
 
     async def put(
-        self, key: str, chunks: AsyncIterable[bytes], *, content_type: str
+        self,
+        key: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        content_type: str,
+        while_syncing: WhileSyncing | None = None,
     ) -> StoredObject:
         name = self.object_name(key)
         upload = _Multipart(name=name, content_type=content_type)
@@ -125,7 +131,15 @@ class S3Storage:
             if upload.upload_id is not None:
                 await run_blocking(self._abort_upload, upload)
             raise
-        return StoredObject(key=key, size=size, sha256=hasher.hexdigest())
+        stored = StoredObject(key=key, size=size, sha256=hasher.hexdigest())
+        if while_syncing is not None:
+            # Nothing to overlap: the object is durable once S3 has answered the last request.
+            try:
+                await while_syncing(stored)
+            except BaseException:
+                await self.delete(key)
+                raise
+        return stored
 
     def _put_whole(self, name: str, data: bytes, content_type: str, hasher: hashlib._Hash) -> None:
         hasher.update(data)

@@ -27,10 +27,8 @@ async def test_an_event_notifies_in_app_and_on_each_enabled_channel_once(
     outcomes = await jobs.run_kinds(app)
     assert sorted(outcomes) == [
         ("notifications.deliver_event", "succeeded"),
-        ("notifications.send_delivery", "succeeded"),
-        ("notifications.send_delivery", "succeeded"),
-        # the in-app notification's realtime push: its catch-up drain is not due yet
-        ("realtime.drain", "not_claimed"),
+        # the email and the SMS, in one send job
+        ("notifications.send_deliveries", "succeeded"),
     ]
     assert await count(app, "realtime_event", "event = 'notification.created'") == 1
 
@@ -127,14 +125,13 @@ async def test_a_worker_dead_after_the_provider_took_it_never_sends_twice(
     monkeypatch.setattr(delivery, "mark_sent", crash)
     await emit(app, "order.shipped", [ada], **SHIPPED)
     outcomes = await jobs.run_kinds(app)
-    # Each send failed once after the provider took it, and its retry sent nothing.
+    # Each send failed once after the provider took it (stopping that attempt of the batch), and
+    # its retry sent nothing: the email's second attempt sent the SMS, the third sent nothing.
     assert sorted(outcomes) == [
         ("notifications.deliver_event", "succeeded"),
-        ("notifications.send_delivery", "retrying"),
-        ("notifications.send_delivery", "retrying"),
-        ("notifications.send_delivery", "succeeded"),
-        ("notifications.send_delivery", "succeeded"),
-        ("realtime.drain", "not_claimed"),
+        ("notifications.send_deliveries", "retrying"),
+        ("notifications.send_deliveries", "retrying"),
+        ("notifications.send_deliveries", "succeeded"),
     ]
     assert len(calls) == 2
     assert len(fakes.sendgrid.messages) == 1
@@ -165,7 +162,8 @@ async def test_a_provider_that_answers_429_then_recovers_gets_the_message_once(
     fakes.twilio.fail_next(2, status=503)
     await emit(app, "order.shipped", [ada], **SHIPPED)
     outcomes = [outcome for _, outcome in await jobs.run_kinds(app)]
-    assert outcomes.count("retrying") == 3
+    # One send job for both: both refused, then the email sent and the SMS refused, then the SMS.
+    assert outcomes.count("retrying") == 2
     assert len(fakes.sendgrid.messages) == 1
     assert len(fakes.twilio.messages) == 1
     rows = await deliveries(app)
@@ -231,7 +229,7 @@ async def test_a_provider_down_for_every_attempt_ends_failed_after_the_last(
     fakes.twilio.fail_always(503, "Service Unavailable")
     try:
         await emit(app, "order.delivered", [ada], **SHIPPED)
-        outcomes = [o for kind, o in await jobs.run_kinds(app) if kind.endswith("send_delivery")]
+        outcomes = [o for kind, o in await jobs.run_kinds(app) if kind.endswith("send_deliveries")]
     finally:
         fakes.twilio.reset()
     sms_outcomes = [o for o in outcomes if o != "succeeded"]

@@ -3,7 +3,8 @@
 ``@events.on`` handlers run inside the emitter's unit of work and only enqueue
 :data:`deliver_event` there: the job row is the outbox, so a rolled-back change notifies no one.
 :data:`deliver_event` stores the in-app notifications and the pending deliveries and enqueues one
-:data:`send_delivery` per delivery; see :mod:`.delivery` for why a delivery is sent at most once.
+:data:`send_deliveries` per start time (quiet hours) and per :data:`SEND_BATCH` deliveries; see
+:mod:`.delivery` for why a delivery is sent at most once, batch or not.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ log = structlog.get_logger("oja.notifications")
 SEND_ATTEMPTS = 8
 """Attempts per delivery: with the kernel's exponential backoff, a provider outage of several
 minutes is ridden out before the delivery is given up as ``failed``."""
+SEND_BATCH = 20
+"""Most deliveries one send job takes: a job per delivery was most of a shopping day's jobs, and
+a bounded batch keeps a retry's and a timeout's reach small."""
 DIGEST_INTERVAL = 24 * 3600
 """Seconds between promotion digests (beat runs one per interval, however many beats run)."""
 
@@ -48,18 +52,24 @@ async def deliver_event(
 
 
 def enqueue_sends(ctx: JobContext, deliveries: list[service.Queued]) -> None:
-    """One send job per delivery; one deferred by quiet hours starts when they end."""
+    """One send job per start time and :data:`SEND_BATCH` deliveries (a fan-out's deliveries
+    mostly share one: now, or the end of the recipients' quiet hours); keyed by its first
+    delivery, so enqueueing the same deliveries again adds no job."""
     now = utcnow()
+    by_start: dict[timedelta | None, list[uuid.UUID]] = {}
     for queued in deliveries:
         delay = queued.send_after - now if queued.send_after is not None else None
-        send_delivery.enqueue_with(
-            ctx.session,
-            EnqueueOptions(
-                dedupe_key=f"notifications.send:{queued.id}",
-                delay=delay if delay is not None and delay > timedelta() else None,
-            ),
-            delivery_id=queued.id,
-        )
+        by_start.setdefault(
+            delay if delay is not None and delay > timedelta() else None, []
+        ).append(queued.id)
+    for delay, ids in by_start.items():
+        for start in range(0, len(ids), SEND_BATCH):
+            batch = ids[start : start + SEND_BATCH]
+            send_deliveries.enqueue_with(
+                ctx.session,
+                EnqueueOptions(dedupe_key=f"notifications.send:{batch[0]}", delay=delay),
+                delivery_ids=batch,
+            )
 
 
 @job("notifications.send_digests", periodic=DIGEST_INTERVAL, timeout=600)
@@ -72,6 +82,24 @@ async def send_digests(ctx: JobContext) -> dict[str, Any]:
     return {"digests": len(folded.deliveries), "folded": folded.notifications}
 
 
+@job("notifications.send_deliveries", max_attempts=SEND_ATTEMPTS, timeout=300)
+async def send_deliveries(ctx: JobContext, *, delivery_ids: list[uuid.UUID]) -> dict[str, Any]:
+    """Send each delivery still ``pending``, in turn, each claimed on its own (see
+    :func:`.delivery.send_each`); a retry skips those already sent."""
+    from oja.notifications import delivery
+
+    return await delivery.send_each(ctx.session, ctx.runtime, delivery_ids)
+
+
+@send_deliveries.on_failure
+async def _sends_failed(failure: JobFailure, *, delivery_ids: list[uuid.UUID]) -> None:
+    from oja.notifications import delivery
+
+    for delivery_id in delivery_ids:
+        await delivery.give_up(failure.session, delivery_id, failure.error)
+
+
+# One job per delivery until the batches above: kept for the jobs queued before them.
 @job(
     "notifications.send_delivery",
     subject=("notification_delivery", "delivery_id"),

@@ -26,7 +26,7 @@ async def test_an_event_notifies_in_app_and_on_each_enabled_channel_once(
     await emit(app, "order.shipped", [ada], **SHIPPED)
     outcomes = await jobs.run_kinds(app)
     assert sorted(outcomes) == [
-        ("notifications.deliver_event", "succeeded"),
+        ("notifications.deliver_events", "succeeded"),
         # the email and the SMS, in one send job
         ("notifications.send_deliveries", "succeeded"),
     ]
@@ -95,6 +95,56 @@ async def test_a_rolled_back_emitter_notifies_no_one(
     assert fakes.twilio.messages == []
 
 
+async def test_the_events_of_one_unit_of_work_share_one_fan_out_and_one_send_job(
+    app: Any, client: httpx.AsyncClient, jobs: Jobs, fakes: Fakes
+) -> None:
+    """A paid two-store cart confirms two orders in one transaction: one fan-out job for both
+    events and one send job for their four messages; an event with its own id keeps its job."""
+    ada = await reachable(app, client)
+    runtime = app.state.runtime
+    keyed = uuid.uuid4()
+    with running(runtime):
+        async with unit_of_work(runtime.database):
+            for number in ("OJA-1", "OJA-2"):
+                await events.emit(
+                    "order.shipped",
+                    recipient_ids=[uuid.UUID(ada.id)],
+                    **{**SHIPPED, "order_number": number},
+                )
+            await events.emit(
+                "order.delivered", recipient_ids=[uuid.UUID(ada.id)], event_id=keyed, **SHIPPED
+            )
+    assert sorted(await jobs.run_kinds(app)) == [
+        ("notifications.deliver_event", "succeeded"),
+        ("notifications.deliver_events", "succeeded"),
+        ("notifications.send_deliveries", "succeeded"),
+        ("notifications.send_deliveries", "succeeded"),
+    ]
+    assert await count(app, "notification") == 3
+    assert sorted(m.subject for m in fakes.sendgrid.messages) == [
+        "Order OJA-1 is on its way",
+        "Order OJA-2 is on its way",
+        "Order OJA-20001 delivered",
+    ]
+    assert len(fakes.twilio.messages) == 3
+    assert [r.status for r in await deliveries(app)] == ["sent"] * 6
+
+
+async def test_a_rolled_back_unit_of_work_fans_out_none_of_its_events(
+    app: Any, client: httpx.AsyncClient, jobs: Jobs, fakes: Fakes
+) -> None:
+    ada = await reachable(app, client)
+    runtime = app.state.runtime
+    with running(runtime), pytest.raises(LookupError):
+        async with unit_of_work(runtime.database):
+            for _ in range(2):
+                await events.emit("order.shipped", recipient_ids=[uuid.UUID(ada.id)], **SHIPPED)
+            raise LookupError
+    assert await jobs.run_kinds(app) == []
+    assert await count(app, "job") == 0
+    assert await count(app, "notification") == 0
+
+
 async def test_the_same_event_id_notifies_once(
     app: Any, client: httpx.AsyncClient, jobs: Jobs, fakes: Fakes
 ) -> None:
@@ -128,7 +178,7 @@ async def test_a_worker_dead_after_the_provider_took_it_never_sends_twice(
     # Each send failed once after the provider took it (stopping that attempt of the batch), and
     # its retry sent nothing: the email's second attempt sent the SMS, the third sent nothing.
     assert sorted(outcomes) == [
-        ("notifications.deliver_event", "succeeded"),
+        ("notifications.deliver_events", "succeeded"),
         ("notifications.send_deliveries", "retrying"),
         ("notifications.send_deliveries", "retrying"),
         ("notifications.send_deliveries", "succeeded"),

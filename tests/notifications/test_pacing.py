@@ -59,7 +59,7 @@ async def test_quiet_hours_defer_email_and_sms_until_they_end_and_then_send_them
 
     await emit(app, "order.shipped", [ada], **SHIPPED)
     assert sorted(await jobs.run_kinds(app)) == [
-        ("notifications.deliver_event", "succeeded"),
+        ("notifications.deliver_events", "succeeded"),
         # the email and the SMS, one job not due before the quiet hours end
         ("notifications.send_deliveries", "not_claimed"),
     ]

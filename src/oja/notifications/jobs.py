@@ -1,8 +1,9 @@
 """The event subscribers and the two jobs that turn events into notifications.
 
-``@events.on`` handlers run inside the emitter's unit of work and only enqueue
-:data:`deliver_event` there: the job row is the outbox, so a rolled-back change notifies no one.
-:data:`deliver_event` stores the in-app notifications and the pending deliveries and enqueues one
+``@events.on`` handlers run inside the emitter's unit of work and only enqueue there: the job row
+is the outbox, so a rolled-back change notifies no one. The events a unit of work emits without an
+``event_id`` share one :data:`deliver_events` job; one with an ``event_id`` gets its own
+:data:`deliver_event`, keyed by it. Either stores the in-app notifications and the pending deliveries and enqueues one
 :data:`send_deliveries` per start time (quiet hours) and per :data:`SEND_BATCH` deliveries; see
 :mod:`.delivery` for why a delivery is sent at most once, batch or not.
 """
@@ -14,7 +15,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from fastapi.encoders import jsonable_encoder
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core import events
 from oja.core.clock import utcnow
@@ -33,6 +36,9 @@ log = structlog.get_logger("oja.notifications")
 SEND_ATTEMPTS = 8
 """Attempts per delivery: with the kernel's exponential backoff, a provider outage of several
 minutes is ridden out before the delivery is given up as ``failed``."""
+DELIVER_BATCH = 50
+"""Most events one :data:`deliver_events` job fans out."""
+_BATCH = "oja.notifications.deliver_batch"
 SEND_BATCH = 20
 """Most deliveries one send job takes: a job per delivery was most of a shopping day's jobs, and
 a bounded batch keeps a retry's and a timeout's reach small."""
@@ -70,6 +76,23 @@ def enqueue_sends(ctx: JobContext, deliveries: list[service.Queued]) -> None:
                 EnqueueOptions(dedupe_key=f"notifications.send:{batch[0]}", delay=delay),
                 delivery_ids=batch,
             )
+
+
+@job("notifications.deliver_events", timeout=600)
+async def deliver_events(ctx: JobContext, *, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """:data:`deliver_event` for the unkeyed events one unit of work emitted (a paid two-store
+    cart confirms two orders: one job, one send job, not two of each)."""
+    from oja.notifications import service
+
+    notifications, deliveries = 0, []
+    for item in events:
+        fanned = await service.fan_out(
+            ctx.session, item["event"], uuid.UUID(str(item["event_id"])), item["payload"]
+        )
+        notifications += fanned.notifications
+        deliveries += fanned.deliveries
+    enqueue_sends(ctx, deliveries)
+    return {"events": len(events), "notifications": notifications, "deliveries": len(deliveries)}
 
 
 @job("notifications.send_digests", periodic=DIGEST_INTERVAL, timeout=600)
@@ -127,10 +150,13 @@ async def request_delivery(event: str, payload: dict[str, Any]) -> None:
     """
 
     given = payload.get("event_id")
-    event_id = uuid.UUID(str(given)) if given else uuid7()
-    key = f"notifications.event:{event_id}"
     session = current_session()
-    if given and await session.scalar(select(Job.id).where(Job.dedupe_key == key)) is not None:
+    if not given:
+        _add_to_batch(session, event, payload)
+        return
+    event_id = uuid.UUID(str(given))
+    key = f"notifications.event:{event_id}"
+    if await session.scalar(select(Job.id).where(Job.dedupe_key == key)) is not None:
         return
     deliver_event.enqueue_with(
         session,
@@ -139,6 +165,19 @@ async def request_delivery(event: str, payload: dict[str, Any]) -> None:
         event_id=event_id,
         payload=payload,
     )
+
+
+def _add_to_batch(session: AsyncSession, event: str, payload: dict[str, Any]) -> None:
+    """Add an unkeyed event to this unit of work's :data:`deliver_events` job (a new one when it
+    has none, or a full one, or lost it to a rolled-back savepoint)."""
+    item = jsonable_encoder({"event": event, "event_id": uuid7(), "payload": payload})
+    batch: Job | None = session.info.get(_BATCH)
+    if batch is not None and batch in session and len(batch.payload["events"]) < DELIVER_BATCH:
+        # A new value, not an append: the row may be flushed already, and a replaced value is
+        # what the session writes again (an UPDATE of the row in the same transaction).
+        batch.payload = {"events": [*batch.payload["events"], item]}
+        return
+    session.info[_BATCH] = deliver_events.enqueue(session, events=[item])
 
 
 def _subscriber(event: str) -> events.Handler:

@@ -130,16 +130,23 @@ async def test_the_events_of_one_unit_of_work_share_one_fan_out_and_one_send_job
     assert [r.status for r in await deliveries(app)] == ["sent"] * 6
 
 
+async def _emit_twice_then_fail(app: Any, recipient_id: str) -> None:
+    runtime = app.state.runtime
+    with running(runtime):
+        async with unit_of_work(runtime.database):
+            for _ in range(2):
+                await events.emit(
+                    "order.shipped", recipient_ids=[uuid.UUID(recipient_id)], **SHIPPED
+                )
+            raise LookupError
+
+
 async def test_a_rolled_back_unit_of_work_fans_out_none_of_its_events(
     app: Any, client: httpx.AsyncClient, jobs: Jobs, fakes: Fakes
 ) -> None:
     ada = await reachable(app, client)
-    runtime = app.state.runtime
-    with running(runtime), pytest.raises(LookupError):
-        async with unit_of_work(runtime.database):
-            for _ in range(2):
-                await events.emit("order.shipped", recipient_ids=[uuid.UUID(ada.id)], **SHIPPED)
-            raise LookupError
+    with pytest.raises(LookupError):
+        await _emit_twice_then_fail(app, ada.id)
     assert await jobs.run_kinds(app) == []
     assert await count(app, "job") == 0
     assert await count(app, "notification") == 0

@@ -39,9 +39,10 @@ minutes is ridden out before the delivery is given up as ``failed``."""
 DELIVER_BATCH = 50
 """Most events one :data:`deliver_events` job fans out."""
 _BATCH = "oja.notifications.deliver_batch"
-SEND_BATCH = 20
-"""Most deliveries one send job takes: a job per delivery was most of a shopping day's jobs, and
-a bounded batch keeps a retry's and a timeout's reach small."""
+SEND_BATCH = 5
+"""Most deliveries one send job takes: a job per delivery was most of a shopping day's jobs (a
+fan-out makes 2–4). Five provider calls fit the single send's 60 s timeout (10 s each at most),
+so a batch keeps its lease, and a killed worker's batch is retaken as soon as a send was."""
 DIGEST_INTERVAL = 24 * 3600
 """Seconds between promotion digests (beat runs one per interval, however many beats run)."""
 
@@ -105,7 +106,7 @@ async def send_digests(ctx: JobContext) -> dict[str, Any]:
     return {"digests": len(folded.deliveries), "folded": folded.notifications}
 
 
-@job("notifications.send_deliveries", max_attempts=SEND_ATTEMPTS, timeout=300)
+@job("notifications.send_deliveries", max_attempts=SEND_ATTEMPTS, timeout=60)
 async def send_deliveries(ctx: JobContext, *, delivery_ids: list[uuid.UUID]) -> dict[str, Any]:
     """Send each delivery still ``pending``, in turn, each claimed on its own (see
     :func:`.delivery.send_each`); a retry skips those already sent."""

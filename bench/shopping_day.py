@@ -42,6 +42,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -686,9 +687,15 @@ class DayResult:
     load_after: tuple[float, float, float]
     seed_output: str
     jobs: dict[str, int] = field(default_factory=dict)
+    kinds: list[list[object]] = field(default_factory=list)
+    """Per job kind at the end of the day: count, attempts, mean run ms (``job_kinds``)."""
     report_table: str = ""
     report_ok: bool = False
     confirmed: int = 0
+
+    @property
+    def day_jobs(self) -> int:
+        return sum(cast(int, kind[1]) for kind in self.kinds)
 
     def rows(self) -> list[Row]:
         mixed = self.rec.of("day")
@@ -764,6 +771,12 @@ class DayResult:
             f"load average (1, 5, 15 min) before {_load(self.load_before)}, "
             f"after {_load(self.load_after)} on {os.cpu_count()} CPUs",
             f"jobs: {self.jobs}",
+            f"jobs created in the measured day and its drain, by kind (all {self.day_jobs}, "
+            f"{self.day_jobs / self.seconds:.1f} a second; two-worker CPU "
+            f"{self.usage.cpu.get('two workers', 0.0) * 1000 / max(self.day_jobs, 1):.1f} ms a job):",
+            markdown_table(
+                ["kind", "jobs", "attempts", "mean run ms", "not succeeded"], self.kinds
+            ),
             f"paid groups of the day confirmed: {self.confirmed} of {self.tally.paid}",
             "oja reconcile after the day:",
             self.report_table.rstrip("\n"),
@@ -773,6 +786,35 @@ class DayResult:
 
 def _load(values: tuple[float, float, float]) -> str:
     return ", ".join(f"{v:.2f}" for v in values)
+
+
+async def job_kinds(runtime: Runtime, since: datetime) -> list[list[object]]:
+    """Each job kind created since ``since`` (the measured day and its drain): how many, their attempts, the mean time from start to
+    finish (the worker's wall time, queue wait excluded) and how many did not succeed; most
+    numerous first. What the workers' CPU went on, kind by kind."""
+    from sqlalchemy import func, select
+
+    from oja.core.jobs.models import Job, JobStatus
+
+    run_ms = func.avg(func.extract("epoch", Job.finished_at - Job.started_at) * 1000)
+    statement = (
+        select(
+            Job.kind,
+            func.count(),
+            func.sum(Job.attempts),
+            run_ms,
+            func.count().filter(Job.status != str(JobStatus.succeeded)),
+        )
+        .where(Job.created_at >= since)
+        .group_by(Job.kind)
+        .order_by(func.count().desc(), Job.kind)
+    )
+    async with runtime.database.sessionmaker() as db:
+        rows = (await db.execute(statement)).all()
+    return [
+        [kind, int(n), int(attempts or 0), round(float(ms or 0.0), 1), int(failed)]
+        for kind, n, attempts, ms, failed in rows
+    ]
 
 
 async def _confirmed(runtime: Runtime, groups: list[str]) -> int:
@@ -828,7 +870,7 @@ async def run_day(stack: Stack, config: DayConfig) -> DayResult:
             load_before = os.getloadavg()
             probe = UsageProbe(stack)
             await probe.start()
-            began = time.monotonic()
+            began, began_at = time.monotonic(), utcnow()
             await day
         except BaseException:
             day.cancel()
@@ -854,6 +896,7 @@ async def run_day(stack: Stack, config: DayConfig) -> DayResult:
                 break
             await asyncio.sleep(0.5)
         result.jobs = dict(await job_counts(runtime))
+        result.kinds = await job_kinds(runtime, began_at)
         result.confirmed = await _confirmed(runtime, tally.paid_groups)
         report = await reconcile(runtime, stale_after=0, now=stopped_at)
         result.report_table, result.report_ok = report.table(), report.ok

@@ -108,7 +108,7 @@ async def deliveries(app: Any) -> list[Any]:
         return list(result.all())
 
 
-async def release_deferred(app: Any, jobs: Any, kind: str = "notifications.send_delivery") -> int:
+async def release_deferred(app: Any, jobs: Any, kind: str = "notifications.send_deliveries") -> int:
     """Make ``kind``'s queued jobs due now (as the clock reaching their start would) and hand them
     to ``jobs`` again; how many."""
     async with app.state.runtime.database.engine.begin() as conn:

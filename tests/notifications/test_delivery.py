@@ -26,11 +26,9 @@ async def test_an_event_notifies_in_app_and_on_each_enabled_channel_once(
     await emit(app, "order.shipped", [ada], **SHIPPED)
     outcomes = await jobs.run_kinds(app)
     assert sorted(outcomes) == [
-        ("notifications.deliver_event", "succeeded"),
-        ("notifications.send_delivery", "succeeded"),
-        ("notifications.send_delivery", "succeeded"),
-        # the in-app notification's realtime push: its catch-up drain is not due yet
-        ("realtime.drain", "not_claimed"),
+        ("notifications.deliver_events", "succeeded"),
+        # the email and the SMS, in one send job
+        ("notifications.send_deliveries", "succeeded"),
     ]
     assert await count(app, "realtime_event", "event = 'notification.created'") == 1
 
@@ -97,6 +95,63 @@ async def test_a_rolled_back_emitter_notifies_no_one(
     assert fakes.twilio.messages == []
 
 
+async def test_the_events_of_one_unit_of_work_share_one_fan_out_and_one_send_job(
+    app: Any, client: httpx.AsyncClient, jobs: Jobs, fakes: Fakes
+) -> None:
+    """A paid two-store cart confirms two orders in one transaction: one fan-out job for both
+    events and one send job for their four messages; an event with its own id keeps its job."""
+    ada = await reachable(app, client)
+    runtime = app.state.runtime
+    keyed = uuid.uuid4()
+    with running(runtime):
+        async with unit_of_work(runtime.database):
+            for number in ("OJA-1", "OJA-2"):
+                await events.emit(
+                    "order.shipped",
+                    recipient_ids=[uuid.UUID(ada.id)],
+                    **{**SHIPPED, "order_number": number},
+                )
+            await events.emit(
+                "order.delivered", recipient_ids=[uuid.UUID(ada.id)], event_id=keyed, **SHIPPED
+            )
+    assert sorted(await jobs.run_kinds(app)) == [
+        ("notifications.deliver_event", "succeeded"),
+        ("notifications.deliver_events", "succeeded"),
+        ("notifications.send_deliveries", "succeeded"),
+        ("notifications.send_deliveries", "succeeded"),
+    ]
+    assert await count(app, "notification") == 3
+    assert sorted(m.subject for m in fakes.sendgrid.messages) == [
+        "Order OJA-1 is on its way",
+        "Order OJA-2 is on its way",
+        "Order OJA-20001 delivered",
+    ]
+    assert len(fakes.twilio.messages) == 3
+    assert [r.status for r in await deliveries(app)] == ["sent"] * 6
+
+
+async def _emit_twice_then_fail(app: Any, recipient_id: str) -> None:
+    runtime = app.state.runtime
+    with running(runtime):
+        async with unit_of_work(runtime.database):
+            for _ in range(2):
+                await events.emit(
+                    "order.shipped", recipient_ids=[uuid.UUID(recipient_id)], **SHIPPED
+                )
+            raise LookupError
+
+
+async def test_a_rolled_back_unit_of_work_fans_out_none_of_its_events(
+    app: Any, client: httpx.AsyncClient, jobs: Jobs, fakes: Fakes
+) -> None:
+    ada = await reachable(app, client)
+    with pytest.raises(LookupError):
+        await _emit_twice_then_fail(app, ada.id)
+    assert await jobs.run_kinds(app) == []
+    assert await count(app, "job") == 0
+    assert await count(app, "notification") == 0
+
+
 async def test_the_same_event_id_notifies_once(
     app: Any, client: httpx.AsyncClient, jobs: Jobs, fakes: Fakes
 ) -> None:
@@ -127,14 +182,13 @@ async def test_a_worker_dead_after_the_provider_took_it_never_sends_twice(
     monkeypatch.setattr(delivery, "mark_sent", crash)
     await emit(app, "order.shipped", [ada], **SHIPPED)
     outcomes = await jobs.run_kinds(app)
-    # Each send failed once after the provider took it, and its retry sent nothing.
+    # Each send failed once after the provider took it (stopping that attempt of the batch), and
+    # its retry sent nothing: the email's second attempt sent the SMS, the third sent nothing.
     assert sorted(outcomes) == [
-        ("notifications.deliver_event", "succeeded"),
-        ("notifications.send_delivery", "retrying"),
-        ("notifications.send_delivery", "retrying"),
-        ("notifications.send_delivery", "succeeded"),
-        ("notifications.send_delivery", "succeeded"),
-        ("realtime.drain", "not_claimed"),
+        ("notifications.deliver_events", "succeeded"),
+        ("notifications.send_deliveries", "retrying"),
+        ("notifications.send_deliveries", "retrying"),
+        ("notifications.send_deliveries", "succeeded"),
     ]
     assert len(calls) == 2
     assert len(fakes.sendgrid.messages) == 1
@@ -165,7 +219,8 @@ async def test_a_provider_that_answers_429_then_recovers_gets_the_message_once(
     fakes.twilio.fail_next(2, status=503)
     await emit(app, "order.shipped", [ada], **SHIPPED)
     outcomes = [outcome for _, outcome in await jobs.run_kinds(app)]
-    assert outcomes.count("retrying") == 3
+    # One send job for both: both refused, then the email sent and the SMS refused, then the SMS.
+    assert outcomes.count("retrying") == 2
     assert len(fakes.sendgrid.messages) == 1
     assert len(fakes.twilio.messages) == 1
     rows = await deliveries(app)
@@ -231,7 +286,7 @@ async def test_a_provider_down_for_every_attempt_ends_failed_after_the_last(
     fakes.twilio.fail_always(503, "Service Unavailable")
     try:
         await emit(app, "order.delivered", [ada], **SHIPPED)
-        outcomes = [o for kind, o in await jobs.run_kinds(app) if kind.endswith("send_delivery")]
+        outcomes = [o for kind, o in await jobs.run_kinds(app) if kind.endswith("send_deliveries")]
     finally:
         fakes.twilio.reset()
     sms_outcomes = [o for o in outcomes if o != "succeeded"]

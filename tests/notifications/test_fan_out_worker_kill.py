@@ -84,7 +84,7 @@ async def test_a_worker_killed_mid_fan_out_delivers_every_notification_once(
     # each); they died with its transaction, and no send job had been published for them.
     assert marker.read_text() in {"4 8", "2 4"}
     assert len(fakes.sendgrid.messages) + len(fakes.twilio.messages) == 0
-    assert await lapse_lease(app, "notifications.deliver_event") == 1
+    assert await lapse_lease(app, "notifications.deliver_events") == 1
 
     with running(WORKER, env, log):
 

@@ -15,6 +15,7 @@ from oja.core.jobs.models import Job
 from oja.core.jobs.periodic import enqueue_periodic
 from oja.core.runtime import running
 from oja.realtime import publish
+from oja.realtime import service as realtime_service
 from tests.conftest import Jobs, use_settings
 from tests.marketplace.conftest import count, rows
 from tests.realtime.conftest import Served, person, publish_event, receive
@@ -45,21 +46,38 @@ async def test_a_rolled_back_publish_pushes_nothing(served: Served, jobs: Jobs) 
         assert (await receive(ws))["id"] == event.id
 
 
-async def test_each_publishing_unit_of_work_enqueues_one_delayed_drain(
-    served: Served, jobs: Jobs
-) -> None:
+async def test_a_publishing_unit_of_work_enqueues_no_job(served: Served, jobs: Jobs) -> None:
     ada = await person(served.client)
     with running(served.app.state.runtime):
         async with unit_of_work(served.app.state.runtime.database) as session:
             for n in range(3):
                 await publish(session, "order.updated", {"n": n}, [f"user:{ada.id}", "order:o1"])
+    # Its after-commit push marked the rows: no drain needed (the periodic one stays).
+    assert await count(served.app, "job") == 0
+    assert jobs.published == []
+    assert await count(served.app, "realtime_event", "pushed_at IS NOT NULL") == 3
+    assert await count(served.app, "realtime_event_topic") == 6
+
+
+async def test_a_failed_push_enqueues_one_delayed_drain(
+    served: Served, jobs: Jobs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Down:
+        async def push(self, messages: list[Any]) -> None:
+            raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(realtime_service, "hub_for", lambda runtime: Down())
+    ada = await person(served.client)
+    with running(served.app.state.runtime):
+        async with unit_of_work(served.app.state.runtime.database) as session:
+            for n in range(3):
+                await publish(session, "order.updated", {"n": n}, [f"user:{ada.id}"])
     async with read_only(served.app.state.runtime.database) as session:
         drains = (await session.scalars(select(Job))).all()
     assert [job.kind for job in drains] == ["realtime.drain"]
-    # Due once the after-commit push has had OJA_REALTIME_DRAIN_AFTER (5 s) to mark the rows.
+    # Due once the rows are OJA_REALTIME_DRAIN_AFTER (5 s) old, the age the drain takes.
     assert drains[0].run_after - drains[0].created_at == timedelta(seconds=6)
-    assert await count(served.app, "realtime_event", "pushed_at IS NOT NULL") == 3
-    assert await count(served.app, "realtime_event_topic") == 6
+    assert await count(served.app, "realtime_event", "pushed_at IS NULL") == 3
 
 
 async def test_a_push_lost_to_a_crash_is_delivered_by_the_drain(served: Served, jobs: Jobs) -> None:

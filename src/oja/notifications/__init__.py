@@ -17,8 +17,9 @@ The payload contract (what an emitter passes to ``events.emit(name, **payload)``
 
 The subscriber only enqueues ``notifications.deliver_event`` in the emitter's transaction (the job
 row is the outbox: a rolled-back change notifies no one). That job stores one in-app notification
-per recipient and one pending delivery per external channel allowed, and enqueues one
-``notifications.send_delivery`` per delivery, which sends at most once (:mod:`.delivery`).
+per recipient and one pending delivery per external channel allowed, and enqueues
+``notifications.send_deliveries`` for them in batches, which send each at most once
+(:mod:`.delivery`).
 Providers' status callbacks (:mod:`.callbacks`) move deliveries to ``delivered`` or ``failed``.
 Low-level adapters live in :mod:`oja.channels`.
 """

@@ -5,7 +5,8 @@ The protocol (all of it keyed by the delivery row, unique per notification × ch
 1. ``pending`` → ``sending`` in a transaction of its own, committed *before* the provider is called
    (one conditional UPDATE: two workers cannot both claim it).
 2. The provider call, outside any transaction.
-3. ``sending`` → ``sent`` with the provider's message id, in the job's unit of work.
+3. ``sending`` → ``sent`` with the provider's message id, in the job's unit of work (a batch's,
+   :func:`send_each`: in a transaction of its own, before the next delivery is claimed).
 
 A retry that finds the row ``sending`` cannot know whether the provider took the message before the
 worker died, so the row becomes ``uncertain`` and nothing is sent again; a later provider callback
@@ -50,8 +51,34 @@ class SendRetryable(Exception):
     """The provider refused for now (429, 5xx, unreachable): the job retries with backoff."""
 
 
-async def send(session: AsyncSession, runtime: Runtime, delivery_id: uuid.UUID) -> dict[str, Any]:
-    """Send the delivery if it is ``pending``; what happened, for the job's result."""
+async def send_each(
+    session: AsyncSession, runtime: Runtime, delivery_ids: list[uuid.UUID]
+) -> dict[str, Any]:
+    """:func:`send` for each delivery in turn, each claimed and marked ``sent`` in transactions
+    of its own (so what was sent stays marked whatever a later one does, and the job's own
+    transaction holds no write lock a claim would wait for on SQLite); what happened to each.
+
+    A refusal to retry later (:class:`SendRetryable`) leaves that delivery ``pending`` and the
+    others go on, then fails the attempt; any other error stops the batch at once. The job's
+    retry finds the sent ones ``sent`` and skips them."""
+    outcomes: list[dict[str, Any]] = []
+    retry: SendRetryable | None = None
+    for delivery_id in delivery_ids:
+        try:
+            outcomes.append(await send(session, runtime, delivery_id, mark_alone=True))
+        except SendRetryable as exc:
+            retry = retry or exc
+    if retry is not None:
+        raise retry
+    return {"sent": sum(bool(o["sent"]) for o in outcomes), "deliveries": outcomes}
+
+
+async def send(
+    session: AsyncSession, runtime: Runtime, delivery_id: uuid.UUID, *, mark_alone: bool = False
+) -> dict[str, Any]:
+    """Send the delivery if it is ``pending``; what happened, for the job's result. Marked
+    ``sent`` in ``session`` (the job's unit of work), or with ``mark_alone`` in a transaction of
+    its own."""
     async with own_transaction(runtime.database) as claim:
         delivery = await repository.claim_delivery(claim, delivery_id)
         if delivery is None:
@@ -105,7 +132,11 @@ async def send(session: AsyncSession, runtime: Runtime, delivery_id: uuid.UUID) 
         )
     except DeliveryFailed as exc:
         return await _refused(runtime, delivery_id, exc)
-    await mark_sent(session, delivery_id, receipt)
+    if mark_alone:
+        async with own_transaction(runtime.database) as own:
+            await mark_sent(own, delivery_id, receipt)
+    else:
+        await mark_sent(session, delivery_id, receipt)
     log.info("notifications.delivery.sent", delivery_id=str(delivery_id), channel=channel.value)
     return {"delivery_id": str(delivery_id), "status": DeliveryStatus.sent, "sent": True}
 

@@ -13,8 +13,8 @@ from oja.core.jobs.definition import JobContext, job
 @job("realtime.drain", timeout=60, periodic=15.0)  # service.DRAIN_KIND (asserted in a test)
 async def drain(ctx: JobContext) -> dict[str, Any]:
     """Push events committed but never pushed (the process died, Redis was down) once they are
-    ``OJA_REALTIME_DRAIN_AFTER`` seconds old. Enqueued with each publishing unit of work and
-    every 15 s; idempotent (a pushed row is marked in the same transaction)."""
+    ``OJA_REALTIME_DRAIN_AFTER`` seconds old. Every 15 s, and after an after-commit push
+    that failed; idempotent (a pushed row is marked in the same transaction)."""
     from oja.realtime import service
 
     return {"pushed": await service.drain(ctx.session, ctx.runtime)}

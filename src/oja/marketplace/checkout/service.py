@@ -36,7 +36,7 @@ from oja.core.db import discard
 from oja.core.ids import uuid7
 from oja.identity.models import User
 from oja.marketplace.cart import repository as cart_repository
-from oja.marketplace.cart.service import PricedLine, priced_lines
+from oja.marketplace.cart.service import PricedLine, price, vendor_ids
 from oja.marketplace.checkout import repository
 from oja.marketplace.checkout.models import DiscountRedemption
 from oja.marketplace.checkout.schemas import (
@@ -69,6 +69,7 @@ from oja.marketplace.orders.models import (
 )
 from oja.marketplace.payouts import subaccounts
 from oja.marketplace.plans import service as plans
+from oja.marketplace.pricing import repository as pricing_repository
 from oja.marketplace.pricing.models import Discount
 
 log = structlog.get_logger("oja.marketplace.checkout")
@@ -91,22 +92,26 @@ async def checkout(
             return await _replay(db, existing, fingerprint)
     if not user.email:
         raise InvalidInput("An email address is required to pay: add one to your account.")
-    rows = await cart_repository.lines(db, user.id)
-    if not rows:
+    cart = await cart_repository.lines(db, user.id)
+    if not cart:
         raise CartEmpty("Your cart is empty.")
     now = utcnow()
-    lines = await priced_lines(db, rows, now, body.discount_code)
-    _check(lines, body.discount_code)
+    code = body.discount_code
+    discounts = await pricing_repository.live_discounts(db, vendor_ids(cart), now, code)
+    lines = price(cart, discounts, now, code)
+    _check(lines, code)
     by_store: dict[uuid.UUID, list[dict[str, Any]]] = {}
     for line in lines:
-        by_store.setdefault(line.vendor.id, []).append(_line_ref(line))
+        by_store.setdefault(line.offer.vendor_id, []).append(_line_ref(line))
     await plans.admit_all(db, by_store.keys(), user.id, lines=by_store)
-    await _reserve(db, lines)
-    used = await _count_discounts(db, user.id, lines)
+    await _reserve(db, user.id, lines)
+    by_id = {d.id: d for d in discounts}
+    used = {i: by_id[i] for line in lines for i in line.quote.discount_ids}
+    await _count_discounts(db, user.id, used)
 
     group_id = uuid7()
     orders, order_lines = _orders(group_id, user.id, lines)
-    currency = lines[0].variant.currency
+    currency = lines[0].offer.currency
     total = sum(o.total for o in orders)
     metadata: dict[str, Any] = {"order_group_id": str(group_id)}
     split = None  # Paystack settles provider-split stores directly (OJA_MARKETPLACE_SETTLEMENT)
@@ -174,7 +179,7 @@ async def checkout(
         )
         for d in used.values()
     )
-    await cart_repository.remove_lines(db, user.id, [line.item.id for line in lines])
+    await cart_repository.remove_lines(db, user.id, [line.line.id for line in lines])
     await db.flush()
     log.info(
         "marketplace.checkout.completed",
@@ -265,7 +270,7 @@ def _check(lines: Sequence[PricedLine], code: str | None) -> None:
             "Some lines are no longer on sale: remove them from your cart.",
             details={"lines": [_line_ref(line) for line in gone]},
         )
-    currencies = sorted({line.variant.currency for line in lines})
+    currencies = sorted({line.offer.currency for line in lines})
     if len(currencies) > 1:
         raise CartCurrencyMismatch(
             "A cart is paid in one currency.", details={"currencies": currencies}
@@ -278,17 +283,17 @@ def _check(lines: Sequence[PricedLine], code: str | None) -> None:
 
 def _line_ref(line: PricedLine) -> dict[str, Any]:
     return {
-        "cart_item_id": str(line.item.id),
-        "variant_id": str(line.variant.id),
-        "sku": line.variant.sku,
+        "cart_item_id": str(line.line.id),
+        "variant_id": str(line.offer.variant_id),
+        "sku": line.offer.sku,
     }
 
 
-async def _reserve(db: AsyncSession, lines: Sequence[PricedLine]) -> None:
+async def _reserve(db: AsyncSession, buyer_id: uuid.UUID, lines: Sequence[PricedLine]) -> None:
     """Reserve every line's stock in one conditional UPDATE and record the movements; on any
     shortfall raise :class:`OutOfStock` naming the short lines (the transaction then rolls back,
     the lines that were reserved included)."""
-    wanted = {line.variant.id: (line.vendor.id, line.item.quantity) for line in lines}
+    wanted = {line.offer.variant_id: (line.offer.vendor_id, line.line.quantity) for line in lines}
     after = await repository.move_stock(db, wanted, sign=-1)
     if len(after) < len(wanted):
         short = {k: v for k, v in wanted.items() if k not in after}
@@ -298,36 +303,35 @@ async def _reserve(db: AsyncSession, lines: Sequence[PricedLine]) -> None:
             details={
                 "lines": [
                     {
-                        "variant_id": str(line.variant.id),
-                        "sku": line.variant.sku,
-                        "requested": line.item.quantity,
-                        "available": levels.get(line.variant.id, 0),
+                        "variant_id": str(line.offer.variant_id),
+                        "sku": line.offer.sku,
+                        "requested": line.line.quantity,
+                        "available": levels.get(line.offer.variant_id, 0),
                     }
                     for line in lines
-                    if line.variant.id in short
+                    if line.offer.variant_id in short
                 ]
             },
         )
     for line in lines:
-        stock = after[line.variant.id]
+        stock = after[line.offer.variant_id]
         inventory_repository.record_movement(
             db,
-            vendor_id=line.vendor.id,
-            variant_id=line.variant.id,
-            actor_id=line.item.buyer_id,
+            vendor_id=line.offer.vendor_id,
+            variant_id=line.offer.variant_id,
+            actor_id=buyer_id,
             reason=CHECKOUT_REASON,
-            before=stock + line.item.quantity,
+            before=stock + line.line.quantity,
             after=stock,
         )
 
 
 async def _count_discounts(
-    db: AsyncSession, buyer_id: uuid.UUID, lines: Sequence[PricedLine]
-) -> dict[uuid.UUID, Discount]:
-    """Count one use of each discount the cart gets, within its limits; the discounts counted."""
-    used = {d.id: d for line in lines for d in line.applied}
+    db: AsyncSession, buyer_id: uuid.UUID, used: dict[uuid.UUID, Discount]
+) -> None:
+    """Count one use of each discount the cart gets (``used``), within its limits."""
     if not used:
-        return used
+        return
     counted = await repository.use_discounts(db, {i: d.vendor_id for i, d in used.items()})
     limited = {i: d.vendor_id for i, d in used.items() if d.per_customer_limit is not None}
     redeemed = await repository.redemptions(db, buyer_id, limited) if limited else {}
@@ -342,7 +346,6 @@ async def _count_discounts(
             "A discount on this cart reached its usage limit; check your cart's prices again.",
             details={"discount_ids": spent},
         )
-    return used
 
 
 def _orders(
@@ -350,7 +353,7 @@ def _orders(
 ) -> tuple[list[StoreOrder], list[OrderLine]]:
     by_store: dict[uuid.UUID, list[PricedLine]] = defaultdict(list)
     for line in lines:
-        by_store[line.vendor.id].append(line)
+        by_store[line.offer.vendor_id].append(line)
     orders: list[StoreOrder] = []
     snapshots: list[OrderLine] = []
     for vendor_id, store_lines in by_store.items():
@@ -360,9 +363,9 @@ def _orders(
             group_id=group_id,
             buyer_id=buyer_id,
             status=str(OrderStatus.pending),
-            currency=store_lines[0].variant.currency,
-            subtotal=sum(line.item.quantity * line.variant.price for line in store_lines),
-            discount_total=sum(line.item.quantity * line.unit_discount for line in store_lines),
+            currency=store_lines[0].offer.currency,
+            subtotal=sum(line.line.quantity * line.offer.price for line in store_lines),
+            discount_total=sum(line.line.quantity * line.unit_discount for line in store_lines),
             total=sum(line.line_total for line in store_lines),
             refunded_amount=0,
         )
@@ -372,13 +375,13 @@ def _orders(
                 id=uuid7(),
                 vendor_id=vendor_id,
                 order_id=order.id,
-                product_id=line.product.id,
-                variant_id=line.variant.id,
-                title=line.product.title,
-                sku=line.variant.sku,
-                options=dict(line.variant.options),
-                quantity=line.item.quantity,
-                unit_price=line.variant.price,
+                product_id=line.offer.product_id,
+                variant_id=line.offer.variant_id,
+                title=line.offer.title,
+                sku=line.offer.sku,
+                options=dict(line.offer.options),
+                quantity=line.line.quantity,
+                unit_price=line.offer.price,
                 unit_discount=line.unit_discount,
                 tax=0,
                 line_total=line.line_total,

@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import Executable, Select, Table, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -95,18 +95,60 @@ _LINES = _catalogue(
 _ONE_OFFER = _catalogue(select(*_OFFER).select_from(ProductVariant))
 
 
+# Built once, executed with parameters: building a statement per request (its where clause, the
+# upsert's VALUES and EXCLUDED columns) was a third of adding a line's CPU, profiled.
+_LINES_OF = _LINES.where(CartItem.buyer_id == bindparam("buyer_id")).order_by(
+    CartItem.added_at, CartItem.id
+)
+_OFFER_OF = _ONE_OFFER.where(ProductVariant.id == bindparam("variant_id"))
+_CART = cast(Table, CartItem.__table__)
+_UPSERT_COLUMNS = (
+    "id",
+    "buyer_id",
+    "variant_id",
+    "quantity",
+    "price_seen",
+    "currency",
+    "added_at",
+    "updated_at",
+)
+_upserts: dict[str, Executable] = {}
+
+
+def _upsert(dialect: str) -> Executable:
+    """``INSERT … ON CONFLICT (buyer_id, variant_id) DO UPDATE … RETURNING`` for ``dialect``."""
+    cached = _upserts.get(dialect)
+    if cached is not None:
+        return cached
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert
+    columns = _CART.c
+    statement = insert(_CART).values(
+        {name: bindparam(f"p_{name}", type_=columns[name].type) for name in _UPSERT_COLUMNS}
+    )
+    upsert: Executable = statement.on_conflict_do_update(
+        index_elements=[columns.buyer_id, columns.variant_id],
+        set_={
+            "quantity": columns.quantity + statement.excluded.quantity,
+            "price_seen": statement.excluded.price_seen,
+            "currency": statement.excluded.currency,
+            "updated_at": statement.excluded.updated_at,
+        },
+    ).returning(columns.id, columns.quantity, columns.added_at)
+    _upserts[dialect] = upsert
+    return upsert
+
+
 async def lines(db: AsyncSession, buyer_id: uuid.UUID) -> list[Line]:
     """The buyer's lines, oldest first, each with its offer (one statement)."""
-    query = _LINES.where(CartItem.buyer_id == buyer_id).order_by(CartItem.added_at, CartItem.id)
     found = []
-    for row in (await db.execute(query)).all():
+    for row in (await db.execute(_LINES_OF, {"buyer_id": buyer_id})).all():
         line_id, quantity, price_seen, currency, added_at = row[:_SPLIT]
         found.append(Line(line_id, quantity, price_seen, currency, added_at, Offer(*row[_SPLIT:])))
     return found
 
 
 async def offer(db: AsyncSession, variant_id: uuid.UUID) -> Offer | None:
-    row = (await db.execute(_ONE_OFFER.where(ProductVariant.id == variant_id))).first()
+    row = (await db.execute(_OFFER_OF, {"variant_id": variant_id})).first()
     return None if row is None else Offer(*row)
 
 
@@ -122,27 +164,18 @@ async def add(
     """Insert the line, or add ``quantity`` to the buyer's line of this variant (one statement, so
     two concurrent adds both count); the line's id, quantity and ``added_at`` after it."""
     now = utcnow()
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(CartItem).values(
-        id=uuid7(),
-        buyer_id=buyer_id,
-        variant_id=variant_id,
-        quantity=quantity,
-        price_seen=price_seen,
-        currency=currency,
-        added_at=now,
-        updated_at=now,
-    )
-    upsert = statement.on_conflict_do_update(
-        index_elements=[CartItem.buyer_id, CartItem.variant_id],
-        set_={
-            "quantity": CartItem.quantity + statement.excluded.quantity,
-            "price_seen": statement.excluded.price_seen,
-            "currency": statement.excluded.currency,
-            "updated_at": now,
-        },
-    ).returning(CartItem.id, CartItem.quantity, CartItem.added_at)
-    line_id, total, added_at = (await db.execute(upsert)).one()
+    values = {
+        "p_id": uuid7(),
+        "p_buyer_id": buyer_id,
+        "p_variant_id": variant_id,
+        "p_quantity": quantity,
+        "p_price_seen": price_seen,
+        "p_currency": currency,
+        "p_added_at": now,
+        "p_updated_at": now,
+    }
+    upsert = _upsert(db.get_bind().dialect.name)
+    line_id, total, added_at = (await db.execute(upsert, values)).one()
     return line_id, int(total), added_at
 
 

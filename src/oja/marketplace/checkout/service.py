@@ -112,12 +112,18 @@ async def checkout(
     group_id = uuid7()
     orders, order_lines = _orders(group_id, user.id, lines)
     currency = lines[0].offer.currency
-    total = sum(o.total for o in orders)
+    total = sum(o["total"] for o in orders)
     metadata: dict[str, Any] = {"order_group_id": str(group_id)}
     split = None  # Paystack settles provider-split stores directly (OJA_MARKETPLACE_SETTLEMENT)
     made = None
-    if body.provider == "paystack":
-        made = await subaccounts.checkout_split(db, orders, order_lines, currency, settings)
+    if body.provider == "paystack" and settings.settlement == "provider_split":
+        made = await subaccounts.checkout_split(
+            db,
+            [StoreOrder(**o) for o in orders],
+            [OrderLine(**ln) for ln in order_lines],
+            currency,
+            settings,
+        )
     if made is not None:
         split, recorded = made
         metadata.update(recorded)
@@ -139,8 +145,8 @@ async def checkout(
         "buyer_id": user.id,
         "status": str(GroupStatus.awaiting_payment),
         "currency": currency,
-        "subtotal": sum(o.subtotal for o in orders),
-        "discount_total": sum(o.discount_total for o in orders),
+        "subtotal": sum(o["subtotal"] for o in orders),
+        "discount_total": sum(o["discount_total"] for o in orders),
         "total": total,
         "shipping_address": body.shipping_address.model_dump(mode="json"),
         "discount_code": body.discount_code,
@@ -159,20 +165,20 @@ async def checkout(
         winner = await repository.group_by_key(db, user.id, idempotency_key)
         assert winner is not None
         return await _replay(db, winner, fingerprint)
-    db.add_all(orders)
-    await db.flush()  # the orders before their lines: no relationship orders the inserts
-    db.add_all(order_lines)
-    for order in orders:
-        orders_repository.record_transition(
-            db,
-            order.vendor_id,
-            order.id,
-            from_status=None,
-            to_status=OrderStatus.pending,
-            actor_id=user.id,
-            note="checkout",
-            at=now,
-        )
+    transitions = [
+        {
+            "id": uuid7(),
+            "vendor_id": o["vendor_id"],
+            "order_id": o["id"],
+            "from_status": None,
+            "to_status": str(OrderStatus.pending),
+            "actor_id": user.id,
+            "note": "checkout",
+            "created_at": now,
+        }
+        for o in orders
+    ]
+    await repository.insert_orders(db, orders, order_lines, transitions)
     db.add_all(
         DiscountRedemption(
             discount_id=d.id, vendor_id=d.vendor_id, group_id=group_id, buyer_id=user.id
@@ -188,7 +194,7 @@ async def checkout(
         total=total,
         currency=currency,
     )
-    return _out(OrderGroup(**group), orders, order_lines)
+    return _first_out(group, orders, order_lines)
 
 
 async def pay_again(
@@ -348,49 +354,94 @@ async def _count_discounts(
         )
 
 
+Values = dict[str, Any]
+
+
 def _orders(
     group_id: uuid.UUID, buyer_id: uuid.UUID, lines: Sequence[PricedLine]
-) -> tuple[list[StoreOrder], list[OrderLine]]:
+) -> tuple[list[Values], list[Values]]:
+    """The store orders and their line snapshots, as the columns to insert."""
     by_store: dict[uuid.UUID, list[PricedLine]] = defaultdict(list)
     for line in lines:
         by_store[line.offer.vendor_id].append(line)
-    orders: list[StoreOrder] = []
-    snapshots: list[OrderLine] = []
+    orders: list[Values] = []
+    snapshots: list[Values] = []
     for vendor_id, store_lines in by_store.items():
-        order = StoreOrder(
-            id=uuid7(),
-            vendor_id=vendor_id,
-            group_id=group_id,
-            buyer_id=buyer_id,
-            status=str(OrderStatus.pending),
-            currency=store_lines[0].offer.currency,
-            subtotal=sum(line.line.quantity * line.offer.price for line in store_lines),
-            discount_total=sum(line.line.quantity * line.unit_discount for line in store_lines),
-            total=sum(line.line_total for line in store_lines),
-            refunded_amount=0,
+        order_id = uuid7()
+        orders.append(
+            {
+                "id": order_id,
+                "vendor_id": vendor_id,
+                "group_id": group_id,
+                "buyer_id": buyer_id,
+                "status": str(OrderStatus.pending),
+                "currency": store_lines[0].offer.currency,
+                "subtotal": sum(line.line.quantity * line.offer.price for line in store_lines),
+                "discount_total": sum(
+                    line.line.quantity * line.unit_discount for line in store_lines
+                ),
+                "total": sum(line.line_total for line in store_lines),
+                "refunded_amount": 0,
+            }
         )
-        orders.append(order)
         snapshots.extend(
-            OrderLine(
-                id=uuid7(),
-                vendor_id=vendor_id,
-                order_id=order.id,
-                product_id=line.offer.product_id,
-                variant_id=line.offer.variant_id,
-                title=line.offer.title,
-                sku=line.offer.sku,
-                options=dict(line.offer.options),
-                quantity=line.line.quantity,
-                unit_price=line.offer.price,
-                unit_discount=line.unit_discount,
-                tax=0,
-                line_total=line.line_total,
-                discount_id=line.applied[0].id if line.applied else None,
-                returned_quantity=0,
-            )
+            {
+                "id": uuid7(),
+                "vendor_id": vendor_id,
+                "order_id": order_id,
+                "product_id": line.offer.product_id,
+                "variant_id": line.offer.variant_id,
+                "title": line.offer.title,
+                "sku": line.offer.sku,
+                "options": dict(line.offer.options),
+                "quantity": line.line.quantity,
+                "unit_price": line.offer.price,
+                "unit_discount": line.unit_discount,
+                "tax": 0,
+                "line_total": line.line_total,
+                "discount_id": line.applied[0].id if line.applied else None,
+                "returned_quantity": 0,
+            }
             for line in store_lines
         )
     return orders, snapshots
+
+
+def _first_out(group: Values, orders: Sequence[Values], lines: Sequence[Values]) -> CheckoutOut:
+    """:func:`_out` of the rows this checkout just wrote, from the values it wrote (the same
+    answer a replay builds from the database). Built with ``model_construct``: the values are
+    typed already, and the route's ``response_model`` serialises them."""
+    fields = tuple(OrderLineOut.model_fields)
+    by_order: dict[uuid.UUID, list[OrderLineOut]] = defaultdict(list)
+    for line in sorted(lines, key=lambda ln: (ln["sku"], ln["id"])):
+        out = OrderLineOut.model_construct(**{name: line[name] for name in fields})
+        by_order[line["order_id"]].append(out)
+    return CheckoutOut.model_construct(
+        order_group_id=group["id"],
+        status=group["status"],
+        subtotal=group["subtotal"],
+        discount_total=group["discount_total"],
+        total=group["total"],
+        currency=group["currency"],
+        expires_at=group["expires_at"],
+        orders=[
+            StoreOrderOut.model_construct(
+                id=o["id"],
+                vendor_id=o["vendor_id"],
+                status=o["status"],
+                subtotal=o["subtotal"],
+                discount_total=o["discount_total"],
+                total=o["total"],
+                lines=by_order[o["id"]],
+            )
+            for o in sorted(orders, key=lambda o: o["id"])
+        ],
+        payment=PaymentOut.model_construct(
+            provider=group["provider"],
+            reference=group["payment_reference"],
+            authorization_url=group["authorization_url"],
+        ),
+    )
 
 
 async def _replay(db: AsyncSession, group: OrderGroup, fingerprint: str) -> CheckoutOut:

@@ -20,6 +20,7 @@ from oja.core.clock import utcnow
 from oja.core.db import insert_ignore
 from oja.marketplace.catalog.models import ProductVariant
 from oja.marketplace.checkout.models import DiscountRedemption
+from oja.marketplace.inventory.models import StockMovement
 from oja.marketplace.orders.models import (
     GroupStatus,
     OrderGroup,
@@ -58,11 +59,18 @@ async def insert_orders(
     orders: Sequence[dict[str, Any]],
     lines: Sequence[dict[str, Any]],
     transitions: Sequence[dict[str, Any]],
+    movements: Sequence[dict[str, Any]],
 ) -> None:
-    """A checkout's store orders, their line snapshots and first transitions: one multi-row
-    INSERT each, in that order (the lines and transitions reference the orders), through Core:
-    no ORM unit of work for rows the request never reads back."""
-    for model, rows in ((StoreOrder, orders), (OrderLine, lines), (OrderTransition, transitions)):
+    """A checkout's store orders, their line snapshots and first transitions, and its stock
+    movements: one multi-row INSERT each, the orders first (the lines and transitions reference
+    them), through Core: no ORM unit of work for rows the request never reads back."""
+    written = (
+        (StoreOrder, orders),
+        (OrderLine, lines),
+        (OrderTransition, transitions),
+        (StockMovement, movements),
+    )
+    for model, rows in written:
         await db.execute(insert(cast(Table, model.__table__)), list(rows))
 
 

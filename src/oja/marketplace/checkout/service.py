@@ -20,7 +20,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -58,7 +58,6 @@ from oja.marketplace.errors import (
     OutOfStock,
     PaymentNotRetryable,
 )
-from oja.marketplace.inventory import repository as inventory_repository
 from oja.marketplace.orders import repository as orders_repository
 from oja.marketplace.orders.models import (
     GroupStatus,
@@ -74,6 +73,8 @@ from oja.marketplace.pricing.models import Discount
 
 log = structlog.get_logger("oja.marketplace.checkout")
 CHECKOUT_REASON = "checkout"
+Values = dict[str, Any]
+"""A row's columns, to insert."""
 
 
 async def checkout(
@@ -104,7 +105,7 @@ async def checkout(
     for line in lines:
         by_store.setdefault(line.offer.vendor_id, []).append(_line_ref(line))
     await plans.admit_all(db, by_store.keys(), user.id, lines=by_store)
-    await _reserve(db, user.id, lines)
+    movements = await _reserve(db, user.id, lines, now)
     by_id = {d.id: d for d in discounts}
     used = {i: by_id[i] for line in lines for i in line.quote.discount_ids}
     await _count_discounts(db, user.id, used)
@@ -178,7 +179,7 @@ async def checkout(
         }
         for o in orders
     ]
-    await repository.insert_orders(db, orders, order_lines, transitions)
+    await repository.insert_orders(db, orders, order_lines, transitions, movements)
     db.add_all(
         DiscountRedemption(
             discount_id=d.id, vendor_id=d.vendor_id, group_id=group_id, buyer_id=user.id
@@ -295,10 +296,12 @@ def _line_ref(line: PricedLine) -> dict[str, Any]:
     }
 
 
-async def _reserve(db: AsyncSession, buyer_id: uuid.UUID, lines: Sequence[PricedLine]) -> None:
-    """Reserve every line's stock in one conditional UPDATE and record the movements; on any
-    shortfall raise :class:`OutOfStock` naming the short lines (the transaction then rolls back,
-    the lines that were reserved included)."""
+async def _reserve(
+    db: AsyncSession, buyer_id: uuid.UUID, lines: Sequence[PricedLine], now: datetime
+) -> list[Values]:
+    """Reserve every line's stock in one conditional UPDATE; the stock movements to record. On
+    any shortfall raise :class:`OutOfStock` naming the short lines (the transaction then rolls
+    back, the lines that were reserved included)."""
     wanted = {line.offer.variant_id: (line.offer.vendor_id, line.line.quantity) for line in lines}
     after = await repository.move_stock(db, wanted, sign=-1)
     if len(after) < len(wanted):
@@ -319,17 +322,20 @@ async def _reserve(db: AsyncSession, buyer_id: uuid.UUID, lines: Sequence[Priced
                 ]
             },
         )
-    for line in lines:
-        stock = after[line.offer.variant_id]
-        inventory_repository.record_movement(
-            db,
-            vendor_id=line.offer.vendor_id,
-            variant_id=line.offer.variant_id,
-            actor_id=buyer_id,
-            reason=CHECKOUT_REASON,
-            before=stock + line.line.quantity,
-            after=stock,
-        )
+    return [
+        {
+            "id": uuid7(),
+            "vendor_id": line.offer.vendor_id,
+            "variant_id": line.offer.variant_id,
+            "actor_id": buyer_id,
+            "reason": CHECKOUT_REASON,
+            "stock_before": after[line.offer.variant_id] + line.line.quantity,
+            "stock_after": after[line.offer.variant_id],
+            "delta": -line.line.quantity,
+            "created_at": now,
+        }
+        for line in lines
+    ]
 
 
 async def _count_discounts(
@@ -352,9 +358,6 @@ async def _count_discounts(
             "A discount on this cart reached its usage limit; check your cart's prices again.",
             details={"discount_ids": spent},
         )
-
-
-Values = dict[str, Any]
 
 
 def _orders(

@@ -22,8 +22,9 @@ __all__ = ["paystack", "paystack_server", "settings"]
 async def test_add_to_cart_reads_the_cart_and_its_discounts_once(
     app: Any, client: httpx.AsyncClient
 ) -> None:
-    """The offer, the store's admission, the cart, the discounts of its stores, the upsert and
-    the behaviour row; the cart answered is the one ``GET /cart`` reads afterwards."""
+    """The cart with the offer (one UNION ALL), the store's admission, the discounts of its
+    stores, the upsert and the behaviour row; the cart answered is the one ``GET /cart`` reads
+    afterwards."""
     boss = await admin(app, client)
     variants = [{"sku": f"S-{i}", "price": 100 * (i + 1), "stock": 9} for i in range(3)]
     one = await shop(app, client, "One", variants, boss=boss)
@@ -43,9 +44,8 @@ async def test_add_to_cart_reads_the_cart_and_its_discounts_once(
         assert response.status_code == 201, response.text
         assert shapes(sent) == [
             "SELECT user",
-            "SELECT product_variant",
-            "SELECT store_visitor",
             "SELECT cart_item",
+            "SELECT store_visitor",
             "SELECT discount",
             "INSERT cart_item",
             "INSERT behaviour_event",

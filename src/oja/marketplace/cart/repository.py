@@ -9,7 +9,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Executable, Select, Table, bindparam, delete, select, update
+from sqlalchemy import (
+    Executable,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -92,7 +102,6 @@ def _catalogue(query: Select[Any]) -> Select[Any]:
 _LINES = _catalogue(
     select(*_LINE, *_OFFER).join(ProductVariant, ProductVariant.id == CartItem.variant_id)
 )
-_ONE_OFFER = _catalogue(select(*_OFFER).select_from(ProductVariant))
 
 
 # Built once, executed with parameters: building a statement per request (its where clause, the
@@ -100,7 +109,13 @@ _ONE_OFFER = _catalogue(select(*_OFFER).select_from(ProductVariant))
 _LINES_OF = _LINES.where(CartItem.buyer_id == bindparam("buyer_id")).order_by(
     CartItem.added_at, CartItem.id
 )
-_OFFER_OF = _ONE_OFFER.where(ProductVariant.id == bindparam("variant_id"))
+_NO_LINE: tuple[Any, ...] = tuple(null() for _ in _LINE)
+_CART_AND_OFFER = union_all(
+    _LINES.where(CartItem.buyer_id == bindparam("buyer_id")),
+    _catalogue(select(*_NO_LINE, *_OFFER).select_from(ProductVariant)).where(
+        ProductVariant.id == bindparam("variant_id")
+    ),
+)
 _CART = cast(Table, CartItem.__table__)
 _UPSERT_COLUMNS = (
     "id",
@@ -147,9 +162,22 @@ async def lines(db: AsyncSession, buyer_id: uuid.UUID) -> list[Line]:
     return found
 
 
-async def offer(db: AsyncSession, variant_id: uuid.UUID) -> Offer | None:
-    row = (await db.execute(_OFFER_OF, {"variant_id": variant_id})).first()
-    return None if row is None else Offer(*row)
+async def cart_and_offer(
+    db: AsyncSession, buyer_id: uuid.UUID, variant_id: uuid.UUID
+) -> tuple[list[Line], Offer | None]:
+    """The buyer's lines (as :func:`lines`) and the offer of ``variant_id``, in one statement."""
+    params = {"buyer_id": buyer_id, "variant_id": variant_id}
+    found, offer = [], None
+    for row in (await db.execute(_CART_AND_OFFER, params)).all():
+        line_id, quantity, price_seen, currency, added_at = row[:_SPLIT]
+        if line_id is None:
+            offer = Offer(*row[_SPLIT:])
+        else:
+            found.append(
+                Line(line_id, quantity, price_seen, currency, added_at, Offer(*row[_SPLIT:]))
+            )
+    found.sort(key=lambda line: (line.added_at, line.id))
+    return found, offer
 
 
 async def add(

@@ -194,13 +194,12 @@ async def view(db: AsyncSession, buyer_id: uuid.UUID) -> CartOut:
 
 
 async def add(db: AsyncSession, buyer_id: uuid.UUID, data: CartItemAdd) -> CartOut:
-    """Add a line, answering the cart: four statements (the offer, the cart, the discounts of
-    its stores, the upsert) besides the store's admission and the behaviour row."""
-    offer = await repository.offer(db, data.variant_id)
+    """Add a line, answering the cart: three statements (the cart with the offer, the discounts
+    of its stores, the upsert) besides the store's admission and the behaviour row."""
+    lines, offer = await repository.cart_and_offer(db, buyer_id, data.variant_id)
     if offer is None or not offer.on_sale:
         raise VariantNotFound("No such variant on sale.")
     await plans.admit(db, offer.vendor_id, buyer_id)
-    lines = await repository.lines(db, buyer_id)
     others = [line for line in lines if line.offer.variant_id != offer.variant_id]
     other = next((line.currency for line in others if line.currency != offer.currency), None)
     if other is not None:

@@ -506,7 +506,7 @@ def main() -> None:
     rows = [
         [label, len(values), percentile(values, 50), percentile(values, 95), max(values)]
         for label, values in (
-            ("Oja POST /checkout (uvicorn, 12 statements)", timings["oja"]),
+            ("Oja POST /checkout (uvicorn, 14 statements)", timings["oja"]),
             ("baseline: same SQL via asyncpg + initialise, no framework", timings["baseline"]),
         )
     ]

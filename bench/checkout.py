@@ -11,6 +11,17 @@ transaction, with the same Paystack initialise call in the middle, and no framew
 Rounds alternate Oja and baseline so the drift of a shared machine falls on both.
 
     python bench/checkout.py --database-url postgresql://postgres@127.0.0.1:5432/test [--rounds 100]
+
+``--cpu`` measures instead the API's CPU per request of the shopping day's four routes (``POST
+/cart/items``, ``GET /cart``, ``POST /checkout``, ``GET /order-groups/{id}``): user + system time
+of the uvicorn process (``/proc/<pid>/stat``) before and after each batch of one route, divided
+by the requests of the batch. With ``--base-tree`` (another checkout of Oja with its own
+``.venv``, e.g. a ``git worktree`` of the commit before a change) a second uvicorn runs that
+tree's code on the same database, and every round measures both, their order alternating, so the
+drift of a shared machine falls on both alike.
+
+    python bench/checkout.py --cpu --database-url postgresql://postgres@127.0.0.1:5432/postgres \
+        --base-tree /tmp/base --rounds 6 --buyers 20
 """
 
 from __future__ import annotations
@@ -27,16 +38,20 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
+import subprocess
 import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import httpx
 
 from bench.common import (
     HOST,
+    ROOT,
     bench_env,
     free_port,
     machine_line,
@@ -260,6 +275,168 @@ async def run(base_url: str, dsn: str, paystack_url: str, rounds: int) -> dict[s
     return timings
 
 
+ROUTES = ("POST /cart/items", "GET /cart", "POST /checkout", "GET /order-groups/{id}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_tree(
+    tree: Path, env: dict[str, str], log_path: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    """uvicorn serving ``tree``'s Oja with ``tree``'s own interpreter; (process, base URL)."""
+    port = free_port()
+    python = tree / ".venv" / "bin" / "python"
+    argv = [str(python), "-m", "uvicorn", "oja.main:create_app", "--factory", "--host", HOST]
+    argv += ["--port", str(port), "--no-access-log", "--log-level", "warning"]
+    tree_env = {**env, "PYTHONPATH": str(tree)}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            argv,
+            env=tree_env,
+            cwd=tree,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return process, f"http://{HOST}:{port}"
+
+
+class Server:
+    def __init__(self, label: str, process: subprocess.Popen[bytes], url: str) -> None:
+        self.label, self.process, self.url = label, process, url
+        self.cpu_ms: dict[str, list[float]] = {route: [] for route in ROUTES}
+        self.ms: dict[str, list[float]] = {route: [] for route in ROUTES}
+
+
+async def _batch(
+    server: Server, route: str, calls: list[tuple[str, str, dict[str, Any] | None, dict[str, str]]]
+) -> list[httpx.Response]:
+    """Send ``calls`` (method, path, json, headers) two at a time; note the CPU per request."""
+    answers: list[httpx.Response] = []
+    async with httpx.AsyncClient(base_url=server.url, timeout=120) as client:
+
+        async def one(call: tuple[str, str, dict[str, Any] | None, dict[str, str]]) -> None:
+            method, path, body, headers = call
+            started = time.perf_counter()
+            response = await client.request(method, path, json=body, headers=headers)
+            server.ms[route].append((time.perf_counter() - started) * 1000)
+            assert response.status_code in (200, 201), (route, response.text)
+            answers.append(response)
+
+        await client.get("/healthz")  # the connection open before the clock starts
+        before = cpu_seconds(server.process.pid)
+        for start in range(0, len(calls), 2):
+            await asyncio.gather(*(one(call) for call in calls[start : start + 2]))
+        used = cpu_seconds(server.process.pid) - before
+    server.cpu_ms[route].append(1000 * used / len(calls))
+    return answers
+
+
+async def cpu_round(server: Server, buyers: list[dict[str, str]], variants: list[str]) -> None:
+    heads = [{"Authorization": b["Authorization"]} for b in buyers]
+    adds = [("POST", "/cart/items", {"variant_id": v}, h) for h in heads for v in variants]
+    await _batch(server, ROUTES[0], adds)
+    await _batch(server, ROUTES[1], [("GET", "/cart", None, h) for h in heads for _ in range(3)])
+    body = {"shipping_address": ADDRESS}
+    made = await _batch(server, ROUTES[2], [("POST", "/checkout", body, h) for h in heads])
+    # the answers come in completion order: each group is read by the buyer who owns it
+    owned = {r.json()["order_group_id"]: r.request.headers["Authorization"] for r in made}
+    reads = [("GET", f"/order-groups/{g}", None, {"Authorization": a}) for g, a in owned.items()]
+    await _batch(server, ROUTES[3], reads * 3)
+
+
+async def cpu_run(servers: list[Server], dsn: str, rounds: int, per_round: int) -> None:
+    async with httpx.AsyncClient(base_url=servers[0].url, timeout=120) as client:
+        _, variants = await setup(client, dsn)
+        people = [
+            await _signup(client, "buyer") for _ in range(per_round * (rounds + 1) * len(servers))
+        ]
+    for index in range(rounds + 1):  # the first round warms up, not counted
+        order = servers if index % 2 == 0 else servers[::-1]
+        for server in order:
+            take, people = people[:per_round], people[per_round:]
+            if index == 0:
+                take = take[: max(2, per_round // 4)]
+            await cpu_round(server, take, variants)
+            if index == 0:
+                for route in ROUTES:
+                    server.cpu_ms[route].clear()
+                    server.ms[route].clear()
+
+
+def cpu_main(args: argparse.Namespace, server: str) -> None:
+    name = f"oja_bench_cpu_{uuid.uuid4().hex[:8]}"
+    dsn = f"{server.rpartition('/')[0]}/{name}"
+    asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
+    loads = [Path("/proc/loadavg").read_text().split()[0]]
+    servers: list[Server] = []
+    try:
+        from oja.core.migrate import upgrade
+
+        url = "postgresql+asyncpg://" + dsn.removeprefix("postgresql://")
+        upgrade(url)
+        fake = PaystackFake(secret_key=SECRET)
+        with (
+            tempfile.TemporaryDirectory(prefix="oja-bench-cpu-") as tmp,
+            SandboxServer(fake.app) as paystack,
+        ):
+            env = bench_env(
+                OJA_VAR_DIR=str(Path(tmp) / "var"),
+                OJA_DATABASE_URL=url,
+                OJA_LOG_LEVEL="WARNING",
+                OJA_PAYSTACK_SECRET_KEY=SECRET,
+                OJA_PAYSTACK_BASE_URL=paystack.url,
+                OJA_VENDOR_FREE_TIER_USERS="1000000",
+                OJA_ARGON2_MEMORY_COST="1024",
+                OJA_ARGON2_TIME_COST="1",
+            )
+            if args.redis_url:
+                env["OJA_REDIS_URL"] = args.redis_url
+            trees = [("this tree", ROOT)]
+            if args.base_tree:
+                trees.insert(0, ("base tree", Path(args.base_tree).resolve()))
+            try:
+                for label, tree in trees:
+                    process, base_url = start_tree(tree, env, Path(tmp) / f"{len(servers)}.log")
+                    servers.append(Server(label, process, base_url))
+                    wait_http_ok(f"{base_url}/healthz", process, timeout=300)
+                asyncio.run(cpu_run(servers, dsn, args.rounds, args.buyers))
+            finally:
+                for s in servers:
+                    stop_process(s.process)
+    finally:
+        asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    loads.append(Path("/proc/loadavg").read_text().split()[0])
+    print(machine_line())
+    print(
+        f"API CPU ms per request (uvicorn utime+stime), {args.rounds} rounds of {args.buyers} "
+        f"buyers per tree, interleaved; 10-line carts across 3 stores, PostgreSQL, Paystack fake; "
+        f"load average {loads[0]} → {loads[1]}"
+    )
+    print()
+    rows = []
+    for route in ROUTES:
+        for s in servers:
+            cpu = s.cpu_ms[route]
+            rows.append(
+                [
+                    route,
+                    s.label,
+                    len(s.ms[route]),
+                    statistics.median(cpu),
+                    min(cpu),
+                    max(cpu),
+                    percentile(s.ms[route], 50),
+                ]
+            )
+    headers = ["route", "code", "requests", "CPU ms/req median", "min", "max", "p50 ms"]
+    print(markdown_table(headers, rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
@@ -268,10 +445,17 @@ def main() -> None:
         help="A PostgreSQL server URL; a fresh database is created on it and dropped afterwards.",
     )
     parser.add_argument("--rounds", type=int, default=100)
+    parser.add_argument("--cpu", action="store_true", help="CPU per request of four routes.")
+    parser.add_argument("--base-tree", help="--cpu: also serve this tree's code, interleaved.")
+    parser.add_argument("--buyers", type=int, default=20, help="--cpu: buyers per round.")
+    parser.add_argument("--redis-url", help="--cpu: the servers' OJA_REDIS_URL (a db of yours).")
     args = parser.parse_args()
     if not args.database_url:
         parser.error("--database-url (or OJA_TEST_POSTGRES_URL) is required: PostgreSQL only")
     server = args.database_url.replace("postgresql+asyncpg://", "postgresql://")
+    if args.cpu:
+        cpu_main(args, server)
+        return
     name = f"oja_bench_checkout_{uuid.uuid4().hex[:8]}"
     dsn = f"{server.rpartition('/')[0]}/{name}"
     asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
@@ -322,7 +506,7 @@ def main() -> None:
     rows = [
         [label, len(values), percentile(values, 50), percentile(values, 95), max(values)]
         for label, values in (
-            ("Oja POST /checkout (uvicorn, 12 statements)", timings["oja"]),
+            ("Oja POST /checkout (uvicorn, 14 statements)", timings["oja"]),
             ("baseline: same SQL via asyncpg + initialise, no framework", timings["baseline"]),
         )
     ]

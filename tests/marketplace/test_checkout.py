@@ -406,11 +406,11 @@ async def test_checkout_statement_budget(
         "SELECT store_visitor",
         "UPDATE product_variant",
         "INSERT payment",
-        "INSERT stock_movement",
         "INSERT order_group",
         "INSERT store_order",
         "INSERT order_line",
         "INSERT order_transition",
+        "INSERT stock_movement",
         "DELETE cart_item",
     ]
     assert len(sent) == 14 <= 40

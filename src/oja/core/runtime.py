@@ -42,6 +42,8 @@ class Runtime:
     """The job kinds this process knows and where their messages go (see :mod:`oja.core.jobs`)."""
     started_at: float = field(default_factory=time.time)
     """Unix time this runtime was made: a worker starting beside it is not late before then."""
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Closes what modules keep per runtime (e.g. the payment providers' pooled HTTP clients)."""
 
     @classmethod
     def create(
@@ -92,6 +94,8 @@ class Runtime:
         return checks
 
     async def close(self) -> None:
+        while self.closers:
+            await self.closers.pop()()
         await self.database.dispose()
         await self.rate_limiter.aclose()
         await self.storage.close()

@@ -11,16 +11,23 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, case, delete, func, select, update
+from sqlalchemy import ColumnElement, Table, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.clock import utcnow
 from oja.core.db import insert_ignore
 from oja.marketplace.catalog.models import ProductVariant
 from oja.marketplace.checkout.models import DiscountRedemption
-from oja.marketplace.orders.models import GroupStatus, OrderGroup, OrderLine, StoreOrder
+from oja.marketplace.inventory.models import StockMovement
+from oja.marketplace.orders.models import (
+    GroupStatus,
+    OrderGroup,
+    OrderLine,
+    OrderTransition,
+    StoreOrder,
+)
 from oja.marketplace.pricing.models import Discount
 
 Wanted = Mapping[uuid.UUID, tuple[uuid.UUID, int]]
@@ -45,6 +52,26 @@ async def insert_group(db: AsyncSession, values: dict[str, Any]) -> bool:
     """Insert the group unless the buyer's idempotency key is taken (a concurrent twin won)."""
     statement = insert_ignore(db, OrderGroup.__table__).values(**values).returning(OrderGroup.id)
     return (await db.execute(statement)).scalar_one_or_none() is not None
+
+
+async def insert_orders(
+    db: AsyncSession,
+    orders: Sequence[dict[str, Any]],
+    lines: Sequence[dict[str, Any]],
+    transitions: Sequence[dict[str, Any]],
+    movements: Sequence[dict[str, Any]],
+) -> None:
+    """A checkout's store orders, their line snapshots and first transitions, and its stock
+    movements: one multi-row INSERT each, the orders first (the lines and transitions reference
+    them), through Core: no ORM unit of work for rows the request never reads back."""
+    written = (
+        (StoreOrder, orders),
+        (OrderLine, lines),
+        (OrderTransition, transitions),
+        (StockMovement, movements),
+    )
+    for model, rows in written:
+        await db.execute(insert(cast(Table, model.__table__)), list(rows))
 
 
 async def move_stock(db: AsyncSession, wanted: Wanted, *, sign: int) -> dict[uuid.UUID, int]:

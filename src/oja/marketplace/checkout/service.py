@@ -20,7 +20,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -36,7 +36,7 @@ from oja.core.db import discard
 from oja.core.ids import uuid7
 from oja.identity.models import User
 from oja.marketplace.cart import repository as cart_repository
-from oja.marketplace.cart.service import PricedLine, priced_lines
+from oja.marketplace.cart.service import PricedLine, price, vendor_ids
 from oja.marketplace.checkout import repository
 from oja.marketplace.checkout.models import DiscountRedemption
 from oja.marketplace.checkout.schemas import (
@@ -58,7 +58,6 @@ from oja.marketplace.errors import (
     OutOfStock,
     PaymentNotRetryable,
 )
-from oja.marketplace.inventory import repository as inventory_repository
 from oja.marketplace.orders import repository as orders_repository
 from oja.marketplace.orders.models import (
     GroupStatus,
@@ -69,10 +68,13 @@ from oja.marketplace.orders.models import (
 )
 from oja.marketplace.payouts import subaccounts
 from oja.marketplace.plans import service as plans
+from oja.marketplace.pricing import repository as pricing_repository
 from oja.marketplace.pricing.models import Discount
 
 log = structlog.get_logger("oja.marketplace.checkout")
 CHECKOUT_REASON = "checkout"
+Values = dict[str, Any]
+"""A row's columns, to insert."""
 
 
 async def checkout(
@@ -91,28 +93,38 @@ async def checkout(
             return await _replay(db, existing, fingerprint)
     if not user.email:
         raise InvalidInput("An email address is required to pay: add one to your account.")
-    rows = await cart_repository.lines(db, user.id)
-    if not rows:
+    cart = await cart_repository.lines(db, user.id)
+    if not cart:
         raise CartEmpty("Your cart is empty.")
     now = utcnow()
-    lines = await priced_lines(db, rows, now, body.discount_code)
-    _check(lines, body.discount_code)
+    code = body.discount_code
+    discounts = await pricing_repository.live_discounts(db, vendor_ids(cart), now, code)
+    lines = price(cart, discounts, now, code)
+    _check(lines, code)
     by_store: dict[uuid.UUID, list[dict[str, Any]]] = {}
     for line in lines:
-        by_store.setdefault(line.vendor.id, []).append(_line_ref(line))
+        by_store.setdefault(line.offer.vendor_id, []).append(_line_ref(line))
     await plans.admit_all(db, by_store.keys(), user.id, lines=by_store)
-    await _reserve(db, lines)
-    used = await _count_discounts(db, user.id, lines)
+    movements = await _reserve(db, user.id, lines, now)
+    by_id = {d.id: d for d in discounts}
+    used = {i: by_id[i] for line in lines for i in line.quote.discount_ids}
+    await _count_discounts(db, user.id, used)
 
     group_id = uuid7()
     orders, order_lines = _orders(group_id, user.id, lines)
-    currency = lines[0].variant.currency
-    total = sum(o.total for o in orders)
+    currency = lines[0].offer.currency
+    total = sum(o["total"] for o in orders)
     metadata: dict[str, Any] = {"order_group_id": str(group_id)}
     split = None  # Paystack settles provider-split stores directly (OJA_MARKETPLACE_SETTLEMENT)
     made = None
-    if body.provider == "paystack":
-        made = await subaccounts.checkout_split(db, orders, order_lines, currency, settings)
+    if body.provider == "paystack" and settings.settlement == "provider_split":
+        made = await subaccounts.checkout_split(
+            db,
+            [StoreOrder(**o) for o in orders],
+            [OrderLine(**ln) for ln in order_lines],
+            currency,
+            settings,
+        )
     if made is not None:
         split, recorded = made
         metadata.update(recorded)
@@ -134,8 +146,8 @@ async def checkout(
         "buyer_id": user.id,
         "status": str(GroupStatus.awaiting_payment),
         "currency": currency,
-        "subtotal": sum(o.subtotal for o in orders),
-        "discount_total": sum(o.discount_total for o in orders),
+        "subtotal": sum(o["subtotal"] for o in orders),
+        "discount_total": sum(o["discount_total"] for o in orders),
         "total": total,
         "shipping_address": body.shipping_address.model_dump(mode="json"),
         "discount_code": body.discount_code,
@@ -154,27 +166,27 @@ async def checkout(
         winner = await repository.group_by_key(db, user.id, idempotency_key)
         assert winner is not None
         return await _replay(db, winner, fingerprint)
-    db.add_all(orders)
-    await db.flush()  # the orders before their lines: no relationship orders the inserts
-    db.add_all(order_lines)
-    for order in orders:
-        orders_repository.record_transition(
-            db,
-            order.vendor_id,
-            order.id,
-            from_status=None,
-            to_status=OrderStatus.pending,
-            actor_id=user.id,
-            note="checkout",
-            at=now,
-        )
+    transitions = [
+        {
+            "id": uuid7(),
+            "vendor_id": o["vendor_id"],
+            "order_id": o["id"],
+            "from_status": None,
+            "to_status": str(OrderStatus.pending),
+            "actor_id": user.id,
+            "note": "checkout",
+            "created_at": now,
+        }
+        for o in orders
+    ]
+    await repository.insert_orders(db, orders, order_lines, transitions, movements)
     db.add_all(
         DiscountRedemption(
             discount_id=d.id, vendor_id=d.vendor_id, group_id=group_id, buyer_id=user.id
         )
         for d in used.values()
     )
-    await cart_repository.remove_lines(db, user.id, [line.item.id for line in lines])
+    await cart_repository.remove_lines(db, user.id, [line.line.id for line in lines])
     await db.flush()
     log.info(
         "marketplace.checkout.completed",
@@ -183,7 +195,7 @@ async def checkout(
         total=total,
         currency=currency,
     )
-    return _out(OrderGroup(**group), orders, order_lines)
+    return _first_out(group, orders, order_lines)
 
 
 async def pay_again(
@@ -265,7 +277,7 @@ def _check(lines: Sequence[PricedLine], code: str | None) -> None:
             "Some lines are no longer on sale: remove them from your cart.",
             details={"lines": [_line_ref(line) for line in gone]},
         )
-    currencies = sorted({line.variant.currency for line in lines})
+    currencies = sorted({line.offer.currency for line in lines})
     if len(currencies) > 1:
         raise CartCurrencyMismatch(
             "A cart is paid in one currency.", details={"currencies": currencies}
@@ -278,17 +290,19 @@ def _check(lines: Sequence[PricedLine], code: str | None) -> None:
 
 def _line_ref(line: PricedLine) -> dict[str, Any]:
     return {
-        "cart_item_id": str(line.item.id),
-        "variant_id": str(line.variant.id),
-        "sku": line.variant.sku,
+        "cart_item_id": str(line.line.id),
+        "variant_id": str(line.offer.variant_id),
+        "sku": line.offer.sku,
     }
 
 
-async def _reserve(db: AsyncSession, lines: Sequence[PricedLine]) -> None:
-    """Reserve every line's stock in one conditional UPDATE and record the movements; on any
-    shortfall raise :class:`OutOfStock` naming the short lines (the transaction then rolls back,
-    the lines that were reserved included)."""
-    wanted = {line.variant.id: (line.vendor.id, line.item.quantity) for line in lines}
+async def _reserve(
+    db: AsyncSession, buyer_id: uuid.UUID, lines: Sequence[PricedLine], now: datetime
+) -> list[Values]:
+    """Reserve every line's stock in one conditional UPDATE; the stock movements to record. On
+    any shortfall raise :class:`OutOfStock` naming the short lines (the transaction then rolls
+    back, the lines that were reserved included)."""
+    wanted = {line.offer.variant_id: (line.offer.vendor_id, line.line.quantity) for line in lines}
     after = await repository.move_stock(db, wanted, sign=-1)
     if len(after) < len(wanted):
         short = {k: v for k, v in wanted.items() if k not in after}
@@ -298,36 +312,38 @@ async def _reserve(db: AsyncSession, lines: Sequence[PricedLine]) -> None:
             details={
                 "lines": [
                     {
-                        "variant_id": str(line.variant.id),
-                        "sku": line.variant.sku,
-                        "requested": line.item.quantity,
-                        "available": levels.get(line.variant.id, 0),
+                        "variant_id": str(line.offer.variant_id),
+                        "sku": line.offer.sku,
+                        "requested": line.line.quantity,
+                        "available": levels.get(line.offer.variant_id, 0),
                     }
                     for line in lines
-                    if line.variant.id in short
+                    if line.offer.variant_id in short
                 ]
             },
         )
-    for line in lines:
-        stock = after[line.variant.id]
-        inventory_repository.record_movement(
-            db,
-            vendor_id=line.vendor.id,
-            variant_id=line.variant.id,
-            actor_id=line.item.buyer_id,
-            reason=CHECKOUT_REASON,
-            before=stock + line.item.quantity,
-            after=stock,
-        )
+    return [
+        {
+            "id": uuid7(),
+            "vendor_id": line.offer.vendor_id,
+            "variant_id": line.offer.variant_id,
+            "actor_id": buyer_id,
+            "reason": CHECKOUT_REASON,
+            "stock_before": after[line.offer.variant_id] + line.line.quantity,
+            "stock_after": after[line.offer.variant_id],
+            "delta": -line.line.quantity,
+            "created_at": now,
+        }
+        for line in lines
+    ]
 
 
 async def _count_discounts(
-    db: AsyncSession, buyer_id: uuid.UUID, lines: Sequence[PricedLine]
-) -> dict[uuid.UUID, Discount]:
-    """Count one use of each discount the cart gets, within its limits; the discounts counted."""
-    used = {d.id: d for line in lines for d in line.applied}
+    db: AsyncSession, buyer_id: uuid.UUID, used: dict[uuid.UUID, Discount]
+) -> None:
+    """Count one use of each discount the cart gets (``used``), within its limits."""
     if not used:
-        return used
+        return
     counted = await repository.use_discounts(db, {i: d.vendor_id for i, d in used.items()})
     limited = {i: d.vendor_id for i, d in used.items() if d.per_customer_limit is not None}
     redeemed = await repository.redemptions(db, buyer_id, limited) if limited else {}
@@ -342,52 +358,93 @@ async def _count_discounts(
             "A discount on this cart reached its usage limit; check your cart's prices again.",
             details={"discount_ids": spent},
         )
-    return used
 
 
 def _orders(
     group_id: uuid.UUID, buyer_id: uuid.UUID, lines: Sequence[PricedLine]
-) -> tuple[list[StoreOrder], list[OrderLine]]:
+) -> tuple[list[Values], list[Values]]:
+    """The store orders and their line snapshots, as the columns to insert."""
     by_store: dict[uuid.UUID, list[PricedLine]] = defaultdict(list)
     for line in lines:
-        by_store[line.vendor.id].append(line)
-    orders: list[StoreOrder] = []
-    snapshots: list[OrderLine] = []
+        by_store[line.offer.vendor_id].append(line)
+    orders: list[Values] = []
+    snapshots: list[Values] = []
     for vendor_id, store_lines in by_store.items():
-        order = StoreOrder(
-            id=uuid7(),
-            vendor_id=vendor_id,
-            group_id=group_id,
-            buyer_id=buyer_id,
-            status=str(OrderStatus.pending),
-            currency=store_lines[0].variant.currency,
-            subtotal=sum(line.item.quantity * line.variant.price for line in store_lines),
-            discount_total=sum(line.item.quantity * line.unit_discount for line in store_lines),
-            total=sum(line.line_total for line in store_lines),
-            refunded_amount=0,
+        order_id = uuid7()
+        orders.append(
+            {
+                "id": order_id,
+                "vendor_id": vendor_id,
+                "group_id": group_id,
+                "buyer_id": buyer_id,
+                "status": str(OrderStatus.pending),
+                "currency": store_lines[0].offer.currency,
+                "subtotal": sum(line.line.quantity * line.offer.price for line in store_lines),
+                "discount_total": sum(
+                    line.line.quantity * line.unit_discount for line in store_lines
+                ),
+                "total": sum(line.line_total for line in store_lines),
+                "refunded_amount": 0,
+            }
         )
-        orders.append(order)
         snapshots.extend(
-            OrderLine(
-                id=uuid7(),
-                vendor_id=vendor_id,
-                order_id=order.id,
-                product_id=line.product.id,
-                variant_id=line.variant.id,
-                title=line.product.title,
-                sku=line.variant.sku,
-                options=dict(line.variant.options),
-                quantity=line.item.quantity,
-                unit_price=line.variant.price,
-                unit_discount=line.unit_discount,
-                tax=0,
-                line_total=line.line_total,
-                discount_id=line.applied[0].id if line.applied else None,
-                returned_quantity=0,
-            )
+            {
+                "id": uuid7(),
+                "vendor_id": vendor_id,
+                "order_id": order_id,
+                "product_id": line.offer.product_id,
+                "variant_id": line.offer.variant_id,
+                "title": line.offer.title,
+                "sku": line.offer.sku,
+                "options": dict(line.offer.options),
+                "quantity": line.line.quantity,
+                "unit_price": line.offer.price,
+                "unit_discount": line.unit_discount,
+                "tax": 0,
+                "line_total": line.line_total,
+                "discount_id": line.applied[0].id if line.applied else None,
+                "returned_quantity": 0,
+            }
             for line in store_lines
         )
     return orders, snapshots
+
+
+def _first_out(group: Values, orders: Sequence[Values], lines: Sequence[Values]) -> CheckoutOut:
+    """:func:`_out` of the rows this checkout just wrote, from the values it wrote (the same
+    answer a replay builds from the database). Built with ``model_construct``: the values are
+    typed already, and the route's ``response_model`` serialises them."""
+    fields = tuple(OrderLineOut.model_fields)
+    by_order: dict[uuid.UUID, list[OrderLineOut]] = defaultdict(list)
+    for line in sorted(lines, key=lambda ln: (ln["sku"], ln["id"])):
+        out = OrderLineOut.model_construct(**{name: line[name] for name in fields})
+        by_order[line["order_id"]].append(out)
+    return CheckoutOut.model_construct(
+        order_group_id=group["id"],
+        status=group["status"],
+        subtotal=group["subtotal"],
+        discount_total=group["discount_total"],
+        total=group["total"],
+        currency=group["currency"],
+        expires_at=group["expires_at"],
+        orders=[
+            StoreOrderOut.model_construct(
+                id=o["id"],
+                vendor_id=o["vendor_id"],
+                status=o["status"],
+                subtotal=o["subtotal"],
+                discount_total=o["discount_total"],
+                total=o["total"],
+                lines=by_order[o["id"]],
+            )
+            for o in sorted(orders, key=lambda o: o["id"])
+        ],
+        payment=PaymentOut.model_construct(
+            provider=group["provider"],
+            reference=group["payment_reference"],
+            authorization_url=group["authorization_url"],
+        ),
+    )
 
 
 async def _replay(db: AsyncSession, group: OrderGroup, fingerprint: str) -> CheckoutOut:

@@ -4,11 +4,13 @@ which find the vendor first."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.clock import utcnow
@@ -168,6 +170,40 @@ async def buyer_group(
             select(OrderGroup).where(OrderGroup.id == group_id, OrderGroup.buyer_id == buyer_id)
         )
     ).scalar_one_or_none()
+
+
+async def buyer_group_rows(
+    db: AsyncSession,
+    buyer_id: uuid.UUID,
+    group_id: uuid.UUID,
+    group_fields: tuple[str, ...],
+    order_fields: tuple[str, ...],
+) -> list[Row[Any]]:
+    """The buyer's group with its store orders in one statement, plain columns: one row per
+    order (oldest first; a single row of NULL order columns when it has none), the group's
+    ``group_fields`` then the orders' ``order_fields``; no row when the group is not the
+    buyer's."""
+    query = _group_with_orders(group_fields, order_fields)
+    found = await db.execute(query, {"buyer_id": buyer_id, "group_id": group_id})
+    return list(found.all())
+
+
+@functools.cache
+def _group_with_orders(group_fields: tuple[str, ...], order_fields: tuple[str, ...]) -> Select[Any]:
+    buyer_id = bindparam("buyer_id", type_=OrderGroup.buyer_id.type)
+    return (
+        select(
+            *(getattr(OrderGroup, name) for name in group_fields),
+            *(getattr(StoreOrder, name) for name in order_fields),
+        )
+        .select_from(OrderGroup)
+        .outerjoin(
+            StoreOrder,
+            and_(StoreOrder.group_id == OrderGroup.id, StoreOrder.buyer_id == buyer_id),
+        )
+        .where(OrderGroup.id == bindparam("group_id"), OrderGroup.buyer_id == buyer_id)
+        .order_by(StoreOrder.created_at, StoreOrder.id)
+    )
 
 
 async def buyer_groups(

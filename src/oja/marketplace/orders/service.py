@@ -84,11 +84,25 @@ async def history(
     return Page[OrderGroupOut].of(items, total=total, params=paging)
 
 
+_GROUP_FIELDS = tuple(name for name in OrderGroupOut.model_fields if name != "orders")
+_ORDER_FIELDS = tuple(StoreOrderSummary.model_fields)
+_SPLIT = len(_GROUP_FIELDS)
+
+
 async def buyer_group(db: AsyncSession, buyer_id: uuid.UUID, group_id: uuid.UUID) -> OrderGroupOut:
-    group = await repository.buyer_group(db, buyer_id, group_id)
-    if group is None:
+    """One statement, plain columns: the group and its orders (no ORM entity loaded). Built with
+    ``model_construct``: the values come typed from the database, and the route's
+    ``response_model`` serialises them as :meth:`OrderGroupOut.build` would."""
+    rows = await repository.buyer_group_rows(db, buyer_id, group_id, _GROUP_FIELDS, _ORDER_FIELDS)
+    if not rows:
         raise OrderGroupNotFound("No such order group.")
-    return OrderGroupOut.build(group, list(await repository.group_orders(db, buyer_id, [group.id])))
+    orders = [
+        StoreOrderSummary.model_construct(**dict(zip(_ORDER_FIELDS, row[_SPLIT:], strict=True)))
+        for row in rows
+        if row[_SPLIT] is not None  # the outer join's row of a group without orders
+    ]
+    group = dict(zip(_GROUP_FIELDS, rows[0][:_SPLIT], strict=True))
+    return OrderGroupOut.model_construct(**group, orders=orders)
 
 
 async def vendor_orders(

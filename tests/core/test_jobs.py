@@ -12,6 +12,7 @@ import pytest
 import structlog
 from sqlalchemy import event, func, insert, select, text, update
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.clock import utcnow
 from oja.core.config import Settings
@@ -145,17 +146,22 @@ async def test_enqueued_rows_go_in_as_one_insert_where_the_orm_would_flush_them(
 async def test_a_rolled_back_savepoint_takes_its_jobs_and_leaves_the_ones_before_it(
     runtime: Runtime,
 ) -> None:
+    undone: list[uuid.UUID] = []
+
+    async def in_a_savepoint_that_fails(session: AsyncSession) -> None:
+        async with session.begin_nested():
+            undone.append(record_effect.enqueue(session, label="undone").id)
+            raise RuntimeError("undo")
+
     async with unit_of_work(runtime.database) as session:
         kept = record_effect.enqueue(session, label="kept")
         with pytest.raises(RuntimeError, match="undo"):
-            async with session.begin_nested():
-                undone = record_effect.enqueue(session, label="undone")
-                raise RuntimeError("undo")
+            await in_a_savepoint_that_fails(session)
         after = record_effect.enqueue(session, label="after")
     assert (await load(runtime, kept.id)).payload == {"label": "kept"}
     assert (await load(runtime, after.id)).payload == {"label": "after"}
     async with runtime.database.sessionmaker() as session:
-        assert await session.get(Job, undone.id) is None
+        assert await session.get(Job, undone[0]) is None
     assert await count_jobs(runtime) == 2
 
 

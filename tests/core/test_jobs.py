@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 import structlog
 from sqlalchemy import event, func, insert, select, text, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.clock import utcnow
 from oja.core.config import Settings
 from oja.core.db import discard, own_transaction, unit_of_work
-from oja.core.jobs import Job, JobStatus, runner
+from oja.core.jobs import EnqueueOptions, Job, JobStatus, runner
 from oja.core.jobs.runner import claim, execute
 from oja.core.jobs.sweeper import LEASE_EXPIRED, sweep
 from oja.core.runtime import Runtime
@@ -141,6 +141,58 @@ async def test_enqueued_rows_go_in_as_one_insert_where_the_orm_would_flush_them(
     stored = await load(runtime, third.id)
     assert (stored.status, stored.attempts, stored.payload) == (JobStatus.queued, 0, {"label": "c"})
     assert await count_jobs(runtime) == 3
+
+
+async def test_a_unit_of_work_that_only_enqueues_commits_its_row_as_one_autocommit_insert(
+    runtime: Runtime, published: Published
+) -> None:
+    """No BEGIN and COMMIT around a job row that is the transaction's only write; several rows, or
+    a transaction the caller has begun (a read, another write), go in with BEGIN and COMMIT."""
+    sent: list[tuple[str, object]] = []
+
+    def record(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        isolation = conn.get_execution_options().get("isolation_level")
+        sent.append((statement.split(maxsplit=1)[0].upper(), isolation))
+
+    engine = runtime.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        async with unit_of_work(runtime.database) as session:
+            first = record_effect.enqueue(session, label="a")
+        assert sent == [("INSERT", "AUTOCOMMIT")]
+        sent.clear()
+        async with unit_of_work(runtime.database) as session:
+            second = record_effect.enqueue(session, label="b")
+            third = record_effect.enqueue(session, label="c")
+        assert sent == [("INSERT", None)]
+        sent.clear()
+        async with unit_of_work(runtime.database) as session:
+            await session.execute(select(func.count()).select_from(Job))
+            fourth = record_effect.enqueue(session, label="d")
+        assert sent == [("SELECT", None), ("INSERT", None)]
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert [job_id for _, job_id, _ in published] == [first.id, second.id, third.id, fourth.id]
+    assert (await load(runtime, first.id)).payload == {"label": "a"}
+    assert await count_jobs(runtime) == 4
+
+
+async def test_an_enqueue_only_unit_of_work_whose_insert_fails_publishes_nothing(
+    runtime: Runtime, published: Published
+) -> None:
+    async def enqueue(*keys: str | None) -> None:
+        async with unit_of_work(runtime.database) as session:
+            for key in keys:
+                record_effect.enqueue_with(session, EnqueueOptions(dedupe_key=key), label="x")
+
+    await enqueue("once")
+    published.clear()
+    with pytest.raises(IntegrityError):  # two rows: in a transaction
+        await enqueue(None, "once")
+    with pytest.raises(IntegrityError):  # one row alone: its autocommit INSERT
+        await enqueue("once")
+    assert published == []
+    assert await count_jobs(runtime) == 1
 
 
 async def test_a_rolled_back_savepoint_takes_its_jobs_and_leaves_the_ones_before_it(

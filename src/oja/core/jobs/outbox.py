@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 import structlog
-from sqlalchemy import Table, insert
+from sqlalchemy import Engine, Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -46,6 +46,7 @@ log = structlog.get_logger("oja.jobs")
 OUTBOX_KEY = "oja.jobs.outbox"
 _PENDING = "oja.jobs.pending"
 _ROWS = "oja.jobs.rows"
+_ENGINES = "oja.jobs.engines"
 _INSERT_JOBS = insert(cast(Table, Job.__table__))
 """Built once: the job rows an enqueue buffered go in as one Core INSERT (executemany)."""
 
@@ -59,6 +60,12 @@ class OutboxSession(Session):
     before every flush (an explicit one, the autoflush before an ORM query, the start of a
     savepoint) and before the commit, so the caller's transaction holds them exactly as it held
     the ORM's; a rollback drops them with the rest of the transaction.
+
+    A unit of work whose only write is one job row (it has not begun a transaction: no read, no
+    other write) commits it as one autocommit INSERT: that statement is the whole transaction,
+    so it is just as atomic and durable (a synchronous commit), in one round trip instead of three
+    (BEGIN, INSERT, COMMIT) — each round trip cost ~0.3 ms of kernel time (a loopback send that
+    wakes the server) on this machine, more than the INSERT's Python.
     """
 
     def flush(self, objects: Any = None) -> None:
@@ -66,8 +73,36 @@ class OutboxSession(Session):
         super().flush(objects)
 
     def commit(self) -> None:
-        self._write_job_rows()
+        alone = self._autocommit_engine_for_rows_alone()
+        if alone is not None:
+            rows = self.info.pop(_ROWS)
+            with alone.connect() as connection:
+                connection.execute(_INSERT_JOBS, rows)
+        else:
+            self._write_job_rows()
         super().commit()
+
+    def _autocommit_engine_for_rows_alone(self) -> Engine | None:
+        """The autocommit engine when one buffered job row is all this commit has to write.
+
+        One row only: several go in as an executemany, which SQLite runs (and PostgreSQL pages,
+        past ``insertmanyvalues_page_size``) as separate statements, each its own autocommit.
+        """
+        engines: tuple[Engine, Engine] | None = self.info.get(_ENGINES)
+        rows: list[dict[str, Any]] | None = self.info.get(_ROWS)
+        if (
+            engines is None
+            or rows is None
+            or len(rows) != 1
+            or self._flushing
+            or self.in_transaction()
+            or self.bind is not engines[0]
+            or self.new
+            or self.dirty
+            or self.deleted
+        ):
+            return None
+        return engines[1]
 
     def rollback(self) -> None:
         self.info.pop(_ROWS, None)
@@ -215,6 +250,10 @@ class Outbox:
         """Every session of ``database`` finds this outbox from now on (see :func:`outbox_of`), and
         is an :class:`OutboxSession`."""
         database.session_info[OUTBOX_KEY] = self
+        database.session_info[_ENGINES] = (
+            database.engine.sync_engine,
+            database.autocommit_engine.sync_engine,
+        )
         database.sessionmaker.configure(sync_session_class=OutboxSession)
 
     def schedule(

@@ -227,10 +227,7 @@ async def _execute(job_id_text: str, runtime: Runtime, kind: str | None) -> str:
         finish_alone = False
         async with unit_of_work(runtime.database) as session:
             ctx = JobContext(job_id=claimed.id, attempt=attempt, session=session, runtime=runtime)
-            # In this task (``asyncio.timeout``), not a task of its own (``wait_for``): one task
-            # and its scheduling less per job; on expiry the job is cancelled the same way.
-            async with asyncio.timeout(timeout):
-                result = await definition.run(ctx, claimed.payload)
+            result = await asyncio.wait_for(definition.run(ctx, claimed.payload), timeout)
             # The job's effects and its mark commit together; a job that wrote nothing has nothing
             # to commit with it, and its mark is one statement on its own (no BEGIN, no COMMIT).
             finish_alone = _untouched(session)

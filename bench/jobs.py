@@ -25,6 +25,12 @@ waiting for its publish after the commit (the producer before the outbox's hand-
 thread), for a before/after in the same run. Rounds are interleaved (each round runs every row
 once) and the table shows medians.
 
+Wall-clock rates on a shared machine swing with the neighbours' load (the same row ran 49 and 189
+jobs/s ten minutes apart), so each row also shows CPU per job of the back-to-back batch: the
+producer's (``time.process_time``, its sending thread included) and the worker's (utime + stime of
+its process group from ``/proc``). To compare another checkout's ``oja`` with the same benchmark,
+run it with ``PYTHONPATH=<that checkout>/src`` (the worker inherits it), alternating with this one.
+
     python -m bench.jobs [--jobs 500] [--idle-jobs 30] [--rounds 2] [--brokers awaited,redis,raw]
                          [--redis-url redis://127.0.0.1:6379/15]
                          [--postgres postgresql://postgres@127.0.0.1:5432/test]
@@ -90,12 +96,30 @@ class Result:
     idle_p50_ms: float
     idle_done_p50_ms: float
     enqueue_per_s: float
+    producer_cpu_ms: float = float("nan")
+    """The producer's CPU (all its threads) per job, for the back-to-back batch."""
+    worker_cpu_ms: float = float("nan")
+    """The worker's CPU (its process group: the main process and the pool) per job, same batch."""
     note: str = ""
 
 
 def failed_result(broker: str, jobs: int, note: str) -> Result:
     nan = float("nan")
-    return Result(broker, jobs, nan, nan, nan, nan, nan, nan, note)
+    return Result(broker, jobs, nan, nan, nan, nan, nan, nan, note=note)
+
+
+def group_cpu_seconds(group: int) -> float:
+    """utime + stime of every live process in process group ``group`` (/proc/<pid>/stat): CPU per
+    job compares code on a shared machine where wall-clock rates swing with the neighbours' load."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # the process has gone
+        if int(fields[2]) == group:  # pgrp; utime and stime follow at 11 and 12
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 class WorkerDied(RuntimeError):
@@ -178,12 +202,13 @@ async def measure(
     warmup: int,
     timeout: float,
     awaited_publish: bool = False,
-) -> tuple[float, float, float, float, float, float, int]:
+) -> tuple[float, float, float, float, float, float, int, float, float]:
     # The producer's side, wired as the API's composition root wires it: Celery as the publisher.
     celery = create_celery(settings)
     registry = Registry()
     registry.add(noop)
-    publisher: Publisher = CeleryPublisher(celery)
+    sender = CeleryPublisher(celery)
+    publisher: Publisher = sender
     if awaited_publish:
         publisher = awaited(CeleryPublisher(celery))
     runtime = Runtime.create(settings, registry=registry, publisher=publisher)
@@ -195,10 +220,15 @@ async def measure(
             idle_ids += await enqueue(runtime, 1)
             await wait_done(runtime, idle_ids[-1:], worker, timeout, poll=0.005)
         idle, idle_done = await latencies_ms(runtime, idle_ids)
+        worker_cpu = group_cpu_seconds(worker.pid)
+        producer_cpu = time.process_time()
         began = time.perf_counter()
         ids = await enqueue(runtime, jobs)
         enqueue_per_s = jobs / (time.perf_counter() - began)
+        await asyncio.to_thread(sender.thread.flush, timeout)  # its sends count as the producer's
+        producer_cpu = time.process_time() - producer_cpu
         await wait_done(runtime, ids, worker, timeout)
+        worker_cpu = group_cpu_seconds(worker.pid) - worker_cpu
         async with own_transaction(runtime.database) as session:
             rows = (
                 await session.execute(
@@ -225,6 +255,8 @@ async def measure(
         percentile(idle_done, 50),
         enqueue_per_s,
         failed,
+        producer_cpu * 1000 / jobs,
+        worker_cpu * 1000 / jobs,
     )
 
 
@@ -287,9 +319,11 @@ def run_broker(
         return worker_failed(name, jobs, exc, log_path)
     finally:
         stop_process(worker)
-    jobs_per_s, p50, p99, idle_p50, idle_done_p50, enqueue_per_s, failed = measured
+    jobs_per_s, p50, p99, idle_p50, idle_done_p50, enqueue_per_s, failed, *cpu = measured
     note = f"{failed} failed" if failed else ""
-    return Result(name, jobs, jobs_per_s, p50, p99, idle_p50, idle_done_p50, enqueue_per_s, note)
+    return Result(
+        name, jobs, jobs_per_s, p50, p99, idle_p50, idle_done_p50, enqueue_per_s, *cpu, note=note
+    )
 
 
 async def empty_job_table(database_url: str) -> None:
@@ -362,11 +396,15 @@ def run_raw_celery(
             send()
             idle = wait_for(index + 1, 0.001)
         client.delete(done_key)
+        worker_cpu = group_cpu_seconds(worker.pid)
+        producer_cpu = time.process_time()
         began = time.perf_counter()
         for _ in range(jobs):
             send()
         enqueue_per_s = jobs / (time.perf_counter() - began)
+        producer_cpu = time.process_time() - producer_cpu
         done = wait_for(jobs, 0.1)
+        worker_cpu = group_cpu_seconds(worker.pid) - worker_cpu
     except (WorkerDied, TimeoutError) as exc:
         return worker_failed(name, jobs, exc, log_path)
     finally:
@@ -385,6 +423,8 @@ def run_raw_celery(
         percentile([(started - sent) * 1000 for sent, started, _ in idle], 50),
         percentile([(finished - sent) * 1000 for sent, _, finished in idle], 50),
         enqueue_per_s,
+        producer_cpu * 1000 / jobs,
+        worker_cpu * 1000 / jobs,
     )
 
 
@@ -506,7 +546,9 @@ def main() -> None:
                 results[name].append(result)
                 print(
                     f"round {index + 1}: {name}: {result.jobs_per_s:,.0f} jobs/s, idle p50 "
-                    f"{result.idle_p50_ms:.2f} ms (load average {load_average()})"
+                    f"{result.idle_p50_ms:.2f} ms, CPU ms/job producer "
+                    f"{result.producer_cpu_ms:.3f} worker {result.worker_cpu_ms:.3f} "
+                    f"(load average {load_average()})"
                 )
 
     def median(values: list[float]) -> float:
@@ -522,6 +564,8 @@ def main() -> None:
         "idle p50 ms",
         "idle done p50 ms",
         "enqueue/s",
+        "producer CPU ms/job",
+        "worker CPU ms/job",
         "note",
     ]
     table_rows = []
@@ -536,6 +580,8 @@ def main() -> None:
                 median([r.idle_p50_ms for r in runs]),
                 median([r.idle_done_p50_ms for r in runs]),
                 median([r.enqueue_per_s for r in runs]),
+                median([r.producer_cpu_ms for r in runs]),
+                median([r.worker_cpu_ms for r in runs]),
                 "; ".join(sorted({r.note for r in runs if r.note})),
             ]
         )

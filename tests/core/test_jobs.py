@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 import structlog
 from sqlalchemy import event, func, insert, select, text, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.clock import utcnow
 from oja.core.config import Settings
-from oja.core.db import own_transaction, unit_of_work
-from oja.core.jobs import Job, JobStatus, runner
+from oja.core.db import discard, own_transaction, unit_of_work
+from oja.core.jobs import EnqueueOptions, Job, JobStatus, runner
 from oja.core.jobs.runner import claim, execute
 from oja.core.jobs.sweeper import LEASE_EXPIRED, sweep
 from oja.core.runtime import Runtime
@@ -110,6 +111,121 @@ async def test_committed_job_is_published_after_commit_and_runs_exactly_once(
     assert stored.result == {"label": "once"}
     assert stored.finished_at is not None
     assert await effects(runtime) == [("once", 1)]
+
+
+async def test_enqueued_rows_go_in_as_one_insert_where_the_orm_would_flush_them(
+    runtime: Runtime, published: Published
+) -> None:
+    """The rows an enqueue buffers are written by one Core INSERT at the next flush or the commit:
+    an ORM query in the same transaction sees them, two enqueues cost one statement."""
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement.split(maxsplit=1)[0].upper())
+
+    engine = runtime.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        async with unit_of_work(runtime.database) as session:
+            first = record_effect.enqueue(session, label="a")
+            second = record_effect.enqueue(session, label="b")
+            assert sent == []  # nothing before the flush
+            seen = await session.scalars(select(Job.id).where(Job.kind == "tests.effect"))
+            assert set(seen) == {first.id, second.id}
+            assert sent == ["INSERT", "SELECT"]
+            third = record_effect.enqueue(session, label="c")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert sent == ["INSERT", "SELECT", "INSERT"]
+    assert [job_id for _, job_id, _ in published] == [first.id, second.id, third.id]
+    stored = await load(runtime, third.id)
+    assert (stored.status, stored.attempts, stored.payload) == (JobStatus.queued, 0, {"label": "c"})
+    assert await count_jobs(runtime) == 3
+
+
+async def test_a_unit_of_work_that_only_enqueues_commits_its_row_as_one_autocommit_insert(
+    runtime: Runtime, published: Published
+) -> None:
+    """No BEGIN and COMMIT around a job row that is the transaction's only write; several rows, or
+    a transaction the caller has begun (a read, another write), go in with BEGIN and COMMIT."""
+    sent: list[tuple[str, object]] = []
+
+    def record(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        isolation = conn.get_execution_options().get("isolation_level")
+        sent.append((statement.split(maxsplit=1)[0].upper(), isolation))
+
+    engine = runtime.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        async with unit_of_work(runtime.database) as session:
+            first = record_effect.enqueue(session, label="a")
+        assert sent == [("INSERT", "AUTOCOMMIT")]
+        sent.clear()
+        async with unit_of_work(runtime.database) as session:
+            second = record_effect.enqueue(session, label="b")
+            third = record_effect.enqueue(session, label="c")
+        assert sent == [("INSERT", None)]
+        sent.clear()
+        async with unit_of_work(runtime.database) as session:
+            await session.execute(select(func.count()).select_from(Job))
+            fourth = record_effect.enqueue(session, label="d")
+        assert sent == [("SELECT", None), ("INSERT", None)]
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert [job_id for _, job_id, _ in published] == [first.id, second.id, third.id, fourth.id]
+    assert (await load(runtime, first.id)).payload == {"label": "a"}
+    assert await count_jobs(runtime) == 4
+
+
+async def test_an_enqueue_only_unit_of_work_whose_insert_fails_publishes_nothing(
+    runtime: Runtime, published: Published
+) -> None:
+    async def enqueue(*keys: str | None) -> None:
+        async with unit_of_work(runtime.database) as session:
+            for key in keys:
+                record_effect.enqueue_with(session, EnqueueOptions(dedupe_key=key), label="x")
+
+    await enqueue("once")
+    published.clear()
+    with pytest.raises(IntegrityError):  # two rows: in a transaction
+        await enqueue(None, "once")
+    with pytest.raises(IntegrityError):  # one row alone: its autocommit INSERT
+        await enqueue("once")
+    assert published == []
+    assert await count_jobs(runtime) == 1
+
+
+async def test_a_rolled_back_savepoint_takes_its_jobs_and_leaves_the_ones_before_it(
+    runtime: Runtime,
+) -> None:
+    undone: list[uuid.UUID] = []
+
+    async def in_a_savepoint_that_fails(session: AsyncSession) -> None:
+        async with session.begin_nested():
+            undone.append(record_effect.enqueue(session, label="undone").id)
+            raise RuntimeError("undo")
+
+    async with unit_of_work(runtime.database) as session:
+        kept = record_effect.enqueue(session, label="kept")
+        with pytest.raises(RuntimeError, match="undo"):
+            await in_a_savepoint_that_fails(session)
+        after = record_effect.enqueue(session, label="after")
+    assert (await load(runtime, kept.id)).payload == {"label": "kept"}
+    assert (await load(runtime, after.id)).payload == {"label": "after"}
+    async with runtime.database.sessionmaker() as session:
+        assert await session.get(Job, undone[0]) is None
+    assert await count_jobs(runtime) == 2
+
+
+async def test_a_discarded_job_is_neither_stored_nor_published_and_the_next_one_is(
+    runtime: Runtime, published: Published
+) -> None:
+    async with unit_of_work(runtime.database) as session:
+        record_effect.enqueue(session, label="dropped")
+        await discard(session)
+        after = record_effect.enqueue(session, label="after")
+    assert [job_id for _, job_id, _ in published] == [after.id]
+    assert await count_jobs(runtime) == 1
 
 
 async def test_a_job_runs_in_two_statements_and_one_that_writes_nothing_is_marked_alone(

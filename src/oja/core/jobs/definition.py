@@ -27,7 +27,7 @@ from oja.core.clock import utcnow
 from oja.core.db import AfterCommit, after_commit, in_unit_of_work, own_transaction
 from oja.core.ids import uuid7
 from oja.core.jobs.models import Job, JobStatus
-from oja.core.jobs.outbox import outbox_of
+from oja.core.jobs.outbox import buffer_job_row, outbox_of
 
 if TYPE_CHECKING:
     from oja.core.runtime import Runtime
@@ -156,7 +156,11 @@ class JobDefinition(Generic[P]):
         return f"oja.job.{self.kind}"
 
     def enqueue(self, session: AsyncSession, *args: P.args, **kwargs: P.kwargs) -> Job:
-        """Add the job to ``session``'s transaction; it is published once that transaction commits."""
+        """Add the job to ``session``'s transaction; it is published once that transaction commits.
+
+        The row is written at the session's next flush or its commit (:class:`.outbox.OutboxSession`);
+        the ``Job`` returned carries its values but is not attached to the session (query it back).
+        """
         return self.enqueue_with(session, EnqueueOptions(), *args, **kwargs)
 
     def enqueue_with(
@@ -175,23 +179,25 @@ class JobDefinition(Generic[P]):
         if self.subject is not None:
             subject_type, key = self.subject
             subject_id = str(kwargs[key])
-        row = Job(
-            id=uuid7(),
-            kind=self.kind,
-            payload=jsonable_encoder(kwargs),
-            status=JobStatus.queued,
-            attempts=0,
-            max_attempts=self.max_attempts or outbox.default_max_attempts,
-            progress=0,
-            subject_type=subject_type,
-            subject_id=subject_id,
-            dedupe_key=dedupe_key,
-            run_after=now + (delay or timedelta()),
-            published_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(row)
+        values = {
+            "id": uuid7(),
+            "kind": self.kind,
+            "payload": jsonable_encoder(kwargs) if kwargs else {},
+            "status": JobStatus.queued,
+            "attempts": 0,
+            "max_attempts": self.max_attempts or outbox.default_max_attempts,
+            "progress": 0,
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            "dedupe_key": dedupe_key,
+            "run_after": now + delay if delay else now,
+            "published_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        row = Job(**values)
+        if not buffer_job_row(session, values):
+            session.add(row)
         outbox.schedule(session, self.task_name, row.id, delay.total_seconds() if delay else 0.0)
         return row
 

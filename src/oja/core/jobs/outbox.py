@@ -28,12 +28,15 @@ import uuid
 import weakref
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 import structlog
+from sqlalchemy import Engine, Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from oja.core.db import Database, after_commit
+from oja.core.db import AfterCommit, Database, after_commit
+from oja.core.jobs.models import Job
 
 if TYPE_CHECKING:
     from oja.core.jobs.definition import Registry
@@ -42,6 +45,97 @@ log = structlog.get_logger("oja.jobs")
 
 OUTBOX_KEY = "oja.jobs.outbox"
 _PENDING = "oja.jobs.pending"
+_ROWS = "oja.jobs.rows"
+_ENGINES = "oja.jobs.engines"
+_INSERT_JOBS = insert(cast(Table, Job.__table__))
+"""Built once: the job rows an enqueue buffered go in as one Core INSERT (executemany)."""
+
+
+class OutboxSession(Session):
+    """The session class of a database with an outbox: it writes the job rows that enqueues buffered
+    (:func:`buffer_job_row`) with one prebuilt Core INSERT, not through the ORM's unit of work.
+
+    The ORM's flush of one ``Job`` was ~0.4 CPU ms of the producer's ~1.1 per enqueue (a no-op
+    enqueue in its own unit of work). The rows are written where the ORM would have flushed them:
+    before every flush (an explicit one, the autoflush before an ORM query, the start of a
+    savepoint) and before the commit, so the caller's transaction holds them exactly as it held
+    the ORM's; a rollback drops them with the rest of the transaction.
+
+    A unit of work whose only write is one job row (it has not begun a transaction: no read, no
+    other write) commits it as one autocommit INSERT: that statement is the whole transaction,
+    so it is just as atomic and durable (a synchronous commit), in one round trip instead of three
+    (BEGIN, INSERT, COMMIT) — each round trip cost ~0.3 ms of kernel time (a loopback send that
+    wakes the server) on this machine, more than the INSERT's Python.
+    """
+
+    def flush(self, objects: Any = None) -> None:
+        self._write_job_rows()
+        super().flush(objects)
+
+    def commit(self) -> None:
+        alone = self._autocommit_engine_for_rows_alone()
+        if alone is not None:
+            rows = self.info.pop(_ROWS)
+            with alone.connect() as connection:
+                connection.execute(_INSERT_JOBS, rows)
+        else:
+            self._write_job_rows()
+        super().commit()
+
+    def _autocommit_engine_for_rows_alone(self) -> Engine | None:
+        """The autocommit engine when one buffered job row is all this commit has to write.
+
+        One row only: several go in as an executemany, which SQLite runs (and PostgreSQL pages,
+        past ``insertmanyvalues_page_size``) as separate statements, each its own autocommit.
+        """
+        engines: tuple[Engine, Engine] | None = self.info.get(_ENGINES)
+        rows: list[dict[str, Any]] | None = self.info.get(_ROWS)
+        if (
+            engines is None
+            or rows is None
+            or len(rows) != 1
+            or self._flushing
+            or self.in_transaction()
+            or self.bind is not engines[0]
+            or self.new
+            or self.dirty
+            or self.deleted
+        ):
+            return None
+        return engines[1]
+
+    def rollback(self) -> None:
+        self.info.pop(_ROWS, None)
+        super().rollback()
+
+    def close(self) -> None:
+        self.info.pop(_ROWS, None)
+        super().close()
+
+    def _write_job_rows(self) -> None:
+        if self._flushing:
+            return
+        rows: list[dict[str, Any]] | None = self.info.pop(_ROWS, None)
+        if rows:
+            self.execute(_INSERT_JOBS, rows)
+
+
+def buffer_job_row(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Leave the job row to ``session``'s next flush or commit (see :class:`OutboxSession`); False
+    when the session cannot (not an outbox session, or inside a savepoint, where a rolled-back
+    savepoint must take the row with it: the caller adds it through the ORM then)."""
+    sync = session.sync_session
+    if not isinstance(sync, OutboxSession) or sync.in_nested_transaction():
+        return False
+    rows: list[dict[str, Any]] | None = sync.info.get(_ROWS)
+    if rows is None:
+        sync.info[_ROWS] = rows = []
+    rows.append(values)
+    return True
+
+
+def has_buffered_rows(session: AsyncSession) -> bool:
+    return bool(session.info.get(_ROWS))
 
 
 class Publisher(Protocol):
@@ -153,29 +247,42 @@ class Outbox:
         self.default_max_attempts = default_max_attempts
 
     def install(self, database: Database) -> None:
-        """Every session of ``database`` finds this outbox from now on (see :func:`outbox_of`)."""
+        """Every session of ``database`` finds this outbox from now on (see :func:`outbox_of`), and
+        is an :class:`OutboxSession`."""
         database.session_info[OUTBOX_KEY] = self
+        database.session_info[_ENGINES] = (
+            database.engine.sync_engine,
+            database.autocommit_engine.sync_engine,
+        )
+        database.sessionmaker.configure(sync_session_class=OutboxSession)
 
     def schedule(
         self, session: AsyncSession, task_name: str, job_id: uuid.UUID, countdown: float
     ) -> None:
-        """Publish once ``session``'s transaction has committed; never if it rolls back."""
-        pending: list[tuple[str, uuid.UUID, float]] | None = session.info.get(_PENDING)
-        if pending is None:
-            pending = []
-            session.info[_PENDING] = pending
+        """Publish once ``session``'s transaction has committed; never if it rolls back.
+
+        One after-commit callback per transaction publishes its batch. A batch whose callback is
+        gone (:func:`oja.core.db.discard` dropped it with the writes) is dropped too and a new one
+        starts: before, the next enqueue joined the stale batch and was never published (only the
+        sweeper sent it, ``job_requeue_after`` later).
+        """
+        pending: tuple[list[Message], AfterCommit] | None = session.info.get(_PENDING)
+        if pending is None or pending[1] not in session.info.get("oja.after_commit", ()):
+            messages: list[Message] = []
 
             async def publish_all() -> None:
-                batch = session.info.pop(_PENDING, [])
+                session.info.pop(_PENDING, None)
                 publisher = self.publisher
-                for name, pending_id, delay in batch:
+                for name, pending_id, delay in messages:
                     if isinstance(publisher, HandsOff):
                         publisher.hand_off(name, pending_id, delay)
                     else:
                         await self.publish(name, pending_id, countdown=delay)
 
+            pending = (messages, publish_all)
+            session.info[_PENDING] = pending
             after_commit(session, publish_all)
-        pending.append((task_name, job_id, countdown))
+        pending[0].append((task_name, job_id, countdown))
 
     async def publish(self, task_name: str, job_id: uuid.UUID, *, countdown: float = 0.0) -> bool:
         """True once the publisher took the message; False (logged) when it raised."""

@@ -31,6 +31,7 @@ from oja.core.jobs.definition import (
     call_failure_hook,
 )
 from oja.core.jobs.models import Job, JobStatus
+from oja.core.jobs.outbox import has_buffered_rows
 from oja.core.runtime import Runtime, running
 
 log = structlog.get_logger("oja.jobs")
@@ -197,6 +198,7 @@ def _untouched(session: AsyncSession) -> bool:
         or session.deleted
         or session.info.get("oja.after_commit")
         or session.info.get("oja.after_rollback")
+        or has_buffered_rows(session)
     )
 
 

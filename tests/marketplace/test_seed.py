@@ -13,11 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from oja.core.clock import as_utc
 from oja.core.config import Settings
-from oja.core.db import Base, unit_of_work
+from oja.core.db import Base, is_sqlite, unit_of_work
 from oja.core.runtime import Runtime, running
 from oja.marketplace.checkout.payments import expire_due
 from oja.marketplace.seed.plan import EMAIL_DOMAIN, PASSWORD, SeedConfig
@@ -108,6 +108,19 @@ async def _counts(runtime: Runtime) -> dict[str, int]:
         return (await counts(db))[0]
 
 
+async def _analyzed(runtime: Runtime, table: str) -> bool:
+    """The table has planner statistics (PostgreSQL: analyzed; SQLite: a row in sqlite_stat1)."""
+    async with runtime.database.sessionmaker() as db:
+        if is_sqlite(runtime.database.url):
+            query = "SELECT count(*) FROM sqlite_stat1 WHERE tbl = :table"
+        else:
+            query = (
+                "SELECT count(*) FROM pg_stat_user_tables WHERE relname = :table"
+                " AND coalesce(last_analyze, last_autoanalyze) IS NOT NULL"
+            )
+        return bool((await db.execute(text(query), {"table": table})).scalar_one())
+
+
 async def test_a_small_seed_is_exact_reconciled_searchable_and_added_once(
     app: Any, client: httpx.AsyncClient
 ) -> None:
@@ -125,6 +138,8 @@ async def test_a_small_seed_is_exact_reconciled_searchable_and_added_once(
         "canceled": 3,
         "returned": 2,
     }
+    assert list(first.phases) == ["plan", "pictures", "inserts", "ledger", "search", "analyze"]
+    assert await _analyzed(runtime, "product_variant")  # planned on statistics, not estimates
     report = await run(runtime, stale_after=600)
     assert report.ok, report.table()
     assert {f.check for f in report.findings} >= set(MARKETPLACE)

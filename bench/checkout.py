@@ -43,6 +43,8 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -368,12 +370,13 @@ async def cpu_run(servers: list[Server], dsn: str, rounds: int, per_round: int) 
                     server.ms[route].clear()
 
 
-def cpu_main(args: argparse.Namespace, server: str) -> None:
-    name = f"oja_bench_cpu_{uuid.uuid4().hex[:8]}"
+@contextmanager
+def own_stack(server: str, prefix: str, **extra: str) -> Iterator[tuple[str, dict[str, str], Path]]:
+    """A fresh migrated database on ``server`` and a Paystack fake: (the database's DSN, the
+    servers' environment, a temporary folder), all dropped afterwards."""
+    name = f"oja_bench_{prefix}_{uuid.uuid4().hex[:8]}"
     dsn = f"{server.rpartition('/')[0]}/{name}"
     asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
-    loads = [Path("/proc/loadavg").read_text().split()[0]]
-    servers: list[Server] = []
     try:
         from oja.core.migrate import upgrade
 
@@ -381,7 +384,7 @@ def cpu_main(args: argparse.Namespace, server: str) -> None:
         upgrade(url)
         fake = PaystackFake(secret_key=SECRET)
         with (
-            tempfile.TemporaryDirectory(prefix="oja-bench-cpu-") as tmp,
+            tempfile.TemporaryDirectory(prefix=f"oja-bench-{prefix}-") as tmp,
             SandboxServer(fake.app) as paystack,
         ):
             env = bench_env(
@@ -390,26 +393,36 @@ def cpu_main(args: argparse.Namespace, server: str) -> None:
                 OJA_LOG_LEVEL="WARNING",
                 OJA_PAYSTACK_SECRET_KEY=SECRET,
                 OJA_PAYSTACK_BASE_URL=paystack.url,
-                OJA_VENDOR_FREE_TIER_USERS="1000000",
-                OJA_ARGON2_MEMORY_COST="1024",
-                OJA_ARGON2_TIME_COST="1",
+                **extra,
             )
-            if args.redis_url:
-                env["OJA_REDIS_URL"] = args.redis_url
-            trees = [("this tree", ROOT)]
-            if args.base_tree:
-                trees.insert(0, ("base tree", Path(args.base_tree).resolve()))
-            try:
-                for label, tree in trees:
-                    process, base_url = start_tree(tree, env, Path(tmp) / f"{len(servers)}.log")
-                    servers.append(Server(label, process, base_url))
-                    wait_http_ok(f"{base_url}/healthz", process, timeout=300)
-                asyncio.run(cpu_run(servers, dsn, args.rounds, args.buyers))
-            finally:
-                for s in servers:
-                    stop_process(s.process)
+            yield dsn, env, Path(tmp)
     finally:
         asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def cpu_main(args: argparse.Namespace, server: str) -> None:
+    loads = [Path("/proc/loadavg").read_text().split()[0]]
+    servers: list[Server] = []
+    extra = {
+        "OJA_VENDOR_FREE_TIER_USERS": "1000000",
+        "OJA_ARGON2_MEMORY_COST": "1024",
+        "OJA_ARGON2_TIME_COST": "1",
+    }
+    if args.redis_url:
+        extra["OJA_REDIS_URL"] = args.redis_url
+    with own_stack(server, "cpu", **extra) as (dsn, env, tmp):
+        trees = [("this tree", ROOT)]
+        if args.base_tree:
+            trees.insert(0, ("base tree", Path(args.base_tree).resolve()))
+        try:
+            for label, tree in trees:
+                process, base_url = start_tree(tree, env, tmp / f"{len(servers)}.log")
+                servers.append(Server(label, process, base_url))
+                wait_http_ok(f"{base_url}/healthz", process, timeout=300)
+            asyncio.run(cpu_run(servers, dsn, args.rounds, args.buyers))
+        finally:
+            for s in servers:
+                stop_process(s.process)
     loads.append(Path("/proc/loadavg").read_text().split()[0])
     print(machine_line())
     print(
@@ -456,47 +469,26 @@ def main() -> None:
     if args.cpu:
         cpu_main(args, server)
         return
-    name = f"oja_bench_checkout_{uuid.uuid4().hex[:8]}"
-    dsn = f"{server.rpartition('/')[0]}/{name}"
-    asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
-    try:
-        from oja.core.migrate import upgrade
-
-        url = "postgresql+asyncpg://" + dsn.removeprefix("postgresql://")
-        upgrade(url)
-        fake = PaystackFake(secret_key=SECRET)
-        with (
-            tempfile.TemporaryDirectory(prefix="oja-bench-checkout-") as tmp,
-            SandboxServer(fake.app) as paystack,
-        ):
-            env = bench_env(
-                OJA_VAR_DIR=str(Path(tmp) / "var"),
-                OJA_DATABASE_URL=url,
-                OJA_LOG_LEVEL="WARNING",
-                OJA_PAYSTACK_SECRET_KEY=SECRET,
-                OJA_PAYSTACK_BASE_URL=paystack.url,
-            )
-            port = free_port()
-            argv = [sys.executable, "-m", "uvicorn", "oja.main:create_app", "--factory"]
-            argv += [
-                "--host",
-                HOST,
-                "--port",
-                str(port),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ]
-            process = start_process(argv, env=env, log_path=Path(tmp) / "server.log")
-            try:
-                base_url = f"http://{HOST}:{port}"
-                # A loaded shared machine can take a minute to import and start the app.
-                wait_http_ok(f"{base_url}/healthz", process, timeout=300)
-                timings = asyncio.run(run(base_url, dsn, paystack.url, args.rounds))
-            finally:
-                stop_process(process)
-    finally:
-        asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with own_stack(server, "checkout") as (dsn, env, tmp):
+        port = free_port()
+        argv = [sys.executable, "-m", "uvicorn", "oja.main:create_app", "--factory"]
+        argv += [
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+        process = start_process(argv, env=env, log_path=tmp / "server.log")
+        try:
+            base_url = f"http://{HOST}:{port}"
+            # A loaded shared machine can take a minute to import and start the app.
+            wait_http_ok(f"{base_url}/healthz", process, timeout=300)
+            timings = asyncio.run(run(base_url, dsn, env["OJA_PAYSTACK_BASE_URL"], args.rounds))
+        finally:
+            stop_process(process)
     print(machine_line())
     print(
         f"{args.rounds} sequential checkouts of a 10-line cart across 3 stores per row (after 2 "

@@ -34,7 +34,6 @@ from oja.channels.errors import DeliveryFailed
 from oja.channels.mail import create_email_sender
 from oja.channels.ports import DeliveryReceipt, EmailSender, SmsSender
 from oja.channels.sms import create_sms_sender
-from oja.core.clock import utcnow
 from oja.core.db import own_transaction
 from oja.core.http import tls_context
 from oja.core.ratelimit import Rate
@@ -157,8 +156,8 @@ async def send(
             return {"delivery_id": str(delivery_id), "status": status, "sent": False}
         channel, address = Channel(delivery.channel), delivery.address
         subject, body = delivery.subject, delivery.body
-        user_id, event = await repository.recipient_of(claim, delivery_id) or (delivery_id, "")
-        spec = EVENTS.get(event)
+        user_id = delivery.user_id or delivery_id
+        spec = EVENTS.get(delivery.event or "")
         # Counted once per delivery (its first attempt): a retry after a 503 is the same message.
         first = delivery.attempts == 1
         if first and spec is not None and not await _within_rate(runtime, spec, channel, user_id):
@@ -242,16 +241,7 @@ async def mark_sent(
     session: AsyncSession, delivery_id: uuid.UUID, receipt: DeliveryReceipt
 ) -> None:
     """Record the provider's acceptance (in the job's unit of work: it commits with the job)."""
-    await repository.move_delivery(
-        session,
-        delivery_id,
-        from_statuses=[DeliveryStatus.sending],
-        status=DeliveryStatus.sent,
-        provider=receipt.provider,
-        provider_message_id=receipt.message_id,
-        sent_at=utcnow(),
-        last_error=None,
-    )
+    await repository.mark_sent(session, delivery_id, receipt.provider, receipt.message_id)
 
 
 async def _refused(runtime: Runtime, delivery_id: uuid.UUID, exc: DeliveryFailed) -> dict[str, Any]:

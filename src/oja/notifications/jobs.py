@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from fastapi.encoders import jsonable_encoder
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core import events
 from oja.core.clock import utcnow
 from oja.core.db import current_session
 from oja.core.ids import uuid7
-from oja.core.jobs import EnqueueOptions, Job, JobContext, JobFailure, job
+from oja.core.jobs import EnqueueOptions, Job, JobContext, JobFailure, JobStatus, job
 from oja.notifications.catalogue import EVENTS
 
 if TYPE_CHECKING:
@@ -153,7 +153,7 @@ async def request_delivery(event: str, payload: dict[str, Any]) -> None:
     given = payload.get("event_id")
     session = current_session()
     if not given:
-        _add_to_batch(session, event, payload)
+        await _add_to_batch(session, event, payload)
         return
     event_id = uuid.UUID(str(given))
     key = f"notifications.event:{event_id}"
@@ -168,17 +168,28 @@ async def request_delivery(event: str, payload: dict[str, Any]) -> None:
     )
 
 
-def _add_to_batch(session: AsyncSession, event: str, payload: dict[str, Any]) -> None:
+async def _add_to_batch(session: AsyncSession, event: str, payload: dict[str, Any]) -> None:
     """Add an unkeyed event to this unit of work's :data:`deliver_events` job (a new one when it
-    has none, or a full one, or lost it to a rolled-back savepoint)."""
+    has none, or a full one, or lost it to a rollback).
+
+    An enqueue buffers its row outside the session (the outbox's Core INSERT): the ``Job`` it
+    returns is never in the session, so the batch is found by id and its payload replaced with
+    one UPDATE, which flushes the buffered row first; no row updated means the batch is gone."""
     item = jsonable_encoder({"event": event, "event_id": uuid7(), "payload": payload})
-    batch: Job | None = session.info.get(_BATCH)
-    if batch is not None and batch in session and len(batch.payload["events"]) < DELIVER_BATCH:
-        # A new value, not an append: the row may be flushed already, and a replaced value is
-        # what the session writes again (an UPDATE of the row in the same transaction).
-        batch.payload = {"events": [*batch.payload["events"], item]}
-        return
-    session.info[_BATCH] = deliver_events.enqueue(session, events=[item])
+    batch: tuple[uuid.UUID, list[dict[str, Any]]] | None = session.info.get(_BATCH)
+    if batch is not None and len(batch[1]) < DELIVER_BATCH:
+        job_id, items = batch
+        items = [*items, item]
+        updated = await session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.queued)
+            .values(payload={"events": items})
+            .execution_options(synchronize_session=False)
+        )
+        if updated.rowcount:  # type: ignore[attr-defined]
+            session.info[_BATCH] = (job_id, items)
+            return
+    session.info[_BATCH] = (deliver_events.enqueue(session, events=[item]).id, [item])
 
 
 def _subscriber(event: str) -> events.Handler:

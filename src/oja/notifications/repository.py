@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.clock import utcnow
@@ -210,23 +210,47 @@ async def override(
 # -- deliveries --------------------------------------------------------------------------------
 
 
-async def claim_delivery(db: AsyncSession, delivery_id: uuid.UUID) -> NotificationDelivery | None:
-    """Move a ``pending`` delivery to ``sending`` (one conditional UPDATE); None if not pending."""
-    claimed = await db.scalar(
-        update(NotificationDelivery)
-        .where(
-            NotificationDelivery.id == delivery_id,
-            NotificationDelivery.status == DeliveryStatus.pending,
-        )
-        .values(
-            status=DeliveryStatus.sending,
-            attempts=NotificationDelivery.attempts + 1,
-            updated_at=utcnow(),
-        )
-        .returning(NotificationDelivery)
-        .execution_options(synchronize_session=False)
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A delivery just moved to ``sending``: what its send needs, and whose it is."""
+
+    channel: str
+    address: str
+    subject: str | None
+    body: str
+    attempts: int
+    user_id: uuid.UUID | None
+    event: str | None
+
+
+_delivery = cast(Table, NotificationDelivery.__table__)
+_of_notification = Notification.id == _delivery.c.notification_id
+# Prebuilt and cached once: the claim and the recipient's user and event in one round trip (the
+# subqueries read the delivery's notification; SQLite and PostgreSQL both allow them in RETURNING).
+_CLAIM = (
+    update(_delivery)
+    .where(_delivery.c.id == bindparam("delivery_id"), _delivery.c.status == DeliveryStatus.pending)
+    .values(
+        status=DeliveryStatus.sending,
+        attempts=_delivery.c.attempts + 1,
+        updated_at=bindparam("now"),
     )
-    return claimed
+    .returning(
+        _delivery.c.channel,
+        _delivery.c.address,
+        _delivery.c.subject,
+        _delivery.c.body,
+        _delivery.c.attempts,
+        select(Notification.user_id).where(_of_notification).scalar_subquery(),
+        select(Notification.event).where(_of_notification).scalar_subquery(),
+    )
+)
+
+
+async def claim_delivery(db: AsyncSession, delivery_id: uuid.UUID) -> Claimed | None:
+    """Move a ``pending`` delivery to ``sending`` (one conditional UPDATE); None if not pending."""
+    row = (await db.execute(_CLAIM, {"delivery_id": delivery_id, "now": utcnow()})).first()
+    return Claimed(*row) if row is not None else None
 
 
 async def move_delivery(
@@ -245,6 +269,37 @@ async def move_delivery(
         )
         .values(updated_at=utcnow(), **values)
         .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+_MARK_SENT = (
+    update(_delivery)
+    .where(_delivery.c.id == bindparam("delivery_id"), _delivery.c.status == DeliveryStatus.sending)
+    .values(
+        status=DeliveryStatus.sent,
+        provider=bindparam("provider"),
+        provider_message_id=bindparam("message_id"),
+        sent_at=bindparam("now"),
+        last_error=None,
+        updated_at=bindparam("now"),
+    )
+)
+
+
+async def mark_sent(
+    db: AsyncSession, delivery_id: uuid.UUID, provider: str, message_id: str | None
+) -> bool:
+    """``sending`` → ``sent`` with the provider's message id (a prebuilt statement: every send
+    makes one)."""
+    result = await db.execute(
+        _MARK_SENT,
+        {
+            "delivery_id": delivery_id,
+            "provider": provider,
+            "message_id": message_id,
+            "now": utcnow(),
+        },
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -274,18 +329,6 @@ async def deliveries_of(db: AsyncSession, notification_id: uuid.UUID) -> list[No
             )
         )
     )
-
-
-async def recipient_of(db: AsyncSession, delivery_id: uuid.UUID) -> tuple[uuid.UUID, str] | None:
-    """The user and event of the notification a delivery carries."""
-    row = (
-        await db.execute(
-            select(Notification.user_id, Notification.event)
-            .join(NotificationDelivery, NotificationDelivery.notification_id == Notification.id)
-            .where(NotificationDelivery.id == delivery_id)
-        )
-    ).first()
-    return (row[0], row[1]) if row is not None else None
 
 
 @dataclass(frozen=True, slots=True)

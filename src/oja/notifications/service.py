@@ -101,7 +101,8 @@ async def fan_out(
     data = {k: v for k, v in payload.items() if k not in RESERVED_KEYS}
     people = await repository.recipients(db, recipient_ids)
     ids = [p.id for p in people]
-    chosen = await repository.preferences_in(db, ids, spec.category)
+    # A mandatory event ignores opt-outs, quiet hours and the digest: none of them is read.
+    chosen = {} if spec.mandatory else await repository.preferences_in(db, ids, spec.category)
     settings = {} if spec.mandatory else await repository.settings_in(db, ids)
     overrides = {(o.channel, o.locale): o for o in await repository.overrides_of(db, event)}
     now = utcnow()

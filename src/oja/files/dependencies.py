@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 
 from fastapi import Depends, Response
@@ -17,13 +18,16 @@ FilesWriter = Annotated[Principal, RequireScopes("files:write")]
 
 UPLOAD_RATE_SCOPE = "files.upload"
 
+# The setting is parsed once per distinct value, not on every upload (a `limits` regex parse).
+_parse_rate = functools.lru_cache(maxsize=8)(Rate.parse)
+
 
 async def limit_upload_rate(
     principal: FilesWriter, runtime: RuntimeDep, settings: FilesSettingsDep, response: Response
 ) -> Principal:
     """Counts one upload for the principal's user: 429 with rate-limit headers past the limit."""
     decision = await runtime.rate_limiter.hit(
-        UPLOAD_RATE_SCOPE, str(principal.user_id), Rate.parse(settings.upload_rate)
+        UPLOAD_RATE_SCOPE, str(principal.user_id), _parse_rate(settings.upload_rate)
     )
     enforce(decision)
     response.headers.update(rate_limit_headers(decision))

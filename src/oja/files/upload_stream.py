@@ -223,16 +223,32 @@ class MultipartUpload:
 
 
 _END = object()
+DIRECT_BYTES = 1024 * 1024
+""":func:`prefetched` reads this much itself before starting its read-ahead task: the storage
+adapters buffer that much (the local one's write buffer) before their first worker-thread hop, so
+reading ahead earlier would overlap nothing and only cost a task and a queue round per chunk."""
 
 
-async def prefetched(chunks: AsyncIterator[bytes], depth: int = 16) -> AsyncIterator[bytes]:
-    """``chunks``, read ahead by a task of its own into a queue of at most ``depth`` chunks.
+async def prefetched(
+    chunks: AsyncIterator[bytes], depth: int = 16, direct_bytes: int = DIRECT_BYTES
+) -> AsyncIterator[bytes]:
+    """``chunks``, read ahead by a task of its own into a queue of at most ``depth`` chunks once
+    ``direct_bytes`` have passed (until then each is read when asked for).
 
     Storage adapters hash and write each batch in a worker thread and wait for it; reading ahead
     lets the event loop receive and parse the next network chunks meanwhile, so the two run on
     two cores instead of taking turns. Memory stays bounded by the queue. An error of the reader
-    is raised here; if the consumer stops early, the reader is cancelled.
+    is raised here; if the consumer stops early, the reader is cancelled. A small upload (up to
+    ``direct_bytes``) never starts the task: its bytes go to the adapter's buffer as they come.
     """
+    passed = 0
+    while passed < direct_bytes:
+        chunk = await anext(chunks, None)
+        if chunk is None:
+            return
+        passed += len(chunk)
+        yield chunk
+
     queue: asyncio.Queue[object] = asyncio.Queue(maxsize=depth)
 
     async def read() -> None:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.routing import APIRoute
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, Match, Mount, Route
 
-from oja.core.routing import StaticRouteIndex, index_static_routes
+from oja.core.routing import LeanRoute, StaticRouteIndex, index_static_routes
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -211,3 +214,123 @@ def test_a_path_only_one_included_router_takes_is_handed_to_it() -> None:
     assert sorted(index._direct) == ["/items/special", "/things/new"]
     for path, route in index._direct.items():
         assert index._views[path].routes == [route]
+
+
+_bearer_scheme = OAuth2PasswordBearer(tokenUrl="/login", auto_error=False)
+_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
+_calls: list[str] = []
+
+
+async def _shared(request: Request) -> str:
+    _calls.append(request.url.path)
+    return request.headers.get("x-who", "nobody")
+
+
+async def _who(
+    request: Request,
+    name: Annotated[str, Depends(_shared)],
+    bearer: Annotated[str | None, Depends(_bearer_scheme)],
+    key: Annotated[str | None, Depends(_key_scheme)],
+) -> dict[str, Any]:
+    if name == "refused":
+        raise HTTPException(status_code=401, detail="no", headers={"X-Why": "refused"})
+    return {"name": name, "bearer": bearer, "key": key, "path": request.url.path}
+
+
+class _Out(BaseModel):
+    name: str
+    bearer: str | None
+    key: str | None
+    path: str
+    twice: str
+
+
+async def _answer(
+    caller: Annotated[dict[str, Any], Depends(_who)], again: Annotated[str, Depends(_shared)]
+) -> _Out:
+    return _Out(**caller, twice=again)
+
+
+async def _raw(caller: Annotated[dict[str, Any], Depends(_who)]) -> PlainTextResponse:
+    return PlainTextResponse(caller["name"], headers={"X-Raw": "1"})
+
+
+async def _queried(q: str, caller: Annotated[dict[str, Any], Depends(_who)]) -> _Out:
+    return _Out(**caller, twice=q)
+
+
+def lean_app(*, lean: bool) -> FastAPI:
+    """The same routes, as `LeanRoute`s or as plain `APIRoute`s: a dependency asked for twice,
+    the two security schemes, the request, a dependency that refuses, a route outside the lean
+    shape (a query parameter)."""
+    router = APIRouter(prefix="/lean")
+    route_class = LeanRoute if lean else APIRoute
+    routes: list[tuple[str, Any, Any]] = [
+        ("/me", _answer, _Out),
+        ("/raw", _raw, None),
+        ("/q", _queried, _Out),
+    ]
+    for path, endpoint, model in routes:
+        router.add_api_route(
+            path, endpoint, methods=["GET"], response_model=model, route_class_override=route_class
+        )
+    app = FastAPI()
+    app.include_router(router)
+    return app
+
+
+async def _answers(app: FastAPI) -> list[tuple[int, list[tuple[str, str]], bytes]]:
+    requests = [
+        ("/lean/me", {"X-Who": "ada", "Authorization": "Bearer t0k", "X-API-Key": "k"}),
+        ("/lean/me", {}),
+        ("/lean/me", {"X-Who": "refused"}),
+        ("/lean/raw", {"X-Who": "raw"}),
+        ("/lean/q?q=1", {"X-Who": "q"}),
+        ("/lean/q", {}),
+    ]
+    transport = httpx.ASGITransport(app=app)
+    out = []
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        for path, headers in requests:
+            response = await client.get(path, headers=headers)
+            out.append((response.status_code, response.headers.multi_items(), response.content))
+    return out
+
+
+async def test_a_lean_route_answers_as_fastapi_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same bytes, statuses and headers; each dependency called once per request; FastAPI's
+    solver skipped on the lean shape only, and used again under dependency overrides."""
+    import fastapi.routing
+
+    solved: list[str] = []
+    solve = fastapi.routing.solve_dependencies
+
+    async def counting(**kwargs: Any) -> Any:
+        solved.append(kwargs["request"].url.path)
+        return await solve(**kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counting)
+    plain, lean = lean_app(lean=False), lean_app(lean=True)
+    _calls.clear()
+    expected = await _answers(plain)
+    calls = list(_calls)
+    assert [status for status, _, _ in expected] == [200, 200, 401, 200, 200, 422]
+    assert solved == ["/lean/me", "/lean/me", "/lean/me", "/lean/raw", "/lean/q", "/lean/q"]
+    solved.clear()
+    _calls.clear()
+    assert await _answers(lean) == expected
+    assert _calls == calls  # `_shared` once per request, not twice
+    assert len(calls) == 6  # once per request (FastAPI solves them before a missing query fails)
+    # No response model, a query parameter: FastAPI's own handler.
+    assert solved == ["/lean/raw", "/lean/q", "/lean/q"]
+    assert plain.openapi() == lean.openapi()
+
+    solved.clear()
+
+    async def stand_in() -> str:
+        return "override"
+
+    lean.dependency_overrides[_shared] = stand_in
+    status, _, body = (await _answers(lean))[0]
+    assert (status, solved[0]) == (200, "/lean/me")
+    assert b'"name":"override"' in body

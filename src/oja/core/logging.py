@@ -8,6 +8,7 @@ that look like a bearer token, JWT or Oja API key are masked wherever they appea
 from __future__ import annotations
 
 import functools
+import json as jsonlib
 import logging
 import re
 import sys
@@ -65,19 +66,32 @@ def _scrub(value: Any, depth: int = 0) -> Any:
 
 
 def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
-    for key in list(event_dict):
-        if key == "event":
-            event_dict[key] = _scrub(event_dict[key])
-        elif _secret_key(key):
+    return _redact(event_dict, _NOTHING)
+
+
+def _redact(event_dict: MutableMapping[str, Any], trusted: frozenset[str]) -> Any:
+    """:func:`redact`, leaving the values of the keys in ``trusted`` as they are (values the chain
+    itself just wrote, such as its stamper's timestamp). A plain string without any of what a
+    secret needs (most values) is left in place without a call; values are replaced in place,
+    so the keys keep their order."""
+    for key, value in event_dict.items():
+        if _secret_key(key):
             event_dict[key] = MASK
-        else:
-            event_dict[key] = _scrub(event_dict[key])
+        elif key in trusted:
+            continue
+        elif type(value) is str:
+            if MAYBE_SECRET.search(value) is not None:
+                event_dict[key] = _scrub(value)
+        elif value is not None and type(value) not in _PLAIN:
+            event_dict[key] = _scrub(value)
     return event_dict
 
 
 _configured = False
 # The processors every line runs through before rendering, as configured (for `log_access`).
 _shared: list[Any] = []
+# The same chain for the access line, whose redaction trusts the timestamp the chain just wrote.
+_access_chain: list[Any] = []
 # The root handler `configure_logging` installed and the renderer its formatter ends with.
 _sink: dict[str, Any] = {}
 
@@ -119,11 +133,11 @@ def log_access(logger: logging.Logger, fields: dict[str, Any]) -> None:
         structlog.get_logger(logger.name).info("http.request", **fields)
         return
     event_dict: Any = {**fields, "event": "http.request"}  # structlog puts the event last
-    for processor in _shared:
+    for processor in _access_chain:
         event_dict = processor(logger, "info", event_dict)
     handler = _direct_handler(logger)
     if handler is not None:
-        line = _sink["renderer"](logger, "info", event_dict)
+        line = _sink["line"](logger, "info", event_dict)
         handler.acquire()
         try:
             handler.stream.write(line + handler.terminator)
@@ -134,6 +148,27 @@ def log_access(logger: logging.Logger, fields: dict[str, Any]) -> None:
             handler.release()
         return
     logger.handle(_record(logger, event_dict))
+
+
+_NOTHING: frozenset[str] = frozenset()
+_ACCESS_TRUSTED = frozenset({"event", "level", "timestamp"})
+"""What the access line's chain itself writes last: its event name (the contextvars never replace
+it), the level and the stamper's ISO timestamp, whose colons would otherwise send it through both
+substitutions on every line."""
+
+
+def _redact_stamped(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """:func:`redact` for the access line, after the chain's level and stamper."""
+    return _redact(event_dict, _ACCESS_TRUSTED)
+
+
+def _line_renderer(renderer: Any) -> Any:
+    """``renderer``, or for structlog's JSON renderer over :func:`json.dumps` the same encoding
+    with the encoder built once: ``json.dumps`` with any option builds one per call."""
+    if isinstance(renderer, structlog.processors.JSONRenderer) and renderer._dumps is jsonlib.dumps:
+        encode = jsonlib.JSONEncoder(**renderer._dumps_kw).encode
+        return lambda _logger, _method, event_dict: encode(event_dict)
+    return renderer
 
 
 def _record(logger: logging.Logger, event_dict: Any) -> logging.LogRecord:
@@ -156,6 +191,8 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         redact,
     ]
     _shared[:] = shared
+    # The stamper runs before the redaction: the timestamp the redaction sees is always its own.
+    _access_chain[:] = [_redact_stamped if p is redact else p for p in shared]
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     structlog.configure(
         # The level filter first: a dropped line (INFO access lines under WARNING) then costs one
@@ -177,7 +214,9 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
-    _sink.update(handler=handler, formatter=formatter, renderer=renderer)
+    _sink.update(
+        handler=handler, formatter=formatter, renderer=renderer, line=_line_renderer(renderer)
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

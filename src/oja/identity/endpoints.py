@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, status
 from oja.core.dependencies import SessionDep
 from oja.core.errors import InvalidRequest, errors
 from oja.core.pagination import Page, PageParams, pagination
+from oja.core.routing import LeanRoute
 from oja.identity import service
 from oja.identity.dependencies import (
     SCOPED_ERRORS,
@@ -64,16 +65,23 @@ auth_router.include_router(google_endpoints.router)
 auth_router.include_router(mfa_endpoints.router)
 
 
-@user_router.get(
-    "/user/me",
-    response_model=UserOut,
-    summary="The current user",
-    responses=errors(*USER_ERRORS),
-)
 async def me(principal: UserPrincipal) -> UserOut:
     # The session check read the user and its roles: this route runs no query of its own. One
     # dependency, not `SignedInUser` beside it: each is a node FastAPI solves on every request.
     return UserOut.of(signed_in_user(principal), principal.current_roles)
+
+
+# `LeanRoute`: its tree (the principal, the two schemes) is solved without FastAPI's general
+# solver; the same route, answers and OpenAPI otherwise.
+user_router.add_api_route(
+    "/user/me",
+    me,
+    methods=["GET"],
+    response_model=UserOut,
+    summary="The current user",
+    responses=errors(*USER_ERRORS),
+    route_class_override=LeanRoute,
+)
 
 
 @admin_router.get(

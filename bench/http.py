@@ -427,14 +427,14 @@ PASSWORD = "bench password 0123"
 
 
 @contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
+def scratch_database(server_url: str, prefix: str = "oja_bench") -> Iterator[str]:
     """A migrated database of our own on ``server_url`` (asyncpg form), dropped at the end."""
     import asyncpg
 
     from oja.core.migrate import upgrade
 
     admin = server_url.replace("postgresql+asyncpg://", "postgresql://")
-    name = f"oja_bench_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
 
     async def execute(statement: str) -> None:
         connection = await asyncpg.connect(admin)

@@ -48,7 +48,9 @@ KINDS = (
 )
 
 
-def measure(database_url: str, jobs: int, warmup: int, log_path: str) -> dict[str, float]:
+def measure(
+    database_url: str, jobs: int, warmup: int, log_path: str, profile: str | None = None
+) -> dict[str, float]:
     """Runs in a child process: whichever ``oja`` its ``PYTHONPATH`` gives it."""
     import logging
 
@@ -163,12 +165,21 @@ def measure(database_url: str, jobs: int, warmup: int, log_path: str) -> dict[st
                         session, body, sign(sandbox.paystack.secret_key, body), billing
                     )
 
-    def run(kind: str, ids: list[str]) -> float:
+    def run(kind: str, ids: list[str], profiled: bool = False) -> float:
+        import cProfile
+
+        profiler = cProfile.Profile(time.process_time) if profiled else None
         started = time.process_time()
+        if profiler is not None:
+            profiler.enable()
         for job_id in ids:
             outcome = loop.run_until_complete(execute(job_id, runtime, kind))
             assert outcome == "succeeded", (kind, outcome)
-        return time.process_time() - started
+        spent = time.process_time() - started
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(f"{profile}.{kind}.pstats")
+        return spent
 
     result: dict[str, float] = {}
     loop.run_until_complete(emit_all())
@@ -177,7 +188,7 @@ def measure(database_url: str, jobs: int, warmup: int, log_path: str) -> dict[st
         ids = loop.run_until_complete(queued(kind))
         assert len(ids) == total, (kind, len(ids))
         run(kind, ids[:warmup])
-        result[f"{kind} CPU ms"] = run(kind, ids[warmup:]) * 1000 / jobs
+        result[f"{kind} CPU ms"] = run(kind, ids[warmup:], profile is not None) * 1000 / jobs
     checks = loop.run_until_complete(_checks(runtime))
     assert checks == {"sent": 2 * total, "processed": total, "success": total}, checks
     loop.run_until_complete(runtime.close())
@@ -202,13 +213,17 @@ async def _checks(runtime: Any) -> dict[str, int]:
         }
 
 
-def run_child(src: Path | None, database_url: str, jobs: int, warmup: int) -> dict[str, float]:
+def run_child(
+    src: Path | None, database_url: str, jobs: int, warmup: int, profile: str | None = None
+) -> dict[str, float]:
     env = bench_env()
     if src is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(src.resolve()), env["PYTHONPATH"]])
     with tempfile.NamedTemporaryFile(suffix=".log") as log:
         argv = [sys.executable, "-m", "bench.worker_jobs", "--child", database_url]
         argv += ["--jobs", str(jobs), "--warmup", str(warmup), "--log", log.name]
+        if profile is not None:
+            argv += ["--profile", profile]
         done = subprocess.run(argv, check=False, env=env, capture_output=True, text=True)
         if done.returncode != 0:
             raise SystemExit(done.stderr[-3000:])
@@ -223,11 +238,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--compare-src", type=Path, default=None)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument(
+        "--db-prefix", default="oja_bench", help="the scratch databases' name prefix"
+    )
+    parser.add_argument(
+        "--profile",
+        default=None,
+        metavar="PREFIX",
+        help="cProfile each kind's measured jobs into PREFIX.<kind>.pstats (slower; not figures)",
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--log", default=os.devnull, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.child, args.jobs, args.warmup, args.log)))
+        print(json.dumps(measure(args.child, args.jobs, args.warmup, args.log, args.profile)))
         return
 
     print(machine_line())
@@ -239,9 +263,9 @@ def main() -> None:
     results: dict[str, list[dict[str, float]]] = {name: [] for name in rows}
     for index in range(args.rounds):
         for name, src in rows.items():
-            with scratch_database(args.postgres) as dsn:
+            with scratch_database(args.postgres, args.db_prefix) as dsn:
                 database_url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
-                result = run_child(src, database_url, args.jobs, args.warmup)
+                result = run_child(src, database_url, args.jobs, args.warmup, args.profile)
             results[name].append(result)
             figures = ", ".join(f"{key} {value:.2f}" for key, value in result.items())
             print(f"round {index + 1}: {name}: {figures} (load average {load_average()})")

@@ -22,6 +22,12 @@ from oja.core.clock import utcnow
 from oja.core.db import insert_ignore
 from oja.core.ids import uuid7
 
+# The webhook job's conditional UPDATEs are Core statements on the tables: they never read rows
+# back into the session (``synchronize_session=False`` before), so the ORM's bulk-update
+# machinery (its compile state, the entity's attribute lookups) was CPU per payment for nothing.
+_PAYMENT: Table = Payment.__table__  # type: ignore[assignment]
+_WEBHOOK_EVENT: Table = WebhookEvent.__table__  # type: ignore[assignment]
+
 
 async def insert_ignoring_conflict(
     session: AsyncSession, table: Table, values: dict[str, Any], returning: Any
@@ -70,36 +76,33 @@ async def move_payment(
         values["gateway_response"] = gateway_response
     if channel is not None:
         values["channel"] = channel
+    payment = _PAYMENT.c
     result = await session.execute(
-        update(Payment)
+        update(_PAYMENT)
         .where(
-            Payment.id == payment_id,
-            Payment.status.in_(sources_of(target)),
-            Payment.flag.is_(None),
+            payment.id == payment_id,
+            payment.status.in_(sources_of(target)),
+            payment.flag.is_(None),
         )
         .values(**values)
-        .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def flag_payment(session: AsyncSession, payment_id: uuid.UUID, flag: str) -> bool:
     now = utcnow()
+    payment = _PAYMENT.c
     result = await session.execute(
-        update(Payment)
-        .where(Payment.id == payment_id, Payment.status != "success", Payment.flag.is_(None))
+        update(_PAYMENT)
+        .where(payment.id == payment_id, payment.status != "success", payment.flag.is_(None))
         .values(flag=flag, verified_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def touch_verified(session: AsyncSession, payment_id: uuid.UUID) -> None:
     await session.execute(
-        update(Payment)
-        .where(Payment.id == payment_id)
-        .values(verified_at=utcnow())
-        .execution_options(synchronize_session=False)
+        update(_PAYMENT).where(_PAYMENT.c.id == payment_id).values(verified_at=utcnow())
     )
 
 
@@ -233,11 +236,11 @@ async def store_event(
 async def finish_event(
     session: AsyncSession, event_id: uuid.UUID, status: str, outcome: str
 ) -> None:
+    event = _WEBHOOK_EVENT.c
     await session.execute(
-        update(WebhookEvent)
-        .where(WebhookEvent.id == event_id, WebhookEvent.status == "received")
+        update(_WEBHOOK_EVENT)
+        .where(event.id == event_id, event.status == "received")
         .values(status=status, outcome=outcome[:200], processed_at=utcnow())
-        .execution_options(synchronize_session=False)
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import smtplib
 import ssl
 from collections import deque
@@ -151,7 +152,7 @@ class SmtpEmail:
         try:
             with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
                 if self._use_tls:
-                    smtp.starttls(context=self._ssl_context or ssl.create_default_context())
+                    smtp.starttls(context=self._ssl_context or _system_tls_context())
                 if self._username:
                     smtp.login(self._username, self._password or "")
                 smtp.send_message(message)
@@ -265,6 +266,13 @@ class SendGridEmail:
 
 def _decode(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+
+
+@functools.cache
+def _system_tls_context() -> ssl.SSLContext:
+    """STARTTLS's default context (the system store), built once per process: a new one per
+    message loaded the CA store again each time. A context is safe to share between threads."""
+    return ssl.create_default_context()
 
 
 def _domain_of(sender: str) -> str:

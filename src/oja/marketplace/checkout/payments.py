@@ -44,11 +44,13 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from oja.billing.service import PAYMENT_FAILED, PAYMENT_FLAGGED, PAYMENT_SUCCEEDED
 from oja.core import events
@@ -58,7 +60,7 @@ from oja.marketplace.checkout import repository
 from oja.marketplace.inventory import repository as inventory_repository
 from oja.marketplace.orders import repository as orders_repository
 from oja.marketplace.orders import transitions
-from oja.marketplace.orders.models import GroupStatus, OrderGroup, OrderStatus
+from oja.marketplace.orders.models import GroupStatus, OrderGroup, OrderStatus, StoreOrder
 
 log = structlog.get_logger("oja.marketplace.checkout")
 PAID_NOTE = "payment verified"
@@ -176,19 +178,34 @@ async def confirm_payment(
             f"amount_mismatch: paid {amount} {currency}, due {group.total} {group.currency}",
         )
         return "flagged"
+    now = utcnow()
+    paid_values = {
+        "paid_at": now,
+        "payment_reference": reference,
+        "failure_reason": None,
+        "updated_at": now,
+    }
     paid = await repository.move_group(
         db,
         group.id,
         from_status=GroupStatus.awaiting_payment,
         to_status=GroupStatus.paid,
-        values={"paid_at": utcnow(), "payment_reference": reference, "failure_reason": None},
+        values=paid_values,
     )
     if paid:
-        for order in await repository.group_orders(db, group.id):
+        for key, value in {"status": str(GroupStatus.paid), **paid_values}.items():
+            set_committed_value(group, key, value)  # the row as the UPDATE left it
+        orders = await repository.group_orders(db, group.id)
+        for order in orders:
             if order.status == OrderStatus.pending:
                 await transitions.move(
                     db, order, OrderStatus.confirmed, actor_id=None, note=PAID_NOTE
                 )
+        db.info.setdefault(_JUST_PAID, {})[reference] = (
+            db.sync_session.get_transaction(),
+            group,
+            orders,
+        )
         log.info("marketplace.checkout.paid", group_id=str(group.id), total=group.total)
         return "paid"
     if await repository.move_group(
@@ -209,6 +226,22 @@ async def confirm_payment(
         )
         return "paid_twice"
     return "unchanged"
+
+
+_JUST_PAID = "oja.marketplace.just_paid"
+"""``session.info`` key: reference → (transaction, group, its store orders) this session's
+confirmation moved to ``paid``, for the ledger's handler of the same event (:func:`just_paid`)."""
+
+
+def just_paid(db: AsyncSession, reference: str) -> tuple[OrderGroup, Sequence[StoreOrder]] | None:
+    """The group (status ``paid``, as written) and its store orders that :func:`confirm_payment`
+    just paid with ``reference`` in this session's current transaction, handed over once: the
+    ledger books them without reading both again. None otherwise (then read the rows)."""
+    pending = db.info.get(_JUST_PAID)
+    handed = pending.pop(reference, None) if pending else None
+    if handed is None or handed[0] is not db.sync_session.get_transaction():
+        return None  # paid in a transaction that has ended (committed or rolled back)
+    return handed[1], handed[2]
 
 
 async def _flag(db: AsyncSession, group: OrderGroup, reason: str) -> None:

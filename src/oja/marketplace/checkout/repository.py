@@ -187,7 +187,7 @@ async def move_group(
     result = await db.execute(
         update(OrderGroup)
         .where(*conditions)
-        .values(status=str(to_status), updated_at=utcnow(), **(values or {}))
+        .values(**{"status": str(to_status), "updated_at": utcnow(), **(values or {})})
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]

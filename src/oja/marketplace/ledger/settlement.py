@@ -207,10 +207,14 @@ async def book_payment(
     expense (``provider_fees``) or, with ``OJA_MARKETPLACE_FEE_BEARER=vendor``, taken from the
     stores' shares (a ``fee`` entry on each store's pending account). ``sent``: the stores
     Paystack settled directly (:mod:`.split`), with ``split_shares`` as verified."""
-    group = await checkout_repository.group_by_reference(db, reference)
-    if group is None or group.status != GroupStatus.paid:
-        return "not_paid"
-    orders = await checkout_repository.group_orders(db, group.id)
+    paid = checkout_payments.just_paid(db, reference)
+    if paid is not None:  # confirmed by this event's checkout handler: the rows are in hand
+        group, orders = paid
+    else:
+        found = await checkout_repository.group_by_reference(db, reference)
+        if found is None or found.status != GroupStatus.paid:
+            return "not_paid"
+        group, orders = found, await checkout_repository.group_orders(db, found.id)
     lines = await checkout_repository.group_lines(db, orders) if orders else []
     commissions = await order_commissions(db, settings, orders, lines)
     legs = [Leg(AccountKind.provider_clearing, EntryType.payment, group.total)]

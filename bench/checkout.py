@@ -38,6 +38,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import statistics
 import subprocess
 import tempfile
@@ -286,7 +287,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-# uvicorn under cProfile: the statistics are written to argv[1] when the server stops (SIGTERM)
+# uvicorn under cProfile, on (SIGUSR1) around each batch of the profiled route: the statistics
+# are written to argv[1] when the server stops (SIGTERM)
 _PROFILED = """
 import cProfile, signal, sys, uvicorn
 profile = cProfile.Profile()
@@ -296,7 +298,8 @@ def dump_then_reraise(signum):  # uvicorn re-raises the SIGTERM it handled once 
     profile.dump_stats(sys.argv[1])
     reraise(signum)
 signal.raise_signal = dump_then_reraise
-profile.enable()
+signal.signal(signal.SIGUSR1, lambda *_: profile.enable())  # the profiled route's batches only
+signal.signal(signal.SIGUSR2, lambda *_: profile.disable())
 uvicorn.run("oja.main:create_app", factory=True, host=sys.argv[2], port=int(sys.argv[3]),
             access_log=False, log_level="warning")
 """
@@ -331,6 +334,7 @@ def start_tree(
 class Server:
     def __init__(self, label: str, process: subprocess.Popen[bytes], url: str) -> None:
         self.label, self.process, self.url = label, process, url
+        self.profiled: str | None = None
         self.cpu_ms: dict[str, list[float]] = {route: [] for route in ROUTES}
         self.ms: dict[str, list[float]] = {route: [] for route in ROUTES}
 
@@ -351,10 +355,14 @@ async def _batch(
             answers.append(response)
 
         await client.get("/healthz")  # the connection open before the clock starts
+        if route == server.profiled:
+            os.kill(server.process.pid, signal.SIGUSR1)
         before = cpu_seconds(server.process.pid)
         for start in range(0, len(calls), 2):
             await asyncio.gather(*(one(call) for call in calls[start : start + 2]))
         used = cpu_seconds(server.process.pid) - before
+        if route == server.profiled:
+            os.kill(server.process.pid, signal.SIGUSR2)
     server.cpu_ms[route].append(1000 * used / len(calls))
     return answers
 
@@ -441,6 +449,8 @@ def cpu_main(args: argparse.Namespace, server: str) -> None:
                 log = tmp / f"{len(servers)}.log"
                 process, base_url = start_tree(tree, env, log, Path(profile) if profile else None)
                 servers.append(Server(label, process, base_url))
+                if profile:
+                    servers[-1].profiled = args.profile_route
                 wait_http_ok(f"{base_url}/healthz", process, timeout=300)
             asyncio.run(cpu_run(servers, dsn, args.rounds, args.buyers))
         finally:
@@ -487,6 +497,9 @@ def main() -> None:
     parser.add_argument("--redis-url", help="--cpu: the servers' OJA_REDIS_URL (a db of yours).")
     parser.add_argument(
         "--profile", help="--cpu: run this tree's server under cProfile, statistics to this file."
+    )
+    parser.add_argument(
+        "--profile-route", default="POST /checkout", choices=ROUTES, help="--profile: this route."
     )
     args = parser.parse_args()
     if not args.database_url:

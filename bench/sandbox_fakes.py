@@ -28,7 +28,6 @@ import asyncio
 import os
 import smtplib
 import statistics
-import subprocess
 import tempfile
 import time
 import uuid
@@ -37,6 +36,7 @@ from typing import Any
 
 import httpx
 
+from bench.checkout import cpu_seconds
 from bench.common import (
     HOST,
     ROOT,
@@ -44,6 +44,7 @@ from bench.common import (
     free_port,
     machine_line,
     markdown_table,
+    start_process,
     stop_process,
     wait_http_ok,
 )
@@ -63,11 +64,6 @@ async def _receiver(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"{}"})
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 class Fakes:
     def __init__(self, label: str, tree: Path, oja_url: str, log: Path) -> None:
         self.label = label
@@ -77,15 +73,7 @@ class Fakes:
         argv += ["--port-base", str(self.port_base)]
         argv += ["--oja-url", oja_url]
         env = bench_env(PYTHONPATH=os.pathsep.join([str(tree / "src"), str(tree)]))
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(
-                argv,
-                env=env,
-                cwd=tree,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.process = start_process(argv, env=env, log_path=log)
         self.cpu_ms: list[float] = []
 
     def url(self, name: str) -> str:

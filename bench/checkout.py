@@ -38,6 +38,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import statistics
 import subprocess
 import tempfile
@@ -286,15 +287,38 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+# uvicorn under cProfile, on (SIGUSR1) around each batch of the profiled route: the statistics
+# are written to argv[1] when the server stops (SIGTERM)
+_PROFILED = """
+import cProfile, signal, sys, uvicorn
+profile = cProfile.Profile()
+reraise = signal.raise_signal
+def dump_then_reraise(signum):  # uvicorn re-raises the SIGTERM it handled once it has stopped
+    profile.disable()
+    profile.dump_stats(sys.argv[1])
+    reraise(signum)
+signal.raise_signal = dump_then_reraise
+signal.signal(signal.SIGUSR1, lambda *_: profile.enable())  # the profiled route's batches only
+signal.signal(signal.SIGUSR2, lambda *_: profile.disable())
+uvicorn.run("oja.main:create_app", factory=True, host=sys.argv[2], port=int(sys.argv[3]),
+            access_log=False, log_level="warning")
+"""
+
+
 def start_tree(
-    tree: Path, env: dict[str, str], log_path: Path
+    tree: Path, env: dict[str, str], log_path: Path, profile: Path | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """uvicorn serving ``tree``'s Oja with ``tree``'s own interpreter; (process, base URL)."""
+    """uvicorn serving ``tree``'s Oja with ``tree``'s own interpreter; (process, base URL).
+    With ``profile``, the server runs under cProfile and writes its statistics there on exit."""
     port = free_port()
     python = tree / ".venv" / "bin" / "python"
     argv = [str(python), "-m", "uvicorn", "oja.main:create_app", "--factory", "--host", HOST]
     argv += ["--port", str(port), "--no-access-log", "--log-level", "warning"]
-    tree_env = {**env, "PYTHONPATH": str(tree)}
+    if profile is not None:
+        argv = [str(python), "-c", _PROFILED, str(profile), HOST, str(port)]
+    # ``src`` first: a tree whose .venv is another checkout's (its editable install) still
+    # serves its own code
+    tree_env = {**env, "PYTHONPATH": os.pathsep.join([str(tree / "src"), str(tree)])}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             argv,
@@ -310,6 +334,7 @@ def start_tree(
 class Server:
     def __init__(self, label: str, process: subprocess.Popen[bytes], url: str) -> None:
         self.label, self.process, self.url = label, process, url
+        self.profiled: str | None = None
         self.cpu_ms: dict[str, list[float]] = {route: [] for route in ROUTES}
         self.ms: dict[str, list[float]] = {route: [] for route in ROUTES}
 
@@ -330,10 +355,14 @@ async def _batch(
             answers.append(response)
 
         await client.get("/healthz")  # the connection open before the clock starts
+        if route == server.profiled:
+            os.kill(server.process.pid, signal.SIGUSR1)
         before = cpu_seconds(server.process.pid)
         for start in range(0, len(calls), 2):
             await asyncio.gather(*(one(call) for call in calls[start : start + 2]))
         used = cpu_seconds(server.process.pid) - before
+        if route == server.profiled:
+            os.kill(server.process.pid, signal.SIGUSR2)
     server.cpu_ms[route].append(1000 * used / len(calls))
     return answers
 
@@ -416,8 +445,12 @@ def cpu_main(args: argparse.Namespace, server: str) -> None:
             trees.insert(0, ("base tree", Path(args.base_tree).resolve()))
         try:
             for label, tree in trees:
-                process, base_url = start_tree(tree, env, tmp / f"{len(servers)}.log")
+                profile = args.profile if tree == ROOT and args.profile else None
+                log = tmp / f"{len(servers)}.log"
+                process, base_url = start_tree(tree, env, log, Path(profile) if profile else None)
                 servers.append(Server(label, process, base_url))
+                if profile:
+                    servers[-1].profiled = args.profile_route
                 wait_http_ok(f"{base_url}/healthz", process, timeout=300)
             asyncio.run(cpu_run(servers, dsn, args.rounds, args.buyers))
         finally:
@@ -462,6 +495,12 @@ def main() -> None:
     parser.add_argument("--base-tree", help="--cpu: also serve this tree's code, interleaved.")
     parser.add_argument("--buyers", type=int, default=20, help="--cpu: buyers per round.")
     parser.add_argument("--redis-url", help="--cpu: the servers' OJA_REDIS_URL (a db of yours).")
+    parser.add_argument(
+        "--profile", help="--cpu: run this tree's server under cProfile, statistics to this file."
+    )
+    parser.add_argument(
+        "--profile-route", default="POST /checkout", choices=ROUTES, help="--profile: this route."
+    )
     args = parser.parse_args()
     if not args.database_url:
         parser.error("--database-url (or OJA_TEST_POSTGRES_URL) is required: PostgreSQL only")

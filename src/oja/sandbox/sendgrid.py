@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from oja.core.http import tls_context
 from oja.sandbox.base import (
     Failure,
     ScriptedFailures,
@@ -154,7 +155,7 @@ class SendGridFake(ScriptedFailures[Call]):
             return None
         body = json.dumps(events).encode()
         try:
-            async with httpx.AsyncClient(timeout=30) as client:
+            async with httpx.AsyncClient(timeout=30, verify=tls_context()) as client:
                 answer = await client.post(
                     self.webhook_url, content=body, headers=self.signed_headers(body)
                 )

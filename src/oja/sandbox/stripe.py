@@ -24,6 +24,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from oja.core.http import tls_context
 from oja.sandbox.base import SecretKeyApi, fake_app
 
 DEFAULT_SECRET_KEY = "sk_test_oja_sandbox_stripe"  # noqa: S105 (a fake's public test value)
@@ -118,7 +119,7 @@ class StripeFake(SecretKeyApi):
         if self.webhook_url:
             payload, header = self.signed(event)
             try:
-                async with httpx.AsyncClient(timeout=30) as client:
+                async with httpx.AsyncClient(timeout=30, verify=tls_context()) as client:
                     answer = await client.post(
                         self.webhook_url,
                         content=payload,

@@ -29,6 +29,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from oja.core.http import tls_context
 from oja.sandbox.base import Failure, ScriptedFailures, add_inbox, fake_app
 
 DEFAULT_ACCOUNT_SID = "AC" + "0a1b2c3d4e5f" * 2 + "0a1b2c3d"
@@ -138,7 +139,7 @@ class TwilioFake(ScriptedFailures[Call]):
         }
         answer: int | None = None
         try:
-            async with httpx.AsyncClient(timeout=30) as client:
+            async with httpx.AsyncClient(timeout=30, verify=tls_context()) as client:
                 response = await client.post(message.status_callback, data=params, headers=headers)
             answer = response.status_code
         except httpx.HTTPError:

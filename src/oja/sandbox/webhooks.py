@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from oja.core.http import tls_context
+
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
@@ -71,7 +73,7 @@ class WebhookSender:
         status: int | None = None
         if self.url:
             try:
-                async with httpx.AsyncClient(timeout=30) as client:
+                async with httpx.AsyncClient(timeout=30, verify=tls_context()) as client:
                     answer = await client.post(self.url, content=item.body, headers=item.headers)
                 status = answer.status_code
             except httpx.HTTPError:

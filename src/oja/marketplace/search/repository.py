@@ -8,10 +8,12 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Row,
     Select,
     String,
     and_,
+    bindparam,
     case,
     cast,
     delete,
@@ -413,17 +415,16 @@ def _tag(kind: str) -> ColumnElement[Any]:
     return literal_column(f"'{kind}'", String).label("kind")
 
 
-async def page_and_facets(
-    db: AsyncSession,
+def page_and_facets_query(
     stmt: Select[Any],
     sort: SearchSort,
     rank: ColumnElement[Any] | None,
     *,
-    offset: int,
-    limit: int,
+    offset: Any,
+    limit: Any,
     edges: list[int],
     sample: int,
-) -> list[FacetRow]:
+) -> Any:
     """The page's ids, the total and every facet's counts in one statement: the filtered rows
     (with the full-text match, the costly part) are computed once into a materialized CTE with
     their sort keys; the page orders it, the total counts it, each facet groups it — instead of
@@ -507,8 +508,100 @@ async def page_and_facets(
         .join(SearchAttribute, SearchAttribute.product_id == m.product_id)
         .group_by(SearchAttribute.name, SearchAttribute.value),
     ]
-    rows = await db.execute(union_all(*parts))
+    return union_all(*parts)
+
+
+async def page_and_facets(
+    db: AsyncSession,
+    stmt: Select[Any],
+    sort: SearchSort,
+    rank: ColumnElement[Any] | None,
+    *,
+    offset: int,
+    limit: int,
+    edges: list[int],
+    sample: int,
+) -> list[FacetRow]:
+    """The page's ids, the total and every facet's counts in one statement
+    (:func:`page_and_facets_query`)."""
+    query = page_and_facets_query(
+        stmt, sort, rank, offset=offset, limit=limit, edges=edges, sample=sample
+    )
+    return _facet_rows(await db.execute(query))
+
+
+def _facet_rows(rows: Any) -> list[FacetRow]:
     return [(str(k), a, b, int(c)) for k, a, b, c in rows]
+
+
+_FILTERED: dict[tuple[Any, ...], Any] = {}
+""":func:`filtered_page_and_facets`'s statements per filter shape, built once."""
+
+
+async def filtered_page_and_facets(
+    db: AsyncSession,
+    filters: SearchFilters,
+    *,
+    categories: Sequence[uuid.UUID] | None,
+    vendor: uuid.UUID | None,
+    offset: int,
+    limit: int,
+    edges: list[int],
+    sample: int,
+) -> list[FacetRow]:
+    """:func:`page_and_facets` of :func:`base` for a search without words or attributes (the
+    category searches), its statement built once per filter shape with the filters' values bound:
+    building it per request was most of such a search's own CPU (issue 25)."""
+    values: dict[str, Any] = {
+        "categories": categories,
+        "vendor": vendor,
+        "min_price": filters.min_price,
+        "max_price": filters.max_price,
+        "rating_gte": filters.rating_gte,
+    }
+    given = tuple(name for name, value in values.items() if value is not None)
+    shape = (given, filters.in_stock, filters.sort, tuple(edges), sample)
+    query = _FILTERED.get(shape)
+    if query is None:
+        types = {
+            "categories": D.category_id.type,
+            "vendor": D.vendor_id.type,
+            "min_price": D.price.type,
+            "max_price": D.price.type,
+            "rating_gte": D.rating.type,
+        }
+        bound: dict[str, Any] = {
+            name: bindparam(name, type_=types[name], expanding=name == "categories")
+            for name in given
+        }
+        # Unvalidated on purpose: base() only compares these fields, and they are parameters.
+        shape_of: dict[str, Any] = {
+            "min_price": bound.get("min_price"),
+            "max_price": bound.get("max_price"),
+            "rating_gte": bound.get("rating_gte"),
+            "in_stock": filters.in_stock,
+            "sort": filters.sort,
+        }
+        shaped = SearchFilters.model_construct(**shape_of)
+        stmt, _ = base(
+            shaped,
+            categories=bound.get("categories"),
+            vendor=bound.get("vendor"),
+            engine=None,  # type: ignore[arg-type]
+            query=None,
+        )
+        query = _FILTERED[shape] = page_and_facets_query(
+            stmt,
+            filters.sort,
+            None,
+            offset=bindparam("offset", type_=Integer),
+            limit=bindparam("limit", type_=Integer),
+            edges=edges,
+            sample=sample,
+        )
+    params = {name: values[name] for name in given}
+    params.update(offset=offset, limit=limit)
+    return _facet_rows(await db.execute(query, params))
 
 
 async def categories_named(db: AsyncSession, ids: Collection[uuid.UUID]) -> list[Row[Any]]:

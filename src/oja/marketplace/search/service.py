@@ -348,28 +348,18 @@ async def _page_and_facets(
     prices: dict[int, int] = {}
     ratings: dict[int, int] = {}
     pairs: list[tuple[str, str, int]] = []
+    window: dict[str, Any] = {
+        "offset": params.offset,
+        "limit": params.per_page,
+        "edges": edges,
+        "sample": settings.search_facet_sample,
+    }
     if base is None:
         rows = await repository.filtered_page_and_facets(
-            db,
-            filters,
-            categories=category_ids,
-            vendor=vendor,
-            offset=params.offset,
-            limit=params.per_page,
-            edges=edges,
-            sample=settings.search_facet_sample,
+            db, filters, categories=category_ids, vendor=vendor, **window
         )
     else:
-        rows = await repository.page_and_facets(
-            db,
-            base[0],
-            filters.sort,
-            base[1],
-            offset=params.offset,
-            limit=params.per_page,
-            edges=edges,
-            sample=settings.search_facet_sample,
-        )
+        rows = await repository.page_and_facets(db, base[0], filters.sort, base[1], **window)
     for kind, key, value, count in rows:
         if kind == "total":
             total = count

@@ -312,10 +312,20 @@ async def categories_under(
     """The category (by id or slug) and its descendants, or None when there is no such category.
     Resolved before the search, so the search filters on a list of ids: a sub-select there made
     PostgreSQL loop over the categories and repeat the full-text index scan once per category."""
-    cond = Category.slug == slug if category_id is None else Category.id == category_id
+    by_id = category_id is not None
+    found = await db.scalars(_CATEGORIES_UNDER[by_id], {"key": category_id if by_id else slug})
+    return list(found) or None
+
+
+def _categories_under(by_id: bool) -> Select[Any]:
+    key = bindparam("key", type_=Category.id.type if by_id else Category.slug.type)
+    cond = Category.id == key if by_id else Category.slug == key
     path = select(Category.path).where(cond).scalar_subquery()
-    under = select(Category.id).where(Category.path.like(path + "%")).order_by(Category.id)
-    return list(await db.scalars(under)) or None
+    return select(Category.id).where(Category.path.like(path + "%")).order_by(Category.id)
+
+
+_CATEGORIES_UNDER = {by_id: _categories_under(by_id) for by_id in (True, False)}
+""":func:`categories_under`'s statements (the category by id, by slug), built once."""
 
 
 async def vendor_id(db: AsyncSession, id_: uuid.UUID | None, slug: str) -> uuid.UUID | None:
@@ -395,13 +405,22 @@ HIT_COLUMNS = (
 )
 
 
+_DOCUMENTS = (
+    select(*HIT_COLUMNS)
+    .join(Vendor, Vendor.id == D.vendor_id)
+    .where(D.product_id.in_(bindparam("ids", expanding=True, type_=D.product_id.type)))
+)
+""":func:`documents`' statement, built once (a search answer's last statement)."""
+
+
 async def documents(db: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Any]:
     """What a hit shows of the index rows of ``ids`` and their stores, in the order of ``ids``
     (rows, not entities: a page is read, never changed)."""
     if not ids:
         return []
-    query = select(*HIT_COLUMNS).join(Vendor, Vendor.id == D.vendor_id).where(D.product_id.in_(ids))
-    found: dict[uuid.UUID, Any] = {row.product_id: row for row in await db.execute(query)}
+    found: dict[uuid.UUID, Any] = {
+        row.product_id: row for row in await db.execute(_DOCUMENTS, {"ids": list(ids)})
+    }
     return [found[i] for i in ids if i in found]
 
 
@@ -604,21 +623,34 @@ async def filtered_page_and_facets(
     return _facet_rows(await db.execute(query, params))
 
 
+def _named(table: type[Category] | type[Vendor]) -> Any:
+    ids = bindparam("ids", expanding=True, type_=table.id.type)
+    query = (
+        select(table.id, table.name, table.slug)
+        .where(table.id.in_(ids))
+        .order_by(table.name, table.id)
+    )
+    return query
+
+
+_CATEGORIES_NAMED = _named(Category)
+_VENDORS_NAMED = _named(Vendor)
+"""The facets' names, their statements built once."""
+
+
 async def categories_named(db: AsyncSession, ids: Collection[uuid.UUID]) -> list[Row[Any]]:
     """``(id, name, slug)`` rows, ordered by name then id (the facet's order among equal
     counts)."""
     if not ids:
         return []
-    query = select(Category.id, Category.name, Category.slug).where(Category.id.in_(ids))
-    return list(await db.execute(query.order_by(Category.name, Category.id)))
+    return list(await db.execute(_CATEGORIES_NAMED, {"ids": list(ids)}))
 
 
 async def vendors_named(db: AsyncSession, ids: Collection[uuid.UUID]) -> list[Row[Any]]:
     """``(id, name, slug)`` rows, ordered by name then id."""
     if not ids:
         return []
-    query = select(Vendor.id, Vendor.name, Vendor.slug).where(Vendor.id.in_(ids))
-    return list(await db.execute(query.order_by(Vendor.name, Vendor.id)))
+    return list(await db.execute(_VENDORS_NAMED, {"ids": list(ids)}))
 
 
 async def suggest_titles(db: AsyncSession, words: list[str], limit: int) -> list[tuple[Any, str]]:

@@ -60,6 +60,8 @@ class LocalStorage:
         self._root = Path(os.path.realpath(root))
         self._signing_key = signing_key
         self._public_url = public_url.rstrip("/")
+        self._signed: dict[tuple[str, str | None], str] = {}
+        self._signed_expires = 0
 
     @property
     def root(self) -> Path:
@@ -182,10 +184,22 @@ class LocalStorage:
             raise ValueError("expires_in must be a positive number of seconds")
         expires = int(time.time()) + expires_in
         name = safe_filename(filename) if filename is not None else None
-        query = {"expires": str(expires), "sig": self._sign(key, expires, name)}
-        if name is not None:
-            query["filename"] = name
-        return f"{self._public_url}/storage/{key}?{urlencode(query)}"
+        # A URL is a function of (key, expires, filename): one signed this second is reused, so a
+        # page showing an image again, or the next request for it, costs a dict lookup (issue 25).
+        if expires != self._signed_expires:
+            self._signed.clear()
+            self._signed_expires = expires
+        url = self._signed.get((key, name))
+        if url is None:
+            # A valid key is ASCII without a quote or backslash: the message is json.dumps's, built
+            # directly, and expires and the hex signature need no URL quoting.
+            message = f'["oja.storage.v1", "{key}", {expires}, {json.dumps(name)}]'.encode()
+            sig = hmac.new(self._signing_key, message, hashlib.sha256).hexdigest()
+            url = f"{self._public_url}/storage/{key}?expires={expires}&sig={sig}"
+            if name is not None:
+                url += f"&{urlencode({'filename': name})}"
+            self._signed[key, name] = url
+        return url
 
     def verify(
         self,

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Integer,
     Select,
     String,
     and_,
@@ -444,9 +445,7 @@ def _under_path(root_path: Any, dialect: str) -> Any:
     )
 
 
-def _price_range(
-    min_price: int | None, max_price: int | None, *, per_row: bool = False
-) -> list[Any]:
+def _price_range(min_price: Any, max_price: Any, *, per_row: bool = False) -> list[Any]:
     """Some live variant's price is within the bounds. The product's cheapest and dearest prices
     answer it alone (and through the row at hand) unless the product straddles the range, where
     only a look at its variants can tell.
@@ -490,7 +489,7 @@ def _count(where: list[Any]) -> Any:
     return select(func.count()).select_from(Product).where(*where).correlate(None).scalar_subquery()
 
 
-def _total(where: list[Any], min_price: int | None, max_price: int | None) -> Any:
+def _total(where: list[Any], min_price: Any, max_price: Any) -> Any:
     """The listing's total. With both price bounds it is two counts added up: the products whose
     cheapest or dearest price answers the range alone, and the straddlers (cheapest below the
     range, dearest above it) with a live variant within it. The two are disjoint and together
@@ -520,6 +519,111 @@ ListedRow = tuple[ProductRow, Shown]
 """A listing's product: its row and what it shows."""
 
 
+_LISTINGS: dict[tuple[Any, ...], tuple[Select[Any], Any]] = {}
+"""The listing's statement (and its total alone) per dialect and filter shape, built once with
+bound parameters: building it per request was 7–10 % of the listing's CPU (issue 25), and a
+statement object used again keeps its compiled cache key."""
+
+
+def _param(name: str) -> BindParameter[Any]:
+    return bindparam(name, type_=Integer)
+
+
+def _listing_query(
+    dialect: str,
+    *,
+    category: str | None,
+    vendor: str | None,
+    in_stock: bool | None,
+    min_price: bool,
+    max_price: bool,
+    price: bool,
+    descending: bool,
+) -> tuple[Select[Any], Any]:
+    """The statement of :func:`list_visible` for one shape: ``category`` is how the subtree is
+    named (``path``, ``id``, ``slug``, or None), ``vendor`` how the store is (``id``, ``slug``),
+    ``min_price``/``max_price`` whether that bound is given, ``price`` whether the sort is by
+    price. Values are parameters: ``category_path``, ``category_id``, ``category_slug``,
+    ``vendor_id``, ``vendor_slug``, ``min_price``, ``max_price``, ``offset``, ``limit``, ``now``."""
+    shape = (dialect, category, vendor, in_stock, min_price, max_price, price, descending)
+    built = _LISTINGS.get(shape)
+    if built is not None:
+        return built
+    where: list[Any] = [Product.listed]
+    if category == "path":
+        # Rendered into the SQL, not bound: a prepared statement's generic plan (PostgreSQL's
+        # choice after five executions) would not see a parameter's value either, and would
+        # misjudge the subtree's size as it does a subquery's (issue 18). Paths are ids only.
+        root = bindparam("category_path", type_=String, literal_execute=True)
+        where.append(_under_path(root, dialect))
+    elif category is not None:
+        root_key = (
+            Category.id == bindparam("category_id", type_=Category.id.type)
+            if category == "id"
+            else Category.slug == bindparam("category_slug", type_=Category.slug.type)
+        )
+        root_path = select(Category.path).where(root_key).scalar_subquery()
+        where.append(_under_path(root_path, dialect))
+    if vendor == "id":
+        where.append(Product.vendor_id == bindparam("vendor_id", type_=Product.vendor_id.type))
+    elif vendor == "slug":
+        slug = bindparam("vendor_slug", type_=Vendor.slug.type)
+        where.append(
+            Product.vendor_id == select(Vendor.id).where(Vendor.slug == slug).scalar_subquery()
+        )
+    if in_stock is not None:
+        where.append(Product.stocked_variants > 0 if in_stock else Product.stocked_variants == 0)
+    low = _param("min_price") if min_price else None
+    high = _param("max_price") if max_price else None
+    total = _total(where, low, high)
+    where += _price_range(low, high, per_row=True)
+    key: Any
+    if price:
+        key, newest = Product.min_price, False
+        # A product always keeps a live variant; the condition says so to the planner (and keeps
+        # one caught mid-change out of the price sorts, as the join to its cheapest variant did).
+        where.append(Product.min_price.is_not(None))
+    else:
+        key, newest = Product.created_at, True
+    # The page is found by its ids and sort key alone, which each sort's index holds (an index
+    # only scan past the skipped pages), and only its rows are then read from the table: reading
+    # whole rows for the skipped pages too was most of the statement (issue 25, EXPLAIN ANALYZE
+    # on 10,000 products: 300 heap rows for page 15).
+    inner = select(Product.id, key, total.label("total")).where(*where)
+    # ties: newest id first; by price, the smaller id. The images and variants are added around
+    # the page, so their subqueries run for its rows only, not for every match.
+    page = (
+        inner.order_by(
+            key.desc() if descending else key.asc(), Product.id.desc() if newest else Product.id
+        )
+        .offset(_param("offset"))
+        .limit(_param("limit"))
+        .subquery("page")
+    )
+    sort_key = page.c[key.name]
+    now = bindparam("now", type_=Product.created_at.type)
+    shown = _shown_columns(dialect, page.c.id, Product.vendor_id, now)
+    outer: Select[Any] = (
+        select(*_PRODUCT_COLUMNS, page.c.total, *shown)
+        .join_from(page, Product, Product.id == page.c.id)
+        .order_by(
+            sort_key.desc() if descending else sort_key.asc(),
+            page.c.id.desc() if newest else page.c.id,
+        )
+    )
+    only_total: Select[Any] = select(total)
+    built = _LISTINGS[shape] = (outer, only_total)
+    return built
+
+
+def _named(named: tuple[uuid.UUID | None, str] | None) -> tuple[str | None, dict[str, Any]]:
+    """How a category or store is named (by ``id`` or ``slug``) and the parameter for it."""
+    if named is None:
+        return None, {}
+    key_id, slug = named
+    return ("id", {"id": key_id}) if key_id is not None else ("slug", {"slug": slug})
+
+
 async def list_visible(
     db: AsyncSession,
     *,
@@ -541,68 +645,38 @@ async def list_visible(
     ``stocked_variants`` and ``category_path`` are kept on the row by triggers (see
     :class:`Product`), and each sort walks its partial index (``WHERE listed``) and stops at the
     page."""
-    dialect = db.get_bind().dialect.name
-    where: list[Any] = [Product.listed]
+    params: dict[str, Any] = {"offset": paging.offset, "limit": paging.per_page, "now": now}
+    category_by: str | None
     if category_path is not None:
-        # Rendered into the SQL, not bound: a prepared statement's generic plan (PostgreSQL's
-        # choice after five executions) would not see a parameter's value either, and would
-        # misjudge the subtree's size as it does a subquery's (issue 18). Paths are ids only.
-        root = literal(category_path, String, literal_execute=True)
-        where.append(_under_path(root, dialect))
-    elif category is not None:
-        key_id, key_slug = category
-        root_key = Category.id == key_id if key_id is not None else Category.slug == key_slug
-        root_path = select(Category.path).where(root_key).scalar_subquery()
-        where.append(_under_path(root_path, dialect))
-    if vendor is not None:
-        vendor_id, slug = vendor
-        store = select(Vendor.id).where(Vendor.slug == slug).scalar_subquery()
-        where.append(Product.vendor_id == (vendor_id if vendor_id is not None else store))
-    if in_stock is not None:
-        where.append(Product.stocked_variants > 0 if in_stock else Product.stocked_variants == 0)
-    total = _total(where, min_price, max_price)
-    where += _price_range(min_price, max_price, per_row=True)
-    key: Any
-    if sort in {"price_asc", "price_desc"}:
-        key, descending, newest = Product.min_price, sort == "price_desc", False
-        # A product always keeps a live variant; the condition says so to the planner (and keeps
-        # one caught mid-change out of the price sorts, as the join to its cheapest variant did).
-        where.append(Product.min_price.is_not(None))
+        category_by, params["category_path"] = "path", category_path
     else:
-        key, descending, newest = Product.created_at, True, True
-    # The page is found by its ids and sort key alone, which each sort's index holds (an index
-    # only scan past the skipped pages), and only its rows are then read from the table: reading
-    # whole rows for the skipped pages too was most of the statement (issue 25, EXPLAIN ANALYZE
-    # on 10,000 products: 300 heap rows for page 15).
-    inner = select(Product.id, key, total.label("total")).where(*where)
-    # ties: newest id first; by price, the smaller id. The images and variants are added around
-    # the page, so their subqueries run for its rows only, not for every match.
-    page = (
-        inner.order_by(
-            key.desc() if descending else key.asc(), Product.id.desc() if newest else Product.id
-        )
-        .offset(paging.offset)
-        .limit(paging.per_page)
-        .subquery("page")
+        category_by, named = _named(category)
+        params.update({f"category_{k}": v for k, v in named.items()})
+    vendor_by, named = _named(vendor)
+    params.update({f"vendor_{k}": v for k, v in named.items()})
+    if min_price is not None:
+        params["min_price"] = min_price
+    if max_price is not None:
+        params["max_price"] = max_price
+    price = sort in {"price_asc", "price_desc"}
+    query, total = _listing_query(
+        db.get_bind().dialect.name,
+        category=category_by,
+        vendor=vendor_by,
+        in_stock=in_stock,
+        min_price=min_price is not None,
+        max_price=max_price is not None,
+        price=price,
+        descending=sort == "price_desc" if price else True,
     )
-    sort_key = page.c[key.name]
-    shown = _shown_columns(dialect, page.c.id, Product.vendor_id, now)
-    outer = (
-        select(*_PRODUCT_COLUMNS, page.c.total, *shown)
-        .join_from(page, Product, Product.id == page.c.id)
-        .order_by(
-            sort_key.desc() if descending else sort_key.asc(),
-            page.c.id.desc() if newest else page.c.id,
-        )
-    )
-    rows = (await db.execute(outer)).all()
+    rows = (await db.execute(query, params)).all()
     width = len(_PRODUCT_FIELDS)
     if rows:
         total_found = int(rows[0][width])
     elif paging.offset == 0:
         total_found = 0
     else:
-        total_found = int((await db.execute(select(total))).scalar_one())
+        total_found = int((await db.execute(total, params)).scalar_one())
     page_rows = []
     for row in rows:
         product = ProductRow(*row[:width])

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, insert, select, text, update
+from sqlalchemy import Integer, Select, bindparam, delete, exists, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.marketplace.catalog.models import Product, ProductStatus, ProductVariant
@@ -204,7 +204,7 @@ async def replace_subjects(
 # Reads that serve requests
 
 
-def _servable(product_id: Any, subject: str | None) -> list[Any]:
+def _servable(product_id: Any, subject: Any) -> list[Any]:
     """A recommendable product: active, of an approved store, in stock, not bought by the caller."""
     conditions: list[Any] = [
         Product.id == product_id,
@@ -231,28 +231,22 @@ def _servable(product_id: Any, subject: str | None) -> list[Any]:
 COLUMNS = (Product.id, Product.title, Product.vendor_id, Product.category_id)
 
 
-async def _head(
-    db: AsyncSession,
+_GENERIC_PLAN = text("SET LOCAL plan_cache_mode = force_generic_plan")
+
+
+def _head_query(
     table: type[SubjectRecommendation] | type[ProductNeighbour],
     product_id: Any,
     where: list[Any],
     *,
-    caller: str | None,
-    limit: int,
+    caller: Any,
+    limit: Any,
     order_by: Sequence[Any] = (),
     extra: Sequence[Any] = (),
-) -> list[Any]:
+) -> Select[Any]:
     """The first ``limit`` servable rows of one precomputed list, best first (after
-    ``order_by``), with the ``extra`` columns after the score.
-
-    On PostgreSQL the statement runs under ``plan_cache_mode = force_generic_plan`` (for the rest
-    of this read's transaction): its prepared statement is then planned once per connection
-    instead of per request — planning a five-relation join with two (anti-)semi-joins cost more
-    than executing it (``bench/recommendations.py``). Its one good plan does not depend on the
-    parameter values: primary-key and index look-ups from the list's few rows."""
-    if db.get_bind().dialect.name == "postgresql":
-        await db.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
-    rows = await db.execute(
+    ``order_by``), with the ``extra`` columns after the score."""
+    return (
         select(*COLUMNS, table.score, *extra)
         .join(Product, Product.id == product_id)
         .join(Vendor, Vendor.id == Product.vendor_id)
@@ -260,7 +254,45 @@ async def _head(
         .order_by(*order_by, table.rank)
         .limit(limit)
     )
-    return list(rows.all())
+
+
+async def _head(
+    db: AsyncSession, query: Select[Any], params: Mapping[str, Any] | None = None
+) -> list[Any]:
+    """The rows of a :func:`_head_query`.
+
+    On PostgreSQL the statement runs under ``plan_cache_mode = force_generic_plan`` (for the rest
+    of this read's transaction): its prepared statement is then planned once per connection
+    instead of per request — planning a five-relation join with two (anti-)semi-joins cost more
+    than executing it (``bench/recommendations.py``). Its one good plan does not depend on the
+    parameter values: primary-key and index look-ups from the list's few rows."""
+    if db.get_bind().dialect.name == "postgresql":
+        await db.execute(_GENERIC_PLAN)
+    return list((await db.execute(query, params)).all())
+
+
+_RECOMMENDED: dict[bool, Select[Any]] = {}
+""":func:`recommended_for`'s statement, for anonymous callers and for signed-in ones, built once
+with bound parameters (``subjects``, ``caller``, ``limit``): building it per request cost more
+CPU than the rest of the read (issue 25)."""
+
+
+def _recommended_query(signed_in: bool) -> Select[Any]:
+    query = _RECOMMENDED.get(signed_in)
+    if query is None:
+        is_trending = SubjectRecommendation.subject == TRENDING
+        subjects = bindparam("subjects", expanding=True, type_=SubjectRecommendation.subject.type)
+        caller = bindparam("caller", type_=BehaviourEvent.subject.type) if signed_in else None
+        query = _RECOMMENDED[signed_in] = _head_query(
+            SubjectRecommendation,
+            SubjectRecommendation.product_id,
+            [SubjectRecommendation.subject.in_(subjects)],
+            caller=caller,
+            limit=bindparam("limit", type_=Integer),
+            order_by=(is_trending,),
+            extra=(is_trending,),
+        )
+    return query
 
 
 async def recommended_for(
@@ -270,18 +302,12 @@ async def recommended_for(
     asked in turn were four statements with their plan settings, issue 25): both lists' rows,
     the caller's first, cut at ``limit``; any of the caller's rows means theirs alone. True when
     the rows are the caller's."""
-    subjects = [TRENDING] if subject is None else [subject, TRENDING]
-    is_trending = SubjectRecommendation.subject == TRENDING
-    rows = await _head(
-        db,
-        SubjectRecommendation,
-        SubjectRecommendation.product_id,
-        [SubjectRecommendation.subject.in_(subjects)],
-        caller=subject,
-        limit=limit,
-        order_by=(is_trending,),
-        extra=(is_trending,),
-    )
+    params: dict[str, Any] = {"limit": limit}
+    if subject is None:
+        params["subjects"] = [TRENDING]
+    else:
+        params.update(subjects=[subject, TRENDING], caller=subject)
+    rows = await _head(db, _recommended_query(subject is not None), params)
     personal = [row[:-1] for row in rows if not row[-1]]
     return (True, personal) if personal else (False, [row[:-1] for row in rows])
 
@@ -294,9 +320,10 @@ async def neighbours(
     limit: int,
 ) -> list[Any]:
     where = [ProductNeighbour.product_id == product_id, ProductNeighbour.kind == kind]
-    return await _head(
-        db, ProductNeighbour, ProductNeighbour.neighbour_id, where, caller=caller, limit=limit
+    query = _head_query(
+        ProductNeighbour, ProductNeighbour.neighbour_id, where, caller=caller, limit=limit
     )
+    return await _head(db, query)
 
 
 # Content

@@ -8,10 +8,12 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Row,
     Select,
     String,
     and_,
+    bindparam,
     case,
     cast,
     delete,
@@ -310,10 +312,20 @@ async def categories_under(
     """The category (by id or slug) and its descendants, or None when there is no such category.
     Resolved before the search, so the search filters on a list of ids: a sub-select there made
     PostgreSQL loop over the categories and repeat the full-text index scan once per category."""
-    cond = Category.slug == slug if category_id is None else Category.id == category_id
+    by_id = category_id is not None
+    found = await db.scalars(_CATEGORIES_UNDER[by_id], {"key": category_id if by_id else slug})
+    return list(found) or None
+
+
+def _categories_under(by_id: bool) -> Select[Any]:
+    key = bindparam("key", type_=Category.id.type if by_id else Category.slug.type)
+    cond = Category.id == key if by_id else Category.slug == key
     path = select(Category.path).where(cond).scalar_subquery()
-    under = select(Category.id).where(Category.path.like(path + "%")).order_by(Category.id)
-    return list(await db.scalars(under)) or None
+    return select(Category.id).where(Category.path.like(path + "%")).order_by(Category.id)
+
+
+_CATEGORIES_UNDER = {by_id: _categories_under(by_id) for by_id in (True, False)}
+""":func:`categories_under`'s statements (the category by id, by slug), built once."""
 
 
 async def vendor_id(db: AsyncSession, id_: uuid.UUID | None, slug: str) -> uuid.UUID | None:
@@ -393,13 +405,22 @@ HIT_COLUMNS = (
 )
 
 
+_DOCUMENTS = (
+    select(*HIT_COLUMNS)
+    .join(Vendor, Vendor.id == D.vendor_id)
+    .where(D.product_id.in_(bindparam("ids", expanding=True, type_=D.product_id.type)))
+)
+""":func:`documents`' statement, built once (a search answer's last statement)."""
+
+
 async def documents(db: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Any]:
     """What a hit shows of the index rows of ``ids`` and their stores, in the order of ``ids``
     (rows, not entities: a page is read, never changed)."""
     if not ids:
         return []
-    query = select(*HIT_COLUMNS).join(Vendor, Vendor.id == D.vendor_id).where(D.product_id.in_(ids))
-    found: dict[uuid.UUID, Any] = {row.product_id: row for row in await db.execute(query)}
+    found: dict[uuid.UUID, Any] = {
+        row.product_id: row for row in await db.execute(_DOCUMENTS, {"ids": list(ids)})
+    }
     return [found[i] for i in ids if i in found]
 
 
@@ -413,17 +434,16 @@ def _tag(kind: str) -> ColumnElement[Any]:
     return literal_column(f"'{kind}'", String).label("kind")
 
 
-async def page_and_facets(
-    db: AsyncSession,
+def page_and_facets_query(
     stmt: Select[Any],
     sort: SearchSort,
     rank: ColumnElement[Any] | None,
     *,
-    offset: int,
-    limit: int,
+    offset: Any,
+    limit: Any,
     edges: list[int],
     sample: int,
-) -> list[FacetRow]:
+) -> Any:
     """The page's ids, the total and every facet's counts in one statement: the filtered rows
     (with the full-text match, the costly part) are computed once into a materialized CTE with
     their sort keys; the page orders it, the total counts it, each facet groups it — instead of
@@ -507,8 +527,115 @@ async def page_and_facets(
         .join(SearchAttribute, SearchAttribute.product_id == m.product_id)
         .group_by(SearchAttribute.name, SearchAttribute.value),
     ]
-    rows = await db.execute(union_all(*parts))
+    return union_all(*parts)
+
+
+async def page_and_facets(
+    db: AsyncSession,
+    stmt: Select[Any],
+    sort: SearchSort,
+    rank: ColumnElement[Any] | None,
+    *,
+    offset: int,
+    limit: int,
+    edges: list[int],
+    sample: int,
+) -> list[FacetRow]:
+    """The page's ids, the total and every facet's counts in one statement
+    (:func:`page_and_facets_query`)."""
+    query = page_and_facets_query(
+        stmt, sort, rank, offset=offset, limit=limit, edges=edges, sample=sample
+    )
+    return _facet_rows(await db.execute(query))
+
+
+def _facet_rows(rows: Any) -> list[FacetRow]:
     return [(str(k), a, b, int(c)) for k, a, b, c in rows]
+
+
+_FILTERED: dict[tuple[Any, ...], Any] = {}
+""":func:`filtered_page_and_facets`'s statements per filter shape, built once."""
+
+
+async def filtered_page_and_facets(
+    db: AsyncSession,
+    filters: SearchFilters,
+    *,
+    categories: Sequence[uuid.UUID] | None,
+    vendor: uuid.UUID | None,
+    offset: int,
+    limit: int,
+    edges: list[int],
+    sample: int,
+) -> list[FacetRow]:
+    """:func:`page_and_facets` of :func:`base` for a search without words or attributes (the
+    category searches), its statement built once per filter shape with the filters' values bound:
+    building it per request was most of such a search's own CPU (issue 25)."""
+    values: dict[str, Any] = {
+        "categories": categories,
+        "vendor": vendor,
+        "min_price": filters.min_price,
+        "max_price": filters.max_price,
+        "rating_gte": filters.rating_gte,
+    }
+    given = tuple(name for name, value in values.items() if value is not None)
+    shape = (given, filters.in_stock, filters.sort, tuple(edges), sample)
+    query = _FILTERED.get(shape)
+    if query is None:
+        types = {
+            "categories": D.category_id.type,
+            "vendor": D.vendor_id.type,
+            "min_price": D.price.type,
+            "max_price": D.price.type,
+            "rating_gte": D.rating.type,
+        }
+        bound: dict[str, Any] = {
+            name: bindparam(name, type_=types[name], expanding=name == "categories")
+            for name in given
+        }
+        # Unvalidated on purpose: base() only compares these fields, and they are parameters.
+        shape_of: dict[str, Any] = {
+            "min_price": bound.get("min_price"),
+            "max_price": bound.get("max_price"),
+            "rating_gte": bound.get("rating_gte"),
+            "in_stock": filters.in_stock,
+            "sort": filters.sort,
+        }
+        shaped = SearchFilters.model_construct(**shape_of)
+        stmt, _ = base(
+            shaped,
+            categories=bound.get("categories"),
+            vendor=bound.get("vendor"),
+            engine=None,  # type: ignore[arg-type]
+            query=None,
+        )
+        query = _FILTERED[shape] = page_and_facets_query(
+            stmt,
+            filters.sort,
+            None,
+            offset=bindparam("offset", type_=Integer),
+            limit=bindparam("limit", type_=Integer),
+            edges=edges,
+            sample=sample,
+        )
+    params = {name: values[name] for name in given}
+    params.update(offset=offset, limit=limit)
+    return _facet_rows(await db.execute(query, params))
+
+
+def _named(table: type[Category] | type[Vendor]) -> Any:
+    ids = bindparam("ids", expanding=True, type_=table.id.type)
+    query = (
+        select(table.id, table.name, table.slug)
+        .where(table.id.in_(ids))
+        .order_by(table.name, table.id)
+    )
+    return query
+
+
+_CATEGORIES_NAMED = _named(Category)
+_VENDORS_NAMED = _named(Vendor)
+"""The facets' names, their statements built once."""
 
 
 async def categories_named(db: AsyncSession, ids: Collection[uuid.UUID]) -> list[Row[Any]]:
@@ -516,16 +643,14 @@ async def categories_named(db: AsyncSession, ids: Collection[uuid.UUID]) -> list
     counts)."""
     if not ids:
         return []
-    query = select(Category.id, Category.name, Category.slug).where(Category.id.in_(ids))
-    return list(await db.execute(query.order_by(Category.name, Category.id)))
+    return list(await db.execute(_CATEGORIES_NAMED, {"ids": list(ids)}))
 
 
 async def vendors_named(db: AsyncSession, ids: Collection[uuid.UUID]) -> list[Row[Any]]:
     """``(id, name, slug)`` rows, ordered by name then id."""
     if not ids:
         return []
-    query = select(Vendor.id, Vendor.name, Vendor.slug).where(Vendor.id.in_(ids))
-    return list(await db.execute(query.order_by(Vendor.name, Vendor.id)))
+    return list(await db.execute(_VENDORS_NAMED, {"ids": list(ids)}))
 
 
 async def suggest_titles(db: AsyncSession, words: list[str], limit: int) -> list[tuple[Any, str]]:

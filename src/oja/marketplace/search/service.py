@@ -330,13 +330,16 @@ class Counted:
 
 async def _page_and_facets(
     db: AsyncSession,
-    stmt: Any,
-    rank: Any,
+    base: tuple[Any, Any] | None,
     *,
     filters: SearchFilters,
+    category_ids: list[uuid.UUID] | None,
+    vendor: uuid.UUID | None,
     params: PageParams,
     settings: SearchSettings,
 ) -> Counted:
+    """``base``: the filtered rows and their rank (:func:`repository.base`), or None for a search
+    without words or attributes, whose statement is built once per filter shape."""
     edges = sorted(set(settings.search_price_buckets))
     total = sampled = 0
     on_page: list[tuple[int, uuid.UUID]] = []
@@ -345,16 +348,18 @@ async def _page_and_facets(
     prices: dict[int, int] = {}
     ratings: dict[int, int] = {}
     pairs: list[tuple[str, str, int]] = []
-    rows = await repository.page_and_facets(
-        db,
-        stmt,
-        filters.sort,
-        rank,
-        offset=params.offset,
-        limit=params.per_page,
-        edges=edges,
-        sample=settings.search_facet_sample,
-    )
+    window: dict[str, Any] = {
+        "offset": params.offset,
+        "limit": params.per_page,
+        "edges": edges,
+        "sample": settings.search_facet_sample,
+    }
+    if base is None:
+        rows = await repository.filtered_page_and_facets(
+            db, filters, categories=category_ids, vendor=vendor, **window
+        )
+    else:
+        rows = await repository.page_and_facets(db, base[0], filters.sort, base[1], **window)
     for kind, key, value, count in rows:
         if kind == "total":
             total = count
@@ -411,11 +416,19 @@ async def _search(
     query = None
     if filters.q and words_of(filters.q):
         query = await parse(db, engine, filters.q, settings.search_typo_similarity)
-    stmt, rank = repository.base(
-        filters, categories=categories, vendor=vendor, engine=engine, query=query
-    )
+    base = None
+    if query is not None or filters.attributes:
+        base = repository.base(
+            filters, categories=categories, vendor=vendor, engine=engine, query=query
+        )
     counted = await _page_and_facets(
-        db, stmt, rank, filters=filters, params=params, settings=settings
+        db,
+        base,
+        filters=filters,
+        category_ids=categories,
+        vendor=vendor,
+        params=params,
+        settings=settings,
     )
     rows = await repository.documents(db, counted.page)
     return SearchPage(

@@ -66,15 +66,15 @@ async def get_optional_vendor(principal: OptionalPrincipal, db: SessionDep) -> V
     anonymous callers, API keys and users without a store; bad credentials are still a 401."""
     if principal is None or principal.kind != "user":
         return None
-    found = await repository.membership_of(db, principal.user_id)
+    found = await repository.place_of(db, principal.user_id)
     if found is None:
         return None
-    member, vendor = found
+    vendor_id, role, vendor_status = found
     return VendorContext(
-        vendor_id=vendor.id,
+        vendor_id=vendor_id,
         user_id=principal.user_id,
-        role=StaffRole(member.role),
-        status=VendorStatus(vendor.status),
+        role=StaffRole(role),
+        status=VendorStatus(vendor_status),
     )
 
 

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import bindparam, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.clock import utcnow
@@ -37,6 +37,21 @@ async def membership_of(db: AsyncSession, user_id: uuid.UUID) -> tuple[VendorMem
         )
     ).first()
     return None if row is None else (row[0], row[1])
+
+
+_PLACE = (
+    select(Vendor.id, VendorMember.role, Vendor.status)
+    .join(Vendor, Vendor.id == VendorMember.vendor_id)
+    .where(VendorMember.user_id == bindparam("user_id", type_=VendorMember.user_id.type))
+)
+""":func:`place_of`'s statement, built once: a public read asks it for every signed-in caller."""
+
+
+async def place_of(db: AsyncSession, user_id: uuid.UUID) -> tuple[uuid.UUID, str, str] | None:
+    """:func:`membership_of` as plain columns (the store's id, the user's role in it, the store's
+    status), without loading either row: what a public read needs to know of its caller."""
+    row = (await db.execute(_PLACE, {"user_id": user_id})).first()
+    return None if row is None else (row[0], row[1], row[2])
 
 
 async def vendor(db: AsyncSession, vendor_id: uuid.UUID) -> Vendor | None:

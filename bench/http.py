@@ -428,13 +428,14 @@ PASSWORD = "bench password 0123"
 
 @contextmanager
 def scratch_database(server_url: str) -> Iterator[str]:
-    """A migrated database of our own on ``server_url`` (asyncpg form), dropped at the end."""
+    """A migrated database of our own on ``server_url`` (asyncpg form), dropped at the end; its
+    name carries ``OJA_BENCH_DB_TAG`` when set (whose scratch database it is, on a shared server)."""
     import asyncpg
 
     from oja.core.migrate import upgrade
 
     admin = server_url.replace("postgresql+asyncpg://", "postgresql://")
-    name = f"oja_bench_{uuid.uuid4().hex[:10]}"
+    name = f"oja_bench_{os.environ.get('OJA_BENCH_DB_TAG', '')}{uuid.uuid4().hex[:10]}"
 
     async def execute(statement: str) -> None:
         connection = await asyncpg.connect(admin)

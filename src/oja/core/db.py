@@ -411,8 +411,8 @@ class DriverRead:
     read). A failure is translated and invalidates the pool as Core does (a dropped connection is
     a 503, nothing retried). Anywhere else — SQLite, or an engine with cursor-execute listeners
     (echo, tracing, the statement-count tests), which need Core's connection — it runs through Core.
-    An ``UPDATE … RETURNING`` runs the same way, as its own autocommit transaction (the job
-    runner's bookkeeping).
+    A write runs the same way, as its own autocommit transaction (the job runner's bookkeeping,
+    an enqueue's lone INSERT); one without ``RETURNING`` gives no rows.
     """
 
     def __init__(self, statement: Select[Any] | UpdateBase) -> None:
@@ -424,7 +424,8 @@ class DriverRead:
         listened = engine.dispatch.before_cursor_execute or engine.dispatch.after_cursor_execute
         if engine.dialect.driver != "asyncpg" or listened or engine.echo:
             async with database.autocommit_engine.connect() as conn:
-                return [tuple(row) for row in await conn.execute(self.statement, params)]
+                result = await conn.execute(self.statement, params)
+                return [tuple(row) for row in result] if result.returns_rows else []
         compiled = self._compiled or self._compile(engine.dialect)
         literals = compiled.literals
         args = [

@@ -270,6 +270,35 @@ async def test_a_job_runs_in_two_statements_and_one_that_writes_nothing_is_marke
     assert (await load(runtime, other.id)).status == JobStatus.queued
 
 
+async def test_the_bookkeeping_on_the_driver_connection_is_what_core_would_write(
+    runtime: Runtime,
+) -> None:
+    """Without cursor listeners the claim and the lone mark go through the driver's connection
+    (``DriverRead``): the payload comes back decoded, the row ends as Core would leave it, a lost
+    lease is still seen, and the relaxed commit does not outlive either statement."""
+    async with unit_of_work(runtime.database) as session:
+        row = quiet.enqueue(session, steal=False)
+        stolen = quiet.enqueue(session, steal=True)
+    assert await execute(str(row.id), runtime, "tests.quiet") == "succeeded"
+    assert await execute(str(stolen.id), runtime, "tests.quiet") == "lease_lost"
+    stored = await load(runtime, row.id)
+    assert (stored.status, stored.attempts, stored.progress, stored.result) == (
+        JobStatus.succeeded,
+        1,
+        100,
+        {"steal": False},
+    )
+    assert (stored.lease_expires_at, stored.last_error) == (None, None)
+    assert stored.finished_at is not None
+    assert stored.updated_at == stored.finished_at
+    assert (await load(runtime, stolen.id)).status == JobStatus.running
+    if runtime.database.engine.dialect.name == "postgresql":
+        for engine_ in (runtime.database.autocommit_engine, runtime.database.engine):
+            async with engine_.connect() as connection:
+                setting = await connection.execute(text("SHOW synchronous_commit"))
+                assert setting.scalar_one() == "on"
+
+
 async def test_a_quiet_job_whose_worker_died_after_its_relaxed_claim_runs_again_once(
     runtime: Runtime, published: Published
 ) -> None:

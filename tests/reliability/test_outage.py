@@ -408,7 +408,7 @@ async def test_postgres_crash_answers_fast_503_and_leaves_no_half_written_rows(
                     "room": {201},
                     "signup": {201},
                 }
-                # A crash may forget a job's relaxed mark (runner._Bookkeeping.alone): the job
+                # A crash may forget a job's relaxed mark (runner._Bookkeeping): the job
                 # then runs again when its lease expires, so the leases are kept short here.
                 with worker_process(settings, log, **SHORT_LEASES):
                     traffic = Traffic(client, probes)

@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, declared_attr, mapped_column
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import Select
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.dml import Insert, UpdateBase
 from sqlalchemy.types import TypeDecorator, Uuid
 from sqlalchemy.util.concurrency import await_, greenlet_spawn
 
@@ -397,6 +397,8 @@ class _DriverStatement:
     """The bind parameters' names, in the positional order of ``sql``."""
     binds: tuple[Callable[[Any], Any] | None, ...]
     results: tuple[Callable[[Any], Any] | None, ...]
+    literals: dict[str, Any]
+    """The values of the statement's own binds (its literals), for the names ``params`` lacks."""
 
 
 class DriverRead:
@@ -409,9 +411,11 @@ class DriverRead:
     read). A failure is translated and invalidates the pool as Core does (a dropped connection is
     a 503, nothing retried). Anywhere else — SQLite, or an engine with cursor-execute listeners
     (echo, tracing, the statement-count tests), which need Core's connection — it runs through Core.
+    A write runs the same way, as its own autocommit transaction (the job runner's bookkeeping,
+    an enqueue's lone INSERT); one without ``RETURNING`` gives no rows.
     """
 
-    def __init__(self, statement: Select[Any]) -> None:
+    def __init__(self, statement: Select[Any] | UpdateBase) -> None:
         self.statement = statement
         self._compiled: _DriverStatement | None = None
 
@@ -420,12 +424,16 @@ class DriverRead:
         listened = engine.dispatch.before_cursor_execute or engine.dispatch.after_cursor_execute
         if engine.dialect.driver != "asyncpg" or listened or engine.echo:
             async with database.autocommit_engine.connect() as conn:
-                return [tuple(row) for row in await conn.execute(self.statement, params)]
+                result = await conn.execute(self.statement, params)
+                return [tuple(row) for row in result] if result.returns_rows else []
         compiled = self._compiled or self._compile(engine.dialect)
+        literals = compiled.literals
         args = [
             value if bind is None else bind(value)
             for value, bind in zip(
-                (params[name] for name in compiled.names), compiled.binds, strict=True
+                (params[name] if name in params else literals[name] for name in compiled.names),
+                compiled.binds,
+                strict=True,
             )
         ]
         return await greenlet_spawn(_fetch, engine, compiled, args)
@@ -438,7 +446,12 @@ class DriverRead:
             column.type._cached_result_processor(dialect, None)
             for column in compiled._result_columns
         )
-        self._compiled = _DriverStatement(compiled.string, names, binds, results)
+        literals = {
+            name: compiled.binds[name].effective_value
+            for name in names
+            if not compiled.binds[name].required
+        }
+        self._compiled = _DriverStatement(compiled.string, names, binds, results, literals)
         return self._compiled
 
 

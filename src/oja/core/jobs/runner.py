@@ -23,7 +23,7 @@ from sqlalchemy import Table, Update, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.clock import utcnow
-from oja.core.db import Database, is_sqlite, unit_of_work
+from oja.core.db import Database, DriverRead, is_sqlite, unit_of_work
 from oja.core.jobs.definition import (
     JobContext,
     JobFailure,
@@ -104,38 +104,40 @@ def _succeeded_statement() -> Update:
     )
 
 
-@dataclass(frozen=True)
 class _Bookkeeping:
-    """A runner statement as it is (SQLite; inside a job's own transaction) and relaxed."""
+    """A runner statement run as its own autocommit transaction, on the driver's connection
+    (:class:`~oja.core.db.DriverRead`: Core's execution machinery cost about as much worker CPU
+    as the rest of a no-op job's claim and mark). Built once per statement.
 
-    plain: Update
-    relaxed: Update
+    For the runner's own bookkeeping only: the claim, and the mark of a job that wrote nothing.
+    On PostgreSQL it commits without waiting for the WAL flush (SQLite has no such setting per
+    statement). A flush (fdatasync) cost ~3 ms per commit on this machine, two per job, where the
+    rest of a no-op job costs well under one. Nothing is given up: the commit is visible at once,
+    and only a crash of PostgreSQL itself within the WAL writer's delay (200 ms by default) can
+    forget it. A forgotten claim leaves the job queued (the sweeper republishes it; an attempt
+    whose effects committed flushed the claim before them, since the WAL is flushed in order); a
+    forgotten mark leaves it running until its lease expires, then it runs again — as when a
+    worker dies between its job and its mark, the case every job is already written for
+    (idempotent). ``set_config(…, true)`` is ``SET LOCAL`` inside the one statement: it ends with
+    the statement's transaction, so the pooled connection keeps synchronous commits for every
+    later use (tests/core/test_jobs.py checks it).
+    """
 
-    @classmethod
-    def of(cls, statement: Update) -> _Bookkeeping:
-        return cls(statement, statement.where(_RELAXED))
+    def __init__(self, statement: Update) -> None:
+        self.plain = DriverRead(statement)
+        self.relaxed = DriverRead(statement.where(_RELAXED))
 
-    def alone(self, database: Database) -> Update:
-        """The statement to run as its own autocommit transaction: committed without waiting for
-        the WAL flush on PostgreSQL (SQLite has no such setting per statement).
-
-        For the runner's own bookkeeping only: the claim, and the mark of a job that wrote nothing.
-        A flush (fdatasync) cost ~3 ms per commit on this machine, two per job, where the rest of
-        a no-op job costs well under one. Nothing is given up: the commit is visible at once, and
-        only a crash of PostgreSQL itself within the WAL writer's delay (200 ms by default) can
-        forget it. A forgotten claim leaves the job queued (the sweeper republishes it; an attempt
-        whose effects committed flushed the claim before them, since the WAL is flushed in order);
-        a forgotten mark leaves it running until its lease expires, then it runs again — as when
-        a worker dies between its job and its mark, the case every job is already written for
-        (idempotent). ``set_config(…, true)`` is ``SET LOCAL`` inside the one statement: it ends
-        with the statement's transaction, so the pooled connection keeps synchronous commits for
-        every later use (tests/core/test_jobs.py checks it).
-        """
-        return self.plain if is_sqlite(database.url) else self.relaxed
+    async def rows(self, database: Database, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        statement = self.plain if is_sqlite(database.url) else self.relaxed
+        return await statement.rows(database, params)
 
 
-_CLAIM = _Bookkeeping.of(_claim_statement())
-_SUCCEEDED = _Bookkeeping.of(_succeeded_statement())
+_CLAIM = _Bookkeeping(_claim_statement())
+_SUCCEEDED = _succeeded_statement()
+"""The mark inside the job's own transaction (its effects commit with it)."""
+_SUCCEEDED_ALONE = _Bookkeeping(_succeeded_statement().returning(JOB.c.id))
+"""The mark of a job that wrote nothing: rows returned instead of a row count (the driver's
+connection gives none)."""
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,7 @@ async def claim(runtime: Runtime, job_id: uuid.UUID, kind: str | None = None) ->
     """Take the job for one attempt; None when it is not runnable.
 
     One conditional ``UPDATE … RETURNING`` in a transaction of its own (autocommit: one round trip
-    and one commit, no BEGIN, no wait for the WAL flush: see :meth:`_Bookkeeping.alone`), committed before the
+    and one commit, no BEGIN, no wait for the WAL flush: see :class:`_Bookkeeping`), committed before the
     job runs, so the attempt counts even if the worker dies in the job. ``kind`` is the task's (each
     kind has its own task); without it (a caller that only has the id) one more read finds it.
     """
@@ -172,11 +174,11 @@ async def claim(runtime: Runtime, job_id: uuid.UUID, kind: str | None = None) ->
     now = utcnow()
     lease = timedelta(seconds=timeout + runtime.settings.queue.job_lease_grace)
     parameters = {"job_id": job_id, "job_kind": kind, "claimed_at": now, "lease_until": now + lease}
-    async with database.autocommit_engine.connect() as connection:
-        row = (await connection.execute(_CLAIM.alone(database), parameters)).first()
-    if row is None:
+    rows = await _CLAIM.rows(database, parameters)
+    if not rows:
         return None
-    return Claimed(job_id, kind, row.payload, row.attempts, row.max_attempts)
+    payload, attempts, max_attempts = rows[0]
+    return Claimed(job_id, kind, payload, attempts, max_attempts)
 
 
 def _succeeded(claimed: Claimed, result: dict[str, Any] | None) -> dict[str, Any]:
@@ -227,21 +229,18 @@ async def _execute(job_id_text: str, runtime: Runtime, kind: str | None) -> str:
         finish_alone = False
         async with unit_of_work(runtime.database) as session:
             ctx = JobContext(job_id=claimed.id, attempt=attempt, session=session, runtime=runtime)
-            result = await asyncio.wait_for(definition.run(ctx, claimed.payload), timeout)
+            async with asyncio.timeout(timeout):  # no task and no future per job (wait_for's)
+                result = await definition.run(ctx, claimed.payload)
             # The job's effects and its mark commit together; a job that wrote nothing has nothing
             # to commit with it, and its mark is one statement on its own (no BEGIN, no COMMIT).
             finish_alone = _untouched(session)
             if not finish_alone:
-                done = await session.execute(_SUCCEEDED.plain, _succeeded(claimed, result))
+                done = await session.execute(_SUCCEEDED, _succeeded(claimed, result))
                 if done.rowcount != 1:  # type: ignore[attr-defined]
                     raise LeaseLost
         if finish_alone:
-            database = runtime.database
-            async with database.autocommit_engine.connect() as connection:
-                done = await connection.execute(
-                    _SUCCEEDED.alone(database), _succeeded(claimed, result)
-                )
-            if done.rowcount != 1:
+            marked = await _SUCCEEDED_ALONE.rows(runtime.database, _succeeded(claimed, result))
+            if len(marked) != 1:
                 raise LeaseLost
     except LeaseLost:
         log.warning("jobs.lease_lost")

@@ -1,7 +1,8 @@
 """The ``recommendations.refresh`` job's cost, in-process, on an already seeded database (issue 25).
 
 Each run is a fresh process that calls :func:`service.refresh` (``full=True`` by default, the
-first pass after a seed; ``--incremental`` for the cursor's pass) in one transaction, reads back
+first pass after a seed; ``--incremental``: after an untimed full pass whose cursor is an hour
+before the seed's last behaviour, the pass over that hour's callers) in one transaction, reads back
 every ``product_neighbour`` and ``subject_recommendation`` row it wrote, and rolls back: the
 database is left as it was, so every round refreshes the same rows. It prints wall time and
 process CPU time (``time.process_time``, this process only: PostgreSQL's own work is not in it)
@@ -47,6 +48,12 @@ async def _run(database: str, full: bool, profile: str | None) -> dict[str, Any]
             # The same ``now`` in every run (a day after the last behaviour): scores decay with it.
             last = await db.scalar(text("SELECT max(created_at) FROM behaviour_event"))
             now = last + timedelta(days=1)
+            if not full:
+                # A full pass (untimed) whose cursor the seed's last 70 minutes of behaviour
+                # (with the overlap) are after: those callers' lists are the timed pass's work.
+                cursor = last + timedelta(minutes=-60)
+                await service.refresh(db, settings, now=cursor, full=True)
+                now = last + timedelta(minutes=5)
             profiler = None
             if profile:
                 import cProfile

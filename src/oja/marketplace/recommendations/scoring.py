@@ -8,12 +8,11 @@ recency (halved every ``half_life_days``).
 from __future__ import annotations
 
 import heapq
-import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -84,23 +83,53 @@ def co_occurrence(
 ) -> dict[P, Ranked[P]]:
     """Item-to-item neighbours: ``C(a, b) / sqrt(n_a * n_b)`` (cosine over baskets), where ``C``
     counts the baskets holding both and ``n`` the baskets holding each. ``only`` restricts which
-    products get a list (the incremental refresh's touched products)."""
-    counts: Counter[P] = Counter()
-    pairs: dict[P, Counter[P]] = defaultdict(Counter)
-    for basket in baskets:
-        items = list(dict.fromkeys(basket))
-        counts.update(items)
-        for a in items:
-            if only is not None and a not in only:
-                continue
-            row = pairs[a]
-            for b in items:
-                if b != a:
-                    row[b] += 1
-    return {
-        a: _top({b: c / math.sqrt(counts[a] * counts[b]) for b, c in row.items()}, limit)
-        for a, row in pairs.items()
-    }
+    products get a list (the incremental refresh's touched products); every product of a basket
+    that may have one has one, empty when it was never with another.
+
+    Counted in NumPy over dense indices of the sorted products (so that index order is id order
+    for ties): every ordered pair of each basket, counted by :func:`numpy.unique`. The score is
+    the same IEEE arithmetic as ``c / math.sqrt(n_a * n_b)`` (exact integer product, correctly
+    rounded square root and division), so equal to the last bit."""
+    items = [list(dict.fromkeys(basket)) for basket in baskets]
+    # Ids must be ordered, as for :func:`_top`'s ties (``Hashable`` does not say so).
+    distinct: set[Any] = {p for basket in items for p in basket}
+    products: list[P] = sorted(distinct)
+    listed = products if only is None else [p for p in products if p in only]
+    found: dict[P, Ranked[P]] = {p: [] for p in listed}
+    if not listed:
+        return found
+    index = {p: i for i, p in enumerate(products)}
+    sizes = np.fromiter((len(basket) for basket in items), dtype=np.int64, count=len(items))
+    flat = np.fromiter(
+        (index[p] for basket in items for p in basket), dtype=np.int64, count=int(sizes.sum())
+    )
+    counts = np.bincount(flat, minlength=len(products))
+    # Element i of ``flat`` pairs with each element of its basket: repeated that basket's size.
+    starts = np.cumsum(sizes) - sizes
+    basket_of = np.repeat(np.arange(len(items)), sizes)
+    repeats = sizes[basket_of]
+    a = np.repeat(flat, repeats)
+    within = np.arange(a.size) - np.repeat(np.cumsum(repeats) - repeats, repeats)
+    b = flat[np.repeat(starts[basket_of], repeats) + within]
+    keep = a != b
+    if only is not None:
+        wanted = np.fromiter((p in only for p in products), dtype=bool, count=len(products))
+        keep &= wanted[a]
+    width = len(products)
+    pairs, together = np.unique(a[keep] * width + b[keep], return_counts=True)
+    a, b = pairs // width, pairs % width
+    scores = together / np.sqrt(counts[a] * counts[b])
+    # Per product, best first, ties by id; the first ``limit`` of each.
+    order = np.lexsort((b, -scores, a))
+    a, b, scores = a[order], b[order], scores[order]
+    position = np.arange(a.size)
+    first = np.ones(a.size, dtype=bool)
+    first[1:] = a[1:] != a[:-1]
+    rank = position - np.maximum.accumulate(np.where(first, position, 0))
+    head = rank < limit
+    for i, j, score in zip(a[head].tolist(), b[head].tolist(), scores[head].tolist(), strict=True):
+        found[products[i]].append((products[j], score))
+    return found
 
 
 def popularity(

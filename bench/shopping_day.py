@@ -272,7 +272,7 @@ async def shopping_stack(
 
 # --- where the CPU and the database time go ---------------------------------------------------
 
-TOP_STATEMENTS = 12
+TOP_STATEMENTS = 25
 OURS = (
     "API",
     "two workers",
@@ -391,7 +391,7 @@ class UsageProbe:
         cpu["whole machine"] = machine
         rows = await _database_fetch(
             self.stack.database_dsn,
-            "SELECT total_exec_time, calls, mean_exec_time, rows,"
+            "SELECT total_exec_time, calls, mean_exec_time, rows, shared_blks_hit, shared_blks_read,"
             " regexp_replace(query, '\\s+', ' ', 'g') AS query"
             f" FROM pg_stat_statements WHERE dbid = {_OWN_DATABASE}"
             " ORDER BY total_exec_time DESC",
@@ -402,6 +402,7 @@ class UsageProbe:
                 row["calls"],
                 round(row["mean_exec_time"], 2),
                 row["rows"],
+                round((row["shared_blks_hit"] + row["shared_blks_read"]) / max(row["calls"], 1)),
                 row["query"][:150],
             ]
             for row in rows[:TOP_STATEMENTS]
@@ -766,7 +767,8 @@ class DayResult:
             f"{self.usage.statements_ms / 1000:.1f} s of execution in {self.seconds:.0f} s, "
             f"{self.usage.statements_ms / max(overall.requests, 1):.1f} ms per request):",
             markdown_table(
-                ["total s", "calls", "mean ms", "rows", "statement"], self.usage.statements
+                ["total s", "calls", "mean ms", "rows", "buffers/call", "statement"],
+                self.usage.statements,
             ),
             f"load average (1, 5, 15 min) before {_load(self.load_before)}, "
             f"after {_load(self.load_after)} on {os.cpu_count()} CPUs",

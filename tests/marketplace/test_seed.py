@@ -236,3 +236,60 @@ def test_the_cli_seeds_once_and_prints_its_summary(tmp_path: Path, sqlite_templa
     assert "seeded with --seed 3 and 20 products, not 21" in other.output
     clean = CliRunner().invoke(app, ["reconcile"], env=env)
     assert clean.exit_code == 0, clean.output
+
+
+async def _scans(conn: Any) -> tuple[int, int]:
+    """``realtime_event``'s sequential and index scans the backend counted and did not report yet."""
+    query = (
+        "SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables WHERE relname = 'realtime_event'"
+    )
+    seq, idx = (await conn.execute(text(query))).one()
+    return int(seq), int(idx)
+
+
+async def test_the_seed_leaves_the_tables_it_did_not_fill_unvacuumed(app: Any) -> None:
+    """Issue 25: the seed's VACUUM (ANALYZE) of the empty ``realtime_event`` told PostgreSQL it
+    was empty (``reltuples`` 0), so the foreign key's RI check of each topic row, planned once per
+    connection while the table was small, read it by sequential scan all day (504 buffers a row).
+    A never-vacuumed table (``reltuples`` -1) is planned as at least ten pages: the primary key."""
+    runtime = app.state.runtime
+    if is_sqlite(runtime.database.url):
+        pytest.skip("PostgreSQL's planner statistics")
+
+    await seed(runtime, SMALL)
+
+    async with runtime.database.engine.connect() as conn:
+        estimates = dict(
+            (
+                await conn.execute(
+                    text(
+                        "SELECT relname, reltuples FROM pg_class WHERE relname IN"
+                        " ('product', 'realtime_event', 'notification', 'notification_delivery')"
+                    )
+                )
+            ).all()
+        )
+        before = await _scans(conn)
+        for n in range(8):  # past the five custom plans: the generic plans are made and kept
+            event_id = (
+                await conn.execute(
+                    text(
+                        "INSERT INTO realtime_event (event, data, topics, created_at)"
+                        " VALUES ('e', '{}', '[]', now()) RETURNING id"
+                    )
+                )
+            ).scalar_one()
+            await conn.execute(
+                text("INSERT INTO realtime_event_topic (topic, event_id) VALUES (:topic, :id)"),
+                {"topic": f"user:{n}", "id": event_id},
+            )
+        after = await _scans(conn)
+        await conn.rollback()
+    # Each topic row's RI check: one primary-key probe, no sequential scan.
+    assert (after[0] - before[0], after[1] - before[1]) == (0, 8)
+    assert estimates == {
+        "product": EXPECTED["product"],
+        "realtime_event": -1,
+        "notification": -1,
+        "notification_delivery": -1,
+    }

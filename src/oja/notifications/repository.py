@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.clock import utcnow
@@ -224,12 +224,24 @@ class Claimed:
 
 
 _delivery = cast(Table, NotificationDelivery.__table__)
+
+
+def _status_in(*statuses: str) -> ColumnElement[bool]:
+    """The delivery's status is one of ``statuses``, compared as ``status || ''`` so that an
+    UPDATE by id finds its row through the primary key alone (issue 25). On ``id = $1 AND status =
+    $2`` PostgreSQL costs the (status, created_at) index exactly as the primary key (8.29 each) and
+    took it: every ``pending`` index entry the day ever made, dead ones included, 99 of a claim's
+    118 buffers on 3,000 deliveries, growing all day."""
+    status = _delivery.c.status + literal_column("''")
+    return status == statuses[0] if len(statuses) == 1 else status.in_(statuses)
+
+
 _of_notification = Notification.id == _delivery.c.notification_id
 # Prebuilt and cached once: the claim and the recipient's user and event in one round trip (the
 # subqueries read the delivery's notification; SQLite and PostgreSQL both allow them in RETURNING).
 _CLAIM = (
     update(_delivery)
-    .where(_delivery.c.id == bindparam("delivery_id"), _delivery.c.status == DeliveryStatus.pending)
+    .where(_delivery.c.id == bindparam("delivery_id"), _status_in(DeliveryStatus.pending))
     .values(
         status=DeliveryStatus.sending,
         attempts=_delivery.c.attempts + 1,
@@ -263,10 +275,7 @@ async def move_delivery(
     """Set ``values`` on the delivery if its status is one of ``from_statuses``."""
     result = await db.execute(
         update(NotificationDelivery)
-        .where(
-            NotificationDelivery.id == delivery_id,
-            NotificationDelivery.status.in_(list(from_statuses)),
-        )
+        .where(NotificationDelivery.id == delivery_id, _status_in(*from_statuses))
         .values(updated_at=utcnow(), **values)
         .execution_options(synchronize_session=False)
     )
@@ -275,7 +284,7 @@ async def move_delivery(
 
 _MARK_SENT = (
     update(_delivery)
-    .where(_delivery.c.id == bindparam("delivery_id"), _delivery.c.status == DeliveryStatus.sending)
+    .where(_delivery.c.id == bindparam("delivery_id"), _status_in(DeliveryStatus.sending))
     .values(
         status=DeliveryStatus.sent,
         provider=bindparam("provider"),

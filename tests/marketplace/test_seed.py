@@ -247,14 +247,15 @@ async def _scans(conn: Any) -> tuple[int, int]:
     return int(seq), int(idx)
 
 
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 async def test_the_seed_leaves_the_tables_it_did_not_fill_unvacuumed(app: Any) -> None:
     """Issue 25: the seed's VACUUM (ANALYZE) of the empty ``realtime_event`` told PostgreSQL it
     was empty (``reltuples`` 0), so the foreign key's RI check of each topic row, planned once per
     connection while the table was small, read it by sequential scan all day (504 buffers a row).
     A never-vacuumed table (``reltuples`` -1) is planned as at least ten pages: the primary key."""
     runtime = app.state.runtime
-    if is_sqlite(runtime.database.url):
-        pytest.skip("PostgreSQL's planner statistics")
 
     await seed(runtime, SMALL)
 

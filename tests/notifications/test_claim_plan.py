@@ -40,14 +40,15 @@ def _prepared(statement: Update, name: str) -> tuple[str, str]:
     return f"PREPARE {name} AS {sql}", f"EXECUTE {name}({', '.join(arguments)})"
 
 
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 @pytest.mark.parametrize("name", ["_CLAIM", "_MARK_SENT"])
 async def test_the_claim_and_the_mark_read_the_primary_key_alone(app: Any, name: str) -> None:
     """``id = $1 AND status = $2`` costed the (status, created_at) index exactly as the primary
     key, and PostgreSQL took it: every ``pending`` entry the day ever made, dead ones included
     (99 of a claim's 118 buffers on 3,000 deliveries). The status is compared as ``status || ''``,
     which no index serves: the generic plan can only walk the primary key."""
-    if app.state.runtime.database.engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL's plans")
     prepare, execute = _prepared(getattr(repository, name), name.strip("_").lower())
     async with app.state.runtime.database.engine.connect() as conn:
         await conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")

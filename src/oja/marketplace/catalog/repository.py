@@ -573,8 +573,9 @@ def _listing_query(
         )
     if in_stock is not None:
         where.append(Product.stocked_variants > 0 if in_stock else Product.stocked_variants == 0)
-    low = _param("min_price") if min_price else None
-    high = _param("max_price") if max_price else None
+    # Typed as the price columns (BIGINT): a bound above 2**31 is a valid filter, not a 500.
+    low = bindparam("min_price", type_=Product.min_price.type) if min_price else None
+    high = bindparam("max_price", type_=Product.max_price.type) if max_price else None
     total = _total(where, low, high)
     where += _price_range(low, high, per_row=True)
     key: Any

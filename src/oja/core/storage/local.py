@@ -191,10 +191,9 @@ class LocalStorage:
             self._signed_expires = expires
         url = self._signed.get((key, name))
         if url is None:
-            # A valid key is ASCII without a quote or backslash: the message is json.dumps's, built
-            # directly, and expires and the hex signature need no URL quoting.
-            message = f'["oja.storage.v1", "{key}", {expires}, {json.dumps(name)}]'.encode()
-            sig = hmac.new(self._signing_key, message, hashlib.sha256).hexdigest()
+            # The one message format `verify` checks (`_sign`); expires and the hex signature need
+            # no URL quoting.
+            sig = self._sign(key, expires, name)
             url = f"{self._public_url}/storage/{key}?expires={expires}&sig={sig}"
             if name is not None:
                 url += f"&{urlencode({'filename': name})}"

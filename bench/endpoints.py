@@ -1,6 +1,7 @@
 """The API's CPU per request on the shopping day's endpoints, one request at a time, base beside current.
 
-``python -m bench.endpoints [--compare-src DIR] [--rounds 3] [--requests 60] [--products 2000]``
+``python -m bench.endpoints [--compare-src DIR] [--rounds 3] [--requests 60] [--products 2000]
+[--db-prefix oja_endpoints]``
 
 What runs, all on 127.0.0.1: a database of its own on ``--postgres`` filled by ``oja seed``
 (``--products``, ``--vendors``, ``--buyers``; with ``--compare-src`` the seed and migrations are
@@ -230,7 +231,7 @@ def bench(args: argparse.Namespace) -> None:
 
     admin = args.postgres
     redis_url = args.redis
-    tag = uuid.uuid4().hex[:8]
+    tag = f"{args.db_prefix}_{uuid.uuid4().hex[:8]}"
     print(machine_line())
     print(
         f"## API CPU ms per request, one request at a time: {args.rounds} interleaved rounds of "
@@ -240,7 +241,7 @@ def bench(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="oja-bench-endpoints-") as tmp, ExitStack() as stack:
         work = Path(tmp)
         seed_src: Path | None = args.compare_src
-        seeded = stack.enter_context(_database(admin, f"oja_endpoints_{tag}_base"))
+        seeded = stack.enter_context(_database(admin, f"{tag}_base"))
         seed_argv = [sys.executable, "-m", "oja.cli", "seed", f"--products={args.products}"]
         seed_argv += [f"--vendors={args.vendors}", f"--buyers={args.buyers}", f"--seed={args.seed}"]
         started = time.monotonic()
@@ -249,9 +250,7 @@ def bench(args: argparse.Namespace) -> None:
         variants: list[tuple[str, str, Path | None]] = []
         if args.compare_src is not None:
             # The same rows for the current tree, on its own schema (its migrations on top).
-            copy = stack.enter_context(
-                _database(admin, f"oja_endpoints_{tag}_cur", template=f"oja_endpoints_{tag}_base")
-            )
+            copy = stack.enter_context(_database(admin, f"{tag}_cur", template=f"{tag}_base"))
             migrate = [sys.executable, "-m", "oja.cli", "migrate"]
             _run(migrate, _env(work, "migrate", copy, redis_url, None), "oja migrate")
             variants.append(("base", seeded, args.compare_src))
@@ -362,6 +361,9 @@ def main(argv: list[str] | None = None) -> None:
         "--postgres",
         default="postgresql://postgres@127.0.0.1:5432/postgres",
         help="a PostgreSQL server (any database on it) where the bench creates and drops its own",
+    )
+    parser.add_argument(
+        "--db-prefix", default="oja_endpoints", help="the scratch databases' name prefix"
     )
     parser.add_argument(
         "--redis",

@@ -512,7 +512,7 @@ def bench_me(args: argparse.Namespace, tool: str) -> None:
         return
     with (
         tempfile.TemporaryDirectory(prefix="oja-bench-me-") as tmp,
-        scratch_database(args.postgres) as dsn,
+        scratch_database(args.postgres, args.db_prefix) as dsn,
         ExitStack() as stack,
     ):
         work = Path(tmp)
@@ -629,6 +629,9 @@ def main() -> None:
         "--postgres",
         default="postgresql://postgres@127.0.0.1:5432/test",
         help="a PostgreSQL server (any database on it) where the bench creates and drops its own",
+    )
+    parser.add_argument(
+        "--db-prefix", default="oja_bench", help="the scratch databases' name prefix"
     )
     parser.add_argument(
         "--log-level", default="INFO", help="Oja's OJA_LOG_LEVEL for GET /user/me (INFO: default)"

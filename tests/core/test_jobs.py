@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.clock import utcnow
 from oja.core.config import Settings
-from oja.core.db import discard, own_transaction, unit_of_work
+from oja.core.db import after_commit, discard, own_transaction, unit_of_work
 from oja.core.jobs import EnqueueOptions, Job, JobStatus, runner
+from oja.core.jobs.outbox import OutboxAsyncSession
 from oja.core.jobs.runner import claim, execute
 from oja.core.jobs.sweeper import LEASE_EXPIRED, sweep
 from oja.core.runtime import Runtime
@@ -175,6 +176,46 @@ async def test_a_unit_of_work_that_only_enqueues_commits_its_row_as_one_autocomm
     assert [job_id for _, job_id, _ in published] == [first.id, second.id, third.id, fourth.id]
     assert (await load(runtime, first.id)).payload == {"label": "a"}
     assert await count_jobs(runtime) == 4
+
+
+async def test_an_untouched_unit_of_work_sends_nothing_and_the_others_still_write(
+    runtime: Runtime,
+) -> None:
+    """A unit of work that never began a transaction (a job that did not use its session) skips
+    its commit and closes without a greenlet: no statement, its after-commit callbacks still run.
+    One that only added an object, or read, was discarded and then added one, writes it."""
+    sent: list[str] = []
+    ran: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement.split(maxsplit=1)[0].upper())
+
+    async def callback() -> None:
+        ran.append("after commit")
+
+    database = runtime.database
+    engine = database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        async with unit_of_work(database) as session:
+            assert isinstance(session, OutboxAsyncSession)
+            after_commit(session, callback)
+        assert (sent, ran, session.in_transaction()) == ([], ["after commit"], False)
+        async with unit_of_work(database) as session:
+            session.add(Job(kind="tests.quiet", payload={"label": "added"}))
+        assert sent == ["INSERT"]
+        sent.clear()
+        async with unit_of_work(database) as session:
+            await session.execute(select(func.count()).select_from(Job))
+            await discard(session)
+            assert not session.in_transaction()
+            session.add(Job(kind="tests.quiet", payload={"label": "after discard"}))
+        assert sent == ["SELECT", "INSERT"]
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    async with own_transaction(database) as session:
+        labels = (await session.execute(select(Job.payload).order_by(Job.created_at))).scalars()
+        assert [payload["label"] for payload in labels] == ["added", "after discard"]
 
 
 async def test_an_enqueue_only_unit_of_work_whose_insert_fails_publishes_nothing(

@@ -134,6 +134,43 @@ class OutboxSession(Session):
             self.execute(_INSERT_JOBS, rows)
 
 
+class OutboxAsyncSession(AsyncSession):
+    """The async face of :class:`OutboxSession`: a session that never began a transaction and holds
+    nothing to write skips its commit and closes without a greenlet or a task.
+
+    Such a session is held by every job that did not use its database session (the runner's unit of
+    work is made before the job runs), and its commit and close cost 0.05–0.07 CPU ms: a greenlet
+    hop to commit an empty transaction, then ``AsyncSession.__aexit__``'s close in a task of its
+    own, shielded from cancellation. Without a transaction the session holds no connection, so there
+    is nothing to commit, roll back or release, and its close is pure Python (no I/O to protect from
+    a cancellation). Any other session — one that read, wrote, flushed or buffered a job row —
+    commits and closes exactly as before.
+    """
+
+    def _idle(self) -> bool:
+        sync = self.sync_session
+        return sync._transaction is None and not (
+            sync.new or sync.deleted or sync.info.get(_ROWS) or sync.dirty
+        )
+
+    async def commit(self) -> None:
+        if self._idle():
+            return
+        await super().commit()
+
+    async def close(self) -> None:
+        if self.sync_session._transaction is None:
+            self.sync_session.close()
+            return
+        await super().close()
+
+    async def __aexit__(self, type_: Any, value: Any, traceback: Any) -> None:
+        if self.sync_session._transaction is None:
+            self.sync_session.close()
+            return
+        await super().__aexit__(type_, value, traceback)
+
+
 def buffer_job_row(session: AsyncSession, values: dict[str, Any]) -> bool:
     """Leave the job row to ``session``'s next flush or commit (see :class:`OutboxSession`); False
     when the session cannot (not an outbox session, or inside a savepoint, where a rolled-back
@@ -262,7 +299,7 @@ class Outbox:
 
     def install(self, database: Database) -> None:
         """Every session of ``database`` finds this outbox from now on (see :func:`outbox_of`), and
-        is an :class:`OutboxSession`."""
+        is an :class:`OutboxSession` (its async face an :class:`OutboxAsyncSession`)."""
         database.session_info[OUTBOX_KEY] = self
         database.session_info[_DATABASE] = database
         database.session_info[_ENGINES] = (
@@ -270,6 +307,7 @@ class Outbox:
             database.autocommit_engine.sync_engine,
         )
         database.sessionmaker.configure(sync_session_class=OutboxSession)
+        database.sessionmaker.class_ = OutboxAsyncSession
 
     def schedule(
         self, session: AsyncSession, task_name: str, job_id: uuid.UUID, countdown: float

@@ -11,6 +11,7 @@ state with it (see :meth:`JobDefinition.on_failure`).
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 import uuid
@@ -35,6 +36,10 @@ from oja.core.jobs.outbox import has_buffered_rows
 from oja.core.runtime import Runtime, running
 
 log = structlog.get_logger("oja.jobs")
+_stdlib_log = logging.getLogger("oja.jobs")
+"""What structlog's level filter asks: the runner checks it once per job and skips its two INFO
+lines when they would be dropped (each dropped call still bound a logger through structlog's
+lazy proxy)."""
 
 
 class LeaseLost(Exception):
@@ -224,7 +229,9 @@ async def _execute(job_id_text: str, runtime: Runtime, kind: str | None) -> str:
         job_id=job_id_text, job_kind=claimed.kind, attempt=attempt
     )
     started = time.perf_counter()
-    log.info("jobs.started")
+    info = _stdlib_log.isEnabledFor(logging.INFO)
+    if info:
+        log.info("jobs.started")
     try:
         finish_alone = False
         async with unit_of_work(runtime.database) as session:
@@ -251,7 +258,8 @@ async def _execute(job_id_text: str, runtime: Runtime, kind: str | None) -> str:
         )
     finally:
         duration_ms = round((time.perf_counter() - started) * 1000, 1)
-    log.info("jobs.succeeded", duration_ms=duration_ms)
+    if info:
+        log.info("jobs.succeeded", duration_ms=duration_ms)
     structlog.contextvars.unbind_contextvars("job_id", "job_kind", "attempt")
     return "succeeded"
 

@@ -20,7 +20,8 @@ Built inside the migration's transaction as the earlier index migrations are: th
 created first (a ``SHARE`` lock: index writes wait, searches go on), then the old one dropped and
 the new renamed (``ACCESS EXCLUSIVE`` for the instant to the commit). On a catalogue far larger
 than a build's pause allows, create it beforehand with ``CREATE INDEX CONCURRENTLY`` under the
-temporary name, then run this migration (it only drops and renames what already exists).
+temporary name (and ``ix_product_listed`` under its own), then run this migration: it builds
+neither again (``IF NOT EXISTS``), and only drops and renames.
 
 Revision ID: c25s00000001
 Revises: c18t00000001
@@ -65,6 +66,7 @@ def upgrade() -> None:
         unique=False,
         postgresql_where=sa.text("listed"),
         sqlite_where=sa.text("listed"),
+        if_not_exists=True,
     )
     if op.get_bind().dialect.name == "postgresql":
         _swap(INCLUDE)

@@ -112,6 +112,10 @@ class Product(IdMixin, TimestampMixin, VendorOwned, Base):
             # the listing's counts filter on these: index-only scans (c18t00000001)
             postgresql_include=["stocked_variants", "min_price", "max_price", "id"],
         ),
+        # The unfiltered listing's total: ``count(*) WHERE listed`` from the smallest index that
+        # answers it (one value, deduplicated: 11 pages where the narrowest sort index is 98 on
+        # 10,000 products; c25s00000001).
+        Index("ix_product_listed", "listed", postgresql_where=_LISTED, sqlite_where=_LISTED),
     )
 
     title: Mapped[str] = mapped_column(String(200))

@@ -180,14 +180,29 @@ async def test_a_truncated_body_is_400_and_nothing_is_stored(
     assert await count_files(app) == 0
 
 
-async def test_a_commit_that_fails_is_503_and_deletes_the_stored_object(
-    client: httpx.AsyncClient, app: Any, jobs: Jobs, user: dict[str, str], monkeypatch: Any
-) -> None:
-    """The database dies between the insert and the commit (the PostgreSQL-outage test's race):
-    the client is told 503 and the object written before the row does not stay behind."""
+def commits_alone(app: Any) -> bool:
+    """Whether an upload commits its row and job as one statement of its own (PostgreSQL) rather
+    than in the unit of work's COMMIT (SQLite)."""
+    from oja.files import repository
+
+    return repository.supports_insert_with_job(app.state.runtime.database)
+
+
+def fail_the_commit(app: Any, monkeypatch: Any) -> None:
+    """The database dies when the upload's row is committed: at the one INSERT … WITH statement
+    that commits it on PostgreSQL, at the unit of work's COMMIT on SQLite."""
     from sqlalchemy.exc import OperationalError
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from oja.core.db import DriverRead
+
+    if commits_alone(app):
+
+        async def lost_statement(self: DriverRead, database: Any, params: Any) -> Any:
+            raise OperationalError("INSERT", {}, ConnectionResetError("server closed"))
+
+        monkeypatch.setattr(DriverRead, "rows", lost_statement)
+        return
     real_commit = AsyncSession.commit
 
     async def lost_connection(self: AsyncSession) -> None:
@@ -196,7 +211,16 @@ async def test_a_commit_that_fails_is_503_and_deletes_the_stored_object(
         await real_commit(self)
 
     monkeypatch.setattr(AsyncSession, "commit", lost_connection)
+
+
+async def test_a_commit_that_fails_is_503_and_deletes_the_stored_object(
+    client: httpx.AsyncClient, app: Any, jobs: Jobs, user: dict[str, str], monkeypatch: Any
+) -> None:
+    """The database dies when the row commits (the PostgreSQL-outage test's race): the client is
+    told 503 and the object written before the row does not stay behind."""
+    fail_the_commit(app, monkeypatch)
     response = await upload(client, user, b"doomed\n" * 10, "doomed.txt")
+    monkeypatch.undo()
     assert response.status_code == 503, response.text
     assert response.json()["error"]["code"] == "service_unavailable"
     assert stored_keys(app) == []
@@ -207,15 +231,18 @@ async def test_a_commit_that_fails_is_503_and_deletes_the_stored_object(
 async def test_an_insert_that_fails_is_503_and_leaves_no_object(
     client: httpx.AsyncClient, app: Any, jobs: Jobs, user: dict[str, str], monkeypatch: Any
 ) -> None:
-    """The database dies at the INSERTs, which run while the object is being fsynced: the put
-    waits for the fsync, removes the object, and the client is told 503."""
+    """The database dies at the INSERTs (on SQLite they run while the object is being fsynced:
+    the put waits for the fsync, then removes the object): the client is told 503."""
     from sqlalchemy.exc import OperationalError
     from sqlalchemy.ext.asyncio import AsyncSession
 
     async def lost_connection(self: AsyncSession, objects: Any = None) -> None:
         raise OperationalError("INSERT", {}, ConnectionResetError("server closed"))
 
-    monkeypatch.setattr(AsyncSession, "flush", lost_connection)
+    if commits_alone(app):
+        fail_the_commit(app, monkeypatch)
+    else:
+        monkeypatch.setattr(AsyncSession, "flush", lost_connection)
     response = await upload(client, user, b"doomed\n" * 10, "doomed.txt")
     monkeypatch.undo()
 
@@ -229,28 +256,35 @@ async def test_an_insert_that_fails_is_503_and_leaves_no_object(
 async def test_the_row_commits_only_once_the_object_is_durable(
     client: httpx.AsyncClient, app: Any, user: dict[str, str], monkeypatch: Any
 ) -> None:
-    """The INSERTs overlap the fsyncs, the COMMIT never does: a crash cannot leave a row whose
+    """The INSERTs may overlap the fsyncs, the COMMIT never does: a crash cannot leave a row whose
     object's bytes or name were not on disk."""
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from oja.core.db import DriverRead
     from oja.core.storage import LocalStorage, local
 
     if not isinstance(app.state.runtime.storage, LocalStorage):
         pytest.skip("the local adapter's fsyncs")
     events: list[str] = []
-    real_sync, real_commit = local._sync, AsyncSession.commit
+    real_sync, real_commit, real_rows = local._sync, AsyncSession.commit, DriverRead.rows
 
     def sync(replacement: Any) -> None:
         real_sync(replacement)
         events.append("object durable")
 
     async def commit(self: AsyncSession) -> None:
-        if self.info.get("oja.after_rollback"):  # the upload's unit of work
+        if self.info.get("oja.after_rollback"):  # the upload's unit of work (SQLite)
             events.append("commit")
         await real_commit(self)
 
+    async def rows(self: DriverRead, database: Any, params: dict[str, Any]) -> Any:
+        if "file_sha256" in params:  # the upload's one autocommit statement (PostgreSQL)
+            events.append("commit")
+        return await real_rows(self, database, params)
+
     monkeypatch.setattr(local, "_sync", sync)
     monkeypatch.setattr(AsyncSession, "commit", commit)
+    monkeypatch.setattr(DriverRead, "rows", rows)
     response = await upload(client, user, b"durable\n" * 10, "durable.txt")
 
     assert response.status_code == 201, response.text

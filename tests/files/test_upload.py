@@ -291,6 +291,88 @@ async def test_the_row_commits_only_once_the_object_is_durable(
     assert events == ["object durable", "commit"]
 
 
+async def test_the_row_and_its_job_are_committed_together_and_published(
+    client: httpx.AsyncClient, app: Any, jobs: Jobs, user: dict[str, str]
+) -> None:
+    """What the upload commits, on either path: the file row with the stored facts and one queued
+    processing job for it, whose message is published once."""
+    from oja.core.jobs import Job
+
+    data = b"kept\n" * 100
+    response = await upload(client, user, data, "kept.txt", "text/plain", title="Kept")
+    assert response.status_code == 201, response.text
+    body = response.json()
+    async with app.state.runtime.database.sessionmaker() as session:
+        file = (await session.execute(select(File))).scalar_one()
+        job = (await session.execute(select(Job))).scalar_one()
+    assert str(file.id) == body["id"]
+    assert (file.size, file.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+    assert (file.title, file.status, file.progress) == ("Kept", "uploaded", 0)
+    assert (file.content_type, file.declared_content_type) == ("text/plain", "text/plain")
+    assert file.original_filename == "kept.txt"
+    assert file.created_at.isoformat().replace("+00:00", "Z") == body["created_at"].replace(
+        "+00:00", "Z"
+    )
+    assert (job.kind, job.status, job.subject_type, job.subject_id) == (
+        "files.process",
+        "queued",
+        "file",
+        body["id"],
+    )
+    assert job.payload == {"file_id": body["id"]}
+    assert jobs.published == [job.id]
+
+
+async def test_an_upload_sends_the_check_and_then_its_commit_only(
+    client: httpx.AsyncClient, app: Any, user: dict[str, str]
+) -> None:
+    """On PostgreSQL the upload's own SQL is one statement, the row and its job in one INSERT …
+    WITH (its own transaction); on SQLite the two INSERTs of the unit of work."""
+    from sqlalchemy import event
+
+    sent: list[str] = []
+    engine = app.state.runtime.database.engine.sync_engine
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(" ".join(statement.split()[:3]))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = await upload(client, user, b"counted\n" * 10, "counted.txt")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert response.status_code == 201, response.text
+    session_check = sent[0]
+    assert session_check.startswith("SELECT")
+    if commits_alone(app):
+        assert sent[1:] == ["WITH new_file AS"]
+    else:
+        assert sent[1:] == ["INSERT INTO file", "INSERT INTO job"]
+
+
+async def test_libmagic_sees_only_the_first_sniff_bytes(
+    client: httpx.AsyncClient, user: dict[str, str], monkeypatch: Any
+) -> None:
+    """However large the network chunk that carried the file's start, the type is sniffed from
+    its first SNIFF_BYTES, as the processing pipeline sniffs it."""
+    from oja.files import service
+    from oja.files.sniffing import SNIFF_BYTES
+
+    seen: list[int] = []
+    real_sniff = service.sniff
+
+    def sniff(head: bytes) -> str:
+        seen.append(len(head))
+        return real_sniff(head)
+
+    monkeypatch.setattr(service, "sniff", sniff)
+    data = media.jpeg(640, 480) + b"\0" * (4 * SNIFF_BYTES)
+    response = await upload(client, user, data, "big-head.jpg", "image/jpeg")
+    assert response.status_code == 201, response.text
+    assert response.json()["content_type"] == "image/jpeg"
+    assert seen == [SNIFF_BYTES]
+
+
 async def test_too_long_title_is_422_and_nothing_is_kept(
     client: httpx.AsyncClient, app: Any, user: dict[str, str]
 ) -> None:

@@ -60,8 +60,7 @@ def _insert_with_job(file_columns: tuple[str, ...], job_columns: tuple[str, ...]
     statement = _WITH_JOB.get((file_columns, job_columns))
     if statement is None:
         file_values = {
-            name: bindparam(f"file_{name}", type_=_FILE_TABLE.c[name].type)
-            for name in file_columns
+            name: bindparam(f"file_{name}", type_=_FILE_TABLE.c[name].type) for name in file_columns
         }
         job_values = {
             name: bindparam(f"job_{name}", type_=_JOB_TABLE.c[name].type) for name in job_columns

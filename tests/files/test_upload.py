@@ -180,14 +180,29 @@ async def test_a_truncated_body_is_400_and_nothing_is_stored(
     assert await count_files(app) == 0
 
 
-async def test_a_commit_that_fails_is_503_and_deletes_the_stored_object(
-    client: httpx.AsyncClient, app: Any, jobs: Jobs, user: dict[str, str], monkeypatch: Any
-) -> None:
-    """The database dies between the insert and the commit (the PostgreSQL-outage test's race):
-    the client is told 503 and the object written before the row does not stay behind."""
+def commits_alone(app: Any) -> bool:
+    """Whether an upload commits its row and job as one statement of its own (PostgreSQL) rather
+    than in the unit of work's COMMIT (SQLite)."""
+    from oja.files import repository
+
+    return repository.supports_insert_with_job(app.state.runtime.database)
+
+
+def fail_the_commit(app: Any, monkeypatch: Any) -> None:
+    """The database dies when the upload's row is committed: at the one INSERT … WITH statement
+    that commits it on PostgreSQL, at the unit of work's COMMIT on SQLite."""
     from sqlalchemy.exc import OperationalError
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from oja.core.db import DriverRead
+
+    if commits_alone(app):
+
+        async def lost_statement(self: DriverRead, database: Any, params: Any) -> Any:
+            raise OperationalError("INSERT", {}, ConnectionResetError("server closed"))
+
+        monkeypatch.setattr(DriverRead, "rows", lost_statement)
+        return
     real_commit = AsyncSession.commit
 
     async def lost_connection(self: AsyncSession) -> None:
@@ -196,7 +211,16 @@ async def test_a_commit_that_fails_is_503_and_deletes_the_stored_object(
         await real_commit(self)
 
     monkeypatch.setattr(AsyncSession, "commit", lost_connection)
+
+
+async def test_a_commit_that_fails_is_503_and_deletes_the_stored_object(
+    client: httpx.AsyncClient, app: Any, jobs: Jobs, user: dict[str, str], monkeypatch: Any
+) -> None:
+    """The database dies when the row commits (the PostgreSQL-outage test's race): the client is
+    told 503 and the object written before the row does not stay behind."""
+    fail_the_commit(app, monkeypatch)
     response = await upload(client, user, b"doomed\n" * 10, "doomed.txt")
+    monkeypatch.undo()
     assert response.status_code == 503, response.text
     assert response.json()["error"]["code"] == "service_unavailable"
     assert stored_keys(app) == []
@@ -207,15 +231,18 @@ async def test_a_commit_that_fails_is_503_and_deletes_the_stored_object(
 async def test_an_insert_that_fails_is_503_and_leaves_no_object(
     client: httpx.AsyncClient, app: Any, jobs: Jobs, user: dict[str, str], monkeypatch: Any
 ) -> None:
-    """The database dies at the INSERTs, which run while the object is being fsynced: the put
-    waits for the fsync, removes the object, and the client is told 503."""
+    """The database dies at the INSERTs (on SQLite they run while the object is being fsynced:
+    the put waits for the fsync, then removes the object): the client is told 503."""
     from sqlalchemy.exc import OperationalError
     from sqlalchemy.ext.asyncio import AsyncSession
 
     async def lost_connection(self: AsyncSession, objects: Any = None) -> None:
         raise OperationalError("INSERT", {}, ConnectionResetError("server closed"))
 
-    monkeypatch.setattr(AsyncSession, "flush", lost_connection)
+    if commits_alone(app):
+        fail_the_commit(app, monkeypatch)
+    else:
+        monkeypatch.setattr(AsyncSession, "flush", lost_connection)
     response = await upload(client, user, b"doomed\n" * 10, "doomed.txt")
     monkeypatch.undo()
 
@@ -229,32 +256,121 @@ async def test_an_insert_that_fails_is_503_and_leaves_no_object(
 async def test_the_row_commits_only_once_the_object_is_durable(
     client: httpx.AsyncClient, app: Any, user: dict[str, str], monkeypatch: Any
 ) -> None:
-    """The INSERTs overlap the fsyncs, the COMMIT never does: a crash cannot leave a row whose
+    """The INSERTs may overlap the fsyncs, the COMMIT never does: a crash cannot leave a row whose
     object's bytes or name were not on disk."""
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from oja.core.db import DriverRead
     from oja.core.storage import LocalStorage, local
 
     if not isinstance(app.state.runtime.storage, LocalStorage):
         pytest.skip("the local adapter's fsyncs")
     events: list[str] = []
-    real_sync, real_commit = local._sync, AsyncSession.commit
+    real_sync, real_commit, real_rows = local._sync, AsyncSession.commit, DriverRead.rows
 
     def sync(replacement: Any) -> None:
         real_sync(replacement)
         events.append("object durable")
 
     async def commit(self: AsyncSession) -> None:
-        if self.info.get("oja.after_rollback"):  # the upload's unit of work
+        if self.info.get("oja.after_rollback"):  # the upload's unit of work (SQLite)
             events.append("commit")
         await real_commit(self)
 
+    async def rows(self: DriverRead, database: Any, params: dict[str, Any]) -> Any:
+        if "file_sha256" in params:  # the upload's one autocommit statement (PostgreSQL)
+            events.append("commit")
+        return await real_rows(self, database, params)
+
     monkeypatch.setattr(local, "_sync", sync)
     monkeypatch.setattr(AsyncSession, "commit", commit)
+    monkeypatch.setattr(DriverRead, "rows", rows)
     response = await upload(client, user, b"durable\n" * 10, "durable.txt")
 
     assert response.status_code == 201, response.text
     assert events == ["object durable", "commit"]
+
+
+async def test_the_row_and_its_job_are_committed_together_and_published(
+    client: httpx.AsyncClient, app: Any, jobs: Jobs, user: dict[str, str]
+) -> None:
+    """What the upload commits, on either path: the file row with the stored facts and one queued
+    processing job for it, whose message is published once."""
+    from oja.core.jobs import Job
+
+    data = b"kept\n" * 100
+    response = await upload(client, user, data, "kept.txt", "text/plain", title="Kept")
+    assert response.status_code == 201, response.text
+    body = response.json()
+    async with app.state.runtime.database.sessionmaker() as session:
+        file = (await session.execute(select(File))).scalar_one()
+        job = (await session.execute(select(Job))).scalar_one()
+    assert str(file.id) == body["id"]
+    assert (file.size, file.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+    assert (file.title, file.status, file.progress) == ("Kept", "uploaded", 0)
+    assert (file.content_type, file.declared_content_type) == ("text/plain", "text/plain")
+    assert file.original_filename == "kept.txt"
+    assert file.created_at.isoformat().replace("+00:00", "Z") == body["created_at"].replace(
+        "+00:00", "Z"
+    )
+    assert (job.kind, job.status, job.subject_type, job.subject_id) == (
+        "files.process",
+        "queued",
+        "file",
+        body["id"],
+    )
+    assert job.payload == {"file_id": body["id"]}
+    assert jobs.published == [job.id]
+
+
+async def test_an_upload_sends_the_check_and_then_its_commit_only(
+    client: httpx.AsyncClient, app: Any, user: dict[str, str]
+) -> None:
+    """On PostgreSQL the upload's own SQL is one statement, the row and its job in one INSERT …
+    WITH (its own transaction); on SQLite the two INSERTs of the unit of work."""
+    from sqlalchemy import event
+
+    sent: list[str] = []
+    engine = app.state.runtime.database.engine.sync_engine
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(" ".join(statement.split()[:3]))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = await upload(client, user, b"counted\n" * 10, "counted.txt")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert response.status_code == 201, response.text
+    session_check = sent[0]
+    assert session_check.startswith("SELECT")
+    if commits_alone(app):
+        assert sent[1:] == ["WITH new_file AS"]
+    else:
+        assert sent[1:] == ["INSERT INTO file", "INSERT INTO job"]
+
+
+async def test_libmagic_sees_only_the_first_sniff_bytes(
+    client: httpx.AsyncClient, user: dict[str, str], monkeypatch: Any
+) -> None:
+    """However large the network chunk that carried the file's start, the type is sniffed from
+    its first SNIFF_BYTES, as the processing pipeline sniffs it."""
+    from oja.files import service
+    from oja.files.sniffing import SNIFF_BYTES
+
+    seen: list[int] = []
+    real_sniff = service.sniff
+
+    def sniff(head: bytes) -> str:
+        seen.append(len(head))
+        return real_sniff(head)
+
+    monkeypatch.setattr(service, "sniff", sniff)
+    data = media.jpeg(640, 480) + b"\0" * (4 * SNIFF_BYTES)
+    response = await upload(client, user, data, "big-head.jpg", "image/jpeg")
+    assert response.status_code == 201, response.text
+    assert response.json()["content_type"] == "image/jpeg"
+    assert seen == [SNIFF_BYTES]
 
 
 async def test_too_long_title_is_422_and_nothing_is_kept(

@@ -88,15 +88,17 @@ async def upload(
 ) -> UploadedFile:
     # Nothing has run in the request's unit of work yet (an API key's last-use stamp commits in a
     # transaction of its own), so no lock or pooled connection is held while a possibly slow client
-    # streams its body; the file row and its job are written afterwards in the request's unit of
-    # work, which commits them together.
+    # streams its body. The upload is the unit of work's only write: the file row and its job are
+    # committed together afterwards, as one statement on PostgreSQL (see service.upload).
     body = MultipartUpload(
         request.stream(),
         request.headers.get("content-type"),
         max_file_bytes=settings.max_upload_bytes,
         field_limits=service.FIELD_LIMITS,
     )
-    file = await service.upload(db, runtime, settings, owner_id=principal.user_id, body=body)
+    file = await service.upload(
+        db, runtime, settings, owner_id=principal.user_id, body=body, only_write=True
+    )
     return UploadedFile.model_validate(file)
 
 

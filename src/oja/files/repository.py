@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.clock import utcnow
-from oja.core.db import Database, own_transaction, read_only
+from oja.core.db import Database, DriverRead, own_transaction, read_only
 from oja.core.jobs import Job
+from oja.core.jobs.outbox import _ROWS as _BUFFERED_JOB_ROWS
 from oja.files.models import File, FileStatus
 
 SUBJECT_TYPE = "file"
@@ -47,6 +48,54 @@ async def jobs_of(session: AsyncSession, file_id: uuid.UUID) -> list[Job]:
         .order_by(Job.created_at.desc(), Job.id.desc())
     )
     return list(rows.scalars())
+
+
+_FILE_TABLE = cast(Table, File.__table__)
+_JOB_TABLE = cast(Table, Job.__table__)
+_WITH_JOB: dict[tuple[tuple[str, ...], tuple[str, ...]], DriverRead] = {}
+"""Per (file columns, job columns) — an upload always gives the same — compiled once."""
+
+
+def _insert_with_job(file_columns: tuple[str, ...], job_columns: tuple[str, ...]) -> DriverRead:
+    statement = _WITH_JOB.get((file_columns, job_columns))
+    if statement is None:
+        file_values = {
+            name: bindparam(f"file_{name}", type_=_FILE_TABLE.c[name].type) for name in file_columns
+        }
+        job_values = {
+            name: bindparam(f"job_{name}", type_=_JOB_TABLE.c[name].type) for name in job_columns
+        }
+        new_file = insert(_FILE_TABLE).values(file_values).cte("new_file")
+        statement = DriverRead(insert(_JOB_TABLE).values(job_values).add_cte(new_file))
+        _WITH_JOB[file_columns, job_columns] = statement
+    return statement
+
+
+def supports_insert_with_job(database: Database) -> bool:
+    """Whether :func:`insert_with_job` can run: PostgreSQL runs an INSERT inside ``WITH``; SQLite
+    does not."""
+    return database.engine.dialect.name == "postgresql"
+
+
+async def insert_with_job(
+    database: Database, file_values: dict[str, Any], job_values: dict[str, Any]
+) -> None:
+    """The file row and its processing job's row as one autocommit statement (``WITH new_file AS
+    (INSERT INTO file …) INSERT INTO job …``) on the driver's connection: both or neither are
+    committed, in one round trip instead of four (BEGIN, two INSERTs, COMMIT) and without the
+    ORM's flush. PostgreSQL only (:func:`supports_insert_with_job`)."""
+    params = {f"file_{name}": value for name, value in file_values.items()}
+    params.update((f"job_{name}", value) for name, value in job_values.items())
+    await _insert_with_job(tuple(file_values), tuple(job_values)).rows(database, params)
+
+
+def take_buffered_job_row(session: AsyncSession) -> dict[str, Any]:
+    """The one job row an enqueue has just buffered on ``session`` (see
+    :class:`oja.core.jobs.outbox.OutboxSession`), taken out so that the session's commit does
+    not write it: the caller writes it itself. The publish scheduled with it stays."""
+    rows: list[dict[str, Any]] = session.sync_session.info.pop(_BUFFERED_JOB_ROWS)
+    (row,) = rows
+    return row
 
 
 async def remove(session: AsyncSession, file_id: uuid.UUID) -> None:

@@ -15,9 +15,11 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from oja.core.clock import utcnow
 from oja.core.db import after_commit, after_rollback
 from oja.core.ids import uuid7
 from oja.core.jobs import Job
+from oja.core.jobs.outbox import has_buffered_rows
 from oja.core.pagination import PageParams
 from oja.core.runtime import Runtime
 from oja.core.storage import Storage, StoredObject
@@ -60,8 +62,15 @@ async def upload(
     owner_id: uuid.UUID,
     body: MultipartUpload,
     image_profile: str | None = None,
+    only_write: bool = False,
 ) -> File:
-    """Stream the file part into storage, then add the row and its processing job."""
+    """Stream the file part into storage, then add the row and its processing job.
+
+    ``only_write``: the caller's unit of work writes nothing else, before or after (``POST
+    /upload``). The row and the job are then committed by this call itself, once the object is
+    durable, as one statement (:func:`_store_alone`) where the database allows it; the returned
+    ``File`` is not attached to the session. Without it (or on SQLite) they are left to the unit
+    of work's commit, with whatever else it writes."""
     head = await body.read_head(SNIFF_BYTES)
     if not head:
         raise EmptyFile(
@@ -76,6 +85,22 @@ async def upload(
             _text_field(body.fields, "description", DESCRIPTION_MAX_CHARS),
         )
 
+    if (
+        only_write
+        and _nothing_written(session)
+        and repository.supports_insert_with_job(runtime.database)
+    ):
+        return await _store_alone(
+            session,
+            runtime,
+            owner_id=owner_id,
+            head=head,
+            chunks=prefetched(body.file_chunks()),
+            filename=body.filename,
+            declared_content_type=body.declared_content_type,
+            text_fields=text_fields,
+            image_profile=image_profile,
+        )
     return await _store(
         session,
         runtime,
@@ -138,7 +163,7 @@ async def _store(
     done. The commit comes after, so the row is never durable before the object's bytes and name.
     A field that fails validation then (422) removes the object again.
     """
-    content_type = sniff(head)
+    content_type = sniff(head[:SNIFF_BYTES])
     file_id = uuid7()
     key = original_key(owner_id, file_id)
     added: list[File] = []
@@ -172,6 +197,77 @@ async def _store(
     (row,) = added
     log.info("files.file.uploaded", file_id=str(file_id), size=stored.size, type=content_type)
     return row
+
+
+def _nothing_written(session: AsyncSession) -> bool:
+    """Whether the session has neither begun a transaction nor anything waiting to be written."""
+    return not (
+        session.in_transaction()
+        or session.new
+        or session.dirty
+        or session.deleted
+        or has_buffered_rows(session)
+    )
+
+
+async def _store_alone(
+    session: AsyncSession,
+    runtime: Runtime,
+    *,
+    owner_id: uuid.UUID,
+    head: bytes,
+    chunks: AsyncIterable[bytes],
+    filename: str | None,
+    declared_content_type: str | None,
+    text_fields: Callable[[], tuple[str | None, str | None]],
+    image_profile: str | None,
+) -> File:
+    """:func:`_store` for a unit of work with no other write: the object is made durable first
+    (written, hashed and fsynced in one worker-thread hop for a small file), then the row and its
+    job are committed together as one autocommit statement (:func:`repository.insert_with_job`),
+    so the row is never durable before the object. If the fields fail validation (422) or the
+    statement fails, the object is deleted again and nothing is committed. The job's message is
+    published after the unit of work's (empty) commit, as any enqueue's.
+    """
+    content_type = sniff(head[:SNIFF_BYTES])
+    file_id = uuid7()
+    key = original_key(owner_id, file_id)
+    stored = await runtime.storage.put(key, chunks, content_type=content_type)
+    try:
+        title, description = text_fields()
+        now = utcnow()
+        values: dict[str, Any] = {
+            "id": file_id,
+            "owner_id": owner_id,
+            "original_filename": sanitize_filename(filename),
+            "storage_key": key,
+            "title": title,
+            "description": description,
+            "content_type": content_type,
+            "declared_content_type": declared_content_type,
+            "size": stored.size,
+            "sha256": stored.sha256,
+            "status": FileStatus.uploaded,
+            "progress": 0,
+            "image_profile": image_profile,
+            "created_at": now,
+            "updated_at": now,
+        }
+        process_file.enqueue(session, file_id=file_id)  # builds the row; publishes after commit
+        job_values = repository.take_buffered_job_row(session)
+        await repository.insert_with_job(runtime.database, values, job_values)
+    except BaseException:
+        await _delete_object(runtime.storage, key)
+        raise
+    log.info("files.file.uploaded", file_id=str(file_id), size=stored.size, type=content_type)
+    return File(**values)
+
+
+async def _delete_object(storage: Storage, key: str) -> None:
+    try:
+        await storage.delete(key)
+    except Exception as exc:  # the original error is the one to raise; the orphan is logged
+        log.warning("files.file.object_delete_failed", key=key, error=type(exc).__name__)
 
 
 async def get_owned(session: AsyncSession, file_id: uuid.UUID, owner_id: uuid.UUID) -> File:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from oja.core.clock import utcnow
 from oja.core.db import Database, DriverRead, own_transaction, read_only
 from oja.core.jobs import Job
-from oja.core.jobs.outbox import _ROWS as _BUFFERED_JOB_ROWS
+from oja.core.jobs.outbox import take_buffered_rows
 from oja.files.models import File, FileStatus
 
 SUBJECT_TYPE = "file"
@@ -93,8 +93,7 @@ def take_buffered_job_row(session: AsyncSession) -> dict[str, Any]:
     """The one job row an enqueue has just buffered on ``session`` (see
     :class:`oja.core.jobs.outbox.OutboxSession`), taken out so that the session's commit does
     not write it: the caller writes it itself. The publish scheduled with it stays."""
-    rows: list[dict[str, Any]] = session.sync_session.info.pop(_BUFFERED_JOB_ROWS)
-    (row,) = rows
+    (row,) = take_buffered_rows(session)
     return row
 
 

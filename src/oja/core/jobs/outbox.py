@@ -189,6 +189,13 @@ def has_buffered_rows(session: AsyncSession) -> bool:
     return bool(session.info.get(_ROWS))
 
 
+def take_buffered_rows(session: AsyncSession) -> list[dict[str, Any]]:
+    """The job rows buffered on ``session`` (none: ``[]``), taken out so that its commit does not
+    write them: the caller writes them itself. The publishes scheduled with them stay."""
+    rows: list[dict[str, Any]] | None = session.sync_session.info.pop(_ROWS, None)
+    return rows or []
+
+
 class Publisher(Protocol):
     """Sends one job's message to whatever delivers it to a worker; may raise (it is logged)."""
 

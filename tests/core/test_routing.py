@@ -28,7 +28,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, Match, Mount, Route
 
-from oja.core.routing import LeanRoute, StaticRouteIndex, index_static_routes
+from oja.core.routing import LeanRoute, StaticRouteIndex, _leaves, index_static_routes
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -668,3 +668,26 @@ async def test_a_lean_route_solves_parameters_bodies_and_generators_as_fastapi_d
         "sync exit",
     ]
     assert expected[14][5][-1] == "raw task z"
+
+
+def test_the_apps_lean_routes_take_the_lean_solver(app: Any) -> None:
+    """The shopping day's routes are `LeanRoute`s whose trees fit the plan (none silently falls
+    back to FastAPI's handler for its shape)."""
+    lean = {}
+    for leaf in _leaves(app.router.routes):
+        route = getattr(leaf, "original_route", leaf)
+        if isinstance(route, LeanRoute):
+            handler = route.get_route_handler()
+            lean[(*sorted(route.methods), leaf.path)] = "LeanRoute" in handler.__qualname__
+    assert lean == {
+        ("GET", "/user/me"): True,
+        ("GET", "/chatroom"): True,
+        ("GET", "/products"): True,
+        ("GET", "/products/{product_id}"): True,
+        ("GET", "/order-groups/{group_id}"): True,
+        ("GET", "/cart"): True,
+        ("POST", "/cart/items"): True,
+        ("POST", "/checkout"): True,
+        ("GET", "/recommendations"): True,
+        ("GET", "/search"): True,
+    }

@@ -185,6 +185,7 @@ class _Node:
     request_names: tuple[str, ...]
     background_name: str | None
     subs: tuple[_Node, ...]
+    takes_fields: bool  # any parameter, body field or ``BackgroundTasks``
 
 
 def _plan(dependant: Dependant) -> _Node | None:
@@ -228,6 +229,14 @@ def _plan(dependant: Dependant) -> _Node | None:
         request_names=tuple(n for n in names if n),
         background_name=dependant.background_tasks_param_name,
         subs=tuple(subs),
+        takes_fields=bool(
+            dependant.path_params
+            or dependant.query_params
+            or dependant.header_params
+            or dependant.cookie_params
+            or dependant.body_params
+            or dependant.background_tasks_param_name
+        ),
     )
 
 
@@ -277,6 +286,16 @@ async def _solve(node: _Node, s: _Solving) -> tuple[dict[str, Any], list[Any]]:
             values[sub.name] = solved
         if key not in cache:
             cache[key] = solved
+    if node.takes_fields:
+        await _fields(node, s, values, errors)
+    for name in node.request_names:
+        values[name] = request
+    return values, errors
+
+
+async def _fields(node: _Node, s: _Solving, values: dict[str, Any], errors: list[Any]) -> None:
+    """The node's parameters, body fields and ``BackgroundTasks``, as FastAPI adds them."""
+    request = s.request
     if node.path_params:
         found, failed = request_params_to_args(node.path_params, request.path_params)
         values.update(found)
@@ -299,13 +318,10 @@ async def _solve(node: _Node, s: _Solving) -> tuple[dict[str, Any], list[Any]]:
         )
         values.update(found)
         errors.extend(failed)
-    for name in node.request_names:
-        values[name] = request
     if node.background_name:
         if s.background is None:
             s.background = BackgroundTasks()
         values[node.background_name] = s.background
-    return values, errors
 
 
 async def _json_body(request: Request, strict: bool, endpoint_ctx: EndpointContext) -> Any:
@@ -387,7 +403,8 @@ class LeanRoute(APIRoute):
             return standard
         path = route.dependant.path
         field = route.response_field
-        status_code = route.status_code
+        status = route.status_code or 200  # Response's and JSONResponse's default
+        strip_body = not is_body_allowed_for_status_code(status)
         embed = route._embed_body_fields
         strict_setting = route.strict_content_type
         strict = (
@@ -428,9 +445,7 @@ class LeanRoute(APIRoute):
                 if raw.background is None:
                     raw.background = solving.background
                 return raw
-            response_args: dict[str, Any] = {"background": solving.background}
-            if status_code:
-                response_args["status_code"] = status_code
+            # No `Response` parameter in the plan: the status is the route's (or the class's).
             response: Response
             if field is not None:
                 content = await serialize_response(
@@ -446,10 +461,17 @@ class LeanRoute(APIRoute):
                     endpoint_ctx=endpoint_ctx,
                     dump_json=True,
                 )
-                response = Response(content=content, media_type="application/json", **response_args)
+                response = Response(
+                    content=content,
+                    status_code=status,
+                    media_type="application/json",
+                    background=solving.background,
+                )
             else:
-                response = JSONResponse(jsonable_encoder(raw), **response_args)
-            if not is_body_allowed_for_status_code(response.status_code):
+                response = JSONResponse(
+                    jsonable_encoder(raw), status_code=status, background=solving.background
+                )
+            if strip_body:
                 response.body = b""
             return response
 

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import (
+    APIRouter,
+    BackgroundTasks,
+    Cookie,
+    Depends,
+    FastAPI,
+    Form,
+    Header,
+    HTTPException,
+    Query,
+    Request,
+    Response,
+)
 from fastapi.routing import APIRoute
-from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
-from pydantic import BaseModel
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer, SecurityScopes
+from pydantic import BaseModel, Field
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, Match, Mount, Route
 
-from oja.core.routing import LeanRoute, StaticRouteIndex, index_static_routes
+from oja.core.routing import LeanRoute, StaticRouteIndex, _leaves, index_static_routes
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -261,8 +275,7 @@ async def _queried(q: str, caller: Annotated[dict[str, Any], Depends(_who)]) -> 
 
 def lean_app(*, lean: bool) -> FastAPI:
     """The same routes, as `LeanRoute`s or as plain `APIRoute`s: a dependency asked for twice,
-    the two security schemes, the request, a dependency that refuses, a route outside the lean
-    shape (a query parameter)."""
+    the two security schemes, the request, a dependency that refuses, a query parameter."""
     router = APIRouter(prefix="/lean")
     route_class = LeanRoute if lean else APIRoute
     routes: list[tuple[str, Any, Any]] = [
@@ -321,8 +334,7 @@ async def test_a_lean_route_answers_as_fastapi_does(monkeypatch: pytest.MonkeyPa
     assert await _answers(lean) == expected
     assert _calls == calls  # `_shared` once per request, not twice
     assert len(calls) == 6  # once per request (FastAPI solves them before a missing query fails)
-    # No response model, a query parameter: FastAPI's own handler.
-    assert solved == ["/lean/raw", "/lean/q", "/lean/q"]
+    assert solved == []  # the lean solver for all three (a Response, a query parameter)
     assert plain.openapi() == lean.openapi()
 
     solved.clear()
@@ -334,3 +346,348 @@ async def test_a_lean_route_answers_as_fastapi_does(monkeypatch: pytest.MonkeyPa
     status, _, body = (await _answers(lean))[0]
     assert (status, solved[0]) == (200, "/lean/me")
     assert b'"name":"override"' in body
+
+
+# The shapes of the marketplace's hot routes: parameters, a body, generators, the thread pool.
+
+_events: list[str] = []
+
+
+async def _function_session(who: Annotated[dict[str, Any], Depends(_who)]) -> Any:
+    """Like `SessionDep`: ``scope="function"``, left before the response is sent."""
+    _events.append(f"open {who['name']}")
+    try:
+        yield who["name"]
+    except HTTPException as e:
+        _events.append(f"rollback {e.status_code}")
+        raise
+    else:
+        _events.append("commit")
+    finally:
+        _events.append("close")
+
+
+async def _request_resource() -> Any:
+    """A generator of the default (request) scope: left after the response is sent."""
+    _events.append("acquire")
+    yield "resource"
+    _events.append("release")
+
+
+def _sync_setting(request: Request) -> str:
+    """A plain ``def``: FastAPI calls it on the thread pool."""
+    import threading
+
+    _events.append(f"sync on main: {threading.current_thread() is threading.main_thread()}")
+    return request.headers.get("x-setting", "default")
+
+
+def _sync_generator() -> Any:
+    _events.append("sync enter")
+    yield "sync"
+    _events.append("sync exit")
+
+
+async def _paged(
+    page: Annotated[int, Query(ge=1)] = 1, size: Annotated[int, Query(ge=1, le=50)] = 20
+) -> dict[str, int]:
+    return {"page": page, "size": size}
+
+
+async def _uncached(request: Request) -> int:
+    _events.append("uncached")
+    return len(_events)
+
+
+async def _tasked(background: BackgroundTasks) -> str:
+    background.add_task(_events.append, "task from a dependency")
+    return "tasked"
+
+
+class _Item(BaseModel):
+    sku: str = Field(min_length=2)
+    quantity: Annotated[int, Field(ge=1)] = 1
+    tags: list[str] = []
+
+
+class _Shaped(BaseModel):
+    item_id: uuid.UUID
+    n: int
+    tags: list[str]
+    flag: bool | None
+    session: str
+    resource: str
+    setting: str
+    paging: dict[str, int]
+    agent: str | None
+    cookie: str | None
+
+
+async def _shaped(
+    item_id: uuid.UUID,
+    n: Annotated[int, Query(ge=0, le=10)],
+    db: Annotated[str, Depends(_function_session, scope="function")],
+    resource: Annotated[str, Depends(_request_resource)],
+    setting: Annotated[str, Depends(_sync_setting)],
+    paging: Annotated[dict[str, int], Depends(_paged)],
+    tags: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
+    flag: bool | None = None,
+    agent: Annotated[str | None, Header(alias="x-agent")] = None,
+    cookie: Annotated[str | None, Cookie(alias="c")] = None,
+) -> _Shaped:
+    _events.append("endpoint")
+    if n == 9:
+        raise HTTPException(status_code=409, detail="nine")
+    return _Shaped(
+        item_id=item_id,
+        n=n,
+        tags=tags,
+        flag=flag,
+        session=db,
+        resource=resource,
+        setting=setting,
+        paging=paging,
+        agent=agent,
+        cookie=cookie,
+    )
+
+
+async def _created(
+    item: _Item,
+    db: Annotated[str, Depends(_function_session, scope="function")],
+    sync: Annotated[str, Depends(_sync_generator)],
+    first: Annotated[int, Depends(_uncached, use_cache=False)],
+    second: Annotated[int, Depends(_uncached, use_cache=False)],
+    tasked: Annotated[str, Depends(_tasked)],
+    background: BackgroundTasks,
+) -> dict[str, Any]:
+    background.add_task(_events.append, "task from the endpoint")
+    return {
+        "item": item.model_dump(),
+        "db": db,
+        "sync": sync,
+        "calls": [first, second],
+        "t": tasked,
+    }
+
+
+async def _raw_with_task(background: BackgroundTasks, key: str = "k") -> Response:
+    background.add_task(_events.append, f"raw task {key}")
+    return Response(f"raw {key}", media_type="text/plain")
+
+
+async def _scoped(scopes: SecurityScopes) -> dict[str, Any]:
+    return {"scopes": scopes.scopes}
+
+
+async def _with_response(response: Response) -> dict[str, str]:
+    response.headers["X-Set"] = "1"
+    response.status_code = 202
+    return {"set": "yes"}
+
+
+async def _form(name: Annotated[str, Form()]) -> dict[str, str]:
+    return {"name": name}
+
+
+def _sync_endpoint(n: int = 0) -> dict[str, int]:
+    return {"n": n}
+
+
+_SHAPED_ROUTES: list[tuple[str, str, Any, dict[str, Any]]] = [
+    ("GET", "/shaped/{item_id}", _shaped, {}),
+    ("POST", "/created", _created, {"status_code": 201}),
+    ("DELETE", "/created", _created, {"status_code": 204, "response_model": None}),
+    ("GET", "/raw-task", _raw_with_task, {}),
+    # FastAPI's own handler: SecurityScopes, a Response parameter, a form body, a sync endpoint.
+    ("GET", "/scoped", _scoped, {}),
+    ("GET", "/with-response", _with_response, {}),
+    ("POST", "/form", _form, {}),
+    ("GET", "/sync", _sync_endpoint, {}),
+]
+_FALLBACKS = ["/x/scoped", "/x/with-response", "/x/form", "/x/sync"]
+
+
+def shaped_app(*, lean: bool) -> FastAPI:
+    router = APIRouter(prefix="/x")
+    route_class = LeanRoute if lean else APIRoute
+    for method, path, endpoint, extra in _SHAPED_ROUTES:
+        router.add_api_route(
+            path, endpoint, methods=[method], route_class_override=route_class, **extra
+        )
+    app = FastAPI()
+    app.include_router(router)
+    return app
+
+
+_ID = "0b8e3a52-4c1f-4b7e-9a51-1f3f7e7c2d10"
+_SHAPED_REQUESTS: list[tuple[str, str, dict[str, str], Any]] = [
+    ("GET", f"/x/shaped/{_ID}?n=3&tags=a&tags=b&flag=yes&page=2", {"X-Who": "ada"}, None),
+    (
+        "GET",
+        f"/x/shaped/{_ID}?n=3",
+        {"X-Agent": "bot", "Cookie": "c=crumb", "X-Setting": "s"},
+        None,
+    ),
+    ("GET", "/x/shaped/not-a-uuid?n=11&flag=maybe&size=0", {}, None),  # five errors, in order
+    ("GET", f"/x/shaped/{_ID}", {}, None),  # missing n
+    ("GET", f"/x/shaped/{_ID}?n=9", {}, None),  # the endpoint raises: the session rolls back
+    ("GET", f"/x/shaped/{_ID}?n=1", {"X-Who": "refused"}, None),  # a dependency refuses
+    ("POST", "/x/created", {}, {"sku": "ab", "quantity": 2, "tags": ["x"]}),
+    ("POST", "/x/created", {}, {"sku": "a", "quantity": 0}),  # two body errors
+    ("POST", "/x/created", {}, [1, 2]),
+    ("POST", "/x/created", {}, None),  # no body: missing
+    ("POST", "/x/created", {"Content-Type": "application/json"}, b'{"sku": '),  # bad JSON
+    ("POST", "/x/created", {"Content-Type": "text/plain"}, b'{"sku": "ab"}'),  # not JSON
+    ("POST", "/x/created", {"Content-Type": "application/vnd.x+json"}, b'{"sku": "ab"}'),
+    ("DELETE", "/x/created", {}, {"sku": "ab"}),  # 204: no body
+    ("GET", "/x/raw-task?key=z", {}, None),
+    ("GET", "/x/scoped", {}, None),
+    ("GET", "/x/with-response", {}, None),
+    ("POST", "/x/form", {}, {"name": "n"}),
+    ("GET", "/x/sync?n=4", {}, None),
+]
+
+
+async def _shaped_answers(app: FastAPI) -> list[tuple[Any, ...]]:
+    """Each request's status, headers, body and the events it caused, in order, with the
+    moment the response started marked (a ``scope="function"`` generator is left before it,
+    a request-scoped one after it)."""
+
+    async def marking(scope: Any, receive: Any, send: Any) -> None:
+        async def marked(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                _events.append(f"response {message['status']}")
+            await send(message)
+
+        await app(scope, receive, marked)
+
+    transport = httpx.ASGITransport(app=marking)
+    out = []
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        for method, path, headers, payload in _SHAPED_REQUESTS:
+            _events.clear()
+            if path == "/x/form":
+                response = await client.request(method, path, headers=headers, data=payload)
+            elif isinstance(payload, bytes):
+                response = await client.request(method, path, headers=headers, content=payload)
+            elif payload is not None:
+                response = await client.request(method, path, headers=headers, json=payload)
+            else:
+                response = await client.request(method, path, headers=headers)
+            out.append(
+                (
+                    method,
+                    path,
+                    response.status_code,
+                    response.headers.multi_items(),
+                    response.content,
+                    list(_events),
+                )
+            )
+    return out
+
+
+async def test_a_lean_route_solves_parameters_bodies_and_generators_as_fastapi_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Path, query (scalar and list), header and cookie parameters, a JSON body model, async
+    and sync generators of both scopes, plain ``def`` dependencies, uncached dependencies and
+    background tasks: the same statuses, headers, bytes (422 bodies included) and the same
+    events in the same order (the function-scoped session closes before the response starts,
+    the request-scoped resource after); FastAPI's solver runs for the fallbacks only."""
+    import fastapi.routing
+
+    solved: list[str] = []
+    solve = fastapi.routing.solve_dependencies
+
+    async def counting(**kwargs: Any) -> Any:
+        solved.append(kwargs["request"].url.path)
+        return await solve(**kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counting)
+    plain, lean = shaped_app(lean=False), shaped_app(lean=True)
+    expected = await _shaped_answers(plain)
+    # Every request but the one with broken JSON (refused before any dependency).
+    assert len(solved) == len(_SHAPED_REQUESTS) - 1
+    solved.clear()
+    assert await _shaped_answers(lean) == expected
+    assert sorted(set(solved)) == sorted(_FALLBACKS)
+    assert plain.openapi() == lean.openapi()
+
+    # The cases the comparison must cover, by value (a bug both handlers shared would hide).
+    statuses = [status for _, _, status, *_ in expected]
+    assert statuses == [
+        200,
+        200,
+        422,
+        422,
+        409,
+        401,
+        201,
+        422,
+        422,
+        422,
+        422,
+        422,
+        201,
+        204,
+        200,
+        200,
+        202,
+        200,
+        200,
+    ]
+    first = expected[0]
+    assert first[5] == [
+        "open ada",
+        "acquire",
+        "sync on main: False",
+        "endpoint",
+        "commit",
+        "close",
+        "response 200",
+        "release",
+    ]
+    # The endpoint raises: the session sees it and closes before the error response starts.
+    assert expected[4][5][-4:] == ["endpoint", "rollback 409", "close", "response 409"]
+    errors = json.loads(expected[2][4])["detail"]
+    assert [e["loc"] for e in errors] == [
+        ["query", "size"],
+        ["path", "item_id"],
+        ["query", "n"],
+        ["query", "flag"],
+    ]
+    created = expected[6]
+    assert json.loads(created[4])["calls"][1] == json.loads(created[4])["calls"][0] + 1
+    # The sync generator (request scope) is left after the response and its tasks.
+    assert created[5][-4:] == [
+        "response 201",
+        "task from a dependency",
+        "task from the endpoint",
+        "sync exit",
+    ]
+    assert expected[14][5][-1] == "raw task z"
+
+
+def test_the_apps_lean_routes_take_the_lean_solver(app: Any) -> None:
+    """The shopping day's routes are `LeanRoute`s whose trees fit the plan (none silently falls
+    back to FastAPI's handler for its shape)."""
+    lean = {}
+    for leaf in _leaves(app.router.routes):
+        route = getattr(leaf, "original_route", leaf)
+        if isinstance(route, LeanRoute):
+            handler = route.get_route_handler()
+            lean[(*sorted(route.methods), leaf.path)] = "LeanRoute" in handler.__qualname__
+    assert lean == {
+        ("GET", "/user/me"): True,
+        ("GET", "/chatroom"): True,
+        ("GET", "/products"): True,
+        ("GET", "/products/{product_id}"): True,
+        ("GET", "/order-groups/{group_id}"): True,
+        ("GET", "/cart"): True,
+        ("POST", "/cart/items"): True,
+        ("POST", "/checkout"): True,
+        ("GET", "/recommendations"): True,
+        ("GET", "/search"): True,
+    }

@@ -32,6 +32,7 @@ from oja.chat.schemas import (
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import InvalidRequest, errors
 from oja.core.pagination import PageParams, pagination
+from oja.core.routing import LeanRoute
 from oja.identity.dependencies import USER_ERRORS, CurrentUser, SignedInUser
 
 router = APIRouter(prefix="/chatroom", tags=["chat"])
@@ -54,17 +55,6 @@ async def create_chatroom(
     return ChatroomOut.model_validate(room, from_attributes=True)
 
 
-@router.get(
-    "",
-    response_model=ChatroomList,
-    summary="Your chatrooms, newest first (cached per user)",
-    responses={
-        200: {
-            "headers": {"X-Cache": {"description": "`hit` or `miss`", "schema": {"type": "string"}}}
-        },
-        **errors(*USER_ERRORS),
-    },
-)
 async def list_chatrooms(
     user: SignedInUser, db: SessionDep, runtime: RuntimeDep, settings: ChatSettingsDep
 ) -> Response:
@@ -76,6 +66,22 @@ async def list_chatrooms(
     return Response(
         body, media_type="application/json", headers={"X-Cache": "hit" if hit else "miss"}
     )
+
+
+router.add_api_route(
+    "",
+    list_chatrooms,
+    methods=["GET"],
+    response_model=ChatroomList,
+    summary="Your chatrooms, newest first (cached per user)",
+    responses={
+        200: {
+            "headers": {"X-Cache": {"description": "`hit` or `miss`", "schema": {"type": "string"}}}
+        },
+        **errors(*USER_ERRORS),
+    },
+    route_class_override=LeanRoute,
+)
 
 
 @router.get(

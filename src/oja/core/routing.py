@@ -15,21 +15,40 @@ full router, and so does every request while the index is unbuilt or the router'
 list has changed length since it was built. A path that one included router alone can take is
 handed to that router directly, which selects its route (or answers 405) as the loop would.
 
-:class:`LeanRoute` is an ``APIRoute`` whose handler solves a tree of plain ``async def``
-dependencies that take only the request without FastAPI's general solver: the same calls in the
-same order, the same answers, FastAPI's own handler for anything else.
+:class:`LeanRoute` is an ``APIRoute`` whose handler solves its dependency tree (parameters, a
+JSON body, generators, plain ``def`` dependencies) without FastAPI's general solver, through
+FastAPI's own validation and generator functions: the same calls in the same order, the same
+answers, FastAPI's own handler for anything else.
 """
 
 from __future__ import annotations
 
 import copy
-import inspect
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+import email.message
+import json
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import params
+from fastapi._body_limit import get_body_limit_error
+from fastapi._compat import ModelField, Undefined
+from fastapi.background import BackgroundTasks
 from fastapi.datastructures import DefaultPlaceholder
-from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.models import (
+    Dependant,
+    _get_cache_key,
+    _is_async_gen_callable,
+    _is_coroutine_callable,
+    _is_gen_callable,
+)
+from fastapi.dependencies.utils import (
+    _solve_generator,
+    request_body_to_args,
+    request_params_to_args,
+)
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import EndpointContext, RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import (
     APIRoute,
@@ -37,8 +56,12 @@ from fastapi.routing import (
     _extract_endpoint_context,
     serialize_response,
 )
-from fastapi.telemetry import get_telemetry_data
+from fastapi.telemetry._api import _get_request_telemetry, _validation_failed
+from fastapi.utils import is_body_allowed_for_status_code
 from starlette._utils import get_route_path
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Host, Match, Router
@@ -140,92 +163,224 @@ def index_static_routes(router: Router) -> StaticRouteIndex:
     return index
 
 
-@dataclass(frozen=True)
+_AWAIT, _THREAD, _GENERATOR = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
 class _Node:
-    """One dependency of a :class:`LeanRoute`'s tree: what FastAPI's solver would do for it."""
+    """One dependency of a :class:`LeanRoute`'s tree: what FastAPI's solver would do for it,
+    worked out once (its cache key, how it is called, which parameters it takes)."""
 
-    call: Callable[..., Awaitable[Any]]
+    dependant: Dependant
+    call: Callable[..., Any]
     name: str | None
-    key: tuple[Any, Any]
+    key: Any
+    use_cache: bool
+    kind: int
+    function_scope: bool
+    path_params: list[ModelField]
+    query_params: list[ModelField]
+    header_params: list[ModelField]
+    cookie_params: list[ModelField]
+    body_params: list[ModelField]
     request_names: tuple[str, ...]
+    background_name: str | None
     subs: tuple[_Node, ...]
+    takes_fields: bool  # any parameter, body field or ``BackgroundTasks``
 
 
-def _awaitable_call(call: Any) -> bool:
-    """A coroutine function, or an object whose ``__call__`` is one (the security schemes)."""
-    target = call if inspect.isfunction(call) or inspect.ismethod(call) else type(call).__call__
-    return inspect.iscoroutinefunction(target) and not inspect.isasyncgenfunction(target)
-
-
-def _plan(dependant: Dependant, scopes: dict[Any, Any]) -> _Node | None:
-    """The tree as :class:`_Node`s, or None when FastAPI's solver would do more for it than await
-    coroutines and hand them the request: parameters, a body, generators (``yield``), sync
-    functions (the thread pool), OAuth scopes, a response or background-tasks parameter,
-    concurrency limits, uncached dependencies, or one call under two scopes (two cache keys)."""
+def _plan(dependant: Dependant) -> _Node | None:
+    """The tree as :class:`_Node`s, or None when it holds what the lean solver leaves to
+    FastAPI's: a websocket, a ``Response`` or ``SecurityScopes`` parameter, a concurrency limit."""
     call = dependant.call
     if (
         call is None
-        or not _awaitable_call(call)
-        or dependant.path_params
-        or dependant.query_params
-        or dependant.header_params
-        or dependant.cookie_params
-        or dependant.body_params
         or dependant.websocket_param_name
         or dependant.response_param_name
-        or dependant.background_tasks_param_name
         or dependant.security_scopes_param_name
-        or dependant.own_oauth_scopes
-        or dependant.parent_oauth_scopes
         or dependant.concurrency is not None
-        or not dependant.use_cache
-        or scopes.setdefault(call, dependant.scope) != dependant.scope
     ):
         return None
     subs = []
     for sub in dependant.dependencies:
-        node = _plan(sub, scopes)
+        node = _plan(sub)
         if node is None:
             return None
         subs.append(node)
-    names = (dependant.request_param_name, dependant.http_connection_param_name)
+    if _is_gen_callable(call) or _is_async_gen_callable(call):
+        kind = _GENERATOR
+    elif _is_coroutine_callable(call):
+        kind = _AWAIT
+    else:
+        kind = _THREAD
+    names = (dependant.http_connection_param_name, dependant.request_param_name)
     return _Node(
+        dependant=dependant,
         call=call,
         name=dependant.name,
-        key=(call, dependant.scope),
+        key=_get_cache_key(dependant=dependant, uses_scopes_cache={}),
+        use_cache=dependant.use_cache,
+        kind=kind,
+        function_scope=dependant.scope == "function",
+        path_params=dependant.path_params,
+        query_params=dependant.query_params,
+        header_params=dependant.header_params,
+        cookie_params=dependant.cookie_params,
+        body_params=dependant.body_params,
         request_names=tuple(n for n in names if n),
+        background_name=dependant.background_tasks_param_name,
         subs=tuple(subs),
+        takes_fields=bool(
+            dependant.path_params
+            or dependant.query_params
+            or dependant.header_params
+            or dependant.cookie_params
+            or dependant.body_params
+            or dependant.background_tasks_param_name
+        ),
     )
 
 
-async def _solve(node: _Node, request: Request, cache: dict[Any, Any]) -> dict[str, Any]:
-    """The keyword arguments of ``node.call``, as ``solve_dependencies`` builds them for such a
-    tree: each dependency's own tree first, then its call unless already made in this request."""
+class _Solving:
+    """One request's solving: FastAPI's dependency cache and its one ``BackgroundTasks``."""
+
+    __slots__ = ("background", "body", "cache", "embed", "request")
+
+    def __init__(self, request: Request, body: Any, embed: bool) -> None:
+        self.request = request
+        self.body = body
+        self.embed = embed
+        self.cache: dict[Any, Any] = {}
+        self.background: BackgroundTasks | None = None
+
+
+async def _solve(node: _Node, s: _Solving) -> tuple[dict[str, Any], list[Any]]:
+    """``solve_dependencies`` for a planned tree: the keyword arguments of ``node.call`` and
+    the validation errors, built in the same order with the same FastAPI functions — each
+    dependency's own tree first (also when its value is cached), skipped when that tree has
+    errors, generators entered on the request's function or request exit stack as FastAPI
+    enters them, plain ``def`` on the thread pool; then the parameters, the body, the request."""
     values: dict[str, Any] = {}
+    errors: list[Any] = []
+    request = s.request
+    cache = s.cache
     for sub in node.subs:
-        arguments = await _solve(sub, request, cache)
-        if sub.key in cache:
-            solved = cache[sub.key]
+        sub_values, sub_errors = await _solve(sub, s)
+        if sub_errors:
+            errors.extend(sub_errors)
+            continue
+        key = sub.key
+        if sub.use_cache and key in cache:
+            solved = cache[key]
+        elif sub.kind == _GENERATOR:
+            stack = request.scope[
+                "fastapi_function_astack" if sub.function_scope else "fastapi_inner_astack"
+            ]
+            solved = await _solve_generator(
+                dependant=sub.dependant, stack=stack, sub_values=sub_values, request=request
+            )
+        elif sub.kind == _AWAIT:
+            solved = await sub.call(**sub_values)
         else:
-            solved = cache[sub.key] = await sub.call(**arguments)
+            solved = await run_in_threadpool(sub.call, **sub_values)
         if sub.name is not None:
             values[sub.name] = solved
+        if key not in cache:
+            cache[key] = solved
+    if node.takes_fields:
+        await _fields(node, s, values, errors)
     for name in node.request_names:
         values[name] = request
-    return values
+    return values, errors
+
+
+async def _fields(node: _Node, s: _Solving, values: dict[str, Any], errors: list[Any]) -> None:
+    """The node's parameters, body fields and ``BackgroundTasks``, as FastAPI adds them."""
+    request = s.request
+    if node.path_params:
+        found, failed = request_params_to_args(node.path_params, request.path_params)
+        values.update(found)
+        errors += failed
+    if node.query_params:
+        found, failed = request_params_to_args(node.query_params, request.query_params)
+        values.update(found)
+        errors += failed
+    if node.header_params:
+        found, failed = request_params_to_args(node.header_params, request.headers)
+        values.update(found)
+        errors += failed
+    if node.cookie_params:
+        found, failed = request_params_to_args(node.cookie_params, request.cookies)
+        values.update(found)
+        errors += failed
+    if node.body_params:
+        found, failed = await request_body_to_args(
+            body_fields=node.body_params, received_body=s.body, embed_body_fields=s.embed
+        )
+        values.update(found)
+        errors.extend(failed)
+    if node.background_name:
+        if s.background is None:
+            s.background = BackgroundTasks()
+        values[node.background_name] = s.background
+
+
+async def _json_body(request: Request, strict: bool, endpoint_ctx: EndpointContext) -> Any:
+    """The body as FastAPI's handler reads it for a JSON (not form) body field."""
+    try:
+        body: Any = Undefined
+        body_bytes = await request.body()
+        if body_bytes:
+            json_body: Any = Undefined
+            content_type_value = request.headers.get("content-type")
+            if not content_type_value:
+                if not strict:
+                    json_body = await request.json()
+            else:
+                message = email.message.Message()
+                message["content-type"] = content_type_value
+                if message.get_content_maintype() == "application":
+                    subtype = message.get_content_subtype()
+                    if subtype == "json" or subtype.endswith("+json"):
+                        json_body = await request.json()
+            body = json_body if json_body is not Undefined else body_bytes
+    except json.JSONDecodeError as e:
+        validation_error = RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", e.pos),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": e.msg},
+                }
+            ],
+            body=e.doc,
+            endpoint_ctx=endpoint_ctx,
+        )
+        _validation_failed(validation_error)
+        raise validation_error from e
+    except HTTPException:
+        raise
+    except Exception as e:
+        if MAX_BODY_SIZE_SCOPE_KEY in request.scope and (error := get_body_limit_error(e)):
+            raise error from e
+        raise HTTPException(status_code=400, detail="There was an error parsing the body") from e
+    return body
 
 
 class LeanRoute(APIRoute):
-    """An :class:`APIRoute` whose handler, for a tree of plain ``async def`` dependencies that
-    only take the request (and each other), solves it without FastAPI's general solver: the same
-    calls in the same order, each made once per request, then the response model's validation
-    and JSON as FastAPI's handler does them. The general solver's per-node work (cache keys,
-    callable classification, four parameter extractions, an exit-stack check) was a seventh of
-    an authenticated read's CPU.
+    """An :class:`APIRoute` whose handler solves its dependency tree without FastAPI's general
+    solver: the same calls in the same order, each made once per request, the same validation
+    (FastAPI's own ``request_params_to_args``/``request_body_to_args``, so the same errors),
+    generators entered and left on the same exit stacks (FastAPI's ``_solve_generator``), plain
+    ``def`` dependencies on the thread pool; then the response as FastAPI's handler builds it.
+    What it skips is the general solver's per-node work (overrides check, cache key, callable
+    classification, four parameter extractions, a ``Response`` per request).
 
-    Same answers: anything else takes FastAPI's own handler — a route or tree outside that shape
-    (see :func:`_plan`), a set status code or response class, and, per request, dependency
-    overrides (tests) or FastAPI's telemetry.
+    Same answers: anything else takes FastAPI's own handler — a tree outside the plan (see
+    :func:`_plan`), a form body, a sync or streaming endpoint, a response class of its own, and,
+    per request, dependency overrides (tests) or FastAPI's telemetry.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -233,22 +388,31 @@ class LeanRoute(APIRoute):
         context = _effective_route_context_var.get()
         # As FastAPI's: an included route's handler is built for its effective context.
         route: Any = context if context is not None and context.original_route is self else self
-        root = _plan(route.dependant, {})
+        root = _plan(route.dependant)
         response_class = route.response_class
+        body_field = route.body_field
+        call = route.dependant.call
         if (
             root is None
-            or route.body_field is not None
-            or route.response_field is None
-            or route.status_code is not None
+            or root.kind != _AWAIT
+            or (body_field is not None and isinstance(body_field.field_info, params.Form))
             or route.stream_item_field is not None
             or route.is_json_stream
             or not isinstance(response_class, DefaultPlaceholder)
             or response_class.value is not JSONResponse
         ):
             return standard
-        call = root.call
         path = route.dependant.path
         field = route.response_field
+        status = route.status_code or 200  # Response's and JSONResponse's default
+        strip_body = not is_body_allowed_for_status_code(status)
+        embed = route._embed_body_fields
+        strict_setting = route.strict_content_type
+        strict = (
+            strict_setting.value
+            if isinstance(strict_setting, DefaultPlaceholder)
+            else strict_setting
+        )
         overrides = route.dependency_overrides_provider
         include = route.response_model_include
         exclude = route.response_model_exclude
@@ -259,29 +423,57 @@ class LeanRoute(APIRoute):
 
         async def app(request: Request) -> Response:
             if (overrides is not None and overrides.dependency_overrides) or (
-                get_telemetry_data() is not None
+                _get_request_telemetry() is not None
             ):
                 return await standard(request)
             endpoint_ctx = _extract_endpoint_context(call)
             if path:
                 mount_path = request.scope.get("root_path", "").rstrip("/")
                 endpoint_ctx["path"] = f"{request.method} {mount_path}{path}"
-            raw = await call(**await _solve(root, request, {}))
-            if isinstance(raw, Response):
-                return raw
-            content = await serialize_response(
-                field=field,
-                response_content=raw,
-                include=include,
-                exclude=exclude,
-                by_alias=by_alias,
-                exclude_unset=exclude_unset,
-                exclude_defaults=exclude_defaults,
-                exclude_none=exclude_none,
-                is_coroutine=True,
-                endpoint_ctx=endpoint_ctx,
-                dump_json=True,
+            body = (
+                Undefined if body_field is None else await _json_body(request, strict, endpoint_ctx)
             )
-            return Response(content=content, media_type="application/json")
+            solving = _Solving(request, body, embed)
+            values, errors = await _solve(root, solving)
+            if errors:
+                validation_error = RequestValidationError(
+                    errors, body=None if body is Undefined else body, endpoint_ctx=endpoint_ctx
+                )
+                _validation_failed(validation_error)
+                raise validation_error
+            raw = await root.call(**values)
+            if isinstance(raw, Response):
+                if raw.background is None:
+                    raw.background = solving.background
+                return raw
+            # No `Response` parameter in the plan: the status is the route's (or the class's).
+            response: Response
+            if field is not None:
+                content = await serialize_response(
+                    field=field,
+                    response_content=raw,
+                    include=include,
+                    exclude=exclude,
+                    by_alias=by_alias,
+                    exclude_unset=exclude_unset,
+                    exclude_defaults=exclude_defaults,
+                    exclude_none=exclude_none,
+                    is_coroutine=True,
+                    endpoint_ctx=endpoint_ctx,
+                    dump_json=True,
+                )
+                response = Response(
+                    content=content,
+                    status_code=status,
+                    media_type="application/json",
+                    background=solving.background,
+                )
+            else:
+                response = JSONResponse(
+                    jsonable_encoder(raw), status_code=status, background=solving.background
+                )
+            if strip_body:
+                response.body = b""
+            return response
 
         return app

@@ -8,6 +8,7 @@ from fastapi import APIRouter, status
 
 from oja.core.dependencies import SessionDep
 from oja.core.errors import InvalidRequest, errors
+from oja.core.routing import LeanRoute
 from oja.identity.dependencies import USER_ERRORS, CurrentUser
 from oja.marketplace.cart import service
 from oja.marketplace.cart.schemas import CartItemAdd, CartItemUpdate, CartOut
@@ -22,18 +23,29 @@ from oja.marketplace.errors import (
 router = APIRouter(prefix="/cart", tags=["marketplace: cart"])
 
 
-@router.get(
-    "",
-    response_model=CartOut,
-    summary="Your cart by store, priced now, with what changed since you added each line",
-    responses=errors(*USER_ERRORS),
-)
 async def get_cart(user: CurrentUser, db: SessionDep) -> CartOut:
     return await service.view(db, user.id)
 
 
-@router.post(
+router.add_api_route(
+    "",
+    get_cart,
+    methods=["GET"],
+    response_model=CartOut,
+    summary="Your cart by store, priced now, with what changed since you added each line",
+    responses=errors(*USER_ERRORS),
+    route_class_override=LeanRoute,
+)
+
+
+async def add_item(data: CartItemAdd, user: CurrentUser, db: SessionDep) -> CartOut:
+    return await service.add(db, user.id, data)
+
+
+router.add_api_route(
     "/items",
+    add_item,
+    methods=["POST"],
     status_code=status.HTTP_201_CREATED,
     response_model=CartOut,
     summary="Add a variant (again: its quantity adds up); answers the whole cart",
@@ -45,9 +57,8 @@ async def get_cart(user: CurrentUser, db: SessionDep) -> CartOut:
         StoreTrafficLimit,
         StoreSessionEnded,
     ),
+    route_class_override=LeanRoute,
 )
-async def add_item(data: CartItemAdd, user: CurrentUser, db: SessionDep) -> CartOut:
-    return await service.add(db, user.id, data)
 
 
 @router.patch(

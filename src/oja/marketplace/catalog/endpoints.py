@@ -11,6 +11,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Respons
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import InvalidRequest, ServiceUnavailable, errors
 from oja.core.pagination import Page, PageParams, pagination
+from oja.core.routing import LeanRoute
 from oja.files.errors import (
     EmptyFile,
     InvalidUpload,
@@ -133,12 +134,6 @@ async def delete_category(category_id: uuid.UUID, db: SessionDep, runtime: Runti
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@product_router.get(
-    "",
-    response_model=Page[ProductOut],
-    summary="Active products of approved stores, filtered and sorted (public)",
-    responses=errors(InvalidRequest),
-)
 async def list_products(
     *,
     db: SessionDep,
@@ -166,6 +161,17 @@ async def list_products(
     return Response(body, media_type="application/json")
 
 
+product_router.add_api_route(
+    "",
+    list_products,
+    methods=["GET"],
+    response_model=Page[ProductOut],
+    summary="Active products of approved stores, filtered and sorted (public)",
+    responses=errors(InvalidRequest),
+    route_class_override=LeanRoute,
+)
+
+
 @product_router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -177,18 +183,6 @@ async def create_product(data: ProductCreate, vendor: ActiveVendor, db: SessionD
     return await service.create_product(db, vendor, data)
 
 
-@product_router.get(
-    "/{product_id}",
-    response_model=ProductOut,
-    summary="A product (public when active in an approved store; its store sees drafts)",
-    responses=errors(
-        *OPTIONAL_VENDOR_ERRORS,
-        ProductNotFound,
-        InvalidRequest,
-        StoreTrafficLimit,
-        StoreSessionEnded,
-    ),
-)
 async def get_product(
     product_id: uuid.UUID,
     *,
@@ -204,6 +198,23 @@ async def get_product(
     if product.status == ProductStatus.active:
         recorder.record_view(runtime, background, visitor, product.id)
     return Response(product.body, media_type="application/json")
+
+
+product_router.add_api_route(
+    "/{product_id}",
+    get_product,
+    methods=["GET"],
+    response_model=ProductOut,
+    summary="A product (public when active in an approved store; its store sees drafts)",
+    responses=errors(
+        *OPTIONAL_VENDOR_ERRORS,
+        ProductNotFound,
+        InvalidRequest,
+        StoreTrafficLimit,
+        StoreSessionEnded,
+    ),
+    route_class_override=LeanRoute,
+)
 
 
 @product_router.patch(

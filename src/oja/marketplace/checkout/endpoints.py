@@ -18,6 +18,7 @@ from oja.billing.errors import (
 )
 from oja.core.dependencies import SessionDep
 from oja.core.errors import InvalidRequest, errors
+from oja.core.routing import LeanRoute
 from oja.identity.dependencies import USER_ERRORS, CurrentUser
 from oja.marketplace.checkout import service
 from oja.marketplace.checkout.schemas import CheckoutOut, CheckoutRequest, PayAgainRequest
@@ -38,8 +39,24 @@ from oja.marketplace.errors import (
 router = APIRouter(tags=["marketplace: checkout"])
 
 
-@router.post(
+async def checkout(
+    body: CheckoutRequest,
+    user: CurrentUser,
+    db: SessionDep,
+    *,
+    settings: Annotated[MarketplaceSettings, Depends(get_marketplace_settings)],
+    billing: BillingSettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> CheckoutOut:
+    return await service.checkout(
+        db, user, body, idempotency_key=idempotency_key, settings=settings, billing=billing
+    )
+
+
+router.add_api_route(
     "/checkout",
+    checkout,
+    methods=["POST"],
     status_code=status.HTTP_201_CREATED,
     response_model=CheckoutOut,
     summary="Turn your cart into one order per store and one payment; stock is reserved",
@@ -61,19 +78,8 @@ router = APIRouter(tags=["marketplace: checkout"])
         StoreTrafficLimit,
         StoreSessionEnded,
     ),
+    route_class_override=LeanRoute,
 )
-async def checkout(
-    body: CheckoutRequest,
-    user: CurrentUser,
-    db: SessionDep,
-    *,
-    settings: Annotated[MarketplaceSettings, Depends(get_marketplace_settings)],
-    billing: BillingSettingsDep,
-    idempotency_key: IdempotencyKey = None,
-) -> CheckoutOut:
-    return await service.checkout(
-        db, user, body, idempotency_key=idempotency_key, settings=settings, billing=billing
-    )
 
 
 @router.post(

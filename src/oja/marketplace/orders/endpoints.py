@@ -11,6 +11,7 @@ from oja.core.dates import IsoDateTime
 from oja.core.dependencies import SessionDep
 from oja.core.errors import InvalidRequest, errors
 from oja.core.pagination import Page, PageParams, pagination
+from oja.core.routing import LeanRoute
 from oja.identity.dependencies import USER_ERRORS, UserPrincipal
 from oja.marketplace.config import MarketplaceSettingsDep
 from oja.marketplace.errors import (
@@ -67,16 +68,21 @@ async def history(
     return await service.history(db, principal.user_id, status, paging)
 
 
-@router.get(
-    "/order-groups/{group_id}",
-    response_model=OrderGroupOut,
-    summary="One checkout: its payment and its store orders",
-    responses=errors(*USER_ERRORS, OrderGroupNotFound),
-)
 async def order_group(
     group_id: uuid.UUID, principal: UserPrincipal, db: SessionDep
 ) -> OrderGroupOut:
     return await service.buyer_group(db, principal.user_id, group_id)
+
+
+router.add_api_route(
+    "/order-groups/{group_id}",
+    order_group,
+    methods=["GET"],
+    response_model=OrderGroupOut,
+    summary="One checkout: its payment and its store orders",
+    responses=errors(*USER_ERRORS, OrderGroupNotFound),
+    route_class_override=LeanRoute,
+)
 
 
 @router.get(

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 
 from oja.core.dependencies import SessionDep
 from oja.core.errors import errors
+from oja.core.routing import LeanRoute
 from oja.marketplace.errors import ProductNotFound
 from oja.marketplace.recommendations import service
 from oja.marketplace.recommendations.dependencies import Visitor
@@ -21,16 +22,21 @@ router = APIRouter(tags=["marketplace: recommendations"])
 Limit = Annotated[int, Query(ge=1, le=50, description="How many products at most.")]
 
 
-@router.get(
-    "/recommendations",
-    response_model=RecommendationList,
-    summary="Products for you: from your history, or trending when there is none (public)",
-    responses=errors(*OPTIONAL_VENDOR_ERRORS),
-)
 async def recommendations(
     visitor: Visitor, db: SessionDep, limit: Limit = 10
 ) -> RecommendationList:
     return await service.for_caller(db, visitor, limit)
+
+
+router.add_api_route(
+    "/recommendations",
+    recommendations,
+    methods=["GET"],
+    response_model=RecommendationList,
+    summary="Products for you: from your history, or trending when there is none (public)",
+    responses=errors(*OPTIONAL_VENDOR_ERRORS),
+    route_class_override=LeanRoute,
+)
 
 
 @router.get(

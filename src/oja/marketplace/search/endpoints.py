@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import InvalidRequest, errors
 from oja.core.pagination import PageParams, pagination
+from oja.core.routing import LeanRoute
 from oja.marketplace.catalog.schemas import CategoryFilter, PriceBound, StoreFilter
 from oja.marketplace.errors import CategoryNotFound, VendorNotFound
 from oja.marketplace.recommendations.dependencies import Visitor
@@ -31,23 +32,6 @@ def _attributes(request: Request) -> dict[str, list[str]]:
     return {name: sorted(set(values)) for name, values in found.items()}
 
 
-@router.get(
-    "",
-    response_model=SearchPage,
-    summary="Search active products of approved stores, with facets (public)",
-    description=(
-        "`q`: every word must start a word of the product (title, description, category, store, "
-        "attribute values); a word nothing starts is matched by similar words (typos). Filters "
-        "combine with AND; `attr.<name>=<value>` (repeat a name for any of several values). "
-        "`rating_gte` and `sort=rating` use the average of the product's published reviews as "
-        "its rating summary shows it (unrated products sort last and never pass `rating_gte`); "
-        "`best_selling` orders by units sold in paid store orders, less canceled orders and "
-        "received returns, then newest. `relevance` without `q` is `newest`. The first page of "
-        "a `q` search is recorded for a signed-in caller or an `X-Client-Id` browser (its "
-        "recommendations lean to the category it found most of)."
-    ),
-    responses=errors(CategoryNotFound, VendorNotFound, InvalidRequest),
-)
 async def search(
     *,
     request: Request,
@@ -79,6 +63,28 @@ async def search(
     found = await service.answer(db, runtime.cache, settings, filters, paging, subject=visitor)
     # The body is the page as `response_model` writes it (cached answers are sent as stored).
     return Response(found.body, media_type="application/json")
+
+
+router.add_api_route(
+    "",
+    search,
+    methods=["GET"],
+    response_model=SearchPage,
+    summary="Search active products of approved stores, with facets (public)",
+    description=(
+        "`q`: every word must start a word of the product (title, description, category, store, "
+        "attribute values); a word nothing starts is matched by similar words (typos). Filters "
+        "combine with AND; `attr.<name>=<value>` (repeat a name for any of several values). "
+        "`rating_gte` and `sort=rating` use the average of the product's published reviews as "
+        "its rating summary shows it (unrated products sort last and never pass `rating_gte`); "
+        "`best_selling` orders by units sold in paid store orders, less canceled orders and "
+        "received returns, then newest. `relevance` without `q` is `newest`. The first page of "
+        "a `q` search is recorded for a signed-in caller or an `X-Client-Id` browser (its "
+        "recommendations lean to the category it found most of)."
+    ),
+    responses=errors(CategoryNotFound, VendorNotFound, InvalidRequest),
+    route_class_override=LeanRoute,
+)
 
 
 @router.get(

@@ -286,4 +286,4 @@ def test_smtp_message_bytes_are_those_of_the_default_policy(sender: str, text: s
             built = smtp.build_message(to, subject, text, html, headers)
             expected = _built_by_default_policy(sender, to, subject, text, html, headers)
             assert _wire(built) == _wire(expected)
-            assert built["From"] == expected["From"] and built["To"] == expected["To"]
+            assert (built["From"], built["To"]) == (expected["From"], expected["To"])

@@ -281,8 +281,8 @@ class _RepeatingHeaders(HeaderRegistry):
 
     def __call__(self, name: str, value: str) -> BaseHeader:
         if name.lower() in self.REPEATING and type(value) is str:
-            return self._parsed(name, value)  # type: ignore[no-any-return]
-        return super().__call__(name, value)  # type: ignore[no-any-return]
+            return self._parsed(name, value)
+        return super().__call__(name, value)
 
 
 _POLICY = default_policy.clone(header_factory=_RepeatingHeaders())

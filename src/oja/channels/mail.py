@@ -269,8 +269,8 @@ class SendGridEmail:
 class _RepeatingHeaders(HeaderRegistry):
     """The default header registry, except that a header whose value repeats from one message to
     the next (the sender, ``MIME-Version`` and each part's ``Content-Type`` and
-    ``Content-Transfer-Encoding``) is parsed once per process: parsing them again for every email
-    was most of building one. A parsed header is immutable (a ``str`` with its parse tree), so one
+    ``Content-Transfer-Encoding``) is parsed once per process, and each header class is composed
+    once: parsing them again and making a class per header was most of building an email. A parsed header is immutable (a ``str`` with its parse tree), so one
     object can sit in many messages; the bytes sent are the same."""
 
     REPEATING = frozenset({"from", "mime-version", "content-type", "content-transfer-encoding"})
@@ -278,6 +278,16 @@ class _RepeatingHeaders(HeaderRegistry):
     def __init__(self) -> None:
         super().__init__()
         self._parsed = functools.lru_cache(maxsize=256)(super().__call__)
+        self._classes: dict[type, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        """The header class for ``name``, composed once per registered class: the registry's own
+        ``__getitem__`` creates a new class each time, for every header set or counted."""
+        registered = self.registry.get(name.lower(), self.default_class)
+        composed = self._classes.get(registered)
+        if composed is None:
+            composed = self._classes[registered] = super().__getitem__(name)
+        return composed
 
     def __call__(self, name: str, value: str) -> BaseHeader:
         if name.lower() in self.REPEATING and type(value) is str:

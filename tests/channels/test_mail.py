@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import io
 import ipaddress
 import ssl
 from collections.abc import Iterator
+from email.generator import BytesGenerator
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -17,6 +21,7 @@ from oja.channels.config import ChannelSettings
 from oja.channels.errors import DeliveryFailed
 from oja.channels.mail import ConsoleEmail, SmtpEmail, create_email_sender
 from oja.core.config import UnsafeSettingsError
+from oja.notifications.templates import as_html
 from oja.sandbox.smtp import CapturedEmail, SmtpCapture
 
 SENDER = "Oja <no-reply@oja.test>"
@@ -215,3 +220,70 @@ def test_email_factory() -> None:
     assert isinstance(create_email_sender(ChannelSettings(email_provider="console")), ConsoleEmail)
     with pytest.raises(UnsafeSettingsError, match="OJA_EMAIL_PROVIDER must not be 'console'"):
         create_email_sender(ChannelSettings(email_provider="console"), production=True)
+
+
+def _wire(message: EmailMessage) -> bytes:
+    """The bytes ``smtplib.SMTP.send_message`` puts on the wire, with the per-message parts (Date,
+    Message-ID, MIME boundary) replaced by fixed ones."""
+    message = copy.deepcopy(message)
+    for name, value in (("Date", "Mon, 07 Dec 2026 12:00:00 +0000"), ("Message-ID", "<id@x>")):
+        message.replace_header(name, value)
+    if message.is_multipart():
+        message.set_boundary("===============0000000000000000000==")
+    out = io.BytesIO()
+    BytesGenerator(out, policy=message.policy.clone(utf8=False)).flatten(message, linesep="\r\n")
+    return out.getvalue()
+
+
+def _built_by_default_policy(
+    sender: str, to: str, subject: str, text: str, html: str | None, headers: dict[str, str]
+) -> EmailMessage:
+    """The message as ``SmtpEmail.build_message`` built it before it parsed repeating headers once
+    (``email.policy.default``, every header parsed for every message)."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = "Mon, 07 Dec 2026 12:00:00 +0000"
+    message["Message-ID"] = "<id@x>"
+    for name, value in headers.items():
+        message[name] = value
+    message.set_content(text)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    return message
+
+
+BODIES = [
+    "Hello Ada,\nwelcome.",
+    "Your order OJA-00001 from Adire House is confirmed. Total: ₦12,500.50.\n\nTrack it: "
+    "https://oja.test/orders/0190abcd-ef01-7000-8000-000000000000\n\nThanks.",
+    "x" * 200,
+    "Ẹ kú àárọ̀ " * 40,
+    "",
+]
+
+
+@pytest.mark.parametrize("sender", [SENDER, "no-reply@oja.test", "Ọjà Market <hi@oja.ng>"])
+@pytest.mark.parametrize("text", BODIES)
+def test_smtp_message_bytes_are_those_of_the_default_policy(sender: str, text: str) -> None:
+    smtp = SmtpEmail(host="127.0.0.1", port=1, sender=sender, use_tls=False)
+    cases = [
+        ("ada@example.com", "Welcome to Oja", None, {}),
+        ("Ada Obi <ada@example.com>", "Order OJA-00001 confirmed: ₦12,500.50", as_html(text), {}),
+        (
+            "ada@example.com",
+            "A very long subject line that the policy has to fold because it goes past the limit",
+            as_html(text),
+            {
+                "List-Unsubscribe": "<https://oja.test/unsubscribe?token=" + "a" * 90 + ">",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+        ),
+    ]
+    for _ in range(2):  # the second time, the repeating headers come from the cache
+        for to, subject, html, headers in cases:
+            built = smtp.build_message(to, subject, text, html, headers)
+            expected = _built_by_default_policy(sender, to, subject, text, html, headers)
+            assert _wire(built) == _wire(expected)
+            assert (built["From"], built["To"]) == (expected["From"], expected["To"])

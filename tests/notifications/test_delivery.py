@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event as sa_event
 
 from oja.core import events
 from oja.core.db import unit_of_work
@@ -16,7 +17,14 @@ from oja.core.runtime import running
 from oja.notifications import delivery
 from tests.conftest import Jobs
 from tests.marketplace.conftest import count
-from tests.notifications.conftest import SHIPPED, Fakes, deliveries, emit, reachable
+from tests.notifications.conftest import (
+    SHIPPED,
+    Fakes,
+    deliveries,
+    deliveries_of,
+    emit,
+    reachable,
+)
 
 
 async def test_an_event_notifies_in_app_and_on_each_enabled_channel_once(
@@ -322,3 +330,42 @@ async def test_the_orders_module_payload_renders_without_optional_fields(
     )
     [sms] = fakes.twilio.messages
     assert sms.body == f"Oja: order {order_id} shipped."
+
+
+async def test_a_fan_out_inserts_the_email_and_the_sms_in_one_statement(
+    app: Any, client: httpx.AsyncClient, jobs: Jobs, fakes: Fakes
+) -> None:
+    """The deliveries' rows differ in which columns are None (the SMS has no subject): one INSERT
+    all the same, the Nones stored as NULL (neither column has a default)."""
+    ada = await reachable(app, client)
+    bola = await reachable(app, client, name="Bola")
+    await emit(app, "order.shipped", [ada, bola], **SHIPPED)
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(" ".join(statement.split()[:3]))
+
+    engine = app.state.runtime.database.engine.sync_engine
+    sa_event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert await jobs.run_kinds(app) == [
+            ("notifications.deliver_events", "succeeded"),
+            ("notifications.send_deliveries", "succeeded"),
+        ]
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", record)
+    assert sent.count("INSERT INTO notification_delivery") == 1
+    rows = await deliveries(app)
+    assert sorted((r.channel, r.address, r.subject, r.status) for r in rows) == sorted(
+        [
+            ("email", ada.email, "Order OJA-20001 is on its way", "sent"),
+            ("email", bola.email, "Order OJA-20001 is on its way", "sent"),
+            ("sms", ada.mobile, None, "sent"),  # type: ignore[attr-defined]
+            ("sms", bola.mobile, None, "sent"),  # type: ignore[attr-defined]
+        ]
+    )
+    for someone in (ada, bola):
+        assert sorted((r.channel, r.send_after) for r in await deliveries_of(app, someone)) == [
+            ("email", None),
+            ("sms", None),
+        ]

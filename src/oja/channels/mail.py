@@ -10,8 +10,9 @@ import ssl
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.headerregistry import Address
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
+from email.policy import default as default_policy
 from email.utils import format_datetime, make_msgid, parseaddr
 
 import httpx
@@ -110,6 +111,7 @@ class SmtpEmail:
         self._use_tls = use_tls
         self._timeout = timeout
         self._ssl_context = ssl_context
+        self._domain = _domain_of(sender)
 
     def build_message(
         self,
@@ -119,12 +121,12 @@ class SmtpEmail:
         html: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> EmailMessage:
-        message = EmailMessage()
+        message = EmailMessage(policy=_POLICY)
         message["From"] = self._sender
         message["To"] = to
         message["Subject"] = subject
         message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
-        message["Message-ID"] = make_msgid(domain=_domain_of(self._sender))
+        message["Message-ID"] = make_msgid(domain=self._domain)
         for name, value in (headers or {}).items():
             message[name] = value
         message.set_content(text)
@@ -262,6 +264,39 @@ class SendGridEmail:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+class _RepeatingHeaders(HeaderRegistry):
+    """The default header registry, except that a header whose value repeats from one message to
+    the next (the sender, ``MIME-Version`` and each part's ``Content-Type`` and
+    ``Content-Transfer-Encoding``) is parsed once per process, and each header class is composed
+    once: parsing them again and making a class per header was most of building an email. A parsed header is immutable (a ``str`` with its parse tree), so one
+    object can sit in many messages; the bytes sent are the same."""
+
+    REPEATING = frozenset({"from", "mime-version", "content-type", "content-transfer-encoding"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._parsed = functools.lru_cache(maxsize=256)(super().__call__)
+        self._classes: dict[type, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        """The header class for ``name``, composed once per registered class: the registry's own
+        ``__getitem__`` creates a new class each time, for every header set or counted."""
+        registered = self.registry.get(name.lower(), self.default_class)
+        composed = self._classes.get(registered)
+        if composed is None:
+            composed = self._classes[registered] = super().__getitem__(name)
+        return composed
+
+    def __call__(self, name: str, value: str) -> BaseHeader:
+        if name.lower() in self.REPEATING and type(value) is str:
+            return self._parsed(name, value)
+        return super().__call__(name, value)
+
+
+_POLICY = default_policy.clone(header_factory=_RepeatingHeaders())
+"""``email.policy.default`` (what ``EmailMessage()`` uses) with :class:`_RepeatingHeaders`."""
 
 
 def _decode(reply: bytes | str) -> str:

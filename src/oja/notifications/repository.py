@@ -132,9 +132,11 @@ async def insert_notifications(db: AsyncSession, rows: list[dict[str, Any]]) -> 
 async def insert_deliveries(db: AsyncSession, rows: list[dict[str, Any]]) -> list[uuid.UUID]:
     if not rows:
         return []
-    result = await db.execute(
-        insert_ignore(db, NotificationDelivery).returning(NotificationDelivery.id), rows
-    )
+    # ``render_nulls``: a None (an SMS's subject, an unheld send_after) is sent as NULL rather than
+    # left out, so the email and the SMS rows share one statement; the ORM's bulk INSERT batches
+    # rows by the columns they leave out, one INSERT per channel. Neither column has a default.
+    statement = insert_ignore(db, NotificationDelivery).returning(NotificationDelivery.id)
+    result = await db.execute(statement.execution_options(render_nulls=True), rows)
     return list(result.scalars())
 
 

@@ -68,29 +68,32 @@ async def reload_return(db: AsyncSession, request: ReturnRequest) -> None:
 
 async def move_status(
     db: AsyncSession,
-    vendor_id: uuid.UUID,
-    order_id: uuid.UUID,
+    order: StoreOrder,
     *,
     from_status: OrderStatus,
     to_status: OrderStatus,
     at: datetime,
     values: dict[str, object] | None = None,
 ) -> bool:
-    """One conditional UPDATE (``WHERE status = :from``): of two concurrent moves one wins."""
+    """One conditional UPDATE (``WHERE status = :from``): of two concurrent moves one wins. The
+    winner's row comes back into ``order`` (``RETURNING`` with ``populate_existing``: what
+    :func:`reload_order` would read, without a second statement); a loser's ``order`` is as it
+    was."""
     changes: dict[str, object] = {"status": str(to_status), "updated_at": at, **(values or {})}
     if to_status in STAMPS:
         changes[STAMPS[to_status]] = at
     result = await db.execute(
         update(StoreOrder)
         .where(
-            StoreOrder.id == order_id,
-            StoreOrder.vendor_id == vendor_id,
+            StoreOrder.id == order.id,
+            StoreOrder.vendor_id == order.vendor_id,
             StoreOrder.status == str(from_status),
         )
         .values(**changes)
-        .execution_options(synchronize_session=False)
+        .returning(StoreOrder)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return result.scalars().first() is not None
 
 
 def record_transition(

@@ -56,8 +56,7 @@ async def move(
     now = utcnow()
     if not await repository.move_status(
         db,
-        order.vendor_id,
-        order.id,
+        order,
         from_status=current,
         to_status=to_status,
         at=now,
@@ -80,7 +79,6 @@ async def move(
         note=note,
         at=now,
     )
-    await repository.reload_order(db, order)
     payload = {
         "order_id": order.id,
         "group_id": order.group_id,

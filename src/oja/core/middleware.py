@@ -71,11 +71,23 @@ def route_template(scope: Scope) -> str:
     return str(getattr(route, "path", "unmatched")) if route is not None else "unmatched"
 
 
-def _declared_length(headers: dict[bytes, bytes]) -> int:
+def _declared_length(value: bytes) -> int:
     try:
-        return int(headers.get(b"content-length", b"0") or 0)
+        return int(value or 0)
     except ValueError:
         return 0
+
+
+def _request_headers(raw: Any) -> tuple[bytes, bytes]:
+    """The ``x-request-id`` and ``content-length`` values (b"" when absent; the last one wins, as
+    in ``dict(headers)``), read in one pass without building a dict of every header."""
+    request_id = length = b""
+    for name, value in raw:
+        if name == b"x-request-id":
+            request_id = value
+        elif name == b"content-length":
+            length = value
+    return request_id, length
 
 
 def _answer_for(exc: Exception, request_id: str) -> Response:
@@ -146,8 +158,8 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        raw_request_id, declared = _request_headers(scope["headers"])
+        incoming = raw_request_id.decode("latin-1")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
@@ -186,7 +198,7 @@ class RequestContextMiddleware:
         try:
             answer: Response | None = None
             try:
-                if _declared_length(headers) > limit:
+                if _declared_length(declared) > limit:
                     too_large = True
                 else:
                     await self.app(scope, receive_wrapper, send_wrapper)

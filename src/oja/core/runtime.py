@@ -146,5 +146,9 @@ class RuntimeMiddleware:
         self.runtime = runtime
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        with running(self.runtime):
+        # What `running` does, without a generator context manager's two frames per request.
+        token = _current.set(self.runtime)
+        try:
             await self.app(scope, receive, send)
+        finally:
+            _current.reset(token)

@@ -6,25 +6,9 @@ import re
 from typing import Any
 
 import pytest
-from sqlalchemy import Update
-from sqlalchemy.dialects import postgresql
 
 from oja.core.jobs import runner
-
-
-def _prepared(statement: Update, name: str) -> tuple[str, str]:
-    """``PREPARE name AS …`` of the statement with its parameters as ``$n``, and an EXECUTE with
-    NULL for each (a generic plan does not look at them)."""
-    compiled = statement.compile(dialect=postgresql.dialect())
-    names: list[str] = []
-
-    def number(match: re.Match[str]) -> str:
-        if match[1] not in names:
-            names.append(match[1])
-        return f"${names.index(match[1]) + 1}"
-
-    sql = re.sub(r"%\((\w+)\)s", number, compiled.string)
-    return f"PREPARE {name} AS {sql}", f"EXECUTE {name}({', '.join(['NULL'] * len(names))})"
+from tests.plans import generic_plan
 
 
 @pytest.mark.parametrize(
@@ -36,14 +20,8 @@ async def test_the_claim_and_the_mark_read_the_primary_key_alone(app: Any, build
     job of the kind ever made) or the status index like the primary key, and the shopping day's
     claim read 237 buffers a call. Compared as ``column || ''`` they serve no index: only the
     primary key is left."""
-    prepare, execute = _prepared(getattr(runner, build)(), build.strip("_"))
     async with app.state.runtime.database.engine.connect() as conn:
-        await conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
-        await conn.exec_driver_sql(prepare)
-        plan = "\n".join(
-            str(line) for (line,) in (await conn.exec_driver_sql(f"EXPLAIN {execute}")).all()
-        )
-        await conn.rollback()
+        plan = await generic_plan(conn, getattr(runner, build)(), build.strip("_"))
     scans = set(re.findall(r"(?:Index|Bitmap Index) Scan using (\w+)", plan))
     assert "Seq Scan" not in plan, plan
     assert scans == {"pk_job"}, plan

@@ -6,10 +6,9 @@ import re
 from typing import Any
 
 import pytest
-from sqlalchemy import Update
-from sqlalchemy.dialects import postgresql
 
 from oja.notifications import repository
+from tests.plans import generic_plan
 
 VALUES = {
     "delivery_id": "'00000000-0000-0000-0000-000000000000'",
@@ -17,27 +16,6 @@ VALUES = {
     "provider": "'fake'",
     "message_id": "'m'",
 }
-
-
-def _literal(value: object) -> str:
-    if value is None:
-        return "NULL"
-    return f"'{value}'" if isinstance(value, str) else str(value)
-
-
-def _prepared(statement: Update, name: str) -> tuple[str, str]:
-    """``PREPARE name AS …`` of the statement with its parameters as ``$n``, and its EXECUTE."""
-    compiled = statement.compile(dialect=postgresql.dialect())
-    names: list[str] = []
-
-    def number(match: re.Match[str]) -> str:
-        if match[1] not in names:
-            names.append(match[1])
-        return f"${names.index(match[1]) + 1}"
-
-    sql = re.sub(r"%\((\w+)\)s", number, compiled.string)
-    arguments = [VALUES.get(n) or _literal(compiled.params[n]) for n in names]
-    return f"PREPARE {name} AS {sql}", f"EXECUTE {name}({', '.join(arguments)})"
 
 
 @pytest.mark.parametrize(
@@ -49,14 +27,8 @@ async def test_the_claim_and_the_mark_read_the_primary_key_alone(app: Any, name:
     key, and PostgreSQL took it: every ``pending`` entry the day ever made, dead ones included
     (99 of a claim's 118 buffers on 3,000 deliveries). The status is compared as ``status || ''``,
     which no index serves: the generic plan can only walk the primary key."""
-    prepare, execute = _prepared(getattr(repository, name), name.strip("_").lower())
     async with app.state.runtime.database.engine.connect() as conn:
-        await conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
-        await conn.exec_driver_sql(prepare)
-        plan = "\n".join(
-            str(line) for (line,) in (await conn.exec_driver_sql(f"EXPLAIN {execute}")).all()
-        )
-        await conn.rollback()
+        plan = await generic_plan(conn, getattr(repository, name), name.strip("_").lower(), VALUES)
     scans = re.findall(r"(Seq Scan on|Index Scan using) (\w+) on (\w+)|Seq Scan on (\w+)", plan)
     assert "Seq Scan" not in plan, plan
     assert {(index, table) for _, index, table, _ in scans} <= {

@@ -17,9 +17,10 @@ from .shop import add, checkout, paid_webhook, paystack, paystack_server, settin
 __all__ = ["paystack", "paystack_server", "settings"]
 
 
-async def test_the_ledger_books_the_group_checkout_just_paid_without_reading_it_again(
+async def _pay_a_two_store_cart(
     app: Any, client: httpx.AsyncClient, paystack: PaystackFake, jobs: Jobs
-) -> None:
+) -> list[str]:
+    """A buyer checks out a cart from two stores and pays; the statements the webhook job sent."""
     a = await shop(app, client, "Store A", [{"sku": "A-1", "price": 1000, "stock": 5}])
     b = await shop(app, client, "Store B", [{"sku": "B-1", "price": 999, "stock": 3}])
     buyer = await person(client)
@@ -28,6 +29,13 @@ async def test_the_ledger_books_the_group_checkout_just_paid_without_reading_it_
     reference = (await checkout(client, buyer)).json()["payment"]["reference"]
     with statements(app) as sent:
         assert await paid_webhook(app, client, paystack, jobs, reference) == ["succeeded"]
+    return list(sent)
+
+
+async def test_the_ledger_books_the_group_checkout_just_paid_without_reading_it_again(
+    app: Any, client: httpx.AsyncClient, paystack: PaystackFake, jobs: Jobs
+) -> None:
+    sent = await _pay_a_two_store_cart(app, client, paystack, jobs)
     by_reference = [s for s in sent if "WHERE order_group.payment_reference =" in s]
     orders_of_group = [
         s for s in sent if "FROM store_order" in s and "WHERE store_order.group_id =" in s
@@ -45,14 +53,7 @@ async def test_confirming_a_store_order_reads_it_back_in_its_update(
 ) -> None:
     """Each store order's move to ``confirmed`` is one ``UPDATE … RETURNING`` that refreshes the
     order in the session, not an UPDATE and then a SELECT of the same row."""
-    a = await shop(app, client, "Store A", [{"sku": "A-1", "price": 1000, "stock": 5}])
-    b = await shop(app, client, "Store B", [{"sku": "B-1", "price": 999, "stock": 3}])
-    buyer = await person(client)
-    await add(client, buyer, a.variant(0)["id"], 2)
-    await add(client, buyer, b.variant(0)["id"], 1)
-    reference = (await checkout(client, buyer)).json()["payment"]["reference"]
-    with statements(app) as sent:
-        assert await paid_webhook(app, client, paystack, jobs, reference) == ["succeeded"]
+    sent = await _pay_a_two_store_cart(app, client, paystack, jobs)
     updates = [s for s in sent if s.startswith("UPDATE store_order SET status")]
     assert len(updates) == 2, updates
     assert all(" RETURNING " in s for s in updates), updates

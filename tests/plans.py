@@ -21,8 +21,16 @@ def prepared(
 ) -> tuple[str, str]:
     """``PREPARE name AS …`` of the statement with its parameters as ``$n``, and its EXECUTE:
     each parameter as ``values[its name]`` (SQL text), else its bound value as a literal (NULL
-    when it has none; a generic plan does not look at them)."""
+    when it has none; a generic plan does not look at them). An IN list of n values is n
+    parameters, as SQLAlchemy sends it."""
     compiled = statement.compile(dialect=postgresql.dialect())
+    params = dict(compiled.params)
+
+    def expand(match: re.Match[str]) -> str:  # an IN list: one parameter a value, as sent
+        items = params.pop(match[1])
+        params.update({f"{match[1]}_{i}": item for i, item in enumerate(items, 1)})
+        return ", ".join(f"%({match[1]}_{i})s" for i in range(1, len(items) + 1))
+
     names: list[str] = []
 
     def number(match: re.Match[str]) -> str:
@@ -30,9 +38,10 @@ def prepared(
             names.append(match[1])
         return f"${names.index(match[1]) + 1}"
 
-    sql = re.sub(r"%\((\w+)\)s", number, compiled.string)
+    sql = re.sub(r"__\[POSTCOMPILE_(\w+)\]", expand, compiled.string)
+    sql = re.sub(r"%\((\w+)\)s", number, sql)
     given = values or {}
-    arguments = [given.get(n) or _literal(compiled.params.get(n)) for n in names]
+    arguments = [given.get(n) or _literal(params.get(n)) for n in names]
     return f"PREPARE {name} AS {sql}", f"EXECUTE {name}({', '.join(arguments)})"
 
 

@@ -215,7 +215,14 @@ class ProductImage(IdMixin, TimestampMixin, VendorOwned, Base):
     __tablename__ = "product_image"
     __table_args__ = (
         UniqueConstraint("product_id", "source_url"),
-        Index("ix_product_image_product_id_position", "product_id", "position"),
+        # The public reads' images (``images_json``) from the index alone: the id, the file and
+        # the alt text ride along (c36s00000001, issue 25).
+        Index(
+            "ix_product_image_product_id_position",
+            "product_id",
+            "position",
+            postgresql_include=["id", "file_id", "alt_text"],
+        ),
     )
 
     product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("product.id", ondelete="CASCADE"))

@@ -36,6 +36,7 @@ if __name__ == "__main__":  # `make bench` runs every file in bench/; this scena
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import random
@@ -914,6 +915,12 @@ async def run_day(stack: Stack, config: DayConfig) -> DayResult:
                 await _login(client, shopper)
 
         await asyncio.gather(*(login(s) for s in shoppers))
+        # This process holds Oja's modules, the seed's settings and 200 sessions: hundreds of
+        # thousands of objects that live to the end. Unfrozen, each full collection during the day
+        # walked them all while the loop stood still (~1 s at a load of 10), a pause counted in the
+        # latency of every request then in flight; the API freezes its own the same way.
+        gc.collect()
+        gc.freeze()
         rec.phase = "ramp"
         ramp = time.monotonic()
         measured = ramp + config.warmup

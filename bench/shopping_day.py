@@ -17,6 +17,12 @@ Prints p50/p95/p99 per endpoint against the goals (reads p95 < 300 ms, checkout 
 p95 < 600 ms), the error count (goal 0), the CPU of the API, the workers and this load generator
 (so a saturated client would show), and the load average before and after (the machine is
 shared). Every process started is stopped and the database dropped, on errors and Ctrl-C too.
+
+``--probe`` also measures both event loops over the day (:mod:`bench.loop_probe`): the API's and
+this process's loop lag, their stalls and what ran during them, their garbage collections and
+heaps, and the API's own time per route from the ASGI call to the last body byte, its product
+page split by what the traffic check did (a read of the store's plan, a new visitor admitted).
+``--db-prefix`` names the run's database.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ if __name__ == "__main__":  # `make bench` runs every file in bench/; this scena
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import random
@@ -64,6 +71,7 @@ from tests.reliability.load import (
 )
 
 from bench.common import markdown_table, start_process, stop_process
+from bench.loop_probe import RESET_PATH, SUMMARY_PATH, LoopProbe
 from oja.core.clock import utcnow
 from oja.core.config import Settings
 from oja.core.runtime import Runtime
@@ -92,6 +100,9 @@ class DayConfig:
     """Users start one by one over this many seconds; their requests count for errors only."""
     paid_timeout: float = 30.0
     drain_timeout: float = 120.0
+    probe: bool = False
+    """Probe the API's and this process's event loops (:mod:`bench.loop_probe`)."""
+    db_prefix: str = "oja_shop"
 
 
 @dataclass
@@ -185,7 +196,7 @@ async def shopping_stack(
     import redis
 
     server = "postgresql+asyncpg://" + postgres_server.split("://", 1)[1]
-    name = f"oja_shop_{uuid.uuid4().hex[:10]}"
+    name = f"{config.db_prefix}_{uuid.uuid4().hex[:10]}"
     database_url = f"{server.rpartition('/')[0]}/{name}"
     port = free_port()
     base_url = f"http://{HOST}:{port}"
@@ -245,7 +256,8 @@ async def shopping_stack(
             worker = start_process(argv, env=env, log_path=workdir / f"worker{n + 1}.log")
             started.append(worker)
             stack.workers.append(worker)
-        argv = [sys.executable, "-m", "uvicorn", "oja.main:create_app", "--factory"]
+        factory = "bench.loop_probe:create_app" if config.probe else "oja.main:create_app"
+        argv = [sys.executable, "-m", "uvicorn", factory, "--factory"]
         argv += ["--host", HOST, "--port", str(port), "--no-access-log", "--log-level", "warning"]
         # Longer than any think time: an idle pooled connection is never closed under a request.
         argv += ["--timeout-keep-alive", "30"]
@@ -693,6 +705,8 @@ class DayResult:
     report_table: str = ""
     report_ok: bool = False
     confirmed: int = 0
+    probes: dict[str, Any] = field(default_factory=dict)
+    """With ``--probe``: the event loops of the API and of this process over the measured day."""
 
     @property
     def day_jobs(self) -> int:
@@ -779,11 +793,54 @@ class DayResult:
             markdown_table(
                 ["kind", "jobs", "attempts", "mean run ms", "not succeeded"], self.kinds
             ),
+            *self.probe_lines(),
             f"paid groups of the day confirmed: {self.confirmed} of {self.tally.paid}",
             "oja reconcile after the day:",
             self.report_table.rstrip("\n"),
         ]
         return "\n".join(lines) + "\n"
+
+    def probe_lines(self) -> list[str]:
+        """The loop probes' figures (``--probe``): each loop's lag and stalls, what ran during
+        the stalls, its garbage collections, and the API's own time per route."""
+        lines = []
+        for name, loop in (
+            (n, self.probes[n]["loop"] if n == "API" else self.probes[n]) for n in self.probes
+        ):
+            lines.append(
+                f"{name} event loop: lag {_figures(loop['lag_ms'])}; stalls over "
+                f"{loop['stalls']['threshold_ms']:g} ms {_figures(loop['stalls'])}, "
+                f"{loop['stalls']['total_ms'] / 1000:.1f} s in all"
+            )
+            for generation, times in loop["gc_ms"].items():
+                lines.append(
+                    f"  gc {generation}: {_figures(times)}, {times['total_ms'] / 1000:.1f} s, "
+                    f"{times['collected']} objects freed"
+                )
+            heap = loop["heap"]
+            lines.append(
+                f"  tracked at the end: generations {heap['generations']}, frozen {heap['frozen']};"
+                " the oldest generation's most numerous types:"
+            )
+            lines += [f"    {n:>7}  {kind}" for kind, n in heap["oldest_types"]]
+            lines.append("  what the loop ran during its stalls (samples, one per 5 ms):")
+            lines += [f"    {n:>5}  {where}" for where, n in loop["stall_samples"]]
+        if "API" in self.probes:
+            lines.append("API time per request, ASGI call to last body byte (ms):")
+            lines += [
+                f"  {name}: {_figures(figures)}"
+                for name, figures in self.probes["API"]["requests_ms"].items()
+            ]
+        return lines
+
+
+def _figures(values: Mapping[str, float]) -> str:
+    if not values.get("count"):
+        return "none"
+    return (
+        f"n {values['count']:.0f} p50 {values['p50']:g} p95 {values['p95']:g} "
+        f"p99 {values['p99']:g} max {values['max']:g}"
+    )
 
 
 def _load(values: tuple[float, float, float]) -> str:
@@ -848,6 +905,9 @@ async def run_day(stack: Stack, config: DayConfig) -> DayResult:
         tally.categories = [n["slug"] for n in tree] + [
             c["slug"] for n in tree for c in n.get("children", [])
         ]
+        own_loop = LoopProbe() if config.probe else None
+        if own_loop is not None:
+            own_loop.start(asyncio.get_running_loop())
         gate = asyncio.Semaphore(4)
 
         async def login(shopper: Shopper) -> None:
@@ -855,6 +915,12 @@ async def run_day(stack: Stack, config: DayConfig) -> DayResult:
                 await _login(client, shopper)
 
         await asyncio.gather(*(login(s) for s in shoppers))
+        # This process holds Oja's modules, the seed's settings and 200 sessions: hundreds of
+        # thousands of objects that live to the end. Unfrozen, each full collection during the day
+        # walked them all while the loop stood still (~1 s at a load of 10), a pause counted in the
+        # latency of every request then in flight; the API freezes its own the same way.
+        gc.collect()
+        gc.freeze()
         rec.phase = "ramp"
         ramp = time.monotonic()
         measured = ramp + config.warmup
@@ -869,6 +935,11 @@ async def run_day(stack: Stack, config: DayConfig) -> DayResult:
         try:
             await asyncio.sleep(max(0.0, measured - time.monotonic()))
             rec.phase = "day"
+            if own_loop is not None:
+                own_loop.stop()
+                own_loop = LoopProbe()
+                own_loop.start(asyncio.get_running_loop())
+                await client.request("POST", RESET_PATH)
             load_before = os.getloadavg()
             probe = UsageProbe(stack)
             await probe.start()
@@ -878,6 +949,11 @@ async def run_day(stack: Stack, config: DayConfig) -> DayResult:
             day.cancel()
             raise
         seconds = time.monotonic() - began
+        probes: dict[str, Any] = {}
+        if own_loop is not None:
+            own_loop.stop()
+            probes["load generator"] = own_loop.summary()
+            probes["API"] = (await client.request("GET", SUMMARY_PATH)).json()
         result = DayResult(
             config=config,
             rec=rec,
@@ -887,6 +963,7 @@ async def run_day(stack: Stack, config: DayConfig) -> DayResult:
             load_before=load_before,
             load_after=os.getloadavg(),
             seed_output=stack.seed_output,
+            probes=probes,
         )
     stopped_at = utcnow()
     runtime = Runtime.create(stack.settings)
@@ -916,6 +993,8 @@ async def main(args: argparse.Namespace) -> int:
         buyers=args.buyers,
         seed=args.seed,
         warmup=args.warmup,
+        probe=args.probe,
+        db_prefix=args.db_prefix,
     )
     if config.users > config.buyers:
         raise SystemExit("--users must not exceed --buyers: each user is a seeded buyer")
@@ -952,6 +1031,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--buyers", type=int, default=2_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--strict", action="store_true", help="Exit 1 on a latency MISS too.")
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="Probe the API's and the load generator's event loops (bench/loop_probe.py).",
+    )
+    parser.add_argument(
+        "--db-prefix", default="oja_shop", help="The run's database is named <prefix>_<random>."
+    )
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get(

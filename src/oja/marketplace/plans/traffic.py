@@ -10,6 +10,7 @@ store's limit falls below the count (a downgrade, a lapsed plan), places beyond 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -125,6 +126,19 @@ class RedisVisitors:
             pipe.get(self._version_key(vendor_id))
             place, version = await pipe.execute()
         return (None if place is None else int(place)), int(version or 0)
+
+    async def version_and_places(
+        self, vendor_id: uuid.UUID, starts: Sequence[datetime], user_id: uuid.UUID
+    ) -> tuple[int, list[int | None]]:
+        """The store's plan version and the user's place in its period starting at each of
+        ``starts`` (None: not counted): a cache miss's one round trip, read before the plan
+        (whose interval says which period is the store's)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(self._version_key(vendor_id))
+            for start in starts:
+                pipe.zscore(self._key(vendor_id, start), str(user_id))
+            version, *places = await pipe.execute()
+        return int(version or 0), [None if place is None else int(place) for place in places]
 
     async def versions(self, vendor_ids: list[uuid.UUID]) -> list[int]:
         found = await self._redis.mget([self._version_key(v) for v in vendor_ids])

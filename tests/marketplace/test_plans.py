@@ -209,7 +209,7 @@ async def test_an_upgrade_raises_the_limit_at_once(app: Any, client: httpx.Async
     async with unit_of_work(app.state.runtime.database) as db:
         db.add(VendorSubscription(vendor_id=uuid.UUID(store.id), plan="vendor_basic_monthly"))
         with running(app.state.runtime):  # an operator's change: the cached plan is dropped
-            await plans.invalidate([uuid.UUID(store.id)])
+            await plans.invalidate(db, [uuid.UUID(store.id)])
     assert (await view(client, store, late)).status_code == 200
     found = await usage(client, store)
     assert (found["plan"], found["status"]) == ("vendor_basic_monthly", "active")

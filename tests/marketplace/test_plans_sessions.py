@@ -48,7 +48,7 @@ async def set_plan(app: Any, store: Store, plan: str, status: SubscriptionStatus
         if moved.rowcount == 0:  # type: ignore[attr-defined]
             db.add(VendorSubscription(vendor_id=vendor_id, plan=plan, status=status))
         with running(app.state.runtime):
-            await plans.invalidate([vendor_id])
+            await plans.invalidate(db, [vendor_id])
 
 
 async def over_the_limit(app: Any, client: httpx.AsyncClient) -> tuple[Store, Store, list[Person]]:

@@ -1,10 +1,12 @@
-"""Each store's allowance (plan, limit, interval) cached in the process for
-``OJA_VENDOR_PLAN_CACHE_SECONDS``, so that a counted user's page view costs one Redis round trip.
+"""Each store's allowance (plan, limit, interval) cached in the process, so that a counted user's
+page view costs one Redis round trip.
 
-With Redis, every change of a store's plan bumps the store's version key (``INCR``); the hot path
-reads the version in the same pipeline as the user's place and drops an entry whose version moved,
-so a change made by any process (the webhook worker, the periodic job) applies on the next request
-everywhere. Without Redis the entry lives its TTL (the changing process forgets it at once).
+With Redis, every change of a store's plan bumps the store's version key (``INCR``) in its unit of
+work and again after its commit; the hot path reads the version in the same pipeline as the user's
+place and drops an entry whose version moved, so a change made by any process (the webhook worker,
+the periodic job) applies on the next request everywhere, and an entry lives
+``OJA_VENDOR_PLAN_CACHE_CHECKED_SECONDS``. Without Redis the entry lives
+``OJA_VENDOR_PLAN_CACHE_SECONDS`` (the changing process forgets it at once and after its commit).
 """
 
 from __future__ import annotations

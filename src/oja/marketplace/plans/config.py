@@ -42,6 +42,11 @@ class VendorPlanSettings(SettingsSection):
     """The upgrade link in a store's usage alerts (``vendor.plan_limit_warning``): the page where
     its owners choose a bigger plan."""
     plan_cache_seconds: float = Field(default=5.0, ge=0)
-    """How long a process keeps a store's plan and limit for the traffic check (0: never). With
-    Redis a plan change reaches every process at once (a version key read with the check); without
-    it, other processes see the change within this time."""
+    """Without Redis: how long a process keeps a store's plan and limit for the traffic check (0:
+    never); other processes see a plan change within this time."""
+    plan_cache_checked_seconds: float = Field(default=300.0, ge=0)
+    """With Redis: how long a process keeps a store's plan and limit for the traffic check (0:
+    never). Every check reads the store's plan version with the user's place, and every change
+    bumps it before and again after its commit, so a change reaches every process on its next
+    check; this bounds only a change whose second bump was lost (a crash between the commit and
+    the bump)."""

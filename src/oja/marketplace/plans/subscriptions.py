@@ -184,7 +184,7 @@ async def change(db: AsyncSession, vendor_id: uuid.UUID, plan: str) -> VendorSub
     row.pending_plan, row.pending_subscription_code, row.pending_at = plan, created.code, starts
     row.updated_at = utcnow()
     await db.flush()
-    await plans_service.invalidate([vendor_id])
+    await plans_service.invalidate(db, [vendor_id])
     log.info(
         "marketplace.plans.change",
         vendor_id=str(vendor_id),
@@ -209,7 +209,7 @@ async def cancel(db: AsyncSession, vendor_id: uuid.UUID) -> VendorSubscription:
     row.pending_plan = row.pending_subscription_code = row.pending_at = None
     row.updated_at = utcnow()
     await db.flush()
-    await plans_service.invalidate([vendor_id])
+    await plans_service.invalidate(db, [vendor_id])
     return row
 
 
@@ -241,7 +241,7 @@ async def on_verified_subscription(
     await db.flush()
     vendor_id = await repository.store_of_subscription(db, subscription.code)
     if vendor_id is not None:
-        await plans_service.invalidate([vendor_id])
+        await plans_service.invalidate(db, [vendor_id])
     log.info(
         "marketplace.plans.subscription",
         webhook=event_type,

@@ -7,7 +7,6 @@ removed only after the row's deletion commits.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import uuid
 from collections.abc import AsyncIterable, Callable
@@ -32,7 +31,7 @@ from oja.files.keys import all_keys, original_key
 from oja.files.models import File, FileStatus
 from oja.files.naming import sanitize_filename
 from oja.files.sniffing import SNIFF_BYTES, sniff
-from oja.files.upload_stream import DIRECT_BYTES, MultipartUpload, prefetched
+from oja.files.upload_stream import MultipartUpload, prefetched
 
 log = structlog.get_logger("oja.files")
 
@@ -78,7 +77,6 @@ async def upload(
             "The file is empty.",
             details=[{"loc": ["body", "file"], "msg": "empty file", "type": "empty"}],
         )
-    content_type = await _sniffed_reading_on(body, head)
 
     def text_fields() -> tuple[str | None, str | None]:
         # Called once the whole body is parsed: the fields may come after the file.
@@ -96,7 +94,7 @@ async def upload(
             session,
             runtime,
             owner_id=owner_id,
-            content_type=content_type,
+            head=head,
             chunks=prefetched(body.file_chunks()),
             filename=body.filename,
             declared_content_type=body.declared_content_type,
@@ -107,34 +105,13 @@ async def upload(
         session,
         runtime,
         owner_id=owner_id,
-        content_type=content_type,
+        head=head,
         chunks=prefetched(body.file_chunks()),
         filename=body.filename,
         declared_content_type=body.declared_content_type,
         text_fields=text_fields,
         image_profile=image_profile,
     )
-
-
-READ_AHEAD_BYTES = DIRECT_BYTES
-"""How much of the file :func:`_sniffed_reading_on` parses ahead while libmagic runs (at most)."""
-
-
-async def _sniffed_reading_on(body: MultipartUpload, head: bytes) -> str:
-    """The type sniffed from ``head`` (its first ``SNIFF_BYTES``), on a worker thread, while the
-    body goes on being parsed (up to :data:`READ_AHEAD_BYTES` of the file, held for the put):
-    libmagic (a C call without the GIL) no longer holds up the body's arrival. A body error
-    raised meanwhile is the one raised, once the sniff has returned."""
-    sniffing = asyncio.ensure_future(asyncio.to_thread(sniff, head[:SNIFF_BYTES]))
-    try:
-        await body.read_ahead(sniffing, READ_AHEAD_BYTES)
-    except BaseException:
-        # A thread cannot be stopped: leave nothing running behind the error.
-        await asyncio.wait({sniffing})
-        if not sniffing.cancelled():
-            sniffing.exception()  # retrieved: the body's error is the one to raise
-        raise
-    return await sniffing
 
 
 async def store(
@@ -158,7 +135,7 @@ async def store(
         session,
         runtime,
         owner_id=owner_id,
-        content_type=sniff(head[:SNIFF_BYTES]),
+        head=head,
         chunks=chunks,
         filename=filename,
         declared_content_type=declared_content_type,
@@ -172,7 +149,7 @@ async def _store(
     runtime: Runtime,
     *,
     owner_id: uuid.UUID,
-    content_type: str,
+    head: bytes,
     chunks: AsyncIterable[bytes],
     filename: str | None,
     declared_content_type: str | None,
@@ -186,6 +163,7 @@ async def _store(
     done. The commit comes after, so the row is never durable before the object's bytes and name.
     A field that fails validation then (422) removes the object again.
     """
+    content_type = sniff(head[:SNIFF_BYTES])
     file_id = uuid7()
     key = original_key(owner_id, file_id)
     added: list[File] = []
@@ -237,7 +215,7 @@ async def _store_alone(
     runtime: Runtime,
     *,
     owner_id: uuid.UUID,
-    content_type: str,
+    head: bytes,
     chunks: AsyncIterable[bytes],
     filename: str | None,
     declared_content_type: str | None,
@@ -251,6 +229,7 @@ async def _store_alone(
     statement fails, the object is deleted again and nothing is committed. The job's message is
     published after the unit of work's (empty) commit, as any enqueue's.
     """
+    content_type = sniff(head[:SNIFF_BYTES])
     file_id = uuid7()
     key = original_key(owner_id, file_id)
     stored = await runtime.storage.put(key, chunks, content_type=content_type)

@@ -208,14 +208,6 @@ class MultipartUpload:
         self._pending.append(head)
         return head
 
-    async def read_ahead(self, until: asyncio.Future[Any], max_file_bytes: int) -> None:
-        """Parse on while ``until`` is pending, until the file part has given ``max_file_bytes``
-        bytes or ended: what is read waits for :meth:`file_chunks`. Call it between
-        :meth:`read_head` and :meth:`file_chunks` (work on a worker thread, such as sniffing the
-        head, then overlaps the body's arrival instead of holding it up)."""
-        while not (until.done() or self.file_done or self.file_bytes >= max_file_bytes):
-            await self._pump()
-
     async def file_chunks(self) -> AsyncIterator[bytes]:
         """The file part's bytes (the head first), then the rest of the body is parsed so that
         fields sent after the file are read too."""

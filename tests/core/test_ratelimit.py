@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -131,6 +133,47 @@ async def test_a_burst_beyond_the_pool_waits_for_connections_instead_of_failing(
     client = aioredis.from_url(service_url("redis"))
     await client.delete(*[key async for key in client.scan_iter(match=prefix + ":*")])
     await client.aclose()
+
+
+@pytest.mark.redis
+async def test_a_hit_on_redis_is_one_round_trip_on_limits_own_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One script per hit (limits' hit and window stats were two round trips), counting on the
+    key limits' own strategy reads: its window stats agree with the decisions."""
+    prefix = f"oja:test:{uuid.uuid4().hex}"
+    limiter = RateLimiter.redis(service_url("redis"), key_prefix=prefix)
+    rate = Rate(3, 60)
+    try:
+        await limiter.hit("warm", "k", rate)  # the first hit loads the script
+        assert limiter._bridge is not None
+        client = limiter._bridge.get_connection()
+        sent: list[str] = []
+        real = client.execute_command
+
+        async def counting(*args: Any, **kwargs: Any) -> Any:
+            sent.append(args[0])
+            return await real(*args, **kwargs)
+
+        monkeypatch.setattr(client, "execute_command", counting)
+        decisions = [await limiter.hit("s", "k", rate) for _ in range(4)]
+        assert sent == ["EVALSHA"] * 4
+        monkeypatch.undo()
+        assert [d.allowed for d in decisions] == [True, True, True, False]
+        assert [d.remaining for d in decisions] == [2, 1, 0, 0]
+        stats = await limiter._strategy.get_window_stats(rate._item(), "s", "k")
+        assert stats.remaining == 0
+        assert 0 < decisions[-1].retry_after_seconds <= 60
+        assert abs(stats.reset_time - time.time() - decisions[-1].reset_after_seconds) < 1
+        await limiter.reset("s", "k", rate)
+        assert (await limiter.hit("s", "k", rate)).remaining == 2
+    finally:
+        await limiter.aclose()
+        client = aioredis.from_url(service_url("redis"))
+        leftovers = [key async for key in client.scan_iter(match=prefix + ":*")]
+        if leftovers:
+            await client.delete(*leftovers)
+        await client.aclose()
 
 
 async def test_no_redis_url_means_in_process() -> None:

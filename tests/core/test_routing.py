@@ -486,6 +486,30 @@ async def _with_response(response: Response) -> dict[str, str]:
     return {"set": "yes"}
 
 
+async def _limit(response: Response, who: Annotated[dict[str, Any], Depends(_who)]) -> str:
+    """Like the upload's rate limit: headers for the answer, or a refusal with its own."""
+    if who["name"] == "limited":
+        raise HTTPException(status_code=429, detail="slow down", headers={"Retry-After": "1"})
+    response.headers["RateLimit-Remaining"] = "4"
+    response.headers.append("X-Twice", "dependency")
+    return str(who["name"])
+
+
+async def _limited(
+    name: Annotated[str, Depends(_limit)], response: Response, code: int = 0
+) -> dict[str, str]:
+    """The dependency's `Response` is the endpoint's too; a status set on it wins."""
+    response.headers.append("X-Twice", "endpoint")
+    if code:
+        response.status_code = code
+    return {"name": name}
+
+
+async def _limited_raw(name: Annotated[str, Depends(_limit)]) -> PlainTextResponse:
+    """A `Response` returned as is: the dependency's headers are not added to it."""
+    return PlainTextResponse(name)
+
+
 async def _form(name: Annotated[str, Form()]) -> dict[str, str]:
     return {"name": name}
 
@@ -499,13 +523,16 @@ _SHAPED_ROUTES: list[tuple[str, str, Any, dict[str, Any]]] = [
     ("POST", "/created", _created, {"status_code": 201}),
     ("DELETE", "/created", _created, {"status_code": 204, "response_model": None}),
     ("GET", "/raw-task", _raw_with_task, {}),
-    # FastAPI's own handler: SecurityScopes, a Response parameter, a form body, a sync endpoint.
-    ("GET", "/scoped", _scoped, {}),
     ("GET", "/with-response", _with_response, {}),
+    ("POST", "/limited", _limited, {"status_code": 201}),
+    ("DELETE", "/limited", _limited, {"status_code": 204, "response_model": None}),
+    ("GET", "/limited-raw", _limited_raw, {}),
+    # FastAPI's own handler: SecurityScopes, a form body, a sync endpoint.
+    ("GET", "/scoped", _scoped, {}),
     ("POST", "/form", _form, {}),
     ("GET", "/sync", _sync_endpoint, {}),
 ]
-_FALLBACKS = ["/x/scoped", "/x/with-response", "/x/form", "/x/sync"]
+_FALLBACKS = ["/x/scoped", "/x/form", "/x/sync"]
 
 
 def shaped_app(*, lean: bool) -> FastAPI:
@@ -544,6 +571,13 @@ _SHAPED_REQUESTS: list[tuple[str, str, dict[str, str], Any]] = [
     ("GET", "/x/raw-task?key=z", {}, None),
     ("GET", "/x/scoped", {}, None),
     ("GET", "/x/with-response", {}, None),
+    ("POST", "/x/limited", {"X-Who": "ada"}, None),  # the dependency's headers, then the endpoint's
+    ("POST", "/x/limited?code=202", {"X-Who": "ada"}, None),  # a status set on the Response
+    ("POST", "/x/limited", {"X-Who": "limited"}, None),  # refused: its own headers only
+    ("POST", "/x/limited?code=x", {"X-Who": "ada"}, None),  # 422: no headers from the Response
+    ("DELETE", "/x/limited", {}, None),  # 204: no body, the headers still
+    ("DELETE", "/x/limited?code=200", {}, None),  # 200 set on the Response: the body kept
+    ("GET", "/x/limited-raw", {"X-Who": "ada"}, None),
     ("POST", "/x/form", {}, {"name": "n"}),
     ("GET", "/x/sync?n=4", {}, None),
 ]
@@ -635,6 +669,13 @@ async def test_a_lean_route_solves_parameters_bodies_and_generators_as_fastapi_d
         200,
         200,
         202,
+        201,
+        202,
+        429,
+        422,
+        204,
+        200,
+        200,
         200,
         200,
     ]
@@ -668,11 +709,23 @@ async def test_a_lean_route_solves_parameters_bodies_and_generators_as_fastapi_d
         "sync exit",
     ]
     assert expected[14][5][-1] == "raw task z"
+    # `Response` parameters: what the dependency and the endpoint set, in that order.
+    limited, coded, refused, invalid, deleted, deleted_200, raw = expected[17:24]
+    assert (limited[2], json.loads(limited[4])) == (201, {"name": "ada"})
+    assert ("ratelimit-remaining", "4") in limited[3]
+    assert [v for k, v in limited[3] if k == "x-twice"] == ["dependency", "endpoint"]
+    assert ("ratelimit-remaining", "4") in coded[3]
+    assert ("retry-after", "1") in refused[3]
+    for answer in (refused, invalid, raw):
+        assert not [k for k, _ in answer[3] if k in ("ratelimit-remaining", "x-twice")]
+    assert deleted[4] == b""
+    assert ("ratelimit-remaining", "4") in deleted[3]
+    assert json.loads(deleted_200[4]) == {"name": "nobody"}
 
 
 def test_the_apps_lean_routes_take_the_lean_solver(app: Any) -> None:
-    """The shopping day's routes are `LeanRoute`s whose trees fit the plan (none silently falls
-    back to FastAPI's handler for its shape)."""
+    """The shopping day's routes and the upload are `LeanRoute`s whose trees fit the plan (none
+    silently falls back to FastAPI's handler for its shape)."""
     lean = {}
     for leaf in _leaves(app.router.routes):
         route = getattr(leaf, "original_route", leaf)
@@ -690,4 +743,5 @@ def test_the_apps_lean_routes_take_the_lean_solver(app: Any) -> None:
         ("POST", "/checkout"): True,
         ("GET", "/recommendations"): True,
         ("GET", "/search"): True,
+        ("POST", "/upload"): True,
     }

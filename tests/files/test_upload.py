@@ -373,6 +373,82 @@ async def test_libmagic_sees_only_the_first_sniff_bytes(
     assert seen == [SNIFF_BYTES]
 
 
+async def _unused_dependency() -> None:
+    """Never in any route's tree: overriding it only makes `LeanRoute` defer to FastAPI."""
+
+
+def _comparable(response: httpx.Response) -> tuple[int, list[tuple[str, str]], Any]:
+    """Status, headers and body, without what differs between any two uploads (the request id,
+    a new file's id and time, the length of that time's text)."""
+    varying = {"x-request-id", "content-length", "ratelimit-remaining", "ratelimit-reset"}
+    headers = [(k, v) for k, v in response.headers.multi_items() if k not in varying]
+    body = response.json()
+    if response.status_code == 201:
+        body = {**body, "id": "<id>", "created_at": "<time>"}
+    return response.status_code, headers, body
+
+
+async def test_the_lean_upload_route_answers_as_fastapi_does(
+    client: httpx.AsyncClient, app: Any, user: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`POST /upload` is a `LeanRoute`: for every shape of body (a valid one with an extra field,
+    no `file` part, the wrong content type, none at all, an empty body or file, a cut-off body,
+    no credentials) it answers with the status, headers and body of FastAPI's own handler
+    (which it defers to under dependency overrides), and skips FastAPI's solver."""
+    import fastapi.routing
+
+    solved: list[str] = []
+    solve = fastapi.routing.solve_dependencies
+
+    async def counting(**kwargs: Any) -> Any:
+        solved.append(kwargs["request"].url.path)
+        return await solve(**kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counting)
+    valid, form = multipart_body(
+        [
+            (b"title", None, None, b"Notes"),
+            (b"file", b"notes.txt", b"text/plain", b"hello " * 100),
+            (b"extra", None, None, b"ignored"),
+            (b"description", None, None, b"after the file"),
+        ]
+    )
+    no_file, _ = multipart_body([(b"title", None, None, b"no file"), (b"files", b"a", None, b"x")])
+    empty_file, _ = multipart_body([(b"file", b"empty.txt", None, b"")])
+    shapes: list[tuple[bytes, dict[str, str]]] = [
+        (valid, {**form, **user}),
+        (no_file, {**form, **user}),
+        (valid, {**user, "Content-Type": "application/json"}),
+        (valid, {**user, "Content-Type": "multipart/form-data"}),  # no boundary
+        (valid, dict(user)),  # no content type
+        (b"", {**form, **user}),
+        (empty_file, {**form, **user}),
+        (valid[:-40], {**form, **user}),
+        (valid, form),  # no credentials
+    ]
+
+    async def answers() -> list[tuple[int, list[tuple[str, str]], Any]]:
+        out = []
+        for content, headers in shapes:
+            response = await client.post("/upload", content=content, headers=headers)
+            out.append(_comparable(response))
+        return out
+
+    lean = await answers()
+    assert solved == []
+    app.dependency_overrides[_unused_dependency] = _unused_dependency
+    try:
+        standard = await answers()
+    finally:
+        del app.dependency_overrides[_unused_dependency]
+    assert solved == ["/upload"] * len(shapes)
+    assert lean == standard
+    assert [status for status, _, _ in lean] == [201, 422, 415, 415, 415, 400, 422, 400, 401]
+    created = lean[0]
+    assert (created[2]["title"], created[2]["description"]) == ("Notes", "after the file")
+    assert ("ratelimit-limit", "1000") in created[1]
+
+
 async def test_too_long_title_is_422_and_nothing_is_kept(
     client: httpx.AsyncClient, app: Any, user: dict[str, str]
 ) -> None:

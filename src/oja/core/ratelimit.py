@@ -2,7 +2,8 @@
 
 Built on ``limits``' async moving-window strategy: exact (never more than ``amount`` hits in any
 ``period``), atomic per key (a Lua script on Redis, a per-key lock in process). Redis goes through
-``limits``' redis-py bridge (``implementation="redispy"``), so coredis is not needed.
+``limits``' redis-py bridge (``implementation="redispy"``), so coredis is not needed; there a hit
+and the window it leaves are one script (``limits``' two, back to back): one round trip per hit.
 Hit timestamps come from each process's own clock, so replicas sharing a Redis need synced clocks.
 
 A limiter whose Redis is down raises redis' ``ConnectionError`` (the app answers 503): an outage
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 import limits
 import redis.asyncio as aioredis
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage.redis.redispy import RedispyBridge
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from oja.core.errors import TooManyRequests
@@ -64,6 +66,41 @@ class Decision:
     retry_after_seconds: float
 
 
+_HIT_AND_WINDOW = """
+-- limits' acquire_moving_window.lua (one entry), then its moving_window.lua at the same
+-- timestamp, in one script: {acquired, oldest entry in the window, entries in the window}.
+local timestamp = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local expiry = tonumber(ARGV[3])
+
+local acquired = 0
+local entry = redis.call('lindex', KEYS[1], limit - 1)
+if not (entry and tonumber(entry) >= timestamp - expiry) then
+    redis.call('lpush', KEYS[1], timestamp)
+    redis.call('ltrim', KEYS[1], 0, limit - 1)
+    redis.call('expire', KEYS[1], expiry)
+    acquired = 1
+end
+
+local target = timestamp - expiry
+local low, high, index = 0, limit - 1, nil
+while low <= high do
+    local mid = math.floor((low + high) / 2)
+    local val = tonumber(redis.call('lindex', KEYS[1], mid))
+    if val and val >= target then
+        index = mid
+        low = mid + 1
+    else
+        high = mid - 1
+    end
+end
+if index then
+    return {acquired, tostring(tonumber(redis.call('lindex', KEYS[1], index))), index + 1}
+end
+return {acquired}
+"""
+
+
 class RateLimiter:
     """Counts hits per ``(scope, key, rate)``; scopes are code constants like ``"auth.login"``."""
 
@@ -72,6 +109,13 @@ class RateLimiter:
     ) -> None:
         self._strategy = MovingWindowRateLimiter(storage)
         self._owned_pool = owned_pool
+        # On Redis (limits' redis-py bridge) a hit is one script; elsewhere limits' two calls.
+        self._bridge: RedispyBridge | None = None
+        if isinstance(storage, RedisStorage) and isinstance(storage.bridge, RedispyBridge):
+            self._bridge = storage.bridge
+            self._hit_script = storage.bridge.get_connection().register_script(
+                _HIT_AND_WINDOW.encode()
+            )
 
     @classmethod
     def in_memory(cls) -> RateLimiter:
@@ -106,17 +150,37 @@ class RateLimiter:
             # limits joins identifiers with "/": a slash in a scope could alias another scope.
             raise ValueError("a rate-limit scope must not contain '/'")
         item = limit._item()
-        allowed = await self._strategy.hit(item, scope, key)
-        # A second round trip, not atomic with the hit: it only informs headers, never the verdict.
-        stats = await self._strategy.get_window_stats(item, scope, key)
-        reset_after = max(0.0, stats.reset_time - time.time())
+        if self._bridge is not None:
+            allowed, reset_time, remaining = await self._hit_on_redis(item, scope, key)
+        else:
+            allowed = await self._strategy.hit(item, scope, key)
+            # Not atomic with the hit: it only informs headers, never the verdict.
+            stats = await self._strategy.get_window_stats(item, scope, key)
+            reset_time, remaining = stats.reset_time, stats.remaining
+        reset_after = max(0.0, reset_time - time.time())
         return Decision(
             allowed=allowed,
             limit=limit.amount,
-            remaining=max(0, min(limit.amount, stats.remaining)),
+            remaining=max(0, min(limit.amount, remaining)),
             reset_after_seconds=reset_after,
             retry_after_seconds=0.0 if allowed else max(reset_after, 0.001),
         )
+
+    async def _hit_on_redis(
+        self, item: limits.RateLimitItem, scope: str, key: str
+    ) -> tuple[bool, float, int]:
+        """limits' ``hit`` and ``get_window_stats`` on the same key, as one script: whether the
+        hit counted, when the window's oldest entry leaves it, how many more hits it allows."""
+        assert self._bridge is not None
+        expiry = item.get_expiry()
+        timestamp = time.time()
+        result = await self._hit_script(
+            [self._bridge.prefixed_key(item.key_for(scope, key))],
+            [timestamp, item.amount, expiry],
+        )
+        # As limits' get_moving_window: an empty window starts now.
+        oldest, count = (float(result[1]), int(result[2])) if len(result) > 1 else (timestamp, 0)
+        return bool(result[0]), oldest + expiry, item.amount - count
 
     async def reset(self, scope: str, key: str, limit: Rate) -> None:
         """Forget the hits counted for ``(scope, key, limit)`` (after a successful login, say)."""

@@ -16,7 +16,7 @@ list has changed length since it was built. A path that one included router alon
 handed to that router directly, which selects its route (or answers 405) as the loop would.
 
 :class:`LeanRoute` is an ``APIRoute`` whose handler solves its dependency tree (parameters, a
-JSON body, generators, plain ``def`` dependencies) without FastAPI's general solver, through
+JSON body, generators, plain ``def`` dependencies, ``Response`` parameters) without FastAPI's general solver, through
 FastAPI's own validation and generator functions: the same calls in the same order, the same
 answers, FastAPI's own handler for anything else.
 """
@@ -185,18 +185,18 @@ class _Node:
     body_params: list[ModelField]
     request_names: tuple[str, ...]
     background_name: str | None
+    response_name: str | None
     subs: tuple[_Node, ...]
     takes_fields: bool  # any parameter, body field or ``BackgroundTasks``
 
 
 def _plan(dependant: Dependant) -> _Node | None:
     """The tree as :class:`_Node`s, or None when it holds what the lean solver leaves to
-    FastAPI's: a websocket, a ``Response`` or ``SecurityScopes`` parameter, a concurrency limit."""
+    FastAPI's: a websocket, a ``SecurityScopes`` parameter, a concurrency limit."""
     call = dependant.call
     if (
         call is None
         or dependant.websocket_param_name
-        or dependant.response_param_name
         or dependant.security_scopes_param_name
         or dependant.concurrency is not None
     ):
@@ -229,6 +229,7 @@ def _plan(dependant: Dependant) -> _Node | None:
         body_params=dependant.body_params,
         request_names=tuple(n for n in names if n),
         background_name=dependant.background_tasks_param_name,
+        response_name=dependant.response_param_name,
         subs=tuple(subs),
         takes_fields=bool(
             dependant.path_params
@@ -242,9 +243,10 @@ def _plan(dependant: Dependant) -> _Node | None:
 
 
 class _Solving:
-    """One request's solving: FastAPI's dependency cache and its one ``BackgroundTasks``."""
+    """One request's solving: FastAPI's dependency cache, its one ``BackgroundTasks`` and its
+    one ``Response`` for ``Response`` parameters (made when first asked for)."""
 
-    __slots__ = ("background", "body", "cache", "embed", "request")
+    __slots__ = ("background", "body", "cache", "embed", "request", "response")
 
     def __init__(self, request: Request, body: Any, embed: bool) -> None:
         self.request = request
@@ -252,6 +254,17 @@ class _Solving:
         self.embed = embed
         self.cache: dict[Any, Any] = {}
         self.background: BackgroundTasks | None = None
+        self.response: Response | None = None
+
+    def sub_response(self) -> Response:
+        """The ``Response`` FastAPI's solver hands its ``Response`` parameters: no headers, no
+        status; what they set is applied to the route's response (see :meth:`apply`)."""
+        if self.response is None:
+            response = Response()
+            del response.headers["content-length"]
+            response.status_code = None  # type: ignore[assignment]  # FastAPI's "not set"
+            self.response = response
+        return self.response
 
 
 async def _solve(node: _Node, s: _Solving) -> tuple[dict[str, Any], list[Any]]:
@@ -291,6 +304,8 @@ async def _solve(node: _Node, s: _Solving) -> tuple[dict[str, Any], list[Any]]:
         await _fields(node, s, values, errors)
     for name in node.request_names:
         values[name] = request
+    if node.response_name:
+        values[node.response_name] = s.sub_response()
     return values, errors
 
 
@@ -376,7 +391,11 @@ class LeanRoute(APIRoute):
     generators entered and left on the same exit stacks (FastAPI's ``_solve_generator``), plain
     ``def`` dependencies on the thread pool; then the response as FastAPI's handler builds it.
     What it skips is the general solver's per-node work (overrides check, cache key, callable
-    classification, four parameter extractions, a ``Response`` per request).
+    classification, four parameter extractions, a ``Response`` per request that no
+    ``Response`` parameter asks for).
+
+    ``Response`` parameters share one response per request, whose status and headers go onto the
+    route's response as FastAPI's handler applies them.
 
     Same answers: anything else takes FastAPI's own handler — a tree outside the plan (see
     :func:`_plan`), a form body, a sync or streaming endpoint, a response class of its own, and,
@@ -445,8 +464,10 @@ class LeanRoute(APIRoute):
             if isinstance(raw, Response):
                 if raw.background is None:
                     raw.background = solving.background
-                return raw
-            # No `Response` parameter in the plan: the status is the route's (or the class's).
+                return raw  # as FastAPI's: what a `Response` parameter got is not applied
+            # The status a `Response` parameter was given, else the route's (or the class's).
+            sub = solving.response
+            code = status if sub is None or not sub.status_code else sub.status_code
             response: Response
             if field is not None:
                 content = await serialize_response(
@@ -464,16 +485,18 @@ class LeanRoute(APIRoute):
                 )
                 response = Response(
                     content=content,
-                    status_code=status,
+                    status_code=code,
                     media_type="application/json",
                     background=solving.background,
                 )
             else:
                 response = JSONResponse(
-                    jsonable_encoder(raw), status_code=status, background=solving.background
+                    jsonable_encoder(raw), status_code=code, background=solving.background
                 )
-            if strip_body:
+            if strip_body if code == status else not is_body_allowed_for_status_code(code):
                 response.body = b""
+            if sub is not None:
+                response.headers.raw.extend(sub.headers.raw)
             return response
 
         return app

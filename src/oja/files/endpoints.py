@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from oja.core.dependencies import RuntimeDep, SessionDep
 from oja.core.errors import InvalidRequest, TooManyRequests, errors
 from oja.core.pagination import Page, PageParams, pagination
+from oja.core.routing import LeanRoute
 from oja.files import service
 from oja.files.dependencies import FilesReader, FilesSettingsDep, FilesWriter, Uploader
 from oja.files.errors import (
@@ -60,25 +61,6 @@ _UPLOAD_BODY: dict[str, Any] = {
 }
 
 
-@router.post(
-    "/upload",
-    status_code=status.HTTP_201_CREATED,
-    response_model=UploadedFile,
-    summary="Upload a file (any type); it is processed in the background",
-    description="Multipart form: `file` (required), `title`, `description`. The body is streamed "
-    "to storage; the size limit (OJA_MAX_UPLOAD_BYTES) is enforced while reading, the type is "
-    "sniffed from the bytes and the SHA-256 computed on the way. Rate-limited per user.",
-    openapi_extra=_UPLOAD_BODY,
-    responses=errors(
-        *SCOPED_ERRORS,
-        MalformedUpload,
-        UploadTooLarge,
-        NotMultipart,
-        InvalidUpload,
-        EmptyFile,
-        TooManyRequests,
-    ),
-)
 async def upload(
     request: Request,
     principal: Uploader,
@@ -100,6 +82,33 @@ async def upload(
         db, runtime, settings, owner_id=principal.user_id, body=body, only_write=True
     )
     return UploadedFile.model_validate(file)
+
+
+# `LeanRoute`: its tree (the principal, the rate limit and its headers, the unit of work) is solved
+# without FastAPI's general solver; the body is the endpoint's own stream. The same route, answers
+# and OpenAPI otherwise.
+router.add_api_route(
+    "/upload",
+    upload,
+    methods=["POST"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=UploadedFile,
+    summary="Upload a file (any type); it is processed in the background",
+    description="Multipart form: `file` (required), `title`, `description`. The body is streamed "
+    "to storage; the size limit (OJA_MAX_UPLOAD_BYTES) is enforced while reading, the type is "
+    "sniffed from the bytes and the SHA-256 computed on the way. Rate-limited per user.",
+    openapi_extra=_UPLOAD_BODY,
+    responses=errors(
+        *SCOPED_ERRORS,
+        MalformedUpload,
+        UploadTooLarge,
+        NotMultipart,
+        InvalidUpload,
+        EmptyFile,
+        TooManyRequests,
+    ),
+    route_class_override=LeanRoute,
+)
 
 
 @router.get(

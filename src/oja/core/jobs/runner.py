@@ -33,13 +33,21 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
 from oja.core.clock import utcnow
-from oja.core.db import Database, DriverRead, _raise_translated, is_sqlite, unit_of_work
+from oja.core.db import (
+    Database,
+    DriverRead,
+    _raise_translated,
+    create_engine,
+    is_sqlite,
+    unit_of_work,
+)
 from oja.core.jobs.definition import (
     JobContext,
     JobFailure,
@@ -165,76 +173,84 @@ class _Bookkeeping:
 
 
 LANE_SECONDS = 1.0
-"""How long the lane keeps one pooled connection before it hands it back and checks out again (the
-pool's recycling and its "everything older than this error is stale" rule apply at checkout)."""
+"""How long the lane keeps its connection checked out before it hands it back to its pool and
+checks out again (the pool's recycling and its staleness rule after an error apply at checkout)."""
 
 
 class _Lane:
-    """One pooled connection a process keeps for the runner's bookkeeping, between jobs.
+    """The connection a process keeps for the runner's bookkeeping, between jobs.
 
     Each claim and lone mark checked a connection out of the pool and back in, through SQLAlchemy's
-    greenlet: ~0.1 CPU ms of a no-op job's ~0.6 in the worker process, for two statements that take
-    no lock and leave no transaction open. The lane checks one out, sends both statements of job
-    after job on it — awaited on the driver itself, each a prepared statement — and gives it back
-    to the pool after :data:`LANE_SECONDS` (at its next use), on any error, and when the runtime
-    closes. It is the process's: one job at a time runs in a worker process, so nothing waits for
-    it; a second caller meanwhile (tests run jobs inline, from the API) takes the pool's way.
+    greenlet: ~0.1 CPU ms of a no-op job's ~0.6 in a worker process, for two statements that take
+    no lock and leave no transaction open. The lane keeps one connection checked out and sends the
+    statements of job after job on it, awaited on the driver itself (asyncpg prepares each once
+    per connection, as on any pooled one). The connection comes from an engine of the lane's own,
+    made as the database's is (:func:`~oja.core.db.create_engine`) with one connection: holding it
+    never takes a connection from the pool a job's session, its progress or a request needs (a
+    worker run with ``OJA_DATABASE_POOL_SIZE=1`` keeps its one for the job). It is handed back to
+    its pool :data:`LANE_SECONDS` after its checkout (at its next use), on any error, and when the
+    runtime closes (the engine disposed).
 
-    A connection that died with a restarted server fails its statement as a pooled one would (no
-    pre-ping), is dropped, and the statement is sent once more on a fresh checkout: the claim and
-    the mark are fenced UPDATEs, so a statement that did commit before the failure cannot apply
-    twice (the claim then finds the job running and leaves it to its lease, the mark finds it no
-    longer this attempt's and reports the lease lost).
+    One job at a time runs in a worker process, so nothing waits for the lane; a second caller
+    meanwhile (tests and the API run jobs inline) takes the database's pool, as before.
+
+    A connection that died with a restarted server fails its statement as a pooled one does (no
+    pre-ping); the lane drops it and sends the statement once more on a fresh connection. That
+    cannot apply anything twice: the claim and the mark are fenced UPDATEs, so after one that did
+    commit before the failure the claim finds the job running (its lease then runs its course) and
+    the mark finds it no longer this attempt's (reported as a lost lease).
     """
 
     def __init__(self, database: Database) -> None:
         self.database = database
+        self.engine: AsyncEngine | None = None
         self.fairy: PoolProxiedConnection | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.until = 0.0
         self.busy = False
-        self.prepared: dict[str, Any] = {}
 
-    async def fetch(self, sql: str, args: list[Any]) -> list[Any]:
+    async def fetch(self, sql: str, args: list[Any], *, again: bool = True) -> list[Any]:
         loop = asyncio.get_running_loop()
         if self.fairy is not None and (time.monotonic() > self.until or self.loop is not loop):
-            await self.close()
-        fresh = self.fairy is None
-        if fresh:
-            self.fairy = await self.database.engine.raw_connection()
+            await self._hand_back()
+        if self.fairy is None:
+            if self.engine is None:
+                self.engine = create_engine(self.database.url, pool_size=1)
+            self.fairy = await self.engine.raw_connection()
             self.loop, self.until = loop, time.monotonic() + LANE_SECONDS
         fairy = self.fairy
-        assert fairy is not None
         adapted: Any = fairy.dbapi_connection
         try:
-            statement = self.prepared.get(sql)
-            if statement is None:
-                statement = await adapted.driver_connection.prepare(sql)
-                self.prepared[sql] = statement
-            return cast(list[Any], await statement.fetch(*args))
+            return cast(list[Any], await adapted.driver_connection.fetch(sql, *args))
         except asyncio.CancelledError:
-            self.fairy, self.prepared = None, {}
+            self.fairy = None
             await greenlet_spawn(fairy.invalidate)  # cut mid-statement: its state is unknown
             raise
         except Exception as error:
-            self.fairy, self.prepared = None, {}
+            self.fairy = None
+            assert self.engine is not None
+            engine = self.engine.sync_engine
             try:
-                await greenlet_spawn(
-                    _translated, self.database, fairy, adapted, error, sql=sql, args=args
-                )
+                await greenlet_spawn(_translated, engine, fairy, adapted, error, sql=sql, args=args)
             except DBAPIError as translated:
-                if fresh or not translated.connection_invalidated:
+                if not (again and translated.connection_invalidated):
                     raise
-            return await self.fetch(sql, args)  # a fresh checkout (the pool is marked stale)
+            return await self.fetch(sql, args, again=False)  # on a new connection
 
-    async def close(self) -> None:
-        fairy, self.fairy, self.prepared = self.fairy, None, {}
+    async def _hand_back(self) -> None:
+        fairy, self.fairy = self.fairy, None
         if fairy is not None:
             await greenlet_spawn(fairy.close)
 
+    async def close(self) -> None:
+        await self._hand_back()
+        engine, self.engine = self.engine, None
+        if engine is not None:
+            await engine.dispose()
+
 
 def _translated(
-    database: Database,
+    engine: Engine,
     fairy: PoolProxiedConnection,
     adapted: Any,
     error: Exception,
@@ -243,9 +259,9 @@ def _translated(
     args: list[Any],
 ) -> NoReturn:
     """``error`` raised as Core raises it (as :class:`~oja.core.db.DriverRead` does: on a
-    disconnect the pool is marked stale), the lane's connection back to the pool."""
+    disconnect the connection is invalidated), the connection back to the lane's pool."""
     try:
-        _raise_translated(database.engine.sync_engine, fairy, adapted, error, sql=sql, args=args)
+        _raise_translated(engine, fairy, adapted, error, sql=sql, args=args)
     finally:
         fairy.close()
 

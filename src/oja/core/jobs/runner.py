@@ -201,8 +201,8 @@ class _Lane:
     the mark finds it no longer this attempt's (reported as a lost lease).
     """
 
-    def __init__(self, database: Database) -> None:
-        self.database = database
+    def __init__(self, url: str) -> None:
+        self.url = url  # not the database: the lanes are held by a weak reference to it
         self.engine: AsyncEngine | None = None
         self.fairy: PoolProxiedConnection | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -215,7 +215,7 @@ class _Lane:
             await self._hand_back()
         if self.fairy is None:
             if self.engine is None:
-                self.engine = create_engine(self.database.url, pool_size=1)
+                self.engine = create_engine(self.url, pool_size=1)
             self.fairy = await self.engine.raw_connection()
             self.loop, self.until = loop, time.monotonic() + LANE_SECONDS
         fairy = self.fairy
@@ -273,7 +273,7 @@ _LANES: weakref.WeakKeyDictionary[Database, _Lane] = weakref.WeakKeyDictionary()
 def _open_lane(runtime: Runtime) -> None:
     database = runtime.database
     if database not in _LANES and not is_sqlite(database.url):
-        lane = _LANES[database] = _Lane(database)
+        lane = _LANES[database] = _Lane(database.url)
         runtime.closers.append(lane.close)
 
 

@@ -460,6 +460,11 @@ def main() -> None:
     )
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait per batch")
     parser.add_argument(
+        "--db-prefix",
+        default="oja_bench",
+        help="name prefix of the scratch PostgreSQL database (dropped at the end)",
+    )
+    parser.add_argument(
         "--compare-src",
         type=Path,
         default=None,
@@ -513,7 +518,7 @@ def main() -> None:
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="oja-bench-jobs-"))
         database_url = None
         if args.postgres:
-            dsn = stack.enter_context(scratch_database(args.postgres))
+            dsn = stack.enter_context(scratch_database(args.postgres, args.db_prefix))
             database_url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
         for index in range(args.rounds):
             order = list(rows.items()) if index % 2 == 0 else list(rows.items())[::-1]

@@ -209,13 +209,13 @@ async def book_payment(
     Paystack settled directly (:mod:`.split`), with ``split_shares`` as verified."""
     paid = checkout_payments.just_paid(db, reference)
     if paid is not None:  # confirmed by this event's checkout handler: the rows are in hand
-        group, orders = paid
+        group, orders, lines = paid
     else:
         found = await checkout_repository.group_by_reference(db, reference)
         if found is None or found.status != GroupStatus.paid:
             return "not_paid"
         group, orders = found, await checkout_repository.group_orders(db, found.id)
-    lines = await checkout_repository.group_lines(db, orders) if orders else []
+        lines = await checkout_repository.group_lines(db, orders) if orders else []
     commissions = await order_commissions(db, settings, orders, lines)
     legs = [Leg(AccountKind.provider_clearing, EntryType.payment, group.total)]
     fees = min(max(fees, 0), group.total)

@@ -47,25 +47,49 @@ async def account_ids(
     db: AsyncSession, wanted: dict[str, tuple[str, uuid.UUID | None, str]]
 ) -> dict[str, uuid.UUID]:
     """The ids of the accounts named by ``wanted`` (key → kind, vendor id, currency), creating
-    those that do not exist yet (concurrent creators: one wins, every one reads the same row)."""
-    query = select(LedgerAccount.key, LedgerAccount.id).where(LedgerAccount.key.in_(wanted))
-    found: dict[str, uuid.UUID] = dict((await db.execute(query)).all())
-    missing = [key for key in wanted if key not in found]
-    if missing:
-        await db.execute(
-            insert_ignore(db, _accounts),
-            [
-                {
-                    "id": uuid7(),
-                    "key": key,
-                    "kind": wanted[key][0],
-                    "vendor_id": wanted[key][1],
-                    "currency": wanted[key][2],
-                    "balance": 0,
-                }
-                for key in missing
-            ],
+    those that do not exist yet (concurrent creators: one wins, every one reads the same row).
+
+    PostgreSQL: one statement, found or created — ``INSERT … ON CONFLICT DO NOTHING RETURNING``
+    (the created) beside a ``SELECT`` of the keys (those its snapshot saw). A key in neither was
+    created by a concurrent transaction that committed after that snapshot (the INSERT waited for
+    it, then did nothing): a second ``SELECT`` of only those keys, in a new snapshot, reads them.
+    The rows go in key order, so two creators of the same accounts wait in the same order
+    rather than deadlock. SQLite (one writer at a time): a ``SELECT``, then an ``INSERT`` and a
+    ``SELECT`` of the missing ones."""
+    if not wanted:
+        return {}
+    rows = [
+        {
+            "id": uuid7(),
+            "key": key,
+            "kind": wanted[key][0],
+            "vendor_id": wanted[key][1],
+            "currency": wanted[key][2],
+            "balance": 0,
+        }
+        for key in sorted(wanted)
+    ]
+    if db.get_bind().dialect.name == "postgresql":
+        created = (
+            postgresql.insert(_accounts)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .returning(_accounts.c.key, _accounts.c.id)
+            .cte("created")
         )
+        existing = select(_accounts.c.key, _accounts.c.id).where(_accounts.c.key.in_(wanted))
+        both = select(created.c.key, created.c.id).union_all(existing)
+        found: dict[str, uuid.UUID] = dict((await db.execute(both)).all())
+        missing = [key for key in wanted if key not in found]
+    else:
+        query = select(LedgerAccount.key, LedgerAccount.id).where(LedgerAccount.key.in_(wanted))
+        found = dict((await db.execute(query)).all())
+        missing = [key for key in wanted if key not in found]
+        if missing:
+            await db.execute(
+                insert_ignore(db, _accounts), [row for row in rows if row["key"] in missing]
+            )
+    if missing:
         query = select(LedgerAccount.key, LedgerAccount.id).where(LedgerAccount.key.in_(missing))
         found.update(dict((await db.execute(query)).all()))
     return found

@@ -47,7 +47,7 @@ from oja.marketplace.ledger.models import (
     StoreSettlement,
     TransactionKind,
 )
-from oja.marketplace.ledger.service import Leg, post
+from oja.marketplace.ledger.service import Accounts, Leg, post
 from oja.marketplace.orders import repository as orders_repository
 from oja.marketplace.orders.models import GroupStatus, OrderLine, RefundSource, StoreOrder
 from oja.marketplace.orders.refunds import REFUND_PROCESSED
@@ -272,6 +272,7 @@ async def book_payment(
                 settlement.order_id,
             )
         )
+    accounts = Accounts(group.currency, legs, fee_legs)  # both transactions' in one statement
     booked = await post(
         db,
         source=payment_source(reference),
@@ -281,6 +282,7 @@ async def book_payment(
         buyer_id=group.buyer_id,
         group_id=group.id,
         reference=reference,
+        accounts=accounts,
     )
     if booked is None:
         return "already_booked"
@@ -292,6 +294,7 @@ async def book_payment(
         legs=fee_legs,
         group_id=group.id,
         reference=reference,
+        accounts=accounts,
     )
     if sent:
         await provider_split.book(

@@ -8,7 +8,23 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, exists, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    DateTime,
+    String,
+    Table,
+    Uuid,
+    any_,
+    bindparam,
+    column,
+    exists,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,6 +59,52 @@ _accounts = cast(Table, LedgerAccount.__table__)
 _postings = cast(Table, LedgerPosting.__table__)
 
 
+def _find_or_create() -> CompoundSelect[tuple[str, uuid.UUID]]:
+    """``account_ids``' PostgreSQL statement: the wanted accounts as arrays (one cached statement
+    whatever their number), inserted in key order unless they exist, beside a read of the keys."""
+    keys = bindparam("keys", type_=postgresql.ARRAY(String()))
+    wanted = (
+        func.unnest(
+            bindparam("ids", type_=postgresql.ARRAY(Uuid())),
+            keys,
+            bindparam("kinds", type_=postgresql.ARRAY(String())),
+            bindparam("vendor_ids", type_=postgresql.ARRAY(Uuid())),
+            bindparam("currencies", type_=postgresql.ARRAY(String())),
+        )
+        .table_valued(
+            column("id", Uuid()),
+            column("key", String()),
+            column("kind", String()),
+            column("vendor_id", Uuid()),
+            column("currency", String()),
+        )
+        .render_derived(name="wanted")
+    )
+    created = (
+        postgresql.insert(_accounts)
+        .from_select(
+            ["id", "key", "kind", "vendor_id", "currency", "balance", "created_at"],
+            select(
+                wanted.c.id,
+                wanted.c.key,
+                wanted.c.kind,
+                wanted.c.vendor_id,
+                wanted.c.currency,
+                literal_column("0"),
+                bindparam("now", type_=DateTime(timezone=True)),
+            ).order_by(wanted.c.key),
+        )
+        .on_conflict_do_nothing()
+        .returning(_accounts.c.key, _accounts.c.id)
+        .cte("created")
+    )
+    existing = select(_accounts.c.key, _accounts.c.id).where(_accounts.c.key == any_(keys))
+    return select(created.c.key, created.c.id).union_all(existing)
+
+
+_FIND_OR_CREATE = _find_or_create()
+
+
 async def account_ids(
     db: AsyncSession, wanted: dict[str, tuple[str, uuid.UUID | None, str]]
 ) -> dict[str, uuid.UUID]:
@@ -70,16 +132,18 @@ async def account_ids(
         for key in sorted(wanted)
     ]
     if db.get_bind().dialect.name == "postgresql":
-        created = (
-            postgresql.insert(_accounts)
-            .values(rows)
-            .on_conflict_do_nothing()
-            .returning(_accounts.c.key, _accounts.c.id)
-            .cte("created")
-        )
-        existing = select(_accounts.c.key, _accounts.c.id).where(_accounts.c.key.in_(wanted))
-        both = select(created.c.key, created.c.id).union_all(existing)
-        found: dict[str, uuid.UUID] = dict((await db.execute(both)).all())
+        params = {
+            name: [row[field] for row in rows]
+            for name, field in (
+                ("ids", "id"),
+                ("keys", "key"),
+                ("kinds", "kind"),
+                ("vendor_ids", "vendor_id"),
+                ("currencies", "currency"),
+            )
+        }
+        result = await db.execute(_FIND_OR_CREATE, {**params, "now": utcnow()})
+        found: dict[str, uuid.UUID] = {row.key: row.id for row in result}
         missing = [key for key in wanted if key not in found]
     else:
         query = select(LedgerAccount.key, LedgerAccount.id).where(LedgerAccount.key.in_(wanted))

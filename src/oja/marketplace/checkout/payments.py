@@ -60,7 +60,13 @@ from oja.marketplace.checkout import repository
 from oja.marketplace.inventory import repository as inventory_repository
 from oja.marketplace.orders import repository as orders_repository
 from oja.marketplace.orders import transitions
-from oja.marketplace.orders.models import GroupStatus, OrderGroup, OrderStatus, StoreOrder
+from oja.marketplace.orders.models import (
+    GroupStatus,
+    OrderGroup,
+    OrderLine,
+    OrderStatus,
+    StoreOrder,
+)
 
 log = structlog.get_logger("oja.marketplace.checkout")
 PAID_NOTE = "payment verified"
@@ -196,15 +202,19 @@ async def confirm_payment(
         for key, value in {"status": str(GroupStatus.paid), **paid_values}.items():
             set_committed_value(group, key, value)  # the row as the UPDATE left it
         orders = await repository.group_orders(db, group.id)
-        for order in orders:
-            if order.status == OrderStatus.pending:
-                await transitions.move(
-                    db, order, OrderStatus.confirmed, actor_id=None, note=PAID_NOTE
-                )
+        # Read once for the whole group: each order's ``order.confirmed`` handlers (search
+        # sales, purchases) and the ledger's booking take these instead of reading per order.
+        lines = await repository.group_lines(db, orders) if orders else []
+        orders_repository.hand_lines(db, orders, lines)
+        confirming = [order for order in orders if order.status == OrderStatus.pending]
+        await orders_repository.read_staff(db, {order.vendor_id for order in confirming})
+        for order in confirming:
+            await transitions.move(db, order, OrderStatus.confirmed, actor_id=None, note=PAID_NOTE)
         db.info.setdefault(_JUST_PAID, {})[reference] = (
             db.sync_session.get_transaction(),
             group,
             orders,
+            lines,
         )
         log.info("marketplace.checkout.paid", group_id=str(group.id), total=group.total)
         return "paid"
@@ -229,19 +239,23 @@ async def confirm_payment(
 
 
 _JUST_PAID = "oja.marketplace.just_paid"
-"""``session.info`` key: reference → (transaction, group, its store orders) this session's
-confirmation moved to ``paid``, for the ledger's handler of the same event (:func:`just_paid`)."""
+"""``session.info`` key: reference → (transaction, group, its store orders, their lines) this
+session's confirmation moved to ``paid``, for the ledger's handler of the same event
+(:func:`just_paid`)."""
 
 
-def just_paid(db: AsyncSession, reference: str) -> tuple[OrderGroup, Sequence[StoreOrder]] | None:
-    """The group (status ``paid``, as written) and its store orders that :func:`confirm_payment`
-    just paid with ``reference`` in this session's current transaction, handed over once: the
-    ledger books them without reading both again. None otherwise (then read the rows)."""
+def just_paid(
+    db: AsyncSession, reference: str
+) -> tuple[OrderGroup, Sequence[StoreOrder], Sequence[OrderLine]] | None:
+    """The group (status ``paid``, as written), its store orders and their lines that
+    :func:`confirm_payment` just paid with ``reference`` in this session's current transaction,
+    handed over once: the ledger books them without reading them again. None otherwise (then
+    read the rows)."""
     pending = db.info.get(_JUST_PAID)
     handed = pending.pop(reference, None) if pending else None
     if handed is None or handed[0] is not db.sync_session.get_transaction():
         return None  # paid in a transaction that has ended (committed or rolled back)
-    return handed[1], handed[2]
+    return handed[1], handed[2], handed[3]
 
 
 async def _flag(db: AsyncSession, group: OrderGroup, reason: str) -> None:

@@ -8,7 +8,23 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, exists, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    DateTime,
+    String,
+    Table,
+    Uuid,
+    any_,
+    bindparam,
+    column,
+    exists,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,29 +59,101 @@ _accounts = cast(Table, LedgerAccount.__table__)
 _postings = cast(Table, LedgerPosting.__table__)
 
 
+def _find_or_create() -> CompoundSelect[tuple[str, uuid.UUID]]:
+    """``account_ids``' PostgreSQL statement: the wanted accounts as arrays (one cached statement
+    whatever their number), inserted in key order unless they exist, beside a read of the keys."""
+    keys = bindparam("keys", type_=postgresql.ARRAY(String()))
+    wanted = (
+        func.unnest(
+            bindparam("ids", type_=postgresql.ARRAY(Uuid())),
+            keys,
+            bindparam("kinds", type_=postgresql.ARRAY(String())),
+            bindparam("vendor_ids", type_=postgresql.ARRAY(Uuid())),
+            bindparam("currencies", type_=postgresql.ARRAY(String())),
+        )
+        .table_valued(
+            column("id", Uuid()),
+            column("key", String()),
+            column("kind", String()),
+            column("vendor_id", Uuid()),
+            column("currency", String()),
+        )
+        .render_derived(name="wanted")
+    )
+    created = (
+        postgresql.insert(_accounts)
+        .from_select(
+            ["id", "key", "kind", "vendor_id", "currency", "balance", "created_at"],
+            select(
+                wanted.c.id,
+                wanted.c.key,
+                wanted.c.kind,
+                wanted.c.vendor_id,
+                wanted.c.currency,
+                literal_column("0"),
+                bindparam("now", type_=DateTime(timezone=True)),
+            ).order_by(wanted.c.key),
+        )
+        .on_conflict_do_nothing()
+        .returning(_accounts.c.key, _accounts.c.id)
+        .cte("created")
+    )
+    existing = select(_accounts.c.key, _accounts.c.id).where(_accounts.c.key == any_(keys))
+    return select(created.c.key, created.c.id).union_all(existing)
+
+
+_FIND_OR_CREATE = _find_or_create()
+
+
 async def account_ids(
     db: AsyncSession, wanted: dict[str, tuple[str, uuid.UUID | None, str]]
 ) -> dict[str, uuid.UUID]:
     """The ids of the accounts named by ``wanted`` (key → kind, vendor id, currency), creating
-    those that do not exist yet (concurrent creators: one wins, every one reads the same row)."""
-    query = select(LedgerAccount.key, LedgerAccount.id).where(LedgerAccount.key.in_(wanted))
-    found: dict[str, uuid.UUID] = dict((await db.execute(query)).all())
-    missing = [key for key in wanted if key not in found]
+    those that do not exist yet (concurrent creators: one wins, every one reads the same row).
+
+    PostgreSQL: one statement, found or created — ``INSERT … ON CONFLICT DO NOTHING RETURNING``
+    (the created) beside a ``SELECT`` of the keys (those its snapshot saw). A key in neither was
+    created by a concurrent transaction that committed after that snapshot (the INSERT waited for
+    it, then did nothing): a second ``SELECT`` of only those keys, in a new snapshot, reads them.
+    The rows go in key order, so two creators of the same accounts wait in the same order
+    rather than deadlock. SQLite (one writer at a time): a ``SELECT``, then an ``INSERT`` and a
+    ``SELECT`` of the missing ones."""
+    if not wanted:
+        return {}
+    rows = [
+        {
+            "id": uuid7(),
+            "key": key,
+            "kind": wanted[key][0],
+            "vendor_id": wanted[key][1],
+            "currency": wanted[key][2],
+            "balance": 0,
+        }
+        for key in sorted(wanted)
+    ]
+    if db.get_bind().dialect.name == "postgresql":
+        params = {
+            name: [row[field] for row in rows]
+            for name, field in (
+                ("ids", "id"),
+                ("keys", "key"),
+                ("kinds", "kind"),
+                ("vendor_ids", "vendor_id"),
+                ("currencies", "currency"),
+            )
+        }
+        result = await db.execute(_FIND_OR_CREATE, {**params, "now": utcnow()})
+        found: dict[str, uuid.UUID] = {row.key: row.id for row in result}
+        missing = [key for key in wanted if key not in found]
+    else:
+        query = select(LedgerAccount.key, LedgerAccount.id).where(LedgerAccount.key.in_(wanted))
+        found = dict((await db.execute(query)).all())
+        missing = [key for key in wanted if key not in found]
+        if missing:
+            await db.execute(
+                insert_ignore(db, _accounts), [row for row in rows if row["key"] in missing]
+            )
     if missing:
-        await db.execute(
-            insert_ignore(db, _accounts),
-            [
-                {
-                    "id": uuid7(),
-                    "key": key,
-                    "kind": wanted[key][0],
-                    "vendor_id": wanted[key][1],
-                    "currency": wanted[key][2],
-                    "balance": 0,
-                }
-                for key in missing
-            ],
-        )
         query = select(LedgerAccount.key, LedgerAccount.id).where(LedgerAccount.key.in_(missing))
         found.update(dict((await db.execute(query)).all()))
     return found

@@ -58,6 +58,26 @@ class Leg:
     order_id: uuid.UUID | None = None
 
 
+class Accounts:
+    """The accounts of the legs of transactions booked together (a payment and its fee), found
+    or created in one statement when the first of them posts — never for a replay that books
+    nothing."""
+
+    def __init__(self, currency: str, *legs: Sequence[Leg]) -> None:
+        self.wanted = {
+            account_key(leg.kind, leg.vendor_id, currency): (str(leg.kind), leg.vendor_id, currency)
+            for some in legs
+            for leg in some
+            if leg.amount != 0
+        }
+        self._ids: dict[str, uuid.UUID] | None = None
+
+    async def ids(self, db: AsyncSession) -> dict[str, uuid.UUID]:
+        if self._ids is None:
+            self._ids = await repository.account_ids(db, self.wanted)
+        return self._ids
+
+
 async def post(
     db: AsyncSession,
     *,
@@ -69,8 +89,11 @@ async def post(
     group_id: uuid.UUID | None = None,
     order_id: uuid.UUID | None = None,
     reference: str | None = None,
+    accounts: Accounts | None = None,
 ) -> uuid.UUID | None:
-    """Book one balanced transaction; its id, or None when ``source`` was booked already."""
+    """Book one balanced transaction; its id, or None when ``source`` was booked already.
+    ``accounts``: shared with the transactions booked beside it (of the same currency, naming
+    every account of ``legs``)."""
     legs = [leg for leg in legs if leg.amount != 0]
     if sum(leg.amount for leg in legs) != 0:
         raise UnbalancedTransaction(f"{source}: debits and credits differ")
@@ -93,11 +116,7 @@ async def post(
     )
     if transaction_id is None:
         return None
-    wanted = {
-        account_key(leg.kind, leg.vendor_id, currency): (str(leg.kind), leg.vendor_id, currency)
-        for leg in legs
-    }
-    ids = await repository.account_ids(db, wanted)
+    ids = await (accounts or Accounts(currency, legs)).ids(db)
     deltas: dict[uuid.UUID, int] = defaultdict(int)
     rows = []
     for leg in legs:

@@ -47,7 +47,7 @@ from oja.marketplace.ledger.models import (
     StoreSettlement,
     TransactionKind,
 )
-from oja.marketplace.ledger.service import Leg, post
+from oja.marketplace.ledger.service import Accounts, Leg, post
 from oja.marketplace.orders import repository as orders_repository
 from oja.marketplace.orders.models import GroupStatus, OrderLine, RefundSource, StoreOrder
 from oja.marketplace.orders.refunds import REFUND_PROCESSED
@@ -209,13 +209,13 @@ async def book_payment(
     Paystack settled directly (:mod:`.split`), with ``split_shares`` as verified."""
     paid = checkout_payments.just_paid(db, reference)
     if paid is not None:  # confirmed by this event's checkout handler: the rows are in hand
-        group, orders = paid
+        group, orders, lines = paid
     else:
         found = await checkout_repository.group_by_reference(db, reference)
         if found is None or found.status != GroupStatus.paid:
             return "not_paid"
         group, orders = found, await checkout_repository.group_orders(db, found.id)
-    lines = await checkout_repository.group_lines(db, orders) if orders else []
+        lines = await checkout_repository.group_lines(db, orders) if orders else []
     commissions = await order_commissions(db, settings, orders, lines)
     legs = [Leg(AccountKind.provider_clearing, EntryType.payment, group.total)]
     fees = min(max(fees, 0), group.total)
@@ -272,6 +272,7 @@ async def book_payment(
                 settlement.order_id,
             )
         )
+    accounts = Accounts(group.currency, legs, fee_legs)  # both transactions' in one statement
     booked = await post(
         db,
         source=payment_source(reference),
@@ -281,6 +282,7 @@ async def book_payment(
         buyer_id=group.buyer_id,
         group_id=group.id,
         reference=reference,
+        accounts=accounts,
     )
     if booked is None:
         return "already_booked"
@@ -292,6 +294,7 @@ async def book_payment(
         legs=fee_legs,
         group_id=group.id,
         reference=reference,
+        accounts=accounts,
     )
     if sent:
         await provider_split.book(

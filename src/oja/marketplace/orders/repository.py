@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -121,13 +121,74 @@ def record_transition(
 
 
 async def staff_ids(db: AsyncSession, vendor_id: uuid.UUID) -> list[uuid.UUID]:
-    """Every member of the store: who hears of its orders."""
+    """Every member of the store: who hears of its orders (the members :func:`read_staff` read
+    for this transaction, if it read that store's)."""
+    read = _in_hand(db, _STAFF_IN_HAND, vendor_id)
+    if read is not None:
+        return list(read)
     rows = await db.execute(
         select(VendorMember.user_id)
         .where(VendorMember.vendor_id == vendor_id)
         .order_by(VendorMember.user_id)
     )
     return list(rows.scalars())
+
+
+async def read_staff(db: AsyncSession, vendor_ids: Collection[uuid.UUID]) -> None:
+    """The members of several stores in one statement, for :func:`staff_ids` in this transaction
+    (a payment confirming one order in each: one read, not one per store)."""
+    staff: dict[uuid.UUID, list[uuid.UUID]] = {vendor_id: [] for vendor_id in vendor_ids}
+    if len(staff) < 2:
+        return  # one store: staff_ids' own read is the same one statement
+    rows = await db.execute(
+        select(VendorMember.vendor_id, VendorMember.user_id)
+        .where(VendorMember.vendor_id.in_(list(staff)))
+        .order_by(VendorMember.vendor_id, VendorMember.user_id)
+    )
+    for vendor_id, user_id in rows:
+        staff[vendor_id].append(user_id)
+    _hand(db, _STAFF_IN_HAND, staff)
+
+
+def hand_lines(db: AsyncSession, orders: Sequence[StoreOrder], lines: Sequence[OrderLine]) -> None:
+    """Hand the lines of ``orders`` (all of them, as read in this transaction) to
+    :func:`lines_in_hand`: the ``order.confirmed`` handlers (search sales, recommendations'
+    purchases) of a payment's confirmation use them instead of reading them again per order."""
+    by_order: dict[uuid.UUID, list[OrderLine]] = {order.id: [] for order in orders}
+    for line in lines:
+        by_order[line.order_id].append(line)
+    _hand(db, _LINES_IN_HAND, by_order)
+
+
+def lines_in_hand(
+    db: AsyncSession, vendor_id: uuid.UUID, order_id: uuid.UUID
+) -> list[OrderLine] | None:
+    """The store order's lines if :func:`hand_lines` was given them in this transaction, else
+    None (then read them). A line's product and quantity never change, so they stay true."""
+    lines = _in_hand(db, _LINES_IN_HAND, order_id)
+    return None if lines is None else [line for line in lines if line.vendor_id == vendor_id]
+
+
+_LINES_IN_HAND = "oja.marketplace.order_lines_in_hand"
+_STAFF_IN_HAND = "oja.marketplace.staff_in_hand"
+"""``session.info`` keys: (transaction, {order id → its lines}) and (transaction, {store id → its
+members}) read once for a whole group; only the transaction that read them uses them."""
+
+
+def _hand(db: AsyncSession, key: str, rows: dict[uuid.UUID, list[Any]]) -> None:
+    transaction = db.sync_session.get_transaction()
+    held: tuple[object, dict[uuid.UUID, list[Any]]] | None = db.info.get(key)
+    if held is None or held[0] is not transaction:
+        db.info[key] = held = (transaction, {})
+    held[1].update(rows)
+
+
+def _in_hand(db: AsyncSession, key: str, id_: uuid.UUID) -> list[Any] | None:
+    held = db.info.get(key)
+    if held is None or held[0] is not db.sync_session.get_transaction():
+        return None  # read in a transaction that has ended (committed or rolled back)
+    found: list[Any] | None = held[1].get(id_)
+    return found
 
 
 async def vendor_ids_of_member(db: AsyncSession, user_id: uuid.UUID) -> list[uuid.UUID]:

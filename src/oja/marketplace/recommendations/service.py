@@ -36,6 +36,7 @@ from oja.core.db import after_commit
 from oja.core.runtime import current_runtime
 from oja.marketplace.catalog import repository as catalog_repository
 from oja.marketplace.errors import ProductNotFound
+from oja.marketplace.orders import repository as orders_repository
 from oja.marketplace.recommendations import recorder, repository, scoring
 from oja.marketplace.recommendations.config import RecommendationSettings
 from oja.marketplace.recommendations.models import TRENDING, BehaviourKind, NeighbourKind
@@ -58,8 +59,13 @@ async def record_purchase(
     buyer_id: uuid.UUID,
     group_id: uuid.UUID,
 ) -> int:
-    """One purchase row per product of a confirmed store order, in the confirming unit of work."""
-    products = await repository.purchased_products(db, vendor_id, order_id)
+    """One purchase row per product of a confirmed store order, in the confirming unit of work
+    (its lines as the confirming payment read them for the whole group, if it did)."""
+    lines = orders_repository.lines_in_hand(db, vendor_id, order_id)
+    if lines is None:
+        products = await repository.purchased_products(db, vendor_id, order_id)
+    else:
+        products = [line.product_id for line in lines if line.product_id is not None]
     for product_id in dict.fromkeys(products):
         recorder.record(db, BehaviourKind.purchase, str(buyer_id), product_id, group_id=group_id)
     return len(products)

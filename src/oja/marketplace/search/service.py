@@ -45,6 +45,7 @@ from oja.core.pagination import PageParams
 from oja.core.runtime import current_runtime
 from oja.marketplace.catalog.models import Product, ProductStatus, ProductVariant
 from oja.marketplace.errors import CategoryNotFound, VendorNotFound
+from oja.marketplace.orders import repository as orders_repository
 from oja.marketplace.pricing import repository as pricing_repository
 from oja.marketplace.pricing.prices import PricedItem, effective_price
 from oja.marketplace.recommendations import recorder
@@ -232,7 +233,17 @@ async def index_sales(db: AsyncSession, units: dict[uuid.UUID, int], sign: int) 
 async def order_sold(
     db: AsyncSession, vendor_id: uuid.UUID, order_id: uuid.UUID, sign: int
 ) -> None:
-    await index_sales(db, await repository.order_units(db, vendor_id, order_id), sign)
+    """A store order's units, from its lines if the confirming payment has them in hand (one
+    read for the group), else summed by the database."""
+    lines = orders_repository.lines_in_hand(db, vendor_id, order_id)
+    if lines is None:
+        units = await repository.order_units(db, vendor_id, order_id)
+    else:
+        units = defaultdict(int)
+        for line in lines:
+            if line.product_id is not None:
+                units[line.product_id] += line.quantity
+    await index_sales(db, dict(units), sign)
 
 
 async def return_received(db: AsyncSession, vendor_id: uuid.UUID, return_id: uuid.UUID) -> None:

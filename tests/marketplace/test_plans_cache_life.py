@@ -21,10 +21,9 @@ from oja.marketplace.plans.models import VendorSubscription
 from oja.marketplace.plans.traffic import RedisVisitors, visitors_for
 
 from .conftest import error_code, person
-from .scoping import statement_log
 from .shop import shop
 from .test_plans import LIMIT, settings, usage, view
-from .test_plans_sessions import CountingRedis, paystack, paystack_server, redis_app, redis_client
+from .test_plans_sessions import counted_check, paystack, paystack_server, redis_app, redis_client
 
 __all__ = ["paystack", "paystack_server", "redis_app", "redis_client", "settings"]
 
@@ -46,16 +45,10 @@ async def test_a_checked_entry_outlives_the_unchecked_ttl(
     async def check_later(seconds: float) -> tuple[int, list[str]]:
         now = time.monotonic() + seconds
         monkeypatch.setattr(plan_cache.time, "monotonic", lambda: now)
-        counting = CountingRedis(visitors._redis)
-        visitors._redis = counting  # type: ignore[assignment]
         try:
-            with running(runtime), statement_log(runtime.database.engine) as log, log.on():
-                async with unit_of_work(runtime.database) as db:
-                    await plans.admit(db, uuid.UUID(store.id), uuid.UUID(buyer.id))
+            return await counted_check(app, store, buyer.id)
         finally:
-            visitors._redis = counting.inner
             monkeypatch.undo()
-        return counting.trips, log.statements
 
     # A minute on (12 times the unchecked TTL): the hot path's one round trip, no SQL.
     assert await check_later(60.0) == (1, [])

@@ -12,18 +12,15 @@ from typing import Any
 import httpx
 import pytest
 
-from oja.core.db import unit_of_work
 from oja.core.runtime import running
 from oja.marketplace.plans import service as plans
 from oja.marketplace.plans.models import SubscriptionStatus
-from oja.marketplace.plans.traffic import RedisVisitors, visitors_for
 
 from .conftest import count, error_code, person
-from .scoping import statement_log
 from .shop import Store, shop
 from .test_plans import LIMIT, settings, usage, view
 from .test_plans_sessions import (
-    CountingRedis,
+    counted_check,
     over_the_limit,
     paystack,
     paystack_server,
@@ -43,27 +40,8 @@ def expire(app: Any, store: Store) -> None:
 
 async def check(app: Any, store: Store, user_id: str) -> tuple[int, list[str]]:
     """One traffic check on a cold cache: its Redis round trips and its SQL statements."""
-    runtime = app.state.runtime
-    visitors = visitors_for(runtime)
-    assert isinstance(visitors, RedisVisitors)
-    counting = CountingRedis(visitors._redis)
-    script = visitors._admit
-
-    async def admit_script(*args: Any, **kwargs: Any) -> Any:
-        counting.trips += 1  # the admission's script runs on the client it was registered on
-        return await script(*args, **kwargs)
-
-    visitors._redis = counting  # type: ignore[assignment]
-    visitors._admit = admit_script  # type: ignore[assignment]
     expire(app, store)
-    try:
-        with running(runtime), statement_log(runtime.database.engine) as log, log.on():
-            async with unit_of_work(runtime.database) as db:
-                await plans.admit(db, uuid.UUID(store.id), uuid.UUID(user_id))
-    finally:
-        visitors._redis = counting.inner
-        visitors._admit = script
-    return counting.trips, log.statements
+    return await counted_check(app, store, user_id)
 
 
 @pytest.mark.redis
@@ -86,18 +64,7 @@ async def test_a_cold_cache_reads_the_version_and_the_place_in_one_round_trip(
     assert "vendor_subscription" in statements[0]
     assert (await usage(client, store))["usage"]["users"] == 2
     # Cached again: the hot path's one round trip, no SQL.
-    runtime = app.state.runtime
-    visitors = visitors_for(runtime)
-    assert isinstance(visitors, RedisVisitors)
-    counting = CountingRedis(visitors._redis)
-    visitors._redis = counting  # type: ignore[assignment]
-    try:
-        with running(runtime), statement_log(runtime.database.engine) as log, log.on():
-            async with unit_of_work(runtime.database) as db:
-                await plans.admit(db, uuid.UUID(store.id), uuid.UUID(buyer.id))
-    finally:
-        visitors._redis = counting.inner
-    assert (counting.trips, log.statements) == (1, [])
+    assert await counted_check(app, store, buyer.id) == (1, [])
 
 
 @pytest.mark.redis

@@ -177,6 +177,30 @@ class CountingRedis:
         return counted
 
 
+async def counted_check(app: Any, store: Store, user_id: str) -> tuple[int, list[str]]:
+    """One traffic check of ``user_id`` at ``store`` (Redis): its round trips and SQL statements."""
+    runtime = app.state.runtime
+    visitors = visitors_for(runtime)
+    assert isinstance(visitors, RedisVisitors)
+    counting = CountingRedis(visitors._redis)
+    script = visitors._admit
+
+    async def admit_script(*args: Any, **kwargs: Any) -> Any:
+        counting.trips += 1  # the admission's script runs on the client it was registered on
+        return await script(*args, **kwargs)
+
+    visitors._redis = counting  # type: ignore[assignment]
+    visitors._admit = admit_script  # type: ignore[assignment]
+    try:
+        with running(runtime), statement_log(runtime.database.engine) as log, log.on():
+            async with unit_of_work(runtime.database) as db:
+                await plans.admit(db, uuid.UUID(store.id), uuid.UUID(user_id))
+    finally:
+        visitors._redis = counting.inner
+        visitors._admit = script
+    return counting.trips, log.statements
+
+
 @pytest.mark.redis
 async def test_with_redis_a_counted_users_check_is_one_round_trip_and_no_sql(
     redis_app: Any, redis_client: httpx.AsyncClient
@@ -185,24 +209,10 @@ async def test_with_redis_a_counted_users_check_is_one_round_trip_and_no_sql(
     store = await shop(app, client, "Store A", [{"sku": "A-1", "price": 1000, "stock": 50}])
     buyer = await person(client)
     assert (await view(client, store, buyer)).status_code == 200  # counted; the plan cached
-    runtime = app.state.runtime
-    visitors = visitors_for(runtime)
-    assert isinstance(visitors, RedisVisitors)
-    counting = CountingRedis(visitors._redis)
-    visitors._redis = counting  # type: ignore[assignment]
-    try:
-        with running(runtime), statement_log(runtime.database.engine) as log, log.on():
-            async with unit_of_work(runtime.database) as db:
-                await plans.admit(db, uuid.UUID(store.id), uuid.UUID(buyer.id))
-        assert (counting.trips, log.statements) == (1, [])
-        # A plan change anywhere bumps the version: the next check reads the plan again.
-        await set_plan(app, store, "vendor_basic_monthly", SubscriptionStatus.active)
-        counting.trips = 0
-        with running(runtime), statement_log(runtime.database.engine) as log, log.on():
-            async with unit_of_work(runtime.database) as db:
-                await plans.admit(db, uuid.UUID(store.id), uuid.UUID(buyer.id))
-        assert len([s for s in log.statements if "vendor_subscription" in s]) == 1
-        found = await usage(client, store)
-        assert (found["plan"], found["usage"]["limit"]) == ("vendor_basic_monthly", 100)
-    finally:
-        visitors._redis = counting.inner
+    assert await counted_check(app, store, buyer.id) == (1, [])
+    # A plan change anywhere bumps the version: the next check reads the plan again.
+    await set_plan(app, store, "vendor_basic_monthly", SubscriptionStatus.active)
+    _, statements = await counted_check(app, store, buyer.id)
+    assert len([s for s in statements if "vendor_subscription" in s]) == 1
+    found = await usage(client, store)
+    assert (found["plan"], found["usage"]["limit"]) == ("vendor_basic_monthly", 100)

@@ -11,12 +11,14 @@ if __name__ == "__main__":  # `make bench` runs every file in bench/; this one i
     print("bench/common.py holds helpers for the benchmarks; nothing to run")
     sys.exit(0)
 
+import json
 import math
 import os
 import platform
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -43,6 +45,21 @@ def bench_env(**overrides: str) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env.update(overrides)
     return env
+
+
+def run_child_json(module: str, args: Sequence[str], src: Path | None = None) -> dict[str, float]:
+    """``python -m <module> --child <args> --log <file>`` with ``src`` first on its path (an older
+    tree to compare), its last stdout line read as JSON; its stderr tail raised on failure."""
+    env = bench_env()
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(src.resolve()), env["PYTHONPATH"]])
+    with tempfile.NamedTemporaryFile(suffix=".log") as log:
+        argv = [sys.executable, "-m", module, "--child", *args, "--log", log.name]
+        done = subprocess.run(argv, check=False, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(done.stderr[-3000:])
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 def start_process(

@@ -34,13 +34,12 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import tempfile
 import time
 import uuid
 from typing import Any
 
-from bench.common import bench_env, machine_line, markdown_table
+from bench.common import machine_line, markdown_table, run_child_json
 from bench.http import PASSWORD, load_average, scratch_database
 
 KIND = "billing.process_webhook_event"
@@ -198,18 +197,11 @@ ADDRESS = {
 def run_child(
     src: Path | None, server: str, prefix: str, jobs: int, warmup: int
 ) -> dict[str, float]:
-    env = bench_env()
-    if src is not None:
-        env["PYTHONPATH"] = os.pathsep.join([str(src.resolve()), env["PYTHONPATH"]])
-    with scratch_database(server, prefix) as dsn, tempfile.NamedTemporaryFile(suffix=".log") as log:
+    with scratch_database(server, prefix) as dsn:
         url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
-        argv = [sys.executable, "-m", "bench.confirmation", "--child", url]
-        argv += ["--jobs", str(jobs), "--warmup", str(warmup), "--log", log.name]
-        done = subprocess.run(argv, check=False, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise SystemExit(done.stderr[-3000:])
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+        return run_child_json(
+            "bench.confirmation", [url, "--jobs", str(jobs), "--warmup", str(warmup)], src
+        )
 
 
 def main() -> None:

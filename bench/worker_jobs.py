@@ -32,13 +32,11 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
-import tempfile
 import time
 import uuid
 from typing import Any
 
-from bench.common import bench_env, machine_line, markdown_table
+from bench.common import machine_line, markdown_table, run_child_json
 from bench.http import load_average, scratch_database
 
 KINDS = (
@@ -216,19 +214,10 @@ async def _checks(runtime: Any) -> dict[str, int]:
 def run_child(
     src: Path | None, database_url: str, jobs: int, warmup: int, profile: str | None = None
 ) -> dict[str, float]:
-    env = bench_env()
-    if src is not None:
-        env["PYTHONPATH"] = os.pathsep.join([str(src.resolve()), env["PYTHONPATH"]])
-    with tempfile.NamedTemporaryFile(suffix=".log") as log:
-        argv = [sys.executable, "-m", "bench.worker_jobs", "--child", database_url]
-        argv += ["--jobs", str(jobs), "--warmup", str(warmup), "--log", log.name]
-        if profile is not None:
-            argv += ["--profile", profile]
-        done = subprocess.run(argv, check=False, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise SystemExit(done.stderr[-3000:])
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    args = [database_url, "--jobs", str(jobs), "--warmup", str(warmup)]
+    if profile is not None:
+        args += ["--profile", profile]
+    return run_child_json("bench.worker_jobs", args, src)
 
 
 def main() -> None:

@@ -400,6 +400,29 @@ class _DriverStatement:
     literals: dict[str, Any]
     """The values of the statement's own binds (its literals), for the names ``params`` lacks."""
 
+    def args(self, params: dict[str, Any]) -> list[Any]:
+        """``params`` (and the statement's own literals) in ``sql``'s order, bind-processed."""
+        literals = self.literals
+        return [
+            value if bind is None else bind(value)
+            for value, bind in zip(
+                (params[name] if name in params else literals[name] for name in self.names),
+                self.binds,
+                strict=True,
+            )
+        ]
+
+    def rows(self, records: Iterable[Any]) -> list[tuple[Any, ...]]:
+        """The driver's records as tuples, result-processed as Core processes them."""
+        processors = self.results
+        return [
+            tuple(
+                value if p is None else p(value)
+                for value, p in zip(record, processors, strict=True)
+            )
+            for record in records
+        ]
+
 
 class DriverRead:
     """A Core SELECT for the hottest reads (the per-request session check), run outside any
@@ -427,16 +450,7 @@ class DriverRead:
                 result = await conn.execute(self.statement, params)
                 return [tuple(row) for row in result] if result.returns_rows else []
         compiled = self._compiled or self._compile(engine.dialect)
-        literals = compiled.literals
-        args = [
-            value if bind is None else bind(value)
-            for value, bind in zip(
-                (params[name] if name in params else literals[name] for name in compiled.names),
-                compiled.binds,
-                strict=True,
-            )
-        ]
-        return await greenlet_spawn(_fetch, engine, compiled, args)
+        return await greenlet_spawn(_fetch, engine, compiled, compiled.args(params))
 
     def _compile(self, dialect: Dialect) -> _DriverStatement:
         compiled = self.statement.compile(dialect=dialect)
@@ -466,11 +480,7 @@ def _fetch(engine: Engine, compiled: _DriverStatement, args: list[Any]) -> list[
             _raise_translated(engine, fairy, adapted, error, sql=compiled.sql, args=args)
     finally:
         fairy.close()
-    processors = compiled.results
-    return [
-        tuple(value if p is None else p(value) for value, p in zip(record, processors, strict=True))
-        for record in records
-    ]
+    return compiled.rows(records)
 
 
 def _raise_translated(

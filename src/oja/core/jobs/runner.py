@@ -294,28 +294,13 @@ class _LaneStatement(DriverRead):
         ):
             return await super().rows(database, params)
         compiled = self._compiled or self._compile(engine.dialect)
-        literals = compiled.literals
-        args = [
-            value if bind is None else bind(value)
-            for value, bind in zip(
-                (params[name] if name in params else literals[name] for name in compiled.names),
-                compiled.binds,
-                strict=True,
-            )
-        ]
+        args = compiled.args(params)
         lane.busy = True
         try:
             records = await lane.fetch(compiled.sql, args)
         finally:
             lane.busy = False
-        processors = compiled.results
-        return [
-            tuple(
-                value if p is None else p(value)
-                for value, p in zip(record, processors, strict=True)
-            )
-            for record in records
-        ]
+        return compiled.rows(records)
 
 
 _CLAIM = _Bookkeeping(_claim_statement())

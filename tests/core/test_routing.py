@@ -29,6 +29,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, Match, Mount, Route
 
 from oja.core.routing import LeanRoute, StaticRouteIndex, _leaves, index_static_routes
+from tests.fastapi_solves import count_solves
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -313,16 +314,7 @@ async def _answers(app: FastAPI) -> list[tuple[int, list[tuple[str, str]], bytes
 async def test_a_lean_route_answers_as_fastapi_does(monkeypatch: pytest.MonkeyPatch) -> None:
     """The same bytes, statuses and headers; each dependency called once per request; FastAPI's
     solver skipped on the lean shape only, and used again under dependency overrides."""
-    import fastapi.routing
-
-    solved: list[str] = []
-    solve = fastapi.routing.solve_dependencies
-
-    async def counting(**kwargs: Any) -> Any:
-        solved.append(kwargs["request"].url.path)
-        return await solve(**kwargs)
-
-    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counting)
+    solved = count_solves(monkeypatch)
     plain, lean = lean_app(lean=False), lean_app(lean=True)
     _calls.clear()
     expected = await _answers(plain)
@@ -630,16 +622,7 @@ async def test_a_lean_route_solves_parameters_bodies_and_generators_as_fastapi_d
     background tasks: the same statuses, headers, bytes (422 bodies included) and the same
     events in the same order (the function-scoped session closes before the response starts,
     the request-scoped resource after); FastAPI's solver runs for the fallbacks only."""
-    import fastapi.routing
-
-    solved: list[str] = []
-    solve = fastapi.routing.solve_dependencies
-
-    async def counting(**kwargs: Any) -> Any:
-        solved.append(kwargs["request"].url.path)
-        return await solve(**kwargs)
-
-    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counting)
+    solved = count_solves(monkeypatch)
     plain, lean = shaped_app(lean=False), shaped_app(lean=True)
     expected = await _shaped_answers(plain)
     # Every request but the one with broken JSON (refused before any dependency).

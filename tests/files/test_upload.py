@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from oja.files.models import File
 from oja.files.naming import MAX_FILENAME_CHARS, sanitize_filename
 from tests.conftest import Jobs
+from tests.fastapi_solves import count_solves
 from tests.files import media
 from tests.files.conftest import (
     TEST_MAX_UPLOAD,
@@ -395,16 +396,7 @@ async def test_the_lean_upload_route_answers_as_fastapi_does(
     no `file` part, the wrong content type, none at all, an empty body or file, a cut-off body,
     no credentials) it answers with the status, headers and body of FastAPI's own handler
     (which it defers to under dependency overrides), and skips FastAPI's solver."""
-    import fastapi.routing
-
-    solved: list[str] = []
-    solve = fastapi.routing.solve_dependencies
-
-    async def counting(**kwargs: Any) -> Any:
-        solved.append(kwargs["request"].url.path)
-        return await solve(**kwargs)
-
-    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counting)
+    solved = count_solves(monkeypatch)
     valid, form = multipart_body(
         [
             (b"title", None, None, b"Notes"),

@@ -3,6 +3,7 @@ it, rows counted straight from the database."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
 from dataclasses import dataclass
@@ -77,6 +78,20 @@ async def count(app: Any, table: str, where: str = "") -> int:
 async def rows(app: Any, sql: str, **params: Any) -> list[Any]:
     async with app.state.runtime.database.engine.connect() as conn:
         return list((await conn.execute(text(sql), params)).all())
+
+
+async def someone_waits_for_a_lock(app: Any, failure: str) -> None:
+    """Return once a session of the test database waits for a lock (PostgreSQL; polled, no time
+    limit but the attempts); ``failure`` is the assertion raised should none ever wait."""
+    waiting = (
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    for _ in range(10_000):
+        if (await rows(app, waiting))[0][0] > 0:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(failure)
 
 
 def error_code(response: httpx.Response) -> str | None:

@@ -18,7 +18,7 @@ from oja.marketplace.ledger import repository, settlement
 from oja.marketplace.ledger.models import AccountKind
 
 from . import ledger_kit
-from .conftest import count, rows
+from .conftest import count, someone_waits_for_a_lock
 
 POSTGRES = pytest.mark.parametrize(
     "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
@@ -44,18 +44,6 @@ def account_statements(app: Any) -> tuple[list[str], Any]:
 
     event.listen(app.state.runtime.database.engine.sync_engine, "before_cursor_execute", record)
     return sent, record
-
-
-async def _someone_waits_for_a_lock(app: Any) -> None:
-    waiting = (
-        "SELECT count(*) FROM pg_stat_activity "
-        "WHERE wait_event_type = 'Lock' AND datname = current_database()"
-    )
-    for _ in range(10_000):
-        if (await rows(app, waiting))[0][0] > 0:
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError("the second booking never waited for the first one's new accounts")
 
 
 @POSTGRES
@@ -86,7 +74,9 @@ async def test_two_bookings_creating_the_same_accounts_at_once_make_one_each(app
         holding = asyncio.create_task(book_first())
         await booked_first.wait()
         waiting = asyncio.create_task(book_second())
-        await _someone_waits_for_a_lock(app)
+        await someone_waits_for_a_lock(
+            app, "the second booking never waited for the first one's new accounts"
+        )
         release_first.set()
         outcomes = [await holding, await waiting]
     finally:

@@ -19,7 +19,7 @@ from oja.marketplace.orders import transitions
 from oja.marketplace.orders.models import OrderStatus, StoreOrder
 from oja.marketplace.search import service as search_service
 
-from .conftest import Person, admin, approved_store, person, rows
+from .conftest import Person, admin, approved_store, person, rows, someone_waits_for_a_lock
 from .world import delivered_order
 
 BOTH = pytest.mark.parametrize(
@@ -172,20 +172,6 @@ async def _move(app: Any, order_id: str, to: OrderStatus, *, then_fail: bool = F
                 raise Abandoned
 
 
-async def _someone_waits_for_a_lock(app: Any, failure: str) -> None:
-    """Return once a session of the test database waits for a lock (polled, no time limit but
-    the attempts)."""
-    waiting = (
-        "SELECT count(*) FROM pg_stat_activity "
-        "WHERE wait_event_type = 'Lock' AND datname = current_database()"
-    )
-    for _ in range(10_000):
-        if (await rows(app, waiting))[0][0] > 0:
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError(failure)
-
-
 @BOTH
 async def test_best_selling_counts_paid_units_in_the_paying_unit_of_work(
     app: Any, client: httpx.AsyncClient, database_url: str
@@ -279,7 +265,7 @@ async def test_a_payment_waiting_on_a_catalogue_write_still_counts(
     edit = asyncio.create_task(held_edit())
     await indexed.wait()
     payment = asyncio.create_task(_move(app, order["order_id"], OrderStatus.confirmed))
-    await _someone_waits_for_a_lock(app, "the payment never waited on the catalogue write")
+    await someone_waits_for_a_lock(app, "the payment never waited on the catalogue write")
     release.set()
     await edit
     await payment
@@ -342,7 +328,7 @@ async def test_a_payment_committing_during_a_rebuild_still_counts(
     rebuild = asyncio.create_task(held_rebuild())
     await rebuilt.wait()
     payment = asyncio.create_task(_move(app, order["order_id"], OrderStatus.confirmed))
-    await _someone_waits_for_a_lock(app, "the payment never waited on the rebuild")
+    await someone_waits_for_a_lock(app, "the payment never waited on the rebuild")
     release.set()
     await rebuild
     await payment
@@ -378,7 +364,7 @@ async def test_a_rebuild_starting_during_a_payment_counts_it(
     payment = asyncio.create_task(held_payment())
     await paid.wait()
     rebuild = asyncio.create_task(_rebuilt(app))
-    await _someone_waits_for_a_lock(app, "the rebuild never waited on the payment")
+    await someone_waits_for_a_lock(app, "the rebuild never waited on the payment")
     release.set()
     await payment
     assert await rebuild == [("Dodo", None, 1)]

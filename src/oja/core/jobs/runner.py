@@ -18,7 +18,7 @@ import uuid
 import weakref
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, NoReturn, cast
+from typing import Any, cast
 
 import structlog
 from sqlalchemy import (
@@ -33,7 +33,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import PoolProxiedConnection
@@ -230,11 +229,15 @@ class _Lane:
             self.fairy = None
             assert self.engine is not None
             engine = self.engine.sync_engine
-            try:
-                await greenlet_spawn(_translated, engine, fairy, adapted, error, sql=sql, args=args)
+            try:  # raised as Core raises it (a disconnect invalidates), back to the lane's pool
+                await greenlet_spawn(
+                    _raise_translated, engine, fairy, adapted, error, sql=sql, args=args
+                )
             except DBAPIError as translated:
                 if not (again and translated.connection_invalidated):
                     raise
+            finally:
+                await greenlet_spawn(fairy.close)
             return await self.fetch(sql, args, again=False)  # on a new connection
 
     async def _hand_back(self) -> None:
@@ -247,23 +250,6 @@ class _Lane:
         engine, self.engine = self.engine, None
         if engine is not None:
             await engine.dispose()
-
-
-def _translated(
-    engine: Engine,
-    fairy: PoolProxiedConnection,
-    adapted: Any,
-    error: Exception,
-    *,
-    sql: str,
-    args: list[Any],
-) -> NoReturn:
-    """``error`` raised as Core raises it (as :class:`~oja.core.db.DriverRead` does: on a
-    disconnect the connection is invalidated), the connection back to the lane's pool."""
-    try:
-        _raise_translated(engine, fairy, adapted, error, sql=sql, args=args)
-    finally:
-        fairy.close()
 
 
 _LANES: weakref.WeakKeyDictionary[Database, _Lane] = weakref.WeakKeyDictionary()

@@ -224,3 +224,46 @@ def test_headers_for_a_refused_hit_round_up_and_never_say_zero() -> None:
         "RateLimit-Reset": "1",
         "Retry-After": "1",
     }
+
+
+async def test_in_memory_windows_slide_and_empty_ones_are_swept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The in-process windows on a controlled monotonic clock: a hit leaves the window exactly
+    one period after it was counted; a window with no hit left in it is forgotten by the next
+    sweep, one still counting is kept."""
+    now = [1000.0]
+    monkeypatch.setattr("oja.core.ratelimit.time.monotonic", lambda: now[0])
+    limiter = RateLimiter.in_memory()
+    rate = Rate(2, 60)
+    first = await limiter.hit("s", "a", rate)
+    assert (first.allowed, first.remaining, first.reset_after_seconds) == (True, 1, 60.0)
+    now[0] += 10
+    assert (await limiter.hit("s", "a", rate)).remaining == 0
+    refused = await limiter.hit("s", "a", rate)
+    assert not refused.allowed
+    assert refused.retry_after_seconds == 50.0  # the first hit leaves at 1060
+    now[0] = 1060.0  # exactly one period on: the first hit still counts, as in limits
+    assert not (await limiter.hit("s", "a", rate)).allowed
+    now[0] = 1060.5
+    again = await limiter.hit("s", "a", rate)
+    assert (again.allowed, again.remaining) == (True, 0)
+    assert (await limiter.hit("s", "b", Rate(1, 1))).allowed
+    windows = limiter._memory
+    assert windows is not None
+    assert set(windows._windows) == {("s", "a", rate), ("s", "b", Rate(1, 1))}
+    # The hit at 1060.5 swept (due at 1060); the next sweep is due one interval on, when "b" has
+    # emptied and "a"'s last hit is exactly one period old (still counting).
+    now[0] = 1060.5 + windows.SWEEP_EVERY_SECONDS
+    assert (await limiter.hit("s", "c", rate)).allowed
+    assert set(windows._windows) == {("s", "a", rate), ("s", "c", rate)}
+
+
+async def test_in_memory_hits_start_no_background_work() -> None:
+    """A hit in process is done when it returns: no task is left behind (limits' MemoryStorage
+    started a sweep per hit, hopping to a worker thread once per key)."""
+    limiter = RateLimiter.in_memory()
+    before = asyncio.all_tasks()
+    for i in range(50):
+        await limiter.hit("s", f"k{i}", Rate(5, 60))
+    assert asyncio.all_tasks() == before

@@ -1,7 +1,12 @@
 """Rate limits: one :class:`RateLimiter`, in-process, or on Redis when ``OJA_REDIS_URL`` is set.
 
-Built on ``limits``' async moving-window strategy: exact (never more than ``amount`` hits in any
-``period``), atomic per key (a Lua script on Redis, a per-key lock in process). Redis goes through
+Moving windows: exact (never more than ``amount`` hits in any ``period``), atomic per key (a Lua
+script on Redis; in process a hit has no ``await``, so no other task runs inside it). On Redis
+they are ``limits``' async moving-window strategy's keys and scripts. In process they are
+:class:`_MemoryWindows`, not ``limits``' ``MemoryStorage``: that one starts an expiry sweep after
+every hit whose previous sweep has finished, and the sweep hops to a worker thread once per key,
+so a process under load kept a thread busy sweeping (~1 CPU ms per hit, measured, issue 17).
+Redis goes through
 ``limits``' redis-py bridge (``implementation="redispy"``), so coredis is not needed; there a hit
 and the window it leaves are one script (``limits``' two, back to back): one round trip per hit.
 Hit timestamps come from each process's own clock, so replicas sharing a Redis need synced clocks.
@@ -14,11 +19,12 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from dataclasses import dataclass
 
 import limits
 import redis.asyncio as aioredis
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import RedisStorage
 from limits.aio.storage.redis.redispy import RedispyBridge
 from limits.aio.strategies import MovingWindowRateLimiter
 
@@ -105,13 +111,18 @@ class RateLimiter:
     """Counts hits per ``(scope, key, rate)``; scopes are code constants like ``"auth.login"``."""
 
     def __init__(
-        self, storage: Storage, *, owned_pool: aioredis.ConnectionPool | None = None
+        self, storage: RedisStorage | None, *, owned_pool: aioredis.ConnectionPool | None = None
     ) -> None:
-        self._strategy = MovingWindowRateLimiter(storage)
+        """``storage``: ``limits``' Redis storage on its redis-py bridge; None counts in this
+        process."""
+        self._memory = _MemoryWindows() if storage is None else None
+        self._strategy = MovingWindowRateLimiter(storage) if storage is not None else None
         self._owned_pool = owned_pool
-        # On Redis (limits' redis-py bridge) a hit is one script; elsewhere limits' two calls.
+        # On Redis (limits' redis-py bridge) a hit is one script.
         self._bridge: RedispyBridge | None = None
-        if isinstance(storage, RedisStorage) and isinstance(storage.bridge, RedispyBridge):
+        if storage is not None:
+            if not isinstance(storage.bridge, RedispyBridge):
+                raise TypeError("a Redis rate limiter needs limits' redis-py bridge")
             self._bridge = storage.bridge
             self._hit_script = storage.bridge.get_connection().register_script(
                 _HIT_AND_WINDOW.encode()
@@ -120,7 +131,7 @@ class RateLimiter:
     @classmethod
     def in_memory(cls) -> RateLimiter:
         """Counts in this process only: right for one API process, wrong behind N replicas."""
-        return cls(MemoryStorage())
+        return cls(None)
 
     @classmethod
     def redis(
@@ -149,15 +160,11 @@ class RateLimiter:
         if "/" in scope:
             # limits joins identifiers with "/": a slash in a scope could alias another scope.
             raise ValueError("a rate-limit scope must not contain '/'")
-        item = limit._item()
-        if self._bridge is not None:
-            allowed, reset_time, remaining = await self._hit_on_redis(item, scope, key)
+        if self._memory is not None:
+            allowed, reset_after, remaining = self._memory.hit(scope, key, limit)
         else:
-            allowed = await self._strategy.hit(item, scope, key)
-            # Not atomic with the hit: it only informs headers, never the verdict.
-            stats = await self._strategy.get_window_stats(item, scope, key)
-            reset_time, remaining = stats.reset_time, stats.remaining
-        reset_after = max(0.0, reset_time - time.time())
+            allowed, reset_time, remaining = await self._hit_on_redis(limit._item(), scope, key)
+            reset_after = max(0.0, reset_time - time.time())
         return Decision(
             allowed=allowed,
             limit=limit.amount,
@@ -184,11 +191,56 @@ class RateLimiter:
 
     async def reset(self, scope: str, key: str, limit: Rate) -> None:
         """Forget the hits counted for ``(scope, key, limit)`` (after a successful login, say)."""
-        await self._strategy.clear(limit._item(), scope, key)
+        if self._memory is not None:
+            self._memory.reset(scope, key, limit)
+        else:
+            assert self._strategy is not None
+            await self._strategy.clear(limit._item(), scope, key)
 
     async def aclose(self) -> None:
         if self._owned_pool is not None:
             await self._owned_pool.aclose()
+
+
+class _MemoryWindows:
+    """The in-process moving windows: for each ``(scope, key, rate)`` the monotonic times of the
+    hits still inside its period, oldest first (at most ``amount`` of them). A hit first drops its
+    own key's expired times; windows left empty are forgotten by a sweep that runs inline at most
+    once every :data:`SWEEP_EVERY_SECONDS`, so memory follows the keys that were hit recently."""
+
+    SWEEP_EVERY_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        self._windows: dict[tuple[str, str, Rate], deque[float]] = {}
+        self._next_sweep = time.monotonic() + self.SWEEP_EVERY_SECONDS
+
+    def hit(self, scope: str, key: str, limit: Rate) -> tuple[bool, float, int]:
+        """Count one hit unless ``amount`` are already in the window: (allowed, seconds until the
+        oldest counted hit leaves it, hits still allowed)."""
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._sweep(now)
+        times = self._windows.setdefault((scope, key, limit), deque())
+        # As limits' moving window: a hit exactly `period` seconds old still counts.
+        cutoff = now - limit.period
+        while times and times[0] < cutoff:
+            times.popleft()
+        allowed = len(times) < limit.amount
+        if allowed:
+            times.append(now)
+        oldest = times[0] if times else now
+        return allowed, max(0.0, oldest + limit.period - now), limit.amount - len(times)
+
+    def reset(self, scope: str, key: str, limit: Rate) -> None:
+        self._windows.pop((scope, key, limit), None)
+
+    def _sweep(self, now: float) -> None:
+        self._windows = {
+            window: times
+            for window, times in self._windows.items()
+            if times and times[-1] >= now - window[2].period
+        }
+        self._next_sweep = now + self.SWEEP_EVERY_SECONDS
 
 
 def create_rate_limiter(

@@ -69,3 +69,30 @@ async def test_a_consumer_that_stops_early_cancels_the_reader() -> None:
     await stream.aclose()
     await asyncio.sleep(0)
     assert other_tasks() == before
+
+
+@pytest.mark.parametrize(
+    ("sizes", "tasks"),
+    [
+        ([DIRECT_BYTES], 0),
+        ([DIRECT_BYTES // 2] * 2, 0),
+        ([DIRECT_BYTES, 1], 1),
+        ([DIRECT_BYTES, 1, 1], 1),
+    ],
+)
+async def test_a_body_that_ends_at_the_switch_starts_no_reader(
+    sizes: list[int], tasks: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 1 MiB upload ends exactly at ``direct_bytes``: no read-ahead task is started for
+    nothing; a body with more starts one."""
+    started: list[object] = []
+    real = asyncio.create_task
+
+    def counting(coro: object, **kwargs: object) -> asyncio.Task[object]:
+        started.append(coro)
+        return real(coro, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("oja.files.upload_stream.asyncio.create_task", counting)
+    chunks = [bytes([n % 251]) * size for n, size in enumerate(sizes)]
+    assert [c async for c in prefetched(source(chunks))] == chunks
+    assert len(started) == tasks

@@ -248,6 +248,12 @@ async def prefetched(
             return
         passed += len(chunk)
         yield chunk
+    # One more read before the task: a body of exactly `direct_bytes` (a 1 MiB upload) ends here,
+    # and a task and a queue for nothing cost ~0.07 CPU ms. The chunk read is yielded once the
+    # reader has started, so the read-ahead overlaps its handling as before.
+    first = await anext(chunks, None)
+    if first is None:
+        return
 
     queue: asyncio.Queue[object] = asyncio.Queue(maxsize=depth)
 
@@ -262,6 +268,7 @@ async def prefetched(
 
     reader = asyncio.create_task(read())
     try:
+        yield first
         while True:
             item = await queue.get()
             if item is _END:

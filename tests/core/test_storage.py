@@ -133,6 +133,33 @@ async def test_round_trip_returns_size_and_sha256(storage: Storage) -> None:
     assert await storage.size("docs/a/hello.txt") == len(data)
 
 
+async def test_an_awaitable_content_type_is_awaited_only_by_an_adapter_that_keeps_it(
+    storage: Storage, request: pytest.FixtureRequest
+) -> None:
+    """S3 sends the type with the object, so it awaits the awaitable before its first request;
+    the local adapter keeps no type and never awaits it (the files service sniffs meanwhile)."""
+    awaited: list[str] = []
+
+    class LateType:
+        def __await__(self) -> Any:
+            async def resolve() -> str:
+                awaited.append("image/png")
+                return "image/png"
+
+            return resolve().__await__()
+
+    data = b"\x89PNG" + b"x" * 5000
+    stored = await storage.put("late/type.png", chunks_of(data, 1000), content_type=LateType())
+    assert stored == StoredObject(key="late/type.png", size=len(data), sha256=sha256(data))
+    if isinstance(storage, S3Storage):
+        client: S3Client = request.getfixturevalue("s3_client")
+        head = client.head_object(Bucket=BUCKET, Key=storage.object_name("late/type.png"))
+        assert head["ContentType"] == "image/png"
+        assert awaited == ["image/png"]
+    else:
+        assert awaited == []
+
+
 async def test_empty_object(storage: Storage) -> None:
     stored = await storage.put("empty.bin", chunks_of(b""), content_type="application/x-empty")
 

@@ -111,6 +111,11 @@ WhileSyncing = Callable[[StoredObject], Awaitable[None]]
 """Work a caller overlaps with a put's durable commit: it gets the size and digest of every byte
 written, and the put returns only once both are done (see :meth:`Storage.put`)."""
 
+ContentType = str | Awaitable[str]
+"""A put's content type, or an awaitable of it that an adapter awaits only if it keeps the type
+(S3, before its first request); the local adapter keeps none and never awaits it. An awaitable
+lets the files service sniff the type while the local adapter writes and fsyncs the object."""
+
 
 class Storage(Protocol):
     """Where object bytes live. Adapters: :class:`~oja.core.storage.local.LocalStorage` and
@@ -121,7 +126,7 @@ class Storage(Protocol):
         key: str,
         chunks: AsyncIterable[bytes],
         *,
-        content_type: str,
+        content_type: ContentType,
         while_syncing: WhileSyncing | None = None,
     ) -> StoredObject:
         """Store the bytes of ``chunks`` under ``key``, replacing any object there, atomically.

@@ -34,6 +34,7 @@ from urllib.parse import urlencode
 
 from oja.core.storage.base import (
     READ_CHUNK_SIZE,
+    ContentType,
     InvalidKey,
     ObjectNotFound,
     StoredObject,
@@ -83,10 +84,11 @@ class LocalStorage:
         key: str,
         chunks: AsyncIterable[bytes],
         *,
-        content_type: str,
+        content_type: ContentType,
         while_syncing: WhileSyncing | None = None,
     ) -> StoredObject:
-        # The content type is not kept: the download endpoint derives it from the key's suffix.
+        # The content type is not kept (nor awaited): the download endpoint derives it from the
+        # key's suffix.
         replacement = _Replacement(self._path(key))
         hasher = hashlib.sha256()
         size = 0

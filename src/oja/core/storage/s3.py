@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 
 from oja.core.storage.base import (
     READ_CHUNK_SIZE,
+    ContentType,
     ObjectNotFound,
     StoredObject,
     WhileSyncing,
@@ -105,10 +106,12 @@ class S3Storage:
         key: str,
         chunks: AsyncIterable[bytes],
         *,
-        content_type: str,
+        content_type: ContentType,
         while_syncing: WhileSyncing | None = None,
     ) -> StoredObject:
         name = self.object_name(key)
+        if not isinstance(content_type, str):  # S3 keeps the type: it is needed from the start
+            content_type = await content_type
         upload = _Multipart(name=name, content_type=content_type)
         hasher = hashlib.sha256()
         size = 0

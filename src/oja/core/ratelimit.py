@@ -5,7 +5,7 @@ script on Redis; in process a hit has no ``await``, so no other task runs inside
 they are ``limits``' async moving-window strategy's keys and scripts. In process they are
 :class:`_MemoryWindows`, not ``limits``' ``MemoryStorage``: that one starts an expiry sweep after
 every hit whose previous sweep has finished, and the sweep hops to a worker thread once per key,
-so a process under load kept a thread busy sweeping (~1 CPU ms per hit, measured, issue 17).
+so a process under load kept a thread busy sweeping (~0.5 CPU ms a hit: bench/ratelimit.py).
 Redis goes through
 ``limits``' redis-py bridge (``implementation="redispy"``), so coredis is not needed; there a hit
 and the window it leaves are one script (``limits``' two, back to back): one round trip per hit.

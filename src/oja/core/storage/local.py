@@ -94,7 +94,7 @@ class LocalStorage:
         size = 0
         # The chunks themselves, not a bytearray they are appended to: growing one to 1 MiB from
         # 64 KiB chunks reallocated and copied it at most appends (~0.2 CPU ms an upload on the
-        # event loop); the worker thread hashes and writes each chunk as it is.
+        # event loop); the worker thread joins each batch once (see _write).
         pending: list[bytes] = []
         pending_bytes = 0
         try:

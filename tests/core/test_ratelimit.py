@@ -20,6 +20,7 @@ from oja.core.ratelimit import (
     create_rate_limiter,
     enforce,
     rate_limit_headers,
+    redis_pool,
 )
 from tests.conftest import service_url
 
@@ -133,6 +134,57 @@ async def test_a_burst_beyond_the_pool_waits_for_connections_instead_of_failing(
     client = aioredis.from_url(service_url("redis"))
     await client.delete(*[key async for key in client.scan_iter(match=prefix + ":*")])
     await client.aclose()
+
+
+def stalled_connects(monkeypatch: pytest.MonkeyPatch, stalls: int) -> list[float]:
+    """The first ``stalls`` TCP connects outlast their timeout (a lost SYN, a stalled loop); the
+    rest go through. Returns the list every attempt is recorded in."""
+    attempts: list[float] = []
+    real = asyncio.open_connection
+
+    async def open_connection(*args: Any, **kwargs: Any) -> Any:
+        attempts.append(time.monotonic())
+        if len(attempts) <= stalls:
+            await asyncio.sleep(5)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "open_connection", open_connection)
+    return attempts
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize(("stalls", "outcome"), [(1, "PONG"), (2, "timeout")])
+async def test_a_connect_that_times_out_is_tried_once_more(
+    monkeypatch: pytest.MonkeyPatch, stalls: int, outcome: str
+) -> None:
+    """One timed-out connect is retried and the command goes through; a second timeout is the
+    caller's error (Redis unreachable), after exactly two attempts."""
+    pool = redis_pool(service_url("redis"), max_connections=2, timeout=1)
+    pool.connection_kwargs["socket_connect_timeout"] = 0.05
+    client = aioredis.Redis.from_pool(pool)
+    attempts = stalled_connects(monkeypatch, stalls)
+    try:
+        if outcome == "PONG":
+            assert await client.ping() is True
+        else:
+            with pytest.raises(redis.exceptions.TimeoutError):
+                await client.ping()
+    finally:
+        await client.aclose()
+    assert len(attempts) == 2
+
+
+async def test_a_refused_connect_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts = stalled_connects(monkeypatch, 0)
+    client = aioredis.Redis.from_pool(
+        redis_pool("redis://127.0.0.1:1/0", max_connections=2, timeout=1)
+    )
+    try:
+        with pytest.raises(redis.exceptions.ConnectionError):
+            await client.ping()
+    finally:
+        await client.aclose()
+    assert len(attempts) == 1
 
 
 @pytest.mark.redis

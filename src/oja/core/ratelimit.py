@@ -27,6 +27,8 @@ import redis.asyncio as aioredis
 from limits.aio.storage import RedisStorage
 from limits.aio.storage.redis.redispy import RedispyBridge
 from limits.aio.strategies import MovingWindowRateLimiter
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from oja.core.errors import TooManyRequests
 
@@ -256,8 +258,10 @@ def redis_pool(url: str, *, max_connections: int, timeout: float) -> aioredis.Co
 
     redis-py's default pool raises ``MaxConnectionsError`` the moment its 101st concurrent command
     arrives, which turned a burst of 200 logins into 100 instant 503s; waiting briefly is what a
-    burst needs, and a pool still empty after ``timeout`` is an overload (503) all the same."""
-    return aioredis.BlockingConnectionPool.from_url(
+    burst needs, and a pool still empty after ``timeout`` is an overload (503) all the same.
+
+    A connect that times out is tried once more (:func:`_patient`); commands are never retried."""
+    pool = aioredis.BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
         timeout=timeout,
@@ -265,6 +269,36 @@ def redis_pool(url: str, *, max_connections: int, timeout: float) -> aioredis.Co
         socket_timeout=2,
         health_check_interval=10,
     )
+    pool.connection_class = _patient(pool.connection_class)
+    return pool
+
+
+_PATIENT: dict[type[AbstractConnection], type[AbstractConnection]] = {}
+
+
+def _patient(cls: type[AbstractConnection]) -> type[AbstractConnection]:
+    """``cls`` (plain, TLS or Unix socket: the URL chose) whose ``connect`` tries twice when the
+    first attempt times out.
+
+    The connect timeout is wall time, so a process whose loop stalled for it (a long GC pause, a
+    2-core box under load) saw a localhost connect "time out" although it had finished: CI lost a
+    test to it in a burst of 100 new connections. A retried connect has sent nothing, so it is
+    always safe; a command is another matter (a retried ``INCR`` counts twice), so redis-py's own
+    retry, which wraps commands too, stays off. A refused connect is not retried: Redis is down.
+    A black-holed one fails after two timeouts (4 s) instead of one."""
+    if cls not in _PATIENT:
+
+        class Patient(cls):  # type: ignore[valid-type,misc]
+            async def connect(self) -> None:
+                try:
+                    await super().connect()
+                except RedisTimeoutError:
+                    await self.disconnect()
+                    await super().connect()
+
+        Patient.__name__ = Patient.__qualname__ = f"Patient{cls.__name__}"
+        _PATIENT[cls] = Patient
+    return _PATIENT[cls]
 
 
 def rate_limit_headers(decision: Decision) -> dict[str, str]:

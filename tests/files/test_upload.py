@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import uuid
 from typing import Any
 
 import httpx
@@ -327,8 +329,9 @@ async def test_the_row_and_its_job_are_committed_together_and_published(
 async def test_an_upload_sends_the_check_and_then_its_commit_only(
     client: httpx.AsyncClient, app: Any, user: dict[str, str]
 ) -> None:
-    """On PostgreSQL the upload's own SQL is one statement, the row and its job in one INSERT …
-    WITH (its own transaction); on SQLite the two INSERTs of the unit of work."""
+    """On PostgreSQL an upload's SQL is one statement: the row and its job in one INSERT … WITH
+    (its own transaction) that checks the session too; on SQLite the session check, then the two
+    INSERTs of the unit of work."""
     from sqlalchemy import event
 
     sent: list[str] = []
@@ -343,12 +346,115 @@ async def test_an_upload_sends_the_check_and_then_its_commit_only(
     finally:
         event.remove(engine, "before_cursor_execute", record)
     assert response.status_code == 201, response.text
-    session_check = sent[0]
-    assert session_check.startswith("SELECT")
     if commits_alone(app):
-        assert sent[1:] == ["WITH new_file AS"]
+        assert sent == ["WITH new_file AS"]
     else:
+        assert sent[0].startswith("SELECT")  # the session check
         assert sent[1:] == ["INSERT INTO file", "INSERT INTO job"]
+
+
+async def count_jobs(app: Any) -> int:
+    from oja.core.jobs import Job
+
+    async with app.state.runtime.database.sessionmaker() as session:
+        return int((await session.execute(select(func.count()).select_from(Job))).scalar_one())
+
+
+async def assert_nothing_kept(app: Any, jobs: Jobs) -> None:
+    assert stored_keys(app) == []
+    assert (await count_files(app), await count_jobs(app)) == (0, 0)
+    assert jobs.published == []
+
+
+async def sign_out(client: httpx.AsyncClient, user: dict[str, str]) -> None:
+    response = await client.post("/auth/logout", headers=user)
+    assert response.status_code == 204, response.text
+
+
+@pytest.mark.parametrize("body", ["a file", "an empty file", "not multipart", "too large"])
+async def test_a_signed_out_token_gets_its_401_whatever_it_sends_and_nothing_is_kept(
+    client: httpx.AsyncClient, app: Any, jobs: Jobs, user: dict[str, str], body: str
+) -> None:
+    """On PostgreSQL the session is checked by the upload's INSERT, after the body: a token
+    signed out before is still told 401 `session_revoked` (not the body's 413/422), and nothing
+    it sent is kept. On SQLite it is checked first, with the same answer."""
+    await sign_out(client, user)
+    if body == "not multipart":
+        response = await client.post(
+            "/upload", content=b"{}", headers={**user, "Content-Type": "application/json"}
+        )
+    else:
+        data = {"a file": b"kept?\n" * 10, "an empty file": b"", "too large": b""}[body]
+        if body == "too large":
+            data = b"x" * (TEST_MAX_UPLOAD + 1)
+        response = await upload(client, user, data, "signed-out.txt")
+    assert response.status_code == 401, response.text
+    assert response.json()["error"]["code"] == "session_revoked"
+    await assert_nothing_kept(app, jobs)
+
+
+async def test_a_signed_out_token_over_the_rate_limit_gets_its_401(
+    client: httpx.AsyncClient, app: Any, jobs: Jobs, user: dict[str, str], monkeypatch: Any
+) -> None:
+    set_files_env(app, monkeypatch, OJA_UPLOAD_RATE="1/minute")
+    assert (await upload(client, user, b"first\n", "first.txt")).status_code == 201
+    assert (await upload(client, user, b"second\n", "second.txt")).status_code == 429
+    await sign_out(client, user)
+    response = await upload(client, user, b"third\n", "third.txt")
+    assert (response.status_code, response.json()["error"]["code"]) == (401, "session_revoked")
+    assert await count_files(app) == 1
+
+
+# Signed out while its body streams: only PostgreSQL checks the session after the body (SQLite
+# checked it before, when it was signed in, as every other route does).
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_a_session_signed_out_while_its_body_streams_keeps_nothing(
+    client: httpx.AsyncClient, app: Any, jobs: Jobs, user: dict[str, str], database_url: str
+) -> None:
+    data, headers = multipart_body([(b"file", b"late.txt", b"text/plain", b"late\n" * 4096)])
+    signed_out: list[bool] = []
+
+    async def body() -> Any:
+        yield data[:1024]
+        await sign_out(client, user)  # the same token, on another request, mid-upload
+        signed_out.append(True)
+        yield data[1024:]
+
+    response = await client.post("/upload", content=body(), headers={**user, **headers})
+    assert signed_out == [True]
+    assert response.status_code == 401, response.text
+    assert response.json()["error"]["code"] == "session_revoked"
+    await assert_nothing_kept(app, jobs)
+
+
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_a_token_naming_another_users_session_keeps_nothing(
+    client: httpx.AsyncClient, app: Any, jobs: Jobs, user: dict[str, str], database_url: str
+) -> None:
+    """The INSERT's check matches the session to the token's user: a token (validly signed)
+    whose `sid` is another user's live session is refused, 401 `invalid_token`."""
+    from oja.identity import tokens
+    from oja.identity.config import get_identity_settings
+
+    other = await new_user(client)
+    other_id = uuid.UUID((await client.get("/user/me", headers=other)).json()["id"])
+    settings, secret = get_identity_settings(), app.state.runtime.settings.secret_key
+    mine = tokens.decode(
+        user["Authorization"].removeprefix("Bearer "),
+        typ="access",
+        secret=secret,
+        settings=settings,
+    )
+    forged = tokens.encode(
+        dataclasses.replace(mine, user_id=other_id), secret=secret, settings=settings
+    )
+    response = await upload(client, {"Authorization": f"Bearer {forged}"}, b"mixed\n", "m.txt")
+    assert (response.status_code, response.json()["error"]["code"]) == (401, "invalid_token")
+    await assert_nothing_kept(app, jobs)
 
 
 async def test_libmagic_sees_only_the_first_sniff_bytes(

@@ -22,13 +22,21 @@ UPLOAD_RATE_SCOPE = "files.upload"
 _parse_rate = functools.lru_cache(maxsize=8)(Rate.parse)
 
 
+# `POST /upload`'s: a user token's session is checked by the upload's INSERT (see
+# `oja.identity.dependencies.PendingSession`), not before the body.
+FilesUploader = Annotated[Principal, RequireScopes("files:write", deferred=True)]
+
+
 async def limit_upload_rate(
-    principal: FilesWriter, runtime: RuntimeDep, settings: FilesSettingsDep, response: Response
+    principal: FilesUploader, runtime: RuntimeDep, settings: FilesSettingsDep, response: Response
 ) -> Principal:
-    """Counts one upload for the principal's user: 429 with rate-limit headers past the limit."""
+    """Counts one upload for the principal's user: 429 with rate-limit headers past the limit
+    (a signed-out session's 401 first)."""
     decision = await runtime.rate_limiter.hit(
         UPLOAD_RATE_SCOPE, str(principal.user_id), _parse_rate(settings.upload_rate)
     )
+    if not decision.allowed and principal.pending is not None:
+        await principal.pending.confirm()
     enforce(decision)
     response.headers.update(rate_limit_headers(decision))
     return principal

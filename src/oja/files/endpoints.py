@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from oja.core.dependencies import RuntimeDep, SessionDep
-from oja.core.errors import InvalidRequest, TooManyRequests, errors
+from oja.core.errors import InvalidRequest, OjaError, TooManyRequests, errors
 from oja.core.pagination import Page, PageParams, pagination
 from oja.core.routing import LeanRoute
 from oja.files import service
@@ -33,7 +33,7 @@ from oja.files.schemas import (
     VariantOut,
 )
 from oja.files.upload_stream import MultipartUpload
-from oja.identity.dependencies import SCOPED_ERRORS
+from oja.identity.dependencies import AUTH_ERRORS, SCOPED_ERRORS
 
 router = APIRouter(tags=["files"])
 
@@ -71,16 +71,30 @@ async def upload(
     # Nothing has run in the request's unit of work yet (an API key's last-use stamp commits in a
     # transaction of its own), so no lock or pooled connection is held while a possibly slow client
     # streams its body. The upload is the unit of work's only write: the file row and its job are
-    # committed together afterwards, as one statement on PostgreSQL (see service.upload).
-    body = MultipartUpload(
-        request.stream(),
-        request.headers.get("content-type"),
-        max_file_bytes=settings.max_upload_bytes,
-        field_limits=service.FIELD_LIMITS,
-    )
-    file = await service.upload(
-        db, runtime, settings, owner_id=principal.user_id, body=body, only_write=True
-    )
+    # committed together afterwards, as one statement on PostgreSQL, which also checks a user
+    # token's session (`principal.pending`: no round trip for it before the body).
+    try:
+        body = MultipartUpload(
+            request.stream(),
+            request.headers.get("content-type"),
+            max_file_bytes=settings.max_upload_bytes,
+            field_limits=service.FIELD_LIMITS,
+        )
+        file = await service.upload(
+            db,
+            runtime,
+            settings,
+            owner_id=principal.user_id,
+            body=body,
+            only_write=True,
+            pending=principal.pending,
+        )
+    except OjaError as error:
+        # A signed-out token is told so before anything about its body (as when its session is
+        # checked first); the upload's own refusal is that 401 already.
+        if principal.pending is not None and not isinstance(error, AUTH_ERRORS):
+            await principal.pending.confirm()
+        raise
     return UploadedFile.model_validate(file)
 
 

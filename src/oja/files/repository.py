@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oja.core.clock import utcnow
@@ -14,6 +14,9 @@ from oja.core.db import Database, DriverRead, own_transaction, read_only
 from oja.core.jobs import Job
 from oja.core.jobs.outbox import take_buffered_rows
 from oja.files.models import File, FileStatus
+
+if TYPE_CHECKING:
+    from oja.identity.dependencies import PendingSession
 
 SUBJECT_TYPE = "file"
 
@@ -52,22 +55,39 @@ async def jobs_of(session: AsyncSession, file_id: uuid.UUID) -> list[Job]:
 
 _FILE_TABLE = cast(Table, File.__table__)
 _JOB_TABLE = cast(Table, Job.__table__)
-_WITH_JOB: dict[tuple[tuple[str, ...], tuple[str, ...]], DriverRead] = {}
-"""Per (file columns, job columns) — an upload always gives the same — compiled once."""
+_WITH_JOB: dict[tuple[tuple[str, ...], tuple[str, ...], bool], DriverRead] = {}
+"""Per (file columns, job columns, guarded) — an upload always gives the same — compiled once."""
 
 
-def _insert_with_job(file_columns: tuple[str, ...], job_columns: tuple[str, ...]) -> DriverRead:
-    statement = _WITH_JOB.get((file_columns, job_columns))
+def _insert_with_job(
+    file_columns: tuple[str, ...],
+    job_columns: tuple[str, ...],
+    condition: ColumnElement[bool] | None,
+) -> DriverRead:
+    guarded = condition is not None
+    statement = _WITH_JOB.get((file_columns, job_columns, guarded))
     if statement is None:
-        file_values = {
-            name: bindparam(f"file_{name}", type_=_FILE_TABLE.c[name].type) for name in file_columns
-        }
-        job_values = {
-            name: bindparam(f"job_{name}", type_=_JOB_TABLE.c[name].type) for name in job_columns
-        }
-        new_file = insert(_FILE_TABLE).values(file_values).cte("new_file")
-        statement = DriverRead(insert(_JOB_TABLE).values(job_values).add_cte(new_file))
-        _WITH_JOB[file_columns, job_columns] = statement
+        file_values = [
+            bindparam(f"file_{name}", type_=_FILE_TABLE.c[name].type) for name in file_columns
+        ]
+        job_values = [
+            bindparam(f"job_{name}", type_=_JOB_TABLE.c[name].type) for name in job_columns
+        ]
+        chosen = select(*file_values)
+        if condition is not None:
+            chosen = chosen.where(condition)
+        new_file = (
+            insert(_FILE_TABLE)
+            .from_select(file_columns, chosen)
+            .returning(_FILE_TABLE.c.id)
+            .cte("new_file")
+        )
+        statement = DriverRead(
+            insert(_JOB_TABLE)
+            .from_select(job_columns, select(*job_values).select_from(new_file))
+            .returning(_JOB_TABLE.c.id)
+        )
+        _WITH_JOB[file_columns, job_columns, guarded] = statement
     return statement
 
 
@@ -78,15 +98,27 @@ def supports_insert_with_job(database: Database) -> bool:
 
 
 async def insert_with_job(
-    database: Database, file_values: dict[str, Any], job_values: dict[str, Any]
-) -> None:
+    database: Database,
+    file_values: dict[str, Any],
+    job_values: dict[str, Any],
+    *,
+    pending: PendingSession | None = None,
+) -> bool:
     """The file row and its processing job's row as one autocommit statement (``WITH new_file AS
-    (INSERT INTO file …) INSERT INTO job …``) on the driver's connection: both or neither are
-    committed, in one round trip instead of four (BEGIN, two INSERTs, COMMIT) and without the
-    ORM's flush. PostgreSQL only (:func:`supports_insert_with_job`)."""
+    (INSERT INTO file … SELECT …) INSERT INTO job … SELECT … FROM new_file``) on the driver's
+    connection: both or neither are committed, in one round trip instead of four (BEGIN, two
+    INSERTs, COMMIT) and without the ORM's flush. PostgreSQL only
+    (:func:`supports_insert_with_job`).
+
+    ``pending``: the caller's session is checked by the same statement (its file row is selected
+    only while the session is signed in). False when it was not, and nothing was written."""
     params = {f"file_{name}": value for name, value in file_values.items()}
     params.update((f"job_{name}", value) for name, value in job_values.items())
-    await _insert_with_job(tuple(file_values), tuple(job_values)).rows(database, params)
+    if pending is not None:
+        params.update(pending.params())
+    condition = pending.condition if pending is not None else None
+    statement = _insert_with_job(tuple(file_values), tuple(job_values), condition)
+    return bool(await statement.rows(database, params))
 
 
 def take_buffered_job_row(session: AsyncSession) -> dict[str, Any]:

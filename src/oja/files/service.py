@@ -11,7 +11,7 @@ import asyncio
 import functools
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +33,9 @@ from oja.files.models import File, FileStatus
 from oja.files.naming import sanitize_filename
 from oja.files.sniffing import SNIFF_BYTES, sniff
 from oja.files.upload_stream import MultipartUpload, prefetched
+
+if TYPE_CHECKING:
+    from oja.identity.dependencies import PendingSession
 
 log = structlog.get_logger("oja.files")
 
@@ -64,6 +67,7 @@ async def upload(
     body: MultipartUpload,
     image_profile: str | None = None,
     only_write: bool = False,
+    pending: PendingSession | None = None,
 ) -> File:
     """Stream the file part into storage, then add the row and its processing job.
 
@@ -71,7 +75,11 @@ async def upload(
     /upload``). The row and the job are then committed by this call itself, once the object is
     durable, as one statement (:func:`_store_alone`) where the database allows it; the returned
     ``File`` is not attached to the session. Without it (or on SQLite) they are left to the unit
-    of work's commit, with whatever else it writes."""
+    of work's commit, with whatever else it writes.
+
+    ``pending``: the caller's session, not yet checked. The one statement checks it (nothing is
+    written for a signed-out session: 401, the object deleted); on the unit of work's path it is
+    checked before anything is stored."""
     head = await body.read_head(SNIFF_BYTES)
     if not head:
         raise EmptyFile(
@@ -101,7 +109,10 @@ async def upload(
             declared_content_type=body.declared_content_type,
             text_fields=text_fields,
             image_profile=image_profile,
+            pending=pending,
         )
+    if pending is not None:
+        await pending.confirm()
     return await _store(
         session,
         runtime,
@@ -260,6 +271,7 @@ async def _store_alone(
     declared_content_type: str | None,
     text_fields: Callable[[], tuple[str | None, str | None]],
     image_profile: str | None,
+    pending: PendingSession | None,
 ) -> File:
     """:func:`_store` for a unit of work with no other write: the object is made durable first
     (written, hashed and fsynced in one worker-thread hop for a small file), then the row and its
@@ -299,7 +311,11 @@ async def _store_alone(
         }
         process_file.enqueue(session, file_id=file_id)  # builds the row; publishes after commit
         job_values = repository.take_buffered_job_row(session)
-        await repository.insert_with_job(runtime.database, values, job_values)
+        if not await repository.insert_with_job(
+            runtime.database, values, job_values, pending=pending
+        ):
+            assert pending is not None  # only a guarded statement writes nothing
+            await pending.refuse()
     except BaseException:
         await _delete_object(runtime.storage, key)
         raise

@@ -20,15 +20,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, NoReturn
 
 import structlog
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy import ColumnElement
 
 from oja.channels.config import ChannelSettings
 from oja.core.clock import utcnow
-from oja.core.db import own_transaction
+from oja.core.db import Database, own_transaction
 from oja.core.dependencies import RuntimeDep, SessionDep, provided
 from oja.core.errors import OjaError
 from oja.core.runtime import Runtime
@@ -58,7 +59,7 @@ from oja.identity.errors import (
 from oja.identity.models import User
 from oja.identity.passwords import Passwords, get_passwords
 from oja.identity.scopes import scopes_of_roles
-from oja.identity.sessions.repository import access_state
+from oja.identity.sessions.repository import LIVE_SESSION, AccessState, access_state
 from oja.identity.throttle import LoginThrottle, MemoryThrottleStore, RedisThrottleStore
 from oja.identity.tokens import TokenContext
 
@@ -132,6 +133,46 @@ class Principal:
     # the roles held now, which `roles` (the token's claim) may lag behind.
     user: User | None = field(default=None, compare=False, repr=False)
     current_roles: frozenset[str] = field(default=frozenset(), compare=False)
+    # Only from `DeferredPrincipal`: a user token whose session the route's one write checks.
+    pending: PendingSession | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class PendingSession:
+    """A user token's session, not yet checked: the route's one write carries the check.
+
+    The write adds :attr:`condition` (bound by :meth:`params`) to its statement, so it writes
+    nothing unless the session is signed in, and calls :meth:`refuse` when it wrote nothing: the
+    same 401 the check would have answered, one round trip later. Any other error the route raises first goes through :meth:`confirm`, so a
+    signed-out token still gets its 401 rather than, say, a 422 for its body."""
+
+    database: Database
+    session_id: uuid.UUID
+    user_id: uuid.UUID
+    condition: ClassVar[ColumnElement[bool]] = LIVE_SESSION
+
+    def params(self) -> dict[str, uuid.UUID]:
+        return {"live_session_id": self.session_id, "live_user_id": self.user_id}
+
+    async def confirm(self) -> None:
+        """The session check itself: 401 unless the session is signed in."""
+        _refuse_unless_live(await access_state(self.database, self.session_id), self.user_id)
+
+    async def refuse(self) -> NoReturn:
+        """The write found the session not signed in: its 401."""
+        await self.confirm()
+        # Signed in again since the write? A session is never un-revoked: only a race with
+        # nothing to race makes this line run, and it still refuses.
+        raise SessionRevoked("This session has been signed out.")
+
+
+def _refuse_unless_live(state: AccessState | None, user_id: uuid.UUID) -> AccessState:
+    """``state`` if it is ``user_id``'s signed-in session; its 401 otherwise."""
+    if state is None or state.user.id != user_id:
+        raise InvalidToken("The token is not valid.")
+    if state.revoked_at is not None:
+        raise SessionRevoked("This session has been signed out.")
+    return state
 
 
 def token_context(request: Request) -> TokenContext:
@@ -223,11 +264,7 @@ async def _resolve_principal(
         raise MissingCredentials("Send `Authorization: Bearer <token>` or `X-API-Key`.")
     ctx = token_context(request)
     claims = tokens.decode(bearer, typ="access", secret=ctx.secret, settings=ctx.settings)
-    state = await access_state(database, claims.session_id)
-    if state is None or state.user.id != claims.user_id:
-        raise InvalidToken("The token is not valid.")
-    if state.revoked_at is not None:
-        raise SessionRevoked("This session has been signed out.")
+    state = _refuse_unless_live(await access_state(database, claims.session_id), claims.user_id)
     roles = frozenset(claims.roles)
     principal = Principal(
         kind="user",
@@ -242,6 +279,45 @@ async def _resolve_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_deferred_principal(
+    request: Request,
+    bearer: Annotated[str | None, Depends(oauth2_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
+) -> Principal:
+    """:func:`get_principal` for a route whose one write checks a user token's session itself
+    (``principal.pending``, a :class:`PendingSession`), saving the request a round trip: the
+    token's signature, expiry and claims are checked here, its session by that write. Only on
+    PostgreSQL, whose INSERT … SELECT … WHERE EXISTS carries the check; elsewhere, and for API
+    keys, the principal is :func:`get_principal`'s. ``principal.user`` and ``current_roles`` are
+    not read: a route that needs them uses :data:`CurrentPrincipal`.
+
+    The trade-off: a token signed out while still unexpired can send one body before its 401
+    (rate-limited per user as any upload); nothing it sends is kept."""
+    database = request.app.state.runtime.database
+    if (
+        api_key
+        or not bearer
+        or bearer.startswith(KEY_PREFIX)
+        or database.engine.dialect.name != "postgresql"
+    ):
+        return await get_principal(request, bearer, api_key)
+    ctx = token_context(request)
+    claims = tokens.decode(bearer, typ="access", secret=ctx.secret, settings=ctx.settings)
+    roles = frozenset(claims.roles)
+    principal = Principal(
+        kind="user",
+        user_id=claims.user_id,
+        roles=roles,
+        scopes=scopes_of_roles(roles),
+        session_id=claims.session_id,
+        pending=PendingSession(database, claims.session_id, claims.user_id),
+    )
+    return _remember(request, principal)
+
+
+DeferredPrincipal = Annotated[Principal, Depends(get_deferred_principal)]
 
 
 async def get_optional_principal(
@@ -331,15 +407,31 @@ def RequireRole(*roles: str) -> Any:
     return Depends(check)
 
 
-def RequireScopes(*scopes: str) -> Any:
-    """Depends on a principal holding every one of ``scopes`` (a user: the scopes of its roles)."""
+def RequireScopes(*scopes: str, deferred: bool = False) -> Any:
+    """Depends on a principal holding every one of ``scopes`` (a user: the scopes of its roles).
+    ``deferred``: the principal is :data:`DeferredPrincipal` (its session checked by the route's
+    write); a scope refused is still answered after the session check, as it would be without."""
+
+    def refusal(principal: Principal) -> InsufficientScope | None:
+        missing = sorted(set(scopes) - principal.scopes)
+        if not missing:
+            return None
+        return InsufficientScope(
+            f"Missing scope: {', '.join(missing)}.", details={"missing_scopes": missing}
+        )
 
     async def check(principal: CurrentPrincipal) -> Principal:
-        missing = sorted(set(scopes) - principal.scopes)
-        if missing:
-            raise InsufficientScope(
-                f"Missing scope: {', '.join(missing)}.", details={"missing_scopes": missing}
-            )
+        refused = refusal(principal)
+        if refused is not None:
+            raise refused
         return principal
 
-    return Depends(check)
+    async def check_deferred(principal: DeferredPrincipal) -> Principal:
+        refused = refusal(principal)
+        if refused is not None:
+            if principal.pending is not None:
+                await principal.pending.confirm()
+            raise refused
+        return principal
+
+    return Depends(check_deferred if deferred else check)

@@ -4,7 +4,8 @@ Accepted credentials: ``Authorization: Bearer <jwt>``, ``Authorization: Bearer o
 ``X-API-Key: oja_sk_…``. Every access token's session is looked up on every request — one SELECT
 joining the session, its user and the user's roles, outside any transaction — so logout, password
 change, reuse detection, role changes and deletion take effect on the next request, and a user route
-needs no further query to know who is calling.
+needs no further query to know who is calling. One route, ``POST /upload`` on PostgreSQL, has its
+one write carry that check instead (:data:`DeferredPrincipal`, :class:`PendingSession`).
 
 Named dependencies: :data:`CurrentPrincipal` (user or key), :data:`CurrentUser` (user tokens only,
 gives the :class:`User` in the request's unit of work), :data:`SignedInUser` (the same, detached,
@@ -143,8 +144,9 @@ class PendingSession:
 
     The write adds :attr:`condition` (bound by :meth:`params`) to its statement, so it writes
     nothing unless the session is signed in, and calls :meth:`refuse` when it wrote nothing: the
-    same 401 the check would have answered, one round trip later. Any other error the route raises first goes through :meth:`confirm`, so a
-    signed-out token still gets its 401 rather than, say, a 422 for its body."""
+    same 401 the check would have answered, one round trip later. Any other error the route
+    raises first goes through :meth:`confirm`, so a signed-out token still gets its 401 rather
+    than, say, a 422 for its body."""
 
     database: Database
     session_id: uuid.UUID

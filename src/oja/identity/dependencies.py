@@ -267,17 +267,29 @@ async def _resolve_principal(
     ctx = token_context(request)
     claims = tokens.decode(bearer, typ="access", secret=ctx.secret, settings=ctx.settings)
     state = _refuse_unless_live(await access_state(database, claims.session_id), claims.user_id)
+    principal = _user_principal(claims, user=state.user, current_roles=state.roles)
+    return _remember(request, principal)
+
+
+def _user_principal(
+    claims: tokens.TokenClaims,
+    *,
+    user: User | None = None,
+    current_roles: frozenset[str] = frozenset(),
+    pending: PendingSession | None = None,
+) -> Principal:
+    """A user token's principal: its scopes are its roles' (the token's claim)."""
     roles = frozenset(claims.roles)
-    principal = Principal(
+    return Principal(
         kind="user",
         user_id=claims.user_id,
         roles=roles,
         scopes=scopes_of_roles(roles),
         session_id=claims.session_id,
-        user=state.user,
-        current_roles=state.roles,
+        user=user,
+        current_roles=current_roles,
+        pending=pending,
     )
-    return _remember(request, principal)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
@@ -307,16 +319,8 @@ async def get_deferred_principal(
         return await get_principal(request, bearer, api_key)
     ctx = token_context(request)
     claims = tokens.decode(bearer, typ="access", secret=ctx.secret, settings=ctx.settings)
-    roles = frozenset(claims.roles)
-    principal = Principal(
-        kind="user",
-        user_id=claims.user_id,
-        roles=roles,
-        scopes=scopes_of_roles(roles),
-        session_id=claims.session_id,
-        pending=PendingSession(database, claims.session_id, claims.user_id),
-    )
-    return _remember(request, principal)
+    pending = PendingSession(database, claims.session_id, claims.user_id)
+    return _remember(request, _user_principal(claims, pending=pending))
 
 
 DeferredPrincipal = Annotated[Principal, Depends(get_deferred_principal)]

@@ -64,6 +64,8 @@ def _insert_with_job(
     job_columns: tuple[str, ...],
     condition: ColumnElement[bool] | None,
 ) -> DriverRead:
+    # Every column with a Python-side default must be among the given ones: SQLAlchemy cannot
+    # add them to an INSERT inside a CTE (a CompileError; the rows an upload builds are whole).
     guarded = condition is not None
     statement = _WITH_JOB.get((file_columns, job_columns, guarded))
     if statement is None:

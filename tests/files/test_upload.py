@@ -405,6 +405,29 @@ async def test_a_signed_out_token_over_the_rate_limit_gets_its_401(
     assert await count_files(app) == 1
 
 
+async def test_a_disabled_accounts_token_is_refused_and_its_upload_keeps_nothing(
+    client: httpx.AsyncClient, app: Any, jobs: Jobs, user: dict[str, str]
+) -> None:
+    """Disabling an account (the admin panel's `is_active`) stops its tokens on their next
+    request, on routes that check only the principal as on those that read the user; on
+    PostgreSQL the upload's INSERT checks it with the session."""
+    from sqlalchemy import update
+
+    from oja.identity.models import User
+
+    assert (await client.get("/files", headers=user)).status_code == 200
+    async with app.state.runtime.database.sessionmaker() as session:
+        await session.execute(update(User).values(is_active=False))
+        await session.commit()
+    for response in (
+        await client.get("/files", headers=user),
+        await upload(client, user, b"disabled\n" * 10, "disabled.txt"),
+    ):
+        assert response.status_code == 401, response.text
+        assert response.json()["error"]["code"] == "account_disabled"
+    await assert_nothing_kept(app, jobs)
+
+
 # Signed out while its body streams: only PostgreSQL checks the session after the body (SQLite
 # checked it before, when it was signed in, as every other route does).
 @pytest.mark.parametrize(

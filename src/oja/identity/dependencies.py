@@ -3,7 +3,8 @@
 Accepted credentials: ``Authorization: Bearer <jwt>``, ``Authorization: Bearer oja_sk_…`` and
 ``X-API-Key: oja_sk_…``. Every access token's session is looked up on every request — one SELECT
 joining the session, its user and the user's roles, outside any transaction — so logout, password
-change, reuse detection, role changes and deletion take effect on the next request, and a user route
+change, reuse detection, role changes, disabling and deletion take effect on the next request, and a
+user route
 needs no further query to know who is calling. One route, ``POST /upload`` on PostgreSQL, has its
 one write carry that check instead (:data:`DeferredPrincipal`, :class:`PendingSession`).
 
@@ -75,7 +76,7 @@ AUTH_ERRORS: tuple[type[OjaError], ...] = (
     AccountDisabled,
 )
 """What :data:`CurrentPrincipal` answers: a missing, bad, expired or revoked token or API key, or a
-key whose owner is disabled (401s)."""
+disabled account's token or key (401s)."""
 USER_ERRORS: tuple[type[OjaError], ...] = (*AUTH_ERRORS, WrongPrincipal)
 """What :data:`UserPrincipal`, :data:`SignedInUser`, :data:`CurrentUser` and :func:`RequireRole`
 answer: :data:`AUTH_ERRORS`, and 403 for an API key or a missing role."""
@@ -169,11 +170,14 @@ class PendingSession:
 
 
 def _refuse_unless_live(state: AccessState | None, user_id: uuid.UUID) -> AccessState:
-    """``state`` if it is ``user_id``'s signed-in session; its 401 otherwise."""
+    """``state`` if it is ``user_id``'s signed-in session of an enabled account; its 401
+    otherwise (a disabled account's tokens stop on their next request, as its API keys do)."""
     if state is None or state.user.id != user_id:
         raise InvalidToken("The token is not valid.")
     if state.revoked_at is not None:
         raise SessionRevoked("This session has been signed out.")
+    if not state.user.is_active:
+        raise AccountDisabled("This account is disabled.")
     return state
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, Table, bindparam, exists, select, update
+from sqlalchemy import ColumnElement, Row, Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import instrumentation, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
@@ -62,13 +62,19 @@ async def access_state(database: Database, session_id: uuid.UUID) -> AccessState
     return AccessState(user=user, revoked_at=first[len(_USER_KEYS)], roles=roles)
 
 
-LIVE_SESSION: ColumnElement[bool] = exists().where(
-    _session.c.id == bindparam("live_session_id"),
-    _session.c.user_id == bindparam("live_user_id"),
-    _session.c.revoked_at.is_(None),
+LIVE_SESSION: ColumnElement[bool] = (
+    select(_session.c.id)
+    .join(_user, _user.c.id == _session.c.user_id)
+    .where(
+        _session.c.id == bindparam("live_session_id"),
+        _session.c.user_id == bindparam("live_user_id"),
+        _session.c.revoked_at.is_(None),
+        _user.c.is_active.is_(True),
+    )
+    .exists()
 )
-"""True while session ``live_session_id`` of user ``live_user_id`` is signed in: the condition a
-write can carry instead of a separate session check (see
+"""True while session ``live_session_id`` of user ``live_user_id`` is signed in and the account
+enabled: the condition a write can carry instead of a separate session check (see
 :class:`oja.identity.dependencies.PendingSession`). A deleted user's sessions are gone with it."""
 
 

@@ -3,10 +3,10 @@
 Accepted credentials: ``Authorization: Bearer <jwt>``, ``Authorization: Bearer oja_sk_…`` and
 ``X-API-Key: oja_sk_…``. Every access token's session is looked up on every request — one SELECT
 joining the session, its user and the user's roles, outside any transaction — so logout, password
-change, reuse detection, role changes, disabling and deletion take effect on the next request, and a
-user route
-needs no further query to know who is calling. One route, ``POST /upload`` on PostgreSQL, has its
-one write carry that check instead (:data:`DeferredPrincipal`, :class:`PendingSession`).
+change, reuse detection, role changes, disabling and deletion take effect on the next request, and
+a user route needs no further query to know who is calling. One route, ``POST /upload`` on
+PostgreSQL, has its one write carry that check instead (:data:`DeferredPrincipal`,
+:class:`PendingSession`).
 
 Named dependencies: :data:`CurrentPrincipal` (user or key), :data:`CurrentUser` (user tokens only,
 gives the :class:`User` in the request's unit of work), :data:`SignedInUser` (the same, detached,

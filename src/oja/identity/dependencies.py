@@ -164,8 +164,8 @@ class PendingSession:
     async def refuse(self) -> NoReturn:
         """The write found the session not signed in: its 401."""
         await self.confirm()
-        # Signed in again since the write? A session is never un-revoked: only a race with
-        # nothing to race makes this line run, and it still refuses.
+        # Live again since the write? A session is never un-revoked, but an account can be
+        # re-enabled in between: the write was refused all the same.
         raise SessionRevoked("This session has been signed out.")
 
 
@@ -306,23 +306,19 @@ async def get_deferred_principal(
 ) -> Principal:
     """:func:`get_principal` for a route whose one write checks a user token's session itself
     (``principal.pending``, a :class:`PendingSession`), saving the request a round trip: the
-    token's signature, expiry and claims are checked here, its session by that write. Only on
-    PostgreSQL, whose INSERT … SELECT … WHERE EXISTS carries the check; elsewhere, and for API
-    keys, the principal is :func:`get_principal`'s. ``principal.user`` and ``current_roles`` are
-    not read: a route that needs them uses :data:`CurrentPrincipal`.
+    token's signature, expiry and claims are checked here, its session by that write (on
+    PostgreSQL, whose INSERT … SELECT … WHERE EXISTS carries it; a write that cannot carry it
+    calls :meth:`PendingSession.confirm` before it writes). For API keys the principal is
+    :func:`get_principal`'s. ``principal.user`` and ``current_roles`` are not read: a route
+    that needs them uses :data:`CurrentPrincipal`.
 
     The trade-off: a token signed out while still unexpired can send one body before its 401
     (rate-limited per user as any upload); nothing it sends is kept."""
-    database = request.app.state.runtime.database
-    if (
-        api_key
-        or not bearer
-        or bearer.startswith(KEY_PREFIX)
-        or database.engine.dialect.name != "postgresql"
-    ):
+    if api_key or not bearer or bearer.startswith(KEY_PREFIX):
         return await get_principal(request, bearer, api_key)
     ctx = token_context(request)
     claims = tokens.decode(bearer, typ="access", secret=ctx.secret, settings=ctx.settings)
+    database = request.app.state.runtime.database
     pending = PendingSession(database, claims.session_id, claims.user_id)
     return _remember(request, _user_principal(claims, pending=pending))
 
